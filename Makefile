@@ -1,0 +1,27 @@
+# Two commands matter (see README): `make demo` and `make test`.
+PY ?= python3.11
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+$(STAMP): pyproject.toml
+	$(PY) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q -e '.[test]'
+	touch $(STAMP)
+
+.PHONY: venv system demo test test-slow bench
+venv: $(STAMP)
+
+# Tesseract (OCR) and poppler come from apt; skipped quietly where we are not root.
+system:
+	@./scripts/install-system-deps
+
+demo: system $(STAMP)
+	./scripts/demo
+
+test: system $(STAMP)
+	$(BIN)/python -m pytest -q
+
+test-slow: system $(STAMP)
+	$(BIN)/python -m pytest -q -m slow
