@@ -1,0 +1,122 @@
+"""Text normalisation and tokens, version 1 (pure Python, no search engine).
+
+Used by ``analysis_v1`` (the Whoosh analyzers pickled into the index) and by
+the query side.  See ``analysis_v1`` for the design; never change v1's
+behaviour once an index has been built with it.
+"""
+from __future__ import annotations
+
+import re
+import unicodedata
+from typing import Iterator
+
+__all__ = [
+    "normalise", "normalise_with_map", "tokens", "query_tokens", "split_trailing",
+    "cjk_chars", "is_cjk",
+]
+
+
+# Han (BMP, ext A, compatibility, ext B..), kana and hangul are bigrammed.
+_CJK = (
+    "\u3005\u3007\u3041-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af"
+    "\uf900-\ufaff\U00020000-\U0003134f"
+)
+_CJK_RUN = re.compile(f"([{_CJK}]+)")
+_CJK_CHAR = re.compile(f"[{_CJK}]")
+_WORD = re.compile(r"[^\W_]+")
+
+_T2S: dict[int, str] | None = None
+
+
+def _t2s_table() -> dict[int, str]:
+    """Load opencc's t2s character table once, on first use."""
+    global _T2S
+    if _T2S is None:
+        from importlib import resources
+
+        table: dict[int, str] = {}
+        data = resources.files("opencc").joinpath("dictionary", "TSCharacters.txt")
+        with data.open(encoding="utf-8") as fh:
+            for line in fh:
+                key, _, values = line.rstrip("\n").partition("\t")
+                first = values.split(" ")[0]
+                if len(key) == 1 and len(first) == 1:
+                    table[ord(key)] = first
+        _T2S = table
+    return _T2S
+
+
+def is_cjk(ch: str) -> bool:
+    return bool(_CJK_CHAR.match(ch))
+
+
+def normalise(text: str) -> str:
+    """NFKC, lower case, Traditional -> Simplified (per character)."""
+    return unicodedata.normalize("NFKC", text).lower().translate(_t2s_table())
+
+
+def normalise_with_map(text: str) -> tuple[str, list[int] | None]:
+    """Normalise and map each output character to its index in ``text``.
+
+    The map is None when lengths agree (the common case): index i maps to i.
+    """
+    nfkc = unicodedata.normalize("NFKC", text)
+    if len(nfkc) == len(text):
+        low = nfkc.lower()
+        if len(low) == len(text):
+            return low.translate(_t2s_table()), None
+    out: list[str] = []
+    where: list[int] = []
+    for i, ch in enumerate(text):
+        n = unicodedata.normalize("NFKC", ch).lower()
+        out.append(n)
+        where.extend([i] * len(n))
+    return "".join(out).translate(_t2s_table()), where
+
+
+def tokens(norm: str) -> Iterator[tuple[str, int, int]]:
+    """Yield (token, start, end) over already normalised text, one per position."""
+    pieces = _CJK_RUN.split(norm)
+    offset = 0
+    for i, piece in enumerate(pieces):
+        if i % 2:  # a CJK run
+            last = len(piece) - 1
+            for j in range(last):
+                yield piece[j:j + 2], offset + j, offset + j + 2
+            yield piece[last], offset + last, offset + last + 1
+        elif piece:
+            for m in _WORD.finditer(piece):
+                yield m.group(), offset + m.start(), offset + m.end()
+        offset += len(piece)
+
+
+def query_tokens(text: str) -> list[str]:
+    """Tokens a phrase query must match at consecutive positions.
+
+    Like :func:`tokens`, but when the text ends inside a CJK run the final
+    unigram is dropped (in a document that run may go on, so the last
+    character is covered by the preceding bigram).  A query that is a lone
+    CJK character returns that character: callers search the unigram field.
+    A query ending in a lone CJK character after a word (``PDF格``) keeps
+    the unigram; :func:`split_trailing` tells callers so.
+    """
+    toks = [t for t, _, _ in tokens(normalise(text))]
+    if len(toks) >= 2 and len(toks[-1]) == 1 and is_cjk(toks[-1]) and len(toks[-2]) == 2 \
+            and is_cjk(toks[-2][0]) and toks[-2][1] == toks[-1]:
+        toks.pop()
+    return toks
+
+
+def split_trailing(toks: list[str]) -> tuple[list[str], str | None]:
+    """Split off a trailing lone CJK character that may continue in a document.
+
+    Returns (phrase tokens, character or None).  The character must then be
+    required through the unigram field; it cannot be a phrase position.
+    """
+    if len(toks) >= 2 and len(toks[-1]) == 1 and is_cjk(toks[-1]):
+        return toks[:-1], toks[-1]
+    return toks, None
+
+
+def cjk_chars(norm: str) -> set[str]:
+    return set("".join(_CJK_RUN.findall(norm)))
