@@ -1,0 +1,196 @@
+"""Plugin discovery: :func:`get_plugin_manager` (re-exported by :mod:`dangan.plugins.manager`).
+
+Discovery order: ``DEFAULT_PLUGINS`` and ``DEPARTMENT_PLUGINS`` (modules shipped
+with dangan), entry points in group ``dangan.plugins``, then
+``ARCHIVE/plugins/*.py``.  A plugin that fails to import, implements a hook
+with a wrong signature or an unknown hook, or raises while registering its
+schemes or reports, is skipped and recorded in ``load_problems`` naming it;
+the rest keep working.  Order of discovery never decides an outcome: the
+facade merges answers by the precedence rules in :mod:`dangan.plugins.types`.
+"""
+from __future__ import annotations
+
+import hashlib
+import importlib
+import importlib.metadata
+import importlib.util
+import sys
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+from types import ModuleType
+
+import pluggy
+
+from . import hookspecs
+from .types import LoadProblem
+
+ENTRYPOINT_GROUP = "dangan.plugins"
+#: Built-in behaviour, registered exactly like any plugin (datasette-style).
+DEFAULT_PLUGINS: tuple[str, ...] = (
+    "dangan.plugins.builtin.scheme",
+    "dangan.plugins.builtin.extract",
+    "dangan.plugins.builtin.actions",
+)
+#: The department plugins of the five regulations; shipped, registered by default, disable by name.
+DEPARTMENT_PLUGINS: tuple[str, ...] = (
+    "dangan.plugins.departments.general_office",
+    "dangan.plugins.departments.drug_quality",
+    "dangan.plugins.departments.construction",
+    "dangan.plugins.departments.insurance_customers",
+    "dangan.plugins.departments.customer_confidentiality",
+)
+WRAPPER_HOOKS = frozenset({"dangan_destroy", "dangan_purge"})
+
+
+def module_plugin_name(module_path: str) -> str:
+    """``dangan.plugins.departments.drug_quality`` -> ``departments.drug_quality``."""
+    return module_path.removeprefix("dangan.plugins.")
+
+
+DEFAULT_NAMES = frozenset(module_plugin_name(m) for m in DEFAULT_PLUGINS)
+
+
+class DanganPluginManager(pluggy.PluginManager):
+    """A pluggy manager that remembers where each plugin came from and what failed."""
+
+    def __init__(self) -> None:
+        super().__init__(hookspecs.PROJECT)
+        self.add_hookspecs(hookspecs)
+        self.sources: dict[str, tuple[str, str]] = {}      # name -> (version, source)
+        self.load_problems: list[LoadProblem] = []
+        self.skipped: dict[str, str] = {}                  # name -> why (disabled / not enabled)
+
+    def problem(self, name: str, source: str, message: str) -> None:
+        self.load_problems.append(LoadProblem(name, source, message))
+
+    def add(self, plugin: object, name: str, source: str, version: str) -> bool:
+        """Register one plugin; on any defect record a problem naming it and skip it."""
+        try:
+            self.register(plugin, name=name)
+        except pluggy.PluginValidationError as e:
+            self.problem(name, source, f"bad hook implementation: {e}")
+            return False
+        except ValueError as e:   # name already registered
+            self.problem(name, source, f"duplicate plugin name: {e}")
+            return False
+        defect = self._defect(plugin, name)
+        if defect:
+            self.unregister(plugin)
+            self.problem(name, source, defect)
+            return False
+        self.sources[name] = (version, source)
+        return True
+
+    def _defect(self, plugin: object, name: str) -> str | None:
+        for caller in self.get_hookcallers(plugin) or []:
+            if not caller.has_spec():
+                return f"unknown hook {caller.name} (not in dangan.plugins.hookspecs; a typo?)"
+            for impl in caller.get_hookimpls():
+                if impl.plugin is not plugin:
+                    continue
+                wraps = impl.wrapper or impl.hookwrapper
+                if wraps and caller.name not in WRAPPER_HOOKS:
+                    return f"{caller.name} cannot be a wrapper; only {', '.join(sorted(WRAPPER_HOOKS))} can"
+                if not wraps and caller.name in WRAPPER_HOOKS and name not in DEFAULT_NAMES:
+                    return f"{caller.name} must be implemented with @hookimpl(wrapper=True)"
+        return None
+
+
+def _load_file(path: Path) -> ModuleType:
+    digest = hashlib.sha256(str(path.resolve()).encode()).hexdigest()[:12]
+    modname = f"_dangan_archive_plugin_{digest}_{path.stem}"
+    spec = importlib.util.spec_from_file_location(modname, path)
+    if spec is None or spec.loader is None:
+        raise ImportError(f"cannot import {path}")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[modname] = module
+    try:
+        spec.loader.exec_module(module)
+    except BaseException:
+        sys.modules.pop(modname, None)
+        raise
+    return module
+
+
+def _reason(exc: BaseException) -> str:
+    if isinstance(exc, SyntaxError):
+        return f"syntax error at line {exc.lineno}: {exc.msg}"
+    return f"{type(exc).__name__}: {exc}"
+
+
+def get_plugin_manager(
+    *,
+    load_entrypoints: bool = True,
+    plugin_dirs: Iterable[str | Path] = (),
+    enabled: Sequence[str] | None = None,
+    disabled: Sequence[str] = (),
+    extra_plugins: Iterable[tuple[str, object]] = (),
+    departments: bool = True,
+) -> DanganPluginManager:
+    """Build a plugin manager (no global state; tests build their own).
+
+    :param load_entrypoints: discover installed packages in group ``dangan.plugins``.
+    :param plugin_dirs: directories of single-file plugins (``ARCHIVE/plugins``).
+    :param enabled: from ``dangan.toml [plugins] enabled``; when given, only these
+        non-builtin plugins are registered (builtins always are unless disabled).
+    :param disabled: names never registered (``[plugins] disabled``), builtins included.
+    :param extra_plugins: ``(name, object)`` pairs registered last (tests, embedding).
+    :param departments: register the shipped department plugins.
+    """
+    pm = DanganPluginManager()
+    disabled_set = set(disabled)
+    enabled_set = None if enabled is None else set(enabled)
+    seen: set[str] = set()
+
+    def wanted(name: str, builtin: bool) -> bool:
+        seen.add(name)
+        if name in disabled_set:
+            pm.skipped[name] = "disabled in dangan.toml"
+            return False
+        if enabled_set is not None and not builtin and name not in enabled_set:
+            pm.skipped[name] = "not in [plugins] enabled"
+            return False
+        return True
+
+    from .. import __version__ as version  # type: ignore[attr-defined]
+    modules = DEFAULT_PLUGINS + (DEPARTMENT_PLUGINS if departments else ())
+    for path in modules:
+        name = module_plugin_name(path)
+        if wanted(name, path in DEFAULT_PLUGINS):
+            try:
+                pm.add(importlib.import_module(path), name, f"dangan ({path})", version)
+            except Exception as e:  # noqa: BLE001 - a broken plugin must not break the archive
+                pm.problem(name, path, _reason(e))
+    if load_entrypoints:
+        for ep in sorted(importlib.metadata.entry_points(group=ENTRYPOINT_GROUP), key=lambda e: e.name):
+            dist = getattr(ep, "dist", None)
+            source = f"entry point {ep.value} ({dist.name if dist else 'unknown distribution'})"
+            if not wanted(ep.name, False):
+                continue
+            try:
+                obj = ep.load()
+            except Exception as e:  # noqa: BLE001
+                pm.problem(ep.name, source, _reason(e))
+                continue
+            pm.add(obj, ep.name, source, dist.version if dist else "")
+    for d in plugin_dirs:
+        for path in sorted(Path(d).glob("*.py")):
+            if path.name.startswith("_") or not wanted(path.stem, False):
+                continue
+            try:
+                module = _load_file(path)
+            except BaseException as e:  # noqa: BLE001 - includes SystemExit from a careless plugin
+                if isinstance(e, KeyboardInterrupt):
+                    raise
+                pm.problem(path.stem, str(path), _reason(e))
+                continue
+            pm.add(module, path.stem, str(path), str(getattr(module, "__version__", "")))
+    for name, obj in extra_plugins:
+        if wanted(name, False):
+            pm.add(obj, name, "registered by caller", str(getattr(obj, "__version__", "")))
+    for name in sorted((enabled_set or set()) | disabled_set):
+        if name not in seen:
+            pm.problem(name, "dangan.toml", "named in [plugins] but not found")
+    pm.check_pending()
+    return pm
+
