@@ -1,0 +1,1 @@
+"""Built-in text extractors, one module per family; see ``dispatch``."""
