@@ -30,11 +30,12 @@ from __future__ import annotations
 
 from whoosh.analysis import Token, Tokenizer
 
-from .text_v1 import cjk_chars, normalise, normalise_with_map, query_tokens, split_trailing, tokens
+from .text_v1 import (cjk_chars, is_cjk, normalise, normalise_with_map, query_tokens,
+                      split_trailing, tokens)
 
 __all__ = [
     "BigramTokenizer", "UnigramTokenizer", "normalise", "normalise_with_map",
-    "tokens", "query_tokens", "split_trailing",
+    "tokens", "query_tokens", "split_trailing", "is_cjk", "cjk_chars",
 ]
 
 

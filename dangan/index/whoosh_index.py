@@ -1,0 +1,330 @@
+"""The Whoosh implementation of :class:`~dangan.index.SearchIndex`.
+
+Fields (analysis v1, see ``analysis_v1``):
+
+``id``        unique record id (stored)
+``title``     positional: CJK bigrams + words, boosted at query time
+``content``   positional: content, file names, metadata values and tags
+``uni``       distinct CJK characters of title + content (one-character queries)
+``dept category retention secrecy volume mime code status tags``
+              normalised keys for filters; ``year`` numeric; ``date`` ISO text
+``date``/``code_sort``  columns for sorting
+``meta``      stored catalogue fields (a dict); ``body`` stored zlib'd text for snippets
+
+One writer: each add/delete/clear holds ``<index>/.writer.lock`` (flock) for
+its whole commit, so processes queue instead of meeting Whoosh's LockError.
+Readers never take it.
+"""
+from __future__ import annotations
+
+import fcntl
+import json
+import os
+import threading
+import time
+import zlib
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, Callable, Iterable, Iterator
+
+from whoosh import fields, formats, index as windex, sorting
+from whoosh.writing import CLEAR
+
+from ..errors import DanganError, IntegrityError, LockTimeout, UsageError
+from . import SORTS, Hit, IndexDocument, SearchResults
+from .analysis_v1 import BigramTokenizer, UnigramTokenizer
+from .query import And, Or, Phrase, Query, Word, parse_query
+from .snippets import make_snippet, mark
+from .whoosh_query import Translator, text_module
+
+SCHEMA_VERSION = 1
+MARKER = "dangan-index.json"
+LOCKFILE = ".writer.lock"
+MAX_LIMIT = 1000
+_LOCKED_KEEP = ("record_id", "secrecy", "date", "year", "department", "category",
+                "volume", "status", "locked")
+
+
+def make_schema() -> fields.Schema:
+    uni = fields.TEXT(analyzer=UnigramTokenizer(), phrase=False)
+    uni.format = formats.Existence()
+    kw = dict(stored=False)
+    return fields.Schema(
+        id=fields.ID(stored=True, unique=True),
+        title=fields.TEXT(analyzer=BigramTokenizer(), phrase=True),
+        content=fields.TEXT(analyzer=BigramTokenizer(), phrase=True),
+        uni=uni,
+        dept=fields.ID(**kw), category=fields.ID(**kw), retention=fields.ID(**kw),
+        secrecy=fields.ID(**kw), volume=fields.ID(**kw), mime=fields.ID(**kw),
+        code=fields.ID(**kw), status=fields.ID(**kw),
+        tags=fields.KEYWORD(commas=True, lowercase=False, scorable=False),
+        year=fields.NUMERIC(int, bits=32, signed=True),
+        date=fields.ID(sortable=True),
+        code_sort=fields.ID(sortable=True),
+        meta=fields.STORED(),
+        body=fields.STORED(),
+    )
+
+
+def _damaged(path: Path, why: object) -> IntegrityError:
+    return IntegrityError(f"index is damaged: {path}: {why}; run `dangan reindex` to rebuild it")
+
+
+class WhooshIndex:
+    """A Whoosh index directory.  Thread-safe for one process; any number of processes."""
+
+    def __init__(self, path: Path, ix, lock_timeout: float) -> None:
+        self.path = path
+        self._ix = ix
+        self._lock_timeout = lock_timeout
+        self._tlock = threading.Lock()
+        self._tr = Translator(ix.schema)
+        self._text = text_module(ix.schema)
+
+    # --- opening -----------------------------------------------------------
+    @classmethod
+    def open(cls, path: Path, *, create: bool = True, lock_timeout: float = 30.0) -> "WhooshIndex":
+        if not _has_toc(path):
+            if not create:
+                raise IntegrityError(f"no index at {path}; run `dangan reindex` to build it")
+            path.mkdir(parents=True, exist_ok=True)
+            with _flock(path / LOCKFILE, lock_timeout):
+                if not _has_toc(path):
+                    leftovers = [p.name for p in path.iterdir()
+                                 if not p.name.startswith(".") and p.name != MARKER]
+                    if leftovers:
+                        raise _damaged(path, f"no table of contents but files {leftovers[:3]}")
+                    _write_marker(path)
+                    windex.create_in(str(path), make_schema())
+        return cls(path, _open_dir(path), lock_timeout)
+
+    def close(self) -> None:
+        self._ix.close()
+
+    def __enter__(self) -> "WhooshIndex":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # --- writing -----------------------------------------------------------
+    @contextmanager
+    def _writer(self, **commit_kw: Any) -> Iterator[Any]:
+        with self._tlock, _flock(self.path / LOCKFILE, self._lock_timeout):
+            try:
+                w = self._ix.writer(timeout=self._lock_timeout, procs=1, limitmb=128)
+            except Exception as e:  # noqa: BLE001 - engine failure -> domain error
+                raise _damaged(self.path, e) from e
+            try:
+                yield w
+            except BaseException:
+                w.cancel()
+                raise
+            w.commit(**commit_kw)
+
+    def add(self, docs: Iterable[IndexDocument]) -> int:
+        n = 0
+        with self._writer() as w:
+            for d in docs:
+                w.update_document(**self._fields(d))
+                n += 1
+        return n
+
+    def delete(self, record_ids: Iterable[str]) -> int:
+        n = 0
+        with self._writer() as w:
+            for rid in record_ids:
+                n += w.delete_by_term("id", rid)
+        return n
+
+    def clear(self) -> None:
+        with self._writer(mergetype=CLEAR):
+            pass
+
+    def _fields(self, d: IndexDocument) -> dict[str, Any]:
+        key = self._tr.key
+        meta: dict[str, Any] = {
+            "record_id": d.record_id, "archival_code": d.archival_code, "title": d.title,
+            "department": d.department, "category": d.category, "year": d.year,
+            "date": d.date, "retention": d.retention, "secrecy": d.secrecy,
+            "volume": d.volume, "mime": d.mime, "tags": list(d.tags),
+            "status": d.status, "locked": bool(d.locked),
+        }
+        f: dict[str, Any] = {"id": d.record_id, "secrecy": key(d.secrecy), "status": key(d.status)}
+        for name, value in (("dept", d.department), ("category", d.category),
+                            ("volume", d.volume)):
+            if value:
+                f[name] = key(value)
+        if d.year is not None:
+            f["year"] = int(d.year)
+        if d.date:
+            f["date"] = d.date
+        if d.locked:
+            f["meta"] = {k: meta[k] for k in _LOCKED_KEEP}
+            f["code_sort"] = "\uffff"
+            return f
+        for name, value in (("retention", d.retention), ("mime", d.mime),
+                            ("code", d.archival_code)):
+            if value:
+                f[name] = key(value)
+        f["code_sort"] = d.archival_code or "\uffff"
+        if d.tags:
+            f["tags"] = ",".join(key(t).replace(",", " ") for t in d.tags)
+        extra = [*d.filenames, *d.metadata.values(), *d.tags]
+        body = d.content if not extra else d.content + "\n\n" + "\n".join(extra)
+        f["title"] = d.title
+        f["content"] = body
+        f["uni"] = d.title + "\n" + body
+        f["meta"] = meta
+        f["body"] = zlib.compress(body.encode("utf-8"), 1) if body else None
+        return f
+
+    # --- reading -----------------------------------------------------------
+    def _searcher(self):
+        err: Exception | None = None
+        for _ in range(3):
+            try:
+                return self._ix.searcher()
+            except Exception as e:  # noqa: BLE001 - maybe a commit raced us; retry, then report
+                err = e
+                time.sleep(0.05)
+        raise _damaged(self.path, err)
+
+    def doc_count(self) -> int:
+        with self._searcher() as s:
+            return s.doc_count()
+
+    def count(self, query: Query | str, *,
+              allowed: Callable[[dict[str, Any]], bool] | None = None) -> int:
+        return self.search(query, limit=1, allowed=allowed, snippets=False).total
+
+    def search(self, query: Query | str, *, sort: str = "relevance", limit: int = 20,
+               page: int = 1, allowed: Callable[[dict[str, Any]], bool] | None = None,
+               snippets: bool = True) -> SearchResults:
+        if sort not in SORTS:
+            raise UsageError(f"unknown sort {sort!r}: use one of {', '.join(SORTS)}")
+        if not 1 <= limit <= MAX_LIMIT:
+            raise UsageError(f"limit must be between 1 and {MAX_LIMIT}")
+        if page < 1:
+            raise UsageError("page must be 1 or more")
+        q = parse_query(query) if isinstance(query, str) else query
+        wquery = self._tr.query(q)
+        sortedby = None
+        if sort == "date":
+            sortedby = sorting.MultiFacet([sorting.FieldFacet("date", reverse=True),
+                                           sorting.ScoreFacet()])
+        elif sort == "code":
+            sortedby = sorting.MultiFacet([sorting.FieldFacet("code_sort"),
+                                           sorting.ScoreFacet()])
+        first = (page - 1) * limit
+        with self._searcher() as s:
+            try:
+                if allowed is None:
+                    res = s.search(wquery, limit=first + limit, sortedby=sortedby)
+                    total = len(res)
+                    page_hits = [(h.docnum, h.score, h.fields()) for h in res[first:first + limit]]
+                else:
+                    res = s.search(wquery, limit=None, sortedby=sortedby)
+                    total, page_hits = 0, []
+                    for h in res:
+                        stored = h.fields()
+                        if not allowed(dict(stored["meta"])):
+                            continue
+                        if first <= total < first + limit:
+                            page_hits.append((h.docnum, h.score, stored))
+                        total += 1
+            except DanganError:
+                raise
+            except Exception as e:  # noqa: BLE001 - a broken segment
+                raise _damaged(self.path, e) from e
+        hits = [self._hit(score, stored, q if snippets else None)
+                for _, score, stored in page_hits]
+        return SearchResults(total=total, hits=hits, page=page, limit=limit)
+
+    def _hit(self, score: float, stored: dict[str, Any], q: Query | None) -> Hit:
+        meta = stored["meta"]
+        if isinstance(score, tuple):  # sorted: (field key, -score) from the MultiFacet
+            score = -score[-1]
+        hit = Hit(record_id=meta["record_id"], score=float(score or 0.0),
+                  **{k: meta.get(k) for k in (
+                      "archival_code", "title", "department", "category", "year", "date",
+                      "retention", "volume", "mime")},
+                  secrecy=meta.get("secrecy", "public"), tags=list(meta.get("tags") or []),
+                  status=meta.get("status", "active"), locked=bool(meta.get("locked")))
+        body = stored.get("body")
+        if q is not None and body and not hit.locked:
+            text = zlib.decompress(body).decode("utf-8")
+            needles, prefixes = self._needles(q)
+            plain, spans = make_snippet(text, needles, self._text.normalise_with_map,
+                                        prefixes=prefixes)
+            hit.snippet_text, hit.snippet_spans = plain, spans
+            hit.snippet = mark(plain, spans)
+        return hit
+
+    def _needles(self, q: Query) -> tuple[list[str], set[str]]:
+        """Normalised words and phrases to highlight (those not under NOT)."""
+        needles: list[str] = []
+        prefixes: set[str] = set()
+        stack = [q.terms]
+        while stack:
+            n = stack.pop()
+            if isinstance(n, (And, Or)):
+                stack.extend(n.items)
+            elif isinstance(n, (Word, Phrase)):
+                k = self._tr.key(n.text)
+                if k:
+                    needles.append(k)
+                    if isinstance(n, Word) and n.prefix:
+                        prefixes.add(k)
+        return needles, prefixes
+
+
+# --- helpers -----------------------------------------------------------------
+
+def _has_toc(path: Path) -> bool:
+    return path.is_dir() and any(p.name.endswith(".toc") for p in path.iterdir())
+
+
+def _write_marker(path: Path) -> None:
+    tmp = path / (MARKER + ".tmp")
+    tmp.write_text(json.dumps({"engine": "whoosh", "schema": SCHEMA_VERSION,
+                               "analysis": "analysis_v1"}), encoding="utf-8")
+    os.replace(tmp, path / MARKER)
+
+
+def _open_dir(path: Path):
+    try:
+        marker = json.loads((path / MARKER).read_text(encoding="utf-8"))
+    except (OSError, ValueError) as e:
+        raise _damaged(path, f"cannot read {MARKER} ({e})") from e
+    if marker.get("schema") != SCHEMA_VERSION:
+        raise IntegrityError(
+            f"index at {path} has schema {marker.get('schema')!r}, this dangan uses "
+            f"{SCHEMA_VERSION}; run `dangan reindex` to rebuild it")
+    try:
+        return windex.open_dir(str(path))
+    except Exception as e:  # noqa: BLE001 - anything Whoosh raises on a bad TOC
+        raise _damaged(path, e) from e
+
+
+@contextmanager
+def _flock(lockpath: Path, timeout: float) -> Iterator[None]:
+    fd = os.open(lockpath, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() >= deadline:
+                    raise LockTimeout(
+                        f"the search index at {lockpath.parent} is busy (another writer has "
+                        f"held it for over {timeout:g} s); try again") from None
+                time.sleep(0.02)
+        try:
+            yield
+        finally:
+            fcntl.flock(fd, fcntl.LOCK_UN)
+    finally:
+        os.close(fd)
