@@ -350,7 +350,7 @@ def filters_to_sql(filters: list[Filter], *, table: str = "", fold: str | None =
     archival_code status, and ``tags`` holding a JSON list.  ``table`` prefixes
     column names (``"r"`` -> ``r.department``).  Text is compared exactly,
     ignoring ASCII case; pass ``fold="dangan_fold"`` after registering
-    ``conn.create_function("dangan_fold", 1, text_v1.normalise,
+    ``conn.create_function("dangan_fold", 1, text_v1.fold,
     deterministic=True)`` to compare as the index does (NFKC, case, T->S).
     """
     col = (lambda c: f"{table}.{c}") if table else (lambda c: c)

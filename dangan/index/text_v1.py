@@ -11,7 +11,7 @@ import unicodedata
 from typing import Iterator
 
 __all__ = [
-    "normalise", "normalise_with_map", "tokens", "query_tokens", "split_trailing",
+    "normalise", "fold", "normalise_with_map", "tokens", "query_tokens", "split_trailing",
     "cjk_chars", "is_cjk",
 ]
 
@@ -53,6 +53,11 @@ def is_cjk(ch: str) -> bool:
 def normalise(text: str) -> str:
     """NFKC, lower case, Traditional -> Simplified (per character)."""
     return unicodedata.normalize("NFKC", text).lower().translate(_t2s_table())
+
+
+def fold(value: object) -> str | None:
+    """``normalise`` for SQL: register with ``conn.create_function("dangan_fold", 1, fold)``."""
+    return None if value is None else normalise(str(value))
 
 
 def normalise_with_map(text: str) -> tuple[str, list[int] | None]:
