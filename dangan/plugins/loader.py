@@ -31,7 +31,7 @@ DEFAULT_PLUGINS: tuple[str, ...] = (
     "dangan.plugins.builtin.extract",
     "dangan.plugins.builtin.actions",
 )
-#: The department plugins of the five regulations; shipped, registered by default, disable by name.
+#: The department plugins of the five regulations: shipped, turned on by name in ``[plugins] enabled``.
 DEPARTMENT_PLUGINS: tuple[str, ...] = (
     "dangan.plugins.departments.general_office",
     "dangan.plugins.departments.drug_quality",
@@ -43,10 +43,14 @@ WRAPPER_HOOKS = frozenset({"dangan_destroy", "dangan_purge"})
 
 
 def module_plugin_name(module_path: str) -> str:
-    """``dangan.plugins.departments.drug_quality`` -> ``departments.drug_quality``."""
+    """Plugin name of a shipped module: ``builtin.scheme`` for built-ins,
+    the module name (``drug_quality``) for department plugins."""
+    if module_path in DEPARTMENT_PLUGINS:
+        return module_path.rsplit(".", 1)[1]
     return module_path.removeprefix("dangan.plugins.")
 
 
+DEPARTMENT_NAMES: tuple[str, ...] = tuple(m.rsplit(".", 1)[1] for m in DEPARTMENT_PLUGINS)
 DEFAULT_NAMES = frozenset(module_plugin_name(m) for m in DEFAULT_PLUGINS)
 
 
@@ -125,38 +129,36 @@ def get_plugin_manager(
     enabled: Sequence[str] | None = None,
     disabled: Sequence[str] = (),
     extra_plugins: Iterable[tuple[str, object]] = (),
-    departments: bool = True,
 ) -> DanganPluginManager:
     """Build a plugin manager (no global state; tests build their own).
 
     :param load_entrypoints: discover installed packages in group ``dangan.plugins``.
     :param plugin_dirs: directories of single-file plugins (``ARCHIVE/plugins``).
-    :param enabled: from ``dangan.toml [plugins] enabled``; when given, only these
-        non-builtin plugins are registered (builtins always are unless disabled).
-    :param disabled: names never registered (``[plugins] disabled``), builtins included.
+    :param enabled: ``dangan.toml [plugins] enabled``: the shipped department plugins
+        to turn on (e.g. ``["general_office"]``).  Built-ins, installed (entry point)
+        and ``ARCHIVE/plugins`` plugins are on unless disabled.
+    :param disabled: ``[plugins] disabled``: names never registered, built-ins included.
     :param extra_plugins: ``(name, object)`` pairs registered last (tests, embedding).
-    :param departments: register the shipped department plugins.
     """
     pm = DanganPluginManager()
     disabled_set = set(disabled)
     enabled_set = None if enabled is None else set(enabled)
     seen: set[str] = set()
 
-    def wanted(name: str, builtin: bool) -> bool:
+    def wanted(name: str, opt_in: bool = False) -> bool:
         seen.add(name)
         if name in disabled_set:
             pm.skipped[name] = "disabled in dangan.toml"
             return False
-        if enabled_set is not None and not builtin and name not in enabled_set:
+        if opt_in and name not in (enabled_set or ()):
             pm.skipped[name] = "not in [plugins] enabled"
             return False
         return True
 
     from .. import __version__ as version  # type: ignore[attr-defined]
-    modules = DEFAULT_PLUGINS + (DEPARTMENT_PLUGINS if departments else ())
-    for path in modules:
+    for path in DEFAULT_PLUGINS + DEPARTMENT_PLUGINS:
         name = module_plugin_name(path)
-        if wanted(name, path in DEFAULT_PLUGINS):
+        if wanted(name, opt_in=path in DEPARTMENT_PLUGINS):
             try:
                 pm.add(importlib.import_module(path), name, f"dangan ({path})", version)
             except Exception as e:  # noqa: BLE001 - a broken plugin must not break the archive
@@ -165,7 +167,7 @@ def get_plugin_manager(
         for ep in sorted(importlib.metadata.entry_points(group=ENTRYPOINT_GROUP), key=lambda e: e.name):
             dist = getattr(ep, "dist", None)
             source = f"entry point {ep.value} ({dist.name if dist else 'unknown distribution'})"
-            if not wanted(ep.name, False):
+            if not wanted(ep.name):
                 continue
             try:
                 obj = ep.load()
@@ -175,7 +177,7 @@ def get_plugin_manager(
             pm.add(obj, ep.name, source, dist.version if dist else "")
     for d in plugin_dirs:
         for path in sorted(Path(d).glob("*.py")):
-            if path.name.startswith("_") or not wanted(path.stem, False):
+            if path.name.startswith("_") or not wanted(path.stem):
                 continue
             try:
                 module = _load_file(path)
@@ -186,7 +188,7 @@ def get_plugin_manager(
                 continue
             pm.add(module, path.stem, str(path), str(getattr(module, "__version__", "")))
     for name, obj in extra_plugins:
-        if wanted(name, False):
+        if wanted(name):
             pm.add(obj, name, "registered by caller", str(getattr(obj, "__version__", "")))
     for name in sorted((enabled_set or set()) | disabled_set):
         if name not in seen:

@@ -17,7 +17,7 @@ from typing import Any
 from ..errors import DanganError, PluginError, UsageError
 from ..model import Extraction, Record, secrecy_rank
 from .loader import (  # noqa: F401  (re-exported: the public discovery API)
-    DEFAULT_NAMES, DEFAULT_PLUGINS, DEPARTMENT_PLUGINS, ENTRYPOINT_GROUP, WRAPPER_HOOKS,
+    DEFAULT_NAMES, DEFAULT_PLUGINS, DEPARTMENT_NAMES, DEPARTMENT_PLUGINS, ENTRYPOINT_GROUP, WRAPPER_HOOKS,
     DanganPluginManager, _reason, get_plugin_manager,
 )
 from .registry import (
@@ -30,7 +30,7 @@ from .types import (
     RetentionDecision, RetentionRule, Scheme, ValidationOutcome, Veto,
 )
 
-__all__ = ["Plugins", "get_plugin_manager", "DEFAULT_PLUGINS", "DEPARTMENT_PLUGINS", "ENTRYPOINT_GROUP",
+__all__ = ["Plugins", "get_plugin_manager", "DEFAULT_PLUGINS", "DEPARTMENT_PLUGINS", "DEPARTMENT_NAMES", "ENTRYPOINT_GROUP",
            "DanganPluginManager", "Classified"]
 
 
