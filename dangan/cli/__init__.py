@@ -1,0 +1,88 @@
+"""The ``dangan`` command line: thin click commands over the core API.
+
+Domain errors become one clear line on stderr and an exit code, here and
+nowhere else.  Imports of the core are lazy so that commands which do not
+read content start fast.
+"""
+from __future__ import annotations
+
+import errno
+import sys
+
+import click
+
+from ..errors import DanganError
+
+
+class DanganGroup(click.Group):
+    """A group that turns domain errors into one line and an exit code."""
+
+    def invoke(self, ctx: click.Context):
+        try:
+            return super().invoke(ctx)
+        except DanganError as exc:
+            fail(exc.message, exc.exit_code)
+        except OSError as exc:
+            if exc.errno in (errno.ENOSPC, errno.EDQUOT):
+                fail("disk full: the operation was not completed; free space and retry", 8)
+            if exc.errno in (errno.EACCES, errno.EPERM):
+                fail(f"permission denied: {exc.filename or exc}", 7)
+            if exc.errno == errno.EPIPE:
+                sys.exit(0)
+            raise
+        except KeyboardInterrupt:
+            fail("interrupted", 130)
+
+
+def fail(message: str, code: int) -> None:
+    click.echo(f"dangan: error: {message}", err=True)
+    sys.exit(code)
+
+
+class Context:
+    """What every command needs: where the archive is and who acts."""
+
+    def __init__(self, archive_path: str | None, as_user: str | None) -> None:
+        self.archive_path = archive_path
+        self.as_user = as_user
+        self._archive = None
+
+    def actor(self):
+        from ..core.actor import current_actor
+        return current_actor(self.as_user)
+
+    def archive(self):
+        if self._archive is None:
+            from ..core.archive import Archive
+            self._archive = Archive.open(self.archive_path, actor=self.actor())
+        return self._archive
+
+
+pass_ctx = click.make_pass_decorator(Context)
+
+
+@click.group(cls=DanganGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.option("--archive", "archive_path", metavar="PATH", envvar=None,
+              help="The archive folder (default: $DANGAN_ARCHIVE, else the nearest dangan.toml upward).")
+@click.option("--as", "as_user", metavar="USER", help="Act as USER (default: $DANGAN_USER, else the OS user).")
+@click.version_option(package_name="dangan", prog_name="dangan")
+@click.pass_context
+def cli(ctx: click.Context, archive_path: str | None, as_user: str | None) -> None:
+    """dangan (档案): a records archive — store, catalogue, search and keep records by the rules."""
+    ctx.obj = Context(archive_path, as_user)
+    ctx.call_on_close(lambda: ctx.obj._archive and ctx.obj._archive.close())
+
+
+def main() -> None:
+    from . import admin, records  # noqa: F401  (commands register on the group)
+    cli.add_command(admin.init)
+    cli.add_command(admin.check)
+    cli.add_command(admin.rebuild_catalogue)
+    cli.add_command(admin.audit)
+    cli.add_command(records.ingest)
+    cli.add_command(records.revise)
+    cli.add_command(records.show)
+    cli.add_command(records.ls)
+    cli.add_command(records.versions)
+    cli.add_command(records.get)
+    cli(prog_name="dangan")

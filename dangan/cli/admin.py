@@ -1,0 +1,112 @@
+"""Archive-wide commands: init, check, rebuild-catalogue, audit."""
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+
+from . import pass_ctx
+from .output import json_line, json_lines, table
+
+
+@click.command()
+@click.argument("path", required=False, type=click.Path(path_type=Path), default=Path("."))
+@click.option("--fonds", required=True, help="Fonds code (全宗号), e.g. Z109.")
+@click.option("--name", default="", help="The organisation's name.")
+@pass_ctx
+def init(ctx, path, fonds, name):
+    """Create a new archive in PATH (default: here)."""
+    from ..core.archive import Archive
+    archive = Archive.init(path, fonds=fonds, name=name, actor=ctx.actor())
+    click.echo(f"created archive {archive.root} (fonds {fonds})")
+    archive.close()
+
+
+@click.command()
+@click.option("--record", "ref", help="Check one record only.")
+@click.option("--no-digests", is_flag=True, help="Skip recomputing digests (structure only).")
+@click.option("--json", "as_json", is_flag=True)
+@pass_ctx
+def check(ctx, ref, no_digests, as_json):
+    """Verify every digest and compare store and catalogue; exit 6 on any problem."""
+    from ..core.integrity import check as run_check
+    archive = ctx.archive()
+    bar = None
+    if sys.stderr.isatty() and not as_json and ref is None:
+        def bar(i, n):
+            click.echo(f"\rchecking {i}/{n}", nl=False, err=True)
+    problems = run_check(archive, ref, digests=not no_digests, progress=bar)
+    if bar:
+        click.echo("", err=True)
+    if as_json:
+        json_lines(p.to_dict() for p in problems)
+    else:
+        for p in problems:
+            click.echo(f"{p.record_id}: {p.message}")
+        click.echo("check passed" if not problems else f"{len(problems)} problem(s)", err=True)
+    if problems:
+        sys.exit(6)
+
+
+@click.command("rebuild-catalogue")
+@click.option("--yes", is_flag=True, help="Do not ask before replacing the record tables.")
+@pass_ctx
+def rebuild_catalogue(ctx, yes):
+    """Rebuild the catalogue's record tables from the store alone."""
+    from ..core.archive import Archive
+    from ..core.recovery import rebuild
+    from ..core.config import find_archive
+    from ..core import catalogue
+    root = find_archive(ctx.archive_path)
+    catalogue.connect(root / "catalogue.sqlite", create=True).close()
+    if not yes and sys.stdin.isatty():
+        click.confirm("Replace the catalogue's record tables with what the store holds?", abort=True)
+    archive = Archive(root, ctx.actor())
+    n = rebuild(archive)
+    archive.close()
+    click.echo(f"catalogue rebuilt: {n} record(s)")
+
+
+@click.group()
+def audit():
+    """The audit trail: every state change, hash-chained."""
+
+
+@audit.command("log")
+@click.option("--record", "ref", help="Events of one record.")
+@click.option("--action", help="Only this action (e.g. record.ingest).")
+@click.option("--limit", type=int, help="The last N events.")
+@click.option("--json", "as_json", is_flag=True)
+@pass_ctx
+def audit_log(ctx, ref, action, limit, as_json):
+    """Show audit events, oldest first."""
+    from ..core import audit as audit_mod
+    archive = ctx.archive()
+    obj = archive.resolve(ref) if ref else None
+    evs = list(audit_mod.events(archive.conn, obj=obj, action=action, limit=limit))
+    if as_json:
+        json_lines(e.to_dict() for e in evs)
+        return
+    table([(e.seq, e.time[:19], e.actor, e.action, e.object, e.outcome) for e in evs],
+          ["SEQ", "TIME", "ACTOR", "ACTION", "OBJECT", "OUTCOME"])
+
+
+@audit.command("verify")
+@click.option("--json", "as_json", is_flag=True)
+@pass_ctx
+def audit_verify(ctx, as_json):
+    """Check the hash chain; exit 6 if any event was edited, deleted, inserted or reordered."""
+    from ..core import audit as audit_mod
+    archive = ctx.archive()
+    problems = audit_mod.verify(archive.conn)
+    n = archive.conn.execute("SELECT count(*) FROM audit").fetchone()[0]
+    if as_json:
+        json_line({"events": n, "ok": not problems, "problems": problems})
+    else:
+        for p in problems:
+            click.echo(p)
+        click.echo(f"audit trail intact: {n} events" if not problems else f"audit trail BROKEN: {len(problems)} problem(s)",
+                   err=bool(problems))
+    if problems:
+        sys.exit(6)

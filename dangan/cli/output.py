@@ -1,0 +1,48 @@
+"""Output helpers: JSON lines, aligned tables that respect CJK width."""
+from __future__ import annotations
+
+import json
+import unicodedata
+from typing import Any, Iterable, Sequence
+
+import click
+
+
+def width(s: str) -> int:
+    return sum(2 if unicodedata.east_asian_width(c) in "WF" else 1 for c in s)
+
+
+def fit(s: str, w: int) -> str:
+    s = s.replace("\n", " ")
+    if width(s) <= w:
+        return s + " " * (w - width(s))
+    out, used = "", 0
+    for c in s:
+        cw = width(c)
+        if used + cw > w - 1:
+            break
+        out += c
+        used += cw
+    return out + "…" + " " * (w - used - 1)
+
+
+def table(rows: Sequence[Sequence[Any]], headers: Sequence[str], max_widths: dict[int, int] | None = None) -> None:
+    cells = [[("" if v is None else str(v)) for v in r] for r in rows]
+    widths = [width(h) for h in headers]
+    for r in cells:
+        for i, v in enumerate(r):
+            widths[i] = max(widths[i], width(v.replace("\n", " ")))
+    for i, m in (max_widths or {}).items():
+        widths[i] = min(widths[i], m)
+    click.echo("  ".join(fit(h, widths[i]) for i, h in enumerate(headers)).rstrip())
+    for r in cells:
+        click.echo("  ".join(fit(v, widths[i]) for i, v in enumerate(r)).rstrip())
+
+
+def json_line(obj: Any) -> None:
+    click.echo(json.dumps(obj, ensure_ascii=False, default=str))
+
+
+def json_lines(objs: Iterable[Any]) -> None:
+    for o in objs:
+        json_line(o)

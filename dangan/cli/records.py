@@ -1,0 +1,177 @@
+"""Commands on records: ingest, revise, show, ls, versions, get."""
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+
+from . import pass_ctx
+from .output import json_line, json_lines, table
+
+
+def field_options(f):
+    """The catalogue-field flags shared by ingest and revise."""
+    opts = [
+        click.option("--title"), click.option("--department", "--dept", "department"),
+        click.option("--category"), click.option("--year", type=int), click.option("--date", help="YYYY-MM-DD"),
+        click.option("--retention", help="permanent, long-term, short-term, or Y, D30, D10"),
+        click.option("--secrecy", help="public, internal, secret, confidential, top-secret (or 公开…绝密)"),
+        click.option("--volume"), click.option("--tag", "tags", multiple=True),
+        click.option("--meta", "meta", multiple=True, metavar="KEY=VALUE"),
+    ]
+    for o in reversed(opts):
+        f = o(f)
+    return f
+
+
+def fields_from(kw) -> "RecordFields":
+    from ..core.fields import RecordFields, parse_meta
+    return RecordFields(title=kw["title"], department=kw["department"], category=kw["category"], year=kw["year"],
+                        date=kw["date"], retention=kw["retention"], secrecy=kw["secrecy"], volume=kw["volume"],
+                        tags=list(kw["tags"]), metadata=parse_meta(kw["meta"]))
+
+
+@click.command()
+@click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path))
+@field_options
+@click.option("--attach", multiple=True, type=click.Path(path_type=Path), help="An attachment of the (single) main file.")
+@click.option("--allow-duplicate", is_flag=True, help="Archive a file even if the same content is archived already.")
+@click.option("--json", "as_json", is_flag=True, help="One JSON object per file.")
+@pass_ctx
+def ingest(ctx, paths, attach, allow_duplicate, as_json, **kw):
+    """Archive files and folders (recursively) as records."""
+    from ..core.batch import ingest_batch
+    from ..errors import UsageError
+    archive = ctx.archive()
+    fields = fields_from(kw)
+    if attach and (len(paths) != 1 or paths[0].is_dir()):
+        raise UsageError("--attach needs exactly one main file")
+    show_bar = not as_json and sys.stderr.isatty()
+
+    def report(o):
+        if as_json:
+            json_line(o.to_dict())
+        elif o.status == "archived":
+            click.echo(f"archived   {o.source} → {o.record_id}" + (f"  {o.archival_code}" if o.archival_code else ""))
+        else:
+            click.echo(f"{o.status:<10} {o.message}", err=o.status != "duplicate")
+
+    outcomes = ingest_batch(archive, paths, fields, attachments=tuple(attach), allow_duplicate=allow_duplicate,
+                            on_outcome=report, progress=show_bar)
+    counts = {}
+    for o in outcomes:
+        counts[o.status] = counts.get(o.status, 0) + 1
+    if not as_json:
+        click.echo(", ".join(f"{n} {s}" for s, n in sorted(counts.items())) or "nothing to archive", err=True)
+    if any(o.status in ("refused", "failed") for o in outcomes):
+        sys.exit(1)
+    if counts.get("duplicate") and not counts.get("archived"):
+        sys.exit(5)
+
+
+@click.command()
+@click.argument("ref")
+@click.argument("path", required=False, type=click.Path(path_type=Path))
+@field_options
+@click.option("-m", "--message", default="", help="Why this version exists.")
+@pass_ctx
+def revise(ctx, ref, path, message, **kw):
+    """Add a new version of a record: a new main FILE and/or changed fields."""
+    from ..core.ingest import Ingestor
+    archive = ctx.archive()
+    rec = Ingestor(archive, **_pipeline(archive)).revise(ref, path, fields_from(kw), message)
+    click.echo(f"{rec.id} is now at version {rec.version}")
+
+
+@click.command()
+@click.argument("ref")
+@click.option("--version", "version", type=int, help="Show this version (default: the latest).")
+@click.option("--json", "as_json", is_flag=True)
+@pass_ctx
+def show(ctx, ref, version, as_json):
+    """Show a record: catalogue fields, versions, files and digests."""
+    archive = ctx.archive()
+    rec = archive.record(ref, version)
+    vers = archive.versions(rec.id)
+    if as_json:
+        d = rec.to_dict()
+        d["versions"] = vers
+        json_line(d)
+        return
+    fields = [("id", rec.id), ("archival code", rec.archival_code), ("title", rec.title), ("fonds", rec.fonds),
+              ("department", rec.department), ("category", rec.category), ("year", rec.year), ("date", rec.date),
+              ("retention", rec.retention), ("secrecy", rec.secrecy), ("volume", rec.volume),
+              ("tags", ", ".join(rec.tags)), ("status", rec.status), ("version", f"{rec.version} of {len(vers)}"),
+              ("created", rec.created), ("updated", rec.updated)]
+    if rec.extraction:
+        fields.append(("text", f"{rec.extraction.get('status')}" + (f": {rec.extraction['message']}"
+                                                                     if rec.extraction.get("message") else "")))
+    for k, v in fields:
+        if v not in (None, ""):
+            click.echo(f"{k:<14}{v}")
+    for k, v in sorted(rec.metadata.items()):
+        click.echo(f"{'meta ' + k:<14}{v}")
+    click.echo("files:")
+    for f in rec.files:
+        flag = "  (extension says " + str(f.mime_by_extension) + ")" if f.mime_mismatch else ""
+        click.echo(f"  {f.role:<11}{f.path}  {f.size} bytes  {f.mime}{flag}")
+        click.echo(f"  {'':<11}sha512 {f.sha512}")
+
+
+@click.command()
+@click.argument("filters", nargs=-1)
+@click.option("--dept", "department")
+@click.option("--category")
+@click.option("--year", type=int)
+@click.option("--secrecy")
+@click.option("--volume")
+@click.option("--sort", default="created", show_default=True, help="created, date, code, title or id")
+@click.option("--limit", type=int, default=None)
+@click.option("--json", "as_json", is_flag=True)
+@pass_ctx
+def ls(ctx, filters, department, category, year, secrecy, volume, sort, limit, as_json):
+    """List records, filtered by field (e.g. `dangan ls dept:BGS year:2019..2021`)."""
+    from ..core.listing import list_filtered
+    archive = ctx.archive()
+    recs = list_filtered(archive, " ".join(filters), department=department, category=category, year=year,
+                         secrecy=secrecy, volume=volume, sort=sort, limit=limit)
+    if as_json:
+        json_lines(r.to_dict() for r in recs)
+        return
+    table([(r.id, r.archival_code or "", r.year or "", r.department or "", r.category or "", r.secrecy,
+            r.title) for r in recs],
+          ["ID", "CODE", "YEAR", "DEPT", "CAT", "SECRECY", "TITLE"], {6: 60})
+
+
+@click.command()
+@click.argument("ref")
+@click.option("--json", "as_json", is_flag=True)
+@pass_ctx
+def versions(ctx, ref, as_json):
+    """List a record's versions."""
+    vers = ctx.archive().versions(ref)
+    if as_json:
+        json_lines(vers)
+        return
+    table([(v["version"], v["created"], v["actor"], v["message"]) for v in vers],
+          ["VERSION", "CREATED", "BY", "MESSAGE"])
+
+
+@click.command()
+@click.argument("ref")
+@click.option("--version", type=int)
+@click.option("-o", "--output", "out", type=click.Path(path_type=Path), default=Path("."), show_default=True)
+@click.option("--with-text", is_flag=True, help="Also write the extracted text derivatives.")
+@click.option("--force", is_flag=True, help="Overwrite files that exist in the output folder.")
+@pass_ctx
+def get(ctx, ref, version, out, with_text, force):
+    """Write a record's files to a folder, byte-identical, verified against their digests."""
+    from ..core.retrieval import get_files
+    for p in get_files(ctx.archive(), ref, out, version=version, include_derivatives=with_text, overwrite=force):
+        click.echo(str(p))
+
+
+def _pipeline(archive) -> dict:
+    from ..core.pipeline import pipeline_for
+    return pipeline_for(archive)

@@ -1,0 +1,131 @@
+"""The ``Archive`` facade: one archive folder, opened for one actor.
+
+    ARCHIVE/
+      dangan.toml        configuration
+      store/             OCFL 1.1 storage root (the source of truth)
+      catalogue.sqlite   catalogue and audit trail
+      index/             full-text index (derived)
+      plugins/           single-file plugins
+      .work/             staging folders and lock files (same filesystem as store/)
+"""
+from __future__ import annotations
+
+import sqlite3
+from contextlib import contextmanager
+from functools import cached_property
+from pathlib import Path
+from typing import Any, Iterator
+
+from ..errors import UsageError
+from ..model import Record
+from . import audit as audit_log
+from . import catalogue, records
+from .actor import Actor, current_actor
+from .config import CONFIG_NAME, Config, find_archive, initial_config
+
+
+class Archive:
+    def __init__(self, root: Path, actor: Actor | None = None) -> None:
+        self.root = Path(root)
+        self.config = Config.load(self.root)
+        self.actor = actor or current_actor()
+
+    # -- opening ------------------------------------------------------------
+    @classmethod
+    def open(cls, path: str | Path | None = None, *, actor: Actor | None = None) -> "Archive":
+        return cls(find_archive(path), actor)
+
+    @classmethod
+    def init(cls, path: str | Path, *, fonds: str, name: str = "", actor: Actor | None = None) -> "Archive":
+        from ..repository.ocfl import OcflStore
+        from ..repository.fsutil import translate_oserror
+
+        root = Path(path).expanduser()
+        fonds = fonds.strip()
+        if not fonds or any(c in fonds for c in "-·/ \t\n"):
+            raise UsageError(f"invalid fonds code {fonds!r}: a short code such as Z109, without '-', '·' or spaces")
+        if (root / CONFIG_NAME).exists():
+            raise UsageError(f"{root} is already an archive")
+        if root.exists() and any(root.iterdir()):
+            raise UsageError(f"{root} exists and is not empty: choose a new or empty folder")
+        try:
+            root.mkdir(parents=True, exist_ok=True)
+            OcflStore.create(root / "store", root / ".work")
+            (root / "plugins").mkdir()
+            (root / "index").mkdir()
+            conn = catalogue.connect(root / "catalogue.sqlite", create=True)
+            (root / CONFIG_NAME).write_text(initial_config(fonds, name), encoding="utf-8")
+        except OSError as exc:
+            raise translate_oserror(exc, f"creating the archive at {root}") from exc
+        conn.close()
+        archive = cls(root.resolve(), actor)
+        archive.record_event("archive.init", details={"fonds": fonds, "name": name})
+        return archive
+
+    # -- resources ----------------------------------------------------------
+    @cached_property
+    def conn(self) -> sqlite3.Connection:
+        return catalogue.connect(self.catalogue_path)
+
+    @property
+    def catalogue_path(self) -> Path:
+        return self.root / "catalogue.sqlite"
+
+    @cached_property
+    def store(self):
+        from ..repository.ocfl import OcflStore
+        return OcflStore(self.root / "store", self.root / ".work")
+
+    def close(self) -> None:
+        if "conn" in self.__dict__:
+            self.conn.close()
+            del self.__dict__["conn"]
+
+    def __enter__(self) -> "Archive":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    @contextmanager
+    def transaction(self) -> Iterator[sqlite3.Connection]:
+        with catalogue.transaction(self.conn) as conn:
+            yield conn
+
+    # -- audit ----------------------------------------------------------------
+    def audit(self, conn: sqlite3.Connection, action: str, obj: str = "", outcome: str = "success",
+              details: dict[str, Any] | None = None) -> int:
+        """Append an event inside the caller's transaction, with the actor's identity."""
+        full = {**(details or {}), **self.actor.audit_details()}
+        return audit_log.append(conn, actor=self.actor.name, action=action, obj=obj, outcome=outcome, details=full)
+
+    def record_event(self, action: str, obj: str = "", outcome: str = "success",
+                     details: dict[str, Any] | None = None) -> int:
+        with self.transaction() as conn:
+            return self.audit(conn, action, obj, outcome, details)
+
+    # -- reading --------------------------------------------------------------
+    def resolve(self, ref: str) -> str:
+        return records.resolve_id(self.conn, ref)
+
+    def record(self, ref: str, version: int | None = None) -> Record:
+        rec = records.get_record(self.conn, ref)
+        if version is not None and version != rec.version:
+            self._check_version(rec, version)
+            rec = self.record_from_store(rec.id, version)
+        return rec
+
+    def _check_version(self, rec: Record, version: int) -> None:
+        from ..errors import NotFound
+        if not 1 <= version <= rec.version:
+            raise NotFound(f"record {rec.id} has versions 1 to {rec.version}, not {version}")
+
+    def record_from_store(self, record_id: str, version: int | None = None) -> Record:
+        """The record as its version's metadata.json holds it (the store is the truth)."""
+        from .storage import read_metadata
+        return read_metadata(self.store, record_id, version)
+
+    def versions(self, ref: str) -> list[dict[str, Any]]:
+        rid = self.resolve(ref)
+        rows = self.conn.execute("SELECT * FROM versions WHERE record_id = ? ORDER BY version", (rid,))
+        return [dict(r) for r in rows]

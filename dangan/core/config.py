@@ -1,0 +1,96 @@
+"""Finding the archive and reading its configuration (``dangan.toml``).
+
+The archive is found like git finds a repository: ``--archive PATH``, else
+``$DANGAN_ARCHIVE``, else the nearest ``dangan.toml`` upward from the
+working directory.
+"""
+from __future__ import annotations
+
+import os
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from ..errors import ArchiveNotFound, UsageError
+
+CONFIG_NAME = "dangan.toml"
+
+
+def find_archive(explicit: str | os.PathLike | None = None, cwd: Path | None = None) -> Path:
+    if explicit:
+        root = Path(explicit).expanduser()
+        if not (root / CONFIG_NAME).is_file():
+            raise ArchiveNotFound(f"no archive at {root} (no {CONFIG_NAME}); create one with `dangan init {root}`")
+        return root.resolve()
+    env = os.environ.get("DANGAN_ARCHIVE")
+    if env:
+        root = Path(env).expanduser()
+        if not (root / CONFIG_NAME).is_file():
+            raise ArchiveNotFound(f"$DANGAN_ARCHIVE points to {root}, which holds no archive ({CONFIG_NAME} missing)")
+        return root.resolve()
+    here = (cwd or Path.cwd()).resolve()
+    for d in (here, *here.parents):
+        if (d / CONFIG_NAME).is_file():
+            return d
+    raise ArchiveNotFound(
+        "no archive here: give --archive PATH, set $DANGAN_ARCHIVE, or run inside an archive (dangan init creates one)"
+    )
+
+
+@dataclass
+class Config:
+    """The parsed ``dangan.toml``; unknown sections are kept in ``raw`` for plugins."""
+
+    fonds: str
+    name: str
+    ocr_languages: str = "chi_sim+eng"
+    extraction_timeout: float = 120.0
+    extraction_memory_mb: int = 1024
+    plugins_enabled: list[str] | None = None
+    plugins_disabled: list[str] = field(default_factory=list)
+    raw: dict[str, Any] = field(default_factory=dict)
+
+    @classmethod
+    def load(cls, root: Path) -> "Config":
+        path = root / CONFIG_NAME
+        try:
+            raw = tomllib.loads(path.read_text(encoding="utf-8"))
+        except tomllib.TOMLDecodeError as exc:
+            raise UsageError(f"{path}: invalid TOML: {exc}") from None
+        archive = raw.get("archive", {})
+        if "fonds" not in archive:
+            raise UsageError(f"{path}: [archive] fonds is missing")
+        extraction = raw.get("extraction", {})
+        plugins = raw.get("plugins", {})
+        return cls(
+            fonds=str(archive["fonds"]),
+            name=str(archive.get("name", "")),
+            ocr_languages=str(extraction.get("ocr_languages", "chi_sim+eng")),
+            extraction_timeout=float(extraction.get("timeout_seconds", 120)),
+            extraction_memory_mb=int(extraction.get("memory_mb", 1024)),
+            plugins_enabled=plugins.get("enabled"),
+            plugins_disabled=list(plugins.get("disabled", [])),
+            raw=raw,
+        )
+
+
+def initial_config(fonds: str, name: str) -> str:
+    """The text of a new archive's ``dangan.toml`` (commented, so users can edit it)."""
+    def q(s: str) -> str:
+        return '"' + s.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+    return f"""# dangan archive configuration
+[archive]
+fonds = {q(fonds)}          # 全宗号, the fonds code used in archival codes
+name = {q(name)}
+
+[extraction]
+ocr_languages = "chi_sim+eng"   # Tesseract languages
+timeout_seconds = 120           # per file, in a worker process
+memory_mb = 1024
+
+[plugins]
+# enabled = ["general_office"]   # department plugins to enable (default: built-ins only)
+# disabled = []
+"""

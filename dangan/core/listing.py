@@ -1,0 +1,28 @@
+"""Listing records from the catalogue with filters (no store access)."""
+from __future__ import annotations
+
+from ..model import Record, normalise_secrecy
+from . import records
+
+
+def list_filtered(archive, query: str = "", *, department=None, category=None, year=None, secrecy=None,
+                  volume=None, sort: str = "created", limit: int | None = None) -> list[Record]:
+    where, params = [], []
+    for col, val in (("department", department), ("category", category), ("year", year), ("volume", volume)):
+        if val is not None:
+            where.append(f"{col} = ?")
+            params.append(val)
+    if secrecy is not None:
+        where.append("secrecy = ?")
+        params.append(normalise_secrecy(secrecy))
+    if query.strip():
+        from ..index.query import filters_to_sql, parse_query
+        q = parse_query(query)
+        from ..errors import UsageError
+        if q.has_terms():
+            raise UsageError("`dangan ls` takes field filters only (dept:, year:, ...); use `dangan search` for words")
+        sql, p = filters_to_sql(q.filters)
+        if sql:
+            where.append(sql)
+            params.extend(p)
+    return records.list_records(archive.conn, " AND ".join(where), params, sort=sort, limit=limit)

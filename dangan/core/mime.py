@@ -1,0 +1,45 @@
+"""MIME types by content (libmagic), compared with what the extension claims."""
+from __future__ import annotations
+
+import mimetypes
+from functools import lru_cache
+from pathlib import Path
+
+# Content types libmagic reports generically for formats the extension refines.
+_GENERIC = {"application/octet-stream", "text/plain", "application/zip", "application/x-empty",
+            "application/cdfv2", "application/x-ole-storage"}
+_EQUIVALENT = {
+    ("audio/x-wav", "audio/wav"), ("audio/wav", "audio/x-wav"), ("image/jp2", "image/jpx"),
+    ("application/x-bzip2", "application/x-bzip"), ("audio/x-m4a", "audio/mp4"), ("audio/mp4", "audio/x-m4a"),
+    ("video/x-ms-asf", "audio/x-ms-wma"), ("text/x-c", "text/plain"), ("message/rfc822", "text/plain"),
+    ("text/html", "text/plain"), ("text/csv", "text/plain"), ("text/markdown", "text/plain"),
+    ("application/xml", "text/xml"), ("text/xml", "application/xml"), ("audio/flac", "audio/x-flac"),
+    ("audio/x-flac", "audio/flac"), ("audio/mpeg", "audio/mp3"), ("image/heic", "image/heif"),
+    ("image/heif", "image/heic"),
+}
+
+
+@lru_cache(maxsize=1)
+def _magic():
+    import magic
+    return magic.Magic(mime=True)
+
+
+def by_content(path: Path) -> str:
+    try:
+        return _magic().from_file(str(path)) or "application/octet-stream"
+    except Exception:  # libmagic refuses some files; content type is then unknown, not an error
+        return "application/octet-stream"
+
+
+def by_extension(name: str) -> str | None:
+    return mimetypes.guess_type(name, strict=False)[0]
+
+
+def mismatch(content: str, extension: str | None) -> bool:
+    """True when the content is recognisably something other than the extension says."""
+    if extension is None or content == extension or content in _GENERIC:
+        return False
+    if (content, extension) in _EQUIVALENT or (extension, content) in _EQUIVALENT:
+        return False
+    return True
