@@ -43,6 +43,7 @@ class Inventory:
     blocks: dict[str, dict] = field(default_factory=dict)  # version name -> raw block
     states: dict[str, dict[str, str]] = field(default_factory=dict)  # version -> logical path -> digest
     manifest: dict[str, str] = field(default_factory=dict)  # content path -> digest
+    digests: set[str] = field(default_factory=set)  # every manifest key, whatever its paths
     fixity: dict[str, dict[str, str]] = field(default_factory=dict)  # algorithm -> content path -> digest
     errors: int = 0  # errors found in this inventory alone
 
@@ -93,11 +94,16 @@ def parse_inventory(raw: bytes, where: str, path: str, log: Collector) -> Invent
         for name in inv.versions:
             _check_version(name, versions[name], inv, log)
         used = {d for state in inv.states.values() for d in state.values()}
-        for digest in sorted(set(inv.manifest.values()) - used):
+        for digest in sorted(inv.digests - used):
             log.error("E107", f"{where} manifest digest {_short(digest)} is used by no version state", path)
     _check_fixity(data, inv, log)
     inv.errors = log.error_count - before
     return inv
+
+
+def _warn(log: Collector, inv: Inventory, code: str, rest: str) -> None:
+    """A warning about this inventory, given once per object however many copies repeat it."""
+    log.warn(code, f"{inv.where} {rest}", inv.path, once=rest)
 
 
 def _short(value: object, limit: int = 140) -> str:
@@ -119,7 +125,7 @@ def _check_top(data: dict, inv: Inventory, log: Collector) -> None:
         else:
             inv.id = ident
             if not URI.match(ident):
-                log.warn("W005", f"{where} id '{_short(ident)}' is not a URI", path)
+                _warn(log, inv, "W005", f"id '{_short(ident)}' is not a URI")
     if "type" in data:
         inv.spec = SPEC_TYPES.get(data["type"]) if isinstance(data["type"], str) else None
         if inv.spec is None:
@@ -129,7 +135,7 @@ def _check_top(data: dict, inv: Inventory, log: Collector) -> None:
         if alg in CONTENT_ALGORITHMS:
             inv.algorithm = alg
             if alg == "sha256":
-                log.warn("W004", f"{where} uses sha256; sha512 is recommended", path)
+                _warn(log, inv, "W004", "uses sha256; sha512 is recommended")
         else:
             log.error("E025", f"{where} digestAlgorithm {_short(alg)} is neither sha512 nor sha256", path)
     if "head" in data:
@@ -173,7 +179,7 @@ def _check_sequence(names: list[str], inv: Inventory, log: Collector) -> list[st
     if ordered:
         padded = [v for v in ordered if len(v) > 2 and v[1] == "0"]
         if padded:
-            log.warn("W001", f"{where} uses zero-padded version names ({padded[0]})", path)
+            _warn(log, inv, "W001", f"uses zero-padded version names ({padded[0]})")
             width = len(padded[0])
             for v in ordered:
                 if len(v) != width:
@@ -205,6 +211,7 @@ def _check_manifest(data: dict, inv: Inventory, log: Collector) -> None:
         return
     folded: dict[str, str] = {}
     known_versions = set(inv.versions)
+    inv.digests = set(manifest)
     for digest, paths in manifest.items():
         if inv.algorithm and not well_formed(inv.algorithm, digest):
             log.error("E025", f"{where} manifest key {_short(digest)} is not a {inv.algorithm} digest", path)
@@ -291,11 +298,11 @@ def _check_version(name: str, block: object, inv: Inventory, log: Collector) -> 
         if why:
             log.error("E049", f"{where} version {name} created {why}", path)
     if "message" not in block:
-        log.warn("W007", f"{where} version {name} has no 'message'", path)
+        _warn(log, inv, "W007", f"version {name} has no 'message'")
     elif not isinstance(block["message"], str):
         log.error("E094", f"{where} version {name} message is not a string", path)
     if "user" not in block:
-        log.warn("W007", f"{where} version {name} has no 'user'", path)
+        _warn(log, inv, "W007", f"version {name} has no 'user'")
     else:
         _check_user(name, block["user"], inv, log)
     if "state" not in block:
@@ -305,10 +312,9 @@ def _check_version(name: str, block: object, inv: Inventory, log: Collector) -> 
     if not isinstance(state, dict):
         log.error("E050", f"{where} version {name} state is not a JSON object", path)
         return
-    manifest_digests = set(inv.manifest.values())
     logical: dict[str, str] = {}
     for digest, paths in state.items():
-        if digest not in manifest_digests:
+        if digest not in inv.digests:
             log.error("E050", f"{where} version {name} state digest {_short(digest)} is not in the manifest", path)
         if not isinstance(paths, list):
             log.error("E050", f"{where} version {name} state entry for {_short(digest)} is not a list", path)
@@ -332,11 +338,11 @@ def _check_user(name: str, user: object, inv: Inventory, log: Collector) -> None
     if not isinstance(user.get("name"), str) or not user["name"]:
         log.error("E054", f"{where} version {name} user has no name string", path)
     if "address" not in user:
-        log.warn("W008", f"{where} version {name} user has no address", path)
+        _warn(log, inv, "W008", f"version {name} user has no address")
     elif not isinstance(user["address"], str):
         log.error("E054", f"{where} version {name} user address is not a string", path)
     elif not URI.match(user["address"]):
-        log.warn("W009", f"{where} version {name} user address '{_short(user['address'])}' is not a URI", path)
+        _warn(log, inv, "W009", f"version {name} user address '{_short(user['address'])}' is not a URI")
 
 
 def _check_fixity(data: dict, inv: Inventory, log: Collector) -> None:

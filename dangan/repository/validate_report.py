@@ -54,7 +54,13 @@ class Collector:
     def error(self, code: str, message: str, path: str = "") -> None:
         self._add(self.report.errors, code, message, path)
 
-    def warn(self, code: str, message: str, path: str = "") -> None:
+    def warn(self, code: str, message: str, path: str = "", *, once: str | None = None) -> None:
+        """``once``: a key under which this warning is given once per object,
+        e.g. the same finding in the root inventory and in each version's copy."""
+        if once is not None:
+            if (code, once, "") in self._seen:
+                return
+            self._seen.add((code, once, ""))
         self._add(self.report.warnings, code, message, path)
 
     def _add(self, into: list[Problem], code: str, message: str, path: str) -> None:
