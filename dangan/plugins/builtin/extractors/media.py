@@ -153,8 +153,8 @@ def _avi(path: Path, meta: dict) -> None:
     meta.setdefault("height", height)
     if usec and frames:
         meta.setdefault("duration", round(usec * frames / 1e6, 3))
-    j = head.find(b"strhvids")
-    if j >= 0 and len(head) >= j + 16:
+    j = head.find(b"strh")
+    if j >= 0 and head[j + 8:j + 12] == b"vids" and len(head) >= j + 16:
         meta.setdefault("codec", head[j + 12:j + 16].decode("latin-1").strip("\x00 "))
 
 
@@ -182,5 +182,5 @@ def extract_media(path: Path, mime: str, options: ExtractOptions) -> Extraction 
             reason = f"no reader for {mime} metadata here (tinytag does not read it; ffprobe is not installed)"
         return Extraction(status="empty", extractor=NAME, metadata=meta, message=reason)
     lines = [f"{k[4:]}: {v}" for k, v in meta.items() if k.startswith("tag.")]
-    return finish("\n".join(lines), options, extractor=NAME, metadata=meta,
-                  message=problem or "")
+    # Metadata is this family's result: "ok" even without tag text (see Extraction's docstring).
+    return finish("\n".join(lines), options, extractor=NAME, metadata=meta, status="ok")

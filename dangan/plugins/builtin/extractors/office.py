@@ -85,9 +85,13 @@ def _docx(path: Path, options: ExtractOptions) -> tuple[str, dict]:
 
 
 def _xlsx(path: Path, options: ExtractOptions) -> tuple[str, dict]:
+    import warnings
+
     import openpyxl
 
-    wb = openpyxl.load_workbook(str(path), read_only=True, data_only=True)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")         # "Unknown extension is not supported" and the like
+        wb = openpyxl.load_workbook(str(path), read_only=True, data_only=True)
     parts: list[str] = []
     cells = 0
     size = 0
@@ -95,7 +99,7 @@ def _xlsx(path: Path, options: ExtractOptions) -> tuple[str, dict]:
     try:
         for ws in wb.worksheets:
             parts.append(f"# {ws.title}")
-            for row in ws.iter_rows(values_only=True):
+            for row in ws.iter_rows(values_only=True):   # noqa: B007
                 values = ["" if v is None else str(v) for v in row]
                 cells += len(values)
                 line = "\t".join(values).rstrip("\t")

@@ -173,6 +173,8 @@ def _open(path: Path, options: ExtractOptions):
     if reader.is_encrypted:
         try:
             opened = reader.decrypt(options.password or "")
+            if not opened and options.password:
+                opened = reader.decrypt("")     # a batch password; this file may need none
         except (NotImplementedError, PdfReadError, ValueError, KeyError, TypeError) as exc:
             return Extraction(status="failed", extractor=NAME, metadata=meta,
                               message=f"extraction failed: cannot decrypt ({_reason(exc)})"), None
