@@ -270,3 +270,80 @@ def test_storage_root_problems(store: Path) -> None:
 def test_storage_root_without_declaration(tmp_path: Path) -> None:
     reports = validate_storage_root(tmp_path)
     assert [p.code for p in reports[""].errors] == ["E069"]
+
+
+# -- hostile input: never a crash, always a report --------------------------
+
+def _rewrite_inventory(obj: Path, raw: bytes) -> None:
+    """Replace the root inventory (and the head version's copy) with valid sidecars."""
+    sidecar = f"{hashlib.sha512(raw).hexdigest()} inventory.json\n"
+    for where in (obj, obj / "v3"):
+        (where / "inventory.json").write_bytes(raw)
+        (where / "inventory.json.sha512").write_text(sidecar)
+
+
+def test_deeply_nested_inventory_is_reported_not_raised(obj: Path) -> None:
+    _rewrite_inventory(obj, b"[" * 200_000 + b"]" * 200_000)
+    report = validate_object(obj)
+    assert "E033" in {p.code for p in report.errors}
+
+
+def test_file_name_with_newline_gives_one_line_messages(obj: Path) -> None:
+    (obj / "v1/content/evil\nname.txt").write_text("x")
+    report = validate_object(obj)
+    assert [p.code for p in report.errors] == ["E023"]
+    assert "\n" not in report.errors[0].message
+    assert report.errors[0].path == "v1/content/evil\nname.txt"
+
+
+def test_older_version_inventory_claiming_head(obj: Path) -> None:
+    shutil.copy(obj / "inventory.json", obj / "v2/inventory.json")
+    shutil.copy(obj / "inventory.json.sha512", obj / "v2/inventory.json.sha512")
+    report = validate_object(obj)
+    assert [(p.code, p.path) for p in report.errors] == [("E040", "v2/inventory.json")]
+
+
+_JUNK = [None, 0, -1, 1.5, True, "", "x", "../x", "/x", "v0", "v01", [], {}, ["a", "a"], {"a": 1}]
+
+
+def _locations(node: object, at: tuple = ()) -> list[tuple]:
+    out = [at]
+    if isinstance(node, dict):
+        for k, v in node.items():
+            out += _locations(v, at + (k,))
+    elif isinstance(node, list):
+        for i, v in enumerate(node):
+            out += _locations(v, at + (i,))
+    return out
+
+
+def test_mutated_inventories_never_crash(tmp_path: Path) -> None:
+    hypothesis = pytest.importorskip("hypothesis")
+    st = hypothesis.strategies
+    src = FIXTURES / "good-objects" / "spec-ex-full"
+    base = json.loads((src / "inventory.json").read_text())
+    places = _locations(base)[1:]
+
+    @hypothesis.settings(max_examples=60, deadline=None, database=None)
+    @hypothesis.given(st.lists(st.tuples(st.sampled_from(places), st.sampled_from(_JUNK)), min_size=1, max_size=4))
+    def check(mutations: list[tuple[tuple, object]]) -> None:
+        inv = json.loads(json.dumps(base))
+        for where, junk in mutations:
+            node = inv
+            try:
+                for key in where[:-1]:
+                    node = node[key]
+                node[where[-1]] = json.loads(json.dumps(junk))
+            except (KeyError, IndexError, TypeError):
+                continue  # an earlier mutation removed this place
+        dest = tmp_path / "m"
+        if dest.exists():
+            shutil.rmtree(dest)
+        shutil.copytree(src, dest)
+        _rewrite_inventory(dest, json.dumps(inv).encode())
+        report = validate_object(dest)
+        assert isinstance(report, ValidationReport)
+        if inv == base:
+            assert report.ok
+
+    check()

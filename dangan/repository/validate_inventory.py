@@ -67,8 +67,8 @@ def parse_inventory(raw: bytes, where: str, path: str, log: Collector) -> Invent
 
     try:
         data = json.loads(raw.decode("utf-8"), object_pairs_hook=pairs)
-    except (UnicodeDecodeError, ValueError) as exc:
-        log.error("E033", f"{where} is not valid UTF-8 JSON ({exc})", path)
+    except (UnicodeDecodeError, ValueError, RecursionError) as exc:
+        log.error("E033", f"{where} is not valid UTF-8 JSON ({type(exc).__name__}: {exc})", path)
         return None
     if not isinstance(data, dict):
         log.error("E033", f"{where} is not a JSON object", path)

@@ -275,18 +275,22 @@ class ObjectCheck:
         return self._read(f"{name}/{INVENTORY}", "E063")
 
     def _walk_content(self, path: str, rel: str) -> None:
-        empty = True
-        for entry in os.scandir(path):
-            empty = False
-            sub = f"{rel}/{entry.name}"
-            if entry.is_symlink():
-                self.log.error("E090", f"'{sub}' is a symbolic link", sub)
-            elif entry.is_dir():
-                self._walk_content(entry.path, sub)
-            else:
-                self.disk_files.add(sub)
-        if empty:
-            self.log.error("E024", f"content directory '{rel}' is empty", rel)
+        """Collect the files of one content directory (iteratively: depth is no limit)."""
+        stack = [(path, rel)]
+        while stack:
+            path, rel = stack.pop()
+            empty = True
+            for entry in os.scandir(path):
+                empty = False
+                sub = f"{rel}/{entry.name}"
+                if entry.is_symlink():
+                    self.log.error("E090", f"'{sub}' is a symbolic link", sub)
+                elif entry.is_dir():
+                    stack.append((entry.path, sub))
+                else:
+                    self.disk_files.add(sub)
+            if empty:
+                self.log.error("E024", f"content directory '{rel}' is empty", rel)
 
     def _compare(self, name: str, vinv: Inventory, inv: Inventory) -> None:
         """A version directory's inventory against the root inventory."""

@@ -64,6 +64,8 @@ class Collector:
         self._add(self.report.warnings, code, message, path)
 
     def _add(self, into: list[Problem], code: str, message: str, path: str) -> None:
+        # One line, whatever the file names in it hold.
+        message = message.replace("\r", "\\r").replace("\n", "\\n")
         key = (code, message, path)
         if key not in self._seen:
             self._seen.add(key)

@@ -75,9 +75,14 @@ class _StorageCheck:
             log.error("E079", f"storage root declaration '{name}' is not 0=ocfl_1.1 (or 0=ocfl_1.0)", name)
             return
         self.spec = m.group(1)
-        with open(os.path.join(self.root, name), "rb") as fh:
-            if fh.read(100) != name[2:].encode() + b"\n":
-                log.error("E080", f"storage root declaration '{name}' must contain exactly '{name[2:]}' and a newline", name)
+        try:
+            with open(os.path.join(self.root, name), "rb") as fh:
+                text = fh.read(100)
+        except OSError as exc:
+            log.error("E080", f"cannot read storage root declaration '{name}': {exc.strerror}", name)
+            return
+        if text != name[2:].encode() + b"\n":
+            log.error("E080", f"storage root declaration '{name}' must contain exactly '{name[2:]}' and a newline", name)
 
     def _check_layout(self) -> None:
         log = self.log
@@ -103,23 +108,27 @@ class _StorageCheck:
                 self.layout_config = loaded
 
     def _walk(self, path: str, rel: str, depth: int) -> None:
+        """Descend the storage hierarchy (iteratively) down to each object root."""
         log = self.log
-        entries = sorted(os.scandir(path), key=lambda e: e.name)
-        if not entries:
-            log.error("E073", f"empty directory '{rel}' in the storage hierarchy", rel)
-            return
-        decls = [e.name for e in entries if e.name.startswith("0=ocfl_object_")]
-        if decls:
-            self._object(path, rel, depth, decls[0])
-            return
-        for entry in entries:
-            sub = f"{rel}/{entry.name}"
-            if entry.is_symlink():
-                log.error("E090", f"'{sub}' is a symbolic link", sub)
-            elif entry.is_dir():
-                self._walk(entry.path, sub, depth + 1)
-            else:
-                log.error("E084", f"file '{sub}' in the storage hierarchy is not inside an object", sub)
+        stack = [(path, rel, depth)]
+        while stack:
+            path, rel, depth = stack.pop()
+            entries = sorted(os.scandir(path), key=lambda e: e.name)
+            if not entries:
+                log.error("E073", f"empty directory '{rel}' in the storage hierarchy", rel)
+                continue
+            decls = [e.name for e in entries if e.name.startswith("0=ocfl_object_")]
+            if decls:
+                self._object(path, rel, depth, decls[0])
+                continue
+            for entry in reversed(entries):  # popped in name order
+                sub = f"{rel}/{entry.name}"
+                if entry.is_symlink():
+                    log.error("E090", f"'{sub}' is a symbolic link", sub)
+                elif entry.is_dir():
+                    stack.append((entry.path, sub, depth + 1))
+                else:
+                    log.error("E084", f"file '{sub}' in the storage hierarchy is not inside an object", sub)
 
     def _object(self, path: str, rel: str, depth: int, decl: str) -> None:
         self.depths.add(depth)
