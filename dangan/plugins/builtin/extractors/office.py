@@ -8,6 +8,7 @@ message; password-protected OOXML (an OLE2 wrapper) ends ``encrypted``.
 """
 from __future__ import annotations
 
+import warnings
 import zipfile
 from pathlib import Path
 
@@ -85,13 +86,9 @@ def _docx(path: Path, options: ExtractOptions) -> tuple[str, dict]:
 
 
 def _xlsx(path: Path, options: ExtractOptions) -> tuple[str, dict]:
-    import warnings
-
     import openpyxl
 
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")         # "Unknown extension is not supported" and the like
-        wb = openpyxl.load_workbook(str(path), read_only=True, data_only=True)
+    wb = openpyxl.load_workbook(str(path), read_only=True, data_only=True)
     parts: list[str] = []
     cells = 0
     size = 0
@@ -203,7 +200,9 @@ def extract_office(path: Path, mime: str, options: ExtractOptions) -> Extraction
     if refused:
         return failed(NAME, refused)
     try:
-        text, meta = reader(path, options)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")     # openpyxl: "Unknown extension is not supported" and the like
+            text, meta = reader(path, options)
     except (KeyError, ValueError, TypeError, AttributeError, IndexError, zipfile.BadZipFile,
             OSError, SyntaxError, RecursionError) as exc:
         # lxml's XMLSyntaxError is a SyntaxError; python-docx/pptx raise KeyError for missing parts
