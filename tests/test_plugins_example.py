@@ -1,6 +1,7 @@
 """The example plugin package installs with pip and is found through its entry point."""
 from __future__ import annotations
 
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -35,8 +36,9 @@ print("ok")
 
 def test_example_plugin_installs_and_is_found_through_its_entry_point(tmp_path):
     target = tmp_path / "site"
+    source = shutil.copytree(EXAMPLE, tmp_path / "src", ignore=shutil.ignore_patterns("build", "*.egg-info"))
     subprocess.run([sys.executable, "-m", "pip", "install", "-q", "--no-deps",
-                    "--target", str(target), str(EXAMPLE)], check=True, capture_output=True, text=True)
+                    "--target", str(target), str(source)], check=True, capture_output=True, text=True)
     assert list(target.glob("dangan_plugin_example-*.dist-info/entry_points.txt"))
     env_path = str(target)
     out = subprocess.run([sys.executable, "-c", f"import sys; sys.path.insert(0, {env_path!r})\n" + PROBE],
