@@ -347,3 +347,9 @@ def test_mutated_inventories_never_crash(tmp_path: Path) -> None:
             assert report.ok
 
     check()
+
+
+def test_stray_sidecar_in_version_directory(obj: Path) -> None:
+    (obj / "v1/inventory.json.md5").write_text("0" * 32 + " inventory.json\n")
+    report = validate_object(obj)
+    assert [(p.code, p.path) for p in report.errors] == [("E015", "v1/inventory.json.md5")]

@@ -74,7 +74,7 @@ def parse_inventory(raw: bytes, where: str, path: str, log: Collector) -> Invent
         log.error("E033", f"{where} is not a JSON object", path)
         return None
     for key in dupes:
-        log.error("E033", f"{where} repeats the JSON key '{_short(key)}'", path)
+        log.error("E033", f"{where} repeats the JSON key '{shorten(key)}'", path)
     inv = Inventory(where=where, path=path, raw=raw)
     _check_top(data, inv, log)
     versions = data.get("versions")
@@ -88,14 +88,14 @@ def parse_inventory(raw: bytes, where: str, path: str, log: Collector) -> Invent
         inv.versions = _check_sequence(list(versions), inv, log)
     head = data.get("head")
     if isinstance(head, str) and inv.versions and head != inv.versions[-1]:
-        log.error("E040", f"{where} head is '{_short(head)}' but the latest version is '{inv.versions[-1]}'", path)
+        log.error("E040", f"{where} head is '{shorten(head)}' but the latest version is '{inv.versions[-1]}'", path)
     _check_manifest(data, inv, log)
     if isinstance(versions, dict):
         for name in inv.versions:
             _check_version(name, versions[name], inv, log)
         used = {d for state in inv.states.values() for d in state.values()}
         for digest in sorted(inv.digests - used):
-            log.error("E107", f"{where} manifest digest {_short(digest)} is used by no version state", path)
+            log.error("E107", f"{where} manifest digest {shorten(digest)} is used by no version state", path)
     _check_fixity(data, inv, log)
     inv.errors = log.error_count - before
     return inv
@@ -106,7 +106,7 @@ def _warn(log: Collector, inv: Inventory, code: str, rest: str) -> None:
     log.warn(code, f"{inv.where} {rest}", inv.path, once=rest)
 
 
-def _short(value: object, limit: int = 140) -> str:
+def shorten(value: object, limit: int = 140) -> str:
     text = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
@@ -114,22 +114,22 @@ def _short(value: object, limit: int = 140) -> str:
 def _check_top(data: dict, inv: Inventory, log: Collector) -> None:
     where, path = inv.where, inv.path
     for key in sorted(set(data) - _TOP_KEYS):
-        log.error("E102", f"{where} has a key the specification does not define: '{_short(key)}'", path)
+        log.error("E102", f"{where} has a key the specification does not define: '{shorten(key)}'", path)
     for key in ("id", "type", "digestAlgorithm", "head"):
         if key not in data:
             log.error("E036", f"{where} has no '{key}'", path)
     if "id" in data:
         ident = data["id"]
         if not isinstance(ident, str) or not ident:
-            log.error("E037", f"{where} id is not a non-empty string: {_short(ident)}", path)
+            log.error("E037", f"{where} id is not a non-empty string: {shorten(ident)}", path)
         else:
             inv.id = ident
             if not URI.match(ident):
-                _warn(log, inv, "W005", f"id '{_short(ident)}' is not a URI")
+                _warn(log, inv, "W005", f"id '{shorten(ident)}' is not a URI")
     if "type" in data:
         inv.spec = SPEC_TYPES.get(data["type"]) if isinstance(data["type"], str) else None
         if inv.spec is None:
-            log.error("E038", f"{where} type {_short(data['type'])} is not an OCFL inventory type URI", path)
+            log.error("E038", f"{where} type {shorten(data['type'])} is not an OCFL inventory type URI", path)
     if "digestAlgorithm" in data:
         alg = data["digestAlgorithm"]
         if alg in CONTENT_ALGORITHMS:
@@ -137,17 +137,17 @@ def _check_top(data: dict, inv: Inventory, log: Collector) -> None:
             if alg == "sha256":
                 _warn(log, inv, "W004", "uses sha256; sha512 is recommended")
         else:
-            log.error("E025", f"{where} digestAlgorithm {_short(alg)} is neither sha512 nor sha256", path)
+            log.error("E025", f"{where} digestAlgorithm {shorten(alg)} is neither sha512 nor sha256", path)
     if "head" in data:
         head = data["head"]
         if not isinstance(head, str):
-            log.error("E040", f"{where} head is not a version name: {_short(head)}", path)
+            log.error("E040", f"{where} head is not a version name: {shorten(head)}", path)
         else:
             inv.head = head
     if "contentDirectory" in data:
         cd = data["contentDirectory"]
         if not isinstance(cd, str) or not cd or "/" in cd:
-            log.error("E017", f"{where} contentDirectory {_short(cd)} must be a name without '/'", path)
+            log.error("E017", f"{where} contentDirectory {shorten(cd)} must be a name without '/'", path)
         elif cd in (".", ".."):
             log.error("E018", f"{where} contentDirectory must not be '.' or '..'", path)
         else:
@@ -161,7 +161,7 @@ def _check_sequence(names: list[str], inv: Inventory, log: Collector) -> list[st
     for name in names:
         n = version_number(name)
         if n is None:
-            log.error("E104", f"{where} version '{_short(name)}' is not 'v' followed by a number", path)
+            log.error("E104", f"{where} version '{shorten(name)}' is not 'v' followed by a number", path)
         elif n == 0:
             log.error("E105", f"{where} version '{name}': version numbers start at 1", path)
         else:
@@ -192,10 +192,10 @@ def _check_sequence(names: list[str], inv: Inventory, log: Collector) -> list[st
 
 def _content_path_ok(p: str, what: str, inv: Inventory, log: Collector) -> bool:
     if p.startswith("/") or p.endswith("/"):
-        log.error("E100", f"{inv.where} {what} content path '{_short(p)}' begins or ends with '/'", inv.path)
+        log.error("E100", f"{inv.where} {what} content path '{shorten(p)}' begins or ends with '/'", inv.path)
         return False
     if any(seg in ("", ".", "..") for seg in p.split("/")):
-        log.error("E099", f"{inv.where} {what} content path '{_short(p)}' has an empty, '.' or '..' element", inv.path)
+        log.error("E099", f"{inv.where} {what} content path '{shorten(p)}' has an empty, '.' or '..' element", inv.path)
         return False
     return True
 
@@ -214,28 +214,28 @@ def _check_manifest(data: dict, inv: Inventory, log: Collector) -> None:
     inv.digests = set(manifest)
     for digest, paths in manifest.items():
         if inv.algorithm and not well_formed(inv.algorithm, digest):
-            log.error("E025", f"{where} manifest key {_short(digest)} is not a {inv.algorithm} digest", path)
+            log.error("E025", f"{where} manifest key {shorten(digest)} is not a {inv.algorithm} digest", path)
         other = folded.setdefault(digest.lower(), digest)
         if other != digest:
-            log.error("E096", f"{where} manifest lists digest {_short(digest)} twice, in different case", path)
+            log.error("E096", f"{where} manifest lists digest {shorten(digest)} twice, in different case", path)
         if not isinstance(paths, list) or not paths:
-            log.error("E092", f"{where} manifest entry for {_short(digest)} is not a non-empty list of content paths", path)
+            log.error("E092", f"{where} manifest entry for {shorten(digest)} is not a non-empty list of content paths", path)
             continue
         for p in paths:
             if not isinstance(p, str):
-                log.error("E092", f"{where} manifest has a content path that is not a string: {_short(p)}", path)
+                log.error("E092", f"{where} manifest has a content path that is not a string: {shorten(p)}", path)
                 continue
             if not _content_path_ok(p, "manifest", inv, log):
                 continue
             if p in inv.manifest:
-                log.error("E101", f"{where} manifest lists content path '{_short(p)}' more than once", path)
+                log.error("E101", f"{where} manifest lists content path '{shorten(p)}' more than once", path)
                 continue
             inv.manifest[p] = digest
             parts = p.split("/")
             if len(parts) < 3 or parts[0] not in known_versions or parts[1] != inv.content_dir:
                 log.error(
                     "E042",
-                    f"{where} manifest content path '{_short(p)}' is not inside the '{inv.content_dir}' "
+                    f"{where} manifest content path '{shorten(p)}' is not inside the '{inv.content_dir}' "
                     f"directory of a version of this inventory",
                     path,
                 )
@@ -249,15 +249,15 @@ def _check_prefixes(paths: dict[str, str] | set[str], code: str, what: str, inv:
         for i in range(1, len(parts)):
             prefix = "/".join(parts[:i])
             if prefix in paths:
-                log.error(code, f"{what} '{_short(prefix)}' is both a file and a directory (of '{_short(p)}')", inv.path)
+                log.error(code, f"{what} '{shorten(prefix)}' is both a file and a directory (of '{shorten(p)}')", inv.path)
 
 
 def _logical_path_ok(p: str, inv: Inventory, version: str, log: Collector) -> bool:
     if p.startswith("/") or p.endswith("/"):
-        log.error("E053", f"{inv.where} version {version}: logical path '{_short(p)}' begins or ends with '/'", inv.path)
+        log.error("E053", f"{inv.where} version {version}: logical path '{shorten(p)}' begins or ends with '/'", inv.path)
         return False
     if any(seg in ("", ".", "..") for seg in p.split("/")):
-        log.error("E052", f"{inv.where} version {version}: logical path '{_short(p)}' has an empty, '.' or '..' element", inv.path)
+        log.error("E052", f"{inv.where} version {version}: logical path '{shorten(p)}' has an empty, '.' or '..' element", inv.path)
         return False
     return True
 
@@ -265,10 +265,10 @@ def _logical_path_ok(p: str, inv: Inventory, version: str, log: Collector) -> bo
 def check_created(value: object) -> str | None:
     """Why ``value`` is not an RFC 3339 date-time to the second with a zone; None if it is."""
     if not isinstance(value, str):
-        return f"is not a string: {_short(value)}"
+        return f"is not a string: {shorten(value)}"
     m = _CREATED.fullmatch(value)
     if not m:
-        return f"'{_short(value)}' is not an RFC 3339 date-time"
+        return f"'{shorten(value)}' is not an RFC 3339 date-time"
     if m.group(6) is None:
         return f"'{value}' is not given to the second"
     if m.group(8) is None:
@@ -290,7 +290,7 @@ def _check_version(name: str, block: object, inv: Inventory, log: Collector) -> 
         return
     inv.blocks[name] = block
     for key in sorted(set(block) - _VERSION_KEYS):
-        log.error("E102", f"{where} version {name} has a key the specification does not define: '{_short(key)}'", path)
+        log.error("E102", f"{where} version {name} has a key the specification does not define: '{shorten(key)}'", path)
     if "created" not in block:
         log.error("E048", f"{where} version {name} has no 'created' date", path)
     else:
@@ -315,16 +315,16 @@ def _check_version(name: str, block: object, inv: Inventory, log: Collector) -> 
     logical: dict[str, str] = {}
     for digest, paths in state.items():
         if digest not in inv.digests:
-            log.error("E050", f"{where} version {name} state digest {_short(digest)} is not in the manifest", path)
+            log.error("E050", f"{where} version {name} state digest {shorten(digest)} is not in the manifest", path)
         if not isinstance(paths, list):
-            log.error("E050", f"{where} version {name} state entry for {_short(digest)} is not a list", path)
+            log.error("E050", f"{where} version {name} state entry for {shorten(digest)} is not a list", path)
             continue
         for p in paths:
             if not isinstance(p, str):
                 log.error("E050", f"{where} version {name} state has a logical path that is not a string", path)
             elif _logical_path_ok(p, inv, name, log):
                 if p in logical:
-                    log.error("E095", f"{where} version {name}: logical path '{_short(p)}' appears more than once", path)
+                    log.error("E095", f"{where} version {name}: logical path '{shorten(p)}' appears more than once", path)
                 logical[p] = digest
     _check_prefixes(set(logical), "E095", f"{where} version {name}: logical path", inv, log)
     inv.states[name] = logical
@@ -342,7 +342,7 @@ def _check_user(name: str, user: object, inv: Inventory, log: Collector) -> None
     elif not isinstance(user["address"], str):
         log.error("E054", f"{where} version {name} user address is not a string", path)
     elif not URI.match(user["address"]):
-        _warn(log, inv, "W009", f"version {name} user address '{_short(user['address'])}' is not a URI")
+        _warn(log, inv, "W009", f"version {name} user address '{shorten(user['address'])}' is not a URI")
 
 
 def _check_fixity(data: dict, inv: Inventory, log: Collector) -> None:
@@ -355,7 +355,7 @@ def _check_fixity(data: dict, inv: Inventory, log: Collector) -> None:
         return
     for alg, block in fixity.items():
         if alg not in KNOWN_ALGORITHMS:
-            log.error("E056", f"{where} fixity algorithm '{_short(alg)}' is not a known digest algorithm", path)
+            log.error("E056", f"{where} fixity algorithm '{shorten(alg)}' is not a known digest algorithm", path)
             continue
         if not isinstance(block, dict):
             log.error("E057", f"{where} fixity block for {alg} is not a JSON object", path)
@@ -364,18 +364,18 @@ def _check_fixity(data: dict, inv: Inventory, log: Collector) -> None:
         folded: dict[str, str] = {}
         for digest, paths in block.items():
             if not well_formed(alg, digest):
-                log.error("E057", f"{where} fixity {alg} key {_short(digest)} is not a {alg} digest", path)
+                log.error("E057", f"{where} fixity {alg} key {shorten(digest)} is not a {alg} digest", path)
             if folded.setdefault(digest.lower(), digest) != digest:
-                log.error("E097", f"{where} fixity {alg} lists digest {_short(digest)} twice, in different case", path)
+                log.error("E097", f"{where} fixity {alg} lists digest {shorten(digest)} twice, in different case", path)
             if not isinstance(paths, list):
-                log.error("E057", f"{where} fixity {alg} entry for {_short(digest)} is not a list", path)
+                log.error("E057", f"{where} fixity {alg} entry for {shorten(digest)} is not a list", path)
                 continue
             for p in paths:
                 if not isinstance(p, str):
                     log.error("E057", f"{where} fixity {alg} has a content path that is not a string", path)
                 elif _content_path_ok(p, f"fixity {alg}", inv, log):
                     if p not in inv.manifest:
-                        log.error("E057", f"{where} fixity {alg} content path '{_short(p)}' is not in the manifest", path)
+                        log.error("E057", f"{where} fixity {alg} content path '{shorten(p)}' is not in the manifest", path)
                     else:
                         entries[p] = digest
         inv.fixity[alg] = entries

@@ -12,7 +12,8 @@ from pathlib import Path
 from typing import Callable
 
 from .validate_digest import CONTENT_ALGORITHMS, bytes_digest, file_digests
-from .validate_inventory import Inventory, _short, parse_inventory, version_number
+from .validate_history import compare_with_root
+from .validate_inventory import Inventory, shorten, parse_inventory, version_number
 from .validate_report import Collector, ValidationReport
 
 #: ``digest_cache(path, algorithm)`` may return a digest already known for
@@ -133,7 +134,7 @@ class ObjectCheck:
         if self.spec and inv.spec and inv.spec != self.spec:
             log.error("E038", f"root inventory type is OCFL {inv.spec} but the declaration says {self.spec}", INVENTORY)
         if self.expected_id is not None and inv.id is not None and inv.id != self.expected_id:
-            log.error("E083", f"root inventory id '{_short(inv.id)}' is not the expected id '{_short(self.expected_id)}'", INVENTORY)
+            log.error("E083", f"root inventory id '{shorten(inv.id)}' is not the expected id '{shorten(self.expected_id)}'", INVENTORY)
         self.inv = inv
         return inv
 
@@ -155,6 +156,9 @@ class ObjectCheck:
             algorithm = found[0]
         name = f"{INVENTORY}.{algorithm}"
         rel = f"{rel_dir}{name}"
+        if rel_dir:  # in the object root, E001 covers other files
+            for other in sorted(n for n in names if n.startswith(INVENTORY + ".") and n != name):
+                log.error("E015", f"unexpected file '{rel_dir}{other}': {where} uses {algorithm}", f"{rel_dir}{other}")
         if name not in names:
             log.error("E058", f"{where} has no sidecar '{rel}'", rel)
             return
@@ -238,7 +242,7 @@ class ObjectCheck:
                 continue
             if vinv.spec:
                 specs.append((name, vinv.spec))
-            self._compare(name, vinv, inv)
+            compare_with_root(name, vinv, inv, log, self._claim, check_digests=self.check_digests)
         if inv.spec:
             specs.append(("root", inv.spec))
         for (a, sa), (b, sb) in zip(specs, specs[1:]):
@@ -292,64 +296,6 @@ class ObjectCheck:
             if empty:
                 self.log.error("E024", f"content directory '{rel}' is empty", rel)
 
-    def _compare(self, name: str, vinv: Inventory, inv: Inventory) -> None:
-        """A version directory's inventory against the root inventory."""
-        log, where, path = self.log, vinv.where, vinv.path
-        if vinv.head is not None and vinv.head != name:
-            log.error("E040", f"{where} has head '{_short(vinv.head)}'; the inventory in directory {name} must have head {name}", path)
-        if vinv.id is not None and inv.id is not None and vinv.id != inv.id:
-            log.error("E037", f"{where} id '{_short(vinv.id)}' differs from the root inventory id '{_short(inv.id)}'", path)
-        if inv.content_dir_set and name == inv.versions[0] and vinv.content_dir != inv.content_dir:
-            log.error("E019", f"contentDirectory '{inv.content_dir}' was not set in the first version ({where} has '{vinv.content_dir}')", path)
-        if vinv.content_dir != inv.content_dir:
-            log.error("E020", f"{where} contentDirectory '{vinv.content_dir}' differs from the root inventory's '{inv.content_dir}'", path)
-        expected = inv.versions[: inv.versions.index(name) + 1]
-        if vinv.versions != expected:
-            log.error("E066", f"{where} lists versions {', '.join(vinv.versions)}; the root inventory up to {name} has {', '.join(expected)}", path)
-        same_alg = vinv.algorithm is not None and vinv.algorithm == inv.algorithm
-        for v in vinv.states.keys() & inv.states.keys():
-            self._compare_state(v, vinv, inv, same_alg)
-            for key in ("created", "message", "user"):
-                if vinv.blocks[v].get(key) != inv.blocks[v].get(key):
-                    log.warn("W011", f"{where} version {v} {key} differs from the root inventory's", path)
-        # Manifests only grow: an older manifest's entries stay in every later one.
-        for cp in sorted(vinv.manifest.keys() - inv.manifest.keys()):
-            log.error("E023", f"root inventory manifest lacks content path '{_short(cp)}' listed in the {where}", INVENTORY)
-        upto = set(expected)
-        for cp in sorted(inv.manifest.keys() - vinv.manifest.keys()):
-            if cp.split("/", 1)[0] in upto:
-                log.error("E023", f"{where} manifest lacks content path '{_short(cp)}' of version {cp.split('/', 1)[0]}", path)
-        for cp, digest in vinv.manifest.items():
-            if vinv.algorithm is None:
-                break
-            if same_alg and not self.check_digests and cp in inv.manifest and inv.manifest[cp].lower() != digest.lower():
-                log.error("E092", f"{where} manifest gives '{_short(cp)}' digest {digest}, the root inventory {inv.manifest[cp]}", path)
-            self._claim(cp, vinv.algorithm, digest, f"the {where} manifest", "E092")
-        for alg, entries in vinv.fixity.items():
-            for cp, digest in entries.items():
-                self._claim(cp, alg, digest, f"the {where} fixity block", "E093")
-
-    def _compare_state(self, v: str, vinv: Inventory, inv: Inventory, same_alg: bool) -> None:
-        log, where, path = self.log, vinv.where, vinv.path
-        old, new = vinv.states[v], inv.states[v]
-        only_old, only_new = sorted(old.keys() - new.keys()), sorted(new.keys() - old.keys())
-        if only_old or only_new:
-            parts = []
-            if only_old:
-                parts.append(f"only in the {where}: {', '.join(map(_short, only_old[:5]))}")
-            if only_new:
-                parts.append(f"only in the root inventory: {', '.join(map(_short, only_new[:5]))}")
-            log.error("E066", f"version {v} state differs between the {where} and the root inventory ({'; '.join(parts)})", path)
-        old_paths = _by_digest(vinv.manifest) if not same_alg else {}
-        new_paths = _by_digest(inv.manifest) if not same_alg else {}
-        for lp in sorted(old.keys() & new.keys()):
-            if same_alg:
-                differs = old[lp].lower() != new[lp].lower()
-            else:  # different algorithms: compare the content each names
-                differs = not (old_paths.get(old[lp], set()) & new_paths.get(new[lp], set()))
-            if differs:
-                log.error("E066", f"version {v} logical path '{_short(lp)}' has other content in the {where} than in the root inventory", path)
-
     # -- content ------------------------------------------------------------
     def _claim(self, cp: str, algorithm: str, digest: str, source: str, code: str) -> None:
         self.claims.setdefault(cp, {}).setdefault((algorithm, digest.lower()), _Claim(algorithm, digest, source, code))
@@ -364,10 +310,10 @@ class ObjectCheck:
             if cp not in self.disk_files:
                 missing.add(cp)
                 if "/".join(cp.split("/", 2)[:2]) in content_roots:  # else E042 already said it
-                    log.error("E092", f"root inventory manifest names '{_short(cp)}', which does not exist", cp)
+                    log.error("E092", f"root inventory manifest names '{shorten(cp)}', which does not exist", cp)
         for alg, entries in inv.fixity.items():
             for cp in entries.keys() & missing:
-                log.error("E093", f"root inventory fixity {alg} names '{_short(cp)}', which does not exist", cp)
+                log.error("E093", f"root inventory fixity {alg} names '{shorten(cp)}', which does not exist", cp)
         if not self.check_digests:
             return
         root_claims = self.claims
@@ -405,9 +351,3 @@ class ObjectCheck:
             if actual[alg] != digest:
                 log.error(claim.code, f"'{cp}' has {alg} {actual[alg]}, but {claim.source} gives {claim.digest}", cp)
 
-
-def _by_digest(manifest: dict[str, str]) -> dict[str, set[str]]:
-    out: dict[str, set[str]] = {}
-    for cp, digest in manifest.items():
-        out.setdefault(digest, set()).add(cp)
-    return out
