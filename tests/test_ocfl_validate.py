@@ -353,3 +353,21 @@ def test_stray_sidecar_in_version_directory(obj: Path) -> None:
     (obj / "v1/inventory.json.md5").write_text("0" * 32 + " inventory.json\n")
     report = validate_object(obj)
     assert [(p.code, p.path) for p in report.errors] == [("E015", "v1/inventory.json.md5")]
+
+
+def test_streaming_digests_match_hashlib(tmp_path: Path) -> None:
+    from dangan.repository.validate_digest import KNOWN_ALGORITHMS, file_digests
+    import zlib
+
+    data = os.urandom(2 * 1024 * 1024 + 12345)  # more than one 1 MiB chunk
+    f = tmp_path / "big.bin"
+    f.write_bytes(data)
+    got = file_digests(f, KNOWN_ALGORITHMS)
+    assert got["sha512"] == hashlib.sha512(data).hexdigest()
+    assert got["md5"] == hashlib.md5(data).hexdigest()
+    assert got["blake2b-160"] == hashlib.blake2b(data, digest_size=20).hexdigest()
+    assert got["crc32"] == f"{zlib.crc32(data):08x}"
+    assert got["size"] == str(len(data))
+    small = tmp_path / "small.bin"
+    small.write_bytes(b"abc")
+    assert file_digests(small, ["sha256"])["sha256"] == hashlib.sha256(b"abc").hexdigest()
