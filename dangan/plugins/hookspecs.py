@@ -52,8 +52,8 @@ def dangan_register_schemes(register: Callable[[Scheme], None]) -> None:
 def dangan_archival_class(record: Record, category: Category) -> str | None:
     """Give the lowest class of a record: the archival code without the piece number.
 
-    Core allocates piece numbers (件号) from 1 per distinct class string, in
-    its catalogue transaction.  Non-default plugins override the builtin; two
+    Not firstresult.  Core allocates piece numbers (件号) from 1 per distinct
+    class string, in its catalogue transaction.  Non-default plugins override the builtin; two
     non-default plugins giving different answers is a PluginError.
 
     :param record: the classified record (fonds, category, year, retention, department set).
@@ -72,7 +72,7 @@ def dangan_archival_class(record: Record, category: Category) -> str | None:
 def dangan_archival_code(record: Record, category: Category, piece_number: int) -> str | None:
     """Format a record's archival code (档号) from the piece number core allocated.
 
-    Same precedence as :func:`dangan_archival_class`.
+    Not firstresult; same precedence as :func:`dangan_archival_class`.
 
     :param record: the classified record.
     :param category: its category.
@@ -352,6 +352,8 @@ def dangan_destroy(record: Record, actor: Actor, reason: str, perform: Callable[
 @hookspec(firstresult=True)
 def dangan_purge(record: Record, actor: Actor, reason: str, perform: Callable[[], Any]) -> Any:
     """Purge a record version or tombstone; a wrapper hook like :func:`dangan_destroy`.
+
+    firstresult: the builtin runs ``perform()``; wrappers veto by raising before ``yield``.
 
     :param record: the record to purge.
     :param actor: who purges.
