@@ -184,3 +184,11 @@ def test_punctuation_only_query_matches_nothing(ix: SearchIndex) -> None:
 def test_overlong_query_refused(ix: SearchIndex) -> None:
     with pytest.raises(UsageError, match="limit is 1000"):
         ix.search("档案" * 600)
+
+
+def test_chinese_vocabulary_values_are_indexed_canonically(tmp_path: Path) -> None:
+    ix = open_index(tmp_path / "ix")
+    ix.add([doc("z", "x", secrecy="机密", retention="永久", department="辦公室")])
+    assert ids(ix, "secrecy:confidential") == ["z"]
+    assert ids(ix, "retention:Y") == ["z"]
+    assert ids(ix, "dept:办公室") == ["z"]

@@ -31,8 +31,9 @@ from whoosh import fields, formats, index as windex, sorting
 from whoosh.writing import CLEAR
 
 from ..errors import DanganError, IntegrityError, LockTimeout, UsageError
+from ..model import normalise_retention, normalise_secrecy
 from . import SORTS, Hit, IndexDocument, SearchResults
-from .analysis_v1 import BigramTokenizer, UnigramTokenizer
+from .analysis_v1 import BigramTokenizer, UnigramTokenizer, normalise
 from .query import And, Or, Phrase, Query, Word, parse_query
 from .snippets import make_snippet, mark
 from .whoosh_query import Translator, text_module
@@ -150,7 +151,8 @@ class WhooshIndex:
             "volume": d.volume, "mime": d.mime, "tags": list(d.tags),
             "status": d.status, "locked": bool(d.locked),
         }
-        f: dict[str, Any] = {"id": d.record_id, "secrecy": key(d.secrecy), "status": key(d.status)}
+        f: dict[str, Any] = {"id": d.record_id, "secrecy": _canon(normalise_secrecy, d.secrecy),
+                             "status": key(d.status)}
         for name, value in (("dept", d.department), ("category", d.category),
                             ("volume", d.volume)):
             if value:
@@ -163,8 +165,9 @@ class WhooshIndex:
             f["meta"] = {k: meta[k] for k in _LOCKED_KEEP}
             f["code_sort"] = "\uffff"
             return f
-        for name, value in (("retention", d.retention), ("mime", d.mime),
-                            ("code", d.archival_code)):
+        if d.retention:
+            f["retention"] = _canon(normalise_retention, d.retention)
+        for name, value in (("mime", d.mime), ("code", d.archival_code)):
             if value:
                 f[name] = key(value)
         f["code_sort"] = d.archival_code or "\uffff"
@@ -280,6 +283,14 @@ class WhooshIndex:
 
 
 # --- helpers -----------------------------------------------------------------
+
+def _canon(fn: Callable[[str], str], value: str) -> str:
+    """The canonical vocabulary term (as filters parse it), else the folded value."""
+    try:
+        return fn(value).lower()
+    except UsageError:
+        return normalise(value).strip()
+
 
 def _has_toc(path: Path) -> bool:
     return path.is_dir() and any(p.name.endswith(".toc") for p in path.iterdir())
