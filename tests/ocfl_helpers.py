@@ -1,6 +1,6 @@
 """Validate what the tests write with ocfl-py, the independent OCFL implementation.
 
-ocfl-py 2.1 knows no layout named 0004-hashed-n-tuple, so its storage-root
+ocfl-py 2.1 knows no layout named 0004-hashed-n-tuple-storage-layout, so its storage-root
 validation reports E071 for any root that uses it; we register the layout
 (sha256 of the id, 3 tuples of 3, the full digest as the object folder), so
 ocfl-py checks that every object sits where the layout puts it.
@@ -21,7 +21,7 @@ from ocfl.validator import Validator
 class Layout0004(Layout_0003_Hash_And_Id_N_Tuple):
     def __init__(self):
         super().__init__()
-        self.NAME = "0004-hashed-n-tuple"
+        self.NAME = "0004-hashed-n-tuple-storage-layout"
         self.short_object_root = False
         self.PARAMS["shortObjectRoot"] = self.check_short_object_root
 
@@ -40,7 +40,7 @@ class Layout0004(Layout_0003_Hash_And_Id_N_Tuple):
         return os.path.join(*parts, d)
 
 
-layout_registry.add_layout("0004-hashed-n-tuple", Layout0004)
+layout_registry.add_layout("0004-hashed-n-tuple-storage-layout", Layout0004)
 
 
 def assert_object_valid(object_root: Path) -> None:

@@ -73,8 +73,11 @@ def cli(ctx: click.Context, archive_path: str | None, as_user: str | None) -> No
     ctx.call_on_close(lambda: ctx.obj._archive and ctx.obj._archive.close())
 
 
-def main() -> None:
-    from . import admin, records  # noqa: F401  (commands register on the group)
+def get_cli() -> click.Group:
+    """The command group with every command added (built once)."""
+    if cli.commands:
+        return cli
+    from . import admin, records
     cli.add_command(admin.init)
     cli.add_command(admin.check)
     cli.add_command(admin.rebuild_catalogue)
@@ -85,4 +88,8 @@ def main() -> None:
     cli.add_command(records.ls)
     cli.add_command(records.versions)
     cli.add_command(records.get)
-    cli(prog_name="dangan")
+    return cli
+
+
+def main() -> None:
+    get_cli()(prog_name="dangan")

@@ -138,8 +138,20 @@ def transaction(conn: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
         raise
     try:
         yield conn
-    except BaseException:
-        conn.execute("ROLLBACK")
-        raise
-    else:
         conn.execute("COMMIT")
+    except BaseException as exc:
+        if conn.in_transaction:
+            conn.execute("ROLLBACK")
+        if isinstance(exc, sqlite3.OperationalError):
+            raise _translate(exc) from exc
+        raise
+
+
+def _translate(exc: sqlite3.OperationalError) -> Exception:
+    text = str(exc)
+    if "full" in text:
+        from ..errors import StorageFull
+        return StorageFull("disk full while writing the catalogue: the change was rolled back; free space and retry")
+    if "locked" in text or "busy" in text:
+        return LockTimeout("the catalogue is busy (another dangan is writing); try again")
+    return exc

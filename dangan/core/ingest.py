@@ -123,9 +123,9 @@ class Ingestor:
                     piece_class, piece = self._assign_code(conn, rec)
                     catalogue = {"piece_class": piece_class, "piece": piece}
                     draft.add_bytes(METADATA_PATH, metadata_document(rec, names, catalogue))
-                    draft.publish(message=f"ingest {names[main.path]}", user_name=archive.actor.name,
-                                  created=_rfc3339(now))
-                    records.insert_record(conn, rec, actor=archive.actor.name, message="ingest",
+                    message = f"ingest {names[main.path]}"
+                    draft.publish(message=message, user_name=archive.actor.name, created=_rfc3339(now))
+                    records.insert_record(conn, rec, actor=archive.actor.name, message=message,
                                           original_names=names, piece_class=piece_class, piece=piece)
                     archive.audit(conn, "record.ingest", rid, details={
                         "source": str(path), "sha512": main.sha512, "size": main.size, "mime": main.mime,

@@ -27,6 +27,9 @@ def check(archive, ref: str | None = None, *, digests: bool = True,
           progress: Callable[[int, int], None] | None = None) -> list[Problem]:
     from ..repository.validate import validate_object
 
+    from .recovery import recover_interrupted
+
+    recover_interrupted(archive)     # finish writes a crash interrupted: completing them is not damage
     store = archive.store
     conn = archive.conn
     problems: list[Problem] = []

@@ -20,6 +20,7 @@ that the root inventory does not name yet; ``recover`` rolls it forward
 """
 from __future__ import annotations
 
+import errno
 import fcntl
 import hashlib
 import json
@@ -34,14 +35,14 @@ from pathlib import Path
 from typing import BinaryIO, Iterator
 
 from ..errors import IntegrityError, NotFound, UsageError
-from .fsutil import CHUNK, fsync_dir, makedirs_durable, replace_durable, translate_oserror, write_durable
+from .fsutil import CHUNK, fsync_dir, replace_durable, translate_oserror, write_durable
 from .paths import check_logical_path, check_no_conflicts
 
 OBJECT_DECLARATION = "0=ocfl_object_1.1"
 ROOT_DECLARATION = "0=ocfl_1.1"
 INVENTORY_TYPE = "https://ocfl.io/1.1/spec/#inventory"
 LAYOUT = {
-    "extensionName": "0004-hashed-n-tuple",
+    "extensionName": "0004-hashed-n-tuple-storage-layout",
     "digestAlgorithm": "sha256",
     "tupleSize": 3,
     "numberOfTuples": 3,
@@ -96,10 +97,10 @@ class OcflStore:
         root.mkdir(parents=True, exist_ok=False)
         write_durable(root / ROOT_DECLARATION, b"ocfl_1.1\n")
         write_durable(root / "ocfl_layout.json", json.dumps({
-            "extension": "0004-hashed-n-tuple",
+            "extension": "0004-hashed-n-tuple-storage-layout",
             "description": "Hashed Truncated N-tuple Trees with Object ID Encapsulating Directory",
         }, indent=1).encode() + b"\n")
-        ext = root / "extensions" / "0004-hashed-n-tuple"
+        ext = root / "extensions" / "0004-hashed-n-tuple-storage-layout"
         ext.mkdir(parents=True)
         write_durable(ext / "config.json", json.dumps(LAYOUT, indent=1).encode() + b"\n")
         for d in (ext, ext.parent, root, root.parent):
@@ -249,7 +250,11 @@ class OcflStore:
                 doomed = self.staging / f"{os.getpid()}-purge-{uuid.uuid4().hex}"
                 self.staging.mkdir(parents=True, exist_ok=True)
                 os.rename(root, doomed)
-                fsync_dir(root.parent)
+                parent = root.parent
+                while parent != self.root and not any(parent.iterdir()):
+                    parent.rmdir()          # an empty tuple folder is not allowed (OCFL E073)
+                    parent = parent.parent
+                fsync_dir(parent)
                 shutil.rmtree(doomed)
 
 
@@ -372,22 +377,44 @@ class VersionDraft:
         write_durable(ver_dir / "inventory.json.sha512", side)
         _fsync_tree(ver_dir)
         if new_object:
-            staged_obj = self.dir / "object"
-            staged_obj.mkdir()
+            rel = obj.relative_to(store.root)
+            staged_obj = self.dir / "tree" / rel
+            staged_obj.mkdir(parents=True)
             write_durable(staged_obj / OBJECT_DECLARATION, b"ocfl_object_1.1\n")
             os.rename(ver_dir, staged_obj / vname)
             write_durable(staged_obj / "inventory.json", data)
             write_durable(staged_obj / "inventory.json.sha512", side)
-            fsync_dir(staged_obj)
-            makedirs_durable(obj.parent, store.root)
-            os.rename(staged_obj, obj)
-            fsync_dir(obj.parent)
+            _fsync_tree(self.dir / "tree")
+            _rename_in(self.dir / "tree", store.root, rel)
         else:
             os.rename(ver_dir, obj / vname)
             fsync_dir(obj)
             replace_durable(obj / "inventory.json", data)
             replace_durable(obj / "inventory.json.sha512", side)
         return PublishedVersion(self.object_id, n, inv)
+
+
+def _rename_in(staged_root: Path, root: Path, rel: Path) -> None:
+    """Move ``staged_root/rel`` to ``root/rel`` with one rename, never leaving an empty folder.
+
+    The highest missing folder of ``rel`` is renamed in whole (tuple folders and
+    object together); if a concurrent writer creates it first, the next level
+    down is tried.
+    """
+    parts = rel.parts
+    for i in range(len(parts)):
+        dst = root.joinpath(*parts[:i + 1])
+        if dst.exists():
+            continue
+        try:
+            os.rename(staged_root.joinpath(*parts[:i + 1]), dst)
+        except OSError as exc:
+            if exc.errno in (errno.EEXIST, errno.ENOTEMPTY):
+                continue
+            raise
+        fsync_dir(dst.parent)
+        return
+    raise IntegrityError(f"object folder {rel} already exists")
 
 
 def _subdirs(path: Path) -> Iterator[Path]:

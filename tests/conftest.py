@@ -1,0 +1,84 @@
+"""Shared fixtures: a throwaway archive, the CLI, and ocfl-py validation of every store a test writes."""
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+sys.path.insert(0, str(Path(__file__).parent))
+from ocfl_helpers import assert_store_valid  # noqa: E402
+
+SHARED = Path(__file__).resolve().parents[1].parent / "shared"
+CORPUS = SHARED / "corpus"
+FIXTURES = SHARED / "ocfl-fixtures" / "1.1"
+
+
+@pytest.fixture(autouse=True)
+def _isolated_env(monkeypatch, tmp_path):
+    """No test reads the developer's environment or home."""
+    for var in ("DANGAN_ARCHIVE", "DANGAN_USER", "DANGAN_KEYSTORE", "DANGAN_PASSPHRASE"):
+        monkeypatch.delenv(var, raising=False)
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+
+
+@pytest.fixture
+def archive_root(tmp_path, request):
+    """A new archive folder; at teardown its store is validated with ocfl-py.
+
+    Tests that damage the store on purpose mark themselves ``store_damaged``.
+    """
+    from dangan.core.actor import Actor
+    from dangan.core.archive import Archive
+
+    root = tmp_path / "archive"
+    Archive.init(root, fonds="Z109", name="测试公司", actor=Actor("tester", "tester")).close()
+    yield root
+    if request.node.get_closest_marker("store_damaged") is None:
+        assert_store_valid(root / "store")
+
+
+@pytest.fixture
+def archive(archive_root):
+    from dangan.core.actor import Actor
+    from dangan.core.archive import Archive
+
+    a = Archive(archive_root, Actor("tester", "tester"))
+    yield a
+    a.close()
+
+
+class Cli:
+    def __init__(self, root: Path | None):
+        from dangan.cli import get_cli
+        self.root = root
+        self.cli = get_cli()
+
+    def __call__(self, *args: str, ok: bool = True, input: str | None = None, user: str = "tester"):
+        argv = (["--archive", str(self.root)] if self.root else []) + ["--as", user] + [str(a) for a in args]
+        result = CliRunner().invoke(self.cli, argv, input=input, catch_exceptions=False)
+        if ok:
+            assert result.exit_code == 0, f"dangan {' '.join(argv)} → {result.exit_code}\n{result.output}"
+        return result
+
+
+@pytest.fixture
+def cli(archive_root):
+    return Cli(archive_root)
+
+
+@pytest.fixture
+def samples(tmp_path) -> Path:
+    """A few small files with Chinese and English names and content."""
+    d = tmp_path / "samples"
+    d.mkdir()
+    (d / "会议纪要.txt").write_text("2021年第一次办公会议纪要：讨论档案管理制度。", encoding="utf-8")
+    (d / "contract.txt").write_text("Contract between A and B, signed 2021-03-01.", encoding="utf-8")
+    (d / "notes.md").write_text("# Notes\n\n档案 archive notes", encoding="utf-8")
+    return d
+
+
+def pytest_configure(config):
+    config.addinivalue_line("markers", "store_damaged: the test damages the store on purpose (no ocfl-py teardown check)")
