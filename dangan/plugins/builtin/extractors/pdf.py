@@ -267,6 +267,8 @@ def _pages(reader, meta: dict, path: Path, options: ExtractOptions, trouble: _En
         if pages >= options.max_pages:
             notes.append(f"only the first {options.max_pages} pages were read")
     meta["pages"] = pages
+    if not pages:
+        notes.append("no pages found: the page tree is empty or damaged")
     if ocr_pages:
         meta["ocr_pages"] = ocr_pages
     text = "\n\f".join(parts).strip("\n\f")
