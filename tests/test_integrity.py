@@ -75,8 +75,10 @@ def test_an_extra_file_is_named(cli, filled, archive_root):
 
 @pytest.mark.store_damaged
 def test_an_edited_inventory_is_detected(cli, filled, archive_root):
-    path = content_file(archive_root, filled[1], "contract-v2.txt")
-    inv = path.parents[2] / "inventory.json"
+    from dangan.core.archive import Archive
+    a = Archive(archive_root)
+    inv = a.store.object_path(filled[1]) / "inventory.json"
+    a.close()
     inv.write_text(inv.read_text(encoding="utf-8").replace('"revise"', '"tampered"'), encoding="utf-8")
     problems = check_fails(cli)
     assert {p["record_id"] for p in problems} == {filled[1]}

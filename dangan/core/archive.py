@@ -76,7 +76,28 @@ class Archive:
         from ..repository.ocfl import OcflStore
         return OcflStore(self.root / "store", self.root / ".work")
 
+    @cached_property
+    def plugins(self):
+        """The plugin facade (loaded once per archive object)."""
+        from .plugin_host import load_plugins
+        return load_plugins(self)
+
+    @cached_property
+    def _worker(self):
+        from .extraction import ExtractionWorker, PluginExtractor
+        cfg = self.config
+        plugins = PluginExtractor((str(self.root / "plugins"),), cfg.plugins_enabled, tuple(cfg.plugins_disabled))
+        return ExtractionWorker(timeout=cfg.extraction_timeout, memory_mb=cfg.extraction_memory_mb, plugins=plugins)
+
+    def extractor(self, path: Path, mime: str):
+        """Extract text and metadata from one file, in the worker process, with the configured limits."""
+        from ..model import ExtractOptions
+        return self._worker.extract(path, mime, ExtractOptions(ocr_languages=self.config.ocr_languages))
+
     def close(self) -> None:
+        if "_worker" in self.__dict__:
+            self._worker.close()
+            del self.__dict__["_worker"]
         if "conn" in self.__dict__:
             self.conn.close()
             del self.__dict__["conn"]

@@ -80,6 +80,18 @@ MIGRATIONS: list[str] = [
         source TEXT NOT NULL, started TEXT NOT NULL
     );
     """,
+    # 2: alerts raised by plugins after archiving (e.g. drug quality: 10 hours to reach the manager)
+    """
+    CREATE TABLE alerts (
+        id TEXT PRIMARY KEY,
+        record_id TEXT NOT NULL, kind TEXT NOT NULL, message TEXT NOT NULL,
+        due_at TEXT NOT NULL, recipient TEXT NOT NULL, plugin TEXT NOT NULL DEFAULT '',
+        raised_at TEXT NOT NULL,
+        notified_at TEXT, notify_result TEXT,
+        acknowledged_at TEXT, acknowledged_by TEXT
+    );
+    CREATE INDEX alerts_open ON alerts(acknowledged_at, due_at);
+    """,
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)

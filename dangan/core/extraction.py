@@ -33,14 +33,36 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Callable
 
-from dangan.model import Extraction
-from dangan.plugins.builtin.extractors import ExtractOptions, extract
+from dangan.model import ExtractOptions, Extraction
 
 INPROCESS_MIMES = frozenset({"text/plain", "text/csv", "text/markdown", "text/x-markdown", "text/html",
                              "text/tab-separated-values", "application/json", "text/xml", "application/xml"})
 INPROCESS_MAX_BYTES = 2 * 1024 * 1024
 
 Extractor = Callable[[Path, str, ExtractOptions], Extraction]
+
+
+class PluginExtractor:
+    """Extraction through the plugins' ``dangan_extract`` hook (first answer wins).
+
+    Picklable: the worker process receives it and loads the plugin facade
+    once, with the archive's plugin folders and enable/disable lists.
+    """
+
+    def __init__(self, plugin_dirs: tuple[str, ...] = (), enabled: tuple[str, ...] | None = None,
+                 disabled: tuple[str, ...] = ()) -> None:
+        self.key = (tuple(plugin_dirs), None if enabled is None else tuple(enabled), tuple(disabled))
+
+    def __call__(self, path: Path, mime: str, options: ExtractOptions) -> Extraction:
+        facade = _FACADES.get(self.key)
+        if facade is None:
+            from dangan.plugins.manager import Plugins
+            dirs, enabled, disabled = self.key
+            facade = _FACADES[self.key] = Plugins.load(plugin_dirs=list(dirs), enabled=enabled, disabled=disabled)
+        return facade.extract(path, mime, options)
+
+
+_FACADES: dict = {}
 
 
 def _failed(reason: str) -> Extraction:
@@ -52,7 +74,7 @@ def _child(conn, memory_mb: int, extractor: Extractor | None) -> None:
     os.setsid()
     limit = memory_mb * 1024 * 1024
     resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
-    run = extractor or extract
+    run = extractor or PluginExtractor()
     while True:
         try:
             job = conn.recv()
@@ -92,11 +114,11 @@ class ExtractionWorker:
     """
 
     def __init__(self, *, timeout: float = 120, memory_mb: int = 1024, inprocess_text: bool = True,
-                 extractor: Extractor | None = None) -> None:
+                 extractor: Extractor | None = None, plugins: PluginExtractor | None = None) -> None:
         self.timeout = timeout
         self.memory_mb = memory_mb
         self.inprocess_text = inprocess_text and extractor is None
-        self.extractor = extractor
+        self.extractor = extractor or plugins or PluginExtractor()
         self._proc = None
         self._conn = None
 
@@ -163,7 +185,7 @@ class ExtractionWorker:
             except OSError:
                 small = False
             if small:
-                return extract(path, mime, options)
+                return self.extractor(path, mime, options)
         # Leave room inside the hard timeout for the extractor's own soft limits.
         options = replace(options, time_budget=min(options.time_budget, self.timeout * 0.7),
                           tool_timeout=min(options.tool_timeout, self.timeout * 0.8))

@@ -221,12 +221,13 @@ class Ingestor:
         staged = draft.content / logical_path
         mime = (rec.main_file.mime if rec else record_files[0].mime)
         result = self.extractor(staged, mime)
+        meta = dict(result.metadata or {})
         info = {"status": result.status, "message": result.message, "ocr": result.ocr,
-                "extractor": result.extractor}
+                "extractor": result.extractor, "seconds": meta.pop("seconds", None)}
         if result.text:
             data = result.text.encode("utf-8")[:MAX_TEXT_BYTES]
             draft.add_bytes(text_path(logical_path), data)
-        media = {f"{k}": str(v) for k, v in (result.metadata or {}).items()}
+        media = {f"{k}": str(v) for k, v in meta.items()}
         if rec is not None:
             rec.extraction = info
             for k, v in media.items():

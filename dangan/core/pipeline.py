@@ -1,6 +1,10 @@
-"""What the ingest pipeline plugs in: the text extractor and the classifier."""
+"""What the ingest pipeline plugs in: the text extractor and the classifier (plugins)."""
 from __future__ import annotations
 
+from functools import lru_cache
 
-def pipeline_for(archive) -> dict:
-    return {"extractor": None, "classifier": None}
+
+def pipeline_for(archive, *, extract: bool = True) -> dict:
+    from .plugin_host import Classifier
+    plugins = archive.plugins
+    return {"extractor": archive.extractor if extract else None, "classifier": Classifier(archive, plugins)}

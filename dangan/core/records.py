@@ -48,8 +48,8 @@ def insert_record(conn: sqlite3.Connection, rec: Record, *, actor: str, message:
         " main_name, extraction_status, extraction_message)"
         " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
         (rec.id, rec.fonds, rec.archival_code, piece_class, piece, rec.title, rec.department, rec.category,
-         rec.year, rec.date, rec.retention, rec.secrecy, rec.volume, json.dumps(rec.tags, ensure_ascii=False),
-         json.dumps(rec.metadata, ensure_ascii=False), rec.status, rec.version, rec.created, rec.updated,
+         rec.year, rec.date, rec.retention, rec.secrecy, rec.volume, json.dumps(sorted(rec.tags), ensure_ascii=False),
+         json.dumps(rec.metadata, ensure_ascii=False, sort_keys=True), rec.status, rec.version, rec.created, rec.updated,
          main.sha512 if main else None, main.mime if main else None, main.path if main else None,
          rec.extraction.get("status"), rec.extraction.get("message")))
     insert_version(conn, rec, actor=actor, message=message, original_names=original_names)
@@ -63,8 +63,8 @@ def update_record(conn: sqlite3.Connection, rec: Record, *, actor: str, message:
         " secrecy=?, volume=?, tags=?, metadata=?, status=?, version=?, updated=?, main_sha512=?, main_mime=?,"
         " main_name=?, extraction_status=?, extraction_message=? WHERE id=?",
         (rec.archival_code, rec.title, rec.department, rec.category, rec.year, rec.date, rec.retention,
-         rec.secrecy, rec.volume, json.dumps(rec.tags, ensure_ascii=False),
-         json.dumps(rec.metadata, ensure_ascii=False), rec.status, rec.version, rec.updated,
+         rec.secrecy, rec.volume, json.dumps(sorted(rec.tags), ensure_ascii=False),
+         json.dumps(rec.metadata, ensure_ascii=False, sort_keys=True), rec.status, rec.version, rec.updated,
          main.sha512 if main else None, main.mime if main else None, main.path if main else None,
          rec.extraction.get("status"), rec.extraction.get("message"), rec.id))
     insert_version(conn, rec, actor=actor, message=message, original_names=original_names)
