@@ -25,13 +25,18 @@ Tokens of the positional field (``BigramTokenizer``), one per position:
 
 One-character CJK queries use a second field (``UnigramTokenizer``): the
 distinct CJK characters of the text, without positions.
+
+Each tokenizer also has ``term_positions(value)``: the same tokens as
+``__call__`` (indexing mode) inverted to ({token: [positions]}, count), which
+``whoosh_writer.FastWriter`` uses instead of the Token pipeline.  Adding it
+changes nothing an index holds.
 """
 from __future__ import annotations
 
 from whoosh.analysis import Token, Tokenizer
 
 from .text_v1 import (cjk_chars, is_cjk, normalise, normalise_with_map, query_tokens,
-                      split_trailing, tokens)
+                      split_trailing, term_positions, tokens)
 
 __all__ = [
     "BigramTokenizer", "UnigramTokenizer", "normalise", "normalise_with_map",
@@ -76,6 +81,9 @@ class BigramTokenizer(Tokenizer):
                 t.startchar, t.endchar = start_char + s, start_char + e
             yield t
 
+    def term_positions(self, value: str) -> tuple[dict[str, list[int]], int]:
+        return term_positions(normalise(value))
+
 
 class UnigramTokenizer(Tokenizer):
     """The distinct CJK characters of the text, for one-character queries."""
@@ -103,3 +111,7 @@ class UnigramTokenizer(Tokenizer):
             if chars:
                 t.startchar = t.endchar = start_char
             yield t
+
+    def term_positions(self, value: str) -> tuple[dict[str, list[int]], int]:
+        chars = sorted(cjk_chars(normalise(value)))
+        return {ch: [i] for i, ch in enumerate(chars)}, len(chars)

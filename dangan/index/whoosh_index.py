@@ -37,6 +37,7 @@ from .analysis_v1 import BigramTokenizer, UnigramTokenizer, normalise
 from .query import And, Or, Phrase, Query, Word, parse_query
 from .snippets import make_snippet, mark
 from .whoosh_query import Translator, text_module
+from .whoosh_writer import FastWriter
 
 SCHEMA_VERSION = 1
 MARKER = "dangan-index.json"
@@ -113,7 +114,7 @@ class WhooshIndex:
     def _writer(self, **commit_kw: Any) -> Iterator[Any]:
         with self._tlock, _flock(self.path / LOCKFILE, self._lock_timeout):
             try:
-                w = self._ix.writer(timeout=self._lock_timeout, procs=1, limitmb=128)
+                w = FastWriter(self._ix, timeout=self._lock_timeout)
             except Exception as e:  # noqa: BLE001 - engine failure -> domain error
                 raise _damaged(self.path, e) from e
             try:
