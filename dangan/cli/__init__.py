@@ -15,7 +15,35 @@ from ..errors import DanganError
 
 
 class DanganGroup(click.Group):
-    """A group that turns domain errors into one line and an exit code."""
+    """A group that turns domain errors into one line and an exit code.
+
+    Commands contributed by plugins are added only when a name is not a
+    built-in command (or for --help), so built-in commands start fast.
+    """
+
+    _plugin_commands_loaded = False
+
+    def _load_plugin_commands(self, ctx: click.Context) -> None:
+        if self._plugin_commands_loaded or not isinstance(ctx.obj, Context):
+            return
+        self._plugin_commands_loaded = True
+        try:
+            archive = ctx.obj.archive()
+        except DanganError:
+            return
+        for problem in archive.plugins.add_commands(self):
+            click.echo(f"dangan: warning: {problem}", err=True)
+
+    def get_command(self, ctx: click.Context, name: str):
+        cmd = super().get_command(ctx, name)
+        if cmd is None:
+            self._load_plugin_commands(ctx)
+            cmd = super().get_command(ctx, name)
+        return cmd
+
+    def list_commands(self, ctx: click.Context):
+        self._load_plugin_commands(ctx)
+        return super().list_commands(ctx)
 
     def invoke(self, ctx: click.Context):
         try:
@@ -77,7 +105,7 @@ def get_cli() -> click.Group:
     """The command group with every command added (built once)."""
     if cli.commands:
         return cli
-    from . import admin, records
+    from . import admin, plugins_cmd, records, search
     cli.add_command(admin.init)
     cli.add_command(admin.check)
     cli.add_command(admin.rebuild_catalogue)
@@ -88,6 +116,11 @@ def get_cli() -> click.Group:
     cli.add_command(records.ls)
     cli.add_command(records.versions)
     cli.add_command(records.get)
+    cli.add_command(search.search)
+    cli.add_command(search.reindex)
+    for cmd in (plugins_cmd.plugins_group, plugins_cmd.schemes, plugins_cmd.alerts, plugins_cmd.approve,
+                plugins_cmd.report):
+        cli.add_command(cmd)
     return cli
 
 

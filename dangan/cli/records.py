@@ -91,8 +91,10 @@ def revise(ctx, ref, path, message, **kw):
 @pass_ctx
 def show(ctx, ref, version, as_json):
     """Show a record: catalogue fields, versions, files and digests."""
+    from ..core.access import require
     archive = ctx.archive()
     rec = archive.record(ref, version)
+    require(archive, "view", rec)
     vers = archive.versions(rec.id)
     if as_json:
         d = rec.to_dict()

@@ -25,7 +25,7 @@ def expand(paths: Iterable[Path]) -> Iterator[Path]:
 
 def ingest_batch(archive, paths: Iterable[Path], fields: RecordFields, *, attachments: tuple[Path, ...] = (),
                  allow_duplicate: bool = False, on_outcome: Callable[[IngestOutcome], None] | None = None,
-                 progress: bool = False) -> list[IngestOutcome]:
+                 progress: bool = False, index: bool = True) -> list[IngestOutcome]:
     from .pipeline import pipeline_for
     from .recovery import recover_interrupted
 
@@ -51,6 +51,9 @@ def ingest_batch(archive, paths: Iterable[Path], fields: RecordFields, *, attach
     finally:
         if bar:
             bar.__exit__(None, None, None)
+    if index and any(o.status == "archived" for o in outcomes):
+        from .indexing import drain
+        drain(archive)          # searchable when the command returns
     return outcomes
 
 

@@ -141,7 +141,8 @@ class Ingestor:
         return rec
 
     # -- a new version --------------------------------------------------------
-    def revise(self, ref: str, path: Path | None, fields: RecordFields | None = None, message: str = "") -> Record:
+    def revise(self, ref: str, path: Path | None, fields: RecordFields | None = None, message: str = "",
+               *, status: str | None = None, action: str = "record.revise") -> Record:
         """A new version: ``path`` replaces the main file; attachments and unchanged fields carry over."""
         archive = self.archive
         old = archive.record(ref)
@@ -186,7 +187,7 @@ class Ingestor:
                 retention=new_fields.retention, secrecy=new_fields.secrecy or old.secrecy,
                 volume=new_fields.volume, archival_code=old.archival_code, tags=new_fields.tags,
                 metadata=new_fields.metadata, files=files, version=old.version + 1, created=old.created,
-                updated=now, status=old.status,
+                updated=now, status=status or old.status,
                 extraction=self._last_extraction if path is not None else old.extraction)
             self._write_intent(rid, str(path) if path else "(metadata)")
             try:
@@ -200,8 +201,9 @@ class Ingestor:
                     draft.publish(message=message or "revise", user_name=archive.actor.name, created=_rfc3339(now))
                     records.update_record(conn, rec, actor=archive.actor.name, message=message or "revise",
                                           original_names=names)
-                    archive.audit(conn, "record.revise", rid, details={
-                        "version": rec.version, "source": str(path) if path else None, "message": message})
+                    archive.audit(conn, action, rid, details={
+                        "version": rec.version, "source": str(path) if path else None, "message": message,
+                        "status": rec.status if rec.status != old.status else None})
                     conn.execute("INSERT INTO index_outbox (record_id, op, queued) VALUES (?, 'upsert', ?)",
                                  (rid, now))
                     conn.execute("DELETE FROM ingest_intents WHERE object_id = ?", (rid,))

@@ -19,10 +19,17 @@ def list_filtered(archive, query: str = "", *, department=None, category=None, y
         from ..index.query import filters_to_sql, parse_query
         q = parse_query(query)
         from ..errors import UsageError
-        if q.has_terms():
+        if q.terms is not None:
             raise UsageError("`dangan ls` takes field filters only (dept:, year:, ...); use `dangan search` for words")
-        sql, p = filters_to_sql(q.filters)
+        from ..index.text_v1 import fold
+        archive.conn.create_function("dangan_fold", 1, fold, deterministic=True)
+        sql, p = filters_to_sql(q.filters, fold="dangan_fold")
         if sql:
             where.append(sql)
             params.extend(p)
-    return records.list_records(archive.conn, " AND ".join(where), params, sort=sort, limit=limit)
+    from .access import visibility
+    visible = visibility(archive)
+    if visible is None:
+        return records.list_records(archive.conn, " AND ".join(where), params, sort=sort, limit=limit)
+    out = [r for r in records.list_records(archive.conn, " AND ".join(where), params, sort=sort) if visible(r)]
+    return out[:limit] if limit is not None else out

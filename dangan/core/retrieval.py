@@ -16,7 +16,9 @@ def get_files(archive, ref: str, out_dir: Path, *, version: int | None = None,
     Each file is written to ``NAME.part`` while its sha512 is checked and only
     renamed into place when it matches; a damaged file leaves no output.
     """
+    from .access import require
     rec = archive.record(ref, version)
+    require(archive, "read", rec)
     v = rec.version
     names = stored_original_names(archive.store, rec.id, v)
     out_dir = Path(out_dir)

@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import Any, Callable, Iterable, Iterator
 
 from whoosh import fields, formats, index as windex, sorting
+from whoosh.filedb.filestore import FileStorage
 from whoosh.writing import CLEAR
 
 from ..errors import DanganError, IntegrityError, LockTimeout, UsageError
@@ -314,7 +315,7 @@ def _open_dir(path: Path):
             f"index at {path} has schema {marker.get('schema')!r}, this dangan uses "
             f"{SCHEMA_VERSION}; run `dangan reindex` to rebuild it")
     try:
-        return windex.open_dir(str(path))
+        return FileStorage(str(path), supports_mmap=False).open_index()
     except Exception as e:  # noqa: BLE001 - anything Whoosh raises on a bad TOC
         raise _damaged(path, e) from e
 

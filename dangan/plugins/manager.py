@@ -319,6 +319,10 @@ class Plugins:
     def purge(self, record: Record, actor: Actor, reason: str, perform: Callable[[], Any]) -> Any:
         return self._wrapped("dangan_purge", perform, record=record, actor=actor, reason=reason)
 
+    def implements(self, hook: str) -> bool:
+        """True when any registered plugin implements ``hook`` (core skips work nobody asked for)."""
+        return bool(self._impls(hook))
+
     def describe(self) -> list[PluginInfo]:
         """Name, version, source and hooks of every registered plugin (``dangan plugins list``)."""
         out = []

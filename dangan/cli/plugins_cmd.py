@@ -1,0 +1,120 @@
+"""Commands the plugin system brings: plugins, schemes, alerts, approve, report."""
+from __future__ import annotations
+
+import csv
+import sys
+
+import click
+
+from . import pass_ctx
+from .output import json_line, json_lines, table
+
+
+@click.group("plugins")
+def plugins_group():
+    """Plugins: what is loaded, from where, and what failed to load."""
+
+
+@plugins_group.command("list")
+@click.option("--json", "as_json", is_flag=True)
+@pass_ctx
+def plugins_list(ctx, as_json):
+    """Name, version, source and hooks of every plugin; load problems last."""
+    plugins = ctx.archive().plugins
+    infos = plugins.describe()
+    if as_json:
+        json_lines({"name": i.name, "version": i.version, "source": i.source, "hooks": list(i.hooks)} for i in infos)
+        json_lines({"problem": str(p)} for p in plugins.load_problems)
+        return
+    table([(i.name, i.version, i.source, ", ".join(h.removeprefix("dangan_") for h in i.hooks)) for i in infos],
+          ["PLUGIN", "VERSION", "SOURCE", "HOOKS"], {3: 70})
+    for p in plugins.load_problems:
+        click.echo(f"problem: {p}", err=True)
+
+
+@click.command()
+@click.option("--json", "as_json", is_flag=True)
+@pass_ctx
+def schemes(ctx, as_json):
+    """Classification schemes: categories, codes, retention, secrecy, required fields."""
+    rows = ctx.archive().plugins.schemes().rows()
+    if as_json:
+        json_lines(rows)
+        return
+    table([(r["code"], r["name"], r["retention"], r["secrecy"], r["department"], r["required"], r["plugin"])
+           for r in rows], ["CODE", "NAME", "RETENTION", "SECRECY", "DEPT", "REQUIRED", "PLUGIN"], {1: 30, 5: 30})
+
+
+@click.group(invoke_without_command=True)
+@click.option("--all", "show_all", is_flag=True, help="Include acknowledged alerts.")
+@click.option("--json", "as_json", is_flag=True)
+@click.pass_context
+def alerts(click_ctx, show_all, as_json):
+    """Alerts raised by plugins (unacknowledged first; overdue ones flagged)."""
+    if click_ctx.invoked_subcommand:
+        return
+    from ..core.alerts import list_alerts
+    rows = list_alerts(click_ctx.obj.archive(), include_acknowledged=show_all)
+    if as_json:
+        json_lines(rows)
+        return
+    table([(a["id"], a["due_at"], "OVERDUE" if a["overdue"] else ("acknowledged" if a["acknowledged_at"] else "open"),
+            a["recipient"], a["record_id"], a["message"]) for a in rows],
+          ["ALERT", "DUE", "STATE", "TO", "RECORD", "MESSAGE"], {5: 50})
+
+
+@alerts.command("ack")
+@click.argument("alert_id")
+@pass_ctx
+def alerts_ack(ctx, alert_id):
+    """Acknowledge an alert (recorded with who and when)."""
+    from ..core.alerts import acknowledge
+    a = acknowledge(ctx.archive(), alert_id)
+    click.echo(f"alert {a['id']} acknowledged by {a['acknowledged_by']}")
+
+
+@click.command()
+@click.argument("ref")
+@click.option("--note", default="")
+@pass_ctx
+def approve(ctx, ref, note):
+    """Approve a record that is pending approval (it becomes visible and active)."""
+    from ..core.approvals import approve as run
+    rec = run(ctx.archive(), ref, note)
+    click.echo(f"{rec.id} approved (version {rec.version})")
+
+
+@click.command()
+@click.argument("name", required=False)
+@click.option("--param", "params", multiple=True, metavar="KEY=VALUE")
+@click.option("--as-of", "as_of", help="Report date (YYYY-MM-DD), default today.")
+@click.option("--format", "fmt", type=click.Choice(["table", "csv", "json"]), default="table", show_default=True)
+@pass_ctx
+def report(ctx, name, params, as_of, fmt):
+    """Run a report a plugin contributes (without NAME: list them)."""
+    import datetime as dt
+    from ..core.access import visibility
+    from ..core.fields import parse_date, parse_meta
+    from ..core.plugin_host import ArchiveContext
+    archive = ctx.archive()
+    plugins = archive.plugins
+    if not name:
+        table([(s.name, ", ".join(s.params), s.description) for s in plugins.reports().values()],
+              ["REPORT", "PARAMS", "DESCRIPTION"], {2: 70})
+        return
+    day = dt.date.fromisoformat(parse_date(as_of)) if as_of else None
+    result = plugins.run_report(name, ArchiveContext(archive, day, visibility(archive)), **parse_meta(params))
+    with archive.transaction() as conn:
+        archive.audit(conn, "report.run", details={"report": name, "rows": len(result.rows), "as_of": str(day or "")})
+    if fmt == "json":
+        json_line({"title": result.title, "columns": result.columns, "rows": result.rows, "notes": result.notes})
+    elif fmt == "csv":
+        w = csv.DictWriter(sys.stdout, fieldnames=result.columns, extrasaction="ignore")
+        w.writeheader()
+        w.writerows(result.rows)
+    else:
+        if result.title:
+            click.echo(result.title)
+        table([[r.get(c, "") for c in result.columns] for r in result.rows], result.columns, {})
+        for n in result.notes:
+            click.echo(n, err=True)

@@ -1,0 +1,72 @@
+"""Commands on the full-text index: search and reindex."""
+from __future__ import annotations
+
+import sys
+
+import click
+
+from . import pass_ctx
+from .output import json_line
+
+
+def coloured(text: str, spans: list[tuple[int, int]]) -> str:
+    out, pos = [], 0
+    for start, end in spans:
+        out.append(text[pos:start])
+        out.append(click.style(text[start:end], fg="yellow", bold=True))
+        pos = end
+    out.append(text[pos:])
+    return "".join(out)
+
+
+@click.command()
+@click.argument("query", nargs=-1, required=True)
+@click.option("--sort", type=click.Choice(["relevance", "date", "code"]), default="relevance", show_default=True)
+@click.option("--limit", type=int, default=20, show_default=True)
+@click.option("--page", type=int, default=1, show_default=True)
+@click.option("--json", "as_json", is_flag=True, help="One JSON object per hit.")
+@click.option("--count", is_flag=True, help="Print only the number of hits.")
+@pass_ctx
+def search(ctx, query, sort, limit, page, as_json, count):
+    """Search catalogue and full text: words, "phrases", AND/OR/NOT, -word, dept: year:2019..2021 date:>2024-01-01 ..."""
+    from ..core.indexing import ensure_fresh, open_search_index, search_filter
+    archive = ctx.archive()
+    text = " ".join(query)
+    ensure_fresh(archive)
+    allowed = search_filter(archive)
+    index = open_search_index(archive)
+    try:
+        if count:
+            click.echo(index.count(text, allowed=allowed))
+            return
+        res = index.search(text, sort=sort, limit=limit, page=page, allowed=allowed)
+    finally:
+        index.close()
+    if as_json:
+        for h in res.hits:
+            json_line(h.to_dict())
+        return
+    colour = sys.stdout.isatty()
+    for h in res.hits:
+        head = "  ".join(x for x in (h.record_id, h.archival_code or "", str(h.year or ""), h.secrecy
+                                     if h.secrecy not in ("public", "internal") else "", h.title or "") if x)
+        click.echo(head)
+        if h.snippet_text:
+            click.echo("    " + (coloured(h.snippet_text, h.snippet_spans) if colour else h.snippet))
+    click.echo(f"{res.total} hit(s)" + (f", page {res.page} of {res.pages}" if res.pages > 1 else ""), err=True)
+
+
+@click.command()
+@pass_ctx
+def reindex(ctx):
+    """Rebuild the full-text index from the store alone."""
+    from ..core.indexing import reindex as run
+    archive = ctx.archive()
+    progress = None
+    if sys.stderr.isatty():
+        def progress(i, n):
+            click.echo(f"\rindexing {i}/{n}", nl=False, err=True)
+    n = run(archive, progress)
+    if progress:
+        click.echo("", err=True)
+    click.echo(f"index rebuilt: {n} record(s)")

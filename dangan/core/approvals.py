@@ -1,0 +1,16 @@
+"""Approving pending records (e.g. construction information signed off by the project manager)."""
+from __future__ import annotations
+
+from ..errors import UsageError
+from .access import require
+from .ingest import Ingestor
+
+
+def approve(archive, ref: str, note: str = ""):
+    """A pending record becomes active in a new version, if the plugins let this actor approve it."""
+    rec = archive.record(ref)
+    if rec.status != "pending":
+        raise UsageError(f"record {rec.id} is {rec.status}, not pending approval")
+    require(archive, "approve", rec)
+    message = f"approved by {archive.actor.name}" + (f": {note}" if note else "")
+    return Ingestor(archive).revise(rec.id, None, message=message, status="active", action="record.approve")

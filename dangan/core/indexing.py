@@ -1,0 +1,172 @@
+"""Keeping the full-text index in step with the store: one writer, fed by an outbox.
+
+Every change that affects search adds a row to ``index_outbox`` in the same
+catalogue transaction as the change.  ``drain`` turns outbox rows into index
+updates: it holds ``index/.drain.lock`` for the whole drain, so only one
+process feeds the index at a time and an older document can never overwrite
+a newer one; the index's own writer lock serialises the commit.  Rows are
+deleted only after the index has committed them, so a crash repeats work but
+never loses it.  ``reindex`` rebuilds the index from the store alone.
+"""
+from __future__ import annotations
+
+import fcntl
+import json
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Callable, Iterator
+
+from ..errors import LockTimeout
+from ..model import Record
+from ..repository.ocfl import vnum
+from .storage import DERIVATIVE_PREFIX, METADATA_PATH, parse_metadata
+
+BATCH = 500
+
+
+def open_search_index(archive, *, create: bool = True):
+    from ..index import open_index
+    return open_index(archive.root / "index", create=create)
+
+
+def document_for(archive, rec: Record, names: dict[str, str] | None = None):
+    """The index document of a record's head version: catalogue fields and extracted text."""
+    from ..index import IndexDocument
+    texts = []
+    by_path = {f.logical_path: f for f in archive.store.files(rec.id, rec.version)}
+    for f in rec.files:
+        t = by_path.get(f"{DERIVATIVE_PREFIX}text/{f.path}.txt")
+        if t is not None:
+            texts.append(b"".join(archive.store.read_chunks(rec.id, t)).decode("utf-8", "replace"))
+    main = rec.main_file
+    return IndexDocument(
+        record_id=rec.id, archival_code=rec.archival_code, title=rec.title, department=rec.department,
+        category=rec.category, year=rec.year, date=rec.date, retention=rec.retention, secrecy=rec.secrecy,
+        volume=rec.volume, mime=main.mime if main else None, tags=list(rec.tags),
+        metadata={k: str(v) for k, v in rec.metadata.items()},
+        filenames=[(names or {}).get(f.path, f.path) for f in rec.files], content="\n\n".join(texts),
+        status=rec.status)
+
+
+@contextmanager
+def _drain_lock(archive, blocking: bool) -> Iterator[bool]:
+    path = archive.root / "index" / ".drain.lock"
+    path.parent.mkdir(exist_ok=True)
+    with open(path, "a") as fh:
+        try:
+            fcntl.flock(fh.fileno(), fcntl.LOCK_EX | (0 if blocking else fcntl.LOCK_NB))
+        except BlockingIOError:
+            yield False
+            return
+        try:
+            yield True
+        finally:
+            fcntl.flock(fh.fileno(), fcntl.LOCK_UN)
+
+
+def pending(archive) -> int:
+    return archive.conn.execute("SELECT count(*) FROM index_outbox").fetchone()[0]
+
+
+def drain(archive, *, blocking: bool = True, limit: int | None = None) -> int:
+    """Apply queued index updates; returns how many records were (re)indexed or removed."""
+    from .storage import read_metadata, stored_original_names
+    done = 0
+    with _drain_lock(archive, blocking) as held:
+        if not held:
+            return 0
+        index = None
+        try:
+            while limit is None or done < limit:
+                rows = archive.conn.execute("SELECT seq, record_id, op FROM index_outbox ORDER BY seq LIMIT ?",
+                                            (BATCH,)).fetchall()
+                if not rows:
+                    break
+                index = index or open_search_index(archive)
+                last: dict[str, str] = {}
+                for r in rows:
+                    last[r["record_id"]] = r["op"]
+                docs, gone = [], []
+                for rid, op in last.items():
+                    row = archive.conn.execute("SELECT status FROM records WHERE id = ?", (rid,)).fetchone()
+                    if op == "delete" or row is None or row["status"] == "destroyed":
+                        gone.append(rid)
+                        continue
+                    rec = read_metadata(archive.store, rid)
+                    docs.append(document_for(archive, rec, stored_original_names(archive.store, rid)))
+                if docs:
+                    index.add(docs)
+                if gone:
+                    index.delete(gone)
+                with archive.transaction() as conn:
+                    conn.execute("DELETE FROM index_outbox WHERE seq <= ?", (rows[-1]["seq"],))
+                done += len(last)
+        finally:
+            if index is not None:
+                index.close()
+    return done
+
+
+def reindex(archive, progress: Callable[[int, int], None] | None = None) -> int:
+    """Rebuild the index from the store alone (metadata.json and stored text derivatives)."""
+    from ..index import open_index
+    store = archive.store
+    with _drain_lock(archive, True):
+        top = archive.conn.execute("SELECT max(seq) FROM index_outbox").fetchone()[0] or 0
+        roots = list(store.iter_object_roots())
+        index = open_index(archive.root / "index", create=True)
+        try:
+            index.clear()
+            batch, n = [], 0
+            for i, root in enumerate(roots):
+                inv = json.loads((root / "inventory.json").read_bytes())
+                rid, head = inv["id"], vnum(inv["head"])
+                rec, names, _cat = parse_metadata(store.read_bytes(rid, METADATA_PATH, head), rid)
+                rec.version = head
+                if rec.status == "destroyed":
+                    continue
+                batch.append(document_for(archive, rec, names))
+                if len(batch) >= BATCH:
+                    n += index.add(batch) or len(batch)
+                    batch = []
+                if progress:
+                    progress(i + 1, len(roots))
+            if batch:
+                n += index.add(batch) or len(batch)
+        finally:
+            index.close()
+        with archive.transaction() as conn:
+            conn.execute("DELETE FROM index_outbox WHERE seq <= ?", (top,))
+            archive.audit(conn, "index.rebuild", details={"records": n})
+    return n
+
+
+def ensure_fresh(archive) -> None:
+    """Before a search: apply pending updates unless another process is doing so right now."""
+    try:
+        if pending(archive):
+            drain(archive, blocking=False)
+    except LockTimeout:
+        pass
+
+
+def search_filter(archive):
+    """The ``allowed`` hook for search hits: the actor's view rights over the hit's catalogue fields.
+
+    Access rules see the record as the catalogue holds it (fields stored in
+    the index are not trusted for decisions).  None when nothing restricts.
+    """
+    from .access import visibility
+    visible = visibility(archive)
+    if visible is None:
+        return None
+    from . import records as rows
+
+    def allowed(fields: dict) -> bool:
+        row = archive.conn.execute("SELECT * FROM records WHERE id = ?", (fields["record_id"],)).fetchone()
+        return row is not None and visible(rows.row_to_record(archive.conn, row, with_files=False))
+    return allowed
+
+
+def index_dir(archive) -> Path:
+    return archive.root / "index"
