@@ -38,6 +38,7 @@ from .analysis_v1 import BigramTokenizer, UnigramTokenizer, normalise
 from .query import And, Or, Phrase, Query, Word, parse_query
 from .snippets import make_snippet, mark
 from .whoosh_query import Translator, text_module
+from .whoosh_docset import docset, rank_query
 from .whoosh_writer import FastWriter
 
 SCHEMA_VERSION = 1
@@ -126,12 +127,15 @@ class WhooshIndex:
             w.commit(**commit_kw)
 
     def add(self, docs: Iterable[IndexDocument]) -> int:
-        n = 0
+        # Whoosh replaces committed documents only: keep the last of each id here.
+        batch: dict[str, IndexDocument] = {}
+        for d in docs:
+            batch.pop(d.record_id, None)
+            batch[d.record_id] = d
         with self._writer() as w:
-            for d in docs:
+            for d in batch.values():
                 w.update_document(**self._fields(d))
-                n += 1
-        return n
+        return len(batch)
 
     def delete(self, record_ids: Iterable[str]) -> int:
         n = 0
@@ -201,7 +205,24 @@ class WhooshIndex:
 
     def count(self, query: Query | str, *,
               allowed: Callable[[dict[str, Any]], bool] | None = None) -> int:
-        return self.search(query, limit=1, allowed=allowed, snippets=False).total
+        q = parse_query(query) if isinstance(query, str) else query
+        wquery = self._tr.query(q)
+        with self._searcher() as s:
+            try:
+                return len(self._docs(s, wquery, allowed))
+            except DanganError:
+                raise
+            except Exception as e:  # noqa: BLE001 - a broken segment
+                raise _damaged(self.path, e) from e
+
+    @staticmethod
+    def _docs(s, wquery, allowed: Callable[[dict[str, Any]], bool] | None) -> set[int]:
+        """The exact set of matching documents (``whoosh_docset``), after ``allowed``."""
+        docs = docset(s, wquery)
+        if allowed is not None:
+            stored = s.stored_fields
+            docs = {d for d in docs if allowed(dict(stored(d)["meta"]))}
+        return docs
 
     def search(self, query: Query | str, *, sort: str = "relevance", limit: int = 20,
                page: int = 1, allowed: Callable[[dict[str, Any]], bool] | None = None,
@@ -224,20 +245,13 @@ class WhooshIndex:
         first = (page - 1) * limit
         with self._searcher() as s:
             try:
-                if allowed is None:
-                    res = s.search(wquery, limit=first + limit, sortedby=sortedby)
-                    total = len(res)
-                    page_hits = [(h.docnum, h.score, h.fields()) for h in res[first:first + limit]]
-                else:
-                    res = s.search(wquery, limit=None, sortedby=sortedby)
-                    total, page_hits = 0, []
-                    for h in res:
-                        stored = h.fields()
-                        if not allowed(dict(stored["meta"])):
-                            continue
-                        if first <= total < first + limit:
-                            page_hits.append((h.docnum, h.score, stored))
-                        total += 1
+                docs = self._docs(s, wquery, allowed)
+                total, page_hits = len(docs), []
+                if first < total:
+                    res = s.search(rank_query(wquery), filter=docs, limit=first + limit,
+                                   sortedby=sortedby)
+                    page_hits = [(h.docnum, h.score, h.fields())
+                                 for h in res[first:first + limit]]
             except DanganError:
                 raise
             except Exception as e:  # noqa: BLE001 - a broken segment
