@@ -25,10 +25,11 @@ from .config import CONFIG_NAME, Config, find_archive, initial_config
 
 
 class Archive:
-    def __init__(self, root: Path, actor: Actor | None = None) -> None:
+    def __init__(self, root: Path, actor: Actor | None = None, *, extra_plugins: tuple = ()) -> None:
         self.root = Path(root)
         self.config = Config.load(self.root)
         self.actor = actor or current_actor()
+        self.extra_plugins = tuple(extra_plugins)     # (name, plugin) pairs registered for this object only
 
     # -- opening ------------------------------------------------------------
     @classmethod
@@ -124,6 +125,22 @@ class Archive:
                      details: dict[str, Any] | None = None) -> int:
         with self.transaction() as conn:
             return self.audit(conn, action, obj, outcome, details)
+
+    # -- writing ------------------------------------------------------------------
+    def ingest(self, path: str | Path, *, attachments: tuple = (), allow_duplicate: bool = False,
+               index: bool = True, **fields: Any) -> Record:
+        """Archive one file as a record (the API form of ``dangan ingest FILE``); raises on refusal."""
+        from .fields import RecordFields
+        from .ingest import Ingestor
+        from .pipeline import pipeline_for
+        from .recovery import recover_interrupted
+        recover_interrupted(self)
+        rec = Ingestor(self, allow_duplicate=allow_duplicate, **pipeline_for(self)).ingest(
+            Path(path), RecordFields(**fields), tuple(Path(a) for a in attachments))
+        if index:
+            from .indexing import drain
+            drain(self)
+        return rec
 
     # -- reading --------------------------------------------------------------
     def resolve(self, ref: str) -> str:

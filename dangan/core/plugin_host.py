@@ -17,7 +17,7 @@ def load_plugins(archive):
     from ..plugins.manager import Plugins
     cfg = archive.config
     return Plugins.load(plugin_dirs=[archive.root / "plugins"], enabled=cfg.plugins_enabled,
-                        disabled=cfg.plugins_disabled)
+                        disabled=cfg.plugins_disabled, extra_plugins=list(archive.extra_plugins))
 
 
 class ArchiveContext:
