@@ -1,16 +1,29 @@
-"""Benchmark the index layer: indexing rate, size, query latency, fresh-process wall time.
+"""Benchmark the index layer against Recoll on the same generated records.
 
-    .venv/bin/python bench/bench_search.py --docs 10000 [--dir /tmp/bench-index]
+    .venv/bin/python bench/bench_search.py --docs 10000 [--large] [--dir DIR] [--no-recoll]
 
-Documents are 1-2k characters of mixed Chinese (runs cut from the
-regulations' text) and English (a word list), with catalogue fields.
-Measures the index layer directly (``dangan.index``); the CLI's
-``dangan search`` adds its own start-up on top of the fresh-process figure.
-Recoll comparison: not done here yet (see issue 3).
+``--large`` runs 100,000 records instead.  Records are 1-2k characters of
+mixed Chinese and English: sentences of ``/work/shared/seed/regulations.zh.txt``
+(Traditional Chinese; dangan normalises to Simplified, so queries may use
+either script) and words drawn with a Zipf-like law from a word list
+(``/usr/share/dict/words``, apt package ``wamerican``; a small built-in list
+otherwise), plus catalogue fields.
+
+Reports bulk and one-at-a-time indexing (docs/s), index size per record,
+in-process query latency p50/p95 per kind of query, and the wall time of a
+fresh process that imports ``dangan.index``, opens the index, searches and
+prints (what ``dangan search`` will do).  In the same run the records are
+written as text files (``files/<dept>/<year>/<id>.txt``) and indexed with
+Recoll (``recollindex -c CONF``, ``cjkngramlen = 2``): indexing time,
+``recollq -c CONF -b QUERY`` wall time and the Jaccard index of the two hit
+sets per query (Recoll queried without stem expansion; dangan filters
+``dept:`` and ``year:`` become ``dir:`` clauses).  Prints a markdown table.
 """
 from __future__ import annotations
 
 import argparse
+import os
+import platform
 import random
 import re
 import shutil
@@ -21,48 +34,73 @@ import tempfile
 import time
 from pathlib import Path
 
-from dangan.index import IndexDocument, open_index
+from dangan.index import IndexDocument, open_index, parse_query
 
 REGULATIONS = Path("/work/shared/seed/regulations.zh.txt")
-WORDS = ("archive record records management report annual budget review policy retention "
-         "audit contract meeting minutes transfer volume catalogue destruction appraisal "
-         "lending security backup inventory register approval department office").split()
-DEPTS = ["办公室", "财务部", "人事部", "档案室", "技术部"]
+DICT = Path("/usr/share/dict/words")
+CORE_WORDS = ("archive record records management report annual budget review policy retention "
+              "audit contract meeting minutes transfer volume catalogue destruction appraisal "
+              "lending security backup inventory register approval department office").split()
+DEPTS = {"办公室": "bgs", "财务部": "cwb", "人事部": "rsb", "档案室": "das", "技术部": "jsb"}
+
+#: kind -> [(dangan query, Recoll query or None when it has no equivalent)]
+QUERIES = {
+    "one term": [("檔案", "檔案"), ("管理", "管理"), ("report", "report"), ("借閱", "借閱"),
+                 ("保密", "保密")],
+    "two terms": [("檔案 管理", "檔案 管理"), ("report annual", "report annual"),
+                  ("借閱 登記", "借閱 登記"), ("質量 信息", "質量 信息"), ("客戶 服務", "客戶 服務")],
+    "three terms": [("檔案 管理 制度", "檔案 管理 制度"), ("report annual budget",) * 2,
+                    ("借閱 登記 手續", "借閱 登記 手續"), ("質量 信息 反饋", "質量 信息 反饋"),
+                    ("客戶 服務 查詢", "客戶 服務 查詢")],
+    "phrase": [('"檔案管理"', '"檔案管理"'), ('"annual report"', '"annual report"'),
+               ('"客戶服務部"', '"客戶服務部"'), ('"借閱檔案"', '"借閱檔案"'), ('"質量信息"', '"質量信息"')],
+    "filtered": [("檔案 dept:财务部", "檔案 dir:cwb"), ("report year:2010", "report dir:2010"),
+                 ("管理 date:>2020-01-01", None), ("借閱 dept:办公室 year:2020", "借閱 dir:bgs dir:2020"),
+                 ("質量 mime:application/*", None)],
+}
+FRESH = ("import sys; from dangan.index import open_index; "
+         "r = open_index(sys.argv[1], create=False).search(sys.argv[2], limit=20); "
+         "print(r.total, *[h.record_id for h in r.hits])")
+
+
+def sentences() -> list[str]:
+    text = REGULATIONS.read_text(encoding="utf-8", errors="replace")
+    text = re.sub(r"\s+", "", text).replace("\ufffd", "")
+    return [s for s in re.split(r"(?<=[。；！？])", text) if len(s) >= 4]
+
+
+def vocabulary(rnd: random.Random, size: int = 5000) -> tuple[list[str], list[float]]:
+    words = list(CORE_WORDS)
+    if DICT.exists():
+        pool = sorted({w for w in DICT.read_text(errors="replace").split()
+                       if w.isascii() and w.isalpha() and w.islower() and 3 <= len(w) <= 12})
+        words += rnd.sample(pool, min(size, len(pool)))
+    return words, [1 / (rank + 1) for rank in range(len(words))]
 
 
 def make_docs(n: int, seed: int = 1) -> list[IndexDocument]:
-    text = re.sub(r"\s+", "", REGULATIONS.read_text(encoding="utf-8", errors="replace"))
     rnd = random.Random(seed)
+    sents = sentences()
+    words, weights = vocabulary(rnd)
+    depts = list(DEPTS)
     docs = []
     for i in range(n):
         parts, size, target = [], 0, rnd.randint(1000, 2000)
         while size < target:
-            if rnd.random() < 0.2:
-                s = " ".join(rnd.choices(WORDS, k=rnd.randint(1, 6))) + " "
+            if rnd.random() < 0.25:
+                s = " ".join(rnd.choices(words, weights, k=rnd.randint(3, 12))) + ". "
             else:
-                a = rnd.randrange(len(text) - 80)
-                s = text[a:a + rnd.randint(10, 80)]
+                s = rnd.choice(sents)
             parts.append(s)
             size += len(s)
         year = 2000 + i % 25
         docs.append(IndexDocument(
-            record_id=f"r{i:06d}", title=text[(i * 7) % 5000:(i * 7) % 5000 + 10],
-            archival_code=f"Z109-WS·{year}-Y-BGS-{i:04d}", department=DEPTS[i % len(DEPTS)],
+            record_id=f"r{i:06d}", title=rnd.choice(sents)[:12],
+            archival_code=f"Z109-WS·{year}-Y-BGS-{i:06d}", department=depts[i % len(depts)],
             category="WS", year=year, date=f"{year}-{1 + i % 12:02d}-{1 + i % 28:02d}",
             retention="permanent", secrecy="public", mime="application/pdf",
-            content="".join(parts)))
+            content="".join(parts)[:2000]))
     return docs
-
-
-QUERIES = {
-    "one term": ["档案", "管理", "report", "借阅", "保密"],
-    "two terms": ["档案 管理", "report annual", "借阅 登记", "质量 信息", "客户 服务"],
-    "three terms": ["档案 管理 制度", "report annual budget", "借阅 登记 手续", "质量 信息 反馈",
-                    "客户 服务 查询"],
-    "phrase": ['"档案管理"', '"annual report"', '"客户服务部"', '"借阅利用"', '"质量信息"'],
-    "filtered": ["档案 dept:财务部", "report year:2010..2015", "管理 date:>2020-01-01",
-                 "借阅 dept:办公室 year:2020", "质量 mime:application/*"],
-}
 
 
 def percentile(xs: list[float], p: float) -> float:
@@ -70,53 +108,141 @@ def percentile(xs: list[float], p: float) -> float:
     return xs[min(len(xs) - 1, int(round(p / 100 * (len(xs) - 1))))]
 
 
+def dangan_ids(ix, q: str) -> set[str]:
+    from dangan.index.whoosh_docset import docset
+
+    with ix._searcher() as s:
+        return {s.stored_fields(d)["id"] for d in docset(s, ix._tr.query(parse_query(q)))}
+
+
+def write_files(docs: list[IndexDocument], root: Path) -> None:
+    for d in docs:
+        p = root / DEPTS[d.department] / str(d.year) / f"{d.record_id}.txt"
+        p.parent.mkdir(parents=True, exist_ok=True)
+        p.write_text(f"{d.title}\n\n{d.content}\n", encoding="utf-8")
+
+
+def recoll_setup(conf: Path, files: Path) -> None:
+    conf.mkdir(parents=True, exist_ok=True)
+    (conf / "recoll.conf").write_text(
+        f"topdirs = {files}\ncjkngramlen = 2\nnoaspell = 1\nloglevel = 1\n"
+        "idxflushmb = 64\n", encoding="utf-8")
+
+
+def recoll_query(conf: Path, q: str, *, hits: bool) -> tuple[float, set[str]]:
+    cmd = ["recollq", "-c", str(conf), "-b", q] if not hits else \
+          ["recollq", "-c", str(conf), "-b", "-n", "0", "-s", "", q]
+    t = time.perf_counter()
+    out = subprocess.run(cmd, capture_output=True, text=True, check=True).stdout
+    wall = time.perf_counter() - t
+    return wall, {Path(line.strip()).stem for line in out.splitlines() if line.startswith("file://")}
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--docs", type=int, default=10000)
-    ap.add_argument("--batch", type=int, default=1000)
-    ap.add_argument("--single", type=int, default=50, help="docs added one commit each")
+    ap.add_argument("--large", action="store_true", help="100,000 records")
+    ap.add_argument("--batch", type=int, default=1000, help="records per commit when bulk indexing")
+    ap.add_argument("--single", type=int, default=50, help="records added one commit each")
     ap.add_argument("--dir", type=Path)
+    ap.add_argument("--no-recoll", action="store_true")
     args = ap.parse_args()
+    n = 100_000 if args.large else args.docs
     base = args.dir or Path(tempfile.mkdtemp(prefix="dangan-bench-"))
     path = base / "index"
-    shutil.rmtree(path, ignore_errors=True)
-    docs = make_docs(args.docs + args.single)
+    for sub in ("index", "files", "recoll"):
+        shutil.rmtree(base / sub, ignore_errors=True)
+    rows: list[tuple[str, str]] = []
+
+    def report(name: str, value: str) -> None:
+        rows.append((name, value))
+        print(f"{name}: {value}", flush=True)
+
+    t = time.perf_counter()
+    docs = make_docs(n + args.single)
+    chars = sum(len(d.content) for d in docs[:n]) / n
+    print(f"generated {len(docs)} records ({chars:.0f} chars on average) in "
+          f"{time.perf_counter() - t:.1f} s", flush=True)
     ix = open_index(path)
-
     t = time.perf_counter()
-    for k in range(0, args.docs, args.batch):
-        ix.add(docs[k:min(k + args.batch, args.docs)])
+    for k in range(0, n, args.batch):
+        ix.add(docs[k:min(k + args.batch, n)])
     bulk = time.perf_counter() - t
-    print(f"bulk indexing: {args.docs} docs in {bulk:.1f} s = {args.docs / bulk:.0f} docs/s")
-
+    report("bulk indexing", f"{n / bulk:.0f} docs/s ({n} records in {bulk:.1f} s, "
+                            f"{args.batch} per commit)")
     t = time.perf_counter()
-    for d in docs[args.docs:]:
+    for d in docs[n:]:
         ix.add([d])
     single = time.perf_counter() - t
-    print(f"one at a time: {args.single / single:.1f} docs/s")
+    report("one at a time", f"{args.single / single:.1f} docs/s ({args.single} commits)")
     size = sum(p.stat().st_size for p in path.iterdir() if p.is_file())
-    print(f"index size: {size / 1e6:.1f} MB, {size / (args.docs + args.single):.0f} bytes/doc")
+    segs = sum(1 for p in path.iterdir() if p.suffix == ".seg")
+    report("index size", f"{size / 1e6:.1f} MB, {size / len(docs):.0f} bytes/record, "
+                         f"{segs} segments")
 
     for kind, qs in QUERIES.items():
         times = []
         for _ in range(3):
-            for q in qs:
+            for q, _r in qs:
                 t = time.perf_counter()
                 ix.search(q, limit=20)
                 times.append(time.perf_counter() - t)
-        print(f"query {kind:12s} p50 {percentile(times, 50) * 1000:6.1f} ms  "
-              f"p95 {percentile(times, 95) * 1000:6.1f} ms")
+        report(f"in-process {kind}", f"p50 {percentile(times, 50) * 1e3:.1f} ms, "
+                                     f"p95 {percentile(times, 95) * 1e3:.1f} ms")
+
+    fresh: dict[str, float] = {}
+    for kind, qs in QUERIES.items():
+        for q, _r in qs:
+            t = time.perf_counter()
+            subprocess.run([sys.executable, "-c", FRESH, str(path), q], check=True,
+                           capture_output=True)
+            fresh[q] = time.perf_counter() - t
+    walls = sorted(fresh.values())
+    report("fresh-process search", f"median {statistics.median(walls):.2f} s, "
+                                   f"max {walls[-1]:.2f} s over {len(walls)} queries")
+    for q in ('"檔案管理"', "檔案"):
+        report(f"fresh-process search {q}", f"{fresh[q]:.2f} s ({ix.count(q)} hits)")
+
+    if not args.no_recoll and shutil.which("recollindex"):
+        files, conf = base / "files", base / "recoll"
+        write_files(docs[:n], files)
+        recoll_setup(conf, files)
+        t = time.perf_counter()
+        subprocess.run(["recollindex", "-c", str(conf)], check=True, capture_output=True)
+        rtime = time.perf_counter() - t
+        rsize = sum(p.stat().st_size for p in conf.rglob("*") if p.is_file())
+        report("Recoll indexing", f"{n / rtime:.0f} docs/s ({rtime:.1f} s), "
+                                  f"{rsize / n:.0f} bytes/record")
+        # the same records for both: drop the one-at-a-time extras from dangan
+        ix.delete(d.record_id for d in docs[n:])
+        rwalls, lines = [], []
+        for kind, qs in QUERIES.items():
+            for q, rq in qs:
+                if rq is None:
+                    continue
+                rwalls.append(recoll_query(conf, rq, hits=False)[0])
+                _, rset = recoll_query(conf, rq, hits=True)
+                dset = dangan_ids(ix, q)
+                union = dset | rset
+                jac = len(dset & rset) / len(union) if union else 1.0
+                lines.append(f"| {kind} | `{q}` | `{rq}` | {len(dset)} | {len(rset)} | "
+                             f"{jac:.3f} | {fresh[q]:.2f} | {rwalls[-1]:.2f} |")
+        report("recollq wall", f"median {statistics.median(rwalls):.2f} s, "
+                               f"max {max(rwalls):.2f} s over {len(rwalls)} queries")
+        print("\n| kind | dangan query | Recoll query | dangan hits | Recoll hits | Jaccard "
+              "| dangan fresh s | recollq s |\n|---|---|---|---|---|---|---|---|")
+        print("\n".join(lines))
     ix.close()
 
-    code = ("import sys; from dangan.index import open_index; "
-            "r = open_index(sys.argv[1], create=False).search(sys.argv[2], limit=20); "
-            "print(r.total)")
-    walls = []
-    for q in ["档案", '"档案管理"', "report dept:财务部"]:
-        t = time.perf_counter()
-        subprocess.run([sys.executable, "-c", code, str(path), q], check=True, capture_output=True)
-        walls.append(time.perf_counter() - t)
-        print(f"fresh process search {q!r}: {walls[-1]:.2f} s wall")
+    cpu = next((line.split(":", 1)[1].strip() for line in
+                Path("/proc/cpuinfo").read_text().splitlines() if line.startswith("model name")),
+               platform.processor())
+    print(f"\nMachine: {os.cpu_count()} CPUs (nproc {len(os.sched_getaffinity(0))}), {cpu}, "
+          f"Python {platform.python_version()}")
+    print(f"Command: `{' '.join([Path(sys.executable).name, *sys.argv])}`\n")
+    print("| measure | value |\n|---|---|")
+    for name, value in rows:
+        print(f"| {name} | {value} |")
     if not args.dir:
         shutil.rmtree(base, ignore_errors=True)
 
