@@ -55,7 +55,8 @@ class Archive:
             (root / "plugins").mkdir()
             (root / "index").mkdir()
             conn = catalogue.connect(root / "catalogue.sqlite", create=True)
-            (root / CONFIG_NAME).write_text(initial_config(fonds, name), encoding="utf-8")
+            import uuid
+            (root / CONFIG_NAME).write_text(initial_config(fonds, name, str(uuid.uuid4())), encoding="utf-8")
         except OSError as exc:
             raise translate_oserror(exc, f"creating the archive at {root}") from exc
         conn.close()

@@ -92,6 +92,15 @@ MIGRATIONS: list[str] = [
     );
     CREATE INDEX alerts_open ON alerts(acknowledged_at, due_at);
     """,
+    # 3: confidential volumes (stable id, public key) and records' sealed (encrypted) catalogue fields
+    """
+    ALTER TABLE volumes ADD COLUMN id TEXT;
+    ALTER TABLE volumes ADD COLUMN confidential INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE volumes ADD COLUMN public_key TEXT;
+    ALTER TABLE volumes ADD COLUMN created_by TEXT;
+    CREATE UNIQUE INDEX volumes_id ON volumes(id);
+    ALTER TABLE records ADD COLUMN sealed TEXT;
+    """,
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -49,6 +49,7 @@ class Config:
     extraction_memory_mb: int = 1024
     plugins_enabled: list[str] | None = None
     plugins_disabled: list[str] = field(default_factory=list)
+    archive_id: str = ""
     raw: dict[str, Any] = field(default_factory=dict)
 
     @classmethod
@@ -71,19 +72,25 @@ class Config:
             extraction_memory_mb=int(extraction.get("memory_mb", 1024)),
             plugins_enabled=plugins.get("enabled"),
             plugins_disabled=list(plugins.get("disabled", [])),
+            archive_id=str(archive.get("id", "")),
             raw=raw,
         )
 
 
-def initial_config(fonds: str, name: str) -> str:
+def initial_config(fonds: str, name: str, archive_id: str) -> str:
     """The text of a new archive's ``dangan.toml`` (commented, so users can edit it)."""
     def q(s: str) -> str:
         return '"' + s.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
     return f"""# dangan archive configuration
 [archive]
+id = {q(archive_id)}   # never change: binds the keystore to this archive
 fonds = {q(fonds)}          # 全宗号, the fonds code used in archival codes
 name = {q(name)}
+
+[keystore]
+# path = "/secure/place/keystore.json"   # default: $DANGAN_KEYSTORE, else ~/.local/share/dangan/keystores/<id>.json
+unlock_minutes = 30                      # how long `dangan volume unlock` lasts
 
 [extraction]
 ocr_languages = "chi_sim+eng"   # Tesseract languages

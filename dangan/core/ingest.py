@@ -26,9 +26,10 @@ from ..repository.fsutil import translate_oserror
 from . import mime as mimes
 from . import records
 from .fields import RecordFields
-from .storage import METADATA_PATH, file_entry, logical_name, metadata_document, stored_original_names, text_path
+from .storage import METADATA_PATH, file_entry, metadata_document
+from .volumes import ensure_plain_volume
 
-MAX_TEXT_BYTES = 50 * 1024 * 1024
+MAX_TEXT_CHARS = 20 * 1024 * 1024
 
 
 @dataclass
@@ -68,7 +69,7 @@ def open_regular(path: Path):
 
 
 class Ingestor:
-    """Ingests into one archive; hooks for extraction and archival codes are injected."""
+    """Ingests into one archive; extraction and classification (plugins) are injected."""
 
     def __init__(self, archive, *, allow_duplicate: bool = False,
                  extractor: Callable[[Path, str], Extraction] | None = None,
@@ -82,54 +83,66 @@ class Ingestor:
     def ingest(self, path: Path, fields: RecordFields, attachments: tuple[Path, ...] = ()) -> Record:
         archive = self.archive
         path = Path(path)
+        sources = [("main", path)] + [("attachment", Path(a)) for a in attachments]
+        for _role, src in sources:
+            open_regular(src).close()            # refuse unreadable files before any work
         fields = fields.normalised()
         rid = records.new_record_id()
         now = _now()
+        rec = Record(
+            id=rid, fonds=archive.config.fonds, title=fields.title or Path(path.name).stem,
+            department=fields.department, category=fields.category,
+            year=fields.year or (int(fields.date[:4]) if fields.date else dt.date.today().year),
+            date=fields.date, retention=fields.retention, secrecy=fields.secrecy or "public",
+            volume=fields.volume, tags=fields.tags, metadata=fields.metadata, version=1, created=now, updated=now)
+        if self.classifier is not None:
+            self.classifier.prepare(rec)           # scheme defaults, filing, validation (may refuse)
+        volume, implicit_volume = self._volume_for(rec)
+        prot = protection_for(archive, volume, rid)
         with archive.store.stage(rid) as draft:
             taken: set[str] = set()
             names: dict[str, str] = {}
-            files = []
-            for role, src in [("main", path)] + [("attachment", Path(a)) for a in attachments]:
+            plain: dict[str, tuple[int, str]] = {}
+            for i, (role, src) in enumerate(sources, 1):
                 with open_regular(src) as fh:
-                    name = logical_name(src.name, taken)
+                    name = prot.name(src.name, taken, i)
                     taken.add(name)
                     try:
-                        size, digest = draft.add_stream(name, fh)
+                        size, digest, psize, pdigest = prot.add_file(draft, name, fh, 1)
                     except OSError as exc:
                         raise _refuse_or_translate(exc, src) from exc
-                content_mime = mimes.by_content(draft.content / name)
+                content_mime = mimes.by_content(src if prot.confidential else draft.content / name)
                 ext_mime = mimes.by_extension(src.name)
-                files.append(file_entry(name, role, size, digest, content_mime, ext_mime,
-                                        mimes.mismatch(content_mime, ext_mime)))
+                rec.files.append(file_entry(name, role, size, digest, content_mime, ext_mime,
+                                            mimes.mismatch(content_mime, ext_mime)))
                 names[name] = src.name
-            main = files[0]
-            if not self.allow_duplicate:
+                plain[name] = (psize, pdigest)
+            main = rec.files[0]
+            if not self.allow_duplicate and not prot.confidential:
                 self._refuse_duplicate(main.sha512, path)
-            rec = Record(
-                id=rid, fonds=archive.config.fonds, title=fields.title or Path(names[main.path]).stem,
-                department=fields.department, category=fields.category,
-                year=fields.year or (int(fields.date[:4]) if fields.date else dt.date.today().year),
-                date=fields.date, retention=fields.retention, secrecy=fields.secrecy or "public",
-                volume=fields.volume, tags=fields.tags, metadata=fields.metadata, files=files,
-                version=1, created=now, updated=now)
-            if self.classifier is not None:
-                self.classifier.prepare(rec)       # defaults from schemes, validation (may refuse)
-            self._extract(draft, rec, main.path)
-            self._write_intent(rid, str(path))
+            rec.extraction = self._extract(draft, prot, rec, main.path, path if prot.confidential else None)
+            stored, stored_names = prot.stored(rec, names, plain)
+            self._write_intent(rid, "(confidential)" if prot.confidential else str(path))
             try:
                 with archive.transaction() as conn:
-                    if not self.allow_duplicate:
+                    if not self.allow_duplicate and not prot.confidential:
                         self._refuse_duplicate(main.sha512, path)
+                    if implicit_volume:
+                        ensure_plain_volume(conn, archive, rec.volume, rec)
                     piece_class, piece = self._assign_code(conn, rec)
-                    catalogue = {"piece_class": piece_class, "piece": piece}
-                    draft.add_bytes(METADATA_PATH, metadata_document(rec, names, catalogue))
-                    message = f"ingest {names[main.path]}"
-                    draft.publish(message=message, user_name=archive.actor.name, created=_rfc3339(now))
-                    records.insert_record(conn, rec, actor=archive.actor.name, message=message,
-                                          original_names=names, piece_class=piece_class, piece=piece)
-                    archive.audit(conn, "record.ingest", rid, details={
-                        "source": str(path), "sha512": main.sha512, "size": main.size, "mime": main.mime,
-                        "archival_code": rec.archival_code, "files": len(files)})
+                    stored.archival_code = rec.archival_code      # plain: on the allow-list
+                    catalogue = {"piece_class": piece_class, "piece": piece, "sealed": prot.sealed}
+                    draft.add_bytes(METADATA_PATH, metadata_document(stored, stored_names, catalogue))
+                    message = "ingest" if prot.confidential else f"ingest {names[main.path]}"
+                    draft.publish(message=message, user_name=archive.actor.name, created=now)
+                    records.insert_record(conn, stored, actor=archive.actor.name, message=message,
+                                          original_names=stored_names, piece_class=piece_class, piece=piece,
+                                          sealed=prot.sealed)
+                    details = {"sha512": main.sha512, "size": main.size, "files": len(rec.files),
+                               "archival_code": rec.archival_code, "volume": rec.volume}
+                    if not prot.confidential:
+                        details.update(source=str(path), mime=main.mime)
+                    archive.audit(conn, "record.ingest", rid, details=details)
                     conn.execute("INSERT INTO index_outbox (record_id, op, queued) VALUES (?, 'upsert', ?)",
                                  (rid, now))
                     conn.execute("DELETE FROM ingest_intents WHERE object_id = ?", (rid,))
@@ -140,101 +153,37 @@ class Ingestor:
             self.classifier.after_archive(rec)
         return rec
 
-    # -- a new version --------------------------------------------------------
     def revise(self, ref: str, path: Path | None, fields: RecordFields | None = None, message: str = "",
                *, status: str | None = None, action: str = "record.revise") -> Record:
-        """A new version: ``path`` replaces the main file; attachments and unchanged fields carry over."""
-        archive = self.archive
-        old = archive.record(ref)
-        rid = old.id
-        now = _now()
-        base = RecordFields(old.title, old.department, old.category, old.year, old.date, old.retention,
-                            old.secrecy, old.volume, old.tags, old.metadata)
-        new_fields = (fields or RecordFields()).normalised().merged_over(base)
-        with archive.store.stage(rid) as draft:
-            inv_files = {f.logical_path: f for f in archive.store.files(rid)}
-            names = stored_original_names(archive.store, rid)
-            files = []
-            taken = {f.path for f in old.files if f.role == "attachment"}
-            main_old = old.main_file
-            if path is not None:
-                path = Path(path)
-                with open_regular(path) as fh:
-                    name = logical_name(path.name, taken)
-                    size, digest = draft.add_stream(name, fh)
-                content_mime = mimes.by_content(draft.content / name)
-                ext_mime = mimes.by_extension(path.name)
-                files.append(file_entry(name, "main", size, digest, content_mime, ext_mime,
-                                        mimes.mismatch(content_mime, ext_mime)))
-                names[name] = path.name
-                self._extract(draft, None, name, record_files=files)
-            else:
-                files.append(main_old)
-                draft.keep(main_old.path, main_old.sha512)
-                tp = text_path(main_old.path)
-                if tp in inv_files:
-                    draft.keep(tp, inv_files[tp].digest)
-            for f in old.files:
-                if f.role == "attachment":
-                    files.append(f)
-                    draft.keep(f.path, f.sha512)
-                    tp = text_path(f.path)
-                    if tp in inv_files:
-                        draft.keep(tp, inv_files[tp].digest)
-            rec = Record(
-                id=rid, fonds=old.fonds, title=new_fields.title or old.title, department=new_fields.department,
-                category=new_fields.category, year=new_fields.year, date=new_fields.date,
-                retention=new_fields.retention, secrecy=new_fields.secrecy or old.secrecy,
-                volume=new_fields.volume, archival_code=old.archival_code, tags=new_fields.tags,
-                metadata=new_fields.metadata, files=files, version=old.version + 1, created=old.created,
-                updated=now, status=status or old.status,
-                extraction=self._last_extraction if path is not None else old.extraction)
-            self._write_intent(rid, str(path) if path else "(metadata)")
-            try:
-                with archive.transaction() as conn:
-                    row = conn.execute("SELECT piece_class, piece, version FROM records WHERE id = ?", (rid,)).fetchone()
-                    if row["version"] != old.version:
-                        from ..errors import LockTimeout
-                        raise LockTimeout(f"record {rid} changed while revising it: try again")
-                    catalogue = {"piece_class": row["piece_class"], "piece": row["piece"]}
-                    draft.add_bytes(METADATA_PATH, metadata_document(rec, names, catalogue))
-                    draft.publish(message=message or "revise", user_name=archive.actor.name, created=_rfc3339(now))
-                    records.update_record(conn, rec, actor=archive.actor.name, message=message or "revise",
-                                          original_names=names)
-                    archive.audit(conn, action, rid, details={
-                        "version": rec.version, "source": str(path) if path else None, "message": message,
-                        "status": rec.status if rec.status != old.status else None})
-                    conn.execute("INSERT INTO index_outbox (record_id, op, queued) VALUES (?, 'upsert', ?)",
-                                 (rid, now))
-                    conn.execute("DELETE FROM ingest_intents WHERE object_id = ?", (rid,))
-            except BaseException:
-                self._after_failure(rid)
-                raise
-        return rec
+        from .revision import revise
+        return revise(self, ref, path, fields, message, status=status, action=action)
 
     # -- steps ----------------------------------------------------------------
-    _last_extraction: dict = {}
+    def _volume_for(self, rec: Record):
+        """The record's volume (None if it has none), and whether it must be made as a plain volume."""
+        from .volumes import file_into, get_volume
+        if rec.volume is None:
+            file_into(self.archive, rec, None)
+            return None, False
+        vol = get_volume(self.archive, rec.volume)
+        file_into(self.archive, rec, vol)
+        return vol, vol is None
 
-    def _extract(self, draft, rec: Record | None, logical_path: str, record_files=None) -> None:
-        """Run the extractor on the staged main file; store its text as a derivative."""
-        self._last_extraction = {}
+    def _extract(self, draft, prot, rec: Record, logical_path: str, source: Path | None) -> dict:
+        """Run the extractor on the file (the staged copy, or the source of a sealed record: the
+        staged copy is ciphertext); store the text as a derivative; return the extraction info."""
         if self.extractor is None:
-            return
-        staged = draft.content / logical_path
-        mime = (rec.main_file.mime if rec else record_files[0].mime)
-        result = self.extractor(staged, mime)
+            return {}
+        main = next(f for f in rec.files if f.path == logical_path)
+        result = self.extractor(source or (draft.content / logical_path), main.mime)
         meta = dict(result.metadata or {})
         info = {"status": result.status, "message": result.message, "ocr": result.ocr,
                 "extractor": result.extractor, "seconds": meta.pop("seconds", None)}
         if result.text:
-            data = result.text.encode("utf-8")[:MAX_TEXT_BYTES]
-            draft.add_bytes(text_path(logical_path), data)
-        media = {f"{k}": str(v) for k, v in meta.items()}
-        if rec is not None:
-            rec.extraction = info
-            for k, v in media.items():
-                rec.metadata.setdefault(f"x.{k}", v)
-        self._last_extraction = info
+            prot.add_text(draft, logical_path, result.text[:MAX_TEXT_CHARS], rec.version)
+        for k, v in meta.items():
+            rec.metadata.setdefault(f"x.{k}", str(v))
+        return info
 
     def _refuse_duplicate(self, digest: str, path: Path) -> None:
         existing = records.find_by_digest(self.archive.conn, digest)
@@ -269,6 +218,14 @@ class Ingestor:
             pass   # left for recovery at the next run; the intent row stays
 
 
+def protection_for(archive, volume, rid: str):
+    from .sealing import PlainProtection, SealedProtection
+    if volume is None or not volume.confidential:
+        return PlainProtection()
+    from .volumes import open_keystore
+    return SealedProtection(volume, rid, open_keystore(archive).add_record_key(volume.id, rid))
+
+
 def _refuse_or_translate(exc: OSError, src: Path) -> Exception:
     out = translate_oserror(exc, f"archiving {src}")
     if out is exc:
@@ -280,5 +237,3 @@ def _now() -> str:
     return dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds").replace("+00:00", "Z")
 
 
-def _rfc3339(ts: str) -> str:
-    return ts

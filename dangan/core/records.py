@@ -40,33 +40,34 @@ def resolve_id(conn: sqlite3.Connection, ref: str) -> str:
 
 
 def insert_record(conn: sqlite3.Connection, rec: Record, *, actor: str, message: str,
-                  original_names: dict[str, str], piece_class: str | None, piece: int | None) -> None:
+                  original_names: dict[str, str], piece_class: str | None, piece: int | None,
+                  sealed: str | None = None) -> None:
     main = rec.main_file
     conn.execute(
         "INSERT INTO records (id, fonds, archival_code, piece_class, piece, title, department, category, year, date,"
         " retention, secrecy, volume, tags, metadata, status, version, created, updated, main_sha512, main_mime,"
-        " main_name, extraction_status, extraction_message)"
-        " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+        " main_name, extraction_status, extraction_message, sealed)"
+        " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
         (rec.id, rec.fonds, rec.archival_code, piece_class, piece, rec.title, rec.department, rec.category,
          rec.year, rec.date, rec.retention, rec.secrecy, rec.volume, json.dumps(sorted(rec.tags), ensure_ascii=False),
          json.dumps(rec.metadata, ensure_ascii=False, sort_keys=True), rec.status, rec.version, rec.created, rec.updated,
          main.sha512 if main else None, main.mime if main else None, main.path if main else None,
-         rec.extraction.get("status"), rec.extraction.get("message")))
+         rec.extraction.get("status"), rec.extraction.get("message"), sealed))
     insert_version(conn, rec, actor=actor, message=message, original_names=original_names)
 
 
 def update_record(conn: sqlite3.Connection, rec: Record, *, actor: str, message: str,
-                  original_names: dict[str, str]) -> None:
+                  original_names: dict[str, str], sealed: str | None = None) -> None:
     main = rec.main_file
     conn.execute(
         "UPDATE records SET archival_code=?, title=?, department=?, category=?, year=?, date=?, retention=?,"
         " secrecy=?, volume=?, tags=?, metadata=?, status=?, version=?, updated=?, main_sha512=?, main_mime=?,"
-        " main_name=?, extraction_status=?, extraction_message=? WHERE id=?",
+        " main_name=?, extraction_status=?, extraction_message=?, sealed=? WHERE id=?",
         (rec.archival_code, rec.title, rec.department, rec.category, rec.year, rec.date, rec.retention,
          rec.secrecy, rec.volume, json.dumps(sorted(rec.tags), ensure_ascii=False),
          json.dumps(rec.metadata, ensure_ascii=False, sort_keys=True), rec.status, rec.version, rec.updated,
          main.sha512 if main else None, main.mime if main else None, main.path if main else None,
-         rec.extraction.get("status"), rec.extraction.get("message"), rec.id))
+         rec.extraction.get("status"), rec.extraction.get("message"), sealed, rec.id))
     insert_version(conn, rec, actor=actor, message=message, original_names=original_names)
 
 

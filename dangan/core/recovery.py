@@ -35,9 +35,9 @@ def adopt(archive, conn: sqlite3.Connection, rid: str) -> int:
         msg = vinfo.get("message", "")
         if v == 1:
             records.insert_record(conn, rec, actor=actor, message=msg, original_names=names,
-                                  piece_class=cat.get("piece_class"), piece=cat.get("piece"))
+                                  piece_class=cat.get("piece_class"), piece=cat.get("piece"), sealed=cat.get("sealed"))
         else:
-            records.update_record(conn, rec, actor=actor, message=msg, original_names=names)
+            records.update_record(conn, rec, actor=actor, message=msg, original_names=names, sealed=cat.get("sealed"))
         conn.execute("UPDATE versions SET created = ? WHERE record_id = ? AND version = ?",
                      (vinfo.get("created", rec.updated), rid, v))
     if cat and cat.get("piece_class") and cat.get("piece"):
