@@ -29,9 +29,17 @@ def open_search_index(archive, *, create: bool = True):
     return open_index(archive.root / "index", create=create)
 
 
-def document_for(archive, rec: Record, names: dict[str, str] | None = None):
-    """The index document of a record's head version: catalogue fields and extracted text."""
+def document_for(archive, rec: Record, names: dict[str, str] | None = None, *, sealed: bool = False):
+    """The index document of a record's head version: catalogue fields and extracted text.
+
+    A sealed (confidential) record goes into the main index as ``locked``:
+    the plain allow-list fields only, never its title, text or file names.
+    """
     from ..index import IndexDocument
+    if sealed:
+        return IndexDocument(record_id=rec.id, archival_code=rec.archival_code, department=rec.department,
+                             category=rec.category, year=rec.year, date=rec.date, retention=rec.retention,
+                             secrecy=rec.secrecy, volume=rec.volume, status=rec.status, locked=True)
     texts = []
     by_path = {f.logical_path: f for f in archive.store.files(rec.id, rec.version)}
     for f in rec.files:
@@ -88,12 +96,13 @@ def drain(archive, *, blocking: bool = True, limit: int | None = None) -> int:
                     last[r["record_id"]] = r["op"]
                 docs, gone = [], []
                 for rid, op in last.items():
-                    row = archive.conn.execute("SELECT status FROM records WHERE id = ?", (rid,)).fetchone()
+                    row = archive.conn.execute("SELECT status, sealed FROM records WHERE id = ?", (rid,)).fetchone()
                     if op == "delete" or row is None or row["status"] == "destroyed":
                         gone.append(rid)
                         continue
                     rec = read_metadata(archive.store, rid)
-                    docs.append(document_for(archive, rec, stored_original_names(archive.store, rid)))
+                    docs.append(document_for(archive, rec, stored_original_names(archive.store, rid),
+                                             sealed=bool(row["sealed"])))
                 if docs:
                     index.add(docs)
                 if gone:
@@ -121,11 +130,11 @@ def reindex(archive, progress: Callable[[int, int], None] | None = None) -> int:
             for i, root in enumerate(roots):
                 inv = json.loads((root / "inventory.json").read_bytes())
                 rid, head = inv["id"], vnum(inv["head"])
-                rec, names, _cat = parse_metadata(store.read_bytes(rid, METADATA_PATH, head), rid)
+                rec, names, cat = parse_metadata(store.read_bytes(rid, METADATA_PATH, head), rid)
                 rec.version = head
                 if rec.status == "destroyed":
                     continue
-                batch.append(document_for(archive, rec, names))
+                batch.append(document_for(archive, rec, names, sealed=bool(cat.get("sealed"))))
                 if len(batch) >= BATCH:
                     n += index.add(batch) or len(batch)
                     batch = []
