@@ -105,7 +105,7 @@ def get_cli() -> click.Group:
     """The command group with every command added (built once)."""
     if cli.commands:
         return cli
-    from . import admin, plugins_cmd, records, search
+    from . import admin, plugins_cmd, records, search, volumes_cmd
     cli.add_command(admin.init)
     cli.add_command(admin.check)
     cli.add_command(admin.rebuild_catalogue)
@@ -119,7 +119,7 @@ def get_cli() -> click.Group:
     cli.add_command(search.search)
     cli.add_command(search.reindex)
     for cmd in (plugins_cmd.plugins_group, plugins_cmd.schemes, plugins_cmd.alerts, plugins_cmd.approve,
-                plugins_cmd.report):
+                plugins_cmd.report, volumes_cmd.volume):
         cli.add_command(cmd)
     return cli
 

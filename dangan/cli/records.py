@@ -95,13 +95,16 @@ def show(ctx, ref, version, as_json):
     archive = ctx.archive()
     rec = archive.record(ref, version)
     require(archive, "view", rec)
+    rec, locked = archive.opened(rec)
     vers = archive.versions(rec.id)
     if as_json:
         d = rec.to_dict()
         d["versions"] = vers
+        d["locked"] = locked
         json_line(d)
         return
-    fields = [("id", rec.id), ("archival code", rec.archival_code), ("title", rec.title), ("fonds", rec.fonds),
+    title = f"[{rec.secrecy} — locked: dangan volume unlock {rec.volume}]" if locked else rec.title
+    fields = [("id", rec.id), ("archival code", rec.archival_code), ("title", title), ("fonds", rec.fonds),
               ("department", rec.department), ("category", rec.category), ("year", rec.year), ("date", rec.date),
               ("retention", rec.retention), ("secrecy", rec.secrecy), ("volume", rec.volume),
               ("tags", ", ".join(rec.tags)), ("status", rec.status), ("version", f"{rec.version} of {len(vers)}"),
@@ -138,12 +141,19 @@ def ls(ctx, filters, department, category, year, secrecy, volume, sort, limit, a
     archive = ctx.archive()
     recs = list_filtered(archive, " ".join(filters), department=department, category=category, year=year,
                          secrecy=secrecy, volume=volume, sort=sort, limit=limit)
+    recs = [archive.opened(r)[0] if r.secrecy in ("secret", "confidential", "top-secret") else r for r in recs]
     if as_json:
         json_lines(r.to_dict() for r in recs)
         return
-    table([(r.id, r.archival_code or "", r.year or "", r.department or "", r.category or "", r.secrecy,
-            r.title) for r in recs],
+    table([(r.id, r.archival_code or "", r.year or "", r.department or "", r.category or "", _marked(r.secrecy),
+            r.title or (f"[locked]" if r.secrecy in ("secret", "confidential", "top-secret") else "")) for r in recs],
           ["ID", "CODE", "YEAR", "DEPT", "CAT", "SECRECY", "TITLE"], {6: 60})
+
+
+def _marked(secrecy: str) -> str:
+    """Secret and above are marked in every listing (秘密, 机密, 绝密)."""
+    marks = {"secret": "★秘密", "confidential": "★机密", "top-secret": "★绝密"}
+    return marks.get(secrecy, secrecy)
 
 
 @click.command()

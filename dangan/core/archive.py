@@ -154,6 +154,25 @@ class Archive:
             rec = self.record_from_store(rec.id, version)
         return rec
 
+    def opened(self, rec: Record) -> tuple[Record, bool]:
+        """The record with its sealed fields restored if its volume is unlocked; (record, is_locked)."""
+        from ..errors import CryptoError
+        from .sealing import opened, sealed_of
+        sealed = sealed_of(self, rec.id) if rec.version == self._head(rec.id) else self._sealed_at(rec)
+        if not sealed:
+            return rec, False
+        try:
+            return opened(self, rec, sealed)[0], False
+        except CryptoError:
+            return rec, True
+
+    def _head(self, rid: str) -> int:
+        return self.conn.execute("SELECT version FROM records WHERE id = ?", (rid,)).fetchone()["version"]
+
+    def _sealed_at(self, rec: Record) -> str | None:
+        from .retrieval import _sealed_at
+        return _sealed_at(self, rec.id, rec.version)
+
     def _check_version(self, rec: Record, version: int) -> None:
         from ..errors import NotFound
         if not 1 <= version <= rec.version:

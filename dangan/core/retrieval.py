@@ -4,7 +4,9 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from ..errors import IntegrityError, NotFound, UsageError
+import hashlib
+
+from ..errors import CryptoError, IntegrityError, NotFound, UsageError
 from ..repository.fsutil import translate_oserror
 from .storage import DERIVATIVE_PREFIX, METADATA_PATH, stored_original_names
 
@@ -17,10 +19,18 @@ def get_files(archive, ref: str, out_dir: Path, *, version: int | None = None,
     renamed into place when it matches; a damaged file leaves no output.
     """
     from .access import require
+    from .sealing import decrypt_chunks, opened, record_key, sealed_of
     rec = archive.record(ref, version)
     require(archive, "read", rec)
     v = rec.version
-    names = stored_original_names(archive.store, rec.id, v)
+    sealed = sealed_of(archive, rec.id) if version is None else _sealed_at(archive, rec.id, v)
+    key = plain_files = None
+    if sealed:
+        key = record_key(archive, rec)            # raises a clear error while the volume is locked
+        _full, plain_files = opened(archive, rec, sealed, key)
+        names = {p: f["original_name"] for p, f in plain_files.items()}
+    else:
+        names = stored_original_names(archive.store, rec.id, v)
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     written: list[Path] = []
@@ -38,11 +48,16 @@ def get_files(archive, ref: str, out_dir: Path, *, version: int | None = None,
             part = target.with_name(target.name + ".part")
             try:
                 with open(part, "wb") as out:
-                    for chunk in archive.store.read_chunks(rec.id, stored):
+                    if key is None:
+                        chunks = archive.store.read_chunks(rec.id, stored)
+                    else:
+                        chunks = _verified(decrypt_chunks(archive, rec, stored, key),
+                                           (plain_files.get(lp) or {}).get("sha512"), lp)
+                    for chunk in chunks:
                         out.write(chunk)
                     out.flush()
                     os.fsync(out.fileno())
-            except IntegrityError:
+            except (IntegrityError, CryptoError):
                 part.unlink(missing_ok=True)
                 raise
             except OSError as exc:
@@ -50,10 +65,26 @@ def get_files(archive, ref: str, out_dir: Path, *, version: int | None = None,
                 raise translate_oserror(exc, f"writing {target}") from exc
             os.replace(part, target)
             written.append(target)
-    except (IntegrityError, NotFound) as exc:
+    except (IntegrityError, NotFound, CryptoError) as exc:
         outcome, problem = "failure", exc.message
         raise
     finally:
         archive.record_event("record.retrieve", rec.id, outcome, details={
             "version": v, "to": str(out_dir), "files": [p.name for p in written], "problem": problem})
     return written
+
+
+def _verified(chunks, sha512: str | None, what: str):
+    """Pass chunks through; at the end compare the plaintext digest kept in the sealed fields."""
+    h = hashlib.sha512()
+    for c in chunks:
+        h.update(c)
+        yield c
+    if sha512 and h.hexdigest() != sha512 and not what.startswith(DERIVATIVE_PREFIX):
+        raise IntegrityError(f"{what}: the decrypted content does not match its recorded sha512")
+
+
+def _sealed_at(archive, rid: str, version: int) -> str | None:
+    from .storage import parse_metadata
+    _rec, _names, cat = parse_metadata(archive.store.read_bytes(rid, METADATA_PATH, version), rid)
+    return cat.get("sealed")

@@ -107,9 +107,18 @@ def unseal(sealed: str, key: bytes, binding) -> dict[str, Any]:
 
 # -- reading sealed records ---------------------------------------------------
 def record_key(archive, rec: Record) -> bytes:
+    """The record's key (its volume must be unlocked); cached for the life of the archive object."""
     from .volumes import open_keystore, private_key, require_volume
-    vol = require_volume(archive, rec.volume)
-    return open_keystore(archive).record_key(rec.id, private_key(archive, vol))
+    cache = archive.__dict__.setdefault("_record_keys", {})
+    if rec.id not in cache:
+        vol = require_volume(archive, rec.volume)
+        volume_keys = archive.__dict__.setdefault("_volume_keys", {})
+        if vol.id not in volume_keys:
+            volume_keys[vol.id] = private_key(archive, vol)
+        if "_keystore" not in archive.__dict__:
+            archive.__dict__["_keystore"] = open_keystore(archive)
+        cache[rec.id] = archive.__dict__["_keystore"].record_key(rec.id, volume_keys[vol.id])
+    return cache[rec.id]
 
 
 def sealed_of(archive, rid: str) -> str | None:

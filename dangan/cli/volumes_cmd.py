@@ -1,0 +1,116 @@
+"""`dangan volume`: create, list, unlock, lock, rotate-key, export-key."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from . import pass_ctx
+from .output import json_lines, table
+from .passphrase import read_passphrase
+
+passphrase_fd = click.option("--passphrase-fd", type=int, metavar="N",
+                             help="Read the passphrase from file descriptor N (never give it on the command line).")
+keyfile_opt = click.option("--keyfile", type=click.Path(path_type=Path, exists=True, dir_okay=False),
+                           help="Use a key file instead of a passphrase.")
+
+
+def _secret(keyfile, fd, prompt="passphrase", confirm=False):
+    return None if keyfile else read_passphrase(prompt, fd=fd, confirm=confirm)
+
+
+@click.group("volume")
+def volume():
+    """Volumes (案卷); confidential ones (secret and above) are encrypted under their own keys."""
+
+
+@volume.command("create")
+@click.argument("name")
+@click.option("--secrecy", required=True, help="public, internal, secret, confidential, top-secret (or 公开…绝密)")
+@click.option("--title", default="")
+@click.option("--dept", "department")
+@click.option("--year", type=int)
+@click.option("--category")
+@click.option("--retention")
+@passphrase_fd
+@keyfile_opt
+@pass_ctx
+def create(ctx, name, secrecy, title, department, year, category, retention, passphrase_fd, keyfile):
+    """Create a volume; a confidential one gets its own key pair in the keystore."""
+    from ..core.volumes import create_volume, keystore_path
+    from ..model import is_confidential, normalise_secrecy
+    archive = ctx.archive()
+    secret = None
+    if is_confidential(normalise_secrecy(secrecy)):
+        new = not keystore_path(archive).exists()
+        secret = _secret(keyfile, passphrase_fd, "new keystore passphrase" if new else "keystore passphrase",
+                         confirm=new)
+    v = create_volume(archive, name, secrecy, title=title, department=department, year=year, category=category,
+                      retention=retention, passphrase=secret, keyfile=keyfile)
+    click.echo(f"volume {v.name} ({v.secrecy}{', encrypted' if v.confidential else ''}) created")
+
+
+@volume.command("list")
+@click.option("--json", "as_json", is_flag=True)
+@pass_ctx
+def list_(ctx, as_json):
+    """Volumes with their secrecy, record counts and whether they are unlocked."""
+    from ..core.volumes import list_volumes
+    rows = list_volumes(ctx.archive())
+    if as_json:
+        json_lines(rows)
+        return
+    table([(r["name"], r["secrecy"], "yes" if r["confidential"] else "", r["records"],
+            ("until " + r["unlocked_until"][11:16] + "Z") if r["unlocked_until"] else ("locked" if r["confidential"] else ""),
+            r["title"]) for r in rows], ["VOLUME", "SECRECY", "ENCRYPTED", "RECORDS", "STATE", "TITLE"])
+
+
+@volume.command("unlock")
+@click.argument("name")
+@click.option("--minutes", type=float, help="How long the unlock lasts (default: [keystore] unlock_minutes).")
+@passphrase_fd
+@keyfile_opt
+@pass_ctx
+def unlock(ctx, name, minutes, passphrase_fd, keyfile):
+    """Unlock a confidential volume for this user's session."""
+    from ..core.volumes import unlock as run
+    ttl = run(ctx.archive(), name, passphrase=_secret(keyfile, passphrase_fd), keyfile=keyfile, minutes=minutes)
+    click.echo(f"volume {name} unlocked for {ttl / 60:g} minutes")
+
+
+@volume.command("lock")
+@click.argument("name", required=False)
+@pass_ctx
+def lock(ctx, name):
+    """Lock a volume (all confidential volumes without NAME)."""
+    from ..core.volumes import lock as run
+    names = run(ctx.archive(), name)
+    click.echo("locked: " + (", ".join(names) or "nothing"))
+
+
+@volume.command("rotate-key")
+@click.argument("name")
+@passphrase_fd
+@keyfile_opt
+@pass_ctx
+def rotate_key(ctx, name, passphrase_fd, keyfile):
+    """Give a volume a new key pair; record keys are re-wrapped, ciphertext is unchanged."""
+    from ..core.volumes import rotate
+    rotate(ctx.archive(), name, passphrase=_secret(keyfile, passphrase_fd), keyfile=keyfile)
+    click.echo(f"volume {name}: key rotated")
+
+
+@volume.command("export-key")
+@click.argument("names", nargs=-1)
+@click.option("--to", "dest", required=True, type=click.Path(path_type=Path, dir_okay=False))
+@passphrase_fd
+@keyfile_opt
+@pass_ctx
+def export_key(ctx, names, dest, passphrase_fd, keyfile):
+    """Export volume keys (all without NAMES) into a file protected by its own passphrase (for escrow)."""
+    from ..core.volumes import export_keys
+    secret = _secret(keyfile, passphrase_fd)
+    export_secret = read_passphrase("passphrase for the exported file", confirm=True,
+                                    env="DANGAN_EXPORT_PASSPHRASE")
+    export_keys(ctx.archive(), list(names), dest, passphrase=secret, keyfile=keyfile, export_passphrase=export_secret)
+    click.echo(f"keys exported to {dest}")
