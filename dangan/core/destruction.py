@@ -1,0 +1,73 @@
+"""Destroying a record: content gone from store, index and keys; a tombstone and a certificate remain.
+
+The record's OCFL object is purged and replaced by a *tombstone object* under
+the same id whose only file is ``metadata.json`` (status ``destroyed``, the
+plain allow-list fields and the destruction certificate), so the store stays
+the source of truth: ``rebuild-catalogue`` brings the tombstone back, never
+the record.  A sealed record's key is shredded in every keystore copy first
+(crypto-shredding), so its ciphertext — in old backups too — can never be
+read again.  Plugins may veto through the ``dangan_destroy`` wrapper.
+Approvals and legal holds are checked by the caller (records management).
+"""
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+
+from ..model import Record
+from . import records as rows
+from .storage import METADATA_PATH, metadata_document
+
+PLAIN_FIELDS = ("id", "fonds", "archival_code", "department", "category", "year", "date", "retention", "secrecy",
+                "volume", "created")
+
+
+def destroy_record(archive, ref: str, *, reason: str, approved_by: str | None = None) -> dict:
+    rec = archive.record(ref)
+    if rec.status == "destroyed":
+        from ..errors import UsageError
+        raise UsageError(f"record {rec.id} was destroyed already")
+    row = archive.conn.execute("SELECT sealed, piece_class, piece FROM records WHERE id = ?", (rec.id,)).fetchone()
+    sealed = row["sealed"]
+    now = dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds").replace("+00:00", "Z")
+    certificate = {
+        "record_id": rec.id, "archival_code": rec.archival_code, "destroyed_at": now, "destroyed_by": archive.actor.name,
+        "approved_by": approved_by, "reason": reason, "versions": rec.version, "crypto_shredded": bool(sealed),
+        # digests of what was stored (ciphertext for sealed records): proof of what was destroyed, not content
+        "stored_digests": sorted({f.digest for v in range(1, rec.version + 1)
+                                  for f in archive.store.files(rec.id, v)}),
+    }
+    certificate["certificate_sha256"] = hashlib.sha256(
+        json.dumps(certificate, sort_keys=True, ensure_ascii=False).encode()).hexdigest()
+
+    def perform():
+        if sealed:
+            from .volumes import open_keystore
+            open_keystore(archive).shred_record(rec.id)
+            archive.__dict__.get("_record_keys", {}).pop(rec.id, None)
+        archive.store.purge(rec.id)
+        tomb = Record(**{k: getattr(rec, k) for k in PLAIN_FIELDS}, title="", status="destroyed", version=1,
+                      updated=now, metadata={})
+        with archive.store.stage(rec.id) as draft:
+            draft.add_bytes(METADATA_PATH, metadata_document(tomb, {}, {
+                "destruction": certificate, "piece_class": row["piece_class"], "piece": row["piece"]}))
+            draft.publish(message="tombstone: record destroyed", user_name=archive.actor.name, created=now)
+        with archive.transaction() as conn:
+            conn.execute("DELETE FROM files WHERE record_id = ?", (rec.id,))
+            conn.execute("DELETE FROM versions WHERE record_id = ?", (rec.id,))
+            conn.execute("DELETE FROM records WHERE id = ?", (rec.id,))
+            rows.insert_record(conn, tomb, actor=archive.actor.name, message="tombstone: record destroyed",
+                               original_names={}, piece_class=row["piece_class"], piece=row["piece"])
+            conn.execute("INSERT INTO index_outbox (record_id, op, queued) VALUES (?, 'delete', ?)", (rec.id, now))
+            archive.audit(conn, "record.destroy", rec.id, details={
+                "reason": reason, "approved_by": approved_by, "certificate_sha256": certificate["certificate_sha256"],
+                "crypto_shredded": bool(sealed)})
+        return certificate
+
+    plugins = archive.plugins
+    from .access import plugin_actor
+    result = plugins.destroy(rec, plugin_actor(archive), reason, perform)
+    from .indexing import drain
+    drain(archive)
+    return result if isinstance(result, dict) else certificate
