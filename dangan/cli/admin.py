@@ -110,3 +110,6 @@ def audit_verify(ctx, as_json):
                    err=bool(problems))
     if problems:
         sys.exit(6)
+
+
+COMMANDS = [init, check, rebuild_catalogue, audit]

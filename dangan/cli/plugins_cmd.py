@@ -118,3 +118,6 @@ def report(ctx, name, params, as_of, fmt):
         table([[r.get(c, "") for c in result.columns] for r in result.rows], result.columns, {})
         for n in result.notes:
             click.echo(n, err=True)
+
+
+COMMANDS = [plugins_group, schemes, alerts, approve, report]

@@ -187,3 +187,6 @@ def get(ctx, ref, version, out, with_text, force):
 def _pipeline(archive) -> dict:
     from ..core.pipeline import pipeline_for
     return pipeline_for(archive)
+
+
+COMMANDS = [ingest, revise, show, ls, versions, get]

@@ -70,3 +70,6 @@ def reindex(ctx):
     if progress:
         click.echo("", err=True)
     click.echo(f"index rebuilt: {n} record(s)")
+
+
+COMMANDS = [search, reindex]

@@ -114,3 +114,6 @@ def export_key(ctx, names, dest, passphrase_fd, keyfile):
                                     env="DANGAN_EXPORT_PASSPHRASE")
     export_keys(ctx.archive(), list(names), dest, passphrase=secret, keyfile=keyfile, export_passphrase=export_secret)
     click.echo(f"keys exported to {dest}")
+
+
+COMMANDS = [volume]

@@ -101,6 +101,12 @@ MIGRATIONS: list[str] = [
     CREATE UNIQUE INDEX volumes_id ON volumes(id);
     ALTER TABLE records ADD COLUMN sealed TEXT;
     """,
+    # 4: reserved for the drop-folder watcher (issue 7): until it lands, a no-op
+    "SELECT 1;",
+    # 5: reserved for records management (issue 8): until it lands, a no-op
+    "SELECT 1;",
+    # 6: reserved for backups (issue 6): until it lands, a no-op
+    "SELECT 1;",
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)
