@@ -24,7 +24,7 @@ from typing import Any
 from whoosh import query as wq
 from whoosh.codec.whoosh3 import W3LeafMatcher
 
-__all__ = ["docset", "rank_query"]
+__all__ = ["docset", "rank_query", "postings"]
 
 
 def docset(searcher, q: wq.Query) -> set[int]:
@@ -122,34 +122,8 @@ class _Leaf:
     def _fallback(self, q: wq.Query) -> set[int]:
         return set(q.docs(self.searcher))
 
-    def _postings(self, fieldname: str, text: Any, values: bool = False
-                  ) -> tuple[list[int], list[bytes]]:
-        """(docnums, encoded values if asked) of a term in this segment."""
-        r = self.r
-        field = self.schema[fieldname] if fieldname in self.schema else None
-        if field is None:
-            return [], []
-        tbytes = field.to_bytes(text) if not isinstance(text, bytes) else text
-        if (fieldname, tbytes) not in r:
-            return [], []
-        m = r._terms.matcher(fieldname, tbytes, field.format)
-        ids: list[int] = []
-        vals: list[bytes] = []
-        if isinstance(m, W3LeafMatcher):
-            while m.is_active():
-                m._read_ids()
-                ids.extend(m._ids)
-                if values:
-                    m._read_values()
-                    vals.extend(m._values)
-                m._next_block()
-        else:
-            while m.is_active():
-                ids.append(m.id())
-                if values:
-                    vals.append(m.value())
-                m.next()
-        return ids, vals
+    def _postings(self, fieldname: str, text: Any, values: bool = False):
+        return postings(self.r, fieldname, text, values=values)
 
     def _phrase(self, fieldname: str, words: list[str]) -> set[int]:
         if not words:
@@ -178,6 +152,51 @@ class _Leaf:
             if not got:
                 break
         return set(got or ())
+
+
+def postings(reader, fieldname: str, text: Any, *, values: bool = False,
+             weights: bool = False) -> tuple[list[int], list]:
+    """(docnums, values or weights if asked) of a term in one segment.
+
+    Read a block at a time (one unpickling gives ids, weights and values) and
+    kept on the reader, which lives as long as one search's searcher.
+    """
+    schema = reader.schema
+    if fieldname not in schema:
+        return [], []
+    field = schema[fieldname]
+    tbytes = text if isinstance(text, bytes) else field.to_bytes(text)
+    cache = reader.__dict__.setdefault("_dangan_postings", {})
+    got = cache.get((fieldname, tbytes))
+    if got is None:
+        got = cache[(fieldname, tbytes)] = _read(reader, fieldname, tbytes, field)
+    ids, ws, vs = got
+    return ids, (vs if values else ws if weights else [])
+
+
+def _read(reader, fieldname: str, tbytes: bytes, field) -> tuple[list, list, list]:
+    if (fieldname, tbytes) not in reader:
+        return [], [], []
+    m = reader._terms.matcher(fieldname, tbytes, field.format)
+    ids: list[int] = []
+    weights: list[float] = []
+    values: list = []
+    if isinstance(m, W3LeafMatcher):
+        while m.is_active():
+            m._read_ids()
+            m._read_weights()
+            m._read_values()
+            ids.extend(m._ids)
+            weights.extend(m._weights)
+            values.extend(m._values)
+            m._next_block()
+    else:
+        while m.is_active():
+            ids.append(m.id())
+            weights.append(m.weight())
+            values.append(m.value())
+            m.next()
+    return ids, weights, values
 
 
 _POSITIONS: dict[bytes, tuple[int, ...]] = {}

@@ -39,6 +39,7 @@ from .query import And, Or, Phrase, Query, Word, parse_query
 from .snippets import make_snippet, mark
 from .whoosh_query import Translator, text_module
 from .whoosh_docset import docset, rank_query
+from .whoosh_rank import top
 from .whoosh_writer import FastWriter
 
 SCHEMA_VERSION = 1
@@ -248,10 +249,15 @@ class WhooshIndex:
                 docs = self._docs(s, wquery, allowed)
                 total, page_hits = len(docs), []
                 if first < total:
-                    res = s.search(rank_query(wquery), filter=docs, limit=first + limit,
-                                   sortedby=sortedby)
-                    page_hits = [(h.docnum, h.score, h.fields())
-                                 for h in res[first:first + limit]]
+                    rq = rank_query(wquery)
+                    best = top(s, rq, docs, first + limit) if sortedby is None else None
+                    if best is not None:
+                        page_hits = [(d, score, s.stored_fields(d))
+                                     for score, d in best[first:first + limit]]
+                    else:
+                        res = s.search(rq, filter=docs, limit=first + limit, sortedby=sortedby)
+                        page_hits = [(h.docnum, h.score, h.fields())
+                                     for h in res[first:first + limit]]
             except DanganError:
                 raise
             except Exception as e:  # noqa: BLE001 - a broken segment
