@@ -80,9 +80,16 @@ def _build(path: Path, writer_cls, docs: list[IndexDocument]) -> dict:
                 "count": r.doc_count(), "total": [r.field_length(f) for f in ("title", "content")]}
 
 
-def test_fast_writer_writes_the_same_index_as_whoosh(tmp_path: Path) -> None:
+def _spilling(ix) -> FastWriter:
+    w = FastWriter(ix)
+    w.pool.limit = 300  # postings: spill to temporary runs every few documents
+    return w
+
+
+@pytest.mark.parametrize("writer", [FastWriter, _spilling])
+def test_fast_writer_writes_the_same_index_as_whoosh(tmp_path: Path, writer) -> None:
     docs = _docs(160, seed=3)
-    fast = _build(tmp_path / "fast", FastWriter, docs)
+    fast = _build(tmp_path / "fast", writer, docs)
     slow = _build(tmp_path / "slow", SegmentWriter, docs)
     assert fast["count"] == slow["count"] > 100
     assert fast["lengths"] == slow["lengths"]
@@ -91,3 +98,24 @@ def test_fast_writer_writes_the_same_index_as_whoosh(tmp_path: Path) -> None:
     assert fast["postings"].keys() == slow["postings"].keys()
     for key, want in slow["postings"].items():
         assert fast["postings"][key] == want, key
+
+
+def test_documents_added_after_a_merged_segment(tmp_path: Path) -> None:
+    from whoosh.reading import SegmentReader
+
+    got = []
+    for name, cls in (("fast", _spilling), ("slow", SegmentWriter)):
+        path = tmp_path / name
+        path.mkdir()
+        ix = windex.create_in(str(path), make_schema())
+        w = cls(ix)
+        w.add_document(id="a", content="档案管理 first", uni="档案管理")
+        w.commit()
+        w = cls(ix)
+        seg = ix._segments()[0]
+        w.add_reader(SegmentReader(ix.storage, ix.schema, seg))
+        w.add_document(id="b", content="管理档案 second", uni="管理档案")
+        w.commit(merge=False)
+        with ix.reader() as r:
+            got.append(sorted((f, t, list(r.postings(f, t).all_ids())) for f, t in r.all_terms()))
+    assert got[0] == got[1]

@@ -22,13 +22,19 @@ produce the same postings.
 """
 from __future__ import annotations
 
+import heapq
+import marshal
 from array import array
+from itertools import groupby
+from operator import itemgetter
 from pickle import dumps
-from typing import Any
+from typing import Any, Iterator
 
 from whoosh import formats
 from whoosh.codec.whoosh3 import W3FieldWriter, W3LeafMatcher, W3TermsReader
+from whoosh.reading import SegmentReader
 from whoosh.system import pack_uint
+from whoosh.util import random_name
 from whoosh.util.text import utf8encode
 from whoosh.writing import SegmentWriter
 
@@ -39,11 +45,17 @@ class FastPool:
     """Postings in memory: {field: {term bytes: [docnums, weights, values]}}.
 
     ``values`` holds the non-empty encoded values only, like Whoosh's block
-    writer (a format's values are either all empty or never empty).
+    writer (a format's values are either all empty or never empty).  Past
+    ``limitmb`` the postings are written to a sorted temporary run
+    (``marshal``) and merged back, term by term, when the segment is written.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, tempstore=None, limitmb: int = 256) -> None:
         self.fields: dict[str, dict[bytes, list]] = {}
+        self.count = 0                         # postings held in memory
+        self.limit = max(1, limitmb) * (1 << 20) // _BYTES_PER_POSTING
+        self.tempstore = tempstore
+        self.runs: list[str] = []
 
     def terms(self, fieldname: str) -> dict[bytes, list]:
         d = self.fields.get(fieldname)
@@ -61,17 +73,59 @@ class FastPool:
         pl[1].append(weight)
         if vbytes:
             pl[2].append(vbytes)
+        self.count += 1
 
-    def iter_postings(self):
+    def maybe_spill(self) -> None:
+        if self.count > self.limit and self.tempstore is not None:
+            name = "%s.dgrun" % random_name()
+            with self.tempstore.create_file(name).raw_file() as f:
+                for key, ids, weights, values in self.items():
+                    marshal.dump((key, ids.tobytes(), weights.tobytes(), values), f)
+            self.runs.append(name)
+            self.fields, self.count = {}, 0
+
+    def items(self) -> Iterator[tuple]:
+        """((field, term), docnums, weights, values) in (field, term) order."""
         for fieldname in sorted(self.fields):
             terms = self.fields[fieldname]
             for tbytes in sorted(terms):
                 ids, weights, values = terms[tbytes]
-                for i, docnum in enumerate(ids):
-                    yield fieldname, tbytes, docnum, weights[i], values[i] if values else None
+                if ids:
+                    yield (fieldname, tbytes), ids, weights, values
+
+    def sources(self) -> list[Iterator[tuple]]:
+        """The spilled runs, oldest first, then memory: each in (field, term) order."""
+        return [*(self._run(name) for name in self.runs), self.items()]
+
+    def _run(self, name: str) -> Iterator[tuple]:
+        with self.tempstore.open_file(name).raw_file() as f:
+            while True:
+                try:
+                    key, ib, wb, values = marshal.load(f)
+                except EOFError:
+                    return
+                ids, weights = array("I"), array("f")
+                ids.frombytes(ib)
+                weights.frombytes(wb)
+                yield tuple(key), ids, weights, values
+
+    def iter_postings(self):
+        for (fieldname, tbytes), ids, weights, values in heapq.merge(
+                *self.sources(), key=itemgetter(0)):
+            for i, docnum in enumerate(ids):
+                yield fieldname, tbytes, docnum, weights[i], values[i] if values else None
 
     def cleanup(self) -> None:
         self.fields.clear()
+        for name in self.runs:
+            try:
+                self.tempstore.delete_file(name)
+            except OSError:
+                pass
+        self.runs = []
+
+
+_BYTES_PER_POSTING = 80   # docnum, weight, a small bytes object, list and dict shares
 
 
 def _fast_kind(field: Any) -> str | None:
@@ -100,15 +154,18 @@ def _one_position(n: int) -> list[bytes]:
 class FastWriter(SegmentWriter):
     """``SegmentWriter`` with the fast paths above; same constructor arguments."""
 
-    def __init__(self, ix, **kwargs: Any) -> None:
-        super().__init__(ix, **kwargs)
-        self.pool = FastPool()
+    def __init__(self, ix, limitmb: int = 256, **kwargs: Any) -> None:
+        super().__init__(ix, limitmb=limitmb, **kwargs)
+        self.pool = FastPool(self._tempstorage, limitmb)
+        self._merging: list[tuple[Any, int, dict | None]] = []  # (segment, startdoc, docmap)
         self._kinds = {name: _fast_kind(f) for name, f in self.schema.items()
                        if f.indexed and f.analyzer is not None}
 
     # --- documents -------------------------------------------------------
     def add_document(self, **fields: Any) -> None:
         self._check_state()
+        if self._merging:  # documents after a merge: keep docnums in order in the pool
+            self._pool_merges()
         perdocwriter = self.perdocwriter
         schema = self.schema
         docnum = self.docnum
@@ -156,6 +213,7 @@ class FastWriter(SegmentWriter):
         perdocwriter.finish_doc()
         self._added = True
         self.docnum += 1
+        self.pool.maybe_spill()
 
     def _add_fast(self, fieldname: str, field: Any, kind: str, value: str,
                   fieldboost: float) -> int:
@@ -193,94 +251,144 @@ class FastWriter(SegmentWriter):
 
     # --- merging segments --------------------------------------------------
     def add_postings_to_pool(self, reader, startdoc, docmap) -> None:
-        terms_reader = getattr(reader, "_terms", None)
-        if not isinstance(terms_reader, W3TermsReader):
+        # Whoosh closes ``reader`` right after this, but the segment's files stay
+        # until the commit is done: its postings are streamed, term by term,
+        # into the new segment when that is written (no pool, bounded memory).
+        if not isinstance(getattr(reader, "_terms", None), W3TermsReader) \
+                or getattr(reader, "_segment", None) is None:
             return super().add_postings_to_pool(reader, startdoc, docmap)
-        schema = self.schema
-        pool = self.pool
-        for fieldname, btext in reader.all_terms():
-            fieldobj = schema[fieldname]
-            m = terms_reader.matcher(fieldname, btext, fieldobj.format)
-            if not isinstance(m, W3LeafMatcher):  # inlined postings
-                while m.is_active():
-                    d = m.id()
-                    if docmap is None or d in docmap:
-                        nd = startdoc + d if docmap is None else docmap[d]
-                        pool.add((fieldname, btext, nd, m.weight(), m.value()))
-                    m.next()
-                continue
-            terms = pool.terms(fieldname)
-            pl = terms.get(btext)
-            if pl is None:
-                pl = terms[btext] = [array("I"), array("f"), []]
-            ids, weights, values = pl
-            while m.is_active():
-                m._read_ids()
-                m._read_weights()
-                m._read_values()
-                bids, bws, bvs = m._ids, m._weights, m._values
-                if docmap is None:
-                    ids.extend([startdoc + d for d in bids])
-                    weights.extend(bws)
-                    if bvs and bvs[0]:
-                        values.extend(bvs)
-                else:
-                    keep = [i for i, d in enumerate(bids) if d in docmap]
-                    ids.extend([docmap[bids[i]] for i in keep])
-                    weights.extend([bws[i] for i in keep])
-                    if bvs and bvs[0]:
-                        values.extend([bvs[i] for i in keep])
-                m._next_block()
+        self._merging.append((reader._segment, startdoc, docmap))
+
+    def _pool_merges(self) -> None:
+        """Move pending merges into the pool (only if documents follow them)."""
+        pending, self._merging = self._merging, []
+        for segment, startdoc, docmap in pending:
+            reader = SegmentReader(self.storage, self.schema, segment)
+            try:
+                for (fieldname, tbytes), ids, weights, values in _reader_items(
+                        reader, self.schema, startdoc, docmap):
+                    pl = self.pool.terms(fieldname).setdefault(
+                        tbytes, [array("I"), array("f"), []])
+                    pl[0].extend(ids)
+                    pl[1].extend(weights)
+                    pl[2].extend(values)
+                    self.pool.count += len(ids)
+            finally:
+                reader.close()
+            self.pool.maybe_spill()
 
     # --- writing the segment -----------------------------------------------
     def _flush_segment(self) -> None:
         self.perdocwriter.close()
         pdr = self.per_document_reader() if self.codec.length_stats else None
         fw = self.fieldwriter
-        if isinstance(fw, W3FieldWriter):
-            _write_postings(fw, self.schema, pdr, self.pool, self.docnum)
-        else:
-            fw.add_postings(self.schema, pdr, self.pool.iter_postings())
+        readers = []
+        try:
+            if isinstance(fw, W3FieldWriter):
+                sources = self.pool.sources()
+                for segment, startdoc, docmap in self._merging:
+                    readers.append(SegmentReader(self.storage, self.schema, segment))
+                    sources.append(_reader_items(readers[-1], self.schema, startdoc, docmap))
+                _write_postings(fw, self.schema, pdr, sources, self.docnum)
+            else:
+                fw.add_postings(self.schema, pdr, self.pool.iter_postings())
+        finally:
+            for r in readers:
+                r.close()
         fw.close()
         if pdr:
             pdr.close()
 
 
-def _write_postings(fw: W3FieldWriter, schema, pdr, pool: FastPool, doccount: int) -> None:
-    for fieldname in sorted(pool.fields):
-        terms = pool.fields[fieldname]
-        if not any(pl[0] for pl in terms.values()):
+def _reader_items(reader, schema, startdoc: int, docmap: dict | None) -> Iterator[tuple]:
+    """((field, term), docnums, weights, values) of a segment, renumbered, in order."""
+    terms_reader = reader._terms
+    for fieldname in sorted(f for f in reader.indexed_field_names() if f in schema):
+        fmt = schema[fieldname].format
+        for btext in reader.lexicon(fieldname):
+            m = terms_reader.matcher(fieldname, btext, fmt)
+            ids, weights, values = array("I"), array("f"), []
+            if not isinstance(m, W3LeafMatcher):  # inlined postings
+                while m.is_active():
+                    d = m.id()
+                    if docmap is None or d in docmap:
+                        ids.append(startdoc + d if docmap is None else docmap[d])
+                        weights.append(m.weight())
+                        v = m.value()
+                        if v:
+                            values.append(v)
+                    m.next()
+            else:
+                while m.is_active():
+                    m._read_ids()
+                    m._read_weights()
+                    m._read_values()
+                    bids, bws, bvs = m._ids, m._weights, m._values
+                    if docmap is None:
+                        ids.extend([startdoc + d for d in bids])
+                        weights.extend(bws)
+                        if bvs and bvs[0]:
+                            values.extend(bvs)
+                    else:
+                        keep = [i for i, d in enumerate(bids) if d in docmap]
+                        ids.extend([docmap[bids[i]] for i in keep])
+                        weights.extend([bws[i] for i in keep])
+                        if bvs and bvs[0]:
+                            values.extend([bvs[i] for i in keep])
+                    m._next_block()
+            if ids:
+                yield (fieldname, btext), ids, weights, values
+
+
+def _write_postings(fw: W3FieldWriter, schema, pdr, sources: list, doccount: int) -> None:
+    """Write the merged sources (each in (field, term) order, older documents first)."""
+    lastfield = None
+    lengths = pw = None
+    limit = 0
+    merged = heapq.merge(*sources, key=itemgetter(0))  # stable: equal keys in source order
+    for (fieldname, tbytes), group in groupby(merged, key=itemgetter(0)):
+        parts = list(group)
+        if len(parts) == 1:
+            _, ids, weights, values = parts[0]
+        else:
+            ids, weights, values = array("I"), array("f"), []
+            for _, i, w, v in parts:
+                ids.extend(i)
+                weights.extend(w)
+                values.extend(v)
+        n = len(ids)
+        if not n:
             continue
-        fieldobj = schema[fieldname]
-        lengths = None
-        if pdr is not None and fieldobj.scorable:
-            dfl = pdr.doc_field_length
-            lengths = [dfl(d, fieldname) or 0 for d in range(doccount)]
-        fw.start_field(fieldname, fieldobj)
-        pw = fw._postwriter
-        limit = pw._blocklimit
-        for tbytes in sorted(terms):
-            ids, weights, values = terms[tbytes]
-            n = len(ids)
-            if not n:
-                continue
-            if values and len(values) != n:
-                raise RuntimeError(f"postings of {fieldname}:{tbytes!r} mix empty values")
-            fw.start_term(tbytes)
-            for s in range(0, n, limit):
-                e = min(n, s + limit)
-                bids = ids[s:e]
-                pw._ids = bids
-                pw._weights = bws = weights[s:e]
-                pw._values = values[s:e] if values else []
-                pw._maxweight = max(0, max(bws))
-                if lengths is not None:
-                    ls = [x for x in map(lengths.__getitem__, bids) if x]
-                    pw._minlength = min(ls) if ls else None
-                    pw._maxlength = max(ls) if ls else 0
-                else:
-                    pw._minlength, pw._maxlength = None, 0
-                if e < n:
-                    pw._write_block()
-            fw.finish_term()
+        if values and len(values) != n:
+            raise RuntimeError(f"postings of {fieldname}:{tbytes!r} mix empty values")
+        if fieldname != lastfield:
+            if lastfield is not None:
+                fw.finish_field()
+            fieldobj = schema[fieldname]
+            lengths = None
+            if pdr is not None and fieldobj.scorable:
+                dfl = pdr.doc_field_length
+                lengths = [dfl(d, fieldname) or 0 for d in range(doccount)]
+            fw.start_field(fieldname, fieldobj)
+            pw = fw._postwriter
+            limit = pw._blocklimit
+            lastfield = fieldname
+        fw.start_term(tbytes)
+        for s in range(0, n, limit):
+            e = min(n, s + limit)
+            bids = ids[s:e]
+            pw._ids = bids
+            pw._weights = bws = weights[s:e]
+            pw._values = values[s:e] if values else []
+            pw._maxweight = max(0, max(bws))
+            if lengths is not None:
+                ls = [x for x in map(lengths.__getitem__, bids) if x]
+                pw._minlength = min(ls) if ls else None
+                pw._maxlength = max(ls) if ls else 0
+            else:
+                pw._minlength, pw._maxlength = None, 0
+            if e < n:
+                pw._write_block()
+        fw.finish_term()
+    if lastfield is not None:
         fw.finish_field()
