@@ -79,6 +79,7 @@ import hmac
 import io
 import secrets
 import struct
+from collections import deque
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import BinaryIO
@@ -219,7 +220,9 @@ class EncryptingReader:
         salt = secrets.token_bytes(SALT_SIZE)
         self._keys = _Keys(key, salt, binding)
         head = MAGIC + salt + self._keys.key_id
-        self._out = bytearray(head + self._keys.mac(head))
+        self._out: deque[memoryview] = deque()  # ciphertext not yet read
+        self._out_len = 0
+        self._emit(head + self._keys.mac(head))
         self._hash = hashlib.sha512()
         self._size = 0
         self._counter = 0
@@ -237,24 +240,38 @@ class EncryptingReader:
         chunk = self._next
         following = self._pull() if len(chunk) == CHUNK_SIZE else b""
         last = not following
-        self._out += self._keys.aead.encrypt(_nonce(self._counter, last), chunk, None)
+        self._emit(self._keys.aead.encrypt(_nonce(self._counter, last), chunk, None))
         self._counter += 1
         self._next = following
         self._done = last
+
+    def _emit(self, data: bytes) -> None:
+        self._out.append(memoryview(data))
+        self._out_len += len(data)
 
     def read(self, n: int = -1) -> bytes:
         if n is None or n < 0:
             while not self._done:
                 self._produce()
-            out, self._out = bytes(self._out), bytearray()
-        else:
-            while len(self._out) < n and not self._done:
-                self._produce()
-            out = bytes(self._out[:n])
-            del self._out[:n]
-        if self._done and not self._out:
+            n = self._out_len
+        while self._out_len < n and not self._done:
+            self._produce()
+        parts = []
+        want = min(n, self._out_len)
+        self._out_len -= want
+        while want:
+            head = self._out[0]
+            if len(head) <= want:
+                parts.append(head)
+                self._out.popleft()
+                want -= len(head)
+            else:
+                parts.append(head[:want])
+                self._out[0] = head[want:]
+                want = 0
+        if self._done and not self._out_len:
             self._eof = True
-        return out
+        return parts[0].tobytes() if len(parts) == 1 else b"".join(parts)
 
     def readable(self) -> bool:
         return True
