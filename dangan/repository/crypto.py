@@ -67,9 +67,10 @@ are reported before chunk 0 is touched, also for empty files.  ``key_id`` is
 a PRF output under a 256-bit random key and a fresh salt: it links nothing
 across files and reveals nothing about the key.
 
-Memory stays bounded by about two chunks whatever the file size: the writer
-keeps one chunk of look-ahead to know which chunk is last, the reader one
-chunk plus one byte.  Plaintext is only ever in memory; this module writes
+Memory stays bounded whatever the file size: the writer holds one chunk of
+plaintext look-ahead (to know which chunk is last) plus the ciphertext not
+yet read (at most the caller's read size plus one chunk); the reader holds
+one chunk plus one byte of look-ahead.  Plaintext is only ever in memory; this module writes
 nothing to disk.
 """
 from __future__ import annotations

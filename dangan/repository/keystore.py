@@ -95,7 +95,7 @@ def _validate(doc: dict[str, Any], path: Path, archive_id: str) -> None:
 class Keystore:
     """Keys of one archive's confidential volumes.  Build with :meth:`create` or :meth:`open`."""
 
-    def __init__(self, path: Path, archive_id: str, doc: dict[str, Any], stamp: tuple[int, int, int]) -> None:
+    def __init__(self, path: Path, archive_id: str, doc: dict[str, Any], stamp: kf.Stamp) -> None:
         self.path = path
         self.archive_id = archive_id
         self._doc = doc

@@ -53,19 +53,26 @@ def decode(raw: bytes, where: Path) -> dict[str, Any]:
     return doc
 
 
-def stamp(path: Path) -> tuple[int, int, int]:
-    st = path.stat()
-    return (st.st_ino, st.st_mtime_ns, st.st_size)
+Stamp = tuple[int, int, int, int]
 
 
-def read(path: Path) -> tuple[dict[str, Any], tuple[int, int, int]]:
+def _stamp_of(st: os.stat_result) -> Stamp:
+    return (st.st_ino, st.st_mtime_ns, st.st_ctime_ns, st.st_size)
+
+
+def stamp(path: Path) -> Stamp:
+    """What tells a reader the file was replaced (each save is a new inode)."""
+    return _stamp_of(path.stat())
+
+
+def read(path: Path) -> tuple[dict[str, Any], Stamp]:
     try:
         with open(path, "rb") as fh:
             st = os.fstat(fh.fileno())
             raw = fh.read()
     except FileNotFoundError:
         raise NotFound(f"no keystore at {path}: create a volume or set $DANGAN_KEYSTORE") from None
-    return decode(raw, path), (st.st_ino, st.st_mtime_ns, st.st_size)
+    return decode(raw, path), _stamp_of(st)
 
 
 def _fsync_dir(path: Path) -> None:
