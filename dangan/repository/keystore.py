@@ -43,7 +43,6 @@ from .crypto import new_key
 from .keystore_kek import Kek, argon2_available, b64, new_spec, require_current, unb64, unlock
 from .keystore_wrap import (
     new_key_pair,
-    public_of,
     require_pair,
     unwrap_record_key,
     unwrap_volume_private,
