@@ -19,7 +19,9 @@ def coloured(text: str, spans: list[tuple[int, int]]) -> str:
     return "".join(out)
 
 
-@click.command()
+# ``-term`` excludes a word: it is a query term, not an option.  Click would read ``-word`` as a
+# cluster of short options, so the command has none (help is ``--help``, and a lone ``-h``).
+@click.command(context_settings={"ignore_unknown_options": True, "help_option_names": ["--help"]})
 @click.argument("query", nargs=-1, required=True)
 @click.option("--sort", type=click.Choice(["relevance", "date", "code"]), default="relevance", show_default=True)
 @click.option("--limit", type=int, default=20, show_default=True)
@@ -30,6 +32,13 @@ def coloured(text: str, spans: list[tuple[int, int]]) -> str:
 def search(ctx, query, sort, limit, page, as_json, count):
     """Search catalogue and full text: words, "phrases", AND/OR/NOT, -word, dept: year:2019..2021 date:>2024-01-01 ..."""
     from ..core.indexing import ensure_fresh, open_search_index, search_filter
+    from ..errors import UsageError
+    if query == ("-h",):
+        click.echo(click.get_current_context().get_help())
+        return
+    unknown = [q for q in query if q.startswith("--") and len(q) > 2]
+    if unknown:
+        raise UsageError(f"no such option: {unknown[0]} (see `dangan search --help`)")
     archive = ctx.archive()
     text = " ".join(query)
     ensure_fresh(archive)
@@ -66,7 +75,7 @@ def reindex(ctx):
     if sys.stderr.isatty():
         def progress(i, n):
             click.echo(f"\rindexing {i}/{n}", nl=False, err=True)
-    n = run(archive, progress)
+    n = run(archive, progress, notice=lambda m: click.echo(f"dangan: warning: {m}", err=True))
     if progress:
         click.echo("", err=True)
     click.echo(f"index rebuilt: {n} record(s)")

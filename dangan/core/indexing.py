@@ -6,7 +6,12 @@ updates: it holds ``index/.drain.lock`` for the whole drain, so only one
 process feeds the index at a time and an older document can never overwrite
 a newer one; the index's own writer lock serialises the commit.  Rows are
 deleted only after the index has committed them, so a crash repeats work but
-never loses it.  ``reindex`` rebuilds the index from the store alone.
+never loses it.  ``reindex`` rebuilds the index from the store alone; an index
+too damaged to open is moved aside (``index/.damaged-<time>/``), never deleted.
+
+Errors the search engine raises while writing (a truncated segment gives
+EOFError, a garbled one struct or pickle errors) become one
+``IntegrityError`` telling the user to run ``dangan reindex``.
 """
 from __future__ import annotations
 
@@ -16,7 +21,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Callable, Iterator
 
-from ..errors import LockTimeout
+from ..errors import DanganError, IntegrityError, LockTimeout
 from ..model import Record
 from ..repository.ocfl import vnum
 from .storage import DERIVATIVE_PREFIX, METADATA_PATH, parse_metadata
@@ -72,6 +77,18 @@ def _drain_lock(archive, blocking: bool) -> Iterator[bool]:
             fcntl.flock(fh.fileno(), fcntl.LOCK_UN)
 
 
+@contextmanager
+def _engine_errors(archive) -> Iterator[None]:
+    """Engine failures while writing the index -> IntegrityError (disk errors and domain errors pass)."""
+    try:
+        yield
+    except (DanganError, OSError, MemoryError):
+        raise
+    except Exception as exc:  # noqa: BLE001 - the engine's many exception types
+        raise IntegrityError(f"index is damaged: {index_dir(archive)}: {type(exc).__name__}: {exc}"[:400]
+                             + "; run `dangan reindex` to rebuild it") from exc
+
+
 def pending(archive) -> int:
     return archive.conn.execute("SELECT count(*) FROM index_outbox").fetchone()[0]
 
@@ -103,10 +120,11 @@ def drain(archive, *, blocking: bool = True, limit: int | None = None) -> int:
                     rec = read_metadata(archive.store, rid)
                     docs.append(document_for(archive, rec, stored_original_names(archive.store, rid),
                                              sealed=bool(row["sealed"])))
-                if docs:
-                    index.add(docs)
-                if gone:
-                    index.delete(gone)
+                with _engine_errors(archive):
+                    if docs:
+                        index.add(docs)
+                    if gone:
+                        index.delete(gone)
                 with archive.transaction() as conn:
                     conn.execute("DELETE FROM index_outbox WHERE seq <= ?", (rows[-1]["seq"],))
                 done += len(last)
@@ -116,16 +134,34 @@ def drain(archive, *, blocking: bool = True, limit: int | None = None) -> int:
     return done
 
 
-def reindex(archive, progress: Callable[[int, int], None] | None = None) -> int:
-    """Rebuild the index from the store alone (metadata.json and stored text derivatives)."""
+def reindex(archive, progress: Callable[[int, int], None] | None = None,
+            notice: Callable[[str], None] | None = None) -> int:
+    """Rebuild the index from the store alone (metadata.json and stored text derivatives).
+
+    ``notice`` hears about a damaged index that was set aside.
+    """
     from ..index import open_index
     store = archive.store
     with _drain_lock(archive, True):
         top = archive.conn.execute("SELECT max(seq) FROM index_outbox").fetchone()[0] or 0
         roots = list(store.iter_object_roots())
-        index = open_index(archive.root / "index", create=True)
+        index = None
         try:
-            index.clear()
+            with _engine_errors(archive):
+                index = open_index(index_dir(archive), create=True)
+                index.clear()
+        except IntegrityError as exc:
+            # Too damaged to open or clear: set it aside (kept, not deleted) and start afresh.
+            if index is not None:
+                try:
+                    index.close()
+                except Exception:  # noqa: BLE001 - it is being replaced
+                    pass
+            aside = _set_aside(index_dir(archive))
+            if notice:
+                notice(f"the damaged index ({exc.message}) was moved to {aside}; delete it when no longer needed")
+            index = open_index(index_dir(archive), create=True)
+        try:
             batch, n = [], 0
             for i, root in enumerate(roots):
                 inv = json.loads((root / "inventory.json").read_bytes())
@@ -136,18 +172,33 @@ def reindex(archive, progress: Callable[[int, int], None] | None = None) -> int:
                     continue
                 batch.append(document_for(archive, rec, names, sealed=bool(cat.get("sealed"))))
                 if len(batch) >= BATCH:
-                    n += index.add(batch) or len(batch)
+                    with _engine_errors(archive):
+                        n += index.add(batch) or len(batch)
                     batch = []
                 if progress:
                     progress(i + 1, len(roots))
             if batch:
-                n += index.add(batch) or len(batch)
+                with _engine_errors(archive):
+                    n += index.add(batch) or len(batch)
         finally:
             index.close()
         with archive.transaction() as conn:
             conn.execute("DELETE FROM index_outbox WHERE seq <= ?", (top,))
             archive.audit(conn, "index.rebuild", details={"records": n})
     return n
+
+
+def _set_aside(path: Path) -> Path:
+    """Move a damaged index's files into ``path/.damaged-<time>/`` (lock files stay where they are)."""
+    import datetime as dt
+    import os
+    stamp = dt.datetime.now(dt.timezone.utc).strftime("%Y%m%dT%H%M%S%f")
+    aside = path / f".damaged-{stamp}"
+    aside.mkdir()
+    for p in path.iterdir():
+        if not p.name.startswith("."):
+            os.replace(p, aside / p.name)
+    return aside
 
 
 def ensure_fresh(archive) -> None:
