@@ -1,43 +1,182 @@
-"""Who may do what to which record: the actor's roles, and the plugins' access rules.
+"""The one policy point: may this actor do this action to this record?
 
-Users and their roles and clearance come from ``[users."NAME"]`` tables in
-``dangan.toml`` until the users register lands; an unknown user has no roles
-and clearance ``internal``.  Plugins decide (any deny wins); core asks them
-only when one implements ``dangan_access``.
+Rules, in order (the first that refuses decides):
+
+1. **Who acts.**  Once the users register is in use (``core.users``), the
+   actor must be an active registered user.  Before that the archive is open:
+   roles come from ``[users."NAME"]`` in ``dangan.toml`` and rule 2 is off.
+2. **Clearance** (core): a record whose secrecy is above the actor's clearance
+   is refused for every action.  Listings and search leave it out; ``show``
+   and ``get`` say only that it exists and its secrecy marking.
+3. **Read-only roles** (core): a user whose only role is ``auditor`` may not
+   ``edit``, ``destroy``, ``approve``, ``lend``, ``export`` or ``copy``.
+4. **Plugins** (``Plugins.access``): any deny wins.  They are told the
+   approvals on file (``grants``: e.g. an ``export`` approval for this actor
+   and record, unexpired) in ``AccessContext.approvals``.
+
+Every refusal by ``require`` is audited (``access.<action>`` denied).
 """
 from __future__ import annotations
 
+import datetime as dt
 from typing import Callable
 
-from ..errors import AccessDenied
-from ..model import Record
+from ..errors import AccessDenied, NotFound, UsageError
+from ..model import Record, secrecy_rank
+from .users import acting_user, clearance_rank, deny, get_user, now, register_in_use, require_user
+
+WRITE_ACTIONS = ("edit", "destroy", "approve", "lend", "export", "copy")
+MARKS = {"public": "公开", "internal": "内部", "secret": "秘密", "confidential": "机密", "top-secret": "绝密"}
+#: Roles that may grant an approval (``dangan access grant``); a department head only for their department.
+GRANT_ROLES = ("manager", "admin")
 
 
 def plugin_actor(archive):
+    """The actor as plugins see it: name, roles, clearance, department."""
     from ..plugins.types import Actor
-    users = archive.config.raw.get("users", {})
-    u = users.get(archive.actor.name, {})
-    return Actor(name=archive.actor.name, roles=frozenset(u.get("roles", [])),
-                 clearance=u.get("clearance", "internal"), department=u.get("department"))
+    u = acting_user(archive)
+    return Actor(name=u.name, roles=u.roles, clearance=u.clearance, department=u.department)
+
+
+def cleared(actor, rec: Record) -> bool:
+    return clearance_rank(actor.clearance) >= secrecy_rank(rec.secrecy or "public")
+
+
+def _grants_of(archive, name: str) -> dict[str, set[str]]:
+    out: dict[str, set[str]] = {}
+    for r in archive.conn.execute("SELECT record_id, action FROM grants WHERE grantee = ? AND revoked_at IS NULL"
+                                  " AND expires_at > ?", (name, now())):
+        out.setdefault(r["record_id"], set()).add(r["action"])
+    return out
+
+
+def approvals_for(archive, name: str, record_id: str) -> frozenset[str]:
+    return frozenset(_grants_of(archive, name).get(record_id, ()))
+
+
+def core_refusal(archive, actor, action: str, rec: Record) -> str | None:
+    """Why core refuses (rules 2 and 3), or None."""
+    if register_in_use(archive) and not cleared(actor, rec):
+        return (f"record {rec.id} is marked {MARKS.get(rec.secrecy, rec.secrecy)} ({rec.secrecy}), above the "
+                f"clearance of {actor.name} ({actor.clearance})")
+    if action in WRITE_ACTIONS and actor.roles == frozenset({"auditor"}):
+        return f"{actor.name} is an auditor (read-only) and may not {action}"
+    return None
 
 
 def visibility(archive) -> Callable[[Record], bool] | None:
     """A filter for listings and search, or None when no rule restricts viewing."""
     plugins = archive.plugins
-    if not plugins.implements("dangan_access"):
-        return None
     actor = plugin_actor(archive)
-    return lambda rec: plugins.may(actor, "view", rec)
+    by_plugins = plugins.implements("dangan_access")
+    by_clearance = register_in_use(archive) and clearance_rank(actor.clearance) < len(MARKS) - 1
+    if not by_plugins and not by_clearance:
+        return None
+    from ..plugins.types import AccessContext
+    grants = _grants_of(archive, actor.name) if by_plugins else {}
+
+    def visible(rec: Record) -> bool:
+        if by_clearance and not cleared(actor, rec):
+            return False
+        if not by_plugins:
+            return True
+        return plugins.may(actor, "view", rec, AccessContext(approvals=frozenset(grants.get(rec.id, ()))))
+    return visible
 
 
-def require(archive, action: str, rec: Record, approvals: frozenset[str] = frozenset()) -> None:
+def require(archive, action: str, rec: Record, approvals: frozenset[str] = frozenset(), *,
+            as_user: str | None = None, purpose: str = "") -> None:
+    """Refuse (AccessDenied, audited) unless ``action`` on ``rec`` is allowed for the actor (or ``as_user``)."""
+    from ..plugins.types import AccessContext, Actor
+    actor = plugin_actor(archive)
+    if as_user is not None and as_user != actor.name:
+        u = require_user(archive, as_user) if register_in_use(archive) else None
+        actor = Actor(u.name, u.roles, u.clearance, u.department) if u else Actor(as_user)
+    why = core_refusal(archive, actor, action, rec)
+    if why:
+        raise deny_record(archive, action, rec, why, "core")
     plugins = archive.plugins
     if not plugins.implements("dangan_access"):
         return
-    from ..plugins.types import AccessContext
-    decision = plugins.access(plugin_actor(archive), action, rec, AccessContext(approvals=approvals))
+    approvals = frozenset(approvals) | approvals_for(archive, actor.name, rec.id)
+    decision = plugins.access(actor, action, rec, AccessContext(approvals=approvals, purpose=purpose,
+                                                                now=dt.datetime.now(dt.timezone.utc)))
     if not decision:
-        with archive.transaction() as conn:
-            archive.audit(conn, f"access.{action}", rec.id, "denied", details={"denied_by": list(decision.denied_by)})
-        raise AccessDenied(f"{archive.actor.name} may not {action} record {rec.id}"
-                           + (f" (rule of {', '.join(decision.denied_by)})" if decision.denied_by else ""))
+        raise deny_record(archive, action, rec, f"{actor.name} may not {action} record {rec.id}"
+                          + (f" (rule of {', '.join(decision.denied_by)})" if decision.denied_by else ""),
+                          *decision.denied_by)
+
+
+def deny_record(archive, action: str, rec: Record, message: str, *denied_by: str) -> AccessDenied:
+    with archive.transaction() as conn:
+        archive.audit(conn, f"access.{action}", rec.id, "denied", details={"denied_by": list(denied_by),
+                                                                           "reason": message})
+    return AccessDenied(message)
+
+
+# -- approvals on file (grants) ----------------------------------------------------
+
+def grant(archive, action: str, refs: list[str], grantee: str, *, days: int = 7, reason: str) -> list[int]:
+    """Record an approval: ``grantee`` may ``action`` these records for ``days`` days.
+
+    The grantor holds ``manager`` or ``admin`` (or is ``department-head`` of the
+    record's department), is cleared for the record, and is not the grantee.
+    """
+    from ..plugins.types import ACTIONS
+    if action not in ACTIONS or action == "view":
+        raise UsageError(f"unknown action {action!r} to approve (use {', '.join(a for a in ACTIONS if a != 'view')})")
+    if not reason.strip():
+        raise UsageError("an approval needs --reason")
+    if not 1 <= days <= 366:
+        raise UsageError("--days must be 1 to 366")
+    me = acting_user(archive, action="grant")
+    if register_in_use(archive):
+        target = require_user(archive, grantee)
+        if not target.active:
+            raise UsageError(f"user {grantee!r} is disabled")
+    if grantee == me.name:
+        raise deny(archive, "grant", f"user:{grantee}", f"{me.name} may not approve their own request")
+    recs = [archive.record(r) for r in refs]
+    for rec in recs:
+        head = "department-head" in me.roles and me.department and me.department == rec.department
+        if not (me.has_any(GRANT_ROLES) or head):
+            raise deny(archive, "grant", rec.id, f"{me.name} may not approve {action} of record {rec.id}: needs "
+                       f"the role manager or admin, or department-head of {rec.department or 'its department'}")
+        why = core_refusal(archive, me, "approve", rec)
+        if why:
+            raise deny_record(archive, "approve", rec, why, "core")
+    t = now()
+    until = (dt.datetime.now(dt.timezone.utc) + dt.timedelta(days=days)).isoformat(timespec="seconds") \
+        .replace("+00:00", "Z")
+    ids = []
+    with archive.transaction() as conn:
+        for rec in recs:
+            cur = conn.execute("INSERT INTO grants (record_id, action, grantee, granted_by, granted_at, expires_at,"
+                               " reason) VALUES (?,?,?,?,?,?,?)", (rec.id, action, grantee, me.name, t, until, reason))
+            ids.append(cur.lastrowid)
+            archive.audit(conn, "access.grant", rec.id, details={"grant": cur.lastrowid, "action": action,
+                                                                 "grantee": grantee, "until": until, "reason": reason})
+    return ids
+
+
+def revoke(archive, grant_id: int, reason: str = "") -> None:
+    me = acting_user(archive, action="revoke")
+    row = archive.conn.execute("SELECT * FROM grants WHERE id = ?", (grant_id,)).fetchone()
+    if row is None:
+        raise NotFound(f"no approval {grant_id}")
+    if row["revoked_at"]:
+        raise UsageError(f"approval {grant_id} was revoked already")
+    if not (me.has_any(GRANT_ROLES) or me.name == row["granted_by"]):
+        raise deny(archive, "revoke", row["record_id"], f"{me.name} may not revoke approval {grant_id}")
+    with archive.transaction() as conn:
+        conn.execute("UPDATE grants SET revoked_at = ? WHERE id = ?", (now(), grant_id))
+        archive.audit(conn, "access.revoke", row["record_id"], details={"grant": grant_id, "reason": reason or None})
+
+
+def list_grants(archive, *, active_only: bool = True) -> list[dict]:
+    sql = "SELECT * FROM grants" + (" WHERE revoked_at IS NULL AND expires_at > ?" if active_only else "") + " ORDER BY id"
+    return [dict(r) for r in archive.conn.execute(sql, (now(),) if active_only else ())]
+
+
+def user_or_none(archive, name: str):
+    return get_user(archive, name)

@@ -101,10 +101,114 @@ MIGRATIONS: list[str] = [
     CREATE UNIQUE INDEX volumes_id ON volumes(id);
     ALTER TABLE records ADD COLUMN sealed TEXT;
     """,
-    # 4: reserved for the drop-folder watcher (issue 7): until it lands, a no-op
-    "SELECT 1;",
-    # 5: reserved for records management (issue 8): until it lands, a no-op
-    "SELECT 1;",
+    # 4: the drop-folder watcher (issue 7): hand-offs of drop files, records awaiting background extraction
+    """
+    CREATE TABLE watch_handoffs (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        folder TEXT NOT NULL,
+        path TEXT NOT NULL,
+        path_key TEXT NOT NULL,
+        sha512 TEXT,
+        size INTEGER NOT NULL, mtime_ns INTEGER NOT NULL,
+        pid INTEGER NOT NULL, host TEXT NOT NULL,
+        audit_seq INTEGER NOT NULL,
+        started TEXT NOT NULL,
+        state TEXT NOT NULL,
+        outcome TEXT, record_id TEXT, reason TEXT, finished TEXT
+    );
+    CREATE INDEX watch_handoffs_state ON watch_handoffs(state);
+    CREATE INDEX watch_handoffs_path_key ON watch_handoffs(path_key);
+    CREATE TABLE extraction_queue (
+        record_id TEXT PRIMARY KEY,
+        queued TEXT NOT NULL,
+        attempts INTEGER NOT NULL DEFAULT 0,
+        last_error TEXT, last_attempt TEXT
+    );
+    """,
+    # 5: records management (issue 8): users register, access grants, loans, holds, disposition, inspections.
+    # No foreign keys to records: destruction and rebuild-catalogue delete and re-insert record rows.
+    """
+    CREATE TABLE users (
+        name TEXT PRIMARY KEY,
+        display_name TEXT NOT NULL DEFAULT '',
+        department TEXT,
+        roles TEXT NOT NULL DEFAULT '[]',
+        clearance TEXT NOT NULL DEFAULT 'internal',
+        active INTEGER NOT NULL DEFAULT 1,
+        created TEXT NOT NULL, created_by TEXT NOT NULL, updated TEXT NOT NULL
+    );
+    CREATE TABLE grants (
+        id INTEGER PRIMARY KEY,
+        record_id TEXT NOT NULL, action TEXT NOT NULL, grantee TEXT NOT NULL,
+        granted_by TEXT NOT NULL, granted_at TEXT NOT NULL, expires_at TEXT NOT NULL,
+        reason TEXT NOT NULL DEFAULT '', revoked_at TEXT
+    );
+    CREATE INDEX grants_lookup ON grants(grantee, record_id, action);
+    CREATE TABLE loans (
+        id TEXT PRIMARY KEY,
+        borrower TEXT NOT NULL, department TEXT, purpose TEXT NOT NULL, days INTEGER NOT NULL,
+        external_unit TEXT, letter_ref TEXT, id_number TEXT,
+        status TEXT NOT NULL,
+        requested_by TEXT NOT NULL, requested_at TEXT NOT NULL,
+        decided_by TEXT, decided_at TEXT, decision_note TEXT,
+        due TEXT, closed_at TEXT
+    );
+    CREATE INDEX loans_status ON loans(status, due);
+    CREATE TABLE loan_items (
+        loan_id TEXT NOT NULL REFERENCES loans(id),
+        record_id TEXT NOT NULL,
+        returned_at TEXT, received_by TEXT, condition TEXT,
+        PRIMARY KEY (loan_id, record_id)
+    );
+    CREATE INDEX loan_items_record ON loan_items(record_id);
+    CREATE TABLE holds (
+        id TEXT PRIMARY KEY,
+        scope_kind TEXT NOT NULL, scope TEXT NOT NULL,
+        reason TEXT NOT NULL, authority TEXT NOT NULL,
+        created TEXT NOT NULL, created_by TEXT NOT NULL,
+        released_at TEXT, released_by TEXT, release_reason TEXT
+    );
+    CREATE TABLE hold_records (
+        hold_id TEXT NOT NULL REFERENCES holds(id),
+        record_id TEXT NOT NULL,
+        PRIMARY KEY (hold_id, record_id)
+    );
+    CREATE INDEX hold_records_record ON hold_records(record_id);
+    CREATE TABLE retention_extensions (
+        id INTEGER PRIMARY KEY,
+        record_id TEXT NOT NULL, until TEXT NOT NULL, reason TEXT NOT NULL,
+        created TEXT NOT NULL, created_by TEXT NOT NULL
+    );
+    CREATE INDEX retention_extensions_record ON retention_extensions(record_id);
+    CREATE TABLE disposal_lists (
+        id TEXT PRIMARY KEY,
+        status TEXT NOT NULL,
+        as_of TEXT NOT NULL, reason TEXT NOT NULL DEFAULT '',
+        proposed_by TEXT NOT NULL, proposed_at TEXT NOT NULL,
+        decided_by TEXT, decided_at TEXT, decision_note TEXT,
+        executed_by TEXT, executed_at TEXT,
+        certificate TEXT
+    );
+    CREATE TABLE disposal_items (
+        list_id TEXT NOT NULL REFERENCES disposal_lists(id),
+        record_id TEXT NOT NULL,
+        archival_code TEXT, title TEXT NOT NULL DEFAULT '', secrecy TEXT, retention TEXT,
+        due TEXT, action TEXT NOT NULL,
+        outcome TEXT, certificate_sha256 TEXT,
+        PRIMARY KEY (list_id, record_id)
+    );
+    CREATE INDEX disposal_items_record ON disposal_items(record_id);
+    CREATE TABLE inspections (
+        id INTEGER PRIMARY KEY,
+        record_id TEXT, volume TEXT,
+        inspected_at TEXT NOT NULL, inspector TEXT NOT NULL,
+        condition TEXT NOT NULL, fading TEXT NOT NULL DEFAULT 'none', damage TEXT NOT NULL DEFAULT '',
+        environment TEXT NOT NULL DEFAULT '', notes TEXT NOT NULL DEFAULT '',
+        CHECK ((record_id IS NULL) != (volume IS NULL))
+    );
+    CREATE INDEX inspections_record ON inspections(record_id, inspected_at);
+    CREATE INDEX inspections_volume ON inspections(volume, inspected_at);
+    """,
     # 6: reserved for backups (issue 6): until it lands, a no-op
     "SELECT 1;",
 ]

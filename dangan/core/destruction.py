@@ -7,7 +7,12 @@ the source of truth: ``rebuild-catalogue`` brings the tombstone back, never
 the record.  A sealed record's key is shredded in every keystore copy first
 (crypto-shredding), so its ciphertext — in old backups too — can never be
 read again.  Plugins may veto through the ``dangan_destroy`` wrapper.
-Approvals and legal holds are checked by the caller (records management).
+
+Refused here, whoever calls: a record under a legal hold (``holds.RecordHeld``)
+and a permanent record.  Approval is the caller's part: ``disposition.execute``
+passes the approver and the destruction list's approval chain (``approval``),
+which the certificate and the tombstone keep.  The title stays in the
+tombstone unless the record is confidential (secret and above).
 """
 from __future__ import annotations
 
@@ -23,17 +28,23 @@ PLAIN_FIELDS = ("id", "fonds", "archival_code", "department", "category", "year"
                 "volume", "created")
 
 
-def destroy_record(archive, ref: str, *, reason: str, approved_by: str | None = None) -> dict:
+def destroy_record(archive, ref: str, *, reason: str, approved_by: str | None = None,
+                   approval: dict | None = None) -> dict:
+    from ..errors import UsageError
+    from ..model import is_confidential
+    from .holds import assert_not_held
     rec = archive.record(ref)
     if rec.status == "destroyed":
-        from ..errors import UsageError
         raise UsageError(f"record {rec.id} was destroyed already")
+    assert_not_held(archive, rec.id, "destroyed")
+    if (rec.retention or "") == "permanent":
+        raise UsageError(f"record {rec.id} is kept permanently: it can never be destroyed")
     row = archive.conn.execute("SELECT sealed, piece_class, piece FROM records WHERE id = ?", (rec.id,)).fetchone()
     sealed = row["sealed"]
     now = dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds").replace("+00:00", "Z")
     certificate = {
         "record_id": rec.id, "archival_code": rec.archival_code, "destroyed_at": now, "destroyed_by": archive.actor.name,
-        "approved_by": approved_by, "reason": reason, "versions": rec.version, "crypto_shredded": bool(sealed),
+        "approved_by": approved_by, "approval": approval, "reason": reason, "versions": rec.version, "crypto_shredded": bool(sealed),
         # digests of what was stored (ciphertext for sealed records): proof of what was destroyed, not content
         "stored_digests": sorted({f.digest for v in range(1, rec.version + 1)
                                   for f in archive.store.files(rec.id, v)}),
@@ -47,7 +58,8 @@ def destroy_record(archive, ref: str, *, reason: str, approved_by: str | None = 
             open_keystore(archive).shred_record(rec.id)
             archive.__dict__.get("_record_keys", {}).pop(rec.id, None)
         archive.store.purge(rec.id)
-        tomb = Record(**{k: getattr(rec, k) for k in PLAIN_FIELDS}, title="", status="destroyed", version=1,
+        title = "" if sealed or is_confidential(rec.secrecy or "public") else rec.title
+        tomb = Record(**{k: getattr(rec, k) for k in PLAIN_FIELDS}, title=title, status="destroyed", version=1,
                       updated=now, metadata={})
         with archive.store.stage(rec.id) as draft:
             draft.add_bytes(METADATA_PATH, metadata_document(tomb, {}, {

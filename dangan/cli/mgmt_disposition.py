@@ -1,0 +1,147 @@
+"""`dangan disposition`: due dates, destruction lists (销毁清册) with approval, execution and certificates."""
+from __future__ import annotations
+
+import click
+
+from . import pass_ctx
+from .mgmt_lend import _as_of
+from .output import json_line, json_lines, table
+
+
+@click.group("disposition")
+def disposition():
+    """Retention due dates, appraisal (鉴定) and destruction with approval."""
+
+
+@disposition.command("due")
+@click.option("--as-of", "as_of", help="YYYY-MM-DD (default today).")
+@click.option("--json", "as_json", is_flag=True)
+@pass_ctx
+def due_cmd(ctx, as_of, as_json):
+    """Records whose retention has run out by --as-of, with their disposition action."""
+    import datetime as dt
+    from ..core.disposition import due_list
+    rows = due_list(ctx.archive(), _as_of(as_of) or dt.date.today())
+    if as_json:
+        json_lines(rows)
+        return
+    table([(r["record_id"], r["archival_code"] or "", r["retention"], r["due"], r["action"],
+            "HELD" if r["held"] else (r["on_list"] or ""), r["title"]) for r in rows],
+          ["ID", "CODE", "RETENTION", "DUE", "ACTION", "HOLD/LIST", "TITLE"], {6: 40})
+
+
+@disposition.command("propose")
+@click.argument("refs", nargs=-1)
+@click.option("--due", "due", is_flag=True, help="Every record due by --as-of (held ones are skipped).")
+@click.option("--as-of", "as_of")
+@click.option("--reason", default="", help="The appraisal's conclusion.")
+@click.option("--json", "as_json", is_flag=True)
+@pass_ctx
+def propose_cmd(ctx, refs, due, as_of, reason, as_json):
+    """Build a destruction list from an appraisal; prints its id."""
+    from ..core.disposition import propose
+    out = propose(ctx.archive(), list(refs), due=due, as_of=_as_of(as_of), reason=reason)
+    if as_json:
+        json_line(out)
+        return
+    click.echo(f"destruction list {out['list']}: {len(out['records'])} record(s), awaiting approval")
+    for s in out["skipped"]:
+        click.echo(f"skipped {s['record_id']}: {s['reason']}", err=True)
+
+
+@disposition.command("approve")
+@click.argument("list_id")
+@click.option("--note", default="")
+@pass_ctx
+def approve_cmd(ctx, list_id, note):
+    """Approve a destruction list (an approver role; never its proposer)."""
+    from ..core.disposition import approve
+    lst = approve(ctx.archive(), list_id, note)
+    click.echo(f"destruction list {lst['id']} approved by {lst['decided_by']}")
+
+
+@disposition.command("reject")
+@click.argument("list_id")
+@click.option("--reason", required=True)
+@pass_ctx
+def reject_cmd(ctx, list_id, reason):
+    """Reject a destruction list: nothing on it is destroyed."""
+    from ..core.disposition import reject
+    reject(ctx.archive(), list_id, reason)
+    click.echo(f"destruction list {list_id} rejected")
+
+
+@disposition.command("execute")
+@click.argument("list_id")
+@click.option("--json", "as_json", is_flag=True)
+@pass_ctx
+def execute_cmd(ctx, list_id, as_json):
+    """Destroy what an approved list names (holds re-checked) and issue its certificate."""
+    from ..core.disposition import execute
+    lst = execute(ctx.archive(), list_id)
+    cert = lst["certificate"]
+    if as_json:
+        json_line(cert)
+        return
+    for i in cert["items"]:
+        click.echo(f"{i['record_id']}  {i['archival_code'] or '':<28} {i['outcome']}")
+    click.echo(f"certificate {cert['certificate_sha256']}: {cert['destroyed']} destroyed, "
+               f"{cert['not_destroyed']} not destroyed")
+
+
+@disposition.command("show")
+@click.argument("list_id")
+@click.option("--json", "as_json", is_flag=True)
+@pass_ctx
+def show_cmd(ctx, list_id, as_json):
+    """A destruction list, its approval chain and (once executed) its certificate."""
+    from ..core.disposition import get_list
+    from ..core.users import acting_user
+    archive = ctx.archive()
+    acting_user(archive, action="read destruction lists")
+    lst = get_list(archive, list_id)
+    if as_json:
+        json_line(lst)
+        return
+    click.echo(f"list {lst['id']}  {lst['status']}  as of {lst['as_of']}")
+    click.echo(f"proposed by {lst['proposed_by']} at {lst['proposed_at']}")
+    if lst["decided_by"]:
+        click.echo(f"decided by  {lst['decided_by']} at {lst['decided_at']}")
+    if lst["executed_at"]:
+        click.echo(f"executed by {lst['executed_by']} at {lst['executed_at']}; certificate "
+                   f"{lst['certificate']['certificate_sha256']}")
+    table([(i["record_id"], i["archival_code"] or "", i["retention"], i["due"], i["action"], i["outcome"] or "",
+            i["title"]) for i in lst["items"]], ["ID", "CODE", "RETENTION", "DUE", "ACTION", "OUTCOME", "TITLE"],
+          {6: 30})
+
+
+@disposition.command("lists")
+@click.option("--json", "as_json", is_flag=True)
+@pass_ctx
+def lists_cmd(ctx, as_json):
+    """Every destruction list."""
+    from ..core.disposition import list_lists
+    from ..core.users import acting_user
+    archive = ctx.archive()
+    acting_user(archive, action="read destruction lists")
+    rows = list_lists(archive)
+    if as_json:
+        json_lines(rows)
+        return
+    table([(r["id"], r["status"], r["records"], r["proposed_by"], r["decided_by"] or "", r["executed_at"] or "")
+           for r in rows], ["LIST", "STATUS", "RECORDS", "PROPOSED BY", "DECIDED BY", "EXECUTED"])
+
+
+@disposition.command("extend")
+@click.argument("ref")
+@click.option("--until", required=True, help="Keep the record until this date (YYYY-MM-DD).")
+@click.option("--reason", required=True)
+@pass_ctx
+def extend_cmd(ctx, ref, until, reason):
+    """A review's outcome: keep a record longer (its due date moves)."""
+    from ..core.disposition import extend
+    d = extend(ctx.archive(), ref, until=until, reason=reason)
+    click.echo(f"{d['record_id']} now due {d['due']}")
+
+
+COMMANDS = [disposition]

@@ -1,0 +1,154 @@
+"""`dangan lend`: the lending register (借阅登记簿)."""
+from __future__ import annotations
+
+import csv
+import sys
+
+import click
+
+from . import pass_ctx
+from .output import json_line, json_lines, table
+
+
+def _as_of(value):
+    import datetime as dt
+    from ..core.fields import parse_date
+    return dt.date.fromisoformat(parse_date(value)) if value else None
+
+
+@click.group("lend")
+def lend():
+    """Lending: request, approve, return item by item, overdue loans."""
+
+
+@lend.command("request")
+@click.argument("refs", nargs=-1, required=True)
+@click.option("--purpose", required=True, help="What the records are borrowed for.")
+@click.option("--days", type=int, help="Loan length (default: the limit, at most [lending] default_days).")
+@click.option("--borrower", help="Another user (archivist/admin), or the outside borrower's name.")
+@click.option("--unit", help="Outside borrower: their organisation.")
+@click.option("--letter", help="Outside borrower: letter-of-introduction reference.")
+@click.option("--id-number", help="Outside borrower: resident ID number (checked).")
+@click.option("--json", "as_json", is_flag=True)
+@pass_ctx
+def lend_request(ctx, refs, purpose, days, borrower, unit, letter, id_number, as_json):
+    """Ask to borrow records; prints the loan id."""
+    from ..core.lending import request
+    loan = request(ctx.archive(), list(refs), purpose=purpose, days=days, borrower=borrower, unit=unit,
+                   letter=letter, id_number=id_number)
+    if as_json:
+        json_line({"loan": loan["id"], **loan})
+    else:
+        click.echo(f"loan {loan['id']} requested: {len(loan['items'])} record(s) for {loan['days']} days, "
+                   f"awaiting approval")
+
+
+@lend.command("approve")
+@click.argument("loan_id")
+@click.option("--note", default="")
+@pass_ctx
+def lend_approve(ctx, loan_id, note):
+    """Approve a loan (department head of the borrower; a manager for secret files)."""
+    from ..core.lending import approve
+    loan = approve(ctx.archive(), loan_id, note)
+    click.echo(f"loan {loan['id']} approved: due back {loan['due']}")
+
+
+@lend.command("refuse")
+@click.argument("loan_id")
+@click.option("--reason", required=True)
+@pass_ctx
+def lend_refuse(ctx, loan_id, reason):
+    """Refuse a loan request."""
+    from ..core.lending import refuse
+    refuse(ctx.archive(), loan_id, reason)
+    click.echo(f"loan {loan_id} refused")
+
+
+@lend.command("return")
+@click.argument("loan_id")
+@click.argument("refs", nargs=-1)
+@click.option("--all", "everything", is_flag=True, help="Every item still out on this loan.")
+@click.option("--condition", default="intact", show_default=True, help="The condition each item came back in.")
+@pass_ctx
+def lend_return(ctx, loan_id, refs, everything, condition):
+    """Receive returned records, checked item by item."""
+    from ..core.lending import get_loan, return_items
+    archive = ctx.archive()
+    if everything:
+        refs = [i["record_id"] for i in get_loan(archive, loan_id)["items"] if not i["returned_at"]]
+    loan = return_items(archive, loan_id, list(refs), condition=condition)
+    left = [i for i in loan["items"] if not i["returned_at"]]
+    click.echo(f"loan {loan_id}: {len(refs)} returned, {len(left)} still out" +
+               ("" if left else " — loan closed"))
+
+
+def _rows(loans):
+    return [(b["id"], b["status"], b["borrower"] + (f" ({b['external_unit']})" if b["external_unit"] else ""),
+             b["department"] or "", len(b["items"]), len(b["outstanding"]), b["due"] or "", b["days_overdue"] or "",
+             b["purpose"]) for b in loans]
+
+
+HEAD = ["LOAN", "STATUS", "BORROWER", "DEPT", "ITEMS", "OUT", "DUE", "OVERDUE", "PURPOSE"]
+
+
+@lend.command("list")
+@click.option("--overdue", is_flag=True, help="Only loans past their due date.")
+@click.option("--as-of", "as_of")
+@click.option("--status", type=click.Choice(["requested", "on-loan", "returned", "refused"]))
+@click.option("--borrower")
+@click.option("--json", "as_json", is_flag=True)
+@pass_ctx
+def lend_list(ctx, overdue, as_of, status, borrower, as_json):
+    """Loans (with --overdue: those past due, as of today or --as-of)."""
+    from ..core.lending import list_loans
+    from ..core.users import acting_user
+    archive = ctx.archive()
+    acting_user(archive, action="list loans")
+    loans = list_loans(archive, overdue=overdue, as_of=_as_of(as_of), status=status, borrower=borrower)
+    if as_json:
+        json_lines(loans)
+        return
+    table(_rows(loans), HEAD, {8: 40})
+
+
+@lend.command("overdue")
+@click.option("--as-of", "as_of")
+@click.option("--json", "as_json", is_flag=True)
+@click.pass_context
+def lend_overdue(click_ctx, as_of, as_json):
+    """Loans past their due date (same as `lend list --overdue`)."""
+    click_ctx.invoke(lend_list, overdue=True, as_of=as_of, status=None, borrower=None, as_json=as_json)
+
+
+@lend.command("register")
+@click.option("--from", "since")
+@click.option("--to", "until")
+@click.option("--format", "fmt", type=click.Choice(["table", "csv", "json"]), default="table", show_default=True)
+@pass_ctx
+def lend_register(ctx, since, until, fmt):
+    """The lending register (借阅登记簿): one line per item lent, requested between --from and --to."""
+    from ..core.lending import list_loans
+    from ..core.users import acting_user
+    archive = ctx.archive()
+    acting_user(archive, action="read the lending register")
+    s, u = _as_of(since), _as_of(until)
+    rows = [{"loan": b["id"], "requested": b["requested_at"][:10], "borrower": b["borrower"],
+             "unit": b["external_unit"] or "", "department": b["department"] or "", "purpose": b["purpose"],
+             "record": i["record_id"], "archival_code": i["archival_code"] or "", "approved_by": b["decided_by"] or "",
+             "due": b["due"] or "", "returned": (i["returned_at"] or "")[:10], "received_by": i["received_by"] or "",
+             "condition": i["condition"] or "", "status": b["status"]}
+            for b in list_loans(archive, since=s and s.isoformat(), until=u and u.isoformat()) for i in b["items"]]
+    cols = ["loan", "requested", "borrower", "unit", "department", "purpose", "record", "archival_code",
+            "approved_by", "due", "returned", "received_by", "condition", "status"]
+    if fmt == "json":
+        json_lines(rows)
+    elif fmt == "csv":
+        w = csv.DictWriter(sys.stdout, fieldnames=cols)
+        w.writeheader()
+        w.writerows(rows)
+    else:
+        table([[r[c] for c in cols] for r in rows], [c.upper() for c in cols], {5: 30})
+
+
+COMMANDS = [lend]

@@ -1,0 +1,135 @@
+"""`dangan user` (the users register) and `dangan access` (approvals on file)."""
+from __future__ import annotations
+
+import click
+
+from . import pass_ctx
+from .output import json_line, json_lines, table
+
+
+@click.group("user")
+def user():
+    """The users register: roles, department and clearance of everyone who acts."""
+
+
+def _show(u) -> None:
+    click.echo(f"{u.name}: roles {', '.join(sorted(u.roles)) or '-'}; clearance {u.clearance}; "
+               f"department {u.department or '-'}{'' if u.active else '; DISABLED'}")
+
+
+@user.command("add")
+@click.argument("name")
+@click.option("--role", "roles", multiple=True, help="admin, archivist, department-head, manager, staff, auditor, "
+              "security-officer, legal, or a plugin's role (repeatable).")
+@click.option("--clearance", default="internal", show_default=True, help="Highest secrecy the user may see.")
+@click.option("--dept", "department", help="Department code, e.g. BGS.")
+@click.option("--display-name", default="")
+@pass_ctx
+def user_add(ctx, name, roles, clearance, department, display_name):
+    """Add a user (the first user becomes an admin; later ones need an admin)."""
+    from ..core.users import add_user
+    _show(add_user(ctx.archive(), name, display_name=display_name, department=department, roles=roles,
+                   clearance=clearance))
+
+
+@user.command("list")
+@click.option("--json", "as_json", is_flag=True)
+@pass_ctx
+def user_list(ctx, as_json):
+    """Everyone in the register."""
+    from ..core.users import acting_user, list_users, register_in_use
+    archive = ctx.archive()
+    if register_in_use(archive):
+        acting_user(archive, action="list users")
+    users = list_users(archive)
+    if as_json:
+        json_lines(u.to_dict() for u in users)
+        return
+    table([(u.name, u.display_name, u.department or "", ", ".join(sorted(u.roles)), u.clearance,
+            "yes" if u.active else "no") for u in users], ["USER", "NAME", "DEPT", "ROLES", "CLEARANCE", "ACTIVE"])
+
+
+@user.command("set")
+@click.argument("name")
+@click.option("--add-role", "add", multiple=True)
+@click.option("--remove-role", "remove", multiple=True)
+@click.option("--clearance")
+@click.option("--dept", "department")
+@click.option("--display-name")
+@pass_ctx
+def user_set(ctx, name, add, remove, clearance, department, display_name):
+    """Change a user's roles, clearance, department or display name (admin)."""
+    from ..core.users import set_user
+    _show(set_user(ctx.archive(), name, add_roles=add, remove_roles=remove, clearance=clearance,
+                   department=department, display_name=display_name))
+
+
+@user.command("disable")
+@click.argument("name")
+@click.option("--reason", default="")
+@pass_ctx
+def user_disable(ctx, name, reason):
+    """Disable a user: they may no longer act (kept in the register and the audit trail)."""
+    from ..core.users import set_user
+    _show(set_user(ctx.archive(), name, active=False, reason=reason))
+
+
+@user.command("enable")
+@click.argument("name")
+@pass_ctx
+def user_enable(ctx, name):
+    """Enable a disabled user again."""
+    from ..core.users import set_user
+    _show(set_user(ctx.archive(), name, active=True))
+
+
+@click.group("access")
+def access():
+    """Approvals on file (e.g. export or copy approvals the plugins and core ask for)."""
+
+
+@access.command("grant")
+@click.argument("action")
+@click.argument("refs", nargs=-1, required=True)
+@click.option("--to", "grantee", required=True, help="The user the approval is for.")
+@click.option("--days", type=int, default=7, show_default=True)
+@click.option("--reason", required=True)
+@pass_ctx
+def access_grant(ctx, action, refs, grantee, days, reason):
+    """Approve ACTION (export, copy, read, lend...) on records for a user, for some days."""
+    from ..core.access import grant
+    ids = grant(ctx.archive(), action, list(refs), grantee, days=days, reason=reason)
+    click.echo(f"approved {action} for {grantee} on {len(ids)} record(s): approval {', '.join(map(str, ids))}")
+
+
+@access.command("revoke")
+@click.argument("grant_id", type=int)
+@click.option("--reason", default="")
+@pass_ctx
+def access_revoke(ctx, grant_id, reason):
+    """Withdraw an approval."""
+    from ..core.access import revoke
+    revoke(ctx.archive(), grant_id, reason)
+    click.echo(f"approval {grant_id} revoked")
+
+
+@access.command("list")
+@click.option("--all", "show_all", is_flag=True, help="Include expired and revoked approvals.")
+@click.option("--json", "as_json", is_flag=True)
+@pass_ctx
+def access_list(ctx, show_all, as_json):
+    """Approvals on file."""
+    from ..core.access import list_grants
+    from ..core.users import acting_user
+    archive = ctx.archive()
+    acting_user(archive, action="list approvals")
+    rows = list_grants(archive, active_only=not show_all)
+    if as_json:
+        json_lines(rows)
+        return
+    table([(g["id"], g["action"], g["record_id"], g["grantee"], g["granted_by"], g["expires_at"],
+            "revoked" if g["revoked_at"] else "", g["reason"]) for g in rows],
+          ["ID", "ACTION", "RECORD", "FOR", "BY", "UNTIL", "STATE", "REASON"], {7: 40})
+
+
+COMMANDS = [user, access]

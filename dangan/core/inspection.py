@@ -1,0 +1,122 @@
+"""Inspections (检查): the six-monthly check of files' condition, recorded per record or per volume.
+
+An inspection records the condition (``good``, ``fair``, ``poor``), fading
+(``none``, ``slight``, ``severe``), damage found, the storage environment
+(temperature, humidity, pests...) and notes.  Recording needs the role
+``archivist`` or ``admin``.  An inspection of a volume counts for every
+record in it.  Each inspected record gets an audit event of type
+``inspection`` (the action the plugins' ``inspection_due`` report and
+``ReportContext.last_event`` look for), so plugin reports agree with
+``dangan inspect due``.
+
+Due: a record not destroyed whose last inspection (its own or its volume's),
+or else its archiving, is ``[inspection] months`` (default 6) or more before
+the as-of date.
+"""
+from __future__ import annotations
+
+import datetime as dt
+
+from ..errors import UsageError
+from .users import now, require_role
+
+CONDITIONS = ("good", "fair", "poor")
+FADING = ("none", "slight", "severe")
+INSPECTOR_ROLES = ("archivist", "admin")
+
+
+def months(archive) -> int:
+    m = archive.config.raw.get("inspection", {}).get("months", 6)
+    if not isinstance(m, int) or m < 1:
+        raise UsageError("dangan.toml: [inspection] months must be a positive number")
+    return m
+
+
+def add_months(d: dt.date, n: int) -> dt.date:
+    y, m = divmod(d.month - 1 + n, 12)
+    for day in (d.day, 30, 29, 28):
+        try:
+            return dt.date(d.year + y, m + 1, day)
+        except ValueError:
+            continue
+    raise AssertionError("unreachable")
+
+
+def record_inspection(archive, refs=(), *, volume: str | None = None, condition: str, fading: str = "none",
+                      damage: str = "", environment: str = "", notes: str = "") -> list[int]:
+    if bool(refs) == bool(volume):
+        raise UsageError("inspect record ids, or a --volume (one of them)")
+    if condition not in CONDITIONS:
+        raise UsageError(f"unknown condition {condition!r}: use {', '.join(CONDITIONS)}")
+    if fading not in FADING:
+        raise UsageError(f"unknown fading {fading!r}: use {', '.join(FADING)}")
+    require_role(archive, INSPECTOR_ROLES, "record inspections")
+    if volume:
+        from .volumes import require_volume
+        v = require_volume(archive, volume)
+        targets = [("volume", v.name)]
+        covered = [r["id"] for r in archive.conn.execute(
+            "SELECT id FROM records WHERE volume = ? AND status != 'destroyed'", (v.name,))]
+    else:
+        from .access import require
+        covered = []
+        for ref in refs:
+            rec = archive.record(ref)
+            if rec.status == "destroyed":
+                raise UsageError(f"record {rec.id} was destroyed: nothing to inspect")
+            require(archive, "view", rec)
+            covered.append(rec.id)
+        targets = [("record", rid) for rid in dict.fromkeys(covered)]
+    t = now()
+    ids = []
+    with archive.transaction() as conn:
+        for kind, key in targets:
+            cur = conn.execute(
+                "INSERT INTO inspections (record_id, volume, inspected_at, inspector, condition, fading, damage,"
+                " environment, notes) VALUES (?,?,?,?,?,?,?,?,?)",
+                (key if kind == "record" else None, key if kind == "volume" else None, t, archive.actor.name,
+                 condition, fading, damage, environment, notes))
+            ids.append(cur.lastrowid)
+        details = {"condition": condition, "fading": fading, "damage": damage or None,
+                   "environment": environment or None, "notes": notes or None, "volume": volume}
+        for rid in dict.fromkeys(covered):
+            archive.audit(conn, "inspection", rid, details=details)
+        if volume:
+            archive.audit(conn, "volume.inspect", volume, details={**details, "records": len(covered)})
+    return ids
+
+
+def list_inspections(archive, *, record: str | None = None, volume: str | None = None) -> list[dict]:
+    where, params = [], []
+    if record:
+        rid = archive.resolve(record)
+        where.append("(record_id = ? OR volume = (SELECT volume FROM records WHERE id = ?))")
+        params += [rid, rid]
+    if volume:
+        where.append("volume = ?")
+        params.append(volume)
+    sql = "SELECT * FROM inspections" + (" WHERE " + " AND ".join(where) if where else "") + " ORDER BY inspected_at, id"
+    return [dict(r) for r in archive.conn.execute(sql, params)]
+
+
+def due(archive, as_of: dt.date | None = None) -> list[dict]:
+    """Records (the actor may see) whose inspection is due on or before ``as_of``."""
+    from .listing import list_filtered
+    as_of = as_of or dt.date.today()
+    every = months(archive)
+    last_rec = {r["record_id"]: r["t"] for r in archive.conn.execute(
+        "SELECT record_id, max(inspected_at) AS t FROM inspections WHERE record_id IS NOT NULL GROUP BY record_id")}
+    last_vol = {r["volume"]: r["t"] for r in archive.conn.execute(
+        "SELECT volume, max(inspected_at) AS t FROM inspections WHERE volume IS NOT NULL GROUP BY volume")}
+    out = []
+    for rec in list_filtered(archive, sort="code"):
+        if rec.status == "destroyed" or rec.created[:10] > as_of.isoformat():
+            continue
+        last = max((t for t in (last_rec.get(rec.id), last_vol.get(rec.volume)) if t), default=None)
+        since = dt.date.fromisoformat((last or rec.created)[:10])
+        due_on = add_months(since, every)
+        if due_on <= as_of:
+            out.append({"record_id": rec.id, "archival_code": rec.archival_code, "volume": rec.volume,
+                        "last_inspection": last[:10] if last else None, "due": due_on.isoformat(),
+                        "days_overdue": (as_of - due_on).days})
+    return out

@@ -1,0 +1,216 @@
+"""The users register: who may act in this archive, with which roles, departments and clearance.
+
+A user is a name (the actor's name: the OS account or ``--as``/``$DANGAN_USER``),
+a display name, a department code, roles and a clearance — the highest
+secrecy level they may see.  Rules:
+
+* **Open until the first user.**  While the register is empty the archive is
+  open as before it existed: anyone may act, roles come from
+  ``[users."NAME"]`` in ``dangan.toml``, and no clearance is enforced.
+* **The first user is an admin** (the role is added) and may be added by
+  anyone; afterwards only an active ``admin`` adds, changes or disables users.
+* Once a user exists, an actor who is not an active registered user is
+  refused everything that asks the policy point (``core.access``).
+* The last active admin cannot be disabled or lose the role.
+
+Every change is an audit event (``user.add``, ``user.set``, ``user.disable``,
+``user.enable``) with what changed; refusals are audited as ``access.denied``.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import json
+import re
+import unicodedata
+from dataclasses import dataclass, field
+
+from ..errors import AccessDenied, NotFound, UsageError
+from ..model import SECRECY_LEVELS, normalise_secrecy
+
+#: Roles core knows.  Plugins may use others (``project-manager``...): any lower-case word is accepted.
+ROLES = {
+    "admin": "administers users",
+    "archivist": "档案管理员: receives returns, executes destruction lists, holds, inspections",
+    "department-head": "部门负责人: approves loans of their department",
+    "manager": "分管领导: approves loans of secret files, destruction lists, access grants",
+    "staff": "staff",
+    "auditor": "read-only, the audit log",
+    "security-officer": "keys of confidential volumes",
+    "legal": "places and releases legal holds",
+}
+ROLE_ALIASES = {"管理员": "admin", "档案管理员": "archivist", "部门负责人": "department-head", "经理": "manager",
+                "分管领导": "manager", "职员": "staff", "审计": "auditor", "审计员": "auditor", "保密员": "security-officer",
+                "法务": "legal"}
+_ROLE_RE = re.compile(r"^[a-z][a-z0-9-]{0,39}$")
+
+
+@dataclass(frozen=True)
+class User:
+    name: str
+    display_name: str = ""
+    department: str | None = None
+    roles: frozenset[str] = field(default_factory=frozenset)
+    clearance: str = "internal"
+    active: bool = True
+    created: str = ""
+    created_by: str = ""
+    updated: str = ""
+
+    def to_dict(self) -> dict:
+        return {"name": self.name, "display_name": self.display_name, "department": self.department,
+                "roles": sorted(self.roles), "clearance": self.clearance, "active": self.active,
+                "created": self.created, "created_by": self.created_by, "updated": self.updated}
+
+    def has_any(self, roles) -> bool:
+        return bool(self.roles & set(roles))
+
+
+def now() -> str:
+    return dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds").replace("+00:00", "Z")
+
+
+def check_name(name: str) -> str:
+    n = unicodedata.normalize("NFC", name or "").strip()
+    if not n or len(n) > 64 or any(unicodedata.category(c).startswith("C") for c in n) or "/" in n:
+        raise UsageError(f"invalid user name {name!r}: up to 64 printable characters, no '/'")
+    return n
+
+
+def normalise_role(role: str) -> str:
+    r = unicodedata.normalize("NFKC", role).strip()
+    r = ROLE_ALIASES.get(r, r.lower().replace("_", "-"))
+    if not _ROLE_RE.match(r):
+        raise UsageError(f"invalid role {role!r}: a lower-case word such as {', '.join(sorted(ROLES))}")
+    return r
+
+
+def _from_row(r) -> User:
+    return User(r["name"], r["display_name"], r["department"], frozenset(json.loads(r["roles"])), r["clearance"],
+                bool(r["active"]), r["created"], r["created_by"], r["updated"])
+
+
+def register_in_use(archive) -> bool:
+    """True once any user exists: from then on the register decides who may act."""
+    return archive.conn.execute("SELECT 1 FROM users LIMIT 1").fetchone() is not None
+
+
+def get_user(archive, name: str) -> User | None:
+    r = archive.conn.execute("SELECT * FROM users WHERE name = ?", (unicodedata.normalize("NFC", name),)).fetchone()
+    return _from_row(r) if r else None
+
+
+def require_user(archive, name: str) -> User:
+    u = get_user(archive, name)
+    if u is None:
+        raise NotFound(f"no user {name!r} in this archive's register (see `dangan user list`)")
+    return u
+
+
+def list_users(archive, include_inactive: bool = True) -> list[User]:
+    rows = archive.conn.execute("SELECT * FROM users" + ("" if include_inactive else " WHERE active = 1")
+                                + " ORDER BY name")
+    return [_from_row(r) for r in rows]
+
+
+def deny(archive, action: str, obj: str, message: str, **details) -> AccessDenied:
+    """Audit a refusal and return the error to raise."""
+    with archive.transaction() as conn:
+        archive.audit(conn, "access.denied", obj, "denied", details={"action": action, "reason": message, **details})
+    return AccessDenied(message)
+
+
+def configured_user(archive, name: str) -> User:
+    """The actor as ``[users."NAME"]`` in dangan.toml describes it (the open archive, before any user exists)."""
+    u = archive.config.raw.get("users", {}).get(name, {})
+    if not isinstance(u, dict):
+        u = {}
+    clearance = u.get("clearance", "internal")
+    return User(name, str(u.get("display_name", "")), u.get("department"),
+                frozenset(normalise_role(r) for r in u.get("roles", [])), normalise_secrecy(clearance))
+
+
+def acting_user(archive, *, action: str = "act", obj: str = "") -> User:
+    """The actor's user: from the register once it is in use (unknown or disabled → AccessDenied, audited),
+    else from ``dangan.toml``."""
+    name = archive.actor.name
+    if not register_in_use(archive):
+        return configured_user(archive, name)
+    u = get_user(archive, name)
+    if u is None:
+        raise deny(archive, action, obj, f"unknown user {name!r}: an admin must add you (`dangan user add {name}`)")
+    if not u.active:
+        raise deny(archive, action, obj, f"user {name!r} is disabled")
+    return u
+
+
+def require_role(archive, roles, what: str, *, obj: str = "") -> User:
+    """The acting user if they hold one of ``roles``; otherwise AccessDenied (audited)."""
+    u = acting_user(archive, action=what, obj=obj)
+    if not u.has_any(roles):
+        raise deny(archive, what, obj, f"{u.name} may not {what}: needs the role {' or '.join(sorted(roles))}")
+    return u
+
+
+def _roles(roles) -> list[str]:
+    return sorted({normalise_role(r) for r in roles})
+
+
+def add_user(archive, name: str, *, display_name: str = "", department: str | None = None,
+             roles=(), clearance: str = "internal") -> User:
+    name = check_name(name)
+    roles = _roles(roles)
+    clearance = normalise_secrecy(clearance)
+    first = not register_in_use(archive)
+    if not first:
+        require_role(archive, {"admin"}, "add users", obj=f"user:{name}")
+    elif "admin" not in roles:
+        roles = sorted({*roles, "admin"})        # the first user administers the register
+    if get_user(archive, name):
+        raise UsageError(f"user {name!r} exists already (change it with `dangan user set`)")
+    t = now()
+    with archive.transaction() as conn:
+        conn.execute("INSERT INTO users (name, display_name, department, roles, clearance, active, created,"
+                     " created_by, updated) VALUES (?,?,?,?,?,1,?,?,?)",
+                     (name, display_name, department, json.dumps(roles), clearance, t, archive.actor.name, t))
+        archive.audit(conn, "user.add", f"user:{name}", details={
+            "display_name": display_name, "department": department, "roles": roles, "clearance": clearance,
+            "first_user": first})
+    return require_user(archive, name)
+
+
+def _active_admins(archive) -> set[str]:
+    return {u.name for u in list_users(archive, include_inactive=False) if "admin" in u.roles}
+
+
+def set_user(archive, name: str, *, display_name: str | None = None, department: str | None = None,
+             add_roles=(), remove_roles=(), clearance: str | None = None, active: bool | None = None,
+             reason: str = "") -> User:
+    old = require_user(archive, check_name(name))
+    what = "enable users" if active is True else "disable users" if active is False else "change users"
+    require_role(archive, {"admin"}, what, obj=f"user:{old.name}")
+    roles = (set(old.roles) | set(_roles(add_roles))) - set(_roles(remove_roles))
+    new = User(old.name, old.display_name if display_name is None else display_name,
+               old.department if department is None else (department or None), frozenset(roles),
+               old.clearance if clearance is None else normalise_secrecy(clearance),
+               old.active if active is None else active, old.created, old.created_by, now())
+    if old.name in _active_admins(archive) and not ("admin" in new.roles and new.active) \
+            and len(_active_admins(archive)) == 1:
+        raise UsageError(f"{old.name} is the last active admin: add another admin first")
+    changes = {k: [a, b] for k, a, b in (
+        ("display_name", old.display_name, new.display_name), ("department", old.department, new.department),
+        ("roles", sorted(old.roles), sorted(new.roles)), ("clearance", old.clearance, new.clearance),
+        ("active", old.active, new.active)) if a != b}
+    if not changes:
+        raise UsageError(f"nothing to change for user {old.name}")
+    action = "user.disable" if changes.get("active") == [True, False] else \
+        "user.enable" if changes.get("active") == [False, True] else "user.set"
+    with archive.transaction() as conn:
+        conn.execute("UPDATE users SET display_name=?, department=?, roles=?, clearance=?, active=?, updated=?"
+                     " WHERE name=?", (new.display_name, new.department, json.dumps(sorted(new.roles)),
+                                       new.clearance, int(new.active), new.updated, new.name))
+        archive.audit(conn, action, f"user:{new.name}", details={"changes": changes, "reason": reason or None})
+    return require_user(archive, new.name)
+
+
+def clearance_rank(level: str) -> int:
+    return SECRECY_LEVELS.index(normalise_secrecy(level))
