@@ -1,0 +1,130 @@
+"""``dangan status``: what the archive is doing, as a list of sections.
+
+Each section is a function ``(archive) -> Section``; ``SECTIONS`` lists them
+in the order they are shown.  To add one (backup age, say), write a function
+here and append it to ``SECTIONS`` — the command, its text and its ``--json``
+output pick it up with no other change::
+
+    def backup_section(archive) -> Section:
+        age = ...
+        return Section("backups", {"last": ..., "age_hours": age}, [f"last backup {age:.0f} h ago"])
+
+    SECTIONS.append(backup_section)
+"""
+from __future__ import annotations
+
+import os
+import socket
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+
+@dataclass
+class Section:
+    name: str                                   # the key in --json output
+    data: dict[str, Any]                        # plain JSON-able values
+    lines: list[str] = field(default_factory=list)    # the text form, one line each
+    problem: bool = False                       # something needs a person's attention
+
+
+def watcher_section(archive) -> Section:
+    from .watch_lock import lock_held, read_state
+    state = read_state(archive.root)
+    running = lock_held(archive.root)
+    data: dict[str, Any] = {"running": running, "pid": None, "host": None, "started": None, "heartbeat_age": None,
+                            "stale": False}
+    if state:
+        data.update(pid=state.get("pid"), host=state.get("host"), started=_iso(state.get("started")),
+                    heartbeat_age=round(time.time() - state.get("heartbeat", 0), 1), counts=state.get("counts", {}))
+    if not running and state and not state.get("stopped"):
+        # the lock is free but the state file says nobody stopped: the watcher died (kill -9, crash, reboot)
+        same_host = state.get("host") == socket.gethostname()
+        data["stale"] = not same_host or not _alive(state.get("pid", 0))
+    if running:
+        lines = [f"watcher running: pid {data['pid']} on {data['host']}, since {data['started']}"
+                 f" (heartbeat {data['heartbeat_age']} s ago)"]
+    elif data["stale"]:
+        lines = [f"watcher NOT running: stale state of pid {data['pid']} on {data['host']} (it died; restart it)"]
+    else:
+        lines = ["watcher not running"]
+    return Section("watcher", data, lines, problem=bool(data["stale"]))
+
+
+def queues_section(archive) -> Section:
+    from . import deferred, indexing
+    from .watch_lock import lock_held, read_state
+    to_archive, folders = _waiting(archive, lock_held(archive.root), read_state(archive.root))
+    data = {"to_archive": to_archive, "to_extract": deferred.pending(archive), "to_index": indexing.pending(archive),
+            "folders": folders}
+    lines = [f"to archive {data['to_archive']}, to extract {data['to_extract']}, to index {data['to_index']}"]
+    return Section("queues", data, lines)
+
+
+def errors_section(archive) -> Section:
+    from . import deferred
+    from .watch_handoff import last_errors
+    recent = last_errors(archive)
+    failed = deferred.failures(archive)
+    quarantined = sum(f["quarantined"] for f in _known_folders(archive))
+    data = {"quarantined": quarantined, "last_errors": recent, "extraction_failures": failed}
+    lines = [f"quarantined files: {quarantined}"]
+    for e in recent:
+        where = "" if e["path"] and e["path"] in (e["reason"] or "") else (e["path"] or f"a file in {e['folder']}") + ": "
+        lines.append(f"  {e['at']}  {where}{e['reason']}")
+    for f in failed:
+        lines.append(f"  {f['last_attempt']}  record {f['record_id']}: extraction: {f['last_error']}")
+    return Section("errors", data, lines, problem=bool(quarantined or failed))
+
+
+SECTIONS: list[Callable[[Any], Section]] = [watcher_section, queues_section, errors_section]
+
+
+def collect(archive) -> list[Section]:
+    return [section(archive) for section in SECTIONS]
+
+
+# -- helpers -------------------------------------------------------------------------
+def _known_folders(archive) -> list[dict]:
+    """Drop folders from dangan.toml and from the watcher's state file, with their quarantine counts."""
+    from .watch_config import DropFolder, configured_folders
+    from .watch_files import quarantined
+    from .watch_lock import read_state
+    seen: dict[str, DropFolder] = {str(f.path): f for f in configured_folders(archive.config, archive.root)}
+    for f in (read_state(archive.root) or {}).get("folders", []):
+        seen.setdefault(f["path"], DropFolder(path=Path(f["path"])))
+    return [{"path": p, "quarantined": quarantined(f)} for p, f in seen.items()]
+
+
+def _waiting(archive, running: bool, state: dict | None) -> tuple[int, list[dict]]:
+    """Files waiting in drop folders: the running watcher's count, else a scan of the configured folders."""
+    if running and state:
+        return int(state.get("waiting", 0)), [{"path": f["path"], "waiting": f.get("waiting", 0)}
+                                              for f in state.get("folders", [])]
+    from .watch_config import configured_folders
+    from .watch_files import scan
+    folders = []
+    for f in configured_folders(archive.config, archive.root):
+        n = sum(1 for _ in scan(f)) if f.path.is_dir() else 0
+        folders.append({"path": str(f.path), "waiting": n})
+    return sum(f["waiting"] for f in folders), folders
+
+
+def _iso(t: float | None) -> str | None:
+    if not t:
+        return None
+    import datetime as dt
+    return dt.datetime.fromtimestamp(t, dt.timezone.utc).isoformat(timespec="seconds").replace("+00:00", "Z")
+
+
+def _alive(pid: int) -> bool:
+    if not pid:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True

@@ -1,0 +1,107 @@
+"""The drop folders' files: scanning, fingerprints, and where a file goes when it leaves.
+
+Moves are renames (fsynced on both sides), so at every instant a file is in
+exactly one place: its drop folder, ``done/`` or ``quarantine/``.  A
+quarantined file gets ``NAME.error.txt`` first (written durably), then the
+file is renamed next to it.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import errno
+import hashlib
+import os
+import shutil
+from pathlib import Path
+from typing import Iterator
+
+from ..repository.fsutil import fsync_dir, makedirs_durable, write_durable
+from .watch_config import DropFolder
+
+CHUNK = 1024 * 1024
+
+
+def scan(folder: DropFolder) -> Iterator[Path]:
+    """Every file of the folder that is one to take (sorted; symlinked folders not followed)."""
+    for dirpath, dirnames, filenames in os.walk(folder.path):
+        d = Path(dirpath)
+        dirnames[:] = sorted(n for n in dirnames if folder.takes_dir(d / n))
+        for name in sorted(filenames):
+            p = d / name
+            if folder.takes(p):
+                yield p
+
+
+def sha512_of(path: Path) -> str:
+    h = hashlib.sha512()
+    with open(path, "rb") as fh:
+        while chunk := fh.read(CHUNK):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def _free_name(target: Path) -> Path:
+    if not target.exists() and not Path(str(target) + ".error.txt").exists():
+        return target
+    stem, suffix = target.stem, target.suffix
+    for i in range(2, 100_000):
+        cand = target.with_name(f"{stem} ({i}){suffix}")
+        if not cand.exists() and not Path(str(cand) + ".error.txt").exists():
+            return cand
+    raise FileExistsError(errno.EEXIST, "no free name", str(target))
+
+
+def _move(src: Path, dest: Path, stop: Path) -> Path:
+    """Rename ``src`` to ``dest`` (a free name), durably."""
+    makedirs_durable(dest.parent, stop)
+    try:
+        os.rename(src, dest)
+    except OSError as exc:
+        if exc.errno != errno.EXDEV:
+            raise
+        tmp = dest.with_name(f".{dest.name}.{os.getpid()}.part")      # another filesystem: copy, fsync, rename
+        shutil.copy2(src, tmp)
+        with open(tmp, "rb+") as fh:
+            os.fsync(fh.fileno())
+        os.rename(tmp, dest)
+        fsync_dir(dest.parent)
+        os.unlink(src)
+    fsync_dir(dest.parent)
+    fsync_dir(src.parent)
+    return dest
+
+
+def to_done(folder: DropFolder, path: Path) -> Path | None:
+    """The file is archived: delete it, or move it to ``done/`` keeping its relative path."""
+    if folder.after == "delete":
+        try:
+            os.unlink(path)
+        except FileNotFoundError:
+            return None
+        fsync_dir(path.parent)
+        return None
+    stop = folder.done if folder.done_dir else folder.path
+    target = folder.done / folder.relative(path)
+    makedirs_durable(target.parent, stop)
+    return _move(path, _free_name(target), stop)
+
+
+def to_quarantine(folder: DropFolder, path: Path, reason: str) -> Path:
+    """Move the file to ``quarantine/`` with ``NAME.error.txt`` giving the reason."""
+    target = folder.quarantine / folder.relative(path)
+    makedirs_durable(target.parent, folder.path)
+    target = _free_name(target)
+    when = dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
+    text = f"{reason}\n\nfile: {folder.relative(path)}\nquarantined: {when}\nby: dangan watch\n"
+    write_durable(Path(str(target) + ".error.txt"), text.encode("utf-8"))
+    return _move(path, target, folder.path)
+
+
+def quarantined(folder: DropFolder) -> int:
+    """How many files wait in the folder's quarantine (their ``.error.txt`` not counted)."""
+    if not folder.quarantine.is_dir():
+        return 0
+    n = 0
+    for _dirpath, _dirs, files in os.walk(folder.quarantine):
+        n += sum(1 for f in files if not f.endswith(".error.txt"))
+    return n
