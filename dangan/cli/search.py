@@ -32,25 +32,20 @@ def coloured(text: str, spans: list[tuple[int, int]]) -> str:
 def search(ctx, query, sort, limit, page, as_json, count):
     """Search catalogue and full text: words, "phrases", AND/OR/NOT, -word, dept: year:2019..2021 date:>2024-01-01 ..."""
     from ..core.indexing import ensure_fresh, open_search_index, search_filter
-    from ..errors import UsageError
-    if query == ("-h",):
-        click.echo(click.get_current_context().get_help())
-        return
-    unknown = [q for q in query if q.startswith("--") and len(q) > 2]
-    if unknown:
-        raise UsageError(f"no such option: {unknown[0]} (see `dangan search --help`)")
+    from ..core.volume_search import merged_search
     archive = ctx.archive()
     text = " ".join(query)
     ensure_fresh(archive)
     allowed = search_filter(archive)
     index = open_search_index(archive)
     try:
-        if count:
-            click.echo(index.count(text, allowed=allowed))
-            return
-        res = index.search(text, sort=sort, limit=limit, page=page, allowed=allowed)
+        res = merged_search(archive, index, text, sort=sort, limit=limit, page=page, allowed=allowed,
+                            count_only=count)
     finally:
         index.close()
+    if count:
+        click.echo(res.total)
+        return
     if as_json:
         for h in res.hits:
             json_line(h.to_dict())
