@@ -209,8 +209,24 @@ MIGRATIONS: list[str] = [
     CREATE INDEX inspections_record ON inspections(record_id, inspected_at);
     CREATE INDEX inspections_volume ON inspections(volume, inspected_at);
     """,
-    # 6: reserved for backups (issue 6): until it lands, a no-op
-    "SELECT 1;",
+    # 6: backups (issue 6): repositories this archive backs up to, purges owed to them after a destruction,
+    #    and the runs (local state, left out of the catalogue copy in each snapshot)
+    """
+    CREATE TABLE backup_repos (
+        repo_id TEXT PRIMARY KEY, location TEXT NOT NULL, added TEXT NOT NULL
+    );
+    CREATE TABLE backup_purges (
+        repo_id TEXT NOT NULL, record_id TEXT NOT NULL, queued TEXT NOT NULL,
+        certificate_sha256 TEXT NOT NULL DEFAULT '',
+        PRIMARY KEY (repo_id, record_id)
+    );
+    CREATE TABLE backup_runs (
+        seq INTEGER PRIMARY KEY, repo_id TEXT NOT NULL, location TEXT NOT NULL, op TEXT NOT NULL,
+        started TEXT NOT NULL, finished TEXT NOT NULL, outcome TEXT NOT NULL, snapshot TEXT,
+        message TEXT NOT NULL DEFAULT ''
+    );
+    CREATE INDEX backup_runs_outcome ON backup_runs(op, outcome, finished);
+    """,
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)
