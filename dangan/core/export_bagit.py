@@ -33,7 +33,8 @@ BAGIT_TXT = "BagIt-Version: 1.0\nTag-File-Character-Encoding: UTF-8\n"
 
 
 def _enc(path: str) -> str:
-    return path.replace("%", "%25").replace("\n", "%0A").replace("\r", "%0D")
+    """RFC 8493 2.1.3: only CR and LF are percent-encoded in manifest paths (as bagit-python does)."""
+    return path.replace("\r", "%0D").replace("\n", "%0A")
 
 
 def _sha512(p: Path) -> str:

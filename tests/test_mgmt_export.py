@@ -1,0 +1,114 @@
+"""BagIt export (validated with bagit-python) and inspections, through the CLI."""
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+from pathlib import Path
+
+import bagit
+import pytest
+
+from test_mgmt_users import audit
+
+PASS = "correct horse battery staple"
+
+
+@pytest.fixture
+def office(cli):
+    cli("user", "add", "boss", "--role", "manager", "--clearance", "top-secret", user="x")
+    cli("user", "add", "arch", "--role", "archivist", "--clearance", "top-secret", user="boss")
+    cli("user", "add", "pub", "--role", "staff", "--clearance", "public", user="boss")
+    return cli
+
+
+def put(cli, tmp_path, name, text, *args):
+    p = tmp_path / name
+    p.write_text(text, encoding="utf-8")
+    return json.loads(cli("ingest", p, "--json", *args, user="arch").output.splitlines()[0])["record_id"]
+
+
+def test_bag_validates_and_carries_metadata_and_events(office, tmp_path):
+    cli = office
+    a = put(cli, tmp_path, "合同 100%.txt", "合同正文", "--category", "WS", "--dept", "BGS", "--date", "2021-01-01")
+    b = put(cli, tmp_path, "b.txt", "second", "--category", "WS", "--dept", "BGS", "--date", "2021-01-02")
+    dest = tmp_path / "bag"
+    out = json.loads(cli("export", a, b, "--bagit", dest, "--json", user="arch").output)
+    assert sorted(out["records"]) == sorted([a, b])
+    bag = bagit.Bag(str(dest))
+    bag.validate()
+    assert bag.algorithms == ["sha512"] and bag.info["Fonds"] == "Z109"
+    assert any(a in c for c in bag.info["Archival-Code"])
+    assert (dest / "data" / a / "files" / "合同 100%.txt").read_text(encoding="utf-8") == "合同正文"
+    meta = json.loads((dest / "data" / a / "metadata.json").read_text(encoding="utf-8"))
+    assert meta["id"] == a and meta["archival_code"].startswith("Z109-WS·2021")
+    events = json.loads((dest / "data" / a / "premis-events.json").read_text(encoding="utf-8"))
+    assert events[0]["action"] == "record.ingest" and events[0]["premis_type"] == "ingestion"
+    assert {e["object"] for e in audit(cli, "record.export")} == {a, b}
+    r = cli("export", a, "--bagit", dest, user="arch", ok=False)
+    assert r.exit_code == 2 and "not an empty folder" in r.output
+    r = cli("export", a, "--bagit", tmp_path / "bag2", user="pub", ok=True)   # public record, public clearance
+    bagit.Bag(str(tmp_path / "bag2")).validate()
+
+
+def test_volume_export_and_refusal_leaves_nothing(office, tmp_path):
+    cli = office
+    pub = put(cli, tmp_path, "p.txt", "公开", "--category", "WS", "--dept", "BGS", "--date", "2021-01-01",
+              "--volume", "PV")
+    internal = put(cli, tmp_path, "i.txt", "内部", "--category", "WS", "--dept", "BGS", "--date", "2021-01-01",
+                   "--secrecy", "internal", "--volume", "IV")
+    r = cli("export", pub, internal, "--bagit", tmp_path / "bag", user="pub", ok=False)
+    assert r.exit_code == 7 and not (tmp_path / "bag").exists()
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".bag")]
+    cli("export", "--volume", "IV", "--bagit", tmp_path / "bag", user="arch")
+    assert [p.name for p in (tmp_path / "bag" / "data").iterdir()] == [internal]
+
+
+@pytest.fixture
+def keyed(office, monkeypatch, tmp_path):
+    monkeypatch.setenv("DANGAN_PASSPHRASE", PASS)
+    run_dir = Path(os.environ.get("TMPDIR", "/tmp")) / f"dg{os.getpid()}{abs(hash(str(tmp_path))) % 10**6}"
+    monkeypatch.setenv("XDG_RUNTIME_DIR", str(run_dir))
+    office("volume", "create", "V", "--secrecy", "秘密", user="boss")
+    yield office
+    office("volume", "lock", user="boss")
+
+
+def test_sealed_records_need_an_export_approval_and_an_unlocked_volume(keyed, tmp_path):
+    cli = keyed
+    rid = put(cli, tmp_path, "s.txt", "秘密正文 SEALMARK", "--volume", "V")
+    cli("volume", "lock", "V", user="boss")
+    r = cli("export", rid, "--bagit", tmp_path / "bag", user="arch", ok=False)
+    assert r.exit_code == 7 and "export approval" in r.output
+    cli("access", "grant", "export", rid, "--to", "arch", "--reason", "移交", user="boss")
+    r = cli("export", rid, "--bagit", tmp_path / "bag", user="arch", ok=False)
+    assert r.exit_code == 12 and "dangan volume unlock V" in r.output and not (tmp_path / "bag").exists()
+    cli("volume", "unlock", "V", user="arch")
+    cli("export", rid, "--bagit", tmp_path / "bag", user="arch")
+    bagit.Bag(str(tmp_path / "bag")).validate()
+    assert (tmp_path / "bag" / "data" / rid / "files" / "s.txt").read_text(encoding="utf-8") == "秘密正文 SEALMARK"
+
+
+def test_inspections_per_record_and_volume_and_due(office, archive_root, tmp_path):
+    cli = office
+    a = put(cli, tmp_path, "a.txt", "甲", "--category", "WS", "--dept", "BGS", "--date", "2021-01-01", "--volume", "A")
+    b = put(cli, tmp_path, "b.txt", "乙", "--category", "WS", "--dept", "BGS", "--date", "2021-01-01", "--volume", "B")
+    soon = (dt.date.today() + dt.timedelta(days=200)).isoformat()
+    due = {r["record_id"] for r in map(json.loads, cli("inspect", "due", "--as-of", soon, "--json",
+                                                        user="arch").output.splitlines())}
+    assert due == {a, b}
+    r = cli("inspect", "record", a, "--condition", "good", user="pub", ok=False)
+    assert r.exit_code == 7
+    r = cli("inspect", "record", a, "--condition", "perfect", user="arch", ok=False)
+    assert r.exit_code == 2
+    cli("inspect", "record", a, "--condition", "fair", "--fading", "slight", "--environment", "20°C 45%RH",
+        user="arch")
+    cli("inspect", "record", "--volume", "B", "--condition", "good", user="arch")
+    rows = list(map(json.loads, cli("inspect", "due", "--as-of", soon, "--json", user="arch").output.splitlines()))
+    today = dt.date.today().isoformat()
+    assert {(r["record_id"], r["last_inspection"]) for r in rows} == {(a, today), (b, today)}   # the volume's counts
+    assert cli("inspect", "due", "--as-of", (dt.date.today() + dt.timedelta(days=150)).isoformat(), "--json",
+               user="arch").output == ""
+    rows = list(map(json.loads, cli("inspect", "list", "--json", user="arch").output.splitlines()))
+    assert [(r["record_id"], r["volume"], r["fading"]) for r in rows] == [(a, None, "slight"), (None, "B", "none")]
+    assert {e["object"] for e in audit(cli, "inspection")} == {a, b}
