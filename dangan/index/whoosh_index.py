@@ -14,6 +14,13 @@ Fields (analysis v1, see ``analysis_v1``):
 One writer: each add/delete/clear holds ``<index>/.writer.lock`` (flock) for
 its whole commit, so processes queue instead of meeting Whoosh's LockError.
 Readers never take it.
+
+Speed (same files as stock Whoosh, analysis v1 unchanged): documents are
+written by ``whoosh_writer.FastWriter``; a search computes the exact match
+set from posting blocks (``whoosh_docset``: ``total`` and ``count`` are
+exact), ranks it by BM25F from posting blocks too (``whoosh_rank``; Whoosh
+ranks what that does not cover, and sorts by field), and segments are opened
+without ``mmap`` (Whoosh copies a whole mmapped segment into memory per file).
 """
 from __future__ import annotations
 
