@@ -112,3 +112,16 @@ def test_inspections_per_record_and_volume_and_due(office, archive_root, tmp_pat
     rows = list(map(json.loads, cli("inspect", "list", "--json", user="arch").output.splitlines()))
     assert [(r["record_id"], r["volume"], r["fading"]) for r in rows] == [(a, None, "slight"), (None, "B", "none")]
     assert {e["object"] for e in audit(cli, "inspection")} == {a, b}
+
+
+def test_stats_count_only_what_the_actor_sees(office, tmp_path):
+    cli = office
+    put(cli, tmp_path, "p.txt", "公开", "--category", "WS", "--dept", "BGS", "--date", "2020-01-01", "--volume", "PV")
+    put(cli, tmp_path, "i.txt", "内部", "--category", "WS", "--dept", "BGS", "--date", "2021-01-01",
+        "--secrecy", "internal", "--volume", "IV")
+    out = json.loads(cli("stats", "--by", "year,secrecy", "--format", "json", user="arch").output)
+    assert out["rows"] == [{"year": 2020, "secrecy": "public", "records": 1},
+                           {"year": 2021, "secrecy": "internal", "records": 1}]
+    assert json.loads(cli("stats", "--format", "json", user="pub").output)["total"] == 1
+    assert cli("stats", "--by", "colour", user="arch", ok=False).exit_code == 2
+    assert "department,year,records" in cli("stats", "--format", "csv", user="arch").output.replace("\r", "")

@@ -27,4 +27,29 @@ def export(ctx, refs, volume, query, dest, as_json):
         click.echo(f"bag {out['bag']}: {len(out['records'])} record(s), {out['files']} files, {out['bytes']} bytes")
 
 
-COMMANDS = [export]
+
+@click.command("stats")
+@click.option("--by", "by", default="department,year", show_default=True,
+              help="Comma-separated: department, year, category, secrecy, status, retention, volume.")
+@click.option("--format", "fmt", type=click.Choice(["table", "csv", "json"]), default="table", show_default=True)
+@pass_ctx
+def stats(ctx, by, fmt):
+    """Statistics: records by department, year, category, secrecy, status or retention; items lent."""
+    import csv
+    import sys
+    from ..core.statistics import stats as run
+    from .output import table
+    out = run(ctx.archive(), [b.strip() for b in by.split(",") if b.strip()])
+    if fmt == "json":
+        json_line(out)
+    elif fmt == "csv":
+        w = csv.DictWriter(sys.stdout, fieldnames=out["columns"])
+        w.writeheader()
+        w.writerows(out["rows"])
+    else:
+        table([[r[c] for c in out["columns"]] for r in out["rows"]], [c.upper() for c in out["columns"]])
+        click.echo(f"{out['total']} record(s); items lent by loan status: "
+                   + (", ".join(f"{k} {v}" for k, v in sorted(out["loans"].items())) or "none"))
+
+
+COMMANDS = [export, stats]
