@@ -3,8 +3,6 @@ from __future__ import annotations
 
 import json
 
-import pytest
-
 
 def ingest(cli, tmp_path, name, text, *args, user="tester"):
     p = tmp_path / name

@@ -4,7 +4,7 @@ from __future__ import annotations
 import click
 
 from . import pass_ctx
-from .output import json_line, json_lines, table
+from .output import json_lines, table
 
 
 @click.group("user")

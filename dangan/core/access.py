@@ -23,7 +23,7 @@ from typing import Callable
 
 from ..errors import AccessDenied, NotFound, UsageError
 from ..model import Record, secrecy_rank
-from .users import acting_user, clearance_rank, deny, get_user, now, register_in_use, require_user
+from .users import acting_user, clearance_rank, deny, now, register_in_use, require_user
 
 WRITE_ACTIONS = ("edit", "destroy", "approve", "lend", "export", "copy")
 MARKS = {"public": "公开", "internal": "内部", "secret": "秘密", "confidential": "机密", "top-secret": "绝密"}
@@ -176,7 +176,3 @@ def revoke(archive, grant_id: int, reason: str = "") -> None:
 def list_grants(archive, *, active_only: bool = True) -> list[dict]:
     sql = "SELECT * FROM grants" + (" WHERE revoked_at IS NULL AND expires_at > ?" if active_only else "") + " ORDER BY id"
     return [dict(r) for r in archive.conn.execute(sql, (now(),) if active_only else ())]
-
-
-def user_or_none(archive, name: str):
-    return get_user(archive, name)
