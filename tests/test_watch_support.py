@@ -1,0 +1,104 @@
+"""Helpers for the watcher tests (no tests here): a watcher in a thread, waiting for conditions, catalogue queries."""
+from __future__ import annotations
+
+import hashlib
+import sqlite3
+import sys
+import threading
+import time
+from contextlib import contextmanager
+from pathlib import Path
+
+TIMEOUT = 60.0
+
+
+def wait_for(predicate, timeout: float = TIMEOUT, what: str = "condition") -> None:
+    """Wait until ``predicate()`` is true; fail (never a timed assertion: a generous ceiling) otherwise."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return
+        time.sleep(0.05)
+    raise AssertionError(f"timed out after {timeout} s waiting for {what}")
+
+
+def query(root: Path, sql: str, *args):
+    conn = sqlite3.connect(root / "catalogue.sqlite", timeout=60)
+    try:
+        return conn.execute(sql, args).fetchall()
+    finally:
+        conn.close()
+
+
+def digests(root: Path) -> list[str]:
+    return [r[0] for r in query(root, "SELECT main_sha512 FROM records")]
+
+
+def sha512(path: Path) -> str:
+    return hashlib.sha512(Path(path).read_bytes()).hexdigest()
+
+
+def folder(path: Path, **kw):
+    from dangan.core.fields import RecordFields
+    from dangan.core.watch_config import DropFolder
+    fields = {k: kw.pop(k) for k in list(kw) if k in ("department", "category", "retention", "secrecy", "volume",
+                                                       "year", "tags")}
+    return DropFolder(path=Path(path).resolve(), defaults=RecordFields(**fields).normalised(), **kw)
+
+
+@contextmanager
+def watching(root: Path, *folders, rescan_seconds: float = 60.0):
+    """A real watcher (watchdog observer, deferred extraction) on ``folders``, in a thread."""
+    from dangan.core.actor import Actor
+    from dangan.core.archive import Archive
+    from dangan.core.watcher import Watcher
+    from dangan.core.watch_lock import lock_held
+    archive = Archive(root, Actor("watcher", "watcher"))
+    w = Watcher(archive, list(folders), rescan_seconds=rescan_seconds)
+    errors: list[BaseException] = []
+
+    def run():
+        try:
+            w.run()
+        except BaseException as exc:  # noqa: BLE001 - re-raised in the test
+            errors.append(exc)
+
+    t = threading.Thread(target=run, daemon=True)
+    t.start()
+    wait_for(lambda: lock_held(root) and w.deferred is not None or errors, what="the watcher to start")
+    time.sleep(0.2)                       # the observers are scheduled right after the lock is taken
+    try:
+        yield w
+    finally:
+        w.stop()
+        t.join(120)
+        archive.close()
+    if errors:
+        raise errors[0]
+
+
+def dangan(root: Path, *args: str) -> list[str]:
+    return [sys.executable, "-m", "dangan", "--archive", str(root), "--as", "tester", *args]
+
+
+def write(path: Path, data: bytes | str) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(data.encode("utf-8") if isinstance(data, str) else data)
+    return path
+
+
+def settled(w) -> bool:
+    """No file waiting and nothing left to extract or index."""
+    from dangan.core.archive import Archive
+    if len(w.tracker):
+        return False
+    a = Archive(w.archive.root)
+    try:
+        return not a.conn.execute("SELECT (SELECT count(*) FROM extraction_queue) + "
+                                  "(SELECT count(*) FROM index_outbox)").fetchone()[0]
+    finally:
+        a.close()
+
+
+__all__ = ["wait_for", "query", "digests", "sha512", "folder", "watching", "dangan", "write", "settled", "TIMEOUT"]
+
