@@ -221,6 +221,7 @@ def test_precision_and_recall_at_least_99_percent(archived) -> None:
             misses.append((q, sorted(want - got)[:3], sorted(got - want)[:3]))
     precision = tp / (tp + fp)
     recall = tp / (tp + fn)
+    print(f"\n{len(queries)} queries: precision {precision:.4f}, recall {recall:.4f}, tp {tp}, fp {fp}, fn {fn}")
     assert tp > 1000
     assert precision >= 0.99 and recall >= 0.99, (precision, recall, len(misses), misses[:15])
 
