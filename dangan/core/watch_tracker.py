@@ -184,10 +184,19 @@ class Events(FileSystemEventHandler):
             self.tracker.opened(Path(event.src_path))
 
     def on_moved(self, event) -> None:
+        # full events: a rename from outside the folder has no source, a rename out of it no destination
+        src = Path(event.src_path) if event.src_path else None
+        dest = Path(event.dest_path) if event.dest_path else None
         if event.is_directory:
-            self.tracker.new_dir(Path(event.dest_path))
+            if dest is not None:
+                self.tracker.new_dir(dest)
             return
-        self.tracker.moved(Path(event.src_path), Path(event.dest_path))
+        if dest is None:
+            self.tracker.forget(src)
+        elif src is None:
+            self.tracker.add(dest, moved_in=True)
+        else:
+            self.tracker.moved(src, dest)
 
     def on_deleted(self, event) -> None:
         if not event.is_directory:

@@ -118,14 +118,13 @@ class Watcher:
         return self.counts
 
     def _observe(self) -> list:
-        from watchdog.observers import Observer
         from watchdog.observers.polling import PollingObserver
         handler = Events(self.tracker)
         observers = {}
         for f in self.folders:
             kind = "poll" if f.poll else "inotify"
             if kind not in observers:
-                observers[kind] = PollingObserver(timeout=max(0.5, min(f.settle_seconds, 2.0))) if f.poll else Observer()
+                observers[kind] = PollingObserver(timeout=max(0.5, min(f.settle_seconds, 2.0))) if f.poll else _native()
             observers[kind].schedule(handler, str(f.path), recursive=True)
         for o in observers.values():
             o.start()
@@ -281,6 +280,16 @@ class Watcher:
         self.tracker.forget(path)
         del self._decided[path]
         handoffs.close(self.archive, hid)
+
+
+def _native():
+    """inotify with full move events (a rename in from outside is a move, not a creation), else the platform's."""
+    try:
+        from watchdog.observers.inotify import InotifyObserver
+    except ImportError:
+        from watchdog.observers import Observer
+        return Observer()
+    return InotifyObserver(generate_full_events=True)
 
 
 def _inside(path: Path, folder: Path) -> bool:
