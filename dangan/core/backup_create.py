@@ -33,7 +33,7 @@ from typing import Callable
 
 from ..errors import LockTimeout
 from ..repository.ocfl import vnum
-from .backup_repo import SNAPSHOT_FORMAT, Repository, blob_refs, new_snapshot_id, utcnow
+from .backup_repo import SNAPSHOT_FORMAT, Repository, blob_refs, new_snapshot_id, failpoint_pause, utcnow
 
 #: tables of the catalogue that describe backups of *this* copy; left out of the copy (they change every run)
 LOCAL_TABLES = ("backup_runs",)
@@ -81,6 +81,7 @@ class _Uploads:
             self.pending[digest] = (source, size)
 
     def _one(self, digest: str, source: Path | bytes, size: int) -> tuple[int, int]:
+        failpoint_pause()
         if self.repo.has_blob(digest, size):
             return 0, 0
         if isinstance(source, bytes):

@@ -14,7 +14,7 @@ import datetime as dt
 from dataclasses import dataclass
 
 from ..errors import UsageError
-from .backup_repo import DATA, Repository, blob_refs
+from .backup_repo import DATA, Repository, blob_refs, failpoint_pause
 
 
 @dataclass(frozen=True)
@@ -69,6 +69,7 @@ def prune(repo: Repository, policy: Policy, *, dry_run: bool = False) -> dict:
         return result
     for sid in doomed:
         repo.delete_snapshot(sid)
+        failpoint_pause()
     result.update(sweep(repo))
     return result
 
@@ -83,6 +84,7 @@ def sweep(repo: Repository) -> dict:
     for name, size in list(repo.target.list(DATA)):
         if name not in referenced:
             repo.target.delete(name)
+            failpoint_pause()
             deleted += 1
             freed += size
     sweep_temp = getattr(repo.target, "sweep_temp", None)

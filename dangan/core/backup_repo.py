@@ -241,6 +241,15 @@ class _Checked:
         return data
 
 
+def failpoint_pause() -> None:
+    """Sleep ``$DANGAN_TEST_BACKUP_PAUSE`` seconds between the steps of create and prune (kill -9 tests)."""
+    import os
+    import time
+    pause = os.environ.get("DANGAN_TEST_BACKUP_PAUSE")
+    if pause:
+        time.sleep(float(pause))
+
+
 def new_snapshot_id(now: dt.datetime | None = None) -> str:
     now = now or dt.datetime.now(dt.timezone.utc)
     return now.strftime("%Y%m%dT%H%M%S") + f".{now.microsecond // 1000:03d}Z-{secrets.token_hex(3)}"
