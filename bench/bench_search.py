@@ -143,7 +143,7 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--docs", type=int, default=10000)
     ap.add_argument("--large", action="store_true", help="100,000 records")
-    ap.add_argument("--batch", type=int, default=1000, help="records per commit when bulk indexing")
+    ap.add_argument("--batch", type=int, default=5000, help="records per commit when bulk indexing")
     ap.add_argument("--single", type=int, default=50, help="records added one commit each")
     ap.add_argument("--dir", type=Path)
     ap.add_argument("--no-recoll", action="store_true")

@@ -119,3 +119,17 @@ def test_documents_added_after_a_merged_segment(tmp_path: Path) -> None:
         with ix.reader() as r:
             got.append(sorted((f, t, list(r.postings(f, t).all_ids())) for f, t in r.all_terms()))
     assert got[0] == got[1]
+
+
+def test_merge_policy_keeps_few_segments_and_drops_deleted(tmp_path: Path, monkeypatch) -> None:
+    from dangan.index import open_index, whoosh_merge
+
+    monkeypatch.setattr(whoosh_merge, "SMALL", 20)
+    monkeypatch.setattr(whoosh_merge, "FANOUT", 4)
+    ix = open_index(tmp_path / "index")
+    for i in range(60):
+        ix.add([IndexDocument(record_id=f"r{i % 45}", content=f"档案 {i}")])
+    segs = ix._ix._segments()
+    assert len(segs) <= 8
+    assert ix.doc_count() == 45 == ix.count("档案")
+    assert sum(s.deleted_count() for s in segs) * 3 <= sum(s.doc_count_all() for s in segs)

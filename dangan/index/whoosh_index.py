@@ -46,6 +46,7 @@ from .query import And, Or, Phrase, Query, Word, parse_query
 from .snippets import make_snippet, mark
 from .whoosh_query import Translator, text_module
 from .whoosh_docset import docset, rank_query
+from .whoosh_merge import merge_policy
 from .whoosh_rank import top
 from .whoosh_writer import FastWriter
 
@@ -132,7 +133,7 @@ class WhooshIndex:
             except BaseException:
                 w.cancel()
                 raise
-            w.commit(**commit_kw)
+            w.commit(**{"mergetype": merge_policy, **commit_kw})
 
     def add(self, docs: Iterable[IndexDocument]) -> int:
         # Whoosh replaces committed documents only: keep the last of each id here.
