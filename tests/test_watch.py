@@ -273,3 +273,37 @@ def test_the_watcher_runs_its_thread_safely(archive_root, drop):
             time.sleep(0.02)
         wait_for(lambda: len(digests(archive_root)) == 30 and settled(w), what="all extracted")
     assert {r[0] for r in query(archive_root, "SELECT extraction_status FROM records")} == {"ok"}
+
+
+def test_a_confidential_drop_folder_logs_no_names_and_extracts_at_archive_time(archive_root, drop, cli, monkeypatch,
+                                                                               tmp_path, caplog):
+    import logging
+    monkeypatch.setenv("DANGAN_PASSPHRASE", "correct horse battery staple")
+    monkeypatch.setenv("XDG_RUNTIME_DIR", str(tmp_path / "run"))
+    cli("volume", "create", "V", "--secrecy", "秘密")
+    caplog.set_level(logging.INFO, logger="dangan.watch")
+    name = "FNAMEMARK-机密.txt"
+    try:
+        with watching(archive_root, folder(drop, volume="V", settle_seconds=0.3)) as w:
+            assert w.folders[0].confidential
+            write(drop / name, "SECRETWORDMARK 机密内容")
+            write(drop / "EMPTYMARK.txt", b"")
+            wait_for(lambda: (drop / "done" / name).exists() and (drop / "quarantine" / "EMPTYMARK.txt").exists(),
+                     what="archived and quarantined")
+            wait_for(lambda: settled(w), what="indexing")
+        rows = query(archive_root, "SELECT sealed, extraction_status FROM records")
+        assert len(rows) == 1 and rows[0][0] is not None
+        assert not query(archive_root, "SELECT * FROM extraction_queue")
+        assert query(archive_root, "SELECT path, sha512 FROM watch_handoffs WHERE outcome = 'archived'") == [("", None)]
+        assert "MARK" not in caplog.text and "机密" not in caplog.text
+        assert "archived a file as record" in caplog.text and "quarantined a file" in caplog.text
+        reasons = " ".join(r[0] or "" for r in query(archive_root, "SELECT reason FROM watch_handoffs"))
+        assert "MARK" not in reasons
+        def found():
+            return [h for h in (json.loads(line) for line in cli("search", "SECRETWORDMARK", "--json").output
+                                .splitlines()) if "record_id" in h]
+        assert not found()                                   # locked: no sealed text is searchable
+        cli("volume", "unlock", "V")
+        assert len(found()) == 1                             # unlocked: its text was extracted when archived
+    finally:
+        cli("volume", "lock")

@@ -163,13 +163,17 @@ def resolve_pending(archive, h: Handoff) -> tuple[str, str | None, str | None]:
 def settle_previous(archive, keys: dict[str, Path]) -> list[tuple[Handoff, Path | None]]:
     """Resolve the open hand-offs of earlier watchers on this host; returns (decided hand-off, file path or None).
 
+    Call it holding the watcher lock and before this watcher begins any hand-off:
+    every open hand-off is then an earlier watcher's, even one that had our pid
+    (pids are reused, and a container's watcher may always be pid 1).
+
     ``keys`` maps ``path_key`` to the files now in the drop folders.  Hand-offs
     whose file is gone or was replaced are closed here; the caller moves the rest.
     """
     host = socket.gethostname()
     out = []
-    for h in open_handoffs(archive):
-        if h.host != host or h.pid == os.getpid():
+    for h in open_handoffs(archive):          # the caller holds the watcher lock: none is a live watcher's
+        if h.host != host:
             continue
         if h.state == "pending":
             state, rid, reason = resolve_pending(archive, h)
@@ -189,6 +193,22 @@ def settle_previous(archive, keys: dict[str, Path]) -> list[tuple[Handoff, Path 
             continue
         out.append((h, path))
     return out
+
+
+def settle_dead_watcher(archive, previous: dict | None) -> int:
+    """Settle the remaining intents of the previous watcher (its state file names it; the lock proves it dead).
+
+    ``recover_interrupted`` skips intents whose pid is alive, and the dead
+    watcher's pid may be ours now; these are settled here by pid and host.
+    """
+    from .recovery import settle_intent
+    if not previous or previous.get("host") != socket.gethostname() or not previous.get("pid"):
+        return 0
+    rows = archive.conn.execute("SELECT object_id FROM ingest_intents WHERE pid = ? AND host = ?",
+                                (previous["pid"], previous["host"])).fetchall()
+    for r in rows:
+        settle_intent(archive, r["object_id"])
+    return len(rows)
 
 
 def _needs_extraction(archive, rid: str | None) -> bool:

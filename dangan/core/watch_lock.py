@@ -29,6 +29,7 @@ class WatcherLock:
         self._fh = None
         self.started = time.time()
         self._last: dict[str, Any] = {}
+        self.previous: dict[str, Any] | None = None
 
     def acquire(self) -> "WatcherLock":
         self.dir.mkdir(exist_ok=True)
@@ -41,6 +42,7 @@ class WatcherLock:
             raise LockTimeout(f"a watcher is already running on this archive (pid {state.get('pid', '?')} "
                               f"on {state.get('host', '?')})") from None
         self._fh = fh
+        self.previous = read_state(self.dir.parent)      # the last watcher's state (it is dead: we hold the lock)
         return self
 
     def write_state(self, **state: Any) -> None:

@@ -142,6 +142,11 @@ class Tracker:
             if e is not None:
                 e.not_before = time.monotonic() + seconds
 
+    def all_postponed(self) -> bool:
+        now = time.monotonic()
+        with self._lock:
+            return bool(self.entries) and all(e.not_before > now for e in self.entries.values())
+
     def waiting(self) -> dict[Path, int]:
         """Files waiting per drop folder."""
         with self._lock:

@@ -141,6 +141,7 @@ class Watcher:
             if folder is None:
                 continue
             self._leave(folder, path, h.state, h.reason or "", h.record_id, h.id)
+        handoffs.settle_dead_watcher(self.archive, self._lock.previous)
         recover_interrupted(self.archive)
         for p in found:
             self.tracker.add(p)
@@ -180,8 +181,8 @@ class Watcher:
                 if self._stop.is_set():
                     return
                 self._handle(folder, path)
-            if once and not len(self.tracker):
-                return
+            if once and (not len(self.tracker) or self.tracker.all_postponed()):
+                return                       # with --once, files left by a transient failure wait for the next run
             if not ready:
                 self.tracker.changed.wait(TICK if len(self.tracker) else 1.0)
                 self.tracker.changed.clear()
