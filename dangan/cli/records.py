@@ -58,7 +58,8 @@ def ingest(ctx, paths, attach, allow_duplicate, as_json, **kw):
             click.echo(f"{o.status:<10} {o.message}", err=o.status != "duplicate")
 
     outcomes = ingest_batch(archive, paths, fields, attachments=tuple(attach), allow_duplicate=allow_duplicate,
-                            on_outcome=report, progress=show_bar)
+                            on_outcome=report, progress=show_bar,
+                            on_warning=lambda m: click.echo(f"dangan: warning: {m}", err=True))
     counts = {}
     for o in outcomes:
         counts[o.status] = counts.get(o.status, 0) + 1
@@ -124,7 +125,7 @@ def show(ctx, ref, version, as_json):
         click.echo(f"  {'':<11}sha512 {f.sha512}")
 
 
-@click.command()
+@click.command(context_settings={"ignore_unknown_options": True, "help_option_names": ["--help"]})
 @click.argument("filters", nargs=-1)
 @click.option("--dept", "department")
 @click.option("--category")

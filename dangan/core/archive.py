@@ -94,7 +94,8 @@ class Archive:
     def extractor(self, path: Path, mime: str):
         """Extract text and metadata from one file, in the worker process, with the configured limits."""
         from ..model import ExtractOptions
-        return self._worker.extract(path, mime, ExtractOptions(ocr_languages=self.config.ocr_languages))
+        return self._worker.extract(path, mime, ExtractOptions(ocr_languages=self.config.ocr_languages,
+                                                               tesseract_cmd=self.config.tesseract))
 
     def close(self) -> None:
         if "_worker" in self.__dict__:

@@ -25,7 +25,8 @@ def expand(paths: Iterable[Path]) -> Iterator[Path]:
 
 def ingest_batch(archive, paths: Iterable[Path], fields: RecordFields, *, attachments: tuple[Path, ...] = (),
                  allow_duplicate: bool = False, on_outcome: Callable[[IngestOutcome], None] | None = None,
-                 progress: bool = False, index: bool = True) -> list[IngestOutcome]:
+                 progress: bool = False, index: bool = True,
+                 on_warning: Callable[[str], None] | None = None) -> list[IngestOutcome]:
     from .pipeline import pipeline_for
     from .recovery import recover_interrupted
 
@@ -53,7 +54,11 @@ def ingest_batch(archive, paths: Iterable[Path], fields: RecordFields, *, attach
             bar.__exit__(None, None, None)
     if index and any(o.status == "archived" for o in outcomes):
         from .indexing import drain
-        drain(archive)          # searchable when the command returns
+        try:
+            drain(archive)          # searchable when the command returns
+        except DanganError as exc:  # archived all the same; the updates stay queued for the next drain
+            if on_warning:
+                on_warning(f"archived, but not yet searchable: {exc.message}")
     return outcomes
 
 

@@ -47,6 +47,7 @@ class Config:
     ocr_languages: str = "chi_sim+eng"
     extraction_timeout: float = 120.0
     extraction_memory_mb: int = 1024
+    tesseract: str = "tesseract"
     plugins_enabled: list[str] | None = None
     plugins_disabled: list[str] = field(default_factory=list)
     archive_id: str = ""
@@ -70,6 +71,7 @@ class Config:
             ocr_languages=str(extraction.get("ocr_languages", "chi_sim+eng")),
             extraction_timeout=float(extraction.get("timeout_seconds", 120)),
             extraction_memory_mb=int(extraction.get("memory_mb", 1024)),
+            tesseract=str(extraction.get("tesseract", "tesseract")),
             plugins_enabled=plugins.get("enabled"),
             plugins_disabled=list(plugins.get("disabled", [])),
             archive_id=str(archive.get("id", "")),
@@ -96,6 +98,7 @@ unlock_minutes = 30                      # how long `dangan volume unlock` lasts
 ocr_languages = "chi_sim+eng"   # Tesseract languages
 timeout_seconds = 120           # per file, in a worker process
 memory_mb = 1024
+# tesseract = "/usr/bin/tesseract"   # the OCR command (default: tesseract on PATH)
 
 [plugins]
 # enabled = ["general_office"]   # department plugins to enable (default: built-ins only)

@@ -125,7 +125,7 @@ def list_records(conn: sqlite3.Connection, where: str = "", params: Iterable[Any
                  limit: int | None = None, offset: int = 0) -> list[Record]:
     if sort not in SORTS:
         raise UsageError(f"unknown sort {sort!r}: use one of {', '.join(SORTS)}")
-    sql = "SELECT * FROM records"
+    sql = LISTING_SOURCE
     if where:
         sql += " WHERE " + where
     sql += " ORDER BY " + SORTS[sort]
@@ -134,6 +134,10 @@ def list_records(conn: sqlite3.Connection, where: str = "", params: Iterable[Any
     return [row_to_record(conn, r, with_files=False) for r in conn.execute(sql, list(params))]
 
 
+#: Records as the filter language sees them (``mime`` is the main file's type).
+LISTING_SOURCE = "SELECT * FROM (SELECT *, main_mime AS mime FROM records)"
+
+
 def count_records(conn: sqlite3.Connection, where: str = "", params: Iterable[Any] = ()) -> int:
-    sql = "SELECT count(*) FROM records" + (" WHERE " + where if where else "")
+    sql = "SELECT count(*) FROM (SELECT *, main_mime AS mime FROM records)" + (" WHERE " + where if where else "")
     return conn.execute(sql, list(params)).fetchone()[0]
