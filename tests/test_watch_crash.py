@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from ocfl_helpers import assert_store_valid
-from test_watch_support import dangan, digests, folder, query, sha512, wait_for, watching, write
+from test_watch_support import dangan, digests, folder, query, settled, sha512, wait_for, watching, write
 
 DEAD_PID = 999_999_999
 
@@ -72,12 +72,13 @@ def run_kills(tmp_path: Path, root: Path, n_files: int, runs: int, seed: int) ->
         if run == 0:
             time.sleep(0.8)
             make(n_files // 2, n_files)          # the rest of the burst arrives while it runs
-        time.sleep(rng.uniform(0.3, 2.5))
+        time.sleep(rng.uniform(0.5, 3.5))
         if proc.poll() is None:
             os.kill(proc.pid, signal.SIGKILL)
             killed += 1
         proc.wait()
         assert_invariant(root, drop, files)
+    assert digests(root), "nothing was archived between the kills: the kills never hit the work"
     r = subprocess.run(dangan(root, "watch", str(drop), "--duplicates", "archive", "--once"),
                        capture_output=True, text=True, timeout=900)
     assert r.returncode == 0, r.stderr
@@ -130,28 +131,31 @@ def query_conn(root: Path, sql: str, *args) -> None:
 
 
 def test_archived_but_not_yet_moved_is_not_archived_again(archive_root, tmp_path, monkeypatch):
-    """Killed after the commit, before the hand-off recorded it: the audit event names the hand-off."""
+    """Killed after the commit, before the move: the audit event of the ingest names the hand-off."""
     drop = tmp_path / "drop"
     f = write(drop / "a.txt", "archived, then the power went")
     digest = sha512(f)
-    _start_dead(archive_root, drop, monkeypatch, "dangan.core.watch_handoff.decide")
+    _start_dead(archive_root, drop, monkeypatch, "dangan.core.watch_files.to_done")
     assert f.exists() and digests(archive_root) == [digest]
     assert query(archive_root, "SELECT state FROM watch_handoffs") == [("pending",)]
     with watching(archive_root, folder(drop, duplicates="archive")) as w:
-        wait_for(lambda: (drop / "done" / "a.txt").exists() and not len(w.tracker), what="the move finished")
+        wait_for(lambda: (drop / "done" / "a.txt").exists() and settled(w), what="the move finished")
     assert digests(archive_root) == [digest]
     assert query(archive_root, "SELECT state, outcome FROM watch_handoffs") == [("done", "archived")]
     assert query(archive_root, "SELECT extraction_status FROM records") == [("ok",)]   # queued on settling
 
 
-def test_decided_but_not_yet_moved_is_moved(archive_root, tmp_path, monkeypatch):
+def test_moved_but_not_finished_is_closed(archive_root, tmp_path, monkeypatch):
+    """Killed after the move, before the hand-off was finished: settled from the audit trail, nothing redone."""
     drop = tmp_path / "drop"
-    f = write(drop / "b.txt", "decided, not moved")
-    _start_dead(archive_root, drop, monkeypatch, "dangan.core.watch_files.to_done")
-    assert f.exists() and query(archive_root, "SELECT state FROM watch_handoffs") == [("archived",)]
+    write(drop / "b.txt", "moved, hand-off open")
+    _start_dead(archive_root, drop, monkeypatch, "dangan.core.watch_handoff.finish")
+    assert (drop / "done" / "b.txt").exists() and query(archive_root, "SELECT state FROM watch_handoffs") == [("pending",)]
     with watching(archive_root, folder(drop, duplicates="archive")) as w:
-        wait_for(lambda: (drop / "done" / "b.txt").exists() and not len(w.tracker), what="the move finished")
+        wait_for(lambda: settled(w), what="settled")
     assert len(digests(archive_root)) == 1
+    assert query(archive_root, "SELECT state, outcome FROM watch_handoffs") == [("done", "archived")]
+    assert query(archive_root, "SELECT extraction_status FROM records") == [("ok",)]
 
 
 def test_published_but_not_committed_is_adopted_once(archive_root, tmp_path, monkeypatch):

@@ -12,11 +12,12 @@ compared:
 2. Ingest runs with a ``HandoffActor``: its audit details carry
    ``watch_handoff = <id>``, so the ``record.ingest`` event — written in the
    same transaction as the record — names the hand-off it came from.
-3. **archived / duplicate / refused** — the decision, with the record id;
-   archived plain records are queued for background extraction in the same
-   transaction.
-4. The file is moved to ``done/`` (or deleted, or moved to ``quarantine/``),
-   then the hand-off is **done**.
+3. The file is moved to ``done/`` (or deleted, or moved to ``quarantine/``).
+4. **done** — the outcome (archived, duplicate, refused) and record id, and
+   the record queued for background extraction, in one transaction.
+
+(Hand-offs settled on restart pass through **archived / duplicate /
+refused**: decided, the file still to be moved.)
 
 On restart (``settle_previous``), a pending hand-off of a dead watcher is
 resolved from the store and catalogue alone: the ``record.ingest`` event naming
@@ -110,6 +111,22 @@ def decide(archive, hid: int, state: str, *, record_id: str | None = None, reaso
     with archive.transaction() as conn:
         conn.execute("UPDATE watch_handoffs SET state = ?, outcome = ?, record_id = ?, reason = ? WHERE id = ?",
                      (state, state, record_id, reason, hid))
+        if extract and record_id:
+            enqueue(conn, record_id)
+
+
+def finish(archive, hid: int, outcome: str, *, record_id: str | None = None, reason: str | None = None,
+           extract: bool = False) -> None:
+    """The file has left the drop folder: record the outcome and close the hand-off in one transaction.
+
+    Recording the decision only now is safe: a kill before this leaves the
+    hand-off pending, and ``resolve_pending`` finds what happened (the audit
+    event of the ingest; a file already moved is simply closed).
+    """
+    from .deferred import enqueue
+    with archive.transaction() as conn:
+        conn.execute("UPDATE watch_handoffs SET state = 'done', outcome = ?, record_id = ?, reason = ?, finished = ?"
+                     " WHERE id = ?", (outcome, record_id, reason, _now(), hid))
         if extract and record_id:
             enqueue(conn, record_id)
 

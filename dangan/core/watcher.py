@@ -140,7 +140,7 @@ class Watcher:
             folder = self.tracker.folder_of(path)
             if folder is None:
                 continue
-            self._leave(folder, path, h.state, h.reason or "", h.record_id, h.id)
+            self._leave(folder, path, h.state, h.reason or "", h.record_id, h.id, safe_reason=h.reason)
         handoffs.settle_dead_watcher(self.archive, self._lock.previous)
         recover_interrupted(self.archive)
         for p in found:
@@ -203,9 +203,9 @@ class Watcher:
         try:
             st = path.stat()
             if path in self._decided:
-                fingerprint, args = self._decided[path]
+                fingerprint, args, kw = self._decided[path]
                 if fingerprint == (st.st_size, st.st_mtime_ns):
-                    self._leave(folder, path, *args)
+                    self._leave(folder, path, *args, **kw)
                     return
                 del self._decided[path]      # a new file under the same name
             sha = None if folder.confidential else files.sha512_of(path)
@@ -230,7 +230,6 @@ class Watcher:
             rec = self._ingestor(folder).ingest(path, folder.fields_for(path))
         except DuplicateRecord as exc:
             if folder.duplicates == "skip":
-                handoffs.decide(self.archive, hid, "duplicate", record_id=exc.existing_id)
                 self._leave(folder, path, "duplicate", "", exc.existing_id, hid)
                 log.info("%s is already archived as record %s: moved aside, not archived again", name,
                          exc.existing_id)
@@ -253,9 +252,7 @@ class Watcher:
             self.archive.actor = self.base_actor
         sealed = folder.confidential and self.archive.conn.execute(
             "SELECT sealed FROM records WHERE id = ?", (rec.id,)).fetchone()["sealed"] is not None
-        extract = not sealed and not rec.extraction
-        handoffs.decide(self.archive, hid, "archived", record_id=rec.id, extract=extract)
-        self._leave(folder, path, "archived", "", rec.id, hid)
+        self._leave(folder, path, "archived", "", rec.id, hid, extract=not sealed and not rec.extraction)
         self.deferred.wake()                 # extraction, or at least its index-outbox row
         self.counts.archived += 1
         if folder.confidential:
@@ -264,23 +261,28 @@ class Watcher:
             log.info("archived %s as record %s%s", name, rec.id, f" {rec.archival_code}" if rec.archival_code else "")
 
     def _refuse(self, folder: DropFolder, path: Path, hid: int, reason: str, safe: str, name: str) -> None:
-        handoffs.decide(self.archive, hid, "refused", reason=safe)
-        self._leave(folder, path, "refused", reason, None, hid)
+        self._leave(folder, path, "refused", reason, None, hid, safe_reason=safe)
         self.counts.quarantined += 1
         log.warning("quarantined %s: %s", name, safe)
 
-    def _leave(self, folder: DropFolder, path: Path, state: str, reason: str, record_id: str | None,
-               hid: int) -> None:
-        """The file leaves the drop folder (its hand-off already records why), then the hand-off is done."""
+    def _leave(self, folder: DropFolder, path: Path, outcome: str, reason: str, record_id: str | None,
+               hid: int, *, extract: bool = False, safe_reason: str | None = None) -> None:
+        """The file leaves the drop folder (ingest has returned), then its hand-off is finished.
+
+        If the move fails (permissions on done/, say), the file is retried by
+        moving it again — never by archiving it again (``_decided``).
+        """
         st = path.stat()
-        self._decided[path] = ((st.st_size, st.st_mtime_ns), (state, reason, record_id, hid))
-        if state == "refused":
+        args = (outcome, reason, record_id, hid)
+        self._decided[path] = ((st.st_size, st.st_mtime_ns), args, {"extract": extract, "safe_reason": safe_reason})
+        if outcome == "refused":
             files.to_quarantine(folder, path, reason)
         else:
             files.to_done(folder, path)
         self.tracker.forget(path)
         del self._decided[path]
-        handoffs.close(self.archive, hid)
+        handoffs.finish(self.archive, hid, outcome, record_id=record_id,
+                        reason=safe_reason if safe_reason is not None else (reason or None), extract=extract)
 
 
 def _native():
