@@ -8,6 +8,7 @@ import hashlib
 
 from ..errors import CryptoError, IntegrityError, NotFound, UsageError
 from ..repository.fsutil import translate_oserror
+from .sealing import PLAINTEXT_DIGEST
 from .storage import DERIVATIVE_PREFIX, METADATA_PATH, stored_original_names
 
 
@@ -52,7 +53,7 @@ def get_files(archive, ref: str, out_dir: Path, *, version: int | None = None,
                         chunks = archive.store.read_chunks(rec.id, stored)
                     else:
                         chunks = _verified(decrypt_chunks(archive, rec, stored, key),
-                                           (plain_files.get(lp) or {}).get("sha512"), lp)
+                                           (plain_files.get(lp) or {}).get(PLAINTEXT_DIGEST), lp)
                     for chunk in chunks:
                         out.write(chunk)
                     out.flush()
@@ -74,14 +75,14 @@ def get_files(archive, ref: str, out_dir: Path, *, version: int | None = None,
     return written
 
 
-def _verified(chunks, sha512: str | None, what: str):
+def _verified(chunks, digest: str | None, what: str):
     """Pass chunks through; at the end compare the plaintext digest kept in the sealed fields."""
-    h = hashlib.sha512()
+    h = hashlib.new(PLAINTEXT_DIGEST)
     for c in chunks:
         h.update(c)
         yield c
-    if sha512 and h.hexdigest() != sha512 and not what.startswith(DERIVATIVE_PREFIX):
-        raise IntegrityError(f"{what}: the decrypted content does not match its recorded sha512")
+    if digest and h.hexdigest() != digest and not what.startswith(DERIVATIVE_PREFIX):
+        raise IntegrityError(f"{what}: the decrypted content does not match its recorded {PLAINTEXT_DIGEST}")
 
 
 def _sealed_at(archive, rid: str, version: int) -> str | None:

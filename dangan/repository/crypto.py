@@ -76,6 +76,8 @@ nothing to disk.
 from __future__ import annotations
 
 import hashlib
+import queue
+import threading
 import hmac
 import io
 import secrets
@@ -206,6 +208,42 @@ def _read_full(src: BinaryIO, n: int) -> bytes:
 
 
 # -- encryption ---------------------------------------------------------------
+class _BackgroundHash:
+    """SHA-512 on a helper thread (hashlib releases the GIL), so hashing the
+    plaintext overlaps encrypting it and the store's hashing of the ciphertext."""
+
+    def __init__(self, started: "hashlib._Hash") -> None:
+        self._h = started
+        self._q: queue.Queue = queue.Queue(maxsize=8)
+        self._pending: list[bytes] = []
+        self._t = threading.Thread(target=self._run, name="dangan-sha512", daemon=True)
+        self._t.start()
+        self._digest: str | None = None
+
+    BATCH = 16          # chunks handed over at a time (1 MiB), to keep queue overhead small
+
+    def _run(self) -> None:
+        while (batch := self._q.get()) is not None:
+            for chunk in batch:
+                self._h.update(chunk)
+
+    def update(self, chunk: bytes) -> None:
+        self._pending.append(chunk)
+        if len(self._pending) >= self.BATCH:
+            self._q.put(self._pending)
+            self._pending = []
+
+    def hexdigest(self) -> str:
+        if self._digest is None:
+            if self._pending:
+                self._q.put(self._pending)
+                self._pending = []
+            self._q.put(None)
+            self._t.join()
+            self._digest = self._h.hexdigest()
+        return self._digest
+
+
 class EncryptingReader:
     """A file-like object whose ``read`` returns the ciphertext of ``src``.
 
@@ -214,8 +252,11 @@ class EncryptingReader:
     become available once ``read`` has returned b"" (end of stream).
     """
 
-    def __init__(self, src: BinaryIO, record_key: bytes, binding: Binding) -> None:
+    def __init__(self, src: BinaryIO, record_key: bytes, binding: Binding, *, digest: str = "sha512") -> None:
         key = _check_key(record_key)
+        if digest not in ("sha512", "sha256"):
+            raise UsageError(f"unsupported plaintext digest {digest!r}")
+        self.digest_algorithm = digest
         _check_binding(binding)
         self._src = src
         salt = secrets.token_bytes(SALT_SIZE)
@@ -224,7 +265,7 @@ class EncryptingReader:
         self._out: deque[memoryview] = deque()  # ciphertext not yet read
         self._out_len = 0
         self._emit(head + self._keys.mac(head))
-        self._hash = hashlib.sha512()
+        self._hash = hashlib.new(digest)
         self._size = 0
         self._counter = 0
         self._next = self._pull()
@@ -233,6 +274,8 @@ class EncryptingReader:
 
     def _pull(self) -> bytes:
         chunk = _read_full(self._src, CHUNK_SIZE)
+        if self._size == CHUNK_SIZE and len(chunk):
+            self._hash = _BackgroundHash(self._hash)   # a large file: hash on another core
         self._hash.update(chunk)
         self._size += len(chunk)
         return chunk
@@ -291,14 +334,26 @@ class EncryptingReader:
         return self._size
 
     @property
-    def plaintext_sha512(self) -> str:
+    def plaintext_digest(self) -> str:
+        """Hex digest of the plaintext with ``digest_algorithm`` (after EOF)."""
         self._require_eof("the plaintext digest")
         return self._hash.hexdigest()
 
+    @property
+    def plaintext_sha512(self) -> str:
+        if self.digest_algorithm != "sha512":
+            raise UsageError(f"this reader hashes the plaintext with {self.digest_algorithm}")
+        return self.plaintext_digest
 
-def encrypt_stream(src: BinaryIO, record_key: bytes, binding: Binding) -> EncryptingReader:
-    """Encrypt ``src`` lazily: read the returned object like a file of ciphertext."""
-    return EncryptingReader(src, record_key, binding)
+
+def encrypt_stream(src: BinaryIO, record_key: bytes, binding: Binding, *, digest: str = "sha512") -> EncryptingReader:
+    """Encrypt ``src`` lazily: read the returned object like a file of ciphertext.
+
+    ``digest`` names the hash kept of the plaintext (``sha512`` or ``sha256``);
+    the archive uses sha256, which this machine computes with SHA-NI at ~2x
+    the speed of sha512 — the ciphertext is hashed again with sha512 for OCFL.
+    """
+    return EncryptingReader(src, record_key, binding, digest=digest)
 
 
 def encrypt_bytes(data: bytes, record_key: bytes, binding: Binding) -> bytes:
