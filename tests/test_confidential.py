@@ -65,7 +65,10 @@ def test_unlocked_records_round_trip_and_open(keyed, archive_root, tmp_path):
     assert shown["title"] == TITLE and shown["metadata"]["party"] == "甲方" and not shown["locked"]
     keyed("get", rid, "-o", tmp_path / "out")
     assert (tmp_path / "out" / FILENAME).read_bytes() == src.read_bytes()
-    keyed("check")
+    keyed("check", "--decrypt")
+    keyed("volume", "lock")
+    locked = keyed("check", "--decrypt", "--json", ok=False)
+    assert locked.exit_code == 6 and "locked" in locked.output
 
 
 def test_wrong_passphrase_changes_nothing(keyed, archive_root, monkeypatch):

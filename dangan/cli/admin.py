@@ -26,9 +26,10 @@ def init(ctx, path, fonds, name):
 @click.command()
 @click.option("--record", "ref", help="Check one record only.")
 @click.option("--no-digests", is_flag=True, help="Skip recomputing digests (structure only).")
+@click.option("--decrypt", is_flag=True, help="Also decrypt sealed records (volumes unlocked) and check plaintext digests.")
 @click.option("--json", "as_json", is_flag=True)
 @pass_ctx
-def check(ctx, ref, no_digests, as_json):
+def check(ctx, ref, no_digests, decrypt, as_json):
     """Verify every digest and compare store and catalogue; exit 6 on any problem."""
     from ..core.integrity import check as run_check
     archive = ctx.archive()
@@ -36,7 +37,7 @@ def check(ctx, ref, no_digests, as_json):
     if sys.stderr.isatty() and not as_json and ref is None:
         def bar(i, n):
             click.echo(f"\rchecking {i}/{n}", nl=False, err=True)
-    problems = run_check(archive, ref, digests=not no_digests, progress=bar)
+    problems = run_check(archive, ref, digests=not no_digests, decrypt=decrypt, progress=bar)
     if bar:
         click.echo("", err=True)
     if as_json:

@@ -23,7 +23,7 @@ class Problem:
         return {"record_id": self.record_id, "message": self.message}
 
 
-def check(archive, ref: str | None = None, *, digests: bool = True,
+def check(archive, ref: str | None = None, *, digests: bool = True, decrypt: bool = False,
           progress: Callable[[int, int], None] | None = None) -> list[Problem]:
     from ..repository.validate import validate_object
 
@@ -54,6 +54,8 @@ def check(archive, ref: str | None = None, *, digests: bool = True,
         if report.errors:
             continue
         problems.extend(_compare(archive, rid))
+        if decrypt:
+            problems.extend(_plaintext_fixity(archive, rid))
     outcome = "success" if not problems else "failure"
     archive.record_event("archive.check", ref or "", outcome, details={
         "objects": len(targets), "problems": len(problems), "digests": digests,
@@ -71,6 +73,34 @@ def _store_objects(store, problems: list[Problem]) -> Iterator[tuple[str, object
         if store.object_path(rid) != root:
             problems.append(Problem(rid, f"object is at {root.relative_to(store.root)}, not where the layout puts it"))
         yield rid, root
+
+
+def _plaintext_fixity(archive, rid: str) -> list[Problem]:
+    """Decrypt a sealed record's files (its volume unlocked) and compare the sealed plaintext digests."""
+    import hashlib
+
+    from ..errors import CryptoError
+    from .sealing import PLAINTEXT_DIGEST, decrypt_chunks, opened, record_key
+    row = archive.conn.execute("SELECT sealed FROM records WHERE id = ?", (rid,)).fetchone()
+    if row is None or not row["sealed"]:
+        return []
+    rec = archive.record(rid)
+    try:
+        key = record_key(archive, rec)
+        _full, files = opened(archive, rec, row["sealed"], key)
+        out = []
+        for stored in archive.store.files(rid):
+            want = (files.get(stored.logical_path) or {}).get(PLAINTEXT_DIGEST)
+            if not want:
+                continue
+            h = hashlib.new(PLAINTEXT_DIGEST)
+            for chunk in decrypt_chunks(archive, rec, stored, key):
+                h.update(chunk)
+            if h.hexdigest() != want:
+                out.append(Problem(rid, f"{stored.logical_path}: decrypted content differs from its sealed digest"))
+        return out
+    except CryptoError as exc:
+        return [Problem(rid, f"not decrypted: {exc.message}")]
 
 
 def _compare(archive, rid: str) -> list[Problem]:
