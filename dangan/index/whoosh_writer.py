@@ -1,24 +1,20 @@
 """A faster Whoosh segment writer: the same segment files, less Python per posting.
 
 Whoosh's ``SegmentWriter`` pays for every (document, distinct term) pair --
-about 1,200 per 1-2k character document here: a ``Token`` per position, a
-tuple through an external-sort pool (pickled to temporary files past
-``limitmb``, then merged back), a ``doc_field_length`` lookup and one
-``add_posting`` call each.  :class:`FastWriter` writes the same files
-(codec ``whoosh3``, unchanged format, read by the stock reader):
+about 1,200 per 1-2k character record: a ``Token`` per position, a tuple
+through an external-sort pool, a ``doc_field_length`` lookup and an
+``add_posting`` call.  :class:`FastWriter` writes the same ``whoosh3`` files:
 
-* **analysis in one pass** for fields whose analyzer has ``term_positions``
-  (``analysis_v1``) and whose format is ``Positions`` or ``Existence``: a
-  dict of term -> positions, encoded exactly as ``Positions.encode`` does;
-* **an in-memory pool** ``field -> term -> (docnums, weights, values)``:
-  documents arrive in docnum order, so only the terms are sorted, once;
-* **whole posting blocks** handed to the codec's block writer, with field
-  lengths read once per field instead of once per posting;
-* **segment merges** copy decoded blocks, not one posting at a time.
+* **one-pass analysis** where the analyzer has ``term_positions``
+  (``analysis_v1``) and the format is ``Positions`` or ``Existence``;
+* **a pool of arrays** ``field -> term -> (docnums, weights, values)``,
+  spilled to sorted runs past ``limitmb``; only terms are sorted;
+* **whole posting blocks** handed to the codec's block writer, field lengths
+  read once per field;
+* **merged segments streamed** term by term, a decoded block at a time.
 
-Everything else (other formats, vectors, spelling, non-whoosh3 codecs) goes
-through Whoosh's own code.  ``test_index_writer`` checks that both writers
-produce the same postings.
+Everything else (other formats, vectors, spelling, other codecs) goes through
+Whoosh's own code.  ``test_index_fastwriter`` checks both writers agree.
 """
 from __future__ import annotations
 
@@ -109,11 +105,10 @@ class FastPool:
                 weights.frombytes(wb)
                 yield tuple(key), ids, weights, values
 
-    def iter_postings(self):
-        for (fieldname, tbytes), ids, weights, values in heapq.merge(
-                *self.sources(), key=itemgetter(0)):
+    def iter_postings(self):  # Whoosh's interface, for a codec other than whoosh3
+        for (fieldname, tbytes), ids, ws, vs in heapq.merge(*self.sources(), key=itemgetter(0)):
             for i, docnum in enumerate(ids):
-                yield fieldname, tbytes, docnum, weights[i], values[i] if values else None
+                yield fieldname, tbytes, docnum, ws[i], vs[i] if vs else None
 
     def cleanup(self) -> None:
         self.fields.clear()
@@ -302,42 +297,59 @@ class FastWriter(SegmentWriter):
 
 def _reader_items(reader, schema, startdoc: int, docmap: dict | None) -> Iterator[tuple]:
     """((field, term), docnums, weights, values) of a segment, renumbered, in order."""
-    terms_reader = reader._terms
+    for (fieldname, btext), m in _matchers(reader, schema):
+        ids, weights, values = array("I"), array("f"), []
+        if not isinstance(m, W3LeafMatcher):  # inlined postings
+            while m.is_active():
+                d = m.id()
+                if docmap is None or d in docmap:
+                    ids.append(startdoc + d if docmap is None else docmap[d])
+                    weights.append(m.weight())
+                    v = m.value()
+                    if v:
+                        values.append(v)
+                m.next()
+        else:
+            while m.is_active():
+                m._read_ids()
+                m._read_weights()
+                m._read_values()
+                bids, bws, bvs = m._ids, m._weights, m._values
+                if docmap is None:
+                    ids.extend([startdoc + d for d in bids])
+                    weights.extend(bws)
+                    if bvs and bvs[0]:
+                        values.extend(bvs)
+                else:
+                    keep = [i for i, d in enumerate(bids) if d in docmap]
+                    ids.extend([docmap[bids[i]] for i in keep])
+                    weights.extend([bws[i] for i in keep])
+                    if bvs and bvs[0]:
+                        values.extend([bvs[i] for i in keep])
+                m._next_block()
+        if ids:
+            yield (fieldname, btext), ids, weights, values
+
+
+def _matchers(reader, schema) -> Iterator[tuple]:
+    """((field, term), matcher) of a segment in (field, term) order.
+
+    Walks the terms file in its stored order (no hash lookup per term) when
+    that order is by field name -- both writers write fields sorted by name.
+    """
+    terms = reader._terms
+    fmap = terms._fieldmap
+    if sorted(fmap, key=fmap.get) == sorted(fmap):
+        codec, postfile = terms._codec, terms._postfile
+        for (fieldname, btext), terminfo in terms.items():
+            if fieldname in schema:
+                yield (fieldname, btext), codec.postings_reader(
+                    postfile, terminfo, schema[fieldname].format, term=(fieldname, btext))
+        return
     for fieldname in sorted(f for f in reader.indexed_field_names() if f in schema):
         fmt = schema[fieldname].format
         for btext in reader.lexicon(fieldname):
-            m = terms_reader.matcher(fieldname, btext, fmt)
-            ids, weights, values = array("I"), array("f"), []
-            if not isinstance(m, W3LeafMatcher):  # inlined postings
-                while m.is_active():
-                    d = m.id()
-                    if docmap is None or d in docmap:
-                        ids.append(startdoc + d if docmap is None else docmap[d])
-                        weights.append(m.weight())
-                        v = m.value()
-                        if v:
-                            values.append(v)
-                    m.next()
-            else:
-                while m.is_active():
-                    m._read_ids()
-                    m._read_weights()
-                    m._read_values()
-                    bids, bws, bvs = m._ids, m._weights, m._values
-                    if docmap is None:
-                        ids.extend([startdoc + d for d in bids])
-                        weights.extend(bws)
-                        if bvs and bvs[0]:
-                            values.extend(bvs)
-                    else:
-                        keep = [i for i, d in enumerate(bids) if d in docmap]
-                        ids.extend([docmap[bids[i]] for i in keep])
-                        weights.extend([bws[i] for i in keep])
-                        if bvs and bvs[0]:
-                            values.extend([bvs[i] for i in keep])
-                    m._next_block()
-            if ids:
-                yield (fieldname, btext), ids, weights, values
+            yield (fieldname, btext), terms.matcher(fieldname, btext, fmt)
 
 
 def _write_postings(fw: W3FieldWriter, schema, pdr, sources: list, doccount: int) -> None:
