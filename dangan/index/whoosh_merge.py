@@ -7,17 +7,20 @@ every posting in Python, so this policy bounds how often a record is
 rewritten, while keeping the number of segments (each costs a search a
 little) small:
 
-* segments of fewer than ``SMALL`` records are merged together once there
-  are ``FANOUT`` of them (commits of one record, or of a few hundred, end up
-  in segments of thousands; a record is rewritten about once per tier);
+* segments of fewer than ``SMALL`` records are grouped in tiers by the
+  power of ten of their size; once a tier holds ``FANOUT`` segments they are
+  merged (one-record commits become tens, then hundreds...), so a record is
+  rewritten about once per tier, never on every commit;
 * a segment with more than a third of its records deleted is merged away
-  (with the small ones), so replaced records do not linger;
-* larger segments are otherwise left alone.  A bulk rebuild committing
+  (with the tier being merged, if any), so replaced records do not linger;
+* larger segments are otherwise left alone: a bulk rebuild committing
   ``SMALL`` or more records at a time is never merged.
 
-Segments are merged smallest first, up to ``MAX_MERGE`` records per commit.
+At most ``MAX_MERGE`` records are merged per commit.
 """
 from __future__ import annotations
+
+import math
 
 from whoosh.reading import SegmentReader
 
@@ -35,12 +38,14 @@ def merge_policy(writer, segments: list) -> list:
 
     chosen = [s for s in segments if s.doc_count_all() and
               s.deleted_count() * 3 > s.doc_count_all()]
-    small = sorted((s for s in segments if live(s) < SMALL and s not in chosen), key=live)
-    tiny = [s for s in small if live(s) * FANOUT < SMALL]
-    if len(small) >= FANOUT:
-        chosen += small
-    elif len(tiny) >= FANOUT:  # many tiny commits: merge them into one small segment
-        chosen += tiny
+    tiers: dict[int, list] = {}
+    for seg in segments:
+        if seg not in chosen and live(seg) < SMALL:
+            tiers.setdefault(int(math.log10(max(1, live(seg)))), []).append(seg)
+    for tier in sorted(tiers):
+        if len(tiers[tier]) >= FANOUT:
+            chosen += sorted(tiers[tier], key=live)
+            break
     total = 0
     merge = []
     for seg in chosen:
