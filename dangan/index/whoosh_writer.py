@@ -28,6 +28,7 @@ from typing import Any, Iterator
 
 from whoosh import formats
 from whoosh.codec.whoosh3 import W3FieldWriter, W3LeafMatcher, W3TermsReader
+from whoosh.filedb.filestore import FileStorage
 from whoosh.reading import SegmentReader
 from whoosh.system import pack_uint
 from whoosh.util import random_name
@@ -120,7 +121,8 @@ class FastPool:
         self.runs = []
 
 
-_BYTES_PER_POSTING = 80   # docnum, weight, a small bytes object, list and dict shares
+_BYTES_PER_POSTING = 80
+_MMAP_DOCS = 2000         # segments merged from memory up to this size (~30 MB)   # docnum, weight, a small bytes object, list and dict shares
 
 
 def _fast_kind(field: Any) -> str | None:
@@ -254,11 +256,21 @@ class FastWriter(SegmentWriter):
             return super().add_postings_to_pool(reader, startdoc, docmap)
         self._merging.append((reader._segment, startdoc, docmap))
 
+    def _reader(self, segment) -> SegmentReader:
+        """A reader for merging.  Small segments are read from memory (mmap): the
+        stock non-mmap sub-files cost a Python call per tiny read, which dominates
+        merging the many short posting lists of one-record commits."""
+        storage = self.storage
+        if isinstance(storage, FileStorage) and not storage.supports_mmap \
+                and segment.doc_count_all() <= _MMAP_DOCS:
+            storage = FileStorage(storage.folder)
+        return SegmentReader(storage, self.schema, segment)
+
     def _pool_merges(self) -> None:
         """Move pending merges into the pool (only if documents follow them)."""
         pending, self._merging = self._merging, []
         for segment, startdoc, docmap in pending:
-            reader = SegmentReader(self.storage, self.schema, segment)
+            reader = self._reader(segment)
             try:
                 for (fieldname, tbytes), ids, weights, values in _reader_items(
                         reader, self.schema, startdoc, docmap):
@@ -282,7 +294,7 @@ class FastWriter(SegmentWriter):
             if isinstance(fw, W3FieldWriter):
                 sources = self.pool.sources()
                 for segment, startdoc, docmap in self._merging:
-                    readers.append(SegmentReader(self.storage, self.schema, segment))
+                    readers.append(self._reader(segment))
                     sources.append(_reader_items(readers[-1], self.schema, startdoc, docmap))
                 _write_postings(fw, self.schema, pdr, sources, self.docnum)
             else:
