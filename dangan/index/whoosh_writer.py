@@ -27,13 +27,15 @@ from pickle import dumps
 from typing import Any, Iterator
 
 from whoosh import formats
-from whoosh.codec.whoosh3 import W3FieldWriter, W3LeafMatcher, W3TermsReader
+from whoosh.codec.whoosh3 import W3FieldWriter, W3TermsReader
 from whoosh.filedb.filestore import FileStorage
 from whoosh.reading import SegmentReader
 from whoosh.system import pack_uint
 from whoosh.util import random_name
 from whoosh.util.text import utf8encode
 from whoosh.writing import SegmentWriter
+
+from .whoosh_merge import segment_items
 
 __all__ = ["FastWriter", "FastPool"]
 
@@ -272,7 +274,7 @@ class FastWriter(SegmentWriter):
         for segment, startdoc, docmap in pending:
             reader = self._reader(segment)
             try:
-                for (fieldname, tbytes), ids, weights, values in _reader_items(
+                for (fieldname, tbytes), ids, weights, values in segment_items(
                         reader, self.schema, startdoc, docmap):
                     pl = self.pool.terms(fieldname).setdefault(
                         tbytes, [array("I"), array("f"), []])
@@ -295,7 +297,7 @@ class FastWriter(SegmentWriter):
                 sources = self.pool.sources()
                 for segment, startdoc, docmap in self._merging:
                     readers.append(self._reader(segment))
-                    sources.append(_reader_items(readers[-1], self.schema, startdoc, docmap))
+                    sources.append(segment_items(readers[-1], self.schema, startdoc, docmap))
                 _write_postings(fw, self.schema, pdr, sources, self.docnum)
             else:
                 fw.add_postings(self.schema, pdr, self.pool.iter_postings())
@@ -305,63 +307,6 @@ class FastWriter(SegmentWriter):
         fw.close()
         if pdr:
             pdr.close()
-
-
-def _reader_items(reader, schema, startdoc: int, docmap: dict | None) -> Iterator[tuple]:
-    """((field, term), docnums, weights, values) of a segment, renumbered, in order."""
-    for (fieldname, btext), m in _matchers(reader, schema):
-        ids, weights, values = array("I"), array("f"), []
-        if not isinstance(m, W3LeafMatcher):  # inlined postings
-            while m.is_active():
-                d = m.id()
-                if docmap is None or d in docmap:
-                    ids.append(startdoc + d if docmap is None else docmap[d])
-                    weights.append(m.weight())
-                    v = m.value()
-                    if v:
-                        values.append(v)
-                m.next()
-        else:
-            while m.is_active():
-                m._read_ids()
-                m._read_weights()
-                m._read_values()
-                bids, bws, bvs = m._ids, m._weights, m._values
-                if docmap is None:
-                    ids.extend([startdoc + d for d in bids])
-                    weights.extend(bws)
-                    if bvs and bvs[0]:
-                        values.extend(bvs)
-                else:
-                    keep = [i for i, d in enumerate(bids) if d in docmap]
-                    ids.extend([docmap[bids[i]] for i in keep])
-                    weights.extend([bws[i] for i in keep])
-                    if bvs and bvs[0]:
-                        values.extend([bvs[i] for i in keep])
-                m._next_block()
-        if ids:
-            yield (fieldname, btext), ids, weights, values
-
-
-def _matchers(reader, schema) -> Iterator[tuple]:
-    """((field, term), matcher) of a segment in (field, term) order.
-
-    Walks the terms file in its stored order (no hash lookup per term) when
-    that order is by field name -- both writers write fields sorted by name.
-    """
-    terms = reader._terms
-    fmap = terms._fieldmap
-    if sorted(fmap, key=fmap.get) == sorted(fmap):
-        codec, postfile = terms._codec, terms._postfile
-        for (fieldname, btext), terminfo in terms.items():
-            if fieldname in schema:
-                yield (fieldname, btext), codec.postings_reader(
-                    postfile, terminfo, schema[fieldname].format, term=(fieldname, btext))
-        return
-    for fieldname in sorted(f for f in reader.indexed_field_names() if f in schema):
-        fmt = schema[fieldname].format
-        for btext in reader.lexicon(fieldname):
-            yield (fieldname, btext), terms.matcher(fieldname, btext, fmt)
 
 
 def _write_postings(fw: W3FieldWriter, schema, pdr, sources: list, doccount: int) -> None:
