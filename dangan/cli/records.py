@@ -42,8 +42,10 @@ def fields_from(kw) -> "RecordFields":
 def ingest(ctx, paths, attach, allow_duplicate, as_json, **kw):
     """Archive files and folders (recursively) as records."""
     from ..core.batch import ingest_batch
+    from ..core.users import acting_user
     from ..errors import UsageError
     archive = ctx.archive()
+    acting_user(archive, action="ingest")      # once users are registered, only they may archive
     fields = fields_from(kw)
     if attach and (len(paths) != 1 or paths[0].is_dir()):
         raise UsageError("--attach needs exactly one main file")
@@ -163,7 +165,10 @@ def _marked(secrecy: str) -> str:
 @pass_ctx
 def versions(ctx, ref, as_json):
     """List a record's versions."""
-    vers = ctx.archive().versions(ref)
+    from ..core.access import require
+    archive = ctx.archive()
+    require(archive, "view", archive.record(ref))
+    vers = archive.versions(ref)
     if as_json:
         json_lines(vers)
         return

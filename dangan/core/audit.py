@@ -28,6 +28,11 @@ PREMIS = {
     "catalogue.rebuild": "metadata modification",
     "record.recover": "ingestion",
     "index.rebuild": "metadata modification",
+    "record.destroy": "deletion",
+    "record.lend": "dissemination",
+    "inspection": "validation",
+    "record.approve": "metadata modification",
+    "volume.unlock": "decryption",
 }
 
 

@@ -75,6 +75,8 @@ def destroy_record(archive, ref: str, *, reason: str, approved_by: str | None = 
             archive.audit(conn, "record.destroy", rec.id, details={
                 "reason": reason, "approved_by": approved_by, "certificate_sha256": certificate["certificate_sha256"],
                 "crypto_shredded": bool(sealed)})
+            from . import backup
+            backup.note_destruction(archive, conn, rec.id, certificate)   # every backup repo owes a purge
         return certificate
 
     plugins = archive.plugins
@@ -82,4 +84,6 @@ def destroy_record(archive, ref: str, *, reason: str, approved_by: str | None = 
     result = plugins.destroy(rec, plugin_actor(archive), reason, perform)
     from .indexing import drain
     drain(archive)
+    from . import backup
+    backup.purge_after_destruction(archive)     # at once where the backup key is at hand; else at the next run
     return result if isinstance(result, dict) else certificate

@@ -17,6 +17,10 @@ def revise(ingestor, ref: str, path: Path | None, fields: RecordFields | None = 
            *, status: str | None = None, action: str = "record.revise") -> Record:
     archive = ingestor.archive
     old = archive.record(ref)
+    from .access import require
+    from .holds import assert_not_held
+    assert_not_held(archive, old.id, "revised")        # a held record cannot be changed
+    require(archive, "edit", old)
     rid = old.id
     now = _now()
     sealed_old = _sealed(archive, rid)
