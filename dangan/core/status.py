@@ -78,7 +78,15 @@ def errors_section(archive) -> Section:
     return Section("errors", data, lines, problem=bool(quarantined or failed))
 
 
-SECTIONS: list[Callable[[Any], Section]] = [watcher_section, queues_section, errors_section]
+def backup_section(archive) -> Section:
+    """Age of the last good backup; a warning when it is older than ``[backup] interval_hours``."""
+    from .backup import backup_status
+    st = backup_status(archive)
+    line = ("warning: " if st.get("overdue") else "") + str(st.get("message", ""))
+    return Section("backup", st, [line] if line else [])
+
+
+SECTIONS: list[Callable[[Any], Section]] = [watcher_section, queues_section, errors_section, backup_section]
 
 
 def collect(archive) -> list[Section]:
