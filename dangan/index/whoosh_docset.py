@@ -136,22 +136,26 @@ class _Leaf:
             cands.intersection_update(ids)
             if not cands:
                 return cands
-        # phrase starts per candidate: positions of term i, less i, must meet
-        got: dict[int, set[int]] | None = None
-        for i, (ids, vals) in enumerate(lists):
-            keep = cands if got is None else got
+        # per candidate, the positions where the phrase so far ends: term i must
+        # follow at +1 (a small set against the term's positions, in C)
+        cache = _POSITIONS
+        ids, vals = lists[0]
+        got: dict[int, set[int]] = {}
+        for d, v in zip(ids, vals):
+            if d in cands:
+                got[d] = set(cache.get(v) or _positions(v))
+        for ids, vals in lists[1:]:
             nxt: dict[int, set[int]] = {}
             for d, v in zip(ids, vals):
-                if d in keep:
-                    starts = _starts(v, i)
-                    if got is not None:
-                        starts &= got[d]
-                    if starts:
-                        nxt[d] = starts
+                ends = got.get(d)
+                if ends is not None:
+                    ends = {e + 1 for e in ends}.intersection(cache.get(v) or _positions(v))
+                    if ends:
+                        nxt[d] = ends
             got = nxt
             if not got:
                 break
-        return set(got or ())
+        return set(got)
 
 
 def postings(reader, fieldname: str, text: Any, *, values: bool = False,
@@ -212,9 +216,3 @@ def _positions(vbytes: bytes) -> tuple[int, ...]:
     if len(vbytes) <= 16 and len(_POSITIONS) < 200_000:
         _POSITIONS[vbytes] = got
     return got
-
-
-def _starts(vbytes: bytes, shift: int) -> set[int]:
-    """Phrase start positions implied by a term at offset ``shift`` of the phrase."""
-    poses = _positions(vbytes)
-    return set(poses) if not shift else set(map(shift.__rsub__, poses))
