@@ -107,9 +107,9 @@ def add_derivative_text(archive, record_id: str, text: str, extraction: dict, me
         meta.setdefault(k, v)
     rec = replace(old, version=version, updated=now, extraction=dict(extraction), metadata=meta,
                   files=list(old.files))
-    names = stored_original_names(archive.store, record_id)
+    names = stored_original_names(archive.store, record_id, old.version)
     with archive.store.stage(record_id) as draft:
-        inv_files = {f.logical_path: f for f in archive.store.files(record_id)}
+        inv_files = {f.logical_path: f for f in archive.store.files(record_id, old.version)}
         main = old.main_file
         for f in old.files:
             if f is main and text:

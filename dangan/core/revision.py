@@ -30,7 +30,7 @@ def revise(ingestor, ref: str, path: Path | None, fields: RecordFields | None = 
     new_fields = (fields or RecordFields()).normalised().merged_over(base)
     version = old.version + 1
     with archive.store.stage(rid) as draft:
-        inv_files = {f.logical_path: f for f in archive.store.files(rid)}
+        inv_files = {f.logical_path: f for f in archive.store.files(rid, old.version)}
         names = sealed_names if prot.confidential else stored_original_names(archive.store, rid)
         plain = {f.path: (f.size, f.sha512) for f in old.files}
         # entries as stored: sizes and digests of what is on disk (ciphertext for sealed records)
