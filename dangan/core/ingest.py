@@ -17,8 +17,9 @@ import os
 import socket
 import stat
 from dataclasses import dataclass
+from contextlib import nullcontext
 from pathlib import Path
-from typing import Callable
+from typing import Any, Callable
 
 from ..errors import DanganError, DuplicateRecord, FileRefused
 from ..model import Extraction, Record
@@ -80,7 +81,10 @@ class Ingestor:
         self.classifier = classifier     # plugins facade adapter: classify, validate, code
 
     # -- one record ---------------------------------------------------------
-    def ingest(self, path: Path, fields: RecordFields, attachments: tuple[Path, ...] = ()) -> Record:
+    def ingest(self, path: Path, fields: RecordFields, attachments: tuple[Path, ...] = (), *,
+               gate: Callable[[], Any] | None = None) -> Record:
+        """Archive one file.  ``gate`` (a context-manager factory) is held around the commit: a
+        batch uses it to commit files in input order while staging several at once."""
         archive = self.archive
         path = Path(path)
         sources = [("main", path)] + [("attachment", Path(a)) for a in attachments]
@@ -122,36 +126,44 @@ class Ingestor:
                 self._refuse_duplicate(main.sha512, path)
             rec.extraction = self._extract(draft, prot, rec, main.path, path if prot.confidential else None)
             stored, stored_names = prot.stored(rec, names, plain)
-            self._write_intent(rid, "(confidential)" if prot.confidential else str(path))
-            try:
-                with archive.transaction() as conn:
-                    if not self.allow_duplicate and not prot.confidential:
-                        self._refuse_duplicate(main.sha512, path)
-                    if implicit_volume:
-                        ensure_plain_volume(conn, archive, rec.volume, rec)
-                    piece_class, piece = self._assign_code(conn, rec)
-                    stored.archival_code = rec.archival_code      # plain: on the allow-list
-                    catalogue = {"piece_class": piece_class, "piece": piece, "sealed": prot.sealed}
-                    draft.add_bytes(METADATA_PATH, metadata_document(stored, stored_names, catalogue))
-                    message = "ingest" if prot.confidential else f"ingest {names[main.path]}"
-                    draft.publish(message=message, user_name=archive.actor.name, created=now)
-                    records.insert_record(conn, stored, actor=archive.actor.name, message=message,
-                                          original_names=stored_names, piece_class=piece_class, piece=piece,
-                                          sealed=prot.sealed)
-                    details = {"sha512": main.sha512, "size": main.size, "files": len(rec.files),
-                               "archival_code": rec.archival_code, "volume": rec.volume}
-                    if not prot.confidential:
-                        details.update(source=str(path), mime=main.mime)
-                    archive.audit(conn, "record.ingest", rid, details=details)
-                    conn.execute("INSERT INTO index_outbox (record_id, op, queued) VALUES (?, 'upsert', ?)",
-                                 (rid, now))
-                    conn.execute("DELETE FROM ingest_intents WHERE object_id = ?", (rid,))
-            except BaseException:
-                self._after_failure(rid)
-                raise
+            with (gate() if gate else nullcontext()):
+                self._commit(draft, rec, stored, stored_names, names, prot, implicit_volume, path, now)
         if self.classifier is not None:
             self.classifier.after_archive(rec)
         return rec
+
+    def _commit(self, draft, rec: Record, stored: Record, stored_names: dict, names: dict, prot,
+                implicit_volume: bool, path: Path, now: str) -> None:
+        """Intent, then one transaction: archival code, metadata.json, publish, rows, audit, outbox."""
+        archive = self.archive
+        rid, main = rec.id, rec.files[0]
+        self._write_intent(rid, "(confidential)" if prot.confidential else str(path))
+        try:
+            with archive.transaction() as conn:
+                if not self.allow_duplicate and not prot.confidential:
+                    self._refuse_duplicate(main.sha512, path)
+                if implicit_volume:
+                    ensure_plain_volume(conn, archive, rec.volume, rec)
+                piece_class, piece = self._assign_code(conn, rec)
+                stored.archival_code = rec.archival_code      # plain: on the allow-list
+                catalogue = {"piece_class": piece_class, "piece": piece, "sealed": prot.sealed}
+                draft.add_bytes(METADATA_PATH, metadata_document(stored, stored_names, catalogue))
+                message = "ingest" if prot.confidential else f"ingest {names[main.path]}"
+                draft.publish(message=message, user_name=archive.actor.name, created=now)
+                records.insert_record(conn, stored, actor=archive.actor.name, message=message,
+                                      original_names=stored_names, piece_class=piece_class, piece=piece,
+                                      sealed=prot.sealed)
+                details = {"sha512": main.sha512, "size": main.size, "files": len(rec.files),
+                           "archival_code": rec.archival_code, "volume": rec.volume}
+                if not prot.confidential:
+                    details.update(source=str(path), mime=main.mime)
+                archive.audit(conn, "record.ingest", rid, details=details)
+                conn.execute("INSERT INTO index_outbox (record_id, op, queued) VALUES (?, 'upsert', ?)",
+                             (rid, now))
+                conn.execute("DELETE FROM ingest_intents WHERE object_id = ?", (rid,))
+        except BaseException:
+            self._after_failure(rid)
+            raise
 
     def revise(self, ref: str, path: Path | None, fields: RecordFields | None = None, message: str = "",
                *, status: str | None = None, action: str = "record.revise") -> Record:

@@ -295,20 +295,15 @@ class VersionDraft:
 
     def add_stream(self, logical_path: str, src: BinaryIO) -> tuple[int, str]:
         """Copy ``src`` into the version, hashing as it goes; returns (size, sha512)."""
+        from .copying import copy_hashed
         target = self._target(logical_path)
-        h = hashlib.sha512()
-        size = 0
         try:
             with open(target, "xb") as out:
-                while chunk := src.read(CHUNK):
-                    h.update(chunk)
-                    out.write(chunk)
-                    size += len(chunk)
+                size, digest = copy_hashed(src, out)
                 out.flush()
                 os.fsync(out.fileno())
         except OSError as exc:
             raise translate_oserror(exc, f"staging {logical_path}") from exc
-        digest = h.hexdigest()
         self.state[logical_path] = digest
         self.sizes[logical_path] = size
         self._staged[logical_path] = target
