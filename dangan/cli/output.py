@@ -9,6 +9,8 @@ import click
 
 
 def width(s: str) -> int:
+    if s.isascii():
+        return len(s)
     return sum(2 if unicodedata.east_asian_width(c) in "WF" else 1 for c in s)
 
 
@@ -27,16 +29,20 @@ def fit(s: str, w: int) -> str:
 
 
 def table(rows: Sequence[Sequence[Any]], headers: Sequence[str], max_widths: dict[int, int] | None = None) -> None:
-    cells = [[("" if v is None else str(v)) for v in r] for r in rows]
+    cells = [[("" if v is None else str(v).replace("\n", " ")) for v in r] for r in rows]
+    sizes = [[width(v) for v in r] for r in cells]
     widths = [width(h) for h in headers]
-    for r in cells:
-        for i, v in enumerate(r):
-            widths[i] = max(widths[i], width(v.replace("\n", " ")))
+    for r in sizes:
+        for i, w in enumerate(r):
+            if w > widths[i]:
+                widths[i] = w
     for i, m in (max_widths or {}).items():
         widths[i] = min(widths[i], m)
-    click.echo("  ".join(fit(h, widths[i]) for i, h in enumerate(headers)).rstrip())
-    for r in cells:
-        click.echo("  ".join(fit(v, widths[i]) for i, v in enumerate(r)).rstrip())
+    lines = ["  ".join(fit(h, widths[i]) for i, h in enumerate(headers)).rstrip()]
+    for r, ws in zip(cells, sizes):
+        lines.append("  ".join(v + " " * (widths[i] - w) if w <= widths[i] else fit(v, widths[i])
+                               for i, (v, w) in enumerate(zip(r, ws))).rstrip())
+    click.echo("\n".join(lines))
 
 
 def json_line(obj: Any) -> None:
@@ -44,5 +50,6 @@ def json_line(obj: Any) -> None:
 
 
 def json_lines(objs: Iterable[Any]) -> None:
-    for o in objs:
-        json_line(o)
+    text = "\n".join(json.dumps(o, ensure_ascii=False, default=str) for o in objs)
+    if text:
+        click.echo(text)

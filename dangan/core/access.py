@@ -66,9 +66,10 @@ def core_refusal(archive, actor, action: str, rec: Record) -> str | None:
 
 def visibility(archive) -> Callable[[Record], bool] | None:
     """A filter for listings and search, or None when no rule restricts viewing."""
-    plugins = archive.plugins
+    from .plugin_host import access_rules_possible
     actor = plugin_actor(archive)
-    by_plugins = plugins.implements("dangan_access")
+    by_plugins = access_rules_possible(archive) and archive.plugins.implements("dangan_access")
+    plugins = archive.plugins if by_plugins else None
     by_clearance = register_in_use(archive) and clearance_rank(actor.clearance) < len(MARKS) - 1
     if not by_plugins and not by_clearance:
         return None
@@ -95,6 +96,9 @@ def require(archive, action: str, rec: Record, approvals: frozenset[str] = froze
     why = core_refusal(archive, actor, action, rec)
     if why:
         raise deny_record(archive, action, rec, why, "core")
+    from .plugin_host import access_rules_possible
+    if not access_rules_possible(archive):
+        return
     plugins = archive.plugins
     if not plugins.implements("dangan_access"):
         return

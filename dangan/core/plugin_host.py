@@ -88,3 +88,45 @@ class Classifier:
         if alerts:
             store_alerts(self.archive, alerts)
         return alerts
+
+
+#: Shipped department plugins that implement ``dangan_access`` (tests/test_cli_speed_rules.py keeps this true).
+ACCESS_DEPARTMENTS = frozenset({"construction", "customer_confidentiality"})
+
+
+def access_rules_possible(archive) -> bool:
+    """Could any plugin have an access rule?  Answered without loading plugins when it can be.
+
+    Commands that only read the catalogue (`show`, `ls`) must start fast; loading pluggy and every
+    plugin costs ~45 ms, so it is done only when a plugin with access rules may be present.
+    """
+    if "plugins" in archive.__dict__:
+        return archive.plugins.implements("dangan_access")
+    if archive.extra_plugins:
+        return True
+    enabled = set(archive.config.plugins_enabled or ()) - set(archive.config.plugins_disabled)
+    if enabled & ACCESS_DEPARTMENTS or any((archive.root / "plugins").glob("*.py")):
+        return True
+    return _entry_points_present()
+
+
+def _entry_points_present() -> bool:
+    """Is any distribution on sys.path declaring a ``dangan.plugins`` entry point?  (A light scan of
+    ``*.dist-info/entry_points.txt``; importlib.metadata would import the email package.)"""
+    import os
+    import sys
+    for base in sys.path:
+        try:
+            entries = os.scandir(base or ".")
+        except OSError:
+            continue
+        with entries:
+            for e in entries:
+                if e.name.endswith((".dist-info", ".egg-info")):
+                    try:
+                        with open(os.path.join(e.path, "entry_points.txt"), encoding="utf-8") as fh:
+                            if "[dangan.plugins]" in fh.read():
+                                return True
+                    except OSError:
+                        continue
+    return False
