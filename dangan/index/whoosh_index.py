@@ -246,8 +246,10 @@ class WhooshIndex:
         wquery = self._tr.query(q)
         sortedby = None
         if sort == "date":
-            sortedby = sorting.MultiFacet([sorting.FieldFacet("date", reverse=True),
-                                           sorting.ScoreFacet()])
+            # newest first: sorted ascending, then reversed here — Whoosh's reversed column
+            # categorizer fails on segments where some documents have no date
+            sortedby = sorting.MultiFacet([sorting.FieldFacet("date"), sorting.ScoreFacet(),
+                                           sorting.FieldFacet("id")])
         elif sort == "code":
             sortedby = sorting.MultiFacet([sorting.FieldFacet("code_sort"),
                                            sorting.ScoreFacet()])
@@ -262,6 +264,10 @@ class WhooshIndex:
                     if best is not None:
                         page_hits = [(d, score, s.stored_fields(d))
                                      for score, d in best[first:first + limit]]
+                    elif sort == "date":
+                        res = s.search(rq, filter=docs, limit=None, sortedby=sortedby)
+                        order = [(h.docnum, h.score) for h in res][::-1][first:first + limit]
+                        page_hits = [(d, score, s.stored_fields(d)) for d, score in order]
                     else:
                         res = s.search(rq, filter=docs, limit=first + limit, sortedby=sortedby)
                         page_hits = [(h.docnum, h.score, h.fields())
