@@ -26,7 +26,8 @@ from ..model import Record
 from ..repository.ocfl import vnum
 from .storage import DERIVATIVE_PREFIX, METADATA_PATH, parse_metadata
 
-BATCH = 500
+BATCH = 500              # outbox rows applied per commit
+REINDEX_BATCH = 5000     # records per commit when rebuilding: fewer segments to merge later
 
 
 def open_search_index(archive, *, create: bool = True):
@@ -171,7 +172,7 @@ def reindex(archive, progress: Callable[[int, int], None] | None = None,
                 if rec.status == "destroyed":
                     continue
                 batch.append(document_for(archive, rec, names, sealed=bool(cat.get("sealed"))))
-                if len(batch) >= BATCH:
+                if len(batch) >= REINDEX_BATCH:
                     with _engine_errors(archive):
                         n += index.add(batch) or len(batch)
                     batch = []
