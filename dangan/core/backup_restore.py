@@ -16,7 +16,6 @@ knows as destroyed is refused.
 """
 from __future__ import annotations
 
-import errno
 import hashlib
 import json
 import os
@@ -28,7 +27,7 @@ from pathlib import Path
 
 from ..errors import IntegrityError, NotFound, UsageError
 from ..repository.fsutil import fsync_dir
-from ..repository.ocfl import vnum
+from ..repository.ocfl import rename_in, vnum
 from .backup_repo import BlobDamaged, Repository
 
 WORKERS = max(1, min(4, os.cpu_count() or 1))
@@ -156,27 +155,9 @@ def _restore_object(repo: Repository, store, rid: str, entry: dict) -> None:
                 finally:
                     os.close(fd)
             fsync_dir(Path(dirpath))
-        _rename_in(tree, store.root, rel)
+        rename_in(tree, store.root, rel)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
-
-
-def _rename_in(staged_root: Path, root: Path, rel: Path) -> None:
-    """Move staged_root/rel to root/rel with one rename of its highest missing folder (no empty folder left)."""
-    parts = rel.parts
-    for i in range(len(parts)):
-        dst = root.joinpath(*parts[:i + 1])
-        if dst.exists():
-            continue
-        try:
-            os.rename(staged_root.joinpath(*parts[:i + 1]), dst)
-        except OSError as exc:
-            if exc.errno in (errno.EEXIST, errno.ENOTEMPTY):
-                continue
-            raise
-        fsync_dir(dst.parent)
-        return
-    raise IntegrityError(f"object folder {rel} already exists")
 
 
 def _sha512(path: Path) -> str | None:

@@ -380,7 +380,7 @@ class VersionDraft:
             write_durable(staged_obj / "inventory.json", data)
             write_durable(staged_obj / "inventory.json.sha512", side)
             _fsync_tree(self.dir / "tree")
-            _rename_in(self.dir / "tree", store.root, rel)
+            rename_in(self.dir / "tree", store.root, rel)
         else:
             os.rename(ver_dir, obj / vname)
             fsync_dir(obj)
@@ -389,7 +389,7 @@ class VersionDraft:
         return PublishedVersion(self.object_id, n, inv)
 
 
-def _rename_in(staged_root: Path, root: Path, rel: Path) -> None:
+def rename_in(staged_root: Path, root: Path, rel: Path) -> None:
     """Move ``staged_root/rel`` to ``root/rel`` with one rename, never leaving an empty folder.
 
     The highest missing folder of ``rel`` is renamed in whole (tuple folders and
