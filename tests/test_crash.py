@@ -45,13 +45,26 @@ def assert_consistent(root: Path, digests: dict[str, Path]) -> int:
 
 
 def run_kills(tmp_path: Path, archive_root: Path, files: int, runs: int, seed: int) -> None:
+    """Kill an ingest of the folder at a random moment, ``runs`` times; the window is sized from a
+    timed probe of this machine so that kills land during the batch, not after it."""
     rng = random.Random(seed)
     digests = make_files(tmp_path / "drop", files)
     killed = 0
+    probe = tmp_path / "probe"
+    probe.mkdir()
+    for i in range(20):
+        (probe / f"p{i}.txt").write_text(f"probe {i}", encoding="utf-8")
+    probe_archive = tmp_path / "probe-archive"
+    subprocess.run([sys.executable, "-m", "dangan", "init", str(probe_archive), "--fonds", "P1"], check=True,
+                   capture_output=True)
+    t = time.perf_counter()
+    subprocess.run(dangan(probe_archive, "ingest", str(probe)), capture_output=True)
+    per_file = (time.perf_counter() - t) / 20          # start-up included: an upper bound
+    window = max(0.3, per_file * files * 0.8)
     for _ in range(runs):
         proc = subprocess.Popen(dangan(archive_root, "ingest", str(tmp_path / "drop"), "--json"),
                                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        time.sleep(rng.uniform(0.3, 2.0))
+        time.sleep(rng.uniform(0.05, window))
         if proc.poll() is None:
             os.kill(proc.pid, signal.SIGKILL)
             killed += 1
