@@ -27,7 +27,8 @@ from pathlib import Path
 
 from ..errors import IntegrityError, NotFound, UsageError
 from ..repository.fsutil import fsync_dir
-from ..repository.ocfl import rename_in, vnum
+from ..repository.fsutil import rename_in
+from ..repository.ocfl import vnum
 from .backup_repo import BlobDamaged, Repository
 
 WORKERS = max(1, min(4, os.cpu_count() or 1))

@@ -4,8 +4,9 @@ from __future__ import annotations
 import errno
 import os
 from pathlib import Path
+from typing import Iterator
 
-from ..errors import AccessDenied, StorageFull
+from ..errors import AccessDenied, IntegrityError, StorageFull
 
 CHUNK = 1024 * 1024
 
@@ -55,3 +56,57 @@ def translate_oserror(exc: OSError, what: str) -> Exception:
     if exc.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
         return AccessDenied(f"permission denied while {what}: {exc.filename or ''}".rstrip(": "))
     return exc
+
+
+def rename_in(staged_root: Path, root: Path, rel: Path) -> None:
+    """Move ``staged_root/rel`` to ``root/rel`` with one rename, never leaving an empty folder.
+
+    The highest missing folder of ``rel`` is renamed in whole (tuple folders and
+    object together); if a concurrent writer creates it first, the next level
+    down is tried.
+    """
+    parts = rel.parts
+    for i in range(len(parts)):
+        dst = root.joinpath(*parts[:i + 1])
+        if dst.exists():
+            continue
+        try:
+            os.rename(staged_root.joinpath(*parts[:i + 1]), dst)
+        except OSError as exc:
+            if exc.errno in (errno.EEXIST, errno.ENOTEMPTY):
+                continue
+            raise
+        fsync_dir(dst.parent)
+        return
+    raise IntegrityError(f"object folder {rel} already exists")
+
+
+def subdirs(path: Path) -> Iterator[Path]:
+    try:
+        with os.scandir(path) as it:
+            for e in it:
+                if e.is_dir(follow_symlinks=False):
+                    yield Path(e.path)
+    except FileNotFoundError:
+        return
+
+
+def prune_empty(path: Path) -> None:
+    for dirpath, dirnames, filenames in os.walk(path, topdown=False):
+        if not os.listdir(dirpath):
+            os.rmdir(dirpath)
+
+
+def fsync_tree(path: Path) -> None:
+    for dirpath, _dirs, _files in os.walk(path, topdown=False):
+        fsync_dir(Path(dirpath))
+
+
+def pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True

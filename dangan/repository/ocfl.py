@@ -20,7 +20,6 @@ that the root inventory does not name yet; ``recover`` rolls it forward
 """
 from __future__ import annotations
 
-import errno
 import fcntl
 import hashlib
 import json
@@ -35,7 +34,8 @@ from pathlib import Path
 from typing import BinaryIO, Iterator
 
 from ..errors import IntegrityError, NotFound, UsageError
-from .fsutil import CHUNK, fsync_dir, replace_durable, translate_oserror, write_durable
+from .fsutil import (CHUNK, fsync_dir, fsync_tree, pid_alive, prune_empty, rename_in, replace_durable, subdirs,
+                     translate_oserror, write_durable)
 from .paths import check_logical_path, check_no_conflicts
 
 OBJECT_DECLARATION = "0=ocfl_object_1.1"
@@ -119,12 +119,12 @@ class OcflStore:
 
     def iter_object_roots(self) -> Iterator[Path]:
         """Every object root in the storage root (walks the 3-level tuple tree)."""
-        for a in sorted(_subdirs(self.root)):
+        for a in sorted(subdirs(self.root)):
             if a.name == "extensions":
                 continue
-            for b in sorted(_subdirs(a)):
-                for c in sorted(_subdirs(b)):
-                    for obj in sorted(_subdirs(c)):
+            for b in sorted(subdirs(a)):
+                for c in sorted(subdirs(b)):
+                    for obj in sorted(subdirs(c)):
                         if (obj / OBJECT_DECLARATION).exists():
                             yield obj
 
@@ -236,7 +236,7 @@ class OcflStore:
             return 0
         for d in self.staging.iterdir():
             pid = d.name.split("-", 1)[0]
-            if pid.isdigit() and _pid_alive(int(pid)):
+            if pid.isdigit() and pid_alive(int(pid)):
                 continue
             shutil.rmtree(d, ignore_errors=True)
             removed += 1
@@ -360,7 +360,7 @@ class VersionDraft:
                 inv["manifest"][digest] = [f"{vname}/content/{lp}"]
             else:
                 raise IntegrityError(f"cannot keep {lp!r}: digest not in object {self.object_id}")
-        _prune_empty(self.content)
+        prune_empty(self.content)
         user = {"name": user_name}
         if user_address:
             user["address"] = user_address
@@ -370,7 +370,7 @@ class VersionDraft:
         side = sidecar_bytes(data)
         write_durable(ver_dir / "inventory.json", data)
         write_durable(ver_dir / "inventory.json.sha512", side)
-        _fsync_tree(ver_dir)
+        fsync_tree(ver_dir)
         if new_object:
             rel = obj.relative_to(store.root)
             staged_obj = self.dir / "tree" / rel
@@ -379,7 +379,7 @@ class VersionDraft:
             os.rename(ver_dir, staged_obj / vname)
             write_durable(staged_obj / "inventory.json", data)
             write_durable(staged_obj / "inventory.json.sha512", side)
-            _fsync_tree(self.dir / "tree")
+            fsync_tree(self.dir / "tree")
             rename_in(self.dir / "tree", store.root, rel)
         else:
             os.rename(ver_dir, obj / vname)
@@ -387,66 +387,3 @@ class VersionDraft:
             replace_durable(obj / "inventory.json", data)
             replace_durable(obj / "inventory.json.sha512", side)
         return PublishedVersion(self.object_id, n, inv)
-
-
-def rename_in(staged_root: Path, root: Path, rel: Path) -> None:
-    """Move ``staged_root/rel`` to ``root/rel`` with one rename, never leaving an empty folder.
-
-    The highest missing folder of ``rel`` is renamed in whole (tuple folders and
-    object together); if a concurrent writer creates it first, the next level
-    down is tried.
-    """
-    parts = rel.parts
-    for i in range(len(parts)):
-        dst = root.joinpath(*parts[:i + 1])
-        if dst.exists():
-            continue
-        try:
-            os.rename(staged_root.joinpath(*parts[:i + 1]), dst)
-        except OSError as exc:
-            if exc.errno in (errno.EEXIST, errno.ENOTEMPTY):
-                continue
-            raise
-        fsync_dir(dst.parent)
-        return
-    raise IntegrityError(f"object folder {rel} already exists")
-
-
-def _subdirs(path: Path) -> Iterator[Path]:
-    try:
-        with os.scandir(path) as it:
-            for e in it:
-                if e.is_dir(follow_symlinks=False):
-                    yield Path(e.path)
-    except FileNotFoundError:
-        return
-
-
-def _prune_empty(path: Path) -> None:
-    for dirpath, dirnames, filenames in os.walk(path, topdown=False):
-        if not os.listdir(dirpath):
-            os.rmdir(dirpath)
-
-
-def _fsync_tree(path: Path) -> None:
-    for dirpath, _dirs, _files in os.walk(path, topdown=False):
-        fsync_dir(Path(dirpath))
-
-
-def _pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
-def wait_for(predicate, timeout: float, interval: float = 0.05) -> bool:
-    end = time.monotonic() + timeout
-    while time.monotonic() < end:
-        if predicate():
-            return True
-        time.sleep(interval)
-    return predicate()
