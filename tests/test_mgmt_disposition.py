@@ -120,3 +120,54 @@ def test_holds_stack_cover_volumes_and_are_released_with_an_audit(cli, office, t
     assert [e["object"] for e in audit(cli, "hold.release")] == [h2]
     r = cli("hold", "add", "--reason", "x", "--authority", "y", user="lawyer", ok=False)
     assert r.exit_code == 2
+
+
+TRANSFER_PLUGIN = (
+    "from dangan.plugins import hookimpl\n"
+    "from dangan.plugins.types import RetentionRule\n"
+    "@hookimpl\n"
+    "def dangan_retention_for(record, category):\n"
+    "    if 'to-transfer' in record.tags:\n"
+    "        return RetentionRule(years=10, action='transfer')\n")
+
+
+def test_transfer_exports_a_bag_and_leaves_a_tombstone(cli, office, archive_root, tmp_path):
+    import bagit
+    (archive_root / "plugins" / "transfer_rule.py").write_text(TRANSFER_PLUGIN, encoding="utf-8")
+    ids = []
+    for key in ("t1", "t2"):
+        p = tmp_path / f"{key}.txt"
+        p.write_text(f"移交测试 {key} MARK{key.upper()}X", encoding="utf-8")
+        ids.append(json.loads(cli("ingest", p, "--category", "WS", "--dept", "BGS", "--retention", "D10", "--date",
+                                  "2010-01-01", "--tag", "to-transfer", "--title", f"移交{key}", "--json",
+                                  user="arch").output)["record_id"])
+    t1, t2 = ids
+    due = {r["record_id"]: r["action"] for r in lines(cli("disposition", "due", "--json", user="arch").output)}
+    assert due[t1] == "transfer" and due[office["old"]] == "review"
+    lid = json.loads(cli("disposition", "propose", t1, t2, office["old"], "--json", user="arch").output)["list"]
+    cli("disposition", "approve", lid, user="mgr")
+    cli("hold", "add", t2, "--reason", "诉讼", "--authority", "法院", user="lawyer")
+    r = cli("disposition", "execute", lid, user="arch", ok=False)
+    assert r.exit_code == 2 and "--to" in r.output
+    assert json.loads(cli("disposition", "show", lid, "--json", user="arch").output)["status"] == "approved"
+    dest = tmp_path / "to-city-archives"
+    cert = json.loads(cli("disposition", "execute", lid, "--to", dest, "--json", user="arch").output)
+    outcome = {i["record_id"]: i["outcome"] for i in cert["items"]}
+    assert outcome[t1] == "transferred" and "legal hold" in outcome[t2] and outcome[office["old"]] == "destroyed"
+    assert cert["transferred"] == 1 and cert["destroyed"] == 1 and cert["not_destroyed"] == 1
+    bag = bagit.Bag(str(dest))
+    bag.validate()
+    assert bag.info["Transfer-List"] == lid and [p.name for p in (dest / "data").iterdir()] == [t1]
+    import hashlib
+    assert cert["transfer"]["manifest_sha512"] == hashlib.sha512((dest / "manifest-sha512.txt").read_bytes()).hexdigest()
+    shown = json.loads(cli("show", t1, "--json", user="arch").output)
+    assert shown["status"] == "transferred" and shown["title"] == "移交t1"
+    assert json.loads(cli("show", t2, "--json", user="arch").output)["status"] == "active"
+    ev = audit(cli, "record.transfer")
+    assert [e["object"] for e in ev] == [t1] and ev[0]["details"]["bag"]["manifest_sha512"] == \
+        cert["transfer"]["manifest_sha512"]
+    assert cli("search", "MARKT1X", "--count", user="arch").output.strip() == "0"
+    for p in (archive_root / "store").rglob("*"):
+        if p.is_file():
+            assert b"MARKT1X" not in p.read_bytes()
+    cli("check", user="arch")

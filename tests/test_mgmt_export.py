@@ -125,3 +125,87 @@ def test_stats_count_only_what_the_actor_sees(office, tmp_path):
     assert json.loads(cli("stats", "--format", "json", user="pub").output)["total"] == 1
     assert cli("stats", "--by", "colour", user="arch", ok=False).exit_code == 2
     assert "department,year,records" in cli("stats", "--format", "csv", user="arch").output.replace("\r", "")
+
+
+def test_import_bag_round_trip_into_a_fresh_archive(office, tmp_path):
+    from conftest import Cli
+    from ocfl_helpers import assert_store_valid
+    cli = office
+    a = put(cli, tmp_path, "合同.txt", "合同正文 ROUNDTRIP", "--category", "WS", "--dept", "BGS", "--date", "2021-01-01",
+            "--title", "购销合同", "--meta", "party=甲公司", "--tag", "合同")
+    p = tmp_path / "att.md"
+    p.write_text("# 附件", encoding="utf-8")
+    b = json.loads(cli("ingest", tmp_path / "b.txt" if (tmp_path / "b.txt").write_text("主文件", encoding="utf-8")
+                       else None, "--attach", p, "--category", "WS", "--dept", "BGS", "--date", "2021-02-01",
+                       "--volume", "V2", "--json", user="arch").output.splitlines()[0])["record_id"]
+    cli("export", a, b, "--bagit", tmp_path / "bag", user="arch")
+    cli("init", tmp_path / "fresh", "--fonds", "Z109", user="arch")
+    fresh = Cli(tmp_path / "fresh")
+    out = [json.loads(x) for x in fresh("import-bag", tmp_path / "bag", "--json", user="arch").output.splitlines()]
+    assert [o["status"] for o in out] == ["archived", "archived"]
+    new = {o["source"]: o["record_id"] for o in out}
+    keys = ("title", "department", "category", "year", "date", "retention", "secrecy", "volume", "archival_code",
+            "tags", "metadata")
+    for src in (a, b):
+        old = json.loads(cli("show", src, "--json", user="arch").output)
+        got = json.loads(fresh("show", new[src], "--json", user="arch").output)
+        assert {k: old[k] for k in keys} == {k: got[k] for k in keys}
+        cli("get", src, "-o", tmp_path / "o1" / src, user="arch")
+        fresh("get", new[src], "-o", tmp_path / "o2" / src, user="arch")
+        names = sorted(x.name for x in (tmp_path / "o1" / src).iterdir())
+        assert names == sorted(x.name for x in (tmp_path / "o2" / src).iterdir()) and names
+        for n in names:
+            assert (tmp_path / "o1" / src / n).read_bytes() == (tmp_path / "o2" / src / n).read_bytes()
+    again = fresh("import-bag", tmp_path / "bag", user="arch", ok=False)            # duplicates, like ingest
+    assert again.exit_code == 5 and "already archived" in again.output
+    ev = json.loads(fresh("audit", "log", "--json", "--action", "record.import", user="arch").output.splitlines()[0])
+    assert ev["details"]["source_id"] in (a, b)
+    (tmp_path / "bag" / "data" / a / "files" / "合同.txt").write_text("篡改", encoding="utf-8")
+    r = fresh("import-bag", tmp_path / "bag", user="arch", ok=False)
+    assert r.exit_code == 2 and "not a valid BagIt bag" in r.output
+    assert_store_valid(tmp_path / "fresh" / "store")
+
+
+def test_inspection_report_and_four_property_checks(office, archive_root, archive, tmp_path):
+    cli = office
+    a = put(cli, tmp_path, "a.txt", "甲", "--category", "WS", "--dept", "BGS", "--date", "2021-01-01", "--volume", "A")
+    put(cli, tmp_path, "b.txt", "乙", "--category", "WS", "--dept", "ZLB", "--date", "2020-01-01", "--volume", "A")
+    r = cli("inspect", "report", user="pub", ok=False)
+    assert r.exit_code == 7
+    rep = json.loads(cli("inspect", "report", "--format", "json", user="arch").output)
+    assert rep["fixity"]["problems"] == [] and rep["catalogue_store"]["agree"] and rep["records"] == 2
+    assert rep["readability"]["checked"] == 2 and rep["readability"]["ok"] == 2
+    assert {d["department"]: d["records"] for d in rep["by"]["department"]} == {"BGS": 1, "ZLB": 1}
+    assert rep["backup"]["message"].startswith("no backup yet")
+    assert "section,item,value" in cli("inspect", "report", "--format", "csv", user="arch").output.replace("\r", "")
+    assert "by year" in cli("inspect", "report", user="arch").output
+    ev = audit(cli, "inspection.report")
+    assert len(ev) == 3 and ev[0]["details"]["premis_event_type"] == "validation"
+    rows = [json.loads(x) for x in cli("inspect", "four-property", a, "--json", user="arch").output.splitlines()]
+    items = {(r["property"], r["item"]): r["result"] for r in rows}
+    assert {p for p, _ in items} == {"authenticity", "integrity", "usability", "security"}
+    assert items[("authenticity", "audit-chain")] == "pass" and items[("integrity", "digests")] == "pass"
+    assert items[("usability", "readable")] == "pass" and items[("security", "keystore-entry")] == "n/a"
+    vol = cli("inspect", "four-property", "--volume", "A", "--json", user="arch").output.splitlines()
+    assert len({json.loads(x)["record_id"] for x in vol}) == 2
+    stored = next(f for f in archive.store.files(a) if f.logical_path != "metadata.json")
+    obj = archive.store.object_path(a) / stored.content_path
+    obj.write_text("damaged", encoding="utf-8")
+    r = cli("inspect", "four-property", a, "--json", user="arch", ok=False)
+    assert r.exit_code == 1
+    bad = {json.loads(x)["item"] for x in r.output.splitlines() if json.loads(x)["result"] == "fail"}
+    assert "digests" in bad
+    obj.write_text("甲", encoding="utf-8")                                       # repaired for the teardown check
+
+
+def test_report_stats_delegates_to_statistics(office, tmp_path):
+    cli = office
+    put(cli, tmp_path, "p.txt", "公开", "--category", "WS", "--dept", "BGS", "--date", "2020-01-01")
+    out = json.loads(cli("report", "stats", "--param", "by=department,year", "--format", "json", user="arch").output)
+    assert out["rows"] == [{"department": "BGS", "year": 2020, "records": 1}]
+    assert "department,records" in cli("report", "stats", "--param", "by=department", "--format", "csv",
+                                       user="arch").output.replace("\r", "")
+    assert "stats" in cli("report", user="arch").output
+    r = cli("report", "stats", "--param", "colour=red", user="arch", ok=False)
+    assert r.exit_code == 2
+    assert [e["details"]["report"] for e in audit(cli, "report.run")] == ["stats", "stats"]

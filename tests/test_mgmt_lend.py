@@ -49,6 +49,16 @@ def test_limit_approval_return_and_no_relending(cli, office):
     assert (dt.date.today() + dt.timedelta(days=3)).isoformat() in out
     r = cli("lend", "request", ws, "--purpose", "again", user="clerk", ok=False)
     assert r.exit_code == 2 and f"on loan {lid} already" in r.output
+    r = cli("lend", "return", lid, ws, user="arch", ok=False)
+    assert r.exit_code == 2 and "approved: nothing is out" in r.output           # approved, not yet issued
+    r = cli("lend", "issue", lid, user="clerk", ok=False)
+    assert r.exit_code == 7
+    cli("lend", "issue", lid, ws, user="arch")
+    r = cli("lend", "return", lid, kx, user="arch", ok=False)
+    assert r.exit_code == 2 and "never issued" in r.output
+    assert "issued in place" in cli("lend", "issue", lid, user="arch").output
+    r = cli("lend", "issue", lid, user="arch", ok=False)
+    assert "issued already" in r.output
     r = cli("lend", "return", lid, ws, user="clerk", ok=False)
     assert r.exit_code == 7
     r = cli("lend", "return", lid, ws, ws2, user="arch", ok=False)
@@ -68,6 +78,7 @@ def test_limit_approval_return_and_no_relending(cli, office):
 def test_overdue_listing(cli, office):
     lid = loan_of(cli, office["ws"], "--purpose", "查考", "--days", "10")["loan"]
     cli("lend", "approve", lid, user="mgr")
+    cli("lend", "issue", lid, user="arch")
     soon = (dt.date.today() + dt.timedelta(days=5)).isoformat()
     late = (dt.date.today() + dt.timedelta(days=11)).isoformat()
     assert cli("lend", "overdue", "--as-of", soon, "--json", user="arch").output == ""
@@ -105,3 +116,53 @@ def test_unknown_borrower_and_records_above_clearance(cli, office, tmp_path):
     cli("user", "set", "clerk", "--clearance", "public", user="boss")
     r = cli("lend", "request", office["kx"], "--purpose", "x", user="clerk", ok=False)     # KX-YB is internal
     assert r.exit_code == 7 and "clearance" in r.output
+
+
+def test_states_follow_request_approve_issue_return(cli, office):
+    lid = loan_of(cli, office["ws"], "--purpose", "查考", "--days", "2")["loan"]
+    r = cli("lend", "issue", lid, user="arch", ok=False)
+    assert r.exit_code == 2 and "only an approved loan" in r.output
+    cli("lend", "approve", lid, user="head")
+    state = lambda: json.loads(cli("lend", "list", "--json", user="arch").output)["status"]  # noqa: E731
+    assert state() == "approved"
+    cli("lend", "issue", lid, user="arch")
+    assert state() == "issued"
+    cli("lend", "return", lid, "--all", user="arch")
+    assert state() == "returned"
+    ev = audit(cli, "record.lend")
+    assert ev[0]["details"]["mode"] == "in-place" and ev[0]["details"]["loan"] == lid
+    assert [e["object"] for e in audit(cli, "lend.issue")] == [lid]
+
+
+def test_issue_copies_carry_the_loan(cli, office, tmp_path):
+    from pypdf import PdfReader, PdfWriter
+    w = PdfWriter()
+    w.add_blank_page(width=595, height=842)
+    with open(tmp_path / "scan.pdf", "wb") as f:
+        w.write(f)
+    (tmp_path / "photo.bin").write_bytes(b"\x00\x01binary")
+    ids = []
+    for name in ("scan.pdf", "photo.bin"):
+        ids.append(json.loads(cli("ingest", tmp_path / name, "--category", "WS", "--dept", "BGS", "--retention",
+                                  "D10", "--date", "2021-01-01", "--json", user="arch").output)["record_id"])
+    ws, pdf, other = office["ws"], *ids
+    lid = loan_of(cli, ws, pdf, other, "--purpose", "复制", "--days", "5")["loan"]
+    cli("lend", "approve", lid, user="head")
+    out = tmp_path / "copies"
+    cli("lend", "issue", lid, "-o", out, user="arch")
+    due = (dt.date.today() + dt.timedelta(days=5)).isoformat()
+    text = (out / ws / "ws.txt").read_text(encoding="utf-8")
+    assert text.startswith("[借阅副本 LOAN COPY: loan " + lid) and due in text.splitlines()[0]
+    assert text.splitlines()[1] == "借阅测试 ws"
+    meta = PdfReader(out / pdf / "scan.pdf").metadata
+    assert meta["/DanganLoan"] == lid and meta["/DanganBorrower"] == "clerk" and meta["/DanganDue"] == due
+    annots = PdfReader(out / pdf / "scan.pdf").pages[0]["/Annots"]
+    assert lid in annots[0].get_object()["/Contents"]
+    assert (out / other / "photo.bin").read_bytes() == b"\x00\x01binary"
+    assert lid in (out / other / "photo.bin.loan.txt").read_text(encoding="utf-8")
+    loan = json.loads(cli("lend", "list", "--json", user="arch").output)
+    files = {i["record_id"]: i["copy_files"] for i in loan["items"]}
+    assert files[pdf]["scan.pdf"]["watermark"] == "pdf" and files[other]["photo.bin"]["watermark"] == "sidecar"
+    assert all(i["issue_mode"] == "copy" for i in loan["items"])
+    reg = cli("lend", "register", "--format", "csv", user="arch").output
+    assert reg.count(",copy,") == 3

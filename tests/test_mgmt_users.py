@@ -100,3 +100,37 @@ def test_plugins_still_decide_after_clearance(cli, archive_root, tmp_path):
     cli("access", "grant", "export", rid, "--to", "clerk", "--reason", "审计需要", user="boss")
     cli("export", rid, "--bagit", tmp_path / "bag", user="clerk")
     assert (tmp_path / "bag" / "bagit.txt").exists()
+
+
+def test_users_are_bound_to_os_accounts(cli, monkeypatch):
+    import dangan.core.actor as actor_mod
+    os_user = actor_mod._os_user()
+    cli("user", "add", "boss", "--clearance", "top-secret", user="x")          # bound to the OS account that adds it
+    cli("user", "add", "alice", "--role", "staff", user="boss")                 # bound to "alice" by default
+    cli("user", "add", "bob", "--role", "staff", "--os-account", "robert", "--may-act-as", "alice", user="boss")
+    users = {u["name"]: u for u in map(json.loads, cli("user", "list", "--json", user="boss").output.splitlines())}
+    assert users["boss"]["os_account"] == os_user and users["alice"]["os_account"] == "alice"
+    assert users["bob"]["os_account"] == "robert" and users["bob"]["may_act_as"] == ["alice"]
+    monkeypatch.setattr(actor_mod, "_os_user", lambda: "alice")
+    from click.testing import CliRunner
+    run = lambda *a: CliRunner().invoke(cli.cli, ["--archive", str(cli.root), *a])  # noqa: E731 - no --as
+    r = run("audit", "log", "--json", "--action", "user.add")
+    assert r.exit_code == 0, r.output                                            # alice, without --as
+    assert cli("ls", user="alice").exit_code == 0
+    assert cli("ls", user="bob").exit_code == 0                                 # bob lists alice in may_act_as
+    r = cli("ls", user="boss", ok=False)                                         # alice is no admin
+    assert r.exit_code == 7 and "may not act as 'boss'" in r.output
+    monkeypatch.setattr(actor_mod, "_os_user", lambda: "mallory")
+    r = run("ls")
+    assert r.exit_code == 7 and "unknown user 'mallory'" in r.output
+    r = cli("ls", user="alice", ok=False)
+    assert r.exit_code == 7 and "OS account 'mallory' may not act as 'alice'" in r.output
+    monkeypatch.setattr(actor_mod, "_os_user", lambda: os_user)                  # boss's account is an admin's
+    assert cli("ls", user="alice").exit_code == 0
+    denied = [e for e in audit(cli, "access.denied") if e["details"]["action"] == "act as"]
+    assert {e["details"]["os_user"] for e in denied} == {"alice", "mallory"}
+    cli("user", "set", "alice", "--may-act-as", "mallory", user="boss")
+    monkeypatch.setattr(actor_mod, "_os_user", lambda: "mallory")
+    assert cli("ls", user="alice").exit_code == 0
+    ev = [e for e in audit(cli, "user.set", user="alice") if e["object"] == "user:alice"]
+    assert ev[-1]["details"]["changes"]["may_act_as"] == [[], ["mallory"]]

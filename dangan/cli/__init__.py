@@ -117,7 +117,8 @@ COMMAND_MODULES: dict[str, tuple[str, ...]] = {
     "watch_cmd": ("watch",),
     "status_cmd": ("status",),
     "backup_cmd": ("backup",),
-    "management_cmd": ("user", "access", "lend", "disposition", "hold", "inspect", "export", "stats"),
+    "management_cmd": ("user", "access", "lend", "disposition", "hold", "inspect", "export", "import-bag",
+                       "stats"),
 }
 _MODULE_OF = {name: module for module, names in COMMAND_MODULES.items() for name in names}
 

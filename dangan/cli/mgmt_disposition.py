@@ -1,6 +1,8 @@
 """`dangan disposition`: due dates, destruction lists (销毁清册) with approval, execution and certificates."""
 from __future__ import annotations
 
+from pathlib import Path
+
 import click
 
 from . import pass_ctx
@@ -73,12 +75,14 @@ def reject_cmd(ctx, list_id, reason):
 
 @disposition.command("execute")
 @click.argument("list_id")
+@click.option("--to", "transfer_to", type=click.Path(path_type=Path),
+              help="For records whose action is transfer: the BagIt package folder to create for the receiver.")
 @click.option("--json", "as_json", is_flag=True)
 @pass_ctx
-def execute_cmd(ctx, list_id, as_json):
-    """Destroy what an approved list names (holds re-checked) and issue its certificate."""
+def execute_cmd(ctx, list_id, transfer_to, as_json):
+    """Destroy (or transfer, with --to) what an approved list names (holds re-checked); issue its certificate."""
     from ..core.disposition import execute
-    lst = execute(ctx.archive(), list_id)
+    lst = execute(ctx.archive(), list_id, transfer_to)
     cert = lst["certificate"]
     if as_json:
         json_line(cert)
@@ -86,7 +90,10 @@ def execute_cmd(ctx, list_id, as_json):
     for i in cert["items"]:
         click.echo(f"{i['record_id']}  {i['archival_code'] or '':<28} {i['outcome']}")
     click.echo(f"certificate {cert['certificate_sha256']}: {cert['destroyed']} destroyed, "
-               f"{cert['not_destroyed']} not destroyed")
+               + (f"{cert['transferred']} transferred, " if cert.get("transferred") else "")
+               + f"{cert['not_destroyed']} not disposed of")
+    if cert.get("transfer"):
+        click.echo(f"transfer package {cert['transfer']['bag']} (manifest sha512 {cert['transfer']['manifest_sha512']})")
 
 
 @disposition.command("show")

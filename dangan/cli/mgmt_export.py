@@ -1,4 +1,4 @@
-"""`dangan export --bagit` and `dangan stats`."""
+"""`dangan export --bagit`, `dangan import-bag` and `dangan stats`."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -27,19 +27,32 @@ def export(ctx, refs, volume, query, dest, as_json):
         click.echo(f"bag {out['bag']}: {len(out['records'])} record(s), {out['files']} files, {out['bytes']} bytes")
 
 
-
-@click.command("stats")
-@click.option("--by", "by", default="department,year", show_default=True,
-              help="Comma-separated: department, year, category, secrecy, status, retention, volume.")
-@click.option("--format", "fmt", type=click.Choice(["table", "csv", "json"]), default="table", show_default=True)
+@click.command("import-bag")
+@click.argument("bag", type=click.Path(path_type=Path))
+@click.option("--allow-duplicate", is_flag=True, help="Archive files already in the archive again.")
+@click.option("--json", "as_json", is_flag=True)
 @pass_ctx
-def stats(ctx, by, fmt):
-    """Statistics: records by department, year, category, secrecy, status or retention; items lent."""
+def import_bag_cmd(ctx, bag, allow_duplicate, as_json):
+    """Import records from a BagIt bag made by `dangan export --bagit` (validated first)."""
+    import sys
+    from ..core.import_bag import import_bag
+
+    def report(o):
+        if as_json:
+            json_line(o)
+        elif o["status"] == "archived":
+            click.echo(f"archived   {o['source']} → {o['record_id']}  {o['archival_code'] or ''}")
+        else:
+            click.echo(f"duplicate  {o['message']}", err=True)
+    out = import_bag(ctx.archive(), bag, allow_duplicate=allow_duplicate, on_outcome=report)
+    if not any(o["status"] == "archived" for o in out):
+        sys.exit(5)
+
+
+def stats_rows(out: dict, fmt: str) -> None:
     import csv
     import sys
-    from ..core.statistics import stats as run
     from .output import table
-    out = run(ctx.archive(), [b.strip() for b in by.split(",") if b.strip()])
     if fmt == "json":
         json_line(out)
     elif fmt == "csv":
@@ -52,4 +65,15 @@ def stats(ctx, by, fmt):
                    + (", ".join(f"{k} {v}" for k, v in sorted(out["loans"].items())) or "none"))
 
 
-COMMANDS = [export, stats]
+@click.command("stats")
+@click.option("--by", "by", default="department,year", show_default=True,
+              help="Comma-separated: department, year, category, secrecy, status, retention, volume.")
+@click.option("--format", "fmt", type=click.Choice(["table", "csv", "json"]), default="table", show_default=True)
+@pass_ctx
+def stats(ctx, by, fmt):
+    """Statistics: records by department, year, category, secrecy, status or retention; items lent."""
+    from ..core.statistics import stats as run
+    stats_rows(run(ctx.archive(), [b.strip() for b in by.split(",") if b.strip()]), fmt)
+
+
+COMMANDS = [export, import_bag_cmd, stats]

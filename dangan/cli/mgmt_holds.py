@@ -1,4 +1,4 @@
-"""`dangan hold` (legal holds) and `dangan inspect` (six-monthly inspections)."""
+"""`dangan hold` (legal holds) and `dangan inspect` (inspections, the six-monthly report, four-property checks)."""
 from __future__ import annotations
 
 import click
@@ -117,6 +117,68 @@ def inspect_due(ctx, as_of, as_json):
         return
     table([(r["record_id"], r["archival_code"] or "", r["volume"] or "", r["last_inspection"] or "never", r["due"],
             r["days_overdue"]) for r in rows], ["ID", "CODE", "VOLUME", "LAST", "DUE", "DAYS OVERDUE"])
+
+
+@inspect.command("report")
+@click.option("--sample", type=int, help="Re-open the files of this many records (default: all).")
+@click.option("--as-of", "as_of")
+@click.option("--format", "fmt", type=click.Choice(["table", "csv", "json"]), default="table", show_default=True)
+@pass_ctx
+def inspect_report(ctx, sample, as_of, fmt):
+    """The six-monthly inspection report: fixity, readability, catalogue ↔ store, counts and bytes, holds,
+    overdue loans, disposition due, the last backup (recorded as an audit event)."""
+    import csv
+    import sys
+    from ..core.inspection import inspection_report
+    r = inspection_report(ctx.archive(), sample=sample, as_of=_as_of(as_of))
+    if fmt == "json":
+        json_line(r)
+        return
+    rows = [("fixity", "objects", r["fixity"]["objects"]), ("fixity", "problems", len(r["fixity"]["problems"]))]
+    rows += [("fixity", p["record_id"], p["message"]) for p in r["fixity"]["problems"]]
+    rd = r["readability"]
+    rows += [("readability", k, rd.get(k, 0)) for k in ("checked", "ok", "failed", "sealed")]
+    rows += [("readability", u["record_id"], u["problem"]) for u in rd["unreadable"]]
+    rows += [("extraction", k, v) for k, v in sorted(rd["extraction"].items())]
+    rows += [("catalogue-store", "agree", "yes" if r["catalogue_store"]["agree"] else "NO")]
+    rows += [("records", "total", r["records"])]
+    rows += [(f"by {k}", row[k], f"{row['records']} records, {row['bytes']} bytes")
+             for k, by in r["by"].items() for row in by]
+    rows += [("hold", h["id"], f"{h['scope']} ({h['records']} records; {h['authority']})") for h in r["holds"]]
+    rows += [("overdue loan", b["loan"], f"{b['borrower']}, due {b['due']}, {b['days_overdue']} days")
+             for b in r["overdue_loans"]]
+    rows += [("disposition due", d["record_id"], f"{d['action']} due {d['due']}" + (" HELD" if d["held"] else ""))
+             for d in r["disposition_due"]]
+    rows += [("inspections due", "records", r["inspections_due"]), ("backup", "last", r["backup"]["message"])]
+    if fmt == "csv":
+        w = csv.writer(sys.stdout)
+        w.writerow(["section", "item", "value"])
+        w.writerows(rows)
+        return
+    click.echo(f"inspection report of {r['archive'] or r['fonds']} as of {r['as_of']}: "
+               + ("no findings" if r["ok"] else "FINDINGS"))
+    table(rows, ["SECTION", "ITEM", "VALUE"], {2: 70})
+
+
+@inspect.command("four-property")
+@click.argument("refs", nargs=-1)
+@click.option("--volume")
+@click.option("--json", "as_json", is_flag=True)
+@pass_ctx
+def inspect_four_property(ctx, refs, volume, as_json):
+    """DA/T 70 four-property checks (authenticity, integrity, usability, security), item by item."""
+    import sys
+    from ..core.four_property import four_property
+    out = four_property(ctx.archive(), list(refs), volume=volume)
+    if as_json:
+        json_lines(out["rows"])
+    else:
+        table([(r["record_id"], r["property"], r["item"], r["result"].upper() if r["result"] == "fail"
+                else r["result"], r["detail"]) for r in out["rows"]], ["ID", "PROPERTY", "ITEM", "RESULT", "DETAIL"],
+              {4: 60})
+        click.echo(", ".join(f"{p} {v}" for p, v in out["summary"].items()), err=True)
+    if out["failed"]:
+        sys.exit(1)
 
 
 COMMANDS = [hold, inspect]

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import csv
 import sys
+from pathlib import Path
 
 import click
 
@@ -54,6 +55,27 @@ def lend_approve(ctx, loan_id, note):
     click.echo(f"loan {loan['id']} approved: due back {loan['due']}")
 
 
+@lend.command("issue")
+@click.argument("loan_id")
+@click.argument("refs", nargs=-1)
+@click.option("-o", "--output", "out", type=click.Path(path_type=Path),
+              help="Issue recorded, watermarked copies into this folder (default: in-place access).")
+@click.option("--json", "as_json", is_flag=True)
+@pass_ctx
+def lend_issue(ctx, loan_id, refs, out, as_json):
+    """Issue an approved loan (all items not yet issued, or the ones named): in place, or copies with -o."""
+    from ..core.lending import issue
+    loan = issue(ctx.archive(), loan_id, list(refs), copy_to=out)
+    if as_json:
+        json_line(loan)
+        return
+    for i in loan["items"]:
+        if i["issued_at"]:
+            where = f"copy in {i['copy_to']}" if i["issue_mode"] == "copy" else "in place"
+            click.echo(f"{i['record_id']}  {i['archival_code'] or '':<28} issued {where}")
+    click.echo(f"loan {loan['id']} issued: due back {loan['due']}")
+
+
 @lend.command("refuse")
 @click.argument("loan_id")
 @click.option("--reason", required=True)
@@ -95,7 +117,7 @@ HEAD = ["LOAN", "STATUS", "BORROWER", "DEPT", "ITEMS", "OUT", "DUE", "OVERDUE", 
 @lend.command("list")
 @click.option("--overdue", is_flag=True, help="Only loans past their due date.")
 @click.option("--as-of", "as_of")
-@click.option("--status", type=click.Choice(["requested", "on-loan", "returned", "refused"]))
+@click.option("--status", type=click.Choice(["requested", "approved", "issued", "returned", "refused"]))
 @click.option("--borrower")
 @click.option("--json", "as_json", is_flag=True)
 @pass_ctx
@@ -136,11 +158,12 @@ def lend_register(ctx, since, until, fmt):
     rows = [{"loan": b["id"], "requested": b["requested_at"][:10], "borrower": b["borrower"],
              "unit": b["external_unit"] or "", "department": b["department"] or "", "purpose": b["purpose"],
              "record": i["record_id"], "archival_code": i["archival_code"] or "", "approved_by": b["decided_by"] or "",
+             "issued": (i["issued_at"] or "")[:10], "mode": i["issue_mode"] or "",
              "due": b["due"] or "", "returned": (i["returned_at"] or "")[:10], "received_by": i["received_by"] or "",
              "condition": i["condition"] or "", "status": b["status"]}
             for b in list_loans(archive, since=s and s.isoformat(), until=u and u.isoformat()) for i in b["items"]]
     cols = ["loan", "requested", "borrower", "unit", "department", "purpose", "record", "archival_code",
-            "approved_by", "due", "returned", "received_by", "condition", "status"]
+            "approved_by", "issued", "mode", "due", "returned", "received_by", "condition", "status"]
     if fmt == "json":
         json_lines(rows)
     elif fmt == "csv":

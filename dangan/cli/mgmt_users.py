@@ -14,7 +14,9 @@ def user():
 
 def _show(u) -> None:
     click.echo(f"{u.name}: roles {', '.join(sorted(u.roles)) or '-'}; clearance {u.clearance}; "
-               f"department {u.department or '-'}{'' if u.active else '; DISABLED'}")
+               f"department {u.department or '-'}; OS account {u.os_account or '(unbound)'}"
+               + (f" (also {', '.join(sorted(u.may_act_as))})" if u.may_act_as else "")
+               + ("" if u.active else "; DISABLED"))
 
 
 @user.command("add")
@@ -24,12 +26,15 @@ def _show(u) -> None:
 @click.option("--clearance", default="internal", show_default=True, help="Highest secrecy the user may see.")
 @click.option("--dept", "department", help="Department code, e.g. BGS.")
 @click.option("--display-name", default="")
+@click.option("--os-account", help="The OS account this user is (default: the name; the first user: yours).")
+@click.option("--may-act-as", "act_as", multiple=True, metavar="ACCOUNT",
+              help="Another OS account that may act as this user with --as (repeatable).")
 @pass_ctx
-def user_add(ctx, name, roles, clearance, department, display_name):
-    """Add a user (the first user becomes an admin; later ones need an admin)."""
+def user_add(ctx, name, roles, clearance, department, display_name, os_account, act_as):
+    """Add a user (the first user becomes an admin bound to your OS account; later ones need an admin)."""
     from ..core.users import add_user
     _show(add_user(ctx.archive(), name, display_name=display_name, department=department, roles=roles,
-                   clearance=clearance))
+                   clearance=clearance, os_account=os_account, may_act_as=act_as))
 
 
 @user.command("list")
@@ -46,7 +51,8 @@ def user_list(ctx, as_json):
         json_lines(u.to_dict() for u in users)
         return
     table([(u.name, u.display_name, u.department or "", ", ".join(sorted(u.roles)), u.clearance,
-            "yes" if u.active else "no") for u in users], ["USER", "NAME", "DEPT", "ROLES", "CLEARANCE", "ACTIVE"])
+            "yes" if u.active else "no", u.os_account or "(unbound)", ", ".join(sorted(u.may_act_as)))
+           for u in users], ["USER", "NAME", "DEPT", "ROLES", "CLEARANCE", "ACTIVE", "OS ACCOUNT", "MAY ACT AS"])
 
 
 @user.command("set")
@@ -56,12 +62,16 @@ def user_list(ctx, as_json):
 @click.option("--clearance")
 @click.option("--dept", "department")
 @click.option("--display-name")
+@click.option("--os-account", help="Bind the user to this OS account.")
+@click.option("--may-act-as", "act_as", multiple=True, metavar="ACCOUNT", help="Allow an OS account to act as them.")
+@click.option("--no-act-as", "no_act_as", multiple=True, metavar="ACCOUNT", help="Withdraw that again.")
 @pass_ctx
-def user_set(ctx, name, add, remove, clearance, department, display_name):
-    """Change a user's roles, clearance, department or display name (admin)."""
+def user_set(ctx, name, add, remove, clearance, department, display_name, os_account, act_as, no_act_as):
+    """Change a user's roles, clearance, department, display name or OS accounts (admin)."""
     from ..core.users import set_user
     _show(set_user(ctx.archive(), name, add_roles=add, remove_roles=remove, clearance=clearance,
-                   department=department, display_name=display_name))
+                   department=department, display_name=display_name, os_account=os_account,
+                   add_act_as=act_as, remove_act_as=no_act_as))
 
 
 @user.command("disable")

@@ -91,16 +91,35 @@ def approve(ctx, ref, note):
 @click.option("--format", "fmt", type=click.Choice(["table", "csv", "json"]), default="table", show_default=True)
 @pass_ctx
 def report(ctx, name, params, as_of, fmt):
-    """Run a report a plugin contributes (without NAME: list them)."""
+    """Run a report a plugin contributes (without NAME: list them); `stats` is core's statistics
+    (--param by=department,year,...) unless a plugin defines a report of that name."""
     import datetime as dt
     from ..core.access import visibility
     from ..core.fields import parse_date, parse_meta
     from ..core.plugin_host import ArchiveContext
     archive = ctx.archive()
     plugins = archive.plugins
+    reports = plugins.reports()
     if not name:
-        table([(s.name, ", ".join(s.params), s.description) for s in plugins.reports().values()],
-              ["REPORT", "PARAMS", "DESCRIPTION"], {2: 70})
+        rows = [(s.name, ", ".join(s.params), s.description) for s in reports.values()]
+        if "stats" not in reports:
+            rows.append(("stats", "by", "core statistics: records by department, year, category, retention, "
+                                        "secrecy...; items lent by loan status"))
+        table(rows, ["REPORT", "PARAMS", "DESCRIPTION"], {2: 70})
+        return
+    if name == "stats" and "stats" not in reports:
+        from ..core.statistics import stats as run
+        from ..errors import UsageError
+        from .mgmt_export import stats_rows
+        p = parse_meta(params)
+        by = p.pop("by", "department,year")
+        if p:
+            raise UsageError(f"report stats takes only --param by=FIELD,... (not {', '.join(sorted(p))})")
+        out = run(archive, [b.strip() for b in by.split(",") if b.strip()])
+        with archive.transaction() as conn:
+            archive.audit(conn, "report.run", details={"report": "stats", "rows": len(out["rows"]), "by": by,
+                                                       "core": True})
+        stats_rows(out, fmt)
         return
     day = dt.date.fromisoformat(parse_date(as_of)) if as_of else None
     result = plugins.run_report(name, ArchiveContext(archive, day, visibility(archive)), **parse_meta(params))

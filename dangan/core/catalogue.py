@@ -227,6 +227,21 @@ MIGRATIONS: list[str] = [
     );
     CREATE INDEX backup_runs_outcome ON backup_runs(op, outcome, finished);
     """,
+    # 7: records management, second part (issue 8): users bound to OS accounts (NULL = the user name) and who
+    #    may act as them; loans are issued (requested → approved → issued → returned), each item in place or as
+    #    a recorded, watermarked copy.  Loans approved before this migration were already out: they are issued.
+    """
+    ALTER TABLE users ADD COLUMN os_account TEXT;
+    ALTER TABLE users ADD COLUMN may_act_as TEXT NOT NULL DEFAULT '[]';
+    ALTER TABLE loan_items ADD COLUMN issued_at TEXT;
+    ALTER TABLE loan_items ADD COLUMN issued_by TEXT;
+    ALTER TABLE loan_items ADD COLUMN issue_mode TEXT;
+    ALTER TABLE loan_items ADD COLUMN copy_to TEXT;
+    ALTER TABLE loan_items ADD COLUMN copy_files TEXT;
+    UPDATE loan_items SET issued_at = (SELECT decided_at FROM loans WHERE loans.id = loan_items.loan_id),
+        issue_mode = 'in-place' WHERE loan_id IN (SELECT id FROM loans WHERE status IN ('on-loan', 'returned'));
+    UPDATE loans SET status = 'issued' WHERE status = 'on-loan';
+    """,
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)

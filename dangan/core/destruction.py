@@ -13,6 +13,14 @@ and a permanent record.  Approval is the caller's part: ``disposition.execute``
 passes the approver and the destruction list's approval chain (``approval``),
 which the certificate and the tombstone keep.  The title stays in the
 tombstone unless the record is confidential (secret and above).
+
+**Transfer** (``transfer_record``, called by ``disposition.execute`` after
+the records were exported as a BagIt bag for the receiving archive) takes
+the same path: once transferred the archive no longer holds the record, so
+its content, index entries and (sealed) key go, backups owe a purge, and a
+tombstone of status ``transferred`` keeps the identity, the approval chain
+and a transfer certificate naming the bag and the sha512 digest of its
+``manifest-sha512.txt`` (which in turn fixes every payload file's digest).
 """
 from __future__ import annotations
 
@@ -30,20 +38,33 @@ PLAIN_FIELDS = ("id", "fonds", "archival_code", "department", "category", "year"
 
 def destroy_record(archive, ref: str, *, reason: str, approved_by: str | None = None,
                    approval: dict | None = None) -> dict:
+    return _remove(archive, ref, "destroyed", reason=reason, approved_by=approved_by, approval=approval)
+
+
+def transfer_record(archive, ref: str, *, bag: dict, reason: str, approved_by: str | None = None,
+                    approval: dict | None = None) -> dict:
+    """After the record went out in ``bag`` (``{"bag", "manifest_sha512", "payload_oxum", ...}``)."""
+    return _remove(archive, ref, "transferred", reason=reason, approved_by=approved_by, approval=approval, bag=bag)
+
+
+def _remove(archive, ref: str, status: str, *, reason: str, approved_by: str | None, approval: dict | None,
+            bag: dict | None = None) -> dict:
     from ..errors import UsageError
     from ..model import is_confidential
     from .holds import assert_not_held
     rec = archive.record(ref)
-    if rec.status == "destroyed":
-        raise UsageError(f"record {rec.id} was destroyed already")
-    assert_not_held(archive, rec.id, "destroyed")
+    if rec.status in ("destroyed", "transferred"):
+        raise UsageError(f"record {rec.id} was {rec.status} already")
+    assert_not_held(archive, rec.id, status)
     if (rec.retention or "") == "permanent":
-        raise UsageError(f"record {rec.id} is kept permanently: it can never be destroyed")
+        raise UsageError(f"record {rec.id} is kept permanently: it can never be {status}")
     row = archive.conn.execute("SELECT sealed, piece_class, piece FROM records WHERE id = ?", (rec.id,)).fetchone()
     sealed = row["sealed"]
     now = dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds").replace("+00:00", "Z")
+    verb = "destroyed" if status == "destroyed" else "transferred"
     certificate = {
-        "record_id": rec.id, "archival_code": rec.archival_code, "destroyed_at": now, "destroyed_by": archive.actor.name,
+        "record_id": rec.id, "archival_code": rec.archival_code, f"{verb}_at": now, f"{verb}_by": archive.actor.name,
+        **({"transfer": bag} if bag else {}),
         "approved_by": approved_by, "approval": approval, "reason": reason, "versions": rec.version, "crypto_shredded": bool(sealed),
         # digests of what was stored (ciphertext for sealed records): proof of what was destroyed, not content
         "stored_digests": sorted({f.digest for v in range(1, rec.version + 1)
@@ -59,22 +80,24 @@ def destroy_record(archive, ref: str, *, reason: str, approved_by: str | None = 
             archive.__dict__.get("_record_keys", {}).pop(rec.id, None)
         archive.store.purge(rec.id)
         title = "" if sealed or is_confidential(rec.secrecy or "public") else rec.title
-        tomb = Record(**{k: getattr(rec, k) for k in PLAIN_FIELDS}, title=title, status="destroyed", version=1,
+        tomb = Record(**{k: getattr(rec, k) for k in PLAIN_FIELDS}, title=title, status=status, version=1,
                       updated=now, metadata={})
+        message = f"tombstone: record {verb}"
         with archive.store.stage(rec.id) as draft:
             draft.add_bytes(METADATA_PATH, metadata_document(tomb, {}, {
-                "destruction": certificate, "piece_class": row["piece_class"], "piece": row["piece"]}))
-            draft.publish(message="tombstone: record destroyed", user_name=archive.actor.name, created=now)
+                "destruction" if bag is None else "transfer": certificate, "piece_class": row["piece_class"],
+                "piece": row["piece"]}))
+            draft.publish(message=message, user_name=archive.actor.name, created=now)
         with archive.transaction() as conn:
             conn.execute("DELETE FROM files WHERE record_id = ?", (rec.id,))
             conn.execute("DELETE FROM versions WHERE record_id = ?", (rec.id,))
             conn.execute("DELETE FROM records WHERE id = ?", (rec.id,))
-            rows.insert_record(conn, tomb, actor=archive.actor.name, message="tombstone: record destroyed",
+            rows.insert_record(conn, tomb, actor=archive.actor.name, message=message,
                                original_names={}, piece_class=row["piece_class"], piece=row["piece"])
             conn.execute("INSERT INTO index_outbox (record_id, op, queued) VALUES (?, 'delete', ?)", (rec.id, now))
-            archive.audit(conn, "record.destroy", rec.id, details={
+            archive.audit(conn, "record.destroy" if bag is None else "record.transfer", rec.id, details={
                 "reason": reason, "approved_by": approved_by, "certificate_sha256": certificate["certificate_sha256"],
-                "crypto_shredded": bool(sealed)})
+                "crypto_shredded": bool(sealed), **({"bag": bag} if bag else {})})
             from . import backup
             backup.note_destruction(archive, conn, rec.id, certificate)   # every backup repo owes a purge
         return certificate
@@ -87,3 +110,29 @@ def destroy_record(archive, ref: str, *, reason: str, approved_by: str | None = 
     from . import backup
     backup.purge_after_destruction(archive)     # at once where the backup key is at hand; else at the next run
     return result if isinstance(result, dict) else certificate
+
+
+def transfer_batch(archive, ids: list[str], dest, *, list_id: str, reasons: dict[str, str],
+                   approved_by: str | None, approval: dict | None) -> tuple[dict, dict[str, tuple[str, str | None]]]:
+    """Export ``ids`` as one BagIt bag at ``dest`` for the receiving archive, then tombstone each.
+
+    Returns the bag's description and ``{record id: (outcome, certificate sha256)}``.  The bag is written
+    first (every record checked before anything is written); a record refused afterwards stays here and
+    says so ("in the bag, not transferred: ...")."""
+    from ..errors import AccessDenied, PluginError, UsageError
+    from .export_bagit import export_bag
+    out = export_bag(archive, ids, dest, approvals=frozenset({"export"}),
+                     info_extra=(("Transfer-List", list_id), ("Transfer-Approved-By", approved_by or "-")))
+    bag = {"bag": out["bag"], "manifest_sha512": out["manifest_sha512"], "payload_oxum": out["payload_oxum"],
+           "records": out["records"], "list": list_id}
+    outcomes: dict[str, tuple[str, str | None]] = {}
+    for rid in ids:
+        try:
+            cert = transfer_record(archive, rid, bag=bag, reason=reasons.get(rid, f"transfer list {list_id}"),
+                                   approved_by=approved_by, approval=approval)
+            outcomes[rid] = ("transferred", cert["certificate_sha256"])
+        except (UsageError, AccessDenied, PluginError) as exc:
+            outcomes[rid] = (f"in the bag, not transferred: {exc.message}", None)
+    archive.record_event("disposition.transfer", list_id, details={**bag, "outcomes": {
+        r: o for r, (o, _s) in outcomes.items()}})
+    return bag, outcomes

@@ -6,11 +6,11 @@
   the record date, ``metadata:KEY`` → the ISO date in the record's metadata.
   A review that extends a record (``extend``) moves its due date later, never
   earlier.  Permanent records have no due date and can never be destroyed.
-* **Appraisal** — ``propose`` builds a destruction list of due records whose
-  action is ``destroy`` or ``review`` (the appraisal is the review); a held,
-  permanent, not-yet-due or ``transfer`` record is refused by id and skipped by
-  ``--due``; a record already on an open list is refused.  Role ``archivist``
-  or ``admin``.
+* **Appraisal** — ``propose`` builds a disposition list (销毁清册) of due
+  records whose action is ``destroy``, ``review`` (the appraisal is the
+  review) or ``transfer``; a held, permanent or not-yet-due record is refused
+  by id and skipped by ``--due``, as is one already on an open list.  Role
+  ``archivist`` or ``admin``.
 * **Approval** — ``approve`` by a user holding an approver role
   (``[disposition] approver_roles`` in dangan.toml, default ``manager``),
   never the proposer (separation of duties), cleared for every record, and
@@ -19,8 +19,9 @@
   retention and status for every item, calls ``destroy_record`` with the
   approver and the approval chain, records each item's outcome, and writes a
   destruction certificate for the list (sha256 over its canonical JSON).
-  Nothing is destroyed silently: every step is an audit event and the
-  tombstones stay.
+  Items whose action is ``transfer`` are first exported together as one
+  BagIt bag to ``--to DIR`` and then tombstoned (``destruction.transfer_batch``).
+  Every step is an audit event and the tombstones stay.
 """
 from __future__ import annotations
 
@@ -37,7 +38,8 @@ from .users import now, require_role
 PROPOSER_ROLES = ("archivist", "admin")
 EXECUTOR_ROLES = ("archivist", "admin")
 DEFAULT_APPROVER_ROLES = ("manager",)
-DESTROYABLE = ("destroy", "review")
+DESTROYABLE = ("destroy", "review", "transfer")
+GONE = ("destroyed", "transferred")
 
 
 def add_years(d: dt.date, years: int) -> dt.date:
@@ -114,7 +116,7 @@ def due_of(archive, rec: Record) -> Due:
 
 def _records(archive):
     from .listing import list_filtered
-    return [r for r in list_filtered(archive, sort="code") if r.status != "destroyed"]
+    return [r for r in list_filtered(archive, sort="code") if r.status not in GONE]
 
 
 def due_list(archive, as_of: dt.date, *, include_unknown: bool = False) -> list[dict]:
@@ -149,8 +151,8 @@ def _open_list_of(archive, rid: str) -> str | None:
 
 def _eligible(archive, rec: Record, as_of: dt.date) -> tuple[Due | None, str]:
     from .holds import holds_on
-    if rec.status == "destroyed":
-        return None, f"record {rec.id} was destroyed already"
+    if rec.status in GONE:
+        return None, f"record {rec.id} was {rec.status} already"
     d = due_of(archive, rec)
     if d.action == "permanent":
         return None, f"record {rec.id} is kept permanently: it can never be destroyed"
@@ -159,7 +161,7 @@ def _eligible(archive, rec: Record, as_of: dt.date) -> tuple[Due | None, str]:
     if d.due > as_of.isoformat():
         return None, f"record {rec.id} is not due for disposition until {d.due}"
     if d.action not in DESTROYABLE:
-        return None, f"record {rec.id} is due for {d.action}, not destruction"
+        return None, f"record {rec.id} is due for {d.action}, not disposal"
     held = holds_on(archive, rec.id)
     if held:
         return None, f"record {rec.id} is under legal hold {', '.join(h['id'] for h in held)}"
@@ -197,7 +199,7 @@ def propose(archive, refs=(), *, due: bool = False, as_of: dt.date | None = None
                 skipped.append({"record_id": rec.id, "reason": why})
     if not items:
         raise UsageError(f"no record is due for destruction as of {as_of}" +
-                         (f" ({len(skipped)} due but skipped: held, on a list or to transfer)" if skipped else ""))
+                         (f" ({len(skipped)} due but skipped: held or on a list)" if skipped else ""))
     lid = "L" + dt.date.today().strftime("%Y%m%d") + "-" + secrets.token_hex(3)
     t = now()
     with archive.transaction() as conn:
@@ -253,7 +255,10 @@ def _decide(archive, lid: str, verdict: str, note: str) -> dict:
             if why:
                 from .access import deny_record
                 raise deny_record(archive, "approve", rec, why, "core")
-            require(archive, "destroy", rec)
+            if item["action"] == "transfer":        # the approved list is the export approval
+                require(archive, "export", rec, frozenset({"export"}))
+            else:
+                require(archive, "destroy", rec)
     with archive.transaction() as conn:
         cur = conn.execute("UPDATE disposal_lists SET status = ?, decided_by = ?, decided_at = ?, decision_note = ?"
                            " WHERE id = ? AND status = 'proposed'",
@@ -275,28 +280,54 @@ def reject(archive, lid: str, note: str) -> dict:
     return _decide(archive, lid, "reject", note)
 
 
-def execute(archive, lid: str) -> dict:
-    """Destroy every item of an approved list that is still destroyable; returns the list with its certificate."""
-    from .destruction import destroy_record
+def execute(archive, lid: str, transfer_to=None) -> dict:
+    """Dispose of every item of an approved list still due: transfers go out as one BagIt bag to
+    ``transfer_to``, the rest is destroyed; returns the list with its certificate."""
+    from pathlib import Path
+
+    from .destruction import destroy_record, transfer_batch
     require_role(archive, EXECUTOR_ROLES, "execute destruction lists", obj=lid)
     lst = get_list(archive, lid)
     if lst["status"] not in ("approved", "executing"):
         raise UsageError(f"destruction list {lid} is {lst['status']}: only an approved list is executed")
+    transfers = [i for i in lst["items"] if not i["outcome"] and i["action"] == "transfer"]
+    if transfers and transfer_to is None:
+        raise UsageError(f"list {lid} transfers {len(transfers)} record(s): give --to DIR for the BagIt package")
+    if transfers and Path(transfer_to).exists() and (not Path(transfer_to).is_dir() or any(Path(transfer_to).iterdir())):
+        raise UsageError(f"{transfer_to} exists and is not an empty folder: choose a new one for the transfer")
     with archive.transaction() as conn:
         conn.execute("UPDATE disposal_lists SET status = 'executing', executed_by = ? WHERE id = ?",
                      (archive.actor.name, lid))
         archive.audit(conn, "disposition.execute", lid, "started")
     chain = {"list": lid, "proposed_by": lst["proposed_by"], "proposed_at": lst["proposed_at"],
              "approved_by": lst["decided_by"], "approved_at": lst["decided_at"]}
+    bag, out, reasons = None, [], {}
+    for item in transfers:
+        rid = item["record_id"]
+        try:
+            rec = archive.record(rid)
+            d, why = _recheck(archive, rec) if rec.status not in GONE else (None, f"{rec.status} already")
+        except (UsageError, AccessDenied, PluginError) as exc:
+            d, why = None, exc.message
+        if why:
+            _outcome(archive, lid, rid, "not transferred: " + why, None)
+        else:
+            out.append(rid)
+            reasons[rid] = f"transfer list {lid} (retention {d.retention}, due {d.due})"
+    if out:
+        bag, outcomes = transfer_batch(archive, out, Path(transfer_to), list_id=lid, reasons=reasons,
+                                       approved_by=lst["decided_by"], approval=chain)
+        for rid, (outcome, sha) in outcomes.items():
+            _outcome(archive, lid, rid, outcome, sha)
     for item in lst["items"]:
-        if item["outcome"]:
+        if item["outcome"] or item["action"] == "transfer":
             continue
         rid = item["record_id"]
         sha = None
         try:
             rec = archive.record(rid)
-            if rec.status == "destroyed":
-                raise UsageError("destroyed already")
+            if rec.status in GONE:
+                raise UsageError(f"{rec.status} already")
             d, why = _recheck(archive, rec)
             if why:
                 raise UsageError(why)
@@ -305,12 +336,16 @@ def execute(archive, lid: str) -> dict:
             outcome, sha = "destroyed", cert["certificate_sha256"]
         except (UsageError, AccessDenied, PluginError) as exc:     # a hold, a veto, a changed retention
             outcome = "not destroyed: " + exc.message              # (anything else stops: the list resumes)
-        with archive.transaction() as conn:
-            conn.execute("UPDATE disposal_items SET outcome = ?, certificate_sha256 = ? WHERE list_id = ? AND"
-                         " record_id = ?", (outcome, sha, lid, rid))
-            if outcome != "destroyed":
-                archive.audit(conn, "disposition.skip", rid, "failure", details={"list": lid, "reason": outcome})
-    return _certify(archive, lid)
+        _outcome(archive, lid, rid, outcome, sha)
+    return _certify(archive, lid, bag)
+
+
+def _outcome(archive, lid: str, rid: str, outcome: str, sha: str | None) -> None:
+    with archive.transaction() as conn:
+        conn.execute("UPDATE disposal_items SET outcome = ?, certificate_sha256 = ? WHERE list_id = ? AND"
+                     " record_id = ?", (outcome, sha, lid, rid))
+        if outcome not in ("destroyed", "transferred"):
+            archive.audit(conn, "disposition.skip", rid, "failure", details={"list": lid, "reason": outcome})
 
 
 def _recheck(archive, rec: Record) -> tuple[Due | None, str]:
@@ -328,7 +363,7 @@ def _recheck(archive, rec: Record) -> tuple[Due | None, str]:
     return d, ""
 
 
-def _certify(archive, lid: str) -> dict:
+def _certify(archive, lid: str, bag: dict | None = None) -> dict:
     lst = get_list(archive, lid)
     t = now()
     cert = {
@@ -340,14 +375,17 @@ def _certify(archive, lid: str) -> dict:
                                      "certificate_sha256")} for i in lst["items"]],
     }
     cert["destroyed"] = sum(1 for i in cert["items"] if i["outcome"] == "destroyed")
-    cert["not_destroyed"] = len(cert["items"]) - cert["destroyed"]
+    cert["transferred"] = sum(1 for i in cert["items"] if i["outcome"] == "transferred")
+    cert["not_destroyed"] = len(cert["items"]) - cert["destroyed"] - cert["transferred"]
+    if bag:
+        cert["transfer"] = bag
     cert["certificate_sha256"] = hashlib.sha256(
         json.dumps(cert, sort_keys=True, ensure_ascii=False).encode()).hexdigest()
     with archive.transaction() as conn:
         conn.execute("UPDATE disposal_lists SET status = 'executed', executed_at = ?, certificate = ? WHERE id = ?",
                      (t, json.dumps(cert, ensure_ascii=False, sort_keys=True), lid))
         archive.audit(conn, "disposition.execute", lid, details={
-            "destroyed": cert["destroyed"], "not_destroyed": cert["not_destroyed"],
+            "destroyed": cert["destroyed"], "transferred": cert["transferred"], "not_destroyed": cert["not_destroyed"],
             "certificate_sha256": cert["certificate_sha256"]})
     return get_list(archive, lid)
 

@@ -16,6 +16,8 @@ while its volume is unlocked *and* with an ``export`` approval for the actor
 (``dangan access grant export ID --to USER``), whatever the plugins say.
 The bag is built in a hidden sibling folder and renamed into place, so a
 failure leaves no half bag.  Each record gets a ``record.export`` event.
+A transfer (``disposition execute``) passes the approved list as the
+``export`` approval and adds Transfer-List lines to bag-info.
 """
 from __future__ import annotations
 
@@ -58,15 +60,15 @@ def select(archive, refs=(), *, volume: str | None = None, query: str | None = N
     return ids
 
 
-def _check(archive, rid: str):
+def _check(archive, rid: str, approvals: frozenset = frozenset()):
     from .access import approvals_for, deny_record, plugin_actor, require
     rec = archive.record(rid)
-    if rec.status == "destroyed":
-        raise UsageError(f"record {rid} was destroyed: only its tombstone remains")
-    require(archive, "export", rec)
+    if rec.status in ("destroyed", "transferred"):
+        raise UsageError(f"record {rid} was {rec.status}: only its tombstone remains")
+    require(archive, "export", rec, approvals)
     sealed = archive.conn.execute("SELECT sealed FROM records WHERE id = ?", (rid,)).fetchone()["sealed"]
     if sealed:
-        if "export" not in approvals_for(archive, plugin_actor(archive).name, rid):
+        if "export" not in approvals_for(archive, plugin_actor(archive).name, rid) | approvals:
             raise deny_record(archive, "export", rec, f"record {rid} is in confidential volume {rec.volume}: "
                               f"exporting it needs an export approval (`dangan access grant export {rid} --to "
                               f"{archive.actor.name} --reason ...`)", "core")
@@ -78,13 +80,14 @@ def _check(archive, rid: str):
     return rec
 
 
-def export_bag(archive, ids: list[str], dest: Path) -> dict:
+def export_bag(archive, ids: list[str], dest: Path, *, approvals: frozenset = frozenset(),
+               info_extra: tuple = ()) -> dict:
     from .audit import PREMIS, events
     from .retrieval import get_files
     dest = Path(dest)
     if dest.exists() and (not dest.is_dir() or any(dest.iterdir())):
         raise UsageError(f"{dest} exists and is not an empty folder: choose a new one")
-    recs = [_check(archive, rid) for rid in ids]            # every refusal before anything is written
+    recs = [_check(archive, rid, frozenset(approvals)) for rid in ids]            # every refusal before anything is written
     work = dest.parent / f".{dest.name}.partial-{uuid.uuid4().hex[:8]}"
     work.mkdir(parents=True)
     try:
@@ -109,7 +112,7 @@ def export_bag(archive, ids: list[str], dest: Path) -> dict:
                 ("Bagging-Date", dt.date.today().isoformat()), ("Bag-Software-Agent", "dangan"),
                 ("Payload-Oxum", f"{total}.{count}"), ("Fonds", archive.config.fonds),
                 ("External-Description", f"{len(recs)} record(s) exported by {archive.actor.name}")]
-        info += [("Archival-Code", f"{r.archival_code or '-'} {r.id}") for r in recs]
+        info += [("Archival-Code", f"{r.archival_code or '-'} {r.id}") for r in recs] + list(info_extra)
         (work / "bag-info.txt").write_text("".join(f"{k}: {v}\n" for k, v in info), encoding="utf-8")
         tags = [f"{_sha512(work / n)}  {n}\n" for n in ("bagit.txt", "bag-info.txt", "manifest-sha512.txt")]
         (work / "tagmanifest-sha512.txt").write_text("".join(tags), encoding="utf-8")
@@ -124,4 +127,5 @@ def export_bag(archive, ids: list[str], dest: Path) -> dict:
             archive.audit(conn, "record.export", rec.id, details={"format": "bagit", "to": str(dest)})
         archive.audit(conn, "export.bagit", details={"to": str(dest), "records": [r.id for r in recs],
                                                      "files": count, "bytes": total})
-    return {"bag": str(dest), "records": [r.id for r in recs], "files": count, "bytes": total}
+    return {"bag": str(dest), "records": [r.id for r in recs], "files": count, "bytes": total,
+            "payload_oxum": f"{total}.{count}", "manifest_sha512": _sha512(dest / "manifest-sha512.txt")}

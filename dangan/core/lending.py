@@ -19,9 +19,17 @@ Rules:
   ``manager``; any record secret or above needs a ``manager``.  The approver is
   neither the borrower nor the requester and is cleared for every record; the
   plugins' ``lend`` rule is asked for the borrower with the approval on file
-  (``AccessContext.approvals = {"lend"}``).  The loan runs from approval:
-  due = approval date + days.
-* **Return** (``lend.return``): item by item, received by an ``archivist`` or
+  (``AccessContext.approvals = {"lend"}``).  Due = approval date + days,
+  moved to issue date + days when the loan is issued.
+* **Issue** (``lend.issue``, archivist/admin): only an approved loan, item
+  by item or all at once, either in place (the reading room; recorded) or as
+  a recorded copy written to a folder, each file carrying the loan: a header
+  line in plain text, metadata and a text annotation in a PDF, a sidecar
+  ``NAME.loan.txt`` otherwise; the copy's digests are kept in the register.
+  A sealed record is issued only while its volume is unlocked.  The plugins'
+  ``lend`` (and for a copy ``copy``) rule is asked again for the borrower.
+  States: requested → approved → issued → returned (or refused).
+* **Return** (``lend.return``): issued items, one by one, received by an ``archivist`` or
   ``admin`` with the condition found; returning what this loan never lent, or
   twice, is refused and changes nothing.  The loan closes when every item is
   back.
@@ -29,14 +37,19 @@ Rules:
 from __future__ import annotations
 
 import datetime as dt
+import json
 import secrets
 
-from ..errors import NotFound, UsageError
+from pathlib import Path
+
+from ..errors import CryptoError, NotFound, UsageError
 from ..model import is_confidential
 from .users import acting_user, deny, now, register_in_use, require_role, require_user
 
 RECEIVER_ROLES = ("archivist", "admin")
-OPEN = ("requested", "on-loan")
+OPEN = ("requested", "approved", "issued")
+STATUSES = ("requested", "approved", "issued", "returned", "refused")
+TEXT_SUFFIXES = (".txt", ".text", ".md", ".log")
 
 
 def _cfg(archive, key: str, default: int) -> int:
@@ -57,7 +70,7 @@ def check_id_number(value: str) -> str:
 
 def on_loan(archive, rid: str) -> str | None:
     r = archive.conn.execute("SELECT l.id FROM loan_items i JOIN loans l ON l.id = i.loan_id WHERE i.record_id = ?"
-                             " AND i.returned_at IS NULL AND l.status IN ('requested', 'on-loan')", (rid,)).fetchone()
+                             " AND i.returned_at IS NULL AND l.status IN ('requested', 'approved', 'issued')", (rid,)).fetchone()
     return r["id"] if r else None
 
 
@@ -138,6 +151,8 @@ def get_loan(archive, lid: str) -> dict:
     d["items"] = [dict(i) for i in archive.conn.execute(
         "SELECT i.*, r.archival_code, r.secrecy FROM loan_items i LEFT JOIN records r ON r.id = i.record_id"
         " WHERE i.loan_id = ? ORDER BY r.archival_code, i.record_id", (lid,))]
+    for i in d["items"]:
+        i["copy_files"] = json.loads(i["copy_files"]) if i["copy_files"] else None
     return d
 
 
@@ -171,14 +186,144 @@ def approve(archive, lid: str, note: str = "") -> dict:
         require(archive, "lend", rec, frozenset({"lend"}), as_user=borrower, purpose=loan["purpose"])
     due = (dt.date.today() + dt.timedelta(days=loan["days"])).isoformat()
     with archive.transaction() as conn:
-        cur = conn.execute("UPDATE loans SET status = 'on-loan', decided_by = ?, decided_at = ?, decision_note = ?,"
+        cur = conn.execute("UPDATE loans SET status = 'approved', decided_by = ?, decided_at = ?, decision_note = ?,"
                            " due = ? WHERE id = ? AND status = 'requested'", (me.name, now(), note, due, lid))
         if cur.rowcount != 1:
             raise UsageError(f"loan {lid} changed meanwhile: look again")
         archive.audit(conn, "lend.approve", lid, details={"due": due, "note": note or None})
-        for rec in recs:
-            archive.audit(conn, "record.lend", rec.id, details={"loan": lid, "borrower": loan["borrower"], "due": due})
     return get_loan(archive, lid)
+
+
+def _borrower_user(loan: dict) -> str:
+    return loan["borrower"] if not loan["external_unit"] else loan["requested_by"]
+
+
+def issue(archive, lid: str, refs=(), *, copy_to: Path | None = None) -> dict:
+    """Hand out an approved loan's items (all not yet issued, or ``refs``): in place, or as watermarked copies
+    under ``copy_to/<record id>/``.  Everything is checked before anything is written."""
+    import shutil
+    from .access import require
+    require_role(archive, RECEIVER_ROLES, "issue loans", obj=lid)
+    loan = get_loan(archive, lid)
+    if loan["status"] not in ("approved", "issued"):
+        raise UsageError(f"loan {lid} is {loan['status']}: only an approved loan is issued")
+    items = {i["record_id"]: i for i in loan["items"]}
+    ids = []
+    for ref in refs:
+        try:
+            rid = archive.resolve(ref)
+        except NotFound:
+            raise UsageError(f"{ref!r} is not on loan {lid}") from None
+        if rid not in items:
+            raise UsageError(f"record {rid} is not on loan {lid}")
+        ids.append(rid)
+    ids = list(dict.fromkeys(ids)) or [r for r, i in items.items() if not i["issued_at"]]
+    for rid in ids:
+        if items[rid]["issued_at"]:
+            raise UsageError(f"record {rid} was issued already on loan {lid} ({items[rid]['issued_at']})")
+    if not ids:
+        raise UsageError(f"every item of loan {lid} is issued already")
+    who, mode = _borrower_user(loan), "copy" if copy_to else "in-place"
+    recs = []
+    for rid in ids:
+        rec = archive.record(rid)
+        if rec.status != "active":
+            raise UsageError(f"record {rid} is {rec.status}: it cannot be issued")
+        require(archive, "lend", rec, frozenset({"lend"}), as_user=who, purpose=loan["purpose"])
+        if copy_to:
+            require(archive, "copy", rec, frozenset({"lend", "copy"}), as_user=who, purpose=loan["purpose"])
+        if archive.conn.execute("SELECT sealed FROM records WHERE id = ?", (rid,)).fetchone()["sealed"] \
+                and archive.opened(rec)[1]:
+            raise CryptoError(f"record {rid} is sealed and volume {rec.volume} is locked: "
+                              f"`dangan volume unlock {rec.volume}` before issuing it")
+        recs.append(rec)
+    due = (dt.date.today() + dt.timedelta(days=loan["days"])).isoformat()
+    copies: dict[str, dict] = {}
+    if copy_to:
+        made = []
+        try:
+            for rec in recs:
+                dest = Path(copy_to) / rec.id
+                if dest.exists() and any(dest.iterdir()):
+                    raise UsageError(f"{dest} exists and is not empty: choose another -o folder")
+                made.append(dest)
+                copies[rec.id] = _copy(archive, rec, dest, loan, due)
+        except BaseException:
+            for d in made:
+                shutil.rmtree(d, ignore_errors=True)
+            raise
+    t = now()
+    with archive.transaction() as conn:
+        for rec in recs:
+            c = copies.get(rec.id)
+            cur = conn.execute("UPDATE loan_items SET issued_at = ?, issued_by = ?, issue_mode = ?, copy_to = ?,"
+                               " copy_files = ? WHERE loan_id = ? AND record_id = ? AND issued_at IS NULL",
+                               (t, archive.actor.name, mode, c and c["to"], c and json.dumps(c["files"]), lid,
+                                rec.id))
+            if cur.rowcount != 1:
+                raise UsageError(f"loan {lid} changed meanwhile: look again")
+            archive.audit(conn, "record.lend", rec.id, details={"loan": lid, "borrower": loan["borrower"],
+                                                                "due": due, "mode": mode, "copy": c})
+        if loan["status"] == "approved":
+            conn.execute("UPDATE loans SET status = 'issued', due = ? WHERE id = ?", (due, lid))
+        archive.audit(conn, "lend.issue", lid, details={"records": [r.id for r in recs], "mode": mode,
+                                                        "to": str(copy_to) if copy_to else None})
+    return get_loan(archive, lid)
+
+
+def _copy(archive, rec, dest: Path, loan: dict, due: str) -> dict:
+    """Write the record's files to ``dest`` and mark each with the loan; returns what was written."""
+    import hashlib
+    from .retrieval import get_files
+    mark = (f"借阅副本 LOAN COPY: loan {loan['id']}, record {rec.archival_code or rec.id}, borrower "
+            f"{loan['borrower']}" + (f" ({loan['external_unit']})" if loan["external_unit"] else "")
+            + f", due back {due}; not to be copied further")
+    files = {}
+    for p in get_files(archive, rec.id, dest):
+        how = watermark(p, mark, loan, due)
+        for q in [p] + ([p.with_name(p.name + ".loan.txt")] if how == "sidecar" else []):
+            files[q.name] = {"sha256": hashlib.sha256(q.read_bytes()).hexdigest(), "watermark": how}
+    return {"to": str(dest), "files": files}
+
+
+def watermark(path: Path, mark: str, loan: dict, due: str) -> str:
+    """Carry the loan in the file where the format allows: ``header`` (plain text), ``pdf`` (metadata and a
+    text annotation on the first page), else a ``sidecar`` NAME.loan.txt.  Returns which."""
+    suffix = path.suffix.lower()
+    if suffix in TEXT_SUFFIXES:
+        data = path.read_bytes()
+        bom = b"\xef\xbb\xbf" if data.startswith(b"\xef\xbb\xbf") else b""
+        try:
+            data[len(bom):].decode("utf-8")
+            path.write_bytes(bom + f"[{mark}]\n".encode() + data[len(bom):])
+            return "header"
+        except UnicodeDecodeError:
+            pass                                    # another encoding: leave the bytes alone, use a sidecar
+    elif suffix == ".pdf":
+        try:
+            _watermark_pdf(path, mark, loan, due)
+            return "pdf"
+        except Exception:       # noqa: BLE001 - an unreadable or encrypted PDF gets the sidecar instead
+            pass
+    path.with_name(path.name + ".loan.txt").write_text(mark + "\n", encoding="utf-8")
+    return "sidecar"
+
+
+def _watermark_pdf(path: Path, mark: str, loan: dict, due: str) -> None:
+    import os
+    from pypdf import PdfReader, PdfWriter
+    from pypdf.annotations import FreeText
+    writer = PdfWriter(clone_from=PdfReader(path))
+    writer.add_metadata({"/DanganLoan": loan["id"], "/DanganBorrower": loan["borrower"], "/DanganDue": due,
+                         "/Subject": mark})
+    if writer.pages:
+        box = writer.pages[0].mediabox
+        x0, top = float(box.left), float(box.top)
+        writer.add_annotation(0, FreeText(text=mark, rect=(x0 + 10, top - 30, x0 + 590, top - 10), font_size="9pt"))
+    tmp = path.with_name(path.name + ".part")
+    with open(tmp, "wb") as f:
+        writer.write(f)
+    os.replace(tmp, path)
 
 
 def refuse(archive, lid: str, reason: str) -> dict:
@@ -201,8 +346,8 @@ def return_items(archive, lid: str, refs, *, condition: str = "intact") -> dict:
     """Receive returned records one by one; all are checked before anything is written."""
     require_role(archive, RECEIVER_ROLES, "receive returned records", obj=lid)
     loan = get_loan(archive, lid)
-    if loan["status"] != "on-loan":
-        raise UsageError(f"loan {lid} is {loan['status']}: nothing is out on it")
+    if loan["status"] != "issued":
+        raise UsageError(f"loan {lid} is {loan['status']}: nothing is out on it (items are issued first)")
     items = {i["record_id"]: i for i in loan["items"]}
     if not refs:
         raise UsageError("name the records being returned (or --all)")
@@ -214,6 +359,8 @@ def return_items(archive, lid: str, refs, *, condition: str = "intact") -> dict:
             raise UsageError(f"{ref!r} was never lent on loan {lid}") from None
         if rid not in items:
             raise UsageError(f"record {rid} was never lent on loan {lid}")
+        if not items[rid]["issued_at"]:
+            raise UsageError(f"record {rid} was never issued on loan {lid}")
         if items[rid]["returned_at"]:
             raise UsageError(f"record {rid} was returned already ({items[rid]['returned_at']})")
         ids.append(rid)
@@ -236,7 +383,7 @@ def list_loans(archive, *, overdue: bool = False, as_of: dt.date | None = None, 
     as_of = as_of or dt.date.today()
     where, params = [], []
     if overdue:
-        where.append("status = 'on-loan' AND due < ?")
+        where.append("status = 'issued' AND due < ?")
         params.append(as_of.isoformat())
     if status:
         where.append("status = ?")
@@ -256,7 +403,7 @@ def list_loans(archive, *, overdue: bool = False, as_of: dt.date | None = None, 
         loan = get_loan(archive, r["id"])
         loan["outstanding"] = [i["record_id"] for i in loan["items"] if not i["returned_at"]]
         loan["days_overdue"] = ((as_of - dt.date.fromisoformat(loan["due"])).days
-                                if loan["due"] and loan["status"] == "on-loan" else 0)
+                                if loan["due"] and loan["status"] == "issued" else 0)
         if loan["days_overdue"] < 0:
             loan["days_overdue"] = 0
         out.append(loan)
