@@ -194,6 +194,20 @@ def approve(archive, lid: str, note: str = "") -> dict:
     return get_loan(archive, lid)
 
 
+def _named_items(archive, lid: str, items: dict, refs, absent: str) -> list[str]:
+    """The record ids ``refs`` name (ids, prefixes or codes), each an item of loan ``lid``, once each."""
+    ids = []
+    for ref in refs:
+        try:
+            rid = archive.resolve(ref)
+        except NotFound:
+            raise UsageError(f"{ref!r} {absent} loan {lid}") from None
+        if rid not in items:
+            raise UsageError(f"record {rid} {absent} loan {lid}")
+        ids.append(rid)
+    return list(dict.fromkeys(ids))
+
+
 def _borrower_user(loan: dict) -> str:
     return loan["borrower"] if not loan["external_unit"] else loan["requested_by"]
 
@@ -208,16 +222,7 @@ def issue(archive, lid: str, refs=(), *, copy_to: Path | None = None) -> dict:
     if loan["status"] not in ("approved", "issued"):
         raise UsageError(f"loan {lid} is {loan['status']}: only an approved loan is issued")
     items = {i["record_id"]: i for i in loan["items"]}
-    ids = []
-    for ref in refs:
-        try:
-            rid = archive.resolve(ref)
-        except NotFound:
-            raise UsageError(f"{ref!r} is not on loan {lid}") from None
-        if rid not in items:
-            raise UsageError(f"record {rid} is not on loan {lid}")
-        ids.append(rid)
-    ids = list(dict.fromkeys(ids)) or [r for r, i in items.items() if not i["issued_at"]]
+    ids = _named_items(archive, lid, items, refs, "is not on") or [r for r, i in items.items() if not i["issued_at"]]
     for rid in ids:
         if items[rid]["issued_at"]:
             raise UsageError(f"record {rid} was issued already on loan {lid} ({items[rid]['issued_at']})")
@@ -351,22 +356,15 @@ def return_items(archive, lid: str, refs, *, condition: str = "intact") -> dict:
     items = {i["record_id"]: i for i in loan["items"]}
     if not refs:
         raise UsageError("name the records being returned (or --all)")
-    ids = []
-    for ref in refs:
-        try:
-            rid = archive.resolve(ref)
-        except NotFound:
-            raise UsageError(f"{ref!r} was never lent on loan {lid}") from None
-        if rid not in items:
-            raise UsageError(f"record {rid} was never lent on loan {lid}")
+    ids = _named_items(archive, lid, items, refs, "was never lent on")
+    for rid in ids:
         if not items[rid]["issued_at"]:
             raise UsageError(f"record {rid} was never issued on loan {lid}")
         if items[rid]["returned_at"]:
             raise UsageError(f"record {rid} was returned already ({items[rid]['returned_at']})")
-        ids.append(rid)
     t = now()
     with archive.transaction() as conn:
-        for rid in dict.fromkeys(ids):
+        for rid in ids:
             conn.execute("UPDATE loan_items SET returned_at = ?, received_by = ?, condition = ? WHERE loan_id = ?"
                          " AND record_id = ?", (t, archive.actor.name, condition, lid, rid))
             archive.audit(conn, "lend.return", rid, details={"loan": lid, "condition": condition})
