@@ -2,16 +2,24 @@
 from __future__ import annotations
 
 import json
-import unicodedata
+import re
 from typing import Any, Iterable, Sequence
 
 import click
 
 
+# Wide and full-width characters (East Asian Width W or F): Hangul Jamo, CJK and its punctuation,
+# kana, Hangul syllables, compatibility ideographs, vertical and full-width forms, the CJK extensions.
+_WIDE = re.compile("[\u1100-\u115f\u2e80-\u303e\u3041-\u33ff\u3400-\u4dbf\u4e00-\u9fff\ua000-\ua4cf"
+                   "\uac00-\ud7a3\uf900-\ufaff\ufe30-\ufe4f\uff00-\uff60\uffe0-\uffe6"
+                   "\U00020000-\U0003fffd]")
+
+
 def width(s: str) -> int:
+    """Display width on a terminal: wide characters take two columns."""
     if s.isascii():
         return len(s)
-    return sum(2 if unicodedata.east_asian_width(c) in "WF" else 1 for c in s)
+    return len(s) + len(_WIDE.findall(s))
 
 
 def fit(s: str, w: int) -> str:

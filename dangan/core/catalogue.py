@@ -242,6 +242,11 @@ MIGRATIONS: list[str] = [
         issue_mode = 'in-place' WHERE loan_id IN (SELECT id FROM loans WHERE status IN ('on-loan', 'returned'));
     UPDATE loans SET status = 'issued' WHERE status = 'on-loan';
     """,
+    # 8: listings sort by creation, date or archival code without sorting the whole table
+    """
+    CREATE INDEX records_created ON records(created, id);
+    CREATE INDEX records_date ON records(date, id);
+    """,
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)
