@@ -30,5 +30,6 @@ def read_passphrase(prompt: str, *, fd: int | None = None, confirm: bool = False
     else:
         value = sys.stdin.buffer.readline().rstrip(b"\r\n")
     if not value:
-        raise UsageError("an empty passphrase is not accepted")
+        raise UsageError(f"no passphrase given: type it at the prompt, or give it on stdin, in ${env} "
+                         "or with --passphrase-fd N (an empty passphrase is not accepted)")
     return value
