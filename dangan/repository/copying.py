@@ -27,6 +27,9 @@ def _fill(src: BinaryIO, buf: bytearray) -> int:
 
 def copy_hashed(src: BinaryIO, out: BinaryIO) -> tuple[int, str]:
     """Copy ``src`` to ``out``; return (bytes copied, sha512 hex digest)."""
+    pieces = getattr(src, "iter_chunks", None)
+    if pieces is not None:              # an encrypting reader: take its chunks as they are made
+        return _copy_pieces(pieces(), out)
     first = bytearray(BUFFER)
     n = _fill(src, first)
     h = hashlib.sha512()
@@ -73,4 +76,34 @@ def copy_hashed(src: BinaryIO, out: BinaryIO) -> tuple[int, str]:
         t.join()
     if failure:
         raise failure[0]
+    return total, h.hexdigest()
+
+
+def _copy_pieces(pieces, out: BinaryIO) -> tuple[int, str]:
+    """Write immutable pieces as they come; hash them on a helper thread in batches of ~1 MiB."""
+    h = hashlib.sha512()
+    work: queue.Queue = queue.Queue(maxsize=8)
+
+    def hasher() -> None:
+        while (batch := work.get()) is not None:
+            for piece in batch:
+                h.update(piece)
+
+    t = threading.Thread(target=hasher, name="dangan-sha512", daemon=True)
+    t.start()
+    total, batch, batched = 0, [], 0
+    try:
+        for piece in pieces:
+            out.write(piece)
+            total += len(piece)
+            batch.append(piece)
+            batched += len(piece)
+            if batched >= BUFFER:
+                work.put(batch)
+                batch, batched = [], 0
+        if batch:
+            work.put(batch)
+    finally:
+        work.put(None)
+        t.join()
     return total, h.hexdigest()

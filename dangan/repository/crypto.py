@@ -320,6 +320,23 @@ class EncryptingReader:
     def readable(self) -> bool:
         return True
 
+    def iter_chunks(self) -> Iterator[bytes]:
+        """The ciphertext as whole pieces (header, then each encrypted chunk), without re-slicing
+        into ``read`` sizes — for a caller that writes and hashes pieces as they come.  Do not mix
+        with ``read``."""
+        while self._out:
+            yield self._out.popleft().tobytes()
+        self._out_len = 0
+        while not self._done:
+            chunk = self._next
+            following = self._pull() if len(chunk) == CHUNK_SIZE else b""
+            last = not following
+            yield self._keys.aead.encrypt(_nonce(self._counter, last), chunk, None)
+            self._counter += 1
+            self._next = following
+            self._done = last
+        self._eof = True
+
     def __iter__(self) -> Iterator[bytes]:
         while chunk := self.read(ENC_CHUNK_SIZE):
             yield chunk
