@@ -25,7 +25,7 @@ def field_options(f):
     return f
 
 
-def fields_from(kw) -> "RecordFields":
+def fields_from(kw):
     from ..core.fields import RecordFields, parse_meta
     return RecordFields(title=kw["title"], department=kw["department"], category=kw["category"], year=kw["year"],
                         date=kw["date"], retention=kw["retention"], secrecy=kw["secrecy"], volume=kw["volume"],
@@ -149,7 +149,7 @@ def ls(ctx, filters, department, category, year, secrecy, volume, sort, limit, a
         json_lines(r.to_dict() for r in recs)
         return
     table([(r.id, r.archival_code or "", r.year or "", r.department or "", r.category or "", _marked(r.secrecy),
-            r.title or (f"[locked]" if r.secrecy in ("secret", "confidential", "top-secret") else "")) for r in recs],
+            r.title or ("[locked]" if r.secrecy in ("secret", "confidential", "top-secret") else "")) for r in recs],
           ["ID", "CODE", "YEAR", "DEPT", "CAT", "SECRECY", "TITLE"], {6: 60})
 
 

@@ -1,7 +1,6 @@
 """What the ingest pipeline plugs in: the text extractor and the classifier (plugins)."""
 from __future__ import annotations
 
-from functools import lru_cache
 
 
 def pipeline_for(archive, *, extract: bool = True) -> dict:

@@ -117,6 +117,9 @@ def find_by_digest(conn: sqlite3.Connection, sha512: str) -> str | None:
     return row["id"] if row else None
 
 
+#: Records as the filter language sees them (``mime`` is the main file's type).
+LISTING_SOURCE = "SELECT * FROM (SELECT *, main_mime AS mime FROM records)"
+
 SORTS = {"created": "created, id", "date": "date, id", "code": "archival_code, id", "title": "title, id",
          "id": "id"}
 
@@ -133,11 +136,3 @@ def list_records(conn: sqlite3.Connection, where: str = "", params: Iterable[Any
         sql += f" LIMIT {int(limit)} OFFSET {int(offset)}"
     return [row_to_record(conn, r, with_files=False) for r in conn.execute(sql, list(params))]
 
-
-#: Records as the filter language sees them (``mime`` is the main file's type).
-LISTING_SOURCE = "SELECT * FROM (SELECT *, main_mime AS mime FROM records)"
-
-
-def count_records(conn: sqlite3.Connection, where: str = "", params: Iterable[Any] = ()) -> int:
-    sql = "SELECT count(*) FROM (SELECT *, main_mime AS mime FROM records)" + (" WHERE " + where if where else "")
-    return conn.execute(sql, list(params)).fetchone()[0]

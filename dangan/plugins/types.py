@@ -7,7 +7,7 @@ facade in :mod:`dangan.plugins.manager`.  Nothing here imports ``dangan.core``.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any, Protocol, runtime_checkable

@@ -80,30 +80,50 @@ def copy_hashed(src: BinaryIO, out: BinaryIO) -> tuple[int, str]:
 
 
 def _copy_pieces(pieces, out: BinaryIO) -> tuple[int, str]:
-    """Write immutable pieces as they come; hash them on a helper thread in batches of ~1 MiB."""
-    h = hashlib.sha512()
-    work: queue.Queue = queue.Queue(maxsize=8)
-
-    def hasher() -> None:
-        while (batch := work.get()) is not None:
-            for piece in batch:
-                h.update(piece)
-
-    t = threading.Thread(target=hasher, name="dangan-sha512", daemon=True)
-    t.start()
-    total, batch, batched = 0, [], 0
+    """Write immutable pieces as they come, hashing them on a helper thread."""
+    h = ThreadedHash(hashlib.sha512())
+    total = 0
     try:
         for piece in pieces:
             out.write(piece)
             total += len(piece)
-            batch.append(piece)
-            batched += len(piece)
-            if batched >= BUFFER:
-                work.put(batch)
-                batch, batched = [], 0
-        if batch:
-            work.put(batch)
+            h.update(piece)
     finally:
-        work.put(None)
-        t.join()
-    return total, h.hexdigest()
+        digest = h.hexdigest()          # also ends the helper thread on an error
+    return total, digest
+
+
+class ThreadedHash:
+    """A hash fed from one thread and computed on a helper thread (hashlib releases the GIL), so
+    hashing overlaps the caller's work.  Pieces must not change after ``update``."""
+
+    def __init__(self, started: "hashlib._Hash") -> None:
+        self._h = started
+        self._q: queue.Queue = queue.Queue(maxsize=8)
+        self._pending: list[bytes] = []
+        self._t = threading.Thread(target=self._run, name="dangan-sha512", daemon=True)
+        self._t.start()
+        self._digest: str | None = None
+
+    BATCH = 16          # chunks handed over at a time (1 MiB), to keep queue overhead small
+
+    def _run(self) -> None:
+        while (batch := self._q.get()) is not None:
+            for chunk in batch:
+                self._h.update(chunk)
+
+    def update(self, chunk: bytes) -> None:
+        self._pending.append(chunk)
+        if len(self._pending) >= self.BATCH:
+            self._q.put(self._pending)
+            self._pending = []
+
+    def hexdigest(self) -> str:
+        if self._digest is None:
+            if self._pending:
+                self._q.put(self._pending)
+                self._pending = []
+            self._q.put(None)
+            self._t.join()
+            self._digest = self._h.hexdigest()
+        return self._digest

@@ -76,8 +76,6 @@ nothing to disk.
 from __future__ import annotations
 
 import hashlib
-import queue
-import threading
 import hmac
 import io
 import secrets
@@ -93,6 +91,7 @@ from cryptography.hazmat.primitives.ciphers.aead import ChaCha20Poly1305
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
 from ..errors import CryptoError, UsageError
+from .copying import ThreadedHash
 
 FORMAT_VERSION = 1
 CHUNK_SIZE = 64 * 1024
@@ -208,42 +207,6 @@ def _read_full(src: BinaryIO, n: int) -> bytes:
 
 
 # -- encryption ---------------------------------------------------------------
-class _BackgroundHash:
-    """SHA-512 on a helper thread (hashlib releases the GIL), so hashing the
-    plaintext overlaps encrypting it and the store's hashing of the ciphertext."""
-
-    def __init__(self, started: "hashlib._Hash") -> None:
-        self._h = started
-        self._q: queue.Queue = queue.Queue(maxsize=8)
-        self._pending: list[bytes] = []
-        self._t = threading.Thread(target=self._run, name="dangan-sha512", daemon=True)
-        self._t.start()
-        self._digest: str | None = None
-
-    BATCH = 16          # chunks handed over at a time (1 MiB), to keep queue overhead small
-
-    def _run(self) -> None:
-        while (batch := self._q.get()) is not None:
-            for chunk in batch:
-                self._h.update(chunk)
-
-    def update(self, chunk: bytes) -> None:
-        self._pending.append(chunk)
-        if len(self._pending) >= self.BATCH:
-            self._q.put(self._pending)
-            self._pending = []
-
-    def hexdigest(self) -> str:
-        if self._digest is None:
-            if self._pending:
-                self._q.put(self._pending)
-                self._pending = []
-            self._q.put(None)
-            self._t.join()
-            self._digest = self._h.hexdigest()
-        return self._digest
-
-
 class EncryptingReader:
     """A file-like object whose ``read`` returns the ciphertext of ``src``.
 
@@ -275,7 +238,7 @@ class EncryptingReader:
     def _pull(self) -> bytes:
         chunk = _read_full(self._src, CHUNK_SIZE)
         if self._size == CHUNK_SIZE and len(chunk):
-            self._hash = _BackgroundHash(self._hash)   # a large file: hash on another core
+            self._hash = ThreadedHash(self._hash)   # a large file: hash on another core
         self._hash.update(chunk)
         self._size += len(chunk)
         return chunk

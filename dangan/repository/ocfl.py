@@ -25,7 +25,6 @@ import hashlib
 import json
 import os
 import shutil
-import time
 import uuid
 from contextlib import contextmanager
 from dataclasses import dataclass
