@@ -104,14 +104,14 @@ def test_plugins_still_decide_after_clearance(cli, archive_root, tmp_path):
 
 def test_users_are_bound_to_os_accounts(cli, monkeypatch):
     import dangan.core.actor as actor_mod
-    os_user = actor_mod._os_user()
+    os_user, uid = actor_mod.os_identity()
     cli("user", "add", "boss", "--clearance", "top-secret", user="x")          # bound to the OS account that adds it
     cli("user", "add", "alice", "--role", "staff", user="boss")                 # bound to "alice" by default
     cli("user", "add", "bob", "--role", "staff", "--os-account", "robert", "--may-act-as", "alice", user="boss")
     users = {u["name"]: u for u in map(json.loads, cli("user", "list", "--json", user="boss").output.splitlines())}
     assert users["boss"]["os_account"] == os_user and users["alice"]["os_account"] == "alice"
     assert users["bob"]["os_account"] == "robert" and users["bob"]["may_act_as"] == ["alice"]
-    monkeypatch.setattr(actor_mod, "_os_user", lambda: "alice")
+    monkeypatch.setattr(actor_mod, "os_identity", lambda: ("alice", 61001))
     from click.testing import CliRunner
     run = lambda *a: CliRunner().invoke(cli.cli, ["--archive", str(cli.root), *a])  # noqa: E731 - no --as
     r = run("audit", "log", "--json", "--action", "user.add")
@@ -120,17 +120,17 @@ def test_users_are_bound_to_os_accounts(cli, monkeypatch):
     assert cli("ls", user="bob").exit_code == 0                                 # bob lists alice in may_act_as
     r = cli("ls", user="boss", ok=False)                                         # alice is no admin
     assert r.exit_code == 7 and "may not act as 'boss'" in r.output
-    monkeypatch.setattr(actor_mod, "_os_user", lambda: "mallory")
+    monkeypatch.setattr(actor_mod, "os_identity", lambda: ("mallory", 61002))
     r = run("ls")
     assert r.exit_code == 7 and "unknown user 'mallory'" in r.output
     r = cli("ls", user="alice", ok=False)
     assert r.exit_code == 7 and "OS account 'mallory' may not act as 'alice'" in r.output
-    monkeypatch.setattr(actor_mod, "_os_user", lambda: os_user)                  # boss's account is an admin's
+    monkeypatch.setattr(actor_mod, "os_identity", lambda: (os_user, uid))                  # boss's account is an admin's
     assert cli("ls", user="alice").exit_code == 0
     denied = [e for e in audit(cli, "access.denied") if e["details"]["action"] == "act as"]
     assert {e["details"]["os_user"] for e in denied} == {"alice", "mallory"}
     cli("user", "set", "alice", "--may-act-as", "mallory", user="boss")
-    monkeypatch.setattr(actor_mod, "_os_user", lambda: "mallory")
+    monkeypatch.setattr(actor_mod, "os_identity", lambda: ("mallory", 61002))
     assert cli("ls", user="alice").exit_code == 0
     ev = [e for e in audit(cli, "user.set", user="alice") if e["object"] == "user:alice"]
     assert ev[-1]["details"]["changes"]["may_act_as"] == [[], ["mallory"]]

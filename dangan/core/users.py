@@ -36,6 +36,7 @@ from dataclasses import dataclass, field
 
 from ..errors import AccessDenied, NotFound, UsageError
 from ..model import SECRECY_LEVELS, normalise_secrecy
+from .actor import is_account
 
 #: Roles core knows.  Plugins may use others (``project-manager``...): any lower-case word is accepted.
 ROLES = {
@@ -153,17 +154,17 @@ def configured_user(archive, name: str) -> User:
                 frozenset(normalise_role(r) for r in u.get("roles", [])), normalise_secrecy(clearance))
 
 
-def _bound_to(archive, os_user: str) -> list[User]:
-    return [_from_row(r) for r in archive.conn.execute(
-        "SELECT * FROM users WHERE os_account = ? AND active = 1 ORDER BY name", (os_user,))]
+def _bound_to(archive, actor) -> list[User]:
+    """Active users bound to the OS account ``actor`` really runs as (by name or uid, see ``actor.is_account``)."""
+    return [u for u in list_users(archive, include_inactive=False) if is_account(actor, u.os_account)]
 
 
-def may_act_as(archive, u: User, os_user: str) -> bool:
-    """May the OS account ``os_user`` act as ``u``?  Bound to it, listed in its ``may_act_as``, unbound
+def may_act_as(archive, u: User, actor) -> bool:
+    """May the OS account ``actor`` runs as act as ``u``?  Bound to it, listed in its ``may_act_as``, unbound
     (registered before binding existed), or the OS account is bound to an active admin."""
-    if u.os_account is None or u.os_account == os_user or os_user in u.may_act_as:
+    if u.os_account is None or is_account(actor, u.os_account) or any(is_account(actor, a) for a in u.may_act_as):
         return True
-    return any("admin" in b.roles for b in _bound_to(archive, os_user))
+    return any("admin" in b.roles for b in _bound_to(archive, actor))
 
 
 def acting_user(archive, *, action: str = "act", obj: str = "") -> User:
@@ -178,8 +179,8 @@ def acting_user(archive, *, action: str = "act", obj: str = "") -> User:
     if not register_in_use(archive):
         return configured_user(archive, name)
     u = get_user(archive, name)
-    if not actor.overridden and not (u and u.os_account in (None, os_user)):
-        bound = _bound_to(archive, os_user)
+    if not actor.overridden and not (u and (u.os_account is None or is_account(actor, u.os_account))):
+        bound = _bound_to(archive, actor)
         if len(bound) > 1:
             raise deny(archive, action, obj, f"OS account {os_user} is bound to several users "
                        f"({', '.join(b.name for b in bound)}): name one with --as")
@@ -190,7 +191,7 @@ def acting_user(archive, *, action: str = "act", obj: str = "") -> User:
             raise deny(archive, action, obj, f"user {name!r} is bound to OS account {u.os_account!r}, not {os_user!r}")
     if u is None:
         raise deny(archive, action, obj, f"unknown user {name!r}: an admin must add you (`dangan user add {name}`)")
-    if actor.overridden and not may_act_as(archive, u, os_user):
+    if actor.overridden and not may_act_as(archive, u, actor):
         raise deny(archive, "act as", obj, f"OS account {os_user!r} may not act as {u.name!r}: {u.name} is bound to "
                    f"{u.os_account!r} and does not list {os_user!r} in may_act_as (an admin may add it: "
                    f"`dangan user set {u.name} --may-act-as {os_user}`)", refused_action=action)

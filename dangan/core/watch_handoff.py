@@ -58,7 +58,7 @@ class HandoffActor(Actor):
 
     @classmethod
     def of(cls, actor: Actor, handoff: int | None) -> "HandoffActor":
-        return cls(actor.name, actor.os_user, actor.overridden, handoff)
+        return cls(actor.name, actor.os_user, actor.overridden, actor.uid, actor.session, handoff)
 
 
 @dataclass
