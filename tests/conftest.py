@@ -56,9 +56,24 @@ class Cli:
         self.root = root
         self.cli = get_cli()
 
-    def __call__(self, *args: str, ok: bool = True, input: str | None = None, user: str = "tester"):
+    def __call__(self, *args: str, ok: bool = True, input: str | None = None, user: str = "tester",
+                 one_person_per_user: bool = True):
+        """``dangan --as USER ARGS`` in this process.
+
+        The suite runs as one OS account and plays many people with ``--as``; the four-eyes rules compare real
+        identities (``core.four_eyes``), so by default each user name gets its own session identity here
+        (``test:NAME``) as if each person used their own login.  Tests of identity itself run real processes
+        under other uids (tests/security_identity_helpers.py) or pass ``one_person_per_user=False``."""
+        import dataclasses
+        import dangan.core.actor as actor_mod
         argv = (["--archive", str(self.root)] if self.root else []) + ["--as", user] + [str(a) for a in args]
-        result = CliRunner().invoke(self.cli, argv, input=input, catch_exceptions=False)
+        real = actor_mod.current_actor
+        if one_person_per_user:
+            actor_mod.current_actor = lambda as_user=None: dataclasses.replace(real(as_user), session=f"test:{user}")
+        try:
+            result = CliRunner().invoke(self.cli, argv, input=input, catch_exceptions=False)
+        finally:
+            actor_mod.current_actor = real
         if ok:
             assert result.exit_code == 0, f"dangan {' '.join(argv)} → {result.exit_code}\n{result.output}"
         return result

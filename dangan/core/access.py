@@ -43,9 +43,11 @@ def cleared(actor, rec: Record) -> bool:
 
 
 def _grants_of(archive, name: str) -> dict[str, set[str]]:
+    """The approvals on file for ``name``; one granted by the identity acting now does not count (four eyes)."""
     out: dict[str, set[str]] = {}
     for r in archive.conn.execute("SELECT record_id, action FROM grants WHERE grantee = ? AND revoked_at IS NULL"
-                                  " AND expires_at > ?", (name, now())):
+                                  " AND expires_at > ? AND (granted_identity IS NULL OR granted_identity != ?)",
+                                  (name, now(), archive.actor.identity)):
         out.setdefault(r["record_id"], set()).add(r["action"])
     return out
 
@@ -134,12 +136,15 @@ def grant(archive, action: str, refs: list[str], grantee: str, *, days: int = 7,
     if not 1 <= days <= 366:
         raise UsageError("--days must be 1 to 366")
     me = acting_user(archive, action="grant")
+    target = None
     if register_in_use(archive):
         target = require_user(archive, grantee)
         if not target.active:
             raise UsageError(f"user {grantee!r} is disabled")
     if grantee == me.name:
         raise deny(archive, "grant", f"user:{grantee}", f"{me.name} may not approve their own request")
+    from .four_eyes import require_not_bound
+    require_not_bound(archive, "grant", f"user:{grantee}", f"approve for {grantee}", target)
     recs = [archive.record(r) for r in refs]
     for rec in recs:
         head = "department-head" in me.roles and me.department and me.department == rec.department
@@ -156,7 +161,8 @@ def grant(archive, action: str, refs: list[str], grantee: str, *, days: int = 7,
     with archive.transaction() as conn:
         for rec in recs:
             cur = conn.execute("INSERT INTO grants (record_id, action, grantee, granted_by, granted_at, expires_at,"
-                               " reason) VALUES (?,?,?,?,?,?,?)", (rec.id, action, grantee, me.name, t, until, reason))
+                               " reason, granted_identity) VALUES (?,?,?,?,?,?,?,?)",
+                               (rec.id, action, grantee, me.name, t, until, reason, archive.actor.identity))
             ids.append(cur.lastrowid)
             archive.audit(conn, "access.grant", rec.id, details={"grant": cur.lastrowid, "action": action,
                                                                  "grantee": grantee, "until": until, "reason": reason})

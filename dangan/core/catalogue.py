@@ -247,6 +247,26 @@ MIGRATIONS: list[str] = [
     CREATE INDEX records_created ON records(created, id);
     CREATE INDEX records_date ON records(date, id);
     """,
+    # 9: four eyes by real identities (issue 11): each step of an approval chain stores the identity that took it
+    #    (``uid:N`` or ``session:S``, NULL before this migration); declassification requests and their approvals.
+    """
+    ALTER TABLE disposal_lists ADD COLUMN proposed_identity TEXT;
+    ALTER TABLE disposal_lists ADD COLUMN decided_identity TEXT;
+    ALTER TABLE disposal_lists ADD COLUMN executed_identity TEXT;
+    ALTER TABLE loans ADD COLUMN requested_identity TEXT;
+    ALTER TABLE loans ADD COLUMN decided_identity TEXT;
+    ALTER TABLE loan_items ADD COLUMN issued_identity TEXT;
+    ALTER TABLE grants ADD COLUMN granted_identity TEXT;
+    CREATE TABLE declassifications (
+        id TEXT PRIMARY KEY,
+        record_id TEXT NOT NULL, from_level TEXT NOT NULL, to_level TEXT NOT NULL, reason TEXT NOT NULL,
+        status TEXT NOT NULL,
+        requested_by TEXT NOT NULL, requested_identity TEXT NOT NULL, requested_at TEXT NOT NULL,
+        decided_by TEXT, decided_identity TEXT, decided_at TEXT, decision_note TEXT,
+        version INTEGER
+    );
+    CREATE INDEX declassifications_record ON declassifications(record_id, status);
+    """,
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)

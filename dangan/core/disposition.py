@@ -203,8 +203,9 @@ def propose(archive, refs=(), *, due: bool = False, as_of: dt.date | None = None
     lid = "L" + dt.date.today().strftime("%Y%m%d") + "-" + secrets.token_hex(3)
     t = now()
     with archive.transaction() as conn:
-        conn.execute("INSERT INTO disposal_lists (id, status, as_of, reason, proposed_by, proposed_at)"
-                     " VALUES (?, 'proposed', ?, ?, ?, ?)", (lid, as_of.isoformat(), reason, archive.actor.name, t))
+        conn.execute("INSERT INTO disposal_lists (id, status, as_of, reason, proposed_by, proposed_at, proposed_identity)"
+                     " VALUES (?, 'proposed', ?, ?, ?, ?, ?)", (lid, as_of.isoformat(), reason, archive.actor.name, t,
+                                                             archive.actor.identity))
         conn.executemany(
             "INSERT INTO disposal_items (list_id, record_id, archival_code, title, secrecy, retention, due, action)"
             " VALUES (?,?,?,?,?,?,?,?)", [(lid, r.id, r.archival_code, d.title, r.secrecy, d.retention, d.due, d.action)
@@ -247,6 +248,9 @@ def _decide(archive, lid: str, verdict: str, note: str) -> dict:
         from .users import deny
         raise deny(archive, f"disposition.{verdict}", lid,
                    f"{me.name} proposed destruction list {lid} and may not {verdict} it (separation of duties)")
+    from .four_eyes import require_other_person
+    mine = require_other_person(archive, f"disposition.{verdict}", lid, f"{verdict} it",
+                                {f"proposed destruction list {lid}": lst["proposed_identity"]})
     if verdict == "approve":
         actor = plugin_actor(archive)
         for item in lst["items"]:
@@ -260,9 +264,9 @@ def _decide(archive, lid: str, verdict: str, note: str) -> dict:
             else:
                 require(archive, "destroy", rec)
     with archive.transaction() as conn:
-        cur = conn.execute("UPDATE disposal_lists SET status = ?, decided_by = ?, decided_at = ?, decision_note = ?"
-                           " WHERE id = ? AND status = 'proposed'",
-                           ("approved" if verdict == "approve" else "rejected", me.name, now(), note, lid))
+        cur = conn.execute("UPDATE disposal_lists SET status = ?, decided_by = ?, decided_at = ?, decision_note = ?,"
+                           " decided_identity = ? WHERE id = ? AND status = 'proposed'",
+                           ("approved" if verdict == "approve" else "rejected", me.name, now(), note, mine, lid))
         if cur.rowcount != 1:
             raise UsageError(f"destruction list {lid} changed meanwhile: look again")
         archive.audit(conn, f"disposition.{verdict}", lid, details={"note": note or None,
@@ -290,14 +294,17 @@ def execute(archive, lid: str, transfer_to=None) -> dict:
     lst = get_list(archive, lid)
     if lst["status"] not in ("approved", "executing"):
         raise UsageError(f"destruction list {lid} is {lst['status']}: only an approved list is executed")
+    from .four_eyes import require_other_person
+    mine = require_other_person(archive, "disposition.execute", lid, "execute it",
+                                {f"approved destruction list {lid}": lst["decided_identity"]})
     transfers = [i for i in lst["items"] if not i["outcome"] and i["action"] == "transfer"]
     if transfers and transfer_to is None:
         raise UsageError(f"list {lid} transfers {len(transfers)} record(s): give --to DIR for the BagIt package")
     if transfers and Path(transfer_to).exists() and (not Path(transfer_to).is_dir() or any(Path(transfer_to).iterdir())):
         raise UsageError(f"{transfer_to} exists and is not an empty folder: choose a new one for the transfer")
     with archive.transaction() as conn:
-        conn.execute("UPDATE disposal_lists SET status = 'executing', executed_by = ? WHERE id = ?",
-                     (archive.actor.name, lid))
+        conn.execute("UPDATE disposal_lists SET status = 'executing', executed_by = ?, executed_identity = ?"
+                     " WHERE id = ?", (archive.actor.name, mine, lid))
         archive.audit(conn, "disposition.execute", lid, "started")
     chain = {"list": lid, "proposed_by": lst["proposed_by"], "proposed_at": lst["proposed_at"],
              "approved_by": lst["decided_by"], "approved_at": lst["decided_at"]}
@@ -370,7 +377,8 @@ def _certify(archive, lid: str, bag: dict | None = None) -> dict:
         "certificate": "destruction certificate (销毁证明)", "list": lid, "fonds": archive.config.fonds,
         "archive": archive.config.name, "proposed_by": lst["proposed_by"], "proposed_at": lst["proposed_at"],
         "approved_by": lst["decided_by"], "approved_at": lst["decided_at"], "executed_by": archive.actor.name,
-        "executed_at": t,
+        "executed_at": t, "identities": {"proposed": lst["proposed_identity"], "approved": lst["decided_identity"],
+                                         "executed": archive.actor.identity},
         "items": [{k: i[k] for k in ("record_id", "archival_code", "title", "secrecy", "retention", "due", "outcome",
                                      "certificate_sha256")} for i in lst["items"]],
     }

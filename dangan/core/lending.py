@@ -132,8 +132,8 @@ def request(archive, refs, *, purpose: str, days: int | None = None, borrower: s
     t = now()
     with archive.transaction() as conn:
         conn.execute("INSERT INTO loans (id, borrower, department, purpose, days, external_unit, letter_ref, id_number,"
-                     " status, requested_by, requested_at) VALUES (?,?,?,?,?,?,?,?,'requested',?,?)",
-                     (lid, who, dept, purpose, days, unit, letter, id_number, me.name, t))
+                     " status, requested_by, requested_at, requested_identity) VALUES (?,?,?,?,?,?,?,?,'requested',?,?,?)",
+                     (lid, who, dept, purpose, days, unit, letter, id_number, me.name, t, archive.actor.identity))
         conn.executemany("INSERT INTO loan_items (loan_id, record_id) VALUES (?, ?)", [(lid, r.id) for r in recs])
         archive.audit(conn, "lend.request", lid, details={
             "borrower": who, "external": bool(external), "unit": unit, "records": [r.id for r in recs],
@@ -174,6 +174,11 @@ def approve(archive, lid: str, note: str = "") -> dict:
     me = plugin_actor(archive)
     if me.name in (loan["borrower"], loan["requested_by"]):
         raise deny(archive, "lend.approve", lid, f"{me.name} may not approve their own loan {lid}")
+    from .four_eyes import require_not_bound, require_other_person
+    mine = require_other_person(archive, "lend.approve", lid, f"approve loan {lid}",
+                                {f"requested loan {lid}": loan["requested_identity"]})
+    if not loan["external_unit"] and register_in_use(archive):
+        require_not_bound(archive, "lend.approve", lid, f"approve loan {lid}", require_user(archive, loan["borrower"]))
     recs = [archive.record(i["record_id"]) for i in loan["items"]]
     why = _approver_ok(me, loan, recs)
     if why:
@@ -187,7 +192,8 @@ def approve(archive, lid: str, note: str = "") -> dict:
     due = (dt.date.today() + dt.timedelta(days=loan["days"])).isoformat()
     with archive.transaction() as conn:
         cur = conn.execute("UPDATE loans SET status = 'approved', decided_by = ?, decided_at = ?, decision_note = ?,"
-                           " due = ? WHERE id = ? AND status = 'requested'", (me.name, now(), note, due, lid))
+                           " due = ?, decided_identity = ? WHERE id = ? AND status = 'requested'",
+                           (me.name, now(), note, due, mine, lid))
         if cur.rowcount != 1:
             raise UsageError(f"loan {lid} changed meanwhile: look again")
         archive.audit(conn, "lend.approve", lid, details={"due": due, "note": note or None})
@@ -228,6 +234,9 @@ def issue(archive, lid: str, refs=(), *, copy_to: Path | None = None) -> dict:
             raise UsageError(f"record {rid} was issued already on loan {lid} ({items[rid]['issued_at']})")
     if not ids:
         raise UsageError(f"every item of loan {lid} is issued already")
+    from .four_eyes import require_other_person
+    mine = require_other_person(archive, "lend.issue", lid, f"issue loan {lid}",
+                                {f"approved loan {lid}": loan["decided_identity"]})
     who, mode = _borrower_user(loan), "copy" if copy_to else "in-place"
     recs = []
     for rid in ids:
@@ -262,9 +271,9 @@ def issue(archive, lid: str, refs=(), *, copy_to: Path | None = None) -> dict:
         for rec in recs:
             c = copies.get(rec.id)
             cur = conn.execute("UPDATE loan_items SET issued_at = ?, issued_by = ?, issue_mode = ?, copy_to = ?,"
-                               " copy_files = ? WHERE loan_id = ? AND record_id = ? AND issued_at IS NULL",
-                               (t, archive.actor.name, mode, c and c["to"], c and json.dumps(c["files"]), lid,
-                                rec.id))
+                               " copy_files = ?, issued_identity = ? WHERE loan_id = ? AND record_id = ?"
+                               " AND issued_at IS NULL", (t, archive.actor.name, mode, c and c["to"],
+                                                          c and json.dumps(c["files"]), mine, lid, rec.id))
             if cur.rowcount != 1:
                 raise UsageError(f"loan {lid} changed meanwhile: look again")
             archive.audit(conn, "record.lend", rec.id, details={"loan": lid, "borrower": loan["borrower"],
