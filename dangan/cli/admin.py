@@ -81,11 +81,12 @@ def audit():
 @click.option("--json", "as_json", is_flag=True)
 @pass_ctx
 def audit_log(ctx, ref, action, limit, as_json):
-    """Show audit events, oldest first."""
-    from ..core import audit as audit_mod
+    """Show audit events, oldest first (all of them to auditors and admins; to others, the events about the
+    records they may see and their own)."""
+    from ..core.disclosure import readable_events
     archive = ctx.archive()
     obj = archive.resolve(ref) if ref else None
-    evs = list(audit_mod.events(archive.conn, obj=obj, action=action, limit=limit))
+    evs = readable_events(archive, obj=obj, action=action, limit=limit)
     if as_json:
         json_lines(e.to_dict() for e in evs)
         return

@@ -54,9 +54,9 @@ def create(ctx, name, secrecy, title, department, year, category, retention, pas
 @click.option("--json", "as_json", is_flag=True)
 @pass_ctx
 def list_(ctx, as_json):
-    """Volumes with their secrecy, record counts and whether they are unlocked."""
-    from ..core.volumes import list_volumes
-    rows = list_volumes(ctx.archive())
+    """Volumes within your clearance with their secrecy, record counts and whether they are unlocked."""
+    from ..core.disclosure import volume_list
+    rows = volume_list(ctx.archive())
     if as_json:
         json_lines(rows)
         return
