@@ -117,6 +117,7 @@ COMMAND_MODULES: dict[str, tuple[str, ...]] = {
     "watch_cmd": ("watch",),
     "status_cmd": ("status",),
     "backup_cmd": ("backup",),
+    "declassify_cmd": ("declassify",),
     "management_cmd": ("user", "access", "lend", "disposition", "hold", "inspect", "export", "import-bag",
                        "stats"),
 }

@@ -67,6 +67,8 @@ def revise(ingestor, ref: str, path: Path | None, fields: RecordFields | None = 
             volume=new_fields.volume, archival_code=old.archival_code, tags=new_fields.tags,
             metadata=new_fields.metadata, files=files, version=version, created=old.created,
             updated=now, status=status or old.status, extraction=extraction)
+        from .declassification import check_lowering
+        check_lowering(archive, old, rec, action)          # lowering secrecy needs an approved declassification
         if rec.volume != old.volume or rec.secrecy != old.secrecy:
             from ..errors import UsageError
             if prot.confidential or _confidential(archive, rec):
@@ -86,6 +88,8 @@ def revise(ingestor, ref: str, path: Path | None, fields: RecordFields | None = 
                                       original_names=stored_names, sealed=prot.sealed)
                 details = {"version": rec.version, "message": message if not prot.confidential else None,
                            "status": rec.status if rec.status != old.status else None}
+                if rec.secrecy != old.secrecy:
+                    details["secrecy"] = {"from": old.secrecy, "to": rec.secrecy}
                 if path is not None and not prot.confidential:
                     details["source"] = str(path)
                 archive.audit(conn, action, rid, details=details)
