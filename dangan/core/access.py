@@ -53,7 +53,10 @@ def _grants_of(archive, name: str) -> dict[str, set[str]]:
 
 
 def approvals_for(archive, name: str, record_id: str) -> frozenset[str]:
-    return frozenset(_grants_of(archive, name).get(record_id, ()))
+    """Grants on file, and ``loan`` while ``name`` holds an issued loan of the record (``core.loan_policy``)."""
+    from .loan_policy import issued_loan
+    loan = {"loan"} if issued_loan(archive, name, record_id) else set()
+    return frozenset(_grants_of(archive, name).get(record_id, ())) | loan
 
 
 def core_refusal(archive, actor, action: str, rec: Record) -> str | None:

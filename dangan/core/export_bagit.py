@@ -77,6 +77,10 @@ def _check(archive, rid: str, approvals: frozenset = frozenset()):
             raise CryptoError(f"record {rid} is sealed and volume {rec.volume} is locked: "
                               f"`dangan volume unlock {rec.volume}` first")
         rec = opened
+    # a loan, or an export approval on file (a grant, an approved transfer list), is the authority to hand it out
+    if "export" not in approvals_for(archive, plugin_actor(archive).name, rid) | approvals:
+        from .loan_policy import require_loan
+        require_loan(archive, rec, "export")
     return rec
 
 
@@ -93,7 +97,7 @@ def export_bag(archive, ids: list[str], dest: Path, *, approvals: frozenset = fr
     try:
         for rec in recs:
             base = work / "data" / rec.id
-            get_files(archive, rec.id, base / "files")
+            get_files(archive, rec.id, base / "files", approvals=frozenset({"export"}))
             (base / "metadata.json").write_text(json.dumps(rec.to_dict(), ensure_ascii=False, indent=1,
                                                            sort_keys=True) + "\n", encoding="utf-8")
             evs = [{**e.to_dict(), "premis_type": PREMIS.get(e.action) or e.action}

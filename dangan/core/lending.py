@@ -293,7 +293,7 @@ def _copy(archive, rec, dest: Path, loan: dict, due: str) -> dict:
             f"{loan['borrower']}" + (f" ({loan['external_unit']})" if loan["external_unit"] else "")
             + f", due back {due}; not to be copied further")
     files = {}
-    for p in get_files(archive, rec.id, dest):
+    for p in get_files(archive, rec.id, dest, approvals=frozenset({"lend", "loan"})):
         how = watermark(p, mark, loan, due)
         for q in [p] + ([p.with_name(p.name + ".loan.txt")] if how == "sidecar" else []):
             files[q.name] = {"sha256": hashlib.sha256(q.read_bytes()).hexdigest(), "watermark": how}

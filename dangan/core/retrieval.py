@@ -13,8 +13,13 @@ from .storage import DERIVATIVE_PREFIX, METADATA_PATH, stored_original_names
 
 
 def get_files(archive, ref: str, out_dir: Path, *, version: int | None = None,
-              include_derivatives: bool = False, overwrite: bool = False) -> list[Path]:
+              include_derivatives: bool = False, overwrite: bool = False,
+              approvals: frozenset[str] = frozenset()) -> list[Path]:
     """Write a record's files into ``out_dir`` under their original names.
+
+    ``approvals`` name the authority a caller reads under: ``loan`` (writing a loan's issued copy) or
+    ``export`` (an export that checked its records already); without one, a record the loan policy covers is
+    read only by the borrower of an issued loan (``core.loan_policy``).
 
     Each file is written to ``NAME.part`` while its sha512 is checked and only
     renamed into place when it matches; a damaged file leaves no output.
@@ -22,7 +27,10 @@ def get_files(archive, ref: str, out_dir: Path, *, version: int | None = None,
     from .access import require
     from .sealing import decrypt_chunks, opened, record_key, sealed_of
     rec = archive.record(ref, version)
-    require(archive, "read", rec)
+    require(archive, "read", rec, approvals)
+    if not approvals & {"loan", "export"}:
+        from .loan_policy import require_loan
+        require_loan(archive, rec, "read")
     v = rec.version
     sealed = sealed_of(archive, rec.id) if version is None else _sealed_at(archive, rec.id, v)
     key = plain_files = None

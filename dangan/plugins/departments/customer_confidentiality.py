@@ -11,6 +11,10 @@
 * Art.23-24: copying, excerpting or handing data out needs approval: actions
   ``copy`` and ``export`` are denied unless ``copy`` / ``export`` is in
   ``AccessContext.approvals``.
+* Access by permission only: staff of another department (not ``KXB``, not
+  ``customer-service-manager``) read (download) a customer file only on a loan
+  (``loan`` in the approvals: an issued loan of it), a ``read`` approval, or
+  within an approved export.
 * Art.14: files are inspected every six months: report ``inspection_due``
   (core records inspections as audit events of type ``inspection``).
 """
@@ -78,6 +82,9 @@ def dangan_access(actor: Actor, action: str, record: Record, context: AccessCont
         return False
     if action in ("read", "lend") and secrecy_rank(record.secrecy) >= secrecy_rank("confidential") \
             and not actor.has_role(MANAGER_ROLE) and action not in context.approvals:
+        return False
+    if action == "read" and actor.department != DEPT and not actor.has_role(MANAGER_ROLE) \
+            and not context.approvals & {"loan", "read", "export"}:
         return False
     return None
 
