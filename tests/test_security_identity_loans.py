@@ -94,3 +94,14 @@ def test_customer_files_are_not_downloaded_by_another_department(cli, archive_ro
     cli("lend", "issue", _lend(cli, rid), user="arch")
     cli("get", rid, "-o", tmp_path / "o3", user="clerk")
     assert (tmp_path / "o3" / "c.txt").read_text(encoding="utf-8") == "客户资料 张三"
+
+
+def test_customer_files_are_not_found_by_id_number_from_another_department(cli, archive_root, tmp_path):
+    enable(archive_root, "customer_confidentiality")
+    _users(cli)
+    _put(cli, tmp_path, "c.txt", "客户资料 张三 身份证 11010519491231002X", "--category", "KX-YB", "--meta",
+         "customer_name=张三", "--date", "2021-01-01", user="kx")
+    count = lambda q, who: cli("search", q, "--count", user=who).output.strip()  # noqa: E731
+    assert count("11010519491231002X", "kx") == "1"
+    assert count("11010519491231002X", "clerk") == "0"                         # another department
+    assert count("张三", "clerk") == "1"                                        # by name it is still listed

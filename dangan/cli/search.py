@@ -36,7 +36,7 @@ def search(ctx, query, sort, limit, page, as_json, count):
     archive = ctx.archive()
     text = " ".join(query)
     ensure_fresh(archive)
-    allowed = search_filter(archive)
+    allowed = search_filter(archive, text)
     index = open_search_index(archive)
     try:
         res = merged_search(archive, index, text, sort=sort, limit=limit, page=page, allowed=allowed,

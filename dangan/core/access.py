@@ -69,8 +69,9 @@ def core_refusal(archive, actor, action: str, rec: Record) -> str | None:
     return None
 
 
-def visibility(archive) -> Callable[[Record], bool] | None:
-    """A filter for listings and search, or None when no rule restricts viewing."""
+def visibility(archive, purpose: str = "") -> Callable[[Record], bool] | None:
+    """A filter for listings and search, or None when no rule restricts viewing (``purpose``: told to plugins,
+    e.g. ``SEARCH_BY_ID_NUMBER``)."""
     from .plugin_host import access_rules_possible
     actor = plugin_actor(archive)
     by_plugins = access_rules_possible(archive) and archive.plugins.implements("dangan_access")
@@ -86,7 +87,8 @@ def visibility(archive) -> Callable[[Record], bool] | None:
             return False
         if not by_plugins:
             return True
-        return plugins.may(actor, "view", rec, AccessContext(approvals=frozenset(grants.get(rec.id, ()))))
+        return plugins.may(actor, "view", rec, AccessContext(approvals=frozenset(grants.get(rec.id, ())),
+                                                             purpose=purpose))
     return visible
 
 

@@ -211,14 +211,26 @@ def ensure_fresh(archive) -> None:
         pass
 
 
-def search_filter(archive):
+def search_purpose(text: str) -> str:
+    """What plugins are told a search is for: ``SEARCH_BY_ID_NUMBER`` when the query holds a valid resident ID
+    number, else nothing."""
+    import re
+
+    from stdnum.cn import ric
+    from ..plugins.types import SEARCH_BY_ID_NUMBER
+    found = any(ric.is_valid(m) for m in re.findall(r"(?<![0-9])[0-9]{17}[0-9Xx](?![0-9A-Za-z])", text))
+    return SEARCH_BY_ID_NUMBER if found else ""
+
+
+def search_filter(archive, text: str = ""):
     """The ``allowed`` hook for search hits: the actor's view rights over the hit's catalogue fields.
 
     Access rules see the record as the catalogue holds it (fields stored in
     the index are not trusted for decisions).  None when nothing restricts.
+    ``text`` is the query: plugins are told when it searches by ID number.
     """
     from .access import visibility
-    visible = visibility(archive)
+    visible = visibility(archive, search_purpose(text))
     if visible is None:
         return None
     from . import records as rows

@@ -191,7 +191,8 @@ def merged_search(archive, index, text: str, *, sort: str, limit: int, page: int
     from .access import visibility
     q = parse_query(text)
     has_unlocked = archive.conn.execute("SELECT 1 FROM volumes WHERE confidential = 1 LIMIT 1").fetchone()
-    vhits = search(archive, q, visibility(archive)) if has_unlocked else []
+    from .indexing import search_purpose
+    vhits = search(archive, q, visibility(archive, search_purpose(text))) if has_unlocked else []
     if not vhits:
         if count_only:
             return SearchResults(total=index.count(q, allowed=allowed), hits=[])

@@ -250,6 +250,11 @@ class AccessContext:
     now: datetime | None = None
 
 
+#: ``AccessContext.purpose`` of the ``view`` question for the hits of a search whose query holds a resident
+#: ID number (a plugin may keep its files out of searches by ID number while leaving them listed).
+SEARCH_BY_ID_NUMBER = "search by ID number"
+
+
 @dataclass(frozen=True)
 class AccessDecision:
     allowed: bool

@@ -14,7 +14,9 @@
 * Access by permission only: staff of another department (not ``KXB``, not
   ``customer-service-manager``) read (download) a customer file only on a loan
   (``loan`` in the approvals: an issued loan of it), a ``read`` approval, or
-  within an approved export.
+  within an approved export; and they do not find customer files by
+  searching for a resident ID number (``view`` asked with the purpose
+  ``SEARCH_BY_ID_NUMBER``).
 * Art.14: files are inspected every six months: report ``inspection_due``
   (core records inspections as audit events of type ``inspection``).
 """
@@ -25,7 +27,8 @@ from datetime import date
 
 from ...model import Record, secrecy_rank
 from ..hookspecs import hookimpl
-from ..types import AccessContext, Actor, Category, ReportContext, ReportResult, ReportSpec, Scheme
+from ..types import (SEARCH_BY_ID_NUMBER, AccessContext, Actor, Category, ReportContext, ReportResult, ReportSpec,
+                     Scheme)
 
 DEPT = "KXB"
 PREFIX = "KX-"
@@ -83,8 +86,10 @@ def dangan_access(actor: Actor, action: str, record: Record, context: AccessCont
     if action in ("read", "lend") and secrecy_rank(record.secrecy) >= secrecy_rank("confidential") \
             and not actor.has_role(MANAGER_ROLE) and action not in context.approvals:
         return False
-    if action == "read" and actor.department != DEPT and not actor.has_role(MANAGER_ROLE) \
-            and not context.approvals & {"loan", "read", "export"}:
+    other_department = actor.department != DEPT and not actor.has_role(MANAGER_ROLE)
+    if action == "read" and other_department and not context.approvals & {"loan", "read", "export"}:
+        return False
+    if action == "view" and other_department and context.purpose == SEARCH_BY_ID_NUMBER:
         return False
     return None
 
