@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Iterator
 
 from ..repository.fsutil import fsync_dir, makedirs_durable, write_durable
+from .source_files import NAME_MAX, fit_name, open_source, shown_name
 from .watch_config import DropFolder
 
 CHUNK = 1024 * 1024
@@ -32,21 +33,31 @@ def scan(folder: DropFolder) -> Iterator[Path]:
                 yield p
 
 
-def sha512_of(path: Path) -> str:
-    h = hashlib.sha512()
-    with open(path, "rb") as fh:
-        while chunk := fh.read(CHUNK):
+def fingerprint(path: Path, *, max_bytes: int | None, digest: bool = True) -> str | None:
+    """The sha512 of a drop file (None without ``digest``), read through ``source_files.open_source``:
+    a symbolic link, FIFO, socket or device, an empty file or one over the size limit raises
+    ``FileRefused`` before anything blocks or reads a byte."""
+    with open_source(path, follow_symlinks=False, max_bytes=max_bytes) as src:
+        if not digest:
+            return None
+        h = hashlib.sha512()
+        while chunk := src.fh.read(CHUNK):
             h.update(chunk)
-    return h.hexdigest()
+        return h.hexdigest()
+
+
+def note_path(target: Path) -> Path:
+    """``NAME.error.txt`` next to a quarantined file (shortened if NAME is near the name-length limit)."""
+    return target.with_name(fit_name(target.name, NAME_MAX - len(".error.txt")) + ".error.txt")
 
 
 def _free_name(target: Path) -> Path:
-    if not target.exists() and not Path(str(target) + ".error.txt").exists():
+    if not os.path.lexists(target) and not note_path(target).exists():
         return target
     stem, suffix = target.stem, target.suffix
     for i in range(2, 100_000):
-        cand = target.with_name(f"{stem} ({i}){suffix}")
-        if not cand.exists() and not Path(str(cand) + ".error.txt").exists():
+        cand = target.with_name(fit_name(f"{stem} ({i}){suffix}"))
+        if not os.path.lexists(cand) and not note_path(cand).exists():
             return cand
     raise FileExistsError(errno.EEXIST, "no free name", str(target))
 
@@ -60,7 +71,7 @@ def _move(src: Path, dest: Path, stop: Path) -> Path:
         if exc.errno != errno.EXDEV:
             raise
         tmp = dest.with_name(f".{dest.name}.{os.getpid()}.part")      # another filesystem: copy, fsync, rename
-        shutil.copy2(src, tmp)
+        shutil.copy2(src, tmp, follow_symlinks=False)
         with open(tmp, "rb+") as fh:
             os.fsync(fh.fileno())
         os.rename(tmp, dest)
@@ -92,8 +103,8 @@ def to_quarantine(folder: DropFolder, path: Path, reason: str) -> Path:
     makedirs_durable(target.parent, folder.path)
     target = _free_name(target)
     when = dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
-    text = f"{reason}\n\nfile: {folder.relative(path)}\nquarantined: {when}\nby: dangan watch\n"
-    write_durable(Path(str(target) + ".error.txt"), text.encode("utf-8"))
+    text = f"{reason}\n\nfile: {shown_name(folder.relative(path))}\nquarantined: {when}\nby: dangan watch\n"
+    write_durable(note_path(target), text.encode("utf-8", "backslashreplace"))
     return _move(path, target, folder.path)
 
 
