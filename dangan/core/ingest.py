@@ -111,7 +111,7 @@ class Ingestor:
             names: dict[str, str] = {}
             plain: dict[str, tuple[int, str]] = {}
             for i, (role, sf) in enumerate(sources, 1):
-                name = prot.name(sf.name, taken, i)
+                name = prot.name(sf.path.name, taken, i)      # escaped by logical_name
                 taken.add(name)
                 try:
                     size, digest, psize, pdigest = prot.add_file(draft, name, sf.fh, 1)

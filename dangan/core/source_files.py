@@ -71,6 +71,15 @@ def shown_name(name: str | os.PathLike) -> str:
     return os.fsencode(name).decode("utf-8", "backslashreplace")
 
 
+def restored_name(text: str) -> str:
+    """The file name ``shown_name`` escaped, as the OS name it came from (``\\xNN`` back to the byte),
+    so ``dangan get`` gives a file back under the bytes it arrived with; other text is left alone."""
+    if "\\x" not in text:
+        return text
+    raw = re.sub(r"\\x([89a-f][0-9a-f])", lambda m: chr(0xDC00 + int(m.group(1), 16)), text)
+    return raw if shown_name(os.fsdecode(os.fsencode(raw))) == text else text
+
+
 def title_from_name(name: str) -> str:
     """A record title from a file name: its stem, without control or bidi characters, never empty."""
     stem = Path(shown_name(name)).stem or shown_name(name)

@@ -35,7 +35,7 @@ def text_path(logical_path: str) -> str:
 def logical_name(original: str, taken: set[str]) -> str:
     """The logical path of a user's file: its last name component as text (undecodable bytes
     escaped), never a reserved name, unique in the version and at most NAME_MAX bytes."""
-    name = fit_name(safe_name(shown_name(original)))
+    name = fit_name(shown_name(safe_name(original)))
     if name in (METADATA_PATH, ".dangan"):
         name = "_" + name
     name = unique_name(name, taken)
