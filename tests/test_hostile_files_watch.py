@@ -176,3 +176,40 @@ def test_a_file_over_the_size_limit_is_quarantined_before_it_is_read(archive_roo
     assert (drop / "done" / "small.txt").exists() and len(digests(archive_root)) == 1
     reason = note(drop / "quarantine" / "sparse.img")
     assert "too large" in reason and "max_file_mb" in reason and "sparse" in reason
+
+
+# -- 11.2 a sub-folder swapped for a symlink after the scan ---------------------------------------------------
+@pytest.fixture
+def swapped(drop, tmp_path):
+    """drop/sub/shadow.txt was a real file when seen; then drop/sub became a link to a folder elsewhere."""
+    write(drop / "sub" / "shadow.txt", "the file the watcher saw")
+    secret = write(tmp_path / "etc" / "shadow.txt", "root:secret-hash:SWAPMARK")
+    os.rename(drop / "sub", drop / "sub-gone")
+    os.symlink(tmp_path / "etc", drop / "sub")
+    return drop / "sub" / "shadow.txt", secret
+
+
+def test_a_file_behind_a_swapped_sub_folder_is_neither_read_nor_moved(archive, drop, swapped):
+    from test_watch_support import folder
+    from dangan.core.watcher import Watcher
+    path, secret = swapped
+    f = folder(drop)
+    w = Watcher(archive, [f])
+    w.tracker.add(path)
+    w._handle(w.folders[0], path)                # what the loop does with a ready file
+    assert secret.read_text(encoding="utf-8") == "root:secret-hash:SWAPMARK"
+    assert not digests(archive.root) and not (drop / "quarantine").exists() and not (drop / "done").exists()
+    assert len(w.tracker) == 0
+
+
+def test_moving_a_file_never_walks_through_a_swapped_sub_folder(drop, swapped):
+    from test_watch_support import folder
+    from dangan.core import watch_files
+    from dangan.errors import SymlinkedFolder
+    path, secret = swapped
+    f = folder(drop)
+    for move in (lambda: watch_files.to_quarantine(f, path, "refused"), lambda: watch_files.to_done(f, path)):
+        with pytest.raises(SymlinkedFolder):
+            move()
+        assert secret.exists()
+    assert not (drop / "done" / "sub" / "shadow.txt").exists()

@@ -24,6 +24,7 @@ class Source:
     path: Path
     follow: bool = False
     refusal: str | None = None
+    beneath: Path | None = None          # the folder named: no symlinked sub-folder is walked through
 
 
 def expand(paths: Iterable[Path], *, follow_symlinks: bool = False) -> Iterator[Source]:
@@ -42,7 +43,7 @@ def expand(paths: Iterable[Path], *, follow_symlinks: bool = False) -> Iterator[
                 for name in sorted(filenames):
                     f = Path(dirpath) / name
                     if not f.is_symlink():
-                        yield Source(f)
+                        yield Source(f, beneath=p)
                     elif follow_symlinks or _inside(f.resolve(), top):
                         yield Source(f, follow=True)
                     else:
@@ -166,7 +167,8 @@ def _one(ingestor: Ingestor, source: Source, fields: RecordFields, attachments: 
          gate=None) -> IngestOutcome:
     path, shown = source.path, shown_name(source.path)
     try:
-        rec = ingestor.ingest(path, fields, attachments, gate=gate, follow_symlinks=source.follow)
+        rec = ingestor.ingest(path, fields, attachments, gate=gate, follow_symlinks=source.follow,
+                              beneath=source.beneath)
     except DuplicateRecord as exc:
         return IngestOutcome(shown, "duplicate", exc.existing_id, message=exc.message)
     except StorageFull as exc:

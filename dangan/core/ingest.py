@@ -68,20 +68,22 @@ class Ingestor:
 
     # -- one record ---------------------------------------------------------
     def ingest(self, path: Path, fields: RecordFields, attachments: tuple[Path, ...] = (), *,
-               gate: Callable[[], Any] | None = None, follow_symlinks: bool = False) -> Record:
+               gate: Callable[[], Any] | None = None, follow_symlinks: bool = False,
+               beneath: Path | None = None) -> Record:
         """Archive one file.  ``gate`` (a context-manager factory) is held around the commit: a
         batch uses it to commit files in input order while staging several at once.
 
         Every file is opened once (``source_files.open_source``: no symlink unless
         ``follow_symlinks``, regular files only, within ``[ingest] max_file_mb``) and read
-        only through that descriptor."""
+        only through that descriptor; with ``beneath`` (a drop folder) no folder between it and
+        the file may be a symbolic link."""
         path = Path(path)
         sources = [("main", path)] + [("attachment", Path(a)) for a in attachments]
         limit = max_file_bytes(self.archive.config)
         opened = []
         try:
             for _role, src in sources:                 # refuse unreadable files before any work
-                opened.append(open_source(src, follow_symlinks=follow_symlinks, max_bytes=limit))
+                opened.append(open_source(src, follow_symlinks=follow_symlinks, max_bytes=limit, beneath=beneath))
             for sf in opened:
                 warning = sf.sparse_warning()
                 if warning:

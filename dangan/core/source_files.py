@@ -24,6 +24,7 @@ characters.
 """
 from __future__ import annotations
 
+import errno
 import hashlib
 import os
 import re
@@ -33,7 +34,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
 
-from ..errors import FileRefused
+from ..errors import FileRefused, SymlinkedFolder
 
 DEFAULT_MAX_FILE_MB = 20480
 #: A file is reported as sparse when less than this share of its length is allocated on disk.
@@ -158,35 +159,46 @@ class SourceFile:
         self.close()
 
 
-def open_source(path: Path, *, follow_symlinks: bool = False, max_bytes: int | None = None) -> SourceFile:
-    """Open ``path`` for archiving (see the module's docstring); ``FileRefused`` says why not."""
+def open_source(path: Path, *, follow_symlinks: bool = False, max_bytes: int | None = None,
+                beneath: Path | None = None) -> SourceFile:
+    """Open ``path`` for archiving (see the module's docstring); ``FileRefused`` says why not.
+
+    With ``beneath`` (a drop folder), ``path`` must lie inside it and no folder between the
+    two may be a symbolic link either: each is opened with ``O_NOFOLLOW`` relative to the one
+    above, so a sub-folder swapped for a link to ``/etc`` after the scan is not walked through."""
     path = Path(path)
     shown = shown_name(path)
+    parent_fd = open_folder_beneath(path, beneath) if beneath is not None else None
+    target: str | Path = path.name if parent_fd is not None else path
     try:
-        lst = os.lstat(path)
-    except FileNotFoundError:
-        raise FileRefused(f"{shown}: no such file") from None
-    except OSError as exc:
-        raise FileRefused(f"{shown}: cannot read ({exc.strerror})") from None
-    if stat.S_ISLNK(lst.st_mode) and not follow_symlinks:
-        raise FileRefused(f"{shown}: a symbolic link: not followed (archive the file itself)")
-    if not stat.S_ISLNK(lst.st_mode):
-        _require_regular(lst, shown)
-    flags = os.O_RDONLY | os.O_NONBLOCK | os.O_NOCTTY | getattr(os, "O_CLOEXEC", 0)
-    if not follow_symlinks:
-        flags |= os.O_NOFOLLOW
-    try:
-        fd = os.open(path, flags)
-    except FileNotFoundError:
-        raise FileRefused(f"{shown}: no such file") from None
-    except IsADirectoryError:
-        raise FileRefused(f"{shown}: is a folder") from None
-    except PermissionError:
-        raise FileRefused(f"{shown}: permission denied") from None
-    except OSError as exc:
-        if exc.errno == getattr(os, "ELOOP", 40) and not follow_symlinks:
-            raise FileRefused(f"{shown}: a symbolic link: not followed (archive the file itself)") from None
-        raise FileRefused(f"{shown}: cannot open ({exc.strerror})") from None
+        try:
+            lst = os.stat(target, dir_fd=parent_fd, follow_symlinks=False)
+        except FileNotFoundError:
+            raise FileRefused(f"{shown}: no such file") from None
+        except OSError as exc:
+            raise FileRefused(f"{shown}: cannot read ({exc.strerror})") from None
+        if stat.S_ISLNK(lst.st_mode) and not follow_symlinks:
+            raise FileRefused(f"{shown}: a symbolic link: not followed (archive the file itself)")
+        if not stat.S_ISLNK(lst.st_mode):
+            _require_regular(lst, shown)
+        flags = os.O_RDONLY | os.O_NONBLOCK | os.O_NOCTTY | getattr(os, "O_CLOEXEC", 0)
+        if not follow_symlinks:
+            flags |= os.O_NOFOLLOW
+        try:
+            fd = os.open(target, flags, dir_fd=parent_fd)
+        except FileNotFoundError:
+            raise FileRefused(f"{shown}: no such file") from None
+        except IsADirectoryError:
+            raise FileRefused(f"{shown}: is a folder") from None
+        except PermissionError:
+            raise FileRefused(f"{shown}: permission denied") from None
+        except OSError as exc:
+            if exc.errno == errno.ELOOP and not follow_symlinks:
+                raise FileRefused(f"{shown}: a symbolic link: not followed (archive the file itself)") from None
+            raise FileRefused(f"{shown}: cannot open ({exc.strerror})") from None
+    finally:
+        if parent_fd is not None:
+            os.close(parent_fd)
     try:
         st = os.fstat(fd)
         _require_regular(st, shown)
@@ -204,6 +216,38 @@ def open_source(path: Path, *, follow_symlinks: bool = False, max_bytes: int | N
         os.close(fd)
         raise
     return SourceFile(path, os.fdopen(fd, "rb"), st)
+
+
+def open_folder_beneath(path: Path, root: Path) -> int:
+    """A descriptor of ``path``'s folder, reached from ``root`` without following any symbolic link
+    (``SymlinkedFolder`` if one is met); the caller closes it."""
+    shown = shown_name(path)
+    try:
+        rel = Path(path).relative_to(root)
+    except ValueError:
+        raise FileRefused(f"{shown}: not inside {shown_name(root)}") from None
+    if not rel.parts or any(part in ("..", ".") for part in rel.parts):
+        raise FileRefused(f"{shown}: not a file inside {shown_name(root)}")
+    dir_flags = os.O_RDONLY | os.O_DIRECTORY | getattr(os, "O_CLOEXEC", 0)
+    try:
+        fd = os.open(root, dir_flags)
+    except OSError as exc:
+        raise FileRefused(f"{shown}: cannot open its folder ({exc.strerror})") from None
+    try:
+        for part in rel.parts[:-1]:
+            try:
+                nxt = os.open(part, dir_flags | os.O_NOFOLLOW, dir_fd=fd)
+            except OSError as exc:
+                if exc.errno in (errno.ELOOP, errno.ENOTDIR):
+                    raise SymlinkedFolder(f"{shown}: its folder {shown_name(part)} is a symbolic link: "
+                                      f"not followed") from None
+                raise FileRefused(f"{shown}: cannot open its folder ({exc.strerror})") from None
+            os.close(fd)
+            fd = nxt
+    except BaseException:
+        os.close(fd)
+        raise
+    return fd
 
 
 def _require_regular(st: os.stat_result, shown: str) -> None:

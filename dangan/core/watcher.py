@@ -25,7 +25,7 @@ import time
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from ..errors import DanganError, DuplicateRecord, FileRefused, LockTimeout, StorageFull
+from ..errors import DanganError, DuplicateRecord, FileRefused, LockTimeout, StorageFull, SymlinkedFolder
 from . import watch_files as files
 from . import watch_handoff as handoffs
 from .source_files import escape_text, max_file_bytes, shown_name
@@ -219,7 +219,13 @@ class Watcher:
                     return
                 del self._decided[path]      # a new file under the same name
             try:
-                sha = files.fingerprint(path, max_bytes=self._max_bytes, digest=not folder.confidential)
+                sha = files.fingerprint(path, max_bytes=self._max_bytes, digest=not folder.confidential,
+                                        beneath=folder.path)
+            except SymlinkedFolder as exc:   # a sub-folder became a link: touch nothing behind it
+                log.warning("%s is not taken: %s", name, escape_text(handoffs.safe_reason(exc.message, path, folder)))
+                self.tracker.forget(path)
+                self.counts.failed += 1
+                return
             except FileRefused as exc:       # a symlink, FIFO, device, empty or too large: quarantined as it is
                 self._refuse(folder, path, handoffs.begin(self.archive, folder, path, st, None), exc.message,
                              handoffs.safe_reason(exc.message, path, folder), name)
@@ -249,7 +255,7 @@ class Watcher:
         hid = handoffs.begin(self.archive, folder, path, st, sha)
         self.archive.actor = handoffs.HandoffActor.of(self.base_actor, hid)
         try:
-            rec = self._ingestor(folder).ingest(path, folder.fields_for(path))
+            rec = self._ingestor(folder).ingest(path, folder.fields_for(path), beneath=folder.path)
         except DuplicateRecord as exc:
             if folder.duplicates == "skip":
                 self._leave(folder, path, "duplicate", "", exc.existing_id, hid)
