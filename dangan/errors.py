@@ -77,3 +77,7 @@ class FileRefused(DanganError):
     """A file cannot be archived (unreadable, not a regular file, ...)."""
 
     exit_code = 13
+
+
+class SymlinkedFolder(FileRefused):
+    """A file's folder inside a drop folder is a symbolic link: the file is neither read nor moved."""

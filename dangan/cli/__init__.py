@@ -67,7 +67,8 @@ class DanganGroup(click.Group):
 
 
 def fail(message: str, code: int) -> None:
-    click.echo(f"dangan: error: {message}", err=True)
+    from .output import printable
+    click.echo(f"dangan: error: {printable(message)}", err=True)
     sys.exit(code)
 
 

@@ -7,7 +7,7 @@ from pathlib import Path
 import click
 
 from . import pass_ctx
-from .output import json_line, json_lines, table
+from .output import json_line, json_lines, line, table
 
 
 @click.command()
@@ -44,7 +44,7 @@ def check(ctx, ref, no_digests, decrypt, as_json):
         json_lines(p.to_dict() for p in problems)
     else:
         for p in problems:
-            click.echo(f"{p.record_id}: {p.message}")
+            line(f"{p.record_id}: {p.message}")         # messages name files: escaped
         click.echo("check passed" if not problems else f"{len(problems)} problem(s)", err=True)
     if problems:
         sys.exit(6)

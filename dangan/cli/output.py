@@ -1,4 +1,12 @@
-"""Output helpers: JSON lines, aligned tables that respect CJK width."""
+r"""Output helpers: JSON lines, aligned tables that respect CJK width, and text made safe for a terminal.
+
+Every value a user or a file could have chosen (titles, file names, messages,
+snippets) goes through ``printable`` before it is printed: control characters
+(a newline that would fake another output line, ESC sequences) and bidi
+controls (U+202E reversing what follows) are shown escaped (``\n``,
+``\x1b``, ``\u202e``), and bytes of a file name that were not UTF-8 as
+``\xNN``.  ``table``, ``line`` and ``json_line(s)`` all use it.
+"""
 from __future__ import annotations
 
 import json
@@ -13,6 +21,20 @@ import click
 _WIDE = re.compile("[\u1100-\u115f\u2e80-\u303e\u3041-\u33ff\u3400-\u4dbf\u4e00-\u9fff\ua000-\ua4cf"
                    "\uac00-\ud7a3\uf900-\ufaff\ufe30-\ufe4f\uff00-\uff60\uffe0-\uffe6"
                    "\U00020000-\U0003fffd]")
+
+
+_JSON_UNSAFE = re.compile("[\u0080-\u009f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069\ud800-\udfff]")
+
+
+def printable(value: Any) -> str:
+    """``value`` as text that prints as itself: control, bidi and undecodable characters escaped."""
+    from ..core.source_files import escape_text
+    return escape_text("" if value is None else str(value))
+
+
+def line(text: Any, **kw: Any) -> None:
+    """Print one line of output, escaped (``printable``)."""
+    click.echo(printable(text), **kw)
 
 
 def width(s: str) -> int:
@@ -37,7 +59,7 @@ def fit(s: str, w: int) -> str:
 
 
 def table(rows: Sequence[Sequence[Any]], headers: Sequence[str], max_widths: dict[int, int] | None = None) -> None:
-    cells = [[("" if v is None else str(v).replace("\n", " ")) for v in r] for r in rows]
+    cells = [[printable(v) for v in r] for r in rows]
     sizes = [[width(v) for v in r] for r in cells]
     widths = [width(h) for h in headers]
     for r in sizes:
@@ -46,18 +68,24 @@ def table(rows: Sequence[Sequence[Any]], headers: Sequence[str], max_widths: dic
                 widths[i] = w
     for i, m in (max_widths or {}).items():
         widths[i] = min(widths[i], m)
-    lines = ["  ".join(fit(h, widths[i]) for i, h in enumerate(headers)).rstrip()]
+    lines = ["  ".join(fit(printable(h), widths[i]) for i, h in enumerate(headers)).rstrip()]
     for r, ws in zip(cells, sizes):
         lines.append("  ".join(v + " " * (widths[i] - w) if w <= widths[i] else fit(v, widths[i])
                                for i, (v, w) in enumerate(zip(r, ws))).rstrip())
     click.echo("\n".join(lines))
 
 
+def _json(obj: Any) -> str:
+    """One JSON text; bidi controls and lone surrogates as ``\\uXXXX`` escapes (JSON escapes the C0 controls)."""
+    text = json.dumps(obj, ensure_ascii=False, default=str)
+    return _JSON_UNSAFE.sub(lambda m: f"\\u{ord(m.group()):04x}", text)
+
+
 def json_line(obj: Any) -> None:
-    click.echo(json.dumps(obj, ensure_ascii=False, default=str))
+    click.echo(_json(obj))
 
 
 def json_lines(objs: Iterable[Any]) -> None:
-    text = "\n".join(json.dumps(o, ensure_ascii=False, default=str) for o in objs)
+    text = "\n".join(_json(o) for o in objs)
     if text:
         click.echo(text)

@@ -7,7 +7,7 @@ from pathlib import Path
 import click
 
 from . import pass_ctx
-from .output import json_line, json_lines, table
+from .output import json_line, json_lines, line, table
 
 
 def field_options(f):
@@ -38,8 +38,10 @@ def fields_from(kw):
 @click.option("--attach", multiple=True, type=click.Path(path_type=Path), help="An attachment of the (single) main file.")
 @click.option("--allow-duplicate", is_flag=True, help="Archive a file even if the same content is archived already.")
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per file.")
+@click.option("--follow-symlinks", is_flag=True,
+              help="Inside folders, also archive symbolic links that point outside the folder.")
 @pass_ctx
-def ingest(ctx, paths, attach, allow_duplicate, as_json, **kw):
+def ingest(ctx, paths, attach, allow_duplicate, as_json, follow_symlinks, **kw):
     """Archive files and folders (recursively) as records."""
     from ..core.batch import ingest_batch
     from ..core.users import acting_user
@@ -55,18 +57,19 @@ def ingest(ctx, paths, attach, allow_duplicate, as_json, **kw):
         if as_json:
             json_line(o.to_dict())
         elif o.status == "archived":
-            click.echo(f"archived   {o.source} → {o.record_id}" + (f"  {o.archival_code}" if o.archival_code else ""))
+            line(f"archived   {o.source} → {o.record_id}" + (f"  {o.archival_code}" if o.archival_code else ""))
         else:
-            click.echo(f"{o.status:<10} {o.message}", err=o.status != "duplicate")
+            line(f"{o.status:<10} {o.message}", err=o.status != "duplicate")
 
     outcomes = ingest_batch(archive, paths, fields, attachments=tuple(attach), allow_duplicate=allow_duplicate,
                             on_outcome=report, progress=show_bar,
-                            on_warning=lambda m: click.echo(f"dangan: warning: {m}", err=True))
+                            on_warning=lambda m: line(f"dangan: warning: {m}", err=True),
+                            follow_symlinks=follow_symlinks)
     counts = {}
     for o in outcomes:
         counts[o.status] = counts.get(o.status, 0) + 1
     if not as_json:
-        click.echo(", ".join(f"{n} {s}" for s, n in sorted(counts.items())) or "nothing to archive", err=True)
+        line(", ".join(f"{n} {s}" for s, n in sorted(counts.items())) or "nothing to archive", err=True)
     if any(o.status in ("refused", "failed") for o in outcomes):
         sys.exit(1)
     if counts.get("duplicate") and not counts.get("archived"):
@@ -84,7 +87,7 @@ def revise(ctx, ref, path, message, **kw):
     from ..core.ingest import Ingestor
     archive = ctx.archive()
     rec = Ingestor(archive, **_pipeline(archive)).revise(ref, path, fields_from(kw), message)
-    click.echo(f"{rec.id} is now at version {rec.version}")
+    line(f"{rec.id} is now at version {rec.version}")
 
 
 @click.command()
@@ -117,14 +120,14 @@ def show(ctx, ref, version, as_json):
                                                                      if rec.extraction.get("message") else "")))
     for k, v in fields:
         if v not in (None, ""):
-            click.echo(f"{k:<14}{v}")
+            line(f"{k:<14}{v}")
     for k, v in sorted(rec.metadata.items()):
-        click.echo(f"{'meta ' + k:<14}{v}")
-    click.echo("files:")
+        line(f"{'meta ' + k:<14}{v}")
+    line("files:")
     for f in rec.files:
         flag = "  (extension says " + str(f.mime_by_extension) + ")" if f.mime_mismatch else ""
-        click.echo(f"  {f.role:<11}{f.path}  {f.size} bytes  {f.mime}{flag}")
-        click.echo(f"  {'':<11}sha512 {f.sha512}")
+        line(f"  {f.role:<11}{f.path}  {f.size} bytes  {f.mime}{flag}")
+        line(f"  {'':<11}sha512 {f.sha512}")
 
 
 @click.command(context_settings={"ignore_unknown_options": True, "help_option_names": ["--help"]})
@@ -187,7 +190,7 @@ def get(ctx, ref, version, out, with_text, force):
     """Write a record's files to a folder, byte-identical, verified against their digests."""
     from ..core.retrieval import get_files
     for p in get_files(ctx.archive(), ref, out, version=version, include_derivatives=with_text, overwrite=force):
-        click.echo(str(p))
+        line(str(p))
 
 
 def _pipeline(archive) -> dict:

@@ -6,16 +6,16 @@ import sys
 import click
 
 from . import pass_ctx
-from .output import json_line
+from .output import json_line, line, printable
 
 
 def coloured(text: str, spans: list[tuple[int, int]]) -> str:
     out, pos = [], 0
     for start, end in spans:
-        out.append(text[pos:start])
-        out.append(click.style(text[start:end], fg="yellow", bold=True))
+        out.append(printable(text[pos:start]))
+        out.append(click.style(printable(text[start:end]), fg="yellow", bold=True))
         pos = end
-    out.append(text[pos:])
+    out.append(printable(text[pos:]))
     return "".join(out)
 
 
@@ -54,9 +54,12 @@ def search(ctx, query, sort, limit, page, as_json, count):
     for h in res.hits:
         head = "  ".join(x for x in (h.record_id, h.archival_code or "", str(h.year or ""), h.secrecy
                                      if h.secrecy not in ("public", "internal") else "", h.title or "") if x)
-        click.echo(head)
+        line(head)
         if h.snippet_text:
-            click.echo("    " + (coloured(h.snippet_text, h.snippet_spans) if colour else h.snippet))
+            if colour:
+                click.echo("    " + coloured(h.snippet_text, h.snippet_spans))     # escaped piece by piece
+            else:
+                line("    " + h.snippet)
     click.echo(f"{res.total} hit(s)" + (f", page {res.page} of {res.pages}" if res.pages > 1 else ""), err=True)
 
 

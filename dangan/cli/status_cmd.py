@@ -4,7 +4,7 @@ from __future__ import annotations
 import click
 
 from . import pass_ctx
-from .output import json_line
+from .output import json_line, line
 
 
 @click.command()
@@ -18,8 +18,8 @@ def status(ctx, as_json):
         json_line({s.name: s.data for s in sections})
         return
     for s in sections:
-        for line in s.lines:
-            click.echo(line)
+        for text in s.lines:
+            line(text)              # reasons name files: escaped
 
 
 COMMANDS = [status]

@@ -1,40 +1,77 @@
 """Ingest of many files: each file's outcome reported, one bad file never stops the batch."""
 from __future__ import annotations
 
+import logging
 import os
 import threading
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Iterable, Iterator
 
 from ..errors import DanganError, DuplicateRecord, StorageFull
 from .fields import RecordFields
 from .ingest import IngestOutcome, Ingestor
+from .source_files import shown_name
+
+log = logging.getLogger("dangan.ingest")
 
 
-def expand(paths: Iterable[Path]) -> Iterator[Path]:
-    """Files named, and the files inside folders named (recursively, sorted, symlinked folders not followed)."""
+@dataclass(frozen=True)
+class Source:
+    """One file of a batch: whether a symbolic link may be followed to reach it, or why it is refused."""
+
+    path: Path
+    follow: bool = False
+    refusal: str | None = None
+    beneath: Path | None = None          # the folder named: no symlinked sub-folder is walked through
+
+
+def expand(paths: Iterable[Path], *, follow_symlinks: bool = False) -> Iterator[Source]:
+    """Files named, and the files inside folders named (recursively, sorted, symlinked folders not followed).
+
+    A file named on the command line is taken even through a symbolic link (the user named it).
+    Inside a folder, a symbolic link is followed only when it stays inside that folder, or
+    with ``follow_symlinks``; one that leaves it is refused, so a link planted in a shared
+    folder (``x.txt -> /etc/shadow``) is never archived by accident."""
     for p in paths:
         p = Path(p)
         if p.is_dir() and not p.is_symlink():
+            top = p.resolve()
             for dirpath, dirnames, filenames in os.walk(p):
                 dirnames.sort()
                 for name in sorted(filenames):
-                    yield Path(dirpath) / name
+                    f = Path(dirpath) / name
+                    if not f.is_symlink():
+                        yield Source(f, beneath=p)
+                    elif follow_symlinks or _inside(f.resolve(), top):
+                        yield Source(f, follow=True)
+                    else:
+                        yield Source(f, refusal=f"{shown_name(f)}: a symbolic link to a file outside "
+                                                f"{shown_name(p)}: not followed (--follow-symlinks archives it)")
         else:
-            yield p
+            yield Source(p, follow=True)
+
+
+def _inside(path: Path, folder: Path) -> bool:
+    try:
+        path.relative_to(folder)
+        return True
+    except ValueError:
+        return False
 
 
 def ingest_batch(archive, paths: Iterable[Path], fields: RecordFields, *, attachments: tuple[Path, ...] = (),
                  allow_duplicate: bool = False, on_outcome: Callable[[IngestOutcome], None] | None = None,
                  progress: bool = False, index: bool = True, jobs: int | None = None,
-                 on_warning: Callable[[str], None] | None = None) -> list[IngestOutcome]:
+                 on_warning: Callable[[str], None] | None = None,
+                 follow_symlinks: bool = False) -> list[IngestOutcome]:
     """Ingest files; ``jobs`` files are staged, hashed and extracted at once (default ``[ingest] jobs``,
     else 2), but committed strictly in the given order, so archival codes follow the input order."""
     from .recovery import recover_interrupted
 
     recover_interrupted(archive)
-    files = list(expand(paths))
+    files = list(expand(paths, follow_symlinks=follow_symlinks))
     jobs = max(1, int(jobs or archive.config.raw.get("ingest", {}).get("jobs", 2)))
     outcomes: list[IngestOutcome | None] = [None] * len(files)
     bar = None
@@ -53,14 +90,16 @@ def ingest_batch(archive, paths: Iterable[Path], fields: RecordFields, *, attach
             from .pipeline import pipeline_for
             a = archive if not workers else Archive(archive.root, archive.actor, extra_plugins=archive.extra_plugins)
             workers.append(a)
-            local.ingestor = Ingestor(a, allow_duplicate=allow_duplicate, **pipeline_for(a))
+            local.ingestor = Ingestor(a, allow_duplicate=allow_duplicate, on_warning=on_warning, **pipeline_for(a))
         return local.ingestor
 
-    def run(k: int, path: Path) -> IngestOutcome | None:
+    def run(k: int, source: Source) -> IngestOutcome | None:
         try:
             if stop.is_set():
                 return None
-            return _one(ingestor(), path, fields, attachments, gate=lambda: turns.turn(k))
+            if source.refusal:
+                return IngestOutcome(shown_name(source.path), "refused", message=source.refusal)
+            return _one(ingestor(), source, fields, attachments, gate=lambda: turns.turn(k))
         finally:
             turns.done(k)
 
@@ -124,15 +163,21 @@ class _Turns:
                 self.cv.notify_all()
 
 
-def _one(ingestor: Ingestor, path: Path, fields: RecordFields, attachments: tuple[Path, ...],
+def _one(ingestor: Ingestor, source: Source, fields: RecordFields, attachments: tuple[Path, ...],
          gate=None) -> IngestOutcome:
+    path, shown = source.path, shown_name(source.path)
     try:
-        rec = ingestor.ingest(path, fields, attachments, gate=gate)
+        rec = ingestor.ingest(path, fields, attachments, gate=gate, follow_symlinks=source.follow,
+                              beneath=source.beneath)
     except DuplicateRecord as exc:
-        return IngestOutcome(str(path), "duplicate", exc.existing_id, message=exc.message)
+        return IngestOutcome(shown, "duplicate", exc.existing_id, message=exc.message)
     except StorageFull as exc:
-        return IngestOutcome(str(path), "failed", message=exc.message)
+        return IngestOutcome(shown, "failed", message=exc.message)
     except DanganError as exc:
-        return IngestOutcome(str(path), "refused", message=exc.message if str(path) in exc.message
-                             else f"{path}: {exc.message}")
-    return IngestOutcome(str(path), "archived", rec.id, rec.archival_code)
+        return IngestOutcome(shown, "refused", message=exc.message if shown in exc.message
+                             else f"{shown}: {exc.message}")
+    except Exception as exc:  # noqa: BLE001 - a bug met by one file must not stop the batch (invariant 9)
+        log.error("%s: unexpected error", shown, exc_info=True)
+        return IngestOutcome(shown, "failed", message=f"{shown}: not archived: unexpected error "
+                             f"({type(exc).__name__}: {shown_name(str(exc))})")
+    return IngestOutcome(shown, "archived", rec.id, rec.archival_code)

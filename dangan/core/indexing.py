@@ -24,7 +24,7 @@ from typing import Callable, Iterator
 from ..errors import DanganError, IntegrityError, LockTimeout
 from ..model import Record
 from ..repository.ocfl import vnum
-from .storage import DERIVATIVE_PREFIX, METADATA_PATH, parse_metadata
+from .storage import METADATA_PATH, parse_metadata, text_path
 
 BATCH = 500              # outbox rows applied per commit
 REINDEX_BATCH = 5000     # records per commit when rebuilding: fewer segments to merge later
@@ -49,7 +49,7 @@ def document_for(archive, rec: Record, names: dict[str, str] | None = None, *, s
     texts = []
     by_path = {f.logical_path: f for f in archive.store.files(rec.id, rec.version)}
     for f in rec.files:
-        t = by_path.get(f"{DERIVATIVE_PREFIX}text/{f.path}.txt")
+        t = by_path.get(text_path(f.path))
         if t is not None:
             texts.append(b"".join(archive.store.read_chunks(rec.id, t)).decode("utf-8", "replace"))
     main = rec.main_file

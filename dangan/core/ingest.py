@@ -14,8 +14,8 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+import logging
 import socket
-import stat
 from dataclasses import dataclass
 from contextlib import nullcontext
 from pathlib import Path
@@ -27,10 +27,14 @@ from ..repository.fsutil import translate_oserror
 from . import mime as mimes
 from . import records
 from .fields import RecordFields
+from .source_files import max_file_bytes, open_source, shown_name, title_from_name
 from .storage import METADATA_PATH, file_entry, metadata_document
 from .volumes import ensure_plain_volume
 
 MAX_TEXT_CHARS = 20 * 1024 * 1024
+#: How much of a sealed record's file libmagic sees (its staged copy is ciphertext).
+MAGIC_BYTES = 1024 * 1024
+log = logging.getLogger("dangan.ingest")
 
 
 @dataclass
@@ -45,28 +49,9 @@ class IngestOutcome:
         return dict(self.__dict__)
 
 
-def open_regular(path: Path):
-    """Open a regular file for reading without blocking on FIFOs or devices."""
-    try:
-        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
-    except FileNotFoundError:
-        raise FileRefused(f"{path}: no such file") from None
-    except IsADirectoryError:
-        raise FileRefused(f"{path}: is a folder") from None
-    except PermissionError:
-        raise FileRefused(f"{path}: permission denied") from None
-    except OSError as exc:
-        raise FileRefused(f"{path}: cannot open ({exc.strerror})") from None
-    st = os.fstat(fd)
-    if not stat.S_ISREG(st.st_mode):
-        os.close(fd)
-        raise FileRefused(f"{path}: not a regular file")
-    os.set_blocking(fd, True)
-    fh = os.fdopen(fd, "rb")
-    if st.st_size == 0:
-        fh.close()
-        raise FileRefused(f"{path}: empty file (0 bytes): nothing to archive")
-    return fh
+def open_regular(path: Path, *, follow_symlinks: bool = True, max_bytes: int | None = None):
+    """Open a regular file for reading without blocking on FIFOs or devices (``source_files.open_source``)."""
+    return open_source(path, follow_symlinks=follow_symlinks, max_bytes=max_bytes).fh
 
 
 class Ingestor:
@@ -74,27 +59,47 @@ class Ingestor:
 
     def __init__(self, archive, *, allow_duplicate: bool = False,
                  extractor: Callable[[Path, str], Extraction] | None = None,
-                 classifier=None) -> None:
+                 classifier=None, on_warning: Callable[[str], None] | None = None) -> None:
         self.archive = archive
+        self.on_warning = on_warning     # sparse files and the like: archived, but worth a word
         self.allow_duplicate = allow_duplicate
         self.extractor = extractor
         self.classifier = classifier     # plugins facade adapter: classify, validate, code
 
     # -- one record ---------------------------------------------------------
     def ingest(self, path: Path, fields: RecordFields, attachments: tuple[Path, ...] = (), *,
-               gate: Callable[[], Any] | None = None) -> Record:
+               gate: Callable[[], Any] | None = None, follow_symlinks: bool = False,
+               beneath: Path | None = None) -> Record:
         """Archive one file.  ``gate`` (a context-manager factory) is held around the commit: a
-        batch uses it to commit files in input order while staging several at once."""
-        archive = self.archive
+        batch uses it to commit files in input order while staging several at once.
+
+        Every file is opened once (``source_files.open_source``: no symlink unless
+        ``follow_symlinks``, regular files only, within ``[ingest] max_file_mb``) and read
+        only through that descriptor; with ``beneath`` (a drop folder) no folder between it and
+        the file may be a symbolic link."""
         path = Path(path)
         sources = [("main", path)] + [("attachment", Path(a)) for a in attachments]
-        for _role, src in sources:
-            open_regular(src).close()            # refuse unreadable files before any work
+        limit = max_file_bytes(self.archive.config)
+        opened = []
+        try:
+            for _role, src in sources:                 # refuse unreadable files before any work
+                opened.append(open_source(src, follow_symlinks=follow_symlinks, max_bytes=limit, beneath=beneath))
+            for sf in opened:
+                warning = sf.sparse_warning()
+                if warning:
+                    (self.on_warning or log.warning)(warning)
+            return self._ingest(path, fields, [(role, sf) for (role, _), sf in zip(sources, opened)], gate)
+        finally:
+            for sf in opened:
+                sf.close()
+
+    def _ingest(self, path: Path, fields: RecordFields, sources: list, gate) -> Record:
+        archive = self.archive
         fields = fields.normalised()
         rid = records.new_record_id()
         now = _now()
         rec = Record(
-            id=rid, fonds=archive.config.fonds, title=fields.title or Path(path.name).stem,
+            id=rid, fonds=archive.config.fonds, title=fields.title or title_from_name(path.name),
             department=fields.department, category=fields.category,
             year=fields.year or (int(fields.date[:4]) if fields.date else dt.date.today().year),
             date=fields.date, retention=fields.retention, secrecy=fields.secrecy or "public",
@@ -107,24 +112,27 @@ class Ingestor:
             taken: set[str] = set()
             names: dict[str, str] = {}
             plain: dict[str, tuple[int, str]] = {}
-            for i, (role, src) in enumerate(sources, 1):
-                with open_regular(src) as fh:
-                    name = prot.name(src.name, taken, i)
-                    taken.add(name)
-                    try:
-                        size, digest, psize, pdigest = prot.add_file(draft, name, fh, 1)
-                    except OSError as exc:
-                        raise _refuse_or_translate(exc, src) from exc
-                content_mime = mimes.by_content(src if prot.confidential else draft.content / name)
-                ext_mime = mimes.by_extension(src.name)
+            for i, (role, sf) in enumerate(sources, 1):
+                name = prot.name(sf.path.name, taken, i)      # escaped by logical_name
+                taken.add(name)
+                try:
+                    size, digest, psize, pdigest = prot.add_file(draft, name, sf.fh, 1)
+                except OSError as exc:
+                    raise _refuse_or_translate(exc, sf.path) from exc
+                content_mime = (mimes.by_bytes(sf.head(MAGIC_BYTES)) if prot.confidential
+                                else mimes.by_content(draft.content / name))
+                ext_mime = mimes.by_extension(sf.name)
                 rec.files.append(file_entry(name, role, size, digest, content_mime, ext_mime,
                                             mimes.mismatch(content_mime, ext_mime)))
-                names[name] = src.name
+                names[name] = sf.name
                 plain[name] = (psize, pdigest)
             main = rec.files[0]
             if not self.allow_duplicate and not prot.confidential:
                 self._refuse_duplicate(main.sha512, path)
-            rec.extraction = self._extract(draft, prot, rec, main.path, path if prot.confidential else None)
+            # a sealed record is extracted from the source (its staged copy is ciphertext): through
+            # the open descriptor, so a file swapped in under the same name is never read
+            rec.extraction = self._extract(draft, prot, rec, main.path,
+                                           sources[0][1].proc_path if prot.confidential else None)
             stored, stored_names = prot.stored(rec, names, plain)
             with (gate() if gate else nullcontext()):
                 self._commit(draft, rec, stored, stored_names, names, prot, implicit_volume, path, now)
@@ -137,7 +145,7 @@ class Ingestor:
         """Intent, then one transaction: archival code, metadata.json, publish, rows, audit, outbox."""
         archive = self.archive
         rid, main = rec.id, rec.files[0]
-        self._write_intent(rid, "(confidential)" if prot.confidential else str(path))
+        self._write_intent(rid, "(confidential)" if prot.confidential else shown_name(path))
         try:
             with archive.transaction() as conn:
                 if not self.allow_duplicate and not prot.confidential:
@@ -156,7 +164,7 @@ class Ingestor:
                 details = {"sha512": main.sha512, "size": main.size, "files": len(rec.files),
                            "archival_code": rec.archival_code, "volume": rec.volume}
                 if not prot.confidential:
-                    details.update(source=str(path), mime=main.mime)
+                    details.update(source=shown_name(path), mime=main.mime)
                 archive.audit(conn, "record.ingest", rid, details=details)
                 conn.execute("INSERT INTO index_outbox (record_id, op, queued) VALUES (?, 'upsert', ?)",
                              (rid, now))
@@ -200,7 +208,7 @@ class Ingestor:
     def _refuse_duplicate(self, digest: str, path: Path) -> None:
         existing = records.find_by_digest(self.archive.conn, digest)
         if existing:
-            raise DuplicateRecord(f"{path}: already archived as record {existing} (use --allow-duplicate to archive "
+            raise DuplicateRecord(f"{shown_name(path)}: already archived as record {existing} (use --allow-duplicate to archive "
                                   f"it again)", existing)
 
     def _assign_code(self, conn, rec: Record) -> tuple[str | None, int | None]:
@@ -239,9 +247,9 @@ def protection_for(archive, volume, rid: str):
 
 
 def _refuse_or_translate(exc: OSError, src: Path) -> Exception:
-    out = translate_oserror(exc, f"archiving {src}")
+    out = translate_oserror(exc, f"archiving {shown_name(src)}")
     if out is exc:
-        return FileRefused(f"{src}: cannot read ({exc.strerror})")
+        return FileRefused(f"{shown_name(src)}: cannot read ({exc.strerror})")
     return out
 
 

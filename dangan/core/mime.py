@@ -32,6 +32,14 @@ def by_content(path: Path) -> str:
         return "application/octet-stream"
 
 
+def by_bytes(data: bytes) -> str:
+    """The content type of a file's first bytes (a sealed record's source, read through its descriptor)."""
+    try:
+        return _magic().from_buffer(data) or "application/octet-stream"
+    except Exception:  # as in by_content: unknown, not an error
+        return "application/octet-stream"
+
+
 def by_extension(name: str) -> str | None:
     return mimetypes.guess_type(name, strict=False)[0]
 

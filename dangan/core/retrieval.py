@@ -9,6 +9,7 @@ import hashlib
 from ..errors import CryptoError, IntegrityError, NotFound, UsageError
 from ..repository.fsutil import translate_oserror
 from .sealing import PLAINTEXT_DIGEST
+from .source_files import restored_name, shown_name
 from .storage import DERIVATIVE_PREFIX, METADATA_PATH, stored_original_names
 
 
@@ -51,7 +52,7 @@ def get_files(archive, ref: str, out_dir: Path, *, version: int | None = None,
                 continue
             name = names.get(lp, lp)
             from ..repository.paths import safe_name
-            target = out_dir / (safe_name(name) if not lp.startswith(DERIVATIVE_PREFIX) else lp.replace("/", "_"))
+            target = out_dir / (safe_name(restored_name(name)) if not lp.startswith(DERIVATIVE_PREFIX) else lp.replace("/", "_"))
             if target.exists() and not overwrite:
                 raise UsageError(f"{target} exists: choose another -o folder or remove it")
             part = target.with_name(target.name + ".part")
@@ -79,7 +80,8 @@ def get_files(archive, ref: str, out_dir: Path, *, version: int | None = None,
         raise
     finally:
         archive.record_event("record.retrieve", rec.id, outcome, details={
-            "version": v, "to": str(out_dir), "files": [p.name for p in written], "problem": problem})
+            "version": v, "to": shown_name(out_dir), "files": [shown_name(p.name) for p in written],
+            "problem": problem})
     return written
 
 

@@ -14,6 +14,7 @@ from typing import Any
 from ..errors import IntegrityError
 from ..model import Record, RecordFile
 from ..repository.paths import safe_name, unique_name
+from .source_files import NAME_MAX, fit_name, shown_name
 
 METADATA_PATH = "metadata.json"
 DERIVATIVE_PREFIX = ".dangan/"
@@ -21,20 +22,32 @@ FORMAT = "dangan-record/1"
 
 
 def text_path(logical_path: str) -> str:
-    return f"{DERIVATIVE_PREFIX}text/{logical_path}.txt"
+    """Where a file's extracted text is kept: ``.dangan/text/<name>.txt``.
+
+    A name too long for ``<name>.txt`` to be one file name (NAME_MAX, 255 bytes) gets a
+    shortened name with a hash of the full one.  Names that fit keep the form every store
+    has always had, so derivatives written before are found under the same path."""
+    folder, _, name = logical_path.rpartition("/")
+    derivative = fit_name(name + ".txt")
+    return f"{DERIVATIVE_PREFIX}text/{folder + '/' if folder else ''}{derivative}"
 
 
 def logical_name(original: str, taken: set[str]) -> str:
-    name = safe_name(original)
+    """The logical path of a user's file: its last name component as text (undecodable bytes
+    escaped), never a reserved name, unique in the version and at most NAME_MAX bytes."""
+    name = fit_name(shown_name(safe_name(original)))
     if name in (METADATA_PATH, ".dangan"):
         name = "_" + name
-    return unique_name(name, taken)
+    name = unique_name(name, taken)
+    while len(name.encode("utf-8")) > NAME_MAX:        # "stem (2).ext" grew past the limit
+        name = unique_name(fit_name(name, NAME_MAX - 8), taken)
+    return name
 
 
 def metadata_document(rec: Record, original_names: dict[str, str], catalogue: dict[str, Any]) -> bytes:
     d = rec.to_dict()
     for f in d["files"]:
-        f["original_name"] = original_names.get(f["path"], f["path"])
+        f["original_name"] = shown_name(original_names.get(f["path"], f["path"]))
     doc = {"format": FORMAT, "record": d, "catalogue": catalogue}
     return json.dumps(doc, ensure_ascii=False, indent=1, sort_keys=True).encode("utf-8") + b"\n"
 

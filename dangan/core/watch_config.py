@@ -184,6 +184,48 @@ def folder_from_table(table: dict[str, Any], watch: dict[str, Any], root: Path) 
         settle_seconds=float(merged.get("settle_seconds", 1.0)), poll=bool(merged.get("poll", False)))
 
 
+def refuse_unsafe_folders(archive, folders: list[DropFolder]) -> None:
+    """Refuse a drop folder (or done folder) that is inside the archive, contains it, or contains its
+    keystore or a backup repository: the watcher moves what it finds there into ``done/``."""
+    from .volumes import keystore_path
+    root = Path(archive.root).resolve()
+    guarded = [("the archive", root, True)]
+    try:
+        guarded.append(("the archive's keystore", keystore_path(archive).expanduser().resolve(), False))
+    except (OSError, RuntimeError, UsageError):
+        pass
+    for location in _backup_locations(archive):
+        guarded.append(("a backup repository", location, False))
+    for f in folders:
+        for what, place in (("drop folder", f.path), ("done folder", f.done_dir)):
+            if place is None:
+                continue
+            place = Path(place).resolve()
+            for name, guarded_path, refuse_inside in guarded:
+                if _inside(guarded_path, place) or (refuse_inside and _inside(place, guarded_path)):
+                    relation = ("is" if place == guarded_path else "contains" if _inside(guarded_path, place)
+                                else "is inside")
+                    raise UsageError(f"{what} {place} {relation} {name} ({guarded_path}): refused, the watcher "
+                                     f"would move its files away; choose a folder outside it")
+
+
+def _backup_locations(archive) -> list[Path]:
+    """Local backup repositories the archive knows: ``[backup] repo`` and those it has written to."""
+    spots = [str((archive.config.raw.get("backup") or {}).get("repo") or "")]
+    try:
+        spots += [r[0] for r in archive.conn.execute("SELECT location FROM backup_repos")]
+    except Exception:  # noqa: BLE001 - an older catalogue without the table: nothing known
+        pass
+    out = []
+    for s in spots:
+        s = s.removeprefix("file://")
+        if not s or "://" in s:
+            continue
+        p = Path(s).expanduser()
+        out.append((p if p.is_absolute() else Path(archive.root) / p).resolve())
+    return out
+
+
 def configured_folders(config, root: Path) -> list[DropFolder]:
     watch = config.raw.get("watch", {})
     return [folder_from_table(t, watch, root) for t in watch.get("folders", [])]

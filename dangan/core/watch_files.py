@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Iterator
 
 from ..repository.fsutil import fsync_dir, makedirs_durable, write_durable
+from .source_files import NAME_MAX, fit_name, open_folder_beneath, open_source, shown_name
 from .watch_config import DropFolder
 
 CHUNK = 1024 * 1024
@@ -32,58 +33,82 @@ def scan(folder: DropFolder) -> Iterator[Path]:
                 yield p
 
 
-def sha512_of(path: Path) -> str:
-    h = hashlib.sha512()
-    with open(path, "rb") as fh:
-        while chunk := fh.read(CHUNK):
+def fingerprint(path: Path, *, max_bytes: int | None, digest: bool = True, beneath: Path | None = None) -> str | None:
+    """The sha512 of a drop file (None without ``digest``), read through ``source_files.open_source``:
+    a symbolic link, FIFO, socket or device, an empty file or one over the size limit raises
+    ``FileRefused`` before anything blocks or reads a byte."""
+    with open_source(path, follow_symlinks=False, max_bytes=max_bytes, beneath=beneath) as src:
+        if not digest:
+            return None
+        h = hashlib.sha512()
+        while chunk := src.fh.read(CHUNK):
             h.update(chunk)
-    return h.hexdigest()
+        return h.hexdigest()
+
+
+def note_path(target: Path) -> Path:
+    """``NAME.error.txt`` next to a quarantined file (shortened if NAME is near the name-length limit)."""
+    return target.with_name(fit_name(target.name, NAME_MAX - len(".error.txt")) + ".error.txt")
 
 
 def _free_name(target: Path) -> Path:
-    if not target.exists() and not Path(str(target) + ".error.txt").exists():
+    if not os.path.lexists(target) and not note_path(target).exists():
         return target
     stem, suffix = target.stem, target.suffix
     for i in range(2, 100_000):
-        cand = target.with_name(f"{stem} ({i}){suffix}")
-        if not cand.exists() and not Path(str(cand) + ".error.txt").exists():
+        cand = target.with_name(fit_name(f"{stem} ({i}){suffix}"))
+        if not os.path.lexists(cand) and not note_path(cand).exists():
             return cand
     raise FileExistsError(errno.EEXIST, "no free name", str(target))
 
 
-def _move(src: Path, dest: Path, stop: Path) -> Path:
-    """Rename ``src`` to ``dest`` (a free name), durably."""
+def _move(src: Path, dest: Path, stop: Path, root: Path) -> Path:
+    """Rename ``src`` (a file under the drop folder ``root``) to ``dest`` (a free name), durably.
+
+    ``src`` is renamed relative to its folder's descriptor, reached from ``root`` without
+    following links: a sub-folder swapped for a link after the file was taken cannot make
+    the watcher move a file from elsewhere (``SymlinkedFolder``)."""
     makedirs_durable(dest.parent, stop)
+    src_dir = open_folder_beneath(src, root)
     try:
-        os.rename(src, dest)
-    except OSError as exc:
-        if exc.errno != errno.EXDEV:
-            raise
-        tmp = dest.with_name(f".{dest.name}.{os.getpid()}.part")      # another filesystem: copy, fsync, rename
-        shutil.copy2(src, tmp)
-        with open(tmp, "rb+") as fh:
-            os.fsync(fh.fileno())
-        os.rename(tmp, dest)
+        try:
+            os.rename(src.name, dest, src_dir_fd=src_dir)
+        except OSError as exc:
+            if exc.errno != errno.EXDEV:
+                raise
+            tmp = dest.with_name(f".{dest.name}.{os.getpid()}.part")      # another filesystem: copy, fsync, rename
+            with open_source(src, beneath=root) as source, open(tmp, "xb") as out:
+                shutil.copyfileobj(source.fh, out, CHUNK)
+                out.flush()
+                os.fsync(out.fileno())
+                os.chmod(out.fileno(), source.st.st_mode & 0o7777)
+                os.utime(out.fileno(), ns=(source.st.st_atime_ns, source.st.st_mtime_ns))
+            os.rename(tmp, dest)
+            fsync_dir(dest.parent)
+            os.unlink(src.name, dir_fd=src_dir)
         fsync_dir(dest.parent)
-        os.unlink(src)
-    fsync_dir(dest.parent)
-    fsync_dir(src.parent)
+        os.fsync(src_dir)
+    finally:
+        os.close(src_dir)
     return dest
 
 
 def to_done(folder: DropFolder, path: Path) -> Path | None:
     """The file is archived: delete it, or move it to ``done/`` keeping its relative path."""
     if folder.after == "delete":
+        parent = open_folder_beneath(path, folder.path)
         try:
-            os.unlink(path)
+            os.unlink(path.name, dir_fd=parent)
+            os.fsync(parent)
         except FileNotFoundError:
             return None
-        fsync_dir(path.parent)
+        finally:
+            os.close(parent)
         return None
     stop = folder.done if folder.done_dir else folder.path
     target = folder.done / folder.relative(path)
     makedirs_durable(target.parent, stop)
-    return _move(path, _free_name(target), stop)
+    return _move(path, _free_name(target), stop, folder.path)
 
 
 def to_quarantine(folder: DropFolder, path: Path, reason: str) -> Path:
@@ -92,9 +117,9 @@ def to_quarantine(folder: DropFolder, path: Path, reason: str) -> Path:
     makedirs_durable(target.parent, folder.path)
     target = _free_name(target)
     when = dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
-    text = f"{reason}\n\nfile: {folder.relative(path)}\nquarantined: {when}\nby: dangan watch\n"
-    write_durable(Path(str(target) + ".error.txt"), text.encode("utf-8"))
-    return _move(path, target, folder.path)
+    text = f"{reason}\n\nfile: {shown_name(folder.relative(path))}\nquarantined: {when}\nby: dangan watch\n"
+    write_durable(note_path(target), text.encode("utf-8", "backslashreplace"))
+    return _move(path, target, folder.path, folder.path)
 
 
 def quarantined(folder: DropFolder) -> int:

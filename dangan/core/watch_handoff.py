@@ -40,6 +40,7 @@ from pathlib import Path
 
 from .actor import Actor
 from .ingest import _now
+from .source_files import shown_name
 
 OPEN_STATES = ("pending", "archived", "duplicate", "refused")
 
@@ -98,7 +99,7 @@ def begin(archive, folder, path: Path, st: os.stat_result, sha512: str | None) -
         cur = conn.execute(
             "INSERT INTO watch_handoffs (folder, path, path_key, sha512, size, mtime_ns, pid, host, audit_seq,"
             " started, state) VALUES (?,?,?,?,?,?,?,?,?,?, 'pending')",
-            (str(folder.path), "" if folder.confidential else str(path), path_key(archive, path),
+            (shown_name(folder.path), "" if folder.confidential else shown_name(path), path_key(archive, path),
              None if folder.confidential else sha512, st.st_size, st.st_mtime_ns, os.getpid(),
              socket.gethostname(), seq, _now()))
         return cur.lastrowid
@@ -202,7 +203,7 @@ def settle_previous(archive, keys: dict[str, Path]) -> list[tuple[Handoff, Path 
             h = replace(h, state=state, outcome=state, record_id=rid, reason=reason)
         path = keys.get(h.path_key)
         try:
-            st = path.stat() if path is not None else None
+            st = path.lstat() if path is not None else None
         except OSError:
             st = None
         if st is None or not h.matches(st):
@@ -251,4 +252,5 @@ def safe_reason(message: str, path: Path, folder) -> str:
     """A refusal's reason as the catalogue and the log may keep it (no file names of confidential folders)."""
     if not folder.confidential:
         return message
-    return message.replace(str(path), "(file)").replace(path.name, "(file)")
+    return (message.replace(str(path), "(file)").replace(shown_name(path), "(file)")
+            .replace(shown_name(path.name), "(file)").replace(path.name, "(file)"))

@@ -114,7 +114,7 @@ class Tracker:
             items = list(self.entries.items())
         for path, e in items:
             try:
-                st = os.stat(path)
+                st = os.lstat(path)          # a symlink is judged itself (and refused), never its target
             except OSError:
                 self.forget(path)
                 continue

@@ -19,15 +19,17 @@ files into a confidential volume logs counts and record ids only.
 from __future__ import annotations
 
 import logging
+import os
 import threading
 import time
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from ..errors import DanganError, DuplicateRecord, LockTimeout, StorageFull
+from ..errors import DanganError, DuplicateRecord, FileRefused, LockTimeout, StorageFull, SymlinkedFolder
 from . import watch_files as files
 from . import watch_handoff as handoffs
-from .watch_config import DropFolder
+from .source_files import escape_text, max_file_bytes, shown_name
+from .watch_config import DropFolder, refuse_unsafe_folders
 from .watch_lock import WatcherLock
 from .watch_tracker import Events, Tracker
 
@@ -57,6 +59,8 @@ class Watcher:
     counts: Counts = field(default_factory=Counts)
 
     def __post_init__(self) -> None:
+        refuse_unsafe_folders(self.archive, self.folders)     # never move the archive itself into done/
+        self._max_bytes = max_file_bytes(self.archive.config)
         self.folders = [self._classify(f) for f in self.folders]
         self.tracker = Tracker(self.folders)
         self.base_actor = self.archive.actor
@@ -85,7 +89,13 @@ class Watcher:
         from .pipeline import pipeline_for
         key = (folder.confidential, folder.duplicates == "archive")
         if key not in self._ingestors:
-            self._ingestors[key] = Ingestor(self.archive, allow_duplicate=key[1],
+            if folder.confidential:
+                def warn(_message: str) -> None:
+                    log.warning("a sparse file is archived at its full length")      # no name: confidential
+            else:
+                def warn(message: str) -> None:
+                    log.warning("%s", escape_text(message))
+            self._ingestors[key] = Ingestor(self.archive, allow_duplicate=key[1], on_warning=warn,
                                             **pipeline_for(self.archive, extract=folder.confidential))
         return self._ingestors[key]
 
@@ -199,27 +209,45 @@ class Watcher:
 
     # -- one file -----------------------------------------------------------------------------
     def _handle(self, folder: DropFolder, path: Path) -> None:
-        name = "a file" if folder.confidential else str(folder.relative(path))
+        name = "a file" if folder.confidential else escape_text(shown_name(folder.relative(path)))
         try:
-            st = path.stat()
+            st = os.lstat(path)              # never follow a link planted in the folder
             if path in self._decided:
                 fingerprint, args, kw = self._decided[path]
                 if fingerprint == (st.st_size, st.st_mtime_ns):
                     self._leave(folder, path, *args, **kw)
                     return
                 del self._decided[path]      # a new file under the same name
-            sha = None if folder.confidential else files.sha512_of(path)
-            if (path.stat().st_size, path.stat().st_mtime_ns) != (st.st_size, st.st_mtime_ns):
+            try:
+                sha = files.fingerprint(path, max_bytes=self._max_bytes, digest=not folder.confidential,
+                                        beneath=folder.path)
+            except SymlinkedFolder as exc:   # a sub-folder became a link: touch nothing behind it
+                log.warning("%s is not taken: %s", name, escape_text(handoffs.safe_reason(exc.message, path, folder)))
+                self.tracker.forget(path)
+                self.counts.failed += 1
+                return
+            except FileRefused as exc:       # a symlink, FIFO, device, empty or too large: quarantined as it is
+                self._refuse(folder, path, handoffs.begin(self.archive, folder, path, st, None), exc.message,
+                             handoffs.safe_reason(exc.message, path, folder), name)
+                return
+            now = os.lstat(path)
+            if (now.st_size, now.st_mtime_ns) != (st.st_size, st.st_mtime_ns):
                 return                       # still changing: the tracker will see it and wait again
             self._archive_one(folder, path, st, sha, name)
         except DanganError as exc:           # around the hand-off bookkeeping itself (busy, disk full)
-            log.warning("%s stays in its drop folder for now: %s", name, handoffs.safe_reason(exc.message, path, folder))
+            log.warning("%s stays in its drop folder for now: %s", name,
+                        escape_text(handoffs.safe_reason(exc.message, path, folder)))
             self.tracker.postpone(path, RETRY_SECONDS)
             self.counts.failed += 1
         except FileNotFoundError:
             self.tracker.forget(path)
         except OSError as exc:
-            log.error("%s stays in its drop folder for now: %s", name, exc.strerror or exc)
+            log.error("%s stays in its drop folder for now: %s", name, escape_text(str(exc.strerror or exc)))
+            self.tracker.postpone(path, RETRY_SECONDS)
+            self.counts.failed += 1
+        except Exception as exc:  # noqa: BLE001 - a bug met by one file must not stop the watcher (invariant 9)
+            log.error("%s stays in its drop folder for now: unexpected error (%s)", name, type(exc).__name__,
+                      exc_info=not folder.confidential)
             self.tracker.postpone(path, RETRY_SECONDS)
             self.counts.failed += 1
 
@@ -227,7 +255,7 @@ class Watcher:
         hid = handoffs.begin(self.archive, folder, path, st, sha)
         self.archive.actor = handoffs.HandoffActor.of(self.base_actor, hid)
         try:
-            rec = self._ingestor(folder).ingest(path, folder.fields_for(path))
+            rec = self._ingestor(folder).ingest(path, folder.fields_for(path), beneath=folder.path)
         except DuplicateRecord as exc:
             if folder.duplicates == "skip":
                 self._leave(folder, path, "duplicate", "", exc.existing_id, hid)
@@ -263,7 +291,7 @@ class Watcher:
     def _refuse(self, folder: DropFolder, path: Path, hid: int, reason: str, safe: str, name: str) -> None:
         self._leave(folder, path, "refused", reason, None, hid, safe_reason=safe)
         self.counts.quarantined += 1
-        log.warning("quarantined %s: %s", name, safe)
+        log.warning("quarantined %s: %s", name, escape_text(safe))
 
     def _leave(self, folder: DropFolder, path: Path, outcome: str, reason: str, record_id: str | None,
                hid: int, *, extract: bool = False, safe_reason: str | None = None) -> None:
@@ -272,7 +300,7 @@ class Watcher:
         If the move fails (permissions on done/, say), the file is retried by
         moving it again — never by archiving it again (``_decided``).
         """
-        st = path.stat()
+        st = os.lstat(path)
         args = (outcome, reason, record_id, hid)
         self._decided[path] = ((st.st_size, st.st_mtime_ns), args, {"extract": extract, "safe_reason": safe_reason})
         if outcome == "refused":
