@@ -58,11 +58,17 @@ def rebuild_catalogue(ctx, yes):
     from ..core.archive import Archive
     from ..core.recovery import rebuild
     from ..core.config import find_archive
-    from ..core import catalogue
+    from ..core import catalogue, catalogue_health
     root = find_archive(ctx.archive_path)
-    catalogue.connect(root / "catalogue.sqlite", create=True).close()
+    path = root / "catalogue.sqlite"
+    problem = catalogue_health.needs_setting_aside(path)
     if not yes and sys.stdin.isatty():
-        click.confirm("Replace the catalogue's record tables with what the store holds?", abort=True)
+        click.confirm("Set the damaged catalogue aside and rebuild it from the store?" if problem else
+                      "Replace the catalogue's record tables with what the store holds?", abort=True)
+    if problem:
+        aside = catalogue_health.set_aside(path)
+        click.echo(f"the catalogue {problem}: set aside as {aside.name}", err=True)
+    catalogue.connect(path, create=True).close()
     archive = Archive(root, ctx.actor())
     n = rebuild(archive)
     archive.close()
