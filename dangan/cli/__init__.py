@@ -93,6 +93,8 @@ class Context:
         if self._archive is None:
             from ..core.archive import Archive
             self._archive = Archive.open(self.archive_path, actor=self.actor())
+            for warning in self._archive.warnings:
+                click.echo(f"dangan: warning: {warning}", err=True)
         return self._archive
 
 

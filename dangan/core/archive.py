@@ -30,6 +30,7 @@ class Archive:
         self.config = Config.load(self.root)
         self.actor = actor or current_actor()
         self.extra_plugins = tuple(extra_plugins)     # (name, plugin) pairs registered for this object only
+        self.warnings: list[str] = list(self.config.warnings)     # for the face to show once
 
     # -- opening ------------------------------------------------------------
     @classmethod
