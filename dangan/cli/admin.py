@@ -14,11 +14,12 @@ from .output import json_line, json_lines, table
 @click.argument("path", required=False, type=click.Path(path_type=Path), default=Path("."))
 @click.option("--fonds", required=True, help="Fonds code (全宗号), e.g. Z109.")
 @click.option("--name", default="", help="The organisation's name.")
+@click.option("--group", metavar="GROUP", help="Let GROUP read the archive (2750/0640); default: only you (0700/0600).")
 @pass_ctx
-def init(ctx, path, fonds, name):
+def init(ctx, path, fonds, name, group):
     """Create a new archive in PATH (default: here)."""
     from ..core.archive import Archive
-    archive = Archive.init(path, fonds=fonds, name=name, actor=ctx.actor())
+    archive = Archive.init(path, fonds=fonds, name=name, actor=ctx.actor(), group=group)
     click.echo(f"created archive {archive.root} (fonds {fonds})")
     archive.close()
 
@@ -59,7 +60,11 @@ def rebuild_catalogue(ctx, yes):
     from ..core.recovery import rebuild
     from ..core.config import find_archive
     from ..core import catalogue, catalogue_health
+    from ..core.archive_trust import check_archive
+    from ..core.permissions import apply_umask
     root = find_archive(ctx.archive_path)
+    check_archive(root)
+    apply_umask(root)
     path = root / "catalogue.sqlite"
     problem = catalogue_health.needs_setting_aside(path)
     if not yes and sys.stdin.isatty():
