@@ -106,6 +106,21 @@ def test_every_command_refuses_a_bad_catalogue_then_rebuild_repairs_it(filled, t
     assert dangan(filled, "check").returncode == 0
 
 
+def test_check_finds_damage_on_pages_that_listings_never_read(filled):
+    cat = filled / "catalogue.sqlite"
+    conn = sqlite3.connect(cat)
+    (root_page,) = conn.execute("SELECT rootpage FROM sqlite_master WHERE name = 'files_sha512'").fetchone()
+    conn.close()
+    data = bytearray(cat.read_bytes())
+    data[(root_page - 1) * PAGE:root_page * PAGE] = os.urandom(PAGE)
+    cat.write_bytes(bytes(data))
+    assert dangan(filled, "ls").returncode == 0                      # the damage is out of the listing's way
+    assert_refused(dangan(filled, "check"), "check")
+    r = dangan(filled, "rebuild-catalogue", "--yes")
+    assert r.returncode == 0 and "set aside" in r.stderr, r.stderr
+    assert dangan(filled, "check").returncode == 0
+
+
 def test_a_new_archive_still_opens_and_init_is_unchanged(archive_root):
     r = dangan(archive_root, "ls")
     assert r.returncode == 0, r.stderr

@@ -32,8 +32,11 @@ def init(ctx, path, fonds, name, group):
 @pass_ctx
 def check(ctx, ref, no_digests, decrypt, as_json):
     """Verify every digest and compare store and catalogue; exit 6 on any problem."""
+    from ..core.catalogue_health import check_pages
     from ..core.integrity import check as run_check
     archive = ctx.archive()
+    if ref is None:
+        check_pages(archive.conn, archive.catalogue_path)      # damage on pages no listing reads
     bar = None
     if sys.stderr.isatty() and not as_json and ref is None:
         def bar(i, n):

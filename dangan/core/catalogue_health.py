@@ -54,7 +54,9 @@ def problem_after_open(conn: sqlite3.Connection) -> str | None:
 
 
 def refusal(path: Path, problem: str) -> IntegrityError:
-    return IntegrityError(f"the catalogue {path} {problem}, so this is not a new archive: {REPAIR}")
+    problem = " ".join(problem.split())                  # quick_check answers on several lines
+    new = "" if problem.startswith("is damaged") else ", so this is not a new archive"
+    return IntegrityError(f"the catalogue {path} {problem}{new}: {REPAIR}")
 
 
 def is_damage(exc: BaseException) -> bool:
@@ -90,6 +92,16 @@ def needs_setting_aside(path: Path) -> str | None:
         return f"is damaged ({exc})"
     finally:
         conn.close()
+
+
+def check_pages(conn: sqlite3.Connection, path: Path) -> None:
+    """``PRAGMA quick_check`` (every page, as ``dangan check`` reads every object); raise if damaged."""
+    try:
+        row = conn.execute("PRAGMA quick_check(1)").fetchone()
+    except sqlite3.DatabaseError as exc:
+        raise refusal(path, f"is damaged ({exc})") from None
+    if row is None or row[0] != "ok":
+        raise refusal(path, f"is damaged ({row[0] if row else 'quick_check gave no answer'})")
 
 
 def set_aside(path: Path) -> Path:
