@@ -64,6 +64,12 @@ class DanganGroup(click.Group):
             raise
         except KeyboardInterrupt:
             fail("interrupted", 130)
+        except Exception as exc:
+            if type(exc).__module__ == "sqlite3":                # damage found on a page read later
+                from ..core.catalogue_health import damage_message, is_damage
+                if is_damage(exc):
+                    fail(damage_message(exc), 6)
+            raise
 
 
 def fail(message: str, code: int) -> None:
@@ -88,6 +94,8 @@ class Context:
         if self._archive is None:
             from ..core.archive import Archive
             self._archive = Archive.open(self.archive_path, actor=self.actor())
+            for warning in self._archive.warnings:
+                click.echo(f"dangan: warning: {warning}", err=True)
         return self._archive
 
 

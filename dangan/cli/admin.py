@@ -14,11 +14,12 @@ from .output import json_line, json_lines, line, table
 @click.argument("path", required=False, type=click.Path(path_type=Path), default=Path("."))
 @click.option("--fonds", required=True, help="Fonds code (全宗号), e.g. Z109.")
 @click.option("--name", default="", help="The organisation's name.")
+@click.option("--group", metavar="GROUP", help="Let GROUP read the archive (2750/0640); default: only you (0700/0600).")
 @pass_ctx
-def init(ctx, path, fonds, name):
+def init(ctx, path, fonds, name, group):
     """Create a new archive in PATH (default: here)."""
     from ..core.archive import Archive
-    archive = Archive.init(path, fonds=fonds, name=name, actor=ctx.actor())
+    archive = Archive.init(path, fonds=fonds, name=name, actor=ctx.actor(), group=group)
     click.echo(f"created archive {archive.root} (fonds {fonds})")
     archive.close()
 
@@ -31,8 +32,11 @@ def init(ctx, path, fonds, name):
 @pass_ctx
 def check(ctx, ref, no_digests, decrypt, as_json):
     """Verify every digest and compare store and catalogue; exit 6 on any problem."""
+    from ..core.catalogue_health import check_pages
     from ..core.integrity import check as run_check
     archive = ctx.archive()
+    if ref is None:
+        check_pages(archive.conn, archive.catalogue_path)      # damage on pages no listing reads
     bar = None
     if sys.stderr.isatty() and not as_json and ref is None:
         def bar(i, n):
@@ -58,11 +62,21 @@ def rebuild_catalogue(ctx, yes):
     from ..core.archive import Archive
     from ..core.recovery import rebuild
     from ..core.config import find_archive
-    from ..core import catalogue
+    from ..core import catalogue, catalogue_health
+    from ..core.archive_trust import check_archive
+    from ..core.permissions import apply_umask
     root = find_archive(ctx.archive_path)
-    catalogue.connect(root / "catalogue.sqlite", create=True).close()
+    check_archive(root)
+    apply_umask(root)
+    path = root / "catalogue.sqlite"
+    problem = catalogue_health.needs_setting_aside(path)
     if not yes and sys.stdin.isatty():
-        click.confirm("Replace the catalogue's record tables with what the store holds?", abort=True)
+        click.confirm("Set the damaged catalogue aside and rebuild it from the store?" if problem else
+                      "Replace the catalogue's record tables with what the store holds?", abort=True)
+    if problem:
+        aside = catalogue_health.set_aside(path)
+        click.echo(f"the catalogue {problem}: set aside as {aside.name}", err=True)
+    catalogue.connect(path, create=True).close()
     archive = Archive(root, ctx.actor())
     n = rebuild(archive)
     archive.close()

@@ -26,10 +26,16 @@ from .config import CONFIG_NAME, Config, find_archive, initial_config
 
 class Archive:
     def __init__(self, root: Path, actor: Actor | None = None, *, extra_plugins: tuple = ()) -> None:
+        from . import permissions
+        from .archive_trust import check_archive
         self.root = Path(root)
+        check_archive(self.root)                      # before any of its configuration or code is used
+        permissions.apply_umask(self.root)
         self.config = Config.load(self.root)
         self.actor = actor or current_actor()
         self.extra_plugins = tuple(extra_plugins)     # (name, plugin) pairs registered for this object only
+        # for the face to show once
+        self.warnings: list[str] = [*self.config.warnings, *permissions.exposure_warnings(self.root)]
 
     # -- opening ------------------------------------------------------------
     @classmethod
@@ -37,9 +43,13 @@ class Archive:
         return cls(find_archive(path), actor)
 
     @classmethod
-    def init(cls, path: str | Path, *, fonds: str, name: str = "", actor: Actor | None = None) -> "Archive":
+    def init(cls, path: str | Path, *, fonds: str, name: str = "", actor: Actor | None = None,
+             group: str | None = None) -> "Archive":
+        """Create an archive: private to its creator (0700/0600), or readable by ``group`` (2750/0640)."""
         from ..repository.ocfl import OcflStore
         from ..repository.fsutil import translate_oserror
+        from . import permissions
+        from .archive_trust import check_new_archive_folder
 
         root = Path(path).expanduser()
         fonds = fonds.strip()
@@ -49,8 +59,9 @@ class Archive:
             raise UsageError(f"{root} is already an archive")
         if root.exists() and any(root.iterdir()):
             raise UsageError(f"{root} exists and is not empty: choose a new or empty folder")
+        check_new_archive_folder(root)
         try:
-            root.mkdir(parents=True, exist_ok=True)
+            permissions.make_root(root, group)
             OcflStore.create(root / "store", root / ".work")
             (root / "plugins").mkdir()
             (root / "index").mkdir()

@@ -57,13 +57,15 @@ def restore_to(repo: Repository, snap_id: str, dest: Path, *, actor=None) -> dic
     """Restore snapshot ``snap_id`` as a complete archive at ``dest`` (new or empty)."""
     from . import catalogue
     from .archive import Archive
+    from .permissions import make_root
 
     dest = Path(dest).expanduser().absolute()
     if dest.exists() and (not dest.is_dir() or any(dest.iterdir())):
         raise UsageError(f"{dest} exists and is not empty: restore into a new or empty folder")
     manifest = repo.load_snapshot(snap_id)
     work = dest.parent / f".{dest.name}.restoring-{os.getpid()}-{uuid.uuid4().hex[:6]}"
-    work.mkdir(parents=True)
+    work.parent.mkdir(parents=True, exist_ok=True)
+    make_root(work, None)                 # private (0700/0600) whatever the caller's umask
     try:
         jobs = [(d, work / rel) for rel, d, _s in manifest["archive_files"]]
         jobs += [(d, work / "store" / rel) for rel, d, _s in manifest["store_files"]]

@@ -273,19 +273,37 @@ SCHEMA_VERSION = len(MIGRATIONS)
 
 
 def connect(path: Path, *, create: bool = False) -> sqlite3.Connection:
-    """Open the catalogue, migrating it to the current schema."""
-    if not create and not path.exists():
-        from ..errors import IntegrityError
-        raise IntegrityError(f"the catalogue {path} is missing: run `dangan rebuild-catalogue`")
+    """Open the catalogue, migrating it to the current schema.
+
+    Only ``create=True`` may make a new one, and only where no file is: an existing file that is
+    empty, schemaless or damaged is refused (see :mod:`.catalogue_health`), never taken for new.
+    """
+    from . import catalogue_health as health
+    problem = health.problem_before_open(path)
+    if problem and not (create and problem == "is missing"):
+        raise health.refusal(path, problem)
     conn = sqlite3.connect(path, timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None, check_same_thread=False)
-    conn.row_factory = sqlite3.Row
-    conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
-    mode = conn.execute("PRAGMA journal_mode").fetchone()[0]
-    if mode != "wal":
-        conn.execute("PRAGMA journal_mode = WAL")
-    conn.execute("PRAGMA synchronous = FULL")
-    conn.execute("PRAGMA foreign_keys = ON")
-    migrate(conn)
+    try:
+        conn.row_factory = sqlite3.Row
+        conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+        if not problem:
+            problem = health.problem_after_open(conn)
+            if problem:
+                raise health.refusal(path, problem)
+        mode = conn.execute("PRAGMA journal_mode").fetchone()[0]
+        if mode != "wal":
+            conn.execute("PRAGMA journal_mode = WAL")
+        conn.execute("PRAGMA synchronous = FULL")
+        conn.execute("PRAGMA foreign_keys = ON")
+        migrate(conn)
+    except sqlite3.DatabaseError as exc:
+        conn.close()
+        if health.is_damage(exc):
+            raise health.refusal(path, f"is damaged ({exc})") from None
+        raise
+    except BaseException:
+        conn.close()
+        raise
     return conn
 
 

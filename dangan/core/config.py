@@ -40,7 +40,7 @@ def find_archive(explicit: str | os.PathLike | None = None, cwd: Path | None = N
 
 @dataclass
 class Config:
-    """The parsed ``dangan.toml``; unknown sections are kept in ``raw`` for plugins."""
+    """The parsed, validated ``dangan.toml``; ``raw`` keeps every section as written."""
 
     fonds: str
     name: str
@@ -52,30 +52,39 @@ class Config:
     plugins_disabled: list[str] = field(default_factory=list)
     archive_id: str = ""
     raw: dict[str, Any] = field(default_factory=dict)
+    warnings: list[str] = field(default_factory=list)     # unknown keys (the CLI prints them)
 
     @classmethod
     def load(cls, root: Path) -> "Config":
+        """Read and validate ``dangan.toml`` (schema: :mod:`.config_schema`); a bad value is a UsageError."""
+        from .config_schema import validate
         path = root / CONFIG_NAME
         try:
-            raw = tomllib.loads(path.read_text(encoding="utf-8"))
+            text = path.read_bytes().decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise UsageError(f"{path}: not UTF-8 text (invalid byte at offset {exc.start}): save it as UTF-8") from None
+        except OSError as exc:
+            raise UsageError(f"{path}: cannot be read ({exc.strerror})") from None
+        try:
+            raw = tomllib.loads(text)
         except tomllib.TOMLDecodeError as exc:
             raise UsageError(f"{path}: invalid TOML: {exc}") from None
-        archive = raw.get("archive", {})
-        if "fonds" not in archive:
-            raise UsageError(f"{path}: [archive] fonds is missing")
+        warnings = validate(raw, str(path))
+        archive = raw["archive"]
         extraction = raw.get("extraction", {})
         plugins = raw.get("plugins", {})
         return cls(
-            fonds=str(archive["fonds"]),
-            name=str(archive.get("name", "")),
-            ocr_languages=str(extraction.get("ocr_languages", "chi_sim+eng")),
+            fonds=archive["fonds"].strip(),
+            name=archive.get("name", ""),
+            ocr_languages=extraction.get("ocr_languages", "chi_sim+eng"),
             extraction_timeout=float(extraction.get("timeout_seconds", 120)),
-            extraction_memory_mb=int(extraction.get("memory_mb", 1024)),
-            tesseract=str(extraction.get("tesseract", "tesseract")),
+            extraction_memory_mb=extraction.get("memory_mb", 1024),
+            tesseract=extraction.get("tesseract", "tesseract"),
             plugins_enabled=plugins.get("enabled"),
             plugins_disabled=list(plugins.get("disabled", [])),
-            archive_id=str(archive.get("id", "")),
+            archive_id=archive.get("id", ""),
             raw=raw,
+            warnings=warnings,
         )
 
 

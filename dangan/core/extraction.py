@@ -5,6 +5,9 @@ child process alive across files (a batch pays the start-up once) and
 replaces it after any failure.  The child:
 
 * runs in its own process group, so Tesseract and pdftoppm die with it;
+* dies with dangan: ``PR_SET_PDEATHSIG`` (:mod:`dangan.lifeline`) kills it when its parent (the
+  forkserver, which exits with dangan) goes, and its tools die with it the same way, so a
+  ``kill -9`` of dangan leaves no worker or Tesseract running past the time limit;
 * has ``RLIMIT_AS`` (address space, inherited by its tools) set to
   ``memory_mb``; an allocation past it raises MemoryError in Python or kills
   the tool, and either becomes ``failed``;
@@ -33,7 +36,9 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Callable
 
+from dangan.lifeline import die_with_parent
 from dangan.model import ExtractOptions, Extraction
+from dangan.repository.fsutil import pid_alive
 
 INPROCESS_MIMES = frozenset({"text/plain", "text/csv", "text/markdown", "text/x-markdown", "text/html",
                              "text/tab-separated-values", "application/json", "text/xml", "application/xml"})
@@ -69,9 +74,12 @@ def _failed(reason: str) -> Extraction:
     return Extraction(status="failed", message=f"extraction failed: {reason}", extractor="worker")
 
 
-def _child(conn, memory_mb: int, extractor: Extractor | None) -> None:
+def _child(conn, memory_mb: int, extractor: Extractor | None, owner_pid: int = 0) -> None:
     """Worker loop: receive (path, mime, options, cpu_seconds), send back an Extraction."""
     os.setsid()
+    die_with_parent(os.getppid())
+    if owner_pid and not pid_alive(owner_pid):       # dangan died before the request above took hold
+        return
     limit = memory_mb * 1024 * 1024
     resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
     run = extractor or PluginExtractor()
@@ -96,9 +104,12 @@ def _child(conn, memory_mb: int, extractor: Extractor | None) -> None:
         if isinstance(result, Extraction) and result.status == "failed" and "MemoryError" in result.message:
             result.message = f"extraction failed: out of memory (limit {memory_mb} MB)"
         try:
-            conn.send(result)
-        except MemoryError:
-            conn.send(_failed(f"out of memory sending the result (limit {memory_mb} MB)"))
+            try:
+                conn.send(result)
+            except MemoryError:
+                conn.send(_failed(f"out of memory sending the result (limit {memory_mb} MB)"))
+        except (BrokenPipeError, ConnectionError, OSError):
+            return                                   # nobody is waiting for the answer any more
 
 
 def _context():
@@ -131,7 +142,7 @@ class ExtractionWorker:
     def _start(self) -> None:
         ctx = _context()
         parent, child = ctx.Pipe()
-        proc = ctx.Process(target=_child, args=(child, self.memory_mb, self.extractor), daemon=True,
+        proc = ctx.Process(target=_child, args=(child, self.memory_mb, self.extractor, os.getpid()), daemon=True,
                            name="dangan-extract")
         proc.start()
         child.close()

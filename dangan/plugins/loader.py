@@ -2,7 +2,8 @@
 
 Discovery order: ``DEFAULT_PLUGINS`` and ``DEPARTMENT_PLUGINS`` (modules shipped
 with dangan), entry points in group ``dangan.plugins``, then
-``ARCHIVE/plugins/*.py``.  A plugin that fails to import, implements a hook
+``ARCHIVE/plugins/*.py`` (never from a group- or world-writable folder, nor a file writable by
+others; core has already refused an archive whose plugins belong to someone else).  A plugin that fails to import, implements a hook
 with a wrong signature or an unknown hook, or raises while registering its
 schemes or reports, is skipped and recorded in ``load_problems`` naming it;
 the rest keep working.  Order of discovery never decides an outcome: the
@@ -116,6 +117,15 @@ def _load_file(path: Path) -> ModuleType:
     return module
 
 
+def _writable_by_others(path: Path) -> bool:
+    """Group- or world-writable (the archive's owner check is core's; this is the last line of defence)."""
+    import stat
+    try:
+        return bool(path.stat().st_mode & (stat.S_IWGRP | stat.S_IWOTH))
+    except OSError:
+        return False
+
+
 def _reason(exc: BaseException) -> str:
     if isinstance(exc, SyntaxError):
         return f"syntax error at line {exc.lineno}: {exc.msg}"
@@ -176,8 +186,16 @@ def get_plugin_manager(
                 continue
             pm.add(obj, ep.name, source, dist.version if dist else "")
     for d in plugin_dirs:
+        if _writable_by_others(Path(d)):
+            pm.problem(Path(d).name, str(d), "not loaded: the folder is writable by group or others "
+                                             f"(`chmod go-w {d}`); dangan never imports from such a folder")
+            continue
         for path in sorted(Path(d).glob("*.py")):
             if path.name.startswith("_") or not wanted(path.stem):
+                continue
+            if _writable_by_others(path):
+                pm.problem(path.stem, str(path), f"not loaded: the file is writable by group or others "
+                                                 f"(`chmod go-w {path}`)")
                 continue
             try:
                 module = _load_file(path)

@@ -17,6 +17,7 @@ import struct
 import subprocess
 from pathlib import Path
 
+from dangan.lifeline import tool_preexec
 from dangan.model import Extraction
 
 from .options import ExtractOptions, finish
@@ -65,7 +66,8 @@ def _ffprobe(path: Path, meta: dict) -> bool:
         return False
     try:
         proc = subprocess.run([exe, "-v", "error", "-print_format", "json", "-show_format", "-show_streams",
-                               str(path)], capture_output=True, timeout=30, check=False)
+                               str(path)], capture_output=True, timeout=30, check=False,
+                              preexec_fn=tool_preexec())
         info = json.loads(proc.stdout or b"{}")
     except (OSError, subprocess.TimeoutExpired, ValueError):
         return False

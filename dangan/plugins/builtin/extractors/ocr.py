@@ -16,6 +16,7 @@ import re
 import subprocess
 from pathlib import Path
 
+from dangan.lifeline import tool_preexec
 from dangan.model import Extraction
 
 from .options import ExtractOptions, failed, finish, unsupported
@@ -49,7 +50,8 @@ def clean_cjk_spaces(text: str) -> str:
 @functools.lru_cache(maxsize=8)
 def _available_languages(cmd: str) -> frozenset[str]:
     try:
-        out = subprocess.run([cmd, "--list-langs"], capture_output=True, timeout=30, check=False)
+        out = subprocess.run([cmd, "--list-langs"], capture_output=True, timeout=30, check=False,
+                              preexec_fn=tool_preexec())
     except FileNotFoundError:
         raise OcrUnavailable("not OCR'd: tesseract is not installed") from None
     except (OSError, subprocess.TimeoutExpired) as exc:
@@ -79,7 +81,8 @@ def run_tesseract(source: Path | bytes, options: ExtractOptions, *, dpi: int | N
     env = dict(os.environ, OMP_THREAD_LIMIT="1")    # one thread: workers run side by side
     try:
         proc = subprocess.run(cmd, input=source if isinstance(source, bytes) else None,
-                              capture_output=True, timeout=options.tool_timeout, env=env, check=False)
+                              capture_output=True, timeout=options.tool_timeout, env=env, check=False,
+                              preexec_fn=tool_preexec())
     except FileNotFoundError:
         raise OcrUnavailable("not OCR'd: tesseract is not installed") from None
     except subprocess.TimeoutExpired:

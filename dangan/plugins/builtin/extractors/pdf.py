@@ -16,6 +16,7 @@ import time
 import unicodedata
 from pathlib import Path
 
+from dangan.lifeline import tool_preexec
 from dangan.model import Extraction
 
 from .ocr import OcrFailed, OcrUnavailable, ocr_languages, run_tesseract
@@ -105,7 +106,8 @@ def _poppler_page(path: Path, number: int, options: ExtractOptions) -> str | Non
         cmd += ["-upw", options.password]
     try:
         proc = subprocess.run(cmd + [str(path), "-"], capture_output=True, timeout=options.tool_timeout,
-                              check=False)
+                              check=False,
+                              preexec_fn=tool_preexec())
     except (OSError, subprocess.TimeoutExpired):
         return None
     return proc.stdout.decode("utf-8", "replace").strip("\f") if proc.returncode == 0 else None
@@ -148,7 +150,8 @@ def _ocr_page(path: Path, number: int, dpi: int, options: ExtractOptions) -> str
         cmd += ["-upw", options.password]
     cmd.append(str(path))
     try:
-        proc = subprocess.run(cmd, capture_output=True, timeout=options.tool_timeout, check=False)
+        proc = subprocess.run(cmd, capture_output=True, timeout=options.tool_timeout, check=False,
+                              preexec_fn=tool_preexec())
     except FileNotFoundError:
         raise OcrUnavailable("not OCR'd: pdftoppm (poppler-utils) is not installed") from None
     except subprocess.TimeoutExpired:
@@ -287,7 +290,8 @@ def _poppler_fallback(path: Path, options: ExtractOptions, refused: Extraction) 
     """pdftotext reconstructs some files pypdf refuses (no startxref, junk before the header)."""
     cmd = ["pdftotext", "-q", "-enc", "UTF-8", "-l", str(options.max_pages), str(path), "-"]
     try:
-        proc = subprocess.run(cmd, capture_output=True, timeout=options.tool_timeout, check=False)
+        proc = subprocess.run(cmd, capture_output=True, timeout=options.tool_timeout, check=False,
+                              preexec_fn=tool_preexec())
     except (OSError, subprocess.TimeoutExpired):
         return refused
     text = _HSPACE.sub(" ", proc.stdout.decode("utf-8", "replace")).strip("\n\f")
