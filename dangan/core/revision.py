@@ -28,6 +28,8 @@ def revise(ingestor, ref: str, path: Path | None, fields: RecordFields | None = 
     base = RecordFields(old.title, old.department, old.category, old.year, old.date, old.retention,
                         old.secrecy, old.volume, old.tags, old.metadata)
     new_fields = (fields or RecordFields()).normalised().merged_over(base)
+    from .volumes import check_refiling
+    check_refiling(archive, old, new_fields.volume, new_fields.secrecy or old.secrecy, sealed=prot.confidential)
     version = old.version + 1
     with archive.store.stage(rid) as draft:
         inv_files = {f.logical_path: f for f in archive.store.files(rid, old.version)}
@@ -67,11 +69,6 @@ def revise(ingestor, ref: str, path: Path | None, fields: RecordFields | None = 
             volume=new_fields.volume, archival_code=old.archival_code, tags=new_fields.tags,
             metadata=new_fields.metadata, files=files, version=version, created=old.created,
             updated=now, status=status or old.status, extraction=extraction)
-        if rec.volume != old.volume or rec.secrecy != old.secrecy:
-            from ..errors import UsageError
-            if prot.confidential or _confidential(archive, rec):
-                raise UsageError("moving a record in or out of a confidential volume, or changing its secrecy, "
-                                 "is not a revision: it needs re-filing")
         stored, stored_names = prot.stored(rec, names, plain)
         ingestor._write_intent(rid, "(revision)")
         try:
@@ -120,8 +117,3 @@ def _protection(archive, old: Record, sealed: str | None):
     full, files = opened(archive, old, sealed, key)
     names = {p: f.get("original_name", p) for p, f in files.items()}
     return SealedProtection(require_volume(archive, old.volume), old.id, key), full, names
-
-
-def _confidential(archive, rec: Record) -> bool:
-    from ..model import is_confidential
-    return is_confidential(rec.secrecy)

@@ -169,6 +169,29 @@ def file_into(archive, rec, volume: Volume | None) -> None:
     rec.volume = volume.name
 
 
+def check_refiling(archive, rec, volume: str | None, secrecy: str, *, sealed: bool) -> None:
+    """May a revision give ``rec`` this volume and secrecy?  (Policy of issue 11.3.)
+
+    A confidential volume holds only sealed records, and a record's earlier versions stay in the store
+    (nothing is overwritten), so a record with plaintext versions is never moved into one nor raised to
+    secret or above: it is re-ingested into the volume and the plaintext record destroyed through a
+    destruction list.  A sealed record keeps its volume and secrecy (leaving means re-filing too).
+    """
+    if volume == rec.volume and secrecy == rec.secrecy:
+        return
+    if sealed:
+        raise UsageError(f"record {rec.id} is sealed in the confidential volume {rec.volume!r}: moving it out or "
+                         "between volumes, or changing its secrecy, is not a revision: it needs re-filing "
+                         "(ingest its files where they belong, then destroy this record through a destruction list)")
+    target = get_volume(archive, volume) if volume else None
+    if (target is not None and target.confidential) or is_confidential(secrecy):
+        where = f"the confidential volume {target.name!r}" if target is not None and target.confidential \
+            else f"secrecy {secrecy}"
+        raise UsageError(f"record {rec.id} has plaintext versions, which {where} may not keep: re-ingest its files "
+                         f"into a confidential volume (`dangan ingest FILE --volume NAME`) and destroy this record "
+                         "through a destruction list (`dangan disposition propose`)")
+
+
 # -- unlocking ------------------------------------------------------------------
 def _agent(archive):
     from .agent import AgentClient
