@@ -194,8 +194,28 @@ def check_refiling(archive, rec, volume: str | None, secrecy: str, *, sealed: bo
 
 # -- unlocking ------------------------------------------------------------------
 def _agent(archive):
+    """The agent as the acting dangan user sees it: unlocks are per (user, volume)."""
     from .agent import AgentClient
-    return AgentClient(_require_archive_id(archive))
+    from .users import acting_user
+    return AgentClient(_require_archive_id(archive), acting_user(archive).name)
+
+
+def require_cleared(archive, vol: Volume) -> None:
+    """Only a user cleared for the volume's secrecy may unlock it (refusal audited)."""
+    from .users import acting_user, clearance_rank, deny, register_in_use
+    u = acting_user(archive, action="unlock", obj=vol.name)
+    if register_in_use(archive) and clearance_rank(u.clearance) < secrecy_rank(vol.secrecy):
+        raise deny(archive, "unlock", vol.name, f"{u.name} (clearance {u.clearance}) is not cleared for the "
+                   f"{vol.secrecy} volume {vol.name!r} and may not unlock it")
+
+
+def check_unlock(archive, name: str) -> Volume:
+    """The volume, if the actor may unlock it (asked before any passphrase is read)."""
+    vol = require_volume(archive, name)
+    if not vol.confidential:
+        raise UsageError(f"volume {name!r} is not confidential: nothing to unlock")
+    require_cleared(archive, vol)
+    return vol
 
 
 def agent_status(archive) -> dict[str, float]:
@@ -204,9 +224,9 @@ def agent_status(archive) -> dict[str, float]:
 
 def unlock(archive, name: str, *, passphrase: bytes | None = None, keyfile: Path | None = None,
            minutes: float | None = None) -> float:
-    vol = require_volume(archive, name)
-    if not vol.confidential:
-        raise UsageError(f"volume {name!r} is not confidential: nothing to unlock")
+    from .agent import harden_process
+    vol = check_unlock(archive, name)
+    harden_process()                        # this process now holds the KEK and a private key
     ks = open_keystore(archive)
     try:
         kek = ks.unlock_kek(passphrase=passphrase, keyfile=keyfile)
@@ -231,9 +251,12 @@ def lock(archive, name: str | None) -> list[str]:
 
 
 def private_key(archive, vol: Volume) -> bytes:
+    """The volume's private key as the acting user unlocked it (each user unlocks for themselves)."""
     key = _agent(archive).get(vol.id)
     if key is None:
         raise CryptoError(f"volume {vol.name!r} is locked: run `dangan volume unlock {vol.name}`")
+    from .agent import harden_process
+    harden_process()
     return key
 
 
@@ -252,7 +275,9 @@ def rotate(archive, name: str, *, passphrase: bytes | None = None, keyfile: Path
         conn.execute("UPDATE volumes SET public_key = ? WHERE id = ?", (public.hex(), vol.id))
         archive.audit(conn, "volume.rotate-key", vol.name, details={"volume_id": vol.id})
     agent = _agent(archive)
-    if agent.get(vol.id) is not None:
+    mine = agent.get(vol.id) is not None
+    agent.drop(vol.id, everyone=True)       # every user's old private key no longer opens the record keys
+    if mine:
         agent.put(vol.id, ks.volume_private_key(vol.id, kek), unlock_seconds(archive))
 
 
