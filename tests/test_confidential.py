@@ -195,14 +195,15 @@ def test_crypto_shredding_makes_old_ciphertext_unreadable(keyed, archive_root, t
     src.write_text("将被销毁 " + MARK_ASCII, encoding="utf-8")
     rid = ingest(keyed, src)["record_id"]
     keyed("volume", "unlock", "V")
-    a = Archive(archive_root)
+    from dangan.core.actor import Actor
+    a = Archive(archive_root, Actor("tester", "tester"))     # the unlock is tester's (issue 11.5)
     rec = a.record(rid)
     stored = a.store.files(rid)
     old_copy = tmp_path / "old-backup-of-object"
     shutil.copytree(a.store.object_path(rid), old_copy)        # as an earlier backup would hold it
     destroy_record(a, rid, reason="test")
     a.close()
-    b = Archive(archive_root)
+    b = Archive(archive_root, Actor("tester", "tester"))
     with pytest.raises(CryptoError, match="destroyed"):
         record_key(b, rec)
     b.close()

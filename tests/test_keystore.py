@@ -25,7 +25,6 @@ PW = b"correct horse battery staple"
 def cheap_kdf(monkeypatch: pytest.MonkeyPatch) -> None:
     """Real Argon2id/scrypt, cheaper parameters (one test keeps the defaults)."""
     monkeypatch.setattr(keystore_kek, "ARGON2_PARAMS", {"iterations": 1, "memory_kib": 8 * 1024, "lanes": 1})
-    monkeypatch.setattr(keystore_kek, "SCRYPT_PARAMS", {"n": 2**12, "r": 8, "p": 1})
 
 
 @pytest.fixture
@@ -71,14 +70,12 @@ def test_default_parameters_are_recorded(ks_path: Path, monkeypatch: pytest.Monk
     ks.unlock_kek(passphrase=PW)
 
 
-def test_scrypt_when_argon2id_is_missing(ks_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_no_scrypt_fallback_when_argon2id_is_missing(ks_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # issue 11.17: a build without Argon2id used to fall back to scrypt silently; now it is an explicit error
     monkeypatch.setattr(keystore_kek, "argon2_available", lambda: False)
-    ks = Keystore.create(ks_path, AID, passphrase=PW)
-    assert ks.kdf_name == "scrypt" and ks.kdf_params == {"n": 4096, "r": 8, "p": 1}
-    kek = ks.unlock_kek(passphrase=PW)
-    ks.create_volume("v", kek)
-    with pytest.raises(CryptoError, match="wrong passphrase"):
-        ks.unlock_kek(passphrase=b"nope")
+    with pytest.raises(CryptoError, match="cryptography>=44"):
+        Keystore.create(ks_path, AID, passphrase=PW)
+    assert not ks_path.exists()
 
 
 def test_argon2_keystore_on_a_build_without_it(ks: Keystore, monkeypatch: pytest.MonkeyPatch) -> None:

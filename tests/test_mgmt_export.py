@@ -72,6 +72,7 @@ def keyed(office, monkeypatch, tmp_path):
     office("volume", "create", "V", "--secrecy", "秘密", user="boss")
     yield office
     office("volume", "lock", user="boss")
+    office("volume", "lock", user="arch")      # unlocks are per user (issue 11.5)
 
 
 def test_sealed_records_need_an_export_approval_and_an_unlocked_volume(keyed, tmp_path):

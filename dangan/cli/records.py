@@ -170,8 +170,9 @@ def versions(ctx, ref, as_json):
     """List a record's versions."""
     from ..core.access import require
     archive = ctx.archive()
+    from ..core.sealing import versions_shown
     require(archive, "view", archive.record(ref))
-    vers = archive.versions(ref)
+    vers = versions_shown(archive, ref)
     if as_json:
         json_lines(vers)
         return

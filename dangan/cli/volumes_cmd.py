@@ -72,9 +72,11 @@ def list_(ctx, as_json):
 @keyfile_opt
 @pass_ctx
 def unlock(ctx, name, minutes, passphrase_fd, keyfile):
-    """Unlock a confidential volume for this user's session."""
-    from ..core.volumes import unlock as run
-    ttl = run(ctx.archive(), name, passphrase=_secret(keyfile, passphrase_fd), keyfile=keyfile, minutes=minutes)
+    """Unlock a confidential volume for you (the dangan user acting), if you are cleared for it."""
+    from ..core.volumes import check_unlock, unlock as run
+    archive = ctx.archive()
+    check_unlock(archive, name)            # refuse an uncleared user before asking for the passphrase
+    ttl = run(archive, name, passphrase=_secret(keyfile, passphrase_fd), keyfile=keyfile, minutes=minutes)
     click.echo(f"volume {name} unlocked for {ttl / 60:g} minutes")
 
 
@@ -82,7 +84,7 @@ def unlock(ctx, name, minutes, passphrase_fd, keyfile):
 @click.argument("name", required=False)
 @pass_ctx
 def lock(ctx, name):
-    """Lock a volume (all confidential volumes without NAME)."""
+    """Lock a volume you unlocked (all of yours without NAME)."""
     from ..core.volumes import lock as run
     names = run(ctx.archive(), name)
     click.echo("locked: " + (", ".join(names) or "nothing"))

@@ -2,15 +2,25 @@
 
 ``dangan volume unlock`` unwraps a volume's private key with the passphrase and
 hands it to this small background process over a Unix socket; later commands
-of the same OS user ask it for the key.  Keys never touch disk, expire after
-the configured lifetime, and go when locked; the agent exits when it holds no
-key.  The socket lives in a 0700 folder (``$XDG_RUNTIME_DIR/dangan`` or
-``/tmp/dangan-UID``) and the agent answers only peers of its own uid
-(``SO_PEERCRED``).
+of the same dangan user ask it for the key.  Keys are held per (dangan user,
+volume): an unlock serves only the user who made it, not every dangan user
+acting through the same OS account.  Keys never touch disk, expire after the
+configured lifetime, and go when locked; the agent exits when it holds no key.
 
-Protocol: one JSON object per line each way: ``{"op": "put", "volume", "key"
-(base64), "ttl"}``, ``{"op": "get", "volume"}``, ``{"op": "drop", "volume"
-(or null for all)}``, ``{"op": "status"}``, ``{"op": "quit"}``.
+The agent starts with a scrubbed environment (no ``DANGAN_PASSPHRASE`` or
+``DANGAN_BACKUP_PASSPHRASE`` in ``/proc/PID/environ``), and like ssh-agent it
+makes itself non-dumpable (``PR_SET_DUMPABLE`` 0: no ptrace, no core, its
+``/proc/PID`` files owned by root) with ``RLIMIT_CORE`` 0.
+
+The socket lives in a private folder (see ``runtime_dir``), the agent answers
+only peers of its own uid (``SO_PEERCRED``), and the client talks only to an
+agent of its own uid, so a socket planted by someone else gets no key.
+
+Protocol: one JSON object per line each way, each request naming its
+``user``: ``{"op": "put", "user", "volume", "key" (base64), "ttl"}``,
+``{"op": "get", "user", "volume"}``, ``{"op": "drop", "user", "volume" (or
+null for all of the user's), "everyone" (drop the volume for every user)}``,
+``{"op": "status", "user"}``, ``{"op": "quit"}``.
 """
 from __future__ import annotations
 
@@ -19,6 +29,7 @@ import json
 import os
 import select
 import socket
+import stat
 import struct
 import subprocess
 import sys
@@ -26,17 +37,84 @@ import time
 from pathlib import Path
 
 IDLE_EXIT_SECONDS = 5.0
+PR_SET_DUMPABLE = 4
+#: What the agent keeps of the environment it is started from: nothing secret.
+AGENT_ENVIRONMENT = ("PATH", "LANG", "LC_ALL", "LC_CTYPE", "TZ")
+
+
+def harden_process() -> None:
+    """As ssh-agent does: no core dumps (RLIMIT_CORE 0) and not dumpable (PR_SET_DUMPABLE 0, which also
+    stops ptrace by the same uid and makes ``/proc/PID/{environ,mem,…}`` root's).  Best effort off Linux."""
+    import ctypes
+    import resource
+    try:
+        resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+    except (ValueError, OSError):
+        pass
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(PR_SET_DUMPABLE, 0, 0, 0, 0)
+    except (OSError, AttributeError):
+        pass
+
+
+def _private_dir(d: Path) -> str | None:
+    """Make ``d`` (mode 0700) if missing; why it is unsafe to use, or None when it is ours and private."""
+    uid = os.getuid()
+    try:
+        os.mkdir(d, 0o700)
+    except FileExistsError:
+        pass
+    except OSError as exc:
+        return f"cannot create {d}: {exc.strerror}"
+    st = os.lstat(d)
+    if stat.S_ISLNK(st.st_mode) or not stat.S_ISDIR(st.st_mode):
+        return f"{d} is not a folder"
+    if st.st_uid != uid:
+        return f"{d} belongs to uid {st.st_uid}, not to you (uid {uid})"
+    if st.st_mode & 0o077:
+        return f"{d} is open to others (mode {stat.S_IMODE(st.st_mode):o}, not 700)"
+    return None
+
+
+def _candidates() -> list[Path]:
+    uid = os.getuid()
+    base = os.environ.get("XDG_RUNTIME_DIR")
+    if base:
+        return [Path(base) / "dangan"]
+    out = []
+    run_user = Path(f"/run/user/{uid}")
+    try:
+        st = os.lstat(run_user)
+        if stat.S_ISDIR(st.st_mode) and st.st_uid == uid and not st.st_mode & 0o077:
+            out.append(run_user / "dangan")
+    except OSError:
+        pass
+    out.append(Path(f"/tmp/dangan-{uid}"))
+    out.append(Path.home() / ".cache" / "dangan" / f"run-{socket.gethostname()[:32]}")
+    return out
 
 
 def runtime_dir() -> Path:
-    base = os.environ.get("XDG_RUNTIME_DIR")
-    d = Path(base) / "dangan" if base else Path(f"/tmp/dangan-{os.getuid()}")
-    d.mkdir(parents=True, exist_ok=True, mode=0o700)
-    os.chmod(d, 0o700)
-    if d.stat().st_uid != os.getuid():
-        from ..errors import AccessDenied
-        raise AccessDenied(f"{d} belongs to another user; set $XDG_RUNTIME_DIR")
-    return d
+    """The agent's private folder: ``$XDG_RUNTIME_DIR/dangan``; without that variable the first safe one of
+    ``/run/user/UID/dangan``, ``/tmp/dangan-UID`` and ``~/.cache/dangan/run-HOST``.  A folder owned by
+    someone else, open to others or not a folder is never used (nor changed): another user may pre-create
+    ``/tmp/dangan-UID``.  Every client computes the same answer, so they all find one agent."""
+    reasons = []
+    for d in _candidates():
+        if d.parent != Path("/tmp"):
+            try:
+                d.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+            except OSError as exc:
+                reasons.append(f"cannot create {d.parent}: {exc.strerror}")
+                continue
+        why = _private_dir(d)
+        if why is None:
+            return d
+        reasons.append(why)
+    from ..errors import AccessDenied
+    raise AccessDenied("no private folder for the unlock agent (" + "; ".join(reasons) + "): set $XDG_RUNTIME_DIR "
+                       "to a folder of yours with mode 700")
 
 
 def socket_path(archive_id: str) -> Path:
@@ -44,15 +122,21 @@ def socket_path(archive_id: str) -> Path:
 
 
 class AgentClient:
-    def __init__(self, archive_id: str) -> None:
+    """The agent as one dangan user of this archive sees it."""
+
+    def __init__(self, archive_id: str, user: str) -> None:
         self.path = socket_path(archive_id)
+        self.user = user
 
     def _call(self, msg: dict, *, start: bool = False) -> dict | None:
+        msg = {**msg, "user": self.user}
         for attempt in range(2):
             try:
                 with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as s:
                     s.settimeout(5)
                     s.connect(str(self.path))
+                    if _peer_uid(s) != os.getuid():
+                        return None          # not our agent: tell it nothing (and never send it a key)
                     s.sendall(json.dumps(msg).encode() + b"\n")
                     buf = b""
                     while not buf.endswith(b"\n"):
@@ -69,8 +153,12 @@ class AgentClient:
 
     def _start(self) -> None:
         self.path.unlink(missing_ok=True)
+        env = {k: os.environ[k] for k in AGENT_ENVIRONMENT if k in os.environ}
+        # run from the folder holding this dangan package, so ``-m`` starts this same code without PYTHONPATH
+        here = str(Path(__file__).resolve().parents[2])
         subprocess.Popen([sys.executable, "-m", "dangan.core.agent", str(self.path)], start_new_session=True,
-                         stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                         env=env, cwd=here, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                         stderr=subprocess.DEVNULL)
         end = time.monotonic() + 10
         while time.monotonic() < end and not self.path.exists():
             time.sleep(0.02)
@@ -85,8 +173,8 @@ class AgentClient:
         r = self._call({"op": "get", "volume": volume})
         return base64.b64decode(r["key"]) if r and r.get("key") else None
 
-    def drop(self, volume: str | None) -> None:
-        self._call({"op": "drop", "volume": volume})
+    def drop(self, volume: str | None, *, everyone: bool = False) -> None:
+        self._call({"op": "drop", "volume": volume, "everyone": everyone})
 
     def status(self) -> dict[str, float]:
         r = self._call({"op": "status"})
@@ -98,8 +186,31 @@ def _peer_uid(conn: socket.socket) -> int:
     return struct.unpack("3i", creds)[1]
 
 
+def _answer(keys: dict[tuple[str, str], tuple[bytes, float]], msg: dict) -> dict:
+    op, user = msg.get("op"), msg.get("user")
+    reply: dict = {"ok": True}
+    if not isinstance(user, str) and op != "quit":
+        return {"ok": False, "error": "no user"}
+    if op == "put":
+        keys[(user, msg["volume"])] = (base64.b64decode(msg["key"]), time.time() + float(msg["ttl"]))
+    elif op == "get":
+        entry = keys.get((user, msg.get("volume")))
+        reply["key"] = base64.b64encode(entry[0]).decode() if entry else None
+    elif op == "drop":
+        vol = msg.get("volume")
+        for k in [k for k in keys if (msg.get("everyone") and k[1] == vol)
+                  or (k[0] == user and (vol is None or k[1] == vol))]:
+            del keys[k]
+    elif op == "status":
+        reply["volumes"] = {v: exp for (u, v), (_, exp) in keys.items() if u == user}
+    else:
+        reply = {"ok": False, "error": f"unknown op {op!r}"}
+    return reply
+
+
 def serve(path: Path) -> None:
-    keys: dict[str, tuple[bytes, float]] = {}
+    harden_process()
+    keys: dict[tuple[str, str], tuple[bytes, float]] = {}
     srv = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     old = os.umask(0o177)
     try:
@@ -111,8 +222,8 @@ def serve(path: Path) -> None:
     try:
         while True:
             now = time.time()
-            for v in [v for v, (_, exp) in keys.items() if exp <= now]:
-                del keys[v]
+            for k in [k for k, (_, exp) in keys.items() if exp <= now]:
+                del keys[k]
             if keys:
                 last_key = time.monotonic()
             elif time.monotonic() - last_key > IDLE_EXIT_SECONDS:
@@ -133,26 +244,18 @@ def serve(path: Path) -> None:
                             break
                         buf += chunk
                     msg = json.loads(buf)
+                    if not isinstance(msg, dict):
+                        continue
                 except (OSError, ValueError):
                     continue
-                op = msg.get("op")
-                reply: dict = {"ok": True}
-                if op == "put":
-                    keys[msg["volume"]] = (base64.b64decode(msg["key"]), time.time() + float(msg["ttl"]))
-                elif op == "get":
-                    entry = keys.get(msg.get("volume"))
-                    reply["key"] = base64.b64encode(entry[0]).decode() if entry else None
-                elif op == "drop":
-                    if msg.get("volume") is None:
-                        keys.clear()
-                    else:
-                        keys.pop(msg["volume"], None)
-                elif op == "status":
-                    reply["volumes"] = {v: exp for v, (_, exp) in keys.items()}
-                elif op == "quit":
+                if msg.get("op") == "quit":
                     keys.clear()
-                    conn.sendall(json.dumps(reply).encode() + b"\n")
+                    conn.sendall(json.dumps({"ok": True}).encode() + b"\n")
                     return
+                try:
+                    reply = _answer(keys, msg)
+                except (KeyError, TypeError, ValueError):
+                    reply = {"ok": False, "error": "bad request"}
                 try:
                     conn.sendall(json.dumps(reply).encode() + b"\n")
                 except OSError:

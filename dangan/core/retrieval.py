@@ -44,6 +44,7 @@ def get_files(archive, ref: str, out_dir: Path, *, version: int | None = None,
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     written: list[Path] = []
+    opaque: list[str] = []
     outcome, problem = "success", None
     try:
         for stored in archive.store.files(rec.id, v):
@@ -75,13 +76,15 @@ def get_files(archive, ref: str, out_dir: Path, *, version: int | None = None,
                 raise translate_oserror(exc, f"writing {target}") from exc
             os.replace(part, target)
             written.append(target)
+            opaque.append(lp)
     except (IntegrityError, NotFound, CryptoError) as exc:
         outcome, problem = "failure", exc.message
         raise
     finally:
+        # a sealed record's file names are confidential: its event names the opaque logical paths only
         archive.record_event("record.retrieve", rec.id, outcome, details={
-            "version": v, "to": shown_name(out_dir), "files": [shown_name(p.name) for p in written],
-            "problem": problem})
+            "version": v, "to": shown_name(out_dir), "problem": problem,
+            "files": list(opaque) if sealed else [shown_name(p.name) for p in written]})
     return written
 
 

@@ -24,15 +24,19 @@ def revise(ingestor, ref: str, path: Path | None, fields: RecordFields | None = 
     rid = old.id
     now = _now()
     sealed_old = _sealed(archive, rid)
-    prot, old, sealed_names = _protection(archive, old, sealed_old)
+    prot, old, sealed_names, sealed_plain = _protection(archive, old, sealed_old)
     base = RecordFields(old.title, old.department, old.category, old.year, old.date, old.retention,
                         old.secrecy, old.volume, old.tags, old.metadata)
     new_fields = (fields or RecordFields()).normalised().merged_over(base)
+    from .volumes import check_refiling
+    check_refiling(archive, old, new_fields.volume, new_fields.secrecy or old.secrecy, sealed=prot.confidential)
     version = old.version + 1
     with archive.store.stage(rid) as draft:
         inv_files = {f.logical_path: f for f in archive.store.files(rid, old.version)}
         names = sealed_names if prot.confidential else stored_original_names(archive.store, rid)
-        plain = {f.path: (f.size, f.sha512) for f in old.files}
+        # plaintext size and digest of each carried file (a sealed record's from its sealed block: the
+        # catalogue's sha512 is the ciphertext's)
+        plain = sealed_plain if prot.confidential else {f.path: (f.size, f.sha512) for f in old.files}
         # entries as stored: sizes and digests of what is on disk (ciphertext for sealed records)
         carried = {f.path: replace(f, size=inv_files[f.path].size, sha512=inv_files[f.path].digest)
                    for f in old.files}
@@ -69,12 +73,8 @@ def revise(ingestor, ref: str, path: Path | None, fields: RecordFields | None = 
             updated=now, status=status or old.status, extraction=extraction)
         from .declassification import check_lowering
         check_lowering(archive, old, rec, action)          # lowering secrecy needs an approved declassification
-        if rec.volume != old.volume or rec.secrecy != old.secrecy:
-            from ..errors import UsageError
-            if prot.confidential or _confidential(archive, rec):
-                raise UsageError("moving a record in or out of a confidential volume, or changing its secrecy, "
-                                 "is not a revision: it needs re-filing")
-        stored, stored_names = prot.stored(rec, names, plain)
+        stored, stored_names = prot.stored(rec, names, plain, message=message or "revise")
+        message = prot.version_message(message or "revise")      # sealed: kept in the sealed block only
         ingestor._write_intent(rid, "(revision)")
         try:
             with archive.transaction() as conn:
@@ -83,8 +83,8 @@ def revise(ingestor, ref: str, path: Path | None, fields: RecordFields | None = 
                     raise LockTimeout(f"record {rid} changed while revising it: try again")
                 catalogue = {"piece_class": row["piece_class"], "piece": row["piece"], "sealed": prot.sealed}
                 draft.add_bytes(METADATA_PATH, metadata_document(stored, stored_names, catalogue))
-                draft.publish(message=message or "revise", user_name=archive.actor.name, created=now)
-                records.update_record(conn, stored, actor=archive.actor.name, message=message or "revise",
+                draft.publish(message=message, user_name=archive.actor.name, created=now)
+                records.update_record(conn, stored, actor=archive.actor.name, message=message,
                                       original_names=stored_names, sealed=prot.sealed)
                 details = {"version": rec.version, "message": message if not prot.confidential else None,
                            "status": rec.status if rec.status != old.status else None}
@@ -115,17 +115,14 @@ def _sealed(archive, rid: str) -> str | None:
 
 
 def _protection(archive, old: Record, sealed: str | None):
-    """The protection of the record, the record with its sealed fields opened, and sealed original names."""
-    from .sealing import PlainProtection, SealedProtection, opened, record_key
+    """The protection of the record, the record with its sealed fields opened, sealed original names and
+    sealed plaintext (size, digest) by path."""
+    from .sealing import PLAINTEXT_DIGEST, PlainProtection, SealedProtection, opened, record_key
     if not sealed:
-        return PlainProtection(), old, {}
+        return PlainProtection(), old, {}, {}
     from .volumes import require_volume
     key = record_key(archive, old)
     full, files = opened(archive, old, sealed, key)
     names = {p: f.get("original_name", p) for p, f in files.items()}
-    return SealedProtection(require_volume(archive, old.volume), old.id, key), full, names
-
-
-def _confidential(archive, rec: Record) -> bool:
-    from ..model import is_confidential
-    return is_confidential(rec.secrecy)
+    plain = {p: (f.get("size"), f.get(PLAINTEXT_DIGEST)) for p, f in files.items()}
+    return SealedProtection(require_volume(archive, old.volume), old.id, key), full, names, plain

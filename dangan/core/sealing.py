@@ -30,6 +30,9 @@ SEALED_FIELDS = ("title", "tags", "metadata", "extraction")
 #: runs on SHA-NI at about twice sha512's speed (see docs/benchmarks.md).
 PLAINTEXT_DIGEST = "sha256"
 OPAQUE_MIME = "application/octet-stream"
+#: The message a sealed record's revision gets in the OCFL inventory and in ``versions.message``;
+#: the message given (``revise -m``) is kept in the version's sealed block.
+SEALED_MESSAGE = "sealed revision"
 
 
 class PlainProtection:
@@ -46,8 +49,12 @@ class PlainProtection:
     def add_text(self, draft, lp: str, text: str, version: int) -> None:
         draft.add_bytes(text_path(lp), text.encode("utf-8"))
 
-    def stored(self, rec: Record, names: dict[str, str], plain: dict[str, tuple[int, str]]) -> tuple[Record, dict]:
+    def stored(self, rec: Record, names: dict[str, str], plain: dict[str, tuple[int, str]],
+               message: str | None = None) -> tuple[Record, dict]:
         return rec, names
+
+    def version_message(self, message: str) -> str:
+        return message
 
 
 class SealedProtection:
@@ -81,9 +88,13 @@ class SealedProtection:
         tp = text_path(lp)
         draft.add_bytes(tp, encrypt_bytes(text.encode("utf-8"), self.key, self._binding(version, tp)))
 
-    def stored(self, rec: Record, names: dict[str, str], plain: dict[str, tuple[int, str]]) -> tuple[Record, dict]:
-        """The record as store and catalogue may hold it; the rest goes into ``self.sealed``."""
+    def stored(self, rec: Record, names: dict[str, str], plain: dict[str, tuple[int, str]],
+               message: str | None = None) -> tuple[Record, dict]:
+        """The record as store and catalogue may hold it; the rest goes into ``self.sealed``
+        (with the version's message, when given: inventory and catalogue get ``SEALED_MESSAGE``)."""
         payload = {name: getattr(rec, name) for name in SEALED_FIELDS}
+        if message is not None:
+            payload["message"] = message
         payload["files"] = [{"path": f.path, "original_name": names.get(f.path, f.path), "mime": f.mime,
                              "mime_by_extension": f.mime_by_extension, "mime_mismatch": f.mime_mismatch,
                              "size": plain.get(f.path, (f.size, None))[0],
@@ -92,6 +103,9 @@ class SealedProtection:
         files = [replace(f, mime=OPAQUE_MIME, mime_by_extension=None, mime_mismatch=False) for f in rec.files]
         shown = replace(rec, title="", tags=[], metadata={}, extraction={}, files=files)
         return shown, {f.path: f.path for f in files}
+
+    def version_message(self, message: str) -> str:
+        return SEALED_MESSAGE
 
 
 def seal(payload: dict[str, Any], key: bytes, binding) -> str:
@@ -154,3 +168,28 @@ def decrypt_chunks(archive, rec: Record, stored, key: bytes):
     written_in = int(stored.content_path.split("/", 1)[0][1:])
     return decrypt_stream(archive.store.read_chunks(rec.id, stored), key,
                           Binding(vol.id, rec.id, written_in, stored.logical_path))
+
+
+def versions_shown(archive, ref: str) -> list[dict]:
+    """A record's versions; a sealed record's revision messages opened from each version's sealed block
+    while its volume is unlocked for the actor (else they read ``SEALED_MESSAGE``)."""
+    from ..repository.crypto import Binding
+    from .storage import METADATA_PATH, parse_metadata
+    from .volumes import require_volume
+    rows = archive.versions(ref)
+    if not any(r["message"] == SEALED_MESSAGE for r in rows):
+        return rows
+    rec = archive.record(ref)
+    try:
+        key = record_key(archive, rec)
+    except CryptoError:
+        return rows                               # locked: the messages stay sealed
+    vol = require_volume(archive, rec.volume)
+    for r in rows:
+        if r["message"] != SEALED_MESSAGE:
+            continue
+        _rec, _names, cat = parse_metadata(archive.store.read_bytes(rec.id, METADATA_PATH, r["version"]), rec.id)
+        if cat.get("sealed"):
+            payload = unseal(cat["sealed"], key, Binding(vol.id, rec.id, r["version"], "metadata.json"))
+            r["message"] = payload.get("message", r["message"])
+    return rows

@@ -169,10 +169,53 @@ def file_into(archive, rec, volume: Volume | None) -> None:
     rec.volume = volume.name
 
 
+def check_refiling(archive, rec, volume: str | None, secrecy: str, *, sealed: bool) -> None:
+    """May a revision give ``rec`` this volume and secrecy?  (Policy of issue 11.3.)
+
+    A confidential volume holds only sealed records, and a record's earlier versions stay in the store
+    (nothing is overwritten), so a record with plaintext versions is never moved into one nor raised to
+    secret or above: it is re-ingested into the volume and the plaintext record destroyed through a
+    destruction list.  A sealed record keeps its volume and secrecy (leaving means re-filing too).
+    """
+    if volume == rec.volume and secrecy == rec.secrecy:
+        return
+    if sealed:
+        raise UsageError(f"record {rec.id} is sealed in the confidential volume {rec.volume!r}: moving it out or "
+                         "between volumes, or changing its secrecy, is not a revision: it needs re-filing "
+                         "(ingest its files where they belong, then destroy this record through a destruction list)")
+    target = get_volume(archive, volume) if volume else None
+    if (target is not None and target.confidential) or is_confidential(secrecy):
+        where = f"the confidential volume {target.name!r}" if target is not None and target.confidential \
+            else f"secrecy {secrecy}"
+        raise UsageError(f"record {rec.id} has plaintext versions, which {where} may not keep: re-ingest its files "
+                         f"into a confidential volume (`dangan ingest FILE --volume NAME`) and destroy this record "
+                         "through a destruction list (`dangan disposition propose`)")
+
+
 # -- unlocking ------------------------------------------------------------------
 def _agent(archive):
+    """The agent as the acting dangan user sees it: unlocks are per (user, volume)."""
     from .agent import AgentClient
-    return AgentClient(_require_archive_id(archive))
+    from .users import acting_user
+    return AgentClient(_require_archive_id(archive), acting_user(archive).name)
+
+
+def require_cleared(archive, vol: Volume) -> None:
+    """Only a user cleared for the volume's secrecy may unlock it (refusal audited)."""
+    from .users import acting_user, clearance_rank, deny, register_in_use
+    u = acting_user(archive, action="unlock", obj=vol.name)
+    if register_in_use(archive) and clearance_rank(u.clearance) < secrecy_rank(vol.secrecy):
+        raise deny(archive, "unlock", vol.name, f"{u.name} (clearance {u.clearance}) is not cleared for the "
+                   f"{vol.secrecy} volume {vol.name!r} and may not unlock it")
+
+
+def check_unlock(archive, name: str) -> Volume:
+    """The volume, if the actor may unlock it (asked before any passphrase is read)."""
+    vol = require_volume(archive, name)
+    if not vol.confidential:
+        raise UsageError(f"volume {name!r} is not confidential: nothing to unlock")
+    require_cleared(archive, vol)
+    return vol
 
 
 def agent_status(archive) -> dict[str, float]:
@@ -181,9 +224,9 @@ def agent_status(archive) -> dict[str, float]:
 
 def unlock(archive, name: str, *, passphrase: bytes | None = None, keyfile: Path | None = None,
            minutes: float | None = None) -> float:
-    vol = require_volume(archive, name)
-    if not vol.confidential:
-        raise UsageError(f"volume {name!r} is not confidential: nothing to unlock")
+    from .agent import harden_process
+    vol = check_unlock(archive, name)
+    harden_process()                        # this process now holds the KEK and a private key
     ks = open_keystore(archive)
     try:
         kek = ks.unlock_kek(passphrase=passphrase, keyfile=keyfile)
@@ -208,9 +251,12 @@ def lock(archive, name: str | None) -> list[str]:
 
 
 def private_key(archive, vol: Volume) -> bytes:
+    """The volume's private key as the acting user unlocked it (each user unlocks for themselves)."""
     key = _agent(archive).get(vol.id)
     if key is None:
         raise CryptoError(f"volume {vol.name!r} is locked: run `dangan volume unlock {vol.name}`")
+    from .agent import harden_process
+    harden_process()
     return key
 
 
@@ -229,7 +275,9 @@ def rotate(archive, name: str, *, passphrase: bytes | None = None, keyfile: Path
         conn.execute("UPDATE volumes SET public_key = ? WHERE id = ?", (public.hex(), vol.id))
         archive.audit(conn, "volume.rotate-key", vol.name, details={"volume_id": vol.id})
     agent = _agent(archive)
-    if agent.get(vol.id) is not None:
+    mine = agent.get(vol.id) is not None
+    agent.drop(vol.id, everyone=True)       # every user's old private key no longer opens the record keys
+    if mine:
         agent.put(vol.id, ks.volume_private_key(vol.id, kek), unlock_seconds(archive))
 
 

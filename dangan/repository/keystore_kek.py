@@ -1,9 +1,10 @@
 """The key-encryption key (KEK): derived from a passphrase or a key file, checked, held briefly.
 
-Passphrase: Argon2id (``cryptography``'s, when the build has it) with
-t=3, m=128 MiB, p=4 -- about half a second on the reference machine -- else
-scrypt with n=2**18, r=8, p=1.  Key file: HKDF-SHA256 of its contents (at
-least 32 bytes).  The KDF name, salt and parameters are stored, so a
+Passphrase: Argon2id (``cryptography`` >= 44) with t=3, m=128 MiB, p=4 --
+about half a second on the reference machine.  There is no silent fallback:
+a build without Argon2id refuses to set a passphrase (keystores made with
+scrypt by earlier versions still open).  Key file: HKDF-SHA256 of its
+contents (at least 32 bytes).  The KDF name, salt and parameters are stored, so a
 keystore opens with the parameters it was made with.  Every KDF output goes
 through HKDF with the archive id, and a key check (HMAC-SHA256 under a
 subkey, over a fixed label and the archive id) tells a wrong passphrase from
@@ -27,7 +28,6 @@ from cryptography.hazmat.primitives.kdf.scrypt import Scrypt
 from ..errors import CryptoError, IntegrityError, UsageError
 
 ARGON2_PARAMS = {"iterations": 3, "memory_kib": 128 * 1024, "lanes": 4}
-SCRYPT_PARAMS = {"n": 2**18, "r": 8, "p": 1}
 KEYFILE_MIN, KEYFILE_MAX = 32, 1 << 20
 SALT_SIZE = 16
 
@@ -166,10 +166,10 @@ def new_spec(archive_id: str, *, passphrase: bytes | None, keyfile: Path | None)
     salt = secrets.token_bytes(SALT_SIZE)
     if passphrase is not None:
         secret = _passphrase(passphrase)
-        if argon2_available():
-            spec = {"type": "passphrase", "kdf": "argon2id", "params": dict(ARGON2_PARAMS)}
-        else:
-            spec = {"type": "passphrase", "kdf": "scrypt", "params": dict(SCRYPT_PARAMS)}
+        if not argon2_available():
+            raise CryptoError("this build of cryptography has no Argon2id, which protects keystore passphrases: "
+                              "install cryptography>=44 (`pip install -U 'cryptography>=44'`)")
+        spec = {"type": "passphrase", "kdf": "argon2id", "params": dict(ARGON2_PARAMS)}
     else:
         secret = _keyfile(keyfile)  # type: ignore[arg-type]
         spec = {"type": "keyfile", "kdf": "hkdf-sha256", "params": {}}
