@@ -77,3 +77,9 @@ class FileRefused(DanganError):
     """A file cannot be archived (unreadable, not a regular file, ...)."""
 
     exit_code = 13
+
+
+class RecordGone(NotFound):
+    """The record was destroyed or transferred: only its tombstone is here (exit 4, like NotFound)."""
+
+    exit_code = 4

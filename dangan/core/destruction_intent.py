@@ -126,6 +126,7 @@ def roll_forward(archive, intent: dict, *, recovered: bool = False) -> dict:
             adopt(archive, conn, rid)
             conn.execute("INSERT INTO index_outbox (record_id, op, queued) VALUES (?, 'delete', ?)",
                          (rid, intent["created"]))
+            conn.execute("DELETE FROM extraction_queue WHERE record_id = ?", (rid,))   # nothing left to extract
             action = "record.destroy" if verb == "destroyed" else "record.transfer"
             if recovered:       # the event is the destroyer's; who completed it is said in the details
                 audit_log.append(conn, actor=intent["actor"], action=action, obj=rid, details={

@@ -21,6 +21,14 @@ def get_files(archive, ref: str, out_dir: Path, *, version: int | None = None,
     """
     from .access import require
     from .sealing import decrypt_chunks, opened, record_key, sealed_of
+    from .tombstones import GONE, what_happened
+    head = archive.record(ref)
+    if head.status in GONE:                     # only the tombstone is here: say so, never "nothing written"
+        require(archive, "view", head)
+        message = f"{what_happened(archive, head)}: its content is gone"
+        archive.record_event("record.retrieve", head.id, "failure", details={"problem": message})
+        from ..errors import RecordGone
+        raise RecordGone(message)
     rec = archive.record(ref, version)
     require(archive, "read", rec)
     v = rec.version
