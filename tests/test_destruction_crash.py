@@ -95,7 +95,7 @@ def assert_destroyed_once(cli, root: Path, rid: str, lid: str, key: str, *, seal
     cli("audit", "verify", user="boss")
     assert_store_valid(root / "store")
     mark = f"CRASHMARK{key}".encode()
-    for p in [*(root / "store").rglob("*"), *(root / ".work").rglob("*")]:
+    for p in root.rglob("*"):                                # store, .work, index, catalogue
         if p.is_file():
             assert mark not in p.read_bytes(), p
     assert not any((root / ".work" / "doomed").glob("*")), "the set-aside object was deleted after the commit"

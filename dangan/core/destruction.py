@@ -76,6 +76,11 @@ def _remove(archive, ref: str, status: str, *, reason: str, approved_by: str | N
     assert_not_held(archive, rec.id, status)
     row = archive.conn.execute("SELECT sealed, piece_class, piece FROM records WHERE id = ?", (rec.id,)).fetchone()
     sealed = row["sealed"]
+    if sealed:          # the key must be in this keystore (or gone already) before the destruction is decided
+        from .volumes import open_keystore
+        ks = open_keystore(archive)
+        if ks.destroyed(rec.id) is None:
+            ks.record_volume(rec.id)         # NotFound names the keystore that lacks it: nothing was changed
     now = dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds").replace("+00:00", "Z")
     verb = "destroyed" if status == "destroyed" else "transferred"
     certificate = {

@@ -34,13 +34,17 @@ from __future__ import annotations
 import fcntl
 import hashlib
 import json
+import logging
 import os
 import socket
 from contextlib import contextmanager
 from typing import Iterator
 
+from ..errors import DanganError
 from . import audit as audit_log
 from .storage import METADATA_PATH
+
+log = logging.getLogger(__name__)
 
 
 @contextmanager
@@ -152,9 +156,13 @@ def recover(archive) -> int:
             continue            # another machine's: its lease is not ours to judge
         with record_lock(archive, row["record_id"], wait=False) as got:
             intent = _row(conn, row["record_id"]) if got else None
-            if intent is not None:
+            if intent is None:
+                continue
+            try:
                 roll_forward(archive, intent, recovered=True)
                 done += 1
+            except DanganError as exc:      # a keystore copy out of reach, a full disk: tried again next time
+                log.warning("the destruction of record %s is not completed yet: %s", row["record_id"], exc.message)
     live = {archive.store.doomed_path(r["record_id"]).name
             for r in conn.execute("SELECT record_id FROM destruction_intents")}
     if archive.store.doomed.is_dir():
@@ -162,9 +170,21 @@ def recover(archive) -> int:
             if d.name.split("-", 1)[0] not in live:   # its destruction committed: the content must go
                 import shutil
                 shutil.rmtree(d, ignore_errors=True)
+    if done:
+        _after_commit(archive)
     from .disposition_execute import certify_settled
-    done += certify_settled(archive)
-    return done
+    return done + certify_settled(archive)
+
+
+def _after_commit(archive) -> None:
+    """What a destruction does after its commit: the index forgets it, reachable backups purge it."""
+    from . import backup
+    from .indexing import drain
+    try:
+        drain(archive)
+        backup.purge_after_destruction(archive)     # where the backup key is at hand; else at the next run
+    except DanganError as exc:
+        log.warning("after completing a destruction: %s (the next run finishes it)", exc.message)
 
 
 def recover_pending(archive) -> int:

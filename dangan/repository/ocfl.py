@@ -242,43 +242,30 @@ class OcflStore:
             removed += 1
         return removed
 
-    # -- destruction ----------------------------------------------------------
+    # -- destruction: the object leaves in one rename; deleted once the destruction is committed --------------
     def doomed_path(self, object_id: str) -> Path:
-        """Where a destroyed object waits, out of the storage root, until its destruction is committed."""
         return self.doomed / hashlib.sha256(object_id.encode()).hexdigest()
 
     def set_aside(self, object_id: str) -> bool:
-        """Rename the object out of the storage root to ``doomed_path`` (one rename); True if it was there.
-
-        Its tuple folders stay: the tombstone object is renamed into the same place next.  Nothing is
-        deleted here; ``discard_doomed`` does that once the destruction is committed.
-        """
+        """Rename the object out of the storage root to ``doomed_path`` (its tuple folders stay for the tombstone)."""
         with self.object_lock(object_id):
-            root = self.object_path(object_id)
+            root, doomed = self.object_path(object_id), self.doomed_path(object_id)
             if not root.exists():
                 return False
-            doomed = self.doomed_path(object_id)
             self.doomed.mkdir(parents=True, exist_ok=True)
-            if doomed.exists():               # an earlier attempt's leftovers (its object came back?): keep both
+            if doomed.exists():               # an earlier attempt's leftovers: keep both
                 doomed = doomed.with_name(f"{doomed.name}-{uuid.uuid4().hex[:8]}")
             rename(root, doomed)
             fsync_dir(root.parent)
             fsync_dir(self.doomed)
             return True
 
-    def discard_doomed(self, object_id: str | None = None) -> int:
-        """Delete the set-aside object(s) of ``object_id`` (or every one); returns how many went."""
-        if not self.doomed.is_dir():
-            return 0
-        prefix = None if object_id is None else self.doomed_path(object_id).name
-        gone = 0
-        for d in self.doomed.iterdir():
-            if prefix is None or d.name.split("-", 1)[0] == prefix:
+    def discard_doomed(self, object_id: str) -> None:
+        """Delete the set-aside object(s) of ``object_id``."""
+        prefix = self.doomed_path(object_id).name
+        for d in subdirs(self.doomed):
+            if d.name.split("-", 1)[0] == prefix:
                 shutil.rmtree(d, ignore_errors=True)     # (recovery may be deleting it too)
-                gone += 1
-        if gone:
-            fsync_dir(self.doomed)
-        return gone
 
 
 class VersionDraft:
