@@ -8,8 +8,16 @@ the record.  A sealed record's key is shredded in every keystore copy first
 (crypto-shredding), so its ciphertext — in old backups too — can never be
 read again.  Plugins may veto through the ``dangan_destroy`` wrapper.
 
-Refused here, whoever calls: a record under a legal hold (``holds.RecordHeld``)
-and a permanent record.  Approval is the caller's part: ``disposition.execute``
+Refused here, whoever calls: a record under a legal hold (``holds.RecordHeld``),
+a permanent record, and a record with an issued loan or an open loan request.
+
+**Order** (``destruction_intent``): the intent — tombstone, certificate and
+audit details fixed in advance — is committed first; then the key is
+shredded, the object set aside out of the storage root, the tombstone
+published, and one transaction rewrites the catalogue from the tombstone with
+the ``record.destroy`` event and the list item's outcome; the set-aside
+object is deleted only after that commit.  A crash anywhere after the intent
+is rolled forward by the next command.  Approval is the caller's part: ``disposition.execute``
 passes the approver and the destruction list's approval chain (``approval``),
 which the certificate and the tombstone keep.  The title stays in the
 tombstone unless the record is confidential (secret and above).

@@ -9,14 +9,15 @@
 * **Appraisal** — ``propose`` builds a disposition list (销毁清册) of due
   records whose action is ``destroy``, ``review`` (the appraisal is the
   review) or ``transfer``; a held, permanent or not-yet-due record is refused
-  by id and skipped by ``--due``, as is one already on an open list.  Role
+  by id and skipped by ``--due``, as is one already on an open list or one
+  on loan (issued, or an open request).  Role
   ``archivist`` or ``admin``.
 * **Approval** — ``approve`` by a user holding an approver role
   (``[disposition] approver_roles`` in dangan.toml, default ``manager``),
   never the proposer (separation of duties), cleared for every record, and
   allowed by the plugins' ``destroy`` rule for each record.
-* **Execution** — ``execute`` (``archivist``/``admin``) re-checks holds,
-  retention and status for every item, calls ``destroy_record`` with the
+* **Execution** — ``execute`` (``archivist``/``admin``, in ``disposition_execute``)
+  re-checks holds, loans, retention and status for every item, calls ``destroy_record`` with the
   approver and the approval chain, records each item's outcome, and writes a
   destruction certificate for the list (sha256 over its canonical JSON).
   Items whose action is ``transfer`` are first exported together as one
