@@ -169,3 +169,31 @@ def test_the_destruction_primitive_refuses_a_lent_record(office, archive_root, t
     with pytest.raises(UsageError, match="not destroyed until returned"):
         destroy_record(a, rid, reason="test")
     a.close()
+
+
+def test_a_hold_placed_while_a_destruction_is_being_prepared_wins(office, archive_root, tmp_path):
+    """Holds and loans are checked again inside the intent's transaction: a hold placed by someone else
+    after the first checks (here by a plugin wrapper, just before core's destruction runs) stops it."""
+    from dangan.core.actor import Actor
+    from dangan.core.archive import Archive
+    from dangan.core.destruction import destroy_record
+    from dangan.core.holds import add_hold
+    from dangan.core.holds import RecordHeld
+    from dangan.plugins.hookspecs import hookimpl
+    rid = ingest(office, tmp_path, "h")
+
+    class LateHold:
+        @hookimpl(wrapper=True)
+        def dangan_destroy(self, record, actor, reason):
+            other = Archive(archive_root, Actor("lawyer", "lawyer"))
+            add_hold(other, [record.id], reason="诉讼", authority="法院")
+            other.close()
+            return (yield)
+
+    a = Archive(archive_root, Actor("arch", "arch"), extra_plugins=(("late_hold", LateHold()),))
+    with pytest.raises(RecordHeld):
+        destroy_record(a, rid, reason="test")
+    assert a.conn.execute("SELECT count(*) FROM destruction_intents").fetchone()[0] == 0
+    a.close()
+    assert json.loads(office("show", rid, "--json", user="arch").output)["status"] == "active"
+    office("get", rid, "-o", tmp_path / "still", user="arch")

@@ -109,10 +109,19 @@ def _remove(archive, ref: str, status: str, *, reason: str, approved_by: str | N
     event = {"reason": reason, "approved_by": approved_by, "certificate_sha256": certificate["certificate_sha256"],
              "crypto_shredded": bool(sealed), **({"bag": bag} if bag else {}), **({"list": list_id} if list_id else {})}
 
+    def guard():            # inside the intent's transaction: nobody adds a hold or a loan in between
+        fresh = archive.record(rec.id)
+        why = refusal(archive, fresh, status) or ("" if fresh.version == rec.version else
+                                                  f"record {rec.id} changed meanwhile: try again")
+        if why:
+            raise UsageError(why)
+        assert_not_held(archive, rec.id, status)
+
     def perform():
         with intent.record_lock(archive, rec.id):
             started = intent.begin(archive, rid=rec.id, status=status, list_id=list_id, tombstone=tombstone,
-                                   certificate=certificate, event=event, sealed=bool(sealed), created=now)
+                                   certificate=certificate, event=event, sealed=bool(sealed), created=now,
+                                   guard=guard)
             return intent.roll_forward(archive, started)
 
     plugins = archive.plugins

@@ -78,10 +78,15 @@ def pending(conn, rid: str) -> bool:
 
 
 def begin(archive, *, rid: str, status: str, list_id: str | None, tombstone: bytes, certificate: dict,
-          event: dict, sealed: bool, created: str) -> dict:
-    """Commit the intent (step 1); returns its row.  The caller holds ``record_lock``."""
+          event: dict, sealed: bool, created: str, guard=None) -> dict:
+    """Commit the intent (step 1); returns its row.  The caller holds ``record_lock``.
+
+    ``guard()`` runs inside the transaction and may raise: the refusals (a hold, a loan) checked once more
+    where nobody can add one before the intent is committed."""
     from ..errors import UsageError
     with archive.transaction() as conn:
+        if guard is not None:
+            guard()
         if pending(conn, rid):
             raise UsageError(f"record {rid} is being destroyed already (an interrupted destruction is completed"
                              " by the next command)")
