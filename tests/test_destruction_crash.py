@@ -29,10 +29,10 @@ def dangan(root: Path, *args, user: str = "arch") -> list[str]:
     return [sys.executable, "-m", "dangan", "--archive", str(root), "--as", user, *map(str, args)]
 
 
-def run(root: Path, *args, user: str = "arch", crash: int | None = None) -> subprocess.CompletedProcess:
+def run(root: Path, *args, user: str = "arch", crash: int | str | None = None) -> subprocess.CompletedProcess:
     env = {**os.environ}
     if crash is not None:
-        env["DANGAN_TEST_CRASH_AFTER"] = f"rename:{crash}"
+        env["DANGAN_TEST_CRASH_AFTER"] = f"rename:{crash}" if isinstance(crash, int) else crash
     return subprocess.run(dangan(root, *args, user=user), capture_output=True, text=True, env=env)
 
 
@@ -144,6 +144,16 @@ def test_a_kill_after_any_rename_of_a_destruction_is_completed_by_the_next_comma
 
 def test_a_sealed_record_killed_after_any_rename_is_shredded_and_tombstoned(office, archive_root, tmp_path):
     assert crash_every_rename(office, archive_root, tmp_path, sealed=True) >= 4   # the keystore's rename too
+
+
+def test_a_kill_after_the_commit_leaves_no_content_behind(office, archive_root, tmp_path):
+    """Killed between the destruction's commit and the deletion of the set-aside object (and the index drain)."""
+    (rid,), lid = approved_list(office, tmp_path, ["C1"])
+    r = run(archive_root, "disposition", "execute", lid, crash="commit:1")
+    assert r.returncode == -signal.SIGKILL, r.stdout + r.stderr
+    assert any((archive_root / ".work" / "doomed").iterdir()), "the crash came before the deletion"
+    assert run(archive_root, "ls").returncode == 0
+    assert_destroyed_once(office, archive_root, rid, lid, "C1")
 
 
 def test_rebuild_catalogue_after_a_kill_keeps_the_tombstone(office, archive_root, tmp_path):

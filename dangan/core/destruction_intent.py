@@ -41,6 +41,7 @@ from contextlib import contextmanager
 from typing import Iterator
 
 from ..errors import DanganError
+from ..repository.fsutil import crash_point
 from . import audit as audit_log
 from .storage import METADATA_PATH
 
@@ -147,6 +148,7 @@ def roll_forward(archive, intent: dict, *, recovered: bool = False) -> dict:
                 conn.execute("UPDATE disposal_items SET outcome = ?, certificate_sha256 = ? WHERE list_id = ? AND"
                              " record_id = ?", (verb, certificate["certificate_sha256"], intent["list_id"], rid))
             conn.execute("DELETE FROM destruction_intents WHERE record_id = ?", (rid,))
+    crash_point("commit")               # test hook: a kill between the commit and the deletion (see fsutil)
     store.discard_doomed(rid)
     return certificate
 
@@ -175,6 +177,7 @@ def recover(archive) -> int:
             if d.name.split("-", 1)[0] not in live:   # its destruction committed: the content must go
                 import shutil
                 shutil.rmtree(d, ignore_errors=True)
+                done += 1
     if done:
         _after_commit(archive)
     from .disposition_execute import certify_settled

@@ -4,7 +4,8 @@ Every rename the store and the keystore make goes through :func:`rename`, so
 that a test can crash the process deterministically right after the N-th of
 them: ``DANGAN_TEST_CRASH_AFTER=rename:N`` makes the N-th rename of the
 process SIGKILL it the moment the rename returned (tests/test_destruction_crash*.py).
-Unset, the hook costs one environment lookup per rename.
+``commit:N`` does the same after the N-th destruction commit (core calls
+``crash_point("commit")``).  Unset, the hook costs one environment lookup.
 """
 from __future__ import annotations
 
@@ -18,7 +19,7 @@ from ..errors import AccessDenied, IntegrityError, StorageFull
 
 CHUNK = 1024 * 1024
 CRASH_ENV = "DANGAN_TEST_CRASH_AFTER"
-_renames = 0
+_crash_points = 0
 
 
 def rename(src, dst, *, replace: bool = False) -> None:
@@ -29,15 +30,15 @@ def rename(src, dst, *, replace: bool = False) -> None:
 
 def crash_point(kind: str) -> None:
     """Test hook: SIGKILL this process after its N-th ``kind`` when ``$DANGAN_TEST_CRASH_AFTER`` is ``kind:N``."""
-    global _renames
+    global _crash_points
     spec = os.environ.get(CRASH_ENV)
     if not spec:
         return
     want, _, n = spec.partition(":")
     if want != kind:
         return
-    _renames += 1
-    if str(_renames) == n.strip():
+    _crash_points += 1
+    if str(_crash_points) == n.strip():
         os.kill(os.getpid(), signal.SIGKILL)
 
 
