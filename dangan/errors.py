@@ -81,3 +81,9 @@ class FileRefused(DanganError):
 
 class SymlinkedFolder(FileRefused):
     """A file's folder inside a drop folder is a symbolic link: the file is neither read nor moved."""
+
+
+class RecordGone(NotFound):
+    """The record was destroyed or transferred: only its tombstone is here (exit 4, like NotFound)."""
+
+    exit_code = 4

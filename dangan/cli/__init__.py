@@ -96,7 +96,18 @@ class Context:
             self._archive = Archive.open(self.archive_path, actor=self.actor())
             for warning in self._archive.warnings:
                 click.echo(f"dangan: warning: {warning}", err=True)
+            _complete_destructions(self._archive)
         return self._archive
+
+
+def _complete_destructions(archive) -> None:
+    """Every command first completes a destruction a crash interrupted (one cheap query when none is)."""
+    import sqlite3
+    from ..core.destruction_intent import recover_pending
+    try:
+        recover_pending(archive)
+    except (DanganError, sqlite3.DatabaseError):
+        pass        # a missing or damaged catalogue: the command itself says so
 
 
 pass_ctx = click.make_pass_decorator(Context)

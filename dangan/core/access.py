@@ -151,7 +151,9 @@ def grant(archive, action: str, refs: list[str], grantee: str, *, days: int = 7,
     from .four_eyes import require_not_bound
     require_not_bound(archive, "grant", f"user:{grantee}", f"approve for {grantee}", target)
     recs = [archive.record(r) for r in refs]
+    from .tombstones import assert_alive
     for rec in recs:
+        assert_alive(archive, rec, f"approved for {action}")
         head = "department-head" in me.roles and me.department and me.department == rec.department
         if not (me.has_any(GRANT_ROLES) or head):
             raise deny(archive, "grant", rec.id, f"{me.name} may not approve {action} of record {rec.id}: needs "

@@ -267,6 +267,21 @@ MIGRATIONS: list[str] = [
     );
     CREATE INDEX declassifications_record ON declassifications(record_id, status);
     """,
+    # 10: destruction survives a crash (issue 12): the intent of a destruction (the tombstone's metadata.json,
+    #    the certificate and the audit details, fixed before anything is removed) is committed first; recovery
+    #    rolls a started destruction forward from it (core/destruction_intent.py).
+    """
+    CREATE TABLE destruction_intents (
+        record_id TEXT PRIMARY KEY,
+        status TEXT NOT NULL,
+        list_id TEXT,
+        tombstone BLOB NOT NULL,
+        certificate TEXT NOT NULL,
+        event TEXT NOT NULL,
+        sealed INTEGER NOT NULL DEFAULT 0,
+        actor TEXT NOT NULL, created TEXT NOT NULL, pid INTEGER NOT NULL, host TEXT NOT NULL
+    );
+    """,
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)

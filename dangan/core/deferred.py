@@ -68,7 +68,7 @@ def extract_queued(archive, record_id: str) -> str:
     """Extract one queued record and record the result; returns 'extracted', 'skipped' or 'gone'."""
     row = archive.conn.execute("SELECT version, sealed, status, extraction_status FROM records WHERE id = ?",
                                (record_id,)).fetchone()
-    if row is None or row["status"] == "destroyed" or row["sealed"] or row["extraction_status"] is not None:
+    if row is None or row["status"] in ("destroyed", "transferred") or row["sealed"] or row["extraction_status"] is not None:
         with archive.transaction() as conn:          # nothing (more) to do: destroyed, sealed or already extracted
             conn.execute("DELETE FROM extraction_queue WHERE record_id = ?", (record_id,))
         return "gone" if row is None else "skipped"
@@ -123,6 +123,8 @@ def add_derivative_text(archive, record_id: str, text: str, extraction: dict, me
             with archive.transaction() as conn:
                 row = conn.execute("SELECT piece_class, piece, version FROM records WHERE id = ?",
                                    (record_id,)).fetchone()
+                from .tombstones import assert_alive_in
+                assert_alive_in(conn, record_id, "given extracted text")     # its destruction may have begun
                 if row["version"] != old.version:
                     raise LockTimeout(f"record {record_id} changed while extracting its text: try again")
                 catalogue = {"piece_class": row["piece_class"], "piece": row["piece"], "sealed": None}

@@ -8,8 +8,16 @@ the record.  A sealed record's key is shredded in every keystore copy first
 (crypto-shredding), so its ciphertext — in old backups too — can never be
 read again.  Plugins may veto through the ``dangan_destroy`` wrapper.
 
-Refused here, whoever calls: a record under a legal hold (``holds.RecordHeld``)
-and a permanent record.  Approval is the caller's part: ``disposition.execute``
+Refused here, whoever calls: a record under a legal hold (``holds.RecordHeld``),
+a permanent record, and a record with an issued loan or an open loan request.
+
+**Order** (``destruction_intent``): the intent — tombstone, certificate and
+audit details fixed in advance — is committed first; then the key is
+shredded, the object set aside out of the storage root, the tombstone
+published, and one transaction rewrites the catalogue from the tombstone with
+the ``record.destroy`` event and the list item's outcome; the set-aside
+object is deleted only after that commit.  A crash anywhere after the intent
+is rolled forward by the next command.  Approval is the caller's part: ``disposition.execute``
 passes the approver and the destruction list's approval chain (``approval``),
 which the certificate and the tombstone keep.  The title stays in the
 tombstone unless the record is confidential (secret and above).
@@ -29,37 +37,58 @@ import hashlib
 import json
 
 from ..model import Record
-from . import records as rows
-from .storage import METADATA_PATH, metadata_document
+from .storage import metadata_document
 
+GONE = ("destroyed", "transferred")
 PLAIN_FIELDS = ("id", "fonds", "archival_code", "department", "category", "year", "date", "retention", "secrecy",
                 "volume", "created")
 
 
 def destroy_record(archive, ref: str, *, reason: str, approved_by: str | None = None,
-                   approval: dict | None = None) -> dict:
-    return _remove(archive, ref, "destroyed", reason=reason, approved_by=approved_by, approval=approval)
+                   approval: dict | None = None, list_id: str | None = None) -> dict:
+    return _remove(archive, ref, "destroyed", reason=reason, approved_by=approved_by, approval=approval,
+                   list_id=list_id)
 
 
 def transfer_record(archive, ref: str, *, bag: dict, reason: str, approved_by: str | None = None,
-                    approval: dict | None = None) -> dict:
+                    approval: dict | None = None, list_id: str | None = None) -> dict:
     """After the record went out in ``bag`` (``{"bag", "manifest_sha512", "payload_oxum", ...}``)."""
-    return _remove(archive, ref, "transferred", reason=reason, approved_by=approved_by, approval=approval, bag=bag)
+    return _remove(archive, ref, "transferred", reason=reason, approved_by=approved_by, approval=approval, bag=bag,
+                   list_id=list_id)
+
+
+def refusal(archive, rec: Record, doing: str) -> str | None:
+    """Why ``rec`` cannot be ``doing`` (destroyed/transferred) now, or None: gone, permanent, on loan."""
+    from .lending import on_loan
+    if rec.status in GONE:
+        return f"record {rec.id} was {rec.status} already"
+    if (rec.retention or "") == "permanent":
+        return f"record {rec.id} is kept permanently: it can never be {doing}"
+    loan = on_loan(archive, rec.id)
+    if loan:
+        return f"record {rec.id} is on loan {loan} (issued or requested): it is not {doing} until returned"
+    return None
 
 
 def _remove(archive, ref: str, status: str, *, reason: str, approved_by: str | None, approval: dict | None,
-            bag: dict | None = None) -> dict:
+            bag: dict | None = None, list_id: str | None = None) -> dict:
     from ..errors import UsageError
     from ..model import is_confidential
+    from . import destruction_intent as intent
     from .holds import assert_not_held
+    intent.recover(archive)              # an interrupted destruction of this record is finished first
     rec = archive.record(ref)
-    if rec.status in ("destroyed", "transferred"):
-        raise UsageError(f"record {rec.id} was {rec.status} already")
+    why = refusal(archive, rec, status)
+    if why:
+        raise UsageError(why)
     assert_not_held(archive, rec.id, status)
-    if (rec.retention or "") == "permanent":
-        raise UsageError(f"record {rec.id} is kept permanently: it can never be {status}")
     row = archive.conn.execute("SELECT sealed, piece_class, piece FROM records WHERE id = ?", (rec.id,)).fetchone()
     sealed = row["sealed"]
+    if sealed:          # the key must be in this keystore (or gone already) before the destruction is decided
+        from .volumes import open_keystore
+        ks = open_keystore(archive)
+        if ks.destroyed(rec.id) is None:
+            ks.record_volume(rec.id)         # NotFound names the keystore that lacks it: nothing was changed
     now = dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds").replace("+00:00", "Z")
     verb = "destroyed" if status == "destroyed" else "transferred"
     certificate = {
@@ -72,35 +101,28 @@ def _remove(archive, ref: str, status: str, *, reason: str, approved_by: str | N
     }
     certificate["certificate_sha256"] = hashlib.sha256(
         json.dumps(certificate, sort_keys=True, ensure_ascii=False).encode()).hexdigest()
+    title = "" if sealed or is_confidential(rec.secrecy or "public") else rec.title
+    tomb = Record(**{k: getattr(rec, k) for k in PLAIN_FIELDS}, title=title, status=status, version=1,
+                  updated=now, metadata={})
+    tombstone = metadata_document(tomb, {}, {"destruction" if bag is None else "transfer": certificate,
+                                             "piece_class": row["piece_class"], "piece": row["piece"]})
+    event = {"reason": reason, "approved_by": approved_by, "certificate_sha256": certificate["certificate_sha256"],
+             "crypto_shredded": bool(sealed), **({"bag": bag} if bag else {}), **({"list": list_id} if list_id else {})}
+
+    def guard():            # inside the intent's transaction: nobody adds a hold or a loan in between
+        fresh = archive.record(rec.id)
+        why = refusal(archive, fresh, status) or ("" if fresh.version == rec.version else
+                                                  f"record {rec.id} changed meanwhile: try again")
+        if why:
+            raise UsageError(why)
+        assert_not_held(archive, rec.id, status)
 
     def perform():
-        if sealed:
-            from .volumes import open_keystore
-            open_keystore(archive).shred_record(rec.id)
-            archive.__dict__.get("_record_keys", {}).pop(rec.id, None)
-        archive.store.purge(rec.id)
-        title = "" if sealed or is_confidential(rec.secrecy or "public") else rec.title
-        tomb = Record(**{k: getattr(rec, k) for k in PLAIN_FIELDS}, title=title, status=status, version=1,
-                      updated=now, metadata={})
-        message = f"tombstone: record {verb}"
-        with archive.store.stage(rec.id) as draft:
-            draft.add_bytes(METADATA_PATH, metadata_document(tomb, {}, {
-                "destruction" if bag is None else "transfer": certificate, "piece_class": row["piece_class"],
-                "piece": row["piece"]}))
-            draft.publish(message=message, user_name=archive.actor.name, created=now)
-        with archive.transaction() as conn:
-            conn.execute("DELETE FROM files WHERE record_id = ?", (rec.id,))
-            conn.execute("DELETE FROM versions WHERE record_id = ?", (rec.id,))
-            conn.execute("DELETE FROM records WHERE id = ?", (rec.id,))
-            rows.insert_record(conn, tomb, actor=archive.actor.name, message=message,
-                               original_names={}, piece_class=row["piece_class"], piece=row["piece"])
-            conn.execute("INSERT INTO index_outbox (record_id, op, queued) VALUES (?, 'delete', ?)", (rec.id, now))
-            archive.audit(conn, "record.destroy" if bag is None else "record.transfer", rec.id, details={
-                "reason": reason, "approved_by": approved_by, "certificate_sha256": certificate["certificate_sha256"],
-                "crypto_shredded": bool(sealed), **({"bag": bag} if bag else {})})
-            from . import backup
-            backup.note_destruction(archive, conn, rec.id, certificate)   # every backup repo owes a purge
-        return certificate
+        with intent.record_lock(archive, rec.id):
+            started = intent.begin(archive, rid=rec.id, status=status, list_id=list_id, tombstone=tombstone,
+                                   certificate=certificate, event=event, sealed=bool(sealed), created=now,
+                                   guard=guard)
+            return intent.roll_forward(archive, started)
 
     plugins = archive.plugins
     from .access import plugin_actor
@@ -129,7 +151,7 @@ def transfer_batch(archive, ids: list[str], dest, *, list_id: str, reasons: dict
     for rid in ids:
         try:
             cert = transfer_record(archive, rid, bag=bag, reason=reasons.get(rid, f"transfer list {list_id}"),
-                                   approved_by=approved_by, approval=approval)
+                                   approved_by=approved_by, approval=approval, list_id=list_id)
             outcomes[rid] = ("transferred", cert["certificate_sha256"])
         except (UsageError, AccessDenied, PluginError) as exc:
             outcomes[rid] = (f"in the bag, not transferred: {exc.message}", None)

@@ -9,14 +9,15 @@
 * **Appraisal** — ``propose`` builds a disposition list (销毁清册) of due
   records whose action is ``destroy``, ``review`` (the appraisal is the
   review) or ``transfer``; a held, permanent or not-yet-due record is refused
-  by id and skipped by ``--due``, as is one already on an open list.  Role
+  by id and skipped by ``--due``, as is one already on an open list or one
+  on loan (issued, or an open request).  Role
   ``archivist`` or ``admin``.
 * **Approval** — ``approve`` by a user holding an approver role
   (``[disposition] approver_roles`` in dangan.toml, default ``manager``),
   never the proposer (separation of duties), cleared for every record, and
   allowed by the plugins' ``destroy`` rule for each record.
-* **Execution** — ``execute`` (``archivist``/``admin``) re-checks holds,
-  retention and status for every item, calls ``destroy_record`` with the
+* **Execution** — ``execute`` (``archivist``/``admin``, in ``disposition_execute``)
+  re-checks holds, loans, retention and status for every item, calls ``destroy_record`` with the
   approver and the approval chain, records each item's outcome, and writes a
   destruction certificate for the list (sha256 over its canonical JSON).
   Items whose action is ``transfer`` are first exported together as one
@@ -26,12 +27,11 @@
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 import json
 import secrets
 from dataclasses import dataclass
 
-from ..errors import AccessDenied, NotFound, PluginError, UsageError
+from ..errors import NotFound, PluginError, UsageError
 from ..model import Record, is_confidential
 from .users import now, require_role
 
@@ -168,6 +168,10 @@ def _eligible(archive, rec: Record, as_of: dt.date) -> tuple[Due | None, str]:
     other = _open_list_of(archive, rec.id)
     if other:
         return None, f"record {rec.id} is on destruction list {other} already"
+    from .lending import on_loan
+    loan = on_loan(archive, rec.id)
+    if loan:
+        return None, f"record {rec.id} is on loan {loan} (issued or requested)"
     return d, ""
 
 
@@ -195,7 +199,7 @@ def propose(archive, refs=(), *, due: bool = False, as_of: dt.date | None = None
                 d, why = None, exc.message
             if d is not None:
                 items.append((rec, d))
-            elif "not due" not in why and "no due date" not in why and "permanently" not in why:
+            elif "not due" not in why and "no due date" not in why and "permanently" not in why:   # held, listed, lent
                 skipped.append({"record_id": rec.id, "reason": why})
     if not items:
         raise UsageError(f"no record is due for destruction as of {as_of}" +
@@ -285,117 +289,9 @@ def reject(archive, lid: str, note: str) -> dict:
 
 
 def execute(archive, lid: str, transfer_to=None) -> dict:
-    """Dispose of every item of an approved list still due: transfers go out as one BagIt bag to
-    ``transfer_to``, the rest is destroyed; returns the list with its certificate."""
-    from pathlib import Path
-
-    from .destruction import destroy_record, transfer_batch
-    require_role(archive, EXECUTOR_ROLES, "execute destruction lists", obj=lid)
-    lst = get_list(archive, lid)
-    if lst["status"] not in ("approved", "executing"):
-        raise UsageError(f"destruction list {lid} is {lst['status']}: only an approved list is executed")
-    from .four_eyes import require_other_person
-    mine = require_other_person(archive, "disposition.execute", lid, "execute it",
-                                {f"approved destruction list {lid}": lst["decided_identity"]})
-    transfers = [i for i in lst["items"] if not i["outcome"] and i["action"] == "transfer"]
-    if transfers and transfer_to is None:
-        raise UsageError(f"list {lid} transfers {len(transfers)} record(s): give --to DIR for the BagIt package")
-    if transfers and Path(transfer_to).exists() and (not Path(transfer_to).is_dir() or any(Path(transfer_to).iterdir())):
-        raise UsageError(f"{transfer_to} exists and is not an empty folder: choose a new one for the transfer")
-    with archive.transaction() as conn:
-        conn.execute("UPDATE disposal_lists SET status = 'executing', executed_by = ?, executed_identity = ?"
-                     " WHERE id = ?", (archive.actor.name, mine, lid))
-        archive.audit(conn, "disposition.execute", lid, "started")
-    chain = {"list": lid, "proposed_by": lst["proposed_by"], "proposed_at": lst["proposed_at"],
-             "approved_by": lst["decided_by"], "approved_at": lst["decided_at"]}
-    bag, out, reasons = None, [], {}
-    for item in transfers:
-        rid = item["record_id"]
-        try:
-            rec = archive.record(rid)
-            d, why = _recheck(archive, rec) if rec.status not in GONE else (None, f"{rec.status} already")
-        except (UsageError, AccessDenied, PluginError) as exc:
-            d, why = None, exc.message
-        if why:
-            _outcome(archive, lid, rid, "not transferred: " + why, None)
-        else:
-            out.append(rid)
-            reasons[rid] = f"transfer list {lid} (retention {d.retention}, due {d.due})"
-    if out:
-        bag, outcomes = transfer_batch(archive, out, Path(transfer_to), list_id=lid, reasons=reasons,
-                                       approved_by=lst["decided_by"], approval=chain)
-        for rid, (outcome, sha) in outcomes.items():
-            _outcome(archive, lid, rid, outcome, sha)
-    for item in lst["items"]:
-        if item["outcome"] or item["action"] == "transfer":
-            continue
-        rid = item["record_id"]
-        sha = None
-        try:
-            rec = archive.record(rid)
-            if rec.status in GONE:
-                raise UsageError(f"{rec.status} already")
-            d, why = _recheck(archive, rec)
-            if why:
-                raise UsageError(why)
-            cert = destroy_record(archive, rid, reason=f"destruction list {lid} (retention {d.retention}, due {d.due})",
-                                  approved_by=lst["decided_by"], approval=chain)
-            outcome, sha = "destroyed", cert["certificate_sha256"]
-        except (UsageError, AccessDenied, PluginError) as exc:     # a hold, a veto, a changed retention
-            outcome = "not destroyed: " + exc.message              # (anything else stops: the list resumes)
-        _outcome(archive, lid, rid, outcome, sha)
-    return _certify(archive, lid, bag)
-
-
-def _outcome(archive, lid: str, rid: str, outcome: str, sha: str | None) -> None:
-    with archive.transaction() as conn:
-        conn.execute("UPDATE disposal_items SET outcome = ?, certificate_sha256 = ? WHERE list_id = ? AND"
-                     " record_id = ?", (outcome, sha, lid, rid))
-        if outcome not in ("destroyed", "transferred"):
-            archive.audit(conn, "disposition.skip", rid, "failure", details={"list": lid, "reason": outcome})
-
-
-def _recheck(archive, rec: Record) -> tuple[Due | None, str]:
-    from .holds import holds_on
-    held = holds_on(archive, rec.id)
-    if held:
-        return None, f"under legal hold {', '.join(h['id'] for h in held)}"
-    d = due_of(archive, rec)
-    if d.action == "permanent":
-        return None, "kept permanently"
-    if d.due is None:
-        return None, f"no due date ({d.problem})"
-    if d.due > dt.date.today().isoformat():
-        return None, f"not due until {d.due}" + (" (retention extended)" if d.extended_until else "")
-    return d, ""
-
-
-def _certify(archive, lid: str, bag: dict | None = None) -> dict:
-    lst = get_list(archive, lid)
-    t = now()
-    cert = {
-        "certificate": "destruction certificate (销毁证明)", "list": lid, "fonds": archive.config.fonds,
-        "archive": archive.config.name, "proposed_by": lst["proposed_by"], "proposed_at": lst["proposed_at"],
-        "approved_by": lst["decided_by"], "approved_at": lst["decided_at"], "executed_by": archive.actor.name,
-        "executed_at": t, "identities": {"proposed": lst["proposed_identity"], "approved": lst["decided_identity"],
-                                         "executed": archive.actor.identity},
-        "items": [{k: i[k] for k in ("record_id", "archival_code", "title", "secrecy", "retention", "due", "outcome",
-                                     "certificate_sha256")} for i in lst["items"]],
-    }
-    cert["destroyed"] = sum(1 for i in cert["items"] if i["outcome"] == "destroyed")
-    cert["transferred"] = sum(1 for i in cert["items"] if i["outcome"] == "transferred")
-    cert["not_destroyed"] = len(cert["items"]) - cert["destroyed"] - cert["transferred"]
-    if bag:
-        cert["transfer"] = bag
-    cert["certificate_sha256"] = hashlib.sha256(
-        json.dumps(cert, sort_keys=True, ensure_ascii=False).encode()).hexdigest()
-    with archive.transaction() as conn:
-        conn.execute("UPDATE disposal_lists SET status = 'executed', executed_at = ?, certificate = ? WHERE id = ?",
-                     (t, json.dumps(cert, ensure_ascii=False, sort_keys=True), lid))
-        archive.audit(conn, "disposition.execute", lid, details={
-            "destroyed": cert["destroyed"], "transferred": cert["transferred"], "not_destroyed": cert["not_destroyed"],
-            "certificate_sha256": cert["certificate_sha256"]})
-    return get_list(archive, lid)
+    """Dispose of every item of an approved list still due (``disposition_execute.execute``)."""
+    from .disposition_execute import execute as run
+    return run(archive, lid, transfer_to)
 
 
 def extend(archive, ref: str, *, until: str, reason: str) -> dict:
@@ -407,6 +303,8 @@ def extend(archive, ref: str, *, until: str, reason: str) -> dict:
     require_role(archive, PROPOSER_ROLES + DEFAULT_APPROVER_ROLES, "extend retention")
     rec = archive.record(ref)
     require(archive, "view", rec)
+    from .tombstones import assert_alive
+    assert_alive(archive, rec, "kept longer")
     until = parse_date(until)
     d = due_of(archive, rec)
     if d.action == "permanent":

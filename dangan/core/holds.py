@@ -43,13 +43,17 @@ def _targets(archive, refs, volume, query) -> tuple[str, str, list[str]]:
     if given != 1:
         raise UsageError("give record ids, or --volume V, or --query Q (exactly one)")
     if refs:
+        from .tombstones import assert_alive
+        for r in refs:
+            assert_alive(archive, archive.record(r), "put under a legal hold")
         return "records", " ".join(refs), [archive.resolve(r) for r in refs]
     if volume:
         from .volumes import require_volume
         v = require_volume(archive, volume)
         return "volume", v.name, []
     from .listing import list_filtered
-    found = [r.id for r in list_filtered(archive, query)]
+    from .tombstones import GONE
+    found = [r.id for r in list_filtered(archive, query) if r.status not in GONE]
     if not found:
         raise NotFound(f"no record matches {query!r}: nothing to hold")
     return "query", query, found

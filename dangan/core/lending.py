@@ -115,8 +115,8 @@ def request(archive, refs, *, purpose: str, days: int | None = None, borrower: s
         as_user = who
     recs = [archive.record(r) for r in dict.fromkeys(refs)]
     for rec in recs:
-        if rec.status == "destroyed":
-            raise UsageError(f"record {rec.id} was destroyed: nothing to lend")
+        from .tombstones import assert_alive
+        assert_alive(archive, rec, "lent")
         require(archive, "view", rec, as_user=as_user)
         other = on_loan(archive, rec.id)
         if other:

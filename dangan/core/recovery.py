@@ -82,12 +82,16 @@ def recover_interrupted(archive) -> dict[str, int]:
             continue
         counts[settle_intent(archive, r["object_id"])] += 1
     archive.store.sweep_staging()
+    from .destruction_intent import recover_pending
+    recover_pending(archive)            # destructions roll forward (their set-aside objects are not in staging)
     return counts
 
 
 def rebuild(archive, progress=None) -> int:
     """Reconstruct the record tables from the store alone; returns the number of records."""
     store = archive.store
+    from .destruction_intent import recover_pending
+    recover_pending(archive)            # an interrupted destruction first becomes its tombstone
     ids = []
     for obj_root in store.iter_object_roots():
         import json

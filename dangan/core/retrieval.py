@@ -27,6 +27,14 @@ def get_files(archive, ref: str, out_dir: Path, *, version: int | None = None,
     """
     from .access import require
     from .sealing import decrypt_chunks, opened, record_key, sealed_of
+    from .tombstones import GONE, what_happened
+    head = archive.record(ref)
+    if head.status in GONE:                     # only the tombstone is here: say so, never "nothing written"
+        require(archive, "view", head)
+        message = f"{what_happened(archive, head)}: its content is gone"
+        archive.record_event("record.retrieve", head.id, "failure", details={"problem": message})
+        from ..errors import RecordGone
+        raise RecordGone(message)
     rec = archive.record(ref, version)
     require(archive, "read", rec, approvals)
     if not approvals & {"loan", "export"}:
@@ -47,7 +55,9 @@ def get_files(archive, ref: str, out_dir: Path, *, version: int | None = None,
     opaque: list[str] = []
     outcome, problem = "success", None
     try:
-        for stored in archive.store.files(rec.id, v):
+        stored_files = archive.store.files(rec.id, v)
+        _agrees_with_catalogue(archive, rec.id, v, stored_files, None if sealed else names)
+        for stored in stored_files:
             lp = stored.logical_path
             if lp == METADATA_PATH or (lp.startswith(DERIVATIVE_PREFIX) and not include_derivatives):
                 continue
@@ -86,6 +96,29 @@ def get_files(archive, ref: str, out_dir: Path, *, version: int | None = None,
             "version": v, "to": shown_name(out_dir), "problem": problem,
             "files": list(opaque) if sealed else [shown_name(p.name) for p in written]})
     return written
+
+
+def _agrees_with_catalogue(archive, rid: str, v: int, stored_files, names: dict[str, str] | None) -> None:
+    """The store's files of version ``v`` are the catalogue's: same list, same sha512 (and, plain, the same
+    original names); otherwise IntegrityError before anything is written.  The inventory alone can be
+    rewritten consistently (content, both inventories, sidecars, metadata.json); the catalogue is a second,
+    independent witness."""
+    cat = {r["path"]: r for r in archive.conn.execute(
+        "SELECT path, sha512, original_name FROM files WHERE record_id = ? AND version = ?", (rid, v))}
+    held = {f.logical_path: f.digest for f in stored_files
+            if f.logical_path != METADATA_PATH and not f.logical_path.startswith(DERIVATIVE_PREFIX)}
+    if set(held) != set(cat):
+        extra, missing = sorted(set(held) - set(cat)), sorted(set(cat) - set(held))
+        raise IntegrityError(f"record {rid} v{v}: the store's files disagree with the catalogue's"
+                             f" (only in the store: {', '.join(extra) or '-'}; only in the catalogue:"
+                             f" {', '.join(missing) or '-'}): nothing was written; run `dangan check`")
+    for lp, digest in sorted(held.items()):
+        if cat[lp]["sha512"] != digest:
+            raise IntegrityError(f"record {rid} v{v}: {lp} in the store differs from the sha512 the catalogue"
+                                 " recorded: nothing was written; run `dangan check`")
+        if names is not None and cat[lp]["original_name"] not in (None, names.get(lp, lp)):
+            raise IntegrityError(f"record {rid} v{v}: the store names {lp} {names.get(lp, lp)!r}, the catalogue"
+                                 f" {cat[lp]['original_name']!r}: nothing was written; run `dangan check`")
 
 
 def _verified(chunks, digest: str | None, what: str):

@@ -19,6 +19,8 @@ def revise(ingestor, ref: str, path: Path | None, fields: RecordFields | None = 
     old = archive.record(ref)
     from .access import require
     from .holds import assert_not_held
+    from .tombstones import assert_alive, assert_alive_in
+    assert_alive(archive, old, "revised")              # a destroyed or transferred record stays dead
     assert_not_held(archive, old.id, "revised")        # a held record cannot be changed
     require(archive, "edit", old)
     rid = old.id
@@ -79,6 +81,7 @@ def revise(ingestor, ref: str, path: Path | None, fields: RecordFields | None = 
         try:
             with archive.transaction() as conn:
                 row = conn.execute("SELECT piece_class, piece, version FROM records WHERE id = ?", (rid,)).fetchone()
+                assert_alive_in(conn, rid, "revised")  # a destruction may have begun meanwhile
                 if row["version"] != old.version:
                     raise LockTimeout(f"record {rid} changed while revising it: try again")
                 catalogue = {"piece_class": row["piece_class"], "piece": row["piece"], "sealed": prot.sealed}

@@ -1,14 +1,45 @@
-"""Durable-write helpers: fsync files and directories, translate OS errors."""
+"""Durable-write helpers: fsync files and directories, renames, translate OS errors.
+
+Every rename the store and the keystore make goes through :func:`rename`, so
+that a test can crash the process deterministically right after the N-th of
+them: ``DANGAN_TEST_CRASH_AFTER=rename:N`` makes the N-th rename of the
+process SIGKILL it the moment the rename returned (tests/test_destruction_crash*.py).
+``commit:N`` does the same after the N-th destruction commit (core calls
+``crash_point("commit")``).  Unset, the hook costs one environment lookup.
+"""
 from __future__ import annotations
 
 import errno
 import os
+import signal
 from pathlib import Path
 from typing import Iterator
 
 from ..errors import AccessDenied, IntegrityError, StorageFull
 
 CHUNK = 1024 * 1024
+CRASH_ENV = "DANGAN_TEST_CRASH_AFTER"
+_crash_points = 0
+
+
+def rename(src, dst, *, replace: bool = False) -> None:
+    """``os.rename`` (or ``os.replace``), then the test crash hook."""
+    (os.replace if replace else os.rename)(src, dst)
+    crash_point("rename")
+
+
+def crash_point(kind: str) -> None:
+    """Test hook: SIGKILL this process after its N-th ``kind`` when ``$DANGAN_TEST_CRASH_AFTER`` is ``kind:N``."""
+    global _crash_points
+    spec = os.environ.get(CRASH_ENV)
+    if not spec:
+        return
+    want, _, n = spec.partition(":")
+    if want != kind:
+        return
+    _crash_points += 1
+    if str(_crash_points) == n.strip():
+        os.kill(os.getpid(), signal.SIGKILL)
 
 
 def fsync_dir(path: Path) -> None:
@@ -31,7 +62,7 @@ def replace_durable(path: Path, data: bytes) -> None:
     """Atomically replace ``path`` with ``data``: temp file, fsync, rename, fsync dir."""
     tmp = path.with_name(path.name + ".tmp")
     write_durable(tmp, data)
-    os.replace(tmp, path)
+    rename(tmp, path, replace=True)
     fsync_dir(path.parent)
 
 
@@ -71,7 +102,7 @@ def rename_in(staged_root: Path, root: Path, rel: Path) -> None:
         if dst.exists():
             continue
         try:
-            os.rename(staged_root.joinpath(*parts[:i + 1]), dst)
+            rename(staged_root.joinpath(*parts[:i + 1]), dst)
         except OSError as exc:
             if exc.errno in (errno.EEXIST, errno.ENOTEMPTY):
                 continue

@@ -33,8 +33,8 @@ from pathlib import Path
 from typing import BinaryIO, Iterator
 
 from ..errors import IntegrityError, NotFound, UsageError
-from .fsutil import (CHUNK, fsync_dir, fsync_tree, pid_alive, prune_empty, rename_in, replace_durable, subdirs,
-                     translate_oserror, write_durable)
+from .fsutil import (CHUNK, fsync_dir, fsync_tree, pid_alive, prune_empty, rename, rename_in, replace_durable,
+                     subdirs, translate_oserror, write_durable)
 from .paths import check_logical_path, check_no_conflicts
 
 OBJECT_DECLARATION = "0=ocfl_object_1.1"
@@ -88,6 +88,7 @@ class OcflStore:
         self.work = Path(work)
         self.staging = self.work / "staging"
         self.locks = self.work / "locks"
+        self.doomed = self.work / "doomed"
 
     # -- storage root -------------------------------------------------------
     @classmethod
@@ -241,20 +242,30 @@ class OcflStore:
             removed += 1
         return removed
 
-    def purge(self, object_id: str) -> None:
-        """Remove an object entirely (destruction); the caller keeps the tombstone."""
+    # -- destruction: the object leaves in one rename; deleted once the destruction is committed --------------
+    def doomed_path(self, object_id: str) -> Path:
+        return self.doomed / hashlib.sha256(object_id.encode()).hexdigest()
+
+    def set_aside(self, object_id: str) -> bool:
+        """Rename the object out of the storage root to ``doomed_path`` (its tuple folders stay for the tombstone)."""
         with self.object_lock(object_id):
-            root = self.object_path(object_id)
-            if root.exists():
-                doomed = self.staging / f"{os.getpid()}-purge-{uuid.uuid4().hex}"
-                self.staging.mkdir(parents=True, exist_ok=True)
-                os.rename(root, doomed)
-                parent = root.parent
-                while parent != self.root and not any(parent.iterdir()):
-                    parent.rmdir()          # an empty tuple folder is not allowed (OCFL E073)
-                    parent = parent.parent
-                fsync_dir(parent)
-                shutil.rmtree(doomed)
+            root, doomed = self.object_path(object_id), self.doomed_path(object_id)
+            if not root.exists():
+                return False
+            self.doomed.mkdir(parents=True, exist_ok=True)
+            if doomed.exists():               # an earlier attempt's leftovers: keep both
+                doomed = doomed.with_name(f"{doomed.name}-{uuid.uuid4().hex[:8]}")
+            rename(root, doomed)
+            fsync_dir(root.parent)
+            fsync_dir(self.doomed)
+            return True
+
+    def discard_doomed(self, object_id: str) -> None:
+        """Delete the set-aside object(s) of ``object_id``."""
+        prefix = self.doomed_path(object_id).name
+        for d in subdirs(self.doomed):
+            if d.name.split("-", 1)[0] == prefix:
+                shutil.rmtree(d, ignore_errors=True)     # (recovery may be deleting it too)
 
 
 class VersionDraft:
@@ -375,13 +386,13 @@ class VersionDraft:
             staged_obj = self.dir / "tree" / rel
             staged_obj.mkdir(parents=True)
             write_durable(staged_obj / OBJECT_DECLARATION, b"ocfl_object_1.1\n")
-            os.rename(ver_dir, staged_obj / vname)
+            rename(ver_dir, staged_obj / vname)
             write_durable(staged_obj / "inventory.json", data)
             write_durable(staged_obj / "inventory.json.sha512", side)
             fsync_tree(self.dir / "tree")
             rename_in(self.dir / "tree", store.root, rel)
         else:
-            os.rename(ver_dir, obj / vname)
+            rename(ver_dir, obj / vname)
             fsync_dir(obj)
             replace_durable(obj / "inventory.json", data)
             replace_durable(obj / "inventory.json.sha512", side)
