@@ -64,8 +64,11 @@ def rebuild_catalogue(ctx, yes):
     if not yes and sys.stdin.isatty():
         click.confirm("Replace the catalogue's record tables with what the store holds?", abort=True)
     archive = Archive(root, ctx.actor())
-    n = rebuild(archive)
+    conflicts: list[str] = []
+    n = rebuild(archive, conflicts=conflicts)
     archive.close()
+    for line in conflicts:
+        click.echo(f"warning: {line}", err=True)
     click.echo(f"catalogue rebuilt: {n} record(s)")
 
 
