@@ -247,6 +247,13 @@ MIGRATIONS: list[str] = [
     CREATE INDEX records_created ON records(created, id);
     CREATE INDEX records_date ON records(date, id);
     """,
+    # 9: the audit trail anchored outside the catalogue (issue 12): the head carries the checkpoint number of
+    #    its transaction and the audit key's HMAC over it; pieces are allocated above the highest one in use
+    """
+    ALTER TABLE audit_head ADD COLUMN checkpoint INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE audit_head ADD COLUMN mac TEXT NOT NULL DEFAULT '';
+    CREATE INDEX records_piece ON records(piece_class, piece);
+    """,
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)

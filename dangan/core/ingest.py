@@ -140,6 +140,7 @@ class Ingestor:
         self._write_intent(rid, "(confidential)" if prot.confidential else str(path))
         try:
             with archive.transaction() as conn:
+                archive.audit_ready(conn)            # a broken audit trail is refused before publishing
                 if not self.allow_duplicate and not prot.confidential:
                     self._refuse_duplicate(main.sha512, path)
                 if implicit_volume:

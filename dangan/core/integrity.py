@@ -28,12 +28,16 @@ def check(archive, ref: str | None = None, *, digests: bool = True, decrypt: boo
           progress: Callable[[int, int], None] | None = None) -> list[Problem]:
     from ..repository.validate import validate_object
 
+    from .audit_verify import verify as verify_audit
     from .recovery import recover_interrupted
 
-    recover_interrupted(archive)     # finish writes a crash interrupted: completing them is not damage
+    problems: list[Problem] = []
+    trail = verify_audit(archive)          # the audit trail and its anchors (a broken one takes no event)
+    problems.extend(Problem("audit", p) for p in trail.problems)
+    if trail.ok:
+        recover_interrupted(archive)     # finish writes a crash interrupted: completing them is not damage
     store = archive.store
     conn = archive.conn
-    problems: list[Problem] = []
     if ref is not None:
         rid = archive.resolve(ref)
         targets = [(rid, store.object_path(rid))]
@@ -60,9 +64,10 @@ def check(archive, ref: str | None = None, *, digests: bool = True, decrypt: boo
         if decrypt:
             problems.extend(_plaintext_fixity(archive, rid))
     outcome = "success" if not problems else "failure"
-    archive.record_event("archive.check", ref or "", outcome, details={
-        "objects": len(targets), "problems": len(problems), "digests": digests,
-        "first_problems": [p.message for p in problems[:5]]})
+    if trail.ok:
+        archive.record_event("archive.check", ref or "", outcome, details={
+            "objects": len(targets), "problems": len(problems), "digests": digests,
+            "first_problems": [p.message for p in problems[:5]]})
     return problems
 
 

@@ -113,6 +113,8 @@ def rebuild(archive, progress=None, conflicts: list[str] | None = None) -> int:
             ids.append(json.loads((obj_root / "inventory.json").read_bytes())["id"])
         except (OSError, ValueError, KeyError) as exc:
             raise IntegrityError(f"cannot read the inventory of {obj_root}: {exc}") from None
+    from .audit_verify import restart_if_new
+    restart_if_new(archive, "catalogue rebuilt from the store: the audit trail before it is lost")
     with archive.transaction() as conn:
         for table in ("files", "versions", "records", "piece_counters", "ingest_intents"):
             conn.execute(f"DELETE FROM {table}")
