@@ -325,6 +325,15 @@ def guard(archive, conn) -> int:
     return head_row(conn)[2] + 1
 
 
+def require_intact(archive) -> None:
+    """The same refusal as ``guard``, before a command starts (read-only): a batch refuses before its first
+    file, a destruction before it shreds anything."""
+    problems, _heal = inspect(archive, archive.conn, write_allowed=False)
+    if problems:
+        more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
+        raise IntegrityError(f"the audit trail is broken, nothing was changed: {problems[0]}{more}; {HINT}")
+
+
 def seal(archive, conn, pending: Pending) -> None:
     """After each event: the head carries the key's seal for the transaction's checkpoint."""
     row = conn.execute("SELECT seq, hash FROM audit_head WHERE id = 1").fetchone()

@@ -56,6 +56,8 @@ def _remove(archive, ref: str, status: str, *, reason: str, approved_by: str | N
     if rec.status in ("destroyed", "transferred"):
         raise UsageError(f"record {rec.id} was {rec.status} already")
     assert_not_held(archive, rec.id, status)
+    from .audit_anchor import require_intact
+    require_intact(archive)                 # never shred or purge what the trail could not then record
     if (rec.retention or "") == "permanent":
         raise UsageError(f"record {rec.id} is kept permanently: it can never be {status}")
     row = archive.conn.execute("SELECT sealed, piece_class, piece FROM records WHERE id = ?", (rec.id,)).fetchone()
