@@ -280,3 +280,19 @@ def test_backups_keep_a_checkpoint_that_verify_compares(cli, busy, archive_root,
     r = cli("audit", "verify", "--backups", "--repo", repo, "--json", ok=False)
     assert r.exit_code == 6
     assert any("snapshot" in p and "no longer holds" in p for p in json.loads(r.output)["problems"])
+
+
+@pytest.mark.parametrize("damage", ["rolled back", "deleted"])
+def test_an_acknowledgement_continues_after_a_log_that_lost_lines(cli, busy, archive_root, tmp_path, damage):
+    log = archive_root / LOG
+    if damage == "deleted":
+        log.unlink()
+    else:
+        log.write_text("".join(log.read_text().splitlines(keepends=True)[:2]))
+    assert verify_problems(cli)
+    cli("audit", "acknowledge", "--reason", f"the checkpoint log was {damage} by a test")
+    assert "intact" in cli("audit", "verify").output
+    f = tmp_path / "after.txt"
+    f.write_text("after the acknowledgement", encoding="utf-8")
+    cli("ingest", f)
+    assert "intact" in cli("audit", "verify").output

@@ -193,9 +193,10 @@ def tail(path: Path) -> tuple[bool, dict | None]:
         os.close(fd)
 
 
-def append_line(archive, line: dict) -> bool:
+def append_line(archive, line: dict, *, after_gap: bool = False) -> bool:
     """Append checkpoint ``line`` if it is the next one (under the log's lock); fsynced.  False if another
-    writer wrote it already, or the log does not end where it should (``guard`` reports that)."""
+    writer wrote it already, or the log does not end where it should (``guard`` reports that) — unless
+    ``after_gap`` (an acknowledgement, which continues after lines that are lost)."""
     from ..repository.fsutil import fsync_dir
     path = log_path(archive)
     created = not path.exists()
@@ -207,7 +208,10 @@ def append_line(archive, line: dict) -> bool:
         except ValueError:
             return False
         want = (last["n"] + 1) if last is not None else line["n"]
-        if line["n"] != want or (last is None and line["n"] > 1):
+        if after_gap:
+            if last is not None and line["n"] < want:
+                return False
+        elif line["n"] != want or (last is None and line["n"] > 1):
             return False
         os.write(fd, (canonical(line) + "\n").encode("utf-8"))
         os.fsync(fd)
@@ -234,8 +238,8 @@ def notarise(archive, line: dict) -> None:
                     (r.stderr or "").strip()[:200])
 
 
-def write(archive, line: dict) -> None:
-    if append_line(archive, line):
+def write(archive, line: dict, *, after_gap: bool = False) -> None:
+    if append_line(archive, line, after_gap=after_gap):
         notarise(archive, line)
 
 
@@ -246,6 +250,7 @@ class Pending:
     n: int = 0
     seq: int = 0
     hash: str = ""
+    after_gap: bool = False     # an acknowledgement: its line follows whatever the log holds
 
 
 def head_row(conn) -> tuple[int, str, int, str]:
@@ -351,7 +356,7 @@ def publish(archive, pending: Pending) -> None:
     if key is None:
         return
     try:
-        write(archive, make_line(key, pending.n, pending.seq, pending.hash))
+        write(archive, make_line(key, pending.n, pending.seq, pending.hash), after_gap=pending.after_gap)
     except OSError as exc:
         log.warning("warning: checkpoint %s not written to %s (%s): the next write restores it",
                     pending.n, LOG_NAME, exc.strerror)

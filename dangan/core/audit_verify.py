@@ -110,7 +110,8 @@ def _check_lines(archive, conn, ack_n: int, problems: list[str], notes: list[str
         acked = bool(ack_n) and n < ack_n
         out = notes if acked else problems
         if prev is not None and n != prev + 1:
-            out.append(f"{anchor.LOG_NAME}: checkpoint {n} follows checkpoint {prev} (lines removed or reordered)")
+            (notes if ack_n and n <= ack_n else problems).append(
+                f"{anchor.LOG_NAME}: checkpoint {n} follows checkpoint {prev} (lines removed or reordered)")
         prev = n
         if kid is not None and line.get("key") == kid:
             if not anchor.line_ok(key, line):
@@ -189,6 +190,7 @@ def acknowledge(archive, reason: str, *, automatic: bool = False) -> dict:
                          " SET seq = excluded.seq, hash = excluded.hash", (last["seq"], last["hash"]))
         n = max(head_n, log_n) + 1
         archive._audit_pending.n = n                  # the acknowledgement is the one event not guarded
+        archive._audit_pending.after_gap = True
         next_seq = (last["seq"] if last else 0) + 1
         details = {"reason": reason, "acknowledged_by": archive.actor.name, "automatic": automatic,
                    "problems": found.problems[:50], "problem_count": len(found.problems), "checkpoint": n,
