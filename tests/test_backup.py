@@ -94,7 +94,8 @@ def test_one_new_record_costs_only_its_own_blobs(cli, archive_root, repo, sample
     latest = r.load_snapshot(r.snapshot_ids()[-1])
     allowed = {r.blob_name(d) for _rel, d, _s in latest["objects"][rid]["files"]}
     allowed.add(r.blob_name(latest["catalogue"]["digest"]))
-    assert new and new <= allowed, "only the new record's files and the new catalogue were written"
+    allowed |= {r.blob_name(d) for rel, d, _s in latest["archive_files"] if rel == "audit-checkpoints.log"}
+    assert new and new <= allowed, "only the new record's files, the new catalogue and audit log were written"
     assert r.blob_name(latest["catalogue"]["digest"]) in new
 
 
@@ -252,9 +253,10 @@ def test_prune_removes_snapshots_and_only_the_blobs_they_alone_used(cli, repo, s
     dry = json.loads(cli("backup", "prune", "--keep-last", "1", "--dry-run", "--repo", repo, "--json").output)
     assert len(dry["removed"]) == 2 and len(snapshots(cli, repo)) == 3
     res = json.loads(cli("backup", "prune", "--keep-last", "1", "--repo", repo, "--json").output)
-    assert res["removed"] == dry["removed"] and res["blobs_deleted"] == 1, "the first catalogue copy only"
+    assert res["removed"] == dry["removed"] and res["blobs_deleted"] == 2, \
+        "the first catalogue copy and the first audit checkpoint log only"
     assert len(snapshots(cli, repo)) == 1
-    assert len({n for n, _ in r.target.list("data/")}) == len(before) - 1
+    assert len({n for n, _ in r.target.list("data/")}) == len(before) - 2
     cli("backup", "verify", "--repo", repo, "--read-data")
     assert cli("backup", "prune", "--repo", repo, ok=False).exit_code == 2
 

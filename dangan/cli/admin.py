@@ -78,8 +78,11 @@ def rebuild_catalogue(ctx, yes):
         click.echo(f"the catalogue {problem}: set aside as {aside.name}", err=True)
     catalogue.connect(path, create=True).close()
     archive = Archive(root, ctx.actor())
-    n = rebuild(archive)
+    conflicts: list[str] = []
+    n = rebuild(archive, conflicts=conflicts)
     archive.close()
+    for line in conflicts:
+        click.echo(f"warning: {line}", err=True)
     click.echo(f"catalogue rebuilt: {n} record(s)")
 
 
@@ -109,23 +112,52 @@ def audit_log(ctx, ref, action, limit, as_json):
 
 
 @audit.command("verify")
+@click.option("--backups", is_flag=True, help="Also compare the checkpoint each backup snapshot keeps.")
+@click.option("--repo", metavar="TARGET", help="The backup repository for --backups (default: [backup] repo).")
+@click.option("--passphrase-fd", type=int, metavar="N", help="Read the backup passphrase from file descriptor N.")
 @click.option("--json", "as_json", is_flag=True)
 @pass_ctx
-def audit_verify(ctx, as_json):
-    """Check the hash chain; exit 6 if any event was edited, deleted, inserted or reordered."""
-    from ..core import audit as audit_mod
+def audit_verify(ctx, backups, repo, passphrase_fd, as_json):
+    """Check the hash chain, the keyed head and the checkpoint log (and backups); exit 6 on any problem."""
+    from ..core.audit_verify import verify
     archive = ctx.archive()
-    problems = audit_mod.verify(archive.conn)
-    n = archive.conn.execute("SELECT count(*) FROM audit").fetchone()[0]
+    repository = None
+    if backups or repo:
+        from ..core import backup
+        from .passphrase import read_passphrase
+        secret = read_passphrase("backup passphrase", fd=passphrase_fd, env=backup.PASSPHRASE_ENV)
+        repository = backup.open_repo(archive, repo, secret)
+    report = verify(archive, repository)
     if as_json:
-        json_line({"events": n, "ok": not problems, "problems": problems})
+        json_line(report.to_dict())
     else:
-        for p in problems:
+        for p in report.problems:
             click.echo(p)
-        click.echo(f"audit trail intact: {n} events" if not problems else f"audit trail BROKEN: {len(problems)} problem(s)",
-                   err=bool(problems))
-    if problems:
+        for note in report.notes:
+            click.echo(f"note: {note}", err=True)
+        click.echo(f"audit trail intact: {report.events} events" if report.ok
+                   else f"audit trail BROKEN: {len(report.problems)} problem(s)", err=not report.ok)
+    if not report.ok:
         sys.exit(6)
+
+
+@audit.command("acknowledge")
+@click.option("--reason", required=True, help="Why the trail is accepted as it is (kept in the trail).")
+@click.option("--json", "as_json", is_flag=True)
+@pass_ctx
+def audit_acknowledge(ctx, reason, as_json):
+    """Accept a broken audit trail after looking into it (admin); writers refuse until then."""
+    from ..core.audit_verify import acknowledge
+    archive = ctx.archive()
+    out = acknowledge(archive, reason)
+    if as_json:
+        json_line(out)
+        return
+    for p in out["problems"]:
+        click.echo(f"acknowledged: {p}")
+    if out["new_key"]:
+        click.echo("a new audit key was made: earlier checkpoints can no longer be authenticated", err=True)
+    click.echo(f"audit trail acknowledged at event {out['event']} (checkpoint {out['checkpoint']})")
 
 
 COMMANDS = [init, check, rebuild_catalogue, audit]

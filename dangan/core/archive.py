@@ -124,15 +124,39 @@ class Archive:
 
     @contextmanager
     def transaction(self) -> Iterator[sqlite3.Connection]:
-        with catalogue.transaction(self.conn) as conn:
-            yield conn
+        """A write transaction; if it appended audit events, its checkpoint is logged after the commit."""
+        from . import audit_anchor
+        pending = audit_anchor.Pending()
+        outer = self.__dict__.get("_audit_pending")
+        self._audit_pending = pending
+        try:
+            with catalogue.transaction(self.conn) as conn:
+                yield conn
+            audit_anchor.publish(self, pending)
+        finally:
+            self._audit_pending = outer
 
     # -- audit ----------------------------------------------------------------
+    def audit_ready(self, conn: sqlite3.Connection) -> None:
+        """Refuse now (IntegrityError) if the audit trail is broken: writers that publish to the store before
+        their first event call this first, so a refusal leaves nothing behind."""
+        from . import audit_anchor
+        pending = self.__dict__.get("_audit_pending")
+        if pending is not None and not pending.n:
+            pending.n = audit_anchor.guard(self, conn)
+
     def audit(self, conn: sqlite3.Connection, action: str, obj: str = "", outcome: str = "success",
               details: dict[str, Any] | None = None) -> int:
-        """Append an event inside the caller's transaction, with the actor's identity."""
+        """Append an event inside the caller's transaction, with the actor's identity; a broken trail is
+        refused (``audit_anchor.guard``), and the head is sealed with the audit key."""
+        from . import audit_anchor
+        pending = self.__dict__.get("_audit_pending") or audit_anchor.Pending()
+        if not pending.n:
+            pending.n = audit_anchor.guard(self, conn)
         full = {**(details or {}), **self.actor.audit_details()}
-        return audit_log.append(conn, actor=self.actor.name, action=action, obj=obj, outcome=outcome, details=full)
+        seq = audit_log.append(conn, actor=self.actor.name, action=action, obj=obj, outcome=outcome, details=full)
+        audit_anchor.seal(self, conn, pending)
+        return seq
 
     def record_event(self, action: str, obj: str = "", outcome: str = "success",
                      details: dict[str, Any] | None = None) -> int:

@@ -33,6 +33,7 @@ PREMIS = {
     "inspection": "validation",
     "record.approve": "metadata modification",
     "volume.unlock": "decryption",
+    "audit.acknowledge": "metadata modification",
 }
 
 
@@ -106,25 +107,31 @@ def events(conn: sqlite3.Connection, *, obj: str | None = None, action: str | No
 
 def verify(conn: sqlite3.Connection) -> list[str]:
     """Check the whole chain; returns one line per problem (empty: intact)."""
-    problems: list[str] = []
+    return [text for _seq, text in verify_detailed(conn)]
+
+
+def verify_detailed(conn: sqlite3.Connection) -> list[tuple[int | None, str]]:
+    """The chain's problems, each with the sequence number of the event it is about (None: the head)."""
+    problems: list[tuple[int | None, str]] = []
     prev_seq, prev_hash = 0, GENESIS
     rows = conn.execute("SELECT rowid AS rid, * FROM audit ORDER BY rowid")
     for r in rows:
         seq = r["seq"]
         if seq != prev_seq + 1:
-            problems.append(f"event {seq}: sequence jumps from {prev_seq} (an event was deleted, inserted or moved)")
+            problems.append((seq, f"event {seq}: sequence jumps from {prev_seq} (an event was deleted, inserted or moved)"))
         if r["prev_hash"] != prev_hash:
-            problems.append(f"event {seq}: previous-hash link broken (an earlier event was changed, removed or reordered)")
+            problems.append((seq, f"event {seq}: previous-hash link broken (an earlier event was changed, removed or "
+                                  "reordered)"))
         expected = event_hash(seq, r["time"], r["actor"], r["action"], r["object"], r["outcome"], r["details"],
                               r["prev_hash"])
         if r["hash"] != expected:
-            problems.append(f"event {seq}: content does not match its hash (the event was edited)")
+            problems.append((seq, f"event {seq}: content does not match its hash (the event was edited)"))
         prev_seq, prev_hash = seq, r["hash"]
     head = conn.execute("SELECT seq, hash FROM audit_head WHERE id = 1").fetchone()
     if head is None:
         if prev_seq:
-            problems.append("the audit head is missing")
+            problems.append((None, "the audit head is missing"))
     elif (head["seq"], head["hash"]) != (prev_seq, prev_hash):
-        problems.append(f"the log ends at event {prev_seq} but the head names event {head['seq']}"
-                        " (events at the end were deleted or the head was altered)")
+        problems.append((None, f"the log ends at event {prev_seq} but the head names event {head['seq']}"
+                                " (events at the end were deleted or the head was altered)"))
     return problems

@@ -70,6 +70,8 @@ def ingest_batch(archive, paths: Iterable[Path], fields: RecordFields, *, attach
     else 2), but committed strictly in the given order, so archival codes follow the input order."""
     from .recovery import recover_interrupted
 
+    from .audit_anchor import require_intact
+    require_intact(archive)                 # a broken audit trail: refused before the first file
     recover_interrupted(archive)
     files = list(expand(paths, follow_symlinks=follow_symlinks))
     jobs = max(1, int(jobs or archive.config.raw.get("ingest", {}).get("jobs", 2)))

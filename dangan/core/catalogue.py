@@ -282,6 +282,13 @@ MIGRATIONS: list[str] = [
         actor TEXT NOT NULL, created TEXT NOT NULL, pid INTEGER NOT NULL, host TEXT NOT NULL
     );
     """,
+    # 11: the audit trail anchored outside the catalogue (issue 12): the head carries the checkpoint number of
+    #    its transaction and the audit key's HMAC over it; pieces are allocated above the highest one in use
+    """
+    ALTER TABLE audit_head ADD COLUMN checkpoint INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE audit_head ADD COLUMN mac TEXT NOT NULL DEFAULT '';
+    CREATE INDEX records_piece ON records(piece_class, piece);
+    """,
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -82,6 +82,10 @@ def _remove(archive, ref: str, status: str, *, reason: str, approved_by: str | N
     if why:
         raise UsageError(why)
     assert_not_held(archive, rec.id, status)
+    from .audit_anchor import require_intact
+    require_intact(archive)                 # never shred or purge what the trail could not then record
+    if (rec.retention or "") == "permanent":
+        raise UsageError(f"record {rec.id} is kept permanently: it can never be {status}")
     row = archive.conn.execute("SELECT sealed, piece_class, piece FROM records WHERE id = ?", (rec.id,)).fetchone()
     sealed = row["sealed"]
     if sealed:          # the key must be in this keystore (or gone already) before the destruction is decided

@@ -21,7 +21,7 @@ from contextlib import nullcontext
 from pathlib import Path
 from typing import Any, Callable
 
-from ..errors import DanganError, DuplicateRecord, FileRefused
+from ..errors import DanganError, DuplicateRecord, FileRefused, IntegrityError
 from ..model import Extraction, Record
 from ..repository.fsutil import translate_oserror
 from . import mime as mimes
@@ -148,6 +148,7 @@ class Ingestor:
         self._write_intent(rid, "(confidential)" if prot.confidential else shown_name(path))
         try:
             with archive.transaction() as conn:
+                archive.audit_ready(conn)            # a broken audit trail is refused before publishing
                 if not self.allow_duplicate and not prot.confidential:
                     self._refuse_duplicate(main.sha512, path)
                 if implicit_volume:
@@ -158,6 +159,7 @@ class Ingestor:
                 draft.add_bytes(METADATA_PATH, metadata_document(stored, stored_names, catalogue))
                 message = "ingest" if prot.confidential else f"ingest {names[main.path]}"
                 draft.publish(message=message, user_name=archive.actor.name, created=now)
+                _test_exit_hook("DANGAN_TEST_EXIT_AFTER_PUBLISH")
                 records.insert_record(conn, stored, actor=archive.actor.name, message=message,
                                       original_names=stored_names, piece_class=piece_class, piece=piece,
                                       sealed=prot.sealed)
@@ -217,11 +219,14 @@ class Ingestor:
         piece_class = self.classifier.piece_class(rec)
         if piece_class is None:
             return None, None
-        row = conn.execute("SELECT last FROM piece_counters WHERE class_key = ?", (piece_class,)).fetchone()
-        piece = (row["last"] if row else 0) + 1
+        piece = records.next_piece(conn, piece_class)
         conn.execute("INSERT INTO piece_counters (class_key, last) VALUES (?, ?) ON CONFLICT(class_key)"
                      " DO UPDATE SET last = excluded.last", (piece_class, piece))
         rec.archival_code = self.classifier.archival_code(rec, piece)
+        holder = records.code_holder(conn, rec.archival_code)
+        if holder is not None:
+            raise IntegrityError(f"archival code {rec.archival_code} is already used by record {holder}: nothing was "
+                                 f"archived; run `dangan check`")
         return piece_class, piece
 
     def _write_intent(self, rid: str, source: str) -> None:
@@ -257,3 +262,8 @@ def _now() -> str:
     return dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds").replace("+00:00", "Z")
 
 
+def _test_exit_hook(name: str) -> None:
+    """Tests only: with ``$NAME`` set, die here as kill -9 would (exit 137, no cleanup): a deterministic crash
+    window between publishing an object and committing its catalogue rows (tests/test_piece_counters.py)."""
+    if os.environ.get(name):
+        os._exit(137)

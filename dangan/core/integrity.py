@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import Callable, Iterator
 
 from ..repository.ocfl import vnum
+from . import records
 
 
 @dataclass(frozen=True)
@@ -27,12 +28,16 @@ def check(archive, ref: str | None = None, *, digests: bool = True, decrypt: boo
           progress: Callable[[int, int], None] | None = None) -> list[Problem]:
     from ..repository.validate import validate_object
 
+    from .audit_verify import verify as verify_audit
     from .recovery import recover_interrupted
 
-    recover_interrupted(archive)     # finish writes a crash interrupted: completing them is not damage
+    problems: list[Problem] = []
+    trail = verify_audit(archive)          # the audit trail and its anchors (a broken one takes no event)
+    problems.extend(Problem("audit", p) for p in trail.problems)
+    if trail.ok:
+        recover_interrupted(archive)     # finish writes a crash interrupted: completing them is not damage
     store = archive.store
     conn = archive.conn
-    problems: list[Problem] = []
     if ref is not None:
         rid = archive.resolve(ref)
         targets = [(rid, store.object_path(rid))]
@@ -42,6 +47,8 @@ def check(archive, ref: str | None = None, *, digests: bool = True, decrypt: boo
         for row in conn.execute("SELECT id FROM records WHERE status != 'destroyed'"):
             if row["id"] not in in_store:
                 problems.append(Problem(row["id"], "in the catalogue but missing from the store"))
+        problems.extend(_piece_counters(conn))
+        problems.extend(_record_keys(archive))
     for i, (rid, root) in enumerate(targets):
         if progress:
             progress(i + 1, len(targets))
@@ -57,10 +64,54 @@ def check(archive, ref: str | None = None, *, digests: bool = True, decrypt: boo
         if decrypt:
             problems.extend(_plaintext_fixity(archive, rid))
     outcome = "success" if not problems else "failure"
-    archive.record_event("archive.check", ref or "", outcome, details={
-        "objects": len(targets), "problems": len(problems), "digests": digests,
-        "first_problems": [p.message for p in problems[:5]]})
+    if trail.ok:
+        archive.record_event("archive.check", ref or "", outcome, details={
+            "objects": len(targets), "problems": len(problems), "digests": digests,
+            "first_problems": [p.message for p in problems[:5]]})
     return problems
+
+
+def _piece_counters(conn) -> list[Problem]:
+    """Every class's piece counter at or above its records' highest piece number (件号)."""
+    out = []
+    for r in conn.execute("SELECT r.piece_class AS cls, max(r.piece) AS top, c.last AS last FROM records r"
+                          " LEFT JOIN piece_counters c ON c.class_key = r.piece_class"
+                          " WHERE r.piece_class IS NOT NULL AND r.piece IS NOT NULL GROUP BY r.piece_class"):
+        if r["last"] is None or r["last"] < r["top"]:
+            out.append(Problem("piece_counters", f"the piece counter of {r['cls']} is at {r['last'] or 0} but its "
+                                                 f"records go up to piece {r['top']} (new pieces are numbered after "
+                                                 "the highest; `dangan rebuild-catalogue` resets the counter)"))
+    return out
+
+
+def _record_keys(archive) -> list[Problem]:
+    """Every active sealed record still has its key: a shredded one (a destruction interrupted between
+    shredding and purging) means the content can never be read again.  Not checked where no keystore is
+    at hand (a copy of the archive carries no key)."""
+    from ..errors import DanganError
+    from .volumes import open_keystore
+    rows = archive.conn.execute("SELECT id FROM records WHERE sealed IS NOT NULL AND sealed != ''"
+                                " AND status NOT IN ('destroyed', 'transferred') ORDER BY id").fetchall()
+    if not rows:
+        return []
+    try:
+        ks = open_keystore(archive)
+    except DanganError:
+        return []
+    out = []
+    for r in rows:
+        rid = r["id"]
+        gone = ks.destroyed(rid)
+        if gone:
+            out.append(Problem(rid, f"the record is active but its key was shredded on {gone}: its content can never "
+                                    "be read again (a destruction interrupted after shredding; run `dangan "
+                                    "disposition execute` on its list to finish it)"))
+            continue
+        try:
+            ks.record_volume(rid)
+        except DanganError as exc:
+            out.append(Problem(rid, f"the record is sealed but has no key: {exc.message}"))
+    return out
 
 
 def _store_objects(store, problems: list[Problem]) -> Iterator[tuple[str, object]]:
@@ -123,8 +174,16 @@ def _compare(archive, rid: str) -> list[Problem]:
     for f in archive.conn.execute("SELECT path, sha512 FROM files WHERE record_id = ? AND version = ?", (rid, head)):
         if state.get(f["path"]) != f["sha512"]:
             out.append(Problem(rid, f"catalogue digest of {f['path']} differs from the store's"))
-    for field in ("title", "department", "category", "year", "date", "retention", "secrecy", "volume",
-                  "archival_code", "status"):
+    fields = ["title", "department", "category", "year", "date", "retention", "secrecy", "volume", "archival_code",
+              "status"]
+    if row["archival_code"] is None and stored.archival_code:
+        holder = records.code_holder(archive.conn, stored.archival_code, other_than=rid)
+        if holder is not None:
+            fields.remove("archival_code")
+            out.append(Problem(rid, f"the store gives it archival code {stored.archival_code}, which record {holder} "
+                                    "holds too (an interrupted ingest adopted without its code): give one of them a "
+                                    "new code"))
+    for field in fields:
         if getattr(stored, field) != row[field]:
             out.append(Problem(rid, f"catalogue {field} {row[field]!r} differs from the store's {getattr(stored, field)!r}"))
     return out

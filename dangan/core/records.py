@@ -39,6 +39,24 @@ def resolve_id(conn: sqlite3.Connection, ref: str) -> str:
     raise NotFound(f"no record {ref!r} in this archive")
 
 
+def next_piece(conn: sqlite3.Connection, piece_class: str) -> int:
+    """The next piece number (件号) of a class: above both its counter and every record's piece, so a counter
+    left behind (edited, or restored from an older copy) never hands out a number already taken."""
+    row = conn.execute("SELECT max(coalesce((SELECT last FROM piece_counters WHERE class_key = ?), 0),"
+                       " coalesce((SELECT max(piece) FROM records WHERE piece_class = ?), 0)) AS top",
+                       (piece_class, piece_class)).fetchone()
+    return row["top"] + 1
+
+
+def code_holder(conn: sqlite3.Connection, archival_code: str | None, *, other_than: str = "") -> str | None:
+    """The id of the record holding ``archival_code`` (other than ``other_than``), if any."""
+    if not archival_code:
+        return None
+    row = conn.execute("SELECT id FROM records WHERE archival_code = ? AND id != ?",
+                       (archival_code, other_than)).fetchone()
+    return row["id"] if row else None
+
+
 def insert_record(conn: sqlite3.Connection, rec: Record, *, actor: str, message: str,
                   original_names: dict[str, str], piece_class: str | None, piece: int | None,
                   sealed: str | None = None) -> None:

@@ -17,9 +17,14 @@ from . import records
 from .storage import METADATA_PATH, parse_metadata
 
 
-def adopt(archive, conn: sqlite3.Connection, rid: str) -> int:
-    """Write record ``rid``'s rows (record, every version, files) from the store; returns its head version."""
+def adopt(archive, conn: sqlite3.Connection, rid: str, conflicts: list[str] | None = None) -> int:
+    """Write record ``rid``'s rows (record, every version, files) from the store; returns its head version.
+
+    An archival code the store gives it that another record already holds (an interrupted ingest whose code
+    was taken meanwhile) is left out of its catalogue row, so the record is adopted all the same; the
+    conflict is appended to ``conflicts`` and ``dangan check`` keeps naming it until a person settles it."""
     store = archive.store
+    conflict = ""
     inv = store.inventory(rid)
     head = vnum(inv["head"])
     conn.execute("DELETE FROM files WHERE record_id = ?", (rid,))
@@ -31,6 +36,10 @@ def adopt(archive, conn: sqlite3.Connection, rid: str) -> int:
         rec, names, cat = parse_metadata(meta, rid)
         vinfo = inv["versions"][f"v{v}"]
         rec.version = v
+        holder = records.code_holder(conn, rec.archival_code, other_than=rid)
+        if holder is not None:
+            conflict = f"archival code {rec.archival_code} is already used by record {holder}"
+            rec.archival_code = None
         actor = vinfo.get("user", {}).get("name", "")
         msg = vinfo.get("message", "")
         if v == 1:
@@ -40,7 +49,11 @@ def adopt(archive, conn: sqlite3.Connection, rid: str) -> int:
             records.update_record(conn, rec, actor=actor, message=msg, original_names=names, sealed=cat.get("sealed"))
         conn.execute("UPDATE versions SET created = ? WHERE record_id = ? AND version = ?",
                      (vinfo.get("created", rec.updated), rid, v))
-    if cat and cat.get("piece_class") and cat.get("piece"):
+    if conflict:
+        conn.execute("UPDATE records SET piece_class = NULL, piece = NULL WHERE id = ?", (rid,))
+        if conflicts is not None:
+            conflicts.append(f"{rid}: {conflict}; adopted without it")
+    elif cat and cat.get("piece_class") and cat.get("piece"):
         conn.execute("UPDATE records SET piece_class = ?, piece = ? WHERE id = ?",
                      (cat["piece_class"], cat["piece"], rid))
         conn.execute("INSERT INTO piece_counters (class_key, last) VALUES (?, ?) ON CONFLICT(class_key)"
@@ -60,9 +73,12 @@ def settle_intent(archive, rid: str) -> str:
             head = vnum(store.inventory(rid)["head"])
             row = conn.execute("SELECT version FROM records WHERE id = ?", (rid,)).fetchone()
             if row is None or row["version"] < head:
-                adopt(archive, conn, rid)
-                archive.audit(conn, "record.recover", rid, details={"version": head,
-                                                                     "reason": "interrupted write completed"})
+                conflicts: list[str] = []
+                adopt(archive, conn, rid, conflicts)
+                details = {"version": head, "reason": "interrupted write completed"}
+                if conflicts:
+                    details["conflict"] = conflicts[0]
+                archive.audit(conn, "record.recover", rid, details=details)
                 conn.execute("INSERT INTO index_outbox (record_id, op, queued) VALUES (?, 'upsert', datetime('now'))",
                              (rid,))
                 outcome = "adopted"
@@ -87,8 +103,10 @@ def recover_interrupted(archive) -> dict[str, int]:
     return counts
 
 
-def rebuild(archive, progress=None) -> int:
-    """Reconstruct the record tables from the store alone; returns the number of records."""
+def rebuild(archive, progress=None, conflicts: list[str] | None = None) -> int:
+    """Reconstruct the record tables from the store alone; returns the number of records.  Objects whose
+    archival code another object already holds are adopted without it and listed in ``conflicts``."""
+    conflicts = [] if conflicts is None else conflicts
     store = archive.store
     from .destruction_intent import recover_pending
     recover_pending(archive)            # an interrupted destruction first becomes its tombstone
@@ -99,17 +117,19 @@ def rebuild(archive, progress=None) -> int:
             ids.append(json.loads((obj_root / "inventory.json").read_bytes())["id"])
         except (OSError, ValueError, KeyError) as exc:
             raise IntegrityError(f"cannot read the inventory of {obj_root}: {exc}") from None
+    from .audit_verify import restart_if_new
+    restart_if_new(archive, "catalogue rebuilt from the store: the audit trail before it is lost")
     with archive.transaction() as conn:
         for table in ("files", "versions", "records", "piece_counters", "ingest_intents"):
             conn.execute(f"DELETE FROM {table}")
         for i, rid in enumerate(ids):
-            adopt(archive, conn, rid)
+            adopt(archive, conn, rid, conflicts)
             if progress:
                 progress(i + 1, len(ids))
         conn.execute("DELETE FROM index_outbox")
         conn.executemany("INSERT INTO index_outbox (record_id, op, queued) VALUES (?, 'upsert', datetime('now'))",
                          [(rid,) for rid in ids])
-        archive.audit(conn, "catalogue.rebuild", details={"records": len(ids)})
+        archive.audit(conn, "catalogue.rebuild", details={"records": len(ids), **({"code_conflicts": conflicts[:20]} if conflicts else {})})
     return len(ids)
 
 

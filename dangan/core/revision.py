@@ -80,6 +80,7 @@ def revise(ingestor, ref: str, path: Path | None, fields: RecordFields | None = 
         ingestor._write_intent(rid, "(revision)")
         try:
             with archive.transaction() as conn:
+                archive.audit_ready(conn)            # a broken audit trail is refused before publishing
                 row = conn.execute("SELECT piece_class, piece, version FROM records WHERE id = ?", (rid,)).fetchone()
                 assert_alive_in(conn, rid, "revised")  # a destruction may have begun meanwhile
                 if row["version"] != old.version:
