@@ -26,16 +26,11 @@ from pathlib import Path
 import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
-from conftest import CORPUS, SHARED, Cli  # noqa: E402
+from conftest import CORPUS, REGULATIONS, Cli  # noqa: E402
 from ocfl_helpers import assert_store_valid  # noqa: E402
 
 from dangan.index.text_v1 import normalise  # noqa: E402
 
-REGULATIONS = SHARED / "seed" / "regulations.zh.txt"
-if not (CORPUS / "MANIFEST.tsv").exists():
-    CORPUS, REGULATIONS = Path("/work/shared/corpus"), Path("/work/shared/seed/regulations.zh.txt")
-pytestmark = pytest.mark.skipif(not (CORPUS / "MANIFEST.tsv").exists() or not REGULATIONS.exists(),
-                                reason="shared corpus not available")
 
 HAN = re.compile(r"[\u4e00-\u9fff]+")
 CJK = re.compile(r"[\u3005\u3007\u3041-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af\uf900-\ufaff]")
