@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import re
 import shutil
 
 import pytest
@@ -66,3 +67,51 @@ def test_inspection_report_table_names_them_too(cli, inspected):
     out = cli("inspect", "report", user="arch").output
     assert ids["broken"] in out
     assert " 0 bytes" not in out
+
+
+# -- the reference sheet (备考表) and the contents list take the extracted page count ----------------------------
+
+@pytest.fixture
+def four_pages_in_a_volume(cli, archive_root, tmp_path):
+    from test_mgmt_users import enable
+    enable(archive_root, "general_office")
+    pdf = CORPUS / "pdf-text" / "pdflatex-4-pages.pdf"
+    note = tmp_path / "便函.txt"
+    note.write_text("一页便函", encoding="utf-8")
+    ids = [_ingest_plain(cli, src, "--category", "BGS-NB", "--date", "2021-03-01", "--volume", "V")
+           for src in (pdf, note)]
+    return ids
+
+
+def _ingest_plain(cli, path, *args):
+    return json.loads(cli("ingest", path, "--json", *args).output.splitlines()[0])["record_id"]
+
+
+def test_the_reference_sheet_counts_the_extracted_pages(cli, four_pages_in_a_volume):
+    out = cli("report", "reference_sheet", "--param", "volume=V", "--format", "json").output
+    sheet = {r["项目"]: r["内容"] for r in json.loads(out)["rows"]}
+    assert sheet["文件数 (documents)"] == 2
+    assert sheet["页数 (pages)"] == 4
+    assert "1 document(s) without a page count" in sheet["说明 (notes)"]      # the text file has none
+
+
+def test_the_contents_list_shows_the_extracted_pages(cli, four_pages_in_a_volume):
+    pdf_id, _ = four_pages_in_a_volume
+    out = cli("report", "contents_list", "--param", "volume=V", "--format", "json").output
+    rows = json.loads(out)["rows"]
+    assert [r["页数"] for r in rows if "pdflatex" in r["题名"]] == ["4"]
+
+
+# -- `show`: a label never runs into its value ---------------------------------------------------------------
+
+def test_show_keeps_labels_and_values_apart(cli, four_pages_in_a_volume):
+    pdf_id, _ = four_pages_in_a_volume
+    out = cli("show", pdf_id).output
+    head = out.split("files:")[0].splitlines()
+    pairs = [re.match(r"^(\S(?:.*?\S)?)\s{2,}(\S.*)$", line) for line in head]
+    assert head and all(pairs), head
+    labels = {m.group(1): m.group(2) for m in pairs}
+    assert labels["meta x.pages"] == "4"
+    assert labels["meta x.pdf_version"]
+    assert labels["archival code"].startswith("Z109-")
+    assert len({m.start(2) for m in pairs}) == 1            # the values start in one column

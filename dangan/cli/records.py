@@ -7,7 +7,7 @@ from pathlib import Path
 import click
 
 from . import pass_ctx
-from .output import json_line, json_lines, table
+from .output import json_line, json_lines, table, width
 
 
 def field_options(f):
@@ -115,11 +115,11 @@ def show(ctx, ref, version, as_json):
     if rec.extraction:
         fields.append(("text", f"{rec.extraction.get('status')}" + (f": {rec.extraction['message']}"
                                                                      if rec.extraction.get("message") else "")))
-    for k, v in fields:
-        if v not in (None, ""):
-            click.echo(f"{k:<14}{v}")
-    for k, v in sorted(rec.metadata.items()):
-        click.echo(f"{'meta ' + k:<14}{v}")
+    shown = [(k, v) for k, v in fields if v not in (None, "")]
+    shown += [(f"meta {k}", v) for k, v in sorted(rec.metadata.items())]
+    column = max(width(k) for k, _ in shown) + 2           # labels never run into their values
+    for k, v in shown:
+        click.echo(f"{k}{' ' * (column - width(k))}{v}")
     click.echo("files:")
     for f in rec.files:
         flag = "  (extension says " + str(f.mime_by_extension) + ")" if f.mime_mismatch else ""
