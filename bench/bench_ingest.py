@@ -44,7 +44,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-REGULATIONS = Path("/work/shared/seed/regulations.zh.txt")
+REGULATIONS = Path(__file__).resolve().parents[1] / "tests" / "data" / "seed" / "regulations.zh.txt"
 WORDS = ("archive record records management report annual budget review policy retention "
          "audit contract meeting minutes transfer volume catalogue destruction appraisal "
          "lending security backup inventory register approval department office").split()

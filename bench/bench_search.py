@@ -3,7 +3,7 @@
     .venv/bin/python bench/bench_search.py --docs 10000 [--large] [--dir DIR] [--no-recoll]
 
 ``--large`` runs 100,000 records instead.  Records are 1-2k characters of
-mixed Chinese and English: sentences of ``/work/shared/seed/regulations.zh.txt``
+mixed Chinese and English: sentences of ``tests/data/seed/regulations.zh.txt``
 (Traditional Chinese; dangan normalises to Simplified, so queries may use
 either script) and words drawn with a Zipf-like law from a word list
 (``/usr/share/dict/words``, apt package ``wamerican``; a small built-in list
@@ -37,7 +37,7 @@ from pathlib import Path
 
 from dangan.index import IndexDocument, open_index, parse_query
 
-REGULATIONS = Path("/work/shared/seed/regulations.zh.txt")
+REGULATIONS = Path(__file__).resolve().parents[1] / "tests" / "data" / "seed" / "regulations.zh.txt"
 DICT = Path("/usr/share/dict/words")
 CORE_WORDS = ("archive record records management report annual budget review policy retention "
               "audit contract meeting minutes transfer volume catalogue destruction appraisal "

@@ -190,7 +190,7 @@ class ExtractOptions:
     """
 
     password: str | None = None
-    ocr_languages: str = "chi_sim+eng"
+    ocr_languages: str = "chi_sim+chi_tra+eng"
     ocr: bool = True
     max_pages: int = 500
     max_chars: int = 5_000_000

@@ -11,9 +11,11 @@ from click.testing import CliRunner
 sys.path.insert(0, str(Path(__file__).parent))
 from ocfl_helpers import assert_store_valid  # noqa: E402
 
-SHARED = Path(__file__).resolve().parents[1].parent / "shared"
-CORPUS = SHARED / "corpus"
-FIXTURES = SHARED / "ocfl-fixtures" / "1.1"
+# Test data lives inside the repository (tests/data/), so a clone on its own runs the suite.
+DATA = Path(__file__).resolve().parent / "data"
+CORPUS = DATA / "corpus"
+FIXTURES = DATA / "ocfl-fixtures" / "1.1"
+REGULATIONS = DATA / "seed" / "regulations.zh.txt"
 
 
 @pytest.fixture(autouse=True)

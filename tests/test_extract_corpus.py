@@ -1,4 +1,4 @@
-"""Text extraction on the real corpus (../shared/corpus), through the worker.
+"""Text extraction on the real corpus (tests/data/corpus), through the worker.
 
 Every corpus file goes through ``ExtractionWorker`` once (two workers side by
 side, module-scoped), then each test checks one file's result: a status for
@@ -19,10 +19,7 @@ import pytest
 from dangan.core.extraction import ExtractionWorker
 from dangan.plugins.builtin.extractors import ExtractOptions
 
-CORPUS = Path(os.environ.get("DANGAN_CORPUS", Path(__file__).resolve().parents[2] / "shared" / "corpus"))
-if not (CORPUS / "MANIFEST.tsv").exists():
-    CORPUS = Path("/work/shared/corpus")
-pytestmark = pytest.mark.skipif(not (CORPUS / "MANIFEST.tsv").exists(), reason="shared corpus not found")
+from conftest import CORPUS  # noqa: E402
 
 STATUSES = {"ok", "empty", "not-ocred", "encrypted", "unsupported", "failed"}
 TIMEOUT = 60
@@ -96,7 +93,7 @@ def options_for(row: dict, with_password: bool = False) -> ExtractOptions:
     return ExtractOptions(ocr_languages=langs, password=password(row) if with_password else None)
 
 
-ROWS = manifest() if (CORPUS / "MANIFEST.tsv").exists() else []
+ROWS = manifest()
 BY_PATH = {r["path"]: r for r in ROWS}
 
 

@@ -15,9 +15,7 @@ from dangan.plugins.builtin.extractors import EXTRACTORS, ExtractOptions, extrac
 from dangan.plugins.builtin.extractors.ocr import clean_cjk_spaces
 from dangan.plugins.builtin.extractors.text import decode_bytes
 
-CORPUS = Path("/work/shared/corpus")
-if not CORPUS.exists():
-    CORPUS = Path(__file__).resolve().parents[2] / "shared" / "corpus"
+from conftest import CORPUS  # noqa: E402
 
 
 # Test-only extractors, run inside the worker (top-level so the child can import them).

@@ -16,15 +16,13 @@ import pytest
 from dangan.index import IndexDocument, open_index
 from dangan.index.text_v1 import normalise
 
-SHARED = Path("/work/shared")
-REGULATIONS = SHARED / "seed" / "regulations.zh.txt"
-UDHR = SHARED / "corpus" / "text" / "UDHR_first_article_all.txt"
+from conftest import CORPUS, REGULATIONS  # noqa: E402
+
+UDHR = CORPUS / "text" / "UDHR_first_article_all.txt"
 HAN = re.compile(r"[\u4e00-\u9fff]+")
 CJK = re.compile(r"[\u3005\u3007\u3041-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af\uf900-\ufaff]")
 ARTICLE = re.compile(r"^\s*第[一二三四五六七八九十百零〇]+條", re.M)
 
-pytestmark = pytest.mark.skipif(not REGULATIONS.exists() or not UDHR.exists(),
-                                reason="shared corpus not available")
 
 
 def articles() -> list[str]:

@@ -18,9 +18,7 @@ import pytest
 
 from dangan.repository.validate import Problem, ValidationReport, validate_object, validate_storage_root
 
-FIXTURES = Path(__file__).resolve().parents[2] / "shared" / "ocfl-fixtures" / "1.1"
-if not FIXTURES.is_dir():  # the tree may be checked out elsewhere; the shared folder sits beside it
-    FIXTURES = Path("/work/shared/ocfl-fixtures/1.1")
+from conftest import FIXTURES  # noqa: E402
 
 BAD = sorted((FIXTURES / "bad-objects").iterdir())
 WARN = sorted((FIXTURES / "warn-objects").iterdir())

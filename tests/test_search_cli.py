@@ -20,9 +20,6 @@ sys.path.insert(0, str(Path(__file__).parent))
 from conftest import CORPUS, Cli  # noqa: E402
 from ocfl_helpers import assert_store_valid  # noqa: E402
 
-if not (CORPUS / "MANIFEST.tsv").exists():
-    CORPUS = Path("/work/shared/corpus")
-
 LONG_OFFSET = 40_000
 
 #: name -> (text, ingest flags)

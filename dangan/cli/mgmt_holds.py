@@ -134,12 +134,15 @@ def inspect_report(ctx, sample, as_of, fmt):
     if fmt == "json":
         json_line(r)
         return
-    rows = [("fixity", "objects", r["fixity"]["objects"]), ("fixity", "problems", len(r["fixity"]["problems"]))]
+    rows = [("fixity", "objects", r["fixity"]["objects"]), ("fixity", "tombstones", r["fixity"]["tombstones"]),
+            ("fixity", "problems", len(r["fixity"]["problems"]))]
     rows += [("fixity", p["record_id"], p["message"]) for p in r["fixity"]["problems"]]
     rd = r["readability"]
     rows += [("readability", k, rd.get(k, 0)) for k in ("checked", "ok", "failed", "sealed")]
     rows += [("readability", u["record_id"], u["problem"]) for u in rd["unreadable"]]
     rows += [("extraction", k, v) for k, v in sorted(rd["extraction"].items())]
+    rows += [("extraction", p["record_id"], f"{p['status']}: {p['message']}" if p["message"] else p["status"])
+             for p in rd["extraction_problems"]]
     rows += [("catalogue-store", "agree", "yes" if r["catalogue_store"]["agree"] else "NO")]
     rows += [("records", "total", r["records"])]
     rows += [(f"by {k}", row[k], f"{row['records']} records, {row['bytes']} bytes")

@@ -7,7 +7,7 @@ from pathlib import Path
 import click
 
 from . import pass_ctx
-from .output import json_line, json_lines, line, table
+from .output import json_line, json_lines, line, table, width
 
 
 def field_options(f):
@@ -118,11 +118,11 @@ def show(ctx, ref, version, as_json):
     if rec.extraction:
         fields.append(("text", f"{rec.extraction.get('status')}" + (f": {rec.extraction['message']}"
                                                                      if rec.extraction.get("message") else "")))
-    for k, v in fields:
-        if v not in (None, ""):
-            line(f"{k:<14}{v}")
-    for k, v in sorted(rec.metadata.items()):
-        line(f"{'meta ' + k:<14}{v}")
+    shown = [(k, v) for k, v in fields if v not in (None, "")]
+    shown += [(f"meta {k}", v) for k, v in sorted(rec.metadata.items())]
+    column = max(width(k) for k, _ in shown) + 2           # labels never run into their values
+    for k, v in shown:
+        line(f"{k}{' ' * (column - width(k))}{v}")
     line("files:")
     for f in rec.files:
         flag = "  (extension says " + str(f.mime_by_extension) + ")" if f.mime_mismatch else ""

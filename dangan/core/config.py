@@ -44,7 +44,7 @@ class Config:
 
     fonds: str
     name: str
-    ocr_languages: str = "chi_sim+eng"
+    ocr_languages: str = "chi_sim+chi_tra+eng"
     extraction_timeout: float = 120.0
     extraction_memory_mb: int = 1024
     tesseract: str = "tesseract"
@@ -76,7 +76,7 @@ class Config:
         return cls(
             fonds=archive["fonds"].strip(),
             name=archive.get("name", ""),
-            ocr_languages=extraction.get("ocr_languages", "chi_sim+eng"),
+            ocr_languages=extraction.get("ocr_languages", "chi_sim+chi_tra+eng"),
             extraction_timeout=float(extraction.get("timeout_seconds", 120)),
             extraction_memory_mb=extraction.get("memory_mb", 1024),
             tesseract=extraction.get("tesseract", "tesseract"),
@@ -104,7 +104,7 @@ name = {q(name)}
 unlock_minutes = 30                      # how long `dangan volume unlock` lasts
 
 [extraction]
-ocr_languages = "chi_sim+eng"   # Tesseract languages
+ocr_languages = "chi_sim+chi_tra+eng"   # Tesseract languages
 timeout_seconds = 120           # per file, in a worker process
 memory_mb = 1024
 # tesseract = "/usr/bin/tesseract"   # the OCR command (default: tesseract on PATH)

@@ -160,10 +160,24 @@ def readable(archive, rec) -> tuple[str, str]:
     return ("failed", "; ".join(why)) if why else ("ok", "")
 
 
+#: Extraction outcomes the report names record by record (``ok``, ``empty`` and ``unsupported`` are not findings).
+EXTRACTION_PROBLEMS = ("failed", "not-ocred", "encrypted", "unknown")
+
+
+def head_bytes(archive) -> dict[str, int]:
+    """Bytes of each record's current files (originals and attachments; derivatives not counted)."""
+    return {r["record_id"]: r["bytes"] for r in archive.conn.execute(
+        "SELECT f.record_id, sum(f.size) AS bytes FROM files f JOIN records r ON r.id = f.record_id"
+        " AND f.version = r.version WHERE f.role != 'derivative' GROUP BY f.record_id")}
+
+
 def inspection_report(archive, *, sample: int | None = None, as_of: dt.date | None = None) -> dict:
     """Fixity of every object, readability, catalogue ↔ store, counts and bytes by department, year and
     category, holds, overdue loans, disposition due, inspections due and the last backup.  Recorded as an
-    ``inspection.report`` event (PREMIS: validation)."""
+    ``inspection.report`` event (PREMIS: validation).
+
+    Totals cover the records held: destroyed and transferred records (their tombstones) are left out of
+    counts, bytes and extraction figures; fixity still checks the tombstones and counts them apart."""
     import random
     from collections import Counter
     from .backup import backup_status
@@ -179,13 +193,21 @@ def inspection_report(archive, *, sample: int | None = None, as_of: dt.date | No
     counts: dict[str, Counter] = {k: Counter() for k in ("department", "year", "category")}
     sizes: dict[str, Counter] = {k: Counter() for k in counts}
     extraction = Counter()
+    extraction_problems = []
+    held_bytes = head_bytes(archive)
     for r in recs:
-        size = sum(f.size for f in r.files if f.role != "derivative")
+        size = held_bytes.get(r.id, 0)
         for k in counts:
             key = str(getattr(r, k) or "-")
             counts[k][key] += 1
             sizes[k][key] += size
-        extraction[(r.extraction or {}).get("status") or "unknown"] += 1
+        status = (r.extraction or {}).get("status") or "unknown"
+        extraction[status] += 1
+        if status in EXTRACTION_PROBLEMS:
+            extraction_problems.append({"record_id": r.id, "archival_code": r.archival_code, "status": status,
+                                        "message": (r.extraction or {}).get("message") or ""})
+    tombstones = archive.conn.execute(
+        "SELECT count(*) FROM records WHERE status IN ('destroyed', 'transferred')").fetchone()[0]
     chosen = recs if sample is None or sample >= len(recs) else random.sample(recs, sample)
     reads = Counter()
     unreadable = []
@@ -198,9 +220,11 @@ def inspection_report(archive, *, sample: int | None = None, as_of: dt.date | No
     report = {
         "as_of": as_of.isoformat(), "archive": archive.config.name, "fonds": archive.config.fonds,
         "inspector": archive.actor.name,
-        "fixity": {"objects": len(list(archive.store.iter_object_roots())), "problems": [p.to_dict() for p in problems]},
+        "fixity": {"objects": len(list(archive.store.iter_object_roots())) - tombstones, "tombstones": tombstones,
+                   "problems": [p.to_dict() for p in problems]},
         "readability": {"checked": len(chosen), "of": len(recs), "sample": sample, **dict(reads),
-                        "unreadable": unreadable, "extraction": dict(extraction)},
+                        "unreadable": unreadable, "extraction": dict(extraction),
+                        "extraction_problems": extraction_problems},
         "catalogue_store": {"agree": not problems, "problems": len(problems)},
         "records": len(recs),
         "by": {k: [{k: key, "records": n, "bytes": sizes[k][key]} for key, n in sorted(counts[k].items())]

@@ -49,7 +49,6 @@ from .users import acting_user, deny, now, register_in_use, require_role, requir
 RECEIVER_ROLES = ("archivist", "admin")
 OPEN = ("requested", "approved", "issued")
 STATUSES = ("requested", "approved", "issued", "returned", "refused")
-TEXT_SUFFIXES = (".txt", ".text", ".md", ".log")
 
 
 def _cfg(archive, key: str, default: int) -> int:
@@ -289,55 +288,14 @@ def _copy(archive, rec, dest: Path, loan: dict, due: str) -> dict:
     """Write the record's files to ``dest`` and mark each with the loan; returns what was written."""
     import hashlib
     from .retrieval import get_files
-    mark = (f"借阅副本 LOAN COPY: loan {loan['id']}, record {rec.archival_code or rec.id}, borrower "
-            f"{loan['borrower']}" + (f" ({loan['external_unit']})" if loan["external_unit"] else "")
-            + f", due back {due}; not to be copied further")
+    from .loan_copy import loan_mark, watermark
+    mark = loan_mark(loan, rec.archival_code or rec.id, due)
     files = {}
     for p in get_files(archive, rec.id, dest, approvals=frozenset({"lend", "loan"})):
         how = watermark(p, mark, loan, due)
         for q in [p] + ([p.with_name(p.name + ".loan.txt")] if how == "sidecar" else []):
             files[q.name] = {"sha256": hashlib.sha256(q.read_bytes()).hexdigest(), "watermark": how}
     return {"to": str(dest), "files": files}
-
-
-def watermark(path: Path, mark: str, loan: dict, due: str) -> str:
-    """Carry the loan in the file where the format allows: ``header`` (plain text), ``pdf`` (metadata and a
-    text annotation on the first page), else a ``sidecar`` NAME.loan.txt.  Returns which."""
-    suffix = path.suffix.lower()
-    if suffix in TEXT_SUFFIXES:
-        data = path.read_bytes()
-        bom = b"\xef\xbb\xbf" if data.startswith(b"\xef\xbb\xbf") else b""
-        try:
-            data[len(bom):].decode("utf-8")
-            path.write_bytes(bom + f"[{mark}]\n".encode() + data[len(bom):])
-            return "header"
-        except UnicodeDecodeError:
-            pass                                    # another encoding: leave the bytes alone, use a sidecar
-    elif suffix == ".pdf":
-        try:
-            _watermark_pdf(path, mark, loan, due)
-            return "pdf"
-        except Exception:       # noqa: BLE001 - an unreadable or encrypted PDF gets the sidecar instead
-            pass
-    path.with_name(path.name + ".loan.txt").write_text(mark + "\n", encoding="utf-8")
-    return "sidecar"
-
-
-def _watermark_pdf(path: Path, mark: str, loan: dict, due: str) -> None:
-    import os
-    from pypdf import PdfReader, PdfWriter
-    from pypdf.annotations import FreeText
-    writer = PdfWriter(clone_from=PdfReader(path))
-    writer.add_metadata({"/DanganLoan": loan["id"], "/DanganBorrower": loan["borrower"], "/DanganDue": due,
-                         "/Subject": mark})
-    if writer.pages:
-        box = writer.pages[0].mediabox
-        x0, top = float(box.left), float(box.top)
-        writer.add_annotation(0, FreeText(text=mark, rect=(x0 + 10, top - 30, x0 + 590, top - 10), font_size="9pt"))
-    tmp = path.with_name(path.name + ".part")
-    with open(tmp, "wb") as f:
-        writer.write(f)
-    os.replace(tmp, path)
 
 
 def refuse(archive, lid: str, reason: str) -> dict:

@@ -6,7 +6,7 @@ built with it: write ``analysis_v2`` and reindex instead.
 
 Normalisation (index text and query text alike): NFKC, lower case, then
 Traditional -> Simplified **character by character** using the character
-table of opencc's ``t2s`` conversion (``TSCharacters.txt``).  The phrase
+table of OpenCC's ``t2s`` conversion (``data/TSCharacters.txt``, vendored).  The phrase
 table of ``t2s`` is deliberately not used: it is context dependent (``乾``
 becomes ``干`` alone but stays ``乾`` in ``乾坤``), which would break the
 property search relies on -- if a text contains a query, the normalised text

@@ -29,13 +29,13 @@ _T2S: dict[int, str] | None = None
 
 
 def _t2s_table() -> dict[int, str]:
-    """Load opencc's t2s character table once, on first use."""
+    """Load OpenCC's t2s character table (vendored in ``data/``, see its NOTICE) once, on first use."""
     global _T2S
     if _T2S is None:
         from importlib import resources
 
         table: dict[int, str] = {}
-        data = resources.files("opencc").joinpath("dictionary", "TSCharacters.txt")
+        data = resources.files("dangan.index").joinpath("data", "TSCharacters.txt")
         with data.open(encoding="utf-8") as fh:
             for line in fh:
                 key, _, values = line.rstrip("\n").partition("\t")

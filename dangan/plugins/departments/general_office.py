@@ -14,7 +14,7 @@ Arts.5–15.  Record metadata this plugin reads (all optional unless stated):
                     main+attachments, draft+final, language versions)
 ``part``            ``main`` (default) or ``attachment``
 ``stage``           ``draft`` or ``final`` (default)
-``doc_number``      文号;  ``author`` 责任者;  ``pages`` page count;  ``notes`` 备注
+``doc_number``      文号;  ``author`` 责任者;  ``pages`` page count (else the extracted ``x.pages``);  ``notes`` 备注
 """
 from __future__ import annotations
 
@@ -172,12 +172,18 @@ def _iso(value: str) -> bool:
 CONTENTS_COLUMNS = ["序号", "档号", "文号", "责任者", "题名", "日期", "页数", "备注"]
 
 
+def page_count(record: Record) -> str:
+    """The page count a user gave (``pages``), else the one extracted from the file (``x.pages``)."""
+    given = str(record.metadata.get("pages", "")).strip()
+    return given or str(record.metadata.get("x.pages", "")).strip()
+
+
 def contents_list(context: ReportContext, volume: str) -> ReportResult:
     """卷内文件目录: one row per document, in volume order."""
     records = order_volume(list(context.records(volume=volume)))
     rows = [{"序号": i, "档号": r.archival_code or "", "文号": r.metadata.get("doc_number", ""),
              "责任者": r.metadata.get("author", ""), "题名": r.title, "日期": r.date or "",
-             "页数": r.metadata.get("pages", ""), "备注": r.metadata.get("notes", "")}
+             "页数": page_count(r), "备注": r.metadata.get("notes", "")}
             for i, r in enumerate(records, 1)]
     return ReportResult(CONTENTS_COLUMNS, rows, title=f"卷内文件目录 {volume}")
 
@@ -189,7 +195,7 @@ def reference_sheet(context: ReportContext, volume: str) -> ReportResult:
     pages = 0
     unknown = 0
     for r in records:
-        p = str(r.metadata.get("pages", "")).strip()
+        p = page_count(r)
         if p.isdigit():
             pages += int(p)
         else:

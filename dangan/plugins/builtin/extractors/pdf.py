@@ -5,6 +5,11 @@ Limits: the page tree is walked by hand with a visited set and ``max_pages``
 pages, and some trees loop); a time budget stops page work early and says so;
 pages are rendered at 300 dpi, less when the page is so large that the bitmap
 would pass ``max_pixels / 3``.  Rendering goes to a pipe, never a temp file.
+
+Mojibake is never recorded as text: a page whose text layer (pypdf's, then
+pdftotext's) still looks like a font decoded without its CMap (see
+``mojibake.py``) is OCR'd, and if that gives nothing readable either, the page
+is left out and named in ``unreadable_pages`` and the message.
 """
 from __future__ import annotations
 
@@ -20,6 +25,7 @@ from dangan.lifeline import tool_preexec
 from dangan.model import Extraction
 
 from .ocr import OcrFailed, OcrUnavailable, ocr_languages, run_tesseract
+from .mojibake import looks_like_mojibake
 from .options import ExtractOptions, failed, finish
 from .text import fix_mojibake
 
@@ -233,6 +239,7 @@ def _pages(reader, meta: dict, path: Path, options: ExtractOptions, trouble: _En
     parts: list[str] = []
     notes: list[str] = []
     ocr_pages: list[int] = []
+    unreadable: list[int] = []
     ocr_error = ""
     pages = 0
     total = 0
@@ -249,16 +256,22 @@ def _pages(reader, meta: dict, path: Path, options: ExtractOptions, trouble: _En
             except Exception as exc:   # noqa: BLE001 - pypdf raises anything on a bad content stream
                 text = ""
                 notes.append(f"page {number}: {_reason(exc)}")
+            garbled = looks_like_mojibake(text)
+            if garbled:
+                text = ""
             if len(text.split()) == 0 or len("".join(text.split())) < _MIN_TEXT:
-                if _has_images(page) and not ocr_error:
+                if (garbled or _has_images(page)) and not ocr_error:
                     try:
                         ocr_languages(options)
-                        text = _ocr_page(path, number, _render_dpi(page, options), options) or text
+                        read = _ocr_page(path, number, _render_dpi(page, options), options)
+                        text = "" if looks_like_mojibake(read) else (read or text)
                         ocr_pages.append(number)
                     except OcrUnavailable as exc:
                         ocr_error = str(exc)
                     except OcrFailed as exc:
                         notes.append(f"page {number}: OCR failed: {exc}")
+            if garbled and not text.strip():
+                unreadable.append(number)
             parts.append(text)
             total += len(text)
             if total > options.max_chars:
@@ -274,6 +287,11 @@ def _pages(reader, meta: dict, path: Path, options: ExtractOptions, trouble: _En
         notes.append("no pages found: the page tree is empty or damaged")
     if ocr_pages:
         meta["ocr_pages"] = ocr_pages
+    if unreadable:
+        meta["unreadable_pages"] = unreadable
+        notes.append(f"page{'s' if len(unreadable) > 1 else ''} {', '.join(map(str, unreadable))} unreadable: "
+                     "the text layer is mojibake (a font without its character map; poppler-data "
+                     "provides the CJK ones) and OCR gave no text")
     text = "\n\f".join(parts).strip("\n\f")
     message = "; ".join(notes)[:1000]
     if ocr_error and not text.strip():
