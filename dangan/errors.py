@@ -77,3 +77,15 @@ class FileRefused(DanganError):
     """A file cannot be archived (unreadable, not a regular file, ...)."""
 
     exit_code = 13
+
+
+class LegalHold(AccessDenied):
+    """A record under legal hold (冻结) may not be destroyed, transferred, revised or proposed for disposal."""
+
+    exit_code = 14
+
+
+class WrongState(DanganError):
+    """Not possible in the current state: a loan not yet approved, a list not approved, a record destroyed."""
+
+    exit_code = 15

@@ -50,7 +50,7 @@ def test_propose_approve_execute_with_separation_of_duties(cli, office, archive_
     r = cli("disposition", "propose", old, user="arch", ok=False)
     assert f"on destruction list {lid} already" in r.output
     r = cli("disposition", "execute", lid, user="arch", ok=False)
-    assert r.exit_code == 2 and "only an approved list" in r.output
+    assert r.exit_code == 15 and "only an approved list" in r.output
     r = cli("disposition", "approve", lid, user="arch", ok=False)
     assert r.exit_code == 7 and "manager" in r.output
     cli("user", "set", "arch", "--add-role", "manager", user="boss")
@@ -74,7 +74,7 @@ def test_propose_approve_execute_with_separation_of_duties(cli, office, archive_
     listed = json.loads(cli("disposition", "show", lid, "--json", user="mgr").output)
     assert listed["status"] == "executed" and listed["certificate"]["certificate_sha256"] == cert["certificate_sha256"]
     r = cli("disposition", "execute", lid, user="arch", ok=False)
-    assert r.exit_code == 2
+    assert r.exit_code == 15
     cli("check", user="arch")
 
 

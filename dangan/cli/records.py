@@ -67,8 +67,9 @@ def ingest(ctx, paths, attach, allow_duplicate, as_json, **kw):
         counts[o.status] = counts.get(o.status, 0) + 1
     if not as_json:
         click.echo(", ".join(f"{n} {s}" for s, n in sorted(counts.items())) or "nothing to archive", err=True)
-    if any(o.status in ("refused", "failed") for o in outcomes):
-        sys.exit(1)
+    failed = {o.exit_code or 1 for o in outcomes if o.status in ("refused", "failed")}
+    if failed:
+        sys.exit(failed.pop() if len(failed) == 1 else 1)   # one kind of refusal: its code; mixed: 1
     if counts.get("duplicate") and not counts.get("archived"):
         sys.exit(5)
 

@@ -129,10 +129,10 @@ def _one(ingestor: Ingestor, path: Path, fields: RecordFields, attachments: tupl
     try:
         rec = ingestor.ingest(path, fields, attachments, gate=gate)
     except DuplicateRecord as exc:
-        return IngestOutcome(str(path), "duplicate", exc.existing_id, message=exc.message)
+        return IngestOutcome(str(path), "duplicate", exc.existing_id, message=exc.message, exit_code=exc.exit_code)
     except StorageFull as exc:
-        return IngestOutcome(str(path), "failed", message=exc.message)
+        return IngestOutcome(str(path), "failed", message=exc.message, exit_code=exc.exit_code)
     except DanganError as exc:
         return IngestOutcome(str(path), "refused", message=exc.message if str(path) in exc.message
-                             else f"{path}: {exc.message}")
+                             else f"{path}: {exc.message}", exit_code=exc.exit_code)
     return IngestOutcome(str(path), "archived", rec.id, rec.archival_code)

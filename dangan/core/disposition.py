@@ -31,7 +31,7 @@ import json
 import secrets
 from dataclasses import dataclass
 
-from ..errors import AccessDenied, NotFound, PluginError, UsageError
+from ..errors import AccessDenied, NotFound, PluginError, UsageError, WrongState
 from ..model import Record, is_confidential
 from .users import now, require_role
 
@@ -183,6 +183,9 @@ def propose(archive, refs=(), *, due: bool = False, as_of: dt.date | None = None
         for ref in refs:
             rec = archive.record(ref)
             require(archive, "view", rec)
+            if rec.status not in GONE:
+                from .holds import assert_not_held
+                assert_not_held(archive, rec.id, "proposed for destruction")
             d, why = _eligible(archive, rec, as_of)
             if d is None:
                 raise UsageError(why + ": not proposed (nothing was changed)")
@@ -242,7 +245,7 @@ def _decide(archive, lid: str, verdict: str, note: str) -> dict:
     lst = get_list(archive, lid)
     me = require_role(archive, approver_roles(archive), f"{verdict} destruction lists", obj=lid)
     if lst["status"] != "proposed":
-        raise UsageError(f"destruction list {lid} is {lst['status']}, not awaiting approval")
+        raise WrongState(f"destruction list {lid} is {lst['status']}, not awaiting approval")
     if me.name == lst["proposed_by"]:
         from .users import deny
         raise deny(archive, f"disposition.{verdict}", lid,
@@ -289,7 +292,7 @@ def execute(archive, lid: str, transfer_to=None) -> dict:
     require_role(archive, EXECUTOR_ROLES, "execute destruction lists", obj=lid)
     lst = get_list(archive, lid)
     if lst["status"] not in ("approved", "executing"):
-        raise UsageError(f"destruction list {lid} is {lst['status']}: only an approved list is executed")
+        raise WrongState(f"destruction list {lid} is {lst['status']}: only an approved list is executed")
     transfers = [i for i in lst["items"] if not i["outcome"] and i["action"] == "transfer"]
     if transfers and transfer_to is None:
         raise UsageError(f"list {lid} transfers {len(transfers)} record(s): give --to DIR for the BagIt package")
