@@ -293,11 +293,8 @@ def execute(archive, lid: str, transfer_to=None) -> dict:
     lst = get_list(archive, lid)
     if lst["status"] not in ("approved", "executing"):
         raise WrongState(f"destruction list {lid} is {lst['status']}: only an approved list is executed")
+    check_transfer_target(lst, transfer_to)
     transfers = [i for i in lst["items"] if not i["outcome"] and i["action"] == "transfer"]
-    if transfers and transfer_to is None:
-        raise UsageError(f"list {lid} transfers {len(transfers)} record(s): give --to DIR for the BagIt package")
-    if transfers and Path(transfer_to).exists() and (not Path(transfer_to).is_dir() or any(Path(transfer_to).iterdir())):
-        raise UsageError(f"{transfer_to} exists and is not an empty folder: choose a new one for the transfer")
     with archive.transaction() as conn:
         conn.execute("UPDATE disposal_lists SET status = 'executing', executed_by = ? WHERE id = ?",
                      (archive.actor.name, lid))
@@ -341,6 +338,16 @@ def execute(archive, lid: str, transfer_to=None) -> dict:
             outcome = "not destroyed: " + exc.message              # (anything else stops: the list resumes)
         _outcome(archive, lid, rid, outcome, sha)
     return _certify(archive, lid, bag)
+
+
+def check_transfer_target(lst: dict, transfer_to) -> None:
+    """A list that transfers records needs ``--to``: a new or empty folder for the BagIt package."""
+    from pathlib import Path
+    transfers = [i for i in lst["items"] if not i["outcome"] and i["action"] == "transfer"]
+    if transfers and transfer_to is None:
+        raise UsageError(f"list {lst['id']} transfers {len(transfers)} record(s): give --to DIR for the BagIt package")
+    if transfers and Path(transfer_to).exists() and (not Path(transfer_to).is_dir() or any(Path(transfer_to).iterdir())):
+        raise UsageError(f"{transfer_to} exists and is not an empty folder: choose a new one for the transfer")
 
 
 def _outcome(archive, lid: str, rid: str, outcome: str, sha: str | None) -> None:
