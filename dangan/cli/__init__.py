@@ -66,6 +66,16 @@ class DanganGroup(click.Group):
             fail("interrupted", 130)
 
 
+class TermsCommand(click.Command):
+    """A command whose arguments may start with '-' (``-草稿`` excludes a word, ``-dept:BGS`` a filter):
+    it has no short options, and only a lone ``-h`` (like ``--help``) asks for help."""
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        end = args.index("--") if "--" in args else len(args)
+        args = ["--help" if a == "-h" and i < end else a for i, a in enumerate(args)]
+        return super().parse_args(ctx, args)
+
+
 def fail(message: str, code: int) -> None:
     click.echo(f"dangan: error: {message}", err=True)
     sys.exit(code)

@@ -39,8 +39,10 @@ def ingest_batch(archive, paths: Iterable[Path], fields: RecordFields, *, attach
     outcomes: list[IngestOutcome | None] = [None] * len(files)
     bar = None
     if progress and len(files) > 1:
+        import sys
+
         import click
-        bar = click.progressbar(length=len(files), label="archiving", file=None)
+        bar = click.progressbar(length=len(files), label="archiving", file=sys.stderr)   # stdout keeps the lines
         bar.__enter__()
     turns = _Turns()
     stop = threading.Event()
@@ -75,10 +77,13 @@ def ingest_batch(archive, paths: Iterable[Path], fields: RecordFields, *, attach
             if outcome is None:
                 continue
             outcomes[k] = outcome
-            if bar:
-                bar.update(1)
+            if bar:                           # the bar is cleared, the file's line printed, the bar redrawn below
+                bar.file.write("\r\033[K")
+                bar.file.flush()
             if on_outcome:
                 on_outcome(outcome)
+            if bar:
+                bar.update(1)
             if outcome.status == "failed" and outcome.message.startswith("disk full"):
                 stop.set()       # nothing more can be archived; the rest stay where they are
     finally:
