@@ -87,3 +87,15 @@ class RecordGone(NotFound):
     """The record was destroyed or transferred: only its tombstone is here (exit 4, like NotFound)."""
 
     exit_code = 4
+
+
+class LegalHold(AccessDenied):
+    """A record under legal hold (冻结) may not be destroyed, transferred, revised or proposed for disposal."""
+
+    exit_code = 14
+
+
+class WrongState(DanganError):
+    """Not possible in the current state: a loan not yet approved, a list not approved, a record destroyed."""
+
+    exit_code = 15

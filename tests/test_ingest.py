@@ -73,7 +73,7 @@ def test_folder_batch_reports_each_file_and_one_bad_file_never_stops_it(cli, sam
     (samples / "sub" / "z.txt").write_text("last one", encoding="utf-8")
     os.mkfifo(samples / "sub" / "pipe")
     r = cli("ingest", samples, tmp_path / "missing.txt", "--json", ok=False)
-    assert r.exit_code == 1
+    assert r.exit_code == 13                         # every refusal is a file refusal (README exit codes)
     outcomes = [json.loads(line) for line in r.output.splitlines() if line.startswith("{")]
     by_name = {Path(o["source"]).name: o for o in outcomes}
     assert by_name["empty.txt"]["status"] == "refused" and "empty file" in by_name["empty.txt"]["message"]

@@ -50,7 +50,7 @@ def test_propose_approve_execute_with_separation_of_duties(cli, office, archive_
     r = cli("disposition", "propose", old, user="arch", ok=False)
     assert f"on destruction list {lid} already" in r.output
     r = cli("disposition", "execute", lid, user="arch", ok=False)
-    assert r.exit_code == 2 and "only an approved list" in r.output
+    assert r.exit_code == 15 and "only an approved list" in r.output
     r = cli("disposition", "approve", lid, user="arch", ok=False)
     assert r.exit_code == 7 and "manager" in r.output
     cli("user", "set", "arch", "--add-role", "manager", user="boss")
@@ -59,7 +59,7 @@ def test_propose_approve_execute_with_separation_of_duties(cli, office, archive_
     assert json.loads(cli("show", old, "--json", user="arch").output)["status"] == "active"
     cli("disposition", "approve", lid, "--note", "同意销毁", user="mgr")
     cli("hold", "add", old2, "--reason", "诉讼", "--authority", "某法院", user="lawyer")   # after approval
-    cert = json.loads(cli("disposition", "execute", lid, "--json", user="arch").output)
+    cert = json.loads(cli("disposition", "execute", lid, "--yes", "--json", user="arch").output)
     outcome = {i["record_id"]: i["outcome"] for i in cert["items"]}
     assert outcome[old] == "destroyed" and "legal hold" in outcome[old2]
     assert cert["approved_by"] == "mgr" and cert["proposed_by"] == "arch" and cert["destroyed"] == 1
@@ -74,7 +74,7 @@ def test_propose_approve_execute_with_separation_of_duties(cli, office, archive_
     listed = json.loads(cli("disposition", "show", lid, "--json", user="mgr").output)
     assert listed["status"] == "executed" and listed["certificate"]["certificate_sha256"] == cert["certificate_sha256"]
     r = cli("disposition", "execute", lid, user="arch", ok=False)
-    assert r.exit_code == 2
+    assert r.exit_code == 15
     cli("check", user="arch")
 
 
@@ -151,7 +151,7 @@ def test_transfer_exports_a_bag_and_leaves_a_tombstone(cli, office, archive_root
     assert r.exit_code == 2 and "--to" in r.output
     assert json.loads(cli("disposition", "show", lid, "--json", user="arch").output)["status"] == "approved"
     dest = tmp_path / "to-city-archives"
-    cert = json.loads(cli("disposition", "execute", lid, "--to", dest, "--json", user="arch").output)
+    cert = json.loads(cli("disposition", "execute", lid, "--to", dest, "--yes", "--json", user="arch").output)
     outcome = {i["record_id"]: i["outcome"] for i in cert["items"]}
     assert outcome[t1] == "transferred" and "legal hold" in outcome[t2] and outcome[office["old"]] == "destroyed"
     assert cert["transferred"] == 1 and cert["destroyed"] == 1 and cert["not_destroyed"] == 1

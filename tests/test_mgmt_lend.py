@@ -50,7 +50,7 @@ def test_limit_approval_return_and_no_relending(cli, office):
     r = cli("lend", "request", ws, "--purpose", "again", user="clerk", ok=False)
     assert r.exit_code == 2 and f"on loan {lid} already" in r.output
     r = cli("lend", "return", lid, ws, user="arch", ok=False)
-    assert r.exit_code == 2 and "approved: nothing is out" in r.output           # approved, not yet issued
+    assert r.exit_code == 15 and "approved: nothing is out" in r.output           # approved, not yet issued
     r = cli("lend", "issue", lid, user="clerk", ok=False)
     assert r.exit_code == 7
     cli("lend", "issue", lid, ws, user="arch")
@@ -121,7 +121,7 @@ def test_unknown_borrower_and_records_above_clearance(cli, office, tmp_path):
 def test_states_follow_request_approve_issue_return(cli, office):
     lid = loan_of(cli, office["ws"], "--purpose", "查考", "--days", "2")["loan"]
     r = cli("lend", "issue", lid, user="arch", ok=False)
-    assert r.exit_code == 2 and "only an approved loan" in r.output
+    assert r.exit_code == 15 and "only an approved loan" in r.output
     cli("lend", "approve", lid, user="head")
     state = lambda: json.loads(cli("lend", "list", "--json", user="arch").output)["status"]  # noqa: E731
     assert state() == "approved"

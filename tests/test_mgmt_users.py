@@ -60,7 +60,7 @@ def test_set_disable_and_the_last_admin(cli):
 
 def test_before_any_user_the_archive_is_open(cli, tmp_path):
     rid = ingest(cli, tmp_path, "a.txt", "内部文件 OPENMARK", "--secrecy", "internal", user="whoever")
-    assert rid in cli("ls", user="someone-else").output
+    assert rid in cli("ls", "--wide", user="someone-else").output
 
 
 def test_clearance_filters_listings_search_show_and_get(cli, tmp_path):
@@ -69,7 +69,7 @@ def test_clearance_filters_listings_search_show_and_get(cli, tmp_path):
     low = ingest(cli, tmp_path, "low.txt", "公开通知 LOWMARK", "--secrecy", "public", "--volume", "PUB", user="boss")
     high = ingest(cli, tmp_path, "high.txt", "内部报告 HIGHMARK", "--secrecy", "internal", "--volume", "INT", "--title", "内部报告",
                   user="boss")
-    assert high in cli("ls", user="boss").output
+    assert high in cli("ls", "--wide", user="boss").output
     listed = cli("ls", "--json", user="clerk").output
     assert low in listed and high not in listed
     assert cli("search", "HIGHMARK", "--count", user="clerk").output.strip() == "0"

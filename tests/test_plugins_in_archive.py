@@ -61,7 +61,7 @@ def test_codes_have_no_gaps_or_duplicates_under_concurrent_ingests(archive_root,
 
 def test_an_unknown_category_is_refused_and_nothing_is_archived(cli, tmp_path):
     r = cli("ingest", note(tmp_path, "x.txt", "x"), "--category", "NOPE", ok=False)
-    assert r.exit_code == 1 and "NOPE" in r.output
+    assert r.exit_code == 2 and "NOPE" in r.output
     assert cli("ls", "--json").output == ""
 
 
@@ -91,7 +91,7 @@ def test_construction_records_stay_pending_and_hidden_until_the_project_manager_
     configure(archive_root, '[users."王经理"]\nroles = ["project-manager"]')
     src = note(tmp_path, "进度.txt", "三号楼主体结构完成")
     refused = cli("ingest", src, "--category", "SG-JD", ok=False)
-    assert refused.exit_code == 1 and "valid_until" in refused.output
+    assert refused.exit_code == 10 and "valid_until" in refused.output
     rid = ingested(cli("ingest", src, "--category", "SG-JD", "--meta", "valid_until=2026-12-31", "--meta",
                        "custodian=赵工", "--meta", "secrecy=internal", "--secrecy", "internal", "--json"))[0]["record_id"]
     assert cli("ls", "--json", user="工人").output == ""
@@ -115,11 +115,11 @@ def test_insurance_customer_id_numbers_are_checked_with_stdnum(cli, archive_root
             "--meta", "insured_sex=女", "--meta", "insured_birth_date=2010-01-01", "--json"]
     bad = cli("ingest", note(tmp_path, "bad.txt", "投保单 1"), *base, "--meta", "policyholder_id_number=110105198001010011",
               "--meta", "insured_id_number=110105201001010029", ok=False)
-    assert bad.exit_code == 1 and "ID number" in bad.output
+    assert bad.exit_code == 10 and "ID number" in bad.output
     wrong_sex = cli("ingest", note(tmp_path, "sex.txt", "投保单 2"), *base[:4], "--meta", "policyholder_sex=女",
                     *base[6:], "--meta", "policyholder_id_number=110105198001010016",
                     "--meta", "insured_id_number=110105201001010029", ok=False)
-    assert wrong_sex.exit_code == 1 and "sex" in wrong_sex.output
+    assert wrong_sex.exit_code == 10 and "sex" in wrong_sex.output
     good = cli("ingest", note(tmp_path, "good.txt", "投保单 3"), *base, "--meta", "policyholder_id_number=110105198001010016",
                "--meta", "insured_id_number=110105201001010029")
     assert ingested(good)[0]["status"] == "archived"
@@ -143,5 +143,5 @@ def test_a_single_file_plugin_can_refuse_records(cli, archive_root, tmp_path):
         "        return [error('drafts are not archived', 'tags')]\n", encoding="utf-8")
     r = cli("ingest", note(tmp_path, "d.txt", "draft text"), "--category", "WS", "--dept", "BGS", "--tag", "draft",
             ok=False)
-    assert r.exit_code == 1 and "drafts are not archived" in r.output
+    assert r.exit_code == 10 and "drafts are not archived" in r.output
     assert cli("ls", "--json").output == ""

@@ -464,7 +464,7 @@ def test_hostile_files_are_archived_with_an_extraction_status(cli) -> None:
             plain = cli("show", o["record_id"]).stdout
             assert "extraction failed: " in plain
     assert MUST_FAIL <= failed, MUST_FAIL - failed
-    assert res.exit_code == 1                        # the two refused empty files
+    assert res.exit_code == 13                       # the two refused empty files
     assert len(ids_of(cli("search", "--json", "--limit", "100", "-dept:nothing"))) == len(outcomes) - 2
 
 

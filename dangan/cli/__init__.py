@@ -72,6 +72,16 @@ class DanganGroup(click.Group):
             raise
 
 
+class TermsCommand(click.Command):
+    """A command whose arguments may start with '-' (``-草稿`` excludes a word, ``-dept:BGS`` a filter):
+    it has no short options, and only a lone ``-h`` (like ``--help``) asks for help."""
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        end = args.index("--") if "--" in args else len(args)
+        args = ["--help" if a == "-h" and i < end else a for i, a in enumerate(args)]
+        return super().parse_args(ctx, args)
+
+
 def fail(message: str, code: int) -> None:
     from .output import printable
     click.echo(f"dangan: error: {printable(message)}", err=True)

@@ -77,12 +77,40 @@ def reject_cmd(ctx, list_id, reason):
 @click.argument("list_id")
 @click.option("--to", "transfer_to", type=click.Path(path_type=Path),
               help="For records whose action is transfer: the BagIt package folder to create for the receiver.")
+@click.option("--dry-run", is_flag=True, help="List what would be destroyed or transferred; change nothing.")
+@click.option("-y", "--yes", is_flag=True, help="Do not ask: destroy at once (needed without a terminal).")
 @click.option("--json", "as_json", is_flag=True)
 @pass_ctx
-def execute_cmd(ctx, list_id, transfer_to, as_json):
-    """Destroy (or transfer, with --to) what an approved list names (holds re-checked); issue its certificate."""
+def execute_cmd(ctx, list_id, transfer_to, dry_run, yes, as_json):
+    """Destroy (or transfer, with --to) what an approved list names (holds re-checked); issue its certificate.
+
+    Shows the records first and asks; --yes skips the question, --dry-run only shows them."""
+    import sys
+
     from ..core.disposition import execute
-    lst = execute(ctx.archive(), list_id, transfer_to)
+    from ..core.disposition_plan import execution_plan
+    from ..errors import UsageError
+    archive = ctx.archive()
+    plan = execution_plan(archive, list_id, transfer_to, dry_run=dry_run)
+    going = [p for p in plan if not p["will"].startswith("skip")]
+    if dry_run or not yes:
+        if as_json and dry_run:
+            json_lines(plan)
+        else:
+            table([(p["record_id"], p["archival_code"] or "", p["will"], p["title"] or "") for p in plan],
+                  ["ID", "CODE", "WILL", "TITLE"], {3: 40})
+    if dry_run:
+        click.echo(f"dry run: {len(going)} record(s) would be disposed of; nothing was changed", err=True)
+        return
+    if not yes:
+        what = f"destroy or transfer {len(going)} record(s) of list {list_id}"
+        if not sys.stdin.isatty():
+            raise UsageError(f"this would {what}, for good: no terminal to ask on, so confirm with --yes"
+                             " (or look first with --dry-run)")
+        if not click.confirm(f"{what}? This cannot be undone", default=False, err=True):
+            click.echo("not confirmed: nothing was destroyed", err=True)
+            sys.exit(1)
+    lst = execute(archive, list_id, transfer_to)
     cert = lst["certificate"]
     if as_json:
         json_line(cert)

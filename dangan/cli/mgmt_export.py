@@ -6,7 +6,7 @@ from pathlib import Path
 import click
 
 from . import pass_ctx
-from .output import json_line
+from .output import format_options, json_line
 
 
 @click.command("export")
@@ -68,7 +68,7 @@ def stats_rows(out: dict, fmt: str) -> None:
 @click.command("stats")
 @click.option("--by", "by", default="department,year", show_default=True,
               help="Comma-separated: department, year, category, secrecy, status, retention, volume.")
-@click.option("--format", "fmt", type=click.Choice(["table", "csv", "json"]), default="table", show_default=True)
+@format_options
 @pass_ctx
 def stats(ctx, by, fmt):
     """Statistics: records by department, year, category, secrecy, status or retention; items lent."""

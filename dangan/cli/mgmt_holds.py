@@ -5,7 +5,7 @@ import click
 
 from . import pass_ctx
 from .mgmt_lend import _as_of
-from .output import json_line, json_lines, table
+from .output import format_options, json_line, json_lines, table
 
 
 @click.group("hold")
@@ -122,7 +122,7 @@ def inspect_due(ctx, as_of, as_json):
 @inspect.command("report")
 @click.option("--sample", type=int, help="Re-open the files of this many records (default: all).")
 @click.option("--as-of", "as_of")
-@click.option("--format", "fmt", type=click.Choice(["table", "csv", "json"]), default="table", show_default=True)
+@format_options
 @pass_ctx
 def inspect_report(ctx, sample, as_of, fmt):
     """The six-monthly inspection report: fixity, readability, catalogue ↔ store, counts and bytes, holds,

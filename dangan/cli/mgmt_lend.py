@@ -8,7 +8,7 @@ from pathlib import Path
 import click
 
 from . import pass_ctx
-from .output import json_line, json_lines, table
+from .output import format_options, json_line, json_lines, table
 
 
 def _as_of(value):
@@ -146,7 +146,7 @@ def lend_overdue(click_ctx, as_of, as_json):
 @lend.command("register")
 @click.option("--from", "since")
 @click.option("--to", "until")
-@click.option("--format", "fmt", type=click.Choice(["table", "csv", "json"]), default="table", show_default=True)
+@format_options
 @pass_ctx
 def lend_register(ctx, since, until, fmt):
     """The lending register (借阅登记簿): one line per item lent, requested between --from and --to."""

@@ -9,18 +9,22 @@ controls (U+202E reversing what follows) are shown escaped (``\n``,
 """
 from __future__ import annotations
 
+import functools
 import json
 import re
+import shutil
+import unicodedata
 from typing import Any, Iterable, Sequence
 
 import click
 
 
-# Wide and full-width characters (East Asian Width W or F): Hangul Jamo, CJK and its punctuation,
-# kana, Hangul syllables, compatibility ideographs, vertical and full-width forms, the CJK extensions.
-_WIDE = re.compile("[\u1100-\u115f\u2e80-\u303e\u3041-\u33ff\u3400-\u4dbf\u4e00-\u9fff\ua000-\ua4cf"
-                   "\uac00-\ud7a3\uf900-\ufaff\ufe30-\ufe4f\uff00-\uff60\uffe0-\uffe6"
-                   "\U00020000-\U0003fffd]")
+def _char_width(c: str) -> int:
+    if unicodedata.east_asian_width(c) in ("W", "F"):
+        return 2                            # CJK, kana, Hangul, full-width forms, emoji
+    if unicodedata.combining(c) or unicodedata.category(c) in ("Mn", "Me", "Cf"):
+        return 0                            # combining marks, zero-width joiners and spaces
+    return 1
 
 
 _JSON_UNSAFE = re.compile("[\u0080-\u009f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069\ud800-\udfff]")
@@ -38,10 +42,10 @@ def line(text: Any, **kw: Any) -> None:
 
 
 def width(s: str) -> int:
-    """Display width on a terminal: wide characters take two columns."""
+    """Display width on a terminal (Unicode East Asian Width): wide characters take two columns."""
     if s.isascii():
         return len(s)
-    return len(s) + len(_WIDE.findall(s))
+    return sum(_char_width(c) for c in s)
 
 
 def fit(s: str, w: int) -> str:
@@ -58,7 +62,10 @@ def fit(s: str, w: int) -> str:
     return out + "…" + " " * (w - used - 1)
 
 
-def table(rows: Sequence[Sequence[Any]], headers: Sequence[str], max_widths: dict[int, int] | None = None) -> None:
+def table(rows: Sequence[Sequence[Any]], headers: Sequence[str], max_widths: dict[int, int] | None = None,
+          fill: int | None = None) -> None:
+    """Aligned columns; column ``fill`` (a title) takes what the terminal has left, cut with "…",
+    so that a line never wraps (unless that leaves it fewer than 12 columns)."""
     cells = [[printable(v) for v in r] for r in rows]
     sizes = [[width(v) for v in r] for r in cells]
     widths = [width(h) for h in headers]
@@ -68,6 +75,9 @@ def table(rows: Sequence[Sequence[Any]], headers: Sequence[str], max_widths: dic
                 widths[i] = w
     for i, m in (max_widths or {}).items():
         widths[i] = min(widths[i], m)
+    if fill is not None:
+        rest = shutil.get_terminal_size((80, 24)).columns - 1 - sum(w + 2 for i, w in enumerate(widths) if i != fill)
+        widths[fill] = min(widths[fill], max(rest, 12, width(headers[fill])))
     lines = ["  ".join(fit(printable(h), widths[i]) for i, h in enumerate(headers)).rstrip()]
     for r, ws in zip(cells, sizes):
         lines.append("  ".join(v + " " * (widths[i] - w) if w <= widths[i] else fit(v, widths[i])
@@ -89,3 +99,13 @@ def json_lines(objs: Iterable[Any]) -> None:
     text = "\n".join(_json(o) for o in objs)
     if text:
         click.echo(text)
+
+
+def format_options(f):
+    """``--format table|csv|json`` and ``--json`` (the same as ``--format json``), as ``fmt``."""
+    @functools.wraps(f)
+    def inner(*args, as_json=False, fmt="table", **kw):
+        return f(*args, fmt="json" if as_json else fmt, **kw)
+    inner = click.option("--json", "as_json", is_flag=True, help="The same as --format json.")(inner)
+    return click.option("--format", "fmt", type=click.Choice(["table", "csv", "json"]), default="table",
+                        show_default=True)(inner)

@@ -7,7 +7,7 @@ import sys
 import click
 
 from . import pass_ctx
-from .output import json_line, json_lines, table
+from .output import format_options, json_line, json_lines, table
 
 
 @click.group("plugins")
@@ -88,7 +88,7 @@ def approve(ctx, ref, note):
 @click.argument("name", required=False)
 @click.option("--param", "params", multiple=True, metavar="KEY=VALUE")
 @click.option("--as-of", "as_of", help="Report date (YYYY-MM-DD), default today.")
-@click.option("--format", "fmt", type=click.Choice(["table", "csv", "json"]), default="table", show_default=True)
+@format_options
 @pass_ctx
 def report(ctx, name, params, as_of, fmt):
     """Run a report a plugin contributes (without NAME: list them); `stats` is core's statistics
@@ -105,7 +105,10 @@ def report(ctx, name, params, as_of, fmt):
         if "stats" not in reports:
             rows.append(("stats", "by", "core statistics: records by department, year, category, retention, "
                                         "secrecy...; items lent by loan status"))
-        table(rows, ["REPORT", "PARAMS", "DESCRIPTION"], {2: 70})
+        if fmt == "json":
+            json_lines({"report": r, "params": p, "description": d} for r, p, d in rows)
+        else:
+            table(rows, ["REPORT", "PARAMS", "DESCRIPTION"], {2: 70})
         return
     if name == "stats" and "stats" not in reports:
         from ..core.statistics import stats as run

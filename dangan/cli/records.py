@@ -6,19 +6,29 @@ from pathlib import Path
 
 import click
 
-from . import pass_ctx
+from . import TermsCommand, pass_ctx
 from .output import json_line, json_lines, line, table, width
 
 
 def field_options(f):
     """The catalogue-field flags shared by ingest and revise."""
     opts = [
-        click.option("--title"), click.option("--department", "--dept", "department"),
-        click.option("--category"), click.option("--year", type=int), click.option("--date", help="YYYY-MM-DD"),
+        click.option("--title", help="The record's title (default: the file name without its extension)."),
+        click.option("--department", "--dept", "department",
+                     help="Department code, e.g. BGS (see `dangan schemes`; unknown codes are refused)."),
+        click.option("--category", help="Record class / category code, e.g. WS or SG-JD (see `dangan schemes`);"
+                                        " it decides the archival code and the required fields."),
+        click.option("--year", type=int, help="Filing year (default: the year of --date)."),
+        click.option("--date", help="The record's date, YYYY-MM-DD."),
         click.option("--retention", help="permanent, long-term, short-term, or Y, D30, D10"),
         click.option("--secrecy", help="public, internal, secret, confidential, top-secret (or 公开…绝密)"),
-        click.option("--volume"), click.option("--tag", "tags", multiple=True),
-        click.option("--meta", "meta", multiple=True, metavar="KEY=VALUE"),
+        click.option("--volume", help="File into this existing volume (案卷); see `dangan volume list`."),
+        click.option("--create-volume", "create_volume", is_flag=True,
+                     help="Create the --volume if it does not exist yet."),
+        click.option("--tag", "tags", multiple=True, help="A free tag (repeatable)."),
+        click.option("--meta", "meta", multiple=True, metavar="KEY=VALUE",
+                     help="A metadata field a scheme may require, e.g. --meta valid_until=2026-12-31 (repeatable;"
+                          " `dangan schemes show CODE` lists them)."),
     ]
     for o in reversed(opts):
         f = o(f)
@@ -70,8 +80,9 @@ def ingest(ctx, paths, attach, allow_duplicate, as_json, follow_symlinks, **kw):
         counts[o.status] = counts.get(o.status, 0) + 1
     if not as_json:
         line(", ".join(f"{n} {s}" for s, n in sorted(counts.items())) or "nothing to archive", err=True)
-    if any(o.status in ("refused", "failed") for o in outcomes):
-        sys.exit(1)
+    failed = {o.exit_code or 1 for o in outcomes if o.status in ("refused", "failed")}
+    if failed:
+        sys.exit(failed.pop() if len(failed) == 1 else 1)   # one kind of refusal: its code; mixed: 1
     if counts.get("duplicate") and not counts.get("archived"):
         sys.exit(5)
 
@@ -130,7 +141,7 @@ def show(ctx, ref, version, as_json):
         line(f"  {'':<11}sha512 {f.sha512}")
 
 
-@click.command(context_settings={"ignore_unknown_options": True, "help_option_names": ["--help"]})
+@click.command(cls=TermsCommand, context_settings={"ignore_unknown_options": True, "help_option_names": ["--help"]})
 @click.argument("filters", nargs=-1)
 @click.option("--dept", "department")
 @click.option("--category")
@@ -139,9 +150,11 @@ def show(ctx, ref, version, as_json):
 @click.option("--volume")
 @click.option("--sort", default="created", show_default=True, help="created, date, code, title or id")
 @click.option("--limit", type=int, default=None)
+@click.option("--wide", is_flag=True, help="Full record ids and whole titles (default: ids cut to a unique prefix,"
+                                           " titles to the terminal's width).")
 @click.option("--json", "as_json", is_flag=True)
 @pass_ctx
-def ls(ctx, filters, department, category, year, secrecy, volume, sort, limit, as_json):
+def ls(ctx, filters, department, category, year, secrecy, volume, sort, limit, wide, as_json):
     """List records, filtered by field (e.g. `dangan ls dept:BGS year:2019..2021`)."""
     from ..core.listing import list_filtered
     archive = ctx.archive()
@@ -151,9 +164,12 @@ def ls(ctx, filters, department, category, year, secrecy, volume, sort, limit, a
     if as_json:
         json_lines(r.to_dict() for r in recs)
         return
-    table([(r.id, r.archival_code or "", r.year or "", r.department or "", r.category or "", _marked(r.secrecy),
+    from ..core.records import short_id_length
+    cut = None if wide else short_id_length(archive.conn)
+    table([(r.id[:cut], r.archival_code or "", r.year or "", r.department or "", r.category or "", _marked(r.secrecy),
             r.title or ("[locked]" if r.secrecy in ("secret", "confidential", "top-secret") else "")) for r in recs],
-          ["ID", "CODE", "YEAR", "DEPT", "CAT", "SECRECY", "TITLE"], {6: 60})
+          ["ID", "CODE", "YEAR", "DEPT", "CAT", "SECRECY", "TITLE"], None if wide else {6: 60},
+          fill=None if wide else 6)
 
 
 def _marked(secrecy: str) -> str:

@@ -5,7 +5,7 @@ import sys
 
 import click
 
-from . import pass_ctx
+from . import TermsCommand, pass_ctx
 from .output import json_line, line, printable
 
 
@@ -21,7 +21,7 @@ def coloured(text: str, spans: list[tuple[int, int]]) -> str:
 
 # ``-term`` excludes a word: it is a query term, not an option.  Click would read ``-word`` as a
 # cluster of short options, so the command has none (help is ``--help``, and a lone ``-h``).
-@click.command(context_settings={"ignore_unknown_options": True, "help_option_names": ["--help"]})
+@click.command(cls=TermsCommand, context_settings={"ignore_unknown_options": True, "help_option_names": ["--help"]})
 @click.argument("query", nargs=-1, required=True)
 @click.option("--sort", type=click.Choice(["relevance", "date", "code"]), default="relevance", show_default=True)
 @click.option("--limit", type=int, default=20, show_default=True)

@@ -78,8 +78,10 @@ def ingest_batch(archive, paths: Iterable[Path], fields: RecordFields, *, attach
     outcomes: list[IngestOutcome | None] = [None] * len(files)
     bar = None
     if progress and len(files) > 1:
+        import sys
+
         import click
-        bar = click.progressbar(length=len(files), label="archiving", file=None)
+        bar = click.progressbar(length=len(files), label="archiving", file=sys.stderr)   # stdout keeps the lines
         bar.__enter__()
     turns = _Turns()
     stop = threading.Event()
@@ -116,10 +118,13 @@ def ingest_batch(archive, paths: Iterable[Path], fields: RecordFields, *, attach
             if outcome is None:
                 continue
             outcomes[k] = outcome
-            if bar:
-                bar.update(1)
+            if bar:                           # the bar is cleared, the file's line printed, the bar redrawn below
+                bar.file.write("\r\033[K")
+                bar.file.flush()
             if on_outcome:
                 on_outcome(outcome)
+            if bar:
+                bar.update(1)
             if outcome.status == "failed" and outcome.message.startswith("disk full"):
                 stop.set()       # nothing more can be archived; the rest stay where they are
     finally:
@@ -172,12 +177,12 @@ def _one(ingestor: Ingestor, source: Source, fields: RecordFields, attachments: 
         rec = ingestor.ingest(path, fields, attachments, gate=gate, follow_symlinks=source.follow,
                               beneath=source.beneath)
     except DuplicateRecord as exc:
-        return IngestOutcome(shown, "duplicate", exc.existing_id, message=exc.message)
+        return IngestOutcome(shown, "duplicate", exc.existing_id, message=exc.message, exit_code=exc.exit_code)
     except StorageFull as exc:
-        return IngestOutcome(shown, "failed", message=exc.message)
+        return IngestOutcome(shown, "failed", message=exc.message, exit_code=exc.exit_code)
     except DanganError as exc:
         return IngestOutcome(shown, "refused", message=exc.message if shown in exc.message
-                             else f"{shown}: {exc.message}")
+                             else f"{shown}: {exc.message}", exit_code=exc.exit_code)
     except Exception as exc:  # noqa: BLE001 - a bug met by one file must not stop the batch (invariant 9)
         log.error("%s: unexpected error", shown, exc_info=True)
         return IngestOutcome(shown, "failed", message=f"{shown}: not archived: unexpected error "

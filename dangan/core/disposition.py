@@ -31,7 +31,7 @@ import json
 import secrets
 from dataclasses import dataclass
 
-from ..errors import NotFound, PluginError, UsageError
+from ..errors import NotFound, PluginError, UsageError, WrongState
 from ..model import Record, is_confidential
 from .users import now, require_role
 
@@ -187,6 +187,9 @@ def propose(archive, refs=(), *, due: bool = False, as_of: dt.date | None = None
         for ref in refs:
             rec = archive.record(ref)
             require(archive, "view", rec)
+            if rec.status not in GONE:
+                from .holds import assert_not_held
+                assert_not_held(archive, rec.id, "proposed for destruction")
             d, why = _eligible(archive, rec, as_of)
             if d is None:
                 raise UsageError(why + ": not proposed (nothing was changed)")
@@ -247,7 +250,7 @@ def _decide(archive, lid: str, verdict: str, note: str) -> dict:
     lst = get_list(archive, lid)
     me = require_role(archive, approver_roles(archive), f"{verdict} destruction lists", obj=lid)
     if lst["status"] != "proposed":
-        raise UsageError(f"destruction list {lid} is {lst['status']}, not awaiting approval")
+        raise WrongState(f"destruction list {lid} is {lst['status']}, not awaiting approval")
     if me.name == lst["proposed_by"]:
         from .users import deny
         raise deny(archive, f"disposition.{verdict}", lid,
@@ -292,6 +295,16 @@ def execute(archive, lid: str, transfer_to=None) -> dict:
     """Dispose of every item of an approved list still due (``disposition_execute.execute``)."""
     from .disposition_execute import execute as run
     return run(archive, lid, transfer_to)
+
+
+def check_transfer_target(lst: dict, transfer_to) -> None:
+    """A list that transfers records needs ``--to``: a new or empty folder for the BagIt package."""
+    from pathlib import Path
+    transfers = [i for i in lst["items"] if not i["outcome"] and i["action"] == "transfer"]
+    if transfers and transfer_to is None:
+        raise UsageError(f"list {lst['id']} transfers {len(transfers)} record(s): give --to DIR for the BagIt package")
+    if transfers and Path(transfer_to).exists() and (not Path(transfer_to).is_dir() or any(Path(transfer_to).iterdir())):
+        raise UsageError(f"{transfer_to} exists and is not an empty folder: choose a new one for the transfer")
 
 
 def extend(archive, ref: str, *, until: str, reason: str) -> dict:

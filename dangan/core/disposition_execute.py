@@ -18,9 +18,9 @@ import hashlib
 import json
 from pathlib import Path
 
-from ..errors import AccessDenied, PluginError, UsageError
+from ..errors import AccessDenied, PluginError, UsageError, WrongState
 from ..model import Record
-from .disposition import EXECUTOR_ROLES, GONE, Due, due_of, get_list
+from .disposition import EXECUTOR_ROLES, GONE, Due, check_transfer_target, due_of, get_list
 from .users import now, require_role
 
 
@@ -40,15 +40,12 @@ def _execute(archive, lid: str, transfer_to) -> dict:
     from .destruction import destroy_record, transfer_batch
     lst = get_list(archive, lid)
     if lst["status"] not in ("approved", "executing"):
-        raise UsageError(f"destruction list {lid} is {lst['status']}: only an approved list is executed")
+        raise WrongState(f"destruction list {lid} is {lst['status']}: only an approved list is executed")
     from .four_eyes import require_other_person
     mine = require_other_person(archive, "disposition.execute", lid, "execute it",
                                 {f"approved destruction list {lid}": lst["decided_identity"]})
+    check_transfer_target(lst, transfer_to)
     transfers = [i for i in lst["items"] if not i["outcome"] and i["action"] == "transfer"]
-    if transfers and transfer_to is None:
-        raise UsageError(f"list {lid} transfers {len(transfers)} record(s): give --to DIR for the BagIt package")
-    if transfers and Path(transfer_to).exists() and (not Path(transfer_to).is_dir() or any(Path(transfer_to).iterdir())):
-        raise UsageError(f"{transfer_to} exists and is not an empty folder: choose a new one for the transfer")
     with archive.transaction() as conn:
         conn.execute("UPDATE disposal_lists SET status = 'executing', executed_by = ?, executed_identity = ?"
                      " WHERE id = ?", (archive.actor.name, mine, lid))

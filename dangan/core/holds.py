@@ -10,14 +10,14 @@ from __future__ import annotations
 
 import secrets
 
-from ..errors import AccessDenied, NotFound, UsageError
+from ..errors import LegalHold, NotFound, UsageError
 from .users import now, require_role
 
 HOLD_ROLES = ("legal", "archivist", "admin")
 
 
-class RecordHeld(AccessDenied):
-    """The record is under a legal hold (exit code 7)."""
+class RecordHeld(LegalHold):
+    """The record is under a legal hold (exit code 14)."""
 
 
 def holds_on(archive, record_id: str) -> list[dict]:

@@ -44,6 +44,7 @@ class IngestOutcome:
     record_id: str | None = None
     archival_code: str | None = None
     message: str = ""
+    exit_code: int = 0              # the refusal's stable exit code (dangan.errors), 0 when archived
 
     def to_dict(self) -> dict:
         return dict(self.__dict__)

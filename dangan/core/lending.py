@@ -42,7 +42,7 @@ import secrets
 
 from pathlib import Path
 
-from ..errors import CryptoError, NotFound, UsageError
+from ..errors import CryptoError, NotFound, UsageError, WrongState
 from ..model import is_confidential
 from .users import acting_user, deny, now, register_in_use, require_role, require_user
 
@@ -169,7 +169,7 @@ def approve(archive, lid: str, note: str = "") -> dict:
     from .access import core_refusal, deny_record, plugin_actor, require
     loan = get_loan(archive, lid)
     if loan["status"] != "requested":
-        raise UsageError(f"loan {lid} is {loan['status']}, not awaiting approval")
+        raise WrongState(f"loan {lid} is {loan['status']}, not awaiting approval")
     me = plugin_actor(archive)
     if me.name in (loan["borrower"], loan["requested_by"]):
         raise deny(archive, "lend.approve", lid, f"{me.name} may not approve their own loan {lid}")
@@ -225,7 +225,7 @@ def issue(archive, lid: str, refs=(), *, copy_to: Path | None = None) -> dict:
     require_role(archive, RECEIVER_ROLES, "issue loans", obj=lid)
     loan = get_loan(archive, lid)
     if loan["status"] not in ("approved", "issued"):
-        raise UsageError(f"loan {lid} is {loan['status']}: only an approved loan is issued")
+        raise WrongState(f"loan {lid} is {loan['status']}: only an approved loan is issued")
     items = {i["record_id"]: i for i in loan["items"]}
     ids = _named_items(archive, lid, items, refs, "is not on") or [r for r, i in items.items() if not i["issued_at"]]
     for rid in ids:
@@ -303,7 +303,7 @@ def refuse(archive, lid: str, reason: str) -> dict:
         raise UsageError("refusing a loan needs --reason")
     loan = get_loan(archive, lid)
     if loan["status"] != "requested":
-        raise UsageError(f"loan {lid} is {loan['status']}, not awaiting approval")
+        raise WrongState(f"loan {lid} is {loan['status']}, not awaiting approval")
     me = acting_user(archive)
     if me.name == loan["borrower"] or not me.has_any(("manager", "department-head", "admin")):
         raise deny(archive, "lend.refuse", lid, f"{me.name} may not decide loan {lid}")
@@ -319,7 +319,7 @@ def return_items(archive, lid: str, refs, *, condition: str = "intact") -> dict:
     require_role(archive, RECEIVER_ROLES, "receive returned records", obj=lid)
     loan = get_loan(archive, lid)
     if loan["status"] != "issued":
-        raise UsageError(f"loan {lid} is {loan['status']}: nothing is out on it (items are issued first)")
+        raise WrongState(f"loan {lid} is {loan['status']}: nothing is out on it (items are issued first)")
     items = {i["record_id"]: i for i in loan["items"]}
     if not refs:
         raise UsageError("name the records being returned (or --all)")

@@ -57,6 +57,16 @@ def code_holder(conn: sqlite3.Connection, archival_code: str | None, *, other_th
     return row["id"] if row else None
 
 
+def short_id_length(conn: sqlite3.Connection, minimum: int = 6) -> int:
+    """How many leading characters tell every record id of the catalogue apart (at least ``minimum``)."""
+    n, prev = minimum, ""
+    for (rid,) in conn.execute("SELECT id FROM records ORDER BY id"):
+        common = next((i for i, (a, b) in enumerate(zip(prev, rid)) if a != b), min(len(prev), len(rid)))
+        n = max(n, common + 1)
+        prev = rid
+    return n
+
+
 def insert_record(conn: sqlite3.Connection, rec: Record, *, actor: str, message: str,
                   original_names: dict[str, str], piece_class: str | None, piece: int | None,
                   sealed: str | None = None) -> None:
