@@ -205,3 +205,14 @@ def test_a_sparse_file_under_the_limit_is_archived_with_a_warning(cli, archive_r
 def test_the_default_size_limit_is_20_gib(archive):
     from dangan.core.source_files import max_file_bytes
     assert max_file_bytes(archive.config) == 20480 * 1024 * 1024
+
+
+def test_revise_with_an_undecodable_file_name(cli, tmp_path):
+    rid = ids_of(cli("ingest", write(tmp_path / "first.txt", "first version"), "--json"))[0]
+    raw = os.path.join(os.fsencode(tmp_path), b"second-\xfe.txt")
+    with open(raw, "wb") as fh:
+        fh.write(b"second version")
+    cli("revise", rid, os.fsdecode(raw), "-m", "a new scan")
+    out = cli("show", rid).output
+    assert "version       2 of 2" in out and "second-\\xfe.txt" in out
+    cli("check")

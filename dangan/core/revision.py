@@ -11,6 +11,7 @@ from . import records
 from .fields import RecordFields
 from .ingest import _now, open_regular
 from .storage import METADATA_PATH, file_entry, metadata_document, stored_original_names, text_path
+from .source_files import shown_name
 
 
 def revise(ingestor, ref: str, path: Path | None, fields: RecordFields | None = None, message: str = "",
@@ -55,7 +56,7 @@ def revise(ingestor, ref: str, path: Path | None, fields: RecordFields | None = 
             ext_mime = mimes.by_extension(path.name)
             files.append(file_entry(name, "main", size, digest, content_mime, ext_mime,
                                     mimes.mismatch(content_mime, ext_mime)))
-            names[name] = path.name
+            names[name] = shown_name(path.name)          # undecodable bytes escaped
             plain[name] = (psize, pdigest)
             probe = Record(id=rid, fonds=old.fonds, files=list(files), version=version)
             extraction = ingestor._extract(draft, prot, probe, name, path if prot.confidential else None)
@@ -95,7 +96,7 @@ def revise(ingestor, ref: str, path: Path | None, fields: RecordFields | None = 
                 if rec.secrecy != old.secrecy:
                     details["secrecy"] = {"from": old.secrecy, "to": rec.secrecy}
                 if path is not None and not prot.confidential:
-                    details["source"] = str(path)
+                    details["source"] = shown_name(path)
                 archive.audit(conn, action, rid, details=details)
                 conn.execute("INSERT INTO index_outbox (record_id, op, queued) VALUES (?, 'upsert', ?)", (rid, now))
                 conn.execute("DELETE FROM ingest_intents WHERE object_id = ?", (rid,))
