@@ -93,7 +93,10 @@ def _candidates() -> list[Path]:
     except OSError:
         pass
     out.append(Path(f"/tmp/dangan-{uid}"))
-    out.append(Path.home() / ".cache" / "dangan" / f"run-{socket.gethostname()[:32]}")
+    try:
+        out.append(Path.home() / ".cache" / "dangan" / f"run-{socket.gethostname()[:32]}")
+    except RuntimeError:
+        pass                    # no $HOME and no passwd entry: no home to fall back on
     return out
 
 
