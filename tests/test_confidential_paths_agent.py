@@ -102,6 +102,20 @@ def test_the_agent_keeps_keys_per_dangan_user(tmp_path, monkeypatch):
         alice.drop(None)
 
 
+def test_the_agent_is_reached_under_a_runtime_folder_longer_than_af_unix_allows(tmp_path, monkeypatch):
+    from dangan.core.agent import AgentClient
+    deep = tmp_path / ("运行目录-" + "x" * 60) / ("y" * 40)
+    deep.mkdir(parents=True, mode=0o700)
+    monkeypatch.setenv("XDG_RUNTIME_DIR", str(deep))
+    client = AgentClient("a1b2c3d4-0001", "alice")
+    assert len(os.fsencode(str(client.path))) > 108
+    try:
+        client.put("vol1", b"k" * 32, 600)
+        assert client.get("vol1") == b"k" * 32
+    finally:
+        client.drop(None)
+
+
 # -- helpers to act as an unprivileged uid ---------------------------------------------------
 def _free_uid(offset: int) -> int:
     import pwd

@@ -37,6 +37,8 @@ import time
 from pathlib import Path
 
 IDLE_EXIT_SECONDS = 5.0
+#: How long a client waits for an agent it started (a loaded machine imports slowly).
+START_SECONDS = 30.0
 PR_SET_DUMPABLE = 4
 #: What the agent keeps of the environment it is started from: nothing secret.
 AGENT_ENVIRONMENT = ("PATH", "LANG", "LC_ALL", "LC_CTYPE", "TZ")
@@ -91,7 +93,10 @@ def _candidates() -> list[Path]:
     except OSError:
         pass
     out.append(Path(f"/tmp/dangan-{uid}"))
-    out.append(Path.home() / ".cache" / "dangan" / f"run-{socket.gethostname()[:32]}")
+    try:
+        out.append(Path.home() / ".cache" / "dangan" / f"run-{socket.gethostname()[:32]}")
+    except RuntimeError:
+        pass                    # no $HOME and no passwd entry: no home to fall back on
     return out
 
 
@@ -121,6 +126,10 @@ def socket_path(archive_id: str) -> Path:
     return runtime_dir() / f"agent-{archive_id.replace('-', '')[:16]}.sock"
 
 
+class _NotOurs(Exception):
+    """The socket is answered by a process of another uid, or not in our protocol."""
+
+
 class AgentClient:
     """The agent as one dangan user of this archive sees it."""
 
@@ -129,27 +138,44 @@ class AgentClient:
         self.user = user
 
     def _call(self, msg: dict, *, start: bool = False) -> dict | None:
+        """One request; None when no agent of ours answers.  With ``start`` an agent is started if none
+        runs, and waited for (up to ``START_SECONDS``: a loaded machine starts Python slowly)."""
         msg = {**msg, "user": self.user}
-        for attempt in range(2):
+        deadline = None
+        while True:
             try:
-                with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as s:
-                    s.settimeout(5)
-                    s.connect(str(self.path))
-                    if _peer_uid(s) != os.getuid():
-                        return None          # not our agent: tell it nothing (and never send it a key)
-                    s.sendall(json.dumps(msg).encode() + b"\n")
-                    buf = b""
-                    while not buf.endswith(b"\n"):
-                        chunk = s.recv(65536)
-                        if not chunk:
-                            break
-                        buf += chunk
-                    return json.loads(buf or b"{}")
-            except (FileNotFoundError, ConnectionRefusedError, socket.timeout):
-                if not start or attempt:
+                return self._exchange(msg)
+            except _NotOurs:
+                return None
+            except OSError as exc:   # no socket, refused (stale), timed out, backlog full
+                if not start:
                     return None
-                self._start()
-        return None
+                if deadline is None:
+                    if isinstance(exc, (FileNotFoundError, ConnectionRefusedError)):
+                        self._start()    # none runs (a busy one is waited for, never replaced)
+                    deadline = time.monotonic() + START_SECONDS
+                elif time.monotonic() > deadline:
+                    return None
+                else:
+                    time.sleep(0.05)
+
+    def _exchange(self, msg: dict) -> dict:
+        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as s:
+            s.settimeout(5)
+            _connect(s, self.path)
+            if _peer_uid(s) != os.getuid():
+                raise _NotOurs()         # not our agent: tell it nothing (and never send it a key)
+            s.sendall(json.dumps(msg).encode() + b"\n")
+            buf = b""
+            while not buf.endswith(b"\n"):
+                chunk = s.recv(65536)
+                if not chunk:
+                    break
+                buf += chunk
+            try:
+                return json.loads(buf or b"{}")
+            except ValueError:
+                raise _NotOurs() from None
 
     def _start(self) -> None:
         self.path.unlink(missing_ok=True)
@@ -159,9 +185,6 @@ class AgentClient:
         subprocess.Popen([sys.executable, "-m", "dangan.core.agent", str(self.path)], start_new_session=True,
                          env=env, cwd=here, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
                          stderr=subprocess.DEVNULL)
-        end = time.monotonic() + 10
-        while time.monotonic() < end and not self.path.exists():
-            time.sleep(0.02)
 
     def put(self, volume: str, key: bytes, ttl: float) -> None:
         r = self._call({"op": "put", "volume": volume, "key": base64.b64encode(key).decode(), "ttl": ttl}, start=True)
@@ -179,6 +202,18 @@ class AgentClient:
     def status(self) -> dict[str, float]:
         r = self._call({"op": "status"})
         return r.get("volumes", {}) if r else {}
+
+
+def _connect(s: socket.socket, path: Path) -> None:
+    """Connect, through ``/proc/self/fd/N/NAME`` when the path is too long for AF_UNIX."""
+    if len(os.fsencode(str(path))) < 100:
+        s.connect(str(path))
+        return
+    fd = os.open(path.parent, os.O_PATH | os.O_DIRECTORY)
+    try:
+        s.connect(f"/proc/self/fd/{fd}/{path.name}")
+    finally:
+        os.close(fd)
 
 
 def _peer_uid(conn: socket.socket) -> int:
@@ -212,13 +247,20 @@ def serve(path: Path) -> None:
     harden_process()
     keys: dict[tuple[str, str], tuple[bytes, float]] = {}
     srv = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    # bound and listening under a temporary name, then renamed: once the path exists it accepts connections
+    # (a client racing the start between bind and listen was refused and gave up).  Names relative to the
+    # folder, so a long $XDG_RUNTIME_DIR does not hit AF_UNIX's 108-byte limit.
+    os.chdir(path.parent)
+    tmp = f".{os.getpid()}.tmp"
+    Path(tmp).unlink(missing_ok=True)
     old = os.umask(0o177)
     try:
-        srv.bind(str(path))
+        srv.bind(tmp)
     finally:
         os.umask(old)
     srv.listen(16)
-    last_key = time.monotonic()
+    os.rename(tmp, path.name)
+    last_key = time.monotonic() + START_SECONDS        # the client that started us may be slow to call
     try:
         while True:
             now = time.time()
