@@ -11,8 +11,10 @@ import hashlib
 import json
 import signal
 
+import pytest
+
+from destruction_helpers import run, set_up_office
 from ocfl_helpers import assert_store_valid
-from test_destruction_crash import office, run  # noqa: F401 - the fixture is used by name
 
 TRANSFER_PLUGIN = (
     "from dangan.plugins import hookimpl\n"
@@ -23,8 +25,12 @@ TRANSFER_PLUGIN = (
     "        return RetentionRule(years=10, action='transfer')\n")
 
 
-def test_a_kill_after_any_rename_of_a_transfer_is_completed_by_the_next_command(office, archive_root,  # noqa: F811
-                                                                                  tmp_path):
+@pytest.fixture
+def office(cli, monkeypatch, tmp_path):
+    return set_up_office(cli, monkeypatch, tmp_path)
+
+
+def test_a_kill_after_any_rename_of_a_transfer_is_completed_by_the_next_command(office, archive_root, tmp_path):
     cli = office
     (archive_root / "plugins" / "transfer_rule.py").write_text(TRANSFER_PLUGIN, encoding="utf-8")
     crashed, n = 0, 1
