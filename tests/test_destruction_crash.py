@@ -145,3 +145,18 @@ def test_crash_windows_of_longer_lists_resume_with_execute(office, archive_root,
     for sealed in (False, True):
         assert crash_every_rename(office, archive_root, tmp_path, sealed=sealed, per_list=3,
                                   recover_with=(("check",),), resume=True) >= 9
+
+
+def test_check_names_a_destruction_it_cannot_complete(office, archive_root, tmp_path):
+    """An intent of another machine is not rolled forward here (its process may be alive there): check says so."""
+    (rid,), _lid = approved_list(office, tmp_path, ["X1"])
+    from dangan.core.archive import Archive
+    a = Archive(archive_root)
+    with a.transaction() as conn:
+        conn.execute("INSERT INTO destruction_intents (record_id, status, tombstone, certificate, event, actor,"
+                     " created, pid, host) VALUES (?, 'destroyed', x'00', '{}', '{}', 'arch', '2026-01-01T00:00:00Z',"
+                     " 1, 'another-host')", (rid,))
+    a.close()
+    r = office("check", user="arch", ok=False)
+    assert r.exit_code == 6 and f"{rid}: destruction begun 2026-01-01T00:00:00Z by arch on another-host" in r.output
+    assert json.loads(office("show", rid, "--json", user="arch").output)["status"] == "active"

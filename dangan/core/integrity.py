@@ -33,6 +33,9 @@ def check(archive, ref: str | None = None, *, digests: bool = True, decrypt: boo
     store = archive.store
     conn = archive.conn
     problems: list[Problem] = []
+    for row in conn.execute("SELECT record_id, created, actor, host FROM destruction_intents"):   # not completable
+        problems.append(Problem(row["record_id"], f"destruction begun {row['created']} by {row['actor']} on"
+                                f" {row['host']} is not completed (under way there, or blocked: see the warnings)"))
     if ref is not None:
         rid = archive.resolve(ref)
         targets = [(rid, store.object_path(rid))]
