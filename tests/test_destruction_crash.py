@@ -7,45 +7,23 @@ destruction (keystore shred, set-aside, tombstone staging and publishing) is a
 window.  After each kill one other command runs (a new process: recovery) and
 then the record must be destroyed exactly once: tombstone and certificate in the
 store, one ``record.destroy`` event, the list executed, `check`, `audit verify`
-and ocfl-py all passing, and no content left in the store or in ``.work``.
+and ocfl-py all passing, and no content left anywhere under the archive.
 """
 from __future__ import annotations
 
 import json
-import os
 import signal
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
+from destruction_helpers import run, set_up_office
 from ocfl_helpers import assert_store_valid
-
-PASS = "correct horse battery staple"
-
-
-def dangan(root: Path, *args, user: str = "arch") -> list[str]:
-    return [sys.executable, "-m", "dangan", "--archive", str(root), "--as", user, *map(str, args)]
-
-
-def run(root: Path, *args, user: str = "arch", crash: int | str | None = None) -> subprocess.CompletedProcess:
-    env = {**os.environ}
-    if crash is not None:
-        env["DANGAN_TEST_CRASH_AFTER"] = f"rename:{crash}" if isinstance(crash, int) else crash
-    return subprocess.run(dangan(root, *args, user=user), capture_output=True, text=True, env=env)
 
 
 @pytest.fixture
 def office(cli, monkeypatch, tmp_path):
-    """Users boss (admin), arch (archivist) and mgr (manager); a secret volume V."""
-    monkeypatch.setenv("DANGAN_PASSPHRASE", PASS)
-    monkeypatch.setenv("XDG_RUNTIME_DIR", str(tmp_path / "run"))
-    cli("user", "add", "boss", "--clearance", "top-secret", user="x")
-    for name, role in (("arch", "archivist"), ("mgr", "manager")):
-        cli("user", "add", name, "--role", role, "--dept", "BGS", "--clearance", "top-secret", user="boss")
-    cli("volume", "create", "V", "--secrecy", "秘密", "--title", "机要卷", user="boss")
-    return cli
+    return set_up_office(cli, monkeypatch, tmp_path)
 
 
 def approved_list(cli, tmp_path: Path, keys: list[str], *, sealed: bool = False) -> tuple[list[str], str]:
@@ -167,3 +145,18 @@ def test_crash_windows_of_longer_lists_resume_with_execute(office, archive_root,
     for sealed in (False, True):
         assert crash_every_rename(office, archive_root, tmp_path, sealed=sealed, per_list=3,
                                   recover_with=(("check",),), resume=True) >= 9
+
+
+def test_check_names_a_destruction_it_cannot_complete(office, archive_root, tmp_path):
+    """An intent of another machine is not rolled forward here (its process may be alive there): check says so."""
+    (rid,), _lid = approved_list(office, tmp_path, ["X1"])
+    from dangan.core.archive import Archive
+    a = Archive(archive_root)
+    with a.transaction() as conn:
+        conn.execute("INSERT INTO destruction_intents (record_id, status, tombstone, certificate, event, actor,"
+                     " created, pid, host) VALUES (?, 'destroyed', x'00', '{}', '{}', 'arch', '2026-01-01T00:00:00Z',"
+                     " 1, 'another-host')", (rid,))
+    a.close()
+    r = office("check", user="arch", ok=False)
+    assert r.exit_code == 6 and f"{rid}: destruction begun 2026-01-01T00:00:00Z by arch on another-host" in r.output
+    assert json.loads(office("show", rid, "--json", user="arch").output)["status"] == "active"

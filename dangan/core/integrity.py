@@ -38,6 +38,9 @@ def check(archive, ref: str | None = None, *, digests: bool = True, decrypt: boo
         recover_interrupted(archive)     # finish writes a crash interrupted: completing them is not damage
     store = archive.store
     conn = archive.conn
+    for row in conn.execute("SELECT record_id, created, actor, host FROM destruction_intents"):   # not completable
+        problems.append(Problem(row["record_id"], f"destruction begun {row['created']} by {row['actor']} on"
+                                f" {row['host']} is not completed (under way there, or blocked: see the warnings)"))
     if ref is not None:
         rid = archive.resolve(ref)
         targets = [(rid, store.object_path(rid))]
