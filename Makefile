@@ -20,8 +20,9 @@ system:
 demo: system $(STAMP)
 	./scripts/demo
 
+# --durations=20: every run ends with its twenty slowest tests (the suite must stay under 10 min on a fresh machine).
 test: system $(STAMP)
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q --durations=20
 
 test-slow: system $(STAMP)
 	$(BIN)/python -m pytest -q -m slow

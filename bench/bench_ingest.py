@@ -71,6 +71,9 @@ def dangan_bin() -> str:
 
 DANGAN = dangan_bin()
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from installed import compile_ahead  # noqa: E402
+
 
 # Child processes get a bytecode cache (as after `pip install`), kept under the scratch folder so the
 # source tree is not touched, even where PYTHONDONTWRITEBYTECODE is set; set_env() fills this in.
@@ -85,6 +88,8 @@ def set_env(base: Path, bytecode: bool) -> None:
     if not bytecode:        # stdlib and site-packages keep their .pyc; dangan's own modules compile each run
         CHILD_ENV["PYTHONDONTWRITEBYTECODE"] = "1"
         del CHILD_ENV["PYTHONPYCACHEPREFIX"]
+    else:                   # compileall first, as `pip install` does: the first timed run is not a compile
+        compile_ahead(CHILD_ENV)
 
 
 def run(cmd: list[str], *, check: bool = True, **kw) -> subprocess.CompletedProcess:

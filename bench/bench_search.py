@@ -192,8 +192,10 @@ def main() -> None:
                                      f"p95 {percentile(times, 95) * 1e3:.1f} ms")
 
     # As an installed dangan runs: with bytecode (kept out of the tree), after one warm-up.
-    env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
-    env["PYTHONPYCACHEPREFIX"] = str(base / "pycache")
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    from installed import compile_ahead, installed_env
+    env = installed_env(base)
+    compile_ahead(env)
     subprocess.run([sys.executable, "-c", FRESH, str(path), "warm"], check=True, env=env,
                    capture_output=True)
     fresh: dict[str, float] = {}

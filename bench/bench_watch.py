@@ -114,7 +114,11 @@ def main() -> None:
     cmd = [str(exe), "--archive", str(root), "watch", str(drop), "--category", "WS", "--dept", "BGS",
            "--retention", "permanent"] + (["--settle", str(args.settle)] if args.settle is not None else [])
     log = open(base / "watch.log", "w")
-    proc = subprocess.Popen(cmd, stderr=log, stdout=log)
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    from installed import compile_ahead, installed_env
+    env = installed_env(base)                       # as an installed copy runs: from bytecode
+    compile_ahead(env)
+    proc = subprocess.Popen(cmd, stderr=log, stdout=log, env=env)
     results: dict[str, tuple[list[float], list[float]]] = {}
     try:
         time.sleep(2.0)                              # let it start (imports, observer)

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import csv
 import importlib.util
-import os
 import re
 import unicodedata
 from concurrent.futures import ThreadPoolExecutor

@@ -7,15 +7,35 @@ import shutil
 
 import pytest
 
-from conftest import CORPUS
+from conftest import CORPUS, Cli
+from ocfl_helpers import assert_store_valid
+
+
+@pytest.fixture(scope="module")
+def module_archive(tmp_path_factory):
+    """A module-scoped archive factory (the tests of one fixture only read); stores validated at teardown."""
+    from dangan.core.actor import Actor
+    from dangan.core.archive import Archive
+    made = []
+
+    def make(name):
+        base = tmp_path_factory.mktemp(name)
+        root = base / "archive"
+        Archive.init(root, fonds="Z109", name="测试公司", actor=Actor("tester", "tester")).close()
+        made.append(root)
+        return root, Cli(root), base
+    yield make
+    for root in made:
+        assert_store_valid(root / "store")
 
 
 def _ingest(cli, path, *args):
     return json.loads(cli("ingest", path, "--json", *args, user="arch").output.splitlines()[0])["record_id"]
 
 
-@pytest.fixture
-def inspected(cli, archive_root, tmp_path):
+@pytest.fixture(scope="module")
+def inspected(module_archive):
+    archive_root, cli, tmp_path = module_archive("inspected")
     cli("user", "add", "boss", "--role", "manager", "--clearance", "top-secret", user="x")
     cli("user", "add", "arch", "--role", "archivist", "--clearance", "top-secret", user="boss")
     a = tmp_path / "a.txt"
@@ -36,7 +56,7 @@ def inspected(cli, archive_root, tmp_path):
     destroy_record(arch, rg, reason="retention D10 expired", approved_by="总经理")
     arch.close()
     report = json.loads(cli("inspect", "report", "--format", "json", user="arch").output)
-    return report, {"a": ra, "b": rb, "gone": rg, "broken": rx, "broken_size": broken.stat().st_size}
+    return report, {"cli": cli, "a": ra, "b": rb, "gone": rg, "broken": rx, "broken_size": broken.stat().st_size}
 
 
 def test_inspection_report_counts_the_bytes_of_each_department_year_and_category(inspected):
@@ -62,17 +82,18 @@ def test_inspection_report_names_the_records_whose_extraction_failed(inspected):
     assert problems[0]["status"] == "failed" and problems[0]["message"]
 
 
-def test_inspection_report_table_names_them_too(cli, inspected):
+def test_inspection_report_table_names_them_too(inspected):
     report, ids = inspected
-    out = cli("inspect", "report", user="arch").output
+    out = ids["cli"]("inspect", "report", user="arch").output
     assert ids["broken"] in out
     assert " 0 bytes" not in out
 
 
 # -- the reference sheet (备考表) and the contents list take the extracted page count ----------------------------
 
-@pytest.fixture
-def four_pages_in_a_volume(cli, archive_root, tmp_path):
+@pytest.fixture(scope="module")
+def four_pages_in_a_volume(module_archive):
+    archive_root, cli, tmp_path = module_archive("pages")
     from test_mgmt_users import enable
     enable(archive_root, "general_office")
     pdf = CORPUS / "pdf-text" / "pdflatex-4-pages.pdf"
@@ -80,14 +101,15 @@ def four_pages_in_a_volume(cli, archive_root, tmp_path):
     note.write_text("一页便函", encoding="utf-8")
     ids = [_ingest_plain(cli, src, "--category", "BGS-NB", "--date", "2021-03-01", "--volume", "V")
            for src in (pdf, note)]
-    return ids
+    return cli, ids
 
 
 def _ingest_plain(cli, path, *args):
     return json.loads(cli("ingest", path, "--json", *args).output.splitlines()[0])["record_id"]
 
 
-def test_the_reference_sheet_counts_the_extracted_pages(cli, four_pages_in_a_volume):
+def test_the_reference_sheet_counts_the_extracted_pages(four_pages_in_a_volume):
+    cli, _ = four_pages_in_a_volume
     out = cli("report", "reference_sheet", "--param", "volume=V", "--format", "json").output
     sheet = {r["项目"]: r["内容"] for r in json.loads(out)["rows"]}
     assert sheet["文件数 (documents)"] == 2
@@ -95,8 +117,8 @@ def test_the_reference_sheet_counts_the_extracted_pages(cli, four_pages_in_a_vol
     assert "1 document(s) without a page count" in sheet["说明 (notes)"]      # the text file has none
 
 
-def test_the_contents_list_shows_the_extracted_pages(cli, four_pages_in_a_volume):
-    pdf_id, _ = four_pages_in_a_volume
+def test_the_contents_list_shows_the_extracted_pages(four_pages_in_a_volume):
+    cli, _ = four_pages_in_a_volume
     out = cli("report", "contents_list", "--param", "volume=V", "--format", "json").output
     rows = json.loads(out)["rows"]
     assert [r["页数"] for r in rows if "pdflatex" in r["题名"]] == ["4"]
@@ -104,8 +126,8 @@ def test_the_contents_list_shows_the_extracted_pages(cli, four_pages_in_a_volume
 
 # -- `show`: a label never runs into its value ---------------------------------------------------------------
 
-def test_show_keeps_labels_and_values_apart(cli, four_pages_in_a_volume):
-    pdf_id, _ = four_pages_in_a_volume
+def test_show_keeps_labels_and_values_apart(four_pages_in_a_volume):
+    cli, (pdf_id, _) = four_pages_in_a_volume
     out = cli("show", pdf_id).output
     head = out.split("files:")[0].splitlines()
     pairs = [re.match(r"^(\S(?:.*?\S)?)\s{2,}(\S.*)$", line) for line in head]

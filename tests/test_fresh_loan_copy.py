@@ -9,13 +9,26 @@ import subprocess
 import pytest
 from pypdf import PdfReader, PdfWriter
 
-from conftest import CORPUS
+from conftest import CORPUS, Cli
+from ocfl_helpers import assert_store_valid
 
 BORROWER = "王小明"
 
 
-@pytest.fixture
-def loan_copies(cli, tmp_path):
+@pytest.fixture(scope="module")
+def loan_copies(tmp_path_factory):
+    """One archive, one loan of three records issued as copies (module-scoped: the tests only read)."""
+    from dangan.core.actor import Actor
+    from dangan.core.archive import Archive
+    tmp_path = tmp_path_factory.mktemp("loan")
+    root = tmp_path / "archive"
+    Archive.init(root, fonds="Z109", name="测试公司", actor=Actor("tester", "tester")).close()
+    cli = Cli(root)
+    yield _issue(cli, tmp_path)
+    assert_store_valid(root / "store")
+
+
+def _issue(cli, tmp_path):
     cli("user", "add", "boss", "--clearance", "top-secret", user="x")
     for name, role in (("arch", "archivist"), ("head", "department-head"), (BORROWER, "staff")):
         cli("user", "add", name, "--role", role, "--dept", "BGS", "--clearance", "internal", user="boss")

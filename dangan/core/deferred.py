@@ -25,6 +25,7 @@ import logging
 import os
 import socket
 import threading
+import time
 from dataclasses import replace
 
 from ..errors import DanganError, LockTimeout, StorageFull
@@ -37,6 +38,8 @@ from .storage import METADATA_PATH, metadata_document, stored_original_names, te
 log = logging.getLogger("dangan.watch")
 
 MAX_ATTEMPTS = 3
+#: Background work yields to pickup (``busy()``) at most this long at a time, then takes one batch.
+MAX_YIELD_SECONDS = 10.0
 INTENT_SOURCE = "(deferred extraction)"
 
 
@@ -159,11 +162,14 @@ def _note_failure(archive, record_id: str, reason: str) -> None:
                      " WHERE record_id = ?", (reason[:500], _now(), record_id))
 
 
-def run_batch(archive, limit: int = 50) -> int:
-    """Extract up to ``limit`` queued records, then drain the index; returns how many were handled."""
+def run_batch(archive, limit: int = 50, *, yield_to=None) -> int:
+    """Extract up to ``limit`` queued records, then drain the index; returns how many were handled.
+    ``yield_to()`` true between records: stop early (the rest waits for the next batch)."""
     from .indexing import drain
     done = 0
     for rid in next_batch(archive, limit):
+        if yield_to is not None and yield_to():
+            return done
         try:
             outcome = extract_queued(archive, rid)
         except (LockTimeout, StorageFull) as exc:
@@ -184,12 +190,19 @@ class DeferredExtractor:
     """A worker thread with its own ``Archive`` (own catalogue connection and extraction worker).
 
     ``wake()`` after queuing; ``stop()`` finishes the record in hand and returns.
+
+    ``busy()`` (the watcher: files are waiting in the drop folders) makes it yield: pickup comes
+    first.  Extraction and indexing are CPU-bound Python work in the watcher's process (the GIL) and
+    write the catalogue and the disk as pickup does; run alongside a catch-up of many files they
+    slowed it several-fold on a loaded machine.  It yields at most ``MAX_YIELD_SECONDS`` at a time,
+    so a file that never settles cannot hold extraction back for ever.
     """
 
-    def __init__(self, root, actor, *, idle_seconds: float = 5.0) -> None:
+    def __init__(self, root, actor, *, idle_seconds: float = 5.0, busy=None) -> None:
         self.root = root
         self.actor = actor
         self.idle_seconds = idle_seconds
+        self.busy = busy
         self._wake = threading.Event()
         self._stop = threading.Event()
         self._idle = threading.Event()
@@ -218,16 +231,27 @@ class DeferredExtractor:
         from .archive import Archive
         archive = Archive(self.root, self.actor)
         try:
+            yielding_since = None
             while not self._stop.is_set():
                 self._wake.clear()
+                if self.busy is not None and self.busy():
+                    now = time.monotonic()
+                    yielding_since = yielding_since or now
+                    if now - yielding_since < MAX_YIELD_SECONDS:
+                        self._stop.wait(0.1)
+                        continue
+                yield_to = self.busy if yielding_since is None else None
+                yielding_since = None
                 try:
-                    n = run_batch(archive)
+                    n = run_batch(archive, yield_to=yield_to)
                 except (LockTimeout, StorageFull) as exc:
                     log.warning("background extraction postponed: %s", exc.message)
                     n = 0
                 except DanganError as exc:
                     log.error("background extraction: %s", exc.message)
                     n = 0
+                if n == 0 and yield_to is not None and yield_to():
+                    continue                    # it yielded before the first record: pickup first
                 if n == 0 and not pending(archive):
                     self._idle.set()
                 if n == 0:

@@ -109,7 +109,8 @@ class Watcher:
         from .deferred import DeferredExtractor
         with WatcherLock(self.archive.root) as lock:
             self._lock = lock
-            self.deferred = DeferredExtractor(self.archive.root, self.base_actor).start()
+            self.deferred = DeferredExtractor(self.archive.root, self.base_actor,
+                                              busy=lambda: len(self.tracker) > 0).start()
             observers = [] if once else self._observe()
             try:
                 self._catch_up()
