@@ -1,19 +1,25 @@
-"""Processes that die with their parent (``PR_SET_PDEATHSIG``), so a ``kill -9`` leaves no orphans.
+"""Processes that die with the dangan process that needs them, so a ``kill -9`` leaves no orphans.
 
-The extraction worker is a forkserver child: its parent is the forkserver, which exits as soon as
-the dangan process that started it is gone (its "alive" pipe reaches EOF).  The worker asks the
-kernel for SIGKILL when that happens (:func:`die_with_parent`), and every tool it runs (tesseract,
-pdftoppm, pdftotext, ffprobe) is started with ``preexec_fn=tool_preexec()``, which asks for the same
-when the worker goes.  So killing dangan kills the forkserver's worker, which kills its tools: the
-time limit the parent enforced can never be outlived.  Shared by core and the extractor plugins, so
-it imports nothing of dangan.  Off Linux (no ``prctl``) these are no-ops.
+The extraction worker is a forkserver child: its parent is the forkserver, not dangan, and the
+forkserver outlives dangan as long as the worker lives (every forkserver child holds the write end
+of the forkserver's "alive" pipe).  So the worker watches dangan itself (:func:`die_with`: a pidfd,
+polled by a daemon thread) and, when dangan is gone, SIGKILLs its own process group — itself and
+every tool it started (tesseract, pdftoppm, pdftotext, ffprobe run in that group).  The tools are
+also started with ``preexec_fn=tool_preexec()``, ``PR_SET_PDEATHSIG``: they die with the worker
+however the worker dies (its CPU limit, the OOM killer).  The worker itself asks for the same
+signal when the forkserver goes (:func:`die_with_parent`).  So the time limit the parent enforced
+can never be outlived.  Shared by core and the extractor plugins, it imports nothing of dangan.
+Off Linux (no ``prctl``) the pdeathsig requests are no-ops.
 """
 from __future__ import annotations
 
 import ctypes
 import os
+import select
 import signal
 import sys
+import threading
+import time
 
 PR_SET_PDEATHSIG = 1
 _prctl = None
@@ -52,3 +58,42 @@ def tool_preexec():
         return None
     parent = os.getpid()
     return lambda: die_with_parent(parent)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def die_with(pid: int, sig: int = signal.SIGKILL) -> None:
+    """When process ``pid`` exits, send ``sig`` to this process's whole group (call after setsid).
+
+    A daemon thread waits on a pidfd (Linux ≥ 5.3), else checks once a second.
+    """
+    def kill_group() -> None:
+        os.killpg(os.getpgid(0), sig)
+
+    try:
+        fd = os.pidfd_open(pid)
+    except (AttributeError, OSError):
+        fd = None
+    if fd is None and not _alive(pid):
+        kill_group()
+
+    def watch() -> None:
+        if fd is not None:
+            poller = select.poll()
+            poller.register(fd, select.POLLIN)
+            while not poller.poll():
+                pass
+        else:
+            while _alive(pid):
+                time.sleep(1)
+        kill_group()
+
+    threading.Thread(target=watch, name=f"dangan-lifeline-{pid}", daemon=True).start()

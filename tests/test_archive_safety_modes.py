@@ -109,3 +109,22 @@ def test_an_archive_open_to_others_is_reported(archive_root, target, mode):
     warnings = [l for l in r.stderr.splitlines() if l.startswith("dangan: warning: ")]
     assert len(warnings) == 1 and f"{target} ({mode:04o})" in warnings[0] and "chmod -R go-rwx" in warnings[0], \
         r.stderr
+
+
+def test_a_restored_archive_is_private_too(archive_root, tmp_path, samples):
+    env = {k: v for k, v in os.environ.items() if not k.startswith("DANGAN_")}
+    env["DANGAN_BACKUP_PASSPHRASE"] = "correct horse battery staple"
+    repo, dest = tmp_path / "repo", tmp_path / "restored"
+
+    def run(*args: str, archive: bool = True) -> None:
+        where = ["--archive", str(archive_root)] if archive else []         # restore needs no archive open
+        r = subprocess.run([sys.executable, "-m", "dangan", *where, "--as", "tester", *args], cwd=tmp_path,
+                           capture_output=True, text=True, env=env, timeout=300, preexec_fn=lambda: os.umask(0))
+        assert r.returncode == 0, (args, r.stderr)
+
+    run("ingest", str(samples / "notes.md"))
+    run("backup", "init", "--repo", str(repo))
+    run("backup", "create", "--repo", str(repo))
+    run("backup", "restore", "latest", "--to", str(dest), "--repo", str(repo), archive=False)
+    wrong = {k: f"{m:04o}" for k, m in modes(dest).items() if m & 0o077}
+    assert not wrong, wrong

@@ -1,6 +1,6 @@
 """Issue 12.10: after ``kill -9`` of dangan during OCR, no extraction worker or Tesseract is left running.
 
-A real ingest of a page-sized TIFF full of text (Tesseract needs tens of seconds for it) runs in a
+A real ingest of a three-page TIFF full of text (Tesseract needs a minute or more for it) runs in a
 subprocess; the test waits until Tesseract is running in that process tree, SIGKILLs dangan, and
 polls /proc (bounded) until every process of the tree is gone.  Nothing may print a traceback.
 """
@@ -51,20 +51,24 @@ def running(pid: int) -> bool:
     return st is not None and st[1] not in ("Z", "X")       # a zombie has finished running
 
 
-def text_page(path: Path) -> None:
+def text_pages(path: Path, n: int = 3) -> None:
+    """A multi-page TIFF of dense text: Tesseract needs far longer for it than the test waits below."""
     from PIL import Image, ImageDraw, ImageFont
-    im = Image.new("L", (1700, 2200), 255)
-    draw = ImageDraw.Draw(im)
     font = ImageFont.load_default()
-    for y in range(0, 2150, 14):
-        draw.text((20, y), f"line {y} the quick brown fox jumps over the lazy dog 0123456789 档案 record", fill=0,
-                  font=font)
-    im.save(path, dpi=(200, 200), compression="tiff_lzw")
+    pages = []
+    for p in range(n):
+        im = Image.new("L", (1700, 2200), 255)
+        draw = ImageDraw.Draw(im)
+        for y in range(0, 2150, 14):
+            draw.text((20, y), f"page {p} line {y} the quick brown fox jumps over the lazy dog 0123456789 record",
+                      fill=0, font=font)
+        pages.append(im)
+    pages[0].save(path, save_all=True, append_images=pages[1:], dpi=(200, 200), compression="tiff_lzw")
 
 
 def test_kill_9_during_ocr_leaves_no_worker_or_tesseract(archive_root, tmp_path):
     page = tmp_path / "scan.tif"
-    text_page(page)
+    text_pages(page)
     out, err = tmp_path / "stdout", tmp_path / "stderr"
     env = {k: v for k, v in os.environ.items() if not k.startswith("DANGAN_")}
     with open(out, "wb") as o, open(err, "wb") as e:
@@ -82,7 +86,7 @@ def test_kill_9_during_ocr_leaves_no_worker_or_tesseract(archive_root, tmp_path)
         tree = descendants(proc.pid)                 # the worker, its forkserver and tesseract
         os.kill(proc.pid, signal.SIGKILL)
         proc.wait()
-        deadline = time.monotonic() + 30             # far below Tesseract's own run time on this page
+        deadline = time.monotonic() + 20             # far below Tesseract's own run time on these pages
         while time.monotonic() < deadline and any(running(p) for p in tree):
             time.sleep(0.05)
         left = {p: n for p, n in tree.items() if running(p)}

@@ -3,8 +3,7 @@
 SQLite happily opens a zero-byte file as an empty database, so without these checks a truncated
 catalogue looked like a fresh archive: `ls` showed nothing, ingest reused piece numbers already in
 the store and `audit verify` called a three-event chain intact.  Every open of an existing archive's
-catalogue therefore checks (cheaply: the file's size, its 16-byte header, ``user_version`` and the
-table list) and refuses with :class:`~dangan.errors.IntegrityError` (exit 6) and one line.
+catalogue therefore checks (cheaply: the file's size, ``user_version`` and the table list) and refuses with :class:`~dangan.errors.IntegrityError` (exit 6) and one line.
 Damage deeper in the file shows when a page is read; :func:`damage_message` words the SQLite error
 the same way wherever it surfaces (the CLI edge turns it into exit 6).
 
@@ -20,25 +19,25 @@ from pathlib import Path
 
 from ..errors import IntegrityError
 
-SQLITE_HEADER = b"SQLite format 3\x00"
 SQLITE_CORRUPT, SQLITE_NOTADB = 11, 26
 REPAIR = "run `dangan rebuild-catalogue` (it sets the damaged file aside and rebuilds from the store)"
 
 
 def problem_before_open(path: Path) -> str | None:
-    """What is wrong with the file itself (missing, empty, not SQLite), or None."""
+    """What is wrong with the file itself (missing, empty), or None.
+
+    Only ``stat``: opening and closing the file from Python would drop every POSIX lock this
+    process's other SQLite connections hold on it (fcntl locks belong to the process, and any close
+    releases them), which lets two writers overlap and lose commits.  A file that is not SQLite
+    shows on the first read (``SQLITE_NOTADB``) and is reported by :func:`problem_after_open`.
+    """
     try:
-        with open(path, "rb") as fh:
-            header = fh.read(len(SQLITE_HEADER))
+        size = path.stat().st_size
     except FileNotFoundError:
         return "is missing"
     except OSError as exc:
         return f"cannot be read ({exc.strerror})"
-    if not header:
-        return "is empty (0 bytes)"
-    if header != SQLITE_HEADER:
-        return "is damaged (not a SQLite database)"
-    return None
+    return "is empty (0 bytes)" if size == 0 else None
 
 
 def problem_after_open(conn: sqlite3.Connection) -> str | None:
@@ -47,7 +46,7 @@ def problem_after_open(conn: sqlite3.Connection) -> str | None:
         version = conn.execute("PRAGMA user_version").fetchone()[0]
         tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
     except sqlite3.DatabaseError as exc:
-        return f"is damaged ({exc})"
+        return f"is damaged ({'not a SQLite database' if is_damage(exc) and 'not a database' in str(exc) else exc})"
     if version == 0 or "records" not in tables or "audit" not in tables:
         return "has no catalogue schema (an empty database)"
     return None

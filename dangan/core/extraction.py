@@ -5,8 +5,8 @@ child process alive across files (a batch pays the start-up once) and
 replaces it after any failure.  The child:
 
 * runs in its own process group, so Tesseract and pdftoppm die with it;
-* dies with dangan: ``PR_SET_PDEATHSIG`` (:mod:`dangan.lifeline`) kills it when its parent (the
-  forkserver, which exits with dangan) goes, and its tools die with it the same way, so a
+* dies with dangan (:mod:`dangan.lifeline`): a thread waiting on dangan's pidfd kills the worker's
+  process group when dangan is gone, and its tools have ``PR_SET_PDEATHSIG`` besides, so a
   ``kill -9`` of dangan leaves no worker or Tesseract running past the time limit;
 * has ``RLIMIT_AS`` (address space, inherited by its tools) set to
   ``memory_mb``; an allocation past it raises MemoryError in Python or kills
@@ -36,9 +36,8 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Callable
 
-from dangan.lifeline import die_with_parent
+from dangan.lifeline import die_with, die_with_parent
 from dangan.model import ExtractOptions, Extraction
-from dangan.repository.fsutil import pid_alive
 
 INPROCESS_MIMES = frozenset({"text/plain", "text/csv", "text/markdown", "text/x-markdown", "text/html",
                              "text/tab-separated-values", "application/json", "text/xml", "application/xml"})
@@ -77,9 +76,9 @@ def _failed(reason: str) -> Extraction:
 def _child(conn, memory_mb: int, extractor: Extractor | None, owner_pid: int = 0) -> None:
     """Worker loop: receive (path, mime, options, cpu_seconds), send back an Extraction."""
     os.setsid()
-    die_with_parent(os.getppid())
-    if owner_pid and not pid_alive(owner_pid):       # dangan died before the request above took hold
-        return
+    die_with_parent(os.getppid())                    # the forkserver (or dangan, with spawn)
+    if owner_pid:
+        die_with(owner_pid)                          # dangan: this group (the worker and its tools) dies with it
     limit = memory_mb * 1024 * 1024
     resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
     run = extractor or PluginExtractor()
