@@ -21,7 +21,7 @@ REGULATIONS = DATA / "seed" / "regulations.zh.txt"
 @pytest.fixture(autouse=True)
 def _isolated_env(monkeypatch, tmp_path):
     """No test reads the developer's environment or home."""
-    for var in ("DANGAN_ARCHIVE", "DANGAN_USER", "DANGAN_KEYSTORE", "DANGAN_PASSPHRASE"):
+    for var in ("DANGAN_ARCHIVE", "DANGAN_USER", "DANGAN_KEYSTORE", "DANGAN_PASSPHRASE", "DANGAN_AUDIT_KEY"):
         monkeypatch.delenv(var, raising=False)
     monkeypatch.setenv("HOME", str(tmp_path / "home"))
 

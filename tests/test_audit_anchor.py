@@ -239,7 +239,7 @@ def test_a_lost_key_is_replaced_only_by_an_acknowledgement(cli, busy, archive_ro
 def test_the_notarise_command_gets_every_checkpoint(cli, archive_root, samples, tmp_path):
     notary = tmp_path / "notary.jsonl"
     cfg = archive_root / "dangan.toml"
-    cfg.write_text(cfg.read_text(encoding="utf-8") + f'\n[audit]\nnotarise_command = "cat >> {notary}"\n',
+    cfg.write_text(cfg.read_text(encoding="utf-8").replace("[audit]\n", f'[audit]\nnotarise_command = "cat >> {notary}"\n'),
                    encoding="utf-8")
     cli("ingest", samples / "contract.txt", samples / "notes.md")
     cli("check")
@@ -298,3 +298,14 @@ def test_an_acknowledgement_continues_after_a_log_that_lost_lines(cli, busy, arc
     f.write_text("after the acknowledgement", encoding="utf-8")
     cli("ingest", f)
     assert "intact" in cli("audit", "verify").output
+
+
+def test_every_process_finds_the_key_whatever_its_home(cli, busy, archive_root, tmp_path, monkeypatch):
+    """init writes the key's absolute place into dangan.toml: another $HOME (a service, a shell of another
+    session) seals and verifies with the same key instead of finding none."""
+    monkeypatch.setenv("HOME", str(tmp_path / "elsewhere"))
+    f = tmp_path / "from-elsewhere.txt"
+    f.write_text("written with another HOME", encoding="utf-8")
+    cli("ingest", f)
+    assert "intact" in cli("audit", "verify").output
+    assert not (tmp_path / "elsewhere").exists()

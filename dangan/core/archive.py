@@ -67,7 +67,10 @@ class Archive:
             (root / "index").mkdir()
             conn = catalogue.connect(root / "catalogue.sqlite", create=True)
             import uuid
-            (root / CONFIG_NAME).write_text(initial_config(fonds, name, str(uuid.uuid4())), encoding="utf-8")
+            from .audit_anchor import config_section
+            archive_id = str(uuid.uuid4())
+            (root / CONFIG_NAME).write_text(initial_config(fonds, name, archive_id) + config_section(archive_id),
+                                            encoding="utf-8")
         except OSError as exc:
             raise translate_oserror(exc, f"creating the archive at {root}") from exc
         conn.close()

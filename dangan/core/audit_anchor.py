@@ -55,15 +55,30 @@ log = logging.getLogger("dangan.audit")
 
 # -- the key --------------------------------------------------------------------------------
 def key_path(archive) -> Path:
+    """``[audit] key_path`` (``init`` writes the absolute default there, so every process finds the same
+    key whatever its $HOME), else ``$DANGAN_AUDIT_KEY``, else beside the keystore's default place."""
     cfg = archive.config.raw.get("audit", {})
     if cfg.get("key_path"):
         p = Path(str(cfg["key_path"])).expanduser()
         return p if p.is_absolute() else archive.root / p
-    if os.environ.get("DANGAN_AUDIT_KEY"):
-        return Path(os.environ["DANGAN_AUDIT_KEY"]).expanduser()
-    base = Path(os.environ.get("XDG_DATA_HOME") or Path.home() / ".local" / "share")
     ident = archive.config.archive_id or hashlib.sha256(str(archive.root.resolve()).encode()).hexdigest()[:32]
-    return base / "dangan" / "keystores" / f"{ident}.audit.key"
+    return default_key_path(ident)
+
+
+def default_key_path(ident: str) -> Path:
+    if os.environ.get("DANGAN_AUDIT_KEY"):
+        return Path(os.environ["DANGAN_AUDIT_KEY"]).expanduser().absolute()
+    base = Path(os.environ.get("XDG_DATA_HOME") or Path.home() / ".local" / "share")
+    return (base / "dangan" / "keystores" / f"{ident}.audit.key").absolute()
+
+
+def config_section(archive_id: str) -> str:
+    """The ``[audit]`` section of a new archive's ``dangan.toml``."""
+    return f"""
+[audit]
+key_path = {json.dumps(str(default_key_path(archive_id)), ensure_ascii=False)}   # HMAC key of the trail's head: outside the archive, readable by every account that writes
+# notarise_command = "cat >> /mnt/worm/audit.jsonl"   # gets each audit checkpoint as JSON on stdin
+"""
 
 
 def load_key(archive) -> bytes | None:
