@@ -28,7 +28,7 @@ def expand(paths: Iterable[Path]) -> Iterator[Path]:
 def ingest_batch(archive, paths: Iterable[Path], fields: RecordFields, *, attachments: tuple[Path, ...] = (),
                  allow_duplicate: bool = False, on_outcome: Callable[[IngestOutcome], None] | None = None,
                  progress: bool = False, index: bool = True, jobs: int | None = None,
-                 on_warning: Callable[[str], None] | None = None) -> list[IngestOutcome]:
+                 on_warning: Callable[[str], None] | None = None, create_volume: bool = True) -> list[IngestOutcome]:
     """Ingest files; ``jobs`` files are staged, hashed and extracted at once (default ``[ingest] jobs``,
     else 2), but committed strictly in the given order, so archival codes follow the input order."""
     from .recovery import recover_interrupted
@@ -55,7 +55,8 @@ def ingest_batch(archive, paths: Iterable[Path], fields: RecordFields, *, attach
             from .pipeline import pipeline_for
             a = archive if not workers else Archive(archive.root, archive.actor, extra_plugins=archive.extra_plugins)
             workers.append(a)
-            local.ingestor = Ingestor(a, allow_duplicate=allow_duplicate, **pipeline_for(a))
+            local.ingestor = Ingestor(a, allow_duplicate=allow_duplicate, create_volume=create_volume,
+                                      **pipeline_for(a))
         return local.ingestor
 
     def run(k: int, path: Path) -> IngestOutcome | None:
@@ -140,4 +141,8 @@ def _one(ingestor: Ingestor, path: Path, fields: RecordFields, attachments: tupl
     except DanganError as exc:
         return IngestOutcome(str(path), "refused", message=exc.message if str(path) in exc.message
                              else f"{path}: {exc.message}", exit_code=exc.exit_code)
-    return IngestOutcome(str(path), "archived", rec.id, rec.archival_code)
+    note = ""
+    if rec.status == "pending":
+        from .approvals import pending_note
+        note = pending_note(ingestor.archive, rec)
+    return IngestOutcome(str(path), "archived", rec.id, rec.archival_code, message=note)

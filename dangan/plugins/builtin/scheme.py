@@ -11,7 +11,7 @@ from datetime import date
 from ...errors import DanganError
 from ...model import Record, normalise_retention, normalise_secrecy
 from ..hookspecs import hookimpl
-from ..types import Category, FilingDecision, Issue, RetentionRule, Scheme, error
+from ..types import Category, FilingDecision, Issue, RetentionRule, Scheme, error, how_to_give
 from . import dat22
 
 SCHEME = Scheme(
@@ -82,7 +82,8 @@ def dangan_validate(record: Record, category: Category | None) -> list[Issue]:
     issues = []
     for key in category.required_fields:
         if not str(record.metadata.get(key, "")).strip():
-            issues.append(error(f"{key} is required for category {category.code}", key))
+            issues.append(error(f"{key} is required for category {category.code}: give {how_to_give(key)}"
+                                f" (all fields: dangan schemes show {category.code})", key))
     if record.date:
         try:
             date.fromisoformat(record.date[:10])

@@ -28,6 +28,8 @@ PREFIX = "KX-"
 LENDING_DAYS = 3
 INSPECTION_MONTHS = 6
 MANAGER_ROLE = "customer-service-manager"
+#: The roles this plugin gives meaning to (shown by `dangan plugins list`; `dangan user add --role` accepts them).
+ROLES = {MANAGER_ROLE: "客户服务部经理: reads confidential and top-secret KX-* files without an approval"}
 MARKERS = {"secret": "【秘密】", "confidential": "【机密】", "top-secret": "【绝密】"}
 
 CATEGORIES = (
@@ -79,6 +81,19 @@ def dangan_access(actor: Actor, action: str, record: Record, context: AccessCont
     if action in ("read", "lend") and secrecy_rank(record.secrecy) >= secrecy_rank("confidential") \
             and not actor.has_role(MANAGER_ROLE) and action not in context.approvals:
         return False
+    return None
+
+
+@hookimpl
+def dangan_access_reason(actor: Actor, action: str, record: Record) -> str | None:
+    if not ours(record):
+        return None
+    if action in ("copy", "export"):
+        return (f"copying or handing out customer files needs an approval"
+                f" (`dangan access grant {action} {record.id} --to USER`), art. 23-24")
+    if action in ("read", "lend"):
+        return (f"confidential customer files are read only by a {MANAGER_ROLE} or with a manager's approval"
+                f" (`dangan access grant {action} {record.id} --to USER`), art. 18")
     return None
 
 
