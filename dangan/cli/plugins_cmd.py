@@ -8,7 +8,7 @@ import sys
 import click
 
 from . import pass_ctx
-from .output import format_options, json_line, json_lines, table, width
+from .output import format_options, json_line, json_lines, table, table_lines, width
 
 
 @click.group("plugins")
@@ -70,17 +70,15 @@ def schemes(click_ctx, as_json):
     if as_json:
         json_lines(rows)
         return
-    cells = [[r["code"], r["name"], r["retention"], r["secrecy"], r["department"], r["plugin"]] for r in rows]
-    headers = ["CODE", "NAME", "RETENTION", "SECRECY", "DEPT", "PLUGIN", "REQUIRED"]
-    used = sum(min(max([width(h)] + [width(str(c[i])) for c in cells]), 30 if i == 1 else 99) + 2
-               for i, h in enumerate(headers[:-1]))
-    room = max(24, shutil.get_terminal_size((100, 24)).columns - 1 - used)
-    out = []
-    for r, c in zip(rows, cells):                  # REQUIRED is wrapped onto more lines, never cut
-        lines = _wrap([f for f in r["required"].split(", ") if f], room)
-        out.append(c + [lines[0]])
-        out += [[""] * len(c) + [more] for more in lines[1:]]
-    table(out, headers, {1: 30})
+    lines = table_lines([(r["code"], r["name"], r["retention"], r["secrecy"], r["department"], r["plugin"])
+                         for r in rows], ["CODE", "NAME", "RETENTION", "SECRECY", "DEPT", "PLUGIN"], {1: 30})
+    room = max(30, shutil.get_terminal_size((80, 24)).columns - 1 - 17)
+    click.echo(lines[0])
+    for r, line in zip(rows, lines[1:]):            # the required fields under each row, wrapped, never cut
+        click.echo(line)
+        fields = [f for f in r["required"].split(", ") if f]
+        for k, part in enumerate(_wrap(fields, room) if fields else []):
+            click.echo(f"       {'required: ' if k == 0 else ' ' * 10}{part}")
 
 
 def _wrap(words: list[str], room: int) -> list[str]:
