@@ -38,3 +38,8 @@ def test_a_record_without_a_category_is_archived_with_a_warning_that_it_has_no_a
     assert "warning" in r.stderr and "without an archival code" in r.stderr and "--category" in r.stderr
     coded = cli("ingest", note(tmp_path, "b.txt"), "--category", "WS", "--dept", "BGS")
     assert "archival code" not in coded.stderr
+
+
+def test_a_category_without_a_department_is_a_clear_refusal_not_a_plugin_crash(cli, tmp_path):
+    r = cli("ingest", note(tmp_path), "--category", "WS", ok=False)
+    assert r.exit_code == 10 and "give --dept CODE" in r.output and "ValueError" not in r.output

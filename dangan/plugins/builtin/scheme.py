@@ -63,6 +63,8 @@ def dangan_retention_for(record: Record, category: Category) -> RetentionRule:
 
 @hookimpl
 def dangan_archival_class(record: Record, category: Category) -> str:
+    if not (record.department or category.department):
+        return ""               # no class without a department: dangan_validate refuses the record, saying so
     return dat22.archival_class(record.fonds, category.class_code, record.year or filing_year(record),
                                 record.retention or category.default_retention,
                                 record.department or category.department or "")
@@ -97,7 +99,8 @@ def dangan_validate(record: Record, category: Category | None) -> list[Issue]:
             except DanganError as e:
                 issues.append(error(e.message, name))
     if not (record.department or category.department):
-        issues.append(error("department (机构代码) is required for the archival code", "department"))
+        issues.append(error(f"department (机构代码) is required for the archival code of category {category.code}:"
+                            " give --dept CODE", "department"))
     elif not issues:
         try:
             dangan_archival_class(record, category)
