@@ -77,6 +77,11 @@ def ingest(ctx, paths, create_volume, attach, allow_duplicate, as_json, **kw):
     for o in outcomes:
         counts[o.status] = counts.get(o.status, 0) + 1
     if not as_json:
+        uncoded = sum(1 for o in outcomes if o.status == "archived" and not o.archival_code)
+        if uncoded:               # (with --json the objects say so: "archival_code": null)
+            click.echo(f"dangan: warning: {uncoded} record(s) archived without a category, so without an archival"
+                       " code (档号): give --category (see `dangan schemes`), or add one later with"
+                       " `dangan revise ID --category CODE`", err=True)
         click.echo(", ".join(f"{n} {s}" for s, n in sorted(counts.items())) or "nothing to archive", err=True)
     failed = {o.exit_code or 1 for o in outcomes if o.status in ("refused", "failed")}
     if failed:

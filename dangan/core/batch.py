@@ -96,10 +96,6 @@ def ingest_batch(archive, paths: Iterable[Path], fields: RecordFields, *, attach
             if a is not archive:
                 a.close()
     done = [o for o in outcomes if o is not None]
-    uncoded = sum(1 for o in done if o.status == "archived" and not o.archival_code)
-    if uncoded and on_warning:
-        on_warning(f"{uncoded} record(s) archived without a category, so without an archival code (档号): give"
-                   " --category (see `dangan schemes`), or add one later with `dangan revise ID --category CODE`")
     if index and any(o.status == "archived" for o in done):
         from .indexing import drain
         try:
