@@ -32,7 +32,7 @@ def test_ingest_then_get_is_byte_identical(cli, tmp_path):
 
 def test_catalogue_fields_from_flags_and_chinese_vocabulary(cli, samples):
     r = cli("ingest", samples / "会议纪要.txt", "--title", "第一次办公会议纪要", "--dept", "BGS", "--category", "WS",
-            "--date", "2021-03-05", "--retention", "永久", "--secrecy", "内部", "--volume", "V1", "--tag", "会议",
+            "--date", "2021-03-05", "--retention", "永久", "--secrecy", "内部", "--volume", "V1", "--create-volume", "--tag", "会议",
             "--tag", "2021", "--meta", "author=张三", "--json")
     rid = ids_of(r)[0]
     rec = json.loads(cli("show", rid, "--json").output)

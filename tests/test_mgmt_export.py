@@ -25,7 +25,8 @@ def office(cli):
 def put(cli, tmp_path, name, text, *args):
     p = tmp_path / name
     p.write_text(text, encoding="utf-8")
-    return json.loads(cli("ingest", p, "--json", *args, user="arch").output.splitlines()[0])["record_id"]
+    create = ("--create-volume",) if "--volume" in args and "V" not in args else ()     # V: a confidential volume
+    return json.loads(cli("ingest", p, "--json", *args, *create, user="arch").output.splitlines()[0])["record_id"]
 
 
 def test_bag_validates_and_carries_metadata_and_events(office, tmp_path):
@@ -138,7 +139,7 @@ def test_import_bag_round_trip_into_a_fresh_archive(office, tmp_path):
     p.write_text("# 附件", encoding="utf-8")
     b = json.loads(cli("ingest", tmp_path / "b.txt" if (tmp_path / "b.txt").write_text("主文件", encoding="utf-8")
                        else None, "--attach", p, "--category", "WS", "--dept", "BGS", "--date", "2021-02-01",
-                       "--volume", "V2", "--json", user="arch").output.splitlines()[0])["record_id"]
+                       "--volume", "V2", "--create-volume", "--json", user="arch").output.splitlines()[0])["record_id"]
     cli("export", a, b, "--bagit", tmp_path / "bag", user="arch")
     cli("init", tmp_path / "fresh", "--fonds", "Z109", user="arch")
     fresh = Cli(tmp_path / "fresh")

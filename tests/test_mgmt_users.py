@@ -66,8 +66,8 @@ def test_before_any_user_the_archive_is_open(cli, tmp_path):
 def test_clearance_filters_listings_search_show_and_get(cli, tmp_path):
     cli("user", "add", "boss", "--clearance", "top-secret", user="x")
     cli("user", "add", "clerk", "--clearance", "public", user="boss")
-    low = ingest(cli, tmp_path, "low.txt", "公开通知 LOWMARK", "--secrecy", "public", "--volume", "PUB", user="boss")
-    high = ingest(cli, tmp_path, "high.txt", "内部报告 HIGHMARK", "--secrecy", "internal", "--volume", "INT", "--title", "内部报告",
+    low = ingest(cli, tmp_path, "low.txt", "公开通知 LOWMARK", "--secrecy", "public", "--volume", "PUB", "--create-volume", user="boss")
+    high = ingest(cli, tmp_path, "high.txt", "内部报告 HIGHMARK", "--secrecy", "internal", "--volume", "INT", "--create-volume", "--title", "内部报告",
                   user="boss")
     assert high in cli("ls", "--wide", user="boss").output
     listed = cli("ls", "--json", user="clerk").output

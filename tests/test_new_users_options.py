@@ -115,3 +115,13 @@ def test_the_progress_bar_never_shares_a_line_with_a_file_line(cli, archive_root
     shown = [seg.split("\r")[-1].replace("\x1b[K", "") for seg in text.replace("\r\n", "\n").split("\n")]
     archived = [s for s in shown if "archived " in s]
     assert len(archived) == 4 and all(s.startswith("archived ") for s in archived), shown
+
+
+LISTING_NAMES = {"list", "ls", "lists", "due", "register", "stats", "report", "overdue", "snapshots", "log",
+                 "schemes", "alerts", "search", "versions", "show", "status"}
+
+
+def test_every_listing_command_has_json():
+    missing = [" ".join(path) for path, cmd in walk(get_cli()) if path[-1] in LISTING_NAMES
+               and "--json" not in {o for p in cmd.params for o in getattr(p, "opts", [])}]
+    assert not missing, missing

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from dangan.errors import PluginError, ValidationFailed
+from dangan.errors import PluginError, UsageError, ValidationFailed
 from dangan.model import Record
 from dangan.plugins import hookimpl
 from dangan.plugins.manager import DEPARTMENT_NAMES, Plugins, get_plugin_manager
@@ -218,7 +218,9 @@ def test_enable_and_disable_by_name(tmp_path):
     assert "general_office" in names and "good" not in names and "drug_quality" not in names
     assert p.pm.skipped["good"] == "disabled in dangan.toml"
     assert p.pm.skipped["drug_quality"] == "not in [plugins] enabled"
-    p = load(tmp_path, enabled=["nosuch"])
+    with pytest.raises(UsageError, match="unknown plugin.*'nosuch'.*valid: construction"):
+        load(tmp_path, enabled=["nosuch"])          # issue 13 item 8: a typo in enabled is an error
+    p = load(tmp_path, disabled=["nosuch"])
     assert [pr.plugin for pr in p.load_problems] == ["nosuch"]
 
 

@@ -26,17 +26,17 @@ LONG_OFFSET = 40_000
 RECORDS = {
     "meeting": ("2021年第一次办公会议纪要：讨论檔案管理制度。",
                 ["--dept", "BGS", "--category", "WS", "--date", "2021-05-01", "--retention", "permanent",
-                 "--secrecy", "internal", "--volume", "V1"]),
+                 "--secrecy", "internal", "--volume", "V1", "--create-volume"]),
     "contract": ("Contract between Alpha and Beta, signed in 2020. Annual report draft.",
                  ["--dept", "XZ", "--category", "WS", "--date", "2020-03-01", "--retention", "short-term",
-                  "--secrecy", "public", "--volume", "V2"]),
+                  "--secrecy", "public", "--volume", "V2", "--create-volume"]),
     "report": ("The annual report of 2019 on archive management: 档案管理 and 借阅 statistics.",
                ["--dept", "BGS", "--category", "SX", "--date", "2019-12-31", "--retention", "long-term",
-                "--secrecy", "public", "--volume", "V1"]),
+                "--secrecy", "public", "--volume", "V1", "--create-volume"]),
     "policy": ("New lending policy for 2024, Alpha edition: 借閱 rules.",
                ["--dept", "XZ", "--category", "WS", "--date", "2024-06-01", "--retention", "short-term",
-                "--secrecy", "public", "--volume", "V3"]),
-    "long": (None, ["--dept", "RS", "--year", "2022", "--volume", "V9"]),
+                "--secrecy", "public", "--volume", "V3", "--create-volume"]),
+    "long": (None, ["--dept", "RS", "--year", "2022", "--volume", "V9", "--create-volume"]),
 }
 
 

@@ -19,10 +19,14 @@ def _show(u) -> None:
                + ("" if u.active else "; DISABLED"))
 
 
+ROLE_HELP = ("admin, archivist, department-head, manager, staff, auditor, security-officer, legal, or a department"
+             " plugin's role: project-manager (construction), customer-service-manager (customer_confidentiality);"
+             " `dangan plugins list` shows them (repeatable).")
+
+
 @user.command("add")
 @click.argument("name")
-@click.option("--role", "roles", multiple=True, help="admin, archivist, department-head, manager, staff, auditor, "
-              "security-officer, legal, or a plugin's role (repeatable).")
+@click.option("--role", "roles", multiple=True, help=ROLE_HELP)
 @click.option("--clearance", default="internal", show_default=True, help="Highest secrecy the user may see.")
 @click.option("--dept", "department", help="Department code, e.g. BGS.")
 @click.option("--display-name", default="")
@@ -57,8 +61,8 @@ def user_list(ctx, as_json):
 
 @user.command("set")
 @click.argument("name")
-@click.option("--add-role", "add", multiple=True)
-@click.option("--remove-role", "remove", multiple=True)
+@click.option("--add-role", "add", multiple=True, help="Give a role: " + ROLE_HELP)
+@click.option("--remove-role", "remove", multiple=True, help="Take a role away (repeatable).")
 @click.option("--clearance")
 @click.option("--dept", "department")
 @click.option("--display-name")

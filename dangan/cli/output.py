@@ -66,6 +66,12 @@ def table(rows: Sequence[Sequence[Any]], headers: Sequence[str], max_widths: dic
           fill: int | None = None) -> None:
     """Aligned columns; column ``fill`` (a title) takes what the terminal has left, cut with "…",
     so that a line never wraps (unless that leaves it fewer than 12 columns)."""
+    click.echo("\n".join(table_lines(rows, headers, max_widths, fill)))
+
+
+def table_lines(rows: Sequence[Sequence[Any]], headers: Sequence[str], max_widths: dict[int, int] | None = None,
+                fill: int | None = None) -> list[str]:
+    """The lines of :func:`table`: the header, then one per row."""
     cells = [[printable(v) for v in r] for r in rows]
     sizes = [[width(v) for v in r] for r in cells]
     widths = [width(h) for h in headers]
@@ -82,7 +88,7 @@ def table(rows: Sequence[Sequence[Any]], headers: Sequence[str], max_widths: dic
     for r, ws in zip(cells, sizes):
         lines.append("  ".join(v + " " * (widths[i] - w) if w <= widths[i] else fit(v, widths[i])
                                for i, (v, w) in enumerate(zip(r, ws))).rstrip())
-    click.echo("\n".join(lines))
+    return lines
 
 
 def _json(obj: Any) -> str:

@@ -2,12 +2,13 @@
 from __future__ import annotations
 
 import csv
+import shutil
 import sys
 
 import click
 
 from . import pass_ctx
-from .output import format_options, json_line, json_lines, table
+from .output import format_options, json_line, json_lines, table, table_lines, width
 
 
 @click.group("plugins")
@@ -19,30 +20,99 @@ def plugins_group():
 @click.option("--json", "as_json", is_flag=True)
 @pass_ctx
 def plugins_list(ctx, as_json):
-    """Name, version, source and hooks of every plugin; load problems last."""
+    """Every plugin — the shipped department plugins too, marked "not enabled" until named in dangan.toml
+    [plugins] enabled — with its departments, categories and roles; load problems last."""
+    from ..plugins.listing import plugin_entries
     plugins = ctx.archive().plugins
-    infos = plugins.describe()
+    entries = plugin_entries(plugins)
     if as_json:
-        json_lines({"name": i.name, "version": i.version, "source": i.source, "hooks": list(i.hooks)} for i in infos)
+        json_lines(e.to_dict() for e in entries)
         json_lines({"problem": str(p)} for p in plugins.load_problems)
         return
-    table([(i.name, i.version, i.source, ", ".join(h.removeprefix("dangan_") for h in i.hooks)) for i in infos],
-          ["PLUGIN", "VERSION", "SOURCE", "HOOKS"], {3: 70})
+    table([(e.name, e.state, ", ".join(e.departments), ", ".join(e.categories), ", ".join(e.roles))
+           for e in entries], ["PLUGIN", "STATE", "DEPT", "CATEGORIES", "ROLES"], {3: 34})
+    if any(e.state == "not enabled" for e in entries):
+        click.echo('turn one on: [plugins] enabled = ["construction", ...] in dangan.toml;'
+                   " details: dangan plugins show NAME", err=True)
     for p in plugins.load_problems:
         click.echo(f"problem: {p}", err=True)
 
 
-@click.command()
+@plugins_group.command("show")
+@click.argument("name")
 @click.option("--json", "as_json", is_flag=True)
 @pass_ctx
-def schemes(ctx, as_json):
-    """Classification schemes: categories, codes, retention, secrecy, required fields."""
-    rows = ctx.archive().plugins.schemes().rows()
+def plugins_show(ctx, name, as_json):
+    """One plugin: its state, source, departments, categories, roles (and what they may do) and hooks."""
+    from ..plugins.listing import plugin_entry
+    e = plugin_entry(ctx.archive().plugins, name)
+    if as_json:
+        json_line(e.to_dict())
+        return
+    for k, v in (("plugin", e.name), ("state", e.state), ("version", e.version), ("source", e.source),
+                 ("departments", ", ".join(e.departments)), ("categories", ", ".join(e.categories)),
+                 ("hooks", ", ".join(h.removeprefix("dangan_") for h in e.hooks))):
+        if v:
+            click.echo(f"{k + ':':<13}{v}")
+    for role, meaning in e.roles.items():
+        click.echo(f"{'role:':<13}{role} — {meaning}")
+
+
+@click.group(invoke_without_command=True)
+@click.option("--json", "as_json", is_flag=True)
+@click.pass_context
+def schemes(click_ctx, as_json):
+    """Classification schemes: categories, codes, retention, secrecy, required fields (`schemes show CODE`:
+    one category, every field it requires and how to give it)."""
+    if click_ctx.invoked_subcommand:
+        return
+    rows = click_ctx.obj.archive().plugins.schemes().rows()
     if as_json:
         json_lines(rows)
         return
-    table([(r["code"], r["name"], r["retention"], r["secrecy"], r["department"], r["required"], r["plugin"])
-           for r in rows], ["CODE", "NAME", "RETENTION", "SECRECY", "DEPT", "REQUIRED", "PLUGIN"], {1: 30, 5: 30})
+    lines = table_lines([(r["code"], r["name"], r["retention"], r["secrecy"], r["department"], r["plugin"])
+                         for r in rows], ["CODE", "NAME", "RETENTION", "SECRECY", "DEPT", "PLUGIN"], {1: 30})
+    room = max(30, shutil.get_terminal_size((80, 24)).columns - 1 - 17)
+    click.echo(lines[0])
+    for r, line in zip(rows, lines[1:]):            # the required fields under each row, wrapped, never cut
+        click.echo(line)
+        fields = [f for f in r["required"].split(", ") if f]
+        for k, part in enumerate(_wrap(fields, room) if fields else []):
+            click.echo(f"       {'required: ' if k == 0 else ' ' * 10}{part}")
+
+
+def _wrap(words: list[str], room: int) -> list[str]:
+    lines = [""]
+    for w in words:
+        piece = (", " if lines[-1] else "") + w
+        if lines[-1] and width(lines[-1] + piece) > room:
+            lines[-1] += ","
+            lines.append(w)
+        else:
+            lines[-1] += piece
+    return lines
+
+
+@schemes.command("show")
+@click.argument("code")
+@click.option("--json", "as_json", is_flag=True)
+@pass_ctx
+def schemes_show(ctx, code, as_json):
+    """One category: its scheme and defaults, and every metadata field it requires, with how to give it."""
+    registry = ctx.archive().plugins.schemes()
+    registry.category(code)                         # unknown: refused with the known codes
+    row = next(r for r in registry.rows() if r["code"] == code)
+    if as_json:
+        json_line(row)
+        return
+    for k in ("code", "name", "scheme", "plugin", "department", "class", "retention", "secrecy", "description"):
+        if row[k]:
+            click.echo(f"{k + ':':<13}{row[k]}")
+    if not row["fields"]:
+        click.echo("required:    nothing beyond the file")
+        return
+    click.echo("required:")
+    table([(f["field"], f["required"], f["give"]) for f in row["fields"]], ["FIELD", "WHEN", "GIVE IT AS"])
 
 
 @click.group(invoke_without_command=True)

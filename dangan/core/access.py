@@ -113,9 +113,10 @@ def require(archive, action: str, rec: Record, approvals: frozenset[str] = froze
     decision = plugins.access(actor, action, rec, AccessContext(approvals=approvals, purpose=purpose,
                                                                 now=dt.datetime.now(dt.timezone.utc)))
     if not decision:
+        reasons = plugins.access_reasons(actor, action, rec, decision.denied_by) if decision.denied_by else []
         raise deny_record(archive, action, rec, f"{actor.name} may not {action} record {rec.id}"
-                          + (f" (rule of {', '.join(decision.denied_by)})" if decision.denied_by else ""),
-                          *decision.denied_by)
+                          + (f" (rule of {', '.join(decision.denied_by)})" if decision.denied_by else "")
+                          + "".join(f": {r}" for r in reasons), *decision.denied_by)
 
 
 def deny_record(archive, action: str, rec: Record, message: str, *denied_by: str) -> AccessDenied:

@@ -14,3 +14,10 @@ def approve(archive, ref: str, note: str = ""):
     require(archive, "approve", rec)
     message = f"approved by {archive.actor.name}" + (f": {note}" if note else "")
     return Ingestor(archive).revise(rec.id, None, message=message, status="active", action="record.approve")
+
+
+def pending_note(archive, rec) -> str:
+    """What ingest says of a record that starts pending: why, and who approves it (the plugins' reasons)."""
+    from ..plugins.types import Actor
+    reasons = archive.plugins.access_reasons(Actor("-"), "view", rec)
+    return "pending approval: " + ("; ".join(reasons) or f"hidden until approved (`dangan approve {rec.id}`)")

@@ -64,7 +64,7 @@ def _inside(path: Path, folder: Path) -> bool:
 def ingest_batch(archive, paths: Iterable[Path], fields: RecordFields, *, attachments: tuple[Path, ...] = (),
                  allow_duplicate: bool = False, on_outcome: Callable[[IngestOutcome], None] | None = None,
                  progress: bool = False, index: bool = True, jobs: int | None = None,
-                 on_warning: Callable[[str], None] | None = None,
+                 on_warning: Callable[[str], None] | None = None, create_volume: bool = True,
                  follow_symlinks: bool = False) -> list[IngestOutcome]:
     """Ingest files; ``jobs`` files are staged, hashed and extracted at once (default ``[ingest] jobs``,
     else 2), but committed strictly in the given order, so archival codes follow the input order."""
@@ -94,7 +94,8 @@ def ingest_batch(archive, paths: Iterable[Path], fields: RecordFields, *, attach
             from .pipeline import pipeline_for
             a = archive if not workers else Archive(archive.root, archive.actor, extra_plugins=archive.extra_plugins)
             workers.append(a)
-            local.ingestor = Ingestor(a, allow_duplicate=allow_duplicate, on_warning=on_warning, **pipeline_for(a))
+            local.ingestor = Ingestor(a, allow_duplicate=allow_duplicate, on_warning=on_warning,
+                                      create_volume=create_volume, **pipeline_for(a))
         return local.ingestor
 
     def run(k: int, source: Source) -> IngestOutcome | None:
@@ -187,4 +188,8 @@ def _one(ingestor: Ingestor, source: Source, fields: RecordFields, attachments: 
         log.error("%s: unexpected error", shown, exc_info=True)
         return IngestOutcome(shown, "failed", message=f"{shown}: not archived: unexpected error "
                              f"({type(exc).__name__}: {shown_name(str(exc))})")
-    return IngestOutcome(shown, "archived", rec.id, rec.archival_code)
+    note = ""
+    if rec.status == "pending":
+        from .approvals import pending_note
+        note = pending_note(ingestor.archive, rec)
+    return IngestOutcome(shown, "archived", rec.id, rec.archival_code, message=note)

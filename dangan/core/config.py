@@ -73,6 +73,7 @@ class Config:
         archive = raw["archive"]
         extraction = raw.get("extraction", {})
         plugins = raw.get("plugins", {})
+        _check_enabled(root, plugins.get("enabled") or [])
         return cls(
             fonds=archive["fonds"].strip(),
             name=archive.get("name", ""),
@@ -113,3 +114,18 @@ memory_mb = 1024
 # enabled = ["general_office"]   # department plugins to enable (default: built-ins only)
 # disabled = []
 """
+
+
+def _check_enabled(root: Path, names) -> None:
+    """``[plugins] enabled`` names only plugins that exist: a typo would leave a department without its
+    rules (cheap: the shipped modules' names and ARCHIVE/plugins are looked at; entry points only then)."""
+    import pkgutil
+    shipped = {m.name for m in pkgutil.iter_modules([str(Path(__file__).parents[1] / "plugins" / "departments")])}
+    missing = [n for n in names if n not in shipped and not (root / "plugins" / f"{n}.py").is_file()]
+    if missing:
+        import importlib.metadata
+        installed = {ep.name for ep in importlib.metadata.entry_points(group="dangan.plugins")}
+        missing = [n for n in missing if n not in installed]
+    if missing:
+        raise UsageError(f"dangan.toml [plugins] enabled names unknown plugin(s) {', '.join(map(repr, missing))};"
+                         f" valid: {', '.join(sorted(shipped))} (see `dangan plugins list`)")

@@ -26,6 +26,7 @@ from ..model import Extraction, Record
 from ..repository.fsutil import translate_oserror
 from . import mime as mimes
 from . import records
+from .departments import check_department
 from .fields import RecordFields
 from .source_files import max_file_bytes, open_source, shown_name, title_from_name
 from .storage import METADATA_PATH, file_entry, metadata_document
@@ -60,10 +61,12 @@ class Ingestor:
 
     def __init__(self, archive, *, allow_duplicate: bool = False,
                  extractor: Callable[[Path, str], Extraction] | None = None,
-                 classifier=None, on_warning: Callable[[str], None] | None = None) -> None:
+                 classifier=None, on_warning: Callable[[str], None] | None = None,
+                 create_volume: bool = True) -> None:
         self.archive = archive
         self.on_warning = on_warning     # sparse files and the like: archived, but worth a word
         self.allow_duplicate = allow_duplicate
+        self.create_volume = create_volume      # False: a --volume that does not exist is refused
         self.extractor = extractor
         self.classifier = classifier     # plugins facade adapter: classify, validate, code
 
@@ -97,6 +100,10 @@ class Ingestor:
     def _ingest(self, path: Path, fields: RecordFields, sources: list, gate) -> Record:
         archive = self.archive
         fields = fields.normalised()
+        check_department(archive, fields.department)     # a typo is refused, not filed under a new code
+        if fields.volume and not self.create_volume:
+            from .volumes import require_named_volume
+            require_named_volume(archive, fields.volume)
         rid = records.new_record_id()
         now = _now()
         rec = Record(
@@ -106,7 +113,7 @@ class Ingestor:
             date=fields.date, retention=fields.retention, secrecy=fields.secrecy or "public",
             volume=fields.volume, tags=fields.tags, metadata=fields.metadata, version=1, created=now, updated=now)
         if self.classifier is not None:
-            self.classifier.prepare(rec)           # scheme defaults, filing, validation (may refuse)
+            self.classifier.prepare(rec, fields.secrecy)   # scheme defaults, filing, validation (may refuse)
         volume, implicit_volume = self._volume_for(rec)
         prot = protection_for(archive, volume, rid)
         with archive.store.stage(rid) as draft:

@@ -63,10 +63,16 @@ class Classifier:
         self.plugins = plugins
         self._classes: dict[str, str] = {}
 
-    def prepare(self, rec: Record) -> None:
-        """Apply the scheme (defaults, filing year, retention, status), then validate; may refuse."""
+    def prepare(self, rec: Record, declared_secrecy: str | None = None) -> None:
+        """Apply the scheme (defaults, filing year, retention, status), then validate; may refuse.
+
+        A scheme that requires the secrecy declared (construction, clause 6) takes ``--secrecy``: it
+        need not be given again as ``--meta secrecy=``."""
         if not rec.category:
-            return               # unclassified: archived without an archival code
+            return               # unclassified: archived without an archival code (ingest warns)
+        cat = self.plugins.schemes().get(rec.category)
+        if declared_secrecy and cat is not None and "secrecy" in cat.required_fields:
+            rec.metadata.setdefault("secrecy", declared_secrecy)
         ctx = ArchiveContext(self.archive)
         c = self.plugins.classify(rec, ctx)
         for name in ("secrecy", "department", "year", "retention", "status"):

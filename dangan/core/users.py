@@ -38,7 +38,8 @@ from ..errors import AccessDenied, NotFound, UsageError
 from ..model import SECRECY_LEVELS, normalise_secrecy
 from .actor import is_account
 
-#: Roles core knows.  Plugins may use others (``project-manager``...): any lower-case word is accepted.
+#: Roles core knows.  Plugins give meaning to others (``project-manager``...: their ``ROLES``);
+#: any other role is refused (core/departments.py).
 ROLES = {
     "admin": "administers users",
     "archivist": "档案管理员: receives returns, executes destruction lists, holds, inspections",
@@ -214,8 +215,10 @@ def _roles(roles) -> list[str]:
 
 def add_user(archive, name: str, *, display_name: str = "", department: str | None = None,
              roles=(), clearance: str = "internal", os_account: str | None = None, may_act_as=()) -> User:
+    from .departments import check_department, check_roles
     name = check_name(name)
-    roles = _roles(roles)
+    roles = check_roles(archive, roles)
+    check_department(archive, department)
     clearance = normalise_secrecy(clearance)
     first = not register_in_use(archive)
     # the first user is bound to the OS account setting the register up; later ones to their own name
@@ -249,7 +252,9 @@ def set_user(archive, name: str, *, display_name: str | None = None, department:
     old = require_user(archive, check_name(name))
     what = "enable users" if active is True else "disable users" if active is False else "change users"
     require_role(archive, {"admin"}, what, obj=f"user:{old.name}")
-    roles = (set(old.roles) | set(_roles(add_roles))) - set(_roles(remove_roles))
+    from .departments import check_department, check_roles
+    check_department(archive, department)
+    roles = (set(old.roles) | set(check_roles(archive, add_roles))) - set(_roles(remove_roles))
     new = User(old.name, old.display_name if display_name is None else display_name,
                old.department if department is None else (department or None), frozenset(roles),
                old.clearance if clearance is None else normalise_secrecy(clearance),

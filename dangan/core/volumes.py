@@ -80,6 +80,19 @@ def require_volume(archive, name: str) -> Volume:
     return v
 
 
+def require_named_volume(archive, name: str) -> Volume:
+    """The volume a user named (``ingest --volume``): a typo is refused with the nearest names rather
+    than filed into a new volume; ``--create-volume`` makes a new one on purpose."""
+    from difflib import get_close_matches
+    v = get_volume(archive, name)
+    if v is None:
+        names = [r["name"] for r in archive.conn.execute("SELECT name FROM volumes ORDER BY name")]
+        near = get_close_matches(name, names, n=3, cutoff=0.4)
+        raise NotFound(f"no volume {name!r}" + (f" (did you mean {', '.join(map(repr, near))}?)" if near else "")
+                       + ": give --create-volume to create it (`dangan volume list` shows them)")
+    return v
+
+
 def list_volumes(archive) -> list[dict]:
     rows = archive.conn.execute(
         "SELECT v.*, (SELECT count(*) FROM records r WHERE r.volume = v.name AND r.status != 'destroyed') AS records"

@@ -251,6 +251,28 @@ def dangan_access(actor: Actor, action: str, record: Record, context: AccessCont
 
 
 @hookspec
+def dangan_access_reason(actor: Actor, action: str, record: Record) -> str | None:
+    """Say why this plugin denies an action (or keeps a pending record hidden), in one sentence.
+
+    Not firstresult.  Core adds the sentences of the plugins that denied to
+    every refusal, and shows a pending record's reason when it is archived
+    (then ``action`` is ``view`` and ``actor`` has no roles).
+
+    :param actor: who was refused.
+    :param action: the action refused (``view``, ``read``, ``approve``, ...).
+    :param record: the record.
+    :returns: the reason, naming who may act (a role) and how, or None.
+
+    Example::
+
+        @hookimpl
+        def dangan_access_reason(actor, action, record):
+            if record.status == "pending":
+                return "it waits for a project-manager's approval (dangan approve ID)"
+    """
+
+
+@hookspec
 def dangan_lending_limit(record: Record, actor: Actor) -> int | None:
     """Give the maximum days a record may be lent.
 

@@ -208,9 +208,14 @@ def get_plugin_manager(
     for name, obj in extra_plugins:
         if wanted(name):
             pm.add(obj, name, "registered by caller", str(getattr(obj, "__version__", "")))
-    for name in sorted((enabled_set or set()) | disabled_set):
-        if name not in seen:
-            pm.problem(name, "dangan.toml", "named in [plugins] but not found")
+    missing = sorted((enabled_set or set()) - seen)
+    if missing:                 # a typo would silently leave a department without its rules
+        from ..errors import UsageError
+        valid = sorted(seen - DEFAULT_NAMES)
+        raise UsageError(f"dangan.toml [plugins] enabled names unknown plugin(s) {', '.join(map(repr, missing))};"
+                         f" valid: {', '.join(valid)} (see `dangan plugins list`)")
+    for name in sorted(disabled_set - seen):
+        pm.problem(name, "dangan.toml", "named in [plugins] but not found")
     pm.check_pending()
     return pm
 

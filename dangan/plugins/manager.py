@@ -264,6 +264,12 @@ class Plugins:
             "dangan_access", actor=actor, action=action, record=record, context=context or AccessContext()), bool)
         return combine_access(answers)
 
+    def access_reasons(self, actor: Actor, action: str, record: Record, plugins: Iterable[str] = ()) -> list[str]:
+        """The reasons plugins give for a refusal (only ``plugins``' when named)."""
+        names = set(plugins)
+        return [r for n, r in self._typed("dangan_access_reason", self._each(
+            "dangan_access_reason", actor=actor, action=action, record=record), str) if not names or n in names]
+
     def may(self, actor: Actor, action: str, record: Record, context: AccessContext | None = None) -> bool:
         return self.access(actor, action, record, context).allowed
 
@@ -322,6 +328,18 @@ class Plugins:
     def implements(self, hook: str) -> bool:
         """True when any registered plugin implements ``hook`` (core skips work nobody asked for)."""
         return bool(self._impls(hook))
+
+    def roles(self) -> dict[str, str]:
+        """Role → "plugin: meaning" for the roles plugins give meaning to (shipped ones, enabled or not)."""
+        from .listing import plugin_roles
+        return plugin_roles(self)
+
+    def departments(self) -> dict[str, str]:
+        """Department code → the plugins (enabled or shipped) whose schemes file records under it."""
+        if not hasattr(self, "_departments"):
+            from .listing import plugin_departments
+            self._departments = plugin_departments(self)
+        return dict(self._departments)
 
     def describe(self) -> list[PluginInfo]:
         """Name, version, source and hooks of every registered plugin (``dangan plugins list``)."""

@@ -12,7 +12,7 @@ from ..errors import PluginError, UsageError
 from ..model import Record
 from .types import (
     DISPOSITIONS, INITIAL_STATUSES, AccessDecision, Category, FilingDecision, RegisteredCategory,
-    ReportSpec, RetentionDecision, RetentionRule, Scheme,
+    ReportSpec, RetentionDecision, RetentionRule, Scheme, how_to_give,
 )
 
 
@@ -77,8 +77,12 @@ class SchemeRegistry:
         return [{
             "code": r.category.code, "name": r.category.name, "class": r.category.class_code,
             "retention": r.category.default_retention, "secrecy": r.category.default_secrecy,
-            "department": r.category.department or "", "required": ", ".join(r.category.required_fields),
-            "scheme": r.scheme, "plugin": r.plugin,
+            "department": r.category.department or "",
+            "required": ", ".join([*r.category.required_fields,
+                                   *(f"{f} ({when})" for f, when in r.category.conditional_fields)]),
+            "fields": [{"field": f, "required": "always", "give": how_to_give(f)} for f in r.category.required_fields]
+            + [{"field": f, "required": when, "give": how_to_give(f)} for f, when in r.category.conditional_fields],
+            "description": r.category.description, "scheme": r.scheme, "plugin": r.plugin,
         } for r in self]
 
 

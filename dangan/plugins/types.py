@@ -46,6 +46,9 @@ class Category:
     department: str | None = None
     class_code: str = ""
     description: str = ""
+    #: ``(field, when)``: metadata required only in some cases (checked by the plugin's validate hook),
+    #: listed by ``dangan schemes`` beside ``required_fields``.
+    conditional_fields: tuple[tuple[str, str], ...] = ()
 
     def __post_init__(self) -> None:
         if not self.code or any(c.isspace() for c in self.code):
@@ -154,6 +157,15 @@ class Issue:
     def __str__(self) -> str:
         where = f" [{self.field}]" if self.field else ""
         return f"{self.plugin}: {self.message}{where}" if self.plugin else self.message + where
+
+
+def how_to_give(field: str) -> str:
+    """The command-line words that supply a metadata field: ``--meta valid_until=YYYY-MM-DD``."""
+    if field == "secrecy":
+        return "--secrecy LEVEL (公开 内部 秘密 机密 绝密)"
+    if "date" in field or field.endswith(("_until", "_from", "_on")):
+        return f"--meta {field}=YYYY-MM-DD"
+    return f"--meta {field}=VALUE"
 
 
 def error(message: str, field: str | None = None) -> Issue:

@@ -11,7 +11,7 @@ from datetime import date
 from ...errors import DanganError
 from ...model import Record, normalise_retention, normalise_secrecy
 from ..hookspecs import hookimpl
-from ..types import Category, FilingDecision, Issue, RetentionRule, Scheme, error
+from ..types import Category, FilingDecision, Issue, RetentionRule, Scheme, error, how_to_give
 from . import dat22
 
 SCHEME = Scheme(
@@ -63,6 +63,8 @@ def dangan_retention_for(record: Record, category: Category) -> RetentionRule:
 
 @hookimpl
 def dangan_archival_class(record: Record, category: Category) -> str:
+    if not (record.department or category.department):
+        return ""               # no class without a department: dangan_validate refuses the record, saying so
     return dat22.archival_class(record.fonds, category.class_code, record.year or filing_year(record),
                                 record.retention or category.default_retention,
                                 record.department or category.department or "")
@@ -82,7 +84,8 @@ def dangan_validate(record: Record, category: Category | None) -> list[Issue]:
     issues = []
     for key in category.required_fields:
         if not str(record.metadata.get(key, "")).strip():
-            issues.append(error(f"{key} is required for category {category.code}", key))
+            issues.append(error(f"{key} is required for category {category.code}: give {how_to_give(key)}"
+                                f" (all fields: dangan schemes show {category.code})", key))
     if record.date:
         try:
             date.fromisoformat(record.date[:10])
@@ -96,7 +99,8 @@ def dangan_validate(record: Record, category: Category | None) -> list[Issue]:
             except DanganError as e:
                 issues.append(error(e.message, name))
     if not (record.department or category.department):
-        issues.append(error("department (机构代码) is required for the archival code", "department"))
+        issues.append(error(f"department (机构代码) is required for the archival code of category {category.code}:"
+                            " give --dept CODE", "department"))
     elif not issues:
         try:
             dangan_archival_class(record, category)

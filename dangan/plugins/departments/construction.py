@@ -25,6 +25,8 @@ from ..types import AccessContext, Actor, Category, Issue, Scheme, error
 DEPT = "XMB"
 PREFIX = "SG-"
 MANAGER_ROLE = "project-manager"
+#: The roles this plugin gives meaning to (shown by `dangan plugins list`; `dangan user add --role` accepts them).
+ROLES = {MANAGER_ROLE: "项目经理: approves pending SG-* records; the only one who sees them until then"}
 REQUIRED = ("valid_until", "secrecy", "custodian")
 HIDDEN_WHILE_PENDING = frozenset({"view", "read", "lend", "export", "copy", "edit"})
 
@@ -70,6 +72,18 @@ def dangan_access(actor: Actor, action: str, record: Record, context: AccessCont
         return manager
     if record.status == "pending" and action in HIDDEN_WHILE_PENDING and not manager:
         return False
+    return None
+
+
+@hookimpl
+def dangan_access_reason(actor: Actor, action: str, record: Record) -> str | None:
+    if not ours(record):
+        return None
+    if action == "approve":
+        return f"only a {MANAGER_ROLE} approves construction records (SG-*), clause 4"
+    if record.status == "pending":
+        return (f"construction records (SG-*) wait for a {MANAGER_ROLE}'s approval (`dangan approve {record.id}`);"
+                f" until then only a {MANAGER_ROLE} may see them (clause 4)")
     return None
 
 

@@ -35,6 +35,8 @@ PREFIX = "KX-"
 LENDING_DAYS = 3
 INSPECTION_MONTHS = 6
 MANAGER_ROLE = "customer-service-manager"
+#: The roles this plugin gives meaning to (shown by `dangan plugins list`; `dangan user add --role` accepts them).
+ROLES = {MANAGER_ROLE: "客户服务部经理: reads confidential and top-secret KX-* files without an approval"}
 MARKERS = {"secret": "【秘密】", "confidential": "【机密】", "top-secret": "【绝密】"}
 
 CATEGORIES = (
@@ -91,6 +93,19 @@ def dangan_access(actor: Actor, action: str, record: Record, context: AccessCont
         return False
     if action == "view" and other_department and context.purpose == SEARCH_BY_ID_NUMBER:
         return False
+    return None
+
+
+@hookimpl
+def dangan_access_reason(actor: Actor, action: str, record: Record) -> str | None:
+    if not ours(record):
+        return None
+    if action in ("copy", "export"):
+        return (f"copying or handing out customer files needs an approval"
+                f" (`dangan access grant {action} {record.id} --to USER`), art. 23-24")
+    if action in ("read", "lend"):
+        return (f"confidential customer files are read only by a {MANAGER_ROLE} or with a manager's approval"
+                f" (`dangan access grant {action} {record.id} --to USER`), art. 18")
     return None
 
 

@@ -22,6 +22,8 @@ PREFIX = "ZL-"
 ABNORMAL = "ZL-YC"
 DEADLINE = timedelta(hours=10)
 RECIPIENT = "manager"
+#: The roles this plugin gives meaning to: core's ``manager`` receives the 10-hour alerts.
+ROLES = {RECIPIENT: "receives the quality-abnormal alerts (within 10 hours)"}
 ALERT_KIND = "quality-abnormal"
 _TRUE = {"1", "true", "yes", "y", "是", "对"}
 

@@ -30,6 +30,8 @@ from ..types import (
 
 DEPT = "BGS"
 PREFIX = "BGS-"
+#: The roles this plugin gives meaning to: none of its own (core's roles apply).
+ROLES: dict[str, str] = {}
 DOC_KINDS = ("request", "reply", "plan", "summary", "meeting", "other")
 
 

@@ -30,6 +30,8 @@ from ..types import Category, Issue, ReportContext, ReportResult, ReportSpec, Sc
 
 DEPT = "KFB"
 PREFIX = "KH-"
+#: The roles this plugin gives meaning to: none of its own (core's roles apply).
+ROLES: dict[str, str] = {}
 POLICY = "KH-TB"
 POLICYHOLDER = ("name", "sex", "birth_date", "id_number", "address", "phone")
 INSURED = ("name", "sex", "birth_date", "id_number")
@@ -38,7 +40,8 @@ _SEX = {"m": "male", "male": "male", "男": "male", "f": "female", "female": "fe
 CATEGORIES = (
     Category(POLICY, "投保客户信息资料", "long-term", "internal",
              tuple(f"policyholder_{f}" for f in POLICYHOLDER) + tuple(f"insured_{f}" for f in INSURED[:3]),
-             DEPT, "KH", "Art.5 key fields; insured ID number may be absent for minors"),
+             DEPT, "KH", "Art.5 key fields; insured ID number may be absent for minors",
+             (("insured_id_number", "unless the insured is under 18"),)),
     Category("KH-HF", "电话回访记录", "short-term", "internal", (), DEPT, "KH"),
     Category("KH-KY", "可疑客户排查资料", "long-term", "internal", (), DEPT, "KH"),
 )
@@ -97,8 +100,8 @@ def dangan_validate(record: Record, category: Category | None) -> list[Issue] | 
         if not number:
             minor = who == "insured" and birth is not None and age_on(birth, on) < 18
             if who == "insured" and not minor:
-                issues.append(error("insured_id_number is required (only minors may lack one)",
-                                    "insured_id_number"))
+                issues.append(error("insured_id_number is required (only minors may lack one):"
+                                    " give --meta insured_id_number=VALUE", "insured_id_number"))
             continue
         if meta.get(f"{who}_id_type", "resident-id") != "resident-id":
             continue
