@@ -81,8 +81,8 @@ def rebuild_catalogue(ctx, yes):
     conflicts: list[str] = []
     n = rebuild(archive, conflicts=conflicts)
     archive.close()
-    for line in conflicts:
-        click.echo(f"warning: {line}", err=True)
+    for conflict in conflicts:
+        line(f"warning: {conflict}", err=True)
     click.echo(f"catalogue rebuilt: {n} record(s)")
 
 
