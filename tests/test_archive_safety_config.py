@@ -49,7 +49,7 @@ def test_non_utf8_bytes_are_one_line(archive_root):
     ('fonds = "Z109"', "fonds = 12345", ("[archive] fonds", "string", "12345")),
     ("memory_mb = 1024", "memory_mb = 1.5", ("[extraction] memory_mb", "whole number")),
     ("unlock_minutes = 30", "unlock_minutes = -1", ("[keystore] unlock_minutes", "> 0")),
-    ('ocr_languages = "chi_sim+eng"', "ocr_languages = true", ("[extraction] ocr_languages", "string", "true")),
+    ('ocr_languages = "chi_sim+chi_tra+eng"', "ocr_languages = true", ("[extraction] ocr_languages", "string", "true")),
 ])
 def test_a_wrong_type_names_the_key_and_the_type(archive_root, old, new, names):
     edit(archive_root, old, new)

@@ -228,7 +228,14 @@ SCHEMA: dict[str, Spec] = {
         "tesseract": Str(nonempty=True),
     }),
     "plugins": Table({"enabled": StrList(), "disabled": StrList()}),
-    "ingest": Table({"jobs": Int(minimum=1)}),
+    "ingest": Table({"jobs": Int(minimum=1), "max_file_mb": Number(unit="MiB")}),    # max_file_mb ≤ 0: no limit
+    "departments": Free(),                          # department code → its name (declares the departments)
+    "policy": Table({
+        "loan_required_from": Str(nonempty=True),   # a secrecy level, or "none"
+        "loan_required_categories": Free(),         # category code (or prefix) → secrecy level
+        "declassify_approver_roles": Either((Str(nonempty=True), StrList())),
+    }),
+    "audit": Table({"key_path": Str(nonempty=True), "notarise_command": Str()}),
     "backup": Table({"repo": Str(nonempty=True), "interval_hours": Number(minimum=0, exclusive=True, unit="hours")}),
     "lending": Table({"max_days": POSITIVE_DAYS, "default_days": POSITIVE_DAYS}),
     "disposition": Table({"approver_roles": Either((Str(nonempty=True), StrList()))}),
