@@ -42,11 +42,27 @@ def run_as(uid: int, archive: Path, *args: str, env: dict | None = None) -> subp
 
 
 def hand_to(archive: Path, uid: int) -> None:
-    """Give the archive's files to ``uid`` (the account that will run dangan on it)."""
+    """Give the archive's files to ``uid`` (the account that will run dangan on it), and its audit key
+    too: the key lives outside the archive (under root's test home, which other uids cannot reach), so it
+    moves beside the archive, where ``[audit] key_path`` then points."""
     for dirpath, dirnames, filenames in os.walk(archive):
         os.chown(dirpath, uid, uid)
         for n in filenames:
             os.chown(os.path.join(dirpath, n), uid, uid, follow_symlinks=False)
+    import tomllib
+    cfg = archive / "dangan.toml"
+    key = Path(tomllib.loads(cfg.read_text(encoding="utf-8")).get("audit", {}).get("key_path", ""))
+    keys = archive.parent / "audit-keys"
+    if key.name and key.parent != keys and key.exists():
+        keys.mkdir(mode=0o755, exist_ok=True)
+        moved = keys / key.name
+        shutil.copy2(key, moved)
+        cfg.write_text(cfg.read_text(encoding="utf-8").replace(json.dumps(str(key)), json.dumps(str(moved))),
+                       encoding="utf-8")
+        key = moved
+    if key.name and key.exists():
+        os.chown(key, uid, uid)
+        key.chmod(0o600)
 
 
 def audit_rows(archive: Path, action: str) -> list[dict]:

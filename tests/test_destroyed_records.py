@@ -24,7 +24,7 @@ def ingest(cli, tmp_path, key: str) -> str:
 def destroy_by_list(cli, rids) -> str:
     lid = json.loads(cli("disposition", "propose", *rids, "--json", user="arch").output)["list"]
     cli("disposition", "approve", lid, user="mgr")
-    cli("disposition", "execute", lid, user="arch")
+    cli("disposition", "execute", lid, "--yes", user="arch")
     return lid
 
 
@@ -151,7 +151,7 @@ def test_a_record_lent_after_approval_is_not_destroyed_at_execution(office, arch
     lid = json.loads(office("disposition", "propose", rid, kept, "--json", user="arch").output)["list"]
     office("disposition", "approve", lid, user="mgr")
     loan = lend(office, rid, issue=True)
-    cert = json.loads(office("disposition", "execute", lid, "--json", user="arch").output)
+    cert = json.loads(office("disposition", "execute", lid, "--yes", "--json", user="arch").output)
     outcome = {i["record_id"]: i["outcome"] for i in cert["items"]}
     assert outcome[kept] == "destroyed"
     assert outcome[rid].startswith("not destroyed: on loan") and loan in outcome[rid]

@@ -95,7 +95,7 @@ def crash_every_rename(cli, root: Path, tmp_path: Path, *, sealed: bool, recover
     while True:
         keys = [f"{'S' if sealed else 'P'}{n}x{i}" for i in range(per_list)]
         rids, lid = approved_list(cli, tmp_path, keys, sealed=sealed)
-        r = run(root, "disposition", "execute", lid, crash=n)
+        r = run(root, "disposition", "execute", lid, "--yes", crash=n)
         if r.returncode == 0:
             break
         assert r.returncode == -signal.SIGKILL, r.stdout + r.stderr
@@ -105,7 +105,7 @@ def crash_every_rename(cli, root: Path, tmp_path: Path, *, sealed: bool, recover
             rr = run(root, *(a.format(lid=lid) for a in args))
             assert rr.returncode == 0, rr.stdout + rr.stderr
         if resume and json.loads(cli("disposition", "show", lid, "--json", user="arch").output)["status"] != "executed":
-            r = run(root, "disposition", "execute", lid)              # the rest of the list
+            r = run(root, "disposition", "execute", lid, "--yes")              # the rest of the list
             assert r.returncode == 0, r.stdout + r.stderr
         for rid, key in zip(rids, keys):
             assert_destroyed_once(cli, root, rid, lid, key, sealed=sealed)
@@ -127,7 +127,7 @@ def test_a_sealed_record_killed_after_any_rename_is_shredded_and_tombstoned(offi
 def test_a_kill_after_the_commit_leaves_no_content_behind(office, archive_root, tmp_path):
     """Killed between the destruction's commit and the deletion of the set-aside object (and the index drain)."""
     (rid,), lid = approved_list(office, tmp_path, ["C1"])
-    r = run(archive_root, "disposition", "execute", lid, crash="commit:1")
+    r = run(archive_root, "disposition", "execute", lid, "--yes", crash="commit:1")
     assert r.returncode == -signal.SIGKILL, r.stdout + r.stderr
     assert any((archive_root / ".work" / "doomed").iterdir()), "the crash came before the deletion"
     assert run(archive_root, "ls").returncode == 0

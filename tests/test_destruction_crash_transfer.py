@@ -42,7 +42,7 @@ def test_a_kill_after_any_rename_of_a_transfer_is_completed_by_the_next_command(
         lid = json.loads(cli("disposition", "propose", rid, "--json", user="arch").output)["list"]
         cli("disposition", "approve", lid, user="mgr")
         dest = tmp_path / f"bag{n}"
-        r = run(archive_root, "disposition", "execute", lid, "--to", dest, crash=n)
+        r = run(archive_root, "disposition", "execute", lid, "--yes", "--to", dest, crash=n)
         if r.returncode != 0:
             assert r.returncode == -signal.SIGKILL, r.stdout + r.stderr
             crashed += 1

@@ -50,10 +50,10 @@ def test_one_account_may_not_propose_and_approve_a_destruction_list(chain):
     assert denied["details"]["identity"] == f"uid:{STAFF_UID}" and denied["object"] == lid
     r = _as(0, root, "--as", "mgr", "disposition", "approve", lid)              # another person approves
     assert r.returncode == 0, r.stdout + r.stderr
-    r = _as(0, root, "--as", "arch", "disposition", "execute", lid)             # ... and may not execute it too
+    r = _as(0, root, "--as", "arch", "disposition", "execute", lid, "--yes")             # ... and may not execute it too
     assert r.returncode == 7, r.stdout + r.stderr
     assert query(root, "SELECT status FROM records WHERE id = ?", rid) == [("active",)]
-    r = _as(STAFF_UID, root, "--as", "arch", "disposition", "execute", lid, "--json")
+    r = _as(STAFF_UID, root, "--as", "arch", "disposition", "execute", lid, "--yes", "--json")
     assert r.returncode == 0, r.stdout + r.stderr
     cert = json.loads(r.stdout)
     assert cert["identities"] == {"proposed": f"uid:{STAFF_UID}", "approved": "uid:0", "executed": f"uid:{STAFF_UID}"}
