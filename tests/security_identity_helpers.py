@@ -54,7 +54,8 @@ def hand_to(archive: Path, uid: int) -> None:
     key = Path(tomllib.loads(cfg.read_text(encoding="utf-8")).get("audit", {}).get("key_path", ""))
     keys = archive.parent / "audit-keys"
     if key.name and key.parent != keys and key.exists():
-        keys.mkdir(mode=0o755, exist_ok=True)
+        keys.mkdir(exist_ok=True)
+        keys.chmod(0o755)                   # (the process umask is the archive's: 077)
         moved = keys / key.name
         shutil.copy2(key, moved)
         cfg.write_text(cfg.read_text(encoding="utf-8").replace(json.dumps(str(key)), json.dumps(str(moved))),

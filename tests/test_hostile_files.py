@@ -116,7 +116,7 @@ def test_a_newline_in_a_file_name_cannot_fake_a_line_of_show_or_search(cli, tmp_
     rid = ids_of(cli("ingest", spoof, "--json"))[0]
 
     shown = cli("show", rid).output.splitlines()
-    assert [ln for ln in shown if ln.startswith("status")] == ["status        active"]
+    assert [ln.split() for ln in shown if ln.startswith("status")] == [["status", "active"]]
     assert "title         x status destroyed" in shown
     assert any("x\\nstatus" in ln for ln in shown)                   # the file name, escaped
     hits = cli("search", "SPOOFMARK").output.splitlines()

@@ -116,8 +116,12 @@ def _complete_destructions(archive) -> None:
     from ..core.destruction_intent import recover_pending
     try:
         recover_pending(archive)
-    except (DanganError, sqlite3.DatabaseError):
+    except sqlite3.DatabaseError:
         pass        # a missing or damaged catalogue: the command itself says so
+    except DanganError as exc:
+        from .output import printable
+        click.echo(f"dangan: warning: an interrupted destruction is not completed yet: {printable(exc.message)}",
+                   err=True)
 
 
 pass_ctx = click.make_pass_decorator(Context)

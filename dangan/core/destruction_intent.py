@@ -139,8 +139,11 @@ def roll_forward(archive, intent: dict, *, recovered: bool = False) -> dict:
             conn.execute("DELETE FROM extraction_queue WHERE record_id = ?", (rid,))   # nothing left to extract
             action = "record.destroy" if verb == "destroyed" else "record.transfer"
             if recovered:       # the event is the destroyer's; who completed it is said in the details
+                from .audit_anchor import seal
+                archive.audit_ready(conn)            # a broken trail refuses; the checkpoint is fixed
                 audit_log.append(conn, actor=intent["actor"], action=action, obj=rid, details={
                     **event, "recovered_by": archive.actor.name, "recovered": "interrupted destruction completed"})
+                seal(archive, conn, archive._audit_pending)     # the head carries the audit key's seal
             else:
                 archive.audit(conn, action, rid, details=event)
             backup.note_destruction(archive, conn, rid, certificate)   # every backup repo owes a purge
