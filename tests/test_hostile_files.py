@@ -117,7 +117,7 @@ def test_a_newline_in_a_file_name_cannot_fake_a_line_of_show_or_search(cli, tmp_
 
     shown = cli("show", rid).output.splitlines()
     assert [ln.split() for ln in shown if ln.startswith("status")] == [["status", "active"]]
-    assert "title         x status destroyed" in shown
+    assert ["title", "x", "status", "destroyed"] in [ln.split() for ln in shown]
     assert any("x\\nstatus" in ln for ln in shown)                   # the file name, escaped
     hits = cli("search", "SPOOFMARK").output.splitlines()
     assert not any(ln.startswith("status") for ln in hits)
@@ -191,7 +191,7 @@ def test_a_file_over_max_file_mb_is_refused_with_the_limit_named(cli, archive_ro
         fh.write("\n[ingest]\nmax_file_mb = 2\n")
     big = sparse(tmp_path / "disk.img", 5 * 1024 * 1024)
     r = cli("ingest", big, ok=False)
-    assert r.exit_code == 1
+    assert r.exit_code == 13                      # refused: a file that cannot be archived
     assert "too large" in r.output and "max_file_mb" in r.output and "sparse" in r.output
     assert not digests(archive_root)
 
@@ -214,5 +214,5 @@ def test_revise_with_an_undecodable_file_name(cli, tmp_path):
         fh.write(b"second version")
     cli("revise", rid, os.fsdecode(raw), "-m", "a new scan")
     out = cli("show", rid).output
-    assert "version       2 of 2" in out and "second-\\xfe.txt" in out
+    assert ["version", "2", "of", "2"] in [ln.split() for ln in out.splitlines()] and "second-\\xfe.txt" in out
     cli("check")
