@@ -99,7 +99,7 @@ def four_pages_in_a_volume(module_archive):
     pdf = CORPUS / "pdf-text" / "pdflatex-4-pages.pdf"
     note = tmp_path / "便函.txt"
     note.write_text("一页便函", encoding="utf-8")
-    ids = [_ingest_plain(cli, src, "--category", "BGS-NB", "--date", "2021-03-01", "--volume", "V")
+    ids = [_ingest_plain(cli, src, "--category", "BGS-NB", "--date", "2021-03-01", "--volume", "V", "--create-volume")
            for src in (pdf, note)]
     return cli, ids
 

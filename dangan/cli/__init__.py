@@ -114,10 +114,11 @@ def _complete_destructions(archive) -> None:
     """Every command first completes a destruction a crash interrupted (one cheap query when none is)."""
     import sqlite3
     from ..core.destruction_intent import recover_pending
+    from ..errors import IntegrityError
     try:
         recover_pending(archive)
-    except sqlite3.DatabaseError:
-        pass        # a missing or damaged catalogue: the command itself says so
+    except (sqlite3.DatabaseError, IntegrityError):
+        pass        # a missing or damaged catalogue, a broken audit trail: the command itself says so
     except DanganError as exc:
         from .output import printable
         click.echo(f"dangan: warning: an interrupted destruction is not completed yet: {printable(exc.message)}",
