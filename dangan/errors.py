@@ -96,6 +96,6 @@ class LegalHold(AccessDenied):
 
 
 class WrongState(DanganError):
-    """Not possible in the current state: a loan not yet approved, a list not approved, a record destroyed."""
+    """Not possible in the current state: a loan not yet approved, a destruction list not approved."""
 
     exit_code = 15
