@@ -290,11 +290,15 @@ def _copy(archive, rec, dest: Path, loan: dict, due: str) -> dict:
     from .retrieval import get_files
     from .loan_copy import loan_mark, watermark
     mark = loan_mark(loan, rec.archival_code or rec.id, due)
+    sealed = archive.conn.execute("SELECT sealed FROM records WHERE id = ?", (rec.id,)).fetchone()["sealed"]
     files = {}
     for p in get_files(archive, rec.id, dest, approvals=frozenset({"lend", "loan"})):
         how = watermark(p, mark, loan, due)
         for q in [p] + ([p.with_name(p.name + ".loan.txt")] if how == "sidecar" else []):
-            files[q.name] = {"sha256": hashlib.sha256(q.read_bytes()).hexdigest(), "watermark": how}
+            if sealed:      # a sealed record's file names and plaintext digests stay out of catalogue and trail
+                files[f"file-{len(files) + 1}"] = {"watermark": how}
+            else:
+                files[q.name] = {"sha256": hashlib.sha256(q.read_bytes()).hexdigest(), "watermark": how}
     return {"to": str(dest), "files": files}
 
 
