@@ -154,6 +154,17 @@ def test_system_trust_file(archive_root, monkeypatch, tmp_path):
     safe.write_text('archives = ["/srv/other"]\n', encoding="utf-8")
     with pytest.raises(AccessDenied):
         Archive(archive_root, Actor("tester", "tester"))
+    # a trust file that someone other than root could have written trusts nothing
+    safe.write_text('owners = ["nobody"]\n', encoding="utf-8")
+    os.chown(safe, NOBODY, NOBODY)
+    with pytest.raises(AccessDenied, match="not trusted"):
+        Archive(archive_root, Actor("tester", "tester"))
+    os.chown(safe, 0, 0)
+    safe.chmod(0o666)
+    with pytest.raises(AccessDenied, match="not trusted"):
+        Archive(archive_root, Actor("tester", "tester"))
+    safe.chmod(0o644)
+    Archive(archive_root, Actor("tester", "tester")).close()
     chown_tree(archive_root, 0)
 
 

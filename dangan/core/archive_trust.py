@@ -70,7 +70,13 @@ def trust_settings(config_path: Path | None = None) -> Trust:
     every = False
     path = config_path or SAFE_CONFIG
     try:
-        data = tomllib.loads(path.read_bytes().decode("utf-8"))
+        with open(path, "rb") as fh:
+            st = os.fstat(fh.fileno())
+            if st.st_uid != 0 or st.st_mode & 0o022:     # a trust file others could write is no trust at all
+                from ..errors import AccessDenied
+                raise AccessDenied(f"{path} is not trusted: it must be owned by root and writable by root only"
+                                   f" (it is uid {st.st_uid}, mode {st.st_mode & 0o777:o})")
+            data = tomllib.loads(fh.read().decode("utf-8"))
     except FileNotFoundError:
         data = {}
     except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
