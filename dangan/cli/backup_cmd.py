@@ -6,7 +6,7 @@ from pathlib import Path
 import click
 
 from . import pass_ctx
-from .output import json_line, json_lines, table
+from .output import json_line, json_lines, line, table
 from .passphrase import read_passphrase
 
 repo_opt = click.option("--repo", metavar="TARGET",
@@ -56,7 +56,7 @@ def init(ctx, repo, passphrase_fd):
     archive = _archive(ctx, required=False)
     secret = read_passphrase("new backup passphrase", fd=passphrase_fd, confirm=True, env=core.PASSPHRASE_ENV)
     r = core.init(archive, repo, secret)
-    click.echo(f"backup repository {r.id[:12]} set up at {r.location}")
+    line(f"backup repository {r.id[:12]} set up at {r.location}")
     if archive is not None and not core.configured_repo(archive):
         click.echo(f'hint: add [backup] repo = "{r.location}" to {archive.root / "dangan.toml"}')
     click.echo("keep the passphrase safe: without it the backups cannot be read. "
@@ -77,12 +77,12 @@ def create(ctx, repo, passphrase_fd, as_json):
         json_line({**core.backup_create.summary(m), "seconds": m["seconds"], "warnings": m["warnings"]})
         return
     for w in m["warnings"]:
-        click.echo(f"dangan: warning: {w}", err=True)
+        line(f"dangan: warning: {w}", err=True)
     if m.get("purge"):
-        click.echo(f"purged {len(m['purge']['records'])} destroyed record(s) from "
+        line(f"purged {len(m['purge']['records'])} destroyed record(s) from "
                    f"{len(m['purge']['snapshots'])} snapshot(s)")
     c, s = m["counts"], m["sizes"]
-    click.echo(f"snapshot {m['id']}: {c['records']} records, {c['files']} files, {_size(s['total'])}; "
+    line(f"snapshot {m['id']}: {c['records']} records, {c['files']} files, {_size(s['total'])}; "
                f"new: {m['new_blobs']} blobs, {_size(s['new'])} ({m['seconds']:.2f} s)")
 
 
@@ -131,7 +131,7 @@ def verify(ctx, repo, passphrase_fd, read_data, sample, as_json):
     else:
         for p in report["problems"]:
             click.echo(p["message"])
-        click.echo(f"{report['snapshots']} snapshots, {report['blobs']} blobs, {report['blobs_read']} read: "
+        line(f"{report['snapshots']} snapshots, {report['blobs']} blobs, {report['blobs_read']} read: "
                    f"{len(report['problems'])} problems")
     if report["problems"]:
         affected = ", ".join(report["records_affected"][:10]) or "the archive's own files"
@@ -155,11 +155,11 @@ def restore(ctx, snapshot, dest, record, repo, passphrase_fd):
     archive, r = _open(ctx, repo, passphrase_fd, archive_required=record is not None)
     if dest is not None:
         res = core.restore_to(archive, r, snapshot, dest, actor=ctx.actor())
-        click.echo(f"snapshot {res['snapshot']} restored to {res['to']}: {res['objects']} objects, "
+        line(f"snapshot {res['snapshot']} restored to {res['to']}: {res['objects']} objects, "
                    f"{_size(res['bytes'])}; run `dangan --archive {res['to']} reindex` to search it")
     else:
         res = core.restore_record(archive, r, snapshot, record)
-        click.echo(f"record {res['record_id']}: {res['outcome']}"
+        line(f"record {res['record_id']}: {res['outcome']}"
                    + (f" ({len(res['files'])} files)" if res["files"] else ""))
 
 
@@ -184,7 +184,7 @@ def prune(ctx, repo, passphrase_fd, keep_last, keep_daily, keep_monthly, keep_ye
         json_line(res)
         return
     verb = "would remove" if dry_run else "removed"
-    click.echo(f"kept {len(res['kept'])} snapshots, {verb} {len(res['removed'])}"
+    line(f"kept {len(res['kept'])} snapshots, {verb} {len(res['removed'])}"
                + ("" if dry_run else f"; {res['blobs_deleted']} blobs deleted, {_size(res['bytes_freed'])} freed"))
 
 
@@ -201,7 +201,7 @@ def purge(ctx, repo, passphrase_fd, all_destroyed):
     if not res:
         click.echo("nothing to purge")
     else:
-        click.echo(f"purged {len(res['records'])} record(s) from {len(res['snapshots'])} snapshot(s); "
+        line(f"purged {len(res['records'])} record(s) from {len(res['snapshots'])} snapshot(s); "
                    f"{res['blobs_deleted']} blobs deleted")
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 import click
 
 from . import pass_ctx
-from .output import json_line, json_lines, table
+from .output import json_line, json_lines, line, table
 
 
 @click.group("declassify")
@@ -16,7 +16,7 @@ def _show(d: dict, as_json: bool, verb: str) -> None:
     if as_json:
         json_line(d)
     else:
-        click.echo(f"declassification {d['id']} of record {d['record_id']} ({d['from_level']} → {d['to_level']}) {verb}")
+        line(f"declassification {d['id']} of record {d['record_id']} ({d['from_level']} → {d['to_level']}) {verb}")
 
 
 @declassify.command("request")

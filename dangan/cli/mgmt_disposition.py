@@ -7,7 +7,7 @@ import click
 
 from . import pass_ctx
 from .mgmt_lend import _as_of
-from .output import json_line, json_lines, table
+from .output import json_line, json_lines, line, table
 
 
 @click.group("disposition")
@@ -46,9 +46,9 @@ def propose_cmd(ctx, refs, due, as_of, reason, as_json):
     if as_json:
         json_line(out)
         return
-    click.echo(f"destruction list {out['list']}: {len(out['records'])} record(s), awaiting approval")
+    line(f"destruction list {out['list']}: {len(out['records'])} record(s), awaiting approval")
     for s in out["skipped"]:
-        click.echo(f"skipped {s['record_id']}: {s['reason']}", err=True)
+        line(f"skipped {s['record_id']}: {s['reason']}", err=True)
 
 
 @disposition.command("approve")
@@ -59,7 +59,7 @@ def approve_cmd(ctx, list_id, note):
     """Approve a destruction list (an approver role; never its proposer)."""
     from ..core.disposition import approve
     lst = approve(ctx.archive(), list_id, note)
-    click.echo(f"destruction list {lst['id']} approved by {lst['decided_by']}")
+    line(f"destruction list {lst['id']} approved by {lst['decided_by']}")
 
 
 @disposition.command("reject")
@@ -70,7 +70,7 @@ def reject_cmd(ctx, list_id, reason):
     """Reject a destruction list: nothing on it is destroyed."""
     from ..core.disposition import reject
     reject(ctx.archive(), list_id, reason)
-    click.echo(f"destruction list {list_id} rejected")
+    line(f"destruction list {list_id} rejected")
 
 
 @disposition.command("execute")
@@ -100,7 +100,7 @@ def execute_cmd(ctx, list_id, transfer_to, dry_run, yes, as_json):
             table([(p["record_id"], p["archival_code"] or "", p["will"], p["title"] or "") for p in plan],
                   ["ID", "CODE", "WILL", "TITLE"], {3: 40})
     if dry_run:
-        click.echo(f"dry run: {len(going)} record(s) would be disposed of; nothing was changed", err=True)
+        line(f"dry run: {len(going)} record(s) would be disposed of; nothing was changed", err=True)
         return
     if not yes:
         what = f"destroy or transfer {len(going)} record(s) of list {list_id}"
@@ -116,12 +116,12 @@ def execute_cmd(ctx, list_id, transfer_to, dry_run, yes, as_json):
         json_line(cert)
         return
     for i in cert["items"]:
-        click.echo(f"{i['record_id']}  {i['archival_code'] or '':<28} {i['outcome']}")
-    click.echo(f"certificate {cert['certificate_sha256']}: {cert['destroyed']} destroyed, "
+        line(f"{i['record_id']}  {i['archival_code'] or '':<28} {i['outcome']}")
+    line(f"certificate {cert['certificate_sha256']}: {cert['destroyed']} destroyed, "
                + (f"{cert['transferred']} transferred, " if cert.get("transferred") else "")
                + f"{cert['not_destroyed']} not disposed of")
     if cert.get("transfer"):
-        click.echo(f"transfer package {cert['transfer']['bag']} (manifest sha512 {cert['transfer']['manifest_sha512']})")
+        line(f"transfer package {cert['transfer']['bag']} (manifest sha512 {cert['transfer']['manifest_sha512']})")
 
 
 @disposition.command("show")
@@ -138,12 +138,12 @@ def show_cmd(ctx, list_id, as_json):
     if as_json:
         json_line(lst)
         return
-    click.echo(f"list {lst['id']}  {lst['status']}  as of {lst['as_of']}")
-    click.echo(f"proposed by {lst['proposed_by']} at {lst['proposed_at']}")
+    line(f"list {lst['id']}  {lst['status']}  as of {lst['as_of']}")
+    line(f"proposed by {lst['proposed_by']} at {lst['proposed_at']}")
     if lst["decided_by"]:
-        click.echo(f"decided by  {lst['decided_by']} at {lst['decided_at']}")
+        line(f"decided by  {lst['decided_by']} at {lst['decided_at']}")
     if lst["executed_at"]:
-        click.echo(f"executed by {lst['executed_by']} at {lst['executed_at']}; certificate "
+        line(f"executed by {lst['executed_by']} at {lst['executed_at']}; certificate "
                    f"{lst['certificate']['certificate_sha256']}")
     table([(i["record_id"], i["archival_code"] or "", i["retention"], i["due"], i["action"], i["outcome"] or "",
             i["title"]) for i in lst["items"]], ["ID", "CODE", "RETENTION", "DUE", "ACTION", "OUTCOME", "TITLE"],
@@ -176,7 +176,7 @@ def extend_cmd(ctx, ref, until, reason):
     """A review's outcome: keep a record longer (its due date moves)."""
     from ..core.disposition import extend
     d = extend(ctx.archive(), ref, until=until, reason=reason)
-    click.echo(f"{d['record_id']} now due {d['due']}")
+    line(f"{d['record_id']} now due {d['due']}")
 
 
 COMMANDS = [disposition]

@@ -6,7 +6,7 @@ from pathlib import Path
 import click
 
 from . import pass_ctx
-from .output import format_options, json_line
+from .output import format_options, json_line, line
 
 
 @click.command("export")
@@ -24,7 +24,7 @@ def export(ctx, refs, volume, query, dest, as_json):
     if as_json:
         json_line(out)
     else:
-        click.echo(f"bag {out['bag']}: {len(out['records'])} record(s), {out['files']} files, {out['bytes']} bytes")
+        line(f"bag {out['bag']}: {len(out['records'])} record(s), {out['files']} files, {out['bytes']} bytes")
 
 
 @click.command("import-bag")
@@ -41,9 +41,9 @@ def import_bag_cmd(ctx, bag, allow_duplicate, as_json):
         if as_json:
             json_line(o)
         elif o["status"] == "archived":
-            click.echo(f"archived   {o['source']} → {o['record_id']}  {o['archival_code'] or ''}")
+            line(f"archived   {o['source']} → {o['record_id']}  {o['archival_code'] or ''}")
         else:
-            click.echo(f"duplicate  {o['message']}", err=True)
+            line(f"duplicate  {o['message']}", err=True)
     out = import_bag(ctx.archive(), bag, allow_duplicate=allow_duplicate, on_outcome=report)
     if not any(o["status"] == "archived" for o in out):
         sys.exit(5)
@@ -61,7 +61,7 @@ def stats_rows(out: dict, fmt: str) -> None:
         w.writerows(out["rows"])
     else:
         table([[r[c] for c in out["columns"]] for r in out["rows"]], [c.upper() for c in out["columns"]])
-        click.echo(f"{out['total']} record(s); items lent by loan status: "
+        line(f"{out['total']} record(s); items lent by loan status: "
                    + (", ".join(f"{k} {v}" for k, v in sorted(out["loans"].items())) or "none"))
 
 

@@ -5,7 +5,7 @@ import click
 
 from . import pass_ctx
 from .mgmt_lend import _as_of
-from .output import format_options, json_line, json_lines, table
+from .output import format_options, json_line, json_lines, line, table
 
 
 @click.group("hold")
@@ -28,7 +28,7 @@ def hold_add(ctx, refs, volume, query, reason, authority, as_json):
     if as_json:
         json_line(h)
     else:
-        click.echo(f"hold {h['id']} placed on {h['scope_kind']} {h['scope']} ({len(h['records'])} record(s))")
+        line(f"hold {h['id']} placed on {h['scope_kind']} {h['scope']} ({len(h['records'])} record(s))")
 
 
 @hold.command("release")
@@ -39,7 +39,7 @@ def hold_release(ctx, hold_id, reason):
     """Release a hold (other holds on the same records stay)."""
     from ..core.holds import release_hold
     h = release_hold(ctx.archive(), hold_id, reason)
-    click.echo(f"hold {h['id']} released")
+    line(f"hold {h['id']} released")
 
 
 @hold.command("list")
@@ -81,7 +81,7 @@ def inspect_record(ctx, refs, volume, condition, fading, damage, environment, no
     from ..core.inspection import record_inspection
     ids = record_inspection(ctx.archive(), list(refs), volume=volume, condition=condition, fading=fading,
                             damage=damage, environment=environment, notes=notes)
-    click.echo(f"inspection recorded ({len(ids)} entr{'y' if len(ids) == 1 else 'ies'})")
+    line(f"inspection recorded ({len(ids)} entr{'y' if len(ids) == 1 else 'ies'})")
 
 
 @inspect.command("list")
@@ -158,7 +158,7 @@ def inspect_report(ctx, sample, as_of, fmt):
         w.writerow(["section", "item", "value"])
         w.writerows(rows)
         return
-    click.echo(f"inspection report of {r['archive'] or r['fonds']} as of {r['as_of']}: "
+    line(f"inspection report of {r['archive'] or r['fonds']} as of {r['as_of']}: "
                + ("no findings" if r["ok"] else "FINDINGS"))
     table(rows, ["SECTION", "ITEM", "VALUE"], {2: 70})
 

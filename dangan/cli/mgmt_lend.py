@@ -8,7 +8,7 @@ from pathlib import Path
 import click
 
 from . import pass_ctx
-from .output import format_options, json_line, json_lines, table
+from .output import format_options, json_line, json_lines, line, table
 
 
 def _as_of(value):
@@ -40,7 +40,7 @@ def lend_request(ctx, refs, purpose, days, borrower, unit, letter, id_number, as
     if as_json:
         json_line({"loan": loan["id"], **loan})
     else:
-        click.echo(f"loan {loan['id']} requested: {len(loan['items'])} record(s) for {loan['days']} days, "
+        line(f"loan {loan['id']} requested: {len(loan['items'])} record(s) for {loan['days']} days, "
                    f"awaiting approval")
 
 
@@ -52,7 +52,7 @@ def lend_approve(ctx, loan_id, note):
     """Approve a loan (department head of the borrower; a manager for secret files)."""
     from ..core.lending import approve
     loan = approve(ctx.archive(), loan_id, note)
-    click.echo(f"loan {loan['id']} approved: due back {loan['due']}")
+    line(f"loan {loan['id']} approved: due back {loan['due']}")
 
 
 @lend.command("issue")
@@ -72,8 +72,8 @@ def lend_issue(ctx, loan_id, refs, out, as_json):
     for i in loan["items"]:
         if i["issued_at"]:
             where = f"copy in {i['copy_to']}" if i["issue_mode"] == "copy" else "in place"
-            click.echo(f"{i['record_id']}  {i['archival_code'] or '':<28} issued {where}")
-    click.echo(f"loan {loan['id']} issued: due back {loan['due']}")
+            line(f"{i['record_id']}  {i['archival_code'] or '':<28} issued {where}")
+    line(f"loan {loan['id']} issued: due back {loan['due']}")
 
 
 @lend.command("refuse")
@@ -84,7 +84,7 @@ def lend_refuse(ctx, loan_id, reason):
     """Refuse a loan request."""
     from ..core.lending import refuse
     refuse(ctx.archive(), loan_id, reason)
-    click.echo(f"loan {loan_id} refused")
+    line(f"loan {loan_id} refused")
 
 
 @lend.command("return")
@@ -101,7 +101,7 @@ def lend_return(ctx, loan_id, refs, everything, condition):
         refs = [i["record_id"] for i in get_loan(archive, loan_id)["items"] if not i["returned_at"]]
     loan = return_items(archive, loan_id, list(refs), condition=condition)
     left = [i for i in loan["items"] if not i["returned_at"]]
-    click.echo(f"loan {loan_id}: {len(refs)} returned, {len(left)} still out" +
+    line(f"loan {loan_id}: {len(refs)} returned, {len(left)} still out" +
                ("" if left else " — loan closed"))
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 import click
 
 from . import pass_ctx
-from .output import json_lines, table
+from .output import json_lines, line, table
 
 
 @click.group("user")
@@ -13,7 +13,7 @@ def user():
 
 
 def _show(u) -> None:
-    click.echo(f"{u.name}: roles {', '.join(sorted(u.roles)) or '-'}; clearance {u.clearance}; "
+    line(f"{u.name}: roles {', '.join(sorted(u.roles)) or '-'}; clearance {u.clearance}; "
                f"department {u.department or '-'}; OS account {u.os_account or '(unbound)'}"
                + (f" (also {', '.join(sorted(u.may_act_as))})" if u.may_act_as else "")
                + ("" if u.active else "; DISABLED"))
@@ -113,7 +113,7 @@ def access_grant(ctx, action, refs, grantee, days, reason):
     """Approve ACTION (export, copy, read, lend...) on records for a user, for some days."""
     from ..core.access import grant
     ids = grant(ctx.archive(), action, list(refs), grantee, days=days, reason=reason)
-    click.echo(f"approved {action} for {grantee} on {len(ids)} record(s): approval {', '.join(map(str, ids))}")
+    line(f"approved {action} for {grantee} on {len(ids)} record(s): approval {', '.join(map(str, ids))}")
 
 
 @access.command("revoke")
@@ -124,7 +124,7 @@ def access_revoke(ctx, grant_id, reason):
     """Withdraw an approval."""
     from ..core.access import revoke
     revoke(ctx.archive(), grant_id, reason)
-    click.echo(f"approval {grant_id} revoked")
+    line(f"approval {grant_id} revoked")
 
 
 @access.command("list")

@@ -8,7 +8,7 @@ import sys
 import click
 
 from . import pass_ctx
-from .output import format_options, json_line, json_lines, table, table_lines, width
+from .output import format_options, json_line, json_lines, line, table, table_lines, width
 
 
 @click.group("plugins")
@@ -35,7 +35,7 @@ def plugins_list(ctx, as_json):
         click.echo('turn one on: [plugins] enabled = ["construction", ...] in dangan.toml;'
                    " details: dangan plugins show NAME", err=True)
     for p in plugins.load_problems:
-        click.echo(f"problem: {p}", err=True)
+        line(f"problem: {p}", err=True)
 
 
 @plugins_group.command("show")
@@ -53,9 +53,9 @@ def plugins_show(ctx, name, as_json):
                  ("departments", ", ".join(e.departments)), ("categories", ", ".join(e.categories)),
                  ("hooks", ", ".join(h.removeprefix("dangan_") for h in e.hooks))):
         if v:
-            click.echo(f"{k + ':':<13}{v}")
+            line(f"{k + ':':<13}{v}")
     for role, meaning in e.roles.items():
-        click.echo(f"{'role:':<13}{role} — {meaning}")
+        line(f"{'role:':<13}{role} — {meaning}")
 
 
 @click.group(invoke_without_command=True)
@@ -74,11 +74,11 @@ def schemes(click_ctx, as_json):
                          for r in rows], ["CODE", "NAME", "RETENTION", "SECRECY", "DEPT", "PLUGIN"], {1: 30})
     room = max(30, shutil.get_terminal_size((80, 24)).columns - 1 - 17)
     click.echo(lines[0])
-    for r, line in zip(rows, lines[1:]):            # the required fields under each row, wrapped, never cut
-        click.echo(line)
+    for r, row_line in zip(rows, lines[1:]):        # the required fields under each row, wrapped, never cut
+        click.echo(row_line)
         fields = [f for f in r["required"].split(", ") if f]
         for k, part in enumerate(_wrap(fields, room) if fields else []):
-            click.echo(f"       {'required: ' if k == 0 else ' ' * 10}{part}")
+            line(f"       {'required: ' if k == 0 else ' ' * 10}{part}")
 
 
 def _wrap(words: list[str], room: int) -> list[str]:
@@ -107,7 +107,7 @@ def schemes_show(ctx, code, as_json):
         return
     for k in ("code", "name", "scheme", "plugin", "department", "class", "retention", "secrecy", "description"):
         if row[k]:
-            click.echo(f"{k + ':':<13}{row[k]}")
+            line(f"{k + ':':<13}{row[k]}")
     if not row["fields"]:
         click.echo("required:    nothing beyond the file")
         return
@@ -140,7 +140,7 @@ def alerts_ack(ctx, alert_id):
     """Acknowledge an alert (recorded with who and when)."""
     from ..core.alerts import acknowledge
     a = acknowledge(ctx.archive(), alert_id)
-    click.echo(f"alert {a['id']} acknowledged by {a['acknowledged_by']}")
+    line(f"alert {a['id']} acknowledged by {a['acknowledged_by']}")
 
 
 @click.command()
@@ -151,7 +151,7 @@ def approve(ctx, ref, note):
     """Approve a record that is pending approval (it becomes visible and active)."""
     from ..core.approvals import approve as run
     rec = run(ctx.archive(), ref, note)
-    click.echo(f"{rec.id} approved (version {rec.version})")
+    line(f"{rec.id} approved (version {rec.version})")
 
 
 @click.command()

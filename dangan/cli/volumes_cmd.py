@@ -6,7 +6,7 @@ from pathlib import Path
 import click
 
 from . import pass_ctx
-from .output import json_lines, table
+from .output import json_lines, line, table
 from .passphrase import read_passphrase
 
 passphrase_fd = click.option("--passphrase-fd", type=int, metavar="N",
@@ -47,7 +47,7 @@ def create(ctx, name, secrecy, title, department, year, category, retention, pas
                          confirm=new)
     v = create_volume(archive, name, secrecy, title=title, department=department, year=year, category=category,
                       retention=retention, passphrase=secret, keyfile=keyfile)
-    click.echo(f"volume {v.name} ({v.secrecy}{', encrypted' if v.confidential else ''}) created")
+    line(f"volume {v.name} ({v.secrecy}{', encrypted' if v.confidential else ''}) created")
 
 
 @volume.command("list")
@@ -77,7 +77,7 @@ def unlock(ctx, name, minutes, passphrase_fd, keyfile):
     archive = ctx.archive()
     check_unlock(archive, name)            # refuse an uncleared user before asking for the passphrase
     ttl = run(archive, name, passphrase=_secret(keyfile, passphrase_fd), keyfile=keyfile, minutes=minutes)
-    click.echo(f"volume {name} unlocked for {ttl / 60:g} minutes")
+    line(f"volume {name} unlocked for {ttl / 60:g} minutes")
 
 
 @volume.command("lock")
@@ -99,7 +99,7 @@ def rotate_key(ctx, name, passphrase_fd, keyfile):
     """Give a volume a new key pair; record keys are re-wrapped, ciphertext is unchanged."""
     from ..core.volumes import rotate
     rotate(ctx.archive(), name, passphrase=_secret(keyfile, passphrase_fd), keyfile=keyfile)
-    click.echo(f"volume {name}: key rotated")
+    line(f"volume {name}: key rotated")
 
 
 @volume.command("export-key")
@@ -115,7 +115,7 @@ def export_key(ctx, names, dest, passphrase_fd, keyfile):
     export_secret = read_passphrase("passphrase for the exported file", confirm=True,
                                     env="DANGAN_EXPORT_PASSPHRASE")
     export_keys(ctx.archive(), list(names), dest, passphrase=secret, keyfile=keyfile, export_passphrase=export_secret)
-    click.echo(f"keys exported to {dest}")
+    line(f"keys exported to {dest}")
 
 
 COMMANDS = [volume]
