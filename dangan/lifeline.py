@@ -21,6 +21,8 @@ import sys
 import threading
 import time
 
+from .repository.fsutil import pid_alive as _alive
+
 PR_SET_PDEATHSIG = 1
 _prctl = None
 
@@ -58,16 +60,6 @@ def tool_preexec():
         return None
     parent = os.getpid()
     return lambda: die_with_parent(parent)
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 def die_with(pid: int, sig: int = signal.SIGKILL) -> None:

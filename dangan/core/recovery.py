@@ -7,7 +7,6 @@ the record tables anew from the store alone.
 """
 from __future__ import annotations
 
-import os
 import socket
 import sqlite3
 
@@ -15,6 +14,7 @@ from ..errors import IntegrityError
 from ..repository.ocfl import vnum
 from . import records
 from .storage import METADATA_PATH, parse_metadata
+from ..repository.fsutil import pid_alive as _alive
 
 
 def adopt(archive, conn: sqlite3.Connection, rid: str, conflicts: list[str] | None = None) -> int:
@@ -132,12 +132,3 @@ def rebuild(archive, progress=None, conflicts: list[str] | None = None) -> int:
         archive.audit(conn, "catalogue.rebuild", details={"records": len(ids), **({"code_conflicts": conflicts[:20]} if conflicts else {})})
     return len(ids)
 
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True

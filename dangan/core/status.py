@@ -13,12 +13,12 @@ output pick it up with no other change::
 """
 from __future__ import annotations
 
-import os
 import socket
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
+from ..repository.fsutil import pid_alive
 
 
 @dataclass
@@ -127,12 +127,4 @@ def _iso(t: float | None) -> str | None:
 
 
 def _alive(pid: int) -> bool:
-    if not pid:
-        return False
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
+    return bool(pid) and pid_alive(pid)
