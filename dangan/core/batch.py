@@ -44,7 +44,7 @@ def expand(paths: Iterable[Path], *, follow_symlinks: bool = False) -> Iterator[
                     f = Path(dirpath) / name
                     if not f.is_symlink():
                         yield Source(f, beneath=p)
-                    elif follow_symlinks or _inside(f.resolve(), top):
+                    elif follow_symlinks or f.resolve().is_relative_to(top):
                         yield Source(f, follow=True)
                     else:
                         yield Source(f, refusal=f"{shown_name(f)}: a symbolic link to a file outside "
@@ -52,13 +52,6 @@ def expand(paths: Iterable[Path], *, follow_symlinks: bool = False) -> Iterator[
         else:
             yield Source(p, follow=True)
 
-
-def _inside(path: Path, folder: Path) -> bool:
-    try:
-        path.relative_to(folder)
-        return True
-    except ValueError:
-        return False
 
 
 def ingest_batch(archive, paths: Iterable[Path], fields: RecordFields, *, attachments: tuple[Path, ...] = (),

@@ -31,37 +31,24 @@ into an object being destroyed.
 """
 from __future__ import annotations
 
-import fcntl
 import hashlib
 import json
 import logging
 import os
 import socket
-from contextlib import contextmanager
-from typing import Iterator
 
 from ..errors import DanganError
-from ..repository.fsutil import crash_point
+from ..repository.fsutil import crash_point, flocked
 from . import audit as audit_log
 from .storage import METADATA_PATH
 
 log = logging.getLogger(__name__)
 
 
-@contextmanager
-def _flock(archive, name: str, *, wait: bool = True) -> Iterator[bool]:
+def _flock(archive, name: str, *, wait: bool = True):
     locks = archive.store.locks
     locks.mkdir(parents=True, exist_ok=True)
-    with open(locks / (name + ".lock"), "a") as fh:
-        try:
-            fcntl.flock(fh.fileno(), fcntl.LOCK_EX | (0 if wait else fcntl.LOCK_NB))
-        except BlockingIOError:
-            yield False
-            return
-        try:
-            yield True
-        finally:
-            fcntl.flock(fh.fileno(), fcntl.LOCK_UN)
+    return flocked(locks / (name + ".lock"), wait=wait)
 
 
 def record_lock(archive, rid: str, *, wait: bool = True):

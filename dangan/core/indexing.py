@@ -15,7 +15,6 @@ EOFError, a garbled one struct or pickle errors) become one
 """
 from __future__ import annotations
 
-import fcntl
 import json
 from contextlib import contextmanager
 from pathlib import Path
@@ -23,6 +22,7 @@ from typing import Callable, Iterator
 
 from ..errors import DanganError, IntegrityError, LockTimeout
 from ..model import Record
+from ..repository.fsutil import flocked
 from ..repository.ocfl import vnum
 from .storage import METADATA_PATH, parse_metadata, text_path
 
@@ -62,20 +62,10 @@ def document_for(archive, rec: Record, names: dict[str, str] | None = None, *, s
         status=rec.status)
 
 
-@contextmanager
-def _drain_lock(archive, blocking: bool) -> Iterator[bool]:
+def _drain_lock(archive, blocking: bool):
     path = archive.root / "index" / ".drain.lock"
     path.parent.mkdir(exist_ok=True)
-    with open(path, "a") as fh:
-        try:
-            fcntl.flock(fh.fileno(), fcntl.LOCK_EX | (0 if blocking else fcntl.LOCK_NB))
-        except BlockingIOError:
-            yield False
-            return
-        try:
-            yield True
-        finally:
-            fcntl.flock(fh.fileno(), fcntl.LOCK_UN)
+    return flocked(path, wait=blocking)
 
 
 @contextmanager

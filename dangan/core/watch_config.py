@@ -121,11 +121,7 @@ class DropFolder:
 
 
 def _inside(path: Path, folder: Path) -> bool:
-    try:
-        Path(path).relative_to(folder)
-        return True
-    except ValueError:
-        return False
+    return Path(path).is_relative_to(folder)
 
 
 def compile_pattern(pattern: str) -> re.Pattern:

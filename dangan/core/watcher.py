@@ -166,7 +166,7 @@ class Watcher:
         from .recovery import recover_interrupted
         for f in self.folders:
             for p in files.scan(f):
-                if dirs is None or any(_inside(p, d) for d in dirs):
+                if dirs is None or any(Path(p).is_relative_to(d) for d in dirs):
                     self.tracker.add(p)
         if dirs is None:
             recover_interrupted(self.archive)
@@ -323,10 +323,3 @@ def _native():
         return Observer()
     return InotifyObserver(generate_full_events=True)
 
-
-def _inside(path: Path, folder: Path) -> bool:
-    try:
-        path.relative_to(folder)
-        return True
-    except ValueError:
-        return False

@@ -10,8 +10,10 @@ process SIGKILL it the moment the rename returned (tests/test_destruction_crash*
 from __future__ import annotations
 
 import errno
+import fcntl
 import os
 import signal
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterator
 
@@ -141,3 +143,19 @@ def pid_alive(pid: int) -> bool:
     except PermissionError:
         return True
     return True
+
+
+@contextmanager
+def flocked(path: Path, *, wait: bool = True) -> Iterator[bool]:
+    """An exclusive ``flock`` on ``path`` (created if missing) for the ``with`` block; yields False at once
+    instead of waiting when ``wait`` is False and another process holds it."""
+    with open(path, "a") as fh:
+        try:
+            fcntl.flock(fh.fileno(), fcntl.LOCK_EX | (0 if wait else fcntl.LOCK_NB))
+        except BlockingIOError:
+            yield False
+            return
+        try:
+            yield True
+        finally:
+            fcntl.flock(fh.fileno(), fcntl.LOCK_UN)
