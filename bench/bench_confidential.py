@@ -62,9 +62,9 @@ def pipeline_without_disk(mb: int = 512) -> tuple[float, float]:
 
 def ingest_all(root: Path, files: list[Path], volume: str | None) -> float:
     from dangan.core.archive import Archive
-    from dangan.core.fields import RecordFields
-    from dangan.core.ingest import Ingestor
-    from dangan.core.pipeline import pipeline_for
+    from dangan.core.catalogue.fields import RecordFields
+    from dangan.core.store.ingest import Ingestor
+    from dangan.core.kernel.pipeline import pipeline_for
     a = Archive(root)
     ing = Ingestor(a, allow_duplicate=True, **pipeline_for(a, extract=False))
     subprocess.run(["sync"])
@@ -97,7 +97,7 @@ def main() -> None:
                 fh.write(os.urandom(1024 * 1024))
         files.append(p)
     from dangan.core.archive import Archive
-    from dangan.core.volumes import create_volume
+    from dangan.core.catalogue.volumes import create_volume
     total = args.files * args.mb
     plain_root, enc_root = args.out / "plain", args.out / "enc"
     Archive.init(plain_root, fonds="B1").close()

@@ -316,8 +316,8 @@ def build_catalogue(base: Path, n: int) -> tuple[Path, float]:
 import sys
 from pathlib import Path
 from dangan.core.archive import Archive
-from dangan.core.batch import ingest_batch
-from dangan.core.fields import RecordFields
+from dangan.core.store.batch import ingest_batch
+from dangan.core.catalogue.fields import RecordFields
 arch, src = Path(sys.argv[1]), Path(sys.argv[2])
 a = Archive.open(arch)
 bad = 0

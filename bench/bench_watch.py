@@ -103,7 +103,7 @@ def main() -> None:
     ap.add_argument("--out", type=Path, default=None, help="scratch folder (default: a temporary one)")
     args = ap.parse_args()
     base = Path(tempfile.mkdtemp(prefix="bench-watch-", dir=args.out))
-    from dangan.core.actor import Actor
+    from dangan.core.kernel.actor import Actor
     from dangan.core.archive import Archive
     from dangan.index import open_index
     root, drop, outside = base / "archive", base / "drop", base / "outside"

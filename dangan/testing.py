@@ -38,7 +38,7 @@ def _config_with_plugins(root: Path, enabled: Iterable[str] | None) -> None:
 @pytest.fixture
 def make_archive(tmp_path_factory) -> Callable[..., Any]:
     """Factory: ``make_archive(plugins=[module_or_object, ...], enabled=None, fonds="Z109", actor="tester")``."""
-    from dangan.core.actor import Actor
+    from dangan.core.kernel.actor import Actor
     from dangan.core.archive import Archive
 
     made: list[Archive] = []

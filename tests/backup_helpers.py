@@ -9,8 +9,8 @@ PASS = "correct horse battery 档案"
 
 
 def open_repo(path: Path):
-    from dangan.core.backup_repo import open_repository
-    from dangan.repository.backup_target import DirectoryTarget
+    from dangan.repository.backup.repo import open_repository
+    from dangan.repository.backup.target import DirectoryTarget
     return open_repository(DirectoryTarget(path), PASS.encode())
 
 
@@ -32,9 +32,9 @@ def _decrypt_any(r, name: str) -> bytes:
 
 def destroy(archive_root: Path, rid: str, reason: str = "retention expired") -> dict:
     """destroy_record, plus the backup hook if destruction does not call it yet (it is wired by its owner)."""
-    from dangan.core import backup
+    from dangan.core.backup.api import api as backup
     from dangan.core.archive import Archive
-    from dangan.core.destruction import destroy_record
+    from dangan.core.management.destruction import destroy_record
     a = Archive(archive_root)
     try:
         cert = destroy_record(a, rid, reason=reason, approved_by="总经理")

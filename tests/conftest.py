@@ -32,7 +32,7 @@ def archive_root(tmp_path, request):
 
     Tests that damage the store on purpose mark themselves ``store_damaged``.
     """
-    from dangan.core.actor import Actor
+    from dangan.core.kernel.actor import Actor
     from dangan.core.archive import Archive
 
     root = tmp_path / "archive"
@@ -44,7 +44,7 @@ def archive_root(tmp_path, request):
 
 @pytest.fixture
 def archive(archive_root):
-    from dangan.core.actor import Actor
+    from dangan.core.kernel.actor import Actor
     from dangan.core.archive import Archive
 
     a = Archive(archive_root, Actor("tester", "tester"))
@@ -67,7 +67,7 @@ class Cli:
         (``test:NAME``) as if each person used their own login.  Tests of identity itself run real processes
         under other uids (tests/security_identity_helpers.py) or pass ``one_person_per_user=False``."""
         import dataclasses
-        import dangan.core.actor as actor_mod
+        import dangan.core.kernel.actor as actor_mod
         argv = (["--archive", str(self.root)] if self.root else []) + ["--as", user] + [str(a) for a in args]
         real = actor_mod.current_actor
         if one_person_per_user:

@@ -96,7 +96,7 @@ def shared_folder():
 @pytest.fixture
 def shared_archive(shared_folder):
     """An archive built by root (first user ``boss``, admin, bound to root) and a Cli on it."""
-    from dangan.core.actor import Actor
+    from dangan.core.kernel.actor import Actor
     from dangan.core.archive import Archive
     from conftest import Cli
     from ocfl_helpers import assert_store_valid

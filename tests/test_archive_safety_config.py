@@ -100,7 +100,7 @@ def test_a_new_archives_configuration_is_valid_without_warnings(archive_root):
 def test_every_key_the_code_reads_has_a_schema_entry():
     """Keys read with ``config.raw.get("section", {}).get("key")`` anywhere in dangan are in SCHEMA."""
     import re
-    from dangan.core.config_schema import SCHEMA
+    from dangan.core.kernel.config_schema import SCHEMA
     pkg = Path(__file__).resolve().parents[1] / "dangan"
     pattern = re.compile(r"raw\.get\(\"(\w+)\"(?:, \{\})?\)(?: or \{\})?\)?\.get\(\"(\w+)\"")
     found = {m.groups() for f in pkg.rglob("*.py") for m in pattern.finditer(f.read_text(encoding="utf-8"))}

@@ -114,7 +114,7 @@ def shared_tmp():
 
 def test_as_other_accounts_with_setpriv(shared_tmp):
     """An archive of daemon's: daemon uses it; nobody is refused; daemon refuses nobody's plugin."""
-    from dangan.core.actor import Actor
+    from dangan.core.kernel.actor import Actor
     from dangan.core.archive import Archive
     root = shared_tmp / "archive"
     Archive.init(root, fonds="Z109", actor=Actor("tester", "tester")).close()
@@ -138,8 +138,8 @@ def test_as_other_accounts_with_setpriv(shared_tmp):
 
 
 def test_system_trust_file(archive_root, monkeypatch, tmp_path):
-    from dangan.core import archive_trust
-    from dangan.core.actor import Actor
+    from dangan.core.kernel import archive_trust
+    from dangan.core.kernel.actor import Actor
     from dangan.core.archive import Archive
     from dangan.errors import AccessDenied
     chown_tree(archive_root, NOBODY)

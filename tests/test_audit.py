@@ -95,7 +95,7 @@ def test_reordered_events_are_detected(cli, busy, archive_root):
 
 
 def test_failed_retrieval_is_recorded_as_a_failure(cli, busy, archive_root, tmp_path):
-    from dangan.core.actor import Actor
+    from dangan.core.kernel.actor import Actor
     from dangan.core.archive import Archive
     a = Archive(archive_root, Actor("tester", "tester"))
     f = next(f for f in a.store.files(busy) if f.logical_path == "v2.txt")

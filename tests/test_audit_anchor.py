@@ -71,7 +71,7 @@ def rollback_last_event(root: Path) -> None:
 
 def test_a_new_archive_has_its_key_outside_and_a_checkpoint_per_transaction(cli, busy, archive_root, tmp_path):
     from dangan.core.archive import Archive
-    from dangan.core.audit_anchor import key_path
+    from dangan.core.catalogue.connection.audit_anchor import key_path
     with Archive(archive_root) as a:
         key = key_path(a)
     assert key.exists() and not key.resolve().is_relative_to(archive_root.resolve())
@@ -91,7 +91,7 @@ def test_the_deleted_last_event_with_its_head_rolled_back_is_detected(cli, busy,
 
 
 def test_an_edited_event_with_the_chain_rehashed_is_detected(cli, busy, archive_root, tmp_path):
-    from dangan.core.audit import event_hash
+    from dangan.core.catalogue.audit import event_hash
     conn = sqlite3.connect(archive_root / "catalogue.sqlite")
     conn.execute("UPDATE audit SET actor = 'mallory' WHERE seq = 2")
     prev = conn.execute("SELECT hash FROM audit WHERE seq = 1").fetchone()[0]
@@ -104,7 +104,7 @@ def test_an_edited_event_with_the_chain_rehashed_is_detected(cli, busy, archive_
     conn.execute("UPDATE audit_head SET hash = ?", (prev,))
     conn.commit()
     conn.close()
-    from dangan.core.audit import verify
+    from dangan.core.catalogue.audit import verify
     c = sqlite3.connect(archive_root / "catalogue.sqlite")
     c.row_factory = sqlite3.Row
     assert verify(c) == []                              # the chain alone is fooled
@@ -155,7 +155,7 @@ def test_a_truncated_wal_that_lost_committed_records_is_detected(cli, archive_ro
     conn = sqlite3.connect(db)
     assert conn.execute("SELECT count(*) FROM records").fetchone()[0] == 1    # the second record is gone
     conn.close()
-    from dangan.core.audit import verify
+    from dangan.core.catalogue.audit import verify
     c = sqlite3.connect(db)
     c.row_factory = sqlite3.Row
     assert verify(c) == []                              # the chain alone is fooled
@@ -167,7 +167,7 @@ def test_a_truncated_wal_that_lost_committed_records_is_detected(cli, archive_ro
 
 def test_a_missing_audit_key_is_detected(cli, busy, archive_root, tmp_path):
     from dangan.core.archive import Archive
-    from dangan.core.audit_anchor import key_path
+    from dangan.core.catalogue.connection.audit_anchor import key_path
     with Archive(archive_root) as a:
         key_path(a).unlink()
     assert any("audit key" in p and "missing" in p for p in verify_problems(cli))
@@ -227,7 +227,7 @@ def test_an_acknowledgement_lets_writers_go_on_and_is_audited(cli, busy, archive
 
 def test_a_lost_key_is_replaced_only_by_an_acknowledgement(cli, busy, archive_root, tmp_path):
     from dangan.core.archive import Archive
-    from dangan.core.audit_anchor import key_path
+    from dangan.core.catalogue.connection.audit_anchor import key_path
     with Archive(archive_root) as a:
         key_path(a).unlink()
     r = cli("audit", "acknowledge", "--reason", "the key was lost with the old server")

@@ -126,7 +126,7 @@ def test_status_warns_when_there_is_no_recent_backup(cli, archive_root, repo, sa
     ingest(cli, samples / "notes.md")
     cli("backup", "create", "--repo", repo)
     from dangan.core.archive import Archive
-    from dangan.core.backup import backup_status
+    from dangan.core.backup.api import backup_status
     a = Archive(archive_root)
     with a.transaction() as conn:
         conn.execute("UPDATE backup_runs SET finished = '2000-01-01T00:00:00Z'")
@@ -229,7 +229,7 @@ def test_restore_one_damaged_record_repairs_only_what_is_damaged(cli, archive_ro
 
 # -- prune ---------------------------------------------------------------------------------
 def test_keep_policy_is_restics():
-    from dangan.core.backup_prune import Policy, keep
+    from dangan.core.backup.api.prune import Policy, keep
     snaps = [("a", "2023-12-31T10:00:00Z"), ("b", "2024-01-01T09:00:00Z"), ("c", "2024-01-01T18:00:00Z"),
              ("d", "2024-02-10T08:00:00Z"), ("e", "2024-02-11T08:00:00Z"), ("f", "2024-02-11T09:00:00Z")]
     assert set(keep(snaps, Policy(last=2))) == {"f", "e"}

@@ -33,7 +33,7 @@ def sealed_record(cli, tmp_path, name: str) -> str:
 
 def test_an_active_sealed_record_whose_key_was_shredded_is_reported(keyed, archive_root, tmp_path):
     from dangan.core.archive import Archive
-    from dangan.core.volumes import open_keystore
+    from dangan.core.catalogue.volumes import open_keystore
 
     doomed = sealed_record(keyed, tmp_path, "a.txt")
     kept = sealed_record(keyed, tmp_path, "b.txt")

@@ -1,7 +1,7 @@
 """Shortcuts that keep read-only commands fast must stay truthful."""
 from __future__ import annotations
 
-from dangan.core.plugin_host import ACCESS_DEPARTMENTS
+from dangan.core.kernel.plugin_host import ACCESS_DEPARTMENTS
 from dangan.plugins.manager import Plugins
 
 
@@ -16,7 +16,7 @@ def test_the_shipped_departments_with_access_rules_are_the_ones_listed():
 
 
 def test_show_does_not_load_plugins_when_none_can_have_access_rules(archive, samples):
-    from dangan.core.access import require, visibility
+    from dangan.core.policy.access import require, visibility
     rec = archive.ingest(samples / "contract.txt", index=False)
     fresh = type(archive)(archive.root, archive.actor)
     assert visibility(fresh) is None

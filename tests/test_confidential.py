@@ -151,7 +151,7 @@ def test_no_plaintext_anywhere(keyed, archive_root, tmp_path, monkeypatch):
     keyed("get", a, "-o", tmp_path / "export")
     assert MARK_ASCII in (tmp_path / "export" / "rev.txt").read_text(encoding="utf-8")
     from dangan.core.archive import Archive
-    from dangan.core.destruction import destroy_record
+    from dangan.core.management.destruction import destroy_record
     arch = Archive(archive_root)
     destroy_record(arch, a, reason="retention expired")
     arch.close()
@@ -168,11 +168,11 @@ def corpus_files():
 
 
 def test_every_corpus_file_round_trips_through_a_confidential_volume(keyed, archive_root, tmp_path):
-    from dangan.core.actor import Actor
+    from dangan.core.kernel.actor import Actor
     from dangan.core.archive import Archive
-    from dangan.core.fields import RecordFields
-    from dangan.core.ingest import Ingestor
-    from dangan.core.retrieval import get_files
+    from dangan.core.catalogue.fields import RecordFields
+    from dangan.core.store.ingest import Ingestor
+    from dangan.core.store.retrieval import get_files
     keyed("volume", "unlock", "V")
     a = Archive(archive_root, Actor("tester", "tester"))
     ingestor = Ingestor(a, allow_duplicate=True)          # content round-trip: extraction is tested elsewhere
@@ -188,14 +188,14 @@ def test_every_corpus_file_round_trips_through_a_confidential_volume(keyed, arch
 def test_crypto_shredding_makes_old_ciphertext_unreadable(keyed, archive_root, tmp_path):
     import shutil
     from dangan.core.archive import Archive
-    from dangan.core.destruction import destroy_record
-    from dangan.core.sealing import decrypt_chunks, record_key
+    from dangan.core.management.destruction import destroy_record
+    from dangan.core.confidential.sealing import decrypt_chunks, record_key
     from dangan.errors import CryptoError
     src = tmp_path / "x.txt"
     src.write_text("将被销毁 " + MARK_ASCII, encoding="utf-8")
     rid = ingest(keyed, src)["record_id"]
     keyed("volume", "unlock", "V")
-    from dangan.core.actor import Actor
+    from dangan.core.kernel.actor import Actor
     a = Archive(archive_root, Actor("tester", "tester"))     # the unlock is tester's (issue 11.5)
     rec = a.record(rid)
     stored = a.store.files(rid)
@@ -266,8 +266,8 @@ def test_a_3_gib_sparse_file_round_trips_in_bounded_memory(keyed, archive_root, 
     keyed("volume", "unlock", "V")
     code = (
         "import resource, sys, json; from pathlib import Path\n"
-        "from dangan.core.archive import Archive\nfrom dangan.core.fields import RecordFields\n"
-        "from dangan.core.ingest import Ingestor\nfrom dangan.core.retrieval import get_files\n"
+        "from dangan.core.archive import Archive\nfrom dangan.core.catalogue.fields import RecordFields\n"
+        "from dangan.core.store.ingest import Ingestor\nfrom dangan.core.store.retrieval import get_files\n"
         f"a = Archive(Path({str(archive_root)!r}))\n"
         f"rec = Ingestor(a).ingest(Path({str(big)!r}), RecordFields(volume='V'))\n"
         f"get_files(a, rec.id, Path({str(tmp_path / 'out')!r}))\n"

@@ -89,7 +89,7 @@ def test_an_unlock_serves_only_the_user_who_made_it(office, archive_root, tmp_pa
 
 def test_the_agent_keeps_keys_per_dangan_user(tmp_path, monkeypatch):
     """At the protocol level: one socket, one uid, two users; a key put by one is not given to the other."""
-    from dangan.core.agent import AgentClient
+    from dangan.core.confidential.agent import AgentClient
     monkeypatch.setenv("XDG_RUNTIME_DIR", str(tmp_path / "run"))
     (tmp_path / "run").mkdir(mode=0o700)
     alice, carol = AgentClient("a1b2c3d4-0000", "alice"), AgentClient("a1b2c3d4-0000", "carol")
@@ -106,7 +106,7 @@ def test_the_agent_keeps_keys_per_dangan_user(tmp_path, monkeypatch):
 
 
 def test_the_agent_is_reached_under_a_runtime_folder_longer_than_af_unix_allows(tmp_path, monkeypatch):
-    from dangan.core.agent import AgentClient
+    from dangan.core.confidential.agent import AgentClient
     deep = tmp_path / ("运行目录-" + "x" * 60) / ("y" * 40)
     deep.mkdir(parents=True, mode=0o700)
     monkeypatch.setenv("XDG_RUNTIME_DIR", str(deep))
@@ -284,7 +284,7 @@ def test_an_own_runtime_folder_open_to_others_is_not_used(as_uid):
     os.chmod(loose, 0o777)
     os.chown(loose, u.uid, u.uid)
     try:
-        code = "from dangan.core.agent import runtime_dir; print(runtime_dir())"
+        code = "from dangan.core.confidential.agent import runtime_dir; print(runtime_dir())"
         q = subprocess.run(["setpriv", f"--reuid={u.uid}", f"--regid={u.uid}", "--clear-groups",
                             _interpreter()[0], "-c", code], env={**u.env(), "XDG_RUNTIME_DIR": ""},
                            cwd=u.home, capture_output=True, text=True, timeout=120)

@@ -89,14 +89,14 @@ def test_kill_9_twenty_times_during_a_200_file_ingest(tmp_path, archive_root):
 
 def test_a_half_published_version_is_rolled_forward(archive, samples):
     """A crash after vN is renamed into the object but before the root inventory names it."""
-    from dangan.core.batch import ingest_batch
-    from dangan.core.fields import RecordFields
-    from dangan.core.recovery import recover_interrupted
+    from dangan.core.store.batch import ingest_batch
+    from dangan.core.catalogue.fields import RecordFields
+    from dangan.core.store.recovery import recover_interrupted
     rid = ingest_batch(archive, [samples / "contract.txt"], RecordFields())[0].record_id
     obj = archive.store.object_path(rid)
     old_inv = (obj / "inventory.json").read_bytes()
     old_side = (obj / "inventory.json.sha512").read_bytes()
-    from dangan.core.ingest import Ingestor
+    from dangan.core.store.ingest import Ingestor
     Ingestor(archive).revise(rid, samples / "notes.md", message="v2")
     (obj / "inventory.json").write_bytes(old_inv)          # as if the process died before the root inventory
     (obj / "inventory.json.sha512").write_bytes(old_side)

@@ -89,9 +89,9 @@ def test_every_other_change_to_a_destroyed_record_is_refused(office, dead):
 
 
 def test_a_transferred_record_is_as_dead(office, archive_root, tmp_path):
-    from dangan.core.actor import Actor
+    from dangan.core.kernel.actor import Actor
     from dangan.core.archive import Archive
-    from dangan.core.destruction import transfer_record
+    from dangan.core.management.destruction import transfer_record
     rid = ingest(office, tmp_path, "t")
     a = Archive(archive_root, Actor("arch", "arch"))
     transfer_record(a, rid, bag={"bag": str(tmp_path / "bag"), "manifest_sha512": "0" * 128,
@@ -105,10 +105,10 @@ def test_a_transferred_record_is_as_dead(office, archive_root, tmp_path):
 
 def test_a_revision_that_began_before_a_destruction_cannot_publish_into_it(office, archive_root, tmp_path):
     """The guard inside the writer's transaction sees a destruction's intent."""
-    from dangan.core.actor import Actor
+    from dangan.core.kernel.actor import Actor
     from dangan.core.archive import Archive
-    from dangan.core.fields import RecordFields
-    from dangan.core.ingest import Ingestor
+    from dangan.core.catalogue.fields import RecordFields
+    from dangan.core.store.ingest import Ingestor
     from dangan.errors import RecordGone
     rid = ingest(office, tmp_path, "r")
     a = Archive(archive_root, Actor("arch", "arch"))
@@ -161,7 +161,7 @@ def test_a_record_lent_after_approval_is_not_destroyed_at_execution(office, arch
 
 def test_the_destruction_primitive_refuses_a_lent_record(office, archive_root, tmp_path):
     from dangan.core.archive import Archive
-    from dangan.core.destruction import destroy_record
+    from dangan.core.management.destruction import destroy_record
     from dangan.errors import UsageError
     rid = ingest(office, tmp_path, "p")
     lend(office, rid, issue=True)
@@ -174,11 +174,11 @@ def test_the_destruction_primitive_refuses_a_lent_record(office, archive_root, t
 def test_a_hold_placed_while_a_destruction_is_being_prepared_wins(office, archive_root, tmp_path):
     """Holds and loans are checked again inside the intent's transaction: a hold placed by someone else
     after the first checks (here by a plugin wrapper, just before core's destruction runs) stops it."""
-    from dangan.core.actor import Actor
+    from dangan.core.kernel.actor import Actor
     from dangan.core.archive import Archive
-    from dangan.core.destruction import destroy_record
-    from dangan.core.holds import add_hold
-    from dangan.core.holds import RecordHeld
+    from dangan.core.management.destruction import destroy_record
+    from dangan.core.management.holds import add_hold
+    from dangan.core.management.holds import RecordHeld
     from dangan.plugins.hookspecs import hookimpl
     rid = ingest(office, tmp_path, "h")
 

@@ -16,7 +16,7 @@ def destroyed(cli, archive_root, tmp_path):
               "--json").output
     rid, kept = [json.loads(line)["record_id"] for line in out.splitlines()]
     from dangan.core.archive import Archive
-    from dangan.core.destruction import destroy_record
+    from dangan.core.management.destruction import destroy_record
     a = Archive(archive_root)
     cert = destroy_record(a, rid, reason="retention D10 expired", approved_by="总经理")
     a.close()
@@ -54,7 +54,7 @@ def test_rebuild_brings_back_the_tombstone_never_the_record(cli, destroyed, arch
 
 def test_destroying_twice_is_refused(cli, destroyed, archive_root):
     from dangan.core.archive import Archive
-    from dangan.core.destruction import destroy_record
+    from dangan.core.management.destruction import destroy_record
     from dangan.errors import UsageError
     a = Archive(archive_root)
     with pytest.raises(UsageError, match="destroyed already"):

@@ -43,7 +43,7 @@ def approved_list(cli, tmp_path: Path, keys: list[str], *, sealed: bool = False)
 
 def tombstone_certificate(root: Path, rid: str) -> dict:
     from dangan.core.archive import Archive
-    from dangan.core.storage import METADATA_PATH, parse_metadata
+    from dangan.core.store.layout import METADATA_PATH, parse_metadata
     a = Archive(root)
     try:
         rec, _names, cat = parse_metadata(a.store.read_bytes(rid, METADATA_PATH), rid)
@@ -79,7 +79,7 @@ def assert_destroyed_once(cli, root: Path, rid: str, lid: str, key: str, *, seal
     assert not any((root / ".work" / "doomed").glob("*")), "the set-aside object was deleted after the commit"
     if sealed:
         from dangan.core.archive import Archive
-        from dangan.core.volumes import open_keystore
+        from dangan.core.catalogue.volumes import open_keystore
         a = Archive(root)
         try:
             assert rid not in open_keystore(a)._current()["records"]

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from dangan.core.extraction import ExtractionWorker
+from dangan.core.store.extraction import ExtractionWorker
 from dangan.plugins.builtin.extractors import ExtractOptions
 
 from conftest import CORPUS  # noqa: E402

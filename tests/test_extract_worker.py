@@ -8,7 +8,7 @@ import zipfile
 
 import pytest
 
-from dangan.core.extraction import ExtractionWorker, extract_in_worker
+from dangan.core.store.extraction import ExtractionWorker, extract_in_worker
 from dangan.model import Extraction
 from dangan.plugins.builtin.extractors import EXTRACTORS, ExtractOptions, extract
 from dangan.plugins.builtin.extractors.ocr import clean_cjk_spaces

@@ -119,9 +119,9 @@ def test_parallel_ingests_from_processes_never_fail_or_duplicate(archive_root, t
 
 def test_writers_to_one_object_are_serialised(archive):
     """Eight threads revise the same record at once: eight new versions, none lost."""
-    from dangan.core.batch import ingest_batch
-    from dangan.core.fields import RecordFields
-    from dangan.core.ingest import Ingestor
+    from dangan.core.store.batch import ingest_batch
+    from dangan.core.catalogue.fields import RecordFields
+    from dangan.core.store.ingest import Ingestor
     from dangan.core.archive import Archive
     src = archive.root.parent / "base.txt"
     src.write_text("base", encoding="utf-8")

@@ -26,7 +26,7 @@ def test_timed_children_run_from_a_compiled_cache(tmp_path, monkeypatch):
     cache = Path(env["PYTHONPYCACHEPREFIX"])
     compiled = {p.name.split(".")[0] for p in cache.rglob("*.pyc") if "dangan" in p.parts}
     assert {"archive", "ingest", "watcher", "__init__"} <= compiled
-    probe = ("import sys, importlib.util, dangan.core.ingest as m\n"
+    probe = ("import sys, importlib.util, dangan.core.store.ingest as m\n"
              "print(sys.dont_write_bytecode, importlib.util.cache_from_source(m.__file__))")
     out = subprocess.run([sys.executable, "-c", probe], env=env, capture_output=True, text=True, check=True).stdout
     flag, pyc = out.split()

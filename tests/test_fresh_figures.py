@@ -14,7 +14,7 @@ from ocfl_helpers import assert_store_valid
 @pytest.fixture(scope="module")
 def module_archive(tmp_path_factory):
     """A module-scoped archive factory (the tests of one fixture only read); stores validated at teardown."""
-    from dangan.core.actor import Actor
+    from dangan.core.kernel.actor import Actor
     from dangan.core.archive import Archive
     made = []
 
@@ -51,7 +51,7 @@ def inspected(module_archive):
     rg = _ingest(cli, gone, "--category", "WS", "--dept", "BGS", "--retention", "D10", "--date", "2010-01-01")
     rx = _ingest(cli, broken, "--category", "WS", "--dept", "BGS", "--date", "2021-02-01")
     from dangan.core.archive import Archive
-    from dangan.core.destruction import destroy_record
+    from dangan.core.management.destruction import destroy_record
     arch = Archive(archive_root)
     destroy_record(arch, rg, reason="retention D10 expired", approved_by="总经理")
     arch.close()

@@ -18,7 +18,7 @@ BORROWER = "王小明"
 @pytest.fixture(scope="module")
 def loan_copies(tmp_path_factory):
     """One archive, one loan of three records issued as copies (module-scoped: the tests only read)."""
-    from dangan.core.actor import Actor
+    from dangan.core.kernel.actor import Actor
     from dangan.core.archive import Archive
     tmp_path = tmp_path_factory.mktemp("loan")
     root = tmp_path / "archive"

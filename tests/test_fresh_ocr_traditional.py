@@ -32,7 +32,7 @@ def test_the_default_ocr_languages_include_traditional_chinese(archive_root):
     assert ExtractOptions().ocr_languages == "chi_sim+chi_tra+eng"
     config = tomllib.loads((archive_root / "dangan.toml").read_text(encoding="utf-8"))
     assert config["extraction"]["ocr_languages"] == "chi_sim+chi_tra+eng"
-    from dangan.core.config import Config
+    from dangan.core.kernel.config import Config
     assert Config.load(archive_root).ocr_languages == "chi_sim+chi_tra+eng"
 
 

@@ -30,7 +30,7 @@ def test_every_waiting_file_is_archived_before_background_extraction_starts(arch
 
 def test_background_extraction_does_not_wait_for_ever_on_a_file_that_never_settles(archive_root, tmp_path,
                                                                                       monkeypatch):
-    import dangan.core.deferred as deferred
+    import dangan.core.store.deferred as deferred
     monkeypatch.setattr(deferred, "MAX_YIELD_SECONDS", 0.5)
     drop = tmp_path / "drop"
     drop.mkdir()

@@ -51,8 +51,8 @@ def test_follow_symlinks_archives_links_leaving_the_folder(cli, archive_root, tm
 
 
 def test_a_symlink_is_never_followed_when_the_ingest_api_is_not_told_to(archive, tmp_path):
-    from dangan.core.fields import RecordFields
-    from dangan.core.ingest import Ingestor
+    from dangan.core.catalogue.fields import RecordFields
+    from dangan.core.store.ingest import Ingestor
     from dangan.errors import FileRefused
     target = write(tmp_path / "target.txt", "target")
     os.symlink(target, tmp_path / "link.txt")
@@ -90,9 +90,9 @@ def test_a_batch_with_an_undecodable_name_archives_every_file_and_reports_it_esc
 
 
 def test_an_unexpected_error_on_one_file_does_not_stop_the_batch(archive, tmp_path, monkeypatch):
-    from dangan.core import ingest as ingest_mod
-    from dangan.core.batch import ingest_batch
-    from dangan.core.fields import RecordFields
+    from dangan.core.store import ingest as ingest_mod
+    from dangan.core.store.batch import ingest_batch
+    from dangan.core.catalogue.fields import RecordFields
     write(tmp_path / "batch" / "a.txt", "first")
     write(tmp_path / "batch" / "boom.txt", "second")
     write(tmp_path / "batch" / "c.txt", "third")
@@ -170,7 +170,7 @@ def test_a_254_byte_name_is_archived_extracted_reindexed_and_rebuilt(cli, archiv
 
 def test_short_names_keep_their_derivative_path():
     """Existing stores: derivatives of names that fit are where they always were."""
-    from dangan.core.storage import text_path
+    from dangan.core.store.layout import text_path
     assert text_path("会议纪要.txt") == ".dangan/text/会议纪要.txt.txt"
     long_path = text_path(LONG)
     assert long_path.startswith(".dangan/text/") and len(long_path.rsplit("/", 1)[1].encode()) <= 255
@@ -203,7 +203,7 @@ def test_a_sparse_file_under_the_limit_is_archived_with_a_warning(cli, archive_r
 
 
 def test_the_default_size_limit_is_20_gib(archive):
-    from dangan.core.source_files import max_file_bytes
+    from dangan.core.store.source_files import max_file_bytes
     assert max_file_bytes(archive.config) == 20480 * 1024 * 1024
 
 

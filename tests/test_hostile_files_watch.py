@@ -191,7 +191,7 @@ def swapped(drop, tmp_path):
 
 def test_a_file_behind_a_swapped_sub_folder_is_neither_read_nor_moved(archive, drop, swapped):
     from test_watch_support import folder
-    from dangan.core.watcher import Watcher
+    from dangan.core.watch.watcher import Watcher
     path, secret = swapped
     f = folder(drop)
     w = Watcher(archive, [f])
@@ -204,7 +204,7 @@ def test_a_file_behind_a_swapped_sub_folder_is_neither_read_nor_moved(archive, d
 
 def test_moving_a_file_never_walks_through_a_swapped_sub_folder(drop, swapped):
     from test_watch_support import folder
-    from dangan.core import watch_files
+    from dangan.core.watch import files as watch_files
     from dangan.errors import SymlinkedFolder
     path, secret = swapped
     f = folder(drop)

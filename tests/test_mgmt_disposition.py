@@ -92,7 +92,7 @@ def test_reject_and_extend(cli, office):
 
 
 def test_holds_stack_cover_volumes_and_are_released_with_an_audit(cli, office, tmp_path, archive):
-    from dangan.core.holds import RecordHeld, assert_not_held
+    from dangan.core.management.holds import RecordHeld, assert_not_held
     h1 = json.loads(cli("hold", "add", office["old"], "--reason", "审计", "--authority", "审计署", "--json",
                         user="lawyer").output)["id"]
     vol = json.loads(cli("show", office["old"], "--json", user="arch").output)["volume"]
@@ -112,7 +112,7 @@ def test_holds_stack_cover_volumes_and_are_released_with_an_audit(cli, office, t
     with pytest.raises(RecordHeld):
         assert_not_held(archive, office["old"], "revised")              # h1 still holds it
     assert_not_held(archive, later, "revised")
-    from dangan.core.destruction import destroy_record
+    from dangan.core.management.destruction import destroy_record
     with pytest.raises(RecordHeld):
         destroy_record(archive, office["old"], reason="test")
     r = cli("hold", "release", h2, "--reason", "again", user="lawyer", ok=False)

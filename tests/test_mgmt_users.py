@@ -103,7 +103,7 @@ def test_plugins_still_decide_after_clearance(cli, archive_root, tmp_path):
 
 
 def test_users_are_bound_to_os_accounts(cli, monkeypatch):
-    import dangan.core.actor as actor_mod
+    import dangan.core.kernel.actor as actor_mod
     os_user, uid = actor_mod.os_identity()
     cli("user", "add", "boss", "--clearance", "top-secret", user="x")          # bound to the OS account that adds it
     cli("user", "add", "alice", "--role", "staff", user="boss")                 # bound to "alice" by default

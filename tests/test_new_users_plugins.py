@@ -63,7 +63,7 @@ def test_an_unknown_role_is_refused_with_the_valid_ones(cli):
 
 
 def test_the_plugin_roles_appear_in_help():
-    from dangan.core.users import ROLES
+    from dangan.core.policy.users import ROLES
     from dangan.plugins.listing import shipped_departments
     helps = "".join(CliRunner().invoke(get_cli(), [*cmd, "-h"]).output for cmd in (("user", "add"), ("user", "set")))
     helps = "".join(helps.split())                  # click may wrap customer-service-/manager

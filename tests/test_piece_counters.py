@@ -86,11 +86,11 @@ def crash_after_publish(root: Path, path: Path) -> subprocess.CompletedProcess:
 
 
 def test_adopting_an_object_whose_code_was_taken_meanwhile_reports_it_and_goes_on(cli, archive_root, tmp_path):
-    from dangan.core.actor import Actor
+    from dangan.core.kernel.actor import Actor
     from dangan.core.archive import Archive
-    from dangan.core.fields import RecordFields
-    from dangan.core.ingest import Ingestor
-    from dangan.core.pipeline import pipeline_for
+    from dangan.core.catalogue.fields import RecordFields
+    from dangan.core.store.ingest import Ingestor
+    from dangan.core.kernel.pipeline import pipeline_for
 
     ingest(cli, note(tmp_path, "a.txt", "甲"))
     proc = crash_after_publish(archive_root, note(tmp_path, "b.txt", "乙"))

@@ -73,7 +73,7 @@ class Small:
 
 
 def new_archive(root: Path) -> Cli:
-    from dangan.core.actor import Actor
+    from dangan.core.kernel.actor import Actor
     from dangan.core.archive import Archive
     Archive.init(root, fonds="Z109", name="测试公司", actor=Actor("tester", "tester")).close()
     return Cli(root)

@@ -71,7 +71,7 @@ class Archived:
 
 @pytest.fixture(scope="module")
 def archived(tmp_path_factory) -> Archived:
-    from dangan.core.actor import Actor
+    from dangan.core.kernel.actor import Actor
     from dangan.core.archive import Archive
 
     base = tmp_path_factory.mktemp("quality")
@@ -255,7 +255,7 @@ def _ocr_cases() -> list[tuple[str, str]]:
 @pytest.fixture(scope="module")
 def fanti_archive(tmp_path_factory):
     """fanti.jpg is Traditional Chinese: OCR'd with chi_tra, as the manifest says (and the extractor tests do)."""
-    from dangan.core.actor import Actor
+    from dangan.core.kernel.actor import Actor
     from dangan.core.archive import Archive
 
     root = tmp_path_factory.mktemp("fanti") / "archive"

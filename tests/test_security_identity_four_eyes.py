@@ -64,7 +64,7 @@ def test_one_account_may_not_propose_and_approve_a_destruction_list(chain):
 # -- loans and grants: the same rule, with actors as the CLI builds them (kernel uid, user named by --as) ----------
 
 def acting(root, name, uid):
-    from dangan.core.actor import Actor
+    from dangan.core.kernel.actor import Actor
     from dangan.core.archive import Archive
     return Archive(root, Actor(name, f"uid:{uid}", overridden=True, uid=uid))
 
@@ -84,7 +84,7 @@ def office(cli, archive_root, tmp_path):
 
 
 def test_one_account_may_not_request_and_approve_or_approve_and_issue_a_loan(archive_root, office):
-    from dangan.core import lending
+    from dangan.core.management import lending
     from dangan.errors import AccessDenied
     with acting(archive_root, "clerk", 62003) as a:
         lid = lending.request(a, [office], purpose="核对")["id"]
@@ -101,7 +101,7 @@ def test_one_account_may_not_request_and_approve_or_approve_and_issue_a_loan(arc
 
 
 def test_an_approver_may_not_approve_a_loan_for_a_user_bound_to_their_own_account(cli, archive_root, office):
-    from dangan.core import lending
+    from dangan.core.management import lending
     from dangan.errors import AccessDenied
     cli("user", "set", "mgr", "--may-act-as", "uid:62006", user="boss")
     with acting(archive_root, "arch", 62003) as a:
@@ -111,7 +111,7 @@ def test_an_approver_may_not_approve_a_loan_for_a_user_bound_to_their_own_accoun
 
 
 def test_a_grant_does_not_count_for_the_account_that_gave_it(archive_root, office):
-    from dangan.core import access
+    from dangan.core.policy import access
     from dangan.errors import AccessDenied
     with acting(archive_root, "mgr", 62003) as a:
         access.grant(a, "export", [office], "clerk", reason="审计")

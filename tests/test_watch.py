@@ -157,7 +157,7 @@ def test_files_waiting_at_start_are_caught_up(archive_root, drop):
 
 
 def test_a_periodic_rescan_finds_files_whose_events_were_missed(archive_root, drop, monkeypatch):
-    from dangan.core.watch_tracker import Events
+    from dangan.core.watch.tracker import Events
     monkeypatch.setattr(Events, "dispatch", lambda self, event: None)        # every event is lost
     with watching(archive_root, folder(drop, settle_seconds=0.2), rescan_seconds=0.5):
         write(drop / "missed.txt", "an event nobody heard")

@@ -135,7 +135,7 @@ def test_archived_but_not_yet_moved_is_not_archived_again(archive_root, tmp_path
     drop = tmp_path / "drop"
     f = write(drop / "a.txt", "archived, then the power went")
     digest = sha512(f)
-    _start_dead(archive_root, drop, monkeypatch, "dangan.core.watch_files.to_done")
+    _start_dead(archive_root, drop, monkeypatch, "dangan.core.watch.files.to_done")
     assert f.exists() and digests(archive_root) == [digest]
     assert query(archive_root, "SELECT state FROM watch_handoffs") == [("pending",)]
     with watching(archive_root, folder(drop, duplicates="archive")) as w:
@@ -149,7 +149,7 @@ def test_moved_but_not_finished_is_closed(archive_root, tmp_path, monkeypatch):
     """Killed after the move, before the hand-off was finished: settled from the audit trail, nothing redone."""
     drop = tmp_path / "drop"
     write(drop / "b.txt", "moved, hand-off open")
-    _start_dead(archive_root, drop, monkeypatch, "dangan.core.watch_handoff.finish")
+    _start_dead(archive_root, drop, monkeypatch, "dangan.core.watch.handoff.finish")
     assert (drop / "done" / "b.txt").exists() and query(archive_root, "SELECT state FROM watch_handoffs") == [("pending",)]
     with watching(archive_root, folder(drop, duplicates="archive")) as w:
         wait_for(lambda: settled(w), what="settled")
@@ -163,8 +163,8 @@ def test_published_but_not_committed_is_adopted_once(archive_root, tmp_path, mon
     drop = tmp_path / "drop"
     f = write(drop / "c.txt", "published, not committed")
     digest = sha512(f)
-    monkeypatch.setattr("dangan.core.ingest.Ingestor._after_failure", lambda self, rid: None)
-    _start_dead(archive_root, drop, monkeypatch, "dangan.core.records.insert_record")
+    monkeypatch.setattr("dangan.core.store.ingest.Ingestor._after_failure", lambda self, rid: None)
+    _start_dead(archive_root, drop, monkeypatch, "dangan.core.catalogue.records.insert_record")
     assert digests(archive_root) == [] and query(archive_root, "SELECT count(*) FROM ingest_intents")[0][0] == 1
     with watching(archive_root, folder(drop, duplicates="archive")) as w:
         wait_for(lambda: (drop / "done" / "c.txt").exists() and not len(w.tracker), what="adopted and moved")
@@ -175,7 +175,7 @@ def test_published_but_not_committed_is_adopted_once(archive_root, tmp_path, mon
 def test_pending_but_never_archived_is_taken_again(archive_root, tmp_path, monkeypatch):
     drop = tmp_path / "drop"
     f = write(drop / "d.txt", "claimed, then killed before ingest")
-    _start_dead(archive_root, drop, monkeypatch, "dangan.core.ingest.Ingestor.ingest")
+    _start_dead(archive_root, drop, monkeypatch, "dangan.core.store.ingest.Ingestor.ingest")
     assert f.exists() and digests(archive_root) == []
     with watching(archive_root, folder(drop, duplicates="archive")) as w:
         wait_for(lambda: (drop / "done" / "d.txt").exists() and not len(w.tracker), what="archived on restart")

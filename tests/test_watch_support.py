@@ -39,8 +39,8 @@ def sha512(path: Path) -> str:
 
 
 def folder(path: Path, **kw):
-    from dangan.core.fields import RecordFields
-    from dangan.core.watch_config import DropFolder
+    from dangan.core.catalogue.fields import RecordFields
+    from dangan.core.watch.config import DropFolder
     fields = {k: kw.pop(k) for k in list(kw) if k in ("department", "category", "retention", "secrecy", "volume",
                                                        "year", "tags")}
     return DropFolder(path=Path(path).resolve(), defaults=RecordFields(**fields).normalised(), **kw)
@@ -49,10 +49,10 @@ def folder(path: Path, **kw):
 @contextmanager
 def watching(root: Path, *folders, rescan_seconds: float = 60.0):
     """A real watcher (watchdog observer, deferred extraction) on ``folders``, in a thread."""
-    from dangan.core.actor import Actor
+    from dangan.core.kernel.actor import Actor
     from dangan.core.archive import Archive
-    from dangan.core.watcher import Watcher
-    from dangan.core.watch_lock import lock_held
+    from dangan.core.watch.watcher import Watcher
+    from dangan.core.watch.lock import lock_held
     archive = Archive(root, Actor("watcher", "watcher"))
     w = Watcher(archive, list(folders), rescan_seconds=rescan_seconds)
     errors: list[BaseException] = []

@@ -66,7 +66,7 @@ class DanganGroup(click.Group):
             fail("interrupted", 130)
         except Exception as exc:
             if type(exc).__module__ == "sqlite3":                # damage found on a page read later
-                from ..core.catalogue_health import damage_message, is_damage
+                from ..core.catalogue.connection.health import damage_message, is_damage
                 if is_damage(exc):
                     fail(damage_message(exc), 6)
             raise
@@ -97,7 +97,7 @@ class Context:
         self._archive = None
 
     def actor(self):
-        from ..core.actor import current_actor
+        from ..core.kernel.actor import current_actor
         return current_actor(self.as_user)
 
     def archive(self):
@@ -113,7 +113,7 @@ class Context:
 def _complete_destructions(archive) -> None:
     """Every command first completes a destruction a crash interrupted (one cheap query when none is)."""
     import sqlite3
-    from ..core.destruction_intent import recover_pending
+    from ..core.management.destruction_intent import recover_pending
     from ..errors import IntegrityError
     try:
         recover_pending(archive)

@@ -32,8 +32,8 @@ def init(ctx, path, fonds, name, group):
 @pass_ctx
 def check(ctx, ref, no_digests, decrypt, as_json):
     """Verify every digest and compare store and catalogue; exit 6 on any problem."""
-    from ..core.catalogue_health import check_pages
-    from ..core.integrity import check as run_check
+    from ..core.catalogue.connection.health import check_pages
+    from ..core.store.integrity import check as run_check
     archive = ctx.archive()
     if ref is None:
         check_pages(archive.conn, archive.catalogue_path)      # damage on pages no listing reads
@@ -60,11 +60,12 @@ def check(ctx, ref, no_digests, decrypt, as_json):
 def rebuild_catalogue(ctx, yes):
     """Rebuild the catalogue's record tables from the store alone."""
     from ..core.archive import Archive
-    from ..core.recovery import rebuild
-    from ..core.config import find_archive
-    from ..core import catalogue, catalogue_health
-    from ..core.archive_trust import check_archive
-    from ..core.permissions import apply_umask
+    from ..core.store.recovery import rebuild
+    from ..core.kernel.config import find_archive
+    from ..core.catalogue.connection import connection as catalogue
+    from ..core.catalogue.connection import health as catalogue_health
+    from ..core.kernel.archive_trust import check_archive
+    from ..core.kernel.permissions import apply_umask
     root = find_archive(ctx.archive_path)
     check_archive(root)
     apply_umask(root)
@@ -100,7 +101,7 @@ def audit():
 def audit_log(ctx, ref, action, limit, as_json):
     """Show audit events, oldest first (all of them to auditors and admins; to others, the events about the
     records they may see and their own)."""
-    from ..core.disclosure import readable_events
+    from ..core.policy.disclosure import readable_events
     archive = ctx.archive()
     obj = archive.resolve(ref) if ref else None
     evs = readable_events(archive, obj=obj, action=action, limit=limit)
@@ -119,11 +120,11 @@ def audit_log(ctx, ref, action, limit, as_json):
 @pass_ctx
 def audit_verify(ctx, backups, repo, passphrase_fd, as_json):
     """Check the hash chain, the keyed head and the checkpoint log (and backups); exit 6 on any problem."""
-    from ..core.audit_verify import verify
+    from ..core.catalogue.connection.audit_verify import verify
     archive = ctx.archive()
     repository = None
     if backups or repo:
-        from ..core import backup
+        from ..core.backup.api import api as backup
         from .passphrase import read_passphrase
         secret = read_passphrase("backup passphrase", fd=passphrase_fd, env=backup.PASSPHRASE_ENV)
         repository = backup.open_repo(archive, repo, secret)
@@ -147,7 +148,7 @@ def audit_verify(ctx, backups, repo, passphrase_fd, as_json):
 @pass_ctx
 def audit_acknowledge(ctx, reason, as_json):
     """Accept a broken audit trail after looking into it (admin); writers refuse until then."""
-    from ..core.audit_verify import acknowledge
+    from ..core.catalogue.connection.audit_verify import acknowledge
     archive = ctx.archive()
     out = acknowledge(archive, reason)
     if as_json:

@@ -22,7 +22,7 @@ def disposition():
 def due_cmd(ctx, as_of, as_json):
     """Records whose retention has run out by --as-of, with their disposition action."""
     import datetime as dt
-    from ..core.disposition import due_list
+    from ..core.management.disposition import due_list
     rows = due_list(ctx.archive(), _as_of(as_of) or dt.date.today())
     if as_json:
         json_lines(rows)
@@ -41,7 +41,7 @@ def due_cmd(ctx, as_of, as_json):
 @pass_ctx
 def propose_cmd(ctx, refs, due, as_of, reason, as_json):
     """Build a destruction list from an appraisal; prints its id."""
-    from ..core.disposition import propose
+    from ..core.management.disposition import propose
     out = propose(ctx.archive(), list(refs), due=due, as_of=_as_of(as_of), reason=reason)
     if as_json:
         json_line(out)
@@ -57,7 +57,7 @@ def propose_cmd(ctx, refs, due, as_of, reason, as_json):
 @pass_ctx
 def approve_cmd(ctx, list_id, note):
     """Approve a destruction list (an approver role; never its proposer)."""
-    from ..core.disposition import approve
+    from ..core.management.disposition import approve
     lst = approve(ctx.archive(), list_id, note)
     line(f"destruction list {lst['id']} approved by {lst['decided_by']}")
 
@@ -68,7 +68,7 @@ def approve_cmd(ctx, list_id, note):
 @pass_ctx
 def reject_cmd(ctx, list_id, reason):
     """Reject a destruction list: nothing on it is destroyed."""
-    from ..core.disposition import reject
+    from ..core.management.disposition import reject
     reject(ctx.archive(), list_id, reason)
     line(f"destruction list {list_id} rejected")
 
@@ -87,8 +87,8 @@ def execute_cmd(ctx, list_id, transfer_to, dry_run, yes, as_json):
     Shows the records first and asks; --yes skips the question, --dry-run only shows them."""
     import sys
 
-    from ..core.disposition import execute
-    from ..core.disposition_plan import execution_plan
+    from ..core.management.disposition import execute
+    from ..core.management.disposition_plan import execution_plan
     from ..errors import UsageError
     archive = ctx.archive()
     plan = execution_plan(archive, list_id, transfer_to, dry_run=dry_run)
@@ -130,8 +130,8 @@ def execute_cmd(ctx, list_id, transfer_to, dry_run, yes, as_json):
 @pass_ctx
 def show_cmd(ctx, list_id, as_json):
     """A destruction list, its approval chain and (once executed) its certificate."""
-    from ..core.disposition import get_list
-    from ..core.users import acting_user
+    from ..core.management.disposition import get_list
+    from ..core.policy.users import acting_user
     archive = ctx.archive()
     acting_user(archive, action="read destruction lists")
     lst = get_list(archive, list_id)
@@ -155,8 +155,8 @@ def show_cmd(ctx, list_id, as_json):
 @pass_ctx
 def lists_cmd(ctx, as_json):
     """Every destruction list."""
-    from ..core.disposition import list_lists
-    from ..core.users import acting_user
+    from ..core.management.disposition import list_lists
+    from ..core.policy.users import acting_user
     archive = ctx.archive()
     acting_user(archive, action="read destruction lists")
     rows = list_lists(archive)
@@ -174,7 +174,7 @@ def lists_cmd(ctx, as_json):
 @pass_ctx
 def extend_cmd(ctx, ref, until, reason):
     """A review's outcome: keep a record longer (its due date moves)."""
-    from ..core.disposition import extend
+    from ..core.management.disposition import extend
     d = extend(ctx.archive(), ref, until=until, reason=reason)
     line(f"{d['record_id']} now due {d['due']}")
 

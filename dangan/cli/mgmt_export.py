@@ -18,7 +18,7 @@ from .output import format_options, json_line, line
 @pass_ctx
 def export(ctx, refs, volume, query, dest, as_json):
     """Export records as a BagIt bag (RFC 8493, sha512 manifests)."""
-    from ..core.export_bagit import export_bag, select
+    from ..core.management.export_bagit import export_bag, select
     archive = ctx.archive()
     out = export_bag(archive, select(archive, list(refs), volume=volume, query=query), dest)
     if as_json:
@@ -35,7 +35,7 @@ def export(ctx, refs, volume, query, dest, as_json):
 def import_bag_cmd(ctx, bag, allow_duplicate, as_json):
     """Import records from a BagIt bag made by `dangan export --bagit` (validated first)."""
     import sys
-    from ..core.import_bag import import_bag
+    from ..core.management.import_bag import import_bag
 
     def report(o):
         if as_json:
@@ -72,7 +72,7 @@ def stats_rows(out: dict, fmt: str) -> None:
 @pass_ctx
 def stats(ctx, by, fmt):
     """Statistics: records by department, year, category, secrecy, status or retention; items lent."""
-    from ..core.statistics import stats as run
+    from ..core.management.statistics import stats as run
     stats_rows(run(ctx.archive(), [b.strip() for b in by.split(",") if b.strip()]), fmt)
 
 

@@ -23,7 +23,7 @@ def hold():
 @pass_ctx
 def hold_add(ctx, refs, volume, query, reason, authority, as_json):
     """Place a hold on records, a volume (also records added later) or a query's records."""
-    from ..core.holds import add_hold
+    from ..core.management.holds import add_hold
     h = add_hold(ctx.archive(), list(refs), volume=volume, query=query, reason=reason, authority=authority)
     if as_json:
         json_line(h)
@@ -37,7 +37,7 @@ def hold_add(ctx, refs, volume, query, reason, authority, as_json):
 @pass_ctx
 def hold_release(ctx, hold_id, reason):
     """Release a hold (other holds on the same records stay)."""
-    from ..core.holds import release_hold
+    from ..core.management.holds import release_hold
     h = release_hold(ctx.archive(), hold_id, reason)
     line(f"hold {h['id']} released")
 
@@ -49,8 +49,8 @@ def hold_release(ctx, hold_id, reason):
 @pass_ctx
 def hold_list(ctx, show_all, record, as_json):
     """Holds in force (with --record: those covering one record)."""
-    from ..core.holds import list_holds
-    from ..core.users import acting_user
+    from ..core.management.holds import list_holds
+    from ..core.policy.users import acting_user
     archive = ctx.archive()
     acting_user(archive, action="list holds")
     rows = list_holds(archive, include_released=show_all, record=record)
@@ -78,7 +78,7 @@ def inspect():
 @pass_ctx
 def inspect_record(ctx, refs, volume, condition, fading, damage, environment, notes):
     """Record an inspection of records or a volume."""
-    from ..core.inspection import record_inspection
+    from ..core.management.inspection import record_inspection
     ids = record_inspection(ctx.archive(), list(refs), volume=volume, condition=condition, fading=fading,
                             damage=damage, environment=environment, notes=notes)
     line(f"inspection recorded ({len(ids)} entr{'y' if len(ids) == 1 else 'ies'})")
@@ -91,8 +91,8 @@ def inspect_record(ctx, refs, volume, condition, fading, damage, environment, no
 @pass_ctx
 def inspect_list(ctx, record, volume, as_json):
     """Inspections recorded."""
-    from ..core.inspection import list_inspections
-    from ..core.users import acting_user
+    from ..core.management.inspection import list_inspections
+    from ..core.policy.users import acting_user
     archive = ctx.archive()
     acting_user(archive, action="list inspections")
     rows = list_inspections(archive, record=record, volume=volume)
@@ -110,7 +110,7 @@ def inspect_list(ctx, record, volume, as_json):
 @pass_ctx
 def inspect_due(ctx, as_of, as_json):
     """Records whose six-monthly inspection is due."""
-    from ..core.inspection import due
+    from ..core.management.inspection import due
     rows = due(ctx.archive(), _as_of(as_of))
     if as_json:
         json_lines(rows)
@@ -129,7 +129,7 @@ def inspect_report(ctx, sample, as_of, fmt):
     overdue loans, disposition due, the last backup (recorded as an audit event)."""
     import csv
     import sys
-    from ..core.inspection import inspection_report
+    from ..core.management.inspection import inspection_report
     r = inspection_report(ctx.archive(), sample=sample, as_of=_as_of(as_of))
     if fmt == "json":
         json_line(r)
@@ -171,7 +171,7 @@ def inspect_report(ctx, sample, as_of, fmt):
 def inspect_four_property(ctx, refs, volume, as_json):
     """DA/T 70 four-property checks (authenticity, integrity, usability, security), item by item."""
     import sys
-    from ..core.four_property import four_property
+    from ..core.management.four_property import four_property
     out = four_property(ctx.archive(), list(refs), volume=volume)
     if as_json:
         json_lines(out["rows"])

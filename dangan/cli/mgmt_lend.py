@@ -13,7 +13,7 @@ from .output import format_options, json_line, json_lines, line, table
 
 def _as_of(value):
     import datetime as dt
-    from ..core.fields import parse_date
+    from ..core.catalogue.fields import parse_date
     return dt.date.fromisoformat(parse_date(value)) if value else None
 
 
@@ -34,7 +34,7 @@ def lend():
 @pass_ctx
 def lend_request(ctx, refs, purpose, days, borrower, unit, letter, id_number, as_json):
     """Ask to borrow records; prints the loan id."""
-    from ..core.lending import request
+    from ..core.management.lending import request
     loan = request(ctx.archive(), list(refs), purpose=purpose, days=days, borrower=borrower, unit=unit,
                    letter=letter, id_number=id_number)
     if as_json:
@@ -50,7 +50,7 @@ def lend_request(ctx, refs, purpose, days, borrower, unit, letter, id_number, as
 @pass_ctx
 def lend_approve(ctx, loan_id, note):
     """Approve a loan (department head of the borrower; a manager for secret files)."""
-    from ..core.lending import approve
+    from ..core.management.lending import approve
     loan = approve(ctx.archive(), loan_id, note)
     line(f"loan {loan['id']} approved: due back {loan['due']}")
 
@@ -64,7 +64,7 @@ def lend_approve(ctx, loan_id, note):
 @pass_ctx
 def lend_issue(ctx, loan_id, refs, out, as_json):
     """Issue an approved loan (all items not yet issued, or the ones named): in place, or copies with -o."""
-    from ..core.lending import issue
+    from ..core.management.lending import issue
     loan = issue(ctx.archive(), loan_id, list(refs), copy_to=out)
     if as_json:
         json_line(loan)
@@ -82,7 +82,7 @@ def lend_issue(ctx, loan_id, refs, out, as_json):
 @pass_ctx
 def lend_refuse(ctx, loan_id, reason):
     """Refuse a loan request."""
-    from ..core.lending import refuse
+    from ..core.management.lending import refuse
     refuse(ctx.archive(), loan_id, reason)
     line(f"loan {loan_id} refused")
 
@@ -95,7 +95,7 @@ def lend_refuse(ctx, loan_id, reason):
 @pass_ctx
 def lend_return(ctx, loan_id, refs, everything, condition):
     """Receive returned records, checked item by item."""
-    from ..core.lending import get_loan, return_items
+    from ..core.management.lending import get_loan, return_items
     archive = ctx.archive()
     if everything:
         refs = [i["record_id"] for i in get_loan(archive, loan_id)["items"] if not i["returned_at"]]
@@ -123,8 +123,8 @@ HEAD = ["LOAN", "STATUS", "BORROWER", "DEPT", "ITEMS", "OUT", "DUE", "OVERDUE", 
 @pass_ctx
 def lend_list(ctx, overdue, as_of, status, borrower, as_json):
     """Loans (with --overdue: those past due, as of today or --as-of)."""
-    from ..core.lending import list_loans
-    from ..core.users import acting_user
+    from ..core.management.lending import list_loans
+    from ..core.policy.users import acting_user
     archive = ctx.archive()
     acting_user(archive, action="list loans")
     loans = list_loans(archive, overdue=overdue, as_of=_as_of(as_of), status=status, borrower=borrower)
@@ -150,8 +150,8 @@ def lend_overdue(click_ctx, as_of, as_json):
 @pass_ctx
 def lend_register(ctx, since, until, fmt):
     """The lending register (借阅登记簿): one line per item lent, requested between --from and --to."""
-    from ..core.lending import list_loans
-    from ..core.users import acting_user
+    from ..core.management.lending import list_loans
+    from ..core.policy.users import acting_user
     archive = ctx.archive()
     acting_user(archive, action="read the lending register")
     s, u = _as_of(since), _as_of(until)

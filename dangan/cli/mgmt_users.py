@@ -36,7 +36,7 @@ ROLE_HELP = ("admin, archivist, department-head, manager, staff, auditor, securi
 @pass_ctx
 def user_add(ctx, name, roles, clearance, department, display_name, os_account, act_as):
     """Add a user (the first user becomes an admin bound to your OS account; later ones need an admin)."""
-    from ..core.users import add_user
+    from ..core.policy.users import add_user
     _show(add_user(ctx.archive(), name, display_name=display_name, department=department, roles=roles,
                    clearance=clearance, os_account=os_account, may_act_as=act_as))
 
@@ -46,7 +46,7 @@ def user_add(ctx, name, roles, clearance, department, display_name, os_account, 
 @pass_ctx
 def user_list(ctx, as_json):
     """Everyone in the register."""
-    from ..core.users import acting_user, list_users, register_in_use
+    from ..core.policy.users import acting_user, list_users, register_in_use
     archive = ctx.archive()
     if register_in_use(archive):
         acting_user(archive, action="list users")
@@ -72,7 +72,7 @@ def user_list(ctx, as_json):
 @pass_ctx
 def user_set(ctx, name, add, remove, clearance, department, display_name, os_account, act_as, no_act_as):
     """Change a user's roles, clearance, department, display name or OS accounts (admin)."""
-    from ..core.users import set_user
+    from ..core.policy.users import set_user
     _show(set_user(ctx.archive(), name, add_roles=add, remove_roles=remove, clearance=clearance,
                    department=department, display_name=display_name, os_account=os_account,
                    add_act_as=act_as, remove_act_as=no_act_as))
@@ -84,7 +84,7 @@ def user_set(ctx, name, add, remove, clearance, department, display_name, os_acc
 @pass_ctx
 def user_disable(ctx, name, reason):
     """Disable a user: they may no longer act (kept in the register and the audit trail)."""
-    from ..core.users import set_user
+    from ..core.policy.users import set_user
     _show(set_user(ctx.archive(), name, active=False, reason=reason))
 
 
@@ -93,7 +93,7 @@ def user_disable(ctx, name, reason):
 @pass_ctx
 def user_enable(ctx, name):
     """Enable a disabled user again."""
-    from ..core.users import set_user
+    from ..core.policy.users import set_user
     _show(set_user(ctx.archive(), name, active=True))
 
 
@@ -111,7 +111,7 @@ def access():
 @pass_ctx
 def access_grant(ctx, action, refs, grantee, days, reason):
     """Approve ACTION (export, copy, read, lend...) on records for a user, for some days."""
-    from ..core.access import grant
+    from ..core.policy.access import grant
     ids = grant(ctx.archive(), action, list(refs), grantee, days=days, reason=reason)
     line(f"approved {action} for {grantee} on {len(ids)} record(s): approval {', '.join(map(str, ids))}")
 
@@ -122,7 +122,7 @@ def access_grant(ctx, action, refs, grantee, days, reason):
 @pass_ctx
 def access_revoke(ctx, grant_id, reason):
     """Withdraw an approval."""
-    from ..core.access import revoke
+    from ..core.policy.access import revoke
     revoke(ctx.archive(), grant_id, reason)
     line(f"approval {grant_id} revoked")
 
@@ -133,8 +133,8 @@ def access_revoke(ctx, grant_id, reason):
 @pass_ctx
 def access_list(ctx, show_all, as_json):
     """Approvals on file."""
-    from ..core.access import list_grants
-    from ..core.users import acting_user
+    from ..core.policy.access import list_grants
+    from ..core.policy.users import acting_user
     archive = ctx.archive()
     acting_user(archive, action="list approvals")
     rows = list_grants(archive, active_only=not show_all)

@@ -32,7 +32,7 @@ _JSON_UNSAFE = re.compile("[\u0080-\u009f\u061c\u200e\u200f\u202a-\u202e\u2066-\
 
 def printable(value: Any) -> str:
     """``value`` as text that prints as itself: control, bidi and undecodable characters escaped."""
-    from ..core.source_files import escape_text
+    from ..core.store.source_files import escape_text
     return escape_text("" if value is None else str(value))
 
 

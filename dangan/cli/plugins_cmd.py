@@ -123,7 +123,7 @@ def alerts(click_ctx, show_all, as_json):
     """Alerts raised by plugins (unacknowledged first; overdue ones flagged)."""
     if click_ctx.invoked_subcommand:
         return
-    from ..core.alerts import list_alerts
+    from ..core.management.alerts import list_alerts
     rows = list_alerts(click_ctx.obj.archive(), include_acknowledged=show_all)
     if as_json:
         json_lines(rows)
@@ -138,7 +138,7 @@ def alerts(click_ctx, show_all, as_json):
 @pass_ctx
 def alerts_ack(ctx, alert_id):
     """Acknowledge an alert (recorded with who and when)."""
-    from ..core.alerts import acknowledge
+    from ..core.management.alerts import acknowledge
     a = acknowledge(ctx.archive(), alert_id)
     line(f"alert {a['id']} acknowledged by {a['acknowledged_by']}")
 
@@ -149,7 +149,7 @@ def alerts_ack(ctx, alert_id):
 @pass_ctx
 def approve(ctx, ref, note):
     """Approve a record that is pending approval (it becomes visible and active)."""
-    from ..core.approvals import approve as run
+    from ..core.management.approvals import approve as run
     rec = run(ctx.archive(), ref, note)
     line(f"{rec.id} approved (version {rec.version})")
 
@@ -164,9 +164,9 @@ def report(ctx, name, params, as_of, fmt):
     """Run a report a plugin contributes (without NAME: list them); `stats` is core's statistics
     (--param by=department,year,...) unless a plugin defines a report of that name."""
     import datetime as dt
-    from ..core.access import visibility
-    from ..core.fields import parse_date, parse_meta
-    from ..core.plugin_host import ArchiveContext
+    from ..core.policy.access import visibility
+    from ..core.catalogue.fields import parse_date, parse_meta
+    from ..core.kernel.plugin_host import ArchiveContext
     archive = ctx.archive()
     plugins = archive.plugins
     reports = plugins.reports()
@@ -181,7 +181,7 @@ def report(ctx, name, params, as_of, fmt):
             table(rows, ["REPORT", "PARAMS", "DESCRIPTION"], {2: 70})
         return
     if name == "stats" and "stats" not in reports:
-        from ..core.statistics import stats as run
+        from ..core.management.statistics import stats as run
         from ..errors import UsageError
         from .mgmt_export import stats_rows
         p = parse_meta(params)

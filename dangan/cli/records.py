@@ -34,7 +34,7 @@ def field_options(f):
 
 
 def fields_from(kw):
-    from ..core.fields import RecordFields, parse_meta
+    from ..core.catalogue.fields import RecordFields, parse_meta
     return RecordFields(title=kw["title"], department=kw["department"], category=kw["category"], year=kw["year"],
                         date=kw["date"], retention=kw["retention"], secrecy=kw["secrecy"], volume=kw["volume"],
                         tags=list(kw["tags"]), metadata=parse_meta(kw["meta"]))
@@ -52,8 +52,8 @@ def fields_from(kw):
 @pass_ctx
 def ingest(ctx, paths, create_volume, attach, allow_duplicate, as_json, follow_symlinks, **kw):
     """Archive files and folders (recursively) as records."""
-    from ..core.batch import ingest_batch
-    from ..core.users import acting_user
+    from ..core.store.batch import ingest_batch
+    from ..core.policy.users import acting_user
     from ..errors import UsageError
     archive = ctx.archive()
     acting_user(archive, action="ingest")      # once users are registered, only they may archive
@@ -101,7 +101,7 @@ def ingest(ctx, paths, create_volume, attach, allow_duplicate, as_json, follow_s
 @pass_ctx
 def revise(ctx, ref, path, message, **kw):
     """Add a new version of a record: a new main FILE and/or changed fields."""
-    from ..core.ingest import Ingestor
+    from ..core.store.ingest import Ingestor
     archive = ctx.archive()
     rec = Ingestor(archive, **_pipeline(archive)).revise(ref, path, fields_from(kw), message)
     line(f"{rec.id} is now at version {rec.version}")
@@ -114,7 +114,7 @@ def revise(ctx, ref, path, message, **kw):
 @pass_ctx
 def show(ctx, ref, version, as_json):
     """Show a record: catalogue fields, versions, files and digests."""
-    from ..core.access import require
+    from ..core.policy.access import require
     archive = ctx.archive()
     rec = archive.record(ref, version)
     require(archive, "view", rec)
@@ -162,7 +162,7 @@ def show(ctx, ref, version, as_json):
 @pass_ctx
 def ls(ctx, filters, department, category, year, secrecy, volume, sort, limit, wide, as_json):
     """List records, filtered by field (e.g. `dangan ls dept:BGS year:2019..2021`)."""
-    from ..core.listing import list_filtered
+    from ..core.search.listing import list_filtered
     archive = ctx.archive()
     recs = list_filtered(archive, " ".join(filters), department=department, category=category, year=year,
                          secrecy=secrecy, volume=volume, sort=sort, limit=limit)
@@ -170,7 +170,7 @@ def ls(ctx, filters, department, category, year, secrecy, volume, sort, limit, w
     if as_json:
         json_lines(r.to_dict() for r in recs)
         return
-    from ..core.records import short_id_length
+    from ..core.catalogue.records import short_id_length
     cut = None if wide else short_id_length(archive.conn)
     table([(r.id[:cut], r.archival_code or "", r.year or "", r.department or "", r.category or "", _marked(r.secrecy),
             r.title or ("[locked]" if r.secrecy in ("secret", "confidential", "top-secret") else "")) for r in recs],
@@ -190,9 +190,9 @@ def _marked(secrecy: str) -> str:
 @pass_ctx
 def versions(ctx, ref, as_json):
     """List a record's versions."""
-    from ..core.access import require
+    from ..core.policy.access import require
     archive = ctx.archive()
-    from ..core.sealing import versions_shown
+    from ..core.confidential.sealing import versions_shown
     require(archive, "view", archive.record(ref))
     vers = versions_shown(archive, ref)
     if as_json:
@@ -211,13 +211,13 @@ def versions(ctx, ref, as_json):
 @pass_ctx
 def get(ctx, ref, version, out, with_text, force):
     """Write a record's files to a folder, byte-identical, verified against their digests."""
-    from ..core.retrieval import get_files
+    from ..core.store.retrieval import get_files
     for p in get_files(ctx.archive(), ref, out, version=version, include_derivatives=with_text, overwrite=force):
         line(str(p))
 
 
 def _pipeline(archive) -> dict:
-    from ..core.pipeline import pipeline_for
+    from ..core.kernel.pipeline import pipeline_for
     return pipeline_for(archive)
 
 

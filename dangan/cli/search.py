@@ -31,8 +31,8 @@ def coloured(text: str, spans: list[tuple[int, int]]) -> str:
 @pass_ctx
 def search(ctx, query, sort, limit, page, as_json, count):
     """Search catalogue and full text: words, "phrases", AND/OR/NOT, -word, dept: year:2019..2021 date:>2024-01-01 ..."""
-    from ..core.indexing import ensure_fresh, open_search_index, search_filter
-    from ..core.volume_search import merged_search
+    from ..core.search.indexing import ensure_fresh, open_search_index, search_filter
+    from ..core.search.volume_search import merged_search
     archive = ctx.archive()
     text = " ".join(query)
     ensure_fresh(archive)
@@ -67,7 +67,7 @@ def search(ctx, query, sort, limit, page, as_json, count):
 @pass_ctx
 def reindex(ctx):
     """Rebuild the full-text index from the store alone."""
-    from ..core.indexing import reindex as run
+    from ..core.search.indexing import reindex as run
     archive = ctx.archive()
     progress = None
     if sys.stderr.isatty():

@@ -37,7 +37,7 @@ def volume():
 @pass_ctx
 def create(ctx, name, secrecy, title, department, year, category, retention, passphrase_fd, keyfile):
     """Create a volume; a confidential one gets its own key pair in the keystore."""
-    from ..core.volumes import create_volume, keystore_path
+    from ..core.catalogue.volumes import create_volume, keystore_path
     from ..model import is_confidential, normalise_secrecy
     archive = ctx.archive()
     secret = None
@@ -55,7 +55,7 @@ def create(ctx, name, secrecy, title, department, year, category, retention, pas
 @pass_ctx
 def list_(ctx, as_json):
     """Volumes within your clearance with their secrecy, record counts and whether they are unlocked."""
-    from ..core.disclosure import volume_list
+    from ..core.policy.disclosure import volume_list
     rows = volume_list(ctx.archive())
     if as_json:
         json_lines(rows)
@@ -73,7 +73,7 @@ def list_(ctx, as_json):
 @pass_ctx
 def unlock(ctx, name, minutes, passphrase_fd, keyfile):
     """Unlock a confidential volume for you (the dangan user acting), if you are cleared for it."""
-    from ..core.volumes import check_unlock, unlock as run
+    from ..core.catalogue.volumes import check_unlock, unlock as run
     archive = ctx.archive()
     check_unlock(archive, name)            # refuse an uncleared user before asking for the passphrase
     ttl = run(archive, name, passphrase=_secret(keyfile, passphrase_fd), keyfile=keyfile, minutes=minutes)
@@ -85,7 +85,7 @@ def unlock(ctx, name, minutes, passphrase_fd, keyfile):
 @pass_ctx
 def lock(ctx, name):
     """Lock a volume you unlocked (all of yours without NAME)."""
-    from ..core.volumes import lock as run
+    from ..core.catalogue.volumes import lock as run
     names = run(ctx.archive(), name)
     click.echo("locked: " + (", ".join(names) or "nothing"))
 
@@ -97,7 +97,7 @@ def lock(ctx, name):
 @pass_ctx
 def rotate_key(ctx, name, passphrase_fd, keyfile):
     """Give a volume a new key pair; record keys are re-wrapped, ciphertext is unchanged."""
-    from ..core.volumes import rotate
+    from ..core.catalogue.volumes import rotate
     rotate(ctx.archive(), name, passphrase=_secret(keyfile, passphrase_fd), keyfile=keyfile)
     line(f"volume {name}: key rotated")
 
@@ -110,7 +110,7 @@ def rotate_key(ctx, name, passphrase_fd, keyfile):
 @pass_ctx
 def export_key(ctx, names, dest, passphrase_fd, keyfile):
     """Export volume keys (all without NAMES) into a file protected by its own passphrase (for escrow)."""
-    from ..core.volumes import export_keys
+    from ..core.catalogue.volumes import export_keys
     secret = _secret(keyfile, passphrase_fd)
     export_secret = read_passphrase("passphrase for the exported file", confirm=True,
                                     env="DANGAN_EXPORT_PASSPHRASE")

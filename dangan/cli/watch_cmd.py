@@ -37,9 +37,9 @@ from . import pass_ctx
 def watch(ctx, folders, department, category, volume, secrecy, retention, year, tags, pattern, include, exclude,
           once, poll, settle_seconds, rescan_seconds, done_dir, delete, duplicates, verbose):
     """Archive files dropped into FOLDERS (or the [[watch.folders]] of dangan.toml) as they arrive."""
-    from ..core.fields import RecordFields
-    from ..core.watch_config import cli_folders, configured_folders, watch_settings
-    from ..core.watcher import Watcher
+    from ..core.catalogue.fields import RecordFields
+    from ..core.watch.config import cli_folders, configured_folders, watch_settings
+    from ..core.watch.watcher import Watcher
     from ..errors import UsageError
     if done_dir and delete:
         raise UsageError("--done-dir and --delete exclude each other")

@@ -16,18 +16,19 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any, Iterator
 
-from ..errors import UsageError
-from ..model import Record
-from . import audit as audit_log
-from . import catalogue, records
-from .actor import Actor, current_actor
-from .config import CONFIG_NAME, Config, find_archive, initial_config
+from dangan.errors import UsageError
+from dangan.model import Record
+from dangan.core.catalogue.connection import audit as audit_log
+from dangan.core.catalogue.connection import connection as catalogue
+from dangan.core.catalogue.connection import records
+from dangan.core.kernel.actor import Actor, current_actor
+from dangan.core.kernel.config import CONFIG_NAME, Config, find_archive, initial_config
 
 
 class Archive:
     def __init__(self, root: Path, actor: Actor | None = None, *, extra_plugins: tuple = ()) -> None:
-        from . import permissions
-        from .archive_trust import check_archive
+        from dangan.core.kernel import permissions
+        from dangan.core.kernel.archive_trust import check_archive
         self.root = Path(root)
         check_archive(self.root)                      # before any of its configuration or code is used
         permissions.apply_umask(self.root)
@@ -46,10 +47,10 @@ class Archive:
     def init(cls, path: str | Path, *, fonds: str, name: str = "", actor: Actor | None = None,
              group: str | None = None) -> "Archive":
         """Create an archive: private to its creator (0700/0600), or readable by ``group`` (2750/0640)."""
-        from ..repository.ocfl import OcflStore
-        from ..repository.fsutil import translate_oserror
-        from . import permissions
-        from .archive_trust import check_new_archive_folder
+        from dangan.repository.ocfl import OcflStore
+        from dangan.repository.fsutil import translate_oserror
+        from dangan.core.kernel import permissions
+        from dangan.core.kernel.archive_trust import check_new_archive_folder
 
         root = Path(path).expanduser()
         fonds = fonds.strip()
@@ -67,7 +68,7 @@ class Archive:
             (root / "index").mkdir()
             conn = catalogue.connect(root / "catalogue.sqlite", create=True)
             import uuid
-            from .audit_anchor import config_section
+            from dangan.core.catalogue.connection.audit_anchor import config_section
             archive_id = str(uuid.uuid4())
             (root / CONFIG_NAME).write_text(initial_config(fonds, name, archive_id) + config_section(archive_id),
                                             encoding="utf-8")
@@ -89,25 +90,25 @@ class Archive:
 
     @cached_property
     def store(self):
-        from ..repository.ocfl import OcflStore
+        from dangan.repository.ocfl import OcflStore
         return OcflStore(self.root / "store", self.root / ".work")
 
     @cached_property
     def plugins(self):
         """The plugin facade (loaded once per archive object)."""
-        from .plugin_host import load_plugins
+        from dangan.core.kernel.plugin_host import load_plugins
         return load_plugins(self)
 
     @cached_property
     def _worker(self):
-        from .extraction import ExtractionWorker, PluginExtractor
+        from dangan.core.store.extraction import ExtractionWorker, PluginExtractor
         cfg = self.config
         plugins = PluginExtractor((str(self.root / "plugins"),), cfg.plugins_enabled, tuple(cfg.plugins_disabled))
         return ExtractionWorker(timeout=cfg.extraction_timeout, memory_mb=cfg.extraction_memory_mb, plugins=plugins)
 
     def extractor(self, path: Path, mime: str):
         """Extract text and metadata from one file, in the worker process, with the configured limits."""
-        from ..model import ExtractOptions
+        from dangan.model import ExtractOptions
         return self._worker.extract(path, mime, ExtractOptions(ocr_languages=self.config.ocr_languages,
                                                                tesseract_cmd=self.config.tesseract))
 
@@ -128,7 +129,7 @@ class Archive:
     @contextmanager
     def transaction(self) -> Iterator[sqlite3.Connection]:
         """A write transaction; if it appended audit events, its checkpoint is logged after the commit."""
-        from . import audit_anchor
+        from dangan.core.catalogue.connection import audit_anchor
         pending = audit_anchor.Pending()
         outer = self.__dict__.get("_audit_pending")
         self._audit_pending = pending
@@ -143,7 +144,7 @@ class Archive:
     def audit_ready(self, conn: sqlite3.Connection) -> None:
         """Refuse now (IntegrityError) if the audit trail is broken: writers that publish to the store before
         their first event call this first, so a refusal leaves nothing behind."""
-        from . import audit_anchor
+        from dangan.core.catalogue.connection import audit_anchor
         pending = self.__dict__.get("_audit_pending")
         if pending is not None and not pending.n:
             pending.n = audit_anchor.guard(self, conn)
@@ -152,7 +153,7 @@ class Archive:
               details: dict[str, Any] | None = None) -> int:
         """Append an event inside the caller's transaction, with the actor's identity; a broken trail is
         refused (``audit_anchor.guard``), and the head is sealed with the audit key."""
-        from . import audit_anchor
+        from dangan.core.catalogue.connection import audit_anchor
         pending = self.__dict__.get("_audit_pending") or audit_anchor.Pending()
         if not pending.n:
             pending.n = audit_anchor.guard(self, conn)
@@ -170,15 +171,15 @@ class Archive:
     def ingest(self, path: str | Path, *, attachments: tuple = (), allow_duplicate: bool = False,
                index: bool = True, **fields: Any) -> Record:
         """Archive one file as a record (the API form of ``dangan ingest FILE``); raises on refusal."""
-        from .fields import RecordFields
-        from .ingest import Ingestor
-        from .pipeline import pipeline_for
-        from .recovery import recover_interrupted
+        from dangan.core.catalogue.fields import RecordFields
+        from dangan.core.store.ingest import Ingestor
+        from dangan.core.kernel.pipeline import pipeline_for
+        from dangan.core.store.recovery import recover_interrupted
         recover_interrupted(self)
         rec = Ingestor(self, allow_duplicate=allow_duplicate, **pipeline_for(self)).ingest(
             Path(path), RecordFields(**fields), tuple(Path(a) for a in attachments))
         if index:
-            from .indexing import drain
+            from dangan.core.search.indexing import drain
             drain(self)
         return rec
 
@@ -195,8 +196,8 @@ class Archive:
 
     def opened(self, rec: Record) -> tuple[Record, bool]:
         """The record with its sealed fields restored if its volume is unlocked; (record, is_locked)."""
-        from ..errors import CryptoError
-        from .sealing import opened, sealed_of
+        from dangan.errors import CryptoError
+        from dangan.core.confidential.sealing import opened, sealed_of
         sealed = sealed_of(self, rec.id) if rec.version == self._head(rec.id) else self._sealed_at(rec)
         if not sealed:
             return rec, False
@@ -209,17 +210,17 @@ class Archive:
         return self.conn.execute("SELECT version FROM records WHERE id = ?", (rid,)).fetchone()["version"]
 
     def _sealed_at(self, rec: Record) -> str | None:
-        from .retrieval import _sealed_at
+        from dangan.core.store.retrieval import _sealed_at
         return _sealed_at(self, rec.id, rec.version)
 
     def _check_version(self, rec: Record, version: int) -> None:
-        from ..errors import NotFound
+        from dangan.errors import NotFound
         if not 1 <= version <= rec.version:
             raise NotFound(f"record {rec.id} has versions 1 to {rec.version}, not {version}")
 
     def record_from_store(self, record_id: str, version: int | None = None) -> Record:
         """The record as its version's metadata.json holds it (the store is the truth)."""
-        from .storage import read_metadata
+        from dangan.core.store.layout import read_metadata
         return read_metadata(self.store, record_id, version)
 
     def versions(self, ref: str) -> list[dict[str, Any]]:

@@ -18,7 +18,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
-from ..repository.fsutil import pid_alive
+from dangan.repository.fsutil import pid_alive
 
 
 @dataclass
@@ -30,7 +30,7 @@ class Section:
 
 
 def watcher_section(archive) -> Section:
-    from .watch_lock import lock_held, read_state
+    from dangan.core.watch.lock import lock_held, read_state
     state = read_state(archive.root)
     running = lock_held(archive.root)
     data: dict[str, Any] = {"running": running, "pid": None, "host": None, "started": None, "heartbeat_age": None,
@@ -53,8 +53,9 @@ def watcher_section(archive) -> Section:
 
 
 def queues_section(archive) -> Section:
-    from . import deferred, indexing
-    from .watch_lock import lock_held, read_state
+    from dangan.core.store import deferred
+    from dangan.core.search import indexing
+    from dangan.core.watch.lock import lock_held, read_state
     to_archive, folders = _waiting(archive, lock_held(archive.root), read_state(archive.root))
     data = {"to_archive": to_archive, "to_extract": deferred.pending(archive), "to_index": indexing.pending(archive),
             "folders": folders}
@@ -63,8 +64,8 @@ def queues_section(archive) -> Section:
 
 
 def errors_section(archive) -> Section:
-    from . import deferred
-    from .watch_handoff import last_errors
+    from dangan.core.store import deferred
+    from dangan.core.watch.handoff import last_errors
     recent = last_errors(archive)
     failed = deferred.failures(archive)
     quarantined = sum(f["quarantined"] for f in _known_folders(archive))
@@ -80,7 +81,7 @@ def errors_section(archive) -> Section:
 
 def backup_section(archive) -> Section:
     """Age of the last good backup; a warning when it is older than ``[backup] interval_hours``."""
-    from .backup import backup_status
+    from dangan.core.backup.api import backup_status
     st = backup_status(archive)
     line = ("warning: " if st.get("overdue") else "") + str(st.get("message", ""))
     return Section("backup", st, [line] if line else [])
@@ -96,9 +97,9 @@ def collect(archive) -> list[Section]:
 # -- helpers -------------------------------------------------------------------------
 def _known_folders(archive) -> list[dict]:
     """Drop folders from dangan.toml and from the watcher's state file, with their quarantine counts."""
-    from .watch_config import DropFolder, configured_folders
-    from .watch_files import quarantined
-    from .watch_lock import read_state
+    from dangan.core.watch.config import DropFolder, configured_folders
+    from dangan.core.watch.files import quarantined
+    from dangan.core.watch.lock import read_state
     seen: dict[str, DropFolder] = {str(f.path): f for f in configured_folders(archive.config, archive.root)}
     for f in (read_state(archive.root) or {}).get("folders", []):
         seen.setdefault(f["path"], DropFolder(path=Path(f["path"])))
@@ -110,8 +111,8 @@ def _waiting(archive, running: bool, state: dict | None) -> tuple[int, list[dict
     if running and state:
         return int(state.get("waiting", 0)), [{"path": f["path"], "waiting": f.get("waiting", 0)}
                                               for f in state.get("folders", [])]
-    from .watch_config import configured_folders
-    from .watch_files import scan
+    from dangan.core.watch.config import configured_folders
+    from dangan.core.watch.files import scan
     folders = []
     for f in configured_folders(archive.config, archive.root):
         n = sum(1 for _ in scan(f)) if f.path.is_dir() else 0

@@ -2,7 +2,7 @@
 
 Public API: ``ExtractOptions``, ``extract(path, mime, options) -> Extraction``
 (in-process) and ``EXTRACTORS`` (the ordered functions ``extract`` walks).
-Run untrusted files through ``dangan.core.extraction`` instead, which runs
+Run untrusted files through ``dangan.core.store.extraction`` instead, which runs
 ``extract`` in a worker process with time and memory limits.
 """
 from .dispatch import EXTRACTORS, extract

@@ -31,7 +31,7 @@ def _name(fn) -> str:
 def extract(path: Path, mime: str, options: ExtractOptions | None = None) -> Extraction:
     """Extract text and metadata from ``path`` in this process; never raises.
 
-    Hostile files should go through ``dangan.core.extraction`` (a worker with
+    Hostile files should go through ``dangan.core.store.extraction`` (a worker with
     time and memory limits) instead.
     """
     options = options or ExtractOptions()

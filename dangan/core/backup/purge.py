@@ -1,0 +1,128 @@
+"""Destruction reaches the backups: a destroyed record's content is purged from every snapshot.
+
+For each snapshot that still holds the record's object (not its tombstone):
+
+1. the object's entry is replaced by the entry of the live tombstone object
+   (its blobs written first);
+2. the snapshot's catalogue copy is rewritten so the record's rows are the
+   tombstone's rows (copied from the live catalogue), then vacuumed with
+   ``secure_delete`` so no free page keeps the old rows;
+3. the manifest is replaced atomically.
+
+Then every blob no manifest names any more is deleted (``sweep``): a blob
+the record shared with a live record stays, because another entry still
+names it.  Each step is idempotent; the pending row (``backup_purges``) is
+deleted only after the sweep, so a run killed half way is completed by the
+next one.
+"""
+from __future__ import annotations
+
+import json
+import sqlite3
+
+from dangan.errors import UsageError
+from dangan.core.backup.api.create import _Uploads, object_entry, serialize
+from dangan.core.backup.api.prune import sweep
+from dangan.repository.backup.repo import Repository, utcnow
+
+RECORD_TABLES = (("records", "id"), ("versions", "record_id"), ("files", "record_id"))
+
+
+def _tombstone_entry(archive, rid: str, uploads: _Uploads) -> dict | None:
+    store = archive.store
+    if not store.exists(rid):
+        return None
+    root = store.object_path(rid)
+    inv_bytes = (root / "inventory.json").read_bytes()
+    side = (root / "inventory.json.sha512").read_bytes()
+    version = int(json.loads(inv_bytes)["head"][1:])
+    return object_entry(store.root, root, inv_bytes, side, version, "destroyed", uploads)
+
+
+def _columns(conn: sqlite3.Connection, table: str) -> list[str]:
+    return [r[1] for r in conn.execute(f"PRAGMA table_info({table})")]
+
+
+def rewrite_catalogue(data: bytes, live: sqlite3.Connection, rids: list[str]) -> bytes:
+    mem = sqlite3.connect(":memory:", isolation_level=None)
+    try:
+        mem.deserialize(data)
+        for rid in rids:
+            for table, key in RECORD_TABLES:
+                mem.execute(f"DELETE FROM {table} WHERE {key} = ?", (rid,))
+            for table, key in RECORD_TABLES:
+                cols = [c for c in _columns(mem, table) if c in set(_columns(live, table))]
+                names = ", ".join(cols)
+                rows = live.execute(f"SELECT {names} FROM {table} WHERE {key} = ?", (rid,)).fetchall()
+                mem.executemany(f"INSERT INTO {table} ({names}) VALUES ({', '.join('?' * len(cols))})",
+                                [tuple(r) for r in rows])
+            mem.execute("INSERT INTO index_outbox (record_id, op, queued) VALUES (?, 'delete', ?)", (rid, utcnow()))
+        return serialize(mem)
+    finally:
+        mem.close()
+
+
+def purge_records(archive, repo: Repository, rids: set[str]) -> dict:
+    """Purge destroyed records ``rids`` from every snapshot of ``repo`` (caller holds the lock)."""
+    live = archive.conn
+    for rid in rids:
+        row = live.execute("SELECT status FROM records WHERE id = ?", (rid,)).fetchone()
+        if row is None or row["status"] != "destroyed":
+            raise UsageError(f"record {rid} is not destroyed: nothing to purge from the backups")
+    uploads = _Uploads(repo, set())
+    tombs = {rid: _tombstone_entry(archive, rid, uploads) for rid in sorted(rids)}
+    uploads.flush()
+    rewritten = []
+    for sid in repo.snapshot_ids():
+        manifest = repo.load_snapshot(sid)
+        doomed = sorted(rid for rid in rids
+                        if rid in manifest["objects"] and manifest["objects"][rid]["status"] != "destroyed")
+        if not doomed:
+            continue
+        for rid in doomed:
+            if tombs[rid] is None:
+                del manifest["objects"][rid]
+            else:
+                manifest["objects"][rid] = tombs[rid]
+        cat = manifest["catalogue"]
+        new_cat = rewrite_catalogue(repo.blob_bytes(cat["digest"]), live, doomed)
+        digest, size = repo.put_blob_bytes(new_cat)
+        manifest["catalogue"] = {"digest": digest, "size": size}
+        statuses = [e["status"] for e in manifest["objects"].values()]
+        manifest["counts"].update({"objects": len(manifest["objects"]),
+                                   "records": sum(s != "destroyed" for s in statuses),
+                                   "destroyed": statuses.count("destroyed"),
+                                   "files": len({d for e in manifest["objects"].values() for _r, d, _s in e["files"]})})
+        manifest.setdefault("purged", []).extend({"record_id": rid, "time": utcnow()} for rid in doomed)
+        repo.save_snapshot(manifest)
+        rewritten.append(sid)
+    result = {"records": sorted(rids), "snapshots": rewritten}
+    result.update(sweep(repo))
+    return result
+
+
+def pending(archive, repo_id: str) -> set[str]:
+    return {r[0] for r in archive.conn.execute("SELECT record_id FROM backup_purges WHERE repo_id = ?", (repo_id,))}
+
+
+def destroyed_records(archive) -> set[str]:
+    return {r[0] for r in archive.conn.execute("SELECT id FROM records WHERE status = 'destroyed'")}
+
+
+def run_pending(archive, repo: Repository, *, everything: bool = False) -> dict | None:
+    """Carry out this repository's pending purges (``everything``: every destroyed record of the archive)."""
+    was_pending = pending(archive, repo.id)
+    rids = set(was_pending)
+    if everything:
+        rids |= destroyed_records(archive)
+    if not rids:
+        return None
+    result = purge_records(archive, repo, rids)
+    with archive.transaction() as conn:
+        for rid in sorted(rids):
+            conn.execute("DELETE FROM backup_purges WHERE repo_id = ? AND record_id = ?", (repo.id, rid))
+            if rid in was_pending or result["snapshots"]:
+                archive.audit(conn, "backup.purge", rid, details={"repository": repo.id,
+                                                                   "snapshots": result["snapshots"]})
+    return result
+

@@ -1,0 +1,384 @@
+"""The catalogue: SQLite in WAL mode, schema versioned by migrations.
+
+Every write runs in ``BEGIN IMMEDIATE`` (the write lock is taken up front, so
+two writers never deadlock on an upgrade), with a busy timeout, and with
+``synchronous=FULL`` because a lost commit could lose an acknowledged ingest.
+"""
+from __future__ import annotations
+
+import sqlite3
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Iterator
+
+from dangan.errors import LockTimeout
+
+BUSY_TIMEOUT_MS = 60_000
+
+# Each migration moves the schema from version i to i+1; never edit a shipped one.
+MIGRATIONS: list[str] = [
+    # 1: records, versions, files, volumes, piece counters, audit, outbox, intents
+    """
+    CREATE TABLE records (
+        id TEXT PRIMARY KEY,
+        fonds TEXT NOT NULL,
+        archival_code TEXT UNIQUE,
+        piece_class TEXT,
+        piece INTEGER,
+        title TEXT NOT NULL DEFAULT '',
+        department TEXT, category TEXT, year INTEGER, date TEXT,
+        retention TEXT, secrecy TEXT NOT NULL DEFAULT 'public', volume TEXT,
+        tags TEXT NOT NULL DEFAULT '[]',
+        metadata TEXT NOT NULL DEFAULT '{}',
+        status TEXT NOT NULL DEFAULT 'active',
+        version INTEGER NOT NULL,
+        created TEXT NOT NULL, updated TEXT NOT NULL,
+        main_sha512 TEXT, main_mime TEXT, main_name TEXT,
+        extraction_status TEXT, extraction_message TEXT
+    );
+    CREATE INDEX records_main_sha512 ON records(main_sha512);
+    CREATE INDEX records_filter ON records(department, category, year);
+    CREATE INDEX records_volume ON records(volume);
+    CREATE TABLE versions (
+        record_id TEXT NOT NULL REFERENCES records(id),
+        version INTEGER NOT NULL,
+        created TEXT NOT NULL, actor TEXT NOT NULL, message TEXT NOT NULL DEFAULT '',
+        PRIMARY KEY (record_id, version)
+    );
+    CREATE TABLE files (
+        record_id TEXT NOT NULL REFERENCES records(id),
+        version INTEGER NOT NULL,
+        path TEXT NOT NULL, role TEXT NOT NULL, size INTEGER NOT NULL, sha512 TEXT NOT NULL,
+        mime TEXT, mime_by_extension TEXT, mime_mismatch INTEGER NOT NULL DEFAULT 0,
+        original_name TEXT,
+        PRIMARY KEY (record_id, version, path)
+    );
+    CREATE INDEX files_sha512 ON files(sha512);
+    CREATE TABLE volumes (
+        name TEXT PRIMARY KEY,
+        title TEXT NOT NULL DEFAULT '',
+        department TEXT, category TEXT, year INTEGER, retention TEXT,
+        secrecy TEXT NOT NULL DEFAULT 'public',
+        created TEXT NOT NULL
+    );
+    CREATE TABLE piece_counters (class_key TEXT PRIMARY KEY, last INTEGER NOT NULL);
+    CREATE TABLE audit (
+        seq INTEGER PRIMARY KEY,
+        time TEXT NOT NULL, actor TEXT NOT NULL, action TEXT NOT NULL,
+        object TEXT NOT NULL DEFAULT '', outcome TEXT NOT NULL,
+        details TEXT NOT NULL DEFAULT '{}',
+        prev_hash TEXT NOT NULL, hash TEXT NOT NULL
+    );
+    CREATE INDEX audit_object ON audit(object);
+    CREATE TABLE audit_head (id INTEGER PRIMARY KEY CHECK (id = 1), seq INTEGER NOT NULL, hash TEXT NOT NULL);
+    CREATE TABLE index_outbox (
+        seq INTEGER PRIMARY KEY AUTOINCREMENT,
+        record_id TEXT NOT NULL, op TEXT NOT NULL, queued TEXT NOT NULL
+    );
+    CREATE TABLE ingest_intents (
+        object_id TEXT PRIMARY KEY, pid INTEGER NOT NULL, host TEXT NOT NULL,
+        source TEXT NOT NULL, started TEXT NOT NULL
+    );
+    """,
+    # 2: alerts raised by plugins after archiving (e.g. drug quality: 10 hours to reach the manager)
+    """
+    CREATE TABLE alerts (
+        id TEXT PRIMARY KEY,
+        record_id TEXT NOT NULL, kind TEXT NOT NULL, message TEXT NOT NULL,
+        due_at TEXT NOT NULL, recipient TEXT NOT NULL, plugin TEXT NOT NULL DEFAULT '',
+        raised_at TEXT NOT NULL,
+        notified_at TEXT, notify_result TEXT,
+        acknowledged_at TEXT, acknowledged_by TEXT
+    );
+    CREATE INDEX alerts_open ON alerts(acknowledged_at, due_at);
+    """,
+    # 3: confidential volumes (stable id, public key) and records' sealed (encrypted) catalogue fields
+    """
+    ALTER TABLE volumes ADD COLUMN id TEXT;
+    ALTER TABLE volumes ADD COLUMN confidential INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE volumes ADD COLUMN public_key TEXT;
+    ALTER TABLE volumes ADD COLUMN created_by TEXT;
+    CREATE UNIQUE INDEX volumes_id ON volumes(id);
+    ALTER TABLE records ADD COLUMN sealed TEXT;
+    """,
+    # 4: the drop-folder watcher (issue 7): hand-offs of drop files, records awaiting background extraction
+    """
+    CREATE TABLE watch_handoffs (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        folder TEXT NOT NULL,
+        path TEXT NOT NULL,
+        path_key TEXT NOT NULL,
+        sha512 TEXT,
+        size INTEGER NOT NULL, mtime_ns INTEGER NOT NULL,
+        pid INTEGER NOT NULL, host TEXT NOT NULL,
+        audit_seq INTEGER NOT NULL,
+        started TEXT NOT NULL,
+        state TEXT NOT NULL,
+        outcome TEXT, record_id TEXT, reason TEXT, finished TEXT
+    );
+    CREATE INDEX watch_handoffs_state ON watch_handoffs(state);
+    CREATE INDEX watch_handoffs_path_key ON watch_handoffs(path_key);
+    CREATE TABLE extraction_queue (
+        record_id TEXT PRIMARY KEY,
+        queued TEXT NOT NULL,
+        attempts INTEGER NOT NULL DEFAULT 0,
+        last_error TEXT, last_attempt TEXT
+    );
+    """,
+    # 5: records management (issue 8): users register, access grants, loans, holds, disposition, inspections.
+    # No foreign keys to records: destruction and rebuild-catalogue delete and re-insert record rows.
+    """
+    CREATE TABLE users (
+        name TEXT PRIMARY KEY,
+        display_name TEXT NOT NULL DEFAULT '',
+        department TEXT,
+        roles TEXT NOT NULL DEFAULT '[]',
+        clearance TEXT NOT NULL DEFAULT 'internal',
+        active INTEGER NOT NULL DEFAULT 1,
+        created TEXT NOT NULL, created_by TEXT NOT NULL, updated TEXT NOT NULL
+    );
+    CREATE TABLE grants (
+        id INTEGER PRIMARY KEY,
+        record_id TEXT NOT NULL, action TEXT NOT NULL, grantee TEXT NOT NULL,
+        granted_by TEXT NOT NULL, granted_at TEXT NOT NULL, expires_at TEXT NOT NULL,
+        reason TEXT NOT NULL DEFAULT '', revoked_at TEXT
+    );
+    CREATE INDEX grants_lookup ON grants(grantee, record_id, action);
+    CREATE TABLE loans (
+        id TEXT PRIMARY KEY,
+        borrower TEXT NOT NULL, department TEXT, purpose TEXT NOT NULL, days INTEGER NOT NULL,
+        external_unit TEXT, letter_ref TEXT, id_number TEXT,
+        status TEXT NOT NULL,
+        requested_by TEXT NOT NULL, requested_at TEXT NOT NULL,
+        decided_by TEXT, decided_at TEXT, decision_note TEXT,
+        due TEXT, closed_at TEXT
+    );
+    CREATE INDEX loans_status ON loans(status, due);
+    CREATE TABLE loan_items (
+        loan_id TEXT NOT NULL REFERENCES loans(id),
+        record_id TEXT NOT NULL,
+        returned_at TEXT, received_by TEXT, condition TEXT,
+        PRIMARY KEY (loan_id, record_id)
+    );
+    CREATE INDEX loan_items_record ON loan_items(record_id);
+    CREATE TABLE holds (
+        id TEXT PRIMARY KEY,
+        scope_kind TEXT NOT NULL, scope TEXT NOT NULL,
+        reason TEXT NOT NULL, authority TEXT NOT NULL,
+        created TEXT NOT NULL, created_by TEXT NOT NULL,
+        released_at TEXT, released_by TEXT, release_reason TEXT
+    );
+    CREATE TABLE hold_records (
+        hold_id TEXT NOT NULL REFERENCES holds(id),
+        record_id TEXT NOT NULL,
+        PRIMARY KEY (hold_id, record_id)
+    );
+    CREATE INDEX hold_records_record ON hold_records(record_id);
+    CREATE TABLE retention_extensions (
+        id INTEGER PRIMARY KEY,
+        record_id TEXT NOT NULL, until TEXT NOT NULL, reason TEXT NOT NULL,
+        created TEXT NOT NULL, created_by TEXT NOT NULL
+    );
+    CREATE INDEX retention_extensions_record ON retention_extensions(record_id);
+    CREATE TABLE disposal_lists (
+        id TEXT PRIMARY KEY,
+        status TEXT NOT NULL,
+        as_of TEXT NOT NULL, reason TEXT NOT NULL DEFAULT '',
+        proposed_by TEXT NOT NULL, proposed_at TEXT NOT NULL,
+        decided_by TEXT, decided_at TEXT, decision_note TEXT,
+        executed_by TEXT, executed_at TEXT,
+        certificate TEXT
+    );
+    CREATE TABLE disposal_items (
+        list_id TEXT NOT NULL REFERENCES disposal_lists(id),
+        record_id TEXT NOT NULL,
+        archival_code TEXT, title TEXT NOT NULL DEFAULT '', secrecy TEXT, retention TEXT,
+        due TEXT, action TEXT NOT NULL,
+        outcome TEXT, certificate_sha256 TEXT,
+        PRIMARY KEY (list_id, record_id)
+    );
+    CREATE INDEX disposal_items_record ON disposal_items(record_id);
+    CREATE TABLE inspections (
+        id INTEGER PRIMARY KEY,
+        record_id TEXT, volume TEXT,
+        inspected_at TEXT NOT NULL, inspector TEXT NOT NULL,
+        condition TEXT NOT NULL, fading TEXT NOT NULL DEFAULT 'none', damage TEXT NOT NULL DEFAULT '',
+        environment TEXT NOT NULL DEFAULT '', notes TEXT NOT NULL DEFAULT '',
+        CHECK ((record_id IS NULL) != (volume IS NULL))
+    );
+    CREATE INDEX inspections_record ON inspections(record_id, inspected_at);
+    CREATE INDEX inspections_volume ON inspections(volume, inspected_at);
+    """,
+    # 6: backups (issue 6): repositories this archive backs up to, purges owed to them after a destruction,
+    #    and the runs (local state, left out of the catalogue copy in each snapshot)
+    """
+    CREATE TABLE backup_repos (
+        repo_id TEXT PRIMARY KEY, location TEXT NOT NULL, added TEXT NOT NULL
+    );
+    CREATE TABLE backup_purges (
+        repo_id TEXT NOT NULL, record_id TEXT NOT NULL, queued TEXT NOT NULL,
+        certificate_sha256 TEXT NOT NULL DEFAULT '',
+        PRIMARY KEY (repo_id, record_id)
+    );
+    CREATE TABLE backup_runs (
+        seq INTEGER PRIMARY KEY, repo_id TEXT NOT NULL, location TEXT NOT NULL, op TEXT NOT NULL,
+        started TEXT NOT NULL, finished TEXT NOT NULL, outcome TEXT NOT NULL, snapshot TEXT,
+        message TEXT NOT NULL DEFAULT ''
+    );
+    CREATE INDEX backup_runs_outcome ON backup_runs(op, outcome, finished);
+    """,
+    # 7: records management, second part (issue 8): users bound to OS accounts (NULL = the user name) and who
+    #    may act as them; loans are issued (requested → approved → issued → returned), each item in place or as
+    #    a recorded, watermarked copy.  Loans approved before this migration were already out: they are issued.
+    """
+    ALTER TABLE users ADD COLUMN os_account TEXT;
+    ALTER TABLE users ADD COLUMN may_act_as TEXT NOT NULL DEFAULT '[]';
+    ALTER TABLE loan_items ADD COLUMN issued_at TEXT;
+    ALTER TABLE loan_items ADD COLUMN issued_by TEXT;
+    ALTER TABLE loan_items ADD COLUMN issue_mode TEXT;
+    ALTER TABLE loan_items ADD COLUMN copy_to TEXT;
+    ALTER TABLE loan_items ADD COLUMN copy_files TEXT;
+    UPDATE loan_items SET issued_at = (SELECT decided_at FROM loans WHERE loans.id = loan_items.loan_id),
+        issue_mode = 'in-place' WHERE loan_id IN (SELECT id FROM loans WHERE status IN ('on-loan', 'returned'));
+    UPDATE loans SET status = 'issued' WHERE status = 'on-loan';
+    """,
+    # 8: listings sort by creation, date or archival code without sorting the whole table
+    """
+    CREATE INDEX records_created ON records(created, id);
+    CREATE INDEX records_date ON records(date, id);
+    """,
+    # 9: four eyes by real identities (issue 11): each step of an approval chain stores the identity that took it
+    #    (``uid:N`` or ``session:S``, NULL before this migration); declassification requests and their approvals.
+    """
+    ALTER TABLE disposal_lists ADD COLUMN proposed_identity TEXT;
+    ALTER TABLE disposal_lists ADD COLUMN decided_identity TEXT;
+    ALTER TABLE disposal_lists ADD COLUMN executed_identity TEXT;
+    ALTER TABLE loans ADD COLUMN requested_identity TEXT;
+    ALTER TABLE loans ADD COLUMN decided_identity TEXT;
+    ALTER TABLE loan_items ADD COLUMN issued_identity TEXT;
+    ALTER TABLE grants ADD COLUMN granted_identity TEXT;
+    CREATE TABLE declassifications (
+        id TEXT PRIMARY KEY,
+        record_id TEXT NOT NULL, from_level TEXT NOT NULL, to_level TEXT NOT NULL, reason TEXT NOT NULL,
+        status TEXT NOT NULL,
+        requested_by TEXT NOT NULL, requested_identity TEXT NOT NULL, requested_at TEXT NOT NULL,
+        decided_by TEXT, decided_identity TEXT, decided_at TEXT, decision_note TEXT,
+        version INTEGER
+    );
+    CREATE INDEX declassifications_record ON declassifications(record_id, status);
+    """,
+    # 10: destruction survives a crash (issue 12): the intent of a destruction (the tombstone's metadata.json,
+    #    the certificate and the audit details, fixed before anything is removed) is committed first; recovery
+    #    rolls a started destruction forward from it (core/management/destruction_intent.py).
+    """
+    CREATE TABLE destruction_intents (
+        record_id TEXT PRIMARY KEY,
+        status TEXT NOT NULL,
+        list_id TEXT,
+        tombstone BLOB NOT NULL,
+        certificate TEXT NOT NULL,
+        event TEXT NOT NULL,
+        sealed INTEGER NOT NULL DEFAULT 0,
+        actor TEXT NOT NULL, created TEXT NOT NULL, pid INTEGER NOT NULL, host TEXT NOT NULL
+    );
+    """,
+    # 11: the audit trail anchored outside the catalogue (issue 12): the head carries the checkpoint number of
+    #    its transaction and the audit key's HMAC over it; pieces are allocated above the highest one in use
+    """
+    ALTER TABLE audit_head ADD COLUMN checkpoint INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE audit_head ADD COLUMN mac TEXT NOT NULL DEFAULT '';
+    CREATE INDEX records_piece ON records(piece_class, piece);
+    """,
+]
+
+SCHEMA_VERSION = len(MIGRATIONS)
+
+
+def connect(path: Path, *, create: bool = False) -> sqlite3.Connection:
+    """Open the catalogue, migrating it to the current schema.
+
+    Only ``create=True`` may make a new one, and only where no file is: an existing file that is
+    empty, schemaless or damaged is refused (see :mod:`.catalogue_health`), never taken for new.
+    """
+    from dangan.core.catalogue.connection import health
+    problem = health.problem_before_open(path)
+    if problem and not (create and problem == "is missing"):
+        raise health.refusal(path, problem)
+    conn = sqlite3.connect(path, timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None, check_same_thread=False)
+    try:
+        conn.row_factory = sqlite3.Row
+        conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+        if not problem:
+            problem = health.problem_after_open(conn)
+            if problem:
+                raise health.refusal(path, problem)
+        mode = conn.execute("PRAGMA journal_mode").fetchone()[0]
+        if mode != "wal":
+            conn.execute("PRAGMA journal_mode = WAL")
+        conn.execute("PRAGMA synchronous = FULL")
+        conn.execute("PRAGMA foreign_keys = ON")
+        migrate(conn)
+    except sqlite3.DatabaseError as exc:
+        conn.close()
+        if health.is_damage(exc):
+            raise health.refusal(path, f"is damaged ({exc})") from None
+        raise
+    except BaseException:
+        conn.close()
+        raise
+    return conn
+
+
+def migrate(conn: sqlite3.Connection) -> None:
+    current = conn.execute("PRAGMA user_version").fetchone()[0]
+    if current == SCHEMA_VERSION:
+        return
+    if current > SCHEMA_VERSION:
+        from dangan.errors import UsageError
+        raise UsageError(f"the catalogue has schema {current}, newer than this dangan ({SCHEMA_VERSION}): upgrade dangan")
+    with transaction(conn):
+        current = conn.execute("PRAGMA user_version").fetchone()[0]
+        for i in range(current, SCHEMA_VERSION):
+            for stmt in _statements(MIGRATIONS[i]):
+                conn.execute(stmt)
+            conn.execute(f"PRAGMA user_version = {i + 1}")
+
+
+def _statements(script: str) -> Iterator[str]:
+    buf = ""
+    for line in script.splitlines(keepends=True):
+        buf += line
+        if sqlite3.complete_statement(buf):
+            if buf.strip():
+                yield buf
+            buf = ""
+
+
+@contextmanager
+def transaction(conn: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
+    """A write transaction taken with BEGIN IMMEDIATE; commits or rolls back."""
+    try:
+        conn.execute("BEGIN IMMEDIATE")
+    except sqlite3.OperationalError as exc:
+        if "locked" in str(exc) or "busy" in str(exc):
+            raise LockTimeout("the catalogue is busy (another dangan is writing); try again") from None
+        raise
+    try:
+        yield conn
+        conn.execute("COMMIT")
+    except BaseException as exc:
+        if conn.in_transaction:
+            conn.execute("ROLLBACK")
+        if isinstance(exc, sqlite3.OperationalError):
+            raise _translate(exc) from exc
+        raise
+
+
+def _translate(exc: sqlite3.OperationalError) -> Exception:
+    text = str(exc)
+    if "full" in text:
+        from dangan.errors import StorageFull
+        return StorageFull("disk full while writing the catalogue: the change was rolled back; free space and retry")
+    if "locked" in text or "busy" in text:
+        return LockTimeout("the catalogue is busy (another dangan is writing); try again")
+    return exc

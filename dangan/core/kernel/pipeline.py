@@ -1,0 +1,9 @@
+"""What the ingest pipeline plugs in: the text extractor and the classifier (plugins)."""
+from __future__ import annotations
+
+
+
+def pipeline_for(archive, *, extract: bool = True) -> dict:
+    from dangan.core.kernel.plugin_host import Classifier
+    plugins = archive.plugins
+    return {"extractor": archive.extractor if extract else None, "classifier": Classifier(archive, plugins)}

@@ -1,0 +1,158 @@
+"""DA/T 70 four-property checks (四性检测): authenticity, integrity, usability, security, per record.
+
+The check items implemented (each gives ``pass``, ``fail`` or ``n/a`` with a detail):
+
+authenticity (真实性)
+  ``audit-chain``        the audit trail's hash chain is intact (``audit.verify``)
+  ``ingest-event``       an ingest (or recovery) event names the record
+  ``metadata-agrees``    the store's metadata.json agrees with the catalogue (fields, version, digests)
+integrity (完整性)
+  ``digests``            every stored file matches its sha512 (OCFL fixity of the object)
+  ``files-present``      every file the catalogue lists for the head version is in the store
+  ``version-sequence``   versions run v1..vN without gaps; the catalogue has each, head = N
+usability (可用性)
+  ``mime-known``         every original file has a known MIME type (not application/octet-stream)
+  ``extraction``         the catalogue's extraction status is ok or empty (text extracted or none to get)
+  ``readable``           each original file re-opens (read through; PDF and text parsed)
+security (安全性)
+  ``secrecy-marked``     the record carries a secrecy marking
+  ``sealed-if-confidential``  a record marked secret or above is sealed in a confidential volume
+  ``keystore-entry``     a sealed record's key is in the keystore (and not shredded)
+  ``no-plaintext-title`` a sealed record's title is neither in the catalogue nor in the store's metadata.json
+
+Needs ``archivist``, ``admin`` or ``auditor``; only records the actor may see are checked.  The run is an
+``inspection.four-property`` audit event (PREMIS: validation).
+"""
+from __future__ import annotations
+
+import json
+
+from dangan.errors import UsageError
+from dangan.repository.ocfl import vnum
+
+ITEMS = {
+    "authenticity": ("audit-chain", "ingest-event", "metadata-agrees"),
+    "integrity": ("digests", "files-present", "version-sequence"),
+    "usability": ("mime-known", "extraction", "readable"),
+    "security": ("secrecy-marked", "sealed-if-confidential", "keystore-entry", "no-plaintext-title"),
+}
+ROLES = ("archivist", "admin", "auditor")
+
+
+def _targets(archive, refs, volume):
+    from dangan.core.policy.access import visibility
+    from dangan.core.search.listing import list_filtered
+    if bool(refs) == bool(volume):
+        raise UsageError("give record ids or --volume V (one of them)")
+    if volume:
+        recs = list_filtered(archive, volume=volume, sort="code")
+        if not recs:
+            raise UsageError(f"no record in volume {volume!r} (that you may see)")
+    else:
+        from dangan.core.policy.access import require
+        recs = []
+        for ref in dict.fromkeys(refs):
+            rec = archive.record(ref)
+            require(archive, "view", rec)
+            recs.append(rec)
+    visible = visibility(archive)
+    return [r for r in recs if r.status not in ("destroyed", "transferred") and (visible is None or visible(r))]
+
+
+def check_record(archive, rec, chain_problems: list[str]) -> list[dict]:
+    from dangan.model import is_confidential
+    from dangan.repository.validate import validate_object
+    from dangan.core.management.inspection import readable
+    from dangan.core.store.integrity import _compare
+    from dangan.core.store.layout import read_metadata
+    rid, conn, store = rec.id, archive.conn, archive.store
+    row = conn.execute("SELECT * FROM records WHERE id = ?", (rid,)).fetchone()
+    sealed = row["sealed"]
+    out: dict[str, tuple[str, str]] = {}
+    out["audit-chain"] = ("fail", "; ".join(chain_problems[:3])) if chain_problems else ("pass", "")
+    ingest = conn.execute("SELECT seq FROM audit WHERE object = ? AND action IN ('record.ingest', 'record.recover')"
+                          " LIMIT 1", (rid,)).fetchone()
+    out["ingest-event"] = ("pass", f"event {ingest['seq']}") if ingest else ("fail", "no ingest event names it")
+    root = store.object_path(rid)
+    report = validate_object(root, expected_id=rid, check_digests=True) if root.exists() else None
+    if report is None:
+        out["digests"] = ("fail", "the object is missing from the store")
+    else:
+        out["digests"] = ("fail", "; ".join(p.message for p in report.errors[:3])) if report.errors else ("pass", "")
+    diffs = _compare(archive, rid) if report is not None and not report.errors else []
+    out["metadata-agrees"] = ("fail", "; ".join(p.message for p in diffs[:3])) if diffs else \
+        (("pass", "") if report is not None and not report.errors else ("fail", "store object not valid"))
+    if report is None:
+        for item in ("files-present", "version-sequence", "readable"):
+            out[item] = ("fail", "the object is missing from the store")
+    else:
+        inv = store.inventory(rid)
+        state = {f.logical_path for f in store.files(rid, vnum(inv["head"]), inv)}
+        missing = [f["path"] for f in conn.execute("SELECT path FROM files WHERE record_id = ? AND version = ?",
+                                                   (rid, row["version"])) if f["path"] not in state]
+        missing += [s.logical_path for s in store.files(rid) if not (root / s.content_path).exists()]
+        out["files-present"] = ("fail", "missing: " + ", ".join(missing)) if missing else ("pass", f"{len(state)} files")
+        nums = sorted(vnum(v) for v in inv["versions"])
+        cat = [r["version"] for r in conn.execute("SELECT version FROM versions WHERE record_id = ? ORDER BY version",
+                                                  (rid,))]
+        ok = nums == list(range(1, len(nums) + 1)) and cat == nums and row["version"] == nums[-1]
+        out["version-sequence"] = ("pass", f"v1..v{nums[-1]}") if ok else \
+            ("fail", f"store {nums}, catalogue {cat}, head {row['version']}")
+        state_, why = readable(archive, rec)
+        out["readable"] = ("pass", "") if state_ == "ok" else ("n/a", why) if state_ == "sealed" else ("fail", why)
+    originals = [f for f in rec.files if f.role != "derivative"]
+    unknown = [f.path for f in originals if not f.mime or f.mime == "application/octet-stream"]
+    out["mime-known"] = ("fail", "unknown: " + ", ".join(unknown)) if unknown else \
+        ("pass", ", ".join(sorted({f.mime for f in originals})))
+    status = row["extraction_status"]
+    out["extraction"] = ("pass", status) if status in ("ok", "empty") else \
+        ("fail", f"{status}: {row['extraction_message'] or ''}".strip(": "))
+    out["secrecy-marked"] = ("pass", rec.secrecy) if rec.secrecy else ("fail", "no secrecy marking")
+    if is_confidential(rec.secrecy or "public"):
+        out["sealed-if-confidential"] = ("pass", f"sealed in volume {rec.volume}") if sealed else \
+            ("fail", f"marked {rec.secrecy} but stored in plain text")
+    else:
+        out["sealed-if-confidential"] = ("n/a", f"{rec.secrecy}: sealing not required")
+    if sealed:
+        out["keystore-entry"] = _keystore(archive, rid)
+        plain = read_metadata(store, rid).title if report is not None and not report.errors else ""
+        leaks = [w for w, t in (("catalogue", row["title"]), ("metadata.json", plain)) if t]
+        out["no-plaintext-title"] = ("fail", "title in plain text in " + ", ".join(leaks)) if leaks else ("pass", "")
+    else:
+        out["keystore-entry"] = ("n/a", "not sealed")
+        out["no-plaintext-title"] = ("n/a", "not sealed")
+    return [{"record_id": rid, "archival_code": rec.archival_code, "property": prop, "item": item,
+             "result": out[item][0], "detail": out[item][1]} for prop, items in ITEMS.items() for item in items]
+
+
+def _keystore(archive, rid: str) -> tuple[str, str]:
+    from dangan.errors import DanganError
+    from dangan.core.catalogue.volumes import open_keystore
+    try:
+        ks = open_keystore(archive)
+        gone = ks.destroyed(rid)
+        if gone:
+            return "fail", f"the key was shredded on {gone}"
+        return "pass", f"volume key {ks.record_volume(rid)}"
+    except (DanganError, KeyError, OSError) as exc:
+        return "fail", f"no key in the keystore ({getattr(exc, 'message', exc)})"
+
+
+def four_property(archive, refs=(), *, volume: str | None = None) -> dict:
+    """Run every check item on the records named (or a volume's); returns ``{"records", "rows", "summary"}``."""
+    from dangan.core.catalogue.audit import verify
+    from dangan.core.policy.users import require_role
+    require_role(archive, ROLES, "run four-property checks")
+    recs = _targets(archive, list(refs), volume)
+    chain = verify(archive.conn)
+    rows = [r for rec in recs for r in check_record(archive, rec, chain)]
+    summary = {}
+    for prop in ITEMS:
+        mine = [r for r in rows if r["property"] == prop]
+        summary[prop] = "fail" if any(r["result"] == "fail" for r in mine) else "pass"
+    failed = sorted({r["record_id"] for r in rows if r["result"] == "fail"})
+    archive.record_event("inspection.four-property", volume or "", "success" if not failed else "failure", details={
+        "premis_event_type": "validation", "records": [r.id for r in recs], "failed": failed,
+        "summary": summary, "items": {p: list(i) for p, i in ITEMS.items()}})
+    return {"records": [r.id for r in recs], "rows": rows, "summary": summary, "failed": failed,
+            "items": json.loads(json.dumps(ITEMS))}

@@ -1,0 +1,235 @@
+"""Keeping the full-text index in step with the store: one writer, fed by an outbox.
+
+Every change that affects search adds a row to ``index_outbox`` in the same
+catalogue transaction as the change.  ``drain`` turns outbox rows into index
+updates: it holds ``index/.drain.lock`` for the whole drain, so only one
+process feeds the index at a time and an older document can never overwrite
+a newer one; the index's own writer lock serialises the commit.  Rows are
+deleted only after the index has committed them, so a crash repeats work but
+never loses it.  ``reindex`` rebuilds the index from the store alone; an index
+too damaged to open is moved aside (``index/.damaged-<time>/``), never deleted.
+
+Errors the search engine raises while writing (a truncated segment gives
+EOFError, a garbled one struct or pickle errors) become one
+``IntegrityError`` telling the user to run ``dangan reindex``.
+"""
+from __future__ import annotations
+
+import json
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Callable, Iterator
+
+from dangan.errors import DanganError, IntegrityError, LockTimeout
+from dangan.model import Record
+from dangan.repository.fsutil import flocked
+from dangan.repository.ocfl import vnum
+from dangan.core.store.layout import METADATA_PATH, parse_metadata, text_path
+
+BATCH = 500              # outbox rows applied per commit
+REINDEX_BATCH = 5000     # records per commit when rebuilding: fewer segments to merge later
+
+
+def open_search_index(archive, *, create: bool = True):
+    from dangan.index import open_index
+    return open_index(archive.root / "index", create=create)
+
+
+def document_for(archive, rec: Record, names: dict[str, str] | None = None, *, sealed: bool = False):
+    """The index document of a record's head version: catalogue fields and extracted text.
+
+    A sealed (confidential) record goes into the main index as ``locked``:
+    the plain allow-list fields only, never its title, text or file names.
+    """
+    from dangan.index import IndexDocument
+    if sealed:
+        return IndexDocument(record_id=rec.id, archival_code=rec.archival_code, department=rec.department,
+                             category=rec.category, year=rec.year, date=rec.date, retention=rec.retention,
+                             secrecy=rec.secrecy, volume=rec.volume, status=rec.status, locked=True)
+    texts = []
+    by_path = {f.logical_path: f for f in archive.store.files(rec.id, rec.version)}
+    for f in rec.files:
+        t = by_path.get(text_path(f.path))
+        if t is not None:
+            texts.append(b"".join(archive.store.read_chunks(rec.id, t)).decode("utf-8", "replace"))
+    main = rec.main_file
+    return IndexDocument(
+        record_id=rec.id, archival_code=rec.archival_code, title=rec.title, department=rec.department,
+        category=rec.category, year=rec.year, date=rec.date, retention=rec.retention, secrecy=rec.secrecy,
+        volume=rec.volume, mime=main.mime if main else None, tags=list(rec.tags),
+        metadata={k: str(v) for k, v in rec.metadata.items()},
+        filenames=[(names or {}).get(f.path, f.path) for f in rec.files], content="\n\n".join(texts),
+        status=rec.status)
+
+
+def _drain_lock(archive, blocking: bool):
+    path = archive.root / "index" / ".drain.lock"
+    path.parent.mkdir(exist_ok=True)
+    return flocked(path, wait=blocking)
+
+
+@contextmanager
+def _engine_errors(archive) -> Iterator[None]:
+    """Engine failures while writing the index -> IntegrityError (disk errors and domain errors pass)."""
+    try:
+        yield
+    except (DanganError, OSError, MemoryError):
+        raise
+    except Exception as exc:  # noqa: BLE001 - the engine's many exception types
+        raise IntegrityError(f"index is damaged: {index_dir(archive)}: {type(exc).__name__}: {exc}"[:400]
+                             + "; run `dangan reindex` to rebuild it") from exc
+
+
+def pending(archive) -> int:
+    return archive.conn.execute("SELECT count(*) FROM index_outbox").fetchone()[0]
+
+
+def drain(archive, *, blocking: bool = True, limit: int | None = None) -> int:
+    """Apply queued index updates; returns how many records were (re)indexed or removed."""
+    from dangan.core.store.layout import read_metadata, stored_original_names
+    done = 0
+    with _drain_lock(archive, blocking) as held:
+        if not held:
+            return 0
+        index = None
+        try:
+            while limit is None or done < limit:
+                rows = archive.conn.execute("SELECT seq, record_id, op FROM index_outbox ORDER BY seq LIMIT ?",
+                                            (BATCH,)).fetchall()
+                if not rows:
+                    break
+                index = index or open_search_index(archive)
+                last: dict[str, str] = {}
+                for r in rows:
+                    last[r["record_id"]] = r["op"]
+                docs, gone = [], []
+                for rid, op in last.items():
+                    row = archive.conn.execute("SELECT status, sealed FROM records WHERE id = ?", (rid,)).fetchone()
+                    if op == "delete" or row is None or row["status"] == "destroyed":
+                        gone.append(rid)
+                        continue
+                    rec = read_metadata(archive.store, rid)
+                    docs.append(document_for(archive, rec, stored_original_names(archive.store, rid),
+                                             sealed=bool(row["sealed"])))
+                with _engine_errors(archive):
+                    if docs:
+                        index.add(docs)
+                    if gone:
+                        index.delete(gone)
+                with archive.transaction() as conn:
+                    conn.execute("DELETE FROM index_outbox WHERE seq <= ?", (rows[-1]["seq"],))
+                done += len(last)
+        finally:
+            if index is not None:
+                index.close()
+    return done
+
+
+def reindex(archive, progress: Callable[[int, int], None] | None = None,
+            notice: Callable[[str], None] | None = None) -> int:
+    """Rebuild the index from the store alone (metadata.json and stored text derivatives).
+
+    ``notice`` hears about a damaged index that was set aside.
+    """
+    from dangan.index import open_index
+    store = archive.store
+    with _drain_lock(archive, True):
+        top = archive.conn.execute("SELECT max(seq) FROM index_outbox").fetchone()[0] or 0
+        roots = list(store.iter_object_roots())
+        index = None
+        try:
+            with _engine_errors(archive):
+                index = open_index(index_dir(archive), create=True)
+                index.clear()
+        except IntegrityError as exc:
+            # Too damaged to open or clear: set it aside (kept, not deleted) and start afresh.
+            if index is not None:
+                try:
+                    index.close()
+                except Exception:  # noqa: BLE001 - it is being replaced
+                    pass
+            aside = _set_aside(index_dir(archive))
+            if notice:
+                notice(f"the damaged index ({exc.message}) was moved to {aside}; delete it when no longer needed")
+            index = open_index(index_dir(archive), create=True)
+        try:
+            batch, n = [], 0
+            for i, root in enumerate(roots):
+                inv = json.loads((root / "inventory.json").read_bytes())
+                rid, head = inv["id"], vnum(inv["head"])
+                rec, names, cat = parse_metadata(store.read_bytes(rid, METADATA_PATH, head), rid)
+                rec.version = head
+                if rec.status == "destroyed":
+                    continue
+                batch.append(document_for(archive, rec, names, sealed=bool(cat.get("sealed"))))
+                if len(batch) >= REINDEX_BATCH:
+                    with _engine_errors(archive):
+                        n += index.add(batch) or len(batch)
+                    batch = []
+                if progress:
+                    progress(i + 1, len(roots))
+            if batch:
+                with _engine_errors(archive):
+                    n += index.add(batch) or len(batch)
+        finally:
+            index.close()
+        with archive.transaction() as conn:
+            conn.execute("DELETE FROM index_outbox WHERE seq <= ?", (top,))
+            archive.audit(conn, "index.rebuild", details={"records": n})
+    return n
+
+
+def _set_aside(path: Path) -> Path:
+    """Move a damaged index's files into ``path/.damaged-<time>/`` (lock files stay where they are)."""
+    import datetime as dt
+    import os
+    stamp = dt.datetime.now(dt.timezone.utc).strftime("%Y%m%dT%H%M%S%f")
+    aside = path / f".damaged-{stamp}"
+    aside.mkdir()
+    for p in path.iterdir():
+        if not p.name.startswith("."):
+            os.replace(p, aside / p.name)
+    return aside
+
+
+def ensure_fresh(archive) -> None:
+    """Before a search: apply pending updates unless another process is doing so right now."""
+    try:
+        if pending(archive):
+            drain(archive, blocking=False)
+    except LockTimeout:
+        pass
+
+
+def search_purpose(text: str) -> str:
+    """What plugins are told a search is for: ``SEARCH_BY_ID_NUMBER`` when the query holds a valid resident ID
+    number, else nothing."""
+    import re
+
+    from stdnum.cn import ric
+    from dangan.plugins.types import SEARCH_BY_ID_NUMBER
+    found = any(ric.is_valid(m) for m in re.findall(r"(?<![0-9])[0-9]{17}[0-9Xx](?![0-9A-Za-z])", text))
+    return SEARCH_BY_ID_NUMBER if found else ""
+
+
+def search_filter(archive, text: str = ""):
+    """The ``allowed`` hook for search hits: the actor's view rights over the hit's catalogue fields.
+
+    Access rules see the record as the catalogue holds it (fields stored in
+    the index are not trusted for decisions).  None when nothing restricts.
+    ``text`` is the query: plugins are told when it searches by ID number.
+    """
+    from dangan.core.policy.access import visibility
+    visible = visibility(archive, search_purpose(text))
+    if visible is None:
+        return None
+    from dangan.core.catalogue.connection import records as rows
+
+    def allowed(fields: dict) -> bool:
+        row = archive.conn.execute("SELECT * FROM records WHERE id = ?", (fields["record_id"],)).fetchone()
+        return row is not None and visible(rows.row_to_record(archive.conn, row, with_files=False))
+    return allowed
+
+
+def index_dir(archive) -> Path:
+    return archive.root / "index"

@@ -1,0 +1,35 @@
+"""Listing records from the catalogue with filters (no store access)."""
+from __future__ import annotations
+
+from dangan.model import Record, normalise_secrecy
+from dangan.core.catalogue.connection import records
+
+
+def list_filtered(archive, query: str = "", *, department=None, category=None, year=None, secrecy=None,
+                  volume=None, sort: str = "created", limit: int | None = None) -> list[Record]:
+    where, params = [], []
+    for col, val in (("department", department), ("category", category), ("year", year), ("volume", volume)):
+        if val is not None:
+            where.append(f"{col} = ?")
+            params.append(val)
+    if secrecy is not None:
+        where.append("secrecy = ?")
+        params.append(normalise_secrecy(secrecy))
+    if query.strip():
+        from dangan.index.query import filters_to_sql, parse_query
+        q = parse_query(query)
+        from dangan.errors import UsageError
+        if q.terms is not None:
+            raise UsageError("`dangan ls` takes field filters only (dept:, year:, ...); use `dangan search` for words")
+        from dangan.index.text_v1 import fold
+        archive.conn.create_function("dangan_fold", 1, fold, deterministic=True)
+        sql, p = filters_to_sql(q.filters, fold="dangan_fold")
+        if sql:
+            where.append(sql)
+            params.extend(p)
+    from dangan.core.policy.access import visibility
+    visible = visibility(archive)
+    if visible is None:
+        return records.list_records(archive.conn, " AND ".join(where), params, sort=sort, limit=limit)
+    out = [r for r in records.list_records(archive.conn, " AND ".join(where), params, sort=sort) if visible(r)]
+    return out[:limit] if limit is not None else out

@@ -1,0 +1,188 @@
+"""Ingest of many files: each file's outcome reported, one bad file never stops the batch."""
+from __future__ import annotations
+
+import logging
+import os
+import threading
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable, Iterable, Iterator
+
+from dangan.errors import DanganError, DuplicateRecord, StorageFull
+from dangan.core.catalogue.fields import RecordFields
+from dangan.core.store.ingest import IngestOutcome, Ingestor
+from dangan.core.store.source_files import shown_name
+
+log = logging.getLogger("dangan.ingest")
+
+
+@dataclass(frozen=True)
+class Source:
+    """One file of a batch: whether a symbolic link may be followed to reach it, or why it is refused."""
+
+    path: Path
+    follow: bool = False
+    refusal: str | None = None
+    beneath: Path | None = None          # the folder named: no symlinked sub-folder is walked through
+
+
+def expand(paths: Iterable[Path], *, follow_symlinks: bool = False) -> Iterator[Source]:
+    """Files named, and the files inside folders named (recursively, sorted, symlinked folders not followed).
+
+    A file named on the command line is taken even through a symbolic link (the user named it).
+    Inside a folder, a symbolic link is followed only when it stays inside that folder, or
+    with ``follow_symlinks``; one that leaves it is refused, so a link planted in a shared
+    folder (``x.txt -> /etc/shadow``) is never archived by accident."""
+    for p in paths:
+        p = Path(p)
+        if p.is_dir() and not p.is_symlink():
+            top = p.resolve()
+            for dirpath, dirnames, filenames in os.walk(p):
+                dirnames.sort()
+                for name in sorted(filenames):
+                    f = Path(dirpath) / name
+                    if not f.is_symlink():
+                        yield Source(f, beneath=p)
+                    elif follow_symlinks or f.resolve().is_relative_to(top):
+                        yield Source(f, follow=True)
+                    else:
+                        yield Source(f, refusal=f"{shown_name(f)}: a symbolic link to a file outside "
+                                                f"{shown_name(p)}: not followed (--follow-symlinks archives it)")
+        else:
+            yield Source(p, follow=True)
+
+
+
+def ingest_batch(archive, paths: Iterable[Path], fields: RecordFields, *, attachments: tuple[Path, ...] = (),
+                 allow_duplicate: bool = False, on_outcome: Callable[[IngestOutcome], None] | None = None,
+                 progress: bool = False, index: bool = True, jobs: int | None = None,
+                 on_warning: Callable[[str], None] | None = None, create_volume: bool = True,
+                 follow_symlinks: bool = False) -> list[IngestOutcome]:
+    """Ingest files; ``jobs`` files are staged, hashed and extracted at once (default ``[ingest] jobs``,
+    else 2), but committed strictly in the given order, so archival codes follow the input order."""
+    from dangan.core.store.recovery import recover_interrupted
+
+    from dangan.core.catalogue.connection.audit_anchor import require_intact
+    require_intact(archive)                 # a broken audit trail: refused before the first file
+    recover_interrupted(archive)
+    files = list(expand(paths, follow_symlinks=follow_symlinks))
+    jobs = max(1, int(jobs or archive.config.raw.get("ingest", {}).get("jobs", 2)))
+    outcomes: list[IngestOutcome | None] = [None] * len(files)
+    bar = None
+    if progress and len(files) > 1:
+        import sys
+
+        import click
+        bar = click.progressbar(length=len(files), label="archiving", file=sys.stderr)   # stdout keeps the lines
+        bar.__enter__()
+    turns = _Turns()
+    stop = threading.Event()
+    workers: list = []
+    local = threading.local()
+
+    def ingestor() -> Ingestor:
+        if not hasattr(local, "ingestor"):
+            from dangan.core.archive import Archive
+            from dangan.core.kernel.pipeline import pipeline_for
+            a = archive if not workers else Archive(archive.root, archive.actor, extra_plugins=archive.extra_plugins)
+            workers.append(a)
+            local.ingestor = Ingestor(a, allow_duplicate=allow_duplicate, on_warning=on_warning,
+                                      create_volume=create_volume, **pipeline_for(a))
+        return local.ingestor
+
+    def run(k: int, source: Source) -> IngestOutcome | None:
+        try:
+            if stop.is_set():
+                return None
+            if source.refusal:
+                return IngestOutcome(shown_name(source.path), "refused", message=source.refusal)
+            return _one(ingestor(), source, fields, attachments, gate=lambda: turns.turn(k))
+        finally:
+            turns.done(k)
+
+    try:
+        if jobs == 1 or len(files) < 2:
+            results = (run(k, p) for k, p in enumerate(files))
+        else:
+            from concurrent.futures import ThreadPoolExecutor
+            pool = ThreadPoolExecutor(max_workers=jobs, thread_name_prefix="dangan-ingest")
+            results = pool.map(run, range(len(files)), files)
+        for k, outcome in enumerate(results):
+            if outcome is None:
+                continue
+            outcomes[k] = outcome
+            if bar:                           # the bar is cleared, the file's line printed, the bar redrawn below
+                bar.file.write("\r\033[K")
+                bar.file.flush()
+            if on_outcome:
+                on_outcome(outcome)
+            if bar:
+                bar.update(1)
+            if outcome.status == "failed" and outcome.message.startswith("disk full"):
+                stop.set()       # nothing more can be archived; the rest stay where they are
+    finally:
+        if jobs > 1 and len(files) >= 2:
+            pool.shutdown(wait=True)
+        if bar:
+            bar.__exit__(None, None, None)
+        for a in workers:
+            if a is not archive:
+                a.close()
+    done = [o for o in outcomes if o is not None]
+    if index and any(o.status == "archived" for o in done):
+        from dangan.core.search.indexing import drain
+        try:
+            drain(archive)          # searchable when the command returns
+        except DanganError as exc:  # archived all the same; the updates stay queued for the next drain
+            if on_warning:
+                on_warning(f"archived, but not yet searchable: {exc.message}")
+    return done
+
+
+class _Turns:
+    """Lets parallel ingests commit one at a time, in input order."""
+
+    def __init__(self) -> None:
+        self.next = 0
+        self.cv = threading.Condition()
+
+    @contextmanager
+    def turn(self, k: int) -> Iterator[None]:
+        with self.cv:
+            self.cv.wait_for(lambda: self.next >= k)
+        try:
+            yield
+        finally:
+            self.done(k)
+
+    def done(self, k: int) -> None:
+        with self.cv:
+            self.cv.wait_for(lambda: self.next >= k)
+            if self.next == k:
+                self.next = k + 1
+                self.cv.notify_all()
+
+
+def _one(ingestor: Ingestor, source: Source, fields: RecordFields, attachments: tuple[Path, ...],
+         gate=None) -> IngestOutcome:
+    path, shown = source.path, shown_name(source.path)
+    try:
+        rec = ingestor.ingest(path, fields, attachments, gate=gate, follow_symlinks=source.follow,
+                              beneath=source.beneath)
+    except DuplicateRecord as exc:
+        return IngestOutcome(shown, "duplicate", exc.existing_id, message=exc.message, exit_code=exc.exit_code)
+    except StorageFull as exc:
+        return IngestOutcome(shown, "failed", message=exc.message, exit_code=exc.exit_code)
+    except DanganError as exc:
+        return IngestOutcome(shown, "refused", message=exc.message if shown in exc.message
+                             else f"{shown}: {exc.message}", exit_code=exc.exit_code)
+    except Exception as exc:  # noqa: BLE001 - a bug met by one file must not stop the batch (invariant 9)
+        log.error("%s: unexpected error", shown, exc_info=True)
+        return IngestOutcome(shown, "failed", message=f"{shown}: not archived: unexpected error "
+                             f"({type(exc).__name__}: {shown_name(str(exc))})")
+    note = ""
+    if rec.status == "pending":
+        from dangan.core.management.approvals import pending_note
+        note = pending_note(ingestor.archive, rec)
+    return IngestOutcome(shown, "archived", rec.id, rec.archival_code, message=note)

@@ -1,0 +1,264 @@
+"""Background extraction: archive first, extract and index afterwards.
+
+The drop-folder watcher archives plain records without extraction (pickup
+never waits for OCR) and queues their ids in ``extraction_queue``.  The
+``DeferredExtractor`` worker thread takes queued records, runs the archive's
+extractor on the stored main file and adds a new version that carries the
+text derivative (``add_derivative_text``), then drains the index outbox so
+the text is searchable.
+
+Sealed records (confidential volumes) are never queued: their stored bytes
+are ciphertext and their plaintext must never touch disk, so they are
+extracted at archive time from the source file (``watch_ingest`` chooses the
+extracting pipeline for them).
+
+Crash safety: a derivative version is written like a revision (intent row,
+then publish + catalogue rows + audit event + index-outbox row + queue row
+removal in one transaction); ``recover_interrupted`` settles an interrupted
+one.  A queue row is removed only in the transaction that records the
+extraction, so a kill repeats the work but never loses it; a record whose
+head version already carries an extraction result is simply dequeued.
+"""
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import threading
+import time
+from dataclasses import replace
+
+from dangan.errors import DanganError, LockTimeout, StorageFull
+from dangan.model import Record
+from dangan.core.catalogue.connection import records
+from dangan.core.store.ingest import MAX_TEXT_CHARS, _now
+from dangan.core.store.revision import _keep
+from dangan.core.store.layout import METADATA_PATH, metadata_document, stored_original_names, text_path
+
+log = logging.getLogger("dangan.watch")
+
+MAX_ATTEMPTS = 3
+#: Background work yields to pickup (``busy()``) at most this long at a time, then takes one batch.
+MAX_YIELD_SECONDS = 10.0
+INTENT_SOURCE = "(deferred extraction)"
+
+
+# -- the queue ------------------------------------------------------------------
+def enqueue(conn, record_id: str) -> None:
+    """Queue a record for background extraction (inside the caller's transaction; idempotent)."""
+    conn.execute("INSERT OR IGNORE INTO extraction_queue (record_id, queued) VALUES (?, ?)", (record_id, _now()))
+
+
+def pending(archive) -> int:
+    return archive.conn.execute("SELECT count(*) FROM extraction_queue WHERE attempts < ?",
+                                (MAX_ATTEMPTS,)).fetchone()[0]
+
+
+def next_batch(archive, limit: int = 50) -> list[str]:
+    rows = archive.conn.execute("SELECT record_id FROM extraction_queue WHERE attempts < ? ORDER BY queued, rowid"
+                                " LIMIT ?", (MAX_ATTEMPTS, limit)).fetchall()
+    return [r["record_id"] for r in rows]
+
+
+def failures(archive, limit: int = 5) -> list[dict]:
+    rows = archive.conn.execute("SELECT record_id, attempts, last_error, last_attempt FROM extraction_queue"
+                                " WHERE last_error IS NOT NULL ORDER BY last_attempt DESC LIMIT ?", (limit,))
+    return [dict(r) for r in rows]
+
+
+# -- one record -------------------------------------------------------------------
+def extract_queued(archive, record_id: str) -> str:
+    """Extract one queued record and record the result; returns 'extracted', 'skipped' or 'gone'."""
+    row = archive.conn.execute("SELECT version, sealed, status, extraction_status FROM records WHERE id = ?",
+                               (record_id,)).fetchone()
+    if row is None or row["status"] in ("destroyed", "transferred") or row["sealed"] or row["extraction_status"] is not None:
+        with archive.transaction() as conn:          # nothing (more) to do: destroyed, sealed or already extracted
+            conn.execute("DELETE FROM extraction_queue WHERE record_id = ?", (record_id,))
+        return "gone" if row is None else "skipped"
+    rec = archive.record_from_store(record_id)
+    main = rec.main_file
+    stored = {f.logical_path: f for f in archive.store.files(record_id)}[main.path]
+    result = archive.extractor(archive.store.object_path(record_id) / stored.content_path, main.mime)
+    meta = dict(result.metadata or {})
+    info = {"status": result.status, "message": result.message, "ocr": result.ocr,
+            "extractor": result.extractor, "seconds": meta.pop("seconds", None)}
+    add_derivative_text(archive, record_id, (result.text or "")[:MAX_TEXT_CHARS], info,
+                        {f"x.{k}": str(v) for k, v in meta.items()}, expect_version=rec.version)
+    return "extracted"
+
+
+def add_derivative_text(archive, record_id: str, text: str, extraction: dict, metadata: dict[str, str] | None = None,
+                        *, expect_version: int | None = None, message: str = "text extracted") -> Record:
+    """A new version of a plain record carrying the extracted text of its main file as a derivative.
+
+    Every file of the head version is kept as it is (no copy); the text goes to
+    ``.dangan/text/<main>.txt``; the extraction result and technical metadata
+    (``x.`` keys, never overriding a user's) go into the record.  Catalogue rows,
+    an audit event (``record.extract``) and an index-outbox row are written in the
+    transaction that publishes the version, and the record leaves the queue.
+    """
+    from dangan.core.store.recovery import settle_intent
+    old = archive.record_from_store(record_id)
+    if expect_version is not None and old.version != expect_version:
+        raise LockTimeout(f"record {record_id} changed while extracting its text: try again")
+    if archive.conn.execute("SELECT sealed FROM records WHERE id = ?", (record_id,)).fetchone()["sealed"]:
+        raise DanganError(f"record {record_id} is sealed: its text is extracted when it is archived, never later")
+    now = _now()
+    version = old.version + 1
+    meta = dict(old.metadata)
+    for k, v in (metadata or {}).items():
+        meta.setdefault(k, v)
+    rec = replace(old, version=version, updated=now, extraction=dict(extraction), metadata=meta,
+                  files=list(old.files))
+    names = stored_original_names(archive.store, record_id, old.version)
+    with archive.store.stage(record_id) as draft:
+        inv_files = {f.logical_path: f for f in archive.store.files(record_id, old.version)}
+        main = old.main_file
+        for f in old.files:
+            if f is main and text:
+                draft.keep(f.path, inv_files[f.path].digest)       # its old text (if any) is replaced
+            else:
+                _keep(draft, inv_files, f)
+        if text:
+            draft.add_bytes(text_path(main.path), text.encode("utf-8"))
+        _write_intent(archive, record_id)
+        try:
+            with archive.transaction() as conn:
+                row = conn.execute("SELECT piece_class, piece, version FROM records WHERE id = ?",
+                                   (record_id,)).fetchone()
+                from dangan.core.catalogue.connection.tombstones import assert_alive_in
+                assert_alive_in(conn, record_id, "given extracted text")     # its destruction may have begun
+                if row["version"] != old.version:
+                    raise LockTimeout(f"record {record_id} changed while extracting its text: try again")
+                catalogue = {"piece_class": row["piece_class"], "piece": row["piece"], "sealed": None}
+                draft.add_bytes(METADATA_PATH, metadata_document(rec, names, catalogue))
+                draft.publish(message=message, user_name=archive.actor.name, created=now)
+                records.update_record(conn, rec, actor=archive.actor.name, message=message, original_names=names)
+                archive.audit(conn, "record.extract", record_id,
+                              details={"version": version, "status": extraction.get("status"),
+                                       "ocr": extraction.get("ocr"), "chars": len(text)})
+                conn.execute("INSERT INTO index_outbox (record_id, op, queued) VALUES (?, 'upsert', ?)",
+                             (record_id, now))
+                conn.execute("DELETE FROM extraction_queue WHERE record_id = ?", (record_id,))
+                conn.execute("DELETE FROM ingest_intents WHERE object_id = ?", (record_id,))
+        except BaseException:
+            try:
+                settle_intent(archive, record_id)
+            except DanganError:
+                pass          # left for recovery at the next run; the intent row stays
+            raise
+    return rec
+
+
+def _write_intent(archive, rid: str) -> None:
+    with archive.transaction() as conn:
+        conn.execute("INSERT OR REPLACE INTO ingest_intents (object_id, pid, host, source, started)"
+                     " VALUES (?, ?, ?, ?, ?)", (rid, os.getpid(), socket.gethostname(), INTENT_SOURCE, _now()))
+
+
+def _note_failure(archive, record_id: str, reason: str) -> None:
+    with archive.transaction() as conn:
+        conn.execute("UPDATE extraction_queue SET attempts = attempts + 1, last_error = ?, last_attempt = ?"
+                     " WHERE record_id = ?", (reason[:500], _now(), record_id))
+
+
+def run_batch(archive, limit: int = 50, *, yield_to=None) -> int:
+    """Extract up to ``limit`` queued records, then drain the index; returns how many were handled.
+    ``yield_to()`` true between records: stop early (the rest waits for the next batch)."""
+    from dangan.core.search.indexing import drain
+    done = 0
+    for rid in next_batch(archive, limit):
+        if yield_to is not None and yield_to():
+            return done
+        try:
+            outcome = extract_queued(archive, rid)
+        except (LockTimeout, StorageFull) as exc:
+            log.warning("extraction of record %s postponed: %s", rid, exc.message)
+            break                                   # transient: the row stays, tried again later
+        except DanganError as exc:
+            log.error("extraction of record %s failed: %s", rid, exc.message)
+            _note_failure(archive, rid, exc.message)
+            continue
+        done += 1
+        log.debug("record %s: %s", rid, outcome)
+    if done or archive.conn.execute("SELECT 1 FROM index_outbox LIMIT 1").fetchone():
+        drain(archive)
+    return done
+
+
+class DeferredExtractor:
+    """A worker thread with its own ``Archive`` (own catalogue connection and extraction worker).
+
+    ``wake()`` after queuing; ``stop()`` finishes the record in hand and returns.
+
+    ``busy()`` (the watcher: files are waiting in the drop folders) makes it yield: pickup comes
+    first.  Extraction and indexing are CPU-bound Python work in the watcher's process (the GIL) and
+    write the catalogue and the disk as pickup does; run alongside a catch-up of many files they
+    slowed it several-fold on a loaded machine.  It yields at most ``MAX_YIELD_SECONDS`` at a time,
+    so a file that never settles cannot hold extraction back for ever.
+    """
+
+    def __init__(self, root, actor, *, idle_seconds: float = 5.0, busy=None) -> None:
+        self.root = root
+        self.actor = actor
+        self.idle_seconds = idle_seconds
+        self.busy = busy
+        self._wake = threading.Event()
+        self._stop = threading.Event()
+        self._idle = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="dangan-deferred", daemon=True)
+        self.error: BaseException | None = None
+
+    def start(self) -> "DeferredExtractor":
+        self._thread.start()
+        return self
+
+    def wake(self) -> None:
+        self._idle.clear()
+        self._wake.set()
+
+    def stop(self, timeout: float | None = None) -> None:
+        self._stop.set()
+        self._wake.set()
+        self._thread.join(timeout)
+
+    def wait_idle(self, timeout: float | None = None) -> bool:
+        """Wait until the queue and the index outbox are empty (for ``--once``)."""
+        self.wake()
+        return self._idle.wait(timeout)
+
+    def _run(self) -> None:
+        from dangan.core.archive import Archive
+        archive = Archive(self.root, self.actor)
+        try:
+            yielding_since = None
+            while not self._stop.is_set():
+                self._wake.clear()
+                if self.busy is not None and self.busy():
+                    now = time.monotonic()
+                    yielding_since = yielding_since or now
+                    if now - yielding_since < MAX_YIELD_SECONDS:
+                        self._stop.wait(0.1)
+                        continue
+                yield_to = self.busy if yielding_since is None else None
+                yielding_since = None
+                try:
+                    n = run_batch(archive, yield_to=yield_to)
+                except (LockTimeout, StorageFull) as exc:
+                    log.warning("background extraction postponed: %s", exc.message)
+                    n = 0
+                except DanganError as exc:
+                    log.error("background extraction: %s", exc.message)
+                    n = 0
+                if n == 0 and yield_to is not None and yield_to():
+                    continue                    # it yielded before the first record: pickup first
+                if n == 0 and not pending(archive):
+                    self._idle.set()
+                if n == 0:
+                    self._wake.wait(self.idle_seconds)
+        except BaseException as exc:   # noqa: BLE001 - reported by the watcher, which stops
+            self.error = exc
+            log.exception("background extraction stopped")
+            self._idle.set()
+        finally:
+            archive.close()

@@ -1,0 +1,134 @@
+"""Bringing the catalogue back in line with the store.
+
+The store is the source of truth.  ``adopt`` (re)writes one record's
+catalogue rows from its OCFL object; ``settle_intent`` finishes an ingest
+that was interrupted between publishing and committing; ``rebuild`` makes
+the record tables anew from the store alone.
+"""
+from __future__ import annotations
+
+import socket
+import sqlite3
+
+from dangan.errors import IntegrityError
+from dangan.repository.ocfl import vnum
+from dangan.core.catalogue.connection import records
+from dangan.core.store.layout import METADATA_PATH, parse_metadata
+from dangan.repository.fsutil import pid_alive as _alive
+
+
+def adopt(archive, conn: sqlite3.Connection, rid: str, conflicts: list[str] | None = None) -> int:
+    """Write record ``rid``'s rows (record, every version, files) from the store; returns its head version.
+
+    An archival code the store gives it that another record already holds (an interrupted ingest whose code
+    was taken meanwhile) is left out of its catalogue row, so the record is adopted all the same; the
+    conflict is appended to ``conflicts`` and ``dangan check`` keeps naming it until a person settles it."""
+    store = archive.store
+    conflict = ""
+    inv = store.inventory(rid)
+    head = vnum(inv["head"])
+    conn.execute("DELETE FROM files WHERE record_id = ?", (rid,))
+    conn.execute("DELETE FROM versions WHERE record_id = ?", (rid,))
+    conn.execute("DELETE FROM records WHERE id = ?", (rid,))
+    rec = names = cat = None
+    for v in range(1, head + 1):
+        meta = store.read_bytes(rid, METADATA_PATH, v)
+        rec, names, cat = parse_metadata(meta, rid)
+        vinfo = inv["versions"][f"v{v}"]
+        rec.version = v
+        holder = records.code_holder(conn, rec.archival_code, other_than=rid)
+        if holder is not None:
+            conflict = f"archival code {rec.archival_code} is already used by record {holder}"
+            rec.archival_code = None
+        actor = vinfo.get("user", {}).get("name", "")
+        msg = vinfo.get("message", "")
+        if v == 1:
+            records.insert_record(conn, rec, actor=actor, message=msg, original_names=names,
+                                  piece_class=cat.get("piece_class"), piece=cat.get("piece"), sealed=cat.get("sealed"))
+        else:
+            records.update_record(conn, rec, actor=actor, message=msg, original_names=names, sealed=cat.get("sealed"))
+        conn.execute("UPDATE versions SET created = ? WHERE record_id = ? AND version = ?",
+                     (vinfo.get("created", rec.updated), rid, v))
+    if conflict:
+        conn.execute("UPDATE records SET piece_class = NULL, piece = NULL WHERE id = ?", (rid,))
+        if conflicts is not None:
+            conflicts.append(f"{rid}: {conflict}; adopted without it")
+    elif cat and cat.get("piece_class") and cat.get("piece"):
+        conn.execute("UPDATE records SET piece_class = ?, piece = ? WHERE id = ?",
+                     (cat["piece_class"], cat["piece"], rid))
+        conn.execute("INSERT INTO piece_counters (class_key, last) VALUES (?, ?) ON CONFLICT(class_key)"
+                     " DO UPDATE SET last = max(last, excluded.last)", (cat["piece_class"], cat["piece"]))
+    return head
+
+
+def settle_intent(archive, rid: str) -> str:
+    """Finish or forget one interrupted write; returns 'adopted', 'forgotten' or 'current'."""
+    store = archive.store
+    store.recover(rid)
+    with archive.transaction() as conn:
+        if conn.execute("SELECT 1 FROM ingest_intents WHERE object_id = ?", (rid,)).fetchone() is None:
+            return "current"
+        outcome = "forgotten"
+        if store.exists(rid):
+            head = vnum(store.inventory(rid)["head"])
+            row = conn.execute("SELECT version FROM records WHERE id = ?", (rid,)).fetchone()
+            if row is None or row["version"] < head:
+                conflicts: list[str] = []
+                adopt(archive, conn, rid, conflicts)
+                details = {"version": head, "reason": "interrupted write completed"}
+                if conflicts:
+                    details["conflict"] = conflicts[0]
+                archive.audit(conn, "record.recover", rid, details=details)
+                conn.execute("INSERT INTO index_outbox (record_id, op, queued) VALUES (?, 'upsert', datetime('now'))",
+                             (rid,))
+                outcome = "adopted"
+            else:
+                outcome = "current"
+        conn.execute("DELETE FROM ingest_intents WHERE object_id = ?", (rid,))
+        return outcome
+
+
+def recover_interrupted(archive) -> dict[str, int]:
+    """Settle the intents of processes that died on this host; sweep their staging folders."""
+    host = socket.gethostname()
+    counts = {"adopted": 0, "forgotten": 0, "current": 0}
+    rows = archive.conn.execute("SELECT object_id, pid, host FROM ingest_intents").fetchall()
+    for r in rows:
+        if r["host"] != host or _alive(r["pid"]):
+            continue
+        counts[settle_intent(archive, r["object_id"])] += 1
+    archive.store.sweep_staging()
+    from dangan.core.management.destruction_intent import recover_pending
+    recover_pending(archive)            # destructions roll forward (their set-aside objects are not in staging)
+    return counts
+
+
+def rebuild(archive, progress=None, conflicts: list[str] | None = None) -> int:
+    """Reconstruct the record tables from the store alone; returns the number of records.  Objects whose
+    archival code another object already holds are adopted without it and listed in ``conflicts``."""
+    conflicts = [] if conflicts is None else conflicts
+    store = archive.store
+    from dangan.core.management.destruction_intent import recover_pending
+    recover_pending(archive)            # an interrupted destruction first becomes its tombstone
+    ids = []
+    for obj_root in store.iter_object_roots():
+        import json
+        try:
+            ids.append(json.loads((obj_root / "inventory.json").read_bytes())["id"])
+        except (OSError, ValueError, KeyError) as exc:
+            raise IntegrityError(f"cannot read the inventory of {obj_root}: {exc}") from None
+    from dangan.core.catalogue.connection.audit_verify import restart_if_new
+    restart_if_new(archive, "catalogue rebuilt from the store: the audit trail before it is lost")
+    with archive.transaction() as conn:
+        for table in ("files", "versions", "records", "piece_counters", "ingest_intents"):
+            conn.execute(f"DELETE FROM {table}")
+        for i, rid in enumerate(ids):
+            adopt(archive, conn, rid, conflicts)
+            if progress:
+                progress(i + 1, len(ids))
+        conn.execute("DELETE FROM index_outbox")
+        conn.executemany("INSERT INTO index_outbox (record_id, op, queued) VALUES (?, 'upsert', datetime('now'))",
+                         [(rid,) for rid in ids])
+        archive.audit(conn, "catalogue.rebuild", details={"records": len(ids), **({"code_conflicts": conflicts[:20]} if conflicts else {})})
+    return len(ids)
+

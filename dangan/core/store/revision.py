@@ -1,0 +1,133 @@
+"""A new version of a record: a new main file and/or changed fields; everything else carries over."""
+from __future__ import annotations
+
+from dataclasses import replace
+from pathlib import Path
+
+from dangan.errors import LockTimeout
+from dangan.model import Record
+from dangan.core.store import mime as mimes
+from dangan.core.catalogue.connection import records
+from dangan.core.catalogue.fields import RecordFields
+from dangan.core.store.ingest import _now, open_regular
+from dangan.core.store.layout import METADATA_PATH, file_entry, metadata_document, stored_original_names, text_path
+from dangan.core.store.source_files import shown_name
+
+
+def revise(ingestor, ref: str, path: Path | None, fields: RecordFields | None = None, message: str = "",
+           *, status: str | None = None, action: str = "record.revise") -> Record:
+    archive = ingestor.archive
+    old = archive.record(ref)
+    from dangan.core.policy.access import require
+    from dangan.core.management.holds import assert_not_held
+    from dangan.core.catalogue.connection.tombstones import assert_alive, assert_alive_in
+    assert_alive(archive, old, "revised")              # a destroyed or transferred record stays dead
+    assert_not_held(archive, old.id, "revised")        # a held record cannot be changed
+    require(archive, "edit", old)
+    rid = old.id
+    now = _now()
+    sealed_old = _sealed(archive, rid)
+    prot, old, sealed_names, sealed_plain = _protection(archive, old, sealed_old)
+    base = RecordFields(old.title, old.department, old.category, old.year, old.date, old.retention,
+                        old.secrecy, old.volume, old.tags, old.metadata)
+    new_fields = (fields or RecordFields()).normalised().merged_over(base)
+    from dangan.core.catalogue.volumes import check_refiling
+    check_refiling(archive, old, new_fields.volume, new_fields.secrecy or old.secrecy, sealed=prot.confidential)
+    version = old.version + 1
+    with archive.store.stage(rid) as draft:
+        inv_files = {f.logical_path: f for f in archive.store.files(rid, old.version)}
+        names = sealed_names if prot.confidential else stored_original_names(archive.store, rid)
+        # plaintext size and digest of each carried file (a sealed record's from its sealed block: the
+        # catalogue's sha512 is the ciphertext's)
+        plain = sealed_plain if prot.confidential else {f.path: (f.size, f.sha512) for f in old.files}
+        # entries as stored: sizes and digests of what is on disk (ciphertext for sealed records)
+        carried = {f.path: replace(f, size=inv_files[f.path].size, sha512=inv_files[f.path].digest)
+                   for f in old.files}
+        files = []
+        taken = {f.path for f in old.files if f.role == "attachment"}
+        main_old = old.main_file
+        extraction = old.extraction
+        if path is not None:
+            path = Path(path)
+            with open_regular(path) as fh:
+                name = prot.name(path.name, taken, len(old.files) + version)
+                size, digest, psize, pdigest = prot.add_file(draft, name, fh, version)
+            content_mime = mimes.by_content(path if prot.confidential else draft.content / name)
+            ext_mime = mimes.by_extension(path.name)
+            files.append(file_entry(name, "main", size, digest, content_mime, ext_mime,
+                                    mimes.mismatch(content_mime, ext_mime)))
+            names[name] = shown_name(path.name)          # undecodable bytes escaped
+            plain[name] = (psize, pdigest)
+            probe = Record(id=rid, fonds=old.fonds, files=list(files), version=version)
+            extraction = ingestor._extract(draft, prot, probe, name, path if prot.confidential else None)
+        else:
+            files.append(carried[main_old.path])
+            _keep(draft, inv_files, main_old)
+        for f in old.files:
+            if f.role == "attachment":
+                files.append(carried[f.path])
+                _keep(draft, inv_files, f)
+        rec = Record(
+            id=rid, fonds=old.fonds, title=new_fields.title or old.title, department=new_fields.department,
+            category=new_fields.category, year=new_fields.year, date=new_fields.date,
+            retention=new_fields.retention, secrecy=new_fields.secrecy or old.secrecy,
+            volume=new_fields.volume, archival_code=old.archival_code, tags=new_fields.tags,
+            metadata=new_fields.metadata, files=files, version=version, created=old.created,
+            updated=now, status=status or old.status, extraction=extraction)
+        from dangan.core.management.declassification import check_lowering
+        check_lowering(archive, old, rec, action)          # lowering secrecy needs an approved declassification
+        stored, stored_names = prot.stored(rec, names, plain, message=message or "revise")
+        message = prot.version_message(message or "revise")      # sealed: kept in the sealed block only
+        ingestor._write_intent(rid, "(revision)")
+        try:
+            with archive.transaction() as conn:
+                archive.audit_ready(conn)            # a broken audit trail is refused before publishing
+                row = conn.execute("SELECT piece_class, piece, version FROM records WHERE id = ?", (rid,)).fetchone()
+                assert_alive_in(conn, rid, "revised")  # a destruction may have begun meanwhile
+                if row["version"] != old.version:
+                    raise LockTimeout(f"record {rid} changed while revising it: try again")
+                catalogue = {"piece_class": row["piece_class"], "piece": row["piece"], "sealed": prot.sealed}
+                draft.add_bytes(METADATA_PATH, metadata_document(stored, stored_names, catalogue))
+                draft.publish(message=message, user_name=archive.actor.name, created=now)
+                records.update_record(conn, stored, actor=archive.actor.name, message=message,
+                                      original_names=stored_names, sealed=prot.sealed)
+                details = {"version": rec.version, "message": message if not prot.confidential else None,
+                           "status": rec.status if rec.status != old.status else None}
+                if rec.secrecy != old.secrecy:
+                    details["secrecy"] = {"from": old.secrecy, "to": rec.secrecy}
+                if path is not None and not prot.confidential:
+                    details["source"] = shown_name(path)
+                archive.audit(conn, action, rid, details=details)
+                conn.execute("INSERT INTO index_outbox (record_id, op, queued) VALUES (?, 'upsert', ?)", (rid, now))
+                conn.execute("DELETE FROM ingest_intents WHERE object_id = ?", (rid,))
+        except BaseException:
+            ingestor._after_failure(rid)
+            raise
+    return rec
+
+
+def _keep(draft, inv_files, f) -> None:
+    stored = inv_files[f.path]
+    draft.keep(f.path, stored.digest)
+    tp = text_path(f.path)
+    if tp in inv_files:
+        draft.keep(tp, inv_files[tp].digest)
+
+
+def _sealed(archive, rid: str) -> str | None:
+    row = archive.conn.execute("SELECT sealed FROM records WHERE id = ?", (rid,)).fetchone()
+    return row["sealed"] if row else None
+
+
+def _protection(archive, old: Record, sealed: str | None):
+    """The protection of the record, the record with its sealed fields opened, sealed original names and
+    sealed plaintext (size, digest) by path."""
+    from dangan.core.confidential.sealing import PLAINTEXT_DIGEST, PlainProtection, SealedProtection, opened, record_key
+    if not sealed:
+        return PlainProtection(), old, {}, {}
+    from dangan.core.catalogue.volumes import require_volume
+    key = record_key(archive, old)
+    full, files = opened(archive, old, sealed, key)
+    names = {p: f.get("original_name", p) for p, f in files.items()}
+    plain = {p: (f.get("size"), f.get(PLAINTEXT_DIGEST)) for p, f in files.items()}
+    return SealedProtection(require_volume(archive, old.volume), old.id, key), full, names, plain

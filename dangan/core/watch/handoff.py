@@ -1,0 +1,256 @@
+"""Hand-offs: the catalogue's memory of which drop file became which record.
+
+A drop file leaves its folder only after its record is committed, so a kill
+between the commit and the move leaves an archived file in the drop folder.
+The hand-off row makes the restart exact — nothing archived twice, even with
+``duplicates = "archive"``, and for sealed records whose digests cannot be
+compared:
+
+1. **pending** — committed *before* ingest starts: the drop file's folder,
+   fingerprint (size, mtime, and sha512 for plain folders), the watcher's pid
+   and host, and ``audit_seq``, the audit trail's last seq at that moment.
+2. Ingest runs with a ``HandoffActor``: its audit details carry
+   ``watch_handoff = <id>``, so the ``record.ingest`` event — written in the
+   same transaction as the record — names the hand-off it came from.
+3. The file is moved to ``done/`` (or deleted, or moved to ``quarantine/``).
+4. **done** — the outcome (archived, duplicate, refused) and record id, and
+   the record queued for background extraction, in one transaction.
+
+(Hand-offs settled on restart pass through **archived / duplicate /
+refused**: decided, the file still to be moved.)
+
+On restart (``settle_previous``), a pending hand-off of a dead watcher is
+resolved from the store and catalogue alone: the ``record.ingest`` event naming
+it (archived), else an ingest intent of the dead pid, settled here (adopted:
+archived; forgotten: not archived), else a ``record.recover`` event written
+meanwhile by another process for a record with the same digest (archived);
+if that cannot be told apart (two candidates, or a sealed record), the file is
+quarantined with the reason rather than risk a second copy.  A decided
+hand-off just finishes its move.  Confidential folders store no path or
+digest: ``path_key`` (an HMAC of the path under the archive id) finds the file.
+"""
+from __future__ import annotations
+
+import hashlib
+import hmac
+import os
+import socket
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+from dangan.core.kernel.actor import Actor
+from dangan.core.store.ingest import _now
+from dangan.core.store.source_files import shown_name
+
+OPEN_STATES = ("pending", "archived", "duplicate", "refused")
+
+
+@dataclass(frozen=True)
+class HandoffActor(Actor):
+    """The watcher's actor while it archives one drop file: every audit event names the hand-off."""
+
+    handoff: int | None = None
+
+    def audit_details(self) -> dict[str, str]:
+        d = dict(super().audit_details())
+        if self.handoff is not None:
+            d["watch_handoff"] = self.handoff
+        return d
+
+    @classmethod
+    def of(cls, actor: Actor, handoff: int | None) -> "HandoffActor":
+        return cls(actor.name, actor.os_user, actor.overridden, actor.uid, actor.session, handoff)
+
+
+@dataclass
+class Handoff:
+    id: int
+    folder: str
+    path: str
+    path_key: str
+    sha512: str | None
+    size: int
+    mtime_ns: int
+    pid: int
+    host: str
+    audit_seq: int
+    state: str
+    outcome: str | None
+    record_id: str | None
+    reason: str | None
+
+    @classmethod
+    def from_row(cls, r) -> "Handoff":
+        return cls(**{k: r[k] for k in cls.__dataclass_fields__})
+
+    def matches(self, st: os.stat_result) -> bool:
+        return st.st_size == self.size and st.st_mtime_ns == self.mtime_ns
+
+
+def path_key(archive, path: Path) -> str:
+    key = (archive.config.archive_id or archive.config.fonds).encode("utf-8")
+    return hmac.new(key, str(path).encode("utf-8", "surrogateescape"), hashlib.sha256).hexdigest()
+
+
+def begin(archive, folder, path: Path, st: os.stat_result, sha512: str | None) -> int:
+    """Commit a pending hand-off for ``path``; returns its id."""
+    with archive.transaction() as conn:
+        seq = conn.execute("SELECT coalesce(max(seq), 0) FROM audit").fetchone()[0]
+        cur = conn.execute(
+            "INSERT INTO watch_handoffs (folder, path, path_key, sha512, size, mtime_ns, pid, host, audit_seq,"
+            " started, state) VALUES (?,?,?,?,?,?,?,?,?,?, 'pending')",
+            (shown_name(folder.path), "" if folder.confidential else shown_name(path), path_key(archive, path),
+             None if folder.confidential else sha512, st.st_size, st.st_mtime_ns, os.getpid(),
+             socket.gethostname(), seq, _now()))
+        return cur.lastrowid
+
+
+def decide(archive, hid: int, state: str, *, record_id: str | None = None, reason: str | None = None,
+           extract: bool = False) -> None:
+    """Record what became of the file (still in its folder); queue the record for extraction if asked."""
+    from dangan.core.store.deferred import enqueue
+    with archive.transaction() as conn:
+        conn.execute("UPDATE watch_handoffs SET state = ?, outcome = ?, record_id = ?, reason = ? WHERE id = ?",
+                     (state, state, record_id, reason, hid))
+        if extract and record_id:
+            enqueue(conn, record_id)
+
+
+def finish(archive, hid: int, outcome: str, *, record_id: str | None = None, reason: str | None = None,
+           extract: bool = False) -> None:
+    """The file has left the drop folder: record the outcome and close the hand-off in one transaction.
+
+    Recording the decision only now is safe: a kill before this leaves the
+    hand-off pending, and ``resolve_pending`` finds what happened (the audit
+    event of the ingest; a file already moved is simply closed).
+    """
+    from dangan.core.store.deferred import enqueue
+    with archive.transaction() as conn:
+        conn.execute("UPDATE watch_handoffs SET state = 'done', outcome = ?, record_id = ?, reason = ?, finished = ?"
+                     " WHERE id = ?", (outcome, record_id, reason, _now(), hid))
+        if extract and record_id:
+            enqueue(conn, record_id)
+
+
+def close(archive, hid: int, outcome: str | None = None) -> None:
+    """The file has left the drop folder (or was found gone): the hand-off is done."""
+    with archive.transaction() as conn:
+        conn.execute("UPDATE watch_handoffs SET state = 'done', outcome = coalesce(?, outcome), finished = ?"
+                     " WHERE id = ?", (outcome, _now(), hid))
+
+
+def open_handoffs(archive) -> list[Handoff]:
+    rows = archive.conn.execute("SELECT * FROM watch_handoffs WHERE state != 'done' ORDER BY id").fetchall()
+    return [Handoff.from_row(r) for r in rows]
+
+
+def resolve_pending(archive, h: Handoff) -> tuple[str, str | None, str | None]:
+    """What became of a dead watcher's pending hand-off: (state, record id, reason).
+
+    state is 'archived', 'retry' (never archived: take the file again) or
+    'refused' (cannot be told: quarantine with the reason).
+    """
+    from dangan.core.store.deferred import INTENT_SOURCE
+    from dangan.core.store.recovery import settle_intent
+    conn = archive.conn
+    row = conn.execute("SELECT object FROM audit WHERE seq > ? AND action = 'record.ingest'"
+                       " AND json_extract(details, '$.watch_handoff') = ? LIMIT 1", (h.audit_seq, h.id)).fetchone()
+    if row:
+        return "archived", row["object"], None
+    intents = conn.execute("SELECT object_id FROM ingest_intents WHERE pid = ? AND host = ? AND source != ?",
+                           (h.pid, h.host, INTENT_SOURCE)).fetchall()
+    for it in intents:
+        outcome = settle_intent(archive, it["object_id"])
+        if outcome == "adopted":
+            return "archived", it["object_id"], None
+    candidates = []          # new records adopted meanwhile by another process's recovery
+    for r in conn.execute("SELECT DISTINCT a.object, rec.main_sha512, rec.sealed FROM audit a JOIN records rec"
+                          " ON rec.id = a.object WHERE a.seq > ? AND a.action = 'record.recover'"
+                          " AND json_extract(a.details, '$.version') = 1 AND rec.status != 'destroyed'",
+                          (h.audit_seq,)):
+        if (r["main_sha512"] == h.sha512 and not r["sealed"]) if h.sha512 else r["sealed"]:
+            candidates.append(r["object"])
+    if not candidates:
+        return "retry", None, None
+    if len(candidates) == 1 and h.sha512 is not None:
+        return "archived", candidates[0], None
+    return "refused", None, ("the watcher was interrupted while archiving this file; it may already be archived as "
+                             f"record {' or '.join(candidates)}: check, and drop it again if it is not")
+
+
+def settle_previous(archive, keys: dict[str, Path]) -> list[tuple[Handoff, Path | None]]:
+    """Resolve the open hand-offs of earlier watchers on this host; returns (decided hand-off, file path or None).
+
+    Call it holding the watcher lock and before this watcher begins any hand-off:
+    every open hand-off is then an earlier watcher's, even one that had our pid
+    (pids are reused, and a container's watcher may always be pid 1).
+
+    ``keys`` maps ``path_key`` to the files now in the drop folders.  Hand-offs
+    whose file is gone or was replaced are closed here; the caller moves the rest.
+    """
+    host = socket.gethostname()
+    out = []
+    for h in open_handoffs(archive):          # the caller holds the watcher lock: none is a live watcher's
+        if h.host != host:
+            continue
+        if h.state == "pending":
+            state, rid, reason = resolve_pending(archive, h)
+            if state == "retry":
+                close(archive, h.id, "interrupted")
+                continue
+            decide(archive, h.id, state, record_id=rid, reason=reason,
+                   extract=state == "archived" and _needs_extraction(archive, rid))
+            h = replace(h, state=state, outcome=state, record_id=rid, reason=reason)
+        path = keys.get(h.path_key)
+        try:
+            st = path.lstat() if path is not None else None
+        except OSError:
+            st = None
+        if st is None or not h.matches(st):
+            close(archive, h.id)            # already moved, or a new file under the same name
+            continue
+        out.append((h, path))
+    return out
+
+
+def settle_dead_watcher(archive, previous: dict | None) -> int:
+    """Settle the remaining intents of the previous watcher (its state file names it; the lock proves it dead).
+
+    ``recover_interrupted`` skips intents whose pid is alive, and the dead
+    watcher's pid may be ours now; these are settled here by pid and host.
+    """
+    from dangan.core.store.recovery import settle_intent
+    if not previous or previous.get("host") != socket.gethostname() or not previous.get("pid"):
+        return 0
+    rows = archive.conn.execute("SELECT object_id FROM ingest_intents WHERE pid = ? AND host = ?",
+                                (previous["pid"], previous["host"])).fetchall()
+    for r in rows:
+        settle_intent(archive, r["object_id"])
+    return len(rows)
+
+
+def _needs_extraction(archive, rid: str | None) -> bool:
+    row = archive.conn.execute("SELECT sealed, extraction_status FROM records WHERE id = ?", (rid,)).fetchone()
+    return row is not None and not row["sealed"] and row["extraction_status"] is None
+
+
+def last_errors(archive, limit: int = 5) -> list[dict]:
+    rows = archive.conn.execute("SELECT id, folder, path, outcome, reason, record_id, coalesce(finished, started) AS at"
+                                " FROM watch_handoffs WHERE outcome IN ('refused', 'failed') ORDER BY id DESC LIMIT ?",
+                                (limit,)).fetchall()
+    return [dict(r) for r in rows]
+
+
+def note_failure(archive, hid: int, reason: str) -> None:
+    """A transient failure (disk full, busy): the file stays in the drop folder and is tried again."""
+    with archive.transaction() as conn:
+        conn.execute("UPDATE watch_handoffs SET state = 'done', outcome = 'failed', reason = ?, finished = ?"
+                     " WHERE id = ?", (reason[:500], _now(), hid))
+
+
+def safe_reason(message: str, path: Path, folder) -> str:
+    """A refusal's reason as the catalogue and the log may keep it (no file names of confidential folders)."""
+    if not folder.confidential:
+        return message
+    return (message.replace(str(path), "(file)").replace(shown_name(path), "(file)")
+            .replace(shown_name(path.name), "(file)").replace(path.name, "(file)"))

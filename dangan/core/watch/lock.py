@@ -1,0 +1,92 @@
+"""One watcher per archive: ``ARCHIVE/.work/watch.lock`` (flock) and ``watch.json`` (its state).
+
+The lock is held for the watcher's life; the kernel drops it when the process
+dies, however it dies.  ``watch.json`` says who holds it (pid, host, start)
+and what it is doing (heartbeat, folders, files waiting, counts); it is
+replaced atomically every few seconds.  ``dangan status`` tells a running
+watcher (lock held) from a stale state file (lock free: the watcher died).
+Names of files are never written there, only folders and counts.
+"""
+from __future__ import annotations
+
+import fcntl
+import json
+import os
+import socket
+import time
+from pathlib import Path
+from typing import Any
+
+from dangan.errors import LockTimeout
+
+LOCK_NAME = "watch.lock"
+STATE_NAME = "watch.json"
+
+
+class WatcherLock:
+    def __init__(self, root: Path) -> None:
+        self.dir = Path(root) / ".work"
+        self._fh = None
+        self.started = time.time()
+        self._last: dict[str, Any] = {}
+        self.previous: dict[str, Any] | None = None
+
+    def acquire(self) -> "WatcherLock":
+        self.dir.mkdir(exist_ok=True)
+        fh = open(self.dir / LOCK_NAME, "a+")
+        try:
+            fcntl.flock(fh.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            fh.close()
+            state = read_state(self.dir.parent) or {}
+            raise LockTimeout(f"a watcher is already running on this archive (pid {state.get('pid', '?')} "
+                              f"on {state.get('host', '?')})") from None
+        self._fh = fh
+        self.previous = read_state(self.dir.parent)      # the last watcher's state (it is dead: we hold the lock)
+        return self
+
+    def write_state(self, **state: Any) -> None:
+        self._last.update(state)
+        doc = {"pid": os.getpid(), "host": socket.gethostname(), "started": self.started,
+               "heartbeat": time.time(), **self._last}
+        tmp = self.dir / f".{STATE_NAME}.{os.getpid()}"
+        tmp.write_text(json.dumps(doc, ensure_ascii=False), encoding="utf-8")
+        os.replace(tmp, self.dir / STATE_NAME)
+
+    def release(self) -> None:
+        if self._fh is None:
+            return
+        try:
+            self.write_state(stopped=time.time())
+        except OSError:
+            pass
+        fcntl.flock(self._fh.fileno(), fcntl.LOCK_UN)
+        self._fh.close()
+        self._fh = None
+
+    def __enter__(self) -> "WatcherLock":
+        return self.acquire()
+
+    def __exit__(self, *exc) -> None:
+        self.release()
+
+
+def read_state(root: Path) -> dict[str, Any] | None:
+    try:
+        return json.loads((Path(root) / ".work" / STATE_NAME).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+
+
+def lock_held(root: Path) -> bool:
+    """Whether a live process holds the watcher lock (on this machine's view of the file)."""
+    path = Path(root) / ".work" / LOCK_NAME
+    if not path.exists():
+        return False
+    with open(path, "a+") as fh:
+        try:
+            fcntl.flock(fh.fileno(), fcntl.LOCK_SH | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return True
+        fcntl.flock(fh.fileno(), fcntl.LOCK_UN)
+        return False
