@@ -32,7 +32,7 @@ def _decrypt_any(r, name: str) -> bytes:
 
 def destroy(archive_root: Path, rid: str, reason: str = "retention expired") -> dict:
     """destroy_record, plus the backup hook if destruction does not call it yet (it is wired by its owner)."""
-    from dangan.core.backup.api import api as backup
+    from dangan.core.backup import api as backup
     from dangan.core.archive import Archive
     from dangan.core.management.destruction import destroy_record
     a = Archive(archive_root)

@@ -71,7 +71,7 @@ def rollback_last_event(root: Path) -> None:
 
 def test_a_new_archive_has_its_key_outside_and_a_checkpoint_per_transaction(cli, busy, archive_root, tmp_path):
     from dangan.core.archive import Archive
-    from dangan.core.catalogue.connection.audit_anchor import key_path
+    from dangan.core.catalogue.audit_anchor import key_path
     with Archive(archive_root) as a:
         key = key_path(a)
     assert key.exists() and not key.resolve().is_relative_to(archive_root.resolve())
@@ -167,7 +167,7 @@ def test_a_truncated_wal_that_lost_committed_records_is_detected(cli, archive_ro
 
 def test_a_missing_audit_key_is_detected(cli, busy, archive_root, tmp_path):
     from dangan.core.archive import Archive
-    from dangan.core.catalogue.connection.audit_anchor import key_path
+    from dangan.core.catalogue.audit_anchor import key_path
     with Archive(archive_root) as a:
         key_path(a).unlink()
     assert any("audit key" in p and "missing" in p for p in verify_problems(cli))
@@ -227,7 +227,7 @@ def test_an_acknowledgement_lets_writers_go_on_and_is_audited(cli, busy, archive
 
 def test_a_lost_key_is_replaced_only_by_an_acknowledgement(cli, busy, archive_root, tmp_path):
     from dangan.core.archive import Archive
-    from dangan.core.catalogue.connection.audit_anchor import key_path
+    from dangan.core.catalogue.audit_anchor import key_path
     with Archive(archive_root) as a:
         key_path(a).unlink()
     r = cli("audit", "acknowledge", "--reason", "the key was lost with the old server")

@@ -229,7 +229,7 @@ def test_restore_one_damaged_record_repairs_only_what_is_damaged(cli, archive_ro
 
 # -- prune ---------------------------------------------------------------------------------
 def test_keep_policy_is_restics():
-    from dangan.core.backup.api.prune import Policy, keep
+    from dangan.core.backup.prune import Policy, keep
     snaps = [("a", "2023-12-31T10:00:00Z"), ("b", "2024-01-01T09:00:00Z"), ("c", "2024-01-01T18:00:00Z"),
              ("d", "2024-02-10T08:00:00Z"), ("e", "2024-02-11T08:00:00Z"), ("f", "2024-02-11T09:00:00Z")]
     assert set(keep(snaps, Policy(last=2))) == {"f", "e"}

@@ -92,7 +92,7 @@ def test_a_blob_shared_with_a_live_record_stays(cli, archive_root, setup, tmp_pa
 def test_purge_at_once_when_the_key_is_available(cli, archive_root, setup):
     repo, rid, kept = setup
     destroy(archive_root, rid)
-    from dangan.core.backup.api import api as backup
+    from dangan.core.backup import api as backup
     from dangan.core.archive import Archive
     a = Archive(archive_root)
     try:
@@ -107,7 +107,7 @@ def test_without_the_key_the_purge_stays_owed(cli, archive_root, setup, monkeypa
     repo, rid, kept = setup
     destroy(archive_root, rid)
     monkeypatch.delenv("DANGAN_BACKUP_PASSPHRASE")
-    from dangan.core.backup.api import api as backup
+    from dangan.core.backup import api as backup
     from dangan.core.archive import Archive
     a = Archive(archive_root)
     try:

@@ -66,7 +66,7 @@ class DanganGroup(click.Group):
             fail("interrupted", 130)
         except Exception as exc:
             if type(exc).__module__ == "sqlite3":                # damage found on a page read later
-                from ..core.catalogue.connection.health import damage_message, is_damage
+                from ..core.catalogue.health import damage_message, is_damage
                 if is_damage(exc):
                     fail(damage_message(exc), 6)
             raise

@@ -32,7 +32,7 @@ def init(ctx, path, fonds, name, group):
 @pass_ctx
 def check(ctx, ref, no_digests, decrypt, as_json):
     """Verify every digest and compare store and catalogue; exit 6 on any problem."""
-    from ..core.catalogue.connection.health import check_pages
+    from ..core.catalogue.health import check_pages
     from ..core.store.integrity import check as run_check
     archive = ctx.archive()
     if ref is None:
@@ -62,8 +62,8 @@ def rebuild_catalogue(ctx, yes):
     from ..core.archive import Archive
     from ..core.store.recovery import rebuild
     from ..core.kernel.config import find_archive
-    from ..core.catalogue.connection import connection as catalogue
-    from ..core.catalogue.connection import health as catalogue_health
+    from ..core.catalogue import connection as catalogue
+    from ..core.catalogue import health as catalogue_health
     from ..core.kernel.archive_trust import check_archive
     from ..core.kernel.permissions import apply_umask
     root = find_archive(ctx.archive_path)
@@ -120,11 +120,11 @@ def audit_log(ctx, ref, action, limit, as_json):
 @pass_ctx
 def audit_verify(ctx, backups, repo, passphrase_fd, as_json):
     """Check the hash chain, the keyed head and the checkpoint log (and backups); exit 6 on any problem."""
-    from ..core.catalogue.connection.audit_verify import verify
+    from ..core.catalogue.audit_verify import verify
     archive = ctx.archive()
     repository = None
     if backups or repo:
-        from ..core.backup.api import api as backup
+        from ..core.backup import api as backup
         from .passphrase import read_passphrase
         secret = read_passphrase("backup passphrase", fd=passphrase_fd, env=backup.PASSPHRASE_ENV)
         repository = backup.open_repo(archive, repo, secret)
@@ -148,7 +148,7 @@ def audit_verify(ctx, backups, repo, passphrase_fd, as_json):
 @pass_ctx
 def audit_acknowledge(ctx, reason, as_json):
     """Accept a broken audit trail after looking into it (admin); writers refuse until then."""
-    from ..core.catalogue.connection.audit_verify import acknowledge
+    from ..core.catalogue.audit_verify import acknowledge
     archive = ctx.archive()
     out = acknowledge(archive, reason)
     if as_json:

@@ -27,7 +27,7 @@ def _archive(ctx, required: bool = True):
 
 
 def _open(ctx, repo, fd, *, archive_required: bool = True):
-    from ..core.backup.api import api as backup
+    from ..core.backup import api as backup
     archive = _archive(ctx, archive_required)
     secret = read_passphrase("backup passphrase", fd=fd, env=backup.PASSPHRASE_ENV)
     return archive, backup.open_repo(archive, repo, secret)
@@ -52,7 +52,7 @@ def backup():
 @pass_ctx
 def init(ctx, repo, passphrase_fd):
     """Set up an empty folder as a backup repository with its own backup key."""
-    from ..core.backup.api import api as core
+    from ..core.backup import api as core
     archive = _archive(ctx, required=False)
     secret = read_passphrase("new backup passphrase", fd=passphrase_fd, confirm=True, env=core.PASSPHRASE_ENV)
     r = core.init(archive, repo, secret)
@@ -70,7 +70,7 @@ def init(ctx, repo, passphrase_fd):
 @pass_ctx
 def create(ctx, repo, passphrase_fd, as_json):
     """Take a snapshot of the archive (store, catalogue, configuration, audit checkpoint)."""
-    from ..core.backup.api import api as core
+    from ..core.backup import api as core
     archive, r = _open(ctx, repo, passphrase_fd)
     m = core.create(archive, r)
     if as_json:
@@ -93,7 +93,7 @@ def create(ctx, repo, passphrase_fd, as_json):
 @pass_ctx
 def list_(ctx, repo, passphrase_fd, as_json):
     """The snapshots in the repository, oldest first."""
-    from ..core.backup.api import api as core
+    from ..core.backup import api as core
     _a, r = _open(ctx, repo, passphrase_fd, archive_required=False)
     rows = core.list_snapshots(r)
     if as_json:
@@ -122,7 +122,7 @@ def _percent(value: str | None) -> float | None:
 @pass_ctx
 def verify(ctx, repo, passphrase_fd, read_data, sample, as_json):
     """Check that every snapshot's blobs are there and whole; name the records a damaged blob affects."""
-    from ..core.backup.api import api as core
+    from ..core.backup import api as core
     from ..errors import IntegrityError
     archive, r = _open(ctx, repo, passphrase_fd, archive_required=False)
     report = core.verify(archive, r, read_data=read_data, sample=_percent(sample))
@@ -148,7 +148,7 @@ def verify(ctx, repo, passphrase_fd, read_data, sample, as_json):
 @pass_ctx
 def restore(ctx, snapshot, dest, record, repo, passphrase_fd):
     """Restore SNAPSHOT (an id, a unique prefix, or `latest`): --to DIR, or --record ID."""
-    from ..core.backup.api import api as core
+    from ..core.backup import api as core
     from ..errors import UsageError
     if (dest is None) == (record is None):
         raise UsageError("give exactly one of --to DIR or --record ID")
@@ -175,8 +175,8 @@ def restore(ctx, snapshot, dest, record, repo, passphrase_fd):
 @pass_ctx
 def prune(ctx, repo, passphrase_fd, keep_last, keep_daily, keep_monthly, keep_yearly, dry_run, as_json):
     """Remove the snapshots the policy does not keep, and the blobs only they used."""
-    from ..core.backup.api import api as core
-    from ..core.backup.api.prune import Policy
+    from ..core.backup import api as core
+    from ..core.backup.prune import Policy
     policy = Policy(keep_last, keep_daily, keep_monthly, keep_yearly)
     archive, r = _open(ctx, repo, passphrase_fd, archive_required=False)
     res = core.prune(archive, r, policy, dry_run=dry_run)
@@ -195,7 +195,7 @@ def prune(ctx, repo, passphrase_fd, keep_last, keep_daily, keep_monthly, keep_ye
 @pass_ctx
 def purge(ctx, repo, passphrase_fd, all_destroyed):
     """Carry out the destruction purges this archive owes the repository now."""
-    from ..core.backup.api import api as core
+    from ..core.backup import api as core
     archive, r = _open(ctx, repo, passphrase_fd)
     res = core.purge(archive, r, everything=all_destroyed)
     if not res:
@@ -210,7 +210,7 @@ def purge(ctx, repo, passphrase_fd, all_destroyed):
 @pass_ctx
 def unlock(ctx, repo):
     """Break the repository's lock (only when you know its holder is gone, e.g. on another host)."""
-    from ..core.backup.api import api as core
+    from ..core.backup import api as core
     holder = core.unlock(_archive(ctx, required=False), repo)
     click.echo("the repository was not locked" if holder is None else
                f"lock of pid {holder.get('pid')} on {holder.get('host')} ({holder.get('op')}) removed")
@@ -221,7 +221,7 @@ def unlock(ctx, repo):
 @pass_ctx
 def status(ctx, as_json):
     """Age of the last good backup, and whether it is older than [backup] interval_hours."""
-    from ..core.backup.api import api as core
+    from ..core.backup import api as core
     st = core.backup_status(ctx.archive())
     if as_json:
         json_line(st)

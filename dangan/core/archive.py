@@ -18,9 +18,9 @@ from typing import Any, Iterator
 
 from dangan.errors import UsageError
 from dangan.model import Record
-from dangan.core.catalogue.connection import audit as audit_log
-from dangan.core.catalogue.connection import connection as catalogue
-from dangan.core.catalogue.connection import records
+from dangan.core.catalogue import audit as audit_log
+from dangan.core.catalogue import connection as catalogue
+from dangan.core.catalogue import records
 from dangan.core.kernel.actor import Actor, current_actor
 from dangan.core.kernel.config import CONFIG_NAME, Config, find_archive, initial_config
 
@@ -68,7 +68,7 @@ class Archive:
             (root / "index").mkdir()
             conn = catalogue.connect(root / "catalogue.sqlite", create=True)
             import uuid
-            from dangan.core.catalogue.connection.audit_anchor import config_section
+            from dangan.core.catalogue.audit_anchor import config_section
             archive_id = str(uuid.uuid4())
             (root / CONFIG_NAME).write_text(initial_config(fonds, name, archive_id) + config_section(archive_id),
                                             encoding="utf-8")
@@ -129,7 +129,7 @@ class Archive:
     @contextmanager
     def transaction(self) -> Iterator[sqlite3.Connection]:
         """A write transaction; if it appended audit events, its checkpoint is logged after the commit."""
-        from dangan.core.catalogue.connection import audit_anchor
+        from dangan.core.catalogue import audit_anchor
         pending = audit_anchor.Pending()
         outer = self.__dict__.get("_audit_pending")
         self._audit_pending = pending
@@ -144,7 +144,7 @@ class Archive:
     def audit_ready(self, conn: sqlite3.Connection) -> None:
         """Refuse now (IntegrityError) if the audit trail is broken: writers that publish to the store before
         their first event call this first, so a refusal leaves nothing behind."""
-        from dangan.core.catalogue.connection import audit_anchor
+        from dangan.core.catalogue import audit_anchor
         pending = self.__dict__.get("_audit_pending")
         if pending is not None and not pending.n:
             pending.n = audit_anchor.guard(self, conn)
@@ -153,7 +153,7 @@ class Archive:
               details: dict[str, Any] | None = None) -> int:
         """Append an event inside the caller's transaction, with the actor's identity; a broken trail is
         refused (``audit_anchor.guard``), and the head is sealed with the audit key."""
-        from dangan.core.catalogue.connection import audit_anchor
+        from dangan.core.catalogue import audit_anchor
         pending = self.__dict__.get("_audit_pending") or audit_anchor.Pending()
         if not pending.n:
             pending.n = audit_anchor.guard(self, conn)

@@ -25,12 +25,12 @@ from typing import Iterator
 
 from dangan.errors import DanganError, NotFound, UsageError
 from dangan.repository.backup.target import BackupTarget, open_target
-from dangan.core.backup.api import create as backup_create
-from dangan.core.backup.api import prune as backup_prune
-from dangan.core.backup.api import purge as backup_purge
-from dangan.core.backup.api import restore as backup_restore
-from dangan.core.backup.api import verify as backup_verify
-from dangan.core.backup.api.lock import break_lock, repository_lock
+from dangan.core.backup import create as backup_create
+from dangan.core.backup import prune as backup_prune
+from dangan.core.backup import purge as backup_purge
+from dangan.core.backup import restore as backup_restore
+from dangan.core.backup import verify as backup_verify
+from dangan.core.backup.lock import break_lock, repository_lock
 from dangan.repository.backup.repo import Repository, init_repository, open_repository, read_config, utcnow
 
 log = logging.getLogger("dangan.backup")

@@ -234,7 +234,7 @@ def archive_files(root: Path) -> list[tuple[str, bytes]]:
 def checkpoint_log(archive, checkpoint: dict) -> list[tuple[str, bytes]]:
     """The audit checkpoint log as far as the catalogue copy goes (a restore gets log and trail that agree);
     the snapshot's checkpoint names the audit key it is sealed with."""
-    from dangan.core.catalogue.connection import audit_anchor
+    from dangan.core.catalogue import audit_anchor
     try:
         key = audit_anchor.load_key(archive)
     except Exception:  # noqa: BLE001 - a damaged key is `audit verify`'s finding, not a reason to skip a backup

@@ -21,8 +21,8 @@ import json
 import sqlite3
 
 from dangan.errors import UsageError
-from dangan.core.backup.api.create import _Uploads, object_entry, serialize
-from dangan.core.backup.api.prune import sweep
+from dangan.core.backup.create import _Uploads, object_entry, serialize
+from dangan.core.backup.prune import sweep
 from dangan.repository.backup.repo import Repository, utcnow
 
 RECORD_TABLES = (("records", "id"), ("versions", "record_id"), ("files", "record_id"))

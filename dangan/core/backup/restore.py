@@ -55,7 +55,7 @@ def _write_many(repo: Repository, jobs: list[tuple[str, Path]]) -> int:
 
 def restore_to(repo: Repository, snap_id: str, dest: Path, *, actor=None) -> dict:
     """Restore snapshot ``snap_id`` as a complete archive at ``dest`` (new or empty)."""
-    from dangan.core.catalogue.connection import connection as catalogue
+    from dangan.core.catalogue import connection as catalogue
     from dangan.core.archive import Archive
     from dangan.core.kernel.permissions import make_root
 
@@ -96,7 +96,7 @@ def restore_to(repo: Repository, snap_id: str, dest: Path, *, actor=None) -> dic
         try:
             restored.record_event("archive.restore", details=details)
         except IntegrityError as exc:     # e.g. restored where its audit key is not: a new key, audited
-            from dangan.core.catalogue.connection.audit_verify import acknowledge
+            from dangan.core.catalogue.audit_verify import acknowledge
             acknowledge(restored, f"restored from snapshot {snap_id}: {exc.message}", automatic=True)
             restored.record_event("archive.restore", details=details)
     finally:

@@ -17,8 +17,8 @@ import json
 from dataclasses import dataclass, field
 
 from dangan.errors import IntegrityError, UsageError
-from dangan.core.catalogue.connection import audit
-from dangan.core.catalogue.connection import audit_anchor as anchor
+from dangan.core.catalogue import audit
+from dangan.core.catalogue import audit_anchor as anchor
 
 ADMIN_ROLES = ("admin",)
 

@@ -300,7 +300,7 @@ def connect(path: Path, *, create: bool = False) -> sqlite3.Connection:
     Only ``create=True`` may make a new one, and only where no file is: an existing file that is
     empty, schemaless or damaged is refused (see :mod:`.catalogue_health`), never taken for new.
     """
-    from dangan.core.catalogue.connection import health
+    from dangan.core.catalogue import health
     problem = health.problem_before_open(path)
     if problem and not (create and problem == "is missing"):
         raise health.refusal(path, problem)

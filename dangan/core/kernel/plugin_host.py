@@ -9,7 +9,7 @@ import datetime as dt
 from typing import Iterable
 
 from dangan.model import Record
-from dangan.core.catalogue.connection import records as record_rows
+from dangan.core.catalogue import records as record_rows
 
 
 def load_plugins(archive):

@@ -82,7 +82,7 @@ def _remove(archive, ref: str, status: str, *, reason: str, approved_by: str | N
     if why:
         raise UsageError(why)
     assert_not_held(archive, rec.id, status)
-    from dangan.core.catalogue.connection.audit_anchor import require_intact
+    from dangan.core.catalogue.audit_anchor import require_intact
     require_intact(archive)                 # never shred or purge what the trail could not then record
     if (rec.retention or "") == "permanent":
         raise UsageError(f"record {rec.id} is kept permanently: it can never be {status}")
@@ -133,7 +133,7 @@ def _remove(archive, ref: str, status: str, *, reason: str, approved_by: str | N
     result = plugins.destroy(rec, plugin_actor(archive), reason, perform)
     from dangan.core.search.indexing import drain
     drain(archive)
-    from dangan.core.backup.api import api as backup
+    from dangan.core.backup import api as backup
     backup.purge_after_destruction(archive)     # at once where the backup key is at hand; else at the next run
     return result if isinstance(result, dict) else certificate
 

@@ -39,7 +39,7 @@ import socket
 
 from dangan.errors import DanganError
 from dangan.repository.fsutil import crash_point, flocked
-from dangan.core.catalogue.connection import audit as audit_log
+from dangan.core.catalogue import audit as audit_log
 from dangan.core.store.layout import METADATA_PATH
 
 log = logging.getLogger(__name__)
@@ -116,7 +116,7 @@ def roll_forward(archive, intent: dict, *, recovered: bool = False) -> dict:
             draft.publish(message=f"tombstone: record {verb}", user_name=intent["actor"], created=intent["created"])
     certificate = json.loads(intent["certificate"])
     event = json.loads(intent["event"])
-    from dangan.core.backup.api import api as backup
+    from dangan.core.backup import api as backup
     from dangan.core.store.recovery import adopt
     with archive.transaction() as conn:
         if pending(conn, rid):
@@ -126,7 +126,7 @@ def roll_forward(archive, intent: dict, *, recovered: bool = False) -> dict:
             conn.execute("DELETE FROM extraction_queue WHERE record_id = ?", (rid,))   # nothing left to extract
             action = "record.destroy" if verb == "destroyed" else "record.transfer"
             if recovered:       # the event is the destroyer's; who completed it is said in the details
-                from dangan.core.catalogue.connection.audit_anchor import seal
+                from dangan.core.catalogue.audit_anchor import seal
                 archive.audit_ready(conn)            # a broken trail refuses; the checkpoint is fixed
                 audit_log.append(conn, actor=intent["actor"], action=action, obj=rid, details={
                     **event, "recovered_by": archive.actor.name, "recovered": "interrupted destruction completed"})
@@ -176,7 +176,7 @@ def recover(archive) -> int:
 
 def _after_commit(archive) -> None:
     """What a destruction does after its commit: the index forgets it, reachable backups purge it."""
-    from dangan.core.backup.api import api as backup
+    from dangan.core.backup import api as backup
     from dangan.core.search.indexing import drain
     try:
         drain(archive)

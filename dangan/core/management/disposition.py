@@ -316,7 +316,7 @@ def extend(archive, ref: str, *, until: str, reason: str) -> dict:
     require_role(archive, PROPOSER_ROLES + DEFAULT_APPROVER_ROLES, "extend retention")
     rec = archive.record(ref)
     require(archive, "view", rec)
-    from dangan.core.catalogue.connection.tombstones import assert_alive
+    from dangan.core.catalogue.tombstones import assert_alive
     assert_alive(archive, rec, "kept longer")
     until = parse_date(until)
     d = due_of(archive, rec)

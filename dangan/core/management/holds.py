@@ -43,7 +43,7 @@ def _targets(archive, refs, volume, query) -> tuple[str, str, list[str]]:
     if given != 1:
         raise UsageError("give record ids, or --volume V, or --query Q (exactly one)")
     if refs:
-        from dangan.core.catalogue.connection.tombstones import assert_alive
+        from dangan.core.catalogue.tombstones import assert_alive
         for r in refs:
             assert_alive(archive, archive.record(r), "put under a legal hold")
         return "records", " ".join(refs), [archive.resolve(r) for r in refs]
@@ -52,7 +52,7 @@ def _targets(archive, refs, volume, query) -> tuple[str, str, list[str]]:
         v = require_volume(archive, volume)
         return "volume", v.name, []
     from dangan.core.search.listing import list_filtered
-    from dangan.core.catalogue.connection.tombstones import GONE
+    from dangan.core.catalogue.tombstones import GONE
     found = [r.id for r in list_filtered(archive, query) if r.status not in GONE]
     if not found:
         raise NotFound(f"no record matches {query!r}: nothing to hold")

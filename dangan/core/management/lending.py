@@ -114,7 +114,7 @@ def request(archive, refs, *, purpose: str, days: int | None = None, borrower: s
         as_user = who
     recs = [archive.record(r) for r in dict.fromkeys(refs)]
     for rec in recs:
-        from dangan.core.catalogue.connection.tombstones import assert_alive
+        from dangan.core.catalogue.tombstones import assert_alive
         assert_alive(archive, rec, "lent")
         require(archive, "view", rec, as_user=as_user)
         other = on_loan(archive, rec.id)

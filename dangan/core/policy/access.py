@@ -152,7 +152,7 @@ def grant(archive, action: str, refs: list[str], grantee: str, *, days: int = 7,
     from dangan.core.policy.four_eyes import require_not_bound
     require_not_bound(archive, "grant", f"user:{grantee}", f"approve for {grantee}", target)
     recs = [archive.record(r) for r in refs]
-    from dangan.core.catalogue.connection.tombstones import assert_alive
+    from dangan.core.catalogue.tombstones import assert_alive
     for rec in recs:
         assert_alive(archive, rec, f"approved for {action}")
         head = "department-head" in me.roles and me.department and me.department == rec.department

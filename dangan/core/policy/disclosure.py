@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from dangan.errors import NotFound
 from dangan.model import SECRECY_LEVELS
-from dangan.core.catalogue.connection import audit as audit_log
+from dangan.core.catalogue import audit as audit_log
 from dangan.core.policy.access import visibility
 from dangan.core.policy.users import acting_user, clearance_rank, register_in_use
 

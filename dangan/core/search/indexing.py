@@ -223,7 +223,7 @@ def search_filter(archive, text: str = ""):
     visible = visibility(archive, search_purpose(text))
     if visible is None:
         return None
-    from dangan.core.catalogue.connection import records as rows
+    from dangan.core.catalogue import records as rows
 
     def allowed(fields: dict) -> bool:
         row = archive.conn.execute("SELECT * FROM records WHERE id = ?", (fields["record_id"],)).fetchone()

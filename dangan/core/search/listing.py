@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from dangan.model import Record, normalise_secrecy
-from dangan.core.catalogue.connection import records
+from dangan.core.catalogue import records
 
 
 def list_filtered(archive, query: str = "", *, department=None, category=None, year=None, secrecy=None,

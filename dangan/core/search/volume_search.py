@@ -125,7 +125,7 @@ def search(archive, query, visible=None) -> list[VolumeHit]:
 def _allowed(archive, vol, filters, visible) -> dict[str, dict]:
     from dangan.index.query import filters_to_sql
     from dangan.index.text_v1 import fold
-    from dangan.core.catalogue.connection import records as rows
+    from dangan.core.catalogue import records as rows
     archive.conn.create_function("dangan_fold", 1, fold, deterministic=True)
     sql, params = filters_to_sql(filters, fold="dangan_fold")
     out = {}

@@ -63,7 +63,7 @@ def ingest_batch(archive, paths: Iterable[Path], fields: RecordFields, *, attach
     else 2), but committed strictly in the given order, so archival codes follow the input order."""
     from dangan.core.store.recovery import recover_interrupted
 
-    from dangan.core.catalogue.connection.audit_anchor import require_intact
+    from dangan.core.catalogue.audit_anchor import require_intact
     require_intact(archive)                 # a broken audit trail: refused before the first file
     recover_interrupted(archive)
     files = list(expand(paths, follow_symlinks=follow_symlinks))

@@ -30,7 +30,7 @@ from dataclasses import replace
 
 from dangan.errors import DanganError, LockTimeout, StorageFull
 from dangan.model import Record
-from dangan.core.catalogue.connection import records
+from dangan.core.catalogue import records
 from dangan.core.store.ingest import MAX_TEXT_CHARS, _now
 from dangan.core.store.revision import _keep
 from dangan.core.store.layout import METADATA_PATH, metadata_document, stored_original_names, text_path
@@ -126,7 +126,7 @@ def add_derivative_text(archive, record_id: str, text: str, extraction: dict, me
             with archive.transaction() as conn:
                 row = conn.execute("SELECT piece_class, piece, version FROM records WHERE id = ?",
                                    (record_id,)).fetchone()
-                from dangan.core.catalogue.connection.tombstones import assert_alive_in
+                from dangan.core.catalogue.tombstones import assert_alive_in
                 assert_alive_in(conn, record_id, "given extracted text")     # its destruction may have begun
                 if row["version"] != old.version:
                     raise LockTimeout(f"record {record_id} changed while extracting its text: try again")

@@ -25,7 +25,7 @@ from dangan.errors import DanganError, DuplicateRecord, FileRefused, IntegrityEr
 from dangan.model import Extraction, Record
 from dangan.repository.fsutil import translate_oserror
 from dangan.core.store import mime as mimes
-from dangan.core.catalogue.connection import records
+from dangan.core.catalogue import records
 from dangan.core.policy.departments import check_department
 from dangan.core.catalogue.fields import RecordFields
 from dangan.core.store.source_files import max_file_bytes, open_source, shown_name, title_from_name

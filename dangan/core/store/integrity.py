@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import Callable, Iterator
 
 from dangan.repository.ocfl import vnum
-from dangan.core.catalogue.connection import records
+from dangan.core.catalogue import records
 
 
 @dataclass(frozen=True)
@@ -28,7 +28,7 @@ def check(archive, ref: str | None = None, *, digests: bool = True, decrypt: boo
           progress: Callable[[int, int], None] | None = None) -> list[Problem]:
     from dangan.repository.validate import validate_object
 
-    from dangan.core.catalogue.connection.audit_verify import verify as verify_audit
+    from dangan.core.catalogue.audit_verify import verify as verify_audit
     from dangan.core.store.recovery import recover_interrupted
 
     problems: list[Problem] = []

@@ -12,7 +12,7 @@ import sqlite3
 
 from dangan.errors import IntegrityError
 from dangan.repository.ocfl import vnum
-from dangan.core.catalogue.connection import records
+from dangan.core.catalogue import records
 from dangan.core.store.layout import METADATA_PATH, parse_metadata
 from dangan.repository.fsutil import pid_alive as _alive
 
@@ -117,7 +117,7 @@ def rebuild(archive, progress=None, conflicts: list[str] | None = None) -> int:
             ids.append(json.loads((obj_root / "inventory.json").read_bytes())["id"])
         except (OSError, ValueError, KeyError) as exc:
             raise IntegrityError(f"cannot read the inventory of {obj_root}: {exc}") from None
-    from dangan.core.catalogue.connection.audit_verify import restart_if_new
+    from dangan.core.catalogue.audit_verify import restart_if_new
     restart_if_new(archive, "catalogue rebuilt from the store: the audit trail before it is lost")
     with archive.transaction() as conn:
         for table in ("files", "versions", "records", "piece_counters", "ingest_intents"):

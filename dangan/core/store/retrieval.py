@@ -27,7 +27,7 @@ def get_files(archive, ref: str, out_dir: Path, *, version: int | None = None,
     """
     from dangan.core.policy.access import require
     from dangan.core.confidential.sealing import decrypt_chunks, opened, record_key, sealed_of
-    from dangan.core.catalogue.connection.tombstones import GONE, what_happened
+    from dangan.core.catalogue.tombstones import GONE, what_happened
     head = archive.record(ref)
     if head.status in GONE:                     # only the tombstone is here: say so, never "nothing written"
         require(archive, "view", head)

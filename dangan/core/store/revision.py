@@ -7,7 +7,7 @@ from pathlib import Path
 from dangan.errors import LockTimeout
 from dangan.model import Record
 from dangan.core.store import mime as mimes
-from dangan.core.catalogue.connection import records
+from dangan.core.catalogue import records
 from dangan.core.catalogue.fields import RecordFields
 from dangan.core.store.ingest import _now, open_regular
 from dangan.core.store.layout import METADATA_PATH, file_entry, metadata_document, stored_original_names, text_path
@@ -20,7 +20,7 @@ def revise(ingestor, ref: str, path: Path | None, fields: RecordFields | None = 
     old = archive.record(ref)
     from dangan.core.policy.access import require
     from dangan.core.management.holds import assert_not_held
-    from dangan.core.catalogue.connection.tombstones import assert_alive, assert_alive_in
+    from dangan.core.catalogue.tombstones import assert_alive, assert_alive_in
     assert_alive(archive, old, "revised")              # a destroyed or transferred record stays dead
     assert_not_held(archive, old.id, "revised")        # a held record cannot be changed
     require(archive, "edit", old)
