@@ -115,3 +115,30 @@ def format_options(f):
     inner = click.option("--json", "as_json", is_flag=True, help="The same as --format json.")(inner)
     return click.option("--format", "fmt", type=click.Choice(["table", "csv", "json"]), default="table",
                         show_default=True)(inner)
+
+
+class TerminalProgress:
+    """A click progress bar on stderr (stdout keeps the lines), as core's ``Progress`` callback."""
+
+    def __init__(self, label: str) -> None:
+        self.label = label
+        self.bar: Any = None
+
+    def start(self, total: int) -> None:
+        import sys
+        self.bar = click.progressbar(length=total, label=self.label, file=sys.stderr)
+        self.bar.__enter__()
+
+    def before_output(self) -> None:
+        if self.bar is not None:
+            self.bar.file.write("\r\033[K")
+            self.bar.file.flush()
+
+    def advance(self, n: int = 1) -> None:
+        if self.bar is not None:
+            self.bar.update(n)
+
+    def finish(self) -> None:
+        if self.bar is not None:
+            self.bar.__exit__(None, None, None)
+            self.bar = None

@@ -7,7 +7,7 @@ from pathlib import Path
 import click
 
 from . import TermsCommand, pass_ctx
-from .output import json_line, json_lines, line, table, width
+from .output import TerminalProgress, json_line, json_lines, line, table, width
 
 
 def field_options(f):
@@ -73,7 +73,7 @@ def ingest(ctx, paths, create_volume, attach, allow_duplicate, as_json, follow_s
             line(f"{o.status:<10} {o.message}", err=o.status != "duplicate")
 
     outcomes = ingest_batch(archive, paths, fields, attachments=tuple(attach), allow_duplicate=allow_duplicate,
-                            on_outcome=report, progress=show_bar, create_volume=create_volume,
+                            on_outcome=report, progress=TerminalProgress("archiving") if show_bar else None, create_volume=create_volume,
                             on_warning=lambda m: line(f"dangan: warning: {m}", err=True),
                             follow_symlinks=follow_symlinks)
     counts = {}

@@ -1,0 +1,29 @@
+"""dangan's core: everything a face (CLI, web, API, worker) calls, in capability packages.
+
+The map, lowest layer first.  A package may import the packages above it in this list, never one
+below it (``tests/test_import_layers.py`` walks every import, lazy ones included, and fails on a
+new upward edge; the few that exist today are listed there by file, as debts to pay off)::
+
+    kernel/        config, config_schema, actor (who is acting), plugin_host, pipeline, progress,
+                   archive_trust (whose archive this is), permissions (0700/0600)
+    catalogue/     connection (SQLite, migrations), health, records, fields, audit, audit_anchor,
+                   audit_verify, volumes, tombstones
+    policy/        users, departments, access (the one policy point: ``require``/``visibility``),
+                   loan_policy, disclosure, four_eyes
+    confidential/  agent (the key agent), sealing (how a record is protected in the store)
+    search/        indexing (the index outbox and its drain), listing, volume_search
+    store/         layout (a record in its OCFL object), mime, source_files, ingest, revision,
+                   batch, retrieval, integrity, recovery, extraction (the worker), deferred
+    management/    lending, loan_copy, disposition, disposition_plan, disposition_execute,
+                   destruction, destruction_intent, holds, approvals, inspection, four_property,
+                   export_bagit, import_bag, statistics, alerts, declassification
+    backup/        api (what faces call), create, lock, prune, purge, restore, verify
+    watch/         config, files, handoff, lock, tracker, watcher
+    status         ``dangan status``: sections read from backup and watch
+    archive        the ``Archive`` facade: an opened archive (config, catalogue, store, index)
+
+Below core: ``dangan.repository`` (OCFL, keystore, crypto, the backup repository format in
+``repository/backup``), ``dangan.index`` (the search engine and dangan's analysis) and
+``dangan.plugins``.  ``dangan.errors`` and ``dangan.model`` are shared by all.  Core never
+imports a face: no click, no web framework (progress is :class:`kernel.progress.Progress`).
+"""

@@ -8,6 +8,10 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Iterable, Iterator
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from dangan.core.kernel.progress import Progress
 
 from dangan.errors import DanganError, DuplicateRecord, StorageFull
 from dangan.core.catalogue.fields import RecordFields
@@ -56,7 +60,7 @@ def expand(paths: Iterable[Path], *, follow_symlinks: bool = False) -> Iterator[
 
 def ingest_batch(archive, paths: Iterable[Path], fields: RecordFields, *, attachments: tuple[Path, ...] = (),
                  allow_duplicate: bool = False, on_outcome: Callable[[IngestOutcome], None] | None = None,
-                 progress: bool = False, index: bool = True, jobs: int | None = None,
+                 progress: Progress | None = None, index: bool = True, jobs: int | None = None,
                  on_warning: Callable[[str], None] | None = None, create_volume: bool = True,
                  follow_symlinks: bool = False) -> list[IngestOutcome]:
     """Ingest files; ``jobs`` files are staged, hashed and extracted at once (default ``[ingest] jobs``,
@@ -69,13 +73,9 @@ def ingest_batch(archive, paths: Iterable[Path], fields: RecordFields, *, attach
     files = list(expand(paths, follow_symlinks=follow_symlinks))
     jobs = max(1, int(jobs or archive.config.raw.get("ingest", {}).get("jobs", 2)))
     outcomes: list[IngestOutcome | None] = [None] * len(files)
-    bar = None
-    if progress and len(files) > 1:
-        import sys
-
-        import click
-        bar = click.progressbar(length=len(files), label="archiving", file=sys.stderr)   # stdout keeps the lines
-        bar.__enter__()
+    bar = progress if len(files) > 1 else None
+    if bar:
+        bar.start(len(files))
     turns = _Turns()
     stop = threading.Event()
     workers: list = []
@@ -113,19 +113,18 @@ def ingest_batch(archive, paths: Iterable[Path], fields: RecordFields, *, attach
                 continue
             outcomes[k] = outcome
             if bar:                           # the bar is cleared, the file's line printed, the bar redrawn below
-                bar.file.write("\r\033[K")
-                bar.file.flush()
+                bar.before_output()
             if on_outcome:
                 on_outcome(outcome)
             if bar:
-                bar.update(1)
+                bar.advance(1)
             if outcome.status == "failed" and outcome.message.startswith("disk full"):
                 stop.set()       # nothing more can be archived; the rest stay where they are
     finally:
         if jobs > 1 and len(files) >= 2:
             pool.shutdown(wait=True)
         if bar:
-            bar.__exit__(None, None, None)
+            bar.finish()
         for a in workers:
             if a is not archive:
                 a.close()
