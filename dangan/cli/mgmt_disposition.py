@@ -130,11 +130,9 @@ def execute_cmd(ctx, list_id, transfer_to, dry_run, yes, as_json):
 @pass_ctx
 def show_cmd(ctx, list_id, as_json):
     """A destruction list, its approval chain and (once executed) its certificate."""
-    from ..core.management.disposition import get_list
-    from ..core.policy.users import acting_user
+    from ..core.service import registers
     archive = ctx.archive()
-    acting_user(archive, action="read destruction lists")
-    lst = get_list(archive, list_id)
+    lst = registers.destruction_list(archive, list_id)
     if as_json:
         json_line(lst)
         return
@@ -155,11 +153,9 @@ def show_cmd(ctx, list_id, as_json):
 @pass_ctx
 def lists_cmd(ctx, as_json):
     """Every destruction list."""
-    from ..core.management.disposition import list_lists
-    from ..core.policy.users import acting_user
+    from ..core.service import registers
     archive = ctx.archive()
-    acting_user(archive, action="read destruction lists")
-    rows = list_lists(archive)
+    rows = registers.destruction_lists(archive)
     if as_json:
         json_lines(rows)
         return

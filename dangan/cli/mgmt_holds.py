@@ -49,11 +49,9 @@ def hold_release(ctx, hold_id, reason):
 @pass_ctx
 def hold_list(ctx, show_all, record, as_json):
     """Holds in force (with --record: those covering one record)."""
-    from ..core.management.holds import list_holds
-    from ..core.policy.users import acting_user
+    from ..core.service import registers
     archive = ctx.archive()
-    acting_user(archive, action="list holds")
-    rows = list_holds(archive, include_released=show_all, record=record)
+    rows = registers.holds(archive, include_released=show_all, record=record)
     if as_json:
         json_lines(rows)
         return
@@ -91,11 +89,9 @@ def inspect_record(ctx, refs, volume, condition, fading, damage, environment, no
 @pass_ctx
 def inspect_list(ctx, record, volume, as_json):
     """Inspections recorded."""
-    from ..core.management.inspection import list_inspections
-    from ..core.policy.users import acting_user
+    from ..core.service import registers
     archive = ctx.archive()
-    acting_user(archive, action="list inspections")
-    rows = list_inspections(archive, record=record, volume=volume)
+    rows = registers.inspections(archive, record=record, volume=volume)
     if as_json:
         json_lines(rows)
         return

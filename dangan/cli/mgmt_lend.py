@@ -123,11 +123,9 @@ HEAD = ["LOAN", "STATUS", "BORROWER", "DEPT", "ITEMS", "OUT", "DUE", "OVERDUE", 
 @pass_ctx
 def lend_list(ctx, overdue, as_of, status, borrower, as_json):
     """Loans (with --overdue: those past due, as of today or --as-of)."""
-    from ..core.management.lending import list_loans
-    from ..core.policy.users import acting_user
+    from ..core.service import registers
     archive = ctx.archive()
-    acting_user(archive, action="list loans")
-    loans = list_loans(archive, overdue=overdue, as_of=_as_of(as_of), status=status, borrower=borrower)
+    loans = registers.loans(archive, overdue=overdue, as_of=_as_of(as_of), status=status, borrower=borrower)
     if as_json:
         json_lines(loans)
         return
@@ -150,18 +148,18 @@ def lend_overdue(click_ctx, as_of, as_json):
 @pass_ctx
 def lend_register(ctx, since, until, fmt):
     """The lending register (借阅登记簿): one line per item lent, requested between --from and --to."""
-    from ..core.management.lending import list_loans
-    from ..core.policy.users import acting_user
+    from ..core.service import registers
     archive = ctx.archive()
-    acting_user(archive, action="read the lending register")
     s, u = _as_of(since), _as_of(until)
+    loans = registers.loans(archive, action="read the lending register", since=s and s.isoformat(),
+                            until=u and u.isoformat())
     rows = [{"loan": b["id"], "requested": b["requested_at"][:10], "borrower": b["borrower"],
              "unit": b["external_unit"] or "", "department": b["department"] or "", "purpose": b["purpose"],
              "record": i["record_id"], "archival_code": i["archival_code"] or "", "approved_by": b["decided_by"] or "",
              "issued": (i["issued_at"] or "")[:10], "mode": i["issue_mode"] or "",
              "due": b["due"] or "", "returned": (i["returned_at"] or "")[:10], "received_by": i["received_by"] or "",
              "condition": i["condition"] or "", "status": b["status"]}
-            for b in list_loans(archive, since=s and s.isoformat(), until=u and u.isoformat()) for i in b["items"]]
+            for b in loans for i in b["items"]]
     cols = ["loan", "requested", "borrower", "unit", "department", "purpose", "record", "archival_code",
             "approved_by", "issued", "mode", "due", "returned", "received_by", "condition", "status"]
     if fmt == "json":

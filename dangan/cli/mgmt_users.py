@@ -46,11 +46,9 @@ def user_add(ctx, name, roles, clearance, department, display_name, os_account, 
 @pass_ctx
 def user_list(ctx, as_json):
     """Everyone in the register."""
-    from ..core.policy.users import acting_user, list_users, register_in_use
+    from ..core.service import registers
     archive = ctx.archive()
-    if register_in_use(archive):
-        acting_user(archive, action="list users")
-    users = list_users(archive)
+    users = registers.users(archive)
     if as_json:
         json_lines(u.to_dict() for u in users)
         return
@@ -133,11 +131,9 @@ def access_revoke(ctx, grant_id, reason):
 @pass_ctx
 def access_list(ctx, show_all, as_json):
     """Approvals on file."""
-    from ..core.policy.access import list_grants
-    from ..core.policy.users import acting_user
+    from ..core.service import registers
     archive = ctx.archive()
-    acting_user(archive, action="list approvals")
-    rows = list_grants(archive, active_only=not show_all)
+    rows = registers.grants(archive, active_only=not show_all)
     if as_json:
         json_lines(rows)
         return

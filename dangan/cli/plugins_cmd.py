@@ -164,9 +164,8 @@ def report(ctx, name, params, as_of, fmt):
     """Run a report a plugin contributes (without NAME: list them); `stats` is core's statistics
     (--param by=department,year,...) unless a plugin defines a report of that name."""
     import datetime as dt
-    from ..core.policy.access import visibility
     from ..core.catalogue.fields import parse_date, parse_meta
-    from ..core.kernel.plugin_host import ArchiveContext
+    from ..core.service.reports import run_report
     archive = ctx.archive()
     plugins = archive.plugins
     reports = plugins.reports()
@@ -181,23 +180,18 @@ def report(ctx, name, params, as_of, fmt):
             table(rows, ["REPORT", "PARAMS", "DESCRIPTION"], {2: 70})
         return
     if name == "stats" and "stats" not in reports:
-        from ..core.management.statistics import stats as run
+        from ..core.service.reports import run_stats
         from ..errors import UsageError
         from .mgmt_export import stats_rows
         p = parse_meta(params)
         by = p.pop("by", "department,year")
         if p:
             raise UsageError(f"report stats takes only --param by=FIELD,... (not {', '.join(sorted(p))})")
-        out = run(archive, [b.strip() for b in by.split(",") if b.strip()])
-        with archive.transaction() as conn:
-            archive.audit(conn, "report.run", details={"report": "stats", "rows": len(out["rows"]), "by": by,
-                                                       "core": True})
+        out = run_stats(archive, by)
         stats_rows(out, fmt)
         return
     day = dt.date.fromisoformat(parse_date(as_of)) if as_of else None
-    result = plugins.run_report(name, ArchiveContext(archive, day, visibility(archive)), **parse_meta(params))
-    with archive.transaction() as conn:
-        archive.audit(conn, "report.run", details={"report": name, "rows": len(result.rows), "as_of": str(day or "")})
+    result = run_report(archive, name, parse_meta(params), day)
     if fmt == "json":
         json_line({"title": result.title, "columns": result.columns, "rows": result.rows, "notes": result.notes})
     elif fmt == "csv":

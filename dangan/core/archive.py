@@ -174,7 +174,9 @@ class Archive:
         from dangan.core.catalogue.fields import RecordFields
         from dangan.core.store.ingest import Ingestor
         from dangan.core.kernel.pipeline import pipeline_for
+        from dangan.core.policy.users import acting_user
         from dangan.core.store.recovery import recover_interrupted
+        acting_user(self, action="ingest")       # the same rule as `dangan ingest`: registered users only
         recover_interrupted(self)
         rec = Ingestor(self, allow_duplicate=allow_duplicate, **pipeline_for(self)).ingest(
             Path(path), RecordFields(**fields), tuple(Path(a) for a in attachments))

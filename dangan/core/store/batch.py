@@ -65,7 +65,9 @@ def ingest_batch(archive, paths: Iterable[Path], fields: RecordFields, *, attach
                  follow_symlinks: bool = False) -> list[IngestOutcome]:
     """Ingest files; ``jobs`` files are staged, hashed and extracted at once (default ``[ingest] jobs``,
     else 2), but committed strictly in the given order, so archival codes follow the input order."""
+    from dangan.core.policy.users import acting_user
     from dangan.core.store.recovery import recover_interrupted
+    acting_user(archive, action="ingest")      # once users are registered, only they may archive
 
     from dangan.core.catalogue.audit_anchor import require_intact
     require_intact(archive)                 # a broken audit trail: refused before the first file
