@@ -1,7 +1,6 @@
 """Shared fixtures: a throwaway archive, the CLI, and ocfl-py validation of every store a test writes."""
 from __future__ import annotations
 
-import os
 import sys
 from pathlib import Path
 

@@ -9,8 +9,6 @@ command gets every checkpoint; backups keep a checkpoint that `audit verify --ba
 from __future__ import annotations
 
 import json
-import os
-import signal
 import sqlite3
 import subprocess
 import sys

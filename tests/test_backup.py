@@ -321,7 +321,7 @@ def test_a_stale_lock_of_a_dead_pid_is_broken_with_a_log_line(repo, archive_root
     r = subprocess.run([sys.executable, "-m", "dangan", "--archive", str(archive_root), "backup", "create",
                         "--repo", str(repo)], capture_output=True, text=True, env=env)
     assert r.returncode == 0, r.stderr
-    assert f"breaking the stale lock" in r.stderr and f"pid {dead.pid}" in r.stderr
+    assert "breaking the stale lock" in r.stderr and f"pid {dead.pid}" in r.stderr
     assert not (repo / "locks" / "repo").exists()
 
 

@@ -189,7 +189,7 @@ def test_crypto_shredding_makes_old_ciphertext_unreadable(keyed, archive_root, t
     import shutil
     from dangan.core.archive import Archive
     from dangan.core.management.destruction import destroy_record
-    from dangan.core.confidential.sealing import decrypt_chunks, record_key
+    from dangan.core.confidential.sealing import record_key
     from dangan.errors import CryptoError
     src = tmp_path / "x.txt"
     src.write_text("将被销毁 " + MARK_ASCII, encoding="utf-8")
@@ -256,7 +256,6 @@ def test_the_passphrase_can_come_from_a_file_descriptor(keyed, archive_root, mon
 
 @pytest.mark.slow
 def test_a_3_gib_sparse_file_round_trips_in_bounded_memory(keyed, archive_root, tmp_path):
-    import subprocess
     import sys
     big = tmp_path / "big.bin"
     with open(big, "wb") as fh:

@@ -3,7 +3,6 @@ sealed record's file names and revision messages reach no audit detail, inventor
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 
 import pytest

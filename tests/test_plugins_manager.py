@@ -11,7 +11,7 @@ from dangan.errors import PluginError, UsageError, ValidationFailed
 from dangan.model import Record
 from dangan.plugins import hookimpl
 from dangan.plugins.manager import DEPARTMENT_NAMES, Plugins, get_plugin_manager
-from dangan.plugins.types import Actor, Category, RetentionRule, Scheme, Veto, error
+from dangan.plugins.types import Actor, Veto
 
 GOOD = '''
 from dangan.plugins import hookimpl
