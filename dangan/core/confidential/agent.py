@@ -181,7 +181,7 @@ class AgentClient:
         self.path.unlink(missing_ok=True)
         env = {k: os.environ[k] for k in AGENT_ENVIRONMENT if k in os.environ}
         # run from the folder holding this dangan package, so ``-m`` starts this same code without PYTHONPATH
-        here = str(Path(__file__).resolve().parents[2])
+        here = str(Path(__file__).resolve().parents[3])
         subprocess.Popen([sys.executable, "-m", "dangan.core.confidential.agent", str(self.path)], start_new_session=True,
                          env=env, cwd=here, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
                          stderr=subprocess.DEVNULL)

@@ -120,7 +120,7 @@ def _check_enabled(root: Path, names) -> None:
     """``[plugins] enabled`` names only plugins that exist: a typo would leave a department without its
     rules (cheap: the shipped modules' names and ARCHIVE/plugins are looked at; entry points only then)."""
     import pkgutil
-    shipped = {m.name for m in pkgutil.iter_modules([str(Path(__file__).parents[1] / "plugins" / "departments")])}
+    shipped = {m.name for m in pkgutil.iter_modules([str(Path(__file__).parents[2] / "plugins" / "departments")])}
     missing = [n for n in names if n not in shipped and not (root / "plugins" / f"{n}.py").is_file()]
     if missing:
         import importlib.metadata
