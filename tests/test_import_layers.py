@@ -12,7 +12,7 @@ from pathlib import Path
 import dangan
 
 ORDER = ["kernel", "catalogue", "policy", "confidential", "search", "store", "management", "backup",
-         "watch", "status", "archive"]
+         "watch", "status", "archive", "service"]
 CORE = Path(dangan.__file__).parent / "core"
 
 KNOWN_UPWARD = {

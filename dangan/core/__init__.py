@@ -21,6 +21,8 @@ new upward edge; the few that exist today are listed there by file, as debts to 
     watch/         config, files, handoff, lock, tracker, watcher
     status         ``dangan status``: sections read from backup and watch
     archive        the ``Archive`` facade: an opened archive (config, catalogue, store, index)
+    service/       what faces call: each operation resolves the acting user, asks the policy
+                   point, does the work and audits, inside core (reports, registers so far)
 
 Below core: ``dangan.repository`` (OCFL, keystore, crypto, the backup repository format in
 ``repository/backup``), ``dangan.index`` (the search engine and dangan's analysis) and
