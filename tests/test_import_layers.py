@@ -7,6 +7,7 @@ is welcome, adding one fails this test.
 from __future__ import annotations
 
 import ast
+import sys
 from pathlib import Path
 
 import dangan
@@ -82,5 +83,5 @@ def test_the_known_debts_are_still_real():
 def test_the_layer_test_can_fail(tmp_path, monkeypatch):
     (tmp_path / "kernel").mkdir()
     (tmp_path / "kernel" / "x.py").write_text("def f():\n    from dangan.core.watch import watcher\n")
-    monkeypatch.setattr(__import__(__name__), "CORE", tmp_path)
+    monkeypatch.setattr(sys.modules[__name__], "CORE", tmp_path)
     assert ("kernel/x.py", "kernel", "watch") in set(edges())

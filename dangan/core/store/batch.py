@@ -7,16 +7,15 @@ import threading
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Iterable, Iterator
-from typing import TYPE_CHECKING
-
-if TYPE_CHECKING:
-    from dangan.core.kernel.progress import Progress
+from typing import TYPE_CHECKING, Callable, Iterable, Iterator
 
 from dangan.errors import DanganError, DuplicateRecord, StorageFull
 from dangan.core.catalogue.fields import RecordFields
 from dangan.core.store.ingest import IngestOutcome, Ingestor
 from dangan.core.store.source_files import shown_name
+
+if TYPE_CHECKING:
+    from dangan.core.kernel.progress import Progress
 
 log = logging.getLogger("dangan.ingest")
 
