@@ -49,12 +49,12 @@ def truth(norm_docs: dict[str, str], blanked: dict[str, str], q: str) -> set[str
     return {rid for rid, t in blanked.items() if pat.search(t)}
 
 
-@pytest.fixture(scope="module")
-def corpus(tmp_path_factory: pytest.TempPathFactory):
+@pytest.fixture(scope="module", params=["tantivy", "whoosh"])
+def corpus(tmp_path_factory: pytest.TempPathFactory, request):
     docs = {f"art{i:03d}": t for i, t in enumerate(articles())}
     docs.update({f"udhr{i:03d}": t for i, t in enumerate(udhr_blocks())})
     assert len(docs) > 300
-    ix = open_index(tmp_path_factory.mktemp("quality") / "index")
+    ix = open_index(tmp_path_factory.mktemp("quality") / "index", engine=request.param)
     ix.add(IndexDocument(record_id=rid, content=text) for rid, text in docs.items())
     norm = {rid: normalise(t) for rid, t in docs.items()}
     blanked = {rid: CJK.sub(" ", t) for rid, t in norm.items()}

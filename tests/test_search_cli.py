@@ -337,46 +337,51 @@ def _garble(p: Path) -> None:
 
 
 def _garble_toc(root: Path) -> None:
-    for p in (root / "index").glob("_*.toc"):
-        p.write_bytes(b"garbage\n")
+    (root / "index" / "tantivy" / "meta.json").write_bytes(b"garbage\n")   # tantivy's list of segments
+
+
+def _segments(root: Path) -> list[Path]:
+    """The default engine's (tantivy's) segment files: postings, terms, positions, stored documents."""
+    return sorted(p for p in (root / "index" / "tantivy").iterdir()
+                  if p.suffix in (".idx", ".term", ".pos", ".store", ".fast"))
 
 
 @pytest.mark.parametrize("damage", ["truncate", "garble", "toc"])
 def test_damaged_index_says_run_reindex_and_reindex_repairs_it(small, tmp_path, damage) -> None:
     before = results(small.cli)
     root, cli = copy_of(small, tmp_path)
-    segments = sorted((root / "index").glob("*.seg"))
+    segments = _segments(root)
     assert segments
     if damage == "toc":
         _garble_toc(root)
     else:
         for seg in segments:
             (_truncate if damage == "truncate" else _garble)(seg)
-    files_before = sorted(p.name for p in (root / "index").iterdir())
+    files_before = sorted(p.name for p in (root / "index" / "tantivy").iterdir())
     for q in ("档案", "alpha", "dept:BGS"):
         proc = run_dangan(root, "search", q)
         assert proc.returncode != 0, (q, proc.stdout)
         assert "Traceback" not in proc.stderr
         lines = proc.stderr.strip().splitlines()
         assert len(lines) == 1 and lines[0].startswith("dangan: error:") and "dangan reindex" in lines[0], proc.stderr
-    assert sorted(p.name for p in (root / "index").iterdir()) == files_before     # nothing deleted silently
+    assert sorted(p.name for p in (root / "index" / "tantivy").iterdir()) == files_before  # nothing deleted silently
     res = cli("search", "--count", "alpha", ok=False)
     assert res.exit_code != 0 and "dangan reindex" in res.stderr
     res = cli("reindex")
     assert "index rebuilt: 6 record(s)" in res.stdout
     assert results(cli) == before
-    aside = list((root / "index").glob(".damaged-*"))
-    if damage == "toc":      # too damaged to open: set aside, kept for inspection, and said so
+    aside = list((root / "index" / "tantivy").glob(".damaged-*"))
+    # too damaged to open or clear (always so for a garbled list of segments): set aside, kept for
+    # inspection, and said so; else opened and cleared, the damaged segments simply no longer used
+    if damage == "toc" or aside:
         assert len(aside) == 1 and "moved to" in res.stderr and str(aside[0]) in res.stderr
         assert sorted(p.name for p in aside[0].iterdir()) == sorted(n for n in files_before if not n.startswith("."))
-    else:                    # opened and cleared: the damaged segments are simply no longer used
-        assert aside == []
 
 
 def test_damaged_index_with_pending_updates(small, tmp_path) -> None:
     """Ingest queues an update; the search that would apply it reports the damage, then reindex catches up."""
     root, cli = copy_of(small, tmp_path)
-    for seg in (root / "index").glob("*.seg"):
+    for seg in _segments(root):
         _truncate(seg)
     p = tmp_path / "late.txt"
     p.write_text("A late arrival: quetzalcoatl.", encoding="utf-8")

@@ -28,19 +28,29 @@ def coloured(text: str, spans: list[tuple[int, int]]) -> str:
 @click.option("--page", type=int, default=1, show_default=True)
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per hit.")
 @click.option("--count", is_flag=True, help="Print only the number of hits.")
+@click.option("--dept", "department", help="Only this department (as `ls --dept`).")
+@click.option("--category", help="Only this category.")
+@click.option("--year", type=int, help="Only this year.")
+@click.option("--secrecy", help="Only this secrecy level.")
+@click.option("--volume", help="Only this volume.")
 @pass_ctx
-def search(ctx, query, sort, limit, page, as_json, count):
-    """Search catalogue and full text: words, "phrases", AND/OR/NOT, -word, dept: year:2019..2021 date:>2024-01-01 ..."""
-    from ..core.search.indexing import ensure_fresh, open_search_index, search_filter
+def search(ctx, query, sort, limit, page, as_json, count, department, category, year, secrecy, volume):
+    """Search catalogue and full text: words, "phrases", AND/OR/NOT, -word, dept: year:2019..2021 date:>2024-01-01,
+    title:, code: (archival-code prefix), tag:, meta.KEY: ..."""
+    from ..core.search.indexing import ensure_fresh, open_search_index
+    from ..core.search.search_access import search_access
     from ..core.search.volume_search import merged_search
+    from ..index.query import option_filters
     archive = ctx.archive()
     text = " ".join(query)
-    ensure_fresh(archive)
-    allowed = search_filter(archive, text)
-    index = open_search_index(archive)
+    filters = option_filters(department=department, category=category, year=year, secrecy=secrecy, volume=volume)
+    notice = lambda m: click.echo(f"dangan: {m}", err=True)  # noqa: E731
+    ensure_fresh(archive, notice=notice)
+    access = search_access(archive, text)
+    index = open_search_index(archive, notice=notice)
     try:
-        res = merged_search(archive, index, text, sort=sort, limit=limit, page=page, allowed=allowed,
-                            count_only=count)
+        res = merged_search(archive, index, text, sort=sort, limit=limit, page=page, allowed=access.allowed,
+                            within=access.within, filters=filters, count_only=count)
     finally:
         index.close()
     if count:

@@ -92,6 +92,20 @@ def visibility(archive, purpose: str = "") -> Callable[[Record], bool] | None:
     return visible
 
 
+def view_restriction(archive) -> tuple[dict[str, list[str]] | None, bool]:
+    """``visibility`` split for engines that filter by field: (field -> the values a visible record may have, or
+    None; whether plugin rules must still be asked per record).  The same rules, so the same records."""
+    from dangan.core.kernel.plugin_host import access_rules_possible
+    from dangan.model import SECRECY_LEVELS
+    actor = plugin_actor(archive)
+    by_plugins = access_rules_possible(archive) and archive.plugins.implements("dangan_access")
+    by_clearance = register_in_use(archive) and clearance_rank(actor.clearance) < len(MARKS) - 1
+    fields = None
+    if by_clearance:
+        fields = {"secrecy": [s for s in SECRECY_LEVELS if clearance_rank(actor.clearance) >= secrecy_rank(s)]}
+    return fields, by_plugins
+
+
 def require(archive, action: str, rec: Record, approvals: frozenset[str] = frozenset(), *,
             as_user: str | None = None, purpose: str = "") -> None:
     """Refuse (AccessDenied, audited) unless ``action`` on ``rec`` is allowed for the actor (or ``as_user``)."""
