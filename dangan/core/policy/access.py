@@ -97,7 +97,7 @@ def view_restriction(archive) -> tuple[dict[str, list[str]] | None, bool]:
     None; whether plugin rules must still be asked per record).  The same rules, so the same records."""
     from dangan.core.kernel.plugin_host import access_rules_possible
     from dangan.model import SECRECY_LEVELS
-    actor = plugin_actor(archive)
+    actor = acting_user(archive)
     by_plugins = access_rules_possible(archive) and archive.plugins.implements("dangan_access")
     by_clearance = register_in_use(archive) and clearance_rank(actor.clearance) < len(MARKS) - 1
     fields = None

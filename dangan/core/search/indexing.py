@@ -281,6 +281,10 @@ def _remove_engine_files(path: Path, engine: str) -> None:
             if p.is_dir() and p.name.startswith(".damaged-"):
                 continue
             shutil.rmtree(p) if p.is_dir() else p.unlink()
+        try:
+            path.rmdir()
+        except OSError:
+            pass            # a damaged index set aside is kept
         return
     for p in path.iterdir():
         if p.is_file() and not p.name.startswith(".") and (
