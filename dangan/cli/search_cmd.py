@@ -1,4 +1,4 @@
-"""Commands on the full-text index: search and reindex."""
+"""`dangan search`: catalogue and full text."""
 from __future__ import annotations
 
 import sys
@@ -63,20 +63,4 @@ def search(ctx, query, sort, limit, page, as_json, count):
     click.echo(f"{res.total} hit(s)" + (f", page {res.page} of {res.pages}" if res.pages > 1 else ""), err=True)
 
 
-@click.command()
-@pass_ctx
-def reindex(ctx):
-    """Rebuild the full-text index from the store alone."""
-    from ..core.search.indexing import reindex as run
-    archive = ctx.archive()
-    progress = None
-    if sys.stderr.isatty():
-        def progress(i, n):
-            click.echo(f"\rindexing {i}/{n}", nl=False, err=True)
-    n = run(archive, progress, notice=lambda m: click.echo(f"dangan: warning: {m}", err=True))
-    if progress:
-        click.echo("", err=True)
-    click.echo(f"index rebuilt: {n} record(s)")
-
-
-COMMANDS = [search, reindex]
+COMMANDS = [search]

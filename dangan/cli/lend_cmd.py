@@ -8,13 +8,8 @@ from pathlib import Path
 import click
 
 from . import pass_ctx
+from .options import as_of_date
 from .output import format_options, json_line, json_lines, line, table
-
-
-def _as_of(value):
-    import datetime as dt
-    from ..core.catalogue.fields import parse_date
-    return dt.date.fromisoformat(parse_date(value)) if value else None
 
 
 @click.group("lend")
@@ -125,7 +120,7 @@ def lend_list(ctx, overdue, as_of, status, borrower, as_json):
     """Loans (with --overdue: those past due, as of today or --as-of)."""
     from ..core.service import registers
     archive = ctx.archive()
-    loans = registers.loans(archive, overdue=overdue, as_of=_as_of(as_of), status=status, borrower=borrower)
+    loans = registers.loans(archive, overdue=overdue, as_of=as_of_date(as_of), status=status, borrower=borrower)
     if as_json:
         json_lines(loans)
         return
@@ -150,7 +145,7 @@ def lend_register(ctx, since, until, fmt):
     """The lending register (借阅登记簿): one line per item lent, requested between --from and --to."""
     from ..core.service import registers
     archive = ctx.archive()
-    s, u = _as_of(since), _as_of(until)
+    s, u = as_of_date(since), as_of_date(until)
     loans = registers.loans(archive, action="read the lending register", since=s and s.isoformat(),
                             until=u and u.isoformat())
     rows = [{"loan": b["id"], "requested": b["requested_at"][:10], "borrower": b["borrower"],

@@ -6,7 +6,7 @@ from pathlib import Path
 import click
 
 from . import pass_ctx
-from .mgmt_lend import _as_of
+from .options import as_of_date
 from .output import json_line, json_lines, line, table
 
 
@@ -23,7 +23,7 @@ def due_cmd(ctx, as_of, as_json):
     """Records whose retention has run out by --as-of, with their disposition action."""
     import datetime as dt
     from ..core.management.disposition import due_list
-    rows = due_list(ctx.archive(), _as_of(as_of) or dt.date.today())
+    rows = due_list(ctx.archive(), as_of_date(as_of) or dt.date.today())
     if as_json:
         json_lines(rows)
         return
@@ -42,7 +42,7 @@ def due_cmd(ctx, as_of, as_json):
 def propose_cmd(ctx, refs, due, as_of, reason, as_json):
     """Build a destruction list from an appraisal; prints its id."""
     from ..core.management.disposition import propose
-    out = propose(ctx.archive(), list(refs), due=due, as_of=_as_of(as_of), reason=reason)
+    out = propose(ctx.archive(), list(refs), due=due, as_of=as_of_date(as_of), reason=reason)
     if as_json:
         json_line(out)
         return
