@@ -23,10 +23,8 @@ def audit():
 def audit_log(ctx, ref, action, limit, as_json):
     """Show audit events, oldest first (all of them to auditors and admins; to others, the events about the
     records they may see and their own)."""
-    from ..core.policy.disclosure import readable_events
-    archive = ctx.archive()
-    obj = archive.resolve(ref) if ref else None
-    evs = readable_events(archive, obj=obj, action=action, limit=limit)
+    from ..core.service import audit as service
+    evs = service.log(ctx.archive(), ref=ref, action=action, limit=limit)
     if as_json:
         json_lines(e.to_dict() for e in evs)
         return
@@ -42,7 +40,7 @@ def audit_log(ctx, ref, action, limit, as_json):
 @pass_ctx
 def audit_verify(ctx, backups, repo, passphrase_fd, as_json):
     """Check the hash chain, the keyed head and the checkpoint log (and backups); exit 6 on any problem."""
-    from ..core.catalogue.audit_verify import verify
+    from ..core.service.audit import verify
     archive = ctx.archive()
     repository = None
     if backups or repo:
@@ -70,7 +68,7 @@ def audit_verify(ctx, backups, repo, passphrase_fd, as_json):
 @pass_ctx
 def audit_acknowledge(ctx, reason, as_json):
     """Accept a broken audit trail after looking into it (admin); writers refuse until then."""
-    from ..core.catalogue.audit_verify import acknowledge
+    from ..core.service.audit import acknowledge
     archive = ctx.archive()
     out = acknowledge(archive, reason)
     if as_json:

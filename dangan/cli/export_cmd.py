@@ -18,9 +18,8 @@ from .output import json_line, line
 @pass_ctx
 def export(ctx, refs, volume, query, dest, as_json):
     """Export records as a BagIt bag (RFC 8493, sha512 manifests)."""
-    from ..core.management.export_bagit import export_bag, select
-    archive = ctx.archive()
-    out = export_bag(archive, select(archive, list(refs), volume=volume, query=query), dest)
+    from ..core.service import export as service
+    out = service.export(ctx.archive(), refs, volume=volume, query=query, dest=dest)
     if as_json:
         json_line(out)
     else:

@@ -18,8 +18,8 @@ from .output import line
 @pass_ctx
 def get(ctx, ref, version, out, with_text, force):
     """Write a record's files to a folder, byte-identical, verified against their digests."""
-    from ..core.store.retrieval import get_files
-    for p in get_files(ctx.archive(), ref, out, version=version, include_derivatives=with_text, overwrite=force):
+    from ..core.service import records
+    for p in records.get(ctx.archive(), ref, out, version=version, include_derivatives=with_text, overwrite=force):
         line(str(p))
 
 

@@ -22,8 +22,8 @@ def hold():
 @pass_ctx
 def hold_add(ctx, refs, volume, query, reason, authority, as_json):
     """Place a hold on records, a volume (also records added later) or a query's records."""
-    from ..core.management.holds import add_hold
-    h = add_hold(ctx.archive(), list(refs), volume=volume, query=query, reason=reason, authority=authority)
+    from ..core.service import holds
+    h = holds.add(ctx.archive(), refs, volume=volume, query=query, reason=reason, authority=authority)
     if as_json:
         json_line(h)
     else:
@@ -36,8 +36,8 @@ def hold_add(ctx, refs, volume, query, reason, authority, as_json):
 @pass_ctx
 def hold_release(ctx, hold_id, reason):
     """Release a hold (other holds on the same records stay)."""
-    from ..core.management.holds import release_hold
-    h = release_hold(ctx.archive(), hold_id, reason)
+    from ..core.service import holds
+    h = holds.release(ctx.archive(), hold_id, reason)
     line(f"hold {h['id']} released")
 
 

@@ -18,7 +18,7 @@ def import_bag_cmd(ctx, bag, allow_duplicate, as_json):
     """Import records from a BagIt bag made by `dangan export --bagit` (validated first)."""
     import sys
 
-    from ..core.management.import_bag import import_bag
+    from ..core.service.export import import_bag
 
     def report(o):
         if as_json:

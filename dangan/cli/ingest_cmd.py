@@ -23,12 +23,9 @@ from .output import TerminalProgress, json_line, line
 @pass_ctx
 def ingest(ctx, paths, create_volume, attach, allow_duplicate, as_json, follow_symlinks, **kw):
     """Archive files and folders (recursively) as records."""
-    from ..core.store.batch import ingest_batch
-    from ..errors import UsageError
+    from ..core.service import records
     archive = ctx.archive()
     fields = fields_from(kw)
-    if attach and (len(paths) != 1 or paths[0].is_dir()):
-        raise UsageError("--attach needs exactly one main file")
     show_bar = not as_json and sys.stderr.isatty()
 
     def report(o):
@@ -41,10 +38,10 @@ def ingest(ctx, paths, create_volume, attach, allow_duplicate, as_json, follow_s
         else:
             line(f"{o.status:<10} {o.message}", err=o.status != "duplicate")
 
-    outcomes = ingest_batch(archive, paths, fields, attachments=tuple(attach), allow_duplicate=allow_duplicate,
-                            on_outcome=report, progress=TerminalProgress("archiving") if show_bar else None, create_volume=create_volume,
-                            on_warning=lambda m: line(f"dangan: warning: {m}", err=True),
-                            follow_symlinks=follow_symlinks)
+    outcomes = records.ingest(archive, paths, fields, attachments=tuple(attach), allow_duplicate=allow_duplicate,
+                              on_outcome=report, progress=TerminalProgress("archiving") if show_bar else None,
+                              create_volume=create_volume, on_warning=lambda m: line(f"dangan: warning: {m}", err=True),
+                              follow_symlinks=follow_symlinks)
     counts = {}
     for o in outcomes:
         counts[o.status] = counts.get(o.status, 0) + 1

@@ -24,9 +24,9 @@ def inspect():
 @pass_ctx
 def inspect_record(ctx, refs, volume, condition, fading, damage, environment, notes):
     """Record an inspection of records or a volume."""
-    from ..core.management.inspection import record_inspection
-    ids = record_inspection(ctx.archive(), list(refs), volume=volume, condition=condition, fading=fading,
-                            damage=damage, environment=environment, notes=notes)
+    from ..core.service import inspection
+    ids = inspection.record(ctx.archive(), refs, volume=volume, condition=condition, fading=fading, damage=damage,
+                            environment=environment, notes=notes)
     line(f"inspection recorded ({len(ids)} entr{'y' if len(ids) == 1 else 'ies'})")
 
 
@@ -54,8 +54,8 @@ def inspect_list(ctx, record, volume, as_json):
 @pass_ctx
 def inspect_due(ctx, as_of, as_json):
     """Records whose six-monthly inspection is due."""
-    from ..core.management.inspection import due
-    rows = due(ctx.archive(), as_of_date(as_of))
+    from ..core.service import inspection
+    rows = inspection.due(ctx.archive(), as_of_date(as_of))
     if as_json:
         json_lines(rows)
         return
@@ -74,8 +74,8 @@ def inspect_report(ctx, sample, as_of, fmt):
     import csv
     import sys
 
-    from ..core.management.inspection import inspection_report
-    r = inspection_report(ctx.archive(), sample=sample, as_of=as_of_date(as_of))
+    from ..core.service import inspection
+    r = inspection.report(ctx.archive(), sample=sample, as_of=as_of_date(as_of))
     if fmt == "json":
         json_line(r)
         return
@@ -117,8 +117,8 @@ def inspect_four_property(ctx, refs, volume, as_json):
     """DA/T 70 four-property checks (authenticity, integrity, usability, security), item by item."""
     import sys
 
-    from ..core.management.four_property import four_property
-    out = four_property(ctx.archive(), list(refs), volume=volume)
+    from ..core.service import inspection
+    out = inspection.four_property(ctx.archive(), refs, volume=volume)
     if as_json:
         json_lines(out["rows"])
     else:

@@ -22,11 +22,10 @@ from .output import json_lines, table
 @pass_ctx
 def ls(ctx, filters, department, category, year, secrecy, volume, sort, limit, wide, as_json):
     """List records, filtered by field (e.g. `dangan ls dept:BGS year:2019..2021`)."""
-    from ..core.search.listing import list_filtered
+    from ..core.service import records
     archive = ctx.archive()
-    recs = list_filtered(archive, " ".join(filters), department=department, category=category, year=year,
-                         secrecy=secrecy, volume=volume, sort=sort, limit=limit)
-    recs = [archive.opened(r)[0] if r.secrecy in ("secret", "confidential", "top-secret") else r for r in recs]
+    recs = records.ls(archive, " ".join(filters), department=department, category=category, year=year,
+                      secrecy=secrecy, volume=volume, sort=sort, limit=limit)
     if as_json:
         json_lines(r.to_dict() for r in recs)
         return

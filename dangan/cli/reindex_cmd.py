@@ -12,7 +12,7 @@ from . import pass_ctx
 @pass_ctx
 def reindex(ctx):
     """Rebuild the full-text index from the store alone."""
-    from ..core.search.indexing import reindex as run
+    from ..core.service.search import reindex as run
     archive = ctx.archive()
     progress = None
     if sys.stderr.isatty():

@@ -18,15 +18,9 @@ from .output import line
 @pass_ctx
 def revise(ctx, ref, path, message, **kw):
     """Add a new version of a record: a new main FILE and/or changed fields."""
-    from ..core.store.ingest import Ingestor
-    archive = ctx.archive()
-    rec = Ingestor(archive, **_pipeline(archive)).revise(ref, path, fields_from(kw), message)
+    from ..core.service import records
+    rec = records.revise(ctx.archive(), ref, path, fields_from(kw), message)
     line(f"{rec.id} is now at version {rec.version}")
-
-
-def _pipeline(archive) -> dict:
-    from ..core.kernel.pipeline import pipeline_for
-    return pipeline_for(archive)
 
 
 COMMANDS = [revise]

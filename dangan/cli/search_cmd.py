@@ -31,18 +31,8 @@ def coloured(text: str, spans: list[tuple[int, int]]) -> str:
 @pass_ctx
 def search(ctx, query, sort, limit, page, as_json, count):
     """Search catalogue and full text: words, "phrases", AND/OR/NOT, -word, dept: year:2019..2021 date:>2024-01-01 ..."""
-    from ..core.search.indexing import ensure_fresh, open_search_index, search_filter
-    from ..core.search.volume_search import merged_search
-    archive = ctx.archive()
-    text = " ".join(query)
-    ensure_fresh(archive)
-    allowed = search_filter(archive, text)
-    index = open_search_index(archive)
-    try:
-        res = merged_search(archive, index, text, sort=sort, limit=limit, page=page, allowed=allowed,
-                            count_only=count)
-    finally:
-        index.close()
+    from ..core.service import search as service
+    res = service.search(ctx.archive(), " ".join(query), sort=sort, limit=limit, page=page, count_only=count)
     if count:
         click.echo(res.total)
         return

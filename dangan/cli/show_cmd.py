@@ -14,18 +14,12 @@ from .output import json_line, line, width
 @pass_ctx
 def show(ctx, ref, version, as_json):
     """Show a record: catalogue fields, versions, files and digests."""
-    from ..core.policy.access import require
-    archive = ctx.archive()
-    rec = archive.record(ref, version)
-    require(archive, "view", rec)
-    rec, locked = archive.opened(rec)
-    vers = archive.versions(rec.id)
+    from ..core.service import records
+    view = records.show(ctx.archive(), ref, version)
     if as_json:
-        d = rec.to_dict()
-        d["versions"] = vers
-        d["locked"] = locked
-        json_line(d)
+        json_line(view.to_dict())
         return
+    rec, locked, vers = view.record, view.locked, view.versions
     title = f"[{rec.secrecy} — locked: dangan volume unlock {rec.volume}]" if locked else rec.title
     fields = [("id", rec.id), ("archival code", rec.archival_code), ("title", title), ("fonds", rec.fonds),
               ("department", rec.department), ("category", rec.category), ("year", rec.year), ("date", rec.date),

@@ -31,8 +31,8 @@ def stats_rows(out: dict, fmt: str) -> None:
 @pass_ctx
 def stats(ctx, by, fmt):
     """Statistics: records by department, year, category, secrecy, status or retention; items lent."""
-    from ..core.management.statistics import stats as run
-    stats_rows(run(ctx.archive(), [b.strip() for b in by.split(",") if b.strip()]), fmt)
+    from ..core.service.reports import statistics
+    stats_rows(statistics(ctx.archive(), by), fmt)
 
 
 COMMANDS = [stats]

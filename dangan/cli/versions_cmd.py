@@ -13,11 +13,8 @@ from .output import json_lines, table
 @pass_ctx
 def versions(ctx, ref, as_json):
     """List a record's versions."""
-    from ..core.policy.access import require
-    archive = ctx.archive()
-    from ..core.confidential.sealing import versions_shown
-    require(archive, "view", archive.record(ref))
-    vers = versions_shown(archive, ref)
+    from ..core.service import records
+    vers = records.versions(ctx.archive(), ref)
     if as_json:
         json_lines(vers)
         return
