@@ -1,4 +1,4 @@
-"""Commands on the full-text index: search and reindex."""
+"""`dangan search`: catalogue and full text."""
 from __future__ import annotations
 
 import sys
@@ -37,22 +37,11 @@ def coloured(text: str, spans: list[tuple[int, int]]) -> str:
 def search(ctx, query, sort, limit, page, as_json, count, department, category, year, secrecy, volume):
     """Search catalogue and full text: words, "phrases", AND/OR/NOT, -word, dept: year:2019..2021 date:>2024-01-01,
     title:, code: (archival-code prefix), tag:, meta.KEY: ..."""
-    from ..core.search.indexing import ensure_fresh, open_search_index
-    from ..core.search.search_access import search_access
-    from ..core.search.volume_search import merged_search
-    from ..index.query import option_filters
-    archive = ctx.archive()
-    text = " ".join(query)
-    filters = option_filters(department=department, category=category, year=year, secrecy=secrecy, volume=volume)
-    notice = lambda m: click.echo(f"dangan: {m}", err=True)  # noqa: E731
-    ensure_fresh(archive, notice=notice)
-    access = search_access(archive, text)
-    index = open_search_index(archive, notice=notice)
-    try:
-        res = merged_search(archive, index, text, sort=sort, limit=limit, page=page, allowed=access.allowed,
-                            within=access.within, filters=filters, count_only=count)
-    finally:
-        index.close()
+    from ..core.service import search as service
+    res = service.search(ctx.archive(), " ".join(query), sort=sort, limit=limit, page=page, count_only=count,
+                         options=dict(department=department, category=category, year=year, secrecy=secrecy,
+                                      volume=volume),
+                         notice=lambda m: click.echo(f"dangan: {m}", err=True))
     if count:
         click.echo(res.total)
         return
@@ -73,20 +62,4 @@ def search(ctx, query, sort, limit, page, as_json, count, department, category, 
     click.echo(f"{res.total} hit(s)" + (f", page {res.page} of {res.pages}" if res.pages > 1 else ""), err=True)
 
 
-@click.command()
-@pass_ctx
-def reindex(ctx):
-    """Rebuild the full-text index from the store alone."""
-    from ..core.search.indexing import reindex as run
-    archive = ctx.archive()
-    progress = None
-    if sys.stderr.isatty():
-        def progress(i, n):
-            click.echo(f"\rindexing {i}/{n}", nl=False, err=True)
-    n = run(archive, progress, notice=lambda m: click.echo(f"dangan: warning: {m}", err=True))
-    if progress:
-        click.echo("", err=True)
-    click.echo(f"index rebuilt: {n} record(s)")
-
-
-COMMANDS = [search, reindex]
+COMMANDS = [search]
