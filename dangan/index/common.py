@@ -28,6 +28,8 @@ LOCKED_KEEP = ("record_id", "secrecy", "date", "year", "department", "category",
                "volume", "status", "locked")
 #: a snippet is cut from at most this many characters of stored text around the first hits
 SNIPPET_WINDOW = 20_000
+#: fragments are chosen among this many first hits in the text
+SNIPPET_MATCHES = 16
 
 #: filter field -> index keyword field (same names in both engines)
 KEYWORD_FIELDS = {
@@ -125,8 +127,12 @@ def needles(q: Query) -> tuple[list[str], set[str]]:
     return out, prefixes
 
 
-def make_hit(meta: dict[str, Any], score: float, body: str | None, q: Query | None) -> Hit:
-    """A hit from stored fields; its snippet (only when ``q``) from at most ``SNIPPET_WINDOW`` characters."""
+def make_hit(meta: dict[str, Any], score: float, body: str | None, q: Query | None,
+             norm: str | None = None) -> Hit:
+    """A hit from stored fields; its snippet (only when ``q``) from at most ``SNIPPET_WINDOW`` characters.
+
+    ``norm``: the stored normalised body when it has the body's length (so no normalising per hit).
+    """
     hit = Hit(record_id=meta["record_id"], score=float(score or 0.0),
               **{k: meta.get(k) for k in (
                   "archival_code", "title", "department", "category", "year", "date",
@@ -136,11 +142,25 @@ def make_hit(meta: dict[str, Any], score: float, body: str | None, q: Query | No
     if q is not None and body and not hit.locked:
         from .snippets import make_snippet, mark
         found, prefixes = needles(q)
-        text = _window(body, found)
-        plain, spans = make_snippet(text, found, normalise_with_map, prefixes=prefixes)
+        if norm is not None and len(norm) == len(body):
+            start = _window_start(norm, found)
+            text, ntext = body[start:start + SNIPPET_WINDOW], norm[start:start + SNIPPET_WINDOW]
+            plain, spans = make_snippet(text, found, lambda _t: (ntext, None), prefixes=prefixes,
+                                        max_matches=SNIPPET_MATCHES)
+        else:
+            text = _window(body, found)
+            plain, spans = make_snippet(text, found, normalise_with_map, prefixes=prefixes,
+                                        max_matches=SNIPPET_MATCHES)
         hit.snippet_text, hit.snippet_spans = plain, spans
         hit.snippet = mark(plain, spans)
     return hit
+
+
+def _window_start(norm: str, found: list[str]) -> int:
+    if len(norm) <= SNIPPET_WINDOW:
+        return 0
+    first = min((i for i in (norm.find(n) for n in found) if i >= 0), default=-1)
+    return 0 if first < SNIPPET_WINDOW // 2 else first - SNIPPET_WINDOW // 2
 
 
 def _window(body: str, found: list[str]) -> str:

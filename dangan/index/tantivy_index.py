@@ -16,7 +16,9 @@ Fields:
                normalised keys (raw) for filters and access filtering
 ``year`` / ``day`` (yyyymmdd) integers, fast: ranges and the date sort
 ``code_sort``  raw, fast: the archival-code sort
-``meta``       stored catalogue fields (JSON); ``body`` stored text for snippets
+``meta``       stored catalogue fields (JSON); ``body`` stored text for snippets and
+               ``norm`` its normalised form (when of the same length), so a snippet costs no
+               normalising: snippets are made for the shown page only, from a bounded window
 
 One writer: each add/delete/clear holds ``<index>/.writer.lock`` (flock) for
 its whole commit and waits for tantivy's merges, so processes queue instead
@@ -58,12 +60,13 @@ def make_schema() -> tv.Schema:
     sb.add_text_field("code_sort", tokenizer_name="raw", fast=True, index_option="basic")
     sb.add_bytes_field("meta", stored=True, indexed=False)
     sb.add_bytes_field("body", stored=True, indexed=False)
+    sb.add_bytes_field("norm", stored=True, indexed=False)
     return sb.build()
 
 
-def token_text(text: str) -> str:
+def token_text(text: str, norm: str | None = None) -> str:
     """text_v1's positional tokens of ``text``, joined by spaces, for the whitespace tokenizer."""
-    return " ".join(t for t, _, _ in tokens(normalise(text)))
+    return " ".join(t for t, _, _ in tokens(normalise(text) if norm is None else norm))
 
 
 class TantivyIndex:
@@ -172,10 +175,13 @@ class TantivyIndex:
         body = c.body_text(d)
         if d.title:
             doc.add_text("title", token_text(d.title))
+        norm = normalise(body)
         if body:
-            doc.add_text("content", token_text(body))
+            doc.add_text("content", token_text(body, norm))
             doc.add_bytes("body", body.encode("utf-8"))
-        chars = cjk_chars(normalise(d.title + "\n" + body))
+            if len(norm) == len(body):       # snippets then need no normalising per hit
+                doc.add_bytes("norm", norm.encode("utf-8"))
+        chars = cjk_chars(normalise(d.title) + "\n" + norm)
         if chars:
             doc.add_text("uni", " ".join(sorted(chars)))
         return doc
@@ -246,10 +252,10 @@ class TantivyIndex:
         hits = []
         for key, stored in rows:
             meta = json.loads(stored["meta"][0])
-            body = stored.get_first("body")
+            body, norm = stored.get_first("body"), stored.get_first("norm")
             score = key if sort == "relevance" else 0.0
             hits.append(c.make_hit(meta, score, body.decode("utf-8") if body else None,
-                                   q if snippets else None))
+                                   q if snippets else None, norm.decode("utf-8") if norm else None))
         return SearchResults(total=total, hits=hits, page=page, limit=limit)
 
 
