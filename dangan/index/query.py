@@ -405,7 +405,7 @@ def filters_to_sql(filters: list[Filter], *, table: str = "", fold: str | None =
             else:
                 cond = f"{expr} = ? COLLATE NOCASE"
                 params.append(text_param(value))
-            parts.append(f"NOT ({cond})" if f.negate else cond)
+            parts.append(f"NOT COALESCE(({cond}), 0)" if f.negate else cond)   # no such key: not equal
             continue
         if f.field == "tag":
             if f.op == "prefix":

@@ -526,3 +526,43 @@ def test_extracted_text_is_a_derivative_in_the_ocfl_version(small, tmp_path) -> 
     inv = json.loads(invs[0].read_text())
     paths = {lp for lps in inv["versions"][inv["head"]]["state"].values() for lp in lps}
     assert "content/.dangan/text/hello.pdf.txt" in paths or ".dangan/text/hello.pdf.txt" in paths, paths
+
+
+# --- fields and the ls options (issue 15) ---------------------------------------------
+
+def test_search_takes_the_ls_options(small) -> None:
+    assert small.search("--dept", "BGS", "档案") == small.search("dept:BGS", "档案") == {"meeting", "report"}
+    assert small.search("--dept", "XZ", "--year", "2020", "alpha") == {"contract"}
+    assert small.search("--volume", "V3", "alpha") == {"policy"}
+    assert small.search("--secrecy", "internal", "档案") == {"meeting"}
+    assert small.search("--category", "SX", "-nothingatall") == {"report"}
+    assert small.search("--dept", "BGS", "alpha") == set()
+
+
+def test_title_code_tag_and_meta_fields(tmp_path) -> None:
+    root = tmp_path / "archive"
+    cli = new_archive(root)
+    src = tmp_path / "in"
+    src.mkdir()
+    made = {}
+    for name, text, flags in [
+            ("supply", "供货合同全文。", ["--title", "饮料供货合同", "--tag", "合同", "--meta", "counterparty=中国饮料有限公司"]),
+            ("lease", "租赁合同全文。", ["--title", "房屋租赁", "--tag", "租赁", "--meta", "counterparty=北京房产"]),
+            ("memo", "关于饮料合同的备忘。", ["--title", "备忘录"])]:
+        p = src / f"{name}.txt"
+        p.write_text(text, encoding="utf-8")
+        made[name] = json.loads(cli("ingest", "--json", p, "--dept", "BGS", "--category", "WS", "--year", "2024",
+                                    *flags).stdout)["record_id"]
+    back = {v: k for k, v in made.items()}
+
+    def found(*q: str) -> set[str]:
+        return {back[i] for i in ids_of(cli("search", "--json", *q))}
+    assert found("title:合同") == {"supply"}                         # memo has 合同 in its text only
+    assert found("合同") == {"supply", "lease", "memo"}
+    assert found("meta.counterparty:中國飲料有限公司") == {"supply"}   # Traditional finds Simplified
+    assert found("合同", "-meta.counterparty:中国饮料有限公司") == {"lease", "memo"}
+    assert found("tag:租赁") == {"lease"}
+    codes = {k: json.loads(cli("show", "--json", v).stdout)["archival_code"] for k, v in made.items()}
+    prefix = codes["supply"].rsplit("-", 1)[0]                        # fonds, class, year, retention, dept
+    assert found(f"code:{prefix}") == {"supply", "lease", "memo"}
+    assert found(f"code:{codes['lease']}") == {"lease"}
