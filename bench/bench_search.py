@@ -33,7 +33,6 @@ import os
 import platform
 import random
 import re
-import resource
 import shutil
 import statistics
 import subprocess
@@ -126,14 +125,17 @@ def dangan_ids(ix, q: str) -> set[str]:
         page += 1
 
 
-def timed(cmd: list[str], env: dict[str, str]) -> tuple[float, float, str]:
-    """(wall s, CPU s, stdout) of a child process."""
-    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+def timed(cmd: list[str], env: dict[str, str]) -> tuple[float, float, str, float]:
+    """(wall s, CPU s, stdout, peak RSS MiB) of one child process (its own rusage, from wait4)."""
     t = time.perf_counter()
-    out = subprocess.run(cmd, check=True, env=env, capture_output=True, text=True).stdout
+    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    out = proc.stdout.read()
+    _, status, usage = os.wait4(proc.pid, 0)
     wall = time.perf_counter() - t
-    after = resource.getrusage(resource.RUSAGE_CHILDREN)
-    return wall, (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime), out
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    if proc.returncode:
+        raise SystemExit(f"{cmd} exited with {proc.returncode}")
+    return wall, usage.ru_utime + usage.ru_stime, out, usage.ru_maxrss / 1024
 
 
 def write_files(docs: list[IndexDocument], root: Path) -> None:
@@ -230,19 +232,18 @@ def main() -> None:
         toml.write_text(plain_toml + f'\n[index]\nengine = "{engine}"\n', encoding="utf-8")
         cli = [sys.executable, "-m", "dangan", "--archive", str(archive), "search"]
         timed([*cli, "warm", "--limit", "20"], env)
-        before_rss = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-        walls, cpus = {}, []
+        walls, cpus, rss = {}, [], []
         for kind, qs in QUERIES.items():
             for q, _r in qs:
-                wall, cpu, out = timed([*cli, q, "--limit", "20"], env)
+                wall, cpu, out, mib = timed([*cli, q, "--limit", "20"], env)
                 walls[q] = wall
                 cpus.append(cpu)
-        rss = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+                rss.append(mib)
         fresh[engine] = walls
         ws = sorted(walls.values())
         report(f"{engine}: fresh-process `dangan search Q --limit 20`",
                f"median {statistics.median(ws):.3f} s wall, max {ws[-1]:.3f} s; median "
-               f"{statistics.median(cpus):.3f} s CPU; peak RSS {max(rss, before_rss) / 1024:.0f} MiB "
+               f"{statistics.median(cpus):.3f} s CPU; peak RSS {max(rss):.0f} MiB "
                f"over {len(ws)} queries")
         for q in ('"檔案管理"', "檔案", "借閱"):
             report(f"{engine}: fresh-process search {q}", f"{walls[q]:.3f} s ({ix.count(q)} hits)")
@@ -265,14 +266,15 @@ def main() -> None:
         rwalls, lines = [], []
         recollq = shutil.which("recollq")
         timed([recollq, "-c", str(conf), "-n", "0-20", "-b", "檔案"], env)
-        rcpus = []
+        rcpus, rrss = [], []
         for kind, qs in QUERIES.items():
             for q, rq in qs:
                 if rq is None:
                     continue
-                wall, cpu, _ = timed([recollq, "-c", str(conf), "-n", "0-20", "-b", rq], env)
+                wall, cpu, _, mib = timed([recollq, "-c", str(conf), "-n", "0-20", "-b", rq], env)
                 rwalls.append(wall)
                 rcpus.append(cpu)
+                rrss.append(mib)
                 _, rset = recoll_query(conf, rq, hits=True)
                 dset = hitsets[first][q]
                 union = dset | rset
@@ -280,7 +282,8 @@ def main() -> None:
                 lines.append(f"| {kind} | `{q}` | `{rq}` | {len(dset)} | {len(rset)} | "
                              f"{jac:.3f} | {fresh[first][q]:.3f} | {rwalls[-1]:.3f} |")
         report("recollq -n 0-20 wall", f"median {statistics.median(rwalls):.3f} s, max {max(rwalls):.3f} s; "
-                                       f"median {statistics.median(rcpus):.3f} s CPU over {len(rwalls)} queries")
+                                       f"median {statistics.median(rcpus):.3f} s CPU; peak RSS {max(rrss):.0f} MiB "
+                                       f"over {len(rwalls)} queries")
         print(f"\n| kind | dangan query | Recoll query | dangan hits | Recoll hits | Jaccard "
               f"| dangan ({first}) fresh s | recollq s |\n|---|---|---|---|---|---|---|---|")
         print("\n".join(lines))

@@ -37,7 +37,7 @@ from ..errors import DanganError, IntegrityError
 from . import IndexDocument, SearchResults
 from . import common as c
 from .query import And, Filter, Node, Not, Or, Phrase, Query, Word, parse_query
-from .text_v1 import cjk_chars, is_cjk, normalise, query_tokens, split_trailing, tokens
+from .text_v1 import is_cjk, normalise, query_tokens, split_trailing, token_string, token_string_and_chars
 
 ENGINE = "tantivy"
 SCHEMA_VERSION = 1
@@ -66,7 +66,7 @@ def make_schema() -> tv.Schema:
 
 def token_text(text: str, norm: str | None = None) -> str:
     """text_v1's positional tokens of ``text``, joined by spaces, for the whitespace tokenizer."""
-    return " ".join(t for t, _, _ in tokens(normalise(text) if norm is None else norm))
+    return token_string(normalise(text) if norm is None else norm)
 
 
 class TantivyIndex:
@@ -173,17 +173,20 @@ class TantivyIndex:
         if d.locked:
             return doc
         body = c.body_text(d)
+        chars: set[str] = set()
         if d.title:
-            doc.add_text("title", token_text(d.title))
-        norm = normalise(body)
+            toks, chars = token_string_and_chars(normalise(d.title))
+            doc.add_text("title", toks)
         if body:
-            doc.add_text("content", token_text(body, norm))
+            norm = normalise(body)
+            toks, more = token_string_and_chars(norm)
+            doc.add_text("content", toks)
+            chars |= more
             doc.add_bytes("body", body.encode("utf-8"))
             if len(norm) == len(body):       # snippets then need no normalising per hit
                 doc.add_bytes("norm", norm.encode("utf-8"))
-        chars = cjk_chars(normalise(d.title) + "\n" + norm)
         if chars:
-            doc.add_text("uni", " ".join(sorted(chars)))
+            doc.add_text("uni", " ".join(chars))
         return doc
 
     # --- reading -----------------------------------------------------------
