@@ -566,3 +566,21 @@ def test_title_code_tag_and_meta_fields(tmp_path) -> None:
     prefix = codes["supply"].rsplit("-", 1)[0]                        # fonds, class, year, retention, dept
     assert found(f"code:{prefix}") == {"supply", "lease", "memo"}
     assert found(f"code:{codes['lease']}") == {"lease"}
+
+
+# --- cold start (issue 15): a read-only command imports only what it needs --------------
+
+def test_search_imports_neither_watcher_backups_pluggy_nor_extractors(small) -> None:
+    probe = ("import runpy, sys\n"
+             "sys.argv = ['dangan', '--archive', sys.argv[1], '--as', 'tester', 'search', '档案']\n"
+             "try:\n    runpy.run_module('dangan', run_name='__main__')\n"
+             "except SystemExit as e:\n    assert not e.code, e.code\n"
+             "print('MODULES', ' '.join(sorted(sys.modules)))\n")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("DANGAN_")}
+    out = subprocess.run([sys.executable, "-c", probe, str(small.root)], capture_output=True, text=True, env=env,
+                         timeout=120, check=True).stdout
+    loaded = set(out.split("MODULES", 1)[1].split())
+    assert "tantivy" in loaded and "whoosh" not in loaded                 # the default engine, only it
+    for prefix in ("pluggy", "watchdog", "dangan.core.watch", "dangan.core.backup", "dangan.repository.backup",
+                   "dangan.core.store.extraction", "pypdf", "docx", "openpyxl", "PIL", "asyncio", "http.client"):
+        assert not any(m == prefix or m.startswith(prefix + ".") for m in loaded), prefix
