@@ -101,10 +101,16 @@ class RecordFile:
     mime: str = "application/octet-stream"      # by content (libmagic)
     mime_by_extension: str | None = None
     mime_mismatch: bool = False
+    puid: str | None = None                     # PRONOM format (fido); None: not identified
+    format_name: str | None = None
+    format_basis: str | None = None             # signature, container, extension, none; None: never ran
 
     def to_dict(self) -> dict[str, Any]:
-        return {"path": self.path, "role": self.role, "size": self.size, "sha512": self.sha512, "mime": self.mime,
-                "mime_by_extension": self.mime_by_extension, "mime_mismatch": self.mime_mismatch}
+        d = {"path": self.path, "role": self.role, "size": self.size, "sha512": self.sha512, "mime": self.mime,
+             "mime_by_extension": self.mime_by_extension, "mime_mismatch": self.mime_mismatch}
+        if self.format_basis is not None:       # files identified before keep metadata.json as it was
+            d.update(puid=self.puid, format_name=self.format_name, format_basis=self.format_basis)
+        return d
 
 
 @dataclass

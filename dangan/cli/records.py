@@ -142,6 +142,9 @@ def show(ctx, ref, version, as_json):
     for f in rec.files:
         flag = "  (extension says " + str(f.mime_by_extension) + ")" if f.mime_mismatch else ""
         line(f"  {f.role:<11}{f.path}  {f.size} bytes  {f.mime}{flag}")
+        if f.format_basis is not None:
+            fmt = f"{f.puid}  {f.format_name or ''}" if f.puid else "not identified"
+            line(f"  {'':<11}format {fmt}  (PRONOM, by {f.format_basis})")
         line(f"  {'':<11}sha512 {f.sha512}")
 
 
@@ -152,18 +155,19 @@ def show(ctx, ref, version, as_json):
 @click.option("--year", type=int)
 @click.option("--secrecy")
 @click.option("--volume")
+@click.option("--puid", help="Only records with a current file in this PRONOM format, e.g. fmt/354 (as format:).")
 @click.option("--sort", default="created", show_default=True, help="created, date, code, title or id")
 @click.option("--limit", type=int, default=None)
 @click.option("--wide", is_flag=True, help="Full record ids and whole titles (default: ids cut to a unique prefix,"
                                            " titles to the terminal's width).")
 @click.option("--json", "as_json", is_flag=True)
 @pass_ctx
-def ls(ctx, filters, department, category, year, secrecy, volume, sort, limit, wide, as_json):
-    """List records, filtered by field (e.g. `dangan ls dept:BGS year:2019..2021`)."""
+def ls(ctx, filters, department, category, year, secrecy, volume, puid, sort, limit, wide, as_json):
+    """List records, filtered by field (e.g. `dangan ls dept:BGS year:2019..2021 format:fmt/354`)."""
     from ..core.search.listing import list_filtered
     archive = ctx.archive()
     recs = list_filtered(archive, " ".join(filters), department=department, category=category, year=year,
-                         secrecy=secrecy, volume=volume, sort=sort, limit=limit)
+                         secrecy=secrecy, volume=volume, puid=puid, sort=sort, limit=limit)
     recs = [archive.opened(r)[0] if r.secrecy in ("secret", "confidential", "top-secret") else r for r in recs]
     if as_json:
         json_lines(r.to_dict() for r in recs)

@@ -240,6 +240,7 @@ SCHEMA: dict[str, Spec] = {
     "lending": Table({"max_days": POSITIVE_DAYS, "default_days": POSITIVE_DAYS}),
     "disposition": Table({"approver_roles": Either((Str(nonempty=True), StrList()))}),
     "inspection": Table({"months": Int(minimum=1)}),
+    "formats": Table({"identify": Bool(), "preservation": StrList()}),    # PRONOM identification, format policy
     "alerts": Table({"notify_command": Str()}),
     "watch": Table({
         "settle_seconds": Number(minimum=0, unit="seconds"),

@@ -7,6 +7,7 @@ from pathlib import Path
 from dangan.errors import LockTimeout
 from dangan.model import Record
 from dangan.core.store import mime as mimes
+from dangan.core.store import pronom
 from dangan.core.catalogue import records
 from dangan.core.catalogue.fields import RecordFields
 from dangan.core.store.ingest import _now, open_regular
@@ -56,6 +57,8 @@ def revise(ingestor, ref: str, path: Path | None, fields: RecordFields | None = 
             ext_mime = mimes.by_extension(path.name)
             files.append(file_entry(name, "main", size, digest, content_mime, ext_mime,
                                     mimes.mismatch(content_mime, ext_mime)))
+            if not prot.confidential and pronom.identify_enabled(archive.config):
+                pronom.identify_entry(files[-1], draft.content / name, path.name)
             names[name] = shown_name(path.name)          # undecodable bytes escaped
             plain[name] = (psize, pdigest)
             probe = Record(id=rid, fonds=old.fonds, files=list(files), version=version)
