@@ -180,9 +180,13 @@ class Extraction:
     message: str = ""
     ocr: bool = False
     extractor: str = ""
+    #: A PNG thumbnail (image, PDF or OFD first page) when ``ExtractOptions.thumbnail_px`` asked for one.
+    thumbnail: bytes = b""
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        d = asdict(self)
+        d.pop("thumbnail")
+        return d
 
 
 @dataclass(frozen=True)
@@ -207,6 +211,8 @@ class ExtractOptions:
     max_unzipped_bytes: int = 512 * 1024 * 1024
     #: Pixels an image or a rendered PDF page may have before OCR is refused.
     max_pixels: int = 120_000_000
+    #: Longer side in pixels of the PNG thumbnail made beside the text; 0: none.
+    thumbnail_px: int = 0
     #: Seconds one external program (tesseract, pdftoppm) may run.
     tool_timeout: float = 90.0
     #: Seconds a PDF's page loop may take; later pages are skipped with a message.

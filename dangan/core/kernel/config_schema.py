@@ -226,6 +226,7 @@ SCHEMA: dict[str, Spec] = {
         "timeout_seconds": Number(minimum=0, exclusive=True, unit="seconds"),
         "memory_mb": Int(minimum=16),
         "tesseract": Str(nonempty=True),
+        "thumbnail_px": Int(minimum=0),             # longer side of PNG thumbnails (derivatives); 0: none
     }),
     "plugins": Table({"enabled": StrList(), "disabled": StrList()}),
     "ingest": Table({"jobs": Int(minimum=1), "max_file_mb": Number(unit="MiB")}),    # max_file_mb ≤ 0: no limit

@@ -215,6 +215,9 @@ class Ingestor:
                 "extractor": result.extractor, "seconds": meta.pop("seconds", None)}
         if result.text:
             prot.add_text(draft, logical_path, result.text[:MAX_TEXT_CHARS], rec.version)
+        if result.thumbnail and not prot.confidential:     # made in memory; a sealed record keeps none
+            from dangan.core.store.layout import thumbnail_path
+            draft.add_bytes(thumbnail_path(logical_path), result.thumbnail)
         for k, v in meta.items():
             rec.metadata.setdefault(f"x.{k}", str(v))
         return info

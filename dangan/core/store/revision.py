@@ -11,7 +11,8 @@ from dangan.core.store import pronom
 from dangan.core.catalogue import records
 from dangan.core.catalogue.fields import RecordFields
 from dangan.core.store.ingest import _now, open_regular
-from dangan.core.store.layout import METADATA_PATH, file_entry, metadata_document, stored_original_names, text_path
+from dangan.core.store.layout import (METADATA_PATH, file_entry, metadata_document, stored_original_names, text_path,
+                                      thumbnail_path)
 from dangan.core.store.source_files import shown_name
 
 
@@ -112,9 +113,9 @@ def revise(ingestor, ref: str, path: Path | None, fields: RecordFields | None = 
 def _keep(draft, inv_files, f) -> None:
     stored = inv_files[f.path]
     draft.keep(f.path, stored.digest)
-    tp = text_path(f.path)
-    if tp in inv_files:
-        draft.keep(tp, inv_files[tp].digest)
+    for tp in (text_path(f.path), thumbnail_path(f.path)):     # its derivatives go with it
+        if tp in inv_files:
+            draft.keep(tp, inv_files[tp].digest)
 
 
 def _sealed(archive, rid: str) -> str | None:

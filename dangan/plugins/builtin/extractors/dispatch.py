@@ -21,6 +21,7 @@ from .office import extract_office
 from .options import ExtractOptions
 from .pdf import extract_pdf
 from .text import extract_text
+from .thumbnail import make_thumbnail
 
 EXTRACTORS = (extract_pdf, extract_image, extract_email, extract_ofd, extract_office, extract_media, extract_text)
 _EMPTY_MIMES = {"inode/x-empty", "application/x-empty"}
@@ -48,6 +49,8 @@ def extract(path: Path, mime: str, options: ExtractOptions | None = None) -> Ext
             if result is not None:
                 if not result.extractor:
                     result.extractor = _name(fn)
+                if options.thumbnail_px and result.status not in ("failed", "encrypted"):
+                    result.thumbnail = make_thumbnail(path, mime, options)
                 return result
     except MemoryError:
         return Extraction(status="failed", message="extraction failed: out of memory", extractor="dispatch")
