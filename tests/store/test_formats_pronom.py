@@ -151,3 +151,29 @@ def test_default_policy_names_the_issue_formats():
     for puid in ("fmt/354", "fmt/477", OFD_PUID, "fmt/353", "fmt/43", "fmt/13", "fmt/141", "fmt/279", "fmt/134",
                  "fmt/199", "fmt/569"):
         assert puid in DEFAULT_PRESERVATION
+
+
+def test_a_sealed_record_keeps_its_format_and_thumbnail_sealed(cli, archive_root, monkeypatch, tmp_path):
+    """A sealed record's format is as secret as its MIME type: no PUID in the catalogue, no thumbnail."""
+    import os
+    from pathlib import Path
+    monkeypatch.setenv("DANGAN_PASSPHRASE", "correct horse battery staple")
+    monkeypatch.setenv("XDG_RUNTIME_DIR", str(Path(os.environ.get("TMPDIR", "/tmp")) / f"dgf{os.getpid()}"))
+    cli("volume", "create", "V", "--secrecy", "秘密", "--title", "机要卷")
+    try:
+        rid = _ingest(cli, CORPUS / "pdf-text/crazyones-pdfa.pdf", "--volume", "V")
+        conn = sqlite3.connect(archive_root / "catalogue.sqlite")
+        rows = conn.execute("SELECT puid, format_name, format_basis FROM files WHERE record_id = ?", (rid,)).fetchall()
+        conn.close()
+        assert rows and all(r == (None, None, None) for r in rows)
+        from dangan.core.archive import Archive
+        from dangan.core.kernel.actor import Actor
+        with Archive(archive_root, Actor("tester", "tester")) as a:
+            paths = [f.logical_path for f in a.store.files(rid)]
+        assert not any(p.startswith(".dangan/thumbnails/") for p in paths)
+        cli("user", "add", "tester", "--role", "archivist", "--clearance", "top-secret", user="x")
+        rows = [json.loads(x) for x in cli("inspect", "four-property", rid, "--json", ok=False).output.splitlines()]
+        assert next(r for r in rows if r["item"] == "preservation-format")["result"] == "n/a"
+        assert rid not in {json.loads(x)["id"] for x in cli("ls", "format:fmt/354", "--json").output.splitlines()}
+    finally:
+        cli("volume", "lock")

@@ -51,19 +51,26 @@ class FormatId:
 @lru_cache(maxsize=1)
 def identifier():
     """The process's fido, signatures loaded once (PRONOM and fido's extensions, container signatures)."""
-    from xml.etree import ElementTree as ET
-
     from fido import fido as fido_mod
     from fido.versions import get_local_versions
 
     versions = get_local_versions()
     files = [versions.pronom_signature, versions.fido_extension_signature]
     instance = fido_mod.Fido(quiet=True, format_files=files, handle_matches=lambda *a, **k: None)
-    container = ET.parse(os.path.join(fido_mod.CONFIG_DIR, versions.pronom_container_signature))
-    instance.dangan_containers = {kind: instance.extract_signatures(container, signature_type=kind)
-                                  for kind in ("ZIP", "OLE2")}
+    instance.dangan_container_file = os.path.join(fido_mod.CONFIG_DIR, versions.pronom_container_signature)
+    instance.dangan_containers = {}
     instance.dangan_pronom_version = versions.pronom_version
     return instance
+
+
+def _container_signatures(fido, kind: str) -> dict:
+    """fido's ZIP or OLE2 container signatures, parsed on the first container file (then kept)."""
+    if kind not in fido.dangan_containers:
+        from xml.etree import ElementTree as ET
+        doc = ET.parse(fido.dangan_container_file)
+        for k in ("ZIP", "OLE2"):
+            fido.dangan_containers[k] = fido.extract_signatures(doc, signature_type=k)
+    return fido.dangan_containers[kind]
 
 
 def pronom_version() -> str:
@@ -121,7 +128,7 @@ def identify(path: Path, name: str | None = None) -> FormatId:
                     note = f"container parts not read (they inflate past {MAX_CONTAINER_BYTES} bytes)"
                 else:
                     klass, sig = (ZipPackage, "ZIP") if kind == "zip" else (OlePackage, "OLE2")
-                    puids = klass(str(path), fido.dangan_containers[sig]).detect_formats()
+                    puids = klass(str(path), _container_signatures(fido, sig)).detect_formats()
                     inner = [(fido.puid_format_map[p], "") for p in dict.fromkeys(puids) if p in fido.puid_format_map]
                     if inner:
                         return _describe(fido, inner, "container")
