@@ -177,3 +177,31 @@ def test_a_sealed_record_keeps_its_format_and_thumbnail_sealed(cli, archive_root
         assert rid not in {json.loads(x)["id"] for x in cli("ls", "format:fmt/354", "--json").output.splitlines()}
     finally:
         cli("volume", "lock")
+
+
+def test_identify_backfills_records_archived_without_it(cli, archive_root):
+    toml = archive_root / "dangan.toml"
+    before = toml.read_text(encoding="utf-8")
+    toml.write_text(before + "\n[formats]\nidentify = false\n", encoding="utf-8")
+    old = _ingest(cli, CORPUS / "pdf-text/crazyones-pdfa.pdf")
+    toml.write_text(before, encoding="utf-8")
+    new = _ingest(cli, CORPUS / "images/phototest.tif")
+    cli("user", "add", "tester", "--role", "archivist", "--clearance", "top-secret", user="x")
+    done = [json.loads(x) for x in cli("identify", "--all", "--json").output.splitlines()]
+    assert done == [{"record_id": old, "status": "identified", "version": 2, "files": {"crazyones-pdfa.pdf": "fmt/354"}}]
+    f = json.loads(cli("show", old, "--json").output)["files"][0]
+    assert (f["puid"], f["format_basis"]) == ("fmt/354", "signature")
+    from dangan.core.archive import Archive
+    from dangan.core.kernel.actor import Actor
+    from dangan.core.store.layout import read_metadata
+    with Archive(archive_root, Actor("tester", "tester")) as a:
+        assert read_metadata(a.store, old).files[0].puid == "fmt/354"      # in the store, not only the catalogue
+        ev = a.conn.execute("SELECT details FROM audit WHERE action = 'record.identify'").fetchall()
+    assert len(ev) == 1 and "fmt/354" in ev[0][0]
+    assert cli("check", "--json", ok=False).exit_code == 0
+    # nothing left to do; a named record already identified is skipped
+    assert cli("identify", "--all", "--json").output.strip() == ""
+    skipped = json.loads(cli("identify", new, "--json").output)
+    assert skipped["status"] == "skipped" and skipped["reason"] == "already identified"
+    r = cli("identify", "--all", user="nobody", ok=False)
+    assert r.exit_code != 0
