@@ -154,6 +154,7 @@ COMMAND_MODULES: dict[str, tuple[str, ...]] = {
     "show_cmd": ("show",),
     "ls_cmd": ("ls",),
     "versions_cmd": ("versions",),
+    "identify_cmd": ("identify",),
     "get_cmd": ("get",),
     "search_cmd": ("search",),
     "reindex_cmd": ("reindex",),

@@ -70,7 +70,7 @@ def inspect_due(ctx, as_of, as_json):
 @pass_ctx
 def inspect_report(ctx, sample, as_of, fmt):
     """The six-monthly inspection report: fixity, readability, catalogue ↔ store, counts and bytes, holds,
-    overdue loans, disposition due, the last backup (recorded as an audit event)."""
+    overdue loans, disposition due, the last backup, files in formats at risk (recorded as an audit event)."""
     import csv
     import sys
 
@@ -98,6 +98,13 @@ def inspect_report(ctx, sample, as_of, fmt):
     rows += [("disposition due", d["record_id"], f"{d['action']} due {d['due']}" + (" HELD" if d["held"] else ""))
              for d in r["disposition_due"]]
     rows += [("inspections due", "records", r["inspections_due"]), ("backup", "last", r["backup"]["message"])]
+    fm = r["formats"]
+    rows += [("format", f["puid"], f"{f['files']} files, {f['format_name']}" + ("" if f["preservation"] else " AT RISK"))
+             for f in fm["by_puid"]]
+    rows += [("format at risk", a["archival_code"] or a["record_id"], f"{a['path']}: {a['puid'] or '?'} "
+              f"{a['format_name'] or ''} ({a['reason']})") for a in fm["at_risk"]]
+    if fm["not_identified"]:
+        rows += [("format", "not identified", f"{fm['not_identified']} files (archived before identification)")]
     if fmt == "csv":
         w = csv.writer(sys.stdout)
         w.writerow(["section", "item", "value"])

@@ -14,18 +14,19 @@ from .output import json_lines, table
 @click.option("--year", type=int)
 @click.option("--secrecy")
 @click.option("--volume")
+@click.option("--puid", help="Only records with a current file in this PRONOM format, e.g. fmt/354 (as format:).")
 @click.option("--sort", default="created", show_default=True, help="created, date, code, title or id")
 @click.option("--limit", type=int, default=None)
 @click.option("--wide", is_flag=True, help="Full record ids and whole titles (default: ids cut to a unique prefix,"
                                            " titles to the terminal's width).")
 @click.option("--json", "as_json", is_flag=True)
 @pass_ctx
-def ls(ctx, filters, department, category, year, secrecy, volume, sort, limit, wide, as_json):
-    """List records, filtered by field (e.g. `dangan ls dept:BGS year:2019..2021`)."""
+def ls(ctx, filters, department, category, year, secrecy, volume, puid, sort, limit, wide, as_json):
+    """List records, filtered by field (e.g. `dangan ls dept:BGS year:2019..2021 format:fmt/354`)."""
     from ..core.service import records
     archive = ctx.archive()
     recs = records.ls(archive, " ".join(filters), department=department, category=category, year=year,
-                      secrecy=secrecy, volume=volume, sort=sort, limit=limit)
+                      secrecy=secrecy, volume=volume, puid=puid, sort=sort, limit=limit)
     if as_json:
         json_lines(r.to_dict() for r in recs)
         return

@@ -34,6 +34,7 @@ PREMIS = {
     "record.approve": "metadata modification",
     "volume.unlock": "decryption",
     "audit.acknowledge": "metadata modification",
+    "record.identify": "format identification",
 }
 
 

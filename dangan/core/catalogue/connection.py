@@ -289,6 +289,14 @@ MIGRATIONS: list[str] = [
     ALTER TABLE audit_head ADD COLUMN mac TEXT NOT NULL DEFAULT '';
     CREATE INDEX records_piece ON records(piece_class, piece);
     """,
+    # 12: PRONOM format identification (issue 18): each file's PUID, format name and how it was found
+    #    (signature, container, extension, none); NULL where identification did not run (sealed, older rows)
+    """
+    ALTER TABLE files ADD COLUMN puid TEXT;
+    ALTER TABLE files ADD COLUMN format_name TEXT;
+    ALTER TABLE files ADD COLUMN format_basis TEXT;
+    CREATE INDEX files_puid ON files(puid);
+    """,
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -100,7 +100,8 @@ class SealedProtection:
                              "size": plain.get(f.path, (f.size, None))[0],
                              PLAINTEXT_DIGEST: plain.get(f.path, (f.size, None))[1]} for f in rec.files]
         self.sealed = seal(payload, self.key, self._binding(rec.version, "metadata.json"))
-        files = [replace(f, mime=OPAQUE_MIME, mime_by_extension=None, mime_mismatch=False) for f in rec.files]
+        files = [replace(f, mime=OPAQUE_MIME, mime_by_extension=None, mime_mismatch=False, puid=None, format_name=None,
+                         format_basis=None) for f in rec.files]
         shown = replace(rec, title="", tags=[], metadata={}, extraction={}, files=files)
         return shown, {f.path: f.path for f in files}
 

@@ -226,6 +226,7 @@ SCHEMA: dict[str, Spec] = {
         "timeout_seconds": Number(minimum=0, exclusive=True, unit="seconds"),
         "memory_mb": Int(minimum=16),
         "tesseract": Str(nonempty=True),
+        "thumbnail_px": Int(minimum=0),             # longer side of PNG thumbnails (derivatives); 0: none
     }),
     "plugins": Table({"enabled": StrList(), "disabled": StrList()}),
     "ingest": Table({"jobs": Int(minimum=1), "max_file_mb": Number(unit="MiB")}),    # max_file_mb ≤ 0: no limit
@@ -241,6 +242,7 @@ SCHEMA: dict[str, Spec] = {
     "lending": Table({"max_days": POSITIVE_DAYS, "default_days": POSITIVE_DAYS}),
     "disposition": Table({"approver_roles": Either((Str(nonempty=True), StrList()))}),
     "inspection": Table({"months": Int(minimum=1)}),
+    "formats": Table({"identify": Bool(), "preservation": StrList()}),    # PRONOM identification, format policy
     "alerts": Table({"notify_command": Str()}),
     "watch": Table({
         "settle_seconds": Number(minimum=0, unit="seconds"),

@@ -171,6 +171,35 @@ def head_bytes(archive) -> dict[str, int]:
         " AND f.version = r.version WHERE f.role != 'derivative' GROUP BY f.record_id")}
 
 
+def formats_at_risk(archive, held: set[str]) -> dict:
+    """Current original files by PRONOM format, and those not in a preservation format (``[formats]``)."""
+    from collections import Counter
+    from dangan.core.store.pronom import at_risk, preservation_puids
+    keep = preservation_puids(archive.config)
+    by_puid: Counter = Counter()
+    names: dict[str, str] = {}
+    risky, unidentified = [], 0
+    for f in archive.conn.execute(
+            "SELECT f.record_id, f.path, f.puid, f.format_name, f.format_basis, r.archival_code, r.sealed FROM files f"
+            " JOIN records r ON r.id = f.record_id AND r.version = f.version WHERE f.role != 'derivative'"
+            " ORDER BY r.archival_code, f.record_id, f.path"):
+        if f["record_id"] not in held or f["sealed"]:
+            continue
+        if f["format_basis"] is None:
+            unidentified += 1
+            continue
+        key = f["puid"] or "-"
+        by_puid[key] += 1
+        names.setdefault(key, f["format_name"] or "")
+        why = at_risk(f["puid"], keep)
+        if why:
+            risky.append({"record_id": f["record_id"], "archival_code": f["archival_code"], "path": f["path"],
+                          "puid": f["puid"], "format_name": f["format_name"], "reason": why})
+    return {"by_puid": [{"puid": p, "format_name": names[p], "files": n, "preservation": p in keep}
+                        for p, n in sorted(by_puid.items())],
+            "at_risk": risky, "not_identified": unidentified}
+
+
 def inspection_report(archive, *, sample: int | None = None, as_of: dt.date | None = None) -> dict:
     """Fixity of every object, readability, catalogue ↔ store, counts and bytes by department, year and
     category, holds, overdue loans, disposition due, inspections due and the last backup.  Recorded as an
@@ -236,6 +265,7 @@ def inspection_report(archive, *, sample: int | None = None, as_of: dt.date | No
         "disposition_due": [{"record_id": d["record_id"], "due": d.get("due"), "action": d.get("action"),
                              "held": d.get("held", False)} for d in due_list(archive, as_of)],
         "inspections_due": len(due(archive, as_of)),
+        "formats": formats_at_risk(archive, {r.id for r in recs}),
         "backup": backup_status(archive),
     }
     report["ok"] = not problems and not unreadable and not report["overdue_loans"] and not report["backup"]["overdue"]

@@ -83,13 +83,13 @@ def versions(archive: Archive, ref: str) -> list[dict[str, Any]]:
 
 def ls(archive: Archive, filters: str = "", *, department: str | None = None, category: str | None = None,
        year: int | None = None, secrecy: str | None = None, volume: str | None = None, sort: str = "created",
-       limit: int | None = None) -> list[Record]:
+       limit: int | None = None, puid: str | None = None) -> list[Record]:
     """The records the acting user may see, filtered by field (``dept:BGS year:2019..2021``), sealed fields
     restored where their volume is unlocked."""
     from dangan.core.search.listing import list_filtered
     acting_user(archive, action="list records")
     recs = list_filtered(archive, filters, department=department, category=category, year=year, secrecy=secrecy,
-                         volume=volume, sort=sort, limit=limit)
+                         volume=volume, puid=puid, sort=sort, limit=limit)
     return [archive.opened(r)[0] if r.secrecy in SEALED_LEVELS else r for r in recs]
 
 

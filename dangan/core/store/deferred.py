@@ -33,7 +33,7 @@ from dangan.model import Record
 from dangan.core.catalogue import records
 from dangan.core.store.ingest import MAX_TEXT_CHARS, _now
 from dangan.core.store.revision import _keep
-from dangan.core.store.layout import METADATA_PATH, metadata_document, stored_original_names, text_path
+from dangan.core.store.layout import METADATA_PATH, metadata_document, stored_original_names, text_path, thumbnail_path
 
 log = logging.getLogger("dangan.watch")
 
@@ -83,12 +83,14 @@ def extract_queued(archive, record_id: str) -> str:
     info = {"status": result.status, "message": result.message, "ocr": result.ocr,
             "extractor": result.extractor, "seconds": meta.pop("seconds", None)}
     add_derivative_text(archive, record_id, (result.text or "")[:MAX_TEXT_CHARS], info,
-                        {f"x.{k}": str(v) for k, v in meta.items()}, expect_version=rec.version)
+                        {f"x.{k}": str(v) for k, v in meta.items()}, expect_version=rec.version,
+                        thumbnail=result.thumbnail)
     return "extracted"
 
 
 def add_derivative_text(archive, record_id: str, text: str, extraction: dict, metadata: dict[str, str] | None = None,
-                        *, expect_version: int | None = None, message: str = "text extracted") -> Record:
+                        *, expect_version: int | None = None, message: str = "text extracted",
+                        thumbnail: bytes = b"") -> Record:
     """A new version of a plain record carrying the extracted text of its main file as a derivative.
 
     Every file of the head version is kept as it is (no copy); the text goes to
@@ -121,6 +123,12 @@ def add_derivative_text(archive, record_id: str, text: str, extraction: dict, me
                 _keep(draft, inv_files, f)
         if text:
             draft.add_bytes(text_path(main.path), text.encode("utf-8"))
+        thumb = thumbnail_path(main.path)
+        if thumb in inv_files:
+            if text:                                    # the main file was kept without its derivatives
+                draft.keep(thumb, inv_files[thumb].digest)
+        elif thumbnail:
+            draft.add_bytes(thumb, thumbnail)
         _write_intent(archive, record_id)
         try:
             with archive.transaction() as conn:

@@ -25,6 +25,7 @@ from dangan.errors import DanganError, DuplicateRecord, FileRefused, IntegrityEr
 from dangan.model import Extraction, Record
 from dangan.repository.fsutil import translate_oserror
 from dangan.core.store import mime as mimes
+from dangan.core.store import pronom
 from dangan.core.catalogue import records
 from dangan.core.policy.departments import check_department
 from dangan.core.catalogue.fields import RecordFields
@@ -116,6 +117,7 @@ class Ingestor:
             self.classifier.prepare(rec, fields.secrecy)   # scheme defaults, filing, validation (may refuse)
         volume, implicit_volume = self._volume_for(rec)
         prot = protection_for(archive, volume, rid)
+        identify = pronom.identify_enabled(archive.config)
         with archive.store.stage(rid) as draft:
             taken: set[str] = set()
             names: dict[str, str] = {}
@@ -132,6 +134,8 @@ class Ingestor:
                 ext_mime = mimes.by_extension(sf.name)
                 rec.files.append(file_entry(name, role, size, digest, content_mime, ext_mime,
                                             mimes.mismatch(content_mime, ext_mime)))
+                if identify and not prot.confidential:      # a sealed record's format stays sealed with it
+                    pronom.identify_entry(rec.files[-1], draft.content / name, sf.name)
                 names[name] = sf.name
                 plain[name] = (psize, pdigest)
             main = rec.files[0]
@@ -211,6 +215,9 @@ class Ingestor:
                 "extractor": result.extractor, "seconds": meta.pop("seconds", None)}
         if result.text:
             prot.add_text(draft, logical_path, result.text[:MAX_TEXT_CHARS], rec.version)
+        if result.thumbnail and not prot.confidential:     # made in memory; a sealed record keeps none
+            from dangan.core.store.layout import thumbnail_path
+            draft.add_bytes(thumbnail_path(logical_path), result.thumbnail)
         for k, v in meta.items():
             rec.metadata.setdefault(f"x.{k}", str(v))
         return info

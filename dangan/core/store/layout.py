@@ -21,6 +21,15 @@ DERIVATIVE_PREFIX = ".dangan/"
 FORMAT = "dangan-record/1"
 
 
+THUMBNAILS_PREFIX = DERIVATIVE_PREFIX + "thumbnails/"
+
+
+def thumbnail_path(logical_path: str) -> str:
+    """Where a file's thumbnail is kept: ``.dangan/thumbnails/<name>.png`` (plain records only)."""
+    folder, _, name = logical_path.rpartition("/")
+    return f"{THUMBNAILS_PREFIX}{folder + '/' if folder else ''}{fit_name(name + '.png')}"
+
+
 def text_path(logical_path: str) -> str:
     """Where a file's extracted text is kept: ``.dangan/text/<name>.txt``.
 

@@ -7,10 +7,12 @@ from pathlib import Path
 from dangan.errors import LockTimeout
 from dangan.model import Record
 from dangan.core.store import mime as mimes
+from dangan.core.store import pronom
 from dangan.core.catalogue import records
 from dangan.core.catalogue.fields import RecordFields
 from dangan.core.store.ingest import _now, open_regular
-from dangan.core.store.layout import METADATA_PATH, file_entry, metadata_document, stored_original_names, text_path
+from dangan.core.store.layout import (METADATA_PATH, file_entry, metadata_document, stored_original_names, text_path,
+                                      thumbnail_path)
 from dangan.core.store.source_files import shown_name
 
 
@@ -56,6 +58,8 @@ def revise(ingestor, ref: str, path: Path | None, fields: RecordFields | None = 
             ext_mime = mimes.by_extension(path.name)
             files.append(file_entry(name, "main", size, digest, content_mime, ext_mime,
                                     mimes.mismatch(content_mime, ext_mime)))
+            if not prot.confidential and pronom.identify_enabled(archive.config):
+                pronom.identify_entry(files[-1], draft.content / name, path.name)
             names[name] = shown_name(path.name)          # undecodable bytes escaped
             plain[name] = (psize, pdigest)
             probe = Record(id=rid, fonds=old.fonds, files=list(files), version=version)
@@ -109,9 +113,9 @@ def revise(ingestor, ref: str, path: Path | None, fields: RecordFields | None = 
 def _keep(draft, inv_files, f) -> None:
     stored = inv_files[f.path]
     draft.keep(f.path, stored.digest)
-    tp = text_path(f.path)
-    if tp in inv_files:
-        draft.keep(tp, inv_files[tp].digest)
+    for tp in (text_path(f.path), thumbnail_path(f.path)):     # its derivatives go with it
+        if tp in inv_files:
+            draft.keep(tp, inv_files[tp].digest)
 
 
 def _sealed(archive, rid: str) -> str | None:
