@@ -16,7 +16,7 @@ import datetime as dt
 import os
 import logging
 import socket
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from contextlib import nullcontext
 from pathlib import Path
 from typing import Any, Callable
@@ -46,9 +46,12 @@ class IngestOutcome:
     archival_code: str | None = None
     message: str = ""
     exit_code: int = 0              # the refusal's stable exit code (dangan.errors), 0 when archived
+    parts: list["IngestOutcome"] = field(default_factory=list)     # a batch scan's documents (scan_batch)
 
     def to_dict(self) -> dict:
-        return dict(self.__dict__)
+        out = dict(self.__dict__)
+        out["parts"] = [p.record_id for p in self.parts]        # each part is its own outcome too
+        return out
 
 
 def open_regular(path: Path, *, follow_symlinks: bool = True, max_bytes: int | None = None):
