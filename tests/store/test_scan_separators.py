@@ -8,7 +8,7 @@ import json
 from pypdf import PdfReader
 
 from scan_helpers import scanned_pdf, scanned_tiff, three_documents
-from test_watch_support import folder, query, settled, sha512, wait_for, watching
+from watch_helpers import folder, query, settled, sha512, wait_for, watching
 
 FIELDS = ("--category", "WS", "--dept", "BGS", "--retention", "permanent", "--date", "2021-03-04")
 
