@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Callable, Iterable, Iterator
 
-from dangan.errors import DanganError, DuplicateRecord, StorageFull
+from dangan.errors import DanganError, DuplicateRecord, Infected, StorageFull
 from dangan.core.catalogue.fields import RecordFields
 from dangan.core.store.ingest import IngestOutcome, Ingestor
 from dangan.core.store.source_files import shown_name
@@ -178,6 +178,11 @@ def _one(ingestor: Ingestor, source: Source, fields: RecordFields, attachments: 
         return IngestOutcome(shown, "duplicate", exc.existing_id, message=exc.message, exit_code=exc.exit_code)
     except StorageFull as exc:
         return IngestOutcome(shown, "failed", message=exc.message, exit_code=exc.exit_code)
+    except Infected as exc:                  # moved out of the user's way, beside its reason; never archived
+        from dangan.core.store.antivirus import quarantine
+        where = quarantine(ingestor.archive.root, exc.path or path, exc.message)
+        note = f" (moved to {shown_name(where)})" if where else " (it could not be moved to quarantine/: remove it)"
+        return IngestOutcome(shown, "refused", message=exc.message + note, exit_code=exc.exit_code)
     except DanganError as exc:
         return IngestOutcome(shown, "refused", message=exc.message if shown in exc.message
                              else f"{shown}: {exc.message}", exit_code=exc.exit_code)
