@@ -22,6 +22,11 @@ def _hits(cli, word):
             if "record_id" in h}
 
 
+def _pdfa_off(root):
+    with open(root / "dangan.toml", "a", encoding="utf-8") as f:
+        f.write('\n[pdfa]\nenabled = "off"\n')          # these tests are about splitting: spare the PDF/A runs
+
+
 def _content(cli, tmp_path, rid):
     out = tmp_path / "got" / rid
     cli("get", rid, "-o", str(out))
@@ -45,6 +50,7 @@ def test_a_batch_pdf_becomes_one_record_per_document_and_the_batch_is_kept(archi
         assert shown["metadata"]["scan.batch"] == head["record_id"] and shown["metadata"]["scan.part"] == f"{n}/3"
         assert "scan-part" in shown["tags"] and shown["category"] == "WS" and shown["archival_code"]
         assert shown["extraction"]["status"] == "ok", shown["extraction"]
+        assert shown["metadata"]["x.pdfa"] == "PDF/A-2B"          # each document has its searchable PDF/A copy
         pages.append(shown["metadata"]["scan.pages"])
     assert pages == ["1-2", "4", "6-7"]                # the separator pages 3 and 5 are dropped
     assert _show(cli, parts[2]["record_id"])["metadata"]["batchno"] == "B-17"     # a META: barcode
@@ -57,6 +63,7 @@ def test_a_batch_pdf_becomes_one_record_per_document_and_the_batch_is_kept(archi
 
 
 def test_a_tiff_batch_with_a_patch_t_sheet_and_a_damaged_page_is_split_all_the_same(archive_root, cli, tmp_path):
+    _pdfa_off(archive_root)
     pages = three_documents() + [("qr", "PATCHT", "PATCH T"), ("text", ["DELTA MEMO", "fourth"])]
     batch = scanned_tiff(pages, tmp_path / "feeder.tif", damaged={1})
     lines = [json.loads(x) for x in cli("ingest", str(batch), *FIELDS, "--json").output.splitlines()]
@@ -70,6 +77,7 @@ def test_a_tiff_batch_with_a_patch_t_sheet_and_a_damaged_page_is_split_all_the_s
 
 
 def test_a_dh_barcode_files_the_document_into_that_volume(archive_root, cli, tmp_path):
+    _pdfa_off(archive_root)
     cli("volume", "create", "Z109-WS·2021-Y-BGS-V7", "--secrecy", "public")
     pages = [("text", ["FIRST LETTER"]), ("qr", "DANGAN-SEP"), ("qr", "DH:Z109-WS·2021-Y-BGS-V7"),
              ("text", ["SECOND LETTER"])]
@@ -81,6 +89,7 @@ def test_a_dh_barcode_files_the_document_into_that_volume(archive_root, cli, tmp
 
 
 def test_a_scan_without_separators_stays_one_record(archive_root, cli, tmp_path):
+    _pdfa_off(archive_root)
     pages = [("text", ["PLAIN ONE"]), ("text", ["PLAIN TWO"])]
     lines = [json.loads(x) for x in cli("ingest", str(scanned_pdf(pages, tmp_path / "p.pdf")), *FIELDS,
                                         "--json").output.splitlines()]
@@ -104,5 +113,6 @@ def test_a_batch_dropped_into_a_watched_folder_is_split_and_searchable(archive_r
     batch_id = rows[0][0]
     parts = [r[0] for r in rows[1:]]
     assert all(_show(cli, p)["metadata"]["scan.batch"] == batch_id for p in parts)
+    assert all(_show(cli, p)["metadata"]["x.pdfa"] == "PDF/A-2B" for p in parts)     # made by the deferred extractor
     assert _hits(cli, "BRAVO") == {parts[1]}
     assert query(archive_root, "SELECT outcome, record_id FROM watch_handoffs") == [("archived", batch_id)]

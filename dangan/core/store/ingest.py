@@ -227,7 +227,12 @@ class Ingestor:
         if self.extractor is None:
             return {}
         main = next(f for f in rec.files if f.path == logical_path)
-        result = self.extractor(source or (draft.content / logical_path), main.mime)
+        from dangan.core.store.pdfa import searchable_copy
+        result, copy = searchable_copy(self.archive, source or (draft.content / logical_path), main.mime,
+                                       sealed=prot.confidential, extractor=self.extractor)
+        if copy is not None:
+            from dangan.core.store.pdfa import pdfa_path
+            prot.add_derivative(draft, pdfa_path(logical_path), copy, rec.version)
         meta = dict(result.metadata or {})
         info = {"status": result.status, "message": result.message, "ocr": result.ocr,
                 "extractor": result.extractor, "seconds": meta.pop("seconds", None)}

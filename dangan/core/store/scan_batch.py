@@ -30,7 +30,7 @@ from dangan.core.store.source_files import open_source, title_from_name
 
 BATCH_TAG = "batch-scan"
 PART_TAG = "scan-part"
-MEMORY_DIR = Path(os.environ.get("DANGAN_MEMORY_TMP", "/dev/shm"))
+DEFAULT_MEMORY_DIR = "/dev/shm"
 
 
 @dataclass
@@ -49,10 +49,11 @@ class ScanResult:
 
 
 def memory_dir() -> Path | None:
-    """A memory-backed folder for transient plaintext, or None."""
+    """A memory-backed folder for transient plaintext (``$DANGAN_MEMORY_TMP``, default /dev/shm), or None."""
+    where = Path(os.environ.get("DANGAN_MEMORY_TMP", DEFAULT_MEMORY_DIR))
     try:
-        if MEMORY_DIR.is_dir() and os.access(MEMORY_DIR, os.W_OK | os.X_OK):
-            return MEMORY_DIR
+        if where.is_dir() and os.access(where, os.W_OK | os.X_OK):
+            return where
     except OSError:
         pass
     return None
