@@ -4,7 +4,7 @@ and the cost per file of the virus check and per page of the separator-sheet che
     .venv/bin/python bench/bench_scans.py [--rounds N] [--out DIR]
 
 1. **PDF/A** — the image-only PDFs of the corpus (``tests/data/corpus/pdf-scanned``, those without a
-   text layer) plus a 10-page generated feeder scan.  Peer: ``ocrmypdf`` with dangan's options
+   text layer, and not a batch with separator sheets) plus a generated feeder scan (``--feeder-pages``).  Peer: ``ocrmypdf`` with dangan's options
    (``--output-type pdfa-2 --deskew --rotate-pages -l chi_sim+chi_tra+eng --sidecar … --jobs 1
    --optimize 1``), one fresh process per file, as an operator would script it.  dangan:
    ``dangan ingest FILES…`` (one fresh process, ``[ingest] jobs = 1`` so neither side runs files in
@@ -36,12 +36,14 @@ from installed import compile_ahead, installed_env  # noqa: E402
 LANGS = "chi_sim+chi_tra+eng"
 
 
-def scans(work: Path) -> list[Path]:
+def scans(work: Path, n: int) -> list[Path]:
     from dangan.core.store.pdfa import wanted
     from scan_helpers import scanned_pdf
-    files = [p for p in sorted((ROOT / "tests/data/corpus/pdf-scanned").glob("*.pdf")) if wanted(p, "application/pdf")]
-    pages = [("text", [f"FEEDER PAGE {i}", "档案管理 scanned in a batch", "the quick brown fox"]) for i in range(10)]
-    files.append(scanned_pdf(pages, work / "feeder-10.pdf"))
+    from dangan.core.store.separators import Settings, find_parts
+    files = [p for p in sorted((ROOT / "tests/data/corpus/pdf-scanned").glob("*.pdf")) if wanted(p, "application/pdf")
+             and find_parts(p, "application/pdf", Settings()) is None]     # a batch (PATCH-T) would be split
+    pages = [("text", [f"FEEDER PAGE {i}", "档案管理 scanned in a batch", "the quick brown fox"]) for i in range(n)]
+    files.append(scanned_pdf(pages, work / f"feeder-{n}.pdf"))
     return files
 
 
@@ -80,11 +82,12 @@ def main() -> None:
     ap.add_argument("--rounds", type=int, default=2)
     ap.add_argument("--out", type=Path)
     ap.add_argument("--skip-pdfa", action="store_true")
+    ap.add_argument("--feeder-pages", type=int, default=10)
     args = ap.parse_args()
     work = Path(tempfile.mkdtemp(prefix="bench-scans-", dir=args.out))
     env = installed_env(work)
     compile_ahead(env)
-    files = scans(work)
+    files = scans(work, args.feeder_pages)
     pages = page_count(files)
     print(f"machine: {platform.node()} {platform.machine()}, {os.cpu_count()} cores, python "
           f"{platform.python_version()}; load average at start {os.getloadavg()[0]:.1f}")
@@ -125,7 +128,7 @@ def main() -> None:
     print(f"separator check (render at 150 dpi + zxing-cpp), {page_count([feeder])} pages: "
           f"**{dt / page_count([feeder]) * 1000:.0f} ms per page**")
     print(f"\nload average at end {os.getloadavg()[0]:.1f}; command: .venv/bin/python bench/bench_scans.py "
-          f"--rounds {args.rounds}")
+          f"--rounds {args.rounds} --feeder-pages {args.feeder_pages}")
     shutil.rmtree(work, ignore_errors=True)
 
 

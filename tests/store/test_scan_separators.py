@@ -116,3 +116,14 @@ def test_a_batch_dropped_into_a_watched_folder_is_split_and_searchable(archive_r
     assert all(_show(cli, p)["metadata"]["x.pdfa"] == "PDF/A-2B" for p in parts)     # made by the deferred extractor
     assert _hits(cli, "BRAVO") == {parts[1]}
     assert query(archive_root, "SELECT outcome, record_id FROM watch_handoffs") == [("archived", batch_id)]
+
+
+def test_paperless_ngx_patch_t_sample_is_split_at_its_separator_page(archive_root, cli, tmp_path):
+    """The corpus's barcode-fax-image.pdf (paperless-ngx's own test sample): page 2 is a PATCH-T sheet."""
+    from conftest import CORPUS
+    _pdfa_off(archive_root)
+    lines = [json.loads(x) for x in cli("ingest", str(CORPUS / "pdf-scanned" / "barcode-fax-image.pdf"), *FIELDS,
+                                        "--json").output.splitlines()]
+    assert len(lines) == 3 and lines[0]["parts"] == [lines[1]["record_id"], lines[2]["record_id"]]
+    assert [_show(cli, x["record_id"])["metadata"]["scan.pages"] for x in lines[1:]] == ["1", "3"]
+    assert _show(cli, lines[0]["record_id"])["metadata"]["scan.separators"] == "2"

@@ -10,6 +10,9 @@ import sys
 def main() -> int:
     owner = int(sys.argv[1])
     os.setsid()
+    import resource
+    cap = int(os.environ.get("DANGAN_OCRMYPDF_MEMORY_MB", "4096")) * 1024 * 1024
+    resource.setrlimit(resource.RLIMIT_AS, (cap, cap))      # inherited by Tesseract and Ghostscript
     from dangan.lifeline import die_with
     die_with(owner)
     import multiprocessing

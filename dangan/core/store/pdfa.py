@@ -84,14 +84,23 @@ class Copy:
 
 def wanted(path: Path, mime: str) -> bool:
     """An image, or a PDF none of whose pages has a text layer (a scan)."""
-    if mime in IMAGE_MIMES:
-        return True
+    from dangan.model import ExtractOptions
+    limits = ExtractOptions()
+    if mime in IMAGE_MIMES:                   # a pixel bomb is left to the extractor, which refuses it
+        try:
+            from PIL import Image
+            with Image.open(path) as im:
+                return im.width * im.height <= limits.max_pixels and getattr(im, "n_frames", 1) <= limits.max_pages
+        except Exception:  # noqa: BLE001 - Pillow raises many types for unreadable headers
+            return False
     if mime != "application/pdf":
         return False
     try:
         from pypdf import PdfReader
         reader = PdfReader(path, strict=False)
         if reader.is_encrypted:
+            return False
+        if len(reader.pages) > limits.max_pages:
             return False
         for i, page in enumerate(reader.pages):
             if i >= 50:
