@@ -13,7 +13,9 @@ new upward edge; the few that exist today are listed there by file, as debts to 
     confidential/  agent (the key agent), sealing (how a record is protected in the store)
     search/        indexing (the index outbox and its drain), listing, volume_search
     store/         layout (a record in its OCFL object), mime, source_files, ingest, revision,
-                   batch, retrieval, integrity, recovery, extraction (the worker), deferred
+                   batch, retrieval, integrity, recovery, extraction (the worker), deferred,
+                   antivirus (ClamAV at intake), separators + scan_batch (batch scans split at
+                   separator sheets), pdfa + ocrmypdf_child (searchable PDF/A copies of scans)
     management/    lending, loan_copy, disposition, disposition_plan, disposition_execute,
                    destruction, destruction_intent, holds, approvals, inspection, four_property,
                    export_bagit, import_bag, statistics, alerts, declassification

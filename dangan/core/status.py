@@ -87,7 +87,18 @@ def backup_section(archive) -> Section:
     return Section("backup", st, [line] if line else [])
 
 
-SECTIONS: list[Callable[[Any], Section]] = [watcher_section, queues_section, errors_section, backup_section]
+def antivirus_section(archive) -> Section:
+    """Whether intake files are checked for viruses, by what, with which signatures (issue 18.7)."""
+    from dangan.core.store.antivirus import Antivirus
+    data = Antivirus.of(archive.config, archive.root).status()
+    problem = data["engine"] is None and data["enabled"] == "on"       # every file would be refused
+    warn = data["engine"] is None and data["enabled"] != "off"
+    return Section("antivirus", data, [("virus check: warning: " if warn else "virus check: ") + data["message"]],
+                   problem=problem)
+
+
+SECTIONS: list[Callable[[Any], Section]] = [watcher_section, queues_section, errors_section, backup_section,
+                                            antivirus_section]
 
 
 def collect(archive) -> list[Section]:

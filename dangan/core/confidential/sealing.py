@@ -49,6 +49,10 @@ class PlainProtection:
     def add_text(self, draft, lp: str, text: str, version: int) -> None:
         draft.add_bytes(text_path(lp), text.encode("utf-8"))
 
+    def add_derivative(self, draft, path: str, data: bytes, version: int) -> None:
+        """A derivative file (a PDF/A copy) under ``.dangan/``."""
+        draft.add_bytes(path, data)
+
     def stored(self, rec: Record, names: dict[str, str], plain: dict[str, tuple[int, str]],
                message: str | None = None) -> tuple[Record, dict]:
         return rec, names
@@ -87,6 +91,10 @@ class SealedProtection:
         from dangan.repository.crypto import encrypt_bytes
         tp = text_path(lp)
         draft.add_bytes(tp, encrypt_bytes(text.encode("utf-8"), self.key, self._binding(version, tp)))
+
+    def add_derivative(self, draft, path: str, data: bytes, version: int) -> None:
+        from dangan.repository.crypto import encrypt_bytes
+        draft.add_bytes(path, encrypt_bytes(data, self.key, self._binding(version, path)))
 
     def stored(self, rec: Record, names: dict[str, str], plain: dict[str, tuple[int, str]],
                message: str | None = None) -> tuple[Record, dict]:

@@ -250,6 +250,13 @@ SCHEMA: dict[str, Spec] = {
         "poll": Bool(), "duplicates": WATCH_FOLDER.keys["duplicates"], "after": WATCH_FOLDER.keys["after"],
         "folders": ArrayOf(WATCH_FOLDER),
     }),
+    "separators": Table({"enabled": Bool(), "barcode": Str(nonempty=True), "dpi": Int(minimum=36),
+                         "max_pages": Int(minimum=2), "prefixes": Free()}),
+    "pdfa": Table({"enabled": Choice(("auto", "on", "off")), "languages": Str(nonempty=True),
+                   "sealed": Choice(("memory", "off"))}),
+    "antivirus": Table({"enabled": Choice(("auto", "on", "off")), "socket": Str(), "database": Str(),
+                        "clamscan": Str(nonempty=True), "timeout_seconds": Number(minimum=0, exclusive=True,
+                                                                                  unit="seconds")}),
     "users": TablesOf(Table({"display_name": Str(), "department": Str(), "roles": StrList(),
                              "clearance": Str(nonempty=True)})),
 }

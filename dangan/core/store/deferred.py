@@ -78,19 +78,21 @@ def extract_queued(archive, record_id: str) -> str:
     rec = archive.record_from_store(record_id)
     main = rec.main_file
     stored = {f.logical_path: f for f in archive.store.files(record_id)}[main.path]
-    result = archive.extractor(archive.store.object_path(record_id) / stored.content_path, main.mime)
+    from dangan.core.store.pdfa import pdfa_path, searchable_copy
+    result, copy = searchable_copy(archive, archive.store.object_path(record_id) / stored.content_path, main.mime,
+                                   sealed=False, extractor=archive.extractor)
     meta = dict(result.metadata or {})
     info = {"status": result.status, "message": result.message, "ocr": result.ocr,
             "extractor": result.extractor, "seconds": meta.pop("seconds", None)}
     add_derivative_text(archive, record_id, (result.text or "")[:MAX_TEXT_CHARS], info,
                         {f"x.{k}": str(v) for k, v in meta.items()}, expect_version=rec.version,
-                        thumbnail=result.thumbnail)
+                        thumbnail=result.thumbnail, derivatives={pdfa_path(main.path): copy} if copy else None)
     return "extracted"
 
 
 def add_derivative_text(archive, record_id: str, text: str, extraction: dict, metadata: dict[str, str] | None = None,
                         *, expect_version: int | None = None, message: str = "text extracted",
-                        thumbnail: bytes = b"") -> Record:
+                        thumbnail: bytes = b"", derivatives: dict[str, bytes] | None = None) -> Record:
     """A new version of a plain record carrying the extracted text of its main file as a derivative.
 
     Every file of the head version is kept as it is (no copy); the text goes to
@@ -129,6 +131,8 @@ def add_derivative_text(archive, record_id: str, text: str, extraction: dict, me
                 draft.keep(thumb, inv_files[thumb].digest)
         elif thumbnail:
             draft.add_bytes(thumb, thumbnail)
+        for path, data in (derivatives or {}).items():        # a scan's PDF/A copy (store.pdfa)
+            draft.add_bytes(path, data)
         _write_intent(archive, record_id)
         try:
             with archive.transaction() as conn:

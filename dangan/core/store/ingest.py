@@ -16,7 +16,7 @@ import datetime as dt
 import os
 import logging
 import socket
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from contextlib import nullcontext
 from pathlib import Path
 from typing import Any, Callable
@@ -47,9 +47,12 @@ class IngestOutcome:
     archival_code: str | None = None
     message: str = ""
     exit_code: int = 0              # the refusal's stable exit code (dangan.errors), 0 when archived
+    parts: list["IngestOutcome"] = field(default_factory=list)     # a batch scan's documents (scan_batch)
 
     def to_dict(self) -> dict:
-        return dict(self.__dict__)
+        out = dict(self.__dict__)
+        out["parts"] = [p.record_id for p in self.parts]        # each part is its own outcome too
+        return out
 
 
 def open_regular(path: Path, *, follow_symlinks: bool = True, max_bytes: int | None = None):
@@ -70,6 +73,7 @@ class Ingestor:
         self.create_volume = create_volume      # False: a --volume that does not exist is refused
         self.extractor = extractor
         self.classifier = classifier     # plugins facade adapter: classify, validate, code
+        self._antivirus = None           # [antivirus], read at the first file
 
     # -- one record ---------------------------------------------------------
     def ingest(self, path: Path, fields: RecordFields, attachments: tuple[Path, ...] = (), *,
@@ -93,6 +97,9 @@ class Ingestor:
                 warning = sf.sparse_warning()
                 if warning:
                     (self.on_warning or log.warning)(warning)
+            checked = self._virus_check(opened)
+            if checked:
+                fields = replace(fields, metadata={**fields.metadata, "x.virus_check": checked})
             return self._ingest(path, fields, [(role, sf) for (role, _), sf in zip(sources, opened)], gate)
         finally:
             for sf in opened:
@@ -193,6 +200,21 @@ class Ingestor:
         return revise(self, ref, path, fields, message, status=status, action=action)
 
     # -- steps ----------------------------------------------------------------
+    def _virus_check(self, opened: list) -> str:
+        """Every file through the virus check (``antivirus``); raises Infected / VirusCheckFailed."""
+        from dangan.core.store.antivirus import Antivirus
+        if self._antivirus is None:
+            self._antivirus = Antivirus.of(self.archive.config, self.archive.root)
+        from dangan.errors import Infected
+        notes = []
+        for sf in opened:
+            try:
+                notes.append(self._antivirus.check(sf.fh, shown_name(sf.path)))
+            except Infected as exc:
+                exc.path = sf.path           # which file to quarantine (the main file or an attachment)
+                raise
+        return notes[0].note() if notes and notes[0] is not None else ""
+
     def _volume_for(self, rec: Record):
         """The record's volume (None if it has none), and whether it must be made as a plain volume."""
         from dangan.core.catalogue.volumes import file_into, get_volume
@@ -209,7 +231,12 @@ class Ingestor:
         if self.extractor is None:
             return {}
         main = next(f for f in rec.files if f.path == logical_path)
-        result = self.extractor(source or (draft.content / logical_path), main.mime)
+        from dangan.core.store.pdfa import searchable_copy
+        result, copy = searchable_copy(self.archive, source or (draft.content / logical_path), main.mime,
+                                       sealed=prot.confidential, extractor=self.extractor)
+        if copy is not None:
+            from dangan.core.store.pdfa import pdfa_path
+            prot.add_derivative(draft, pdfa_path(logical_path), copy, rec.version)
         meta = dict(result.metadata or {})
         info = {"status": result.status, "message": result.message, "ocr": result.ocr,
                 "extractor": result.extractor, "seconds": meta.pop("seconds", None)}

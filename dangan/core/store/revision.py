@@ -52,6 +52,8 @@ def revise(ingestor, ref: str, path: Path | None, fields: RecordFields | None = 
         if path is not None:
             path = Path(path)
             with open_regular(path) as fh:
+                from dangan.core.store.antivirus import Antivirus
+                Antivirus.of(archive.config, archive.root).check(fh, shown_name(path))   # a new version too
                 name = prot.name(path.name, taken, len(old.files) + version)
                 size, digest, psize, pdigest = prot.add_file(draft, name, fh, version)
             content_mime = mimes.by_content(path if prot.confidential else draft.content / name)
