@@ -30,7 +30,8 @@ if TYPE_CHECKING:
     from dangan.model import RecordFile
     from dangan.repository.ocfl import OcflStore, StoredFile, VersionDraft
 
-#: Tests only: with this variable set, the process dies (as kill -9 would) right after publishing.
+#: Tests only: with this variable set, the process dies (as kill -9 would) right after publishing
+#: (tests/catalogue/test_piece_counters.py).
 EXIT_AFTER_PUBLISH = "DANGAN_TEST_EXIT_AFTER_PUBLISH"
 
 
