@@ -24,7 +24,6 @@ without ``mmap`` (Whoosh copies a whole mmapped segment into memory per file).
 """
 from __future__ import annotations
 
-import fcntl
 import json
 import os
 import threading
@@ -40,6 +39,7 @@ from whoosh.writing import CLEAR
 
 from ..errors import DanganError, IntegrityError, LockTimeout, UsageError
 from ..model import normalise_retention, normalise_secrecy
+from ..repository.fsutil import flocked
 from . import SORTS, Hit, IndexDocument, SearchResults
 from .analysis_v1 import BigramTokenizer, UnigramTokenizer, normalise
 from .query import And, Or, Phrase, Query, Word, parse_query
@@ -356,22 +356,8 @@ def _open_dir(path: Path):
 
 @contextmanager
 def _flock(lockpath: Path, timeout: float) -> Iterator[None]:
-    fd = os.open(lockpath, os.O_RDWR | os.O_CREAT, 0o644)
-    try:
-        deadline = time.monotonic() + timeout
-        while True:
-            try:
-                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                break
-            except BlockingIOError:
-                if time.monotonic() >= deadline:
-                    raise LockTimeout(
-                        f"the search index at {lockpath.parent} is busy (another writer has "
-                        f"held it for over {timeout:g} s); try again") from None
-                time.sleep(0.02)
-        try:
-            yield
-        finally:
-            fcntl.flock(fd, fcntl.LOCK_UN)
-    finally:
-        os.close(fd)
+    with flocked(lockpath, timeout=timeout, mode=0o644) as held:
+        if not held:
+            raise LockTimeout(f"the search index at {lockpath.parent} is busy (another writer has "
+                              f"held it for over {timeout:g} s); try again")
+        yield

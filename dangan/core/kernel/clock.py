@@ -25,5 +25,8 @@ def utc_text(when: dt.datetime | None = None, *,
              timespec: Literal["seconds", "microseconds"] = "seconds") -> str:
     """``when`` (default: now) as the catalogue's UTC text, ``2026-12-03T13:45:00Z``; the audit trail
     asks for ``timespec="microseconds"`` (``2026-12-03T13:45:00.123456Z``)."""
-    when = utc_now() if when is None else when.astimezone(dt.timezone.utc)
-    return when.isoformat(timespec=timespec).replace("+00:00", "Z")
+    if when is None:
+        when = utc_now()
+    elif when.tzinfo is None:
+        when = when.replace(tzinfo=dt.timezone.utc)       # a naive time is taken as UTC
+    return when.astimezone(dt.timezone.utc).isoformat(timespec=timespec).replace("+00:00", "Z")

@@ -22,6 +22,7 @@ import sqlite3
 from typing import TYPE_CHECKING, Callable, ContextManager, Mapping, Protocol
 
 from dangan.errors import DanganError
+from dangan.core.catalogue.outbox import queue_index
 from dangan.core.kernel.actor import Actor
 from dangan.core.kernel.clock import utc_text
 from dangan.core.store.layout import METADATA_PATH, text_path
@@ -90,8 +91,7 @@ def commit_version(archive: VersionWriter, draft: VersionDraft, object_id: str, 
             if os.environ.get(EXIT_AFTER_PUBLISH):
                 os._exit(137)                    # tests: the crash window between publish and commit
             after_publish(conn)
-            conn.execute("INSERT INTO index_outbox (record_id, op, queued) VALUES (?, 'upsert', ?)",
-                         (object_id, created))
+            queue_index(conn, object_id, queued=created)
             conn.execute("DELETE FROM ingest_intents WHERE object_id = ?", (object_id,))
     except BaseException:
         settle_after_failure(archive, object_id)
