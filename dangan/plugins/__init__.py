@@ -3,6 +3,17 @@
     from dangan.plugins import hookimpl
     from dangan.plugins.types import Category, Scheme, RetentionRule, error, warning
 """
-from .hookspecs import hookimpl
+from __future__ import annotations
+
+from typing import Any
 
 __all__ = ["hookimpl"]
+
+
+def __getattr__(name: str) -> Any:
+    """``hookimpl`` is imported on first use, so that asking :mod:`dangan.plugins.shipped` what the shipped
+    plugins implement loads no pluggy (read-only commands start fast)."""
+    if name == "hookimpl":
+        from .hookspecs import hookimpl
+        return hookimpl
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
