@@ -12,10 +12,10 @@ are ciphertext and their plaintext must never touch disk, so they are
 extracted at archive time from the source file (``watch_ingest`` chooses the
 extracting pipeline for them).
 
-Crash safety: a derivative version is written like a revision (intent row,
-then publish + catalogue rows + audit event + index-outbox row + queue row
-removal in one transaction); ``recover_interrupted`` settles an interrupted
-one.  A queue row is removed only in the transaction that records the
+Crash safety: a derivative version is written by the new-version protocol
+(``new_version.commit_version``, as ingest and revision are: intent row, then
+publish + catalogue rows + audit event + index-outbox row + queue row removal
+in one transaction); ``recover_interrupted`` settles an interrupted one.  A queue row is removed only in the transaction that records the
 extraction, so a kill repeats the work but never loses it; a record whose
 head version already carries an extraction result is simply dequeued.
 """

@@ -5,7 +5,8 @@ file → MIME by content → staged copy with streaming sha512 → duplicate che
 transaction: archival code, ``metadata.json``, atomic OCFL publish, record
 rows, audit event, index-outbox row.
 
-An *intent* row is committed before anything is published; if the process
+The commit is the new-version protocol (``new_version.commit_version``, shared with revision
+and deferred extraction): an *intent* row is committed before anything is published; if the process
 dies between publishing and committing, ``recovery.recover_interrupted``
 adopts the published object into the catalogue (or forgets an unpublished
 one), so every file ends archived exactly once or not at all.
