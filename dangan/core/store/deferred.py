@@ -21,6 +21,7 @@ head version already carries an extraction result is simply dequeued.
 """
 from __future__ import annotations
 
+import sqlite3
 import logging
 import threading
 import time
@@ -121,7 +122,7 @@ def add_derivative_text(archive, record_id: str, text: str, extraction: dict, me
         if text:
             draft.add_bytes(text_path(main.path), text.encode("utf-8"))
 
-        def before_publish(conn) -> bytes:
+        def before_publish(conn: sqlite3.Connection) -> bytes:
             row = conn.execute("SELECT piece_class, piece, version FROM records WHERE id = ?",
                                (record_id,)).fetchone()
             assert_alive_in(conn, record_id, "given extracted text")     # its destruction may have begun
@@ -130,7 +131,7 @@ def add_derivative_text(archive, record_id: str, text: str, extraction: dict, me
             catalogue = {"piece_class": row["piece_class"], "piece": row["piece"], "sealed": None}
             return metadata_document(rec, names, catalogue)
 
-        def after_publish(conn) -> None:
+        def after_publish(conn: sqlite3.Connection) -> None:
             records.update_record(conn, rec, actor=archive.actor.name, message=message, original_names=names)
             archive.audit(conn, "record.extract", record_id,
                           details={"version": version, "status": extraction.get("status"),

@@ -13,6 +13,7 @@ one), so every file ends archived exactly once or not at all.
 """
 from __future__ import annotations
 
+import sqlite3
 import datetime as dt
 import logging
 from dataclasses import dataclass
@@ -152,7 +153,7 @@ class Ingestor:
         message = "ingest" if prot.confidential else f"ingest {names[main.path]}"
         code: dict[str, Any] = {}
 
-        def before_publish(conn) -> bytes:
+        def before_publish(conn: sqlite3.Connection) -> bytes:
             if not self.allow_duplicate and not prot.confidential:
                 self._refuse_duplicate(main.sha512, path)
             if implicit_volume:
@@ -161,7 +162,7 @@ class Ingestor:
             stored.archival_code = rec.archival_code      # plain: on the allow-list
             return metadata_document(stored, stored_names, {**code, "sealed": prot.sealed})
 
-        def after_publish(conn) -> None:
+        def after_publish(conn: sqlite3.Connection) -> None:
             records.insert_record(conn, stored, actor=archive.actor.name, message=message,
                                   original_names=stored_names, piece_class=code["piece_class"], piece=code["piece"],
                                   sealed=prot.sealed)

@@ -1,6 +1,7 @@
 """A new version of a record: a new main file and/or changed fields; everything else carries over."""
 from __future__ import annotations
 
+import sqlite3
 from dataclasses import replace
 from pathlib import Path
 
@@ -79,7 +80,7 @@ def revise(ingestor, ref: str, path: Path | None, fields: RecordFields | None = 
         check_lowering(archive, old, rec, action)          # lowering secrecy needs an approved declassification
         stored, stored_names = prot.stored(rec, names, plain, message=message or "revise")
         message = prot.version_message(message or "revise")      # sealed: kept in the sealed block only
-        def before_publish(conn) -> bytes:
+        def before_publish(conn: sqlite3.Connection) -> bytes:
             row = conn.execute("SELECT piece_class, piece, version FROM records WHERE id = ?", (rid,)).fetchone()
             assert_alive_in(conn, rid, "revised")  # a destruction may have begun meanwhile
             if row["version"] != old.version:
@@ -87,7 +88,7 @@ def revise(ingestor, ref: str, path: Path | None, fields: RecordFields | None = 
             catalogue = {"piece_class": row["piece_class"], "piece": row["piece"], "sealed": prot.sealed}
             return metadata_document(stored, stored_names, catalogue)
 
-        def after_publish(conn) -> None:
+        def after_publish(conn: sqlite3.Connection) -> None:
             records.update_record(conn, stored, actor=archive.actor.name, message=message,
                                   original_names=stored_names, sealed=prot.sealed)
             details = {"version": rec.version, "message": message if not prot.confidential else None,
