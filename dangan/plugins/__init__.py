@@ -5,12 +5,10 @@
 """
 from __future__ import annotations
 
-from typing import Any
-
 __all__ = ["hookimpl"]
 
 
-def __getattr__(name: str) -> Any:
+def __getattr__(name: str) -> object:
     """``hookimpl`` is imported on first use, so that asking :mod:`dangan.plugins.shipped` what the shipped
     plugins implement loads no pluggy (read-only commands start fast)."""
     if name == "hookimpl":

@@ -14,6 +14,7 @@ import json
 import sqlite3
 from dataclasses import dataclass
 from typing import Any, Iterator
+
 from dangan.core.kernel.clock import utc_text
 
 GENESIS = "0" * 64
