@@ -31,8 +31,7 @@ from dangan.errors import DanganError, LockTimeout, StorageFull
 from dangan.model import Record
 from dangan.core.catalogue import records
 from dangan.core.kernel.clock import utc_text
-from dangan.core.store.ingest import MAX_TEXT_CHARS
-from dangan.core.store.layout import metadata_document, stored_original_names, text_path
+from dangan.core.store.layout import metadata_document, recorded_extraction, stored_original_names, text_path
 from dangan.core.store.new_version import carry_over, commit_version
 
 log = logging.getLogger("dangan.watch")
@@ -79,11 +78,8 @@ def extract_queued(archive, record_id: str) -> str:
     main = rec.main_file
     stored = {f.logical_path: f for f in archive.store.files(record_id)}[main.path]
     result = archive.extractor(archive.store.object_path(record_id) / stored.content_path, main.mime)
-    meta = dict(result.metadata or {})
-    info = {"status": result.status, "message": result.message, "ocr": result.ocr,
-            "extractor": result.extractor, "seconds": meta.pop("seconds", None)}
-    add_derivative_text(archive, record_id, (result.text or "")[:MAX_TEXT_CHARS], info,
-                        {f"x.{k}": str(v) for k, v in meta.items()}, expect_version=rec.version)
+    info, meta, text = recorded_extraction(result)
+    add_derivative_text(archive, record_id, text, info, meta, expect_version=rec.version)
     return "extracted"
 
 

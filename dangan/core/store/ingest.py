@@ -29,12 +29,11 @@ from dangan.core.catalogue import records
 from dangan.core.policy.departments import check_department
 from dangan.core.catalogue.fields import RecordFields
 from dangan.core.store.source_files import max_file_bytes, open_source, shown_name, title_from_name
-from dangan.core.store.layout import file_entry, metadata_document
+from dangan.core.store.layout import file_entry, metadata_document, recorded_extraction
 from dangan.core.store.new_version import commit_version
 from dangan.core.kernel.clock import utc_text
 from dangan.core.catalogue.volumes import ensure_plain_volume
 
-MAX_TEXT_CHARS = 20 * 1024 * 1024
 #: How much of a sealed record's file libmagic sees (its staged copy is ciphertext).
 MAGIC_BYTES = 1024 * 1024
 log = logging.getLogger("dangan.ingest")
@@ -198,13 +197,11 @@ class Ingestor:
             return {}
         main = next(f for f in rec.files if f.path == logical_path)
         result = self.extractor(source or (draft.content / logical_path), main.mime)
-        meta = dict(result.metadata or {})
-        info = {"status": result.status, "message": result.message, "ocr": result.ocr,
-                "extractor": result.extractor, "seconds": meta.pop("seconds", None)}
-        if result.text:
-            prot.add_text(draft, logical_path, result.text[:MAX_TEXT_CHARS], rec.version)
+        info, meta, text = recorded_extraction(result)
+        if text:
+            prot.add_text(draft, logical_path, text, rec.version)
         for k, v in meta.items():
-            rec.metadata.setdefault(f"x.{k}", str(v))
+            rec.metadata.setdefault(k, v)
         return info
 
     def _refuse_duplicate(self, digest: str, path: Path) -> None:
