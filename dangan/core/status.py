@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 from dangan.repository.fsutil import pid_alive
+from dangan.core.kernel.clock import utc_text
 
 
 @dataclass
@@ -41,7 +42,7 @@ def watcher_section(archive) -> Section:
     if not running and state and not state.get("stopped"):
         # the lock is free but the state file says nobody stopped: the watcher died (kill -9, crash, reboot)
         same_host = state.get("host") == socket.gethostname()
-        data["stale"] = not same_host or not _alive(state.get("pid", 0))
+        data["stale"] = not same_host or not pid_alive(state.get("pid", 0))
     if running:
         lines = [f"watcher running: pid {data['pid']} on {data['host']}, since {data['started']}"
                  f" (heartbeat {data['heartbeat_age']} s ago)"]
@@ -135,8 +136,5 @@ def _iso(t: float | None) -> str | None:
     if not t:
         return None
     import datetime as dt
-    return dt.datetime.fromtimestamp(t, dt.timezone.utc).isoformat(timespec="seconds").replace("+00:00", "Z")
+    return utc_text(dt.datetime.fromtimestamp(t, dt.timezone.utc))
 
-
-def _alive(pid: int) -> bool:
-    return bool(pid) and pid_alive(pid)

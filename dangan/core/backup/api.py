@@ -32,6 +32,7 @@ from dangan.core.backup import restore as backup_restore
 from dangan.core.backup import verify as backup_verify
 from dangan.core.backup.lock import break_lock, repository_lock
 from dangan.repository.backup.repo import Repository, init_repository, open_repository, read_config, utcnow
+from dangan.core.kernel.clock import utc_now
 
 log = logging.getLogger("dangan.backup")
 PASSPHRASE_ENV = "DANGAN_BACKUP_PASSPHRASE"
@@ -238,7 +239,7 @@ def backup_status(archive) -> dict:
     age = None
     if good is not None:
         finished = dt.datetime.fromisoformat(good["finished"].replace("Z", "+00:00"))
-        age = (dt.datetime.now(dt.timezone.utc) - finished).total_seconds() / 3600
+        age = (utc_now() - finished).total_seconds() / 3600
     configured = bool(cfg.get("repo")) or repos > 0
     overdue = configured and (age is None or age > interval)
     if good is None:

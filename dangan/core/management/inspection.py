@@ -18,7 +18,8 @@ from __future__ import annotations
 import datetime as dt
 
 from dangan.errors import UsageError
-from dangan.core.policy.users import now, require_role
+from dangan.core.policy.users import require_role
+from dangan.core.kernel.clock import utc_text
 
 CONDITIONS = ("good", "fair", "poor")
 FADING = ("none", "slight", "severe")
@@ -67,7 +68,7 @@ def record_inspection(archive, refs=(), *, volume: str | None = None, condition:
             require(archive, "view", rec)
             covered.append(rec.id)
         targets = [("record", rid) for rid in dict.fromkeys(covered)]
-    t = now()
+    t = utc_text()
     ids = []
     with archive.transaction() as conn:
         for kind, key in targets:

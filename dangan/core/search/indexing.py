@@ -31,6 +31,7 @@ from typing import Callable, Iterator
 from dangan.errors import DanganError, IntegrityError, LockTimeout
 from dangan.model import Record
 from dangan.repository.fsutil import flocked
+from dangan.core.kernel.clock import utc_now
 from dangan.repository.ocfl import vnum
 from dangan.core.store.layout import METADATA_PATH, parse_metadata, text_path
 
@@ -295,9 +296,8 @@ def _remove_engine_files(path: Path, engine: str) -> None:
 
 def _set_aside(path: Path) -> Path:
     """Move a damaged index's files into ``path/.damaged-<time>/`` (lock files stay where they are)."""
-    import datetime as dt
     import os
-    stamp = dt.datetime.now(dt.timezone.utc).strftime("%Y%m%dT%H%M%S%f")
+    stamp = utc_now().strftime("%Y%m%dT%H%M%S%f")
     aside = path / f".damaged-{stamp}"
     aside.mkdir()
     for p in path.iterdir():

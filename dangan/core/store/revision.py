@@ -1,6 +1,7 @@
 """A new version of a record: a new main file and/or changed fields; everything else carries over."""
 from __future__ import annotations
 
+import sqlite3
 from dataclasses import replace
 from pathlib import Path
 
@@ -10,10 +11,10 @@ from dangan.core.store import mime as mimes
 from dangan.core.store import pronom
 from dangan.core.catalogue import records
 from dangan.core.catalogue.fields import RecordFields
-from dangan.core.store.ingest import _now, open_regular
-from dangan.core.store.layout import (METADATA_PATH, file_entry, metadata_document, stored_original_names, text_path,
-                                      thumbnail_path)
-from dangan.core.store.source_files import shown_name
+from dangan.core.kernel.clock import utc_text
+from dangan.core.store.layout import file_entry, metadata_document, stored_original_names
+from dangan.core.store.new_version import carry_over, commit_version
+from dangan.core.store.source_files import open_source, shown_name
 
 
 def revise(ingestor, ref: str, path: Path | None, fields: RecordFields | None = None, message: str = "",
@@ -27,7 +28,7 @@ def revise(ingestor, ref: str, path: Path | None, fields: RecordFields | None = 
     assert_not_held(archive, old.id, "revised")        # a held record cannot be changed
     require(archive, "edit", old)
     rid = old.id
-    now = _now()
+    now = utc_text()
     sealed_old = _sealed(archive, rid)
     prot, old, sealed_names, sealed_plain = _protection(archive, old, sealed_old)
     base = RecordFields(old.title, old.department, old.category, old.year, old.date, old.retention,
@@ -51,7 +52,7 @@ def revise(ingestor, ref: str, path: Path | None, fields: RecordFields | None = 
         extraction = old.extraction
         if path is not None:
             path = Path(path)
-            with open_regular(path) as fh:
+            with open_source(path, follow_symlinks=True).fh as fh:
                 from dangan.core.store.antivirus import Antivirus
                 Antivirus.of(archive.config, archive.root).check(fh, shown_name(path))   # a new version too
                 name = prot.name(path.name, taken, len(old.files) + version)
@@ -68,11 +69,11 @@ def revise(ingestor, ref: str, path: Path | None, fields: RecordFields | None = 
             extraction = ingestor._extract(draft, prot, probe, name, path if prot.confidential else None)
         else:
             files.append(carried[main_old.path])
-            _keep(draft, inv_files, main_old)
+            carry_over(draft, inv_files, main_old)
         for f in old.files:
             if f.role == "attachment":
                 files.append(carried[f.path])
-                _keep(draft, inv_files, f)
+                carry_over(draft, inv_files, f)
         rec = Record(
             id=rid, fonds=old.fonds, title=new_fields.title or old.title, department=new_fields.department,
             category=new_fields.category, year=new_fields.year, date=new_fields.date,
@@ -84,40 +85,28 @@ def revise(ingestor, ref: str, path: Path | None, fields: RecordFields | None = 
         check_lowering(archive, old, rec, action)          # lowering secrecy needs an approved declassification
         stored, stored_names = prot.stored(rec, names, plain, message=message or "revise")
         message = prot.version_message(message or "revise")      # sealed: kept in the sealed block only
-        ingestor._write_intent(rid, "(revision)")
-        try:
-            with archive.transaction() as conn:
-                archive.audit_ready(conn)            # a broken audit trail is refused before publishing
-                row = conn.execute("SELECT piece_class, piece, version FROM records WHERE id = ?", (rid,)).fetchone()
-                assert_alive_in(conn, rid, "revised")  # a destruction may have begun meanwhile
-                if row["version"] != old.version:
-                    raise LockTimeout(f"record {rid} changed while revising it: try again")
-                catalogue = {"piece_class": row["piece_class"], "piece": row["piece"], "sealed": prot.sealed}
-                draft.add_bytes(METADATA_PATH, metadata_document(stored, stored_names, catalogue))
-                draft.publish(message=message, user_name=archive.actor.name, created=now)
-                records.update_record(conn, stored, actor=archive.actor.name, message=message,
-                                      original_names=stored_names, sealed=prot.sealed)
-                details = {"version": rec.version, "message": message if not prot.confidential else None,
-                           "status": rec.status if rec.status != old.status else None}
-                if rec.secrecy != old.secrecy:
-                    details["secrecy"] = {"from": old.secrecy, "to": rec.secrecy}
-                if path is not None and not prot.confidential:
-                    details["source"] = shown_name(path)
-                archive.audit(conn, action, rid, details=details)
-                conn.execute("INSERT INTO index_outbox (record_id, op, queued) VALUES (?, 'upsert', ?)", (rid, now))
-                conn.execute("DELETE FROM ingest_intents WHERE object_id = ?", (rid,))
-        except BaseException:
-            ingestor._after_failure(rid)
-            raise
+        def before_publish(conn: sqlite3.Connection) -> bytes:
+            row = conn.execute("SELECT piece_class, piece, version FROM records WHERE id = ?", (rid,)).fetchone()
+            assert_alive_in(conn, rid, "revised")  # a destruction may have begun meanwhile
+            if row["version"] != old.version:
+                raise LockTimeout(f"record {rid} changed while revising it: try again")
+            catalogue = {"piece_class": row["piece_class"], "piece": row["piece"], "sealed": prot.sealed}
+            return metadata_document(stored, stored_names, catalogue)
+
+        def after_publish(conn: sqlite3.Connection) -> None:
+            records.update_record(conn, stored, actor=archive.actor.name, message=message,
+                                  original_names=stored_names, sealed=prot.sealed)
+            details = {"version": rec.version, "message": message if not prot.confidential else None,
+                       "status": rec.status if rec.status != old.status else None}
+            if rec.secrecy != old.secrecy:
+                details["secrecy"] = {"from": old.secrecy, "to": rec.secrecy}
+            if path is not None and not prot.confidential:
+                details["source"] = shown_name(path)
+            archive.audit(conn, action, rid, details=details)
+
+        commit_version(archive, draft, rid, source="(revision)", message=message, created=now,
+                       before_publish=before_publish, after_publish=after_publish)
     return rec
-
-
-def _keep(draft, inv_files, f) -> None:
-    stored = inv_files[f.path]
-    draft.keep(f.path, stored.digest)
-    for tp in (text_path(f.path), thumbnail_path(f.path)):     # its derivatives go with it
-        if tp in inv_files:
-            draft.keep(tp, inv_files[tp].digest)
 
 
 def _sealed(archive, rid: str) -> str | None:
