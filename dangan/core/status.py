@@ -113,7 +113,7 @@ def _waiting(archive, running: bool, state: dict | None) -> tuple[int, list[dict
                                               for f in state.get("folders", [])]
     from dangan.core.watch.config import configured_folders
     from dangan.core.watch.files import scan
-    folders = []
+    folders: list[dict[str, Any]] = []
     for f in configured_folders(archive.config, archive.root):
         n = sum(1 for _ in scan(f)) if f.path.is_dir() else 0
         folders.append({"path": str(f.path), "waiting": n})

@@ -29,7 +29,7 @@ import sqlite3
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Callable
+from typing import Any, Callable
 
 from dangan.errors import LockTimeout
 from dangan.repository.ocfl import vnum
@@ -272,7 +272,7 @@ def create_snapshot(archive, repo: Repository, *, retries: int = 8,
     cat_bytes = serialize(mem)
     mem.close()
     cat_digest = hashlib.sha512(cat_bytes).hexdigest()
-    small = {}
+    small: dict[str, list[list[Any]]] = {}
     for kind, pairs in (("store_files", store_root_files(archive.store.root)),
                         ("archive_files", archive_files(archive.root) + checkpoint_log(archive, info["audit"]))):
         small[kind] = []

@@ -112,7 +112,10 @@ def create_key(archive) -> bytes:
     try:
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     except FileExistsError:
-        return load_key(archive)
+        existing = load_key(archive)
+        if existing is None:                 # deleted between our open and our read
+            raise IntegrityError(f"the audit key {path} vanished while it was being read") from None
+        return existing
     with os.fdopen(fd, "w", encoding="ascii") as fh:
         fh.write(key.hex() + "\n")
         fh.flush()
@@ -299,7 +302,7 @@ def inspect(archive, conn, *, write_allowed: bool) -> tuple[list[str], dict | No
             problems.append(f"the audit key {kpath} is missing")
         elif key is not None and not exists:
             problems.append(f"{LOG_NAME} is missing although the audit key {kpath} exists (the log was deleted)")
-        elif last is not None and not line_ok(key, last):
+        elif last is not None and key is not None and not line_ok(key, last):
             problems.append(f"the first line of {LOG_NAME} does not carry the audit key's seal")
         elif last is not None and (last["seq"], last["hash"]) != (seq, digest):
             problems.append("the trail grew since anchoring started but the catalogue holds no checkpoint "

@@ -37,7 +37,7 @@ import logging
 import os
 import socket
 
-from dangan.errors import DanganError
+from dangan.errors import DanganError, IntegrityError
 from dangan.repository.fsutil import crash_point, flocked
 from dangan.core.catalogue import audit as audit_log
 from dangan.core.store.layout import METADATA_PATH
@@ -83,7 +83,10 @@ def begin(archive, *, rid: str, status: str, list_id: str | None, tombstone: byt
                      (rid, status, list_id, tombstone, json.dumps(certificate, ensure_ascii=False, sort_keys=True),
                       json.dumps(event, ensure_ascii=False, sort_keys=True), int(sealed), archive.actor.name,
                       created, os.getpid(), socket.gethostname()))
-    return _row(archive.conn, rid)
+    row = _row(archive.conn, rid)
+    if row is None:
+        raise IntegrityError(f"the destruction intent of record {rid} was committed but cannot be read back")
+    return row
 
 
 def _row(conn, rid: str) -> dict | None:

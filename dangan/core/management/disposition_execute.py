@@ -60,7 +60,7 @@ def _execute(archive, lid: str, transfer_to) -> dict:
             d, why = _recheck(archive, rec) if rec.status not in GONE else (None, f"{rec.status} already")
         except (UsageError, AccessDenied, PluginError) as exc:
             d, why = None, exc.message
-        if why:
+        if d is None:
             _outcome(archive, lid, rid, "not transferred: " + why, None)
         else:
             out.append(rid)
@@ -80,7 +80,7 @@ def _execute(archive, lid: str, transfer_to) -> dict:
             if rec.status in GONE:
                 raise UsageError(f"{rec.status} already")
             d, why = _recheck(archive, rec)
-            if why:
+            if d is None:
                 raise UsageError(why)
             cert = destroy_record(archive, rid, reason=f"destruction list {lid} (retention {d.retention}, due {d.due})",
                                   approved_by=lst["decided_by"], approval=chain, list_id=lid)

@@ -192,7 +192,7 @@ def inspection_report(archive, *, sample: int | None = None, as_of: dt.date | No
     recs = [r for r in list_filtered(archive, sort="code") if r.status not in ("destroyed", "transferred")]
     counts: dict[str, Counter] = {k: Counter() for k in ("department", "year", "category")}
     sizes: dict[str, Counter] = {k: Counter() for k in counts}
-    extraction = Counter()
+    extraction: Counter[str] = Counter()
     extraction_problems = []
     held_bytes = head_bytes(archive)
     for r in recs:
@@ -209,7 +209,7 @@ def inspection_report(archive, *, sample: int | None = None, as_of: dt.date | No
     tombstones = archive.conn.execute(
         "SELECT count(*) FROM records WHERE status IN ('destroyed', 'transferred')").fetchone()[0]
     chosen = recs if sample is None or sample >= len(recs) else random.sample(recs, sample)
-    reads = Counter()
+    reads: Counter[str] = Counter()
     unreadable = []
     for r in chosen:
         state, why = readable(archive, r)

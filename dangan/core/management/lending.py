@@ -98,8 +98,8 @@ def request(archive, refs, *, purpose: str, days: int | None = None, borrower: s
                                   ("--borrower", borrower)) if not (v or "").strip()]
         if missing:
             raise UsageError(f"an outside borrower needs {', '.join(missing)}")
-        id_number = check_id_number(id_number)
-        who, dept, as_user = borrower.strip(), me.department, None
+        id_number = check_id_number(id_number or "")
+        who, dept, as_user = (borrower or "").strip(), me.department, None
     else:
         who = borrower or me.name
         if who != me.name:
@@ -291,7 +291,7 @@ def _copy(archive, rec, dest: Path, loan: dict, due: str) -> dict:
     from dangan.core.management.loan_copy import loan_mark, watermark
     mark = loan_mark(loan, rec.archival_code or rec.id, due)
     sealed = archive.conn.execute("SELECT sealed FROM records WHERE id = ?", (rec.id,)).fetchone()["sealed"]
-    files = {}
+    files: dict[str, dict[str, str]] = {}
     for p in get_files(archive, rec.id, dest, approvals=frozenset({"lend", "loan"})):
         how = watermark(p, mark, loan, due)
         for q in [p] + ([p.with_name(p.name + ".loan.txt")] if how == "sidecar" else []):

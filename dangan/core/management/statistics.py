@@ -26,7 +26,7 @@ def stats(archive, by: list[str]) -> dict:
     rows = [{**{f: ("" if v is None else v) for f, v in zip(fields, key)}, "records": n}
             for key, n in sorted(counts.items(), key=lambda kv: tuple(str(x) for x in kv[0]))]
     visible = {r.id for r in recs}
-    loans = Counter()
+    loans: Counter[str] = Counter()
     for r in archive.conn.execute("SELECT l.status, i.record_id FROM loans l JOIN loan_items i ON i.loan_id = l.id"):
         if r["record_id"] in visible:
             loans[r["status"]] += 1

@@ -85,7 +85,7 @@ def visibility(archive, purpose: str = "") -> Callable[[Record], bool] | None:
     def visible(rec: Record) -> bool:
         if by_clearance and not cleared(actor, rec):
             return False
-        if not by_plugins:
+        if plugins is None:
             return True
         return plugins.may(actor, "view", rec, AccessContext(approvals=frozenset(grants.get(rec.id, ())),
                                                              purpose=purpose))

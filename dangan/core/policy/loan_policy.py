@@ -45,14 +45,14 @@ def _level(value, key: str) -> int | None:
 def threshold(archive, category: str | None) -> int | None:
     """The secrecy rank from which a record of ``category`` needs a loan (None: never)."""
     policy = archive.config.raw.get("policy", {})
-    ranks = [_level(policy.get("loan_required_from", DEFAULT_FROM), "loan_required_from")]
+    levels = [_level(policy.get("loan_required_from", DEFAULT_FROM), "loan_required_from")]
     per = policy.get("loan_required_categories", {})
     if not isinstance(per, dict):
         raise UsageError("dangan.toml: [policy.loan_required_categories] maps category codes to secrecy levels")
     for code, level in per.items():
         if category and (category == code or category.startswith(f"{code}-")):
-            ranks.append(_level(level, f"loan_required_categories.{code}"))
-    ranks = [r for r in ranks if r is not None]
+            levels.append(_level(level, f"loan_required_categories.{code}"))
+    ranks = [r for r in levels if r is not None]
     return min(ranks) if ranks else None
 
 

@@ -159,7 +159,7 @@ class Ingestor:
                 archive.audit_ready(conn)            # a broken audit trail is refused before publishing
                 if not self.allow_duplicate and not prot.confidential:
                     self._refuse_duplicate(main.sha512, path)
-                if implicit_volume:
+                if implicit_volume and rec.volume is not None:
                     ensure_plain_volume(conn, archive, rec.volume, rec)
                 piece_class, piece = self._assign_code(conn, rec)
                 stored.archival_code = rec.archival_code      # plain: on the allow-list

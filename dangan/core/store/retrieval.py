@@ -42,7 +42,8 @@ def get_files(archive, ref: str, out_dir: Path, *, version: int | None = None,
         require_loan(archive, rec, "read")
     v = rec.version
     sealed = sealed_of(archive, rec.id) if version is None else _sealed_at(archive, rec.id, v)
-    key = plain_files = None
+    key: bytes | None = None
+    plain_files: dict[str, dict] = {}
     if sealed:
         key = record_key(archive, rec)            # raises a clear error while the volume is locked
         _full, plain_files = opened(archive, rec, sealed, key)

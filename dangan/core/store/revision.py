@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 from dangan.errors import LockTimeout
 from dangan.model import Record
@@ -91,7 +92,7 @@ def revise(ingestor, ref: str, path: Path | None, fields: RecordFields | None = 
                 draft.publish(message=message, user_name=archive.actor.name, created=now)
                 records.update_record(conn, stored, actor=archive.actor.name, message=message,
                                       original_names=stored_names, sealed=prot.sealed)
-                details = {"version": rec.version, "message": message if not prot.confidential else None,
+                details: dict[str, Any] = {"version": rec.version, "message": message if not prot.confidential else None,
                            "status": rec.status if rec.status != old.status else None}
                 if rec.secrecy != old.secrecy:
                     details["secrecy"] = {"from": old.secrecy, "to": rec.secrecy}
@@ -122,12 +123,12 @@ def _sealed(archive, rid: str) -> str | None:
 def _protection(archive, old: Record, sealed: str | None):
     """The protection of the record, the record with its sealed fields opened, sealed original names and
     sealed plaintext (size, digest) by path."""
-    from dangan.core.confidential.sealing import PLAINTEXT_DIGEST, PlainProtection, SealedProtection, opened, record_key
+    from dangan.core.confidential.sealing import (PLAINTEXT_DIGEST, PlainProtection, SealedProtection, opened,
+                                                  record_key, sealed_volume)
     if not sealed:
         return PlainProtection(), old, {}, {}
-    from dangan.core.catalogue.volumes import require_volume
     key = record_key(archive, old)
     full, files = opened(archive, old, sealed, key)
     names = {p: f.get("original_name", p) for p, f in files.items()}
     plain = {p: (f.get("size"), f.get(PLAINTEXT_DIGEST)) for p, f in files.items()}
-    return SealedProtection(require_volume(archive, old.volume), old.id, key), full, names, plain
+    return SealedProtection(sealed_volume(archive, old), old.id, key), full, names, plain

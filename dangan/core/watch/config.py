@@ -165,7 +165,8 @@ def folder_from_table(table: dict[str, Any], watch: dict[str, Any], root: Path) 
     path = Path(str(table["path"])).expanduser()
     if not path.is_absolute():
         path = root / path
-    merged = {**{k: watch[k] for k in ("settle_seconds", "duplicates", "after", "poll") if k in watch}, **table}
+    merged: dict[str, Any] = {**{k: watch[k] for k in ("settle_seconds", "duplicates", "after", "poll") if k in watch},
+                              **table}
     unknown = set(table) - {*FIELDS, "path", "tags", "metadata", "pattern", "values", "include", "exclude",
                             "duplicates", "after", "done_dir", "settle_seconds", "poll"}
     if unknown:

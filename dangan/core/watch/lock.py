@@ -15,7 +15,7 @@ import os
 import socket
 import time
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 from dangan.errors import LockTimeout
 
@@ -26,7 +26,7 @@ STATE_NAME = "watch.json"
 class WatcherLock:
     def __init__(self, root: Path) -> None:
         self.dir = Path(root) / ".work"
-        self._fh = None
+        self._fh: IO[str] | None = None
         self.started = time.time()
         self._last: dict[str, Any] = {}
         self.previous: dict[str, Any] | None = None
