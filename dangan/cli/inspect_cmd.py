@@ -1,0 +1,133 @@
+"""`dangan inspect`: inspections, the six-monthly report, four-property checks."""
+from __future__ import annotations
+
+import click
+
+from . import pass_ctx
+from .options import as_of_date
+from .output import format_options, json_line, json_lines, line, table
+
+
+@click.group("inspect")
+def inspect():
+    """Inspections of files (condition, fading, damage, storage environment)."""
+
+
+@inspect.command("record")
+@click.argument("refs", nargs=-1)
+@click.option("--volume", help="Inspect a whole volume (counts for each record in it).")
+@click.option("--condition", required=True, type=click.Choice(["good", "fair", "poor"]))
+@click.option("--fading", default="none", show_default=True, type=click.Choice(["none", "slight", "severe"]))
+@click.option("--damage", default="")
+@click.option("--environment", default="", help='E.g. "20°C 45% RH, no pests".')
+@click.option("--notes", default="")
+@pass_ctx
+def inspect_record(ctx, refs, volume, condition, fading, damage, environment, notes):
+    """Record an inspection of records or a volume."""
+    from ..core.service import inspection
+    ids = inspection.record(ctx.archive(), refs, volume=volume, condition=condition, fading=fading, damage=damage,
+                            environment=environment, notes=notes)
+    line(f"inspection recorded ({len(ids)} entr{'y' if len(ids) == 1 else 'ies'})")
+
+
+@inspect.command("list")
+@click.option("--record")
+@click.option("--volume")
+@click.option("--json", "as_json", is_flag=True)
+@pass_ctx
+def inspect_list(ctx, record, volume, as_json):
+    """Inspections recorded."""
+    from ..core.service import registers
+    archive = ctx.archive()
+    rows = registers.inspections(archive, record=record, volume=volume)
+    if as_json:
+        json_lines(rows)
+        return
+    table([(i["id"], i["inspected_at"][:10], i["record_id"] or f"volume {i['volume']}", i["inspector"],
+            i["condition"], i["fading"], i["damage"], i["environment"]) for i in rows],
+          ["ID", "DATE", "WHAT", "BY", "CONDITION", "FADING", "DAMAGE", "ENVIRONMENT"], {6: 30, 7: 30})
+
+
+@inspect.command("due")
+@click.option("--as-of", "as_of")
+@click.option("--json", "as_json", is_flag=True)
+@pass_ctx
+def inspect_due(ctx, as_of, as_json):
+    """Records whose six-monthly inspection is due."""
+    from ..core.service import inspection
+    rows = inspection.due(ctx.archive(), as_of_date(as_of))
+    if as_json:
+        json_lines(rows)
+        return
+    table([(r["record_id"], r["archival_code"] or "", r["volume"] or "", r["last_inspection"] or "never", r["due"],
+            r["days_overdue"]) for r in rows], ["ID", "CODE", "VOLUME", "LAST", "DUE", "DAYS OVERDUE"])
+
+
+@inspect.command("report")
+@click.option("--sample", type=int, help="Re-open the files of this many records (default: all).")
+@click.option("--as-of", "as_of")
+@format_options
+@pass_ctx
+def inspect_report(ctx, sample, as_of, fmt):
+    """The six-monthly inspection report: fixity, readability, catalogue ↔ store, counts and bytes, holds,
+    overdue loans, disposition due, the last backup (recorded as an audit event)."""
+    import csv
+    import sys
+
+    from ..core.service import inspection
+    r = inspection.report(ctx.archive(), sample=sample, as_of=as_of_date(as_of))
+    if fmt == "json":
+        json_line(r)
+        return
+    rows = [("fixity", "objects", r["fixity"]["objects"]), ("fixity", "tombstones", r["fixity"]["tombstones"]),
+            ("fixity", "problems", len(r["fixity"]["problems"]))]
+    rows += [("fixity", p["record_id"], p["message"]) for p in r["fixity"]["problems"]]
+    rd = r["readability"]
+    rows += [("readability", k, rd.get(k, 0)) for k in ("checked", "ok", "failed", "sealed")]
+    rows += [("readability", u["record_id"], u["problem"]) for u in rd["unreadable"]]
+    rows += [("extraction", k, v) for k, v in sorted(rd["extraction"].items())]
+    rows += [("extraction", p["record_id"], f"{p['status']}: {p['message']}" if p["message"] else p["status"])
+             for p in rd["extraction_problems"]]
+    rows += [("catalogue-store", "agree", "yes" if r["catalogue_store"]["agree"] else "NO")]
+    rows += [("records", "total", r["records"])]
+    rows += [(f"by {k}", row[k], f"{row['records']} records, {row['bytes']} bytes")
+             for k, by in r["by"].items() for row in by]
+    rows += [("hold", h["id"], f"{h['scope']} ({h['records']} records; {h['authority']})") for h in r["holds"]]
+    rows += [("overdue loan", b["loan"], f"{b['borrower']}, due {b['due']}, {b['days_overdue']} days")
+             for b in r["overdue_loans"]]
+    rows += [("disposition due", d["record_id"], f"{d['action']} due {d['due']}" + (" HELD" if d["held"] else ""))
+             for d in r["disposition_due"]]
+    rows += [("inspections due", "records", r["inspections_due"]), ("backup", "last", r["backup"]["message"])]
+    if fmt == "csv":
+        w = csv.writer(sys.stdout)
+        w.writerow(["section", "item", "value"])
+        w.writerows(rows)
+        return
+    line(f"inspection report of {r['archive'] or r['fonds']} as of {r['as_of']}: "
+               + ("no findings" if r["ok"] else "FINDINGS"))
+    table(rows, ["SECTION", "ITEM", "VALUE"], {2: 70})
+
+
+@inspect.command("four-property")
+@click.argument("refs", nargs=-1)
+@click.option("--volume")
+@click.option("--json", "as_json", is_flag=True)
+@pass_ctx
+def inspect_four_property(ctx, refs, volume, as_json):
+    """DA/T 70 four-property checks (authenticity, integrity, usability, security), item by item."""
+    import sys
+
+    from ..core.service import inspection
+    out = inspection.four_property(ctx.archive(), refs, volume=volume)
+    if as_json:
+        json_lines(out["rows"])
+    else:
+        table([(r["record_id"], r["property"], r["item"], r["result"].upper() if r["result"] == "fail"
+                else r["result"], r["detail"]) for r in out["rows"]], ["ID", "PROPERTY", "ITEM", "RESULT", "DETAIL"],
+              {4: 60})
+        click.echo(", ".join(f"{p} {v}" for p, v in out["summary"].items()), err=True)
+    if out["failed"]:
+        sys.exit(1)
+
+
+COMMANDS = [inspect]
