@@ -7,7 +7,7 @@ new upward edge; the few that exist today are listed there by file, as debts to 
     kernel/        config, config_schema, actor (who is acting), plugin_host, pipeline, progress,
                    archive_trust (whose archive this is), permissions (0700/0600)
     catalogue/     connection (SQLite, migrations), health, records, fields, audit, audit_anchor,
-                   audit_verify, volumes, tombstones
+                   audit_verify, volumes, tombstones, rowid (the id an INSERT made)
     policy/        users, departments, access (the one policy point: ``require``/``visibility``),
                    loan_policy, disclosure, four_eyes
     confidential/  agent (the key agent), sealing (how a record is protected in the store)

@@ -152,6 +152,13 @@ class Archive:
             self._audit_pending = outer
 
     # -- audit ----------------------------------------------------------------
+    def audit_checkpoint(self) -> Pending:
+        """The checkpoint of the write transaction in progress, for code that appends events itself."""
+        pending = self.__dict__.get("_audit_pending")
+        if pending is None:
+            raise RuntimeError("audit_checkpoint() is only meaningful inside archive.transaction()")
+        return pending
+
     def audit_ready(self, conn: sqlite3.Connection) -> None:
         """Refuse now (IntegrityError) if the audit trail is broken: writers that publish to the store before
         their first event call this first, so a refusal leaves nothing behind."""

@@ -26,6 +26,7 @@ from dangan.core.store.layout import logical_name, text_path
 
 if TYPE_CHECKING:
     from dangan.core.catalogue.volumes import Volume
+    from dangan.core.archive import Archive
 
 SEALED_FIELDS = ("title", "tags", "metadata", "extraction")
 #: The digest kept (sealed) of each plaintext file, for fixity checks after decryption.  sha256
@@ -127,7 +128,7 @@ def unseal(sealed: str, key: bytes, binding) -> dict[str, Any]:
 
 
 # -- reading sealed records ---------------------------------------------------
-def sealed_volume(archive, rec: Record) -> Volume:
+def sealed_volume(archive: Archive, rec: Record) -> Volume:
     """The volume a sealed record is filed in; a sealed record that names none is damage, said so."""
     from dangan.core.catalogue.volumes import require_volume
     if rec.volume is None:
@@ -135,7 +136,7 @@ def sealed_volume(archive, rec: Record) -> Volume:
     return require_volume(archive, rec.volume)
 
 
-def record_key(archive, rec: Record) -> bytes:
+def record_key(archive: Archive, rec: Record) -> bytes:
     """The record's key (its volume must be unlocked); cached for the life of the archive object."""
     from dangan.core.catalogue.volumes import open_keystore, private_key
     cache = archive.__dict__.setdefault("_record_keys", {})
@@ -150,12 +151,12 @@ def record_key(archive, rec: Record) -> bytes:
     return cache[rec.id]
 
 
-def sealed_of(archive, rid: str) -> str | None:
+def sealed_of(archive: Archive, rid: str) -> str | None:
     row = archive.conn.execute("SELECT sealed FROM records WHERE id = ?", (rid,)).fetchone()
     return row["sealed"] if row else None
 
 
-def opened(archive, rec: Record, sealed: str, key: bytes | None = None) -> tuple[Record, dict[str, dict]]:
+def opened(archive: Archive, rec: Record, sealed: str, key: bytes | None = None) -> tuple[Record, dict[str, dict]]:
     """The record with its sealed fields restored (needs the volume unlocked); and file details by path."""
     from dangan.repository.crypto import Binding
     vol = sealed_volume(archive, rec)
@@ -170,7 +171,7 @@ def opened(archive, rec: Record, sealed: str, key: bytes | None = None) -> tuple
     return out, files
 
 
-def decrypt_chunks(archive, rec: Record, stored, key: bytes):
+def decrypt_chunks(archive: Archive, rec: Record, stored, key: bytes):
     """Plaintext chunks of one stored file of a sealed record (authenticated chunk by chunk)."""
     from dangan.repository.crypto import Binding, decrypt_stream
     vol = sealed_volume(archive, rec)
@@ -179,7 +180,7 @@ def decrypt_chunks(archive, rec: Record, stored, key: bytes):
                           Binding(vol.id, rec.id, written_in, stored.logical_path))
 
 
-def versions_shown(archive, ref: str) -> list[dict]:
+def versions_shown(archive: Archive, ref: str) -> list[dict]:
     """A record's versions; a sealed record's revision messages opened from each version's sealed block
     while its volume is unlocked for the actor (else they read ``SEALED_MESSAGE``)."""
     from dangan.repository.crypto import Binding

@@ -16,16 +16,21 @@ the as-of date.
 from __future__ import annotations
 
 import datetime as dt
+from typing import TYPE_CHECKING, Any
 
 from dangan.errors import UsageError
+from dangan.core.catalogue.rowid import inserted_id
 from dangan.core.policy.users import now, require_role
+
+if TYPE_CHECKING:
+    from dangan.core.archive import Archive
 
 CONDITIONS = ("good", "fair", "poor")
 FADING = ("none", "slight", "severe")
 INSPECTOR_ROLES = ("archivist", "admin")
 
 
-def months(archive) -> int:
+def months(archive: Archive) -> int:
     m = archive.config.raw.get("inspection", {}).get("months", 6)
     if not isinstance(m, int) or m < 1:
         raise UsageError("dangan.toml: [inspection] months must be a positive number")
@@ -42,7 +47,7 @@ def add_months(d: dt.date, n: int) -> dt.date:
     raise AssertionError("unreachable")
 
 
-def record_inspection(archive, refs=(), *, volume: str | None = None, condition: str, fading: str = "none",
+def record_inspection(archive: Archive, refs=(), *, volume: str | None = None, condition: str, fading: str = "none",
                       damage: str = "", environment: str = "", notes: str = "") -> list[int]:
     if bool(refs) == bool(volume):
         raise UsageError("inspect record ids, or a --volume (one of them)")
@@ -76,7 +81,7 @@ def record_inspection(archive, refs=(), *, volume: str | None = None, condition:
                 " environment, notes) VALUES (?,?,?,?,?,?,?,?,?)",
                 (key if kind == "record" else None, key if kind == "volume" else None, t, archive.actor.name,
                  condition, fading, damage, environment, notes))
-            ids.append(cur.lastrowid)
+            ids.append(inserted_id(cur))
         details = {"condition": condition, "fading": fading, "damage": damage or None,
                    "environment": environment or None, "notes": notes or None, "volume": volume}
         for rid in dict.fromkeys(covered):
@@ -86,7 +91,7 @@ def record_inspection(archive, refs=(), *, volume: str | None = None, condition:
     return ids
 
 
-def list_inspections(archive, *, record: str | None = None, volume: str | None = None) -> list[dict]:
+def list_inspections(archive: Archive, *, record: str | None = None, volume: str | None = None) -> list[dict]:
     where, params = [], []
     if record:
         rid = archive.resolve(record)
@@ -99,7 +104,7 @@ def list_inspections(archive, *, record: str | None = None, volume: str | None =
     return [dict(r) for r in archive.conn.execute(sql, params)]
 
 
-def due(archive, as_of: dt.date | None = None) -> list[dict]:
+def due(archive: Archive, as_of: dt.date | None = None) -> list[dict]:
     """Records (the actor may see) whose inspection is due on or before ``as_of``."""
     from dangan.core.search.listing import list_filtered
     as_of = as_of or dt.date.today()
@@ -124,7 +129,7 @@ def due(archive, as_of: dt.date | None = None) -> list[dict]:
 
 # -- the six-monthly inspection report ---------------------------------------------------------------------
 
-def open_stored(archive, rid: str, stored) -> str:
+def open_stored(archive: Archive, rid: str, stored) -> str:
     """Re-open one stored file: read it through (its sha512 checked) and, for PDF and text, parse it.
     Returns "" when it opens, else why not."""
     import io
@@ -150,7 +155,7 @@ def open_stored(archive, rid: str, stored) -> str:
     return ""
 
 
-def readable(archive, rec) -> tuple[str, str]:
+def readable(archive: Archive, rec) -> tuple[str, str]:
     """(``ok`` | ``failed`` | ``sealed``, detail): every original file of the record's head re-opened."""
     from dangan.core.store.layout import DERIVATIVE_PREFIX, METADATA_PATH
     if archive.conn.execute("SELECT sealed FROM records WHERE id = ?", (rec.id,)).fetchone()["sealed"]:
@@ -164,14 +169,14 @@ def readable(archive, rec) -> tuple[str, str]:
 EXTRACTION_PROBLEMS = ("failed", "not-ocred", "encrypted", "unknown")
 
 
-def head_bytes(archive) -> dict[str, int]:
+def head_bytes(archive: Archive) -> dict[str, int]:
     """Bytes of each record's current files (originals and attachments; derivatives not counted)."""
     return {r["record_id"]: r["bytes"] for r in archive.conn.execute(
         "SELECT f.record_id, sum(f.size) AS bytes FROM files f JOIN records r ON r.id = f.record_id"
         " AND f.version = r.version WHERE f.role != 'derivative' GROUP BY f.record_id")}
 
 
-def inspection_report(archive, *, sample: int | None = None, as_of: dt.date | None = None) -> dict:
+def inspection_report(archive: Archive, *, sample: int | None = None, as_of: dt.date | None = None) -> dict:
     """Fixity of every object, readability, catalogue ↔ store, counts and bytes by department, year and
     category, holds, overdue loans, disposition due, inspections due and the last backup.  Recorded as an
     ``inspection.report`` event (PREMIS: validation).
@@ -217,7 +222,7 @@ def inspection_report(archive, *, sample: int | None = None, as_of: dt.date | No
         if state == "failed":
             unreadable.append({"record_id": r.id, "archival_code": r.archival_code, "problem": why})
     overdue = list_loans(archive, overdue=True, as_of=as_of)
-    report = {
+    report: dict[str, Any] = {
         "as_of": as_of.isoformat(), "archive": archive.config.name, "fonds": archive.config.fonds,
         "inspector": archive.actor.name,
         "fixity": {"objects": len(list(archive.store.iter_object_roots())) - tombstones, "tombstones": tombstones,

@@ -6,12 +6,16 @@ listings), so statistics never reveal what a listing would hide.
 from __future__ import annotations
 
 from collections import Counter
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from dangan.core.archive import Archive
 
 DIMENSIONS = {"department": "department", "dept": "department", "year": "year", "category": "category",
               "secrecy": "secrecy", "status": "status", "retention": "retention", "volume": "volume"}
 
 
-def stats(archive, by: list[str]) -> dict:
+def stats(archive: Archive, by: list[str]) -> dict:
     from dangan.errors import UsageError
     from dangan.core.search.listing import list_filtered
     from dangan.core.policy.users import acting_user
