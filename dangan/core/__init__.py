@@ -15,7 +15,7 @@ new upward edge; the few that exist today are listed there by file, as debts to 
     store/         layout (a record in its OCFL object), mime, source_files, ingest, revision,
                    batch, retrieval, integrity, recovery, extraction (the worker), deferred
     management/    lending, loan_copy, disposition, disposition_plan, disposition_execute,
-                   destruction, destruction_intent, holds, approvals, inspection, four_property,
+                   destruction, destruction_intent, destruction_pending, holds, approvals, inspection, four_property,
                    export_bagit, import_bag, statistics, alerts, declassification
     backup/        api (what faces call), create, lock, prune, purge, restore, verify
     watch/         config, files, handoff, lock, tracker, watcher

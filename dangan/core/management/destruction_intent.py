@@ -193,10 +193,6 @@ def _after_commit(archive: Archive) -> None:
 
 
 def recover_pending(archive: Archive) -> int:
-    """``recover`` if anything is pending (one cheap query otherwise); for the CLI's every command."""
-    conn = archive.conn
-    if conn.execute("SELECT 1 FROM destruction_intents LIMIT 1").fetchone() is None and \
-            conn.execute("SELECT 1 FROM disposal_lists WHERE status = 'executing' LIMIT 1").fetchone() is None and \
-            not (archive.store.doomed.is_dir() and any(archive.store.doomed.iterdir())):
-        return 0
-    return recover(archive)
+    """``recover`` if anything is pending (``destruction_pending``: cheap queries otherwise)."""
+    from dangan.core.management.destruction_pending import destruction_pending
+    return recover(archive) if destruction_pending(archive) else 0
