@@ -37,7 +37,7 @@ GRANT_ROLES = ("manager", "admin")
 
 def plugin_actor(archive: Archive):
     """The actor as plugins see it: name, roles, clearance, department."""
-    from dangan.plugins.types import Actor
+    from dangan.plugins.access_types import Actor
     u = acting_user(archive)
     return Actor(name=u.name, roles=u.roles, clearance=u.clearance, department=u.department)
 
@@ -83,7 +83,7 @@ def visibility(archive: Archive, purpose: str = "") -> Callable[[Record], bool] 
     by_clearance = register_in_use(archive) and clearance_rank(actor.clearance) < len(MARKS) - 1
     if not by_plugins and not by_clearance:
         return None
-    from dangan.plugins.types import AccessContext
+    from dangan.plugins.access_types import AccessContext
     grants = _grants_of(archive, actor.name) if by_plugins else {}
 
     def visible(rec: Record) -> bool:
@@ -99,7 +99,7 @@ def visibility(archive: Archive, purpose: str = "") -> Callable[[Record], bool] 
 def require(archive: Archive, action: str, rec: Record, approvals: frozenset[str] = frozenset(), *,
             as_user: str | None = None, purpose: str = "") -> None:
     """Refuse (AccessDenied, audited) unless ``action`` on ``rec`` is allowed for the actor (or ``as_user``)."""
-    from dangan.plugins.types import AccessContext, Actor
+    from dangan.plugins.access_types import AccessContext, Actor
     actor = plugin_actor(archive)
     if as_user is not None and as_user != actor.name:
         u = require_user(archive, as_user) if register_in_use(archive) else None
