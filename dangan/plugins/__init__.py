@@ -2,22 +2,15 @@
 
     from dangan.plugins import hookimpl
     from dangan.plugins.types import Category, Scheme, RetentionRule, error, warning
-
-``hookimpl`` is looked up on first use (PEP 562): core imports ``dangan.plugins.types`` on every
-command for the actor it shows plugins, and that must not import pluggy and the hook
-specifications when no plugin is loaded.
 """
 from __future__ import annotations
-
-from typing import TYPE_CHECKING, Any
-
-if TYPE_CHECKING:
-    from .hookspecs import hookimpl
 
 __all__ = ["hookimpl"]
 
 
-def __getattr__(name: str) -> Any:
+def __getattr__(name: str) -> object:
+    """``hookimpl`` is imported on first use, so that asking :mod:`dangan.plugins.shipped` what the shipped
+    plugins implement loads no pluggy (read-only commands start fast)."""
     if name == "hookimpl":
         from .hookspecs import hookimpl
         return hookimpl

@@ -16,13 +16,9 @@ import sqlite3
 import unicodedata
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from dangan.errors import CryptoError, NotFound, UsageError
 from dangan.model import is_confidential, normalise_secrecy, secrecy_rank
-
-if TYPE_CHECKING:
-    from dangan.core.archive import Archive
 
 
 @dataclass(frozen=True)
@@ -46,7 +42,7 @@ class Volume:
                    r["year"], r["category"], r["retention"], r["created"])
 
 
-def keystore_path(archive: Archive) -> Path:
+def keystore_path(archive) -> Path:
     cfg = archive.config.raw.get("keystore", {})
     if cfg.get("path"):
         return Path(cfg["path"]).expanduser()
@@ -56,35 +52,35 @@ def keystore_path(archive: Archive) -> Path:
     return base / "dangan" / "keystores" / f"{archive.config.archive_id}.json"
 
 
-def unlock_seconds(archive: Archive) -> float:
+def unlock_seconds(archive) -> float:
     return float(archive.config.raw.get("keystore", {}).get("unlock_minutes", 30)) * 60
 
 
-def _require_archive_id(archive: Archive) -> str:
+def _require_archive_id(archive) -> str:
     if not archive.config.archive_id:
         raise UsageError("this archive's dangan.toml has no [archive] id; add one (any UUID) before creating "
                          "confidential volumes")
     return archive.config.archive_id
 
 
-def open_keystore(archive: Archive):
+def open_keystore(archive):
     from dangan.repository.keystore import Keystore
     return Keystore.open(keystore_path(archive), _require_archive_id(archive))
 
 
-def get_volume(archive: Archive, name: str) -> Volume | None:
+def get_volume(archive, name: str) -> Volume | None:
     r = archive.conn.execute("SELECT * FROM volumes WHERE name = ? OR id = ?", (name, name)).fetchone()
     return Volume.from_row(r) if r else None
 
 
-def require_volume(archive: Archive, name: str) -> Volume:
+def require_volume(archive, name: str) -> Volume:
     v = get_volume(archive, name)
     if v is None:
         raise NotFound(f"no volume {name!r} (create it with `dangan volume create {name} --secrecy LEVEL`)")
     return v
 
 
-def require_named_volume(archive: Archive, name: str) -> Volume:
+def require_named_volume(archive, name: str) -> Volume:
     """The volume a user named (``ingest --volume``): a typo is refused with the nearest names rather
     than filed into a new volume; ``--create-volume`` makes a new one on purpose."""
     from difflib import get_close_matches
@@ -97,7 +93,7 @@ def require_named_volume(archive: Archive, name: str) -> Volume:
     return v
 
 
-def list_volumes(archive: Archive) -> list[dict]:
+def list_volumes(archive) -> list[dict]:
     rows = archive.conn.execute(
         "SELECT v.*, (SELECT count(*) FROM records r WHERE r.volume = v.name AND r.status != 'destroyed') AS records"
         " FROM volumes v ORDER BY v.name").fetchall()
@@ -120,7 +116,7 @@ def _check_name(name: str) -> str:
     return n
 
 
-def create_volume(archive: Archive, name: str, secrecy: str, *, title: str = "", department: str | None = None,
+def create_volume(archive, name: str, secrecy: str, *, title: str = "", department: str | None = None,
                   year: int | None = None, category: str | None = None, retention: str | None = None,
                   passphrase: bytes | None = None, keyfile: Path | None = None) -> Volume:
     name = _check_name(name)
@@ -157,7 +153,7 @@ def create_volume(archive: Archive, name: str, secrecy: str, *, title: str = "",
     return require_volume(archive, name)
 
 
-def ensure_plain_volume(conn, archive: Archive, name: str, rec) -> None:
+def ensure_plain_volume(conn, archive, name: str, rec) -> None:
     """A volume named by a filing rule or --volume that does not exist yet is made, as a plain volume."""
     if conn.execute("SELECT 1 FROM volumes WHERE name = ?", (name,)).fetchone():
         return
@@ -168,7 +164,7 @@ def ensure_plain_volume(conn, archive: Archive, name: str, rec) -> None:
     archive.audit(conn, "volume.create", name, details={"implicit": True})
 
 
-def file_into(archive: Archive, rec, volume: Volume | None) -> None:
+def file_into(archive, rec, volume: Volume | None) -> None:
     """Apply the volume rules to a record before it is archived (may refuse)."""
     if volume is None:
         if is_confidential(rec.secrecy):
@@ -186,7 +182,7 @@ def file_into(archive: Archive, rec, volume: Volume | None) -> None:
     rec.volume = volume.name
 
 
-def check_refiling(archive: Archive, rec, volume: str | None, secrecy: str, *, sealed: bool) -> None:
+def check_refiling(archive, rec, volume: str | None, secrecy: str, *, sealed: bool) -> None:
     """May a revision give ``rec`` this volume and secrecy?  (Policy of issue 11.3.)
 
     A confidential volume holds only sealed records, and a record's earlier versions stay in the store
@@ -210,14 +206,14 @@ def check_refiling(archive: Archive, rec, volume: str | None, secrecy: str, *, s
 
 
 # -- unlocking ------------------------------------------------------------------
-def _agent(archive: Archive):
+def _agent(archive):
     """The agent as the acting dangan user sees it: unlocks are per (user, volume)."""
     from dangan.core.confidential.agent import AgentClient
     from dangan.core.policy.users import acting_user
     return AgentClient(_require_archive_id(archive), acting_user(archive).name)
 
 
-def require_cleared(archive: Archive, vol: Volume) -> None:
+def require_cleared(archive, vol: Volume) -> None:
     """Only a user cleared for the volume's secrecy may unlock it (refusal audited)."""
     from dangan.core.policy.users import acting_user, clearance_rank, deny, register_in_use
     u = acting_user(archive, action="unlock", obj=vol.name)
@@ -226,7 +222,7 @@ def require_cleared(archive: Archive, vol: Volume) -> None:
                    f"{vol.secrecy} volume {vol.name!r} and may not unlock it")
 
 
-def check_unlock(archive: Archive, name: str) -> Volume:
+def check_unlock(archive, name: str) -> Volume:
     """The volume, if the actor may unlock it (asked before any passphrase is read)."""
     vol = require_volume(archive, name)
     if not vol.confidential:
@@ -235,11 +231,11 @@ def check_unlock(archive: Archive, name: str) -> Volume:
     return vol
 
 
-def agent_status(archive: Archive) -> dict[str, float]:
+def agent_status(archive) -> dict[str, float]:
     return _agent(archive).status()
 
 
-def unlock(archive: Archive, name: str, *, passphrase: bytes | None = None, keyfile: Path | None = None,
+def unlock(archive, name: str, *, passphrase: bytes | None = None, keyfile: Path | None = None,
            minutes: float | None = None) -> float:
     from dangan.core.confidential.agent import harden_process
     vol = check_unlock(archive, name)
@@ -257,7 +253,7 @@ def unlock(archive: Archive, name: str, *, passphrase: bytes | None = None, keyf
     return ttl
 
 
-def lock(archive: Archive, name: str | None) -> list[str]:
+def lock(archive, name: str | None) -> list[str]:
     names = [require_volume(archive, name)] if name else [Volume.from_row(r) for r in archive.conn.execute(
         "SELECT * FROM volumes WHERE confidential = 1")]
     agent = _agent(archive)
@@ -267,7 +263,7 @@ def lock(archive: Archive, name: str | None) -> list[str]:
     return [v.name for v in names]
 
 
-def private_key(archive: Archive, vol: Volume) -> bytes:
+def private_key(archive, vol: Volume) -> bytes:
     """The volume's private key as the acting user unlocked it (each user unlocks for themselves)."""
     key = _agent(archive).get(vol.id)
     if key is None:
@@ -277,11 +273,11 @@ def private_key(archive: Archive, vol: Volume) -> bytes:
     return key
 
 
-def is_unlocked(archive: Archive, vol: Volume) -> bool:
+def is_unlocked(archive, vol: Volume) -> bool:
     return vol.confidential and _agent(archive).get(vol.id) is not None
 
 
-def rotate(archive: Archive, name: str, *, passphrase: bytes | None = None, keyfile: Path | None = None) -> None:
+def rotate(archive, name: str, *, passphrase: bytes | None = None, keyfile: Path | None = None) -> None:
     vol = require_volume(archive, name)
     if not vol.confidential:
         raise UsageError(f"volume {name!r} is not confidential: it has no key")
@@ -298,7 +294,7 @@ def rotate(archive: Archive, name: str, *, passphrase: bytes | None = None, keyf
         agent.put(vol.id, ks.volume_private_key(vol.id, kek), unlock_seconds(archive))
 
 
-def export_keys(archive: Archive, names: list[str], dest: Path, *, passphrase: bytes | None, keyfile: Path | None,
+def export_keys(archive, names: list[str], dest: Path, *, passphrase: bytes | None, keyfile: Path | None,
                 export_passphrase: bytes) -> None:
     ks = open_keystore(archive)
     kek = ks.unlock_kek(passphrase=passphrase, keyfile=keyfile)

@@ -12,12 +12,9 @@ import json
 import os
 import shlex
 import subprocess
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from dangan.errors import NotFound, UsageError
-
-if TYPE_CHECKING:
-    from dangan.core.archive import Archive
 
 
 def _iso(t: dt.datetime) -> str:
@@ -26,7 +23,7 @@ def _iso(t: dt.datetime) -> str:
     return t.astimezone(dt.timezone.utc).isoformat(timespec="seconds").replace("+00:00", "Z")
 
 
-def store_alerts(archive: Archive, alerts) -> list[str]:
+def store_alerts(archive, alerts) -> list[str]:
     """Store new alerts (idempotent by id), audit them, then notify; returns the new ids."""
     new = []
     now = _iso(dt.datetime.now(dt.timezone.utc))
@@ -46,7 +43,7 @@ def store_alerts(archive: Archive, alerts) -> list[str]:
     return new
 
 
-def notify(archive: Archive, alert_id: str) -> str:
+def notify(archive, alert_id: str) -> str:
     cmd = archive.config.raw.get("alerts", {}).get("notify_command")
     alert = get_alert(archive, alert_id)
     if not cmd:
@@ -69,14 +66,14 @@ def notify(archive: Archive, alert_id: str) -> str:
     return result
 
 
-def get_alert(archive: Archive, alert_id: str) -> dict[str, Any]:
+def get_alert(archive, alert_id: str) -> dict[str, Any]:
     rows = archive.conn.execute("SELECT * FROM alerts WHERE id = ? OR id LIKE ?", (alert_id, alert_id + "%")).fetchall()
     if len(rows) != 1:
         raise NotFound(f"no alert {alert_id!r}") if not rows else UsageError(f"alert id {alert_id!r} is ambiguous")
     return dict(rows[0])
 
 
-def list_alerts(archive: Archive, *, include_acknowledged: bool = False, now: dt.datetime | None = None) -> list[dict]:
+def list_alerts(archive, *, include_acknowledged: bool = False, now: dt.datetime | None = None) -> list[dict]:
     now_s = _iso(now or dt.datetime.now(dt.timezone.utc))
     sql = "SELECT * FROM alerts" + ("" if include_acknowledged else " WHERE acknowledged_at IS NULL") + " ORDER BY due_at"
     out = []
@@ -87,7 +84,7 @@ def list_alerts(archive: Archive, *, include_acknowledged: bool = False, now: dt
     return out
 
 
-def acknowledge(archive: Archive, alert_id: str) -> dict:
+def acknowledge(archive, alert_id: str) -> dict:
     alert = get_alert(archive, alert_id)
     if alert["acknowledged_at"]:
         raise UsageError(f"alert {alert['id']} was acknowledged already by {alert['acknowledged_by']}")

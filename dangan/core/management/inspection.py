@@ -16,21 +16,18 @@ the as-of date.
 from __future__ import annotations
 
 import datetime as dt
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from dangan.errors import UsageError
 from dangan.core.catalogue.rowid import inserted_id
 from dangan.core.policy.users import now, require_role
-
-if TYPE_CHECKING:
-    from dangan.core.archive import Archive
 
 CONDITIONS = ("good", "fair", "poor")
 FADING = ("none", "slight", "severe")
 INSPECTOR_ROLES = ("archivist", "admin")
 
 
-def months(archive: Archive) -> int:
+def months(archive) -> int:
     m = archive.config.raw.get("inspection", {}).get("months", 6)
     if not isinstance(m, int) or m < 1:
         raise UsageError("dangan.toml: [inspection] months must be a positive number")
@@ -47,7 +44,7 @@ def add_months(d: dt.date, n: int) -> dt.date:
     raise AssertionError("unreachable")
 
 
-def record_inspection(archive: Archive, refs=(), *, volume: str | None = None, condition: str, fading: str = "none",
+def record_inspection(archive, refs=(), *, volume: str | None = None, condition: str, fading: str = "none",
                       damage: str = "", environment: str = "", notes: str = "") -> list[int]:
     if bool(refs) == bool(volume):
         raise UsageError("inspect record ids, or a --volume (one of them)")
@@ -91,7 +88,7 @@ def record_inspection(archive: Archive, refs=(), *, volume: str | None = None, c
     return ids
 
 
-def list_inspections(archive: Archive, *, record: str | None = None, volume: str | None = None) -> list[dict]:
+def list_inspections(archive, *, record: str | None = None, volume: str | None = None) -> list[dict]:
     where, params = [], []
     if record:
         rid = archive.resolve(record)
@@ -104,7 +101,7 @@ def list_inspections(archive: Archive, *, record: str | None = None, volume: str
     return [dict(r) for r in archive.conn.execute(sql, params)]
 
 
-def due(archive: Archive, as_of: dt.date | None = None) -> list[dict]:
+def due(archive, as_of: dt.date | None = None) -> list[dict]:
     """Records (the actor may see) whose inspection is due on or before ``as_of``."""
     from dangan.core.search.listing import list_filtered
     as_of = as_of or dt.date.today()
@@ -129,7 +126,7 @@ def due(archive: Archive, as_of: dt.date | None = None) -> list[dict]:
 
 # -- the six-monthly inspection report ---------------------------------------------------------------------
 
-def open_stored(archive: Archive, rid: str, stored) -> str:
+def open_stored(archive, rid: str, stored) -> str:
     """Re-open one stored file: read it through (its sha512 checked) and, for PDF and text, parse it.
     Returns "" when it opens, else why not."""
     import io
@@ -155,7 +152,7 @@ def open_stored(archive: Archive, rid: str, stored) -> str:
     return ""
 
 
-def readable(archive: Archive, rec) -> tuple[str, str]:
+def readable(archive, rec) -> tuple[str, str]:
     """(``ok`` | ``failed`` | ``sealed``, detail): every original file of the record's head re-opened."""
     from dangan.core.store.layout import DERIVATIVE_PREFIX, METADATA_PATH
     if archive.conn.execute("SELECT sealed FROM records WHERE id = ?", (rec.id,)).fetchone()["sealed"]:
@@ -169,14 +166,14 @@ def readable(archive: Archive, rec) -> tuple[str, str]:
 EXTRACTION_PROBLEMS = ("failed", "not-ocred", "encrypted", "unknown")
 
 
-def head_bytes(archive: Archive) -> dict[str, int]:
+def head_bytes(archive) -> dict[str, int]:
     """Bytes of each record's current files (originals and attachments; derivatives not counted)."""
     return {r["record_id"]: r["bytes"] for r in archive.conn.execute(
         "SELECT f.record_id, sum(f.size) AS bytes FROM files f JOIN records r ON r.id = f.record_id"
         " AND f.version = r.version WHERE f.role != 'derivative' GROUP BY f.record_id")}
 
 
-def inspection_report(archive: Archive, *, sample: int | None = None, as_of: dt.date | None = None) -> dict:
+def inspection_report(archive, *, sample: int | None = None, as_of: dt.date | None = None) -> dict:
     """Fixity of every object, readability, catalogue ↔ store, counts and bytes by department, year and
     category, holds, overdue loans, disposition due, inspections due and the last backup.  Recorded as an
     ``inspection.report`` event (PREMIS: validation).

@@ -19,15 +19,12 @@ Every refusal by ``require`` is audited (``access.<action>`` denied).
 from __future__ import annotations
 
 import datetime as dt
-from typing import TYPE_CHECKING, Callable
+from typing import Callable
 
 from dangan.errors import AccessDenied, NotFound, UsageError
 from dangan.model import Record, secrecy_rank
 from dangan.core.catalogue.rowid import inserted_id
 from dangan.core.policy.users import acting_user, clearance_rank, deny, now, register_in_use, require_user
-
-if TYPE_CHECKING:
-    from dangan.core.archive import Archive
 
 WRITE_ACTIONS = ("edit", "destroy", "approve", "lend", "export", "copy")
 MARKS = {"public": "公开", "internal": "内部", "secret": "秘密", "confidential": "机密", "top-secret": "绝密"}
@@ -35,7 +32,7 @@ MARKS = {"public": "公开", "internal": "内部", "secret": "秘密", "confiden
 GRANT_ROLES = ("manager", "admin")
 
 
-def plugin_actor(archive: Archive):
+def plugin_actor(archive):
     """The actor as plugins see it: name, roles, clearance, department."""
     from dangan.plugins.access_types import Actor
     u = acting_user(archive)
@@ -46,7 +43,7 @@ def cleared(actor, rec: Record) -> bool:
     return clearance_rank(actor.clearance) >= secrecy_rank(rec.secrecy or "public")
 
 
-def _grants_of(archive: Archive, name: str) -> dict[str, set[str]]:
+def _grants_of(archive, name: str) -> dict[str, set[str]]:
     """The approvals on file for ``name``; one granted by the identity acting now does not count (four eyes)."""
     out: dict[str, set[str]] = {}
     for r in archive.conn.execute("SELECT record_id, action FROM grants WHERE grantee = ? AND revoked_at IS NULL"
@@ -56,14 +53,14 @@ def _grants_of(archive: Archive, name: str) -> dict[str, set[str]]:
     return out
 
 
-def approvals_for(archive: Archive, name: str, record_id: str) -> frozenset[str]:
+def approvals_for(archive, name: str, record_id: str) -> frozenset[str]:
     """Grants on file, and ``loan`` while ``name`` holds an issued loan of the record (``core.loan_policy``)."""
     from dangan.core.policy.loan_policy import issued_loan
     loan = {"loan"} if issued_loan(archive, name, record_id) else set()
     return frozenset(_grants_of(archive, name).get(record_id, ())) | loan
 
 
-def core_refusal(archive: Archive, actor, action: str, rec: Record) -> str | None:
+def core_refusal(archive, actor, action: str, rec: Record) -> str | None:
     """Why core refuses (rules 2 and 3), or None."""
     if register_in_use(archive) and not cleared(actor, rec):
         return (f"record {rec.id} is marked {MARKS.get(rec.secrecy, rec.secrecy)} ({rec.secrecy}), above the "
@@ -73,7 +70,7 @@ def core_refusal(archive: Archive, actor, action: str, rec: Record) -> str | Non
     return None
 
 
-def visibility(archive: Archive, purpose: str = "") -> Callable[[Record], bool] | None:
+def visibility(archive, purpose: str = "") -> Callable[[Record], bool] | None:
     """A filter for listings and search, or None when no rule restricts viewing (``purpose``: told to plugins,
     e.g. ``SEARCH_BY_ID_NUMBER``)."""
     from dangan.core.kernel.plugin_host import access_rules_possible
@@ -96,7 +93,7 @@ def visibility(archive: Archive, purpose: str = "") -> Callable[[Record], bool] 
     return visible
 
 
-def require(archive: Archive, action: str, rec: Record, approvals: frozenset[str] = frozenset(), *,
+def require(archive, action: str, rec: Record, approvals: frozenset[str] = frozenset(), *,
             as_user: str | None = None, purpose: str = "") -> None:
     """Refuse (AccessDenied, audited) unless ``action`` on ``rec`` is allowed for the actor (or ``as_user``)."""
     from dangan.plugins.access_types import AccessContext, Actor
@@ -123,7 +120,7 @@ def require(archive: Archive, action: str, rec: Record, approvals: frozenset[str
                           + "".join(f": {r}" for r in reasons), *decision.denied_by)
 
 
-def deny_record(archive: Archive, action: str, rec: Record, message: str, *denied_by: str) -> AccessDenied:
+def deny_record(archive, action: str, rec: Record, message: str, *denied_by: str) -> AccessDenied:
     with archive.transaction() as conn:
         archive.audit(conn, f"access.{action}", rec.id, "denied", details={"denied_by": list(denied_by),
                                                                            "reason": message})
@@ -132,7 +129,7 @@ def deny_record(archive: Archive, action: str, rec: Record, message: str, *denie
 
 # -- approvals on file (grants) ----------------------------------------------------
 
-def grant(archive: Archive, action: str, refs: list[str], grantee: str, *, days: int = 7, reason: str) -> list[int]:
+def grant(archive, action: str, refs: list[str], grantee: str, *, days: int = 7, reason: str) -> list[int]:
     """Record an approval: ``grantee`` may ``action`` these records for ``days`` days.
 
     The grantor holds ``manager`` or ``admin`` (or is ``department-head`` of the
@@ -181,7 +178,7 @@ def grant(archive: Archive, action: str, refs: list[str], grantee: str, *, days:
     return ids
 
 
-def revoke(archive: Archive, grant_id: int, reason: str = "") -> None:
+def revoke(archive, grant_id: int, reason: str = "") -> None:
     me = acting_user(archive, action="revoke")
     row = archive.conn.execute("SELECT * FROM grants WHERE id = ?", (grant_id,)).fetchone()
     if row is None:
@@ -195,6 +192,6 @@ def revoke(archive: Archive, grant_id: int, reason: str = "") -> None:
         archive.audit(conn, "access.revoke", row["record_id"], details={"grant": grant_id, "reason": reason or None})
 
 
-def list_grants(archive: Archive, *, active_only: bool = True) -> list[dict]:
+def list_grants(archive, *, active_only: bool = True) -> list[dict]:
     sql = "SELECT * FROM grants" + (" WHERE revoked_at IS NULL AND expires_at > ?" if active_only else "") + " ORDER BY id"
     return [dict(r) for r in archive.conn.execute(sql, (now(),) if active_only else ())]

@@ -18,7 +18,7 @@ from __future__ import annotations
 import json
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING, Callable, Iterator
+from typing import Callable, Iterator
 
 from dangan.errors import DanganError, IntegrityError, LockTimeout
 from dangan.model import Record
@@ -26,19 +26,16 @@ from dangan.repository.fsutil import flocked
 from dangan.repository.ocfl import vnum
 from dangan.core.store.layout import METADATA_PATH, parse_metadata, text_path
 
-if TYPE_CHECKING:
-    from dangan.core.archive import Archive
-
 BATCH = 500              # outbox rows applied per commit
 REINDEX_BATCH = 5000     # records per commit when rebuilding: fewer segments to merge later
 
 
-def open_search_index(archive: Archive, *, create: bool = True):
+def open_search_index(archive, *, create: bool = True):
     from dangan.index import open_index
     return open_index(archive.root / "index", create=create)
 
 
-def document_for(archive: Archive, rec: Record, names: dict[str, str] | None = None, *, sealed: bool = False):
+def document_for(archive, rec: Record, names: dict[str, str] | None = None, *, sealed: bool = False):
     """The index document of a record's head version: catalogue fields and extracted text.
 
     A sealed (confidential) record goes into the main index as ``locked``:
@@ -65,14 +62,14 @@ def document_for(archive: Archive, rec: Record, names: dict[str, str] | None = N
         status=rec.status)
 
 
-def _drain_lock(archive: Archive, blocking: bool):
+def _drain_lock(archive, blocking: bool):
     path = archive.root / "index" / ".drain.lock"
     path.parent.mkdir(exist_ok=True)
     return flocked(path, wait=blocking)
 
 
 @contextmanager
-def _engine_errors(archive: Archive) -> Iterator[None]:
+def _engine_errors(archive) -> Iterator[None]:
     """Engine failures while writing the index -> IntegrityError (disk errors and domain errors pass)."""
     try:
         yield
@@ -83,11 +80,11 @@ def _engine_errors(archive: Archive) -> Iterator[None]:
                              + "; run `dangan reindex` to rebuild it") from exc
 
 
-def pending(archive: Archive) -> int:
+def pending(archive) -> int:
     return archive.conn.execute("SELECT count(*) FROM index_outbox").fetchone()[0]
 
 
-def drain(archive: Archive, *, blocking: bool = True, limit: int | None = None) -> int:
+def drain(archive, *, blocking: bool = True, limit: int | None = None) -> int:
     """Apply queued index updates; returns how many records were (re)indexed or removed."""
     from dangan.core.store.layout import read_metadata, stored_original_names
     done = 0
@@ -128,7 +125,7 @@ def drain(archive: Archive, *, blocking: bool = True, limit: int | None = None) 
     return done
 
 
-def reindex(archive: Archive, progress: Callable[[int, int], None] | None = None,
+def reindex(archive, progress: Callable[[int, int], None] | None = None,
             notice: Callable[[str], None] | None = None) -> int:
     """Rebuild the index from the store alone (metadata.json and stored text derivatives).
 
@@ -195,7 +192,7 @@ def _set_aside(path: Path) -> Path:
     return aside
 
 
-def ensure_fresh(archive: Archive) -> None:
+def ensure_fresh(archive) -> None:
     """Before a search: apply pending updates unless another process is doing so right now."""
     try:
         if pending(archive):
@@ -215,7 +212,7 @@ def search_purpose(text: str) -> str:
     return SEARCH_BY_ID_NUMBER if found else ""
 
 
-def search_filter(archive: Archive, text: str = ""):
+def search_filter(archive, text: str = ""):
     """The ``allowed`` hook for search hits: the actor's view rights over the hit's catalogue fields.
 
     Access rules see the record as the catalogue holds it (fields stored in
@@ -234,5 +231,5 @@ def search_filter(archive: Archive, text: str = ""):
     return allowed
 
 
-def index_dir(archive: Archive) -> Path:
+def index_dir(archive) -> Path:
     return archive.root / "index"
