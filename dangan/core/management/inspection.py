@@ -18,8 +18,8 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from dangan.errors import UsageError
 from dangan.core.catalogue.rowid import inserted_id
+from dangan.errors import UsageError
 from dangan.core.policy.users import now, require_role
 
 CONDITIONS = ("good", "fair", "poor")

@@ -22,8 +22,8 @@ import datetime as dt
 from typing import Callable
 
 from dangan.errors import AccessDenied, NotFound, UsageError
-from dangan.model import Record, secrecy_rank
 from dangan.core.catalogue.rowid import inserted_id
+from dangan.model import Record, secrecy_rank
 from dangan.core.policy.users import acting_user, clearance_rank, deny, now, register_in_use, require_user
 
 WRITE_ACTIONS = ("edit", "destroy", "approve", "lend", "export", "copy")
