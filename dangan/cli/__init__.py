@@ -113,10 +113,12 @@ class Context:
 def _complete_destructions(archive) -> None:
     """Every command first completes a destruction a crash interrupted (one cheap query when none is)."""
     import sqlite3
-    from ..core.management.destruction_intent import recover_pending
+    from ..core.management.destruction_pending import destruction_pending
     from ..errors import IntegrityError
     try:
-        recover_pending(archive)
+        if destruction_pending(archive):     # the protocol's module is loaded only when there is work for it
+            from ..core.management.destruction_intent import recover
+            recover(archive)
     except (sqlite3.DatabaseError, IntegrityError):
         pass        # a missing or damaged catalogue, a broken audit trail: the command itself says so
     except DanganError as exc:

@@ -8,7 +8,8 @@ new upward edge; the few that exist today are listed there by file, as debts to 
                    text), plugin_host, pipeline, progress,
                    archive_trust (whose archive this is), permissions (0700/0600)
     catalogue/     connection (SQLite, migrations), health, records, fields, audit, audit_anchor,
-                   audit_verify, volumes, tombstones, outbox (the index-outbox row)
+                   audit_verify, volumes, tombstones, outbox (the index-outbox row), rowid (the id an
+                   INSERT made)
     policy/        users, departments, access (the one policy point: ``require``/``visibility``),
                    loan_policy, disclosure, four_eyes
     confidential/  agent (the key agent), sealing (how a record is protected in the store)
@@ -19,7 +20,7 @@ new upward edge; the few that exist today are listed there by file, as debts to 
                    separators + scan_batch (batch scans split at separator sheets), pdfa +
                    ocrmypdf_child (searchable PDF/A copies of scans)
     management/    lending, loan_copy, disposition, disposition_plan, disposition_execute,
-                   destruction, destruction_intent, holds, approvals, inspection, four_property,
+                   destruction, destruction_intent, destruction_pending, holds, approvals, inspection, four_property,
                    export_bagit, import_bag, statistics, alerts, declassification
     backup/        api (what faces call), create, lock, prune, purge, restore, verify
     watch/         config, files, handoff, lock, tracker, watcher

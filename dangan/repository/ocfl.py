@@ -29,7 +29,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import BinaryIO, Iterator
+from typing import Any, BinaryIO, Iterator
 
 from ..errors import IntegrityError, NotFound, UsageError
 from .fsutil import (CHUNK, flocked, fsync_dir, fsync_tree, pid_alive, prune_empty, rename, rename_in, replace_durable,
@@ -345,7 +345,7 @@ class VersionDraft:
         obj = store.object_path(self.object_id)
         new_object = not (obj / "inventory.json").exists()
         if new_object:
-            inv = {"id": self.object_id, "type": INVENTORY_TYPE, "digestAlgorithm": "sha512",
+            inv: dict[str, Any] = {"id": self.object_id, "type": INVENTORY_TYPE, "digestAlgorithm": "sha512",
                    "head": "v0", "manifest": {}, "versions": {}}
         else:
             inv = store.inventory(self.object_id)

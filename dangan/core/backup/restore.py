@@ -24,6 +24,7 @@ import sqlite3
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from dangan.errors import IntegrityError, NotFound, UsageError
 from dangan.repository.fsutil import fsync_dir
@@ -31,6 +32,9 @@ from dangan.repository.fsutil import rename_in
 from dangan.repository.ocfl import vnum
 from dangan.repository.backup.repo import BlobDamaged, Repository
 from dangan.core.catalogue.outbox import queue_index
+
+if TYPE_CHECKING:
+    from dangan.core.archive import Archive
 
 WORKERS = max(1, min(4, os.cpu_count() or 1))
 
@@ -107,7 +111,7 @@ def restore_to(repo: Repository, snap_id: str, dest: Path, *, actor=None) -> dic
 
 
 # -- one record -------------------------------------------------------------------------
-def restore_record(archive, repo: Repository, snap_id: str, ref: str) -> dict:
+def restore_record(archive: Archive, repo: Repository, snap_id: str, ref: str) -> dict:
     """Bring one record back from a snapshot: a missing object whole, a damaged one file by file.
 
     Nothing valid is overwritten: a file is replaced only where the live
@@ -145,7 +149,7 @@ def restore_record(archive, repo: Repository, snap_id: str, ref: str) -> dict:
     return {"record_id": rid, "outcome": outcome, "files": repaired}
 
 
-def _resolve(archive, ref: str) -> str:
+def _resolve(archive: Archive, ref: str) -> str:
     return archive.resolve(ref)
 
 

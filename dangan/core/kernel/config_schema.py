@@ -29,14 +29,17 @@ from dangan.errors import UsageError
 class Spec:
     """What one value must be; ``problem`` answers None or the expected type, in words."""
 
-    expected = "a value"
+    @property
+    def expected(self) -> str:
+        return "a value"
 
     def problem(self, value: Any) -> str | None:
         return None
 
     def walk(self, value: Any, where: str, out: "Findings") -> None:
-        if self.problem(value) is not None:
-            out.error(where, self.problem(value), value)
+        problem = self.problem(value)
+        if problem is not None:
+            out.error(where, problem, value)
 
 
 @dataclass

@@ -30,11 +30,15 @@ import datetime as dt
 import json
 import secrets
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from dangan.errors import NotFound, PluginError, UsageError, WrongState
 from dangan.model import Record, is_confidential
 from dangan.core.policy.users import require_role
 from dangan.core.kernel.clock import utc_text
+
+if TYPE_CHECKING:
+    from dangan.core.archive import Archive
 
 PROPOSER_ROLES = ("archivist", "admin")
 EXECUTOR_ROLES = ("archivist", "admin")
@@ -72,7 +76,7 @@ class Due:
         return self.due is not None and self.due <= as_of.isoformat()
 
 
-def _rule(archive, rec: Record):
+def _rule(archive: Archive, rec: Record):
     from dangan.plugins.types import RetentionRule
     try:
         return archive.plugins.retention_for(rec).rule
@@ -113,18 +117,18 @@ def due_date(rec: Record, rule, extended_until: str | None = None) -> Due:
                start.isoformat() if start else None, due.isoformat() if due else None, extended_until, problem)
 
 
-def due_of(archive, rec: Record) -> Due:
+def due_of(archive: Archive, rec: Record) -> Due:
     row = archive.conn.execute("SELECT max(until) AS u FROM retention_extensions WHERE record_id = ?",
                                (rec.id,)).fetchone()
     return due_date(rec, _rule(archive, rec), row["u"] if row else None)
 
 
-def _records(archive):
+def _records(archive: Archive):
     from dangan.core.search.listing import list_filtered
     return [r for r in list_filtered(archive, sort="code") if r.status not in GONE]
 
 
-def due_list(archive, as_of: dt.date, *, include_unknown: bool = False) -> list[dict]:
+def due_list(archive: Archive, as_of: dt.date, *, include_unknown: bool = False) -> list[dict]:
     """Records (the actor may see) whose disposition is due on or before ``as_of``."""
     from dangan.core.management.holds import holds_on
     out = []
@@ -147,14 +151,14 @@ def due_list(archive, as_of: dt.date, *, include_unknown: bool = False) -> list[
     return out
 
 
-def _open_list_of(archive, rid: str) -> str | None:
+def _open_list_of(archive: Archive, rid: str) -> str | None:
     r = archive.conn.execute("SELECT l.id FROM disposal_items i JOIN disposal_lists l ON l.id = i.list_id"
                              " WHERE i.record_id = ? AND l.status IN ('proposed', 'approved', 'executing')",
                              (rid,)).fetchone()
     return r["id"] if r else None
 
 
-def _eligible(archive, rec: Record, as_of: dt.date) -> tuple[Due | None, str]:
+def _eligible(archive: Archive, rec: Record, as_of: dt.date) -> tuple[Due | None, str]:
     from dangan.core.management.holds import holds_on
     if rec.status in GONE:
         return None, f"record {rec.id} was {rec.status} already"
@@ -180,7 +184,7 @@ def _eligible(archive, rec: Record, as_of: dt.date) -> tuple[Due | None, str]:
     return d, ""
 
 
-def propose(archive, refs=(), *, due: bool = False, as_of: dt.date | None = None, reason: str = "") -> dict:
+def propose(archive: Archive, refs=(), *, due: bool = False, as_of: dt.date | None = None, reason: str = "") -> dict:
     """A new destruction list; returns ``{"list": ID, "records": [...], "skipped": [...]}``."""
     if bool(refs) == bool(due):
         raise UsageError("give record ids or --due (one of them)")
@@ -227,7 +231,7 @@ def propose(archive, refs=(), *, due: bool = False, as_of: dt.date | None = None
     return {"list": lid, "records": [r.id for r, _ in items], "skipped": skipped}
 
 
-def get_list(archive, lid: str) -> dict:
+def get_list(archive: Archive, lid: str) -> dict:
     r = archive.conn.execute("SELECT * FROM disposal_lists WHERE id = ?", (lid,)).fetchone()
     if r is None:
         raise NotFound(f"no destruction list {lid!r} (see `dangan disposition lists`)")
@@ -238,19 +242,19 @@ def get_list(archive, lid: str) -> dict:
     return d
 
 
-def list_lists(archive) -> list[dict]:
+def list_lists(archive: Archive) -> list[dict]:
     return [dict(r) for r in archive.conn.execute(
         "SELECT l.id, l.status, l.as_of, l.proposed_by, l.proposed_at, l.decided_by, l.decided_at, l.executed_at,"
         " (SELECT count(*) FROM disposal_items i WHERE i.list_id = l.id) AS records"
         " FROM disposal_lists l ORDER BY l.proposed_at, l.id")]
 
 
-def approver_roles(archive) -> tuple[str, ...]:
+def approver_roles(archive: Archive) -> tuple[str, ...]:
     roles = archive.config.raw.get("disposition", {}).get("approver_roles", DEFAULT_APPROVER_ROLES)
     return tuple(roles) if isinstance(roles, (list, tuple)) else (str(roles),)
 
 
-def _decide(archive, lid: str, verdict: str, note: str) -> dict:
+def _decide(archive: Archive, lid: str, verdict: str, note: str) -> dict:
     from dangan.core.policy.access import core_refusal, plugin_actor, require
     lst = get_list(archive, lid)
     me = require_role(archive, approver_roles(archive), f"{verdict} destruction lists", obj=lid)
@@ -286,17 +290,17 @@ def _decide(archive, lid: str, verdict: str, note: str) -> dict:
     return get_list(archive, lid)
 
 
-def approve(archive, lid: str, note: str = "") -> dict:
+def approve(archive: Archive, lid: str, note: str = "") -> dict:
     return _decide(archive, lid, "approve", note)
 
 
-def reject(archive, lid: str, note: str) -> dict:
+def reject(archive: Archive, lid: str, note: str) -> dict:
     if not note.strip():
         raise UsageError("rejecting a destruction list needs --reason")
     return _decide(archive, lid, "reject", note)
 
 
-def execute(archive, lid: str, transfer_to=None) -> dict:
+def execute(archive: Archive, lid: str, transfer_to=None) -> dict:
     """Dispose of every item of an approved list still due (``disposition_execute.execute``)."""
     from dangan.core.management.disposition_execute import execute as run
     return run(archive, lid, transfer_to)
@@ -312,7 +316,7 @@ def check_transfer_target(lst: dict, transfer_to) -> None:
         raise UsageError(f"{transfer_to} exists and is not an empty folder: choose a new one for the transfer")
 
 
-def extend(archive, ref: str, *, until: str, reason: str) -> dict:
+def extend(archive: Archive, ref: str, *, until: str, reason: str) -> dict:
     """The review's outcome: keep the record until ``until`` (its due date moves there)."""
     from dangan.core.policy.access import require
     from dangan.core.catalogue.fields import parse_date

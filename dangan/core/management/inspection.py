@@ -16,7 +16,9 @@ the as-of date.
 from __future__ import annotations
 
 import datetime as dt
+from typing import Any
 
+from dangan.core.catalogue.rowid import inserted_id
 from dangan.errors import UsageError
 from dangan.core.policy.users import require_role
 from dangan.core.kernel.clock import utc_text
@@ -77,7 +79,7 @@ def record_inspection(archive, refs=(), *, volume: str | None = None, condition:
                 " environment, notes) VALUES (?,?,?,?,?,?,?,?,?)",
                 (key if kind == "record" else None, key if kind == "volume" else None, t, archive.actor.name,
                  condition, fading, damage, environment, notes))
-            ids.append(cur.lastrowid)
+            ids.append(inserted_id(cur))
         details = {"condition": condition, "fading": fading, "damage": damage or None,
                    "environment": environment or None, "notes": notes or None, "volume": volume}
         for rid in dict.fromkeys(covered):
@@ -222,7 +224,7 @@ def inspection_report(archive, *, sample: int | None = None, as_of: dt.date | No
     recs = [r for r in list_filtered(archive, sort="code") if r.status not in ("destroyed", "transferred")]
     counts: dict[str, Counter] = {k: Counter() for k in ("department", "year", "category")}
     sizes: dict[str, Counter] = {k: Counter() for k in counts}
-    extraction = Counter()
+    extraction: Counter[str] = Counter()
     extraction_problems = []
     held_bytes = head_bytes(archive)
     for r in recs:
@@ -239,7 +241,7 @@ def inspection_report(archive, *, sample: int | None = None, as_of: dt.date | No
     tombstones = archive.conn.execute(
         "SELECT count(*) FROM records WHERE status IN ('destroyed', 'transferred')").fetchone()[0]
     chosen = recs if sample is None or sample >= len(recs) else random.sample(recs, sample)
-    reads = Counter()
+    reads: Counter[str] = Counter()
     unreadable = []
     for r in chosen:
         state, why = readable(archive, r)
@@ -247,7 +249,7 @@ def inspection_report(archive, *, sample: int | None = None, as_of: dt.date | No
         if state == "failed":
             unreadable.append({"record_id": r.id, "archival_code": r.archival_code, "problem": why})
     overdue = list_loans(archive, overdue=True, as_of=as_of)
-    report = {
+    report: dict[str, Any] = {
         "as_of": as_of.isoformat(), "archive": archive.config.name, "fonds": archive.config.fonds,
         "inspector": archive.actor.name,
         "fixity": {"objects": len(list(archive.store.iter_object_roots())) - tombstones, "tombstones": tombstones,

@@ -41,18 +41,22 @@ import json
 import secrets
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from dangan.errors import CryptoError, NotFound, UsageError, WrongState
 from dangan.model import is_confidential
 from dangan.core.policy.users import acting_user, deny, register_in_use, require_role, require_user
 from dangan.core.kernel.clock import utc_text
 
+if TYPE_CHECKING:
+    from dangan.core.archive import Archive
+
 RECEIVER_ROLES = ("archivist", "admin")
 OPEN = ("requested", "approved", "issued")
 STATUSES = ("requested", "approved", "issued", "returned", "refused")
 
 
-def _cfg(archive, key: str, default: int) -> int:
+def _cfg(archive: Archive, key: str, default: int) -> int:
     v = archive.config.raw.get("lending", {}).get(key, default)
     if not isinstance(v, int) or v < 1:
         raise UsageError(f"dangan.toml: [lending] {key} must be a positive number of days")
@@ -68,13 +72,13 @@ def check_id_number(value: str) -> str:
         raise UsageError(f"invalid resident ID number {value!r}: {exc}") from None
 
 
-def on_loan(archive, rid: str) -> str | None:
+def on_loan(archive: Archive, rid: str) -> str | None:
     r = archive.conn.execute("SELECT l.id FROM loan_items i JOIN loans l ON l.id = i.loan_id WHERE i.record_id = ?"
                              " AND i.returned_at IS NULL AND l.status IN ('requested', 'approved', 'issued')", (rid,)).fetchone()
     return r["id"] if r else None
 
 
-def limit_for(archive, recs, actor) -> tuple[int, str]:
+def limit_for(archive: Archive, recs, actor) -> tuple[int, str]:
     """The longest loan allowed for these records (shortest limit wins) and which rule set it."""
     limit, why = _cfg(archive, "max_days", 30), "[lending] max_days"
     for rec in recs:
@@ -84,7 +88,7 @@ def limit_for(archive, recs, actor) -> tuple[int, str]:
     return limit, why
 
 
-def request(archive, refs, *, purpose: str, days: int | None = None, borrower: str | None = None,
+def request(archive: Archive, refs, *, purpose: str, days: int | None = None, borrower: str | None = None,
             unit: str | None = None, letter: str | None = None, id_number: str | None = None) -> dict:
     from dangan.plugins.types import Actor
     from dangan.core.policy.access import plugin_actor, require
@@ -99,8 +103,8 @@ def request(archive, refs, *, purpose: str, days: int | None = None, borrower: s
                                   ("--borrower", borrower)) if not (v or "").strip()]
         if missing:
             raise UsageError(f"an outside borrower needs {', '.join(missing)}")
-        id_number = check_id_number(id_number)
-        who, dept, as_user = borrower.strip(), me.department, None
+        id_number = check_id_number(id_number or "")
+        who, dept, as_user = (borrower or "").strip(), me.department, None
     else:
         who = borrower or me.name
         if who != me.name:
@@ -141,7 +145,7 @@ def request(archive, refs, *, purpose: str, days: int | None = None, borrower: s
     return get_loan(archive, lid)
 
 
-def get_loan(archive, lid: str) -> dict:
+def get_loan(archive: Archive, lid: str) -> dict:
     r = archive.conn.execute("SELECT * FROM loans WHERE id = ?", (lid,)).fetchone()
     if r is None:
         raise NotFound(f"no loan {lid!r} (see `dangan lend list`)")
@@ -166,7 +170,7 @@ def _approver_ok(me, loan: dict, recs) -> str | None:
     return f"needs the department-head of {loan['department'] or 'the borrower’s department'} or a manager"
 
 
-def approve(archive, lid: str, note: str = "") -> dict:
+def approve(archive: Archive, lid: str, note: str = "") -> dict:
     from dangan.core.policy.access import core_refusal, deny_record, plugin_actor, require
     loan = get_loan(archive, lid)
     if loan["status"] != "requested":
@@ -200,7 +204,7 @@ def approve(archive, lid: str, note: str = "") -> dict:
     return get_loan(archive, lid)
 
 
-def _named_items(archive, lid: str, items: dict, refs, absent: str) -> list[str]:
+def _named_items(archive: Archive, lid: str, items: dict, refs, absent: str) -> list[str]:
     """The record ids ``refs`` name (ids, prefixes or codes), each an item of loan ``lid``, once each."""
     ids = []
     for ref in refs:
@@ -218,7 +222,7 @@ def _borrower_user(loan: dict) -> str:
     return loan["borrower"] if not loan["external_unit"] else loan["requested_by"]
 
 
-def issue(archive, lid: str, refs=(), *, copy_to: Path | None = None) -> dict:
+def issue(archive: Archive, lid: str, refs=(), *, copy_to: Path | None = None) -> dict:
     """Hand out an approved loan's items (all not yet issued, or ``refs``): in place, or as watermarked copies
     under ``copy_to/<record id>/``.  Everything is checked before anything is written."""
     import shutil
@@ -285,14 +289,14 @@ def issue(archive, lid: str, refs=(), *, copy_to: Path | None = None) -> dict:
     return get_loan(archive, lid)
 
 
-def _copy(archive, rec, dest: Path, loan: dict, due: str) -> dict:
+def _copy(archive: Archive, rec, dest: Path, loan: dict, due: str) -> dict:
     """Write the record's files to ``dest`` and mark each with the loan; returns what was written."""
     import hashlib
     from dangan.core.store.retrieval import get_files
     from dangan.core.management.loan_copy import loan_mark, watermark
     mark = loan_mark(loan, rec.archival_code or rec.id, due)
     sealed = archive.conn.execute("SELECT sealed FROM records WHERE id = ?", (rec.id,)).fetchone()["sealed"]
-    files = {}
+    files: dict[str, dict[str, str]] = {}
     for p in get_files(archive, rec.id, dest, approvals=frozenset({"lend", "loan"})):
         how = watermark(p, mark, loan, due)
         for q in [p] + ([p.with_name(p.name + ".loan.txt")] if how == "sidecar" else []):
@@ -303,7 +307,7 @@ def _copy(archive, rec, dest: Path, loan: dict, due: str) -> dict:
     return {"to": str(dest), "files": files}
 
 
-def refuse(archive, lid: str, reason: str) -> dict:
+def refuse(archive: Archive, lid: str, reason: str) -> dict:
     if not reason.strip():
         raise UsageError("refusing a loan needs --reason")
     loan = get_loan(archive, lid)
@@ -319,7 +323,7 @@ def refuse(archive, lid: str, reason: str) -> dict:
     return get_loan(archive, lid)
 
 
-def return_items(archive, lid: str, refs, *, condition: str = "intact") -> dict:
+def return_items(archive: Archive, lid: str, refs, *, condition: str = "intact") -> dict:
     """Receive returned records one by one; all are checked before anything is written."""
     require_role(archive, RECEIVER_ROLES, "receive returned records", obj=lid)
     loan = get_loan(archive, lid)
@@ -348,7 +352,7 @@ def return_items(archive, lid: str, refs, *, condition: str = "intact") -> dict:
     return get_loan(archive, lid)
 
 
-def list_loans(archive, *, overdue: bool = False, as_of: dt.date | None = None, status: str | None = None,
+def list_loans(archive: Archive, *, overdue: bool = False, as_of: dt.date | None = None, status: str | None = None,
                borrower: str | None = None, since: str | None = None, until: str | None = None) -> list[dict]:
     as_of = as_of or dt.date.today()
     where, params = [], []

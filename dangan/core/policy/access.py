@@ -22,6 +22,7 @@ import datetime as dt
 from typing import Callable
 
 from dangan.errors import AccessDenied, NotFound, UsageError
+from dangan.core.catalogue.rowid import inserted_id
 from dangan.model import Record, secrecy_rank
 from dangan.core.policy.users import acting_user, clearance_rank, deny, register_in_use, require_user
 from dangan.core.kernel.clock import utc_now, utc_text
@@ -34,7 +35,7 @@ GRANT_ROLES = ("manager", "admin")
 
 def plugin_actor(archive):
     """The actor as plugins see it: name, roles, clearance, department."""
-    from dangan.plugins.types import Actor
+    from dangan.plugins.access_types import Actor
     u = acting_user(archive)
     return Actor(name=u.name, roles=u.roles, clearance=u.clearance, department=u.department)
 
@@ -80,13 +81,13 @@ def visibility(archive, purpose: str = "") -> Callable[[Record], bool] | None:
     by_clearance = register_in_use(archive) and clearance_rank(actor.clearance) < len(MARKS) - 1
     if not by_plugins and not by_clearance:
         return None
-    from dangan.plugins.types import AccessContext
+    from dangan.plugins.access_types import AccessContext
     grants = _grants_of(archive, actor.name) if by_plugins else {}
 
     def visible(rec: Record) -> bool:
         if by_clearance and not cleared(actor, rec):
             return False
-        if not by_plugins:
+        if plugins is None:
             return True
         return plugins.may(actor, "view", rec, AccessContext(approvals=frozenset(grants.get(rec.id, ())),
                                                              purpose=purpose))
@@ -110,7 +111,7 @@ def view_restriction(archive) -> tuple[dict[str, list[str]] | None, bool]:
 def require(archive, action: str, rec: Record, approvals: frozenset[str] = frozenset(), *,
             as_user: str | None = None, purpose: str = "") -> None:
     """Refuse (AccessDenied, audited) unless ``action`` on ``rec`` is allowed for the actor (or ``as_user``)."""
-    from dangan.plugins.types import AccessContext, Actor
+    from dangan.plugins.access_types import AccessContext, Actor
     actor = plugin_actor(archive)
     if as_user is not None and as_user != actor.name:
         u = require_user(archive, as_user) if register_in_use(archive) else None
@@ -185,8 +186,8 @@ def grant(archive, action: str, refs: list[str], grantee: str, *, days: int = 7,
             cur = conn.execute("INSERT INTO grants (record_id, action, grantee, granted_by, granted_at, expires_at,"
                                " reason, granted_identity) VALUES (?,?,?,?,?,?,?,?)",
                                (rec.id, action, grantee, me.name, t, until, reason, archive.actor.identity))
-            ids.append(cur.lastrowid)
-            archive.audit(conn, "access.grant", rec.id, details={"grant": cur.lastrowid, "action": action,
+            ids.append(inserted_id(cur))
+            archive.audit(conn, "access.grant", rec.id, details={"grant": ids[-1], "action": action,
                                                                  "grantee": grantee, "until": until, "reason": reason})
     return ids
 

@@ -104,7 +104,7 @@ def ingest_batch(archive, paths: Iterable[Path], fields: RecordFields, *, attach
 
     try:
         if jobs == 1 or len(files) < 2:
-            results = (run(k, p) for k, p in enumerate(files))
+            results: Iterator[IngestOutcome | None] = (run(k, p) for k, p in enumerate(files))
         else:
             from concurrent.futures import ThreadPoolExecutor
             pool = ThreadPoolExecutor(max_workers=jobs, thread_name_prefix="dangan-ingest")

@@ -160,6 +160,7 @@ class Ingestor:
         """Version 1 by the new-version protocol: archival code and metadata.json, publish, rows, audit."""
         archive = self.archive
         rid, main = rec.id, rec.files[0]
+<<<<<<< HEAD
         message = "ingest" if prot.confidential else f"ingest {names[main.path]}"
         code: dict[str, Any] = {}
 
@@ -184,6 +185,37 @@ class Ingestor:
 
         commit_version(archive, draft, rid, source="(confidential)" if prot.confidential else shown_name(path),
                        message=message, created=now, before_publish=before_publish, after_publish=after_publish)
+=======
+        self._write_intent(rid, "(confidential)" if prot.confidential else shown_name(path))
+        try:
+            with archive.transaction() as conn:
+                archive.audit_ready(conn)            # a broken audit trail is refused before publishing
+                if not self.allow_duplicate and not prot.confidential:
+                    self._refuse_duplicate(main.sha512, path)
+                if implicit_volume and rec.volume is not None:
+                    ensure_plain_volume(conn, archive, rec.volume, rec)
+                piece_class, piece = self._assign_code(conn, rec)
+                stored.archival_code = rec.archival_code      # plain: on the allow-list
+                catalogue = {"piece_class": piece_class, "piece": piece, "sealed": prot.sealed}
+                draft.add_bytes(METADATA_PATH, metadata_document(stored, stored_names, catalogue))
+                message = "ingest" if prot.confidential else f"ingest {names[main.path]}"
+                draft.publish(message=message, user_name=archive.actor.name, created=now)
+                _test_exit_hook("DANGAN_TEST_EXIT_AFTER_PUBLISH")
+                records.insert_record(conn, stored, actor=archive.actor.name, message=message,
+                                      original_names=stored_names, piece_class=piece_class, piece=piece,
+                                      sealed=prot.sealed)
+                details = {"sha512": main.sha512, "size": main.size, "files": len(rec.files),
+                           "archival_code": rec.archival_code, "volume": rec.volume}
+                if not prot.confidential:
+                    details.update(source=shown_name(path), mime=main.mime)
+                archive.audit(conn, "record.ingest", rid, details=details)
+                conn.execute("INSERT INTO index_outbox (record_id, op, queued) VALUES (?, 'upsert', ?)",
+                             (rid, now))
+                conn.execute("DELETE FROM ingest_intents WHERE object_id = ?", (rid,))
+        except BaseException:
+            self._after_failure(rid)
+            raise
+>>>>>>> typing
 
     def revise(self, ref: str, path: Path | None, fields: RecordFields | None = None, message: str = "",
                *, status: str | None = None, action: str = "record.revise") -> Record:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import socket
 import sqlite3
+from typing import TYPE_CHECKING
 
 from dangan.errors import IntegrityError
 from dangan.repository.ocfl import vnum
@@ -17,8 +18,11 @@ from dangan.core.catalogue.outbox import queue_index
 from dangan.core.store.layout import METADATA_PATH, parse_metadata
 from dangan.repository.fsutil import pid_alive
 
+if TYPE_CHECKING:
+    from dangan.core.archive import Archive
 
-def adopt(archive, conn: sqlite3.Connection, rid: str, conflicts: list[str] | None = None) -> int:
+
+def adopt(archive: Archive, conn: sqlite3.Connection, rid: str, conflicts: list[str] | None = None) -> int:
     """Write record ``rid``'s rows (record, every version, files) from the store; returns its head version.
 
     An archival code the store gives it that another record already holds (an interrupted ingest whose code
@@ -62,7 +66,7 @@ def adopt(archive, conn: sqlite3.Connection, rid: str, conflicts: list[str] | No
     return head
 
 
-def settle_intent(archive, rid: str) -> str:
+def settle_intent(archive: Archive, rid: str) -> str:
     """Finish or forget one interrupted write; returns 'adopted', 'forgotten' or 'current'."""
     store = archive.store
     store.recover(rid)
@@ -88,7 +92,7 @@ def settle_intent(archive, rid: str) -> str:
         return outcome
 
 
-def recover_interrupted(archive) -> dict[str, int]:
+def recover_interrupted(archive: Archive) -> dict[str, int]:
     """Settle the intents of processes that died on this host; sweep their staging folders."""
     host = socket.gethostname()
     counts = {"adopted": 0, "forgotten": 0, "current": 0}
@@ -103,7 +107,7 @@ def recover_interrupted(archive) -> dict[str, int]:
     return counts
 
 
-def rebuild(archive, progress=None, conflicts: list[str] | None = None) -> int:
+def rebuild(archive: Archive, progress=None, conflicts: list[str] | None = None) -> int:
     """Reconstruct the record tables from the store alone; returns the number of records.  Objects whose
     archival code another object already holds are adopted without it and listed in ``conflicts``."""
     conflicts = [] if conflicts is None else conflicts

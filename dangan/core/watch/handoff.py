@@ -178,8 +178,8 @@ def resolve_pending(archive, h: Handoff) -> tuple[str, str | None, str | None]:
                              f"record {' or '.join(candidates)}: check, and drop it again if it is not")
 
 
-def settle_previous(archive, keys: dict[str, Path]) -> list[tuple[Handoff, Path | None]]:
-    """Resolve the open hand-offs of earlier watchers on this host; returns (decided hand-off, file path or None).
+def settle_previous(archive, keys: dict[str, Path]) -> list[tuple[Handoff, Path]]:
+    """Resolve the open hand-offs of earlier watchers on this host; returns (decided hand-off, its file still there).
 
     Call it holding the watcher lock and before this watcher begins any hand-off:
     every open hand-off is then an earlier watcher's, even one that had our pid
@@ -206,7 +206,7 @@ def settle_previous(archive, keys: dict[str, Path]) -> list[tuple[Handoff, Path 
             st = path.lstat() if path is not None else None
         except OSError:
             st = None
-        if st is None or not h.matches(st):
+        if path is None or st is None or not h.matches(st):
             close(archive, h.id)            # already moved, or a new file under the same name
             continue
         out.append((h, path))
