@@ -201,7 +201,7 @@ def _one(ingestor: Ingestor, source: Source, fields: RecordFields, attachments: 
         label = f"{shown} [part {p.number}/{len(scan.parts)}, pages {p.part.page_range()}]"
         if p.record is not None:
             outcome.parts.append(IngestOutcome(label, "archived", p.record.id, p.record.archival_code))
-        else:
+        elif p.error is not None:
             outcome.parts.append(IngestOutcome(label, "refused", message=f"{label}: {p.error.message}; its pages "
                                                f"stay in the batch record {rec.id}", exit_code=p.error.exit_code))
     if scan.parts:

@@ -19,7 +19,7 @@ import logging
 from dataclasses import dataclass, field, replace
 from contextlib import nullcontext
 from pathlib import Path
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any, Callable
 
 from dangan.errors import DuplicateRecord, FileRefused, IntegrityError
 from dangan.model import Extraction, Record
@@ -37,6 +37,9 @@ from dangan.core.catalogue.volumes import ensure_plain_volume
 
 #: How much of a sealed record's file libmagic sees (its staged copy is ciphertext).
 MAGIC_BYTES = 1024 * 1024
+if TYPE_CHECKING:
+    from dangan.core.store.antivirus import Antivirus
+
 log = logging.getLogger("dangan.ingest")
 
 
@@ -69,7 +72,7 @@ class Ingestor:
         self.create_volume = create_volume      # False: a --volume that does not exist is refused
         self.extractor = extractor
         self.classifier = classifier     # plugins facade adapter: classify, validate, code
-        self._antivirus = None           # [antivirus], read at the first file
+        self._antivirus: Antivirus | None = None     # [antivirus], read at the first file
 
     # -- one record ---------------------------------------------------------
     def ingest(self, path: Path, fields: RecordFields, attachments: tuple[Path, ...] = (), *,
@@ -160,14 +163,13 @@ class Ingestor:
         """Version 1 by the new-version protocol: archival code and metadata.json, publish, rows, audit."""
         archive = self.archive
         rid, main = rec.id, rec.files[0]
-<<<<<<< HEAD
         message = "ingest" if prot.confidential else f"ingest {names[main.path]}"
         code: dict[str, Any] = {}
 
         def before_publish(conn: sqlite3.Connection) -> bytes:
             if not self.allow_duplicate and not prot.confidential:
                 self._refuse_duplicate(main.sha512, path)
-            if implicit_volume:
+            if implicit_volume and rec.volume is not None:
                 ensure_plain_volume(conn, archive, rec.volume, rec)
             code["piece_class"], code["piece"] = self._assign_code(conn, rec)
             stored.archival_code = rec.archival_code      # plain: on the allow-list
@@ -177,7 +179,7 @@ class Ingestor:
             records.insert_record(conn, stored, actor=archive.actor.name, message=message,
                                   original_names=stored_names, piece_class=code["piece_class"], piece=code["piece"],
                                   sealed=prot.sealed)
-            details = {"sha512": main.sha512, "size": main.size, "files": len(rec.files),
+            details: dict[str, Any] = {"sha512": main.sha512, "size": main.size, "files": len(rec.files),
                        "archival_code": rec.archival_code, "volume": rec.volume}
             if not prot.confidential:
                 details.update(source=shown_name(path), mime=main.mime)
@@ -185,37 +187,6 @@ class Ingestor:
 
         commit_version(archive, draft, rid, source="(confidential)" if prot.confidential else shown_name(path),
                        message=message, created=now, before_publish=before_publish, after_publish=after_publish)
-=======
-        self._write_intent(rid, "(confidential)" if prot.confidential else shown_name(path))
-        try:
-            with archive.transaction() as conn:
-                archive.audit_ready(conn)            # a broken audit trail is refused before publishing
-                if not self.allow_duplicate and not prot.confidential:
-                    self._refuse_duplicate(main.sha512, path)
-                if implicit_volume and rec.volume is not None:
-                    ensure_plain_volume(conn, archive, rec.volume, rec)
-                piece_class, piece = self._assign_code(conn, rec)
-                stored.archival_code = rec.archival_code      # plain: on the allow-list
-                catalogue = {"piece_class": piece_class, "piece": piece, "sealed": prot.sealed}
-                draft.add_bytes(METADATA_PATH, metadata_document(stored, stored_names, catalogue))
-                message = "ingest" if prot.confidential else f"ingest {names[main.path]}"
-                draft.publish(message=message, user_name=archive.actor.name, created=now)
-                _test_exit_hook("DANGAN_TEST_EXIT_AFTER_PUBLISH")
-                records.insert_record(conn, stored, actor=archive.actor.name, message=message,
-                                      original_names=stored_names, piece_class=piece_class, piece=piece,
-                                      sealed=prot.sealed)
-                details = {"sha512": main.sha512, "size": main.size, "files": len(rec.files),
-                           "archival_code": rec.archival_code, "volume": rec.volume}
-                if not prot.confidential:
-                    details.update(source=shown_name(path), mime=main.mime)
-                archive.audit(conn, "record.ingest", rid, details=details)
-                conn.execute("INSERT INTO index_outbox (record_id, op, queued) VALUES (?, 'upsert', ?)",
-                             (rid, now))
-                conn.execute("DELETE FROM ingest_intents WHERE object_id = ?", (rid,))
-        except BaseException:
-            self._after_failure(rid)
-            raise
->>>>>>> typing
 
     def revise(self, ref: str, path: Path | None, fields: RecordFields | None = None, message: str = "",
                *, status: str | None = None, action: str = "record.revise") -> Record:

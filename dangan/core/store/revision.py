@@ -86,7 +86,7 @@ def revise(ingestor, ref: str, path: Path | None, fields: RecordFields | None = 
         check_lowering(archive, old, rec, action)          # lowering secrecy needs an approved declassification
         stored, stored_names = prot.stored(rec, names, plain, message=message or "revise")
         message = prot.version_message(message or "revise")      # sealed: kept in the sealed block only
-<<<<<<< HEAD
+
         def before_publish(conn: sqlite3.Connection) -> bytes:
             row = conn.execute("SELECT piece_class, piece, version FROM records WHERE id = ?", (rid,)).fetchone()
             assert_alive_in(conn, rid, "revised")  # a destruction may have begun meanwhile
@@ -98,7 +98,7 @@ def revise(ingestor, ref: str, path: Path | None, fields: RecordFields | None = 
         def after_publish(conn: sqlite3.Connection) -> None:
             records.update_record(conn, stored, actor=archive.actor.name, message=message,
                                   original_names=stored_names, sealed=prot.sealed)
-            details = {"version": rec.version, "message": message if not prot.confidential else None,
+            details: dict[str, Any] = {"version": rec.version, "message": message if not prot.confidential else None,
                        "status": rec.status if rec.status != old.status else None}
             if rec.secrecy != old.secrecy:
                 details["secrecy"] = {"from": old.secrecy, "to": rec.secrecy}
@@ -108,33 +108,6 @@ def revise(ingestor, ref: str, path: Path | None, fields: RecordFields | None = 
 
         commit_version(archive, draft, rid, source="(revision)", message=message, created=now,
                        before_publish=before_publish, after_publish=after_publish)
-=======
-        ingestor._write_intent(rid, "(revision)")
-        try:
-            with archive.transaction() as conn:
-                archive.audit_ready(conn)            # a broken audit trail is refused before publishing
-                row = conn.execute("SELECT piece_class, piece, version FROM records WHERE id = ?", (rid,)).fetchone()
-                assert_alive_in(conn, rid, "revised")  # a destruction may have begun meanwhile
-                if row["version"] != old.version:
-                    raise LockTimeout(f"record {rid} changed while revising it: try again")
-                catalogue = {"piece_class": row["piece_class"], "piece": row["piece"], "sealed": prot.sealed}
-                draft.add_bytes(METADATA_PATH, metadata_document(stored, stored_names, catalogue))
-                draft.publish(message=message, user_name=archive.actor.name, created=now)
-                records.update_record(conn, stored, actor=archive.actor.name, message=message,
-                                      original_names=stored_names, sealed=prot.sealed)
-                details: dict[str, Any] = {"version": rec.version, "message": message if not prot.confidential else None,
-                           "status": rec.status if rec.status != old.status else None}
-                if rec.secrecy != old.secrecy:
-                    details["secrecy"] = {"from": old.secrecy, "to": rec.secrecy}
-                if path is not None and not prot.confidential:
-                    details["source"] = shown_name(path)
-                archive.audit(conn, action, rid, details=details)
-                conn.execute("INSERT INTO index_outbox (record_id, op, queued) VALUES (?, 'upsert', ?)", (rid, now))
-                conn.execute("DELETE FROM ingest_intents WHERE object_id = ?", (rid,))
-        except BaseException:
-            ingestor._after_failure(rid)
-            raise
->>>>>>> typing
     return rec
 
 

@@ -15,7 +15,7 @@ import socket
 import time
 from contextlib import ExitStack
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
 from dangan.errors import LockTimeout
 from dangan.repository.fsutil import flocked, lock_held as fs_lock_held
