@@ -236,3 +236,34 @@ def test_the_clerk_does_not_find_the_record_above_their_clearance_from_python_ei
     out = office("search", "会议", "--json", user="clerk").output
     assert api_hits == {json.loads(x)["record_id"] for x in out.splitlines()} == {office.minutes}
     assert api_listed == {office.minutes}
+
+
+# -- rules that now hold where a face skipped them -------------------------------------------------------------
+
+def test_an_unregistered_user_cannot_start_a_watcher_that_would_archive_as_them(office, tmp_path):
+    from dangan.core.service import watch
+    from dangan.core.watch.config import configured_folders
+    drop = tmp_path / "drop"
+    drop.mkdir()
+    (drop / "dropped.txt").write_text("投放的文件 WATCHMARK", encoding="utf-8")
+    r = office("watch", drop, "--once", "--category", "WS", "--dept", "BGS", user="nobody", ok=False)
+    assert r.exit_code == 7 and "unknown user 'nobody'" in r.output
+    a = Archive.open(office.root, actor=replace(current_actor("nobody"), session="test:nobody"))
+    try:
+        with pytest.raises(AccessDenied, match="unknown user 'nobody'"):
+            watch.watcher(a, configured_folders(a.config, a.root))
+    finally:
+        a.close()
+    assert (drop / "dropped.txt").exists()                       # left where it was, not taken
+    assert office("search", "WATCHMARK", "--count", user="boss").output.strip() == "0"
+    denied = events(office, "access.denied")[-2:]
+    assert [(e["actor"], e["details"]["action"]) for e in denied] == [("nobody", "ingest"), ("nobody", "ingest")]
+    office("watch", drop, "--once", "--category", "WS", "--dept", "BGS", user="clerk")
+    assert office("search", "WATCHMARK", "--count", user="boss").output.strip() == "1"   # a registered user may
+
+
+def test_volume_key_operations_need_a_registered_user(office):
+    r = office("volume", "lock", user="nobody", ok=False)
+    assert r.exit_code == 7
+    assert events(office, "access.denied")[-1]["details"]["action"] == "lock volumes"
+    assert office("volume", "lock", user="clerk").output.startswith("locked: ")
