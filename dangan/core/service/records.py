@@ -123,4 +123,11 @@ def check(archive: Archive, ref: str | None = None, *, digests: bool = True, dec
     return run(archive, ref, digests=digests, decrypt=decrypt, progress=progress)
 
 
-__all__ = ["RecordView", "ingest", "revise", "show", "versions", "ls", "get", "approve", "check"]
+
+def id_width(archive: Archive) -> int:
+    """How many characters of a record id are unique in this archive (listings cut ids to it)."""
+    from dangan.core.catalogue.records import short_id_length
+    return short_id_length(archive.conn)
+
+
+__all__ = ["RecordView", "ingest", "revise", "show", "versions", "ls", "id_width", "get", "approve", "check"]
