@@ -267,3 +267,56 @@ def test_volume_key_operations_need_a_registered_user(office):
     assert r.exit_code == 7
     assert events(office, "access.denied")[-1]["details"]["action"] == "lock volumes"
     assert office("volume", "lock", user="clerk").output.startswith("locked: ")
+
+
+def _decisions(twin) -> list[tuple]:
+    """Deciding on what the boss set in motion: a loan, a hold, a declassification-free destruction list."""
+    from dangan.core.service import disposition, holds, lending
+    loan, hold = twin.loan, twin.hold
+    return [
+        ("lend approve", ["lend", "approve", loan], lambda a: lending.approve(a, loan)),
+        ("lend refuse", ["lend", "refuse", loan, "--reason", "不予"], lambda a: lending.refuse(a, loan, "不予")),
+        ("lend issue", ["lend", "issue", loan], lambda a: lending.issue(a, loan)),
+        ("lend return", ["lend", "return", loan, "--all"], lambda a: lending.return_items(a, loan, everything=True)),
+        ("hold release", ["hold", "release", hold, "--reason", "结案"], lambda a: holds.release(a, hold, "结案")),
+        ("disposition extend", ["disposition", "extend", twin.minutes, "--until", "2099-01-01", "--reason", "复审"],
+         lambda a: disposition.extend(a, twin.minutes, until="2099-01-01", reason="复审")),
+    ]
+
+
+@pytest.mark.parametrize("who", ["nobody", "clerk", "aud"])
+def test_decisions_refused_from_python_as_on_the_cli(twins, who):
+    for twin in twins:
+        out = twin("lend", "request", twin.minutes, "--purpose", "查阅", "--json", user="boss").output
+        twin.loan = json.loads(out)["loan"]
+        out = twin("hold", "add", twin.above_clerk, "--reason", "诉讼", "--authority", "法院", "--json",
+                   user="boss").output
+        twin.hold = json.loads(out)["id"]
+    by_cli, by_api = twins
+    trails, codes = [], []
+    for side, twin in (("cli", by_cli), ("api", by_api)):
+        alike = {twin.minutes: "<minutes>", twin.above_clerk: "<record>", str(twin.base): "<base>"}
+        start = _last_seq(twin.root)
+        outcome = {}
+        for name, args, call in _decisions(twin):
+            if side == "cli":
+                outcome[name] = twin(*args, user=who, ok=False).exit_code
+                continue
+            a = Archive.open(twin.root, actor=replace(current_actor(who), session=f"test:{who}"))
+            try:
+                call(a)
+                outcome[name] = 0
+            except DanganError as exc:
+                outcome[name] = exc.exit_code
+            finally:
+                a.close()
+        codes.append(outcome)
+        trails.append(_trail(twin.root, alike, start))
+    assert codes[1] == codes[0]
+    assert trails[1] == trails[0]
+    assert set(codes[0].values()) == {AccessDenied.exit_code}, codes[0]    # none of them may decide these
+    assert [e[3] for e in trails[0]] == ["denied"] * len(codes[0])           # each refusal audited, nothing else
+    for twin in twins:                                                       # and nothing changed
+        loans = [json.loads(x) for x in twin("lend", "list", "--json", user="boss").output.splitlines()]
+        assert [b["status"] for b in loans] == ["requested"]
+        assert twin("hold", "list", "--json", user="boss").output.count('"released_at": null') == 1
