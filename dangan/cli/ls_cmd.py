@@ -30,8 +30,7 @@ def ls(ctx, filters, department, category, year, secrecy, volume, puid, sort, li
     if as_json:
         json_lines(r.to_dict() for r in recs)
         return
-    from ..core.catalogue.records import short_id_length
-    cut = None if wide else short_id_length(archive.conn)
+    cut = None if wide else records.id_width(archive)
     table([(r.id[:cut], r.archival_code or "", r.year or "", r.department or "", r.category or "", _marked(r.secrecy),
             r.title or ("[locked]" if r.secrecy in ("secret", "confidential", "top-secret") else "")) for r in recs],
           ["ID", "CODE", "YEAR", "DEPT", "CAT", "SECRECY", "TITLE"], None if wide else {6: 60},

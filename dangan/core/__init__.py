@@ -27,7 +27,9 @@ new upward edge; the few that exist today are listed there by file, as debts to 
     status         ``dangan status``: sections read from backup and watch
     archive        the ``Archive`` facade: an opened archive (config, catalogue, store, index)
     service/       what faces call: each operation resolves the acting user, asks the policy
-                   point, does the work and audits, inside core (reports, registers so far)
+                   point, does the work and audits, inside core (records, search, lending, holds,
+                   disposition, inspection, export, audit, reports, registers, users, volumes,
+                   declassification, alerts, backup, watch)
 
 Below core: ``dangan.repository`` (OCFL, keystore, crypto, the backup repository format in
 ``repository/backup``), ``dangan.index`` (the search engine and dangan's analysis) and
