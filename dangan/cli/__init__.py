@@ -155,6 +155,7 @@ COMMAND_MODULES: dict[str, tuple[str, ...]] = {
     "declassify_cmd": ("declassify",),
     "management_cmd": ("user", "access", "lend", "disposition", "hold", "inspect", "export", "import-bag",
                        "stats"),
+    "serve_cmd": ("serve", "token"),
 }
 _MODULE_OF = {name: module for module, names in COMMAND_MODULES.items() for name in names}
 

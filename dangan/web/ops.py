@@ -1,0 +1,179 @@
+"""Every core call the web face makes, in one place (pages and API call these, never core directly).
+
+Each function takes the per-request ``Archive`` (its actor is the signed-in user) and calls the
+``core.service`` function where one exists, else the core function that asks the policy point and
+audits inside core — the same calls the CLI makes.  No policy check lives here: a refusal comes
+from core as ``AccessDenied`` (audited there) and the face renders it.  When ``core.service`` grows a
+function for an operation, it is switched here and nowhere else.
+"""
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from dangan.errors import AccessDenied
+from dangan.model import Record
+
+CONFIDENTIAL = ("secret", "confidential", "top-secret")
+MARKS = {"secret": "★秘密", "confidential": "★机密", "top-secret": "★绝密"}
+
+
+def me(archive):
+    from dangan.core.policy.users import acting_user
+    return acting_user(archive, action="use the web face")
+
+
+# -- search -----------------------------------------------------------------------------------
+
+def search(archive, text: str, *, sort: str = "relevance", limit: int = 20, page: int = 1):
+    """As ``dangan search``: the index made fresh, hits filtered by the actor's view rights."""
+    from dangan.core.search.indexing import ensure_fresh, search_filter
+    from dangan.core.search.volume_search import merged_search
+    me(archive)
+    ensure_fresh(archive)
+    allowed = search_filter(archive, text)
+    return merged_search(archive, _index(archive), text, sort=sort, limit=max(1, min(limit, 100)),
+                         page=max(1, page), allowed=allowed)
+
+
+def _index(archive):
+    """One open index per archive object (a worker thread's), reopened when the engine says it changed."""
+    from dangan.core.search.indexing import open_search_index
+    idx = archive.__dict__.get("_web_index")
+    if idx is None:
+        idx = archive.__dict__["_web_index"] = open_search_index(archive)
+    return idx
+
+
+def close(archive) -> None:
+    idx = archive.__dict__.pop("_web_index", None)
+    if idx is not None:
+        idx.close()
+
+
+def facets(archive, hits) -> dict[str, dict[str, int]]:
+    out: dict[str, dict[str, int]] = {}
+    for h in hits:
+        for name in ("department", "year", "category", "secrecy", "volume", "mime"):
+            v = getattr(h, name, None)
+            if v not in (None, ""):
+                out.setdefault(name, {}).setdefault(str(v), 0)
+                out[name][str(v)] += 1
+    return out
+
+
+# -- records ------------------------------------------------------------------------------------
+
+@dataclass
+class Shown:
+    """A record as the actor may see it: ``denied`` → only id and secrecy mark are known."""
+    record: Record | None
+    id: str
+    secrecy: str
+    denied: str | None = None
+    locked: bool = False
+    versions: list[dict] | None = None
+
+
+def record(archive, ref: str, version: int | None = None) -> Shown:
+    """As ``dangan show``: ``view`` asked at the policy point (refusals audited there)."""
+    from dangan.core.policy.access import require
+    from dangan.core.confidential.sealing import versions_shown
+    me(archive)
+    rec = archive.record(ref, version)
+    try:
+        require(archive, "view", rec)
+    except AccessDenied as exc:
+        return Shown(None, rec.id, rec.secrecy or "public", denied=exc.message)
+    rec, locked = archive.opened(rec)
+    return Shown(rec, rec.id, rec.secrecy or "public", locked=locked, versions=versions_shown(archive, rec.id))
+
+
+def open_file(archive, ref: str, n: int, *, version: int | None = None, byte_range: str | None = None,
+              via: str = "web"):
+    from dangan.core.store.retrieval_stream import open_file as run
+    me(archive)
+    return run(archive, ref, n, version=version, byte_range=byte_range, via=via)
+
+
+def ingest(archive, path: Path, fields: dict[str, Any]) -> Record:
+    """As ``dangan ingest FILE``: the registered-user check, the plugins' validation, the pipeline."""
+    return archive.ingest(path, **fields)
+
+
+def category(archive, code: str | None):
+    if not code:
+        return None
+    return archive.plugins.schemes().get(code)
+
+
+def categories(archive) -> list:
+    return [r.category for r in archive.plugins.schemes()]
+
+
+# -- lending -------------------------------------------------------------------------------------
+
+def loans(archive, **filters):
+    from dangan.core.service.registers import loans as run
+    return run(archive, **filters)
+
+
+def loan(archive, lid: str) -> dict:
+    from dangan.core.management.lending import get_loan
+    me(archive)
+    return get_loan(archive, lid)
+
+
+def lend_request(archive, refs: list[str], purpose: str, days: int | None) -> dict:
+    from dangan.core.management.lending import request
+    return request(archive, refs, purpose=purpose, days=days)
+
+
+def lend_approve(archive, lid: str, note: str = "") -> dict:
+    from dangan.core.management.lending import approve
+    return approve(archive, lid, note)
+
+
+def lend_refuse(archive, lid: str, reason: str) -> dict:
+    from dangan.core.management.lending import refuse
+    return refuse(archive, lid, reason)
+
+
+def lend_issue(archive, lid: str, refs: list[str]) -> dict:
+    from dangan.core.management.lending import issue
+    return issue(archive, lid, refs)
+
+
+def lend_return(archive, lid: str, refs: list[str], condition: str = "intact") -> dict:
+    from dangan.core.management.lending import return_items
+    return return_items(archive, lid, refs, condition=condition)
+
+
+# -- registers, audit, statistics -------------------------------------------------------------------
+
+def holds(archive):
+    from dangan.core.service.registers import holds as run
+    return run(archive)
+
+
+def stats(archive, by: str = "department,year"):
+    from dangan.core.service.reports import run_stats
+    return run_stats(archive, by)
+
+
+def audit_events(archive, *, actor: str = "", action: str = "", record: str = "", since: str = "",
+                 until: str = "", limit: int = 200) -> list:
+    """As ``dangan audit log``: the whole trail to auditors and admins, to others the events they may see;
+    newest first, filtered by actor, action, record and date."""
+    from dangan.core.policy.disclosure import readable_events
+    obj = archive.resolve(record) if record else None
+    evs = readable_events(archive, obj=obj, action=action or None)
+    evs = [e for e in evs if (not actor or e.actor == actor) and (not since or e.time[:10] >= since)
+           and (not until or e.time[:10] <= until)]
+    return list(reversed(evs))[:max(1, min(limit, 1000))]
+
+
+def today() -> str:
+    return dt.date.today().isoformat()
