@@ -29,6 +29,12 @@ def endpoint(web, handler, scope: str, *, multipart: bool = False):
     async def run_endpoint(request: Request) -> Response:
         auth = request.headers.get("authorization", "")
         bearer = auth[7:].strip() if auth[:7].lower() == "bearer " else None
+        token = await run_in_threadpool(lookup, bearer)      # who it is first: an anonymous body is never parsed
+        if token is None:
+            return JSONResponse({"error": "a valid API token is needed (Authorization: Bearer TOKEN)"},
+                                status_code=401, headers={"WWW-Authenticate": "Bearer"})
+        if scope not in token.scopes:
+            return _err(403, f"this token lacks the scope {scope!r}")
         form = None
         if multipart:
             from dangan.web.http import multipart_in_memory
@@ -38,22 +44,19 @@ def endpoint(web, handler, scope: str, *, multipart: bool = False):
                 return _err(status_of(exc), exc.message)
             except Exception:
                 return _err(400, "bad multipart body")
+        return await run_in_threadpool(run, request, form, token)
 
-        def run() -> Response:
-            from dangan.core.policy.credentials import token_of
-            with web.archives.acting(None) as anon:
-                token = token_of(anon, bearer)
-            if token is None:
-                return JSONResponse({"error": "a valid API token is needed (Authorization: Bearer TOKEN)"},
-                                    status_code=401, headers={"WWW-Authenticate": "Bearer"})
-            if scope not in token.scopes:
-                return _err(403, f"this token lacks the scope {scope!r}")
-            with web.archives.acting(token.user) as archive:
-                try:
-                    return handler(archive, request, form, token)
-                except DanganError as exc:
-                    return _err(status_of(exc), exc.message)
-        return await run_in_threadpool(run)
+    def lookup(bearer):
+        from dangan.core.policy.credentials import token_of
+        with web.archives.acting(None) as anon:
+            return token_of(anon, bearer)
+
+    def run(request, form, token) -> Response:
+        with web.archives.acting(token.user) as archive:
+            try:
+                return handler(archive, request, form, token)
+            except DanganError as exc:
+                return _err(status_of(exc), exc.message)
     return run_endpoint
 
 

@@ -52,8 +52,11 @@ def page(web: Web, handler: Callable, *, multipart: bool = False) -> Callable:
     """A page: session required; a POST's form read (bounded) and its CSRF token checked; then ``handler(
     archive, request, form, session)`` in a worker thread; domain errors rendered as a page."""
     async def endpoint(request: Request) -> Response:
-        form = None
-        if request.method == "POST":
+        form = sess = None
+        if request.method == "POST":                 # who it is first: an anonymous body is never parsed
+            sess = await run_in_threadpool(lookup, request)
+            if sess is None:
+                return web.render(request, "error.html", 403, message="请先登录 (sign in first)")
             try:
                 if multipart:
                     from dangan.web.http import multipart_in_memory
@@ -64,27 +67,29 @@ def page(web: Web, handler: Callable, *, multipart: bool = False) -> Callable:
                 return web.render(request, "error.html", status_of(exc), message=exc.message)
             except Exception:                      # malformed or oversized form: starlette's own refusal
                 return web.render(request, "error.html", 400, message="bad form")
+        return await run_in_threadpool(run, request, form, sess)
 
-        def run() -> Response:
-            with web.archives.acting(None) as anon:
-                sess = web.session(anon, request)
-            if sess is None:
-                nxt = request.url.path + (f"?{request.url.query}" if request.url.query else "")
-                if request.method == "POST":
-                    return web.render(request, "error.html", 403, message="请先登录 (sign in first)")
-                return RedirectResponse("/login?next=" + _quote(nxt), status_code=303)
-            if form is not None:
-                from dangan.core.policy.credentials import csrf_ok
-                if not csrf_ok(sess, form.get("csrf")):
-                    return web.render(request, "error.html", 403, message="CSRF token missing or wrong (表单已过期，请重试)")
-            request.state.session = sess
-            with web.archives.acting(sess.user) as archive:
-                request.state.user = _user(archive)
-                try:
-                    return handler(archive, request, form, sess)
-                except DanganError as exc:
-                    return web.render(request, "error.html", status_of(exc), message=exc.message)
-        return await run_in_threadpool(run)
+    def lookup(request: Request):
+        with web.archives.acting(None) as anon:
+            return web.session(anon, request)
+
+    def run(request: Request, form, sess) -> Response:
+        if sess is None:
+            sess = lookup(request)
+        if sess is None:
+            nxt = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+            return RedirectResponse("/login?next=" + _quote(nxt), status_code=303)
+        if form is not None:
+            from dangan.core.policy.credentials import csrf_ok
+            if not csrf_ok(sess, form.get("csrf")):
+                return web.render(request, "error.html", 403, message="CSRF token missing or wrong (表单已过期，请重试)")
+        request.state.session = sess
+        with web.archives.acting(sess.user) as archive:
+            request.state.user = _user(archive)
+            try:
+                return handler(archive, request, form, sess)
+            except DanganError as exc:
+                return web.render(request, "error.html", status_of(exc), message=exc.message)
     return endpoint
 
 
