@@ -8,13 +8,8 @@ from pathlib import Path
 import click
 
 from . import pass_ctx
+from .options import as_of_date
 from .output import format_options, json_line, json_lines, line, table
-
-
-def _as_of(value):
-    import datetime as dt
-    from ..core.catalogue.fields import parse_date
-    return dt.date.fromisoformat(parse_date(value)) if value else None
 
 
 @click.group("lend")
@@ -34,8 +29,8 @@ def lend():
 @pass_ctx
 def lend_request(ctx, refs, purpose, days, borrower, unit, letter, id_number, as_json):
     """Ask to borrow records; prints the loan id."""
-    from ..core.management.lending import request
-    loan = request(ctx.archive(), list(refs), purpose=purpose, days=days, borrower=borrower, unit=unit,
+    from ..core.service import lending
+    loan = lending.request(ctx.archive(), refs, purpose=purpose, days=days, borrower=borrower, unit=unit,
                    letter=letter, id_number=id_number)
     if as_json:
         json_line({"loan": loan["id"], **loan})
@@ -50,8 +45,8 @@ def lend_request(ctx, refs, purpose, days, borrower, unit, letter, id_number, as
 @pass_ctx
 def lend_approve(ctx, loan_id, note):
     """Approve a loan (department head of the borrower; a manager for secret files)."""
-    from ..core.management.lending import approve
-    loan = approve(ctx.archive(), loan_id, note)
+    from ..core.service import lending
+    loan = lending.approve(ctx.archive(), loan_id, note)
     line(f"loan {loan['id']} approved: due back {loan['due']}")
 
 
@@ -64,8 +59,8 @@ def lend_approve(ctx, loan_id, note):
 @pass_ctx
 def lend_issue(ctx, loan_id, refs, out, as_json):
     """Issue an approved loan (all items not yet issued, or the ones named): in place, or copies with -o."""
-    from ..core.management.lending import issue
-    loan = issue(ctx.archive(), loan_id, list(refs), copy_to=out)
+    from ..core.service import lending
+    loan = lending.issue(ctx.archive(), loan_id, refs, copy_to=out)
     if as_json:
         json_line(loan)
         return
@@ -82,8 +77,8 @@ def lend_issue(ctx, loan_id, refs, out, as_json):
 @pass_ctx
 def lend_refuse(ctx, loan_id, reason):
     """Refuse a loan request."""
-    from ..core.management.lending import refuse
-    refuse(ctx.archive(), loan_id, reason)
+    from ..core.service import lending
+    lending.refuse(ctx.archive(), loan_id, reason)
     line(f"loan {loan_id} refused")
 
 
@@ -95,13 +90,10 @@ def lend_refuse(ctx, loan_id, reason):
 @pass_ctx
 def lend_return(ctx, loan_id, refs, everything, condition):
     """Receive returned records, checked item by item."""
-    from ..core.management.lending import get_loan, return_items
-    archive = ctx.archive()
-    if everything:
-        refs = [i["record_id"] for i in get_loan(archive, loan_id)["items"] if not i["returned_at"]]
-    loan = return_items(archive, loan_id, list(refs), condition=condition)
+    from ..core.service import lending
+    loan = lending.return_items(ctx.archive(), loan_id, refs, everything=everything, condition=condition)
     left = [i for i in loan["items"] if not i["returned_at"]]
-    line(f"loan {loan_id}: {len(refs)} returned, {len(left)} still out" +
+    line(f"loan {loan_id}: {len(loan['received'])} returned, {len(left)} still out" +
                ("" if left else " — loan closed"))
 
 
@@ -125,7 +117,7 @@ def lend_list(ctx, overdue, as_of, status, borrower, as_json):
     """Loans (with --overdue: those past due, as of today or --as-of)."""
     from ..core.service import registers
     archive = ctx.archive()
-    loans = registers.loans(archive, overdue=overdue, as_of=_as_of(as_of), status=status, borrower=borrower)
+    loans = registers.loans(archive, overdue=overdue, as_of=as_of_date(as_of), status=status, borrower=borrower)
     if as_json:
         json_lines(loans)
         return
@@ -148,20 +140,9 @@ def lend_overdue(click_ctx, as_of, as_json):
 @pass_ctx
 def lend_register(ctx, since, until, fmt):
     """The lending register (借阅登记簿): one line per item lent, requested between --from and --to."""
-    from ..core.service import registers
-    archive = ctx.archive()
-    s, u = _as_of(since), _as_of(until)
-    loans = registers.loans(archive, action="read the lending register", since=s and s.isoformat(),
-                            until=u and u.isoformat())
-    rows = [{"loan": b["id"], "requested": b["requested_at"][:10], "borrower": b["borrower"],
-             "unit": b["external_unit"] or "", "department": b["department"] or "", "purpose": b["purpose"],
-             "record": i["record_id"], "archival_code": i["archival_code"] or "", "approved_by": b["decided_by"] or "",
-             "issued": (i["issued_at"] or "")[:10], "mode": i["issue_mode"] or "",
-             "due": b["due"] or "", "returned": (i["returned_at"] or "")[:10], "received_by": i["received_by"] or "",
-             "condition": i["condition"] or "", "status": b["status"]}
-            for b in loans for i in b["items"]]
-    cols = ["loan", "requested", "borrower", "unit", "department", "purpose", "record", "archival_code",
-            "approved_by", "issued", "mode", "due", "returned", "received_by", "condition", "status"]
+    from ..core.service import lending
+    rows = lending.register(ctx.archive(), since=as_of_date(since), until=as_of_date(until))
+    cols = lending.REGISTER_COLUMNS
     if fmt == "json":
         json_lines(rows)
     elif fmt == "csv":
