@@ -1,8 +1,9 @@
 """Every core call the web face makes, in one place (pages and API call these, never core directly).
 
 Each function takes the per-request ``Archive`` (its actor is the signed-in user) and calls the
-``core.service`` function where one exists, else the core function that asks the policy point and
-audits inside core — the same calls the CLI makes.  No policy check lives here: a refusal comes
+``core.service`` function (search, records, lending, registers, reports, audit) — the same calls the CLI
+makes; the two without one yet (streaming a file, reading a loan) call the core function that asks the
+policy point and audits inside core.  No policy check lives here: a refusal comes
 from core as ``AccessDenied`` (audited there) and the face renders it.  When ``core.service`` grows a
 function for an operation, it is switched here and nowhere else.
 """
@@ -16,8 +17,6 @@ from typing import Any
 from dangan.errors import AccessDenied
 from dangan.model import Record
 
-CONFIDENTIAL = ("secret", "confidential", "top-secret")
-MARKS = {"secret": "★秘密", "confidential": "★机密", "top-secret": "★绝密"}
 
 
 def me(archive):
@@ -29,28 +28,12 @@ def me(archive):
 
 def search(archive, text: str, *, sort: str = "relevance", limit: int = 20, page: int = 1):
     """As ``dangan search``: the index made fresh, hits filtered by the actor's view rights."""
-    from dangan.core.search.indexing import ensure_fresh, search_filter
-    from dangan.core.search.volume_search import merged_search
-    me(archive)
-    ensure_fresh(archive)
-    allowed = search_filter(archive, text)
-    return merged_search(archive, _index(archive), text, sort=sort, limit=max(1, min(limit, 100)),
-                         page=max(1, page), allowed=allowed)
-
-
-def _index(archive):
-    """One open index per archive object (a worker thread's), reopened when the engine says it changed."""
-    from dangan.core.search.indexing import open_search_index
-    idx = archive.__dict__.get("_web_index")
-    if idx is None:
-        idx = archive.__dict__["_web_index"] = open_search_index(archive)
-    return idx
+    from dangan.core.service.search import search as run
+    return run(archive, text, sort=sort, limit=max(1, min(limit, 100)), page=max(1, page))
 
 
 def close(archive) -> None:
-    idx = archive.__dict__.pop("_web_index", None)
-    if idx is not None:
-        idx.close()
+    """Nothing kept per archive object yet (the service opens and closes the index per search)."""
 
 
 def facets(archive, hits) -> dict[str, dict[str, int]]:
@@ -78,17 +61,16 @@ class Shown:
 
 
 def record(archive, ref: str, version: int | None = None) -> Shown:
-    """As ``dangan show``: ``view`` asked at the policy point (refusals audited there)."""
-    from dangan.core.policy.access import require
-    from dangan.core.confidential.sealing import versions_shown
-    me(archive)
-    rec = archive.record(ref, version)
+    """As ``dangan show``: ``view`` asked at the policy point (refusals audited there); a refusal leaves only
+    the id and the secrecy marking known."""
+    from dangan.core.service.records import show
     try:
-        require(archive, "view", rec)
+        view = show(archive, ref, version)
     except AccessDenied as exc:
+        rec = archive.record(ref, version)
         return Shown(None, rec.id, rec.secrecy or "public", denied=exc.message)
-    rec, locked = archive.opened(rec)
-    return Shown(rec, rec.id, rec.secrecy or "public", locked=locked, versions=versions_shown(archive, rec.id))
+    rec = view.record
+    return Shown(rec, rec.id, rec.secrecy or "public", locked=view.locked, versions=view.versions)
 
 
 def open_file(archive, ref: str, n: int, *, version: int | None = None, byte_range: str | None = None,
@@ -99,8 +81,23 @@ def open_file(archive, ref: str, n: int, *, version: int | None = None, byte_ran
 
 
 def ingest(archive, path: Path, fields: dict[str, Any]) -> Record:
-    """As ``dangan ingest FILE``: the registered-user check, the plugins' validation, the pipeline."""
-    return archive.ingest(path, **fields)
+    """As ``dangan ingest FILE``: the registered-user check, the plugins' validation, the pipeline; a refusal
+    is raised as the error its exit code names (422 for a validation rule, 409 for a duplicate…)."""
+    from dangan.core.catalogue.fields import RecordFields
+    from dangan.core.service.records import ingest as run
+    outcome = run(archive, [path], RecordFields(**fields), create_volume=False)[0]
+    if outcome.status != "archived":
+        raise _error_for(outcome.exit_code)(outcome.message)
+    return archive.record(outcome.record_id)
+
+
+def _error_for(code: int):
+    from dangan import errors
+    for cls in (errors.ValidationFailed, errors.DuplicateRecord, errors.AccessDenied, errors.NotFound,
+                errors.FileRefused, errors.CryptoError, errors.StorageFull, errors.LockTimeout, errors.UsageError):
+        if cls.exit_code == code:
+            return cls
+    return errors.DanganError
 
 
 def category(archive, code: str | None):
@@ -120,34 +117,28 @@ def loans(archive, **filters):
     return run(archive, **filters)
 
 
-def loan(archive, lid: str) -> dict:
-    from dangan.core.management.lending import get_loan
-    me(archive)
-    return get_loan(archive, lid)
-
-
 def lend_request(archive, refs: list[str], purpose: str, days: int | None) -> dict:
-    from dangan.core.management.lending import request
+    from dangan.core.service.lending import request
     return request(archive, refs, purpose=purpose, days=days)
 
 
 def lend_approve(archive, lid: str, note: str = "") -> dict:
-    from dangan.core.management.lending import approve
+    from dangan.core.service.lending import approve
     return approve(archive, lid, note)
 
 
 def lend_refuse(archive, lid: str, reason: str) -> dict:
-    from dangan.core.management.lending import refuse
+    from dangan.core.service.lending import refuse
     return refuse(archive, lid, reason)
 
 
 def lend_issue(archive, lid: str, refs: list[str]) -> dict:
-    from dangan.core.management.lending import issue
+    from dangan.core.service.lending import issue
     return issue(archive, lid, refs)
 
 
 def lend_return(archive, lid: str, refs: list[str], condition: str = "intact") -> dict:
-    from dangan.core.management.lending import return_items
+    from dangan.core.service.lending import return_items
     return return_items(archive, lid, refs, condition=condition)
 
 
@@ -167,9 +158,8 @@ def audit_events(archive, *, actor: str = "", action: str = "", record: str = ""
                  until: str = "", limit: int = 200) -> list:
     """As ``dangan audit log``: the whole trail to auditors and admins, to others the events they may see;
     newest first, filtered by actor, action, record and date."""
-    from dangan.core.policy.disclosure import readable_events
-    obj = archive.resolve(record) if record else None
-    evs = readable_events(archive, obj=obj, action=action or None)
+    from dangan.core.service.audit import log
+    evs = log(archive, ref=record or None, action=action or None)
     evs = [e for e in evs if (not actor or e.actor == actor) and (not since or e.time[:10] >= since)
            and (not until or e.time[:10] <= until)]
     return list(reversed(evs))[:max(1, min(limit, 1000))]
