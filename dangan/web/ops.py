@@ -87,7 +87,10 @@ def ingest(archive, path: Path, fields: dict[str, Any]) -> Record:
     from dangan.core.service.records import ingest as run
     outcome = run(archive, [path], RecordFields(**fields), create_volume=False)[0]
     if outcome.status != "archived":
-        raise _error_for(outcome.exit_code)(outcome.message)
+        message = outcome.message
+        for prefix in (f"{path}: ", f"{outcome.source}: "):       # the spool's path is no business of the user
+            message = message.removeprefix(prefix)
+        raise _error_for(outcome.exit_code)(message.replace(str(path), path.name))
     return archive.record(outcome.record_id)
 
 

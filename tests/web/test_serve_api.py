@@ -75,6 +75,7 @@ def test_ingest_is_idempotent_and_validation_refusals_are_422(cli, office, archi
     with client(archive_root) as c:
         r = c.post("/api/v1/records", headers=h, files={"file": ("客户.txt", "客户资料".encode())}, data=fields)
         assert r.status_code == 422 and "customer_name" in r.json()["error"]           # the plugin's message
+        assert "/dev/shm" not in r.json()["error"]
         data = {**fields, "meta": "customer_name=张三"}
         key = {**h, "Idempotency-Key": "order-2024-0001"}
         first = c.post("/api/v1/records", headers=key, files={"file": ("客户.txt", "客户资料".encode())}, data=data)
