@@ -241,6 +241,10 @@ SCHEMA: dict[str, Spec] = {
     "disposition": Table({"approver_roles": Either((Str(nonempty=True), StrList()))}),
     "inspection": Table({"months": Int(minimum=1)}),
     "alerts": Table({"notify_command": Str()}),
+    "serve": Table({                                # dangan serve (issue 16; core/policy/credentials.py)
+        "session_hours": Int(minimum=1), "signin_failures": Int(minimum=1), "signin_window_minutes": Int(minimum=1),
+        "max_upload_mb": Int(minimum=1), "secure_cookies": Bool(),
+    }),
     "watch": Table({
         "settle_seconds": Number(minimum=0, unit="seconds"),
         "rescan_seconds": Number(minimum=0, exclusive=True, unit="seconds"),
