@@ -168,5 +168,58 @@ def audit_events(archive, *, actor: str = "", action: str = "", record: str = ""
     return list(reversed(evs))[:max(1, min(limit, 1000))]
 
 
+# -- disposition and alerts -------------------------------------------------------------------------
+
+def disposition_due(archive):
+    from dangan.core.service.disposition import due
+    return due(archive)
+
+
+def destruction_lists(archive):
+    from dangan.core.service.registers import destruction_lists as run
+    return run(archive)
+
+
+def destruction_list(archive, lid: str):
+    from dangan.core.service.registers import destruction_list as run
+    return run(archive, lid)
+
+
+def destruction_propose(archive, refs: list[str], reason: str):
+    from dangan.core.service.disposition import propose
+    return propose(archive, refs, reason=reason)
+
+
+def destruction_decide(archive, lid: str, verdict: str, note: str):
+    from dangan.core.service import disposition
+    return disposition.approve(archive, lid, note) if verdict == "approve" else disposition.reject(archive, lid, note)
+
+
+def destruction_plan(archive, lid: str):
+    from dangan.core.service.disposition import plan
+    return plan(archive, lid)
+
+
+def destruction_execute(archive, lid: str):
+    from dangan.core.service.disposition import execute
+    return execute(archive, lid)
+
+
+def alerts(archive, user) -> list[dict]:
+    """Open alerts addressed to this user (by name or by one of their roles), as ``dangan alerts`` lists them."""
+    from dangan.core.management.alerts import list_alerts
+    me(archive)
+    return [a for a in list_alerts(archive) if a["recipient"] in (user.name, *user.roles)]
+
+
+def acknowledge_alert(archive, user, alert_id: str) -> dict:
+    from dangan.core.management.alerts import acknowledge, get_alert
+    from dangan.core.policy.users import deny
+    a = get_alert(archive, alert_id)
+    if a["recipient"] not in (user.name, *user.roles):
+        raise deny(archive, "acknowledge alerts", a["record_id"], f"alert {a['id']} is addressed to {a['recipient']}")
+    return acknowledge(archive, alert_id)
+
+
 def today() -> str:
     return dt.date.today().isoformat()

@@ -139,7 +139,58 @@ def routes(web) -> list[Route]:
         events = ops.audit_events(archive, **f)
         return web.render(request, "audit.html", events=events, f=f)
 
+    # -- disposition --------------------------------------------------------------------------------
+    def disposition(archive, request, form, sess, message=None, status=200):
+        return web.render(request, "disposition.html", status, due=ops.disposition_due(archive),
+                          lists=ops.destruction_lists(archive), message=message)
+
+    def disposition_propose(archive, request, form, sess):
+        refs = [r for r in str(form.get("records") or "").split() if r]
+        try:
+            lst = ops.destruction_propose(archive, refs, str(form.get("reason") or ""))
+        except DanganError as exc:
+            return disposition(archive, request, form, sess, message=exc.message, status=status_of(exc))
+        return RedirectResponse(f"/disposition/{lst['list']}", status_code=303)
+
+    def destruction_list(archive, request, form, sess, message=None, status=200):
+        lid = request.path_params["lid"]
+        lst = ops.destruction_list(archive, lid)
+        plan = None
+        if lst["status"] in ("approved", "executing") and request.query_params.get("confirm"):
+            plan = ops.destruction_plan(archive, lid)          # what will be destroyed, listed before it is
+        return web.render(request, "destruction_list.html", status, lst=lst, plan=plan, message=message)
+
+    def destruction_action(action):
+        def handler(archive, request, form, sess):
+            lid = request.path_params["lid"]
+            try:
+                if action in ("approve", "reject"):
+                    ops.destruction_decide(archive, lid, action, str(form.get("note") or ""))
+                elif str(form.get("confirmed") or "") == lid:  # the confirmation names the list
+                    ops.destruction_execute(archive, lid)
+                else:
+                    raise UsageError("confirm the destruction: the list above shows what will be destroyed")
+            except DanganError as exc:
+                return destruction_list(archive, request, form, sess, message=exc.message, status=status_of(exc))
+            return RedirectResponse(f"/disposition/{lid}", status_code=303)
+        return handler
+
+    # -- alerts -------------------------------------------------------------------------------------
+    def alerts(archive, request, form, sess):
+        return web.render(request, "alerts.html", alerts=ops.alerts(archive, request.state.user))
+
+    def alert_ack(archive, request, form, sess):
+        ops.acknowledge_alert(archive, request.state.user, request.path_params["aid"])
+        return RedirectResponse("/alerts", status_code=303)
+
     return [
+        Route("/disposition", page(web, disposition), methods=["GET"]),
+        Route("/disposition", page(web, disposition_propose), methods=["POST"]),
+        Route("/disposition/{lid}", page(web, destruction_list), methods=["GET"]),
+        *[Route(f"/disposition/{{lid}}/{a}", page(web, destruction_action(a)), methods=["POST"])
+          for a in ("approve", "reject", "execute")],
+        Route("/alerts", page(web, alerts)),
+        Route("/alerts/{aid}/ack", page(web, alert_ack), methods=["POST"]),
         Route("/search", page(web, search)),
         Route("/records/{rid}", page(web, record)),
         Route("/records/{rid}/files/{n:int}", page(web, file)),

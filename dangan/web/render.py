@@ -42,6 +42,13 @@ WORDS: dict[str, tuple[str, str]] = {
     "records_by": ("按部门和年度统计", "Records by department and year"),
     "placed": ("保全时间", "Placed"), "released": ("解除", "Released"), "facets": ("分面", "Facets"),
     "text": ("正文", "Text"), "condition": ("状况", "Condition"),
+    "disposition": ("处置", "Disposition"), "due_records": ("到期档案", "Records due"),
+    "lists": ("销毁清册", "Destruction lists"), "propose": ("提出销毁清册", "Propose a list"),
+    "reject": ("驳回", "Reject"), "execute": ("执行销毁", "Execute"), "will": ("将执行", "Will"),
+    "confirm": ("确认", "Confirm"), "certificate": ("销毁证明", "Certificate"), "alerts": ("提醒", "Alerts"),
+    "acknowledge": ("确认收到", "Acknowledge"), "message": ("内容", "Message"),
+    "proposed_by": ("提出人", "Proposed by"), "decided_by": ("审批人", "Decided by"),
+    "confirm_destroy": ("以下档案将被销毁，不可恢复。确认执行？", "These records will be destroyed, irreversibly. Execute?"),
 }
 SECRECY_ZH = {"public": "公开", "internal": "内部", "secret": "★秘密", "confidential": "★机密", "top-secret": "★绝密"}
 
