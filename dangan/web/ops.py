@@ -221,5 +221,37 @@ def acknowledge_alert(archive, user, alert_id: str) -> dict:
     return acknowledge(archive, alert_id)
 
 
+# -- volumes and users ---------------------------------------------------------------------------------
+
+def volumes(archive) -> list[dict]:
+    """As ``dangan volume list``: volumes within the user's clearance, counting only records within it."""
+    from dangan.core.policy.disclosure import volume_list
+    me(archive)
+    return volume_list(archive)
+
+
+def volume_contents(archive, name: str) -> list[Record]:
+    from dangan.core.service.records import ls
+    return ls(archive, volume=name, sort="code")
+
+
+def volume_report(archive, report: str, name: str):
+    """A plugin's volume report (``contents_list``, ``reference_sheet``), or None when no plugin offers it."""
+    if report not in archive.plugins.reports():
+        return None
+    from dangan.core.service.reports import run_report
+    return run_report(archive, report, {"volume": name})
+
+
+def users(archive):
+    from dangan.core.service.registers import users as run
+    return run(archive)
+
+
+def set_password(archive, name: str, password: str) -> None:
+    from dangan.core.policy.credentials import set_password as run
+    run(archive, name, password)
+
+
 def today() -> str:
     return dt.date.today().isoformat()

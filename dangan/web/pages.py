@@ -183,7 +183,34 @@ def routes(web) -> list[Route]:
         ops.acknowledge_alert(archive, request.state.user, request.path_params["aid"])
         return RedirectResponse("/alerts", status_code=303)
 
+    # -- volumes, users -----------------------------------------------------------------------------
+    def volumes(archive, request, form, sess):
+        return web.render(request, "volumes.html", volumes=ops.volumes(archive))
+
+    def volume(archive, request, form, sess):
+        name = request.path_params["name"]
+        if name not in {v["name"] for v in ops.volumes(archive)}:
+            raise NotFound(f"no volume {name!r} (or not within your clearance)")
+        return web.render(request, "volume.html", volume_name=name, records=ops.volume_contents(archive, name),
+                          contents=ops.volume_report(archive, "contents_list", name),
+                          sheet=ops.volume_report(archive, "reference_sheet", name))
+
+    def users(archive, request, form, sess, message=None, status=200):
+        return web.render(request, "users.html", status, users=ops.users(archive), message=message)
+
+    def user_password(archive, request, form, sess):
+        name = request.path_params["name"]
+        try:
+            ops.set_password(archive, name, str(form.get("password") or ""))
+        except DanganError as exc:
+            return users(archive, request, form, sess, message=exc.message, status=status_of(exc))
+        return users(archive, request, form, sess, message=f"{name}: 密码已设置 (password set)")
+
     return [
+        Route("/volumes", page(web, volumes)),
+        Route("/volumes/{name}", page(web, volume)),
+        Route("/users", page(web, users), methods=["GET"]),
+        Route("/users/{name}/password", page(web, user_password), methods=["POST"]),
         Route("/disposition", page(web, disposition), methods=["GET"]),
         Route("/disposition", page(web, disposition_propose), methods=["POST"]),
         Route("/disposition/{lid}", page(web, destruction_list), methods=["GET"]),

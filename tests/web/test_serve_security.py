@@ -32,7 +32,8 @@ def _routes(app):
 
 
 def _fill(path: str, ids: dict, lid: str) -> str:
-    return (path.replace("{rid}", ids["secret"]).replace("{n:int}", "1").replace("{lid}", lid).replace("{aid}", "A1"))
+    return (path.replace("{rid}", ids["secret"]).replace("{n:int}", "1").replace("{lid}", lid).replace("{aid}", "A1")
+            .replace("{name}", "V"))
 
 
 def test_every_route_as_anonymous_staff_and_auditor(cli, office, archive_root, caplog):
