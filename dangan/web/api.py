@@ -79,6 +79,12 @@ def _record(shown) -> dict:
     return d
 
 
+def _filed(shown) -> dict:
+    """What the filer of a record learns of it: all of it, or — filed above their own clearance — its id and
+    marking only."""
+    return {"id": shown.id, "secrecy": shown.secrecy, "visible": False} if shown.denied else _record(shown)
+
+
 def routes(web) -> list[Route]:
     def search(archive, request, form, token):
         p = request.query_params
@@ -130,7 +136,7 @@ def routes(web) -> list[Route]:
             digest = h.hexdigest()
             earlier = claim_idempotency(archive, token.user, key, digest)
             if earlier:
-                d = _record(ops.record(archive, earlier))
+                d = _filed(ops.record(archive, earlier))
                 return JSONResponse(d, status_code=200, headers={"Idempotent-Replay": "true"})
         rid = None
         try:
@@ -139,7 +145,7 @@ def routes(web) -> list[Route]:
         finally:
             if key:
                 settle_idempotency(archive, token.user, key, rid)
-        return JSONResponse(_record(ops.record(archive, rec.id)), status_code=201,
+        return JSONResponse(_filed(ops.record(archive, rec.id)), status_code=201,
                             headers={"Location": f"/api/v1/records/{rec.id}"})
 
     def loans(archive, request, form, token):

@@ -136,3 +136,28 @@ def test_the_lending_workflow_through_the_pages(cli, office, archive_root):
     assert loan["status"] == "returned" and loan["decided_by"] == "head"
     ev = {e["action"]: e for e in audit(cli, "lend.approve") + audit(cli, "lend.issue")}
     assert ev["lend.approve"]["actor"] == "head" and ev["lend.approve"]["details"]["session"] == "web:head"
+
+
+def test_a_confidential_upload_leaves_no_plaintext_on_disk(cli, office, archive_root, tmp_path):
+    """Filed into the sealed volume V through the API: the catalogue, the store, the index, the spool and the
+    temporary folder hold no trace of its text or its name; the archivist lists only its marking."""
+    import tempfile
+    from pathlib import Path
+
+    from leak_helpers import grep
+    marker = "绝密上传正文MARKER7741"
+    h = _bearer(cli, "arch")
+    with client(archive_root) as c:
+        r = c.post("/api/v1/records", headers=h, data={"title": "绝密上传题名QX", "volume": "V", "category": "WS",
+                                                        "department": "BGS", "date": "2021-02-02"},
+                   files={"file": ("绝密上传文件名.txt", marker.encode())})
+        assert r.status_code == 201, r.text
+        rid = r.json()["id"]
+        assert r.json() == {"id": rid, "secrecy": "secret", "visible": False}     # above arch's own clearance
+    spools = list(Path("/dev/shm").glob("dangan-upload-*"))
+    assert not spools
+    roots = [archive_root, Path(tempfile.gettempdir()) / "dangan-upload-never"]
+    assert grep(marker, roots) == [] and grep("绝密上传题名QX", [archive_root]) == []
+    assert grep("绝密上传文件名", [archive_root]) == []
+    shown = json.loads(cli("show", rid, "--json", user="boss").output)
+    assert shown["locked"] is True and shown["secrecy"] == "secret"
