@@ -10,6 +10,7 @@ same key and body answers the record filed the first time (200, ``Idempotent-Rep
 from __future__ import annotations
 
 import hashlib
+import json
 
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
@@ -25,7 +26,7 @@ def _err(status: int, message: str) -> JSONResponse:
     return JSONResponse({"error": message}, status_code=status)
 
 
-def endpoint(web, handler, scope: str, *, multipart: bool = False):
+def endpoint(web, handler, scope: str, *, multipart: bool = False, body: bool = False):
     async def run_endpoint(request: Request) -> Response:
         auth = request.headers.get("authorization", "")
         bearer = auth[7:].strip() if auth[:7].lower() == "bearer " else None
@@ -36,6 +37,12 @@ def endpoint(web, handler, scope: str, *, multipart: bool = False):
         if scope not in token.scopes:
             return _err(403, f"this token lacks the scope {scope!r}")
         form = None
+        if body:
+            form = b""
+            async for chunk in request.stream():
+                form += chunk
+                if len(form) > 64 * 1024:
+                    return _err(413, "a JSON body of at most 64 KiB")
         if multipart:
             from dangan.web.http import multipart_in_memory
             try:
@@ -152,6 +159,24 @@ def routes(web) -> list[Route]:
         p = request.query_params
         return JSONResponse(ops.loans(archive, overdue=p.get("overdue") == "1", status=p.get("status") or None))
 
+    def dispositions(archive, request, form, token):
+        return JSONResponse({"due": ops.disposition_due(archive), "lists": ops.destruction_lists(archive)})
+
+    def disposition_list(archive, request, form, token):
+        return JSONResponse(ops.destruction_list(archive, request.path_params["lid"]))
+
+    def loan_request(archive, request, form, token):
+        try:
+            body = json.loads(form or b"{}")
+        except ValueError:
+            return _err(400, "a JSON body is expected: {\"records\": [...], \"purpose\": \"...\", \"days\": N}")
+        if not isinstance(body, dict) or not isinstance(body.get("records"), list):
+            return _err(400, "records: a list of record ids or archival codes")
+        days = body.get("days")
+        loan = ops.lend_request(archive, [str(r) for r in body["records"]], str(body.get("purpose") or ""),
+                                int(days) if isinstance(days, int) else None)
+        return JSONResponse(loan, status_code=201)
+
     def holds(archive, request, form, token):
         return JSONResponse(ops.holds(archive))
 
@@ -177,7 +202,10 @@ def routes(web) -> list[Route]:
         Route("/records/{rid}/versions", endpoint(web, versions, "read")),
         Route("/records/{rid}/files", endpoint(web, files, "read")),
         Route("/records/{rid}/files/{n:int}", endpoint(web, file, "read")),
-        Route("/loans", endpoint(web, loans, "read")),
+        Route("/loans", endpoint(web, loans, "read"), methods=["GET"]),
+        Route("/loans", endpoint(web, loan_request, "lend", body=True), methods=["POST"]),
+        Route("/dispositions", endpoint(web, dispositions, "read")),
+        Route("/dispositions/{lid}", endpoint(web, disposition_list, "read")),
         Route("/holds", endpoint(web, holds, "read")),
         Route("/stats", endpoint(web, stats, "read")),
         Route("/audit", endpoint(web, audit, "read")),

@@ -64,10 +64,20 @@ def document() -> dict[str, Any]:
                 "parameters": [RID, {"name": "n", "in": "path", "required": True, "schema": {"type": "integer"}}],
                 "responses": {"200": {"description": "the file"}, "206": {"description": "a byte range"},
                               "416": {"description": "range not satisfiable"}, **ERRORS}}},
-            "/api/v1/loans": _get("The lending register", [
+            "/api/v1/loans": {**_get("The lending register", [
                 {"name": "overdue", "in": "query", "schema": {"enum": ["1"]}},
                 {"name": "status", "in": "query", "schema": {"type": "string"}}]),
+                "post": {"summary": "Request a loan for the token's user (scope lend)", "requestBody": {
+                    "required": True, "content": {"application/json": {"schema": {
+                        "type": "object", "required": ["records", "purpose"],
+                        "properties": {"records": {"type": "array", "items": {"type": "string"}},
+                                       "purpose": {"type": "string"}, "days": {"type": "integer"}}}}}},
+                    "responses": {"201": _ok("the loan, awaiting approval"), **ERRORS}}},
             "/api/v1/holds": _get("Legal holds"),
+            "/api/v1/dispositions": _get("Records due for disposition and the destruction lists"),
+            "/api/v1/dispositions/{lid}": _get("One destruction list with its items and certificate",
+                                               [{"name": "lid", "in": "path", "required": True,
+                                                 "schema": {"type": "string"}}]),
             "/api/v1/stats": _get("Records counted by fields", [{"name": "by", "in": "query",
                                                                   "schema": {"type": "string"}}]),
             "/api/v1/audit": _get("The audit trail (as `dangan audit log`)", [

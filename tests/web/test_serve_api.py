@@ -161,3 +161,19 @@ def test_a_confidential_upload_leaves_no_plaintext_on_disk(cli, office, archive_
     assert grep("绝密上传文件名", [archive_root]) == []
     shown = json.loads(cli("show", rid, "--json", user="boss").output)
     assert shown["locked"] is True and shown["secrecy"] == "secret"
+
+
+def test_loans_and_dispositions_through_the_api(cli, office, archive_root):
+    h = _bearer(cli, "clerk", "read,lend")
+    with client(archive_root) as c:
+        r = c.post("/api/v1/loans", headers=h, json={"records": [office["plain"]], "purpose": "核对", "days": 3})
+        assert r.status_code == 201 and r.json()["status"] == "requested" and r.json()["borrower"] == "clerk"
+        r = c.post("/api/v1/loans", headers=h, json={"records": [office["secret"]], "purpose": "看看"})
+        assert r.status_code == 403 and "机密标题" not in r.text
+        assert c.post("/api/v1/loans", headers=h, content=b"not json").status_code == 400
+        loans = c.get("/api/v1/loans", headers=h).json()
+        assert [x["status"] for x in loans] == ["requested"]
+        d = c.get("/api/v1/dispositions", headers=h).json()
+        assert d["lists"] == [] and isinstance(d["due"], list)
+        r = c.post("/api/v1/loans", headers=_bearer(cli, "clerk", "read"), json={"records": [], "purpose": "x"})
+        assert r.status_code == 403                                            # no lend scope
