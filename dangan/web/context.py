@@ -1,9 +1,10 @@
 """Who a request is, and the archive it acts on.
 
 Each worker thread keeps one opened ``Archive`` (its catalogue connection, loaded plugins, open index);
-a request borrows its thread's archive with the actor set to the signed-in user:
-``Actor(name=USER, session="web:USER")`` — the user the face authenticated (password session or API
-token), one identity per person for the four-eyes rules.  An anonymous request acts as ``web``,
+a request borrows its thread's archive with the actor set to the signed-in user,
+``Actor(name=USER, session="web:USER")``: the user the face authenticated (password session or API
+token), one identity per person for the four-eyes rules.  The volume keys an archive caches are
+forgotten before and after each request (unlocks are per user and expire).  An anonymous request acts as ``web``,
 which is no registered user, so every core call that asks who acts refuses it.
 """
 from __future__ import annotations
@@ -34,6 +35,16 @@ def web_actor(user: str | None) -> Actor:
     return Actor(user, os_user, overridden=True, uid=uid, session=f"web:{user}")
 
 
+#: What an ``Archive`` caches of a confidential volume for the life of the object (core.confidential.sealing):
+#: the thread's archive serves many users, and unlocks are per user and expire, so none of it outlives a request.
+KEY_CACHES = ("_record_keys", "_volume_keys")
+
+
+def forget_keys(archive) -> None:
+    for name in KEY_CACHES:
+        archive.__dict__.pop(name, None)
+
+
 class Archives:
     """One ``Archive`` per worker thread, lent to one request at a time."""
 
@@ -52,11 +63,13 @@ class Archives:
             self._local.archive = archive
             with self._lock:
                 self._all.append(archive)
+        forget_keys(archive)
         archive.actor = web_actor(user)
         archive.__dict__.pop("_audit_pending", None)
         try:
             yield archive
         finally:
+            forget_keys(archive)
             archive.actor = web_actor(None)
             if archive.conn.in_transaction:          # never leave a read transaction open between requests
                 archive.conn.execute("ROLLBACK")

@@ -243,6 +243,19 @@ def volume_report(archive, report: str, name: str):
     return run_report(archive, report, {"volume": name})
 
 
+def unlock_volume(archive, name: str, passphrase: str, minutes: float | None) -> float:
+    """As ``dangan volume unlock``: for the signed-in user (unlocks are per user and volume), if cleared."""
+    from dangan.core.catalogue.volumes import check_unlock, unlock
+    check_unlock(archive, name)                    # an uncleared user is refused before the passphrase is used
+    return unlock(archive, name, passphrase=passphrase.encode("utf-8"), minutes=minutes)
+
+
+def lock_volume(archive, name: str) -> list[str]:
+    from dangan.core.catalogue.volumes import lock
+    me(archive)
+    return lock(archive, name)
+
+
 def users(archive):
     from dangan.core.service.registers import users as run
     return run(archive)

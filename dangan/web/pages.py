@@ -191,9 +191,22 @@ def routes(web) -> list[Route]:
         name = request.path_params["name"]
         if name not in {v["name"] for v in ops.volumes(archive)}:
             raise NotFound(f"no volume {name!r} (or not within your clearance)")
-        return web.render(request, "volume.html", volume_name=name, records=ops.volume_contents(archive, name),
+        vol = next(v for v in ops.volumes(archive) if v["name"] == name)
+        return web.render(request, "volume.html", volume_name=name, vol=vol,
+                          records=ops.volume_contents(archive, name),
                           contents=ops.volume_report(archive, "contents_list", name),
                           sheet=ops.volume_report(archive, "reference_sheet", name))
+
+    def volume_key(action):
+        def handler(archive, request, form, sess):
+            name = request.path_params["name"]
+            if action == "unlock":
+                minutes = _int(form.get("minutes"), 0, 0, 24 * 60) or None
+                ops.unlock_volume(archive, name, str(form.get("passphrase") or ""), minutes)
+            else:
+                ops.lock_volume(archive, name)
+            return RedirectResponse(f"/volumes/{name}", status_code=303)
+        return handler
 
     def users(archive, request, form, sess, message=None, status=200):
         return web.render(request, "users.html", status, users=ops.users(archive), message=message)
@@ -209,6 +222,8 @@ def routes(web) -> list[Route]:
     return [
         Route("/volumes", page(web, volumes)),
         Route("/volumes/{name}", page(web, volume)),
+        Route("/volumes/{name}/unlock", page(web, volume_key("unlock")), methods=["POST"]),
+        Route("/volumes/{name}/lock", page(web, volume_key("lock")), methods=["POST"]),
         Route("/users", page(web, users), methods=["GET"]),
         Route("/users/{name}/password", page(web, user_password), methods=["POST"]),
         Route("/disposition", page(web, disposition), methods=["GET"]),

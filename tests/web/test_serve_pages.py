@@ -44,3 +44,45 @@ def test_dashboard_holds_audit_filters_and_english(cli, office, archive_root):
         assert "record.ingest" in rows and "auth.signin" not in rows
         c.get("/lang", params={"lang": "en", "next": "/search"})
         assert "Search" in c.get("/search").text and "Sign out" in c.get("/search").text
+
+
+def test_a_cleared_user_unlocks_a_sealed_volume_for_themself(cli, office, archive_root):
+    from serve_helpers import PASS
+    with client(archive_root) as c:
+        sign_in(c, "clerk")
+        r = c.post("/volumes/V/unlock", data={"csrf": csrf_of(c), "passphrase": PASS, "minutes": "5"})
+        assert r.status_code in (403, 404) and SECRET_TITLE not in r.text            # not cleared: refused
+    with client(archive_root) as c:
+        sign_in(c, "mgr")
+        page = c.get(f"/records/{office['secret']}").text
+        assert SECRET_TITLE not in page and "已封存" in page                         # sealed while locked
+        r = c.post("/volumes/V/unlock", data={"csrf": csrf_of(c, "/volumes/V"), "passphrase": "wrong one",
+                                              "minutes": "5"})
+        assert r.status_code == 409
+        c.post("/volumes/V/unlock", data={"csrf": csrf_of(c, "/volumes/V"), "passphrase": PASS, "minutes": "5"})
+        try:
+            assert SECRET_TITLE in c.get(f"/records/{office['secret']}").text        # unlocked for mgr
+        finally:
+            c.post("/volumes/V/lock", data={"csrf": csrf_of(c, "/volumes/V")})
+        assert SECRET_TITLE not in c.get(f"/records/{office['secret']}").text
+    assert [e["outcome"] for e in audit(cli, "volume.unlock")] == ["failure", "success"]
+
+
+def test_one_users_unlock_does_not_open_a_volume_for_the_next_request(office, archive_root):
+    """The worker thread's archive serves user after user: what mgr unlocked stays mgr's."""
+    from serve_helpers import PASS
+    from dangan.web import ops
+    from dangan.web.context import Archives
+    archives = Archives(archive_root)
+    try:
+        with archives.acting("mgr") as a:
+            ops.unlock_volume(a, "V", PASS, 5)
+            assert ops.record(a, office["secret"]).record.title == SECRET_TITLE
+        with archives.acting("boss") as a:                                    # cleared, but has not unlocked
+            shown = ops.record(a, office["secret"])
+            assert shown.locked and shown.record.title != SECRET_TITLE
+        with archives.acting("mgr") as a:
+            ops.lock_volume(a, "V")
+            assert ops.record(a, office["secret"]).locked
+    finally:
+        archives.close()
