@@ -162,6 +162,7 @@ COMMAND_MODULES: dict[str, tuple[str, ...]] = {
     "export_cmd": ("export",),
     "import_bag_cmd": ("import-bag",),
     "stats_cmd": ("stats",),
+    "serve_cmd": ("serve", "token"),
 }
 _MODULE_OF = {name: module for module, names in COMMAND_MODULES.items() for name in names}
 

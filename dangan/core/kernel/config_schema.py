@@ -247,6 +247,10 @@ SCHEMA: dict[str, Spec] = {
     "inspection": Table({"months": Int(minimum=1)}),
     "formats": Table({"identify": Bool(), "preservation": StrList()}),    # PRONOM identification, format policy
     "alerts": Table({"notify_command": Str()}),
+    "serve": Table({                                # dangan serve (issue 16; core/policy/credentials.py)
+        "session_hours": Int(minimum=1), "signin_failures": Int(minimum=1), "signin_window_minutes": Int(minimum=1),
+        "max_upload_mb": Int(minimum=1), "secure_cookies": Bool(),
+    }),
     "watch": Table({
         "settle_seconds": Number(minimum=0, unit="seconds"),
         "rescan_seconds": Number(minimum=0, exclusive=True, unit="seconds"),

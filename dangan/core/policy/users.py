@@ -176,6 +176,14 @@ def acting_user(archive, *, action: str = "act", obj: str = "") -> User:
     if not register_in_use(archive):
         return configured_user(archive, name)
     u = get_user(archive, name)
+    if actor.session and actor.session == f"web:{name}":
+        # the web face authenticated this user itself (password session or API token, core.policy.credentials):
+        # no OS account binding applies; a vanished or disabled user is still refused
+        if u is None:
+            raise deny(archive, action, obj, f"unknown user {name!r}")
+        if not u.active:
+            raise deny(archive, action, obj, f"user {u.name!r} is disabled")
+        return u
     if not actor.overridden and not (u and (u.os_account is None or is_account(actor, u.os_account))):
         bound = _bound_to(archive, actor)
         if len(bound) > 1:
