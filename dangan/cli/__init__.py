@@ -153,6 +153,7 @@ COMMAND_MODULES: dict[str, tuple[str, ...]] = {
     "status_cmd": ("status",),
     "backup_cmd": ("backup",),
     "declassify_cmd": ("declassify",),
+    "print_cmd": ("print",),
     "management_cmd": ("user", "access", "lend", "disposition", "hold", "inspect", "export", "import-bag",
                        "stats"),
 }

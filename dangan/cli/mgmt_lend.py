@@ -172,4 +172,17 @@ def lend_register(ctx, since, until, fmt):
         table([[r[c] for c in cols] for r in rows], [c.upper() for c in cols], {5: 30})
 
 
+@lend.command("slip")
+@click.argument("loan_id")
+@click.option("-o", "--output", "dest", required=True, type=click.Path(path_type=Path, dir_okay=False,
+                                                                       allow_dash=True),
+              help="The PDF file to write (- for standard output).")
+@pass_ctx
+def lend_slip(ctx, loan_id, dest):
+    """Print the loan's 借阅单 (lending slip) as PDF, with lines to sign (the same as `dangan print lending-slip`)."""
+    from ..core.service.forms import lending_slip
+    from .export_formats import write_bytes
+    write_bytes(lending_slip(ctx.archive(), loan_id), dest, f"lending slip of loan {loan_id}")
+
+
 COMMANDS = [lend]
