@@ -11,7 +11,8 @@ sys.path.insert(0, str(Path(__file__).parent))
 from ocfl_helpers import assert_store_valid  # noqa: E402
 
 # Test data lives inside the repository (tests/data/), so a clone on its own runs the suite.
-DATA = Path(__file__).resolve().parent / "data"
+REPO = Path(__file__).resolve().parent.parent
+DATA = REPO / "tests" / "data"
 CORPUS = DATA / "corpus"
 FIXTURES = DATA / "ocfl-fixtures" / "1.1"
 REGULATIONS = DATA / "seed" / "regulations.zh.txt"

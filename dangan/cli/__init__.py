@@ -141,7 +141,7 @@ def cli(ctx: click.Context, archive_path: str | None, as_user: str | None) -> No
 
 
 #: Where each command lives; a module exposes ``COMMANDS``.  Only the module of the command being
-#: run is imported (``dangan show`` does not pay for ``dangan backup``); tests/test_cli_registry.py
+#: run is imported (``dangan show`` does not pay for ``dangan backup``); tests/cli/test_cli_registry.py
 #: checks this table against the modules.
 COMMAND_MODULES: dict[str, tuple[str, ...]] = {
     "admin": ("init", "check", "rebuild-catalogue", "audit"),

@@ -1,7 +1,7 @@
 """dangan's core: everything a face (CLI, web, API, worker) calls, in capability packages.
 
 The map, lowest layer first.  A package may import the packages above it in this list, never one
-below it (``tests/test_import_layers.py`` walks every import, lazy ones included, and fails on a
+below it (``tests/project/test_import_layers.py`` walks every import, lazy ones included, and fails on a
 new upward edge; the few that exist today are listed there by file, as debts to pay off)::
 
     kernel/        config, config_schema, actor (who is acting), plugin_host, pipeline, progress,

@@ -1,7 +1,7 @@
 """What plugins contributed, merged: the scheme and report registries, and
 the pure precedence rules core applies when plugins disagree.
 
-Every function here is pure and tested on its own (tests/test_plugins_precedence.py).
+Every function here is pure and tested on its own (tests/plugins/test_plugins_pure.py).
 """
 from __future__ import annotations
 

@@ -96,7 +96,7 @@ class Classifier:
         return alerts
 
 
-#: Shipped department plugins that implement ``dangan_access`` (tests/test_cli_speed_rules.py keeps this true).
+#: Shipped department plugins that implement ``dangan_access`` (tests/cli/test_cli_speed_rules.py keeps this true).
 ACCESS_DEPARTMENTS = frozenset({"construction", "customer_confidentiality"})
 
 

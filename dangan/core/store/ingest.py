@@ -272,6 +272,6 @@ def _now() -> str:
 
 def _test_exit_hook(name: str) -> None:
     """Tests only: with ``$NAME`` set, die here as kill -9 would (exit 137, no cleanup): a deterministic crash
-    window between publishing an object and committing its catalogue rows (tests/test_piece_counters.py)."""
+    window between publishing an object and committing its catalogue rows (tests/catalogue/test_piece_counters.py)."""
     if os.environ.get(name):
         os._exit(137)
