@@ -11,7 +11,7 @@ from PIL import Image
 
 from conftest import Cli
 from ocfl_helpers import assert_store_valid
-from test_mgmt_users import audit
+from cli_helpers import audit
 
 
 def pdf_text(path) -> str:
