@@ -7,6 +7,7 @@ from pathlib import Path
 import click
 
 from . import pass_ctx
+from .export_formats import emit_table, tabular_options
 from .output import json_line, json_lines, line, table
 
 
@@ -95,18 +96,27 @@ def audit():
 @audit.command("log")
 @click.option("--record", "ref", help="Events of one record.")
 @click.option("--action", help="Only this action (e.g. record.ingest).")
+@click.option("--actor", help="Only events of this user.")
+@click.option("--outcome", help="Only this outcome (success, denied, failure...).")
+@click.option("--from", "since", help="From this day (YYYY-MM-DD), included.")
+@click.option("--to", "until", help="To this day (YYYY-MM-DD), included.")
 @click.option("--limit", type=int, help="The last N events.")
-@click.option("--json", "as_json", is_flag=True)
+@tabular_options("table", "json", "csv", "xlsx")
 @pass_ctx
-def audit_log(ctx, ref, action, limit, as_json):
+def audit_log(ctx, ref, action, actor, outcome, since, until, limit, fmt, dest):
     """Show audit events, oldest first (all of them to auditors and admins; to others, the events about the
-    records they may see and their own)."""
-    from ..core.policy.disclosure import readable_events
+    records they may see and their own); --format csv|xlsx -o FILE exports them."""
+    from ..core.catalogue.fields import parse_date
+    from ..core.service.exports import AUDIT_COLUMNS, audit_events, audit_rows
     archive = ctx.archive()
     obj = archive.resolve(ref) if ref else None
-    evs = readable_events(archive, obj=obj, action=action, limit=limit)
-    if as_json:
+    evs = audit_events(archive, obj=obj, action=action, limit=limit, actor=actor, outcome=outcome,
+                       since=parse_date(since) if since else None, until=parse_date(until) if until else None)
+    if fmt == "json":
         json_lines(e.to_dict() for e in evs)
+        return
+    if fmt in ("csv", "xlsx"):
+        emit_table(archive, "audit log", fmt, dest, AUDIT_COLUMNS, audit_rows(evs))
         return
     table([(e.seq, e.time[:19], e.actor, e.action, e.object, e.outcome) for e in evs],
           ["SEQ", "TIME", "ACTOR", "ACTION", "OBJECT", "OUTCOME"])

@@ -11,7 +11,8 @@ from pathlib import Path
 import click
 
 
-def tabular_options(*formats: str):
+def tabular_options(*formats: str, short: bool = True):
+    """``short=False``: ``--output`` only (a command whose arguments may start with ``-``)."""
     def deco(f):
         @functools.wraps(f)
         def inner(*args, as_json=False, fmt="table", dest=None, **kw):
@@ -20,7 +21,7 @@ def tabular_options(*formats: str):
                 from ..errors import UsageError
                 raise UsageError(f"--format {fmt} writes a file: give -o FILE (- for standard output)")
             return f(*args, fmt=fmt, dest=dest, **kw)
-        inner = click.option("-o", "--output", "dest", type=click.Path(path_type=Path, dir_okay=False,
+        inner = click.option(*(("-o", "--output") if short else ("--output",)), "dest", type=click.Path(path_type=Path, dir_okay=False,
                                                                        allow_dash=True),
                              help="Write to this file (needed for pdf and xlsx; - for standard output).")(inner)
         inner = click.option("--json", "as_json", is_flag=True, help="The same as --format json.")(inner)
@@ -42,3 +43,17 @@ def write_bytes(data: bytes, dest: Path, what: str) -> None:
     tmp.write_bytes(data)
     tmp.replace(dest)
     line(f"{what}: {dest} ({len(data)} bytes)", err=True)
+
+
+def emit_table(archive, what: str, fmt: str, dest: Path | None, columns, rows) -> None:
+    """``rows`` as csv or xlsx: to ``dest`` (a CSV file gets a BOM, so Excel reads its Chinese), or a
+    CSV to standard output without one (for scripts)."""
+    import sys
+
+    from ..core.service.exports import export_table
+    if dest is None or str(dest) == "-":
+        data = export_table(archive, what, fmt, columns, rows, bom=fmt == "csv" and dest is not None)
+        sys.stdout.buffer.write(data)
+        sys.stdout.flush()
+        return
+    write_bytes(export_table(archive, what, fmt, columns, rows), dest, f"{what} ({len(rows)} rows)")

@@ -8,7 +8,8 @@ from pathlib import Path
 import click
 
 from . import pass_ctx
-from .output import format_options, json_line, json_lines, line, table
+from .export_formats import emit_table, tabular_options
+from .output import json_line, json_lines, line, table
 
 
 def _as_of(value):
@@ -144,30 +145,27 @@ def lend_overdue(click_ctx, as_of, as_json):
 @lend.command("register")
 @click.option("--from", "since")
 @click.option("--to", "until")
-@format_options
+@tabular_options("table", "csv", "json", "xlsx")
 @pass_ctx
-def lend_register(ctx, since, until, fmt):
-    """The lending register (借阅登记簿): one line per item lent, requested between --from and --to."""
+def lend_register(ctx, since, until, fmt, dest):
+    """The lending register (借阅登记簿): one line per item lent, requested between --from and --to
+    (--format csv|xlsx -o FILE for a spreadsheet)."""
     from ..core.service import registers
+    from ..core.service.exports import LOAN_COLUMNS, loan_rows
     archive = ctx.archive()
     s, u = _as_of(since), _as_of(until)
     loans = registers.loans(archive, action="read the lending register", since=s and s.isoformat(),
                             until=u and u.isoformat())
-    rows = [{"loan": b["id"], "requested": b["requested_at"][:10], "borrower": b["borrower"],
-             "unit": b["external_unit"] or "", "department": b["department"] or "", "purpose": b["purpose"],
-             "record": i["record_id"], "archival_code": i["archival_code"] or "", "approved_by": b["decided_by"] or "",
-             "issued": (i["issued_at"] or "")[:10], "mode": i["issue_mode"] or "",
-             "due": b["due"] or "", "returned": (i["returned_at"] or "")[:10], "received_by": i["received_by"] or "",
-             "condition": i["condition"] or "", "status": b["status"]}
-            for b in loans for i in b["items"]]
-    cols = ["loan", "requested", "borrower", "unit", "department", "purpose", "record", "archival_code",
-            "approved_by", "issued", "mode", "due", "returned", "received_by", "condition", "status"]
+    rows = loan_rows(loans)
+    cols = list(LOAN_COLUMNS)
     if fmt == "json":
         json_lines(rows)
-    elif fmt == "csv":
+    elif fmt == "csv" and dest is None:
         w = csv.DictWriter(sys.stdout, fieldnames=cols)
         w.writeheader()
         w.writerows(rows)
+    elif fmt in ("csv", "xlsx"):
+        emit_table(archive, "lending register", fmt, dest, cols, rows)
     else:
         table([[r[c] for c in cols] for r in rows], [c.upper() for c in cols], {5: 30})
 

@@ -8,7 +8,7 @@ import sys
 import click
 
 from . import pass_ctx
-from .export_formats import tabular_options, write_bytes
+from .export_formats import emit_table, tabular_options, write_bytes
 from .output import json_line, json_lines, line, table, table_lines, width
 
 
@@ -159,7 +159,7 @@ def approve(ctx, ref, note):
 @click.argument("name", required=False)
 @click.option("--param", "params", multiple=True, metavar="KEY=VALUE")
 @click.option("--as-of", "as_of", help="Report date (YYYY-MM-DD), default today.")
-@tabular_options("table", "csv", "json", "pdf")
+@tabular_options("table", "csv", "json", "pdf", "xlsx")
 @pass_ctx
 def report(ctx, name, params, as_of, fmt, dest):
     """Run a report a plugin contributes (without NAME: list them); `stats` is core's statistics
@@ -194,12 +194,17 @@ def report(ctx, name, params, as_of, fmt, dest):
             from ..core.service.forms import report_table
             write_bytes(report_table(archive, "统计 (statistics)", out["columns"], out["rows"]), dest, "report stats")
             return
+        if fmt == "xlsx" or (fmt == "csv" and dest is not None):
+            emit_table(archive, "stats", fmt, dest, out["columns"], out["rows"])
+            return
         stats_rows(out, fmt)
         return
     day = dt.date.fromisoformat(parse_date(as_of)) if as_of else None
     result = run_report(archive, name, parse_meta(params), day)
     if fmt == "pdf":
         _report_pdf(archive, name, parse_meta(params), result, dest)
+    elif fmt == "xlsx" or (fmt == "csv" and dest is not None):
+        emit_table(archive, f"report {name}", fmt, dest, result.columns, result.rows)
     elif fmt == "json":
         json_line({"title": result.title, "columns": result.columns, "rows": result.rows, "notes": result.notes})
     elif fmt == "csv":

@@ -7,6 +7,7 @@ from pathlib import Path
 import click
 
 from . import TermsCommand, pass_ctx
+from .export_formats import emit_table, tabular_options
 from .output import TerminalProgress, json_line, json_lines, line, table, width
 
 
@@ -49,8 +50,11 @@ def fields_from(kw):
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per file.")
 @click.option("--follow-symlinks", is_flag=True,
               help="Inside folders, also archive symbolic links that point outside the folder.")
+@click.option("--manifest", type=click.Path(path_type=Path, exists=True, dir_okay=False),
+              help="A .csv or .xlsx sheet with one row of fields per file of the folder (column 文件/file);"
+                   " every row is checked before anything is filed.")
 @pass_ctx
-def ingest(ctx, paths, create_volume, attach, allow_duplicate, as_json, follow_symlinks, **kw):
+def ingest(ctx, paths, create_volume, attach, allow_duplicate, as_json, follow_symlinks, manifest, **kw):
     """Archive files and folders (recursively) as records."""
     from ..core.store.batch import ingest_batch
     from ..errors import UsageError
@@ -58,6 +62,17 @@ def ingest(ctx, paths, create_volume, attach, allow_duplicate, as_json, follow_s
     fields = fields_from(kw)
     if attach and (len(paths) != 1 or paths[0].is_dir()):
         raise UsageError("--attach needs exactly one main file")
+    fields_for = None
+    if manifest:
+        from ..core.store.manifest import validate
+        if len(paths) != 1 or attach:
+            raise UsageError("--manifest takes one folder (and no --attach)")
+        rows = {r.path.resolve(): r.fields for r in validate(archive, paths[0], manifest, fields,
+                                                              create_volume=create_volume, skip=(manifest,))}
+        paths = tuple(r for r in rows)
+
+        def fields_for(p):
+            return rows[Path(p).resolve()]
     show_bar = not as_json and sys.stderr.isatty()
 
     def report(o):
@@ -73,7 +88,7 @@ def ingest(ctx, paths, create_volume, attach, allow_duplicate, as_json, follow_s
     outcomes = ingest_batch(archive, paths, fields, attachments=tuple(attach), allow_duplicate=allow_duplicate,
                             on_outcome=report, progress=TerminalProgress("archiving") if show_bar else None, create_volume=create_volume,
                             on_warning=lambda m: line(f"dangan: warning: {m}", err=True),
-                            follow_symlinks=follow_symlinks)
+                            follow_symlinks=follow_symlinks, fields_for=fields_for)
     counts = {}
     for o in outcomes:
         counts[o.status] = counts.get(o.status, 0) + 1
@@ -156,12 +171,20 @@ def show(ctx, ref, version, as_json):
 @click.option("--limit", type=int, default=None)
 @click.option("--wide", is_flag=True, help="Full record ids and whole titles (default: ids cut to a unique prefix,"
                                            " titles to the terminal's width).")
-@click.option("--json", "as_json", is_flag=True)
+@tabular_options("table", "json", "csv", "xlsx", short=False)
 @pass_ctx
-def ls(ctx, filters, department, category, year, secrecy, volume, sort, limit, wide, as_json):
-    """List records, filtered by field (e.g. `dangan ls dept:BGS year:2019..2021`)."""
+def ls(ctx, filters, department, category, year, secrecy, volume, sort, limit, wide, fmt, dest):
+    """List records, filtered by field (e.g. `dangan ls dept:BGS year:2019..2021`); --format csv|xlsx
+    --output FILE exports the catalogue for a spreadsheet (catalogue fields; sealed titles are not in it)."""
     from ..core.search.listing import list_filtered
     archive = ctx.archive()
+    if fmt in ("csv", "xlsx"):
+        from ..core.service.exports import records_table
+        columns, rows = records_table(archive, " ".join(filters), department=department, category=category,
+                                      year=year, secrecy=secrecy, volume=volume, sort=sort, limit=limit)
+        emit_table(archive, "records", fmt, dest, columns, rows)
+        return
+    as_json = fmt == "json"
     recs = list_filtered(archive, " ".join(filters), department=department, category=category, year=year,
                          secrecy=secrecy, volume=volume, sort=sort, limit=limit)
     recs = [archive.opened(r)[0] if r.secrecy in ("secret", "confidential", "top-secret") else r for r in recs]
