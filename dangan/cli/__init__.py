@@ -140,22 +140,43 @@ def cli(ctx: click.Context, archive_path: str | None, as_user: str | None) -> No
     ctx.call_on_close(lambda: ctx.obj._archive and ctx.obj._archive.close())
 
 
-#: Where each command lives; a module exposes ``COMMANDS``.  Only the module of the command being
+#: Where each command lives: one module per command or command group, named after it (``lend`` in
+#: ``lend_cmd.py``); a module exposes ``COMMANDS``.  Only the module of the command being
 #: run is imported (``dangan show`` does not pay for ``dangan backup``); tests/cli/test_cli_registry.py
 #: checks this table against the modules.
 COMMAND_MODULES: dict[str, tuple[str, ...]] = {
-    "admin": ("init", "check", "rebuild-catalogue", "audit"),
-    "records": ("ingest", "revise", "show", "ls", "versions", "get"),
-    "search": ("search", "reindex"),
-    "plugins_cmd": ("plugins", "schemes", "alerts", "approve", "report"),
-    "volumes_cmd": ("volume",),
+    "init_cmd": ("init",),
+    "check_cmd": ("check",),
+    "rebuild_catalogue_cmd": ("rebuild-catalogue",),
+    "audit_cmd": ("audit",),
+    "ingest_cmd": ("ingest",),
+    "revise_cmd": ("revise",),
+    "show_cmd": ("show",),
+    "ls_cmd": ("ls",),
+    "versions_cmd": ("versions",),
+    "get_cmd": ("get",),
+    "search_cmd": ("search",),
+    "reindex_cmd": ("reindex",),
+    "plugins_cmd": ("plugins",),
+    "schemes_cmd": ("schemes",),
+    "alerts_cmd": ("alerts",),
+    "approve_cmd": ("approve",),
+    "report_cmd": ("report",),
+    "volume_cmd": ("volume",),
     "watch_cmd": ("watch",),
     "status_cmd": ("status",),
     "backup_cmd": ("backup",),
     "declassify_cmd": ("declassify",),
     "print_cmd": ("print",),
-    "management_cmd": ("user", "access", "lend", "disposition", "hold", "inspect", "export", "import-bag",
-                       "stats"),
+    "user_cmd": ("user",),
+    "access_cmd": ("access",),
+    "lend_cmd": ("lend",),
+    "disposition_cmd": ("disposition",),
+    "hold_cmd": ("hold",),
+    "inspect_cmd": ("inspect",),
+    "export_cmd": ("export",),
+    "import_bag_cmd": ("import-bag",),
+    "stats_cmd": ("stats",),
 }
 _MODULE_OF = {name: module for module, names in COMMAND_MODULES.items() for name in names}
 

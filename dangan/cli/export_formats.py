@@ -50,7 +50,7 @@ def emit_table(archive, what: str, fmt: str, dest: Path | None, columns, rows) -
     CSV to standard output without one (for scripts)."""
     import sys
 
-    from ..core.service.exports import export_table
+    from ..core.service.sheets import export_table
     if dest is None or str(dest) == "-":
         data = export_table(archive, what, fmt, columns, rows, bom=fmt == "csv" and dest is not None)
         sys.stdout.buffer.write(data)

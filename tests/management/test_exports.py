@@ -120,7 +120,7 @@ def test_registers_and_the_audit_log_export_with_filters(office, tmp_path):
 
 def test_ten_thousand_records_open_in_openpyxl_with_their_chinese_text(tmp_path):
     from dangan.core.management.spreadsheets import xlsx_bytes
-    from dangan.core.service.exports import RECORD_COLUMNS, record_row
+    from dangan.core.service.sheets import RECORD_COLUMNS, record_row
     from dangan.model import Record
     recs = [Record(id=f"d{i:012d}", fonds="Z109", title=f"关于第{i}号档案的请示（附件）", department="BGS",
                    category="WS", year=2021, date="2021-04-01", retention="D10", archival_code=f"Z109-WS·2021-D10-BGS-{i:04d}",

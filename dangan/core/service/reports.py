@@ -39,3 +39,11 @@ def run_report(archive: Archive, name: str, params: dict[str, str] | None = None
         archive.audit(conn, "report.run", details={"report": name, "rows": len(result.rows),
                                                    "as_of": str(as_of or "")})
     return result
+
+
+def statistics(archive: Archive, by: str = "department,year") -> dict[str, Any]:
+    """``dangan stats``: core's statistics grouped by the comma-separated fields of ``by`` (a reading of the
+    catalogue, not a report run: not audited, as before)."""
+    from dangan.core.management.statistics import stats
+
+    return stats(archive, [b.strip() for b in by.split(",") if b.strip()])

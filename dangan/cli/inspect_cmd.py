@@ -1,68 +1,12 @@
-"""`dangan hold` (legal holds) and `dangan inspect` (inspections, the six-monthly report, four-property checks)."""
+"""`dangan inspect`: inspections, the six-monthly report, four-property checks."""
 from __future__ import annotations
 
 import click
 
 from . import pass_ctx
-from .mgmt_lend import _as_of
-from .export_formats import emit_table, tabular_options, write_bytes
+from .options import as_of_date
+from .export_formats import tabular_options, write_bytes
 from .output import json_line, json_lines, line, table
-
-
-@click.group("hold")
-def hold():
-    """Legal holds (冻结): held records cannot be destroyed or revised."""
-
-
-@hold.command("add")
-@click.argument("refs", nargs=-1)
-@click.option("--volume")
-@click.option("--query", help="A filter (dept:BGS year:2019); the records it matches now are held.")
-@click.option("--reason", required=True)
-@click.option("--authority", required=True, help="Who ordered the hold (court, auditor...).")
-@click.option("--json", "as_json", is_flag=True)
-@pass_ctx
-def hold_add(ctx, refs, volume, query, reason, authority, as_json):
-    """Place a hold on records, a volume (also records added later) or a query's records."""
-    from ..core.management.holds import add_hold
-    h = add_hold(ctx.archive(), list(refs), volume=volume, query=query, reason=reason, authority=authority)
-    if as_json:
-        json_line(h)
-    else:
-        line(f"hold {h['id']} placed on {h['scope_kind']} {h['scope']} ({len(h['records'])} record(s))")
-
-
-@hold.command("release")
-@click.argument("hold_id")
-@click.option("--reason", required=True)
-@pass_ctx
-def hold_release(ctx, hold_id, reason):
-    """Release a hold (other holds on the same records stay)."""
-    from ..core.management.holds import release_hold
-    h = release_hold(ctx.archive(), hold_id, reason)
-    line(f"hold {h['id']} released")
-
-
-@hold.command("list")
-@click.option("--all", "show_all", is_flag=True, help="Include released holds.")
-@click.option("--record")
-@tabular_options("table", "json", "csv", "xlsx")
-@pass_ctx
-def hold_list(ctx, show_all, record, fmt, dest):
-    """Holds in force (with --record: those covering one record; --format csv|xlsx -o FILE to export)."""
-    from ..core.service import registers
-    archive = ctx.archive()
-    rows = registers.holds(archive, include_released=show_all, record=record)
-    if fmt == "json":
-        json_lines(rows)
-        return
-    if fmt in ("csv", "xlsx"):
-        from ..core.service.exports import HOLD_COLUMNS, hold_rows
-        emit_table(archive, "holds", fmt, dest, HOLD_COLUMNS, hold_rows(rows))
-        return
-    table([(h["id"], h["scope_kind"], h["scope"], len(h["records"]), h["authority"], h["created"][:10],
-            "released" if h["released_at"] else "in force", h["reason"]) for h in rows],
-          ["HOLD", "KIND", "SCOPE", "RECORDS", "AUTHORITY", "SINCE", "STATE", "REASON"], {2: 30, 7: 40})
 
 
 @click.group("inspect")
@@ -81,9 +25,9 @@ def inspect():
 @pass_ctx
 def inspect_record(ctx, refs, volume, condition, fading, damage, environment, notes):
     """Record an inspection of records or a volume."""
-    from ..core.management.inspection import record_inspection
-    ids = record_inspection(ctx.archive(), list(refs), volume=volume, condition=condition, fading=fading,
-                            damage=damage, environment=environment, notes=notes)
+    from ..core.service import inspection
+    ids = inspection.record(ctx.archive(), refs, volume=volume, condition=condition, fading=fading, damage=damage,
+                            environment=environment, notes=notes)
     line(f"inspection recorded ({len(ids)} entr{'y' if len(ids) == 1 else 'ies'})")
 
 
@@ -111,8 +55,8 @@ def inspect_list(ctx, record, volume, as_json):
 @pass_ctx
 def inspect_due(ctx, as_of, as_json):
     """Records whose six-monthly inspection is due."""
-    from ..core.management.inspection import due
-    rows = due(ctx.archive(), _as_of(as_of))
+    from ..core.service import inspection
+    rows = inspection.due(ctx.archive(), as_of_date(as_of))
     if as_json:
         json_lines(rows)
         return
@@ -130,9 +74,10 @@ def inspect_report(ctx, sample, as_of, fmt, dest):
     overdue loans, disposition due, the last backup (recorded as an audit event); --format pdf -o FILE prints it."""
     import csv
     import sys
+
     from ..core.management.forms.inspection_report import report_rows
-    from ..core.management.inspection import inspection_report
-    r = inspection_report(ctx.archive(), sample=sample, as_of=_as_of(as_of))
+    from ..core.service import inspection
+    r = inspection.report(ctx.archive(), sample=sample, as_of=as_of_date(as_of))
     if fmt == "json":
         json_line(r)
         return
@@ -159,8 +104,9 @@ def inspect_report(ctx, sample, as_of, fmt, dest):
 def inspect_four_property(ctx, refs, volume, as_json):
     """DA/T 70 four-property checks (authenticity, integrity, usability, security), item by item."""
     import sys
-    from ..core.management.four_property import four_property
-    out = four_property(ctx.archive(), list(refs), volume=volume)
+
+    from ..core.service import inspection
+    out = inspection.four_property(ctx.archive(), refs, volume=volume)
     if as_json:
         json_lines(out["rows"])
     else:
@@ -172,4 +118,4 @@ def inspect_four_property(ctx, refs, volume, as_json):
         sys.exit(1)
 
 
-COMMANDS = [hold, inspect]
+COMMANDS = [inspect]

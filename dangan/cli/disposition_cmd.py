@@ -6,7 +6,7 @@ from pathlib import Path
 import click
 
 from . import pass_ctx
-from .mgmt_lend import _as_of
+from .options import as_of_date
 from .export_formats import tabular_options, write_bytes
 from .output import json_line, json_lines, line, table
 
@@ -22,9 +22,8 @@ def disposition():
 @pass_ctx
 def due_cmd(ctx, as_of, as_json):
     """Records whose retention has run out by --as-of, with their disposition action."""
-    import datetime as dt
-    from ..core.management.disposition import due_list
-    rows = due_list(ctx.archive(), _as_of(as_of) or dt.date.today())
+    from ..core.service import disposition as service
+    rows = service.due(ctx.archive(), as_of_date(as_of))
     if as_json:
         json_lines(rows)
         return
@@ -42,8 +41,8 @@ def due_cmd(ctx, as_of, as_json):
 @pass_ctx
 def propose_cmd(ctx, refs, due, as_of, reason, as_json):
     """Build a destruction list from an appraisal; prints its id."""
-    from ..core.management.disposition import propose
-    out = propose(ctx.archive(), list(refs), due=due, as_of=_as_of(as_of), reason=reason)
+    from ..core.service import disposition as service
+    out = service.propose(ctx.archive(), refs, due=due, as_of=as_of_date(as_of), reason=reason)
     if as_json:
         json_line(out)
         return
@@ -58,8 +57,8 @@ def propose_cmd(ctx, refs, due, as_of, reason, as_json):
 @pass_ctx
 def approve_cmd(ctx, list_id, note):
     """Approve a destruction list (an approver role; never its proposer)."""
-    from ..core.management.disposition import approve
-    lst = approve(ctx.archive(), list_id, note)
+    from ..core.service import disposition as service
+    lst = service.approve(ctx.archive(), list_id, note)
     line(f"destruction list {lst['id']} approved by {lst['decided_by']}")
 
 
@@ -69,8 +68,8 @@ def approve_cmd(ctx, list_id, note):
 @pass_ctx
 def reject_cmd(ctx, list_id, reason):
     """Reject a destruction list: nothing on it is destroyed."""
-    from ..core.management.disposition import reject
-    reject(ctx.archive(), list_id, reason)
+    from ..core.service import disposition as service
+    service.reject(ctx.archive(), list_id, reason)
     line(f"destruction list {list_id} rejected")
 
 
@@ -88,11 +87,10 @@ def execute_cmd(ctx, list_id, transfer_to, dry_run, yes, as_json):
     Shows the records first and asks; --yes skips the question, --dry-run only shows them."""
     import sys
 
-    from ..core.management.disposition import execute
-    from ..core.management.disposition_plan import execution_plan
+    from ..core.service import disposition as service
     from ..errors import UsageError
     archive = ctx.archive()
-    plan = execution_plan(archive, list_id, transfer_to, dry_run=dry_run)
+    plan = service.plan(archive, list_id, transfer_to, dry_run=dry_run)
     going = [p for p in plan if not p["will"].startswith("skip")]
     if dry_run or not yes:
         if as_json and dry_run:
@@ -111,7 +109,7 @@ def execute_cmd(ctx, list_id, transfer_to, dry_run, yes, as_json):
         if not click.confirm(f"{what}? This cannot be undone", default=False, err=True):
             click.echo("not confirmed: nothing was destroyed", err=True)
             sys.exit(1)
-    lst = execute(archive, list_id, transfer_to)
+    lst = service.execute(archive, list_id, transfer_to)
     cert = lst["certificate"]
     if as_json:
         json_line(cert)
@@ -176,8 +174,8 @@ def lists_cmd(ctx, as_json):
 @pass_ctx
 def extend_cmd(ctx, ref, until, reason):
     """A review's outcome: keep a record longer (its due date moves)."""
-    from ..core.management.disposition import extend
-    d = extend(ctx.archive(), ref, until=until, reason=reason)
+    from ..core.service import disposition as service
+    d = service.extend(ctx.archive(), ref, until=until, reason=reason)
     line(f"{d['record_id']} now due {d['due']}")
 
 

@@ -1,4 +1,4 @@
-"""Commands on the full-text index: search and reindex."""
+"""`dangan search`: catalogue and full text."""
 from __future__ import annotations
 
 import sys
@@ -31,18 +31,8 @@ def coloured(text: str, spans: list[tuple[int, int]]) -> str:
 @pass_ctx
 def search(ctx, query, sort, limit, page, as_json, count):
     """Search catalogue and full text: words, "phrases", AND/OR/NOT, -word, dept: year:2019..2021 date:>2024-01-01 ..."""
-    from ..core.search.indexing import ensure_fresh, open_search_index, search_filter
-    from ..core.search.volume_search import merged_search
-    archive = ctx.archive()
-    text = " ".join(query)
-    ensure_fresh(archive)
-    allowed = search_filter(archive, text)
-    index = open_search_index(archive)
-    try:
-        res = merged_search(archive, index, text, sort=sort, limit=limit, page=page, allowed=allowed,
-                            count_only=count)
-    finally:
-        index.close()
+    from ..core.service import search as service
+    res = service.search(ctx.archive(), " ".join(query), sort=sort, limit=limit, page=page, count_only=count)
     if count:
         click.echo(res.total)
         return
@@ -63,20 +53,4 @@ def search(ctx, query, sort, limit, page, as_json, count):
     click.echo(f"{res.total} hit(s)" + (f", page {res.page} of {res.pages}" if res.pages > 1 else ""), err=True)
 
 
-@click.command()
-@pass_ctx
-def reindex(ctx):
-    """Rebuild the full-text index from the store alone."""
-    from ..core.search.indexing import reindex as run
-    archive = ctx.archive()
-    progress = None
-    if sys.stderr.isatty():
-        def progress(i, n):
-            click.echo(f"\rindexing {i}/{n}", nl=False, err=True)
-    n = run(archive, progress, notice=lambda m: click.echo(f"dangan: warning: {m}", err=True))
-    if progress:
-        click.echo("", err=True)
-    click.echo(f"index rebuilt: {n} record(s)")
-
-
-COMMANDS = [search, reindex]
+COMMANDS = [search]

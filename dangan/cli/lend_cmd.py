@@ -8,14 +8,9 @@ from pathlib import Path
 import click
 
 from . import pass_ctx
+from .options import as_of_date
 from .export_formats import emit_table, tabular_options
 from .output import json_line, json_lines, line, table
-
-
-def _as_of(value):
-    import datetime as dt
-    from ..core.catalogue.fields import parse_date
-    return dt.date.fromisoformat(parse_date(value)) if value else None
 
 
 @click.group("lend")
@@ -35,8 +30,8 @@ def lend():
 @pass_ctx
 def lend_request(ctx, refs, purpose, days, borrower, unit, letter, id_number, as_json):
     """Ask to borrow records; prints the loan id."""
-    from ..core.management.lending import request
-    loan = request(ctx.archive(), list(refs), purpose=purpose, days=days, borrower=borrower, unit=unit,
+    from ..core.service import lending
+    loan = lending.request(ctx.archive(), refs, purpose=purpose, days=days, borrower=borrower, unit=unit,
                    letter=letter, id_number=id_number)
     if as_json:
         json_line({"loan": loan["id"], **loan})
@@ -51,8 +46,8 @@ def lend_request(ctx, refs, purpose, days, borrower, unit, letter, id_number, as
 @pass_ctx
 def lend_approve(ctx, loan_id, note):
     """Approve a loan (department head of the borrower; a manager for secret files)."""
-    from ..core.management.lending import approve
-    loan = approve(ctx.archive(), loan_id, note)
+    from ..core.service import lending
+    loan = lending.approve(ctx.archive(), loan_id, note)
     line(f"loan {loan['id']} approved: due back {loan['due']}")
 
 
@@ -65,8 +60,8 @@ def lend_approve(ctx, loan_id, note):
 @pass_ctx
 def lend_issue(ctx, loan_id, refs, out, as_json):
     """Issue an approved loan (all items not yet issued, or the ones named): in place, or copies with -o."""
-    from ..core.management.lending import issue
-    loan = issue(ctx.archive(), loan_id, list(refs), copy_to=out)
+    from ..core.service import lending
+    loan = lending.issue(ctx.archive(), loan_id, refs, copy_to=out)
     if as_json:
         json_line(loan)
         return
@@ -83,8 +78,8 @@ def lend_issue(ctx, loan_id, refs, out, as_json):
 @pass_ctx
 def lend_refuse(ctx, loan_id, reason):
     """Refuse a loan request."""
-    from ..core.management.lending import refuse
-    refuse(ctx.archive(), loan_id, reason)
+    from ..core.service import lending
+    lending.refuse(ctx.archive(), loan_id, reason)
     line(f"loan {loan_id} refused")
 
 
@@ -96,13 +91,10 @@ def lend_refuse(ctx, loan_id, reason):
 @pass_ctx
 def lend_return(ctx, loan_id, refs, everything, condition):
     """Receive returned records, checked item by item."""
-    from ..core.management.lending import get_loan, return_items
-    archive = ctx.archive()
-    if everything:
-        refs = [i["record_id"] for i in get_loan(archive, loan_id)["items"] if not i["returned_at"]]
-    loan = return_items(archive, loan_id, list(refs), condition=condition)
+    from ..core.service import lending
+    loan = lending.return_items(ctx.archive(), loan_id, refs, everything=everything, condition=condition)
     left = [i for i in loan["items"] if not i["returned_at"]]
-    line(f"loan {loan_id}: {len(refs)} returned, {len(left)} still out" +
+    line(f"loan {loan_id}: {len(loan['received'])} returned, {len(left)} still out" +
                ("" if left else " — loan closed"))
 
 
@@ -126,7 +118,7 @@ def lend_list(ctx, overdue, as_of, status, borrower, as_json):
     """Loans (with --overdue: those past due, as of today or --as-of)."""
     from ..core.service import registers
     archive = ctx.archive()
-    loans = registers.loans(archive, overdue=overdue, as_of=_as_of(as_of), status=status, borrower=borrower)
+    loans = registers.loans(archive, overdue=overdue, as_of=as_of_date(as_of), status=status, borrower=borrower)
     if as_json:
         json_lines(loans)
         return
@@ -150,22 +142,18 @@ def lend_overdue(click_ctx, as_of, as_json):
 def lend_register(ctx, since, until, fmt, dest):
     """The lending register (借阅登记簿): one line per item lent, requested between --from and --to
     (--format csv|xlsx -o FILE for a spreadsheet)."""
-    from ..core.service import registers
-    from ..core.service.exports import LOAN_COLUMNS, loan_rows
+    from ..core.service import lending
     archive = ctx.archive()
-    s, u = _as_of(since), _as_of(until)
-    loans = registers.loans(archive, action="read the lending register", since=s and s.isoformat(),
-                            until=u and u.isoformat())
-    rows = loan_rows(loans)
-    cols = list(LOAN_COLUMNS)
+    rows = lending.register(archive, since=as_of_date(since), until=as_of_date(until))
+    cols = lending.REGISTER_COLUMNS
     if fmt == "json":
         json_lines(rows)
-    elif fmt == "csv" and dest is None:
+    elif fmt == "xlsx" or (fmt == "csv" and dest is not None):
+        emit_table(archive, "lending register", fmt, dest, cols, rows)
+    elif fmt == "csv":
         w = csv.DictWriter(sys.stdout, fieldnames=cols)
         w.writeheader()
         w.writerows(rows)
-    elif fmt in ("csv", "xlsx"):
-        emit_table(archive, "lending register", fmt, dest, cols, rows)
     else:
         table([[r[c] for c in cols] for r in rows], [c.upper() for c in cols], {5: 30})
 

@@ -7,12 +7,14 @@ so no export can write a confidential record's plaintext to a file.
 """
 from __future__ import annotations
 
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, Sequence
 
 from dangan.core.policy.users import acting_user
 
 if TYPE_CHECKING:
     from dangan.core.archive import Archive
+    from dangan.core.catalogue.fields import RecordFields
     from dangan.model import Record
 
 #: The record columns: (field, header).  The headers are what `dangan ingest --manifest` reads back.
@@ -23,8 +25,6 @@ RECORD_COLUMNS: tuple[tuple[str, str], ...] = (
     ("status", "状态"), ("created", "归档时间"),
 )
 
-LOAN_COLUMNS = ("loan", "requested", "borrower", "unit", "department", "purpose", "record", "archival_code",
-                "approved_by", "issued", "mode", "due", "returned", "received_by", "condition", "status")
 HOLD_COLUMNS = ("hold", "kind", "scope", "records", "authority", "since", "state", "reason", "released_at",
                 "released_by")
 AUDIT_COLUMNS = ("seq", "time", "actor", "action", "object", "outcome", "details")
@@ -48,17 +48,6 @@ def records_table(archive: Archive, query: str = "", **filters: Any) -> tuple[li
     return [h for _, h in RECORD_COLUMNS], [record_row(r) for r in recs]
 
 
-def loan_rows(loans: Sequence[dict]) -> list[dict[str, Any]]:
-    """The lending register: one row per item lent."""
-    return [{"loan": b["id"], "requested": b["requested_at"][:10], "borrower": b["borrower"],
-             "unit": b["external_unit"] or "", "department": b["department"] or "", "purpose": b["purpose"],
-             "record": i["record_id"], "archival_code": i["archival_code"] or "", "approved_by": b["decided_by"] or "",
-             "issued": (i["issued_at"] or "")[:10], "mode": i["issue_mode"] or "",
-             "due": b["due"] or "", "returned": (i["returned_at"] or "")[:10], "received_by": i["received_by"] or "",
-             "condition": i["condition"] or "", "status": b["status"]}
-            for b in loans for i in b["items"]]
-
-
 def hold_rows(holds: Sequence[dict]) -> list[dict[str, Any]]:
     return [{"hold": h["id"], "kind": h["scope_kind"], "scope": h["scope"], "records": len(h["records"]),
              "authority": h["authority"], "since": h["created"][:10],
@@ -71,15 +60,6 @@ def audit_rows(events) -> list[dict[str, Any]]:
     return [{"seq": e.seq, "time": e.time, "actor": e.actor, "action": e.action, "object": e.object,
              "outcome": e.outcome, "details": json.dumps(e.details, ensure_ascii=False, sort_keys=True)}
             for e in events]
-
-
-def audit_events(archive: Archive, *, obj: str | None = None, action: str | None = None, limit: int | None = None,
-                 actor: str | None = None, outcome: str | None = None, since: str | None = None,
-                 until: str | None = None):
-    """The audit events the acting user may read, filtered (days ``since``..``until`` included)."""
-    from dangan.core.policy.disclosure import readable_events
-    return readable_events(archive, obj=obj, action=action, limit=limit, actor=actor, outcome=outcome,
-                           since=since, until=until)
 
 
 def export_table(archive: Archive, what: str, fmt: str, columns: Sequence[str], rows: Sequence[Any], *,
@@ -97,5 +77,19 @@ def export_table(archive: Archive, what: str, fmt: str, columns: Sequence[str], 
     return data
 
 
-__all__ = ["RECORD_COLUMNS", "records_table", "loan_rows", "hold_rows", "audit_rows", "audit_events",
+def ingest_manifest(archive: Archive, folder: Path, manifest: Path, fields: RecordFields, *,
+                    create_volume: bool = False, **kw: Any) -> list:
+    """Ingest the files of ``folder`` each with its row of ``manifest`` (fields under the rows: ``fields``),
+    in the manifest's order, after every row is checked (``store.manifest.validate``: nothing is filed
+    if one is bad).  ``kw``: as ``service.records.ingest`` takes them."""
+    from dangan.core.store.batch import ingest_batch
+    from dangan.core.store.manifest import validate
+    acting_user(archive, action="ingest")
+    rows = {r.path.resolve(): r.fields for r in validate(archive, Path(folder), Path(manifest), fields,
+                                                          create_volume=create_volume, skip=(Path(manifest),))}
+    return ingest_batch(archive, list(rows), fields, create_volume=create_volume,
+                        fields_for=lambda p: rows[Path(p).resolve()], **kw)
+
+
+__all__ = ["ingest_manifest", "RECORD_COLUMNS", "records_table", "hold_rows", "audit_rows",
            "export_table"]

@@ -1,0 +1,28 @@
+"""Records out and in as BagIt bags (RFC 8493): export needs ``export`` on every record, import archives."""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Callable, Iterable
+
+from dangan.core.policy.users import acting_user
+
+if TYPE_CHECKING:
+    from dangan.core.archive import Archive
+
+
+def export(archive: Archive, refs: Iterable[str] = (), *, volume: str | None = None, query: str | None = None,
+           dest: Path) -> dict[str, Any]:
+    """Write the named records (or a volume's, or a query's) as a bag in ``dest``; audited per record."""
+    from dangan.core.management.export_bagit import export_bag, select
+    acting_user(archive, action="export")
+    return export_bag(archive, select(archive, list(refs), volume=volume, query=query), Path(dest))
+
+
+def import_bag(archive: Archive, bag: Path, *, allow_duplicate: bool = False,
+               on_outcome: Callable[[dict[str, Any]], None] | None = None) -> list[dict[str, Any]]:
+    """Archive every record of a bag made by ``export`` (validated first); one outcome per record."""
+    from dangan.core.management.import_bag import import_bag as run
+    return run(archive, Path(bag), allow_duplicate=allow_duplicate, on_outcome=on_outcome)
+
+
+__all__ = ["export", "import_bag"]

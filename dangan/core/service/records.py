@@ -1,0 +1,106 @@
+"""Records as a user works on them: ingest, revise, show, versions, ls, get.
+
+Each call resolves the acting user first (``acting_user``: registered users only once any exist; a refusal
+is audited as ``access.denied``), then asks the policy point and does the work, which audits in the same
+transaction as it writes.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Callable, Iterable
+
+from dangan.core.policy.users import acting_user
+
+if TYPE_CHECKING:
+    from dangan.core.archive import Archive
+    from dangan.core.catalogue.fields import RecordFields
+    from dangan.core.kernel.progress import Progress
+    from dangan.core.store.ingest import IngestOutcome
+    from dangan.model import Record
+
+#: Secrecy levels whose records may be sealed in a confidential volume (their fields shown once unlocked).
+SEALED_LEVELS = ("secret", "confidential", "top-secret")
+
+
+@dataclass(frozen=True)
+class RecordView:
+    """What ``show`` gives: the record (its sealed fields restored while its volume is unlocked), whether it
+    is locked, and its versions."""
+    record: Record
+    locked: bool
+    versions: list[dict[str, Any]] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        d = self.record.to_dict()
+        d["versions"] = self.versions
+        d["locked"] = self.locked
+        return d
+
+
+def ingest(archive: Archive, paths: Iterable[Path], fields: RecordFields, *, attachments: tuple[Path, ...] = (),
+           allow_duplicate: bool = False, create_volume: bool = True, follow_symlinks: bool = False,
+           on_outcome: Callable[[IngestOutcome], None] | None = None, progress: Progress | None = None,
+           on_warning: Callable[[str], None] | None = None, index: bool = True) -> list[IngestOutcome]:
+    """Archive files and folders (recursively) as records, one outcome per file, in the given order."""
+    from dangan.core.store.batch import ingest_batch
+    from dangan.errors import UsageError
+    paths = [Path(p) for p in paths]
+    if attachments and (len(paths) != 1 or paths[0].is_dir()):
+        raise UsageError("--attach needs exactly one main file")
+    return ingest_batch(archive, paths, fields, attachments=tuple(attachments), allow_duplicate=allow_duplicate,
+                        on_outcome=on_outcome, progress=progress, create_volume=create_volume,
+                        on_warning=on_warning, follow_symlinks=follow_symlinks, index=index)
+
+
+def revise(archive: Archive, ref: str, path: Path | None = None, fields: RecordFields | None = None,
+           message: str = "") -> Record:
+    """A new version of a record: a new main file and/or changed catalogue fields."""
+    from dangan.core.kernel.pipeline import pipeline_for
+    from dangan.core.store.ingest import Ingestor
+    acting_user(archive, action="revise", obj=ref)
+    return Ingestor(archive, **pipeline_for(archive)).revise(ref, path, fields, message)
+
+
+def show(archive: Archive, ref: str, version: int | None = None) -> RecordView:
+    """One record as the acting user may view it (a record above their clearance: refused, audited)."""
+    from dangan.core.policy.access import require
+    acting_user(archive, action="view", obj=ref)
+    rec = archive.record(ref, version)
+    require(archive, "view", rec)
+    rec, locked = archive.opened(rec)
+    return RecordView(rec, locked, archive.versions(rec.id))
+
+
+def versions(archive: Archive, ref: str) -> list[dict[str, Any]]:
+    """A record's versions (their messages kept sealed while a confidential volume is locked)."""
+    from dangan.core.confidential.sealing import versions_shown
+    from dangan.core.policy.access import require
+    acting_user(archive, action="view", obj=ref)
+    require(archive, "view", archive.record(ref))
+    return versions_shown(archive, ref)
+
+
+def ls(archive: Archive, filters: str = "", *, department: str | None = None, category: str | None = None,
+       year: int | None = None, secrecy: str | None = None, volume: str | None = None, sort: str = "created",
+       limit: int | None = None) -> list[Record]:
+    """The records the acting user may see, filtered by field (``dept:BGS year:2019..2021``), sealed fields
+    restored where their volume is unlocked."""
+    from dangan.core.search.listing import list_filtered
+    acting_user(archive, action="list records")
+    recs = list_filtered(archive, filters, department=department, category=category, year=year, secrecy=secrecy,
+                         volume=volume, sort=sort, limit=limit)
+    return [archive.opened(r)[0] if r.secrecy in SEALED_LEVELS else r for r in recs]
+
+
+def get(archive: Archive, ref: str, out_dir: Path, *, version: int | None = None, include_derivatives: bool = False,
+        overwrite: bool = False) -> list[Path]:
+    """Write a record's files into ``out_dir``, byte-identical, each verified against its digest (audited as
+    ``record.retrieve``; reading needs ``read`` and, for records the loan policy covers, an issued loan)."""
+    from dangan.core.store.retrieval import get_files
+    acting_user(archive, action="read", obj=ref)
+    return get_files(archive, ref, Path(out_dir), version=version, include_derivatives=include_derivatives,
+                     overwrite=overwrite)
+
+
+__all__ = ["RecordView", "ingest", "revise", "show", "versions", "ls", "get"]

@@ -1,0 +1,38 @@
+"""Full-text search and reindexing as a user runs them."""
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Callable
+
+from dangan.core.policy.users import acting_user
+
+if TYPE_CHECKING:
+    from dangan.core.archive import Archive
+    from dangan.index import SearchResults
+
+
+def search(archive: Archive, text: str, *, sort: str = "relevance", limit: int = 20, page: int = 1,
+           count_only: bool = False) -> SearchResults:
+    """Catalogue and full text (words, "phrases", AND/OR/NOT, -word, dept: year:2019..2021 ...): the hits the
+    acting user may see, unlocked confidential volumes merged in; the index is brought up to date first."""
+    from dangan.core.search.indexing import ensure_fresh, open_search_index, search_filter
+    from dangan.core.search.volume_search import merged_search
+    acting_user(archive, action="search")
+    ensure_fresh(archive)
+    allowed = search_filter(archive, text)
+    index = open_search_index(archive)
+    try:
+        return merged_search(archive, index, text, sort=sort, limit=limit, page=page, allowed=allowed,
+                             count_only=count_only)
+    finally:
+        index.close()
+
+
+def reindex(archive: Archive, progress: Callable[[int, int], None] | None = None,
+            notice: Callable[[str], None] | None = None) -> int:
+    """Rebuild the full-text index from the store alone; the number of records indexed."""
+    from dangan.core.search.indexing import reindex as run
+    acting_user(archive, action="reindex")
+    return run(archive, progress, notice=notice)
+
+
+__all__ = ["search", "reindex"]
