@@ -289,6 +289,15 @@ MIGRATIONS: list[str] = [
     ALTER TABLE audit_head ADD COLUMN mac TEXT NOT NULL DEFAULT '';
     CREATE INDEX records_piece ON records(piece_class, piece);
     """,
+    # 12: a volume's life (issue 19.2): its filer (立卷人) and checker (检查人), notes for the reference
+    #     sheet, and closing (封卷: no more records filed in)
+    """
+    ALTER TABLE volumes ADD COLUMN filer TEXT;
+    ALTER TABLE volumes ADD COLUMN checker TEXT;
+    ALTER TABLE volumes ADD COLUMN notes TEXT NOT NULL DEFAULT '';
+    ALTER TABLE volumes ADD COLUMN closed_at TEXT;
+    ALTER TABLE volumes ADD COLUMN closed_by TEXT;
+    """,
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)

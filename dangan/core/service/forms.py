@@ -24,46 +24,34 @@ def _audit(archive: Archive, form: str, obj: str, **details: Any) -> None:
         archive.audit(conn, "form.print", obj, details={"form": form, **details})
 
 
-def page_count(rec: Record) -> str:
-    """The page count a user gave (``pages``), else the one extracted from the file (``x.pages``)."""
-    given = str(rec.metadata.get("pages", "")).strip()
-    return given or str(rec.metadata.get("x.pages", "")).strip()
-
-
 def volume_contents(archive: Archive, name: str) -> tuple[dict[str, Any], list[Record], dict[str, Any]]:
     """The volume's row, its records the user may see in the volume's order, and its summary
     (documents, pages, date range, notes, filer, checker)."""
     import datetime as dt
 
     from dangan.core.kernel.plugin_host import ArchiveContext
+    from dangan.core.management.volume_life import summary as volume_summary
     from dangan.core.policy.access import visibility
-    row = archive.conn.execute("SELECT * FROM volumes WHERE name = ?", (name,)).fetchone()
+    row = archive.conn.execute("SELECT name FROM volumes WHERE name = ?", (name,)).fetchone()
     if row is None:
         raise NotFound(f"no volume {name!r} (see `dangan volume list`)")
-    volume = dict(row)
-    volume.pop("public_key", None)
     records = archive.plugins.volume_order(list(ArchiveContext(archive, visible=visibility(archive))
                                                 .records(volume=name)))
-    pages, unknown = 0, 0
-    for r in records:
-        p = page_count(r)
-        if p.isdigit():
-            pages += int(p)
-        else:
-            unknown += 1
-    dates = sorted(r.date for r in records if r.date)
-    notes = volume.get("notes") or ""
+    volume = volume_summary(archive, name, records)
+    notes, unknown = volume.get("notes") or "", volume["without_pages"]
     if unknown:
         notes = (notes + "; " if notes else "") + f"{unknown} 件无页数 ({unknown} document(s) without a page count)"
-    summary = {"documents": len(records), "pages": pages, "notes": notes,
-               "date_range": f"{dates[0]} — {dates[-1]}" if dates else "",
-               "filer": volume.get("filer") or volume.get("created_by") or "",
-               "checker": volume.get("checker") or "", "as_of": dt.date.today().isoformat()}
+    dates = (volume["date_from"], volume["date_to"])
+    summary = {"documents": len(records), "pages": volume["pages"], "notes": notes,
+               "date_range": f"{dates[0]} — {dates[1]}" if dates[0] else "",
+               "filer": volume["filer"], "checker": volume.get("checker") or "",
+               "as_of": (volume.get("closed_at") or "")[:10] or dt.date.today().isoformat()}
     return volume, records, summary
 
 
 def contents_rows(records: Sequence[Record]) -> list[dict[str, Any]]:
     """卷内文件目录 rows: item numbers 1..n in the volume's order."""
+    from dangan.core.management.volume_life import page_count
     return [{"序号": i, "档号": r.archival_code or "", "文号": r.metadata.get("doc_number", ""),
              "责任者": r.metadata.get("author", ""), "题名": r.title, "日期": r.date or "",
              "页数": page_count(r), "备注": r.metadata.get("notes", "")} for i, r in enumerate(records, 1)]
@@ -119,6 +107,7 @@ def archival_stamps(archive: Archive, refs: Sequence[str] = (), *, volume: str |
     from dangan.core.management.forms.archival_stamp import archival_stamp_form
     acting_user(archive, action="print forms")
     recs = _records(archive, refs, volume)
+    from dangan.core.management.volume_life import page_count
     pdf = render_form(archival_stamp_form(recs, [page_count(r) for r in recs], archive_name=archive.config.name))
     _audit(archive, "stamp", volume or "", records=[r.id for r in recs])
     return pdf
