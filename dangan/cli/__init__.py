@@ -151,6 +151,7 @@ COMMAND_MODULES: dict[str, tuple[str, ...]] = {
     "audit_cmd": ("audit",),
     "ingest_cmd": ("ingest",),
     "revise_cmd": ("revise",),
+    "edit_cmd": ("edit",),
     "show_cmd": ("show",),
     "ls_cmd": ("ls",),
     "versions_cmd": ("versions",),
