@@ -39,9 +39,20 @@ def write_bytes(data: bytes, dest: Path, what: str) -> None:
         sys.stdout.buffer.write(data)
         sys.stdout.flush()
         return
+    import errno
+
+    from ..errors import StorageFull, UsageError
     tmp = dest.with_name(f".{dest.name}.part")
-    tmp.write_bytes(data)
-    tmp.replace(dest)
+    try:
+        tmp.write_bytes(data)
+        tmp.replace(dest)
+    except OSError as exc:
+        tmp.unlink(missing_ok=True)
+        if exc.errno in (errno.ENOSPC, errno.EDQUOT):
+            raise StorageFull(f"disk full while writing {dest}: it was not written; free space and retry") from None
+        if exc.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
+            raise
+        raise UsageError(f"cannot write {dest}: {exc.strerror or exc}") from None
     line(f"{what}: {dest} ({len(data)} bytes)", err=True)
 
 

@@ -207,3 +207,29 @@ def test_a_long_table_says_page_n_of_m_on_every_page(tmp_path):
     text = pdf_text(pdf)
     assert all(f"第{n}页共{pages}页" in text for n in range(1, pages + 1))
     assert "第120号文件" in text
+
+
+def test_a_form_that_cannot_be_written_is_a_clear_error_and_leaves_no_part_file(office, tmp_path):
+    cli, ids, _ = office
+    r = cli("print", "cover", "BGS-2021-01", "-o", tmp_path / "no" / "such" / "cover.pdf", user="arch", ok=False)
+    assert r.exit_code == 2 and "cannot write" in r.output
+    full = tmp_path / "full"
+    full.mkdir()
+    r = cli("print", "cover", "BGS-2021-01", "-o", full, user="arch", ok=False)      # a folder, not a file
+    assert r.exit_code == 2
+    assert not list(full.iterdir()) and not list(tmp_path.glob(".*.part"))
+
+
+def test_a_form_written_to_a_full_disk_says_so_and_leaves_nothing(office, tmp_path):
+    import os
+    if not os.path.exists("/dev/full"):
+        pytest.skip("no /dev/full")
+    cli, ids, _ = office
+    from dangan.cli.export_formats import write_bytes
+    from dangan.errors import StorageFull
+    d = tmp_path / "dev"
+    d.mkdir()
+    (d / ".cover.pdf.part").symlink_to("/dev/full")       # the part file's writes hit a full device
+    with pytest.raises(StorageFull):
+        write_bytes(b"%PDF-1.4 " * 1000, d / "cover.pdf", "cover")
+    assert not (d / "cover.pdf").exists()

@@ -57,5 +57,19 @@ def test_an_edit_of_a_sealed_record_puts_no_plaintext_in_the_trail(cli, archive_
         assert json.loads(cli("show", rid, "--json").output)["title"] == "NEWMARK-新题名"    # unlocked: opened
         versions = cli("versions", rid, "--json").output
         assert "OLDMARK" not in versions and "NEWMARK" not in versions
+        # an export or a printed form of the unlocked volume holds the catalogue, not the plaintext
+        cli("ls", "--format", "csv", "--output", tmp_path / "v.csv")
+        cli("ls", "--format", "xlsx", "--output", tmp_path / "v.xlsx")
+        cli("print", "contents-list", "V", "-o", tmp_path / "v.pdf")
+        cli("print", "labels", rid, "-o", tmp_path / "l.pdf")
+        import subprocess
+        import zipfile
+        assert rid in (tmp_path / "v.csv").read_text(encoding="utf-8-sig")
+        assert "NEWMARK" not in (tmp_path / "v.csv").read_text(encoding="utf-8-sig")
+        with zipfile.ZipFile(tmp_path / "v.xlsx") as z:
+            assert not any("NEWMARK" in z.read(n).decode("utf-8", "replace") for n in z.namelist())
+        for pdf in ("v.pdf", "l.pdf"):
+            text = subprocess.run(["pdftotext", str(tmp_path / pdf), "-"], capture_output=True, text=True).stdout
+            assert "NEWMARK" not in text and "新题名" not in text
     finally:
         cli("volume", "lock")
