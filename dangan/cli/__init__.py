@@ -152,6 +152,7 @@ COMMAND_MODULES: dict[str, tuple[str, ...]] = {
     "ingest_cmd": ("ingest",),
     "revise_cmd": ("revise",),
     "edit_cmd": ("edit",),
+    "mv_cmd": ("mv",),
     "show_cmd": ("show",),
     "ls_cmd": ("ls",),
     "versions_cmd": ("versions",),

@@ -91,3 +91,20 @@ def test_a_volume_above_the_readers_clearance_is_not_shown(cli, office):
     assert r.exit_code == 7
     r = cli("volume", "show", "NO-SUCH", user="arch", ok=False)
     assert r.exit_code == 4
+
+
+def test_mv_moves_a_record_between_volumes_under_the_filing_rules(cli, office, tmp_path):
+    cli("volume", "create", "BGS-2021-02", "--secrecy", "internal", "--title", "第二卷", user="arch")
+    cli("volume", "create", "PUB", "--secrecy", "public", user="arch")
+    cli("ingest", tmp_path / "min.txt", "--allow-duplicate", "--category", "BGS-NB", "--date", "2021-02-01",
+        "--secrecy", "internal", "--title", "内部纪要", "--volume", "BGS-2021-02", user="arch")
+    inner = json.loads(cli("volume", "show", "BGS-2021-02", "--json", user="arch").output)["items"][0]["id"]
+    r = cli("mv", inner, "--volume", "PUB", user="arch", ok=False)
+    assert r.exit_code == 2 and "cannot go into the public volume" in r.output     # internal into public
+    out = cli("mv", office["min"], "--volume", "BGS-2021-02", user="arch").output
+    assert "moved from volume BGS-2021-01 to BGS-2021-02" in out
+    changes = [json.loads(x) for x in cli("versions", office["min"], "--json", user="arch").output.splitlines()][-1]
+    assert changes["changes"]["volume"] == {"from": "BGS-2021-01", "to": "BGS-2021-02"}
+    assert json.loads(cli("volume", "show", "BGS-2021-01", "--json", user="arch").output)["records"] == 2
+    r = cli("mv", office["min"], "--volume", "NO-SUCH", user="arch", ok=False)
+    assert r.exit_code == 4

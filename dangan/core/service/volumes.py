@@ -59,4 +59,26 @@ def reopen(archive: Archive, name: str, *, reason: str) -> dict[str, Any]:
     return run(archive, name, reason=reason)
 
 
-__all__ = ["show", "rename", "close", "reopen"]
+def move(archive: Archive, ref: str, volume: str, message: str = ""):
+    """Move a record into another volume (a new version whose ``changes`` say from and to) under the filing
+    rules: the volume exists, is open, and may hold the record's secrecy; neither volume is closed.
+    A move into or out of a confidential volume is refused (``check_refiling``): its records are sealed at
+    filing, and a plaintext record's earlier versions would stay behind."""
+    from dataclasses import replace
+
+    from dangan.core.catalogue.fields import RecordFields
+    from dangan.core.catalogue.volumes import file_into, require_named_volume
+    from dangan.core.service.records import revise
+    acting_user(archive, action="move records", obj=ref)
+    rec = archive.record(ref)
+    target = require_named_volume(archive, volume)
+    if rec.volume == target.name:
+        from dangan.errors import UsageError
+        raise UsageError(f"record {rec.id} is in volume {target.name!r} already")
+    if not target.confidential:
+        file_into(archive, replace(rec, tags=list(rec.tags), metadata=dict(rec.metadata)), target)
+    return revise(archive, rec.id, None, RecordFields(volume=target.name),
+                  message or f"moved from volume {rec.volume or '(none)'} to {target.name}")
+
+
+__all__ = ["show", "rename", "close", "reopen", "move"]
