@@ -58,6 +58,7 @@ def _subset_truetype(path: str, text: str, face_name: str) -> bytes:
     opts.desubroutinize = True
     opts.notdef_outline = True
     opts.name_IDs = ["*"]
+    opts.drop_tables += ["GSUB", "GPOS", "GDEF", "BASE", "JSTF", "VORG", "vhea", "vmtx"]   # reportlab uses none
     sub = subset.Subsetter(opts)
     sub.populate(text=text)
     sub.subset(font)

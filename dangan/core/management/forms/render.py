@@ -124,6 +124,15 @@ def render_form(form: Form) -> bytes:
     def para(text: Any, points: float = 9, align: int = 0) -> Paragraph:
         return Paragraph(escape(_s(text)).replace("\n", "<br/>"), style(points, align))
 
+    from reportlab.pdfbase.pdfmetrics import stringWidth
+
+    def cell(v: Any, points: float, room: float) -> Any:
+        """A short one-line value as a plain string (cheap to lay out), a longer one as a wrapping Paragraph."""
+        text = _s(v)
+        if "\n" not in text and stringWidth(text, font, points) <= room - 8:
+            return text
+        return para(text, points)
+
     grid_style = [("FONTNAME", (0, 0), (-1, -1), font), ("GRID", (0, 0), (-1, -1), 0.5, colors.black),
                   ("VALIGN", (0, 0), (-1, -1), "MIDDLE")]
     story: list = [Paragraph(escape(form.title), style(form.title_size, 1)), Spacer(1, 6 * mm)]
@@ -142,10 +151,11 @@ def render_form(form: Form) -> bytes:
             rel = list(b.widths or [1] * len(b.columns))
             widths = [width * w / sum(rel) for w in rel]
             rows = [[para(c, b.size, 1) for c in b.columns]]
-            rows += [[para(v, b.size) for v in r] for r in b.rows]
+            rows += [[cell(v, b.size, w) for v, w in zip(r, widths)] for r in b.rows]
             rows += [[""] * len(b.columns) for _ in range(max(0, b.min_rows - len(b.rows)))]
             t = Table(rows, colWidths=widths, repeatRows=1, minRowHeights=[7 * mm] * len(rows))
-            t.setStyle(TableStyle(grid_style + [("BACKGROUND", (0, 0), (-1, 0), colors.whitesmoke)]))
+            t.setStyle(TableStyle(grid_style + [("BACKGROUND", (0, 0), (-1, 0), colors.whitesmoke),
+                                                ("FONTSIZE", (0, 1), (-1, -1), b.size)]))
             story += [t, Spacer(1, 4 * mm)]
         elif isinstance(b, Signatures):
             rows = [[para(f"{role}（签字）：", 10), "", para("日期：", 10), ""] for role in b.roles]
