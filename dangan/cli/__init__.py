@@ -153,6 +153,7 @@ COMMAND_MODULES: dict[str, tuple[str, ...]] = {
     "revise_cmd": ("revise",),
     "edit_cmd": ("edit",),
     "mv_cmd": ("mv",),
+    "box_cmd": ("box", "where"),
     "show_cmd": ("show",),
     "ls_cmd": ("ls",),
     "versions_cmd": ("versions",),

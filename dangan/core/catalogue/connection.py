@@ -298,6 +298,18 @@ MIGRATIONS: list[str] = [
     ALTER TABLE volumes ADD COLUMN closed_at TEXT;
     ALTER TABLE volumes ADD COLUMN closed_by TEXT;
     """,
+    # 13: physical locations (issue 19.3): the tree 库房 → 架 → 层 → 盒 and the box each paper original is in
+    """
+    CREATE TABLE locations (
+        id TEXT PRIMARY KEY, kind TEXT NOT NULL, name TEXT NOT NULL, parent TEXT REFERENCES locations(id),
+        barcode TEXT UNIQUE, created TEXT NOT NULL, created_by TEXT NOT NULL
+    );
+    CREATE TABLE record_locations (
+        record_id TEXT PRIMARY KEY, box TEXT NOT NULL REFERENCES locations(id),
+        placed TEXT NOT NULL, placed_by TEXT NOT NULL
+    );
+    CREATE INDEX record_locations_box ON record_locations(box);
+    """,
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)

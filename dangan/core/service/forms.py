@@ -101,6 +101,24 @@ def record_labels(archive: Archive, refs: Sequence[str] = (), *, volume: str | N
     return pdf
 
 
+def box_labels(archive: Archive, boxes: Sequence[str]) -> bytes:
+    """Box labels: each box's barcode, its place and how many records it holds."""
+    from dangan.core.management import locations
+    from dangan.core.management.forms import render_form
+    from dangan.core.management.forms.render import Form, Labels
+    acting_user(archive, action="print forms")
+    counts = {r["id"]: r["records"] for r in locations.list_locations(archive)}
+    items = []
+    for ref in boxes:
+        b = locations.get(archive, ref)
+        if b["kind"] != "box":
+            raise UsageError(f"{b['id']} is a {b['kind']}, not a box")
+        items.append((b["barcode"], [f"盒 {b['name']}", b["id"], f"{counts.get(b['id'], 0)} 件"]))
+    pdf = render_form(Form("档案盒标签", [Labels(items)], footer=archive.config.name))
+    _audit(archive, "box-labels", "", boxes=[b for b, _ in items])
+    return pdf
+
+
 def archival_stamps(archive: Archive, refs: Sequence[str] = (), *, volume: str | None = None) -> bytes:
     """The 归档章 of each record, filled in (DA/T 22)."""
     from dangan.core.management.forms import render_form
