@@ -63,5 +63,9 @@ def test_where_says_when_the_paper_original_is_out_on_loan(cli, office):
     cli("lend", "issue", loan["loan"], user="arch")
     w = json.loads(cli("where", office[0], "--json", user="clerk").output)
     assert w["on_loan"] == loan["loan"]
+    report = json.loads(cli("inspect", "report", "--format", "json", user="arch").output)
+    assert report["locations"]["boxes"] == 1 and report["locations"]["placed"] == 1
+    assert report["locations"]["out_on_loan"] == [{"record_id": office[0], "box": "散盒", "loan": loan["loan"]}]
+    assert "paper out on loan" in cli("inspect", "report", user="arch").output
     cli("lend", "return", loan["loan"], "--all", user="arch")
     assert json.loads(cli("where", office[0], "--json", user="clerk").output)["on_loan"] is None

@@ -31,6 +31,11 @@ def report_rows(r: dict[str, Any]) -> list[tuple[Any, Any, Any]]:
     rows += [("disposition due", d["record_id"], f"{d['action']} due {d['due']}" + (" HELD" if d["held"] else ""))
              for d in r["disposition_due"]]
     rows += [("inspections due", "records", r["inspections_due"]), ("backup", "last", r["backup"]["message"])]
+    loc = r.get("locations") or {}
+    if loc:
+        rows += [("locations", "boxes", loc["boxes"]), ("locations", "records placed", loc["placed"])]
+        rows += [("paper out on loan", o["record_id"], f"loan {o['loan']}, from box {o['box']}")
+                 for o in loc["out_on_loan"]]
     return rows
 
 
