@@ -1,4 +1,4 @@
-"""`dangan volume`: create, list, unlock, lock, rotate-key, export-key."""
+"""`dangan volume`: create, list, unlock, lock, rotate-key, export-key (show, rename, close, reopen: volume_life_cmd)."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -117,5 +117,9 @@ def export_key(ctx, names, dest, passphrase_fd, keyfile):
     volumes.export_keys(ctx.archive(), names, dest, passphrase=secret, keyfile=keyfile, export_passphrase=export_secret)
     line(f"keys exported to {dest}")
 
+
+from .volume_life_cmd import add_to  # noqa: E402 - show, rename, close, reopen live in their own module
+
+add_to(volume)
 
 COMMANDS = [volume]

@@ -320,6 +320,27 @@ MIGRATIONS: list[str] = [
         created TEXT NOT NULL, PRIMARY KEY (user, key)
     );
     """,
+    # 14: a volume's life (issue 19.2): its filer (立卷人) and checker (检查人), notes for the reference
+    #     sheet, and closing (封卷: no more records filed in)
+    """
+    ALTER TABLE volumes ADD COLUMN filer TEXT;
+    ALTER TABLE volumes ADD COLUMN checker TEXT;
+    ALTER TABLE volumes ADD COLUMN notes TEXT NOT NULL DEFAULT '';
+    ALTER TABLE volumes ADD COLUMN closed_at TEXT;
+    ALTER TABLE volumes ADD COLUMN closed_by TEXT;
+    """,
+    # 15: physical locations (issue 19.3): the tree 库房 → 架 → 层 → 盒 and the box each paper original is in
+    """
+    CREATE TABLE locations (
+        id TEXT PRIMARY KEY, kind TEXT NOT NULL, name TEXT NOT NULL, parent TEXT REFERENCES locations(id),
+        barcode TEXT UNIQUE, created TEXT NOT NULL, created_by TEXT NOT NULL
+    );
+    CREATE TABLE record_locations (
+        record_id TEXT PRIMARY KEY, box TEXT NOT NULL REFERENCES locations(id),
+        placed TEXT NOT NULL, placed_by TEXT NOT NULL
+    );
+    CREATE INDEX record_locations_box ON record_locations(box);
+    """,
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -203,6 +203,18 @@ def formats_at_risk(archive, held: set[str]) -> dict:
             "at_risk": risky, "not_identified": unidentified}
 
 
+def _locations(archive) -> dict:
+    """The paper archive: boxes, records placed in them, and paper originals out on loan (with their box)."""
+    conn = archive.conn
+    out = [dict(r) for r in conn.execute(
+        "SELECT p.record_id, p.box, i.loan_id AS loan FROM record_locations p JOIN loan_items i"
+        " ON i.record_id = p.record_id AND i.issued_at IS NOT NULL AND i.returned_at IS NULL"
+        " JOIN loans l ON l.id = i.loan_id AND l.status NOT IN ('refused', 'closed') ORDER BY p.box, p.record_id")]
+    return {"boxes": conn.execute("SELECT count(*) FROM locations WHERE kind = 'box'").fetchone()[0],
+            "placed": conn.execute("SELECT count(*) FROM record_locations").fetchone()[0],
+            "out_on_loan": out}
+
+
 def inspection_report(archive, *, sample: int | None = None, as_of: dt.date | None = None) -> dict:
     """Fixity of every object, readability, catalogue ↔ store, counts and bytes by department, year and
     category, holds, overdue loans, disposition due, inspections due and the last backup.  Recorded as an
@@ -270,6 +282,7 @@ def inspection_report(archive, *, sample: int | None = None, as_of: dt.date | No
         "inspections_due": len(due(archive, as_of)),
         "formats": formats_at_risk(archive, {r.id for r in recs}),
         "backup": backup_status(archive),
+        "locations": _locations(archive),
     }
     report["ok"] = not problems and not unreadable and not report["overdue_loans"] and not report["backup"]["overdue"]
     archive.record_event("inspection.report", outcome="success" if report["ok"] else "failure", details={

@@ -74,12 +74,23 @@ def show(archive: Archive, ref: str, version: int | None = None) -> RecordView:
 
 
 def versions(archive: Archive, ref: str) -> list[dict[str, Any]]:
-    """A record's versions (their messages kept sealed while a confidential volume is locked)."""
+    """A record's versions (their messages kept sealed while a confidential volume is locked), each with the
+    field changes it made (``changes``: field → before and after, read from the store)."""
     from dangan.core.confidential.sealing import versions_shown
     from dangan.core.policy.access import require
+    from dangan.core.store.revision import version_changes
+    from dangan.errors import DanganError
     acting_user(archive, action="view", obj=ref)
-    require(archive, "view", archive.record(ref))
-    return versions_shown(archive, ref)
+    rec = archive.record(ref)
+    require(archive, "view", rec)
+    rows = versions_shown(archive, ref)
+    try:
+        changes = version_changes(archive, rec.id, [r["version"] for r in rows])
+    except (DanganError, OSError):
+        changes = {}                    # a destroyed record's versions are gone from the store
+    for r in rows:
+        r["changes"] = changes.get(r["version"], {})
+    return rows
 
 
 def ls(archive: Archive, filters: str = "", *, department: str | None = None, category: str | None = None,

@@ -102,6 +102,10 @@ def revise(ingestor, ref: str, path: Path | None, fields: RecordFields | None = 
                        "status": rec.status if rec.status != old.status else None}
             if rec.secrecy != old.secrecy:
                 details["secrecy"] = {"from": old.secrecy, "to": rec.secrecy}
+            changes = field_changes(old, rec)
+            if changes:       # a sealed record's values stay out of the trail: only which fields changed
+                details["changes"] = {k: ({"sealed": True} if prot.confidential else v)
+                                      for k, v in changes.items()}
             if path is not None and not prot.confidential:
                 details["source"] = shown_name(path)
             archive.audit(conn, action, rid, details=details)
@@ -109,6 +113,39 @@ def revise(ingestor, ref: str, path: Path | None, fields: RecordFields | None = 
         commit_version(archive, draft, rid, source="(revision)", message=message, created=now,
                        before_publish=before_publish, after_publish=after_publish)
     return rec
+
+
+#: The catalogue fields a cataloguing edit (著录) changes, as they are compared and shown.
+EDITED_FIELDS = ("title", "department", "category", "year", "date", "retention", "secrecy", "volume", "tags")
+
+
+def field_changes(old: Record, new: Record) -> dict[str, dict]:
+    """Each changed field with its value before and after (``metadata.KEY`` for metadata fields; fields
+    the extraction sets, ``x.*``, are not an edit)."""
+    out: dict[str, dict] = {}
+    for name in EDITED_FIELDS:
+        a, b = getattr(old, name), getattr(new, name)
+        if (sorted(a) if name == "tags" else a) != (sorted(b) if name == "tags" else b):
+            out[name] = {"from": a, "to": b}
+    for key in sorted(set(old.metadata) | set(new.metadata)):
+        if key.startswith("x."):
+            continue
+        a, b = old.metadata.get(key), new.metadata.get(key)
+        if a != b:
+            out[f"metadata.{key}"] = {"from": a, "to": b}
+    return out
+
+
+def version_changes(archive, rid: str, versions: list[int]) -> dict[int, dict[str, dict]]:
+    """The field changes each version made, read from the store (the truth: a rebuilt catalogue keeps them).
+    A sealed record's versions are compared as the store holds them in the clear (its sealed fields not)."""
+    out: dict[int, dict[str, dict]] = {}
+    prev = None
+    for v in sorted(versions):
+        cur = archive.record_from_store(rid, v)
+        out[v] = field_changes(prev, cur) if prev is not None else {}
+        prev = cur
+    return out
 
 
 def _sealed(archive, rid: str) -> str | None:
