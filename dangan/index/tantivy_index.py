@@ -27,6 +27,8 @@ of meeting tantivy's own writer lock.  Readers never take it.
 from __future__ import annotations
 
 import json
+import os
+import stat
 import threading
 from pathlib import Path
 from typing import Any, Callable, Collection, Iterable, Mapping
@@ -97,6 +99,7 @@ class TantivyIndex:
                         tv.Index(make_schema(), path=str(path), reuse=False)
                     except (ValueError, OSError) as e:
                         raise c.damaged(path, e) from e
+                    _match_folder_mode(path)
         c.check_marker(path, ENGINE, SCHEMA_VERSION)
         try:
             ix = tv.Index.open(str(path))
@@ -127,6 +130,7 @@ class TantivyIndex:
                 raise
             w.commit()
             w.wait_merging_threads()
+            _match_folder_mode(self.path)
             self._ix.reload()
             return n
 
@@ -394,3 +398,16 @@ def _and(items: list) -> Any:
         clauses.insert(0, (tv.Occur.Must, tv.Query.all_query()))
     return tv.Query.boolean_query(clauses)
 
+
+def _match_folder_mode(path: Path) -> None:
+    """tantivy writes ``meta.json`` and ``.managed.json`` atomically through a temporary file, which is
+    always 0600: give every file the mode its folder grants (0640 in a group archive's 2750 folder), as
+    every other file of the archive has."""
+    want = path.stat().st_mode & 0o640
+    for f in path.iterdir():
+        try:
+            st = f.lstat()
+            if stat.S_ISREG(st.st_mode) and stat.S_IMODE(st.st_mode) != want:
+                os.chmod(f, want)
+        except FileNotFoundError:
+            pass                        # a segment file a merge removed meanwhile
