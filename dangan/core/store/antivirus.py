@@ -24,7 +24,6 @@ Configuration::
 """
 from __future__ import annotations
 
-import datetime as dt
 import os
 import shutil
 import socket
@@ -36,6 +35,7 @@ from pathlib import Path
 from typing import Any, BinaryIO
 
 from dangan.errors import Infected, VirusCheckFailed
+from dangan.core.kernel.clock import utc_text
 
 DEFAULT_SOCKET = "/var/run/clamav/clamd.ctl"
 DEFAULT_DATABASE = "/var/lib/clamav"
@@ -242,7 +242,7 @@ def quarantine(archive_root: Path, path: Path, reason: str) -> Path | None:
         while target.exists() or Path(f"{target}.error.txt").exists():
             target = folder / f"{path.stem}-{n}{path.suffix}"
             n += 1
-        when = dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
+        when = utc_text()
         note = f"{reason}\n\nfile: {shown_name(path)}\nquarantined: {when}\nby: dangan ingest\n"
         Path(f"{target}.error.txt").write_text(note, encoding="utf-8", errors="backslashreplace")
         shutil.move(str(path), target)
