@@ -41,6 +41,9 @@ def show(ctx, ref, version, as_json):
     for f in rec.files:
         flag = "  (extension says " + str(f.mime_by_extension) + ")" if f.mime_mismatch else ""
         line(f"  {f.role:<11}{f.path}  {f.size} bytes  {f.mime}{flag}")
+        if f.format_basis is not None:
+            fmt = f"{f.puid}  {f.format_name or ''}" if f.puid else "not identified"
+            line(f"  {'':<11}format {fmt}  (PRONOM, by {f.format_basis})")
         line(f"  {'':<11}sha512 {f.sha512}")
 
 

@@ -70,7 +70,7 @@ class Archived:
 
 
 @pytest.fixture(scope="module")
-def archived(tmp_path_factory) -> Archived:
+def ingested(tmp_path_factory) -> Archived:
     from dangan.core.kernel.actor import Actor
     from dangan.core.archive import Archive
 
@@ -115,6 +115,25 @@ def archived(tmp_path_factory) -> Archived:
         a.text[rid] = "\n\n".join(p.read_text(encoding="utf-8") for p in texts)
     yield a
     assert_store_valid(root / "store")
+
+
+@pytest.fixture(scope="module", params=["tantivy", "whoosh"])
+def archived(ingested: Archived, request, tmp_path_factory) -> Archived:
+    """The same archive searched on each engine: tantivy (default), then a copy switched to Whoosh and
+    reindexed, so the whole quality suite runs over both."""
+    if request.param == "tantivy":
+        return ingested
+    root = tmp_path_factory.mktemp("quality-whoosh") / "archive"
+    shutil.copytree(ingested.root, root)
+    with open(root / "dangan.toml", "a", encoding="utf-8") as fh:
+        fh.write('\n[index]\nengine = "whoosh"\n')
+    cli = Cli(root)
+    assert f"index rebuilt: {len(ingested.by_source)} record(s)" in cli("reindex").stdout
+    assert not (root / "index" / "tantivy").exists()
+    a = Archived(cli, root)
+    a.by_source, a.text, a.fields, a.extraction = ingested.by_source, ingested.text, ingested.fields, \
+        ingested.extraction
+    return a
 
 
 def ingest_in_two_processes(root: Path, paths: list[str]) -> list[str]:

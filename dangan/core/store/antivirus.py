@@ -33,7 +33,7 @@ import subprocess
 import threading
 from dataclasses import dataclass
 from pathlib import Path
-from typing import BinaryIO
+from typing import Any, BinaryIO
 
 from dangan.errors import Infected, VirusCheckFailed
 
@@ -103,7 +103,7 @@ class Antivirus:
         """For `dangan status`: whether files are checked, by what, with which signatures."""
         sigs = self.signature_files()
         engine = self.engine()
-        out = {"enabled": self.enabled, "engine": engine, "signature_files": sigs,
+        out: dict[str, Any] = {"enabled": self.enabled, "engine": engine, "signature_files": sigs,
                "database": self.database or DEFAULT_DATABASE}
         if self.enabled == "off":
             out["message"] = "the virus check is turned off ([antivirus] enabled = \"off\")"
@@ -172,6 +172,7 @@ class Antivirus:
             raise VirusCheckFailed(f"{shown}: not archived: the virus check cannot run ({self.clamscan}: "
                                    f"{exc.strerror or exc})") from None
         stdin, proc.stdin = proc.stdin, None          # fed by a thread, so a stuck scanner meets the time-out
+        assert stdin is not None                      # Popen(stdin=PIPE)
 
         def feed() -> None:
             try:

@@ -61,9 +61,11 @@ def ingest_batch(archive, paths: Iterable[Path], fields: RecordFields, *, attach
                  allow_duplicate: bool = False, on_outcome: Callable[[IngestOutcome], None] | None = None,
                  progress: Progress | None = None, index: bool = True, jobs: int | None = None,
                  on_warning: Callable[[str], None] | None = None, create_volume: bool = True,
-                 follow_symlinks: bool = False) -> list[IngestOutcome]:
+                 follow_symlinks: bool = False,
+                 fields_for: Callable[[Path], RecordFields] | None = None) -> list[IngestOutcome]:
     """Ingest files; ``jobs`` files are staged, hashed and extracted at once (default ``[ingest] jobs``,
-    else 2), but committed strictly in the given order, so archival codes follow the input order."""
+    else 2), but committed strictly in the given order, so archival codes follow the input order.
+    ``fields_for`` gives each file its own fields (a manifest's row) instead of ``fields``."""
     from dangan.core.policy.users import acting_user
     from dangan.core.store.recovery import recover_interrupted
     acting_user(archive, action="ingest")      # once users are registered, only they may archive
@@ -98,13 +100,14 @@ def ingest_batch(archive, paths: Iterable[Path], fields: RecordFields, *, attach
                 return None
             if source.refusal:
                 return IngestOutcome(shown_name(source.path), "refused", message=source.refusal)
-            return _one(ingestor(), source, fields, attachments, gate=lambda: turns.turn(k))
+            return _one(ingestor(), source, fields_for(source.path) if fields_for else fields, attachments,
+                        gate=lambda: turns.turn(k))
         finally:
             turns.done(k)
 
     try:
         if jobs == 1 or len(files) < 2:
-            results = (run(k, p) for k, p in enumerate(files))
+            results: Iterator[IngestOutcome | None] = (run(k, p) for k, p in enumerate(files))
         else:
             from concurrent.futures import ThreadPoolExecutor
             pool = ThreadPoolExecutor(max_workers=jobs, thread_name_prefix="dangan-ingest")
@@ -201,7 +204,7 @@ def _one(ingestor: Ingestor, source: Source, fields: RecordFields, attachments: 
         label = f"{shown} [part {p.number}/{len(scan.parts)}, pages {p.part.page_range()}]"
         if p.record is not None:
             outcome.parts.append(IngestOutcome(label, "archived", p.record.id, p.record.archival_code))
-        else:
+        elif p.error is not None:
             outcome.parts.append(IngestOutcome(label, "refused", message=f"{label}: {p.error.message}; its pages "
                                                f"stay in the batch record {rec.id}", exit_code=p.error.exit_code))
     if scan.parts:

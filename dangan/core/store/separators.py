@@ -83,7 +83,8 @@ def barcodes_on(image) -> list[str]:
     """The texts of the QR and Code 128 (and Code 39) barcodes zxing-cpp finds on a PIL image."""
     import zxingcpp
     formats = (zxingcpp.BarcodeFormat.QRCode, zxingcpp.BarcodeFormat.Code128, zxingcpp.BarcodeFormat.Code39)
-    return [b.text for b in zxingcpp.read_barcodes(image, formats=formats) if b.valid and b.text]
+    found = zxingcpp.read_barcodes(image, formats=formats)  # type: ignore[arg-type]  # the stubs lag: a tuple is the API now
+    return [b.text for b in found if b.valid and b.text]
 
 
 def _pdf_pages(path: Path, settings: Settings):
