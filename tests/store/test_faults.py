@@ -27,6 +27,8 @@ def test_every_corpus_file_is_archived_or_refused_with_a_reason(cli, tmp_path):
     r = cli("ingest", *files, "--allow-duplicate", "--json", ok=False)
     assert r.exit_code in (0, 13), r.output[-2000:]          # 13: only empty files are refused (README exit codes)
     outcomes = [json.loads(line) for line in r.output.splitlines() if line.startswith("{")]
+    # a batch scan's documents are outcomes of their own (barcode-fax-image.pdf has a PATCH-T sheet: issue 18.1)
+    outcomes = [o for o in outcomes if " [part " not in o["source"]]
     assert len(outcomes) == len(files)
     for o in outcomes:
         assert o["status"] in ("archived", "refused"), o

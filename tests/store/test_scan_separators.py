@@ -127,3 +127,24 @@ def test_paperless_ngx_patch_t_sample_is_split_at_its_separator_page(archive_roo
     assert len(lines) == 3 and lines[0]["parts"] == [lines[1]["record_id"], lines[2]["record_id"]]
     assert [_show(cli, x["record_id"])["metadata"]["scan.pages"] for x in lines[1:]] == ["1", "3"]
     assert _show(cli, lines[0]["record_id"])["metadata"]["scan.separators"] == "2"
+
+
+def test_a_kill_while_a_batch_is_archived_loses_no_page(archive_root, cli, tmp_path):
+    """kill -9 right after the batch record is published (before its catalogue rows): the next command adopts
+    it, so every page of the scan is archived; its documents can be cut again from it later."""
+    import os
+    import subprocess
+    import sys
+    _pdfa_off(archive_root)
+    batch = scanned_pdf(three_documents(), tmp_path / "stack.pdf")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("DANGAN_")}
+    env["DANGAN_TEST_EXIT_AFTER_PUBLISH"] = "1"
+    r = subprocess.run([sys.executable, "-m", "dangan", "--archive", str(archive_root), "--as", "tester", "ingest",
+                        str(batch), *FIELDS], env=env, capture_output=True, timeout=600)
+    assert r.returncode == 137
+    cli("check")                                               # recovery adopts the published batch record
+    rows = query(archive_root, "SELECT id, main_sha512 FROM records")
+    assert [d for _, d in rows] == [sha512(batch)]
+    assert "batch-scan" in _show(cli, rows[0][0])["tags"]
+    r = cli("ingest", str(batch), *FIELDS, ok=False)
+    assert r.exit_code == 5                                    # the same scan again: a duplicate, not lost

@@ -6,7 +6,8 @@ separator pages themselves are dropped from the parts.  Barcodes with a configur
 fields of the document they are on, or of the document that follows the separator carrying them
 (``DH:`` an archival code of the volume to file under, ``META:key=value`` a metadata entry,
 ``TAG:`` a tag).  zxing-cpp reads the barcodes from pages rendered in memory (pypdfium2 for PDF,
-Pillow for TIFF frames); a page that cannot be rendered or read is kept as an ordinary page and
+Pillow for TIFF frames).  Only PDF pages with an image on them are rendered: a born-digital page
+is no scanned sheet (and a 500-page report costs no rendering); a page that cannot be rendered or read is kept as an ordinary page and
 named in ``Split.unreadable``, so one damaged page never stops the batch.
 
 Configuration (``dangan.toml``)::
@@ -34,6 +35,7 @@ PATCH_T = "PATCHT"
 DEFAULT_PREFIXES = {"DH:": "volume", "META:": "meta", "TAG:": "tag"}
 FIELD_NAMES = ("volume", "category", "department", "date", "retention", "secrecy", "title", "tag", "meta")
 SPLITTABLE = {"application/pdf", "image/tiff"}
+NOT_SCANNED = object()           # a PDF page with no image on it: never a separator sheet
 
 
 @dataclass(frozen=True)
@@ -96,6 +98,9 @@ def _pdf_pages(path: Path, settings: Settings):
             try:
                 page = doc[i]
                 try:
+                    if not _has_image(page):
+                        yield i, NOT_SCANNED       # born-digital: no scanned sheet, nothing to render
+                        continue
                     yield i, page.render(scale=settings.dpi / 72, grayscale=True).to_pil()
                 finally:
                     page.close()
@@ -103,6 +108,11 @@ def _pdf_pages(path: Path, settings: Settings):
                 yield i, None
     finally:
         doc.close()
+
+
+def _has_image(page) -> bool:
+    import pypdfium2.raw as pdfium_c
+    return any(obj.type == pdfium_c.FPDF_PAGEOBJ_IMAGE for obj in page.get_objects())
 
 
 def _tiff_pages(path: Path, settings: Settings):
@@ -139,7 +149,9 @@ def find_parts(path: Path, mime: str, settings: Settings) -> Split | None:
     pending: list[tuple[str, str]] = []            # values from a separator sheet: for the next part
     for i, image in pages:
         texts: list[str] = []
-        if image is None:
+        if image is NOT_SCANNED:
+            pass
+        elif image is None:
             unreadable.append(i)
         else:
             try:
