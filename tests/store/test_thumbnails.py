@@ -85,3 +85,11 @@ def test_thumbnail_px_zero_makes_none(cli, archive_root):
                     else text + "\n[extraction]\nthumbnail_px = 0\n", encoding="utf-8")
     out = json.loads(cli("ingest", CORPUS / "images/phototest.tif", "--json").output.splitlines()[0])
     assert not any(p.startswith(".dangan/thumbnails/") for p in _stored(archive_root, out["record_id"]))
+
+
+def test_the_faces_read_a_thumbnail_through_the_service(cli, archive, archive_root):
+    from dangan.core.service import records
+    pdf = json.loads(cli("ingest", CORPUS / "pdf-text/crazyones.pdf", "--json").output.splitlines()[0])["record_id"]
+    txt = json.loads(cli("ingest", CORPUS / "text/test.txt", "--json").output.splitlines()[0])["record_id"]
+    assert max(_png(records.thumbnail(archive, pdf)).size) == 256          # the default size
+    assert records.thumbnail(archive, txt) is None
