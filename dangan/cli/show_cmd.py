@@ -29,6 +29,9 @@ def show(ctx, ref, version, as_json):
     if rec.extraction:
         fields.append(("text", f"{rec.extraction.get('status')}" + (f": {rec.extraction['message']}"
                                                                      if rec.extraction.get("message") else "")))
+    ocr_pages = rec.metadata.get("x.ocr_pages", "").strip("[]")
+    if ocr_pages:                                          # pages read by OCR (scans, mojibake text layers)
+        fields.append(("OCR'd pages", ocr_pages))
     shown = [(k, v) for k, v in fields if v not in (None, "")]
     shown += [(f"meta {k}", v) for k, v in sorted(rec.metadata.items())]
     column = max(width(k) for k, _ in shown) + 2           # labels never run into their values

@@ -4,20 +4,22 @@ A plain record whose current files carry no format (``format_basis`` unset: arch
 migration 12, or with ``[formats] identify = false``) gets a new version in which every file is
 kept as it is (no copy) and ``metadata.json`` names each original's PUID, format name and basis —
 the store stays the truth the catalogue is rebuilt from.  The version is written like any other
-(an intent row first, ``settle_intent`` on failure, one transaction for publish, rows and the audit
-event ``record.identify``, PREMIS "format identification").  Sealed records are left alone (their
+(``store.new_version.commit_version``: the one crash-safe protocol, with the audit event
+``record.identify``, PREMIS "format identification").  Sealed records are left alone (their
 format is sealed with them); records whose files all have a format are skipped.
 """
 from __future__ import annotations
 
 from dataclasses import replace
 
-from dangan.errors import DanganError, LockTimeout
+import sqlite3
+
+from dangan.errors import LockTimeout
 from dangan.core.catalogue import records
+from dangan.core.kernel.clock import utc_text
 from dangan.core.store import pronom
-from dangan.core.store.deferred import _write_intent
-from dangan.core.store.ingest import _now
 from dangan.core.store.layout import METADATA_PATH, metadata_document, stored_original_names
+from dangan.core.store.new_version import commit_version
 
 ROLES = ("archivist", "admin")
 
@@ -32,7 +34,6 @@ def needing_identification(archive) -> list[str]:
 
 def identify_record(archive, record_id: str) -> dict:
     """Identify one record's files in a new version; ``{"record_id", "status", "version", "files"}``."""
-    from dangan.core.store.recovery import settle_intent
     row = archive.conn.execute("SELECT version, sealed, status FROM records WHERE id = ?", (record_id,)).fetchone()
     if row is None or row["sealed"] or row["status"] in ("destroyed", "transferred"):
         return {"record_id": record_id, "status": "skipped", "reason": "sealed or not held" if row else "unknown"}
@@ -48,36 +49,32 @@ def identify_record(archive, record_id: str) -> dict:
             f = replace(f)
             pronom.identify_entry(f, root / inv_files[f.path].content_path, names.get(f.path, f.path))
         files.append(f)
-    now, version = _now(), old.version + 1
+    now, version = utc_text(), old.version + 1
     rec = replace(old, version=version, updated=now, files=files)
     message = "formats identified (PRONOM)"
     with archive.store.stage(record_id) as draft:
         for lp, stored in inv_files.items():
             if lp != METADATA_PATH:
                 draft.keep(lp, stored.digest)             # every file and derivative, as it is
-        _write_intent(archive, record_id)
-        try:
-            with archive.transaction() as conn:
-                cur = conn.execute("SELECT piece_class, piece, version FROM records WHERE id = ?",
-                                   (record_id,)).fetchone()
-                from dangan.core.catalogue.tombstones import assert_alive_in
-                assert_alive_in(conn, record_id, "identified")
-                if cur["version"] != old.version:
-                    raise LockTimeout(f"record {record_id} changed while its formats were identified: try again")
-                catalogue = {"piece_class": cur["piece_class"], "piece": cur["piece"], "sealed": None}
-                draft.add_bytes(METADATA_PATH, metadata_document(rec, names, catalogue))
-                draft.publish(message=message, user_name=archive.actor.name, created=now)
-                records.update_record(conn, rec, actor=archive.actor.name, message=message, original_names=names)
-                archive.audit(conn, "record.identify", record_id, details={
-                    "version": version, "pronom": pronom.pronom_version(),
-                    "files": {f.path: f.puid for f in files if f.role != "derivative"}})
-                conn.execute("DELETE FROM ingest_intents WHERE object_id = ?", (record_id,))
-        except BaseException:
-            try:
-                settle_intent(archive, record_id)
-            except DanganError:
-                pass          # left for recovery at the next run; the intent row stays
-            raise
+
+        def before_publish(conn: sqlite3.Connection) -> bytes:
+            cur = conn.execute("SELECT piece_class, piece, version FROM records WHERE id = ?",
+                               (record_id,)).fetchone()
+            from dangan.core.catalogue.tombstones import assert_alive_in
+            assert_alive_in(conn, record_id, "identified")
+            if cur["version"] != old.version:
+                raise LockTimeout(f"record {record_id} changed while its formats were identified: try again")
+            catalogue = {"piece_class": cur["piece_class"], "piece": cur["piece"], "sealed": None}
+            return metadata_document(rec, names, catalogue)
+
+        def after_publish(conn: sqlite3.Connection) -> None:
+            records.update_record(conn, rec, actor=archive.actor.name, message=message, original_names=names)
+            archive.audit(conn, "record.identify", record_id, details={
+                "version": version, "pronom": pronom.pronom_version(),
+                "files": {f.path: f.puid for f in files if f.role != "derivative"}})
+
+        commit_version(archive, draft, record_id, source="(identify)", message=message, created=now,
+                       before_publish=before_publish, after_publish=after_publish)
     return {"record_id": record_id, "status": "identified", "version": version,
             "files": {f.path: f.puid for f in files if f.role != "derivative"}}
 
