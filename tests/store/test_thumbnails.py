@@ -85,3 +85,28 @@ def test_thumbnail_px_zero_makes_none(cli, archive_root):
                     else text + "\n[extraction]\nthumbnail_px = 0\n", encoding="utf-8")
     out = json.loads(cli("ingest", CORPUS / "images/phototest.tif", "--json").output.splitlines()[0])
     assert not any(p.startswith(".dangan/thumbnails/") for p in _stored(archive_root, out["record_id"]))
+
+
+def test_the_faces_read_a_thumbnail_through_the_service(cli, archive, archive_root):
+    from dangan.core.service import records
+    pdf = json.loads(cli("ingest", CORPUS / "pdf-text/crazyones.pdf", "--json").output.splitlines()[0])["record_id"]
+    txt = json.loads(cli("ingest", CORPUS / "text/test.txt", "--json").output.splitlines()[0])["record_id"]
+    assert max(_png(records.thumbnail(archive, pdf)).size) == 256          # the default size
+    assert records.thumbnail(archive, txt) is None
+
+
+def test_a_drop_folder_scan_gets_its_thumbnail_in_the_deferred_version(archive_root, tmp_path):
+    """The watcher archives first and extracts later (a derivative version): the thumbnail comes with the text,
+    and the PUID was set at archiving."""
+    import shutil
+    from watch_helpers import folder, query, settled, wait_for, watching
+    drop = tmp_path / "drop"
+    drop.mkdir()
+    with watching(archive_root, folder(drop, settle_seconds=0.1)) as w:
+        shutil.copyfile(CORPUS / "pdf-text/crazyones.pdf", drop / "扫描.pdf")
+        wait_for(lambda: query(archive_root, "SELECT count(*) FROM records WHERE extraction_status IS NOT NULL")[0][0]
+                 == 1 and settled(w), what="archived and extracted")
+    (rid, version), = query(archive_root, "SELECT id, version FROM records")
+    assert version == 2
+    assert query(archive_root, "SELECT puid FROM files WHERE record_id = ? AND version = 2", rid) == [("fmt/19",)]
+    assert max(_png(_stored(archive_root, rid)[thumbnail_path("扫描.pdf")]).size) == 256

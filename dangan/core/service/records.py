@@ -141,4 +141,22 @@ def id_width(archive: Archive) -> int:
     return short_id_length(archive.conn)
 
 
-__all__ = ["RecordView", "ingest", "revise", "show", "versions", "ls", "id_width", "get", "approve", "check"]
+def thumbnail(archive: Archive, ref: str) -> bytes | None:
+    """The PNG thumbnail of a record's main file (head version), for result lists and record pages; None when
+    it has none (sealed records, video, text).  A preview of what search snippets already show: ``view``."""
+    from dangan.core.policy.access import require
+    from dangan.core.store.layout import thumbnail_path
+    acting_user(archive, action="view", obj=ref)
+    rec = archive.record(ref)
+    require(archive, "view", rec)
+    main = rec.main_file
+    if main is None:
+        return None
+    path = thumbnail_path(main.path)
+    if path not in {f.logical_path for f in archive.store.files(rec.id)}:
+        return None
+    return archive.store.read_bytes(rec.id, path)
+
+
+__all__ = ["RecordView", "ingest", "revise", "show", "versions", "ls", "id_width", "get", "approve", "check",
+           "thumbnail"]

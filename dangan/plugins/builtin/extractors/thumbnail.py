@@ -20,6 +20,9 @@ from dangan.lifeline import tool_preexec
 from .options import ExtractOptions
 
 MIME_PDF = "application/pdf"
+#: Seconds pdftoppm may spend on a thumbnail: a convenience never costs what the text costs (a page with a
+#: huge image, such as the corpus's hugemono.pdf, takes pdftoppm 14 s even at 256 px: it gets none).
+PDF_SECONDS = 5.0
 MIME_OFD = "application/ofd"
 
 
@@ -52,7 +55,7 @@ def _image(path: Path, size: int, options: ExtractOptions) -> bytes:
 def _pdf(path: Path, size: int, options: ExtractOptions) -> bytes:
     try:
         proc = subprocess.run(["pdftoppm", "-f", "1", "-l", "1", "-singlefile", "-scale-to", str(size), "-png",
-                               str(path)], capture_output=True, timeout=options.tool_timeout, check=False,
+                               str(path)], capture_output=True, timeout=min(options.tool_timeout, PDF_SECONDS), check=False,
                               preexec_fn=tool_preexec())
     except (OSError, subprocess.TimeoutExpired):
         return b""
