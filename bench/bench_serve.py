@@ -164,6 +164,7 @@ def main() -> None:
     ap.add_argument("--load-seconds", type=int, default=60)
     ap.add_argument("--clients", type=int, default=50)
     ap.add_argument("--runs", type=int, default=20)
+    ap.add_argument("--workers", type=int, default=1, help="uvicorn worker processes")
     args = ap.parse_args()
     base = args.out or Path(tempfile.mkdtemp(prefix="dangan-bench-serve-"))
     base.mkdir(parents=True, exist_ok=True)
@@ -171,7 +172,8 @@ def main() -> None:
     conf = recoll(base, src)
     token = setup_users(arch)
     port = free_port()
-    server = subprocess.Popen([DANGAN, "--archive", str(arch), "serve", "--port", str(port)],
+    server = subprocess.Popen([DANGAN, "--archive", str(arch), "serve", "--port", str(port), "--workers",
+                               str(args.workers)],
                               stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     try:
         for _ in range(600):
@@ -239,13 +241,16 @@ def main() -> None:
         for t in threads:
             t.join()
         elapsed = time.monotonic() - t0
-        rss, hwm = rss_kb(server.pid)
+        procs = [server.pid] + [int(p) for p in subprocess.run(["pgrep", "-P", str(server.pid)], capture_output=True,
+                                                                   text=True).stdout.split()]
+        mem = [rss_kb(p) for p in procs]
+        rss, hwm = max(m[0] for m in mem), max(m[1] for m in mem)
     finally:
         server.send_signal(signal.SIGTERM)
         server.wait(60)
     print()
     print(f"Machine: {platform.machine()}, {os.cpu_count()} CPUs, Python {platform.python_version()}, load average "
-          f"{os.getloadavg()[0]:.1f}; {dt.date.today()}; {args.records} records; one uvicorn worker")
+          f"{os.getloadavg()[0]:.1f}; {dt.date.today()}; {args.records} records; {args.workers} uvicorn worker(s)")
     print()
     print("| query | hits | API p50 | API p95 | `recollq` (fresh process, median of 5) |")
     print("|---|---|---|---|---|")
@@ -258,7 +263,7 @@ def main() -> None:
           f"p95 {pct(page_walls, 95) * 1000:.0f} ms")
     print(f"Load: {args.clients} clients × {elapsed:.0f} s (search, record, download): {len(lat)} requests "
           f"({len(lat) / elapsed:.0f}/s), {errors[0]} errors, p50 {statistics.median(lat) * 1000:.0f} ms, "
-          f"p95 {pct(lat, 95) * 1000:.0f} ms; server RSS {rss // 1024} MiB (peak {hwm // 1024} MiB)")
+          f"p95 {pct(lat, 95) * 1000:.0f} ms; RSS of the largest server process {rss // 1024} MiB (peak {hwm // 1024} MiB)")
 
 
 if __name__ == "__main__":
