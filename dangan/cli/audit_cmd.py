@@ -55,9 +55,10 @@ def audit_verify(ctx, backups, repo, passphrase_fd, as_json):
     archive = ctx.archive()
     repository = None
     if backups or repo:
-        from ..core.backup import api as backup
+        from ..core.backup.api import PASSPHRASE_ENV
+        from ..core.service import backup
         from .passphrase import read_passphrase
-        secret = read_passphrase("backup passphrase", fd=passphrase_fd, env=backup.PASSPHRASE_ENV)
+        secret = read_passphrase("backup passphrase", fd=passphrase_fd, env=PASSPHRASE_ENV)
         repository = backup.open_repo(archive, repo, secret)
     report = verify(archive, repository)
     if as_json:

@@ -71,7 +71,8 @@ def inspect_due(ctx, as_of, as_json):
 @pass_ctx
 def inspect_report(ctx, sample, as_of, fmt, dest):
     """The six-monthly inspection report: fixity, readability, catalogue ↔ store, counts and bytes, holds,
-    overdue loans, disposition due, the last backup (recorded as an audit event); --format pdf -o FILE prints it."""
+    overdue loans, disposition due, the last backup, files in formats at risk, paper locations (recorded as an
+    audit event); --format pdf -o FILE prints it."""
     import csv
     import sys
 

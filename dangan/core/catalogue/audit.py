@@ -13,8 +13,9 @@ import hashlib
 import json
 import sqlite3
 from dataclasses import dataclass
-from datetime import datetime, timezone
 from typing import Any, Iterator
+
+from dangan.core.kernel.clock import utc_text
 
 GENESIS = "0" * 64
 
@@ -34,11 +35,13 @@ PREMIS = {
     "record.approve": "metadata modification",
     "volume.unlock": "decryption",
     "audit.acknowledge": "metadata modification",
+    "record.identify": "format identification",
 }
 
 
 def utcnow() -> str:
-    return datetime.now(timezone.utc).isoformat(timespec="microseconds").replace("+00:00", "Z")
+    """An audit event's time: the catalogue's UTC text, to the microsecond (``kernel.clock``)."""
+    return utc_text(timespec="microseconds")
 
 
 def canonical(details: dict[str, Any] | None) -> str:

@@ -19,6 +19,7 @@ from pathlib import Path
 
 from dangan.errors import CryptoError, NotFound, UsageError
 from dangan.model import is_confidential, normalise_secrecy, secrecy_rank
+from dangan.core.kernel.clock import utc_text
 
 
 @dataclass(frozen=True)
@@ -147,7 +148,7 @@ def create_volume(archive, name: str, secrecy: str, *, title: str = "", departme
         conn.execute("INSERT INTO volumes (name, id, title, department, category, year, retention, secrecy,"
                      " confidential, public_key, created, created_by) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
                      (name, vid, title, department, category, year, retention, secrecy, int(confidential),
-                      public.hex() if public else None, _now(), archive.actor.name))
+                      public.hex() if public else None, utc_text(), archive.actor.name))
         archive.audit(conn, "volume.create", name, details={"volume_id": vid, "secrecy": secrecy,
                                                             "confidential": confidential})
     return require_volume(archive, name)
@@ -160,7 +161,7 @@ def ensure_plain_volume(conn, archive, name: str, rec) -> None:
     conn.execute("INSERT INTO volumes (name, id, title, department, category, year, retention, secrecy,"
                  " confidential, created, created_by) VALUES (?,?,?,?,?,?,?,?,0,?,?)",
                  (name, "v" + secrets.token_hex(8), "", rec.department, rec.category, rec.year, rec.retention,
-                  "internal" if rec.secrecy == "internal" else "public", _now(), archive.actor.name))
+                  "internal" if rec.secrecy == "internal" else "public", utc_text(), archive.actor.name))
     archive.audit(conn, "volume.create", name, details={"implicit": True})
 
 
@@ -328,7 +329,3 @@ def export_keys(archive, names: list[str], dest: Path, *, passphrase: bytes | No
 
 def _kdf_name(ks) -> str:
     return str(getattr(ks, "kdf_name", ""))
-
-
-def _now() -> str:
-    return dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds").replace("+00:00", "Z")

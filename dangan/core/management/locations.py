@@ -7,19 +7,15 @@ audited (``location.add``, ``box.fill``, ``box.move``).
 """
 from __future__ import annotations
 
-import datetime as dt
 from typing import Any
 
 from dangan.errors import NotFound, UsageError
+from dangan.core.kernel.clock import utc_text
 
 KINDS = ("room", "shelf", "level", "box")
 LABELS = {"room": "库房", "shelf": "架", "level": "层", "box": "盒"}
 #: What each kind may sit in (a box may also stand on its own, before it is shelved).
 PARENT_KIND = {"room": None, "shelf": "room", "level": "shelf", "box": "level"}
-
-
-def _now() -> str:
-    return dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds").replace("+00:00", "Z")
 
 
 def get(archive, ref: str) -> dict[str, Any]:
@@ -55,7 +51,7 @@ def add(archive, kind: str, name: str, parent: str | None = None) -> dict[str, A
             barcode = f"{archive.config.fonds}-BOX-{n:06d}"
         conn.execute("INSERT INTO locations (id, kind, name, parent, barcode, created, created_by)"
                      " VALUES (?,?,?,?,?,?,?)", (lid, kind, name, parent and get(archive, parent)["id"], barcode,
-                                                 _now(), archive.actor.name))
+                                                 utc_text(), archive.actor.name))
         archive.audit(conn, "location.add", lid, details={"kind": kind, "barcode": barcode})
     return get(archive, lid)
 
@@ -65,7 +61,7 @@ def fill(archive, box: str, record_ids: list[str]) -> list[str]:
     b = get(archive, box)
     if b["kind"] != "box":
         raise UsageError(f"{b['id']} is a {b['kind']}, not a box")
-    t = _now()
+    t = utc_text()
     with archive.transaction() as conn:
         moved = {r: row["box"] for r in record_ids
                  for row in conn.execute("SELECT box FROM record_locations WHERE record_id = ?", (r,))}
@@ -107,7 +103,8 @@ def where(archive, rid: str) -> dict[str, Any] | None:
     if row is None:
         return None
     box = get(archive, row["box"])
-    path, cur = [], box
+    path: list[dict[str, Any]] = []
+    cur: dict[str, Any] | None = box
     while cur is not None:
         path.insert(0, {"kind": cur["kind"], "label": LABELS[cur["kind"]], "name": cur["name"]})
         cur = get(archive, cur["parent"]) if cur["parent"] else None

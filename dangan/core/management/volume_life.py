@@ -72,8 +72,8 @@ def close(archive, name: str, *, checker: str, filer: str | None = None, notes: 
     if checker == filer:
         raise UsageError(f"the checker (检查人) of volume {name!r} checks the filer's (立卷人) work: "
                          f"{checker} cannot be both")
-    from dangan.core.catalogue.volumes import _now
-    t = _now()
+    from dangan.core.kernel.clock import utc_text
+    t = utc_text()
     with archive.transaction() as conn:
         conn.execute("UPDATE volumes SET closed_at = ?, closed_by = ?, checker = ?, filer = ?,"
                      " notes = coalesce(?, notes) WHERE name = ?",

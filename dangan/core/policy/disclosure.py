@@ -16,6 +16,8 @@ An open archive (no user registered yet) shows everything, as before.
 """
 from __future__ import annotations
 
+from typing import Any
+
 from dangan.errors import NotFound
 from dangan.model import SECRECY_LEVELS
 from dangan.core.catalogue import audit as audit_log
@@ -30,7 +32,7 @@ def reads_full_trail(archive) -> bool:
 
 
 def readable_events(archive, *, obj: str | None = None, action: str | None = None,
-                    limit: int | None = None, **filters: str | None) -> list[audit_log.AuditEvent]:
+                    limit: int | None = None, **filters: Any) -> list[audit_log.AuditEvent]:
     """The audit events this reader may see, oldest first (the last ``limit`` of them); ``filters``:
     ``actor``, ``outcome``, ``since`` and ``until`` (days, included) as ``audit.events`` takes them."""
     if reads_full_trail(archive):

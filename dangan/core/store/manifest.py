@@ -186,7 +186,8 @@ def validate(archive, folder: Path, manifest: Path, base: RecordFields, *, creat
         except DanganError as exc:
             errors.append(f"row {n}: {exc.message}")
             continue
-        out.append(ManifestRow(n, path, fields.merged_over(base)))
+        if path is not None:                # a row without a file is an error above: nothing to file
+            out.append(ManifestRow(n, path, fields.merged_over(base)))
     skipped = {Path(p).resolve() for p in skip}
     for src in expand([folder]):
         full = src.path.resolve()

@@ -36,6 +36,14 @@ def report_rows(r: dict[str, Any]) -> list[tuple[Any, Any, Any]]:
         rows += [("locations", "boxes", loc["boxes"]), ("locations", "records placed", loc["placed"])]
         rows += [("paper out on loan", o["record_id"], f"loan {o['loan']}, from box {o['box']}")
                  for o in loc["out_on_loan"]]
+    fm = r.get("formats") or {}
+    if fm:
+        rows += [("format", f["puid"], f"{f['files']} files, {f['format_name']}" + ("" if f["preservation"] else " AT RISK"))
+                 for f in fm["by_puid"]]
+        rows += [("format at risk", a["archival_code"] or a["record_id"], f"{a['path']}: {a['puid'] or '?'} "
+                  f"{a['format_name'] or ''} ({a['reason']})") for a in fm["at_risk"]]
+        if fm["not_identified"]:
+            rows += [("format", "not identified", f"{fm['not_identified']} files (archived before identification)")]
     return rows
 
 

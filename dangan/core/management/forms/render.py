@@ -184,7 +184,7 @@ def _labels(b: Labels, width: float, para) -> Any:
     from reportlab.lib.units import mm
     from reportlab.platypus import Table, TableStyle
 
-    cells = []
+    cells: list[Any] = []
     for value, lines in b.items:
         code = createBarcodeDrawing("Code128", value=value, barHeight=12 * mm, humanReadable=True,
                                     barWidth=0.3 * mm)
