@@ -174,7 +174,7 @@ def login_routes(web: Web) -> list[Route]:
 
 
 def create_app(root: Path, *, settings: Settings | None = None) -> Starlette:
-    from dangan.web import api, pages
+    from dangan.web import api, forms, pages
     settings = settings or settings_from_config(root)
     web = Web(settings)
 
@@ -187,7 +187,7 @@ def create_app(root: Path, *, settings: Settings | None = None) -> Starlette:
         return web.render(request, "error.html", getattr(exc, "status_code", 404), message="not found (未找到)")
 
     static = StaticFiles(directory=str(Path(__file__).parent / "static"))
-    routes = [Route("/", home), *login_routes(web), *pages.routes(web), Mount("/api/v1", routes=api.routes(web)),
+    routes = [Route("/", home), *login_routes(web), *forms.routes(web), *pages.routes(web), Mount("/api/v1", routes=api.routes(web)),
               Mount("/static", static, name="static")]
     from contextlib import asynccontextmanager
 

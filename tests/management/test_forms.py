@@ -184,12 +184,17 @@ def test_reports_print_as_pdf(office, tmp_path):
 def test_printing_is_audited_and_shows_only_what_the_printer_may_see(office, tmp_path):
     cli, ids, _ = office
     pdf = tmp_path / "clerk.pdf"
-    cli("print", "contents-list", "BGS-2021-01", "-o", pdf, user="clerk")          # public clearance
-    text = pdf_text(pdf)
-    assert "关于购置档案柜的请示" in text and "2021年第一次办公会议纪要" not in text  # the internal minutes
+    r = cli("print", "contents-list", "BGS-2021-01", "-o", pdf, user="clerk", ok=False)   # public clearance
+    assert r.exit_code == 7 and not pdf.exists()                    # the volume is internal: not printed
+    assert any(e["actor"] == "clerk" and e["object"] == "BGS-2021-01" and e["outcome"] == "denied"
+               for e in audit(cli, "access.denied"))
+    labels = tmp_path / "clerk-labels.pdf"
+    cli("print", "labels", ids["req"], ids["rep"], "-o", labels, user="clerk")
+    r = cli("print", "labels", ids["min"], "-o", labels, user="clerk", ok=False)      # the internal minutes
+    assert r.exit_code == 7
     events = [e for e in audit(cli, "form.print") if e["object"] == "BGS-2021-01"]
     assert {e["details"]["form"] for e in events} >= {"contents-list", "reference-sheet", "cover"}
-    assert any(e["actor"] == "clerk" for e in events)
+    assert any(e["actor"] == "clerk" for e in audit(cli, "form.print"))
     r = cli("print", "contents-list", "NO-SUCH", "-o", pdf, user="arch", ok=False)
     assert r.exit_code == 4
 

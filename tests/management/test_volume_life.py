@@ -108,3 +108,16 @@ def test_mv_moves_a_record_between_volumes_under_the_filing_rules(cli, office, t
     assert json.loads(cli("volume", "show", "BGS-2021-01", "--json", user="arch").output)["records"] == 2
     r = cli("mv", office["min"], "--volume", "NO-SUCH", user="arch", ok=False)
     assert r.exit_code == 4
+
+
+def test_the_general_offices_volume_reports_print_as_their_forms_and_export(cli, office, tmp_path):
+    from openpyxl import load_workbook
+    pdf, book = tmp_path / "contents.pdf", tmp_path / "contents.xlsx"
+    cli("report", "contents_list", "--param", "volume=BGS-2021-01", "--format", "pdf", "-o", pdf, user="arch")
+    text = "".join(subprocess.run(["pdftotext", str(pdf), "-"], capture_output=True, text=True,
+                                  check=True).stdout.split())
+    assert "卷内文件目录" in text and text.index("关于增加编制的批复") < text.index("关于增加编制的请示")
+    cli("report", "contents_list", "--param", "volume=BGS-2021-01", "--format", "xlsx", "-o", book, user="arch")
+    rows = [list(r) for r in load_workbook(book, read_only=True).worksheets[0].iter_rows(values_only=True)]
+    assert rows[0][0] == "序号" and [r[4] for r in rows[1:]] == ["第一次办公会议纪要", "关于增加编制的批复",
+                                                                "关于增加编制的请示"]

@@ -65,7 +65,9 @@ def volume_form(archive: Archive, name: str, form: str) -> bytes:
     from dangan.core.management.forms.volume_cover import volume_cover_form
     if form not in VOLUME_FORMS:
         raise UsageError(f"unknown volume form {form!r}: use one of {', '.join(VOLUME_FORMS)}")
+    from dangan.core.service.volumes import require_cleared_for
     acting_user(archive, action="print forms", obj=name)
+    require_cleared_for(archive, name)
     volume, records, summary = volume_contents(archive, name)
     cfg = archive.config
     if form == "contents-list":
@@ -81,6 +83,8 @@ def volume_form(archive: Archive, name: str, form: str) -> bytes:
 def _records(archive: Archive, refs: Sequence[str], volume: str | None) -> list[Record]:
     from dangan.core.policy.access import require
     if volume:
+        from dangan.core.service.volumes import require_cleared_for
+        require_cleared_for(archive, volume)
         return volume_contents(archive, volume)[1]
     if not refs:
         raise UsageError("name the records (or --volume)")

@@ -89,19 +89,24 @@ def _require(archive: Archive, roles, what: str, name: str) -> None:
 def show(archive: Archive, name: str) -> dict[str, Any]:
     """The volume's fields, counts (of the records the user may see), pages, date range, retention, filer,
     checker and status, with its records in volume order (``items``: item number, id, code, title, date)."""
+    from dangan.core.service.forms import volume_contents
+    require_cleared_for(archive, name)
+    volume, records, _summary = volume_contents(archive, name)
+    volume["items"] = [{"item": i, "id": r.id, "archival_code": r.archival_code, "title": r.title, "date": r.date}
+                       for i, r in enumerate(records, 1)]
+    return volume
+
+
+def require_cleared_for(archive: Archive, name: str) -> None:
+    """The volume exists and the acting user is cleared for its secrecy (a refusal is audited)."""
     from dangan.core.catalogue.volumes import require_named_volume
     from dangan.core.policy.users import clearance_rank, deny
-    from dangan.core.service.forms import volume_contents
     from dangan.model import secrecy_rank
     u = acting_user(archive, action="view volumes", obj=name)
     vol = require_named_volume(archive, name)
     if register_in_use(archive) and clearance_rank(u.clearance) < secrecy_rank(vol.secrecy):
         raise deny(archive, "view volumes", name, f"{u.name} (clearance {u.clearance}) is not cleared for the "
                    f"{vol.secrecy} volume {name!r}")
-    volume, records, _summary = volume_contents(archive, name)
-    volume["items"] = [{"item": i, "id": r.id, "archival_code": r.archival_code, "title": r.title, "date": r.date}
-                       for i, r in enumerate(records, 1)]
-    return volume
 
 
 def rename(archive: Archive, name: str, title: str) -> dict[str, Any]:
