@@ -320,3 +320,24 @@ def test_decisions_refused_from_python_as_on_the_cli(twins, who):
         loans = [json.loads(x) for x in twin("lend", "list", "--json", user="boss").output.splitlines()]
         assert [b["status"] for b in loans] == ["requested"]
         assert twin("hold", "list", "--json", user="boss").output.count('"released_at": null') == 1
+
+
+def test_a_file_is_streamed_from_python_only_to_whom_the_cli_gives_it(tmp_path):
+    from dangan.core.service import records
+    office = _twin_office(tmp_path)
+    for who, allowed in (("boss", True), ("aud", True), ("clerk", False), ("nobody", False)):
+        cli_code = office("get", office.above_clerk, "-o", tmp_path / f"get-{who}", user=who, ok=False).exit_code
+        a = Archive.open(office.root, actor=replace(current_actor(who), session=f"test:{who}"))
+        try:
+            stream = records.open_file(a, office.above_clerk)
+            body = b"".join(stream.chunks())
+            code = 0
+        except AccessDenied as exc:
+            body, code = b"", exc.exit_code
+        finally:
+            a.close()
+        assert code == cli_code == (0 if allowed else AccessDenied.exit_code), who
+        if allowed:
+            assert body == (tmp_path / f"get-{who}" / "plan.txt").read_bytes() == "内部 计划 会议".encode()
+    retrieved = [e for e in events(office, "record.retrieve") if e["object"] == office.above_clerk]
+    assert [e["actor"] for e in retrieved] == ["boss", "boss", "aud", "aud"]

@@ -18,6 +18,7 @@ if TYPE_CHECKING:
     from dangan.core.kernel.progress import Progress
     from dangan.core.store.ingest import IngestOutcome
     from dangan.core.store.integrity import Problem
+    from dangan.core.store.retrieval_stream import FileStream
     from dangan.model import Record
 
 #: Secrecy levels whose records may be sealed in a confidential volume (their fields shown once unlocked).
@@ -115,6 +116,16 @@ def get(archive: Archive, ref: str, out_dir: Path, *, version: int | None = None
                      overwrite=overwrite)
 
 
+def open_file(archive: Archive, ref: str, n: int = 1, *, version: int | None = None, byte_range: str | None = None,
+              via: str = "web") -> FileStream:
+    """The ``n``-th file of a record (1 = the main file, then attachments) as verified chunks, never written to
+    disk (a sealed record is decrypted in memory); ``byte_range``: an HTTP Range header; audited as
+    ``record.retrieve`` with ``via``."""
+    from dangan.core.store.retrieval_stream import open_file as run
+    acting_user(archive, action="read", obj=ref)
+    return run(archive, ref, n, version=version, byte_range=byte_range, via=via)
+
+
 def approve(archive: Archive, ref: str, note: str = "") -> Record:
     """A record pending approval becomes active (and visible) in a new version, if the plugins let the acting
     user approve it."""
@@ -158,5 +169,5 @@ def thumbnail(archive: Archive, ref: str) -> bytes | None:
     return archive.store.read_bytes(rec.id, path)
 
 
-__all__ = ["RecordView", "ingest", "revise", "show", "versions", "ls", "id_width", "get", "approve", "check",
-           "thumbnail"]
+__all__ = ["RecordView", "ingest", "revise", "show", "versions", "ls", "id_width", "get", "open_file", "approve",
+           "check", "thumbnail"]
