@@ -18,7 +18,7 @@ from dangan.repository.fsutil import flocked, lock_held, pid_alive, process_star
 HOLDER = """
 import fcntl, os, sys
 fd = os.open(sys.argv[1], os.O_RDWR | os.O_CREAT, 0o600)
-fcntl.flock(fd, fcntl.LOCK_SH if sys.argv[2] == "shared" else fcntl.LOCK_EX)
+fcntl.flock(fd, fcntl.LOCK_SH if sys.argv[2] == "read" else fcntl.LOCK_EX)
 print("held", flush=True)
 sys.stdin.read()
 """
@@ -64,7 +64,7 @@ def test_a_lock_another_process_holds_is_refused_at_once_or_after_the_timeout(tm
 
 def test_shared_locks_go_together_and_keep_a_writer_out(tmp_path, holder):
     lock = tmp_path / "s.lock"
-    holder(lock, "shared")
+    holder(lock, "read")
     with flocked(lock, shared=True, wait=False) as held:
         assert held is True
     with flocked(lock, timeout=0.05) as held:

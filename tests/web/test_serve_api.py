@@ -9,6 +9,7 @@ import sqlite3
 
 from cli_helpers import audit
 from serve_helpers import client, csrf_of, sign_in, token
+from web_fixtures import archive_root, office, office_template  # noqa: F401  (fixtures)
 
 
 def _bearer(cli, user="clerk", scope="read,ingest"):

@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 
 from serve_helpers import SECRET_TITLE, password
+from web_fixtures import archive_root, office, office_template  # noqa: F401  (fixtures)
 
 CHROMIUM, DRIVER = "/usr/bin/chromium", "/usr/bin/chromedriver"
 pytestmark = pytest.mark.skipif(not (Path(CHROMIUM).exists() and Path(DRIVER).exists()),

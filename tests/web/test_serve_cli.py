@@ -12,6 +12,7 @@ import urllib.request
 from pathlib import Path
 
 from cli_helpers import audit
+from web_fixtures import archive_root, office, office_template  # noqa: F401  (fixtures)
 
 
 def test_serve_runs_as_a_process_and_stops_on_sigterm(office, archive_root):

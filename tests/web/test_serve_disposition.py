@@ -8,6 +8,7 @@ import re
 
 from cli_helpers import audit
 from serve_helpers import client, csrf_of, sign_in
+from web_fixtures import archive_root, office, office_template  # noqa: F401  (fixtures)
 
 
 def test_a_destruction_list_from_due_to_certificate(cli, office, archive_root, tmp_path):

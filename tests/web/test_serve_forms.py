@@ -5,6 +5,7 @@ import subprocess
 
 from cli_helpers import audit
 from serve_helpers import SECRET_TITLE, client, sign_in
+from web_fixtures import archive_root, office, office_template  # noqa: F401  (fixtures)
 
 
 def text_of(pdf: bytes, tmp_path) -> str:

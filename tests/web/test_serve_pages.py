@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from cli_helpers import audit
 from serve_helpers import SECRET_TITLE, client, csrf_of, sign_in
+from web_fixtures import archive_root, office, office_template  # noqa: F401  (fixtures)
 
 
 def test_volumes_show_their_contents_within_clearance(office, archive_root):

@@ -10,6 +10,7 @@ import sqlite3
 
 from cli_helpers import audit
 from serve_helpers import SECRET_NAME, SECRET_TEXT, SECRET_TITLE, client, csrf_of, sign_in, token
+from web_fixtures import archive_root, office, office_template  # noqa: F401  (fixtures)
 
 LEAKS = (SECRET_TITLE, SECRET_NAME, SECRET_TEXT, "绝密文件名")
 

@@ -1,4 +1,5 @@
-"""The web tests share one office archive, built once per session and copied for each test (with the home
+"""Fixtures of the web tests (imported by each tests/web module; a second conftest.py would shadow the
+top-level one that other tests import from). The web tests share one office archive, built once per session and copied for each test (with the home
 folder that holds its keystore), so each test starts from the same users, passwords and records."""
 from __future__ import annotations
 
