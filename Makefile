@@ -23,6 +23,7 @@ demo: system $(STAMP)
 # --durations=20: every run ends with its twenty slowest tests (the suite must stay under 10 min on a fresh machine).
 test: system $(STAMP)
 	$(BIN)/ruff check dangan tests bench
+	$(BIN)/mypy dangan/core dangan/repository
 	$(BIN)/python -m pytest -q --durations=20
 
 test-slow: system $(STAMP)

@@ -14,7 +14,7 @@ import sqlite3
 from contextlib import contextmanager
 from functools import cached_property
 from pathlib import Path
-from typing import Any, Iterator
+from typing import TYPE_CHECKING, Any, Iterator
 
 from dangan.errors import UsageError
 from dangan.model import Record
@@ -24,9 +24,20 @@ from dangan.core.catalogue import records
 from dangan.core.kernel.actor import Actor, current_actor
 from dangan.core.kernel.config import CONFIG_NAME, Config, find_archive, initial_config
 
+if TYPE_CHECKING:                         # types only: start-up imports none of these
+    from dangan.model import Extraction
+    from dangan.plugins.manager import Plugins
+    from dangan.repository.ocfl import OcflStore
+    from dangan.core.catalogue.audit_anchor import Pending
+    from dangan.core.store.extraction import ExtractionWorker
+
 
 class Archive:
-    def __init__(self, root: Path, actor: Actor | None = None, *, extra_plugins: tuple = ()) -> None:
+    #: the checkpoint of the write transaction in progress (set by ``transaction``; absent outside one)
+    _audit_pending: Pending | None
+
+    def __init__(self, root: Path, actor: Actor | None = None, *,
+                 extra_plugins: tuple[tuple[str, object], ...] = ()) -> None:
         from dangan.core.kernel import permissions
         from dangan.core.kernel.archive_trust import check_archive
         self.root = Path(root)
@@ -89,28 +100,29 @@ class Archive:
         return self.root / "catalogue.sqlite"
 
     @cached_property
-    def store(self):
+    def store(self) -> OcflStore:
         from dangan.repository.ocfl import OcflStore
         return OcflStore(self.root / "store", self.root / ".work")
 
     @cached_property
-    def plugins(self):
+    def plugins(self) -> Plugins:
         """The plugin facade (loaded once per archive object)."""
         from dangan.core.kernel.plugin_host import load_plugins
         return load_plugins(self)
 
     @cached_property
-    def _worker(self):
+    def _worker(self) -> ExtractionWorker:
         from dangan.core.store.extraction import ExtractionWorker, PluginExtractor
         cfg = self.config
         plugins = PluginExtractor((str(self.root / "plugins"),), cfg.plugins_enabled, tuple(cfg.plugins_disabled))
         return ExtractionWorker(timeout=cfg.extraction_timeout, memory_mb=cfg.extraction_memory_mb, plugins=plugins)
 
-    def extractor(self, path: Path, mime: str):
+    def extractor(self, path: Path, mime: str) -> Extraction:
         """Extract text and metadata from one file, in the worker process, with the configured limits."""
         from dangan.model import ExtractOptions
+        px = self.config.raw.get("extraction", {}).get("thumbnail_px", 256)
         return self._worker.extract(path, mime, ExtractOptions(ocr_languages=self.config.ocr_languages,
-                                                               tesseract_cmd=self.config.tesseract))
+                                                               tesseract_cmd=self.config.tesseract, thumbnail_px=px))
 
     def close(self) -> None:
         if "_worker" in self.__dict__:
@@ -123,7 +135,7 @@ class Archive:
     def __enter__(self) -> "Archive":
         return self
 
-    def __exit__(self, *exc) -> None:
+    def __exit__(self, *exc: object) -> None:
         self.close()
 
     @contextmanager
@@ -141,6 +153,13 @@ class Archive:
             self._audit_pending = outer
 
     # -- audit ----------------------------------------------------------------
+    def audit_checkpoint(self) -> Pending:
+        """The checkpoint of the write transaction in progress, for code that appends events itself."""
+        pending = self.__dict__.get("_audit_pending")
+        if pending is None:
+            raise RuntimeError("audit_checkpoint() is only meaningful inside archive.transaction()")
+        return pending
+
     def audit_ready(self, conn: sqlite3.Connection) -> None:
         """Refuse now (IntegrityError) if the audit trail is broken: writers that publish to the store before
         their first event call this first, so a refusal leaves nothing behind."""
@@ -168,7 +187,7 @@ class Archive:
             return self.audit(conn, action, obj, outcome, details)
 
     # -- writing ------------------------------------------------------------------
-    def ingest(self, path: str | Path, *, attachments: tuple = (), allow_duplicate: bool = False,
+    def ingest(self, path: str | Path, *, attachments: tuple[str | Path, ...] = (), allow_duplicate: bool = False,
                index: bool = True, **fields: Any) -> Record:
         """Archive one file as a record (the API form of ``dangan ingest FILE``); raises on refusal."""
         from dangan.core.catalogue.fields import RecordFields

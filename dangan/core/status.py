@@ -5,7 +5,7 @@ in the order they are shown.  To add one (backup age, say), write a function
 here and append it to ``SECTIONS`` — the command, its text and its ``--json``
 output pick it up with no other change::
 
-    def backup_section(archive) -> Section:
+    def backup_section(archive: Archive) -> Section:
         age = ...
         return Section("backups", {"last": ..., "age_hours": age}, [f"last backup {age:.0f} h ago"])
 
@@ -17,8 +17,12 @@ import socket
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any, Callable
 from dangan.repository.fsutil import pid_alive
+from dangan.core.kernel.clock import utc_text
+
+if TYPE_CHECKING:
+    from dangan.core.archive import Archive
 
 
 @dataclass
@@ -29,7 +33,7 @@ class Section:
     problem: bool = False                       # something needs a person's attention
 
 
-def watcher_section(archive) -> Section:
+def watcher_section(archive: Archive) -> Section:
     from dangan.core.watch.lock import lock_held, read_state
     state = read_state(archive.root)
     running = lock_held(archive.root)
@@ -41,7 +45,7 @@ def watcher_section(archive) -> Section:
     if not running and state and not state.get("stopped"):
         # the lock is free but the state file says nobody stopped: the watcher died (kill -9, crash, reboot)
         same_host = state.get("host") == socket.gethostname()
-        data["stale"] = not same_host or not _alive(state.get("pid", 0))
+        data["stale"] = not same_host or not pid_alive(state.get("pid", 0))
     if running:
         lines = [f"watcher running: pid {data['pid']} on {data['host']}, since {data['started']}"
                  f" (heartbeat {data['heartbeat_age']} s ago)"]
@@ -52,7 +56,7 @@ def watcher_section(archive) -> Section:
     return Section("watcher", data, lines, problem=bool(data["stale"]))
 
 
-def queues_section(archive) -> Section:
+def queues_section(archive: Archive) -> Section:
     from dangan.core.store import deferred
     from dangan.core.search import indexing
     from dangan.core.watch.lock import lock_held, read_state
@@ -63,7 +67,7 @@ def queues_section(archive) -> Section:
     return Section("queues", data, lines)
 
 
-def errors_section(archive) -> Section:
+def errors_section(archive: Archive) -> Section:
     from dangan.core.store import deferred
     from dangan.core.watch.handoff import last_errors
     recent = last_errors(archive)
@@ -79,7 +83,7 @@ def errors_section(archive) -> Section:
     return Section("errors", data, lines, problem=bool(quarantined or failed))
 
 
-def backup_section(archive) -> Section:
+def backup_section(archive: Archive) -> Section:
     """Age of the last good backup; a warning when it is older than ``[backup] interval_hours``."""
     from dangan.core.backup.api import backup_status
     st = backup_status(archive)
@@ -87,15 +91,26 @@ def backup_section(archive) -> Section:
     return Section("backup", st, [line] if line else [])
 
 
-SECTIONS: list[Callable[[Any], Section]] = [watcher_section, queues_section, errors_section, backup_section]
+def antivirus_section(archive) -> Section:
+    """Whether intake files are checked for viruses, by what, with which signatures (issue 18.7)."""
+    from dangan.core.store.antivirus import Antivirus
+    data = Antivirus.of(archive.config, archive.root).status()
+    problem = data["engine"] is None and data["enabled"] == "on"       # every file would be refused
+    warn = data["engine"] is None and data["enabled"] != "off"
+    return Section("antivirus", data, [("virus check: warning: " if warn else "virus check: ") + data["message"]],
+                   problem=problem)
 
 
-def collect(archive) -> list[Section]:
+SECTIONS: list[Callable[[Any], Section]] = [watcher_section, queues_section, errors_section, backup_section,
+                                            antivirus_section]
+
+
+def collect(archive: Archive) -> list[Section]:
     return [section(archive) for section in SECTIONS]
 
 
 # -- helpers -------------------------------------------------------------------------
-def _known_folders(archive) -> list[dict]:
+def _known_folders(archive: Archive) -> list[dict]:
     """Drop folders from dangan.toml and from the watcher's state file, with their quarantine counts."""
     from dangan.core.watch.config import DropFolder, configured_folders
     from dangan.core.watch.files import quarantined
@@ -106,14 +121,14 @@ def _known_folders(archive) -> list[dict]:
     return [{"path": p, "quarantined": quarantined(f)} for p, f in seen.items()]
 
 
-def _waiting(archive, running: bool, state: dict | None) -> tuple[int, list[dict]]:
+def _waiting(archive: Archive, running: bool, state: dict | None) -> tuple[int, list[dict]]:
     """Files waiting in drop folders: the running watcher's count, else a scan of the configured folders."""
     if running and state:
         return int(state.get("waiting", 0)), [{"path": f["path"], "waiting": f.get("waiting", 0)}
                                               for f in state.get("folders", [])]
     from dangan.core.watch.config import configured_folders
     from dangan.core.watch.files import scan
-    folders = []
+    folders: list[dict[str, Any]] = []
     for f in configured_folders(archive.config, archive.root):
         n = sum(1 for _ in scan(f)) if f.path.is_dir() else 0
         folders.append({"path": str(f.path), "waiting": n})
@@ -124,8 +139,5 @@ def _iso(t: float | None) -> str | None:
     if not t:
         return None
     import datetime as dt
-    return dt.datetime.fromtimestamp(t, dt.timezone.utc).isoformat(timespec="seconds").replace("+00:00", "Z")
+    return utc_text(dt.datetime.fromtimestamp(t, dt.timezone.utc))
 
-
-def _alive(pid: int) -> bool:
-    return bool(pid) and pid_alive(pid)

@@ -6,10 +6,8 @@ schema version and the analysis version (``text_v1``).
 """
 from __future__ import annotations
 
-import fcntl
 import json
 import os
-import time
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Callable, Iterator
@@ -247,25 +245,13 @@ def check_marker(path: Path, engine: str, schema: int) -> None:
 
 @contextmanager
 def flock(lockpath: Path, timeout: float) -> Iterator[None]:
-    fd = os.open(lockpath, os.O_RDWR | os.O_CREAT, 0o644)
-    try:
-        deadline = time.monotonic() + timeout
-        while True:
-            try:
-                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                break
-            except BlockingIOError:
-                if time.monotonic() >= deadline:
-                    raise LockTimeout(
-                        f"the search index at {lockpath.parent} is busy (another writer has "
-                        f"held it for over {timeout:g} s); try again") from None
-                time.sleep(0.02)
-        try:
-            yield
-        finally:
-            fcntl.flock(fd, fcntl.LOCK_UN)
-    finally:
-        os.close(fd)
+    """The index's one writer lock (``repository.fsutil.flocked``, the one file-lock home)."""
+    from ..repository.fsutil import flocked
+    with flocked(lockpath, timeout=timeout, mode=0o644) as held:
+        if not held:
+            raise LockTimeout(f"the search index at {lockpath.parent} is busy (another writer has "
+                              f"held it for over {timeout:g} s); try again")
+        yield
 
 
 def last_of_each(docs) -> dict[str, IndexDocument]:

@@ -24,7 +24,8 @@ from ..model import normalise_retention, normalise_secrecy
 
 __all__ = [
     "Word", "Phrase", "And", "Or", "Not", "Filter", "Query", "Node",
-    "parse_query", "filters_to_sql", "option_filters", "FIELDS", "MAX_QUERY_CHARS", "MAX_QUERY_TERMS",
+    "parse_query", "filters_to_sql", "option_filters", "FIELDS", "CATALOGUE_FIELDS", "MAX_QUERY_CHARS",
+    "MAX_QUERY_TERMS",
 ]
 
 MAX_QUERY_CHARS = 1000
@@ -36,10 +37,12 @@ FIELDS = {
     "dept": "department", "department": "department", "category": "category",
     "year": "year", "date": "date", "retention": "retention", "secrecy": "secrecy",
     "mime": "mime", "volume": "volume", "tag": "tag", "code": "code", "status": "status",
-    "title": "title",
+    "title": "title", "format": "puid", "puid": "puid",
 }
 #: ``meta.KEY:VALUE`` -- free metadata (``meta.counterparty:中国饮料``): Filter("meta", "=", (KEY, VALUE))
 META_PREFIX = "meta."
+#: Filters the catalogue answers (not the index): ``format:`` looks at the PUIDs of a record's current files.
+CATALOGUE_FIELDS = frozenset({"puid"})
 _OPS = (">=", "<=", ">", "<")
 _QUOTES = {'"': '"', "\u201c": "\u201d", "\u300c": "\u300d"}  # "", “”, 「」
 
@@ -329,6 +332,8 @@ def _make_filter(name: str, raw: str) -> Filter:
         return Filter(fld, "=", normalise_secrecy(raw))
     if fld == "retention":
         return Filter(fld, "=", normalise_retention(raw))
+    if fld == "puid":                       # format:fmt/95, format:x-fmt/111, format:PDF/A (in the name), fmt/*
+        return Filter(fld, "prefix", raw[:-1]) if raw.endswith("*") and len(raw) > 1 else Filter(fld, "=", raw)
     if fld == "mime":
         raw = raw.lower()
         if raw.endswith("/*"):
@@ -392,6 +397,15 @@ def filters_to_sql(filters: list[Filter], *, table: str = "", fold: str | None =
         return v
 
     for f in filters:
+        if f.field == "puid":
+            # the PUID of a current original or attachment, or words of its format name
+            match = "f.puid LIKE ? ESCAPE '\\'" if f.op == "prefix" else \
+                "(f.puid = ? COLLATE NOCASE OR f.format_name LIKE ? ESCAPE '\\')"
+            cond = (f"{col('id')} IN (SELECT f.record_id FROM files f JOIN records r ON r.id = f.record_id AND "
+                    f"r.version = f.version WHERE f.role != 'derivative' AND {match})")
+            params.extend([_like(str(f.value))] if f.op == "prefix" else [f.value, "%" + _like(str(f.value))])
+            parts.append(f"NOT ({cond})" if f.negate else cond)
+            continue
         if f.field in ("title", "meta"):
             if f.field == "title":
                 expr, value = text_expr(col("title")), str(f.value)

@@ -36,7 +36,7 @@ import tantivy as tv
 from ..errors import DanganError, IntegrityError
 from . import IndexDocument, SearchResults
 from . import common as c
-from .query import And, Filter, Node, Not, Or, Phrase, Query, Word, parse_query
+from .query import CATALOGUE_FIELDS, And, Filter, Node, Not, Or, Phrase, Query, Word, parse_query
 from .text_v1 import is_cjk, normalise, query_tokens, split_trailing, token_string, token_string_and_chars
 
 ENGINE = "tantivy"
@@ -325,6 +325,8 @@ class Translator:
         raise TypeError(f"unknown query node {n!r}")
 
     def filter(self, f: Filter):
+        if f.field in CATALOGUE_FIELDS:
+            return tv.Query.all_query()  # format: is answered by the catalogue (core.search.indexing.search_filter)
         if f.field == "year":
             q = self.range("year", *c.year_bounds(f))
         elif f.field == "date":

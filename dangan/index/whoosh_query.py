@@ -19,7 +19,7 @@ from types import ModuleType
 
 from whoosh import query as wq
 
-from .query import And, Filter, Node, Not, Or, Phrase, Query, Word
+from .query import CATALOGUE_FIELDS, And, Filter, Node, Not, Or, Phrase, Query, Word
 
 from .common import KEYWORD_FIELDS, meta_term
 
@@ -89,6 +89,8 @@ class Translator:
 
     # --- filters -----------------------------------------------------------
     def filter(self, f: Filter) -> wq.Query:
+        if f.field in CATALOGUE_FIELDS:
+            return wq.Every()           # format: is answered by the catalogue (core.search.indexing.search_filter)
         if f.field == "year":
             q = _range(f, wq.NumericRange, "year")
         elif f.field == "date":

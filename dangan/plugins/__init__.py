@@ -3,11 +3,14 @@
     from dangan.plugins import hookimpl
     from dangan.plugins.types import Category, Scheme, RetentionRule, error, warning
 """
+from __future__ import annotations
+
 __all__ = ["hookimpl"]
 
 
-def __getattr__(name: str):
-    # Lazily, so that importing ``dangan.plugins.types`` (a read-only command does) does not load pluggy.
+def __getattr__(name: str) -> object:
+    """``hookimpl`` is imported on first use, so that asking :mod:`dangan.plugins.shipped` what the shipped
+    plugins implement loads no pluggy (read-only commands start fast)."""
     if name == "hookimpl":
         from .hookspecs import hookimpl
         return hookimpl

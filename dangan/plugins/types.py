@@ -13,6 +13,7 @@ from datetime import date, datetime
 from typing import Any, Protocol, runtime_checkable
 
 from ..errors import PluginError, UsageError
+from .access_types import AccessContext as AccessContext, Actor as Actor
 from ..model import Record, normalise_retention, normalise_secrecy, retention_code, retention_years
 
 #: Actions an access hook is asked about.  ``view`` = see the record in listings
@@ -238,28 +239,8 @@ class Alert:
 
 # --------------------------------------------------------------- access
 
-@dataclass(frozen=True)
-class Actor:
-    """Who asks.  ``roles`` come from the archive's users table (core);
-    ``clearance`` is the highest secrecy level the actor may see."""
-
-    name: str
-    roles: frozenset[str] = frozenset()
-    clearance: str = "internal"
-    department: str | None = None
-
-    def has_role(self, role: str) -> bool:
-        return role in self.roles
-
-
-@dataclass(frozen=True)
-class AccessContext:
-    """What core knows about a request: the approvals on file for this actor,
-    action and record (e.g. ``{"export"}``), the purpose, and the time."""
-
-    approvals: frozenset[str] = frozenset()
-    purpose: str = ""
-    now: datetime | None = None
+# ``Actor`` and ``AccessContext``: defined in ``access_types`` (small: every command builds an actor,
+# and a command that loads no plugin need not load this module), part of this API.
 
 
 #: ``AccessContext.purpose`` of the ``view`` question for the hits of a search whose query holds a resident

@@ -9,7 +9,7 @@ from __future__ import annotations
 import hashlib
 import queue
 import threading
-from typing import BinaryIO
+from typing import BinaryIO, Protocol
 
 BUFFER = 1024 * 1024
 RING = 4
@@ -93,11 +93,19 @@ def _copy_pieces(pieces, out: BinaryIO) -> tuple[int, str]:
     return total, digest
 
 
+class Hasher(Protocol):
+    """What is asked of a running digest: a hashlib object, or a ``ThreadedHash`` around one."""
+
+    def update(self, data: bytes, /) -> None: ...
+
+    def hexdigest(self) -> str: ...
+
+
 class ThreadedHash:
     """A hash fed from one thread and computed on a helper thread (hashlib releases the GIL), so
     hashing overlaps the caller's work.  Pieces must not change after ``update``."""
 
-    def __init__(self, started: "hashlib._Hash") -> None:
+    def __init__(self, started: Hasher) -> None:
         self._h = started
         self._q: queue.Queue = queue.Queue(maxsize=8)
         self._pending: list[bytes] = []

@@ -83,7 +83,7 @@ import struct
 from collections import deque
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
-from typing import BinaryIO
+from typing import BinaryIO, cast
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives import hashes
@@ -91,7 +91,7 @@ from cryptography.hazmat.primitives.ciphers.aead import ChaCha20Poly1305
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
 from ..errors import CryptoError, UsageError
-from .copying import ThreadedHash
+from .copying import Hasher, ThreadedHash
 
 FORMAT_VERSION = 1
 CHUNK_SIZE = 64 * 1024
@@ -228,7 +228,7 @@ class EncryptingReader:
         self._out: deque[memoryview] = deque()  # ciphertext not yet read
         self._out_len = 0
         self._emit(head + self._keys.mac(head))
-        self._hash = hashlib.new(digest)
+        self._hash: Hasher = hashlib.new(digest)
         self._size = 0
         self._counter = 0
         self._next = self._pull()
@@ -347,18 +347,18 @@ class _Source:
     def __init__(self, chunks: Iterable[bytes] | BinaryIO) -> None:
         if isinstance(chunks, (bytes, bytearray, memoryview)):
             chunks = [bytes(chunks)]
-        self._fh = chunks if hasattr(chunks, "read") else None
-        self._it = None if self._fh is not None else iter(chunks)  # type: ignore[arg-type]
+        self._fh: BinaryIO | None = cast(BinaryIO, chunks) if hasattr(chunks, "read") else None
+        self._it: Iterator[bytes] = iter(()) if self._fh is not None else iter(chunks)
         self._piece = memoryview(b"")  # the unread rest of the current piece
 
     def read(self, n: int) -> bytes:
         if self._fh is not None:
-            return _read_full(self._fh, n)  # type: ignore[arg-type]
+            return _read_full(self._fh, n)
         parts = []
         want = n
         while want:
             if not self._piece:
-                piece = next(self._it, None)  # type: ignore[arg-type]
+                piece = next(self._it, None)
                 if piece is None:
                     break
                 self._piece = memoryview(piece).cast("B")

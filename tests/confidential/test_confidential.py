@@ -263,3 +263,21 @@ def test_a_3_gib_sparse_file_round_trips_in_bounded_memory(keyed, archive_root, 
     assert int(p.stdout.split()[-1]) < 400 * 1024, "peak RSS stays far below the file size"
     import filecmp
     assert filecmp.cmp(big, tmp_path / "out" / "big.bin", shallow=False)
+
+
+def test_a_sealed_record_that_names_no_volume_is_damage_not_a_missing_volume(keyed, archive_root, tmp_path):
+    """Found by mypy (Record.volume is Optional): such a record used to be refused as "no volume None",
+    with advice to run `dangan volume create None`."""
+    import sqlite3
+    src = tmp_path / "sealed.txt"
+    src.write_text(f"正文 {MARK_ASCII}", encoding="utf-8")
+    rid = ingest(keyed, src)["record_id"]
+    keyed("volume", "unlock", "V")
+    conn = sqlite3.connect(archive_root / "catalogue.sqlite")
+    with conn:
+        conn.execute("UPDATE records SET volume = NULL WHERE id = ?", (rid,))     # the damage
+    conn.close()
+    r = keyed("get", rid, "-o", tmp_path / "out", ok=False)
+    assert r.exit_code == 6, r.output
+    assert f"record {rid} has sealed fields but names no volume" in r.output and "volume create" not in r.output
+    assert not (tmp_path / "out").exists() or not any((tmp_path / "out").iterdir())

@@ -2,7 +2,9 @@
 
 Every ``from dangan.core.X …`` in every module counts, lazy (function-level) imports included.
 ``KNOWN_UPWARD`` lists the upward edges that exist today, file by file, each a debt: removing one
-is welcome, adding one fails this test.
+is welcome, adding one fails this test.  An import under ``if TYPE_CHECKING:`` is an annotation, not a
+dependency (it never runs): it may name a layer above, so a low module can say ``archive: Archive``.
+A face is never imported, not even for types.
 """
 from __future__ import annotations
 
@@ -34,13 +36,25 @@ def _package(rel: Path) -> str:
     return rel.parts[0] if len(rel.parts) > 1 else rel.stem
 
 
+def _type_only(tree: ast.AST) -> set[int]:
+    """The nodes under ``if TYPE_CHECKING:`` (by id): read by the type checker, never run."""
+    out: set[int] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.If) and "TYPE_CHECKING" in ast.unparse(node.test):
+            for stmt in node.body:
+                out.update(id(n) for n in ast.walk(stmt))
+    return out
+
+
 def edges():
     for path in sorted(CORE.rglob("*.py")):
         rel = path.relative_to(CORE)
         if rel.name == "__init__.py" and len(rel.parts) == 1:
             continue
         src = _package(rel)
-        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        type_only = _type_only(tree)
+        for node in ast.walk(tree):
             names = []
             if isinstance(node, ast.ImportFrom) and node.module:
                 names = [node.module] if node.level == 0 else []
@@ -48,7 +62,7 @@ def edges():
                 names = [a.name for a in node.names]
             for name in names:
                 parts = name.split(".")
-                if parts[:2] == ["dangan", "core"] and len(parts) > 2 and parts[2] != src:
+                if parts[:2] == ["dangan", "core"] and len(parts) > 2 and parts[2] != src and id(node) not in type_only:
                     yield rel.as_posix(), src, parts[2]
                 if parts[0] in ("click", "starlette", "fastapi", "jinja2", "uvicorn") or parts[:2] == ["dangan", "cli"]:
                     yield rel.as_posix(), src, "<face:" + name + ">"
@@ -85,3 +99,10 @@ def test_the_layer_test_can_fail(tmp_path, monkeypatch):
     (tmp_path / "kernel" / "x.py").write_text("def f():\n    from dangan.core.watch import watcher\n")
     monkeypatch.setattr(sys.modules[__name__], "CORE", tmp_path)
     assert ("kernel/x.py", "kernel", "watch") in set(edges())
+
+
+def test_only_imports_under_type_checking_are_type_only():
+    tree = ast.parse("import typing\nfrom dangan.core.kernel import clock\nif typing.TYPE_CHECKING:\n"
+                     "    from dangan.core.archive import Archive\nelse:\n    from dangan.core.store import ingest\n")
+    imports = {node.module: id(node) in _type_only(tree) for node in ast.walk(tree) if isinstance(node, ast.ImportFrom)}
+    assert imports == {"dangan.core.kernel": False, "dangan.core.archive": True, "dangan.core.store": False}

@@ -77,6 +77,10 @@ def ingested(tmp_path_factory) -> Archived:
     base = tmp_path_factory.mktemp("quality")
     root = base / "archive"
     Archive.init(root, fonds="Z109", name="测试公司", actor=Actor("tester", "tester")).close()
+    with open(root / "dangan.toml", "a", encoding="utf-8") as f:
+        # one record per corpus file: barcode-fax-image.pdf's PATCH-T sheet would split it (issue 18.1,
+        # tested in tests/store/test_scan_separators.py)
+        f.write("\n[separators]\nenabled = false\n")
     cli = Cli(root)
     # Neutral file names (c001.pdf …), so that words in the corpus's own file names do not
     # blur what is found by content; the extension stays (MIME cross-check).

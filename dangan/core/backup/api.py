@@ -21,7 +21,7 @@ import os
 import sqlite3
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Iterator
+from typing import TYPE_CHECKING, Iterator
 
 from dangan.errors import DanganError, NotFound, UsageError
 from dangan.repository.backup.target import BackupTarget, open_target
@@ -32,6 +32,10 @@ from dangan.core.backup import restore as backup_restore
 from dangan.core.backup import verify as backup_verify
 from dangan.core.backup.lock import break_lock, repository_lock
 from dangan.repository.backup.repo import Repository, init_repository, open_repository, read_config, utcnow
+from dangan.core.kernel.clock import utc_now
+
+if TYPE_CHECKING:
+    from dangan.core.archive import Archive
 
 log = logging.getLogger("dangan.backup")
 PASSPHRASE_ENV = "DANGAN_BACKUP_PASSPHRASE"
@@ -39,20 +43,20 @@ DEFAULT_INTERVAL_HOURS = 24.0
 
 
 # -- which repository ------------------------------------------------------------------
-def configured_repo(archive) -> str | None:
+def configured_repo(archive: Archive | None) -> str | None:
     return (archive.config.raw.get("backup") or {}).get("repo") if archive is not None else None
 
 
-def target_for(archive, spec: str | None) -> BackupTarget:
+def target_for(archive: Archive | None, spec: str | None) -> BackupTarget:
     if spec:                                     # from the command line: relative to the working directory
         return open_target(str(spec))
     spec = configured_repo(archive)
-    if not spec:
+    if not spec or archive is None:
         raise UsageError("which backup repository? give --repo TARGET or set [backup] repo = \"...\" in dangan.toml")
     return open_target(str(spec), base=archive.root)          # from dangan.toml: relative to the archive
 
 
-def register(archive, repo: Repository) -> None:
+def register(archive: Archive, repo: Repository) -> None:
     """Remember the repository, so destruction knows to purge it (a catalogue row per repository)."""
     row = archive.conn.execute("SELECT location FROM backup_repos WHERE repo_id = ?", (repo.id,)).fetchone()
     if row is not None and row["location"] == repo.location:
@@ -62,14 +66,14 @@ def register(archive, repo: Repository) -> None:
                      " DO UPDATE SET location = excluded.location", (repo.id, repo.location, utcnow()))
 
 
-def init(archive, spec: str | None, passphrase: bytes) -> Repository:
+def init(archive: Archive | None, spec: str | None, passphrase: bytes) -> Repository:
     repo = init_repository(target_for(archive, spec), passphrase)
     if archive is not None:
         register(archive, repo)
     return repo
 
 
-def open_repo(archive, spec: str | None, passphrase: bytes) -> Repository:
+def open_repo(archive: Archive | None, spec: str | None, passphrase: bytes) -> Repository:
     repo = open_repository(target_for(archive, spec), passphrase)
     if archive is not None:
         register(archive, repo)
@@ -77,7 +81,7 @@ def open_repo(archive, spec: str | None, passphrase: bytes) -> Repository:
 
 
 @contextmanager
-def _run(archive, repo: Repository, op: str) -> Iterator[dict]:
+def _run(archive: Archive | None, repo: Repository, op: str) -> Iterator[dict]:
     """Hold the lock for ``op`` and record the run (success or failure) in ``backup_runs``."""
     started = utcnow()
     info: dict = {}
@@ -90,7 +94,7 @@ def _run(archive, repo: Repository, op: str) -> Iterator[dict]:
     _record_run(archive, repo, op, started, "success", info.get("snapshot"), info.get("message", ""))
 
 
-def _record_run(archive, repo, op, started, outcome, snapshot, message) -> None:
+def _record_run(archive: Archive | None, repo, op, started, outcome, snapshot, message) -> None:
     if archive is None:
         return
     with archive.transaction() as conn:
@@ -99,12 +103,12 @@ def _record_run(archive, repo, op, started, outcome, snapshot, message) -> None:
                      (repo.id, repo.location, op, started, utcnow(), outcome, snapshot, message[:500]))
 
 
-def _settle_purges(archive, repo: Repository) -> dict | None:
+def _settle_purges(archive: Archive | None, repo: Repository) -> dict | None:
     return backup_purge.run_pending(archive, repo) if archive is not None else None
 
 
 # -- operations --------------------------------------------------------------------------
-def create(archive, repo: Repository) -> dict:
+def create(archive: Archive, repo: Repository) -> dict:
     """Carry out owed purges, then take a snapshot; returns the manifest (with ``purge`` if any ran)."""
     from dangan.core.store.recovery import recover_interrupted
     recover_interrupted(archive)
@@ -120,7 +124,7 @@ def list_snapshots(repo: Repository) -> list[dict]:
     return [backup_create.summary(repo.load_snapshot(sid)) for sid in repo.snapshot_ids()]
 
 
-def verify(archive, repo: Repository, *, read_data: bool = False, sample: float | None = None) -> dict:
+def verify(archive: Archive | None, repo: Repository, *, read_data: bool = False, sample: float | None = None) -> dict:
     if sample is not None and not 0 < sample <= 100:
         raise UsageError("--sample takes a percentage between 0 and 100, e.g. 10%")
     with _run(archive, repo, "verify") as info:
@@ -129,7 +133,7 @@ def verify(archive, repo: Repository, *, read_data: bool = False, sample: float 
     return report
 
 
-def restore_to(archive, repo: Repository, snapshot: str, dest: Path, actor=None) -> dict:
+def restore_to(archive: Archive | None, repo: Repository, snapshot: str, dest: Path, actor=None) -> dict:
     with _run(archive, repo, "restore") as info:
         _settle_purges(archive, repo)
         if archive is not None:
@@ -139,7 +143,7 @@ def restore_to(archive, repo: Repository, snapshot: str, dest: Path, actor=None)
         return backup_restore.restore_to(repo, sid, dest, actor=actor or (archive.actor if archive else None))
 
 
-def _refuse_unpurged(archive, repo: Repository, snapshot: str) -> None:
+def _refuse_unpurged(archive: Archive, repo: Repository, snapshot: str) -> None:
     """Belt and braces: purge any record the archive knows as destroyed that the snapshot still holds."""
     manifest = repo.load_snapshot(repo.resolve_snapshot(snapshot))
     destroyed = backup_purge.destroyed_records(archive)
@@ -148,7 +152,7 @@ def _refuse_unpurged(archive, repo: Repository, snapshot: str) -> None:
         backup_purge.purge_records(archive, repo, leftover)
 
 
-def restore_record(archive, repo: Repository, snapshot: str, ref: str) -> dict:
+def restore_record(archive: Archive, repo: Repository, snapshot: str, ref: str) -> dict:
     with _run(archive, repo, "restore-record") as info:
         _settle_purges(archive, repo)
         sid = repo.resolve_snapshot(snapshot)
@@ -156,19 +160,19 @@ def restore_record(archive, repo: Repository, snapshot: str, ref: str) -> dict:
         return backup_restore.restore_record(archive, repo, sid, ref)
 
 
-def prune(archive, repo: Repository, policy: backup_prune.Policy, *, dry_run: bool = False) -> dict:
+def prune(archive: Archive | None, repo: Repository, policy: backup_prune.Policy, *, dry_run: bool = False) -> dict:
     with _run(archive, repo, "prune") as info:
         result = backup_prune.prune(repo, policy, dry_run=dry_run)
         info["message"] = f"removed {len(result['removed'])}"
     return result
 
 
-def purge(archive, repo: Repository, *, everything: bool = False) -> dict | None:
+def purge(archive: Archive, repo: Repository, *, everything: bool = False) -> dict | None:
     with _run(archive, repo, "purge"):
         return backup_purge.run_pending(archive, repo, everything=everything)
 
 
-def unlock(archive, spec: str | None) -> dict | None:
+def unlock(archive: Archive | None, spec: str | None) -> dict | None:
     target = target_for(archive, spec)
     read_config(target)
     holder = break_lock(target)
@@ -179,7 +183,7 @@ def unlock(archive, spec: str | None) -> dict | None:
 
 
 # -- the destruction hook --------------------------------------------------------------------
-def note_destruction(archive, conn: sqlite3.Connection, record_id: str, certificate: dict) -> int:
+def note_destruction(archive: Archive, conn: sqlite3.Connection, record_id: str, certificate: dict) -> int:
     """Owe every known backup repository a purge of ``record_id``; call inside the destruction transaction.
 
     Returns the number of repositories that now owe a purge.  Nothing leaves
@@ -195,7 +199,7 @@ def note_destruction(archive, conn: sqlite3.Connection, record_id: str, certific
     return len(repos)
 
 
-def purge_after_destruction(archive, passphrase: bytes | None = None) -> dict[str, str]:
+def purge_after_destruction(archive: Archive, passphrase: bytes | None = None) -> dict[str, str]:
     """Purge owed records from every repository we can reach now; the rest stays owed.
 
     The key is ``passphrase`` or ``$DANGAN_BACKUP_PASSPHRASE``.  Returns
@@ -223,7 +227,7 @@ def purge_after_destruction(archive, passphrase: bytes | None = None) -> dict[st
 
 
 # -- status --------------------------------------------------------------------------------------
-def backup_status(archive) -> dict:
+def backup_status(archive: Archive) -> dict:
     """Age of the last good backup and whether it is older than ``[backup] interval_hours`` (default 24)."""
     cfg = archive.config.raw.get("backup") or {}
     interval = float(cfg.get("interval_hours", DEFAULT_INTERVAL_HOURS))
@@ -238,7 +242,7 @@ def backup_status(archive) -> dict:
     age = None
     if good is not None:
         finished = dt.datetime.fromisoformat(good["finished"].replace("Z", "+00:00"))
-        age = (dt.datetime.now(dt.timezone.utc) - finished).total_seconds() / 3600
+        age = (utc_now() - finished).total_seconds() / 3600
     configured = bool(cfg.get("repo")) or repos > 0
     overdue = configured and (age is None or age > interval)
     if good is None:

@@ -29,11 +29,14 @@ import sqlite3
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Callable
+from typing import TYPE_CHECKING, Any, Callable
 
 from dangan.errors import LockTimeout
 from dangan.repository.ocfl import vnum
 from dangan.repository.backup.repo import SNAPSHOT_FORMAT, Repository, blob_refs, new_snapshot_id, failpoint_pause, utcnow
+
+if TYPE_CHECKING:
+    from dangan.core.archive import Archive
 
 #: tables of the catalogue that describe backups of *this* copy; left out of the copy (they change every run)
 LOCAL_TABLES = ("backup_runs",)
@@ -150,7 +153,7 @@ class _Inconsistent(Exception):
     pass
 
 
-def walk_store(archive, info: dict, prev: dict | None, uploads: _Uploads, warnings: list[str]) -> dict:
+def walk_store(archive: Archive, info: dict, prev: dict | None, uploads: _Uploads, warnings: list[str]) -> dict:
     store = archive.store
     prev_by_path = {e["path"]: (rid, e) for rid, e in (prev or {}).get("objects", {}).items()}
     records = info["records"]
@@ -231,7 +234,7 @@ def archive_files(root: Path) -> list[tuple[str, bytes]]:
     return _small_files(root, rels)
 
 
-def checkpoint_log(archive, checkpoint: dict) -> list[tuple[str, bytes]]:
+def checkpoint_log(archive: Archive, checkpoint: dict) -> list[tuple[str, bytes]]:
     """The audit checkpoint log as far as the catalogue copy goes (a restore gets log and trail that agree);
     the snapshot's checkpoint names the audit key it is sealed with."""
     from dangan.core.catalogue import audit_anchor
@@ -246,7 +249,7 @@ def checkpoint_log(archive, checkpoint: dict) -> list[tuple[str, bytes]]:
 
 
 # -- the snapshot ---------------------------------------------------------------------
-def create_snapshot(archive, repo: Repository, *, retries: int = 8,
+def create_snapshot(archive: Archive, repo: Repository, *, retries: int = 8,
                     progress: Callable[[str], None] | None = None) -> dict:
     """Take one snapshot of the archive into ``repo`` (the caller holds the repository lock)."""
     started = time.monotonic()
@@ -272,7 +275,7 @@ def create_snapshot(archive, repo: Repository, *, retries: int = 8,
     cat_bytes = serialize(mem)
     mem.close()
     cat_digest = hashlib.sha512(cat_bytes).hexdigest()
-    small = {}
+    small: dict[str, list[list[Any]]] = {}
     for kind, pairs in (("store_files", store_root_files(archive.store.root)),
                         ("archive_files", archive_files(archive.root) + checkpoint_log(archive, info["audit"]))):
         small[kind] = []

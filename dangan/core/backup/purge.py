@@ -19,16 +19,21 @@ from __future__ import annotations
 
 import json
 import sqlite3
+from typing import TYPE_CHECKING
 
 from dangan.errors import UsageError
 from dangan.core.backup.create import _Uploads, object_entry, serialize
 from dangan.core.backup.prune import sweep
 from dangan.repository.backup.repo import Repository, utcnow
+from dangan.core.catalogue.outbox import queue_index
+
+if TYPE_CHECKING:
+    from dangan.core.archive import Archive
 
 RECORD_TABLES = (("records", "id"), ("versions", "record_id"), ("files", "record_id"))
 
 
-def _tombstone_entry(archive, rid: str, uploads: _Uploads) -> dict | None:
+def _tombstone_entry(archive: Archive, rid: str, uploads: _Uploads) -> dict | None:
     store = archive.store
     if not store.exists(rid):
         return None
@@ -56,13 +61,13 @@ def rewrite_catalogue(data: bytes, live: sqlite3.Connection, rids: list[str]) ->
                 rows = live.execute(f"SELECT {names} FROM {table} WHERE {key} = ?", (rid,)).fetchall()
                 mem.executemany(f"INSERT INTO {table} ({names}) VALUES ({', '.join('?' * len(cols))})",
                                 [tuple(r) for r in rows])
-            mem.execute("INSERT INTO index_outbox (record_id, op, queued) VALUES (?, 'delete', ?)", (rid, utcnow()))
+            queue_index(mem, rid, "delete")
         return serialize(mem)
     finally:
         mem.close()
 
 
-def purge_records(archive, repo: Repository, rids: set[str]) -> dict:
+def purge_records(archive: Archive, repo: Repository, rids: set[str]) -> dict:
     """Purge destroyed records ``rids`` from every snapshot of ``repo`` (caller holds the lock)."""
     live = archive.conn
     for rid in rids:
@@ -101,15 +106,15 @@ def purge_records(archive, repo: Repository, rids: set[str]) -> dict:
     return result
 
 
-def pending(archive, repo_id: str) -> set[str]:
+def pending(archive: Archive, repo_id: str) -> set[str]:
     return {r[0] for r in archive.conn.execute("SELECT record_id FROM backup_purges WHERE repo_id = ?", (repo_id,))}
 
 
-def destroyed_records(archive) -> set[str]:
+def destroyed_records(archive: Archive) -> set[str]:
     return {r[0] for r in archive.conn.execute("SELECT id FROM records WHERE status = 'destroyed'")}
 
 
-def run_pending(archive, repo: Repository, *, everything: bool = False) -> dict | None:
+def run_pending(archive: Archive, repo: Repository, *, everything: bool = False) -> dict | None:
     """Carry out this repository's pending purges (``everything``: every destroyed record of the archive)."""
     was_pending = pending(archive, repo.id)
     rids = set(was_pending)

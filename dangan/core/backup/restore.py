@@ -24,12 +24,17 @@ import sqlite3
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from dangan.errors import IntegrityError, NotFound, UsageError
 from dangan.repository.fsutil import fsync_dir
 from dangan.repository.fsutil import rename_in
 from dangan.repository.ocfl import vnum
 from dangan.repository.backup.repo import BlobDamaged, Repository
+from dangan.core.catalogue.outbox import queue_index
+
+if TYPE_CHECKING:
+    from dangan.core.archive import Archive
 
 WORKERS = max(1, min(4, os.cpu_count() or 1))
 
@@ -106,7 +111,7 @@ def restore_to(repo: Repository, snap_id: str, dest: Path, *, actor=None) -> dic
 
 
 # -- one record -------------------------------------------------------------------------
-def restore_record(archive, repo: Repository, snap_id: str, ref: str) -> dict:
+def restore_record(archive: Archive, repo: Repository, snap_id: str, ref: str) -> dict:
     """Bring one record back from a snapshot: a missing object whole, a damaged one file by file.
 
     Nothing valid is overwritten: a file is replaced only where the live
@@ -136,8 +141,7 @@ def restore_record(archive, repo: Repository, snap_id: str, ref: str) -> dict:
     with archive.transaction() as conn:
         if row is None or row["version"] != head or outcome == "restored":
             adopt(archive, conn, rid)
-            conn.execute("INSERT INTO index_outbox (record_id, op, queued) VALUES (?, 'upsert', datetime('now'))",
-                         (rid,))
+            queue_index(conn, rid)
         archive.audit(conn, "record.restore", rid, details={"snapshot": snap_id, "repository": repo.id,
                                                             "outcome": outcome, "files": repaired})
     from dangan.core.search.indexing import drain
@@ -145,7 +149,7 @@ def restore_record(archive, repo: Repository, snap_id: str, ref: str) -> dict:
     return {"record_id": rid, "outcome": outcome, "files": repaired}
 
 
-def _resolve(archive, ref: str) -> str:
+def _resolve(archive: Archive, ref: str) -> str:
     return archive.resolve(ref)
 
 

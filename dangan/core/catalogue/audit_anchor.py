@@ -40,9 +40,13 @@ import secrets
 import subprocess
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from dangan.errors import IntegrityError
 from dangan.core.catalogue.audit import GENESIS, utcnow
+
+if TYPE_CHECKING:
+    from dangan.core.archive import Archive
 
 LOG_NAME = "audit-checkpoints.log"
 LINE_FORMAT = "dangan-audit-checkpoint/1"
@@ -54,7 +58,7 @@ log = logging.getLogger("dangan.audit")
 
 
 # -- the key --------------------------------------------------------------------------------
-def key_path(archive) -> Path:
+def key_path(archive: Archive) -> Path:
     """``[audit] key_path`` (``init`` writes the absolute default there, so every process finds the same
     key whatever its $HOME), else ``$DANGAN_AUDIT_KEY``, else beside the keystore's default place."""
     cfg = archive.config.raw.get("audit", {})
@@ -81,7 +85,7 @@ key_path = {json.dumps(str(default_key_path(archive_id)), ensure_ascii=False)}  
 """
 
 
-def load_key(archive) -> bytes | None:
+def load_key(archive: Archive) -> bytes | None:
     """The audit key, or None where there is none (cached on the archive object)."""
     cached = archive.__dict__.get("_audit_key")
     if cached:
@@ -103,7 +107,7 @@ def load_key(archive) -> bytes | None:
     return key
 
 
-def create_key(archive) -> bytes:
+def create_key(archive: Archive) -> bytes:
     """Make the audit key (0600, its folder 0700); an existing one is kept."""
     from dangan.repository.fsutil import fsync_dir
     path = key_path(archive)
@@ -112,7 +116,10 @@ def create_key(archive) -> bytes:
     try:
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     except FileExistsError:
-        return load_key(archive)
+        existing = load_key(archive)
+        if existing is None:                 # deleted between our open and our read
+            raise IntegrityError(f"the audit key {path} vanished while it was being read") from None
+        return existing
     with os.fdopen(fd, "w", encoding="ascii") as fh:
         fh.write(key.hex() + "\n")
         fh.flush()
@@ -155,7 +162,7 @@ def line_ok(key: bytes, line: dict) -> bool:
     return isinstance(line.get("mac"), str) and hmac.compare_digest(line["mac"], _mac(key, canonical(rest)))
 
 
-def log_path(archive) -> Path:
+def log_path(archive: Archive) -> Path:
     return archive.root / LOG_NAME
 
 
@@ -208,7 +215,7 @@ def tail(path: Path) -> tuple[bool, dict | None]:
         os.close(fd)
 
 
-def append_line(archive, line: dict, *, after_gap: bool = False) -> bool:
+def append_line(archive: Archive, line: dict, *, after_gap: bool = False) -> bool:
     """Append checkpoint ``line`` if it is the next one (under the log's lock); fsynced.  False if another
     writer wrote it already, or the log does not end where it should (``guard`` reports that) — unless
     ``after_gap`` (an acknowledgement, which continues after lines that are lost)."""
@@ -237,7 +244,7 @@ def append_line(archive, line: dict, *, after_gap: bool = False) -> bool:
     return True
 
 
-def notarise(archive, line: dict) -> None:
+def notarise(archive: Archive, line: dict) -> None:
     """Hand a new checkpoint to ``[audit] notarise_command`` (JSON on stdin); a failure is a warning."""
     cmd = archive.config.raw.get("audit", {}).get("notarise_command")
     if not cmd:
@@ -253,7 +260,7 @@ def notarise(archive, line: dict) -> None:
                     (r.stderr or "").strip()[:200])
 
 
-def write(archive, line: dict, *, after_gap: bool = False) -> None:
+def write(archive: Archive, line: dict, *, after_gap: bool = False) -> None:
     if append_line(archive, line, after_gap=after_gap):
         notarise(archive, line)
 
@@ -273,7 +280,7 @@ def head_row(conn) -> tuple[int, str, int, str]:
     return (row["seq"], row["hash"], row["checkpoint"], row["mac"]) if row else (0, GENESIS, 0, "")
 
 
-def inspect(archive, conn, *, write_allowed: bool) -> tuple[list[str], dict | None]:
+def inspect(archive: Archive, conn, *, write_allowed: bool) -> tuple[list[str], dict | None]:
     """Head, key and the log's last line, in constant time: (problems, a missing last line to restore)."""
     seq, digest, n, mac = head_row(conn)
     problems: list[str] = []
@@ -299,7 +306,7 @@ def inspect(archive, conn, *, write_allowed: bool) -> tuple[list[str], dict | No
             problems.append(f"the audit key {kpath} is missing")
         elif key is not None and not exists:
             problems.append(f"{LOG_NAME} is missing although the audit key {kpath} exists (the log was deleted)")
-        elif last is not None and not line_ok(key, last):
+        elif last is not None and key is not None and not line_ok(key, last):
             problems.append(f"the first line of {LOG_NAME} does not carry the audit key's seal")
         elif last is not None and (last["seq"], last["hash"]) != (seq, digest):
             problems.append("the trail grew since anchoring started but the catalogue holds no checkpoint "
@@ -333,7 +340,7 @@ def inspect(archive, conn, *, write_allowed: bool) -> tuple[list[str], dict | No
     return problems, None
 
 
-def guard(archive, conn) -> int:
+def guard(archive: Archive, conn) -> int:
     """Before a transaction's first event: refuse a broken trail; restore a missing last checkpoint.
     Returns the checkpoint number the transaction will make."""
     problems, heal = inspect(archive, conn, write_allowed=True)
@@ -345,7 +352,7 @@ def guard(archive, conn) -> int:
     return head_row(conn)[2] + 1
 
 
-def require_intact(archive) -> None:
+def require_intact(archive: Archive) -> None:
     """The same refusal as ``guard``, before a command starts (read-only): a batch refuses before its first
     file, a destruction before it shreds anything."""
     problems, _heal = inspect(archive, archive.conn, write_allowed=False)
@@ -354,7 +361,7 @@ def require_intact(archive) -> None:
         raise IntegrityError(f"the audit trail is broken, nothing was changed: {problems[0]}{more}; {HINT}")
 
 
-def seal(archive, conn, pending: Pending) -> None:
+def seal(archive: Archive, conn, pending: Pending) -> None:
     """After each event: the head carries the key's seal for the transaction's checkpoint."""
     row = conn.execute("SELECT seq, hash FROM audit_head WHERE id = 1").fetchone()
     key = load_key(archive) or create_key(archive)
@@ -363,7 +370,7 @@ def seal(archive, conn, pending: Pending) -> None:
     pending.seq, pending.hash = row["seq"], row["hash"]
 
 
-def publish(archive, pending: Pending) -> None:
+def publish(archive: Archive, pending: Pending) -> None:
     """After the commit: the transaction's checkpoint line, then the notary."""
     if not pending.seq:
         return
@@ -377,7 +384,7 @@ def publish(archive, pending: Pending) -> None:
                     pending.n, LOG_NAME, exc.strerror)
 
 
-def lines_upto(archive, n: int) -> bytes:
+def lines_upto(archive: Archive, n: int) -> bytes:
     """The log's lines up to checkpoint ``n`` (what a backup of a catalogue copy at ``n`` keeps)."""
     try:
         data = log_path(archive).read_bytes()

@@ -15,10 +15,14 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from dangan.errors import IntegrityError, UsageError
 from dangan.core.catalogue import audit
 from dangan.core.catalogue import audit_anchor as anchor
+
+if TYPE_CHECKING:
+    from dangan.core.archive import Archive
 
 ADMIN_ROLES = ("admin",)
 
@@ -59,7 +63,7 @@ def _last_ack(conn) -> tuple[int, int, dict]:
     return row["seq"], int(details.get("checkpoint") or 0), details
 
 
-def verify(archive, repo=None) -> Report:
+def verify(archive: Archive, repo=None) -> Report:
     conn = archive.conn
     report = Report(conn.execute("SELECT count(*) FROM audit").fetchone()[0])
     problems, notes = report.problems, report.notes
@@ -88,14 +92,14 @@ def verify(archive, repo=None) -> Report:
     return report
 
 
-def _key(archive):
+def _key(archive: Archive):
     try:
         return anchor.load_key(archive)
     except IntegrityError:
         return None                               # named by inspect already
 
 
-def _check_lines(archive, conn, ack_n: int, problems: list[str], notes: list[str]) -> None:
+def _check_lines(archive: Archive, conn, ack_n: int, problems: list[str], notes: list[str]) -> None:
     read = anchor.read_log(anchor.log_path(archive))
     if read is None:
         return
@@ -141,7 +145,7 @@ def _compare_events(conn, wanted: dict[int, tuple], label: str, problems: list[s
                             "after it")
 
 
-def _check_backups(archive, conn, repo, ack_seq: int, ack_n: int, problems: list[str], notes: list[str]) -> None:
+def _check_backups(archive: Archive, conn, repo, ack_seq: int, ack_n: int, problems: list[str], notes: list[str]) -> None:
     key = _key(archive)
     kid = anchor.key_id(key) if key else None
     ids = repo.snapshot_ids()
@@ -165,7 +169,7 @@ def _check_backups(archive, conn, repo, ack_seq: int, ack_n: int, problems: list
 
 
 # -- acknowledging --------------------------------------------------------------------------------
-def acknowledge(archive, reason: str, *, automatic: bool = False) -> dict:
+def acknowledge(archive: Archive, reason: str, *, automatic: bool = False) -> dict:
     """Accept the trail as it is now (audited as ``audit.acknowledge``); a lost audit key is replaced."""
     reason = (reason or "").strip()
     if not reason:
@@ -189,8 +193,9 @@ def acknowledge(archive, reason: str, *, automatic: bool = False) -> dict:
             conn.execute("INSERT INTO audit_head (id, seq, hash) VALUES (1, ?, ?) ON CONFLICT(id) DO UPDATE"
                          " SET seq = excluded.seq, hash = excluded.hash", (last["seq"], last["hash"]))
         n = max(head_n, log_n) + 1
-        archive._audit_pending.n = n                  # the acknowledgement is the one event not guarded
-        archive._audit_pending.after_gap = True
+        pending = archive.audit_checkpoint()
+        pending.n = n                                 # the acknowledgement is the one event not guarded
+        pending.after_gap = True
         next_seq = (last["seq"] if last else 0) + 1
         details = {"reason": reason, "acknowledged_by": archive.actor.name, "automatic": automatic,
                    "problems": found.problems[:50], "problem_count": len(found.problems), "checkpoint": n,
@@ -200,7 +205,7 @@ def acknowledge(archive, reason: str, *, automatic: bool = False) -> dict:
     return {"checkpoint": n, "event": next_seq, "problems": found.problems, "new_key": new_key}
 
 
-def _key_for_ack(archive) -> tuple[bytes, bool]:
+def _key_for_ack(archive: Archive) -> tuple[bytes, bool]:
     path = anchor.key_path(archive)
     try:
         key = anchor.load_key(archive)
@@ -213,7 +218,7 @@ def _key_for_ack(archive) -> tuple[bytes, bool]:
     return anchor.create_key(archive), True
 
 
-def restart_if_new(archive, reason: str) -> bool:
+def restart_if_new(archive: Archive, reason: str) -> bool:
     """A catalogue made anew (an empty trail) while the checkpoint log goes on: acknowledge it, with
     ``reason``; True if it did."""
     conn = archive.conn

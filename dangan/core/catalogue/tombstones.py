@@ -10,13 +10,18 @@ certificate C".  All raise ``RecordGone`` (a ``NotFound``, exit 4).
 """
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from dangan.errors import DanganError, RecordGone
 from dangan.model import Record
+
+if TYPE_CHECKING:
+    from dangan.core.archive import Archive
 
 GONE = ("destroyed", "transferred")
 
 
-def what_happened(archive, rec: Record) -> str:
+def what_happened(archive: Archive, rec: Record) -> str:
     """One line: when, by which list and under which certificate the record went."""
     from dangan.core.store.layout import METADATA_PATH, parse_metadata
     verb = rec.status
@@ -35,7 +40,7 @@ def what_happened(archive, rec: Record) -> str:
     return text
 
 
-def assert_alive(archive, rec: Record, doing: str) -> None:
+def assert_alive(archive: Archive, rec: Record, doing: str) -> None:
     """Refuse to change a destroyed or transferred record, or one whose destruction has begun."""
     if rec.status in GONE:
         raise RecordGone(f"{what_happened(archive, rec)}: it cannot be {doing}")

@@ -224,12 +224,12 @@ def _peer_uid(conn: socket.socket) -> int:
 def _answer(keys: dict[tuple[str, str], tuple[bytes, float]], msg: dict) -> dict:
     op, user = msg.get("op"), msg.get("user")
     reply: dict = {"ok": True}
-    if not isinstance(user, str) and op != "quit":
+    if not isinstance(user, str):                 # ("quit" is answered by the serving loop)
         return {"ok": False, "error": "no user"}
     if op == "put":
         keys[(user, msg["volume"])] = (base64.b64decode(msg["key"]), time.time() + float(msg["ttl"]))
     elif op == "get":
-        entry = keys.get((user, msg.get("volume")))
+        entry = keys.get((user, msg.get("volume", "")))
         reply["key"] = base64.b64encode(entry[0]).decode() if entry else None
     elif op == "drop":
         vol = msg.get("volume")

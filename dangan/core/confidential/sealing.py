@@ -18,11 +18,15 @@ from __future__ import annotations
 import base64
 import json
 from dataclasses import replace
-from typing import Any, BinaryIO
+from typing import TYPE_CHECKING, Any, BinaryIO
 
-from dangan.errors import CryptoError
+from dangan.errors import CryptoError, IntegrityError
 from dangan.model import Record
 from dangan.core.store.layout import logical_name, text_path
+
+if TYPE_CHECKING:
+    from dangan.core.catalogue.volumes import Volume
+    from dangan.core.archive import Archive
 
 SEALED_FIELDS = ("title", "tags", "metadata", "extraction")
 #: The digest kept (sealed) of each plaintext file, for fixity checks after decryption.  sha256
@@ -48,6 +52,10 @@ class PlainProtection:
 
     def add_text(self, draft, lp: str, text: str, version: int) -> None:
         draft.add_bytes(text_path(lp), text.encode("utf-8"))
+
+    def add_derivative(self, draft, path: str, data: bytes, version: int) -> None:
+        """A derivative file (a PDF/A copy) under ``.dangan/``."""
+        draft.add_bytes(path, data)
 
     def stored(self, rec: Record, names: dict[str, str], plain: dict[str, tuple[int, str]],
                message: str | None = None) -> tuple[Record, dict]:
@@ -88,6 +96,10 @@ class SealedProtection:
         tp = text_path(lp)
         draft.add_bytes(tp, encrypt_bytes(text.encode("utf-8"), self.key, self._binding(version, tp)))
 
+    def add_derivative(self, draft, path: str, data: bytes, version: int) -> None:
+        from dangan.repository.crypto import encrypt_bytes
+        draft.add_bytes(path, encrypt_bytes(data, self.key, self._binding(version, path)))
+
     def stored(self, rec: Record, names: dict[str, str], plain: dict[str, tuple[int, str]],
                message: str | None = None) -> tuple[Record, dict]:
         """The record as store and catalogue may hold it; the rest goes into ``self.sealed``
@@ -100,7 +112,8 @@ class SealedProtection:
                              "size": plain.get(f.path, (f.size, None))[0],
                              PLAINTEXT_DIGEST: plain.get(f.path, (f.size, None))[1]} for f in rec.files]
         self.sealed = seal(payload, self.key, self._binding(rec.version, "metadata.json"))
-        files = [replace(f, mime=OPAQUE_MIME, mime_by_extension=None, mime_mismatch=False) for f in rec.files]
+        files = [replace(f, mime=OPAQUE_MIME, mime_by_extension=None, mime_mismatch=False, puid=None, format_name=None,
+                         format_basis=None) for f in rec.files]
         shown = replace(rec, title="", tags=[], metadata={}, extraction={}, files=files)
         return shown, {f.path: f.path for f in files}
 
@@ -124,12 +137,20 @@ def unseal(sealed: str, key: bytes, binding) -> dict[str, Any]:
 
 
 # -- reading sealed records ---------------------------------------------------
-def record_key(archive, rec: Record) -> bytes:
+def sealed_volume(archive: Archive, rec: Record) -> Volume:
+    """The volume a sealed record is filed in; a sealed record that names none is damage, said so."""
+    from dangan.core.catalogue.volumes import require_volume
+    if rec.volume is None:
+        raise IntegrityError(f"record {rec.id} has sealed fields but names no volume: its key cannot be found")
+    return require_volume(archive, rec.volume)
+
+
+def record_key(archive: Archive, rec: Record) -> bytes:
     """The record's key (its volume must be unlocked); cached for the life of the archive object."""
-    from dangan.core.catalogue.volumes import open_keystore, private_key, require_volume
+    from dangan.core.catalogue.volumes import open_keystore, private_key
     cache = archive.__dict__.setdefault("_record_keys", {})
     if rec.id not in cache:
-        vol = require_volume(archive, rec.volume)
+        vol = sealed_volume(archive, rec)
         volume_keys = archive.__dict__.setdefault("_volume_keys", {})
         if vol.id not in volume_keys:
             volume_keys[vol.id] = private_key(archive, vol)
@@ -139,16 +160,15 @@ def record_key(archive, rec: Record) -> bytes:
     return cache[rec.id]
 
 
-def sealed_of(archive, rid: str) -> str | None:
+def sealed_of(archive: Archive, rid: str) -> str | None:
     row = archive.conn.execute("SELECT sealed FROM records WHERE id = ?", (rid,)).fetchone()
     return row["sealed"] if row else None
 
 
-def opened(archive, rec: Record, sealed: str, key: bytes | None = None) -> tuple[Record, dict[str, dict]]:
+def opened(archive: Archive, rec: Record, sealed: str, key: bytes | None = None) -> tuple[Record, dict[str, dict]]:
     """The record with its sealed fields restored (needs the volume unlocked); and file details by path."""
     from dangan.repository.crypto import Binding
-    from dangan.core.catalogue.volumes import require_volume
-    vol = require_volume(archive, rec.volume)
+    vol = sealed_volume(archive, rec)
     key = key or record_key(archive, rec)
     payload = unseal(sealed, key, Binding(vol.id, rec.id, rec.version, "metadata.json"))
     files = {f["path"]: f for f in payload.pop("files")}
@@ -160,22 +180,20 @@ def opened(archive, rec: Record, sealed: str, key: bytes | None = None) -> tuple
     return out, files
 
 
-def decrypt_chunks(archive, rec: Record, stored, key: bytes):
+def decrypt_chunks(archive: Archive, rec: Record, stored, key: bytes):
     """Plaintext chunks of one stored file of a sealed record (authenticated chunk by chunk)."""
     from dangan.repository.crypto import Binding, decrypt_stream
-    from dangan.core.catalogue.volumes import require_volume
-    vol = require_volume(archive, rec.volume)
+    vol = sealed_volume(archive, rec)
     written_in = int(stored.content_path.split("/", 1)[0][1:])
     return decrypt_stream(archive.store.read_chunks(rec.id, stored), key,
                           Binding(vol.id, rec.id, written_in, stored.logical_path))
 
 
-def versions_shown(archive, ref: str) -> list[dict]:
+def versions_shown(archive: Archive, ref: str) -> list[dict]:
     """A record's versions; a sealed record's revision messages opened from each version's sealed block
     while its volume is unlocked for the actor (else they read ``SEALED_MESSAGE``)."""
     from dangan.repository.crypto import Binding
     from dangan.core.store.layout import METADATA_PATH, parse_metadata
-    from dangan.core.catalogue.volumes import require_volume
     rows = archive.versions(ref)
     if not any(r["message"] == SEALED_MESSAGE for r in rows):
         return rows
@@ -184,7 +202,7 @@ def versions_shown(archive, ref: str) -> list[dict]:
         key = record_key(archive, rec)
     except CryptoError:
         return rows                               # locked: the messages stay sealed
-    vol = require_volume(archive, rec.volume)
+    vol = sealed_volume(archive, rec)
     for r in rows:
         if r["message"] != SEALED_MESSAGE:
             continue

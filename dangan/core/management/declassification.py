@@ -18,28 +18,33 @@ from __future__ import annotations
 
 import datetime as dt
 import secrets
+from typing import TYPE_CHECKING
 
 from dangan.errors import NotFound, UsageError
 from dangan.model import normalise_secrecy, secrecy_rank
-from dangan.core.policy.users import deny, now, require_role
+from dangan.core.policy.users import deny, require_role
+from dangan.core.kernel.clock import utc_text
+
+if TYPE_CHECKING:
+    from dangan.core.archive import Archive
 
 DEFAULT_APPROVER_ROLES = ("security-officer",)
 APPLYING = "record.declassify"          # the revision action an approved declassification uses
 
 
-def approver_roles(archive) -> tuple[str, ...]:
+def approver_roles(archive: Archive) -> tuple[str, ...]:
     roles = archive.config.raw.get("policy", {}).get("declassify_approver_roles", DEFAULT_APPROVER_ROLES)
     return tuple(roles) if isinstance(roles, (list, tuple)) else (str(roles),)
 
 
-def get_request(archive, req: str) -> dict:
+def get_request(archive: Archive, req: str) -> dict:
     r = archive.conn.execute("SELECT * FROM declassifications WHERE id = ?", (req,)).fetchone()
     if r is None:
         raise NotFound(f"no declassification request {req!r} (see `dangan declassify list`)")
     return dict(r)
 
 
-def list_requests(archive, status: str | None = None) -> list[dict]:
+def list_requests(archive: Archive, status: str | None = None) -> list[dict]:
     """The requests about records the actor may see."""
     from dangan.core.policy.access import visibility
     from dangan.core.policy.users import acting_user
@@ -50,7 +55,7 @@ def list_requests(archive, status: str | None = None) -> list[dict]:
     return [r for r in rows if visible is None or visible(archive.record(r["record_id"]))]
 
 
-def request(archive, ref: str, to_level: str, reason: str) -> dict:
+def request(archive: Archive, ref: str, to_level: str, reason: str) -> dict:
     from dangan.core.policy.access import require
     if not reason.strip():
         raise UsageError("a declassification needs --reason")
@@ -67,13 +72,13 @@ def request(archive, ref: str, to_level: str, reason: str) -> dict:
     with archive.transaction() as conn:
         conn.execute("INSERT INTO declassifications (id, record_id, from_level, to_level, reason, status, requested_by,"
                      " requested_identity, requested_at) VALUES (?,?,?,?,?,'requested',?,?,?)",
-                     (rid, rec.id, old, to_level, reason, archive.actor.name, archive.actor.identity, now()))
+                     (rid, rec.id, old, to_level, reason, archive.actor.name, archive.actor.identity, utc_text()))
         archive.audit(conn, "declassify.request", rec.id, details={"request": rid, "from": old, "to": to_level,
                                                                    "reason": reason})
     return get_request(archive, rid)
 
 
-def _decide(archive, req: str, verdict: str):
+def _decide(archive: Archive, req: str, verdict: str):
     from dangan.core.policy.access import core_refusal, deny_record
     from dangan.core.policy.four_eyes import require_other_person
     d = get_request(archive, req)
@@ -94,7 +99,7 @@ def _decide(archive, req: str, verdict: str):
     return d, me, mine
 
 
-def approve(archive, req: str, note: str = "") -> dict:
+def approve(archive: Archive, req: str, note: str = "") -> dict:
     """Approve and apply: the record gets a new version at the lower level."""
     from dangan.core.catalogue.fields import RecordFields
     from dangan.core.store.ingest import Ingestor
@@ -103,7 +108,7 @@ def approve(archive, req: str, note: str = "") -> dict:
     with archive.transaction() as conn:
         cur = conn.execute("UPDATE declassifications SET status = 'approved', decided_by = ?, decided_identity = ?,"
                            " decided_at = ?, decision_note = ? WHERE id = ? AND status = 'requested'",
-                           (me.name, mine, now(), note, req))
+                           (me.name, mine, utc_text(), note, req))
         if cur.rowcount != 1:
             raise UsageError(f"declassification {req} changed meanwhile: look again")
         archive.audit(conn, "declassify.approve", d["record_id"], details={"request": req, "from": d["from_level"],
@@ -118,18 +123,18 @@ def approve(archive, req: str, note: str = "") -> dict:
     return get_request(archive, req)
 
 
-def refuse(archive, req: str, reason: str) -> dict:
+def refuse(archive: Archive, req: str, reason: str) -> dict:
     if not reason.strip():
         raise UsageError("refusing a declassification needs --reason")
     d, me, mine = _decide(archive, req, "refuse")
     with archive.transaction() as conn:
         conn.execute("UPDATE declassifications SET status = 'refused', decided_by = ?, decided_identity = ?,"
-                     " decided_at = ?, decision_note = ? WHERE id = ?", (me.name, mine, now(), reason, req))
+                     " decided_at = ?, decision_note = ? WHERE id = ?", (me.name, mine, utc_text(), reason, req))
         archive.audit(conn, "declassify.refuse", d["record_id"], details={"request": req, "reason": reason})
     return get_request(archive, req)
 
 
-def check_lowering(archive, old, new, action: str) -> None:
+def check_lowering(archive: Archive, old, new, action: str) -> None:
     """Called by ``revise``: refuse to lower secrecy unless this revision applies an approved declassification
     of this record to this level, approved by the identity acting now."""
     if secrecy_rank(new.secrecy or "public") >= secrecy_rank(old.secrecy or "public"):

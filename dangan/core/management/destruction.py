@@ -32,32 +32,36 @@ and a transfer certificate naming the bag and the sha512 digest of its
 """
 from __future__ import annotations
 
-import datetime as dt
 import hashlib
 import json
+from typing import TYPE_CHECKING
 
 from dangan.model import Record
 from dangan.core.store.layout import metadata_document
+from dangan.core.kernel.clock import utc_text
+
+if TYPE_CHECKING:
+    from dangan.core.archive import Archive
 
 GONE = ("destroyed", "transferred")
 PLAIN_FIELDS = ("id", "fonds", "archival_code", "department", "category", "year", "date", "retention", "secrecy",
                 "volume", "created")
 
 
-def destroy_record(archive, ref: str, *, reason: str, approved_by: str | None = None,
+def destroy_record(archive: Archive, ref: str, *, reason: str, approved_by: str | None = None,
                    approval: dict | None = None, list_id: str | None = None) -> dict:
     return _remove(archive, ref, "destroyed", reason=reason, approved_by=approved_by, approval=approval,
                    list_id=list_id)
 
 
-def transfer_record(archive, ref: str, *, bag: dict, reason: str, approved_by: str | None = None,
+def transfer_record(archive: Archive, ref: str, *, bag: dict, reason: str, approved_by: str | None = None,
                     approval: dict | None = None, list_id: str | None = None) -> dict:
     """After the record went out in ``bag`` (``{"bag", "manifest_sha512", "payload_oxum", ...}``)."""
     return _remove(archive, ref, "transferred", reason=reason, approved_by=approved_by, approval=approval, bag=bag,
                    list_id=list_id)
 
 
-def refusal(archive, rec: Record, doing: str) -> str | None:
+def refusal(archive: Archive, rec: Record, doing: str) -> str | None:
     """Why ``rec`` cannot be ``doing`` (destroyed/transferred) now, or None: gone, permanent, on loan."""
     from dangan.core.management.lending import on_loan
     if rec.status in GONE:
@@ -70,7 +74,7 @@ def refusal(archive, rec: Record, doing: str) -> str | None:
     return None
 
 
-def _remove(archive, ref: str, status: str, *, reason: str, approved_by: str | None, approval: dict | None,
+def _remove(archive: Archive, ref: str, status: str, *, reason: str, approved_by: str | None, approval: dict | None,
             bag: dict | None = None, list_id: str | None = None) -> dict:
     from dangan.errors import UsageError
     from dangan.model import is_confidential
@@ -93,7 +97,7 @@ def _remove(archive, ref: str, status: str, *, reason: str, approved_by: str | N
         ks = open_keystore(archive)
         if ks.destroyed(rec.id) is None:
             ks.record_volume(rec.id)         # NotFound names the keystore that lacks it: nothing was changed
-    now = dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds").replace("+00:00", "Z")
+    now = utc_text()
     verb = "destroyed" if status == "destroyed" else "transferred"
     certificate = {
         "record_id": rec.id, "archival_code": rec.archival_code, f"{verb}_at": now, f"{verb}_by": archive.actor.name,
@@ -138,7 +142,7 @@ def _remove(archive, ref: str, status: str, *, reason: str, approved_by: str | N
     return result if isinstance(result, dict) else certificate
 
 
-def transfer_batch(archive, ids: list[str], dest, *, list_id: str, reasons: dict[str, str],
+def transfer_batch(archive: Archive, ids: list[str], dest, *, list_id: str, reasons: dict[str, str],
                    approved_by: str | None, approval: dict | None) -> tuple[dict, dict[str, tuple[str, str | None]]]:
     """Export ``ids`` as one BagIt bag at ``dest`` for the receiving archive, then tombstone each.
 

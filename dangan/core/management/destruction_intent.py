@@ -36,27 +36,32 @@ import json
 import logging
 import os
 import socket
+from typing import TYPE_CHECKING
 
-from dangan.errors import DanganError
+from dangan.errors import DanganError, IntegrityError
 from dangan.repository.fsutil import crash_point, flocked
 from dangan.core.catalogue import audit as audit_log
+from dangan.core.catalogue.outbox import queue_index
 from dangan.core.store.layout import METADATA_PATH
+
+if TYPE_CHECKING:
+    from dangan.core.archive import Archive
 
 log = logging.getLogger(__name__)
 
 
-def _flock(archive, name: str, *, wait: bool = True):
+def _flock(archive: Archive, name: str, *, wait: bool = True):
     locks = archive.store.locks
     locks.mkdir(parents=True, exist_ok=True)
     return flocked(locks / (name + ".lock"), wait=wait)
 
 
-def record_lock(archive, rid: str, *, wait: bool = True):
+def record_lock(archive: Archive, rid: str, *, wait: bool = True):
     """Held by whoever destroys ``rid``, from before its intent until after its commit."""
     return _flock(archive, "destroy-" + hashlib.sha256(rid.encode()).hexdigest()[:32], wait=wait)
 
 
-def list_lock(archive, lid: str, *, wait: bool = True):
+def list_lock(archive: Archive, lid: str, *, wait: bool = True):
     """Held by ``disposition.execute`` for the whole execution of list ``lid``."""
     return _flock(archive, "list-" + hashlib.sha256(lid.encode()).hexdigest()[:32], wait=wait)
 
@@ -65,7 +70,7 @@ def pending(conn, rid: str) -> bool:
     return conn.execute("SELECT 1 FROM destruction_intents WHERE record_id = ?", (rid,)).fetchone() is not None
 
 
-def begin(archive, *, rid: str, status: str, list_id: str | None, tombstone: bytes, certificate: dict,
+def begin(archive: Archive, *, rid: str, status: str, list_id: str | None, tombstone: bytes, certificate: dict,
           event: dict, sealed: bool, created: str, guard=None) -> dict:
     """Commit the intent (step 1); returns its row.  The caller holds ``record_lock``.
 
@@ -83,7 +88,10 @@ def begin(archive, *, rid: str, status: str, list_id: str | None, tombstone: byt
                      (rid, status, list_id, tombstone, json.dumps(certificate, ensure_ascii=False, sort_keys=True),
                       json.dumps(event, ensure_ascii=False, sort_keys=True), int(sealed), archive.actor.name,
                       created, os.getpid(), socket.gethostname()))
-    return _row(archive.conn, rid)
+    row = _row(archive.conn, rid)
+    if row is None:
+        raise IntegrityError(f"the destruction intent of record {rid} was committed but cannot be read back")
+    return row
 
 
 def _row(conn, rid: str) -> dict | None:
@@ -99,7 +107,7 @@ def _is_tombstone(store, rid: str, tombstone: bytes) -> bool:
     return inv.get("head") == "v1" and inv["versions"]["v1"]["state"] == {want: [METADATA_PATH]}
 
 
-def roll_forward(archive, intent: dict, *, recovered: bool = False) -> dict:
+def roll_forward(archive: Archive, intent: dict, *, recovered: bool = False) -> dict:
     """Steps 2–6 from the intent; returns the certificate.  The caller holds ``record_lock``."""
     rid = intent["record_id"]
     store = archive.store
@@ -121,8 +129,7 @@ def roll_forward(archive, intent: dict, *, recovered: bool = False) -> dict:
     with archive.transaction() as conn:
         if pending(conn, rid):
             adopt(archive, conn, rid)
-            conn.execute("INSERT INTO index_outbox (record_id, op, queued) VALUES (?, 'delete', ?)",
-                         (rid, intent["created"]))
+            queue_index(conn, rid, "delete", queued=intent["created"])
             conn.execute("DELETE FROM extraction_queue WHERE record_id = ?", (rid,))   # nothing left to extract
             action = "record.destroy" if verb == "destroyed" else "record.transfer"
             if recovered:       # the event is the destroyer's; who completed it is said in the details
@@ -130,7 +137,7 @@ def roll_forward(archive, intent: dict, *, recovered: bool = False) -> dict:
                 archive.audit_ready(conn)            # a broken trail refuses; the checkpoint is fixed
                 audit_log.append(conn, actor=intent["actor"], action=action, obj=rid, details={
                     **event, "recovered_by": archive.actor.name, "recovered": "interrupted destruction completed"})
-                seal(archive, conn, archive._audit_pending)     # the head carries the audit key's seal
+                seal(archive, conn, archive.audit_checkpoint())     # the head carries the audit key's seal
             else:
                 archive.audit(conn, action, rid, details=event)
             backup.note_destruction(archive, conn, rid, certificate)   # every backup repo owes a purge
@@ -143,7 +150,7 @@ def roll_forward(archive, intent: dict, *, recovered: bool = False) -> dict:
     return certificate
 
 
-def recover(archive) -> int:
+def recover(archive: Archive) -> int:
     """Roll forward every destruction whose process is gone; certify settled lists; returns how many."""
     conn = archive.conn
     host = socket.gethostname()
@@ -174,7 +181,7 @@ def recover(archive) -> int:
     return done + certify_settled(archive)
 
 
-def _after_commit(archive) -> None:
+def _after_commit(archive: Archive) -> None:
     """What a destruction does after its commit: the index forgets it, reachable backups purge it."""
     from dangan.core.backup import api as backup
     from dangan.core.search.indexing import drain
@@ -185,11 +192,7 @@ def _after_commit(archive) -> None:
         log.warning("after completing a destruction: %s (the next run finishes it)", exc.message)
 
 
-def recover_pending(archive) -> int:
-    """``recover`` if anything is pending (one cheap query otherwise); for the CLI's every command."""
-    conn = archive.conn
-    if conn.execute("SELECT 1 FROM destruction_intents LIMIT 1").fetchone() is None and \
-            conn.execute("SELECT 1 FROM disposal_lists WHERE status = 'executing' LIMIT 1").fetchone() is None and \
-            not (archive.store.doomed.is_dir() and any(archive.store.doomed.iterdir())):
-        return 0
-    return recover(archive)
+def recover_pending(archive: Archive) -> int:
+    """``recover`` if anything is pending (``destruction_pending``: cheap queries otherwise)."""
+    from dangan.core.management.destruction_pending import destruction_pending
+    return recover(archive) if destruction_pending(archive) else 0

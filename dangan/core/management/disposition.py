@@ -30,10 +30,15 @@ import datetime as dt
 import json
 import secrets
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from dangan.errors import NotFound, PluginError, UsageError, WrongState
 from dangan.model import Record, is_confidential
-from dangan.core.policy.users import now, require_role
+from dangan.core.policy.users import require_role
+from dangan.core.kernel.clock import utc_text
+
+if TYPE_CHECKING:
+    from dangan.core.archive import Archive
 
 PROPOSER_ROLES = ("archivist", "admin")
 EXECUTOR_ROLES = ("archivist", "admin")
@@ -66,8 +71,12 @@ class Due:
     def to_dict(self) -> dict:
         return dict(self.__dict__)
 
+    def due_by(self, as_of: dt.date) -> bool:
+        """Whether the period is over on ``as_of`` (disposition may be proposed); never for permanent or unknown."""
+        return self.due is not None and self.due <= as_of.isoformat()
 
-def _rule(archive, rec: Record):
+
+def _rule(archive: Archive, rec: Record):
     from dangan.plugins.types import RetentionRule
     try:
         return archive.plugins.retention_for(rec).rule
@@ -108,18 +117,18 @@ def due_date(rec: Record, rule, extended_until: str | None = None) -> Due:
                start.isoformat() if start else None, due.isoformat() if due else None, extended_until, problem)
 
 
-def due_of(archive, rec: Record) -> Due:
+def due_of(archive: Archive, rec: Record) -> Due:
     row = archive.conn.execute("SELECT max(until) AS u FROM retention_extensions WHERE record_id = ?",
                                (rec.id,)).fetchone()
     return due_date(rec, _rule(archive, rec), row["u"] if row else None)
 
 
-def _records(archive):
+def _records(archive: Archive):
     from dangan.core.search.listing import list_filtered
     return [r for r in list_filtered(archive, sort="code") if r.status not in GONE]
 
 
-def due_list(archive, as_of: dt.date, *, include_unknown: bool = False) -> list[dict]:
+def due_list(archive: Archive, as_of: dt.date, *, include_unknown: bool = False) -> list[dict]:
     """Records (the actor may see) whose disposition is due on or before ``as_of``."""
     from dangan.core.management.holds import holds_on
     out = []
@@ -134,7 +143,7 @@ def due_list(archive, as_of: dt.date, *, include_unknown: bool = False) -> list[
             if include_unknown and d.problem:
                 out.append(d.to_dict())
             continue
-        if d.due <= as_of.isoformat():
+        if d.due_by(as_of):
             row = d.to_dict()
             row["held"] = bool(holds_on(archive, rec.id))
             row["on_list"] = _open_list_of(archive, rec.id)
@@ -142,14 +151,14 @@ def due_list(archive, as_of: dt.date, *, include_unknown: bool = False) -> list[
     return out
 
 
-def _open_list_of(archive, rid: str) -> str | None:
+def _open_list_of(archive: Archive, rid: str) -> str | None:
     r = archive.conn.execute("SELECT l.id FROM disposal_items i JOIN disposal_lists l ON l.id = i.list_id"
                              " WHERE i.record_id = ? AND l.status IN ('proposed', 'approved', 'executing')",
                              (rid,)).fetchone()
     return r["id"] if r else None
 
 
-def _eligible(archive, rec: Record, as_of: dt.date) -> tuple[Due | None, str]:
+def _eligible(archive: Archive, rec: Record, as_of: dt.date) -> tuple[Due | None, str]:
     from dangan.core.management.holds import holds_on
     if rec.status in GONE:
         return None, f"record {rec.id} was {rec.status} already"
@@ -158,7 +167,7 @@ def _eligible(archive, rec: Record, as_of: dt.date) -> tuple[Due | None, str]:
         return None, f"record {rec.id} is kept permanently: it can never be destroyed"
     if d.due is None:
         return None, f"record {rec.id} has no due date ({d.problem})"
-    if d.due > as_of.isoformat():
+    if not d.due_by(as_of):
         return None, f"record {rec.id} is not due for disposition until {d.due}"
     if d.action not in DESTROYABLE:
         return None, f"record {rec.id} is due for {d.action}, not disposal"
@@ -175,7 +184,7 @@ def _eligible(archive, rec: Record, as_of: dt.date) -> tuple[Due | None, str]:
     return d, ""
 
 
-def propose(archive, refs=(), *, due: bool = False, as_of: dt.date | None = None, reason: str = "") -> dict:
+def propose(archive: Archive, refs=(), *, due: bool = False, as_of: dt.date | None = None, reason: str = "") -> dict:
     """A new destruction list; returns ``{"list": ID, "records": [...], "skipped": [...]}``."""
     if bool(refs) == bool(due):
         raise UsageError("give record ids or --due (one of them)")
@@ -208,7 +217,7 @@ def propose(archive, refs=(), *, due: bool = False, as_of: dt.date | None = None
         raise UsageError(f"no record is due for destruction as of {as_of}" +
                          (f" ({len(skipped)} due but skipped: held or on a list)" if skipped else ""))
     lid = "L" + dt.date.today().strftime("%Y%m%d") + "-" + secrets.token_hex(3)
-    t = now()
+    t = utc_text()
     with archive.transaction() as conn:
         conn.execute("INSERT INTO disposal_lists (id, status, as_of, reason, proposed_by, proposed_at, proposed_identity)"
                      " VALUES (?, 'proposed', ?, ?, ?, ?, ?)", (lid, as_of.isoformat(), reason, archive.actor.name, t,
@@ -222,7 +231,7 @@ def propose(archive, refs=(), *, due: bool = False, as_of: dt.date | None = None
     return {"list": lid, "records": [r.id for r, _ in items], "skipped": skipped}
 
 
-def get_list(archive, lid: str) -> dict:
+def get_list(archive: Archive, lid: str) -> dict:
     r = archive.conn.execute("SELECT * FROM disposal_lists WHERE id = ?", (lid,)).fetchone()
     if r is None:
         raise NotFound(f"no destruction list {lid!r} (see `dangan disposition lists`)")
@@ -233,19 +242,19 @@ def get_list(archive, lid: str) -> dict:
     return d
 
 
-def list_lists(archive) -> list[dict]:
+def list_lists(archive: Archive) -> list[dict]:
     return [dict(r) for r in archive.conn.execute(
         "SELECT l.id, l.status, l.as_of, l.proposed_by, l.proposed_at, l.decided_by, l.decided_at, l.executed_at,"
         " (SELECT count(*) FROM disposal_items i WHERE i.list_id = l.id) AS records"
         " FROM disposal_lists l ORDER BY l.proposed_at, l.id")]
 
 
-def approver_roles(archive) -> tuple[str, ...]:
+def approver_roles(archive: Archive) -> tuple[str, ...]:
     roles = archive.config.raw.get("disposition", {}).get("approver_roles", DEFAULT_APPROVER_ROLES)
     return tuple(roles) if isinstance(roles, (list, tuple)) else (str(roles),)
 
 
-def _decide(archive, lid: str, verdict: str, note: str) -> dict:
+def _decide(archive: Archive, lid: str, verdict: str, note: str) -> dict:
     from dangan.core.policy.access import core_refusal, plugin_actor, require
     lst = get_list(archive, lid)
     me = require_role(archive, approver_roles(archive), f"{verdict} destruction lists", obj=lid)
@@ -273,7 +282,7 @@ def _decide(archive, lid: str, verdict: str, note: str) -> dict:
     with archive.transaction() as conn:
         cur = conn.execute("UPDATE disposal_lists SET status = ?, decided_by = ?, decided_at = ?, decision_note = ?,"
                            " decided_identity = ? WHERE id = ? AND status = 'proposed'",
-                           ("approved" if verdict == "approve" else "rejected", me.name, now(), note, mine, lid))
+                           ("approved" if verdict == "approve" else "rejected", me.name, utc_text(), note, mine, lid))
         if cur.rowcount != 1:
             raise UsageError(f"destruction list {lid} changed meanwhile: look again")
         archive.audit(conn, f"disposition.{verdict}", lid, details={"note": note or None,
@@ -281,17 +290,17 @@ def _decide(archive, lid: str, verdict: str, note: str) -> dict:
     return get_list(archive, lid)
 
 
-def approve(archive, lid: str, note: str = "") -> dict:
+def approve(archive: Archive, lid: str, note: str = "") -> dict:
     return _decide(archive, lid, "approve", note)
 
 
-def reject(archive, lid: str, note: str) -> dict:
+def reject(archive: Archive, lid: str, note: str) -> dict:
     if not note.strip():
         raise UsageError("rejecting a destruction list needs --reason")
     return _decide(archive, lid, "reject", note)
 
 
-def execute(archive, lid: str, transfer_to=None) -> dict:
+def execute(archive: Archive, lid: str, transfer_to=None) -> dict:
     """Dispose of every item of an approved list still due (``disposition_execute.execute``)."""
     from dangan.core.management.disposition_execute import execute as run
     return run(archive, lid, transfer_to)
@@ -307,7 +316,7 @@ def check_transfer_target(lst: dict, transfer_to) -> None:
         raise UsageError(f"{transfer_to} exists and is not an empty folder: choose a new one for the transfer")
 
 
-def extend(archive, ref: str, *, until: str, reason: str) -> dict:
+def extend(archive: Archive, ref: str, *, until: str, reason: str) -> dict:
     """The review's outcome: keep the record until ``until`` (its due date moves there)."""
     from dangan.core.policy.access import require
     from dangan.core.catalogue.fields import parse_date
@@ -326,7 +335,7 @@ def extend(archive, ref: str, *, until: str, reason: str) -> dict:
         raise UsageError(f"record {rec.id} is due {d.due}; an extension must be later")
     with archive.transaction() as conn:
         conn.execute("INSERT INTO retention_extensions (record_id, until, reason, created, created_by)"
-                     " VALUES (?,?,?,?,?)", (rec.id, until, reason, now(), archive.actor.name))
+                     " VALUES (?,?,?,?,?)", (rec.id, until, reason, utc_text(), archive.actor.name))
         archive.audit(conn, "disposition.extend", rec.id, details={"until": until, "previous_due": d.due,
                                                                    "reason": reason})
     return due_of(archive, rec).to_dict()

@@ -17,14 +17,19 @@ import datetime as dt
 import hashlib
 import json
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from dangan.errors import AccessDenied, PluginError, UsageError, WrongState
 from dangan.model import Record
 from dangan.core.management.disposition import EXECUTOR_ROLES, GONE, Due, check_transfer_target, due_of, get_list
-from dangan.core.policy.users import now, require_role
+from dangan.core.policy.users import require_role
+from dangan.core.kernel.clock import utc_text
+
+if TYPE_CHECKING:
+    from dangan.core.archive import Archive
 
 
-def execute(archive, lid: str, transfer_to=None) -> dict:
+def execute(archive: Archive, lid: str, transfer_to=None) -> dict:
     """Dispose of every item of an approved list still due: transfers go out as one BagIt bag to
     ``transfer_to``, the rest is destroyed; returns the list with its certificate."""
     from dangan.core.management import destruction_intent
@@ -36,7 +41,7 @@ def execute(archive, lid: str, transfer_to=None) -> dict:
         return _execute(archive, lid, transfer_to)
 
 
-def _execute(archive, lid: str, transfer_to) -> dict:
+def _execute(archive: Archive, lid: str, transfer_to) -> dict:
     from dangan.core.management.destruction import destroy_record, transfer_batch
     lst = get_list(archive, lid)
     if lst["status"] not in ("approved", "executing"):
@@ -60,7 +65,7 @@ def _execute(archive, lid: str, transfer_to) -> dict:
             d, why = _recheck(archive, rec) if rec.status not in GONE else (None, f"{rec.status} already")
         except (UsageError, AccessDenied, PluginError) as exc:
             d, why = None, exc.message
-        if why:
+        if d is None:
             _outcome(archive, lid, rid, "not transferred: " + why, None)
         else:
             out.append(rid)
@@ -80,7 +85,7 @@ def _execute(archive, lid: str, transfer_to) -> dict:
             if rec.status in GONE:
                 raise UsageError(f"{rec.status} already")
             d, why = _recheck(archive, rec)
-            if why:
+            if d is None:
                 raise UsageError(why)
             cert = destroy_record(archive, rid, reason=f"destruction list {lid} (retention {d.retention}, due {d.due})",
                                   approved_by=lst["decided_by"], approval=chain, list_id=lid)
@@ -91,7 +96,7 @@ def _execute(archive, lid: str, transfer_to) -> dict:
     return _certify(archive, lid, bag)
 
 
-def _outcome(archive, lid: str, rid: str, outcome: str, sha: str | None) -> None:
+def _outcome(archive: Archive, lid: str, rid: str, outcome: str, sha: str | None) -> None:
     with archive.transaction() as conn:
         conn.execute("UPDATE disposal_items SET outcome = ?, certificate_sha256 = ? WHERE list_id = ? AND"
                      " record_id = ?", (outcome, sha, lid, rid))
@@ -99,7 +104,7 @@ def _outcome(archive, lid: str, rid: str, outcome: str, sha: str | None) -> None
             archive.audit(conn, "disposition.skip", rid, "failure", details={"list": lid, "reason": outcome})
 
 
-def _recheck(archive, rec: Record) -> tuple[Due | None, str]:
+def _recheck(archive: Archive, rec: Record) -> tuple[Due | None, str]:
     from dangan.core.management.holds import holds_on
     from dangan.core.management.lending import on_loan
     held = holds_on(archive, rec.id)
@@ -118,7 +123,7 @@ def _recheck(archive, rec: Record) -> tuple[Due | None, str]:
     return d, ""
 
 
-def certify_settled(archive) -> int:
+def certify_settled(archive: Archive) -> int:
     """Certify every list still ``executing`` whose items all have an outcome and whose executor is gone."""
     from dangan.core.management.destruction_intent import list_lock
     done = 0
@@ -132,7 +137,7 @@ def certify_settled(archive) -> int:
     return done
 
 
-def _bag_of(archive, lid: str) -> dict | None:
+def _bag_of(archive: Archive, lid: str) -> dict | None:
     """The bag of a list's transfers, from a transferred item's tombstone (the store keeps it)."""
     from dangan.core.store.layout import METADATA_PATH, parse_metadata
     r = archive.conn.execute("SELECT record_id FROM disposal_items WHERE list_id = ? AND outcome = 'transferred'"
@@ -143,9 +148,9 @@ def _bag_of(archive, lid: str) -> dict | None:
     return (cat.get("transfer") or {}).get("transfer")
 
 
-def _certify(archive, lid: str, bag: dict | None = None, *, recovered: bool = False) -> dict:
+def _certify(archive: Archive, lid: str, bag: dict | None = None, *, recovered: bool = False) -> dict:
     lst = get_list(archive, lid)
-    t = now()
+    t = utc_text()
     cert = {
         "certificate": "destruction certificate (销毁证明)", "list": lid, "fonds": archive.config.fonds,
         "archive": archive.config.name, "proposed_by": lst["proposed_by"], "proposed_at": lst["proposed_at"],

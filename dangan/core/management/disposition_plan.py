@@ -8,13 +8,18 @@ means it will be skipped.
 """
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from dangan.errors import DanganError, WrongState
 from dangan.core.management.disposition import EXECUTOR_ROLES, GONE, check_transfer_target, get_list
 from dangan.core.management.disposition_execute import _recheck
 from dangan.core.policy.users import require_role
 
+if TYPE_CHECKING:
+    from dangan.core.archive import Archive
 
-def execution_plan(archive, lid: str, transfer_to=None, *, dry_run: bool = False) -> list[dict]:
+
+def execution_plan(archive: Archive, lid: str, transfer_to=None, *, dry_run: bool = False) -> list[dict]:
     """One dict per pending item: record_id, archival_code, title, action, and ``will``
     (``destroy``, ``transfer`` or ``skip: why``)."""
     require_role(archive, EXECUTOR_ROLES, "execute destruction lists", obj=lid)

@@ -28,8 +28,12 @@ import os
 import shutil
 import uuid
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from dangan.errors import CryptoError, UsageError
+
+if TYPE_CHECKING:
+    from dangan.core.archive import Archive
 
 BAGIT_TXT = "BagIt-Version: 1.0\nTag-File-Character-Encoding: UTF-8\n"
 
@@ -47,7 +51,7 @@ def _sha512(p: Path) -> str:
     return h.hexdigest()
 
 
-def select(archive, refs=(), *, volume: str | None = None, query: str | None = None) -> list[str]:
+def select(archive: Archive, refs=(), *, volume: str | None = None, query: str | None = None) -> list[str]:
     if sum(bool(x) for x in (refs, volume, query)) != 1:
         raise UsageError("give record ids, or --volume V, or --query Q (exactly one)")
     from dangan.core.search.listing import list_filtered
@@ -60,7 +64,7 @@ def select(archive, refs=(), *, volume: str | None = None, query: str | None = N
     return ids
 
 
-def _check(archive, rid: str, approvals: frozenset = frozenset()):
+def _check(archive: Archive, rid: str, approvals: frozenset = frozenset()):
     from dangan.core.policy.access import approvals_for, deny_record, plugin_actor, require
     rec = archive.record(rid)
     if rec.status in ("destroyed", "transferred"):
@@ -84,7 +88,7 @@ def _check(archive, rid: str, approvals: frozenset = frozenset()):
     return rec
 
 
-def export_bag(archive, ids: list[str], dest: Path, *, approvals: frozenset = frozenset(),
+def export_bag(archive: Archive, ids: list[str], dest: Path, *, approvals: frozenset = frozenset(),
                info_extra: tuple = ()) -> dict:
     from dangan.core.catalogue.audit import PREMIS, events
     from dangan.core.store.retrieval import get_files

@@ -9,9 +9,14 @@ need the role ``legal``, ``archivist`` or ``admin``; both are audited.
 from __future__ import annotations
 
 import secrets
+from typing import TYPE_CHECKING
 
 from dangan.errors import LegalHold, NotFound, UsageError
-from dangan.core.policy.users import now, require_role
+from dangan.core.policy.users import require_role
+from dangan.core.kernel.clock import utc_text
+
+if TYPE_CHECKING:
+    from dangan.core.archive import Archive
 
 HOLD_ROLES = ("legal", "archivist", "admin")
 
@@ -20,7 +25,7 @@ class RecordHeld(LegalHold):
     """The record is under a legal hold (exit code 14)."""
 
 
-def holds_on(archive, record_id: str) -> list[dict]:
+def holds_on(archive: Archive, record_id: str) -> list[dict]:
     """The active holds covering a record (by id or query, or through its volume)."""
     rows = archive.conn.execute(
         "SELECT h.* FROM holds h WHERE h.released_at IS NULL AND ("
@@ -30,7 +35,7 @@ def holds_on(archive, record_id: str) -> list[dict]:
     return [dict(r) for r in rows]
 
 
-def assert_not_held(archive, record_id: str, doing: str = "change") -> None:
+def assert_not_held(archive: Archive, record_id: str, doing: str = "change") -> None:
     """Raise ``RecordHeld`` if any active hold covers the record (call before destroy, transfer, revise)."""
     held = holds_on(archive, record_id)
     if held:
@@ -38,7 +43,7 @@ def assert_not_held(archive, record_id: str, doing: str = "change") -> None:
         raise RecordHeld(f"record {record_id} is under legal hold {names}: it may not be {doing}")
 
 
-def _targets(archive, refs, volume, query) -> tuple[str, str, list[str]]:
+def _targets(archive: Archive, refs, volume, query) -> tuple[str, str, list[str]]:
     given = sum(bool(x) for x in (refs, volume, query))
     if given != 1:
         raise UsageError("give record ids, or --volume V, or --query Q (exactly one)")
@@ -59,14 +64,14 @@ def _targets(archive, refs, volume, query) -> tuple[str, str, list[str]]:
     return "query", query, found
 
 
-def add_hold(archive, refs=(), *, volume: str | None = None, query: str | None = None, reason: str,
+def add_hold(archive: Archive, refs=(), *, volume: str | None = None, query: str | None = None, reason: str,
              authority: str) -> dict:
     if not reason.strip() or not authority.strip():
         raise UsageError("a hold needs --reason and --authority (who ordered it: a court, an audit, ...)")
     require_role(archive, HOLD_ROLES, "place legal holds")
     kind, scope, ids = _targets(archive, list(refs), volume, query)
     hid = "h" + secrets.token_hex(5)
-    t = now()
+    t = utc_text()
     with archive.transaction() as conn:
         conn.execute("INSERT INTO holds (id, scope_kind, scope, reason, authority, created, created_by)"
                      " VALUES (?,?,?,?,?,?,?)", (hid, kind, scope, reason, authority, t, archive.actor.name))
@@ -78,7 +83,7 @@ def add_hold(archive, refs=(), *, volume: str | None = None, query: str | None =
     return get_hold(archive, hid)
 
 
-def get_hold(archive, hid: str) -> dict:
+def get_hold(archive: Archive, hid: str) -> dict:
     r = archive.conn.execute("SELECT * FROM holds WHERE id = ?", (hid,)).fetchone()
     if r is None:
         raise NotFound(f"no hold {hid!r}")
@@ -87,7 +92,7 @@ def get_hold(archive, hid: str) -> dict:
     return d
 
 
-def covered(archive, hold: dict) -> list[str]:
+def covered(archive: Archive, hold: dict) -> list[str]:
     if hold["scope_kind"] == "volume":
         return [r["id"] for r in archive.conn.execute("SELECT id FROM records WHERE volume = ? ORDER BY id",
                                                       (hold["scope"],))]
@@ -95,7 +100,7 @@ def covered(archive, hold: dict) -> list[str]:
         "SELECT record_id FROM hold_records WHERE hold_id = ? ORDER BY record_id", (hold["id"],))]
 
 
-def release_hold(archive, hid: str, reason: str) -> dict:
+def release_hold(archive: Archive, hid: str, reason: str) -> dict:
     if not reason.strip():
         raise UsageError("releasing a hold needs --reason")
     require_role(archive, HOLD_ROLES, "release legal holds", obj=hid)
@@ -104,12 +109,12 @@ def release_hold(archive, hid: str, reason: str) -> dict:
         raise UsageError(f"hold {hid} was released already ({h['released_at']} by {h['released_by']})")
     with archive.transaction() as conn:
         conn.execute("UPDATE holds SET released_at = ?, released_by = ?, release_reason = ? WHERE id = ?",
-                     (now(), archive.actor.name, reason, hid))
+                     (utc_text(), archive.actor.name, reason, hid))
         archive.audit(conn, "hold.release", hid, details={"reason": reason, "records": h["records"]})
     return get_hold(archive, hid)
 
 
-def list_holds(archive, *, include_released: bool = False, record: str | None = None) -> list[dict]:
+def list_holds(archive: Archive, *, include_released: bool = False, record: str | None = None) -> list[dict]:
     if record:
         rid = archive.resolve(record)
         out = holds_on(archive, rid)

@@ -19,8 +19,12 @@ from __future__ import annotations
 import hashlib
 import json
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from dangan.errors import DuplicateRecord, UsageError
+
+if TYPE_CHECKING:
+    from dangan.core.archive import Archive
 
 FIELDS = ("title", "department", "category", "year", "date", "retention", "secrecy", "volume", "tags", "metadata")
 
@@ -68,7 +72,7 @@ def read_bag(path: Path) -> tuple[dict, list[dict]]:
     return dict(bag.info), plans
 
 
-def import_bag(archive, path: Path, *, allow_duplicate: bool = False, on_outcome=None) -> list[dict]:
+def import_bag(archive: Archive, path: Path, *, allow_duplicate: bool = False, on_outcome=None) -> list[dict]:
     """Import every record of a valid bag; returns one outcome per record (archived or duplicate)."""
     from dangan.core.policy.users import acting_user
     acting_user(archive, action="import")           # once users are registered, only they may archive

@@ -41,17 +41,22 @@ import json
 import secrets
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from dangan.errors import CryptoError, NotFound, UsageError, WrongState
 from dangan.model import is_confidential
-from dangan.core.policy.users import acting_user, deny, now, register_in_use, require_role, require_user
+from dangan.core.policy.users import acting_user, deny, register_in_use, require_role, require_user
+from dangan.core.kernel.clock import utc_text
+
+if TYPE_CHECKING:
+    from dangan.core.archive import Archive
 
 RECEIVER_ROLES = ("archivist", "admin")
 OPEN = ("requested", "approved", "issued")
 STATUSES = ("requested", "approved", "issued", "returned", "refused")
 
 
-def _cfg(archive, key: str, default: int) -> int:
+def _cfg(archive: Archive, key: str, default: int) -> int:
     v = archive.config.raw.get("lending", {}).get(key, default)
     if not isinstance(v, int) or v < 1:
         raise UsageError(f"dangan.toml: [lending] {key} must be a positive number of days")
@@ -67,13 +72,13 @@ def check_id_number(value: str) -> str:
         raise UsageError(f"invalid resident ID number {value!r}: {exc}") from None
 
 
-def on_loan(archive, rid: str) -> str | None:
+def on_loan(archive: Archive, rid: str) -> str | None:
     r = archive.conn.execute("SELECT l.id FROM loan_items i JOIN loans l ON l.id = i.loan_id WHERE i.record_id = ?"
                              " AND i.returned_at IS NULL AND l.status IN ('requested', 'approved', 'issued')", (rid,)).fetchone()
     return r["id"] if r else None
 
 
-def limit_for(archive, recs, actor) -> tuple[int, str]:
+def limit_for(archive: Archive, recs, actor) -> tuple[int, str]:
     """The longest loan allowed for these records (shortest limit wins) and which rule set it."""
     limit, why = _cfg(archive, "max_days", 30), "[lending] max_days"
     for rec in recs:
@@ -83,7 +88,7 @@ def limit_for(archive, recs, actor) -> tuple[int, str]:
     return limit, why
 
 
-def request(archive, refs, *, purpose: str, days: int | None = None, borrower: str | None = None,
+def request(archive: Archive, refs, *, purpose: str, days: int | None = None, borrower: str | None = None,
             unit: str | None = None, letter: str | None = None, id_number: str | None = None) -> dict:
     from dangan.plugins.types import Actor
     from dangan.core.policy.access import plugin_actor, require
@@ -98,8 +103,8 @@ def request(archive, refs, *, purpose: str, days: int | None = None, borrower: s
                                   ("--borrower", borrower)) if not (v or "").strip()]
         if missing:
             raise UsageError(f"an outside borrower needs {', '.join(missing)}")
-        id_number = check_id_number(id_number)
-        who, dept, as_user = borrower.strip(), me.department, None
+        id_number = check_id_number(id_number or "")
+        who, dept, as_user = (borrower or "").strip(), me.department, None
     else:
         who = borrower or me.name
         if who != me.name:
@@ -128,7 +133,7 @@ def request(archive, refs, *, purpose: str, days: int | None = None, borrower: s
     if days > limit:
         raise UsageError(f"{days} days is past the lending limit of {limit} days ({why})")
     lid = "B" + dt.date.today().strftime("%Y%m%d") + "-" + secrets.token_hex(3)
-    t = now()
+    t = utc_text()
     with archive.transaction() as conn:
         conn.execute("INSERT INTO loans (id, borrower, department, purpose, days, external_unit, letter_ref, id_number,"
                      " status, requested_by, requested_at, requested_identity) VALUES (?,?,?,?,?,?,?,?,'requested',?,?,?)",
@@ -140,7 +145,7 @@ def request(archive, refs, *, purpose: str, days: int | None = None, borrower: s
     return get_loan(archive, lid)
 
 
-def get_loan(archive, lid: str) -> dict:
+def get_loan(archive: Archive, lid: str) -> dict:
     r = archive.conn.execute("SELECT * FROM loans WHERE id = ?", (lid,)).fetchone()
     if r is None:
         raise NotFound(f"no loan {lid!r} (see `dangan lend list`)")
@@ -165,7 +170,7 @@ def _approver_ok(me, loan: dict, recs) -> str | None:
     return f"needs the department-head of {loan['department'] or 'the borrower’s department'} or a manager"
 
 
-def approve(archive, lid: str, note: str = "") -> dict:
+def approve(archive: Archive, lid: str, note: str = "") -> dict:
     from dangan.core.policy.access import core_refusal, deny_record, plugin_actor, require
     loan = get_loan(archive, lid)
     if loan["status"] != "requested":
@@ -192,14 +197,14 @@ def approve(archive, lid: str, note: str = "") -> dict:
     with archive.transaction() as conn:
         cur = conn.execute("UPDATE loans SET status = 'approved', decided_by = ?, decided_at = ?, decision_note = ?,"
                            " due = ?, decided_identity = ? WHERE id = ? AND status = 'requested'",
-                           (me.name, now(), note, due, mine, lid))
+                           (me.name, utc_text(), note, due, mine, lid))
         if cur.rowcount != 1:
             raise UsageError(f"loan {lid} changed meanwhile: look again")
         archive.audit(conn, "lend.approve", lid, details={"due": due, "note": note or None})
     return get_loan(archive, lid)
 
 
-def _named_items(archive, lid: str, items: dict, refs, absent: str) -> list[str]:
+def _named_items(archive: Archive, lid: str, items: dict, refs, absent: str) -> list[str]:
     """The record ids ``refs`` name (ids, prefixes or codes), each an item of loan ``lid``, once each."""
     ids = []
     for ref in refs:
@@ -217,7 +222,7 @@ def _borrower_user(loan: dict) -> str:
     return loan["borrower"] if not loan["external_unit"] else loan["requested_by"]
 
 
-def issue(archive, lid: str, refs=(), *, copy_to: Path | None = None) -> dict:
+def issue(archive: Archive, lid: str, refs=(), *, copy_to: Path | None = None) -> dict:
     """Hand out an approved loan's items (all not yet issued, or ``refs``): in place, or as watermarked copies
     under ``copy_to/<record id>/``.  Everything is checked before anything is written."""
     import shutil
@@ -265,7 +270,7 @@ def issue(archive, lid: str, refs=(), *, copy_to: Path | None = None) -> dict:
             for d in made:
                 shutil.rmtree(d, ignore_errors=True)
             raise
-    t = now()
+    t = utc_text()
     with archive.transaction() as conn:
         for rec in recs:
             c = copies.get(rec.id)
@@ -284,14 +289,14 @@ def issue(archive, lid: str, refs=(), *, copy_to: Path | None = None) -> dict:
     return get_loan(archive, lid)
 
 
-def _copy(archive, rec, dest: Path, loan: dict, due: str) -> dict:
+def _copy(archive: Archive, rec, dest: Path, loan: dict, due: str) -> dict:
     """Write the record's files to ``dest`` and mark each with the loan; returns what was written."""
     import hashlib
     from dangan.core.store.retrieval import get_files
     from dangan.core.management.loan_copy import loan_mark, watermark
     mark = loan_mark(loan, rec.archival_code or rec.id, due)
     sealed = archive.conn.execute("SELECT sealed FROM records WHERE id = ?", (rec.id,)).fetchone()["sealed"]
-    files = {}
+    files: dict[str, dict[str, str]] = {}
     for p in get_files(archive, rec.id, dest, approvals=frozenset({"lend", "loan"})):
         how = watermark(p, mark, loan, due)
         for q in [p] + ([p.with_name(p.name + ".loan.txt")] if how == "sidecar" else []):
@@ -302,7 +307,7 @@ def _copy(archive, rec, dest: Path, loan: dict, due: str) -> dict:
     return {"to": str(dest), "files": files}
 
 
-def refuse(archive, lid: str, reason: str) -> dict:
+def refuse(archive: Archive, lid: str, reason: str) -> dict:
     if not reason.strip():
         raise UsageError("refusing a loan needs --reason")
     loan = get_loan(archive, lid)
@@ -313,12 +318,12 @@ def refuse(archive, lid: str, reason: str) -> dict:
         raise deny(archive, "lend.refuse", lid, f"{me.name} may not decide loan {lid}")
     with archive.transaction() as conn:
         conn.execute("UPDATE loans SET status = 'refused', decided_by = ?, decided_at = ?, decision_note = ?,"
-                     " closed_at = ? WHERE id = ?", (me.name, now(), reason, now(), lid))
+                     " closed_at = ? WHERE id = ?", (me.name, utc_text(), reason, utc_text(), lid))
         archive.audit(conn, "lend.refuse", lid, details={"reason": reason})
     return get_loan(archive, lid)
 
 
-def return_items(archive, lid: str, refs, *, condition: str = "intact") -> dict:
+def return_items(archive: Archive, lid: str, refs, *, condition: str = "intact") -> dict:
     """Receive returned records one by one; all are checked before anything is written."""
     require_role(archive, RECEIVER_ROLES, "receive returned records", obj=lid)
     loan = get_loan(archive, lid)
@@ -333,7 +338,7 @@ def return_items(archive, lid: str, refs, *, condition: str = "intact") -> dict:
             raise UsageError(f"record {rid} was never issued on loan {lid}")
         if items[rid]["returned_at"]:
             raise UsageError(f"record {rid} was returned already ({items[rid]['returned_at']})")
-    t = now()
+    t = utc_text()
     with archive.transaction() as conn:
         for rid in ids:
             conn.execute("UPDATE loan_items SET returned_at = ?, received_by = ?, condition = ? WHERE loan_id = ?"
@@ -347,7 +352,7 @@ def return_items(archive, lid: str, refs, *, condition: str = "intact") -> dict:
     return get_loan(archive, lid)
 
 
-def list_loans(archive, *, overdue: bool = False, as_of: dt.date | None = None, status: str | None = None,
+def list_loans(archive: Archive, *, overdue: bool = False, as_of: dt.date | None = None, status: str | None = None,
                borrower: str | None = None, since: str | None = None, until: str | None = None) -> list[dict]:
     as_of = as_of or dt.date.today()
     where, params = [], []

@@ -13,6 +13,10 @@ from __future__ import annotations
 import io
 import os
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from pypdf import PageObject
 
 TEXT_SUFFIXES = (".txt", ".text", ".md", ".log")
 
@@ -114,7 +118,7 @@ def watermark_pdf(path: Path, mark: str, loan: dict, due: str) -> None:
     writer = PdfWriter(clone_from=PdfReader(path))
     writer.add_metadata({"/DanganLoan": loan["id"], "/DanganBorrower": loan["borrower"], "/DanganDue": due,
                          "/Subject": mark})
-    stamps: dict[tuple[float, float], object] = {}
+    stamps: dict[tuple[float, float], PageObject] = {}
     for page in writer.pages:
         box = page.mediabox
         left, bottom = float(box.left), float(box.bottom)

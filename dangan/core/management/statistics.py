@@ -6,12 +6,16 @@ listings), so statistics never reveal what a listing would hide.
 from __future__ import annotations
 
 from collections import Counter
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from dangan.core.archive import Archive
 
 DIMENSIONS = {"department": "department", "dept": "department", "year": "year", "category": "category",
               "secrecy": "secrecy", "status": "status", "retention": "retention", "volume": "volume"}
 
 
-def stats(archive, by: list[str]) -> dict:
+def stats(archive: Archive, by: list[str]) -> dict:
     from dangan.errors import UsageError
     from dangan.core.search.listing import list_filtered
     from dangan.core.policy.users import acting_user
@@ -26,7 +30,7 @@ def stats(archive, by: list[str]) -> dict:
     rows = [{**{f: ("" if v is None else v) for f, v in zip(fields, key)}, "records": n}
             for key, n in sorted(counts.items(), key=lambda kv: tuple(str(x) for x in kv[0]))]
     visible = {r.id for r in recs}
-    loans = Counter()
+    loans: Counter[str] = Counter()
     for r in archive.conn.execute("SELECT l.status, i.record_id FROM loans l JOIN loan_items i ON i.loan_id = l.id"):
         if r["record_id"] in visible:
             loans[r["status"]] += 1

@@ -18,16 +18,21 @@ recorded before identities were stored (NULL) are not compared.
 """
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from dangan.core.kernel.actor import is_account
 from dangan.core.policy.users import deny
 
+if TYPE_CHECKING:
+    from dangan.core.archive import Archive
 
-def identity(archive) -> str:
+
+def identity(archive: Archive) -> str:
     """The real identity of the current actor, stored with each step of a chain."""
     return archive.actor.identity
 
 
-def require_other_person(archive, action: str, obj: str, doing: str, steps: dict[str, str | None]) -> str:
+def require_other_person(archive: Archive, action: str, obj: str, doing: str, steps: dict[str, str | None]) -> str:
     """Refuse (AccessDenied, audited) when the current identity took one of ``steps`` (a description of each
     earlier step → the identity stored with it).  Returns the current identity, to be stored with this step."""
     me = identity(archive)
@@ -38,7 +43,7 @@ def require_other_person(archive, action: str, obj: str, doing: str, steps: dict
     return me
 
 
-def require_not_bound(archive, action: str, obj: str, doing: str, user) -> None:
+def require_not_bound(archive: Archive, action: str, obj: str, doing: str, user) -> None:
     """Refuse when ``user`` (a ``users.User``: the borrower, the grantee) is bound to the OS account acting now:
     the approver would be approving for themselves under another name."""
     if user is not None and is_account(archive.actor, user.os_account):

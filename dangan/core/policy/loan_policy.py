@@ -23,10 +23,14 @@ and a transfer on an approved disposition list.
 from __future__ import annotations
 
 import datetime as dt
+from typing import TYPE_CHECKING
 
 from dangan.errors import UsageError
 from dangan.model import SECRECY_LEVELS, normalise_secrecy, secrecy_rank
 from dangan.core.policy.users import register_in_use
+
+if TYPE_CHECKING:
+    from dangan.core.archive import Archive
 
 DEFAULT_FROM = "secret"
 OFF = ("none", "off", "")
@@ -42,28 +46,28 @@ def _level(value, key: str) -> int | None:
                          f"or \"none\", not {value!r}") from None
 
 
-def threshold(archive, category: str | None) -> int | None:
+def threshold(archive: Archive, category: str | None) -> int | None:
     """The secrecy rank from which a record of ``category`` needs a loan (None: never)."""
     policy = archive.config.raw.get("policy", {})
-    ranks = [_level(policy.get("loan_required_from", DEFAULT_FROM), "loan_required_from")]
+    levels = [_level(policy.get("loan_required_from", DEFAULT_FROM), "loan_required_from")]
     per = policy.get("loan_required_categories", {})
     if not isinstance(per, dict):
         raise UsageError("dangan.toml: [policy.loan_required_categories] maps category codes to secrecy levels")
     for code, level in per.items():
         if category and (category == code or category.startswith(f"{code}-")):
-            ranks.append(_level(level, f"loan_required_categories.{code}"))
-    ranks = [r for r in ranks if r is not None]
+            levels.append(_level(level, f"loan_required_categories.{code}"))
+    ranks = [r for r in levels if r is not None]
     return min(ranks) if ranks else None
 
 
-def loan_required(archive, rec) -> bool:
+def loan_required(archive: Archive, rec) -> bool:
     if not register_in_use(archive):
         return False
     t = threshold(archive, rec.category)
     return t is not None and secrecy_rank(rec.secrecy or "public") >= t
 
 
-def issued_loan(archive, user: str, rid: str) -> str | None:
+def issued_loan(archive: Archive, user: str, rid: str) -> str | None:
     """The id of a loan issued to ``user`` (the sponsor, for an outside borrower) with ``rid`` still out on it."""
     r = archive.conn.execute(
         "SELECT l.id FROM loans l JOIN loan_items i ON i.loan_id = l.id WHERE i.record_id = ? AND l.status = 'issued'"
@@ -73,7 +77,7 @@ def issued_loan(archive, user: str, rid: str) -> str | None:
     return r["id"] if r else None
 
 
-def require_loan(archive, rec, doing: str) -> None:
+def require_loan(archive: Archive, rec, doing: str) -> None:
     """Refuse (AccessDenied, audited) ``doing`` (``read`` or ``export``) of ``rec`` without an issued loan where the
     policy asks for one."""
     if not loan_required(archive, rec):

@@ -31,6 +31,7 @@ from typing import Callable, Iterator
 from dangan.errors import DanganError, IntegrityError, LockTimeout
 from dangan.model import Record
 from dangan.repository.fsutil import flocked
+from dangan.core.kernel.clock import utc_now
 from dangan.repository.ocfl import vnum
 from dangan.core.store.layout import METADATA_PATH, parse_metadata, text_path
 
@@ -295,9 +296,8 @@ def _remove_engine_files(path: Path, engine: str) -> None:
 
 def _set_aside(path: Path) -> Path:
     """Move a damaged index's files into ``path/.damaged-<time>/`` (lock files stay where they are)."""
-    import datetime as dt
     import os
-    stamp = dt.datetime.now(dt.timezone.utc).strftime("%Y%m%dT%H%M%S%f")
+    stamp = utc_now().strftime("%Y%m%dT%H%M%S%f")
     aside = path / f".damaged-{stamp}"
     aside.mkdir()
     for p in path.iterdir():
@@ -341,14 +341,29 @@ def search_filter(archive, text: str = ""):
     """
     from dangan.core.policy.access import visibility
     visible = visibility(archive, search_purpose(text))
-    if visible is None:
+    by_catalogue = _catalogue_filters(text)
+    if visible is None and by_catalogue is None:
         return None
     from dangan.core.catalogue import records as rows
+    sql, params = by_catalogue or ("1=1", [])
 
     def allowed(fields: dict) -> bool:
-        row = archive.conn.execute("SELECT * FROM records WHERE id = ?", (fields["record_id"],)).fetchone()
-        return row is not None and visible(rows.row_to_record(archive.conn, row, with_files=False))
+        row = archive.conn.execute(f"SELECT * FROM records WHERE id = ? AND {sql}",
+                                   (fields["record_id"], *params)).fetchone()
+        return row is not None and (visible is None or visible(rows.row_to_record(archive.conn, row, with_files=False)))
     return allowed
+
+
+def _catalogue_filters(text: str):
+    """(SQL, params) of the query's filters the index cannot answer (``format:``), or None when it has none."""
+    from dangan.errors import UsageError
+    from dangan.index.query import CATALOGUE_FIELDS, filters_to_sql, parse_query
+    try:
+        q = parse_query(text)
+    except UsageError:
+        return None                     # the search itself reports the query's mistake
+    mine = [f for f in q.filters if f.field in CATALOGUE_FIELDS]
+    return filters_to_sql(mine) if mine else None
 
 
 def index_dir(archive) -> Path:

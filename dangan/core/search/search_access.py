@@ -23,7 +23,7 @@ def search_access(archive, text: str = "") -> SearchAccess:
     from dangan.core.policy.access import view_restriction
     within, by_plugins = view_restriction(archive)
     allowed = None
-    if by_plugins:
-        from dangan.core.search.indexing import search_filter
+    from dangan.core.search.indexing import _catalogue_filters, search_filter
+    if by_plugins or _catalogue_filters(text) is not None:     # format: is answered by the catalogue, per hit
         allowed = search_filter(archive, text)
     return SearchAccess(within=within, allowed=allowed)

@@ -34,10 +34,14 @@ import signal
 import time
 from dataclasses import replace
 from pathlib import Path
-from typing import Callable
+from typing import TYPE_CHECKING, Callable, Iterable
 
 from dangan.lifeline import die_with, die_with_parent
 from dangan.model import ExtractOptions, Extraction
+
+if TYPE_CHECKING:
+    from multiprocessing.connection import Connection
+    from multiprocessing.process import BaseProcess
 
 INPROCESS_MIMES = frozenset({"text/plain", "text/csv", "text/markdown", "text/x-markdown", "text/html",
                              "text/tab-separated-values", "application/json", "text/xml", "application/xml"})
@@ -53,8 +57,8 @@ class PluginExtractor:
     once, with the archive's plugin folders and enable/disable lists.
     """
 
-    def __init__(self, plugin_dirs: tuple[str, ...] = (), enabled: tuple[str, ...] | None = None,
-                 disabled: tuple[str, ...] = ()) -> None:
+    def __init__(self, plugin_dirs: Iterable[str] = (), enabled: Iterable[str] | None = None,
+                 disabled: Iterable[str] = ()) -> None:
         self.key = (tuple(plugin_dirs), None if enabled is None else tuple(enabled), tuple(disabled))
 
     def __call__(self, path: Path, mime: str, options: ExtractOptions) -> Extraction:
@@ -129,8 +133,8 @@ class ExtractionWorker:
         self.memory_mb = memory_mb
         self.inprocess_text = inprocess_text and extractor is None
         self.extractor = extractor or plugins or PluginExtractor()
-        self._proc = None
-        self._conn = None
+        self._proc: BaseProcess | None = None
+        self._conn: Connection | None = None
 
     def __enter__(self) -> "ExtractionWorker":
         return self
@@ -138,7 +142,7 @@ class ExtractionWorker:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
-    def _start(self) -> None:
+    def _start(self) -> Connection:
         ctx = _context()
         parent, child = ctx.Pipe()
         proc = ctx.Process(target=_child, args=(child, self.memory_mb, self.extractor, os.getpid()), daemon=True,
@@ -146,6 +150,7 @@ class ExtractionWorker:
         proc.start()
         child.close()
         self._proc, self._conn = proc, parent
+        return parent
 
     def _kill(self) -> None:
         proc, conn = self._proc, self._conn
@@ -199,27 +204,28 @@ class ExtractionWorker:
         # Leave room inside the hard timeout for the extractor's own soft limits.
         options = replace(options, time_budget=min(options.time_budget, self.timeout * 0.7),
                           tool_timeout=min(options.tool_timeout, self.timeout * 0.8))
-        for attempt in (1, 2):
-            if self._proc is None or not self._proc.is_alive():
+        for _attempt in (1, 2):
+            conn = self._conn
+            if conn is None or self._proc is None or not self._proc.is_alive():
                 self._kill()
-                self._start()
+                conn = self._start()
             try:
-                self._conn.send((str(path), mime, options, self.timeout))
+                conn.send((str(path), mime, options, self.timeout))
                 break
             except (BrokenPipeError, OSError):
                 self._kill()                      # a dead worker from an earlier job: start afresh once
-                if attempt == 2:
-                    return _failed("could not start the extraction worker")
+        else:
+            return _failed("could not start the extraction worker")
         started = time.monotonic()
         try:
-            ready = self._conn.poll(self.timeout)
+            ready = conn.poll(self.timeout)
         except (OSError, EOFError):
             ready = True
         if not ready:
             self._kill()
             return _failed(f"timed out after {self.timeout:g} s")
         try:
-            result = self._conn.recv()
+            result = conn.recv()
         except (EOFError, OSError):
             reason = self._death()
             self._kill()

@@ -9,10 +9,15 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from typing import Callable, Iterator
+from typing import TYPE_CHECKING, Callable, Iterator
 
 from dangan.repository.ocfl import vnum
 from dangan.core.catalogue import records
+
+if TYPE_CHECKING:
+    from pathlib import Path
+
+    from dangan.core.archive import Archive
 
 
 @dataclass(frozen=True)
@@ -24,7 +29,7 @@ class Problem:
         return {"record_id": self.record_id, "message": self.message}
 
 
-def check(archive, ref: str | None = None, *, digests: bool = True, decrypt: bool = False,
+def check(archive: Archive, ref: str | None = None, *, digests: bool = True, decrypt: bool = False,
           progress: Callable[[int, int], None] | None = None) -> list[Problem]:
     from dangan.repository.validate import validate_object
 
@@ -87,7 +92,7 @@ def _piece_counters(conn) -> list[Problem]:
     return out
 
 
-def _record_keys(archive) -> list[Problem]:
+def _record_keys(archive: Archive) -> list[Problem]:
     """Every active sealed record still has its key: a shredded one (a destruction interrupted between
     shredding and purging) means the content can never be read again.  Not checked where no keystore is
     at hand (a copy of the archive carries no key)."""
@@ -117,7 +122,7 @@ def _record_keys(archive) -> list[Problem]:
     return out
 
 
-def _store_objects(store, problems: list[Problem]) -> Iterator[tuple[str, object]]:
+def _store_objects(store, problems: list[Problem]) -> Iterator[tuple[str, Path]]:
     for root in store.iter_object_roots():
         try:
             rid = json.loads((root / "inventory.json").read_bytes())["id"]
@@ -129,7 +134,7 @@ def _store_objects(store, problems: list[Problem]) -> Iterator[tuple[str, object
         yield rid, root
 
 
-def _plaintext_fixity(archive, rid: str) -> list[Problem]:
+def _plaintext_fixity(archive: Archive, rid: str) -> list[Problem]:
     """Decrypt a sealed record's files (its volume unlocked) and compare the sealed plaintext digests."""
     import hashlib
 
@@ -157,7 +162,7 @@ def _plaintext_fixity(archive, rid: str) -> list[Problem]:
         return [Problem(rid, f"not decrypted: {exc.message}")]
 
 
-def _compare(archive, rid: str) -> list[Problem]:
+def _compare(archive: Archive, rid: str) -> list[Problem]:
     from dangan.core.store.layout import read_metadata
 
     out: list[Problem] = []

@@ -9,15 +9,20 @@ from __future__ import annotations
 
 import socket
 import sqlite3
+from typing import TYPE_CHECKING
 
 from dangan.errors import IntegrityError
 from dangan.repository.ocfl import vnum
 from dangan.core.catalogue import records
+from dangan.core.catalogue.outbox import queue_index
 from dangan.core.store.layout import METADATA_PATH, parse_metadata
-from dangan.repository.fsutil import pid_alive as _alive
+from dangan.repository.fsutil import pid_alive
+
+if TYPE_CHECKING:
+    from dangan.core.archive import Archive
 
 
-def adopt(archive, conn: sqlite3.Connection, rid: str, conflicts: list[str] | None = None) -> int:
+def adopt(archive: Archive, conn: sqlite3.Connection, rid: str, conflicts: list[str] | None = None) -> int:
     """Write record ``rid``'s rows (record, every version, files) from the store; returns its head version.
 
     An archival code the store gives it that another record already holds (an interrupted ingest whose code
@@ -61,7 +66,7 @@ def adopt(archive, conn: sqlite3.Connection, rid: str, conflicts: list[str] | No
     return head
 
 
-def settle_intent(archive, rid: str) -> str:
+def settle_intent(archive: Archive, rid: str) -> str:
     """Finish or forget one interrupted write; returns 'adopted', 'forgotten' or 'current'."""
     store = archive.store
     store.recover(rid)
@@ -79,8 +84,7 @@ def settle_intent(archive, rid: str) -> str:
                 if conflicts:
                     details["conflict"] = conflicts[0]
                 archive.audit(conn, "record.recover", rid, details=details)
-                conn.execute("INSERT INTO index_outbox (record_id, op, queued) VALUES (?, 'upsert', datetime('now'))",
-                             (rid,))
+                queue_index(conn, rid)
                 outcome = "adopted"
             else:
                 outcome = "current"
@@ -88,13 +92,13 @@ def settle_intent(archive, rid: str) -> str:
         return outcome
 
 
-def recover_interrupted(archive) -> dict[str, int]:
+def recover_interrupted(archive: Archive) -> dict[str, int]:
     """Settle the intents of processes that died on this host; sweep their staging folders."""
     host = socket.gethostname()
     counts = {"adopted": 0, "forgotten": 0, "current": 0}
     rows = archive.conn.execute("SELECT object_id, pid, host FROM ingest_intents").fetchall()
     for r in rows:
-        if r["host"] != host or _alive(r["pid"]):
+        if r["host"] != host or pid_alive(r["pid"]):
             continue
         counts[settle_intent(archive, r["object_id"])] += 1
     archive.store.sweep_staging()
@@ -103,7 +107,7 @@ def recover_interrupted(archive) -> dict[str, int]:
     return counts
 
 
-def rebuild(archive, progress=None, conflicts: list[str] | None = None) -> int:
+def rebuild(archive: Archive, progress=None, conflicts: list[str] | None = None) -> int:
     """Reconstruct the record tables from the store alone; returns the number of records.  Objects whose
     archival code another object already holds are adopted without it and listed in ``conflicts``."""
     conflicts = [] if conflicts is None else conflicts
@@ -127,8 +131,7 @@ def rebuild(archive, progress=None, conflicts: list[str] | None = None) -> int:
             if progress:
                 progress(i + 1, len(ids))
         conn.execute("DELETE FROM index_outbox")
-        conn.executemany("INSERT INTO index_outbox (record_id, op, queued) VALUES (?, 'upsert', datetime('now'))",
-                         [(rid,) for rid in ids])
+        queue_index(conn, ids)
         archive.audit(conn, "catalogue.rebuild", details={"records": len(ids), **({"code_conflicts": conflicts[:20]} if conflicts else {})})
     return len(ids)
 

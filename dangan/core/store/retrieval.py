@@ -5,15 +5,19 @@ import os
 from pathlib import Path
 
 import hashlib
+from typing import TYPE_CHECKING
 
 from dangan.errors import CryptoError, IntegrityError, NotFound, UsageError
 from dangan.repository.fsutil import translate_oserror
 from dangan.core.confidential.sealing import PLAINTEXT_DIGEST
 from dangan.core.store.source_files import restored_name, shown_name
-from dangan.core.store.layout import DERIVATIVE_PREFIX, METADATA_PATH, stored_original_names
+from dangan.core.store.layout import DERIVATIVE_PREFIX, METADATA_PATH, THUMBNAILS_PREFIX, stored_original_names
+
+if TYPE_CHECKING:
+    from dangan.core.archive import Archive
 
 
-def get_files(archive, ref: str, out_dir: Path, *, version: int | None = None,
+def get_files(archive: Archive, ref: str, out_dir: Path, *, version: int | None = None,
               include_derivatives: bool = False, overwrite: bool = False,
               approvals: frozenset[str] = frozenset()) -> list[Path]:
     """Write a record's files into ``out_dir`` under their original names.
@@ -42,7 +46,8 @@ def get_files(archive, ref: str, out_dir: Path, *, version: int | None = None,
         require_loan(archive, rec, "read")
     v = rec.version
     sealed = sealed_of(archive, rec.id) if version is None else _sealed_at(archive, rec.id, v)
-    key = plain_files = None
+    key: bytes | None = None
+    plain_files: dict[str, dict] = {}
     if sealed:
         key = record_key(archive, rec)            # raises a clear error while the volume is locked
         _full, plain_files = opened(archive, rec, sealed, key)
@@ -59,7 +64,8 @@ def get_files(archive, ref: str, out_dir: Path, *, version: int | None = None,
         _agrees_with_catalogue(archive, rec.id, v, stored_files, None if sealed else names)
         for stored in stored_files:
             lp = stored.logical_path
-            if lp == METADATA_PATH or (lp.startswith(DERIVATIVE_PREFIX) and not include_derivatives):
+            if lp == METADATA_PATH or (lp.startswith(DERIVATIVE_PREFIX) and not include_derivatives) \
+                    or lp.startswith(THUMBNAILS_PREFIX):         # thumbnails are the faces' previews, not text
                 continue
             name = names.get(lp, lp)
             from dangan.repository.paths import safe_name
@@ -98,7 +104,7 @@ def get_files(archive, ref: str, out_dir: Path, *, version: int | None = None,
     return written
 
 
-def _agrees_with_catalogue(archive, rid: str, v: int, stored_files, names: dict[str, str] | None) -> None:
+def _agrees_with_catalogue(archive: Archive, rid: str, v: int, stored_files, names: dict[str, str] | None) -> None:
     """The store's files of version ``v`` are the catalogue's: same list, same sha512 (and, plain, the same
     original names); otherwise IntegrityError before anything is written.  The inventory alone can be
     rewritten consistently (content, both inventories, sidecars, metadata.json); the catalogue is a second,
@@ -131,7 +137,7 @@ def _verified(chunks, digest: str | None, what: str):
         raise IntegrityError(f"{what}: the decrypted content does not match its recorded {PLAINTEXT_DIGEST}")
 
 
-def _sealed_at(archive, rid: str, version: int) -> str | None:
+def _sealed_at(archive: Archive, rid: str, version: int) -> str | None:
     from dangan.core.store.layout import parse_metadata
     _rec, _names, cat = parse_metadata(archive.store.read_bytes(rid, METADATA_PATH, version), rid)
     return cat.get("sealed")

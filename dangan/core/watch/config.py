@@ -32,10 +32,13 @@ import fnmatch
 import re
 from dataclasses import dataclass, field, replace
 from pathlib import Path, PurePosixPath
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from dangan.errors import UsageError
 from dangan.core.catalogue.fields import RecordFields
+
+if TYPE_CHECKING:
+    from dangan.core.archive import Archive
 
 ALWAYS_IGNORED = ("*.part", "*.tmp", "~$*", ".DS_Store", "Thumbs.db", ".*")
 RESERVED_DIRS = ("done", "quarantine")
@@ -165,7 +168,8 @@ def folder_from_table(table: dict[str, Any], watch: dict[str, Any], root: Path) 
     path = Path(str(table["path"])).expanduser()
     if not path.is_absolute():
         path = root / path
-    merged = {**{k: watch[k] for k in ("settle_seconds", "duplicates", "after", "poll") if k in watch}, **table}
+    merged: dict[str, Any] = {**{k: watch[k] for k in ("settle_seconds", "duplicates", "after", "poll") if k in watch},
+                              **table}
     unknown = set(table) - {*FIELDS, "path", "tags", "metadata", "pattern", "values", "include", "exclude",
                             "duplicates", "after", "done_dir", "settle_seconds", "poll"}
     if unknown:
@@ -180,7 +184,7 @@ def folder_from_table(table: dict[str, Any], watch: dict[str, Any], root: Path) 
         settle_seconds=float(merged.get("settle_seconds", 1.0)), poll=bool(merged.get("poll", False)))
 
 
-def refuse_unsafe_folders(archive, folders: list[DropFolder]) -> None:
+def refuse_unsafe_folders(archive: Archive, folders: list[DropFolder]) -> None:
     """Refuse a drop folder (or done folder) that is inside the archive, contains it, or contains its
     keystore or a backup repository: the watcher moves what it finds there into ``done/``."""
     from dangan.core.catalogue.volumes import keystore_path
@@ -205,7 +209,7 @@ def refuse_unsafe_folders(archive, folders: list[DropFolder]) -> None:
                                      f"would move its files away; choose a folder outside it")
 
 
-def _backup_locations(archive) -> list[Path]:
+def _backup_locations(archive: Archive) -> list[Path]:
     """Local backup repositories the archive knows: ``[backup] repo`` and those it has written to."""
     spots = [str((archive.config.raw.get("backup") or {}).get("repo") or "")]
     try:

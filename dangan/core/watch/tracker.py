@@ -197,7 +197,8 @@ class Events(FileSystemEventHandler):
                 self.tracker.new_dir(dest)
             return
         if dest is None:
-            self.tracker.forget(src)
+            if src is not None:
+                self.tracker.forget(src)
         elif src is None:
             self.tracker.add(dest, moved_in=True)
         else:

@@ -24,6 +24,7 @@ import threading
 import time
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from dangan.errors import DanganError, DuplicateRecord, FileRefused, LockTimeout, StorageFull, SymlinkedFolder
 from dangan.core.watch import files
@@ -32,6 +33,11 @@ from dangan.core.store.source_files import escape_text, max_file_bytes, shown_na
 from dangan.core.watch.config import DropFolder, refuse_unsafe_folders
 from dangan.core.watch.lock import WatcherLock
 from dangan.core.watch.tracker import Events, Tracker
+
+if TYPE_CHECKING:
+    from dangan.core.archive import Archive
+    from dangan.core.store.deferred import DeferredExtractor
+    from dangan.core.store.ingest import Ingestor
 
 log = logging.getLogger("dangan.watch")
 
@@ -53,7 +59,7 @@ class Counts:
 
 @dataclass
 class Watcher:
-    archive: object
+    archive: Archive
     folders: list[DropFolder]
     rescan_seconds: float = 60.0
     counts: Counts = field(default_factory=Counts)
@@ -64,10 +70,10 @@ class Watcher:
         self.folders = [self._classify(f) for f in self.folders]
         self.tracker = Tracker(self.folders)
         self.base_actor = self.archive.actor
-        self._ingestors: dict[bool, object] = {}
+        self._ingestors: dict[tuple[bool, bool], Ingestor] = {}
         self._stop = threading.Event()
-        self._decided: dict[Path, tuple] = {}      # decided but not yet moved (a failed move is retried, never re-archived)
-        self.deferred = None
+        self._decided: dict[Path, tuple[tuple[int, int], tuple[Any, ...], dict[str, Any]]] = {}      # decided but not yet moved (a failed move is retried, never re-archived)
+        self.deferred: DeferredExtractor | None = None
 
     # -- set-up ----------------------------------------------------------------------
     def _classify(self, folder: DropFolder) -> DropFolder:
@@ -84,13 +90,13 @@ class Watcher:
             sealed = self.archive.conn.execute("SELECT 1 FROM volumes WHERE confidential = 1").fetchone() is not None
         return replace(folder, confidential=sealed)
 
-    def _ingestor(self, folder: DropFolder):
+    def _ingestor(self, folder: DropFolder) -> Ingestor:
         from dangan.core.store.ingest import Ingestor
         from dangan.core.kernel.pipeline import pipeline_for
         key = (folder.confidential, folder.duplicates == "archive")
         if key not in self._ingestors:
             if folder.confidential:
-                def warn(_message: str) -> None:
+                def warn(message: str) -> None:
                     log.warning("a sparse file is archived at its full length")      # no name: confidential
             else:
                 def warn(message: str) -> None:
@@ -109,23 +115,23 @@ class Watcher:
         from dangan.core.store.deferred import DeferredExtractor
         with WatcherLock(self.archive.root) as lock:
             self._lock = lock
-            self.deferred = DeferredExtractor(self.archive.root, self.base_actor,
-                                              busy=lambda: len(self.tracker) > 0).start()
+            self.deferred = deferred = DeferredExtractor(self.archive.root, self.base_actor,
+                                                         busy=lambda: len(self.tracker) > 0).start()
             observers = [] if once else self._observe()
             try:
                 self._catch_up()
                 self._loop(once)
                 if once:
-                    self.deferred.wait_idle()
+                    deferred.wait_idle()
             finally:
                 for o in observers:
                     o.stop()
                 for o in observers:
                     o.join(10)
-                self.deferred.stop(60)
+                deferred.stop(60)
                 self._heartbeat()
-            if self.deferred.error is not None:
-                raise self.deferred.error
+            if deferred.error is not None:
+                raise deferred.error
         return self.counts
 
     def _observe(self) -> list:
@@ -179,7 +185,7 @@ class Watcher:
             if now >= next_beat:
                 self._heartbeat()
                 next_beat = now + HEARTBEAT_SECONDS
-            if self.deferred.error is not None:
+            if self.deferred is not None and self.deferred.error is not None:
                 return
             dirs = self.tracker.take_dirs()
             if dirs:
@@ -255,8 +261,11 @@ class Watcher:
     def _archive_one(self, folder: DropFolder, path: Path, st, sha: str | None, name: str) -> None:
         hid = handoffs.begin(self.archive, folder, path, st, sha)
         self.archive.actor = handoffs.HandoffActor.of(self.base_actor, hid)
+        from dangan.core.store.scan_batch import ingest_scan
         try:
-            rec = self._ingestor(folder).ingest(path, folder.fields_for(path), beneath=folder.path)
+            scan = ingest_scan(self._ingestor(folder), path, folder.fields_for(path), beneath=folder.path,
+                               sealed=folder.confidential)
+            rec = scan.record
         except DuplicateRecord as exc:
             if folder.duplicates == "skip":
                 self._leave(folder, path, "duplicate", "", exc.existing_id, hid)
@@ -281,13 +290,36 @@ class Watcher:
             self.archive.actor = self.base_actor
         sealed = folder.confidential and self.archive.conn.execute(
             "SELECT sealed FROM records WHERE id = ?", (rec.id,)).fetchone()["sealed"] is not None
-        self._leave(folder, path, "archived", "", rec.id, hid, extract=not sealed and not rec.extraction)
-        self.deferred.wake()                 # extraction, or at least its index-outbox row
+        if scan.parts:
+            self._split_noted(folder, scan, name)
+        self._leave(folder, path, "archived", "", rec.id, hid,
+                    extract=not sealed and not rec.extraction and not scan.parts)
+        if self.deferred is not None:
+            self.deferred.wake()             # extraction, or at least its index-outbox row
         self.counts.archived += 1
         if folder.confidential:
             log.info("archived a file as record %s", rec.id)
         else:
             log.info("archived %s as record %s%s", name, rec.id, f" {rec.archival_code}" if rec.archival_code else "")
+
+    def _split_noted(self, folder: DropFolder, scan, name: str) -> None:
+        """A batch scan was split: its documents are queued for extraction, each part's outcome logged."""
+        from dangan.core.store.deferred import enqueue
+        done = [p.record for p in scan.parts if p.record is not None and not p.record.extraction]
+        with self.archive.transaction() as conn:
+            for r in done:
+                enqueue(conn, r.id)
+        log.info("%s is a batch scan: %d document(s) at its separator sheets, batch record %s", name,
+                 len(scan.parts), scan.record.id)
+        for p in scan.parts:
+            if p.record is not None:
+                self.counts.archived += 1
+                log.info("  part %d (pages %s) archived as record %s", p.number, p.part.page_range(), p.record.id)
+            else:
+                self.counts.failed += 1
+                log.warning("  part %d (pages %s) not archived: %s; its pages stay in record %s", p.number,
+                            p.part.page_range(), escape_text(p.error.message) if not folder.confidential else "refused",
+                            scan.record.id)
 
     def _refuse(self, folder: DropFolder, path: Path, hid: int, reason: str, safe: str, name: str) -> None:
         self._leave(folder, path, "refused", reason, None, hid, safe_reason=safe)

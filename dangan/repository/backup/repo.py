@@ -34,8 +34,8 @@ from cryptography.hazmat.primitives.kdf.scrypt import Scrypt
 
 from dangan.errors import CryptoError, IntegrityError, NotFound, UsageError
 from dangan.repository.backup.target import BackupTarget
-from dangan.repository.crypto import (CHUNK_SIZE, HEADER_SIZE, TAG_SIZE, Binding, DecryptionFailed, decrypt_bytes,
-                                 decrypt_stream, encrypt_bytes, encrypt_stream, new_key)
+from dangan.repository.crypto import (CHUNK_SIZE, HEADER_SIZE, TAG_SIZE, Binding, DecryptionFailed, EncryptingReader,
+                                     decrypt_bytes, decrypt_stream, encrypt_bytes, encrypt_stream, new_key)
 
 FORMAT = "dangan-backup/1"
 SNAPSHOT_FORMAT = "dangan-backup-snapshot/1"
@@ -229,7 +229,7 @@ class BlobDamaged(IntegrityError):
 class _Checked:
     """Ciphertext reader that refuses to reach its end unless the plaintext had the expected digest."""
 
-    def __init__(self, reader, digest: str) -> None:
+    def __init__(self, reader: EncryptingReader, digest: str) -> None:
         self._reader = reader
         self._digest = digest
 

@@ -20,12 +20,18 @@ import os
 import uuid
 from abc import ABC, abstractmethod
 from pathlib import Path
-from typing import BinaryIO, Iterator
+from typing import Iterator, Protocol
 
 from dangan.errors import NotFound, UsageError
 from dangan.repository.fsutil import fsync_dir, translate_oserror
 
 CHUNK = 1024 * 1024
+
+
+class Reader(Protocol):
+    """What ``put_stream`` reads: ``read(n)`` until it returns b"" (a file, or a checking reader over one)."""
+
+    def read(self, n: int = -1, /) -> bytes: ...
 
 
 class BackupTarget(ABC):
@@ -37,7 +43,7 @@ class BackupTarget(ABC):
     def put(self, name: str, data: bytes, *, durable: bool = True) -> None: ...
 
     @abstractmethod
-    def put_stream(self, name: str, src: BinaryIO, *, durable: bool = True) -> int:
+    def put_stream(self, name: str, src: Reader, *, durable: bool = True) -> int:
         """Store what ``src.read`` gives until b"" (atomically); returns the size.
 
         If ``src.read`` raises, nothing is stored and the error propagates.
@@ -95,7 +101,7 @@ class DirectoryTarget(BackupTarget):
         import io
         self.put_stream(name, io.BytesIO(data), durable=durable)
 
-    def put_stream(self, name: str, src: BinaryIO, *, durable: bool = True) -> int:
+    def put_stream(self, name: str, src: Reader, *, durable: bool = True) -> int:
         path = self._path(name)
         try:
             tmp = self._tmp(path)
