@@ -126,16 +126,22 @@ def dangan_ids(ix, q: str) -> set[str]:
 
 
 def timed(cmd: list[str], env: dict[str, str]) -> tuple[float, float, str, float]:
-    """(wall s, CPU s, stdout, peak RSS MiB) of one child process (its own rusage, from wait4)."""
-    t = time.perf_counter()
-    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
-    out = proc.stdout.read()
-    _, status, usage = os.wait4(proc.pid, 0)
-    wall = time.perf_counter() - t
-    proc.returncode = os.waitstatus_to_exitcode(status)
-    if proc.returncode:
-        raise SystemExit(f"{cmd} exited with {proc.returncode}")
-    return wall, usage.ru_utime + usage.ru_stime, out, usage.ru_maxrss / 1024
+    """(wall s, CPU s, stdout, peak RSS MiB) of one child process.
+
+    CPU and RSS come from GNU time (``/usr/bin/time``, apt ``time``) around the command: the
+    rusage of a child forked from this (large) process would count the parent's pages in its
+    peak RSS.  Without it, RSS is reported as 0.
+    """
+    gnu_time = shutil.which("time", path="/usr/bin")
+    with tempfile.NamedTemporaryFile("r", suffix=".time") as stats:
+        full = [gnu_time, "-f", "%U %S %M", "-o", stats.name, *cmd] if gnu_time else cmd
+        t = time.perf_counter()
+        out = subprocess.run(full, check=True, env=env, capture_output=True, text=True).stdout
+        wall = time.perf_counter() - t
+        if not gnu_time:
+            return wall, 0.0, out, 0.0
+        user, sys_, kib = stats.read().split()[-3:]
+    return wall, float(user) + float(sys_), out, int(kib) / 1024
 
 
 def write_files(docs: list[IndexDocument], root: Path) -> None:
@@ -219,14 +225,17 @@ def main() -> None:
         report(f"{engine}: index size", f"{size / 1e6:.1f} MB, {size / len(docs):.0f} bytes/record")
         ix.delete(d.record_id for d in docs[n:])          # the same records as Recoll from here on
         for kind, qs in QUERIES.items():
-            times = []
+            times, cpus = [], []
             for _ in range(3):
                 for q, _r in qs:
-                    t = time.perf_counter()
+                    t, c = time.perf_counter(), time.process_time()
                     ix.search(q, limit=20)
                     times.append(time.perf_counter() - t)
+                    cpus.append(time.process_time() - c)
             report(f"{engine}: in-process {kind}", f"p50 {percentile(times, 50) * 1e3:.1f} ms, "
-                                                   f"p95 {percentile(times, 95) * 1e3:.1f} ms")
+                                                   f"p95 {percentile(times, 95) * 1e3:.1f} ms wall; CPU p50 "
+                                                   f"{percentile(cpus, 50) * 1e3:.1f} ms, "
+                                                   f"p95 {percentile(cpus, 95) * 1e3:.1f} ms")
         hitsets[engine] = {q: dangan_ids(ix, q) for qs in QUERIES.values() for q, _r in qs}
 
         toml.write_text(plain_toml + f'\n[index]\nengine = "{engine}"\n', encoding="utf-8")
