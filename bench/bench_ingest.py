@@ -6,7 +6,9 @@ In one run, on this machine:
 
 1. ``dangan ingest DIR`` of 1,000 small (1-4 KB) unique text files, mixed
    Chinese and English, into a fresh archive: files/s from the command's wall
-   time, once with the plain report and once with ``--json``.
+   time, once with the plain report and once with ``--json``; then one more file
+   into that archive (one-at-a-time ingest), and ``recollindex`` of the same
+   files beside it (the peer's rate, and dangan's ratio to it).
 2. ``dangan ingest DIR`` of 10 x 100 MB files of random bytes into a fresh
    archive, beside ``cp`` of the same files into a folder on the same
    filesystem followed by ``sync``: MB/s of each and their ratio (target: ingest
@@ -230,6 +232,7 @@ def bench_small(base: Path, n: int, rows: list[Row]) -> None:
     shutil.rmtree(src, ignore_errors=True)
     total = make_small_files(src, n, seed=2)
     os.sync()
+    rates: dict[str, float] = {}
     print(f"[small] {n} files, {total / 1024:.0f} KiB in {src}")
     for as_json in (False, True):
         arch = base / ("arch-small-json" if as_json else "arch-small")
@@ -244,7 +247,27 @@ def bench_small(base: Path, n: int, rows: list[Row]) -> None:
         print(f"[small] json={as_json}: {wall:.2f} s wall, {n / wall:.1f} files/s, CPU {cpu:.1f} s")
         rows.append(Row(f"ingest {n} small files (1-4 KB){' --json' if as_json else ''}",
                         f"{n / wall:.1f} files/s ({wall:.1f} s wall, {cpu:.1f} s CPU)", show_cmd(cmd, base)))
+        if not as_json:
+            rates["dangan"] = n / wall
+            one = base / "one.txt"
+            one.write_text("一份后来的文件：借阅登记。A late file.", encoding="utf-8")
+            cmd1 = [DANGAN, "--archive", str(arch), "ingest", str(one)]
+            wall1, cpu1 = timed_cpu(cmd1)
+            rows.append(Row(f"ingest one file into that {n}-record archive", f"{wall1:.2f} s wall, {cpu1:.2f} s CPU",
+                            show_cmd(cmd1, base)))
         shutil.rmtree(arch, ignore_errors=True)
+    if shutil.which("recollindex"):       # the peer, on the same files (issue 15)
+        conf = base / "recoll-small"
+        shutil.rmtree(conf, ignore_errors=True)
+        conf.mkdir()
+        (conf / "recoll.conf").write_text(f"topdirs = {src}\ncjkngramlen = 2\nnoaspell = 1\nloglevel = 1\n",
+                                          encoding="utf-8")
+        cmd = ["recollindex", "-c", str(conf)]
+        wall, cpu = timed_cpu(cmd)
+        rows.append(Row(f"recollindex of the same {n} files", f"{n / wall:.1f} files/s ({wall:.1f} s wall, "
+                        f"{cpu:.1f} s CPU); dangan ingest is {rates['dangan'] / (n / wall):.2f}× its rate",
+                        show_cmd(cmd, base)))
+        shutil.rmtree(conf, ignore_errors=True)
 
 
 def bench_big(base: Path, n: int, size: int, rounds: int, rows: list[Row], notes: list[str]) -> None:

@@ -1,8 +1,11 @@
 """Benchmark the index layer against Recoll on the same generated records.
 
-    .venv/bin/python bench/bench_search.py --docs 10000 [--large] [--dir DIR] [--no-recoll]
+    .venv/bin/python bench/bench_search.py --docs 10000 [--large] [--engine tantivy|whoosh|both]
+                                           [--dir DIR] [--no-recoll]
 
-``--large`` runs 100,000 records instead.  Records are 1-2k characters of
+``--large`` runs 100,000 records instead; ``--engine both`` (the default)
+measures tantivy and Whoosh on the same records and checks that their hit
+sets are identical.  Records are 1-2k characters of
 mixed Chinese and English: sentences of ``tests/data/seed/regulations.zh.txt``
 (Traditional Chinese; dangan normalises to Simplified, so queries may use
 either script) and words drawn with a Zipf-like law from a word list
@@ -10,12 +13,15 @@ either script) and words drawn with a Zipf-like law from a word list
 otherwise), plus catalogue fields.
 
 Reports bulk and one-at-a-time indexing (docs/s), index size per record,
-in-process query latency p50/p95 per kind of query, and the wall time of a
-fresh process that imports ``dangan.index``, opens the index, searches and
-prints (what ``dangan search`` will do).  In the same run the records are
+in-process query latency p50/p95 per kind of query (exact totals included),
+and the wall time, CPU and peak RSS of ``dangan search Q --limit 20`` run as
+a user runs it: a fresh process, the real CLI, on an archive (made with
+``dangan init``) whose index directory holds these records -- the index is
+written directly, so the catalogue is empty; search reads only the index when
+no plugin rule applies.  In the same run the records are
 written as text files (``files/<dept>/<year>/<id>.txt``) and indexed with
 Recoll (``recollindex -c CONF``, ``cjkngramlen = 2``): indexing time,
-``recollq -c CONF -b QUERY`` wall time and the Jaccard index of the two hit
+``recollq -c CONF -n 0-20 -b QUERY`` wall time and the Jaccard index of the two hit
 sets per query (Recoll queried without stem expansion; dangan filters
 ``dept:`` and ``year:`` become ``dir:`` clauses).  Prints a markdown table.
 """
@@ -35,7 +41,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from dangan.index import IndexDocument, open_index, parse_query
+from dangan.index import IndexDocument, open_index
 
 REGULATIONS = Path(__file__).resolve().parents[1] / "tests" / "data" / "seed" / "regulations.zh.txt"
 DICT = Path("/usr/share/dict/words")
@@ -59,9 +65,7 @@ QUERIES = {
                  ("管理 date:>2020-01-01", None), ("借閱 dept:办公室 year:2020", "借閱 dir:bgs dir:2020"),
                  ("質量 mime:application/*", None)],
 }
-FRESH = ("import sys; from dangan.index import open_index; "
-         "r = open_index(sys.argv[1], create=False).search(sys.argv[2], limit=20); "
-         "print(r.total, *[h.record_id for h in r.hits])")
+ENGINE_DIRS = {"tantivy": Path("index") / "tantivy", "whoosh": Path("index")}
 
 
 def sentences() -> list[str]:
@@ -110,10 +114,28 @@ def percentile(xs: list[float], p: float) -> float:
 
 
 def dangan_ids(ix, q: str) -> set[str]:
-    from dangan.index.whoosh_docset import docset
+    """Every hit's record id, page by page through the public interface."""
+    out: set[str] = set()
+    page = 1
+    while True:
+        res = ix.search(q, limit=1000, page=page, snippets=False)
+        out.update(h.record_id for h in res.hits)
+        if page >= res.pages:
+            return out
+        page += 1
 
-    with ix._searcher() as s:
-        return {s.stored_fields(d)["id"] for d in docset(s, ix._tr.query(parse_query(q)))}
+
+def timed(cmd: list[str], env: dict[str, str]) -> tuple[float, float, str, float]:
+    """(wall s, CPU s, stdout, peak RSS MiB) of one child process (its own rusage, from wait4)."""
+    t = time.perf_counter()
+    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    out = proc.stdout.read()
+    _, status, usage = os.wait4(proc.pid, 0)
+    wall = time.perf_counter() - t
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    if proc.returncode:
+        raise SystemExit(f"{cmd} exited with {proc.returncode}")
+    return wall, usage.ru_utime + usage.ru_stime, out, usage.ru_maxrss / 1024
 
 
 def write_files(docs: list[IndexDocument], root: Path) -> None:
@@ -131,7 +153,7 @@ def recoll_setup(conf: Path, files: Path) -> None:
 
 
 def recoll_query(conf: Path, q: str, *, hits: bool) -> tuple[float, set[str]]:
-    cmd = ["recollq", "-c", str(conf), "-b", q] if not hits else \
+    cmd = ["recollq", "-c", str(conf), "-n", "0-20", "-b", q] if not hits else \
           ["recollq", "-c", str(conf), "-b", "-n", "0", "-s", "", q]
     t = time.perf_counter()
     out = subprocess.run(cmd, capture_output=True, text=True, check=True).stdout
@@ -146,12 +168,13 @@ def main() -> None:
     ap.add_argument("--batch", type=int, default=5000, help="records per commit when bulk indexing")
     ap.add_argument("--single", type=int, default=50, help="records added one commit each")
     ap.add_argument("--dir", type=Path)
+    ap.add_argument("--engine", choices=["tantivy", "whoosh", "both"], default="both")
     ap.add_argument("--no-recoll", action="store_true")
     args = ap.parse_args()
     n = 100_000 if args.large else args.docs
+    engines = ["tantivy", "whoosh"] if args.engine == "both" else [args.engine]
     base = args.dir or Path(tempfile.mkdtemp(prefix="dangan-bench-"))
-    path = base / "index"
-    for sub in ("index", "files", "recoll", "pycache"):
+    for sub in ("archive", "files", "recoll", "pycache"):
         shutil.rmtree(base / sub, ignore_errors=True)
     rows: list[tuple[str, str]] = []
 
@@ -164,52 +187,71 @@ def main() -> None:
     chars = sum(len(d.content) for d in docs[:n]) / n
     print(f"generated {len(docs)} records ({chars:.0f} chars on average) in "
           f"{time.perf_counter() - t:.1f} s", flush=True)
-    ix = open_index(path)
-    t = time.perf_counter()
-    for k in range(0, n, args.batch):
-        ix.add(docs[k:min(k + args.batch, n)])
-    bulk = time.perf_counter() - t
-    report("bulk indexing", f"{n / bulk:.0f} docs/s ({n} records in {bulk:.1f} s, "
-                            f"{args.batch} per commit)")
-    t = time.perf_counter()
-    for d in docs[n:]:
-        ix.add([d])
-    single = time.perf_counter() - t
-    report("one at a time", f"{args.single / single:.1f} docs/s ({args.single} commits)")
-    size = sum(p.stat().st_size for p in path.iterdir() if p.is_file())
-    segs = sum(1 for p in path.iterdir() if p.suffix == ".seg")
-    report("index size", f"{size / 1e6:.1f} MB, {size / len(docs):.0f} bytes/record, "
-                         f"{segs} segments")
-
-    for kind, qs in QUERIES.items():
-        times = []
-        for _ in range(3):
-            for q, _r in qs:
-                t = time.perf_counter()
-                ix.search(q, limit=20)
-                times.append(time.perf_counter() - t)
-        report(f"in-process {kind}", f"p50 {percentile(times, 50) * 1e3:.1f} ms, "
-                                     f"p95 {percentile(times, 95) * 1e3:.1f} ms")
 
     # As an installed dangan runs: with bytecode (kept out of the tree), after one warm-up.
     sys.path.insert(0, str(Path(__file__).resolve().parent))
     from installed import compile_ahead, installed_env
     env = installed_env(base)
     compile_ahead(env)
-    subprocess.run([sys.executable, "-c", FRESH, str(path), "warm"], check=True, env=env,
-                   capture_output=True)
-    fresh: dict[str, float] = {}
-    for kind, qs in QUERIES.items():
-        for q, _r in qs:
-            t = time.perf_counter()
-            subprocess.run([sys.executable, "-c", FRESH, str(path), q], check=True, env=env,
-                           capture_output=True)
-            fresh[q] = time.perf_counter() - t
-    walls = sorted(fresh.values())
-    report("fresh-process search", f"median {statistics.median(walls):.2f} s, "
-                                   f"max {walls[-1]:.2f} s over {len(walls)} queries")
-    for q in ('"檔案管理"', "檔案"):
-        report(f"fresh-process search {q}", f"{fresh[q]:.2f} s ({ix.count(q)} hits)")
+    archive = base / "archive"
+    subprocess.run([sys.executable, "-m", "dangan", "init", str(archive), "--fonds", "Z109"], check=True,
+                   env=env, capture_output=True)
+    toml = archive / "dangan.toml"
+    plain_toml = toml.read_text(encoding="utf-8")
+    fresh: dict[str, dict[str, float]] = {}
+    hitsets: dict[str, dict[str, set[str]]] = {}
+    indexes = {}
+    for engine in engines:
+        path = archive / ENGINE_DIRS[engine]
+        ix = indexes[engine] = open_index(path, engine=engine)
+        t = time.perf_counter()
+        for k in range(0, n, args.batch):
+            ix.add(docs[k:min(k + args.batch, n)])
+        bulk = time.perf_counter() - t
+        report(f"{engine}: bulk indexing", f"{n / bulk:.0f} docs/s ({n} records in {bulk:.1f} s, "
+                                           f"{args.batch} per commit)")
+        t = time.perf_counter()
+        for d in docs[n:]:
+            ix.add([d])
+        single = time.perf_counter() - t
+        report(f"{engine}: one at a time", f"{args.single / single:.1f} docs/s ({args.single} commits)")
+        size = sum(p.stat().st_size for p in path.iterdir() if p.is_file())
+        report(f"{engine}: index size", f"{size / 1e6:.1f} MB, {size / len(docs):.0f} bytes/record")
+        ix.delete(d.record_id for d in docs[n:])          # the same records as Recoll from here on
+        for kind, qs in QUERIES.items():
+            times = []
+            for _ in range(3):
+                for q, _r in qs:
+                    t = time.perf_counter()
+                    ix.search(q, limit=20)
+                    times.append(time.perf_counter() - t)
+            report(f"{engine}: in-process {kind}", f"p50 {percentile(times, 50) * 1e3:.1f} ms, "
+                                                   f"p95 {percentile(times, 95) * 1e3:.1f} ms")
+        hitsets[engine] = {q: dangan_ids(ix, q) for qs in QUERIES.values() for q, _r in qs}
+
+        toml.write_text(plain_toml + f'\n[index]\nengine = "{engine}"\n', encoding="utf-8")
+        cli = [sys.executable, "-m", "dangan", "--archive", str(archive), "search"]
+        timed([*cli, "warm", "--limit", "20"], env)
+        walls, cpus, rss = {}, [], []
+        for kind, qs in QUERIES.items():
+            for q, _r in qs:
+                wall, cpu, out, mib = timed([*cli, q, "--limit", "20"], env)
+                walls[q] = wall
+                cpus.append(cpu)
+                rss.append(mib)
+        fresh[engine] = walls
+        ws = sorted(walls.values())
+        report(f"{engine}: fresh-process `dangan search Q --limit 20`",
+               f"median {statistics.median(ws):.3f} s wall, max {ws[-1]:.3f} s; median "
+               f"{statistics.median(cpus):.3f} s CPU; peak RSS {max(rss):.0f} MiB "
+               f"over {len(ws)} queries")
+        for q in ('"檔案管理"', "檔案", "借閱"):
+            report(f"{engine}: fresh-process search {q}", f"{walls[q]:.3f} s ({ix.count(q)} hits)")
+    if len(engines) == 2:
+        differ = [q for q in hitsets["tantivy"] if hitsets["tantivy"][q] != hitsets["whoosh"][q]]
+        report("hit sets tantivy = Whoosh", "identical on every query" if not differ else f"DIFFER on {differ}")
+    first = engines[0]
+    ix = indexes[first]
 
     if not args.no_recoll and shutil.which("recollindex"):
         files, conf = base / "files", base / "recoll"
@@ -221,26 +263,32 @@ def main() -> None:
         rsize = sum(p.stat().st_size for p in conf.rglob("*") if p.is_file())
         report("Recoll indexing", f"{n / rtime:.0f} docs/s ({rtime:.1f} s), "
                                   f"{rsize / n:.0f} bytes/record")
-        # the same records for both: drop the one-at-a-time extras from dangan
-        ix.delete(d.record_id for d in docs[n:])
         rwalls, lines = [], []
+        recollq = shutil.which("recollq")
+        timed([recollq, "-c", str(conf), "-n", "0-20", "-b", "檔案"], env)
+        rcpus, rrss = [], []
         for kind, qs in QUERIES.items():
             for q, rq in qs:
                 if rq is None:
                     continue
-                rwalls.append(recoll_query(conf, rq, hits=False)[0])
+                wall, cpu, _, mib = timed([recollq, "-c", str(conf), "-n", "0-20", "-b", rq], env)
+                rwalls.append(wall)
+                rcpus.append(cpu)
+                rrss.append(mib)
                 _, rset = recoll_query(conf, rq, hits=True)
-                dset = dangan_ids(ix, q)
+                dset = hitsets[first][q]
                 union = dset | rset
                 jac = len(dset & rset) / len(union) if union else 1.0
                 lines.append(f"| {kind} | `{q}` | `{rq}` | {len(dset)} | {len(rset)} | "
-                             f"{jac:.3f} | {fresh[q]:.2f} | {rwalls[-1]:.2f} |")
-        report("recollq wall", f"median {statistics.median(rwalls):.2f} s, "
-                               f"max {max(rwalls):.2f} s over {len(rwalls)} queries")
-        print("\n| kind | dangan query | Recoll query | dangan hits | Recoll hits | Jaccard "
-              "| dangan fresh s | recollq s |\n|---|---|---|---|---|---|---|---|")
+                             f"{jac:.3f} | {fresh[first][q]:.3f} | {rwalls[-1]:.3f} |")
+        report("recollq -n 0-20 wall", f"median {statistics.median(rwalls):.3f} s, max {max(rwalls):.3f} s; "
+                                       f"median {statistics.median(rcpus):.3f} s CPU; peak RSS {max(rrss):.0f} MiB "
+                                       f"over {len(rwalls)} queries")
+        print(f"\n| kind | dangan query | Recoll query | dangan hits | Recoll hits | Jaccard "
+              f"| dangan ({first}) fresh s | recollq s |\n|---|---|---|---|---|---|---|---|")
         print("\n".join(lines))
-    ix.close()
+    for one in indexes.values():
+        one.close()
 
     cpu = next((line.split(":", 1)[1].strip() for line in
                 Path("/proc/cpuinfo").read_text().splitlines() if line.startswith("model name")),

@@ -99,3 +99,20 @@ class WrongState(DanganError):
     """Not possible in the current state: a loan not yet approved, a destruction list not approved."""
 
     exit_code = 15
+
+
+class Infected(FileRefused):
+    """The virus check found a signature in the file: it is quarantined, never archived."""
+
+    exit_code = 16
+
+    def __init__(self, message: str, signature: str) -> None:
+        super().__init__(message)
+        self.signature = signature
+        self.path = None                 # the infected file, set by ingest
+
+
+class VirusCheckFailed(FileRefused):
+    """The virus check could not run (no engine, no signatures, a scan error): refused, never passed."""
+
+    exit_code = 17

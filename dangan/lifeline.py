@@ -21,7 +21,7 @@ import sys
 import threading
 import time
 
-from .repository.fsutil import pid_alive as _alive
+from .repository.fsutil import pid_alive
 
 PR_SET_PDEATHSIG = 1
 _prctl = None
@@ -74,7 +74,7 @@ def die_with(pid: int, sig: int = signal.SIGKILL) -> None:
         fd = os.pidfd_open(pid)
     except (AttributeError, OSError):
         fd = None
-    if fd is None and not _alive(pid):
+    if fd is None and not pid_alive(pid):
         kill_group()
 
     def watch() -> None:
@@ -84,7 +84,7 @@ def die_with(pid: int, sig: int = signal.SIGKILL) -> None:
             while not poller.poll():
                 pass
         else:
-            while _alive(pid):
+            while pid_alive(pid):
                 time.sleep(1)
         kill_group()
 

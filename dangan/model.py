@@ -101,10 +101,16 @@ class RecordFile:
     mime: str = "application/octet-stream"      # by content (libmagic)
     mime_by_extension: str | None = None
     mime_mismatch: bool = False
+    puid: str | None = None                     # PRONOM format (fido); None: not identified
+    format_name: str | None = None
+    format_basis: str | None = None             # signature, container, extension, none; None: never ran
 
     def to_dict(self) -> dict[str, Any]:
-        return {"path": self.path, "role": self.role, "size": self.size, "sha512": self.sha512, "mime": self.mime,
-                "mime_by_extension": self.mime_by_extension, "mime_mismatch": self.mime_mismatch}
+        d = {"path": self.path, "role": self.role, "size": self.size, "sha512": self.sha512, "mime": self.mime,
+             "mime_by_extension": self.mime_by_extension, "mime_mismatch": self.mime_mismatch}
+        if self.format_basis is not None:       # files identified before keep metadata.json as it was
+            d.update(puid=self.puid, format_name=self.format_name, format_basis=self.format_basis)
+        return d
 
 
 @dataclass
@@ -174,9 +180,13 @@ class Extraction:
     message: str = ""
     ocr: bool = False
     extractor: str = ""
+    #: A PNG thumbnail (image, PDF or OFD first page) when ``ExtractOptions.thumbnail_px`` asked for one.
+    thumbnail: bytes = b""
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        d = asdict(self)
+        d.pop("thumbnail")
+        return d
 
 
 @dataclass(frozen=True)
@@ -201,6 +211,8 @@ class ExtractOptions:
     max_unzipped_bytes: int = 512 * 1024 * 1024
     #: Pixels an image or a rendered PDF page may have before OCR is refused.
     max_pixels: int = 120_000_000
+    #: Longer side in pixels of the PNG thumbnail made beside the text; 0: none.
+    thumbnail_px: int = 0
     #: Seconds one external program (tesseract, pdftoppm) may run.
     tool_timeout: float = 90.0
     #: Seconds a PDF's page loop may take; later pages are skipped with a message.

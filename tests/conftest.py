@@ -97,5 +97,11 @@ def samples(tmp_path) -> Path:
     return d
 
 
+@pytest.fixture(params=["tantivy", "whoosh"])
+def engine(request) -> str:
+    """Each index test runs on both engines (tantivy is the default, Whoosh selectable)."""
+    return request.param
+
+
 def pytest_configure(config):
     config.addinivalue_line("markers", "store_damaged: the test damages the store on purpose (no ocfl-py teardown check)")

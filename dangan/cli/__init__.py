@@ -101,30 +101,13 @@ class Context:
         return current_actor(self.as_user)
 
     def archive(self):
+        """The archive, opened once per command as every face opens it (``service.session``)."""
         if self._archive is None:
-            from ..core.archive import Archive
-            self._archive = Archive.open(self.archive_path, actor=self.actor())
-            for warning in self._archive.warnings:
-                click.echo(f"dangan: warning: {warning}", err=True)
-            _complete_destructions(self._archive)
+            from ..core.service.session import open_archive
+            from .output import printable
+            self._archive = open_archive(self.archive_path, self.actor(),
+                                         on_warning=lambda m: click.echo(f"dangan: warning: {printable(m)}", err=True))
         return self._archive
-
-
-def _complete_destructions(archive) -> None:
-    """Every command first completes a destruction a crash interrupted (one cheap query when none is)."""
-    import sqlite3
-    from ..core.management.destruction_pending import destruction_pending
-    from ..errors import IntegrityError
-    try:
-        if destruction_pending(archive):     # the protocol's module is loaded only when there is work for it
-            from ..core.management.destruction_intent import recover
-            recover(archive)
-    except (sqlite3.DatabaseError, IntegrityError):
-        pass        # a missing or damaged catalogue, a broken audit trail: the command itself says so
-    except DanganError as exc:
-        from .output import printable
-        click.echo(f"dangan: warning: an interrupted destruction is not completed yet: {printable(exc.message)}",
-                   err=True)
 
 
 pass_ctx = click.make_pass_decorator(Context)
@@ -153,9 +136,13 @@ COMMAND_MODULES: dict[str, tuple[str, ...]] = {
     "audit_cmd": ("audit",),
     "ingest_cmd": ("ingest",),
     "revise_cmd": ("revise",),
+    "edit_cmd": ("edit",),
+    "mv_cmd": ("mv",),
+    "box_cmd": ("box", "where"),
     "show_cmd": ("show",),
     "ls_cmd": ("ls",),
     "versions_cmd": ("versions",),
+    "identify_cmd": ("identify",),
     "get_cmd": ("get",),
     "search_cmd": ("search",),
     "reindex_cmd": ("reindex",),
@@ -169,6 +156,7 @@ COMMAND_MODULES: dict[str, tuple[str, ...]] = {
     "status_cmd": ("status",),
     "backup_cmd": ("backup",),
     "declassify_cmd": ("declassify",),
+    "print_cmd": ("print",),
     "user_cmd": ("user",),
     "access_cmd": ("access",),
     "lend_cmd": ("lend",),
@@ -178,6 +166,7 @@ COMMAND_MODULES: dict[str, tuple[str, ...]] = {
     "export_cmd": ("export",),
     "import_bag_cmd": ("import-bag",),
     "stats_cmd": ("stats",),
+    "serve_cmd": ("serve", "token"),
 }
 _MODULE_OF = {name: module for module, names in COMMAND_MODULES.items() for name in names}
 

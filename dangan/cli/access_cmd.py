@@ -21,8 +21,8 @@ def access():
 @pass_ctx
 def access_grant(ctx, action, refs, grantee, days, reason):
     """Approve ACTION (export, copy, read, lend...) on records for a user, for some days."""
-    from ..core.policy.access import grant
-    ids = grant(ctx.archive(), action, list(refs), grantee, days=days, reason=reason)
+    from ..core.service import users
+    ids = users.grant(ctx.archive(), action, refs, grantee, days=days, reason=reason)
     line(f"approved {action} for {grantee} on {len(ids)} record(s): approval {', '.join(map(str, ids))}")
 
 
@@ -32,8 +32,8 @@ def access_grant(ctx, action, refs, grantee, days, reason):
 @pass_ctx
 def access_revoke(ctx, grant_id, reason):
     """Withdraw an approval."""
-    from ..core.policy.access import revoke
-    revoke(ctx.archive(), grant_id, reason)
+    from ..core.service import users
+    users.revoke(ctx.archive(), grant_id, reason)
     line(f"approval {grant_id} revoked")
 
 

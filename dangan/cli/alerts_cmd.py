@@ -15,8 +15,8 @@ def alerts(click_ctx, show_all, as_json):
     """Alerts raised by plugins (unacknowledged first; overdue ones flagged)."""
     if click_ctx.invoked_subcommand:
         return
-    from ..core.management.alerts import list_alerts
-    rows = list_alerts(click_ctx.obj.archive(), include_acknowledged=show_all)
+    from ..core.service import alerts as service
+    rows = service.listing(click_ctx.obj.archive(), include_acknowledged=show_all)
     if as_json:
         json_lines(rows)
         return
@@ -30,8 +30,8 @@ def alerts(click_ctx, show_all, as_json):
 @pass_ctx
 def alerts_ack(ctx, alert_id):
     """Acknowledge an alert (recorded with who and when)."""
-    from ..core.management.alerts import acknowledge
-    a = acknowledge(ctx.archive(), alert_id)
+    from ..core.service import alerts as service
+    a = service.acknowledge(ctx.archive(), alert_id)
     line(f"alert {a['id']} acknowledged by {a['acknowledged_by']}")
 
 

@@ -13,8 +13,8 @@ from .output import line
 @pass_ctx
 def approve(ctx, ref, note):
     """Approve a record that is pending approval (it becomes visible and active)."""
-    from ..core.management.approvals import approve as run
-    rec = run(ctx.archive(), ref, note)
+    from ..core.service import records
+    rec = records.approve(ctx.archive(), ref, note)
     line(f"{rec.id} approved (version {rec.version})")
 
 

@@ -6,6 +6,7 @@ import sys
 import click
 
 from . import pass_ctx
+from .export_formats import emit_table, tabular_options
 from .output import json_line, json_lines, table
 
 
@@ -17,16 +18,26 @@ def audit():
 @audit.command("log")
 @click.option("--record", "ref", help="Events of one record.")
 @click.option("--action", help="Only this action (e.g. record.ingest).")
+@click.option("--actor", help="Only events of this user.")
+@click.option("--outcome", help="Only this outcome (success, denied, failure...).")
+@click.option("--from", "since", help="From this day (YYYY-MM-DD), included.")
+@click.option("--to", "until", help="To this day (YYYY-MM-DD), included.")
 @click.option("--limit", type=int, help="The last N events.")
-@click.option("--json", "as_json", is_flag=True)
+@tabular_options("table", "json", "csv", "xlsx")
 @pass_ctx
-def audit_log(ctx, ref, action, limit, as_json):
+def audit_log(ctx, ref, action, actor, outcome, since, until, limit, fmt, dest):
     """Show audit events, oldest first (all of them to auditors and admins; to others, the events about the
-    records they may see and their own)."""
+    records they may see and their own); --format csv|xlsx -o FILE exports them."""
     from ..core.service import audit as service
-    evs = service.log(ctx.archive(), ref=ref, action=action, limit=limit)
-    if as_json:
+    archive = ctx.archive()
+    evs = service.log(archive, ref=ref, action=action, limit=limit, actor=actor, outcome=outcome, since=since,
+                      until=until)
+    if fmt == "json":
         json_lines(e.to_dict() for e in evs)
+        return
+    if fmt in ("csv", "xlsx"):
+        from ..core.service.sheets import AUDIT_COLUMNS, audit_rows
+        emit_table(archive, "audit log", fmt, dest, AUDIT_COLUMNS, audit_rows(evs))
         return
     table([(e.seq, e.time[:19], e.actor, e.action, e.object, e.outcome) for e in evs],
           ["SEQ", "TIME", "ACTOR", "ACTION", "OBJECT", "OUTCOME"])
@@ -44,9 +55,10 @@ def audit_verify(ctx, backups, repo, passphrase_fd, as_json):
     archive = ctx.archive()
     repository = None
     if backups or repo:
-        from ..core.backup import api as backup
+        from ..core.backup.api import PASSPHRASE_ENV
+        from ..core.service import backup
         from .passphrase import read_passphrase
-        secret = read_passphrase("backup passphrase", fd=passphrase_fd, env=backup.PASSPHRASE_ENV)
+        secret = read_passphrase("backup passphrase", fd=passphrase_fd, env=PASSPHRASE_ENV)
         repository = backup.open_repo(archive, repo, secret)
     report = verify(archive, repository)
     if as_json:

@@ -27,9 +27,10 @@ def _archive(ctx, required: bool = True):
 
 
 def _open(ctx, repo, fd, *, archive_required: bool = True):
-    from ..core.backup import api as backup
+    from ..core.backup.api import PASSPHRASE_ENV
+    from ..core.service import backup
     archive = _archive(ctx, archive_required)
-    secret = read_passphrase("backup passphrase", fd=fd, env=backup.PASSPHRASE_ENV)
+    secret = read_passphrase("backup passphrase", fd=fd, env=PASSPHRASE_ENV)
     return archive, backup.open_repo(archive, repo, secret)
 
 
@@ -52,12 +53,13 @@ def backup():
 @pass_ctx
 def init(ctx, repo, passphrase_fd):
     """Set up an empty folder as a backup repository with its own backup key."""
-    from ..core.backup import api as core
+    from ..core.backup.api import PASSPHRASE_ENV, configured_repo
+    from ..core.service import backup as core
     archive = _archive(ctx, required=False)
-    secret = read_passphrase("new backup passphrase", fd=passphrase_fd, confirm=True, env=core.PASSPHRASE_ENV)
+    secret = read_passphrase("new backup passphrase", fd=passphrase_fd, confirm=True, env=PASSPHRASE_ENV)
     r = core.init(archive, repo, secret)
     line(f"backup repository {r.id[:12]} set up at {r.location}")
-    if archive is not None and not core.configured_repo(archive):
+    if archive is not None and not configured_repo(archive):
         click.echo(f'hint: add [backup] repo = "{r.location}" to {archive.root / "dangan.toml"}')
     click.echo("keep the passphrase safe: without it the backups cannot be read. "
                "The keystore is not in the backups: export it with `dangan volume export-key`.")
@@ -70,11 +72,12 @@ def init(ctx, repo, passphrase_fd):
 @pass_ctx
 def create(ctx, repo, passphrase_fd, as_json):
     """Take a snapshot of the archive (store, catalogue, configuration, audit checkpoint)."""
-    from ..core.backup import api as core
+    from ..core.service import backup as core
+    from ..core.backup.create import summary
     archive, r = _open(ctx, repo, passphrase_fd)
     m = core.create(archive, r)
     if as_json:
-        json_line({**core.backup_create.summary(m), "seconds": m["seconds"], "warnings": m["warnings"]})
+        json_line({**summary(m), "seconds": m["seconds"], "warnings": m["warnings"]})
         return
     for w in m["warnings"]:
         line(f"dangan: warning: {w}", err=True)
@@ -93,9 +96,9 @@ def create(ctx, repo, passphrase_fd, as_json):
 @pass_ctx
 def list_(ctx, repo, passphrase_fd, as_json):
     """The snapshots in the repository, oldest first."""
-    from ..core.backup import api as core
+    from ..core.service import backup as core
     _a, r = _open(ctx, repo, passphrase_fd, archive_required=False)
-    rows = core.list_snapshots(r)
+    rows = core.snapshots(r)
     if as_json:
         json_lines(rows)
         return
@@ -122,7 +125,7 @@ def _percent(value: str | None) -> float | None:
 @pass_ctx
 def verify(ctx, repo, passphrase_fd, read_data, sample, as_json):
     """Check that every snapshot's blobs are there and whole; name the records a damaged blob affects."""
-    from ..core.backup import api as core
+    from ..core.service import backup as core
     from ..errors import IntegrityError
     archive, r = _open(ctx, repo, passphrase_fd, archive_required=False)
     report = core.verify(archive, r, read_data=read_data, sample=_percent(sample))
@@ -148,7 +151,7 @@ def verify(ctx, repo, passphrase_fd, read_data, sample, as_json):
 @pass_ctx
 def restore(ctx, snapshot, dest, record, repo, passphrase_fd):
     """Restore SNAPSHOT (an id, a unique prefix, or `latest`): --to DIR, or --record ID."""
-    from ..core.backup import api as core
+    from ..core.service import backup as core
     from ..errors import UsageError
     if (dest is None) == (record is None):
         raise UsageError("give exactly one of --to DIR or --record ID")
@@ -175,7 +178,7 @@ def restore(ctx, snapshot, dest, record, repo, passphrase_fd):
 @pass_ctx
 def prune(ctx, repo, passphrase_fd, keep_last, keep_daily, keep_monthly, keep_yearly, dry_run, as_json):
     """Remove the snapshots the policy does not keep, and the blobs only they used."""
-    from ..core.backup import api as core
+    from ..core.service import backup as core
     from ..core.backup.prune import Policy
     policy = Policy(keep_last, keep_daily, keep_monthly, keep_yearly)
     archive, r = _open(ctx, repo, passphrase_fd, archive_required=False)
@@ -195,7 +198,7 @@ def prune(ctx, repo, passphrase_fd, keep_last, keep_daily, keep_monthly, keep_ye
 @pass_ctx
 def purge(ctx, repo, passphrase_fd, all_destroyed):
     """Carry out the destruction purges this archive owes the repository now."""
-    from ..core.backup import api as core
+    from ..core.service import backup as core
     archive, r = _open(ctx, repo, passphrase_fd)
     res = core.purge(archive, r, everything=all_destroyed)
     if not res:
@@ -210,7 +213,7 @@ def purge(ctx, repo, passphrase_fd, all_destroyed):
 @pass_ctx
 def unlock(ctx, repo):
     """Break the repository's lock (only when you know its holder is gone, e.g. on another host)."""
-    from ..core.backup import api as core
+    from ..core.service import backup as core
     holder = core.unlock(_archive(ctx, required=False), repo)
     click.echo("the repository was not locked" if holder is None else
                f"lock of pid {holder.get('pid')} on {holder.get('host')} ({holder.get('op')}) removed")
@@ -221,8 +224,8 @@ def unlock(ctx, repo):
 @pass_ctx
 def status(ctx, as_json):
     """Age of the last good backup, and whether it is older than [backup] interval_hours."""
-    from ..core.backup import api as core
-    st = core.backup_status(ctx.archive())
+    from ..core.service import backup as core
+    st = core.status(ctx.archive())
     if as_json:
         json_line(st)
     else:

@@ -17,16 +17,13 @@ from .output import json_lines, line
 @pass_ctx
 def check(ctx, ref, no_digests, decrypt, as_json):
     """Verify every digest and compare store and catalogue; exit 6 on any problem."""
-    from ..core.catalogue.health import check_pages
-    from ..core.store.integrity import check as run_check
+    from ..core.service import records
     archive = ctx.archive()
-    if ref is None:
-        check_pages(archive.conn, archive.catalogue_path)      # damage on pages no listing reads
     bar = None
     if sys.stderr.isatty() and not as_json and ref is None:
         def bar(i, n):
             click.echo(f"\rchecking {i}/{n}", nl=False, err=True)
-    problems = run_check(archive, ref, digests=not no_digests, decrypt=decrypt, progress=bar)
+    problems = records.check(archive, ref, digests=not no_digests, decrypt=decrypt, progress=bar)
     if bar:
         click.echo("", err=True)
     if as_json:

@@ -27,8 +27,8 @@ def _show(d: dict, as_json: bool, verb: str) -> None:
 @pass_ctx
 def request_cmd(ctx, ref, to_level, reason, as_json):
     """Ask for a record's secrecy to be lowered; a security officer (per policy) approves."""
-    from ..core.management.declassification import request
-    _show(request(ctx.archive(), ref, to_level, reason), as_json, "requested")
+    from ..core.service import declassification
+    _show(declassification.request(ctx.archive(), ref, to_level, reason), as_json, "requested")
 
 
 @declassify.command("approve")
@@ -38,8 +38,8 @@ def request_cmd(ctx, ref, to_level, reason, as_json):
 @pass_ctx
 def approve_cmd(ctx, req, note, as_json):
     """Approve a request: the record gets a new version at the lower level."""
-    from ..core.management.declassification import approve
-    d = approve(ctx.archive(), req, note)
+    from ..core.service import declassification
+    d = declassification.approve(ctx.archive(), req, note)
     _show(d, as_json, f"approved and applied in version {d['version']}")
 
 
@@ -50,8 +50,8 @@ def approve_cmd(ctx, req, note, as_json):
 @pass_ctx
 def refuse_cmd(ctx, req, reason, as_json):
     """Refuse a request."""
-    from ..core.management.declassification import refuse
-    _show(refuse(ctx.archive(), req, reason), as_json, "refused")
+    from ..core.service import declassification
+    _show(declassification.refuse(ctx.archive(), req, reason), as_json, "refused")
 
 
 @declassify.command("list")
@@ -60,8 +60,8 @@ def refuse_cmd(ctx, req, reason, as_json):
 @pass_ctx
 def list_cmd(ctx, status, as_json):
     """Declassification requests and their decisions."""
-    from ..core.management.declassification import list_requests
-    rows = list_requests(ctx.archive(), status)
+    from ..core.service import declassification
+    rows = declassification.listing(ctx.archive(), status)
     if as_json:
         json_lines(rows)
         return

@@ -7,6 +7,7 @@ import click
 
 from . import pass_ctx
 from .options import as_of_date
+from .export_formats import tabular_options, write_bytes
 from .output import json_line, json_lines, line, table
 
 
@@ -124,14 +125,19 @@ def execute_cmd(ctx, list_id, transfer_to, dry_run, yes, as_json):
 
 @disposition.command("show")
 @click.argument("list_id")
-@click.option("--json", "as_json", is_flag=True)
+@tabular_options("table", "json", "pdf")
 @pass_ctx
-def show_cmd(ctx, list_id, as_json):
-    """A destruction list, its approval chain and (once executed) its certificate."""
+def show_cmd(ctx, list_id, fmt, dest):
+    """A destruction list, its approval chain and (once executed) its certificate;
+    --format pdf -o FILE prints the 销毁清册 (`dangan print certificate` the 销毁证明)."""
     from ..core.service import registers
     archive = ctx.archive()
+    if fmt == "pdf":
+        from ..core.service.forms import destruction_list
+        write_bytes(destruction_list(archive, list_id), dest, f"destruction list {list_id}")
+        return
     lst = registers.destruction_list(archive, list_id)
-    if as_json:
+    if fmt == "json":
         json_line(lst)
         return
     line(f"list {lst['id']}  {lst['status']}  as of {lst['as_of']}")

@@ -4,6 +4,7 @@ from __future__ import annotations
 import click
 
 from . import pass_ctx
+from .export_formats import emit_table, tabular_options
 from .output import json_line, json_lines, line, table
 
 
@@ -44,15 +45,19 @@ def hold_release(ctx, hold_id, reason):
 @hold.command("list")
 @click.option("--all", "show_all", is_flag=True, help="Include released holds.")
 @click.option("--record")
-@click.option("--json", "as_json", is_flag=True)
+@tabular_options("table", "json", "csv", "xlsx")
 @pass_ctx
-def hold_list(ctx, show_all, record, as_json):
-    """Holds in force (with --record: those covering one record)."""
+def hold_list(ctx, show_all, record, fmt, dest):
+    """Holds in force (with --record: those covering one record; --format csv|xlsx -o FILE to export)."""
     from ..core.service import registers
     archive = ctx.archive()
     rows = registers.holds(archive, include_released=show_all, record=record)
-    if as_json:
+    if fmt == "json":
         json_lines(rows)
+        return
+    if fmt in ("csv", "xlsx"):
+        from ..core.service.sheets import HOLD_COLUMNS, hold_rows
+        emit_table(archive, "holds", fmt, dest, HOLD_COLUMNS, hold_rows(rows))
         return
     table([(h["id"], h["scope_kind"], h["scope"], len(h["records"]), h["authority"], h["created"][:10],
             "released" if h["released_at"] else "in force", h["reason"]) for h in rows],

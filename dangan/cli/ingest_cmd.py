@@ -20,8 +20,11 @@ from .output import TerminalProgress, json_line, line
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per file.")
 @click.option("--follow-symlinks", is_flag=True,
               help="Inside folders, also archive symbolic links that point outside the folder.")
+@click.option("--manifest", type=click.Path(path_type=Path, exists=True, dir_okay=False),
+              help="A .csv or .xlsx sheet with one row of fields per file of the folder (column 文件/file);"
+                   " every row is checked before anything is filed.")
 @pass_ctx
-def ingest(ctx, paths, create_volume, attach, allow_duplicate, as_json, follow_symlinks, **kw):
+def ingest(ctx, paths, create_volume, attach, allow_duplicate, as_json, follow_symlinks, manifest, **kw):
     """Archive files and folders (recursively) as records."""
     from ..core.service import records
     archive = ctx.archive()
@@ -38,10 +41,18 @@ def ingest(ctx, paths, create_volume, attach, allow_duplicate, as_json, follow_s
         else:
             line(f"{o.status:<10} {o.message}", err=o.status != "duplicate")
 
-    outcomes = records.ingest(archive, paths, fields, attachments=tuple(attach), allow_duplicate=allow_duplicate,
-                              on_outcome=report, progress=TerminalProgress("archiving") if show_bar else None,
-                              create_volume=create_volume, on_warning=lambda m: line(f"dangan: warning: {m}", err=True),
-                              follow_symlinks=follow_symlinks)
+    common = dict(allow_duplicate=allow_duplicate, on_outcome=report, create_volume=create_volume,
+                  progress=TerminalProgress("archiving") if show_bar else None,
+                  on_warning=lambda m: line(f"dangan: warning: {m}", err=True))
+    if manifest:
+        from ..core.service.sheets import ingest_manifest
+        from ..errors import UsageError
+        if len(paths) != 1 or attach or follow_symlinks:
+            raise UsageError("--manifest takes one folder (and no --attach or --follow-symlinks)")
+        outcomes = ingest_manifest(archive, paths[0], manifest, fields, **common)
+    else:
+        outcomes = records.ingest(archive, paths, fields, attachments=tuple(attach), follow_symlinks=follow_symlinks,
+                                  **common)
     counts = {}
     for o in outcomes:
         counts[o.status] = counts.get(o.status, 0) + 1

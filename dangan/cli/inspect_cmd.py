@@ -5,7 +5,8 @@ import click
 
 from . import pass_ctx
 from .options import as_of_date
-from .output import format_options, json_line, json_lines, line, table
+from .export_formats import tabular_options, write_bytes
+from .output import json_line, json_lines, line, table
 
 
 @click.group("inspect")
@@ -66,38 +67,26 @@ def inspect_due(ctx, as_of, as_json):
 @inspect.command("report")
 @click.option("--sample", type=int, help="Re-open the files of this many records (default: all).")
 @click.option("--as-of", "as_of")
-@format_options
+@tabular_options("table", "csv", "json", "pdf")
 @pass_ctx
-def inspect_report(ctx, sample, as_of, fmt):
+def inspect_report(ctx, sample, as_of, fmt, dest):
     """The six-monthly inspection report: fixity, readability, catalogue ↔ store, counts and bytes, holds,
-    overdue loans, disposition due, the last backup (recorded as an audit event)."""
+    overdue loans, disposition due, the last backup, files in formats at risk, paper locations (recorded as an
+    audit event); --format pdf -o FILE prints it."""
     import csv
     import sys
 
+    from ..core.management.forms.inspection_report import report_rows
     from ..core.service import inspection
     r = inspection.report(ctx.archive(), sample=sample, as_of=as_of_date(as_of))
     if fmt == "json":
         json_line(r)
         return
-    rows = [("fixity", "objects", r["fixity"]["objects"]), ("fixity", "tombstones", r["fixity"]["tombstones"]),
-            ("fixity", "problems", len(r["fixity"]["problems"]))]
-    rows += [("fixity", p["record_id"], p["message"]) for p in r["fixity"]["problems"]]
-    rd = r["readability"]
-    rows += [("readability", k, rd.get(k, 0)) for k in ("checked", "ok", "failed", "sealed")]
-    rows += [("readability", u["record_id"], u["problem"]) for u in rd["unreadable"]]
-    rows += [("extraction", k, v) for k, v in sorted(rd["extraction"].items())]
-    rows += [("extraction", p["record_id"], f"{p['status']}: {p['message']}" if p["message"] else p["status"])
-             for p in rd["extraction_problems"]]
-    rows += [("catalogue-store", "agree", "yes" if r["catalogue_store"]["agree"] else "NO")]
-    rows += [("records", "total", r["records"])]
-    rows += [(f"by {k}", row[k], f"{row['records']} records, {row['bytes']} bytes")
-             for k, by in r["by"].items() for row in by]
-    rows += [("hold", h["id"], f"{h['scope']} ({h['records']} records; {h['authority']})") for h in r["holds"]]
-    rows += [("overdue loan", b["loan"], f"{b['borrower']}, due {b['due']}, {b['days_overdue']} days")
-             for b in r["overdue_loans"]]
-    rows += [("disposition due", d["record_id"], f"{d['action']} due {d['due']}" + (" HELD" if d["held"] else ""))
-             for d in r["disposition_due"]]
-    rows += [("inspections due", "records", r["inspections_due"]), ("backup", "last", r["backup"]["message"])]
+    if fmt == "pdf":
+        from ..core.service.forms import inspection_report as form
+        write_bytes(form(r), dest, "inspection report")
+        return
+    rows = report_rows(r)
     if fmt == "csv":
         w = csv.writer(sys.stdout)
         w.writerow(["section", "item", "value"])

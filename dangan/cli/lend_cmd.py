@@ -9,7 +9,8 @@ import click
 
 from . import pass_ctx
 from .options import as_of_date
-from .output import format_options, json_line, json_lines, line, table
+from .export_formats import emit_table, tabular_options
+from .output import json_line, json_lines, line, table
 
 
 @click.group("lend")
@@ -136,21 +137,38 @@ def lend_overdue(click_ctx, as_of, as_json):
 @lend.command("register")
 @click.option("--from", "since")
 @click.option("--to", "until")
-@format_options
+@tabular_options("table", "csv", "json", "xlsx")
 @pass_ctx
-def lend_register(ctx, since, until, fmt):
-    """The lending register (借阅登记簿): one line per item lent, requested between --from and --to."""
+def lend_register(ctx, since, until, fmt, dest):
+    """The lending register (借阅登记簿): one line per item lent, requested between --from and --to
+    (--format csv|xlsx -o FILE for a spreadsheet)."""
     from ..core.service import lending
-    rows = lending.register(ctx.archive(), since=as_of_date(since), until=as_of_date(until))
+    archive = ctx.archive()
+    rows = lending.register(archive, since=as_of_date(since), until=as_of_date(until))
     cols = lending.REGISTER_COLUMNS
     if fmt == "json":
         json_lines(rows)
+    elif fmt == "xlsx" or (fmt == "csv" and dest is not None):
+        emit_table(archive, "lending register", fmt, dest, cols, rows)
     elif fmt == "csv":
         w = csv.DictWriter(sys.stdout, fieldnames=cols)
         w.writeheader()
         w.writerows(rows)
     else:
         table([[r[c] for c in cols] for r in rows], [c.upper() for c in cols], {5: 30})
+
+
+@lend.command("slip")
+@click.argument("loan_id")
+@click.option("-o", "--output", "dest", required=True, type=click.Path(path_type=Path, dir_okay=False,
+                                                                       allow_dash=True),
+              help="The PDF file to write (- for standard output).")
+@pass_ctx
+def lend_slip(ctx, loan_id, dest):
+    """Print the loan's 借阅单 (lending slip) as PDF, with lines to sign (the same as `dangan print lending-slip`)."""
+    from ..core.service.forms import lending_slip
+    from .export_formats import write_bytes
+    write_bytes(lending_slip(ctx.archive(), loan_id), dest, f"lending slip of loan {loan_id}")
 
 
 COMMANDS = [lend]

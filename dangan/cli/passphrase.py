@@ -33,3 +33,16 @@ def read_passphrase(prompt: str, *, fd: int | None = None, confirm: bool = False
         raise UsageError(f"no passphrase given: type it at the prompt, or give it on stdin, in ${env} "
                          "or with --passphrase-fd N (an empty passphrase is not accepted)")
     return value
+
+
+def read_secret_line(prompt: str, *, confirm: bool = False) -> str:
+    """A secret (a web password) from the terminal, asked twice when ``confirm``, or one line of stdin."""
+    if sys.stdin.isatty():
+        value = getpass.getpass(prompt + ": ")
+        if confirm and getpass.getpass("again: ") != value:
+            raise UsageError("the two entries differ")
+    else:
+        value = sys.stdin.readline().rstrip("\r\n")
+    if not value:
+        raise UsageError("nothing given: type it at the prompt or give one line on stdin")
+    return value

@@ -28,11 +28,20 @@ def coloured(text: str, spans: list[tuple[int, int]]) -> str:
 @click.option("--page", type=int, default=1, show_default=True)
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per hit.")
 @click.option("--count", is_flag=True, help="Print only the number of hits.")
+@click.option("--dept", "department", help="Only this department (as `ls --dept`).")
+@click.option("--category", help="Only this category.")
+@click.option("--year", type=int, help="Only this year.")
+@click.option("--secrecy", help="Only this secrecy level.")
+@click.option("--volume", help="Only this volume.")
 @pass_ctx
-def search(ctx, query, sort, limit, page, as_json, count):
-    """Search catalogue and full text: words, "phrases", AND/OR/NOT, -word, dept: year:2019..2021 date:>2024-01-01 ..."""
+def search(ctx, query, sort, limit, page, as_json, count, department, category, year, secrecy, volume):
+    """Search catalogue and full text: words, "phrases", AND/OR/NOT, -word, dept: year:2019..2021 date:>2024-01-01,
+    title:, code: (archival-code prefix), tag:, meta.KEY: ..."""
     from ..core.service import search as service
-    res = service.search(ctx.archive(), " ".join(query), sort=sort, limit=limit, page=page, count_only=count)
+    res = service.search(ctx.archive(), " ".join(query), sort=sort, limit=limit, page=page, count_only=count,
+                         options=dict(department=department, category=category, year=year, secrecy=secrecy,
+                                      volume=volume),
+                         notice=lambda m: click.echo(f"dangan: {m}", err=True))
     if count:
         click.echo(res.total)
         return

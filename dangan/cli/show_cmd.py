@@ -29,6 +29,9 @@ def show(ctx, ref, version, as_json):
     if rec.extraction:
         fields.append(("text", f"{rec.extraction.get('status')}" + (f": {rec.extraction['message']}"
                                                                      if rec.extraction.get("message") else "")))
+    ocr_pages = rec.metadata.get("x.ocr_pages", "").strip("[]")
+    if ocr_pages:                                          # pages read by OCR (scans, mojibake text layers)
+        fields.append(("OCR'd pages", ocr_pages))
     shown = [(k, v) for k, v in fields if v not in (None, "")]
     shown += [(f"meta {k}", v) for k, v in sorted(rec.metadata.items())]
     column = max(width(k) for k, _ in shown) + 2           # labels never run into their values
@@ -38,6 +41,9 @@ def show(ctx, ref, version, as_json):
     for f in rec.files:
         flag = "  (extension says " + str(f.mime_by_extension) + ")" if f.mime_mismatch else ""
         line(f"  {f.role:<11}{f.path}  {f.size} bytes  {f.mime}{flag}")
+        if f.format_basis is not None:
+            fmt = f"{f.puid}  {f.format_name or ''}" if f.puid else "not identified"
+            line(f"  {'':<11}format {fmt}  (PRONOM, by {f.format_basis})")
         line(f"  {'':<11}sha512 {f.sha512}")
 
 

@@ -36,8 +36,8 @@ ROLE_HELP = ("admin, archivist, department-head, manager, staff, auditor, securi
 @pass_ctx
 def user_add(ctx, name, roles, clearance, department, display_name, os_account, act_as):
     """Add a user (the first user becomes an admin bound to your OS account; later ones need an admin)."""
-    from ..core.policy.users import add_user
-    _show(add_user(ctx.archive(), name, display_name=display_name, department=department, roles=roles,
+    from ..core.service import users
+    _show(users.add(ctx.archive(), name, display_name=display_name, department=department, roles=roles,
                    clearance=clearance, os_account=os_account, may_act_as=act_as))
 
 
@@ -70,8 +70,8 @@ def user_list(ctx, as_json):
 @pass_ctx
 def user_set(ctx, name, add, remove, clearance, department, display_name, os_account, act_as, no_act_as):
     """Change a user's roles, clearance, department, display name or OS accounts (admin)."""
-    from ..core.policy.users import set_user
-    _show(set_user(ctx.archive(), name, add_roles=add, remove_roles=remove, clearance=clearance,
+    from ..core.service import users
+    _show(users.change(ctx.archive(), name, add_roles=add, remove_roles=remove, clearance=clearance,
                    department=department, display_name=display_name, os_account=os_account,
                    add_act_as=act_as, remove_act_as=no_act_as))
 
@@ -82,8 +82,8 @@ def user_set(ctx, name, add, remove, clearance, department, display_name, os_acc
 @pass_ctx
 def user_disable(ctx, name, reason):
     """Disable a user: they may no longer act (kept in the register and the audit trail)."""
-    from ..core.policy.users import set_user
-    _show(set_user(ctx.archive(), name, active=False, reason=reason))
+    from ..core.service import users
+    _show(users.disable(ctx.archive(), name, reason))
 
 
 @user.command("enable")
@@ -91,8 +91,21 @@ def user_disable(ctx, name, reason):
 @pass_ctx
 def user_enable(ctx, name):
     """Enable a disabled user again."""
-    from ..core.policy.users import set_user
-    _show(set_user(ctx.archive(), name, active=True))
+    from ..core.service import users
+    _show(users.enable(ctx.archive(), name))
+
+
+@user.command("passwd")
+@click.argument("name")
+@pass_ctx
+def user_passwd(ctx, name):
+    """Set NAME's password for `dangan serve` (asked twice at a prompt, or one line on stdin); an admin sets
+    anyone's, a user their own.  Never given on the command line."""
+    from ..core.policy.credentials import set_password
+    from .passphrase import read_secret_line
+    archive = ctx.archive()
+    set_password(archive, name, read_secret_line(f"new password for {name}", confirm=True))
+    line(f"password of {name} set")
 
 
 COMMANDS = [user]

@@ -4,7 +4,7 @@ from __future__ import annotations
 import click
 
 from . import pass_ctx
-from .output import json_lines, table
+from .output import json_lines, line, table
 
 
 @click.command()
@@ -12,7 +12,7 @@ from .output import json_lines, table
 @click.option("--json", "as_json", is_flag=True)
 @pass_ctx
 def versions(ctx, ref, as_json):
-    """List a record's versions."""
+    """List a record's versions, and below them each field a version changed, before → after."""
     from ..core.service import records
     vers = records.versions(ctx.archive(), ref)
     if as_json:
@@ -20,6 +20,15 @@ def versions(ctx, ref, as_json):
         return
     table([(v["version"], v["created"], v["actor"], v["message"]) for v in vers],
           ["VERSION", "CREATED", "BY", "MESSAGE"])
+    for v in vers:
+        for name, change in v.get("changes", {}).items():
+            line(f"  v{v['version']} {name}: {_shown(change['from'])} → {_shown(change['to'])}")
+
+
+def _shown(value) -> str:
+    if value is None or value == "" or value == []:
+        return "(none)"
+    return "; ".join(map(str, value)) if isinstance(value, list) else str(value)
 
 
 COMMANDS = [versions]

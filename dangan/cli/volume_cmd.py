@@ -1,4 +1,4 @@
-"""`dangan volume`: create, list, unlock, lock, rotate-key, export-key."""
+"""`dangan volume`: create, list, unlock, lock, rotate-key, export-key (show, rename, close, reopen: volume_life_cmd)."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -37,15 +37,15 @@ def volume():
 @pass_ctx
 def create(ctx, name, secrecy, title, department, year, category, retention, passphrase_fd, keyfile):
     """Create a volume; a confidential one gets its own key pair in the keystore."""
-    from ..core.catalogue.volumes import create_volume, keystore_path
+    from ..core.service import volumes
     from ..model import is_confidential, normalise_secrecy
     archive = ctx.archive()
     secret = None
     if is_confidential(normalise_secrecy(secrecy)):
-        new = not keystore_path(archive).exists()
+        new = volumes.needs_new_keystore(archive)
         secret = _secret(keyfile, passphrase_fd, "new keystore passphrase" if new else "keystore passphrase",
                          confirm=new)
-    v = create_volume(archive, name, secrecy, title=title, department=department, year=year, category=category,
+    v = volumes.create(archive, name, secrecy, title=title, department=department, year=year, category=category,
                       retention=retention, passphrase=secret, keyfile=keyfile)
     line(f"volume {v.name} ({v.secrecy}{', encrypted' if v.confidential else ''}) created")
 
@@ -55,8 +55,8 @@ def create(ctx, name, secrecy, title, department, year, category, retention, pas
 @pass_ctx
 def list_(ctx, as_json):
     """Volumes within your clearance with their secrecy, record counts and whether they are unlocked."""
-    from ..core.policy.disclosure import volume_list
-    rows = volume_list(ctx.archive())
+    from ..core.service import volumes
+    rows = volumes.listing(ctx.archive())
     if as_json:
         json_lines(rows)
         return
@@ -73,10 +73,10 @@ def list_(ctx, as_json):
 @pass_ctx
 def unlock(ctx, name, minutes, passphrase_fd, keyfile):
     """Unlock a confidential volume for you (the dangan user acting), if you are cleared for it."""
-    from ..core.catalogue.volumes import check_unlock, unlock as run
+    from ..core.service import volumes
     archive = ctx.archive()
-    check_unlock(archive, name)            # refuse an uncleared user before asking for the passphrase
-    ttl = run(archive, name, passphrase=_secret(keyfile, passphrase_fd), keyfile=keyfile, minutes=minutes)
+    volumes.check_unlock(archive, name)    # refuse an uncleared user before asking for the passphrase
+    ttl = volumes.unlock(archive, name, passphrase=_secret(keyfile, passphrase_fd), keyfile=keyfile, minutes=minutes)
     line(f"volume {name} unlocked for {ttl / 60:g} minutes")
 
 
@@ -85,8 +85,8 @@ def unlock(ctx, name, minutes, passphrase_fd, keyfile):
 @pass_ctx
 def lock(ctx, name):
     """Lock a volume you unlocked (all of yours without NAME)."""
-    from ..core.catalogue.volumes import lock as run
-    names = run(ctx.archive(), name)
+    from ..core.service import volumes
+    names = volumes.lock(ctx.archive(), name)
     click.echo("locked: " + (", ".join(names) or "nothing"))
 
 
@@ -97,8 +97,8 @@ def lock(ctx, name):
 @pass_ctx
 def rotate_key(ctx, name, passphrase_fd, keyfile):
     """Give a volume a new key pair; record keys are re-wrapped, ciphertext is unchanged."""
-    from ..core.catalogue.volumes import rotate
-    rotate(ctx.archive(), name, passphrase=_secret(keyfile, passphrase_fd), keyfile=keyfile)
+    from ..core.service import volumes
+    volumes.rotate_key(ctx.archive(), name, passphrase=_secret(keyfile, passphrase_fd), keyfile=keyfile)
     line(f"volume {name}: key rotated")
 
 
@@ -110,12 +110,16 @@ def rotate_key(ctx, name, passphrase_fd, keyfile):
 @pass_ctx
 def export_key(ctx, names, dest, passphrase_fd, keyfile):
     """Export volume keys (all without NAMES) into a file protected by its own passphrase (for escrow)."""
-    from ..core.catalogue.volumes import export_keys
+    from ..core.service import volumes
     secret = _secret(keyfile, passphrase_fd)
     export_secret = read_passphrase("passphrase for the exported file", confirm=True,
                                     env="DANGAN_EXPORT_PASSPHRASE")
-    export_keys(ctx.archive(), list(names), dest, passphrase=secret, keyfile=keyfile, export_passphrase=export_secret)
+    volumes.export_keys(ctx.archive(), names, dest, passphrase=secret, keyfile=keyfile, export_passphrase=export_secret)
     line(f"keys exported to {dest}")
 
+
+from .volume_life_cmd import add_to  # noqa: E402 - show, rename, close, reopen live in their own module
+
+add_to(volume)
 
 COMMANDS = [volume]

@@ -39,7 +39,7 @@ def watch(ctx, folders, department, category, volume, secrecy, retention, year, 
     """Archive files dropped into FOLDERS (or the [[watch.folders]] of dangan.toml) as they arrive."""
     from ..core.catalogue.fields import RecordFields
     from ..core.watch.config import cli_folders, configured_folders, watch_settings
-    from ..core.watch.watcher import Watcher
+    from ..core.service.watch import watcher as watching
     from ..errors import UsageError
     if done_dir and delete:
         raise UsageError("--done-dir and --delete exclude each other")
@@ -58,7 +58,7 @@ def watch(ctx, folders, department, category, volume, secrecy, retention, year, 
         drop = configured_folders(archive.config, archive.root)
         if not drop:
             raise UsageError("no drop folders: name them (dangan watch DIR ...) or add [[watch.folders]] to dangan.toml")
-    watcher = Watcher(archive, drop, rescan_seconds=rescan_seconds or settings["rescan_seconds"])
+    watcher = watching(archive, drop, rescan_seconds=rescan_seconds)
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: watcher.stop())
     counts = watcher.run(once=once)

@@ -120,8 +120,9 @@ class Archive:
     def extractor(self, path: Path, mime: str) -> Extraction:
         """Extract text and metadata from one file, in the worker process, with the configured limits."""
         from dangan.model import ExtractOptions
+        px = self.config.raw.get("extraction", {}).get("thumbnail_px", 256)
         return self._worker.extract(path, mime, ExtractOptions(ocr_languages=self.config.ocr_languages,
-                                                               tesseract_cmd=self.config.tesseract))
+                                                               tesseract_cmd=self.config.tesseract, thumbnail_px=px))
 
     def close(self) -> None:
         if "_worker" in self.__dict__:

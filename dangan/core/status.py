@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable
 from dangan.repository.fsutil import pid_alive
+from dangan.core.kernel.clock import utc_text
 
 if TYPE_CHECKING:
     from dangan.core.archive import Archive
@@ -44,7 +45,7 @@ def watcher_section(archive: Archive) -> Section:
     if not running and state and not state.get("stopped"):
         # the lock is free but the state file says nobody stopped: the watcher died (kill -9, crash, reboot)
         same_host = state.get("host") == socket.gethostname()
-        data["stale"] = not same_host or not _alive(state.get("pid", 0))
+        data["stale"] = not same_host or not pid_alive(state.get("pid", 0))
     if running:
         lines = [f"watcher running: pid {data['pid']} on {data['host']}, since {data['started']}"
                  f" (heartbeat {data['heartbeat_age']} s ago)"]
@@ -90,7 +91,18 @@ def backup_section(archive: Archive) -> Section:
     return Section("backup", st, [line] if line else [])
 
 
-SECTIONS: list[Callable[[Any], Section]] = [watcher_section, queues_section, errors_section, backup_section]
+def antivirus_section(archive) -> Section:
+    """Whether intake files are checked for viruses, by what, with which signatures (issue 18.7)."""
+    from dangan.core.store.antivirus import Antivirus
+    data = Antivirus.of(archive.config, archive.root).status()
+    problem = data["engine"] is None and data["enabled"] == "on"       # every file would be refused
+    warn = data["engine"] is None and data["enabled"] != "off"
+    return Section("antivirus", data, [("virus check: warning: " if warn else "virus check: ") + data["message"]],
+                   problem=problem)
+
+
+SECTIONS: list[Callable[[Any], Section]] = [watcher_section, queues_section, errors_section, backup_section,
+                                            antivirus_section]
 
 
 def collect(archive: Archive) -> list[Section]:
@@ -127,8 +139,5 @@ def _iso(t: float | None) -> str | None:
     if not t:
         return None
     import datetime as dt
-    return dt.datetime.fromtimestamp(t, dt.timezone.utc).isoformat(timespec="seconds").replace("+00:00", "Z")
+    return utc_text(dt.datetime.fromtimestamp(t, dt.timezone.utc))
 
-
-def _alive(pid: int) -> bool:
-    return bool(pid) and pid_alive(pid)

@@ -1,8 +1,10 @@
-"""Full-text index: an engine-neutral interface, with Whoosh behind it.
+"""Full-text index: an engine-neutral interface, with tantivy (default) or Whoosh behind it.
 
 Core talks to :class:`SearchIndex` only; :func:`open_index` returns the
-Whoosh implementation (``whoosh_index``).  Importing this package is cheap:
-Whoosh is imported when an index is opened.
+tantivy implementation (``tantivy_index``) or, with ``engine="whoosh"``, the
+Whoosh one (``whoosh_index``, Whoosh's public API only).  Both are fed the
+tokens of dangan's own analysis (``text_v1``), so their hits are identical.
+Importing this package is cheap: an engine is imported when an index is opened.
 
 The query language (``query``) and the v1 text normalisation (``text_v1``)
 are pure Python and shared with the catalogue (``dangan ls``).
@@ -11,16 +13,17 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Iterable, Protocol, runtime_checkable
+from typing import Any, Callable, Collection, Iterable, Mapping, Protocol, runtime_checkable
 
 from .query import Filter, Query, filters_to_sql, parse_query
 
 __all__ = [
     "IndexDocument", "Hit", "SearchResults", "SearchIndex", "open_index",
-    "Query", "Filter", "parse_query", "filters_to_sql", "SORTS", "MARK_OPEN", "MARK_CLOSE",
+    "Query", "Filter", "parse_query", "filters_to_sql", "SORTS", "MARK_OPEN", "MARK_CLOSE", "ENGINES",
 ]
 
 SORTS = ("relevance", "date", "code")
+ENGINES = ("tantivy", "whoosh")
 MARK_OPEN, MARK_CLOSE = "[[", "]]"
 
 
@@ -108,12 +111,17 @@ class SearchIndex(Protocol):
         """Remove every document (before a rebuild)."""
 
     def search(self, query: Query | str, *, sort: str = "relevance", limit: int = 20,
-               page: int = 1, allowed: Callable[[dict[str, Any]], bool] | None = None
-               ) -> SearchResults:
-        """Search; ``allowed`` sees each hit's catalogue fields and is applied before paging."""
+               page: int = 1, allowed: Callable[[dict[str, Any]], bool] | None = None,
+               within: Mapping[str, Collection[str]] | None = None) -> SearchResults:
+        """Search; ``allowed`` sees each hit's catalogue fields and is applied before paging.
+
+        ``within`` restricts inside the engine query: filter field (``secrecy``,
+        ``department``...) -> the values a hit may have (access filtering).
+        """
 
     def count(self, query: Query | str, *,
-              allowed: Callable[[dict[str, Any]], bool] | None = None) -> int:
+              allowed: Callable[[dict[str, Any]], bool] | None = None,
+              within: Mapping[str, Collection[str]] | None = None) -> int:
         """How many documents match."""
 
     def doc_count(self) -> int:
@@ -123,12 +131,18 @@ class SearchIndex(Protocol):
         """Release resources."""
 
 
-def open_index(path: Path, *, create: bool = True, lock_timeout: float = 30.0) -> SearchIndex:
-    """Open the index at ``path`` (creating an empty one if ``create`` and none exists).
+def open_index(path: Path, *, engine: str = "tantivy", create: bool = True,
+               lock_timeout: float = 30.0) -> SearchIndex:
+    """Open the ``engine`` index at ``path`` (creating an empty one if ``create`` and none exists).
 
     Raises ``IntegrityError`` when the index is damaged or missing (with
     ``create=False``); it is never deleted or rebuilt silently.
     """
-    from .whoosh_index import WhooshIndex
-
-    return WhooshIndex.open(Path(path), create=create, lock_timeout=lock_timeout)
+    if engine == "whoosh":
+        from .whoosh_index import WhooshIndex
+        return WhooshIndex.open(Path(path), create=create, lock_timeout=lock_timeout)
+    if engine != "tantivy":
+        from ..errors import UsageError
+        raise UsageError(f"unknown index engine {engine!r}: use one of {', '.join(ENGINES)}")
+    from .tantivy_index import TantivyIndex
+    return TantivyIndex.open(Path(path), create=create, lock_timeout=lock_timeout)

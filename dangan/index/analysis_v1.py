@@ -27,9 +27,8 @@ One-character CJK queries use a second field (``UnigramTokenizer``): the
 distinct CJK characters of the text, without positions.
 
 Each tokenizer also has ``term_positions(value)``: the same tokens as
-``__call__`` (indexing mode) inverted to ({token: [positions]}, count), which
-``whoosh_writer.FastWriter`` uses instead of the Token pipeline.  Adding it
-changes nothing an index holds.
+``__call__`` (indexing mode) inverted to ({token: [positions]}, count).  The
+tantivy engine is fed the same tokens (``tantivy_index.token_text``).
 """
 from __future__ import annotations
 

@@ -24,7 +24,8 @@ from ..model import normalise_retention, normalise_secrecy
 
 __all__ = [
     "Word", "Phrase", "And", "Or", "Not", "Filter", "Query", "Node",
-    "parse_query", "filters_to_sql", "FIELDS", "MAX_QUERY_CHARS", "MAX_QUERY_TERMS",
+    "parse_query", "filters_to_sql", "option_filters", "FIELDS", "CATALOGUE_FIELDS", "MAX_QUERY_CHARS",
+    "MAX_QUERY_TERMS",
 ]
 
 MAX_QUERY_CHARS = 1000
@@ -36,7 +37,12 @@ FIELDS = {
     "dept": "department", "department": "department", "category": "category",
     "year": "year", "date": "date", "retention": "retention", "secrecy": "secrecy",
     "mime": "mime", "volume": "volume", "tag": "tag", "code": "code", "status": "status",
+    "title": "title", "format": "puid", "puid": "puid",
 }
+#: ``meta.KEY:VALUE`` -- free metadata (``meta.counterparty:中国饮料``): Filter("meta", "=", (KEY, VALUE))
+META_PREFIX = "meta."
+#: Filters the catalogue answers (not the index): ``format:`` looks at the PUIDs of a record's current files.
+CATALOGUE_FIELDS = frozenset({"puid"})
 _OPS = (">=", "<=", ">", "<")
 _QUOTES = {'"': '"', "\u201c": "\u201d", "\u300c": "\u300d"}  # "", “”, 「」
 
@@ -72,7 +78,10 @@ Node = Union[Word, Phrase, And, Or, Not]
 
 @dataclass(frozen=True)
 class Filter:
-    """``field`` is canonical (see FIELDS); ``op`` one of = prefix > >= < <= range.
+    """``field`` is canonical (see FIELDS); ``op`` one of = prefix contains > >= < <= range.
+
+    ``title`` is ``contains`` (words and phrases in the title, as the index
+    matches them); ``meta`` has the value (KEY, VALUE).
 
     ``value`` is a str, an int (year) or, for ``range``, a (low, high) pair.
     """
@@ -135,7 +144,7 @@ def _lex(text: str) -> list[tuple[str, str]]:
             while j < n and text[j] not in _TOKEN_END and text[j] not in _QUOTES:
                 j += 1
             word = text[i:j]
-            m = re.match(r"([A-Za-z]+):(.*)$", word, re.S)
+            m = re.match(r"([A-Za-z]+(?:\.[^:\s]+)?):(.*)$", word, re.S)
             if m and m.group(2).startswith("//"):
                 m = None  # a URL, not a field
             if m and not m.group(2) and j < n and text[j] in _QUOTES:
@@ -288,8 +297,13 @@ def _date(s: str) -> str:
 
 def _make_filter(name: str, raw: str) -> Filter:
     key = name.lower()
+    if key.startswith(META_PREFIX) and len(key) > len(META_PREFIX):
+        if not raw.strip():
+            raise UsageError(f"field {name}: needs a value")
+        return Filter("meta", "=", (name[len(META_PREFIX):], raw.strip()))
     if key not in FIELDS:
-        raise UsageError(f"unknown field {name}: in query; known fields: {', '.join(sorted(FIELDS))}")
+        raise UsageError(f"unknown field {name}: in query; known fields: "
+                         f"{', '.join(sorted(FIELDS))}, meta.KEY")
     fld = FIELDS[key]
     raw = raw.strip()
     if not raw:
@@ -318,15 +332,31 @@ def _make_filter(name: str, raw: str) -> Filter:
         return Filter(fld, "=", normalise_secrecy(raw))
     if fld == "retention":
         return Filter(fld, "=", normalise_retention(raw))
+    if fld == "puid":                       # format:fmt/95, format:x-fmt/111, format:PDF/A (in the name), fmt/*
+        return Filter(fld, "prefix", raw[:-1]) if raw.endswith("*") and len(raw) > 1 else Filter(fld, "=", raw)
     if fld == "mime":
         raw = raw.lower()
         if raw.endswith("/*"):
             return Filter(fld, "prefix", raw[:-1])
         if "/" not in raw:
             return Filter(fld, "prefix", raw + "/")
+    if fld == "title":
+        return Filter(fld, "contains", raw)
+    if fld == "code":  # an archival-code prefix: code:Z109-WS·2021 is that fonds, class and year
+        return Filter(fld, "prefix", raw.rstrip("*") or raw)
     if raw.endswith("*") and len(raw) > 1:
         return Filter(fld, "prefix", raw.rstrip("*"))
     return Filter(fld, "=", raw)
+
+
+def option_filters(**values: object) -> list[Filter]:
+    """Filters from command options (``--dept X`` is ``dept:X``); None values are left out."""
+    out = []
+    for name, value in values.items():
+        if value is not None:
+            f = _make_filter(name, str(value))
+            out.append(Filter(f.field, "=", f.value) if f.op == "prefix" and f.field != "code" else f)
+    return out
 
 
 # --- SQL -------------------------------------------------------------------
@@ -347,7 +377,7 @@ def filters_to_sql(filters: list[Filter], *, table: str = "", fold: str | None =
     """Render filters as an SQL condition (never empty: ``1=1`` for none) and its params.
 
     Columns: department category year date retention secrecy mime volume
-    archival_code status, and ``tags`` holding a JSON list.  ``table`` prefixes
+    archival_code status title, ``tags`` holding a JSON list and ``metadata`` a JSON object.  ``table`` prefixes
     column names (``"r"`` -> ``r.department``).  Text is compared exactly,
     ignoring ASCII case; pass ``fold="dangan_fold"`` after registering
     ``conn.create_function("dangan_fold", 1, text_v1.fold,
@@ -367,6 +397,30 @@ def filters_to_sql(filters: list[Filter], *, table: str = "", fold: str | None =
         return v
 
     for f in filters:
+        if f.field == "puid":
+            # the PUID of a current original or attachment, or words of its format name
+            match = "f.puid LIKE ? ESCAPE '\\'" if f.op == "prefix" else \
+                "(f.puid = ? COLLATE NOCASE OR f.format_name LIKE ? ESCAPE '\\')"
+            cond = (f"{col('id')} IN (SELECT f.record_id FROM files f JOIN records r ON r.id = f.record_id AND "
+                    f"r.version = f.version WHERE f.role != 'derivative' AND {match})")
+            params.extend([_like(str(f.value))] if f.op == "prefix" else [f.value, "%" + _like(str(f.value))])
+            parts.append(f"NOT ({cond})" if f.negate else cond)
+            continue
+        if f.field in ("title", "meta"):
+            if f.field == "title":
+                expr, value = text_expr(col("title")), str(f.value)
+            else:
+                name, value = f.value  # type: ignore[misc]
+                expr = text_expr(f"json_extract({col('metadata')}, ?)")
+                params.append("$." + '"' + str(name).replace('"', '') + '"')
+            if f.field == "title":
+                cond = f"{expr} LIKE ? ESCAPE '\\'"
+                params.append("%" + _like(str(text_param(value))))
+            else:
+                cond = f"{expr} = ? COLLATE NOCASE"
+                params.append(text_param(value))
+            parts.append(f"NOT COALESCE(({cond}), 0)" if f.negate else cond)   # no such key: not equal
+            continue
         if f.field == "tag":
             if f.op == "prefix":
                 cond = (f"EXISTS (SELECT 1 FROM json_each({col('tags')}) "

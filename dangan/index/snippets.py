@@ -33,8 +33,8 @@ def _needle_pattern(needles: list[str], prefixes: set[str]) -> re.Pattern[str] |
 
 
 def make_snippet(text: str, needles: list[str], normalise_with_map: Callable, *,
-                 prefixes: set[str] = frozenset(), fragments: int = 3, width: int = 60
-                 ) -> tuple[str, list[tuple[int, int]]]:
+                 prefixes: set[str] = frozenset(), fragments: int = 3, width: int = 60,
+                 max_matches: int = MAX_MATCHES) -> tuple[str, list[tuple[int, int]]]:
     """Return (snippet text, hit spans in it).
 
     ``needles`` are normalised query words/phrases; ``normalise_with_map`` is
@@ -52,7 +52,7 @@ def make_snippet(text: str, needles: list[str], normalise_with_map: Callable, *,
             if where is not None:
                 s, e = where[s], where[e - 1] + 1
             spans.append((s, e))
-            if len(spans) >= MAX_MATCHES:
+            if len(spans) >= max_matches:
                 break
     if not spans:
         frag = text[: 2 * width]

@@ -12,7 +12,8 @@ from typing import Iterator
 
 __all__ = [
     "normalise", "fold", "normalise_with_map", "tokens", "query_tokens", "split_trailing",
-    "cjk_chars", "is_cjk", "term_positions",
+    "cjk_chars", "is_cjk", "term_positions", "token_string",
+    "token_string_and_chars",
 ]
 
 
@@ -120,6 +121,30 @@ def term_positions(norm: str) -> tuple[dict[str, list[int]], int]:
                 lst.append(pos)
             pos += 1
     return out, pos
+
+
+def token_string(norm: str) -> str:
+    """:func:`tokens` of already normalised text joined by single spaces, in one pass without offsets.
+
+    What the tantivy engine is fed (its ``whitespace`` tokenizer gives each one a position); a
+    test checks it equals ``" ".join`` of :func:`tokens`.  Tokens never contain white space.
+    """
+    return token_string_and_chars(norm)[0]
+
+
+def token_string_and_chars(norm: str) -> tuple[str, set[str]]:
+    """(:func:`token_string`, :func:`cjk_chars`) in one pass over the text."""
+    out: list[str] = []
+    runs: list[str] = []
+    extend = out.extend
+    for i, piece in enumerate(_CJK_RUN.split(norm)):
+        if i % 2:  # a CJK run: bigrams, then the run's last character
+            extend(map(str.__add__, piece[:-1], piece[1:]))
+            out.append(piece[-1])
+            runs.append(piece)
+        elif piece:
+            extend(_WORD.findall(piece))
+    return " ".join(out), set("".join(runs))
 
 
 def query_tokens(text: str) -> list[str]:

@@ -19,16 +19,11 @@ from types import ModuleType
 
 from whoosh import query as wq
 
-from .query import And, Filter, Node, Not, Or, Phrase, Query, Word
+from .query import CATALOGUE_FIELDS, And, Filter, Node, Not, Or, Phrase, Query, Word
+
+from .common import KEYWORD_FIELDS, meta_term
 
 TITLE_BOOST = 2.0
-
-#: filter field -> index field
-KEYWORD_FIELDS = {
-    "department": "dept", "category": "category", "retention": "retention",
-    "secrecy": "secrecy", "volume": "volume", "mime": "mime", "code": "code",
-    "tag": "tags", "status": "status",
-}
 
 
 def text_module(schema) -> ModuleType:
@@ -45,26 +40,30 @@ class Translator:
         return self.t.normalise(value).strip()
 
     # --- text --------------------------------------------------------------
-    def text(self, text: str, prefix: bool = False) -> wq.Query | None:
+    def text(self, text: str, prefix: bool = False,
+             fields=(("title", TITLE_BOOST), ("content", 1.0))) -> wq.Query | None:
         t = self.t
         toks = t.query_tokens(text)
         if not toks:
             return None
+        one_field = len(fields) == 1
         if len(toks) == 1 and len(toks[0]) == 1 and t.is_cjk(toks[0]):
-            return wq.Term("uni", toks[0])
+            # title:档 -- the title holds the character as a token or at the start of a bigram
+            return wq.Prefix(fields[0][0], toks[0]) if one_field else wq.Term("uni", toks[0])
         if prefix and len(toks) == 1 and not t.is_cjk(toks[0][0]):
-            return wq.Or([wq.Prefix("title", toks[0], boost=TITLE_BOOST),
-                          wq.Prefix("content", toks[0])])
+            per = [wq.Prefix(f, toks[0], boost=b) for f, b in fields]
+            return per[0] if one_field else wq.Or(per)
         words, trailing = t.split_trailing(toks)
         per_field = []
-        for fname, boost in (("title", TITLE_BOOST), ("content", 1.0)):
+        for fname, boost in fields:
             if len(words) == 1:
                 per_field.append(wq.Term(fname, words[0], boost=boost))
             else:
                 per_field.append(wq.Phrase(fname, words, boost=boost))
-        q: wq.Query = wq.Or(per_field)
+        q: wq.Query = per_field[0] if one_field else wq.Or(per_field)
         if trailing:
-            q = wq.And([q, wq.Term("uni", trailing)])
+            tail = wq.Prefix(fields[0][0], trailing) if one_field else wq.Term("uni", trailing)
+            q = wq.And([q, tail])
         return q
 
     def node(self, n: Node | None) -> wq.Query | None:
@@ -90,6 +89,8 @@ class Translator:
 
     # --- filters -----------------------------------------------------------
     def filter(self, f: Filter) -> wq.Query:
+        if f.field in CATALOGUE_FIELDS:
+            return wq.Every()           # format: is answered by the catalogue (core.search.indexing.search_filter)
         if f.field == "year":
             q = _range(f, wq.NumericRange, "year")
         elif f.field == "date":
@@ -99,15 +100,29 @@ class Translator:
                 q = wq.Prefix("date", f.value)
             else:
                 q = _range(f, wq.TermRange, "date")
+        elif f.field == "title":
+            q = self.text(str(f.value), fields=(("title", 1.0),)) or wq.NullQuery
+        elif f.field == "meta":
+            name, value = f.value  # type: ignore[misc]
+            q = wq.Term("meta_kv", meta_term(name, value))
         else:
             fname = KEYWORD_FIELDS[f.field]
             value = self.key(str(f.value))
             q = wq.Prefix(fname, value) if f.op == "prefix" else wq.Term(fname, value)
         return wq.Not(q) if f.negate else wq.ConstantScoreQuery(q, score=0.0)
 
-    def query(self, q: Query) -> wq.Query:
+    def within(self, within) -> list[wq.Query]:
+        """Access filtering as engine clauses: each field's value must be one of those given."""
+        out: list[wq.Query] = []
+        for field, values in (within or {}).items():
+            fname = KEYWORD_FIELDS[field]
+            terms = [wq.Term(fname, v) for v in sorted({self.key(v) for v in values})]
+            out.append(wq.ConstantScoreQuery(wq.Or(terms), score=0.0) if terms else wq.NullQuery)
+        return out
+
+    def query(self, q: Query, within=None) -> wq.Query:
         terms = self.node(q.terms)
-        parts = [self.filter(f) for f in q.filters]
+        parts = [self.filter(f) for f in q.filters] + self.within(within)
         if terms is None and q.terms is not None:
             return wq.NullQuery  # words that normalise to nothing (punctuation)
         if terms is not None:

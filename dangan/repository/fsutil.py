@@ -13,6 +13,7 @@ import errno
 import fcntl
 import os
 import signal
+import time
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterator
@@ -135,27 +136,79 @@ def fsync_tree(path: Path) -> None:
         fsync_dir(Path(dirpath))
 
 
-def pid_alive(pid: int) -> bool:
+def process_start(pid: int) -> str | None:
+    """When process ``pid`` started, in clock ticks since boot (``/proc/PID/stat``, Linux); None if unknown
+    or gone.  Recorded beside a pid, it tells the process from a later one that got the same pid."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as fh:
+            stat = fh.read().decode(errors="replace")
+    except OSError:
+        return None
+    return stat.rsplit(")", 1)[1].split()[19]
+
+
+def pid_alive(pid: int, start: str | None = None) -> bool:
+    """Is process ``pid`` alive (on this host)?  With ``start`` (its :func:`process_start` when the pid was
+    recorded), a pid since taken by another process counts as gone.  A pid of 0 or less is never alive
+    (``kill`` would ask about a whole process group)."""
+    if pid <= 0:
+        return False
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
         return False
     except PermissionError:
-        return True
+        pass                          # alive, another user's
+    if start is not None:
+        now = process_start(pid)
+        if now is not None and now != start:
+            return False              # the pid was reused by another process
     return True
 
 
+#: How often a lock with a ``timeout`` is tried again.
+LOCK_POLL_SECONDS = 0.01
+
+
 @contextmanager
-def flocked(path: Path, *, wait: bool = True) -> Iterator[bool]:
-    """An exclusive ``flock`` on ``path`` (created if missing) for the ``with`` block; yields False at once
-    instead of waiting when ``wait`` is False and another process holds it."""
-    with open(path, "a") as fh:
-        try:
-            fcntl.flock(fh.fileno(), fcntl.LOCK_EX | (0 if wait else fcntl.LOCK_NB))
-        except BlockingIOError:
-            yield False
-            return
+def flocked(path: Path, *, wait: bool = True, timeout: float | None = None, shared: bool = False,
+            mode: int = 0o666) -> Iterator[bool]:
+    """A ``flock`` on ``path`` (created with ``mode``, less the umask, if missing) for the ``with`` block:
+    exclusive, or ``shared``.  It yields True once held.  ``wait`` False: yields False at once when another
+    holds it; ``timeout``: tries for that many seconds, then yields False.  The caller says what a False
+    means (``LockTimeout`` naming the lock, or "busy, skip").  The lock goes when the block ends, or with
+    the process however it dies."""
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, mode)
+    try:
+        kind = fcntl.LOCK_SH if shared else fcntl.LOCK_EX
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while True:
+            try:
+                fcntl.flock(fd, kind | (fcntl.LOCK_NB if (not wait or deadline is not None) else 0))
+                break
+            except BlockingIOError:
+                if deadline is None or time.monotonic() >= deadline:
+                    yield False
+                    return
+                time.sleep(LOCK_POLL_SECONDS)
         try:
             yield True
         finally:
-            fcntl.flock(fh.fileno(), fcntl.LOCK_UN)
+            fcntl.flock(fd, fcntl.LOCK_UN)
+    finally:
+        os.close(fd)
+
+
+def lock_held(path: Path) -> bool:
+    """Whether a process (this one included) holds an exclusive ``flock`` on ``path``; False when it does not exist."""
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except FileNotFoundError:
+        return False
+    try:
+        fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return True
+    finally:
+        os.close(fd)
+    return False

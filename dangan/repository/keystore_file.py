@@ -11,20 +11,17 @@ delete keys; no MAC could prevent that.
 """
 from __future__ import annotations
 
-import errno
-import fcntl
 import hashlib
 import json
 import os
 import secrets
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 from ..errors import IntegrityError, LockTimeout, NotFound
-from .fsutil import rename
+from .fsutil import flocked, rename
 
 FORMAT = "dangan-keystore/1"
 LOCK_TIMEOUT = 60.0
@@ -115,19 +112,7 @@ def write_atomic(path: Path, data: bytes) -> None:
 def locked(path: Path, timeout: float = LOCK_TIMEOUT) -> Iterator[None]:
     """An exclusive ``flock`` on ``<keystore>.lock`` (the keystore itself is replaced by rename)."""
     lock = path.with_name(path.name + ".lock")
-    fd = os.open(lock, os.O_RDWR | os.O_CREAT, 0o600)
-    try:
-        deadline = time.monotonic() + timeout
-        while True:
-            try:
-                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                break
-            except OSError as exc:
-                if exc.errno not in (errno.EAGAIN, errno.EACCES):
-                    raise
-                if time.monotonic() > deadline:
-                    raise LockTimeout(f"keystore at {path} is busy (another process holds {lock.name})") from None
-                time.sleep(0.01)
+    with flocked(lock, timeout=timeout, mode=0o600) as held:
+        if not held:
+            raise LockTimeout(f"keystore at {path} is busy (another process holds {lock.name})")
         yield
-    finally:
-        os.close(fd)  # releases the lock

@@ -20,7 +20,6 @@ that the root inventory does not name yet; ``recover`` rolls it forward
 """
 from __future__ import annotations
 
-import fcntl
 import hashlib
 import json
 import os
@@ -33,7 +32,7 @@ from pathlib import Path
 from typing import Any, BinaryIO, Iterator
 
 from ..errors import IntegrityError, NotFound, UsageError
-from .fsutil import (CHUNK, fsync_dir, fsync_tree, pid_alive, prune_empty, rename, rename_in, replace_durable,
+from .fsutil import (CHUNK, flocked, fsync_dir, fsync_tree, pid_alive, prune_empty, rename, rename_in, replace_durable,
                      subdirs, translate_oserror, write_durable)
 from .paths import check_logical_path, check_no_conflicts
 
@@ -134,12 +133,8 @@ class OcflStore:
         """Serialise writers of one object (across threads and processes)."""
         self.locks.mkdir(parents=True, exist_ok=True)
         name = hashlib.sha256(object_id.encode()).hexdigest()[:32] + ".lock"
-        with open(self.locks / name, "a") as fh:
-            fcntl.flock(fh.fileno(), fcntl.LOCK_EX)
-            try:
-                yield
-            finally:
-                fcntl.flock(fh.fileno(), fcntl.LOCK_UN)
+        with flocked(self.locks / name):
+            yield
 
     # -- reading ------------------------------------------------------------
     def inventory(self, object_id: str) -> dict:

@@ -325,6 +325,19 @@ def test_a_stale_lock_of_a_dead_pid_is_broken_with_a_log_line(repo, archive_root
     assert not (repo / "locks" / "repo").exists()
 
 
+def test_a_torn_lock_file_is_stale_not_a_live_holder(repo, archive_root, samples, cli):
+    """A lock file cut short (or not ours) names no process: it is broken, never read as pid -1 alive."""
+    ingest(cli, samples / "notes.md")
+    (repo / "locks").mkdir(exist_ok=True)
+    (repo / "locks" / "repo").write_text('{"pid": 12')
+    env = {**os.environ, "DANGAN_BACKUP_PASSPHRASE": PASS}
+    r = subprocess.run([sys.executable, "-m", "dangan", "--archive", str(archive_root), "backup", "create",
+                        "--repo", str(repo)], capture_output=True, text=True, env=env)
+    assert r.returncode == 0, r.stderr
+    assert "breaking the stale lock" in r.stderr
+    assert not (repo / "locks" / "repo").exists()
+
+
 def test_a_lock_from_another_host_is_never_broken_silently(cli, repo, samples):
     ingest(cli, samples / "notes.md")
     _lock(repo, pid=1, host="another-host.example")

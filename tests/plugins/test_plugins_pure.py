@@ -8,7 +8,7 @@ import pytest
 from dangan.errors import PluginError, UsageError
 from dangan.model import Record
 from dangan.plugins.builtin import dat22
-from dangan.plugins.builtin.retention import is_due, retention_ends, retention_start
+from dangan.core.management.disposition import add_years, due_date, trigger_start
 from dangan.plugins.registry import (
     SchemeRegistry, combine_access, longest_retention, override, shortest_limit, strictest_status,
 )
@@ -53,15 +53,28 @@ def test_parse_refuses_garbage():
 
 
 def test_retention_arithmetic():
+    """The one retention arithmetic, production's (``core/management/disposition.py``)."""
     rec = Record("r", "Z109", date="2021-03-04", year=2021, metadata={"valid_until": "2024-02-29"})
-    assert retention_ends(RetentionRule(10), rec) == date(2031, 12, 31)
-    assert retention_ends(RetentionRule(10, trigger="record-date"), rec) == date(2031, 3, 4)
-    assert retention_ends(RetentionRule(1, trigger="metadata:valid_until"), rec) == date(2025, 2, 28)
-    assert retention_ends(RetentionRule(None, "permanent"), rec) is None
-    assert retention_start(RetentionRule(5, trigger="metadata:missing"), rec) is None
-    assert is_due(RetentionRule(10), rec, date(2031, 12, 31))
-    assert not is_due(RetentionRule(10), rec, date(2031, 12, 30))
-    assert not is_due(RetentionRule(None, "permanent"), rec, date(9999, 1, 1))
+    assert due_date(rec, RetentionRule(10)).due == "2031-12-31"
+    assert due_date(rec, RetentionRule(10, trigger="record-date")).due == "2031-03-04"
+    assert due_date(rec, RetentionRule(1, trigger="metadata:valid_until")).due == "2025-02-28"
+    assert due_date(rec, RetentionRule(None, "permanent")).due is None
+    assert trigger_start(rec, "metadata:missing") == (None, "no date in metadata 'missing'")
+    assert add_years(date(2024, 2, 29), 1) == date(2025, 2, 28)
+    assert due_date(rec, RetentionRule(10)).due_by(date(2031, 12, 31))
+    assert not due_date(rec, RetentionRule(10)).due_by(date(2031, 12, 30))
+    assert not due_date(rec, RetentionRule(None, "permanent")).due_by(date(9999, 1, 1))
+
+
+def test_record_date_trigger_takes_the_whole_date_field():
+    """Where the dead copy cut ``record.date`` to ten characters, production reads the field whole: a date
+    with a time is not a record date, and the due list says why instead of guessing."""
+    rec = Record("r", "Z109", date="2021-03-04T10:00", year=2021)
+    start, problem = trigger_start(rec, "record-date")
+    assert start is None and "bad date for trigger record-date" in problem
+    due = due_date(rec, RetentionRule(10, trigger="record-date"))
+    assert due.due is None and due.problem == problem and not due.due_by(date(9999, 1, 1))
+    assert trigger_start(Record("r", "Z109", year=2021), "record-date") == (None, "no record date")
 
 
 def test_retention_rule_problems():

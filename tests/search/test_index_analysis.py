@@ -76,3 +76,20 @@ def test_import_is_cheap_and_lazy() -> None:
     code = ("import sys, dangan.index, dangan.index.query; "
             "assert 'whoosh' not in sys.modules and 'opencc' not in sys.modules")
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_token_string_and_term_positions_are_the_tokens() -> None:
+    """What tantivy is fed (``token_string``) is exactly v1's tokens, in order, one per position."""
+    import random
+
+    from dangan.index.text_v1 import term_positions, token_string, tokens
+    from search_corpus_helpers import articles, udhr_blocks
+    texts = ["", "档", "档案管理制度", "PDF格式 and 2021年 年度报告！ ＡＢＣ１２３ x_y", "  spaces\tand\nlines  "]
+    texts += random.Random(3).sample(articles(), 20) + random.Random(4).sample(udhr_blocks(), 20)
+    for text in texts:
+        norm = normalise(text)
+        toks = [t for t, _, _ in tokens(norm)]
+        assert token_string(norm).split(" ") == toks if toks else token_string(norm) == ""
+        assert not any(" " in t or "\t" in t for t in toks)
+        inverted, n = term_positions(norm)
+        assert n == len(toks) and all(toks[p] == t for t, ps in inverted.items() for p in ps)

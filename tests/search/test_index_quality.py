@@ -15,25 +15,11 @@ import pytest
 from dangan.index import IndexDocument, open_index
 from dangan.index.text_v1 import normalise
 
-from conftest import CORPUS, REGULATIONS  # noqa: E402
 
-UDHR = CORPUS / "text" / "UDHR_first_article_all.txt"
+from search_corpus_helpers import articles, udhr_blocks  # noqa: E402,F401
+
 HAN = re.compile(r"[\u4e00-\u9fff]+")
 CJK = re.compile(r"[\u3005\u3007\u3041-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af\uf900-\ufaff]")
-ARTICLE = re.compile(r"^\s*第[一二三四五六七八九十百零〇]+條", re.M)
-
-
-
-def articles() -> list[str]:
-    text = REGULATIONS.read_text(encoding="utf-8", errors="replace")
-    starts = [m.start() for m in ARTICLE.finditer(text)]
-    bounds = [0, *starts, len(text)]
-    return [text[a:b].strip() for a, b in zip(bounds, bounds[1:]) if text[a:b].strip()]
-
-
-def udhr_blocks() -> list[str]:
-    text = UDHR.read_text(encoding="utf-8")
-    return [b.strip() for b in re.split(r"\n\s*\n", text) if b.strip()]
 
 
 def _word_re(q: str) -> re.Pattern[str]:
@@ -49,12 +35,12 @@ def truth(norm_docs: dict[str, str], blanked: dict[str, str], q: str) -> set[str
     return {rid for rid, t in blanked.items() if pat.search(t)}
 
 
-@pytest.fixture(scope="module")
-def corpus(tmp_path_factory: pytest.TempPathFactory):
+@pytest.fixture(scope="module", params=["tantivy", "whoosh"])
+def corpus(tmp_path_factory: pytest.TempPathFactory, request):
     docs = {f"art{i:03d}": t for i, t in enumerate(articles())}
     docs.update({f"udhr{i:03d}": t for i, t in enumerate(udhr_blocks())})
     assert len(docs) > 300
-    ix = open_index(tmp_path_factory.mktemp("quality") / "index")
+    ix = open_index(tmp_path_factory.mktemp("quality") / "index", engine=request.param)
     ix.add(IndexDocument(record_id=rid, content=text) for rid, text in docs.items())
     norm = {rid: normalise(t) for rid, t in docs.items()}
     blanked = {rid: CJK.sub(" ", t) for rid, t in norm.items()}

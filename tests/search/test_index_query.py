@@ -118,3 +118,32 @@ def test_filters_to_sql_folds_like_the_index(db: sqlite3.Connection) -> None:
 
 def test_like_wildcards_are_escaped(db: sqlite3.Connection) -> None:
     assert ids(db, "code:Z109%*") == []
+
+
+def test_title_code_and_meta_fields_parse() -> None:
+    q = parse_query("title:档案管理 code:Z109-WS·2021 meta.counterparty:中国饮料 tag:合同 借阅")
+    assert q.terms == Word("借阅")
+    assert [(f.field, f.op, f.value) for f in q.filters] == [
+        ("title", "contains", "档案管理"), ("code", "prefix", "Z109-WS·2021"),
+        ("meta", "=", ("counterparty", "中国饮料")), ("tag", "=", "合同")]
+    assert parse_query("-meta.对方单位:某公司").filters[0].negate
+    with pytest.raises(UsageError, match="meta.KEY"):
+        parse_query("nosuch:x")
+
+
+def test_title_and_meta_filters_run_on_sqlite() -> None:
+    conn = sqlite3.connect(":memory:")
+    conn.create_function("dangan_fold", 1, fold, deterministic=True)
+    conn.execute("CREATE TABLE records (id TEXT, title TEXT, metadata TEXT)")
+    conn.executemany("INSERT INTO records VALUES (?,?,?)", [
+        ("r1", "檔案管理制度", json.dumps({"counterparty": "中国饮料"}, ensure_ascii=False)),
+        ("r2", "会议纪要", json.dumps({"counterparty": "别家"}, ensure_ascii=False)),
+        ("r3", "100%_done", "{}")])
+
+    def sel(text: str) -> list[str]:
+        where, params = filters_to_sql(parse_query(text).filters, fold="dangan_fold")
+        return [r[0] for r in conn.execute(f"SELECT id FROM records WHERE {where} ORDER BY id", params)]
+    assert sel("title:档案管理") == ["r1"]
+    assert sel("meta.counterparty:中國飲料") == ["r1"]
+    assert sel("-meta.counterparty:中国饮料") == ["r2", "r3"]
+    assert sel("title:100%") == ["r3"] and sel("title:1_0") == [] and sel("title:%_") == ["r3"]

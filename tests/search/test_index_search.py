@@ -1,4 +1,4 @@
-"""Searching a real Whoosh index in tmp_path."""
+"""Searching a real index in tmp_path, on each engine (tantivy and Whoosh)."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -34,8 +34,8 @@ DOCS = [
 
 
 @pytest.fixture()
-def ix(tmp_path: Path) -> SearchIndex:
-    index = open_index(tmp_path / "index")
+def ix(tmp_path: Path, engine: str) -> SearchIndex:
+    index = open_index(tmp_path / "index", engine=engine)
     assert index.add(DOCS) == 4
     yield index
     index.close()
@@ -169,8 +169,8 @@ def test_snippets_mark_hits_and_break_at_sentences(ix: SearchIndex) -> None:
     assert h.snippet_text[s:e] == "檔案管理"
 
 
-def test_snippet_for_a_hit_past_32k_characters(tmp_path: Path) -> None:
-    ix = open_index(tmp_path / "ix")
+def test_snippet_for_a_hit_past_32k_characters(tmp_path: Path, engine: str) -> None:
+    ix = open_index(tmp_path / "ix", engine=engine)
     filler = "这是一段没有关键词的填充文字。" * 4000          # 60K characters
     ix.add([doc("far", filler + "这里提到了借阅登记簿的要求。" + filler)])
     h = ix.search("借阅登记簿").hits[0]
@@ -186,8 +186,8 @@ def test_overlong_query_refused(ix: SearchIndex) -> None:
         ix.search("档案" * 600)
 
 
-def test_chinese_vocabulary_values_are_indexed_canonically(tmp_path: Path) -> None:
-    ix = open_index(tmp_path / "ix")
+def test_chinese_vocabulary_values_are_indexed_canonically(tmp_path: Path, engine: str) -> None:
+    ix = open_index(tmp_path / "ix", engine=engine)
     ix.add([doc("z", "x", secrecy="机密", retention="永久", department="辦公室")])
     assert ids(ix, "secrecy:confidential") == ["z"]
     assert ids(ix, "retention:Y") == ["z"]

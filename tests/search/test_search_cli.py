@@ -337,46 +337,51 @@ def _garble(p: Path) -> None:
 
 
 def _garble_toc(root: Path) -> None:
-    for p in (root / "index").glob("_*.toc"):
-        p.write_bytes(b"garbage\n")
+    (root / "index" / "tantivy" / "meta.json").write_bytes(b"garbage\n")   # tantivy's list of segments
+
+
+def _segments(root: Path) -> list[Path]:
+    """The default engine's (tantivy's) segment files: postings, terms, positions, stored documents."""
+    return sorted(p for p in (root / "index" / "tantivy").iterdir()
+                  if p.suffix in (".idx", ".term", ".pos", ".store", ".fast"))
 
 
 @pytest.mark.parametrize("damage", ["truncate", "garble", "toc"])
 def test_damaged_index_says_run_reindex_and_reindex_repairs_it(small, tmp_path, damage) -> None:
     before = results(small.cli)
     root, cli = copy_of(small, tmp_path)
-    segments = sorted((root / "index").glob("*.seg"))
+    segments = _segments(root)
     assert segments
     if damage == "toc":
         _garble_toc(root)
     else:
         for seg in segments:
             (_truncate if damage == "truncate" else _garble)(seg)
-    files_before = sorted(p.name for p in (root / "index").iterdir())
+    files_before = sorted(p.name for p in (root / "index" / "tantivy").iterdir())
     for q in ("档案", "alpha", "dept:BGS"):
         proc = run_dangan(root, "search", q)
         assert proc.returncode != 0, (q, proc.stdout)
         assert "Traceback" not in proc.stderr
         lines = proc.stderr.strip().splitlines()
         assert len(lines) == 1 and lines[0].startswith("dangan: error:") and "dangan reindex" in lines[0], proc.stderr
-    assert sorted(p.name for p in (root / "index").iterdir()) == files_before     # nothing deleted silently
+    assert sorted(p.name for p in (root / "index" / "tantivy").iterdir()) == files_before  # nothing deleted silently
     res = cli("search", "--count", "alpha", ok=False)
     assert res.exit_code != 0 and "dangan reindex" in res.stderr
     res = cli("reindex")
     assert "index rebuilt: 6 record(s)" in res.stdout
     assert results(cli) == before
-    aside = list((root / "index").glob(".damaged-*"))
-    if damage == "toc":      # too damaged to open: set aside, kept for inspection, and said so
+    aside = list((root / "index" / "tantivy").glob(".damaged-*"))
+    # too damaged to open or clear (always so for a garbled list of segments): set aside, kept for
+    # inspection, and said so; else opened and cleared, the damaged segments simply no longer used
+    if damage == "toc" or aside:
         assert len(aside) == 1 and "moved to" in res.stderr and str(aside[0]) in res.stderr
         assert sorted(p.name for p in aside[0].iterdir()) == sorted(n for n in files_before if not n.startswith("."))
-    else:                    # opened and cleared: the damaged segments are simply no longer used
-        assert aside == []
 
 
 def test_damaged_index_with_pending_updates(small, tmp_path) -> None:
     """Ingest queues an update; the search that would apply it reports the damage, then reindex catches up."""
     root, cli = copy_of(small, tmp_path)
-    for seg in (root / "index").glob("*.seg"):
+    for seg in _segments(root):
         _truncate(seg)
     p = tmp_path / "late.txt"
     p.write_text("A late arrival: quetzalcoatl.", encoding="utf-8")
@@ -521,3 +526,61 @@ def test_extracted_text_is_a_derivative_in_the_ocfl_version(small, tmp_path) -> 
     inv = json.loads(invs[0].read_text())
     paths = {lp for lps in inv["versions"][inv["head"]]["state"].values() for lp in lps}
     assert "content/.dangan/text/hello.pdf.txt" in paths or ".dangan/text/hello.pdf.txt" in paths, paths
+
+
+# --- fields and the ls options (issue 15) ---------------------------------------------
+
+def test_search_takes_the_ls_options(small) -> None:
+    assert small.search("--dept", "BGS", "档案") == small.search("dept:BGS", "档案") == {"meeting", "report"}
+    assert small.search("--dept", "XZ", "--year", "2020", "alpha") == {"contract"}
+    assert small.search("--volume", "V3", "alpha") == {"policy"}
+    assert small.search("--secrecy", "internal", "档案") == {"meeting"}
+    assert small.search("--category", "SX", "-nothingatall") == {"report"}
+    assert small.search("--dept", "BGS", "alpha") == set()
+
+
+def test_title_code_tag_and_meta_fields(tmp_path) -> None:
+    root = tmp_path / "archive"
+    cli = new_archive(root)
+    src = tmp_path / "in"
+    src.mkdir()
+    made = {}
+    for name, text, flags in [
+            ("supply", "供货合同全文。", ["--title", "饮料供货合同", "--tag", "合同", "--meta", "counterparty=中国饮料有限公司"]),
+            ("lease", "租赁合同全文。", ["--title", "房屋租赁", "--tag", "租赁", "--meta", "counterparty=北京房产"]),
+            ("memo", "关于饮料合同的备忘。", ["--title", "备忘录"])]:
+        p = src / f"{name}.txt"
+        p.write_text(text, encoding="utf-8")
+        made[name] = json.loads(cli("ingest", "--json", p, "--dept", "BGS", "--category", "WS", "--year", "2024",
+                                    *flags).stdout)["record_id"]
+    back = {v: k for k, v in made.items()}
+
+    def found(*q: str) -> set[str]:
+        return {back[i] for i in ids_of(cli("search", "--json", *q))}
+    assert found("title:合同") == {"supply"}                         # memo has 合同 in its text only
+    assert found("合同") == {"supply", "lease", "memo"}
+    assert found("meta.counterparty:中國飲料有限公司") == {"supply"}   # Traditional finds Simplified
+    assert found("合同", "-meta.counterparty:中国饮料有限公司") == {"lease", "memo"}
+    assert found("tag:租赁") == {"lease"}
+    codes = {k: json.loads(cli("show", "--json", v).stdout)["archival_code"] for k, v in made.items()}
+    prefix = codes["supply"].rsplit("-", 1)[0]                        # fonds, class, year, retention, dept
+    assert found(f"code:{prefix}") == {"supply", "lease", "memo"}
+    assert found(f"code:{codes['lease']}") == {"lease"}
+
+
+# --- cold start (issue 15): a read-only command imports only what it needs --------------
+
+def test_search_imports_neither_watcher_backups_pluggy_nor_extractors(small) -> None:
+    probe = ("import runpy, sys\n"
+             "sys.argv = ['dangan', '--archive', sys.argv[1], '--as', 'tester', 'search', '档案']\n"
+             "try:\n    runpy.run_module('dangan', run_name='__main__')\n"
+             "except SystemExit as e:\n    assert not e.code, e.code\n"
+             "print('MODULES', ' '.join(sorted(sys.modules)))\n")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("DANGAN_")}
+    out = subprocess.run([sys.executable, "-c", probe, str(small.root)], capture_output=True, text=True, env=env,
+                         timeout=120, check=True).stdout
+    loaded = set(out.split("MODULES", 1)[1].split())
+    assert "tantivy" in loaded and "whoosh" not in loaded                 # the default engine, only it
+    for prefix in ("pluggy", "watchdog", "dangan.core.watch", "dangan.core.backup", "dangan.repository.backup",
+                   "dangan.core.store.extraction", "pypdf", "docx", "openpyxl", "PIL", "asyncio", "http.client"):
+        assert not any(m == prefix or m.startswith(prefix + ".") for m in loaded), prefix

@@ -70,13 +70,17 @@ class Archived:
 
 
 @pytest.fixture(scope="module")
-def archived(tmp_path_factory) -> Archived:
+def ingested(tmp_path_factory) -> Archived:
     from dangan.core.kernel.actor import Actor
     from dangan.core.archive import Archive
 
     base = tmp_path_factory.mktemp("quality")
     root = base / "archive"
     Archive.init(root, fonds="Z109", name="测试公司", actor=Actor("tester", "tester")).close()
+    with open(root / "dangan.toml", "a", encoding="utf-8") as f:
+        # one record per corpus file: barcode-fax-image.pdf's PATCH-T sheet would split it (issue 18.1,
+        # tested in tests/store/test_scan_separators.py)
+        f.write("\n[separators]\nenabled = false\n")
     cli = Cli(root)
     # Neutral file names (c001.pdf …), so that words in the corpus's own file names do not
     # blur what is found by content; the extension stays (MIME cross-check).
@@ -111,6 +115,25 @@ def archived(tmp_path_factory) -> Archived:
         a.text[rid] = "\n\n".join(p.read_text(encoding="utf-8") for p in texts)
     yield a
     assert_store_valid(root / "store")
+
+
+@pytest.fixture(scope="module", params=["tantivy", "whoosh"])
+def archived(ingested: Archived, request, tmp_path_factory) -> Archived:
+    """The same archive searched on each engine: tantivy (default), then a copy switched to Whoosh and
+    reindexed, so the whole quality suite runs over both."""
+    if request.param == "tantivy":
+        return ingested
+    root = tmp_path_factory.mktemp("quality-whoosh") / "archive"
+    shutil.copytree(ingested.root, root)
+    with open(root / "dangan.toml", "a", encoding="utf-8") as fh:
+        fh.write('\n[index]\nengine = "whoosh"\n')
+    cli = Cli(root)
+    assert f"index rebuilt: {len(ingested.by_source)} record(s)" in cli("reindex").stdout
+    assert not (root / "index" / "tantivy").exists()
+    a = Archived(cli, root)
+    a.by_source, a.text, a.fields, a.extraction = ingested.by_source, ingested.text, ingested.fields, \
+        ingested.extraction
+    return a
 
 
 def ingest_in_two_processes(root: Path, paths: list[str]) -> list[str]:

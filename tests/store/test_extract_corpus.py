@@ -115,7 +115,7 @@ def test_media_metadata(results):
     ogg = results["audio/composer.ogg"].metadata
     assert ogg["samplerate"] == 44100 and ogg["channels"] == 2 and 3 < ogg["duration"] < 4
     mp4 = results["video/sample.mp4"].metadata
-    assert (mp4["width"], mp4["height"]) == (190, 240) and mp4["codec"] == "mp4v"
+    assert (mp4["width"], mp4["height"]) == (190, 240) and (mp4["codec"], mp4["codec_id"]) == ("MPEG-4 Visual", "mp4v-20")
     assert results["video/png.mov"].metadata["width"] == 320
     assert results["video/sample.avi"].metadata["height"] == 60
 

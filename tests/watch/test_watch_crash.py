@@ -163,7 +163,7 @@ def test_published_but_not_committed_is_adopted_once(archive_root, tmp_path, mon
     drop = tmp_path / "drop"
     f = write(drop / "c.txt", "published, not committed")
     digest = sha512(f)
-    monkeypatch.setattr("dangan.core.store.ingest.Ingestor._after_failure", lambda self, rid: None)
+    monkeypatch.setattr("dangan.core.store.new_version.settle_after_failure", lambda archive, rid: None)
     _start_dead(archive_root, drop, monkeypatch, "dangan.core.catalogue.records.insert_record")
     assert digests(archive_root) == [] and query(archive_root, "SELECT count(*) FROM ingest_intents")[0][0] == 1
     with watching(archive_root, folder(drop, duplicates="archive")) as w:

@@ -32,6 +32,7 @@ from dangan.core.backup import restore as backup_restore
 from dangan.core.backup import verify as backup_verify
 from dangan.core.backup.lock import break_lock, repository_lock
 from dangan.repository.backup.repo import Repository, init_repository, open_repository, read_config, utcnow
+from dangan.core.kernel.clock import utc_now
 
 if TYPE_CHECKING:
     from dangan.core.archive import Archive
@@ -42,15 +43,15 @@ DEFAULT_INTERVAL_HOURS = 24.0
 
 
 # -- which repository ------------------------------------------------------------------
-def configured_repo(archive: Archive) -> str | None:
+def configured_repo(archive: Archive | None) -> str | None:
     return (archive.config.raw.get("backup") or {}).get("repo") if archive is not None else None
 
 
-def target_for(archive: Archive, spec: str | None) -> BackupTarget:
+def target_for(archive: Archive | None, spec: str | None) -> BackupTarget:
     if spec:                                     # from the command line: relative to the working directory
         return open_target(str(spec))
     spec = configured_repo(archive)
-    if not spec:
+    if not spec or archive is None:
         raise UsageError("which backup repository? give --repo TARGET or set [backup] repo = \"...\" in dangan.toml")
     return open_target(str(spec), base=archive.root)          # from dangan.toml: relative to the archive
 
@@ -65,14 +66,14 @@ def register(archive: Archive, repo: Repository) -> None:
                      " DO UPDATE SET location = excluded.location", (repo.id, repo.location, utcnow()))
 
 
-def init(archive: Archive, spec: str | None, passphrase: bytes) -> Repository:
+def init(archive: Archive | None, spec: str | None, passphrase: bytes) -> Repository:
     repo = init_repository(target_for(archive, spec), passphrase)
     if archive is not None:
         register(archive, repo)
     return repo
 
 
-def open_repo(archive: Archive, spec: str | None, passphrase: bytes) -> Repository:
+def open_repo(archive: Archive | None, spec: str | None, passphrase: bytes) -> Repository:
     repo = open_repository(target_for(archive, spec), passphrase)
     if archive is not None:
         register(archive, repo)
@@ -80,7 +81,7 @@ def open_repo(archive: Archive, spec: str | None, passphrase: bytes) -> Reposito
 
 
 @contextmanager
-def _run(archive: Archive, repo: Repository, op: str) -> Iterator[dict]:
+def _run(archive: Archive | None, repo: Repository, op: str) -> Iterator[dict]:
     """Hold the lock for ``op`` and record the run (success or failure) in ``backup_runs``."""
     started = utcnow()
     info: dict = {}
@@ -93,7 +94,7 @@ def _run(archive: Archive, repo: Repository, op: str) -> Iterator[dict]:
     _record_run(archive, repo, op, started, "success", info.get("snapshot"), info.get("message", ""))
 
 
-def _record_run(archive: Archive, repo, op, started, outcome, snapshot, message) -> None:
+def _record_run(archive: Archive | None, repo, op, started, outcome, snapshot, message) -> None:
     if archive is None:
         return
     with archive.transaction() as conn:
@@ -102,7 +103,7 @@ def _record_run(archive: Archive, repo, op, started, outcome, snapshot, message)
                      (repo.id, repo.location, op, started, utcnow(), outcome, snapshot, message[:500]))
 
 
-def _settle_purges(archive: Archive, repo: Repository) -> dict | None:
+def _settle_purges(archive: Archive | None, repo: Repository) -> dict | None:
     return backup_purge.run_pending(archive, repo) if archive is not None else None
 
 
@@ -123,7 +124,7 @@ def list_snapshots(repo: Repository) -> list[dict]:
     return [backup_create.summary(repo.load_snapshot(sid)) for sid in repo.snapshot_ids()]
 
 
-def verify(archive: Archive, repo: Repository, *, read_data: bool = False, sample: float | None = None) -> dict:
+def verify(archive: Archive | None, repo: Repository, *, read_data: bool = False, sample: float | None = None) -> dict:
     if sample is not None and not 0 < sample <= 100:
         raise UsageError("--sample takes a percentage between 0 and 100, e.g. 10%")
     with _run(archive, repo, "verify") as info:
@@ -132,7 +133,7 @@ def verify(archive: Archive, repo: Repository, *, read_data: bool = False, sampl
     return report
 
 
-def restore_to(archive: Archive, repo: Repository, snapshot: str, dest: Path, actor=None) -> dict:
+def restore_to(archive: Archive | None, repo: Repository, snapshot: str, dest: Path, actor=None) -> dict:
     with _run(archive, repo, "restore") as info:
         _settle_purges(archive, repo)
         if archive is not None:
@@ -159,7 +160,7 @@ def restore_record(archive: Archive, repo: Repository, snapshot: str, ref: str) 
         return backup_restore.restore_record(archive, repo, sid, ref)
 
 
-def prune(archive: Archive, repo: Repository, policy: backup_prune.Policy, *, dry_run: bool = False) -> dict:
+def prune(archive: Archive | None, repo: Repository, policy: backup_prune.Policy, *, dry_run: bool = False) -> dict:
     with _run(archive, repo, "prune") as info:
         result = backup_prune.prune(repo, policy, dry_run=dry_run)
         info["message"] = f"removed {len(result['removed'])}"
@@ -171,7 +172,7 @@ def purge(archive: Archive, repo: Repository, *, everything: bool = False) -> di
         return backup_purge.run_pending(archive, repo, everything=everything)
 
 
-def unlock(archive: Archive, spec: str | None) -> dict | None:
+def unlock(archive: Archive | None, spec: str | None) -> dict | None:
     target = target_for(archive, spec)
     read_config(target)
     holder = break_lock(target)
@@ -241,7 +242,7 @@ def backup_status(archive: Archive) -> dict:
     age = None
     if good is not None:
         finished = dt.datetime.fromisoformat(good["finished"].replace("Z", "+00:00"))
-        age = (dt.datetime.now(dt.timezone.utc) - finished).total_seconds() / 3600
+        age = (utc_now() - finished).total_seconds() / 3600
     configured = bool(cfg.get("repo")) or repos > 0
     overdue = configured and (age is None or age > interval)
     if good is None:

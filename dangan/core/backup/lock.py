@@ -19,35 +19,10 @@ from typing import Iterator
 from dangan.errors import LockTimeout, NotFound
 from dangan.repository.backup.target import BackupTarget
 from dangan.repository.backup.repo import utcnow
+from dangan.repository.fsutil import pid_alive, process_start
 
 LOCK = "locks/repo"
 log = logging.getLogger("dangan.backup")
-
-
-def _start_time(pid: int) -> str | None:
-    """The process's start time in clock ticks since boot (Linux), or None if unknown/gone."""
-    try:
-        with open(f"/proc/{pid}/stat", "rb") as fh:
-            stat = fh.read().decode(errors="replace")
-    except (FileNotFoundError, ProcessLookupError):
-        return None
-    except OSError:
-        return None
-    return stat.rsplit(")", 1)[1].split()[19]
-
-
-def _alive(pid: int, start: str | None) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        pass
-    if start is not None:
-        now = _start_time(pid)
-        if now is not None and now != start:
-            return False             # the pid was reused by another process
-    return True
 
 
 def read_lock(target: BackupTarget) -> dict | None:
@@ -68,7 +43,7 @@ def repository_lock(target: BackupTarget, op: str, *, warn=None) -> Iterator[dic
     """Hold the repository's lock for ``op``; raise LockTimeout (exit 9) if another holds it."""
     warn = warn or (lambda msg: log.warning(msg))
     pid = os.getpid()
-    me = {"pid": pid, "host": socket.gethostname(), "start": _start_time(pid), "op": op, "time": utcnow()}
+    me = {"pid": pid, "host": socket.gethostname(), "start": process_start(pid), "op": op, "time": utcnow()}
     mine = json.dumps(me).encode()
     for _attempt in range(5):
         if target.create_exclusive(LOCK, mine):
@@ -80,7 +55,7 @@ def repository_lock(target: BackupTarget, op: str, *, warn=None) -> Iterator[dic
             raise LockTimeout(f"the backup repository {target.location} is locked by {describe(holder)}; "
                               "a lock held on another host is never broken automatically: if that process is "
                               "gone, run `dangan backup unlock`")
-        if _alive(int(holder.get("pid", -1)), holder.get("start")):
+        if pid_alive(int(holder.get("pid", -1)), holder.get("start")):
             raise LockTimeout(f"the backup repository {target.location} is busy: locked by {describe(holder)}")
         warn(f"dangan: breaking the stale lock of {target.location}: {describe(holder)} is no longer running")
         if read_lock(target) == holder:

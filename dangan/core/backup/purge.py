@@ -25,6 +25,7 @@ from dangan.errors import UsageError
 from dangan.core.backup.create import _Uploads, object_entry, serialize
 from dangan.core.backup.prune import sweep
 from dangan.repository.backup.repo import Repository, utcnow
+from dangan.core.catalogue.outbox import queue_index
 
 if TYPE_CHECKING:
     from dangan.core.archive import Archive
@@ -60,7 +61,7 @@ def rewrite_catalogue(data: bytes, live: sqlite3.Connection, rids: list[str]) ->
                 rows = live.execute(f"SELECT {names} FROM {table} WHERE {key} = ?", (rid,)).fetchall()
                 mem.executemany(f"INSERT INTO {table} ({names}) VALUES ({', '.join('?' * len(cols))})",
                                 [tuple(r) for r in rows])
-            mem.execute("INSERT INTO index_outbox (record_id, op, queued) VALUES (?, 'delete', ?)", (rid, utcnow()))
+            queue_index(mem, rid, "delete")
         return serialize(mem)
     finally:
         mem.close()

@@ -31,6 +31,7 @@ from dangan.repository.fsutil import fsync_dir
 from dangan.repository.fsutil import rename_in
 from dangan.repository.ocfl import vnum
 from dangan.repository.backup.repo import BlobDamaged, Repository
+from dangan.core.catalogue.outbox import queue_index
 
 if TYPE_CHECKING:
     from dangan.core.archive import Archive
@@ -140,8 +141,7 @@ def restore_record(archive: Archive, repo: Repository, snap_id: str, ref: str) -
     with archive.transaction() as conn:
         if row is None or row["version"] != head or outcome == "restored":
             adopt(archive, conn, rid)
-            conn.execute("INSERT INTO index_outbox (record_id, op, queued) VALUES (?, 'upsert', datetime('now'))",
-                         (rid,))
+            queue_index(conn, rid)
         archive.audit(conn, "record.restore", rid, details={"snapshot": snap_id, "repository": repo.id,
                                                             "outcome": outcome, "files": repaired})
     from dangan.core.search.indexing import drain

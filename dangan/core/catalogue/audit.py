@@ -13,8 +13,9 @@ import hashlib
 import json
 import sqlite3
 from dataclasses import dataclass
-from datetime import datetime, timezone
 from typing import Any, Iterator
+
+from dangan.core.kernel.clock import utc_text
 
 GENESIS = "0" * 64
 
@@ -34,11 +35,13 @@ PREMIS = {
     "record.approve": "metadata modification",
     "volume.unlock": "decryption",
     "audit.acknowledge": "metadata modification",
+    "record.identify": "format identification",
 }
 
 
 def utcnow() -> str:
-    return datetime.now(timezone.utc).isoformat(timespec="microseconds").replace("+00:00", "Z")
+    """An audit event's time: the catalogue's UTC text, to the microsecond (``kernel.clock``)."""
+    return utc_text(timespec="microseconds")
 
 
 def canonical(details: dict[str, Any] | None) -> str:
@@ -86,15 +89,21 @@ def append(conn: sqlite3.Connection, *, actor: str, action: str, obj: str = "", 
 
 
 def events(conn: sqlite3.Connection, *, obj: str | None = None, action: str | None = None,
-           limit: int | None = None) -> Iterator[AuditEvent]:
+           limit: int | None = None, actor: str | None = None, outcome: str | None = None,
+           since: str | None = None, until: str | None = None) -> Iterator[AuditEvent]:
+    """Events oldest first; ``since``/``until`` are days (YYYY-MM-DD), both included."""
     sql = "SELECT * FROM audit"
     where, params = [], []
-    if obj:
-        where.append("object = ?")
-        params.append(obj)
-    if action:
-        where.append("action = ?")
-        params.append(action)
+    for col, val in (("object", obj), ("action", action), ("actor", actor), ("outcome", outcome)):
+        if val:
+            where.append(f"{col} = ?")
+            params.append(val)
+    if since:
+        where.append("substr(time, 1, 10) >= ?")
+        params.append(since)
+    if until:
+        where.append("substr(time, 1, 10) <= ?")
+        params.append(until)
     if where:
         sql += " WHERE " + " AND ".join(where)
     sql += " ORDER BY seq"

@@ -289,6 +289,58 @@ MIGRATIONS: list[str] = [
     ALTER TABLE audit_head ADD COLUMN mac TEXT NOT NULL DEFAULT '';
     CREATE INDEX records_piece ON records(piece_class, piece);
     """,
+    # 12: PRONOM format identification (issue 18): each file's PUID, format name and how it was found
+    #    (signature, container, extension, none); NULL where identification did not run (sealed, older rows)
+    """
+    ALTER TABLE files ADD COLUMN puid TEXT;
+    ALTER TABLE files ADD COLUMN format_name TEXT;
+    ALTER TABLE files ADD COLUMN format_basis TEXT;
+    CREATE INDEX files_puid ON files(puid);
+    """,
+    # 13: dangan serve (issue 16): web passwords (argon2id hashes), server-side sessions (stored as sha256 of the
+    #    cookie), failed sign-ins (throttling), API tokens (stored as sha256, with scopes and expiry), and the
+    #    Idempotency-Key of each API ingest (core/policy/credentials.py)
+    """
+    CREATE TABLE web_passwords (
+        user TEXT PRIMARY KEY, hash TEXT NOT NULL, set_at TEXT NOT NULL, set_by TEXT NOT NULL
+    );
+    CREATE TABLE web_sessions (
+        id_hash TEXT PRIMARY KEY, user TEXT NOT NULL, csrf TEXT NOT NULL,
+        created TEXT NOT NULL, expires TEXT NOT NULL, ended_at TEXT
+    );
+    CREATE INDEX web_sessions_user ON web_sessions(user);
+    CREATE TABLE signin_failures (user TEXT NOT NULL, at TEXT NOT NULL);
+    CREATE INDEX signin_failures_user ON signin_failures(user, at);
+    CREATE TABLE api_tokens (
+        id TEXT PRIMARY KEY, user TEXT NOT NULL, hash TEXT NOT NULL UNIQUE, scopes TEXT NOT NULL,
+        created TEXT NOT NULL, created_by TEXT NOT NULL, expires TEXT NOT NULL, revoked_at TEXT, last_used TEXT
+    );
+    CREATE TABLE idempotency_keys (
+        user TEXT NOT NULL, key TEXT NOT NULL, request_digest TEXT NOT NULL, record_id TEXT,
+        created TEXT NOT NULL, PRIMARY KEY (user, key)
+    );
+    """,
+    # 14: a volume's life (issue 19.2): its filer (立卷人) and checker (检查人), notes for the reference
+    #     sheet, and closing (封卷: no more records filed in)
+    """
+    ALTER TABLE volumes ADD COLUMN filer TEXT;
+    ALTER TABLE volumes ADD COLUMN checker TEXT;
+    ALTER TABLE volumes ADD COLUMN notes TEXT NOT NULL DEFAULT '';
+    ALTER TABLE volumes ADD COLUMN closed_at TEXT;
+    ALTER TABLE volumes ADD COLUMN closed_by TEXT;
+    """,
+    # 15: physical locations (issue 19.3): the tree 库房 → 架 → 层 → 盒 and the box each paper original is in
+    """
+    CREATE TABLE locations (
+        id TEXT PRIMARY KEY, kind TEXT NOT NULL, name TEXT NOT NULL, parent TEXT REFERENCES locations(id),
+        barcode TEXT UNIQUE, created TEXT NOT NULL, created_by TEXT NOT NULL
+    );
+    CREATE TABLE record_locations (
+        record_id TEXT PRIMARY KEY, box TEXT NOT NULL REFERENCES locations(id),
+        placed TEXT NOT NULL, placed_by TEXT NOT NULL
+    );
+    CREATE INDEX record_locations_box ON record_locations(box);
+    """,
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -13,11 +13,11 @@ the store.
 """
 from __future__ import annotations
 
-import datetime as dt
 import sqlite3
 from pathlib import Path
 
 from dangan.errors import IntegrityError
+from dangan.core.kernel.clock import utc_now
 
 SQLITE_CORRUPT, SQLITE_NOTADB = 11, 26
 REPAIR = "run `dangan rebuild-catalogue` (it sets the damaged file aside and rebuilds from the store)"
@@ -105,7 +105,7 @@ def check_pages(conn: sqlite3.Connection, path: Path) -> None:
 
 def set_aside(path: Path) -> Path:
     """Rename ``path`` and its -wal/-shm to ``<name>.damaged-<UTC time>[-wal|-shm]``; returns the new path."""
-    stamp = dt.datetime.now(dt.timezone.utc).strftime("%Y%m%dT%H%M%S%fZ")
+    stamp = utc_now().strftime("%Y%m%dT%H%M%S%fZ")
     target = path.with_name(f"{path.name}.damaged-{stamp}")
     for suffix in ("-wal", "-shm", ""):
         src = path.with_name(path.name + suffix)

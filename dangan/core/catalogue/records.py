@@ -105,9 +105,9 @@ def insert_version(conn: sqlite3.Connection, rec: Record, *, actor: str, message
                  (rec.id, rec.version, rec.updated, actor, message))
     conn.executemany(
         "INSERT INTO files (record_id, version, path, role, size, sha512, mime, mime_by_extension, mime_mismatch,"
-        " original_name) VALUES (?,?,?,?,?,?,?,?,?,?)",
+        " original_name, puid, format_name, format_basis) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
         [(rec.id, rec.version, f.path, f.role, f.size, f.sha512, f.mime, f.mime_by_extension, int(f.mime_mismatch),
-          original_names.get(f.path, f.path)) for f in rec.files])
+          original_names.get(f.path, f.path), f.puid, f.format_name, f.format_basis) for f in rec.files])
 
 
 def row_to_record(conn: sqlite3.Connection, row: sqlite3.Row, *, with_files: bool = True) -> Record:
@@ -129,7 +129,8 @@ def files_of(conn: sqlite3.Connection, record_id: str, version: int) -> list[Rec
     rows = conn.execute("SELECT * FROM files WHERE record_id = ? AND version = ? ORDER BY role != 'main', path",
                         (record_id, version))
     return [RecordFile(path=r["path"], role=r["role"], size=r["size"], sha512=r["sha512"], mime=r["mime"],
-                       mime_by_extension=r["mime_by_extension"], mime_mismatch=bool(r["mime_mismatch"]))
+                       mime_by_extension=r["mime_by_extension"], mime_mismatch=bool(r["mime_mismatch"]),
+                       puid=r["puid"], format_name=r["format_name"], format_basis=r["format_basis"])
             for r in rows]
 
 

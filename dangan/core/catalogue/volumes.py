@@ -19,6 +19,7 @@ from pathlib import Path
 
 from dangan.errors import CryptoError, NotFound, UsageError
 from dangan.model import is_confidential, normalise_secrecy, secrecy_rank
+from dangan.core.kernel.clock import utc_text
 
 
 @dataclass(frozen=True)
@@ -147,7 +148,7 @@ def create_volume(archive, name: str, secrecy: str, *, title: str = "", departme
         conn.execute("INSERT INTO volumes (name, id, title, department, category, year, retention, secrecy,"
                      " confidential, public_key, created, created_by) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
                      (name, vid, title, department, category, year, retention, secrecy, int(confidential),
-                      public.hex() if public else None, _now(), archive.actor.name))
+                      public.hex() if public else None, utc_text(), archive.actor.name))
         archive.audit(conn, "volume.create", name, details={"volume_id": vid, "secrecy": secrecy,
                                                             "confidential": confidential})
     return require_volume(archive, name)
@@ -160,12 +161,32 @@ def ensure_plain_volume(conn, archive, name: str, rec) -> None:
     conn.execute("INSERT INTO volumes (name, id, title, department, category, year, retention, secrecy,"
                  " confidential, created, created_by) VALUES (?,?,?,?,?,?,?,?,0,?,?)",
                  (name, "v" + secrets.token_hex(8), "", rec.department, rec.category, rec.year, rec.retention,
-                  "internal" if rec.secrecy == "internal" else "public", _now(), archive.actor.name))
+                  "internal" if rec.secrecy == "internal" else "public", utc_text(), archive.actor.name))
     archive.audit(conn, "volume.create", name, details={"implicit": True})
+
+
+def closed_at(archive, name: str | None) -> str | None:
+    """When the volume was closed (封卷), or None while it is open (or does not exist)."""
+    if not name:
+        return None
+    row = archive.conn.execute("SELECT closed_at FROM volumes WHERE name = ?", (name,)).fetchone()
+    return row["closed_at"] if row else None
+
+
+def refuse_if_closed(archive, name: str | None, what: str) -> None:
+    when = closed_at(archive, name)
+    if when:
+        from dangan.errors import WrongState
+        raise WrongState(f"volume {name!r} was closed (封卷) at {when[:16]}: {what} it until it is re-opened "
+                         f"(`dangan volume reopen {name} --reason ...`, audited)")
 
 
 def file_into(archive, rec, volume: Volume | None) -> None:
     """Apply the volume rules to a record before it is archived (may refuse)."""
+    if volume is not None:
+        refuse_if_closed(archive, volume.name, "no record is filed into")
+    elif rec.volume:
+        refuse_if_closed(archive, rec.volume, "no record is filed into")
     if volume is None:
         if is_confidential(rec.secrecy):
             raise UsageError(f"{rec.secrecy} records must be filed into a confidential volume: "
@@ -192,6 +213,9 @@ def check_refiling(archive, rec, volume: str | None, secrecy: str, *, sealed: bo
     """
     if volume == rec.volume and secrecy == rec.secrecy:
         return
+    if volume != rec.volume:
+        refuse_if_closed(archive, rec.volume, "no record is moved out of")
+        refuse_if_closed(archive, volume, "no record is moved into")
     if sealed:
         raise UsageError(f"record {rec.id} is sealed in the confidential volume {rec.volume!r}: moving it out or "
                          "between volumes, or changing its secrecy, is not a revision: it needs re-filing "
@@ -305,7 +329,3 @@ def export_keys(archive, names: list[str], dest: Path, *, passphrase: bytes | No
 
 def _kdf_name(ks) -> str:
     return str(getattr(ks, "kdf_name", ""))
-
-
-def _now() -> str:
-    return dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds").replace("+00:00", "Z")

@@ -53,6 +53,10 @@ class PlainProtection:
     def add_text(self, draft, lp: str, text: str, version: int) -> None:
         draft.add_bytes(text_path(lp), text.encode("utf-8"))
 
+    def add_derivative(self, draft, path: str, data: bytes, version: int) -> None:
+        """A derivative file (a PDF/A copy) under ``.dangan/``."""
+        draft.add_bytes(path, data)
+
     def stored(self, rec: Record, names: dict[str, str], plain: dict[str, tuple[int, str]],
                message: str | None = None) -> tuple[Record, dict]:
         return rec, names
@@ -92,6 +96,10 @@ class SealedProtection:
         tp = text_path(lp)
         draft.add_bytes(tp, encrypt_bytes(text.encode("utf-8"), self.key, self._binding(version, tp)))
 
+    def add_derivative(self, draft, path: str, data: bytes, version: int) -> None:
+        from dangan.repository.crypto import encrypt_bytes
+        draft.add_bytes(path, encrypt_bytes(data, self.key, self._binding(version, path)))
+
     def stored(self, rec: Record, names: dict[str, str], plain: dict[str, tuple[int, str]],
                message: str | None = None) -> tuple[Record, dict]:
         """The record as store and catalogue may hold it; the rest goes into ``self.sealed``
@@ -104,7 +112,8 @@ class SealedProtection:
                              "size": plain.get(f.path, (f.size, None))[0],
                              PLAINTEXT_DIGEST: plain.get(f.path, (f.size, None))[1]} for f in rec.files]
         self.sealed = seal(payload, self.key, self._binding(rec.version, "metadata.json"))
-        files = [replace(f, mime=OPAQUE_MIME, mime_by_extension=None, mime_mismatch=False) for f in rec.files]
+        files = [replace(f, mime=OPAQUE_MIME, mime_by_extension=None, mime_mismatch=False, puid=None, format_name=None,
+                         format_basis=None) for f in rec.files]
         shown = replace(rec, title="", tags=[], metadata={}, extraction={}, files=files)
         return shown, {f.path: f.path for f in files}
 

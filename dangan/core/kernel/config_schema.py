@@ -229,9 +229,11 @@ SCHEMA: dict[str, Spec] = {
         "timeout_seconds": Number(minimum=0, exclusive=True, unit="seconds"),
         "memory_mb": Int(minimum=16),
         "tesseract": Str(nonempty=True),
+        "thumbnail_px": Int(minimum=0),             # longer side of PNG thumbnails (derivatives); 0: none
     }),
     "plugins": Table({"enabled": StrList(), "disabled": StrList()}),
     "ingest": Table({"jobs": Int(minimum=1), "max_file_mb": Number(unit="MiB")}),    # max_file_mb ≤ 0: no limit
+    "index": Table({"engine": Choice(("tantivy", "whoosh"))}),       # the search engine (core.search.indexing)
     "departments": Free(),                          # department code → its name (declares the departments)
     "policy": Table({
         "loan_required_from": Str(nonempty=True),   # a secrecy level, or "none"
@@ -243,13 +245,25 @@ SCHEMA: dict[str, Spec] = {
     "lending": Table({"max_days": POSITIVE_DAYS, "default_days": POSITIVE_DAYS}),
     "disposition": Table({"approver_roles": Either((Str(nonempty=True), StrList()))}),
     "inspection": Table({"months": Int(minimum=1)}),
+    "formats": Table({"identify": Bool(), "preservation": StrList()}),    # PRONOM identification, format policy
     "alerts": Table({"notify_command": Str()}),
+    "serve": Table({                                # dangan serve (issue 16; core/policy/credentials.py)
+        "session_hours": Int(minimum=1), "signin_failures": Int(minimum=1), "signin_window_minutes": Int(minimum=1),
+        "max_upload_mb": Int(minimum=1), "secure_cookies": Bool(),
+    }),
     "watch": Table({
         "settle_seconds": Number(minimum=0, unit="seconds"),
         "rescan_seconds": Number(minimum=0, exclusive=True, unit="seconds"),
         "poll": Bool(), "duplicates": WATCH_FOLDER.keys["duplicates"], "after": WATCH_FOLDER.keys["after"],
         "folders": ArrayOf(WATCH_FOLDER),
     }),
+    "separators": Table({"enabled": Bool(), "barcode": Str(nonempty=True), "dpi": Int(minimum=36),
+                         "max_pages": Int(minimum=2), "prefixes": Free()}),
+    "pdfa": Table({"enabled": Choice(("auto", "on", "off")), "languages": Str(nonempty=True),
+                   "sealed": Choice(("memory", "off"))}),
+    "antivirus": Table({"enabled": Choice(("auto", "on", "off")), "socket": Str(), "database": Str(),
+                        "clamscan": Str(nonempty=True), "timeout_seconds": Number(minimum=0, exclusive=True,
+                                                                                  unit="seconds")}),
     "users": TablesOf(Table({"display_name": Str(), "department": Str(), "roles": StrList(),
                              "clearance": Str(nonempty=True)})),
 }

@@ -96,10 +96,6 @@ class Classifier:
         return alerts
 
 
-#: Shipped department plugins that implement ``dangan_access`` (tests/cli/test_cli_speed_rules.py keeps this true).
-ACCESS_DEPARTMENTS = frozenset({"construction", "customer_confidentiality"})
-
-
 def access_rules_possible(archive) -> bool:
     """Could any plugin have an access rule?  Answered without loading plugins when it can be.
 
@@ -110,8 +106,9 @@ def access_rules_possible(archive) -> bool:
         return archive.plugins.implements("dangan_access")
     if archive.extra_plugins:
         return True
-    enabled = set(archive.config.plugins_enabled or ()) - set(archive.config.plugins_disabled)
-    if enabled & ACCESS_DEPARTMENTS or any((archive.root / "plugins").glob("*.py")):
+    from dangan.plugins.shipped import BUILTIN, shipped_implementing
+    on = (BUILTIN | set(archive.config.plugins_enabled or ())) - set(archive.config.plugins_disabled)
+    if on & shipped_implementing("dangan_access") or any((archive.root / "plugins").glob("*.py")):
         return True
     return _entry_points_present()
 

@@ -15,28 +15,23 @@ import subprocess
 from typing import Any
 
 from dangan.errors import NotFound, UsageError
-
-
-def _iso(t: dt.datetime) -> str:
-    if t.tzinfo is None:
-        t = t.replace(tzinfo=dt.timezone.utc)
-    return t.astimezone(dt.timezone.utc).isoformat(timespec="seconds").replace("+00:00", "Z")
+from dangan.core.kernel.clock import utc_text
 
 
 def store_alerts(archive, alerts) -> list[str]:
     """Store new alerts (idempotent by id), audit them, then notify; returns the new ids."""
     new = []
-    now = _iso(dt.datetime.now(dt.timezone.utc))
+    now = utc_text()
     with archive.transaction() as conn:
         for a in alerts:
             cur = conn.execute(
                 "INSERT OR IGNORE INTO alerts (id, record_id, kind, message, due_at, recipient, plugin, raised_at)"
-                " VALUES (?,?,?,?,?,?,?,?)", (a.id, a.record_id, a.kind, a.message, _iso(a.due_at), a.recipient,
+                " VALUES (?,?,?,?,?,?,?,?)", (a.id, a.record_id, a.kind, a.message, utc_text(a.due_at), a.recipient,
                                               a.plugin, now))
             if cur.rowcount:
                 new.append(a.id)
                 archive.audit(conn, "alert.raise", a.record_id, details={
-                    "alert": a.id, "kind": a.kind, "due_at": _iso(a.due_at), "recipient": a.recipient,
+                    "alert": a.id, "kind": a.kind, "due_at": utc_text(a.due_at), "recipient": a.recipient,
                     "plugin": a.plugin})
     for alert_id in new:
         notify(archive, alert_id)
@@ -60,7 +55,7 @@ def notify(archive, alert_id: str) -> str:
             result = f"command failed: {exc}"
     with archive.transaction() as conn:
         conn.execute("UPDATE alerts SET notified_at = ?, notify_result = ? WHERE id = ?",
-                     (_iso(dt.datetime.now(dt.timezone.utc)), result, alert_id))
+                     (utc_text(), result, alert_id))
         archive.audit(conn, "alert.notify", alert["record_id"], "success" if result == "sent" else "failure",
                       details={"alert": alert_id, "result": result})
     return result
@@ -74,7 +69,7 @@ def get_alert(archive, alert_id: str) -> dict[str, Any]:
 
 
 def list_alerts(archive, *, include_acknowledged: bool = False, now: dt.datetime | None = None) -> list[dict]:
-    now_s = _iso(now or dt.datetime.now(dt.timezone.utc))
+    now_s = utc_text(now)
     sql = "SELECT * FROM alerts" + ("" if include_acknowledged else " WHERE acknowledged_at IS NULL") + " ORDER BY due_at"
     out = []
     for r in archive.conn.execute(sql):
@@ -88,7 +83,7 @@ def acknowledge(archive, alert_id: str) -> dict:
     alert = get_alert(archive, alert_id)
     if alert["acknowledged_at"]:
         raise UsageError(f"alert {alert['id']} was acknowledged already by {alert['acknowledged_by']}")
-    now = _iso(dt.datetime.now(dt.timezone.utc))
+    now = utc_text()
     with archive.transaction() as conn:
         conn.execute("UPDATE alerts SET acknowledged_at = ?, acknowledged_by = ? WHERE id = ?",
                      (now, archive.actor.name, alert["id"]))

@@ -22,7 +22,8 @@ from typing import TYPE_CHECKING
 
 from dangan.errors import NotFound, UsageError
 from dangan.model import normalise_secrecy, secrecy_rank
-from dangan.core.policy.users import deny, now, require_role
+from dangan.core.policy.users import deny, require_role
+from dangan.core.kernel.clock import utc_text
 
 if TYPE_CHECKING:
     from dangan.core.archive import Archive
@@ -71,7 +72,7 @@ def request(archive: Archive, ref: str, to_level: str, reason: str) -> dict:
     with archive.transaction() as conn:
         conn.execute("INSERT INTO declassifications (id, record_id, from_level, to_level, reason, status, requested_by,"
                      " requested_identity, requested_at) VALUES (?,?,?,?,?,'requested',?,?,?)",
-                     (rid, rec.id, old, to_level, reason, archive.actor.name, archive.actor.identity, now()))
+                     (rid, rec.id, old, to_level, reason, archive.actor.name, archive.actor.identity, utc_text()))
         archive.audit(conn, "declassify.request", rec.id, details={"request": rid, "from": old, "to": to_level,
                                                                    "reason": reason})
     return get_request(archive, rid)
@@ -107,7 +108,7 @@ def approve(archive: Archive, req: str, note: str = "") -> dict:
     with archive.transaction() as conn:
         cur = conn.execute("UPDATE declassifications SET status = 'approved', decided_by = ?, decided_identity = ?,"
                            " decided_at = ?, decision_note = ? WHERE id = ? AND status = 'requested'",
-                           (me.name, mine, now(), note, req))
+                           (me.name, mine, utc_text(), note, req))
         if cur.rowcount != 1:
             raise UsageError(f"declassification {req} changed meanwhile: look again")
         archive.audit(conn, "declassify.approve", d["record_id"], details={"request": req, "from": d["from_level"],
@@ -128,7 +129,7 @@ def refuse(archive: Archive, req: str, reason: str) -> dict:
     d, me, mine = _decide(archive, req, "refuse")
     with archive.transaction() as conn:
         conn.execute("UPDATE declassifications SET status = 'refused', decided_by = ?, decided_identity = ?,"
-                     " decided_at = ?, decision_note = ? WHERE id = ?", (me.name, mine, now(), reason, req))
+                     " decided_at = ?, decision_note = ? WHERE id = ?", (me.name, mine, utc_text(), reason, req))
         archive.audit(conn, "declassify.refuse", d["record_id"], details={"request": req, "reason": reason})
     return get_request(archive, req)
 

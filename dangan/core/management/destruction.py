@@ -32,13 +32,13 @@ and a transfer certificate naming the bag and the sha512 digest of its
 """
 from __future__ import annotations
 
-import datetime as dt
 import hashlib
 import json
 from typing import TYPE_CHECKING
 
 from dangan.model import Record
 from dangan.core.store.layout import metadata_document
+from dangan.core.kernel.clock import utc_text
 
 if TYPE_CHECKING:
     from dangan.core.archive import Archive
@@ -97,7 +97,7 @@ def _remove(archive: Archive, ref: str, status: str, *, reason: str, approved_by
         ks = open_keystore(archive)
         if ks.destroyed(rec.id) is None:
             ks.record_volume(rec.id)         # NotFound names the keystore that lacks it: nothing was changed
-    now = dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds").replace("+00:00", "Z")
+    now = utc_text()
     verb = "destroyed" if status == "destroyed" else "transferred"
     certificate = {
         "record_id": rec.id, "archival_code": rec.archival_code, f"{verb}_at": now, f"{verb}_by": archive.actor.name,

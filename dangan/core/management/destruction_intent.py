@@ -41,6 +41,7 @@ from typing import TYPE_CHECKING
 from dangan.errors import DanganError, IntegrityError
 from dangan.repository.fsutil import crash_point, flocked
 from dangan.core.catalogue import audit as audit_log
+from dangan.core.catalogue.outbox import queue_index
 from dangan.core.store.layout import METADATA_PATH
 
 if TYPE_CHECKING:
@@ -128,8 +129,7 @@ def roll_forward(archive: Archive, intent: dict, *, recovered: bool = False) -> 
     with archive.transaction() as conn:
         if pending(conn, rid):
             adopt(archive, conn, rid)
-            conn.execute("INSERT INTO index_outbox (record_id, op, queued) VALUES (?, 'delete', ?)",
-                         (rid, intent["created"]))
+            queue_index(conn, rid, "delete", queued=intent["created"])
             conn.execute("DELETE FROM extraction_queue WHERE record_id = ?", (rid,))   # nothing left to extract
             action = "record.destroy" if verb == "destroyed" else "record.transfer"
             if recovered:       # the event is the destroyer's; who completed it is said in the details

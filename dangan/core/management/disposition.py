@@ -34,7 +34,8 @@ from typing import TYPE_CHECKING
 
 from dangan.errors import NotFound, PluginError, UsageError, WrongState
 from dangan.model import Record, is_confidential
-from dangan.core.policy.users import now, require_role
+from dangan.core.policy.users import require_role
+from dangan.core.kernel.clock import utc_text
 
 if TYPE_CHECKING:
     from dangan.core.archive import Archive
@@ -69,6 +70,10 @@ class Due:
 
     def to_dict(self) -> dict:
         return dict(self.__dict__)
+
+    def due_by(self, as_of: dt.date) -> bool:
+        """Whether the period is over on ``as_of`` (disposition may be proposed); never for permanent or unknown."""
+        return self.due is not None and self.due <= as_of.isoformat()
 
 
 def _rule(archive: Archive, rec: Record):
@@ -138,7 +143,7 @@ def due_list(archive: Archive, as_of: dt.date, *, include_unknown: bool = False)
             if include_unknown and d.problem:
                 out.append(d.to_dict())
             continue
-        if d.due <= as_of.isoformat():
+        if d.due_by(as_of):
             row = d.to_dict()
             row["held"] = bool(holds_on(archive, rec.id))
             row["on_list"] = _open_list_of(archive, rec.id)
@@ -162,7 +167,7 @@ def _eligible(archive: Archive, rec: Record, as_of: dt.date) -> tuple[Due | None
         return None, f"record {rec.id} is kept permanently: it can never be destroyed"
     if d.due is None:
         return None, f"record {rec.id} has no due date ({d.problem})"
-    if d.due > as_of.isoformat():
+    if not d.due_by(as_of):
         return None, f"record {rec.id} is not due for disposition until {d.due}"
     if d.action not in DESTROYABLE:
         return None, f"record {rec.id} is due for {d.action}, not disposal"
@@ -212,7 +217,7 @@ def propose(archive: Archive, refs=(), *, due: bool = False, as_of: dt.date | No
         raise UsageError(f"no record is due for destruction as of {as_of}" +
                          (f" ({len(skipped)} due but skipped: held or on a list)" if skipped else ""))
     lid = "L" + dt.date.today().strftime("%Y%m%d") + "-" + secrets.token_hex(3)
-    t = now()
+    t = utc_text()
     with archive.transaction() as conn:
         conn.execute("INSERT INTO disposal_lists (id, status, as_of, reason, proposed_by, proposed_at, proposed_identity)"
                      " VALUES (?, 'proposed', ?, ?, ?, ?, ?)", (lid, as_of.isoformat(), reason, archive.actor.name, t,
@@ -277,7 +282,7 @@ def _decide(archive: Archive, lid: str, verdict: str, note: str) -> dict:
     with archive.transaction() as conn:
         cur = conn.execute("UPDATE disposal_lists SET status = ?, decided_by = ?, decided_at = ?, decision_note = ?,"
                            " decided_identity = ? WHERE id = ? AND status = 'proposed'",
-                           ("approved" if verdict == "approve" else "rejected", me.name, now(), note, mine, lid))
+                           ("approved" if verdict == "approve" else "rejected", me.name, utc_text(), note, mine, lid))
         if cur.rowcount != 1:
             raise UsageError(f"destruction list {lid} changed meanwhile: look again")
         archive.audit(conn, f"disposition.{verdict}", lid, details={"note": note or None,
@@ -330,7 +335,7 @@ def extend(archive: Archive, ref: str, *, until: str, reason: str) -> dict:
         raise UsageError(f"record {rec.id} is due {d.due}; an extension must be later")
     with archive.transaction() as conn:
         conn.execute("INSERT INTO retention_extensions (record_id, until, reason, created, created_by)"
-                     " VALUES (?,?,?,?,?)", (rec.id, until, reason, now(), archive.actor.name))
+                     " VALUES (?,?,?,?,?)", (rec.id, until, reason, utc_text(), archive.actor.name))
         archive.audit(conn, "disposition.extend", rec.id, details={"until": until, "previous_due": d.due,
                                                                    "reason": reason})
     return due_of(archive, rec).to_dict()

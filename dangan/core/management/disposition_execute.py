@@ -22,7 +22,8 @@ from typing import TYPE_CHECKING
 from dangan.errors import AccessDenied, PluginError, UsageError, WrongState
 from dangan.model import Record
 from dangan.core.management.disposition import EXECUTOR_ROLES, GONE, Due, check_transfer_target, due_of, get_list
-from dangan.core.policy.users import now, require_role
+from dangan.core.policy.users import require_role
+from dangan.core.kernel.clock import utc_text
 
 if TYPE_CHECKING:
     from dangan.core.archive import Archive
@@ -149,7 +150,7 @@ def _bag_of(archive: Archive, lid: str) -> dict | None:
 
 def _certify(archive: Archive, lid: str, bag: dict | None = None, *, recovered: bool = False) -> dict:
     lst = get_list(archive, lid)
-    t = now()
+    t = utc_text()
     cert = {
         "certificate": "destruction certificate (销毁证明)", "list": lid, "fonds": archive.config.fonds,
         "archive": archive.config.name, "proposed_by": lst["proposed_by"], "proposed_at": lst["proposed_at"],

@@ -14,6 +14,8 @@ usability (可用性)
   ``mime-known``         every original file has a known MIME type (not application/octet-stream)
   ``extraction``         the catalogue's extraction status is ok or empty (text extracted or none to get)
   ``readable``           each original file re-opens (read through; PDF and text parsed)
+  ``preservation-format`` every original file's PRONOM format (fido, at ingest) is one of ``[formats]
+                         preservation`` (``store.pronom``); ``n/a`` for a sealed record or one never identified
 security (安全性)
   ``secrecy-marked``     the record carries a secrecy marking
   ``sealed-if-confidential``  a record marked secret or above is sealed in a confidential volume
@@ -33,7 +35,7 @@ from dangan.repository.ocfl import vnum
 ITEMS = {
     "authenticity": ("audit-chain", "ingest-event", "metadata-agrees"),
     "integrity": ("digests", "files-present", "version-sequence"),
-    "usability": ("mime-known", "extraction", "readable"),
+    "usability": ("mime-known", "extraction", "readable", "preservation-format"),
     "security": ("secrecy-marked", "sealed-if-confidential", "keystore-entry", "no-plaintext-title"),
 }
 ROLES = ("archivist", "admin", "auditor")
@@ -104,6 +106,7 @@ def check_record(archive, rec, chain_problems: list[str]) -> list[dict]:
     unknown = [f.path for f in originals if not f.mime or f.mime == "application/octet-stream"]
     out["mime-known"] = ("fail", "unknown: " + ", ".join(unknown)) if unknown else \
         ("pass", ", ".join(sorted({f.mime for f in originals})))
+    out["preservation-format"] = _preservation(archive, originals, sealed)
     status = row["extraction_status"]
     out["extraction"] = ("pass", status) if status in ("ok", "empty") else \
         ("fail", f"{status}: {row['extraction_message'] or ''}".strip(": "))
@@ -123,6 +126,21 @@ def check_record(archive, rec, chain_problems: list[str]) -> list[dict]:
         out["no-plaintext-title"] = ("n/a", "not sealed")
     return [{"record_id": rid, "archival_code": rec.archival_code, "property": prop, "item": item,
              "result": out[item][0], "detail": out[item][1]} for prop, items in ITEMS.items() for item in items]
+
+
+def _preservation(archive, originals, sealed) -> tuple[str, str]:
+    """The DA/T 70 format test: each original in a preservation format of the archive's policy."""
+    from dangan.core.store.pronom import at_risk, preservation_puids
+    if sealed:
+        return "n/a", "sealed: the format is sealed with the content"
+    if not originals or all(f.format_basis is None for f in originals):
+        return "n/a", "not identified (archived before identification, or [formats] identify = false)"
+    keep = preservation_puids(archive.config)
+    risky = [f"{f.path}: {f.puid or '?'} {f.format_name or ''} ({at_risk(f.puid, keep)})".replace("  ", " ")
+             for f in originals if at_risk(f.puid, keep)]
+    if risky:
+        return "fail", "; ".join(risky)
+    return "pass", ", ".join(sorted({f"{f.puid} {f.format_name}" for f in originals}))
 
 
 def _keystore(archive, rid: str) -> tuple[str, str]:

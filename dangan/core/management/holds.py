@@ -12,7 +12,8 @@ import secrets
 from typing import TYPE_CHECKING
 
 from dangan.errors import LegalHold, NotFound, UsageError
-from dangan.core.policy.users import now, require_role
+from dangan.core.policy.users import require_role
+from dangan.core.kernel.clock import utc_text
 
 if TYPE_CHECKING:
     from dangan.core.archive import Archive
@@ -70,7 +71,7 @@ def add_hold(archive: Archive, refs=(), *, volume: str | None = None, query: str
     require_role(archive, HOLD_ROLES, "place legal holds")
     kind, scope, ids = _targets(archive, list(refs), volume, query)
     hid = "h" + secrets.token_hex(5)
-    t = now()
+    t = utc_text()
     with archive.transaction() as conn:
         conn.execute("INSERT INTO holds (id, scope_kind, scope, reason, authority, created, created_by)"
                      " VALUES (?,?,?,?,?,?,?)", (hid, kind, scope, reason, authority, t, archive.actor.name))
@@ -108,7 +109,7 @@ def release_hold(archive: Archive, hid: str, reason: str) -> dict:
         raise UsageError(f"hold {hid} was released already ({h['released_at']} by {h['released_by']})")
     with archive.transaction() as conn:
         conn.execute("UPDATE holds SET released_at = ?, released_by = ?, release_reason = ? WHERE id = ?",
-                     (now(), archive.actor.name, reason, hid))
+                     (utc_text(), archive.actor.name, reason, hid))
         archive.audit(conn, "hold.release", hid, details={"reason": reason, "records": h["records"]})
     return get_hold(archive, hid)
 

@@ -20,7 +20,8 @@ from typing import Any
 
 from dangan.core.catalogue.rowid import inserted_id
 from dangan.errors import UsageError
-from dangan.core.policy.users import now, require_role
+from dangan.core.policy.users import require_role
+from dangan.core.kernel.clock import utc_text
 
 CONDITIONS = ("good", "fair", "poor")
 FADING = ("none", "slight", "severe")
@@ -69,7 +70,7 @@ def record_inspection(archive, refs=(), *, volume: str | None = None, condition:
             require(archive, "view", rec)
             covered.append(rec.id)
         targets = [("record", rid) for rid in dict.fromkeys(covered)]
-    t = now()
+    t = utc_text()
     ids = []
     with archive.transaction() as conn:
         for kind, key in targets:
@@ -173,6 +174,47 @@ def head_bytes(archive) -> dict[str, int]:
         " AND f.version = r.version WHERE f.role != 'derivative' GROUP BY f.record_id")}
 
 
+def formats_at_risk(archive, held: set[str]) -> dict:
+    """Current original files by PRONOM format, and those not in a preservation format (``[formats]``)."""
+    from collections import Counter
+    from dangan.core.store.pronom import at_risk, preservation_puids
+    keep = preservation_puids(archive.config)
+    by_puid: Counter = Counter()
+    names: dict[str, str] = {}
+    risky, unidentified = [], 0
+    for f in archive.conn.execute(
+            "SELECT f.record_id, f.path, f.puid, f.format_name, f.format_basis, r.archival_code, r.sealed FROM files f"
+            " JOIN records r ON r.id = f.record_id AND r.version = f.version WHERE f.role != 'derivative'"
+            " ORDER BY r.archival_code, f.record_id, f.path"):
+        if f["record_id"] not in held or f["sealed"]:
+            continue
+        if f["format_basis"] is None:
+            unidentified += 1
+            continue
+        key = f["puid"] or "-"
+        by_puid[key] += 1
+        names.setdefault(key, f["format_name"] or "")
+        why = at_risk(f["puid"], keep)
+        if why:
+            risky.append({"record_id": f["record_id"], "archival_code": f["archival_code"], "path": f["path"],
+                          "puid": f["puid"], "format_name": f["format_name"], "reason": why})
+    return {"by_puid": [{"puid": p, "format_name": names[p], "files": n, "preservation": p in keep}
+                        for p, n in sorted(by_puid.items())],
+            "at_risk": risky, "not_identified": unidentified}
+
+
+def _locations(archive) -> dict:
+    """The paper archive: boxes, records placed in them, and paper originals out on loan (with their box)."""
+    conn = archive.conn
+    out = [dict(r) for r in conn.execute(
+        "SELECT p.record_id, p.box, i.loan_id AS loan FROM record_locations p JOIN loan_items i"
+        " ON i.record_id = p.record_id AND i.issued_at IS NOT NULL AND i.returned_at IS NULL"
+        " JOIN loans l ON l.id = i.loan_id AND l.status NOT IN ('refused', 'closed') ORDER BY p.box, p.record_id")]
+    return {"boxes": conn.execute("SELECT count(*) FROM locations WHERE kind = 'box'").fetchone()[0],
+            "placed": conn.execute("SELECT count(*) FROM record_locations").fetchone()[0],
+            "out_on_loan": out}
+
+
 def inspection_report(archive, *, sample: int | None = None, as_of: dt.date | None = None) -> dict:
     """Fixity of every object, readability, catalogue ↔ store, counts and bytes by department, year and
     category, holds, overdue loans, disposition due, inspections due and the last backup.  Recorded as an
@@ -238,7 +280,9 @@ def inspection_report(archive, *, sample: int | None = None, as_of: dt.date | No
         "disposition_due": [{"record_id": d["record_id"], "due": d.get("due"), "action": d.get("action"),
                              "held": d.get("held", False)} for d in due_list(archive, as_of)],
         "inspections_due": len(due(archive, as_of)),
+        "formats": formats_at_risk(archive, {r.id for r in recs}),
         "backup": backup_status(archive),
+        "locations": _locations(archive),
     }
     report["ok"] = not problems and not unreadable and not report["overdue_loans"] and not report["backup"]["overdue"]
     archive.record_event("inspection.report", outcome="success" if report["ok"] else "failure", details={

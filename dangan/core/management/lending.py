@@ -45,7 +45,8 @@ from typing import TYPE_CHECKING
 
 from dangan.errors import CryptoError, NotFound, UsageError, WrongState
 from dangan.model import is_confidential
-from dangan.core.policy.users import acting_user, deny, now, register_in_use, require_role, require_user
+from dangan.core.policy.users import acting_user, deny, register_in_use, require_role, require_user
+from dangan.core.kernel.clock import utc_text
 
 if TYPE_CHECKING:
     from dangan.core.archive import Archive
@@ -132,7 +133,7 @@ def request(archive: Archive, refs, *, purpose: str, days: int | None = None, bo
     if days > limit:
         raise UsageError(f"{days} days is past the lending limit of {limit} days ({why})")
     lid = "B" + dt.date.today().strftime("%Y%m%d") + "-" + secrets.token_hex(3)
-    t = now()
+    t = utc_text()
     with archive.transaction() as conn:
         conn.execute("INSERT INTO loans (id, borrower, department, purpose, days, external_unit, letter_ref, id_number,"
                      " status, requested_by, requested_at, requested_identity) VALUES (?,?,?,?,?,?,?,?,'requested',?,?,?)",
@@ -196,7 +197,7 @@ def approve(archive: Archive, lid: str, note: str = "") -> dict:
     with archive.transaction() as conn:
         cur = conn.execute("UPDATE loans SET status = 'approved', decided_by = ?, decided_at = ?, decision_note = ?,"
                            " due = ?, decided_identity = ? WHERE id = ? AND status = 'requested'",
-                           (me.name, now(), note, due, mine, lid))
+                           (me.name, utc_text(), note, due, mine, lid))
         if cur.rowcount != 1:
             raise UsageError(f"loan {lid} changed meanwhile: look again")
         archive.audit(conn, "lend.approve", lid, details={"due": due, "note": note or None})
@@ -269,7 +270,7 @@ def issue(archive: Archive, lid: str, refs=(), *, copy_to: Path | None = None) -
             for d in made:
                 shutil.rmtree(d, ignore_errors=True)
             raise
-    t = now()
+    t = utc_text()
     with archive.transaction() as conn:
         for rec in recs:
             c = copies.get(rec.id)
@@ -317,7 +318,7 @@ def refuse(archive: Archive, lid: str, reason: str) -> dict:
         raise deny(archive, "lend.refuse", lid, f"{me.name} may not decide loan {lid}")
     with archive.transaction() as conn:
         conn.execute("UPDATE loans SET status = 'refused', decided_by = ?, decided_at = ?, decision_note = ?,"
-                     " closed_at = ? WHERE id = ?", (me.name, now(), reason, now(), lid))
+                     " closed_at = ? WHERE id = ?", (me.name, utc_text(), reason, utc_text(), lid))
         archive.audit(conn, "lend.refuse", lid, details={"reason": reason})
     return get_loan(archive, lid)
 
@@ -337,7 +338,7 @@ def return_items(archive: Archive, lid: str, refs, *, condition: str = "intact")
             raise UsageError(f"record {rid} was never issued on loan {lid}")
         if items[rid]["returned_at"]:
             raise UsageError(f"record {rid} was returned already ({items[rid]['returned_at']})")
-    t = now()
+    t = utc_text()
     with archive.transaction() as conn:
         for rid in ids:
             conn.execute("UPDATE loan_items SET returned_at = ?, received_by = ?, condition = ? WHERE loan_id = ?"

@@ -24,7 +24,8 @@ from typing import Callable
 from dangan.errors import AccessDenied, NotFound, UsageError
 from dangan.core.catalogue.rowid import inserted_id
 from dangan.model import Record, secrecy_rank
-from dangan.core.policy.users import acting_user, clearance_rank, deny, now, register_in_use, require_user
+from dangan.core.policy.users import acting_user, clearance_rank, deny, register_in_use, require_user
+from dangan.core.kernel.clock import utc_now, utc_text
 
 WRITE_ACTIONS = ("edit", "destroy", "approve", "lend", "export", "copy")
 MARKS = {"public": "公开", "internal": "内部", "secret": "秘密", "confidential": "机密", "top-secret": "绝密"}
@@ -48,7 +49,7 @@ def _grants_of(archive, name: str) -> dict[str, set[str]]:
     out: dict[str, set[str]] = {}
     for r in archive.conn.execute("SELECT record_id, action FROM grants WHERE grantee = ? AND revoked_at IS NULL"
                                   " AND expires_at > ? AND (granted_identity IS NULL OR granted_identity != ?)",
-                                  (name, now(), archive.actor.identity)):
+                                  (name, utc_text(), archive.actor.identity)):
         out.setdefault(r["record_id"], set()).add(r["action"])
     return out
 
@@ -93,6 +94,20 @@ def visibility(archive, purpose: str = "") -> Callable[[Record], bool] | None:
     return visible
 
 
+def view_restriction(archive) -> tuple[dict[str, list[str]] | None, bool]:
+    """``visibility`` split for engines that filter by field: (field -> the values a visible record may have, or
+    None; whether plugin rules must still be asked per record).  The same rules, so the same records."""
+    from dangan.core.kernel.plugin_host import access_rules_possible
+    from dangan.model import SECRECY_LEVELS
+    actor = acting_user(archive)
+    by_plugins = access_rules_possible(archive) and archive.plugins.implements("dangan_access")
+    by_clearance = register_in_use(archive) and clearance_rank(actor.clearance) < len(MARKS) - 1
+    fields = None
+    if by_clearance:
+        fields = {"secrecy": [s for s in SECRECY_LEVELS if clearance_rank(actor.clearance) >= secrecy_rank(s)]}
+    return fields, by_plugins
+
+
 def require(archive, action: str, rec: Record, approvals: frozenset[str] = frozenset(), *,
             as_user: str | None = None, purpose: str = "") -> None:
     """Refuse (AccessDenied, audited) unless ``action`` on ``rec`` is allowed for the actor (or ``as_user``)."""
@@ -112,7 +127,7 @@ def require(archive, action: str, rec: Record, approvals: frozenset[str] = froze
         return
     approvals = frozenset(approvals) | approvals_for(archive, actor.name, rec.id)
     decision = plugins.access(actor, action, rec, AccessContext(approvals=approvals, purpose=purpose,
-                                                                now=dt.datetime.now(dt.timezone.utc)))
+                                                                now=utc_now()))
     if not decision:
         reasons = plugins.access_reasons(actor, action, rec, decision.denied_by) if decision.denied_by else []
         raise deny_record(archive, action, rec, f"{actor.name} may not {action} record {rec.id}"
@@ -163,9 +178,8 @@ def grant(archive, action: str, refs: list[str], grantee: str, *, days: int = 7,
         why = core_refusal(archive, me, "approve", rec)
         if why:
             raise deny_record(archive, "approve", rec, why, "core")
-    t = now()
-    until = (dt.datetime.now(dt.timezone.utc) + dt.timedelta(days=days)).isoformat(timespec="seconds") \
-        .replace("+00:00", "Z")
+    t = utc_text()
+    until = utc_text(utc_now() + dt.timedelta(days=days))
     ids = []
     with archive.transaction() as conn:
         for rec in recs:
@@ -188,10 +202,10 @@ def revoke(archive, grant_id: int, reason: str = "") -> None:
     if not (me.has_any(GRANT_ROLES) or me.name == row["granted_by"]):
         raise deny(archive, "revoke", row["record_id"], f"{me.name} may not revoke approval {grant_id}")
     with archive.transaction() as conn:
-        conn.execute("UPDATE grants SET revoked_at = ? WHERE id = ?", (now(), grant_id))
+        conn.execute("UPDATE grants SET revoked_at = ? WHERE id = ?", (utc_text(), grant_id))
         archive.audit(conn, "access.revoke", row["record_id"], details={"grant": grant_id, "reason": reason or None})
 
 
 def list_grants(archive, *, active_only: bool = True) -> list[dict]:
     sql = "SELECT * FROM grants" + (" WHERE revoked_at IS NULL AND expires_at > ?" if active_only else "") + " ORDER BY id"
-    return [dict(r) for r in archive.conn.execute(sql, (now(),) if active_only else ())]
+    return [dict(r) for r in archive.conn.execute(sql, (utc_text(),) if active_only else ())]

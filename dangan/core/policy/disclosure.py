@@ -16,6 +16,8 @@ An open archive (no user registered yet) shows everything, as before.
 """
 from __future__ import annotations
 
+from typing import Any
+
 from dangan.errors import NotFound
 from dangan.model import SECRECY_LEVELS
 from dangan.core.catalogue import audit as audit_log
@@ -30,10 +32,11 @@ def reads_full_trail(archive) -> bool:
 
 
 def readable_events(archive, *, obj: str | None = None, action: str | None = None,
-                    limit: int | None = None) -> list[audit_log.AuditEvent]:
-    """The audit events this reader may see, oldest first (the last ``limit`` of them)."""
+                    limit: int | None = None, **filters: Any) -> list[audit_log.AuditEvent]:
+    """The audit events this reader may see, oldest first (the last ``limit`` of them); ``filters``:
+    ``actor``, ``outcome``, ``since`` and ``until`` (days, included) as ``audit.events`` takes them."""
     if reads_full_trail(archive):
-        return list(audit_log.events(archive.conn, obj=obj, action=action, limit=limit))
+        return list(audit_log.events(archive.conn, obj=obj, action=action, limit=limit, **filters))
     me = acting_user(archive, action="read the audit trail").name
     visible = visibility(archive)
     seen: dict[str, bool] = {}
@@ -47,7 +50,7 @@ def readable_events(archive, *, obj: str | None = None, action: str | None = Non
             seen[o] = rec is not None and (visible is None or visible(rec))
         return seen[o]
 
-    out = [e for e in audit_log.events(archive.conn, obj=obj, action=action)
+    out = [e for e in audit_log.events(archive.conn, obj=obj, action=action, **filters)
            if e.actor == me or e.object == f"user:{me}" or about_visible_record(e.object)]
     return out[-limit:] if limit else out
 

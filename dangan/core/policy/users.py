@@ -28,7 +28,6 @@ Every change is an audit event (``user.add``, ``user.set``, ``user.disable``,
 """
 from __future__ import annotations
 
-import datetime as dt
 import json
 import re
 import unicodedata
@@ -37,6 +36,7 @@ from dataclasses import dataclass, field
 from dangan.errors import AccessDenied, NotFound, UsageError
 from dangan.model import SECRECY_LEVELS, normalise_secrecy
 from dangan.core.kernel.actor import is_account
+from dangan.core.kernel.clock import utc_text
 
 #: Roles core knows.  Plugins give meaning to others (``project-manager``...: their ``ROLES``);
 #: any other role is refused (core/policy/departments.py).
@@ -78,10 +78,6 @@ class User:
 
     def has_any(self, roles) -> bool:
         return bool(self.roles & set(roles))
-
-
-def now() -> str:
-    return dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds").replace("+00:00", "Z")
 
 
 def check_name(name: str) -> str:
@@ -180,6 +176,14 @@ def acting_user(archive, *, action: str = "act", obj: str = "") -> User:
     if not register_in_use(archive):
         return configured_user(archive, name)
     u = get_user(archive, name)
+    if actor.session and actor.session == f"web:{name}":
+        # the web face authenticated this user itself (password session or API token, core.policy.credentials):
+        # no OS account binding applies; a vanished or disabled user is still refused
+        if u is None:
+            raise deny(archive, action, obj, f"unknown user {name!r}")
+        if not u.active:
+            raise deny(archive, action, obj, f"user {u.name!r} is disabled")
+        return u
     if not actor.overridden and not (u and (u.os_account is None or is_account(actor, u.os_account))):
         bound = _bound_to(archive, actor)
         if len(bound) > 1:
@@ -230,7 +234,7 @@ def add_user(archive, name: str, *, display_name: str = "", department: str | No
         roles = sorted({*roles, "admin"})        # the first user administers the register
     if get_user(archive, name):
         raise UsageError(f"user {name!r} exists already (change it with `dangan user set`)")
-    t = now()
+    t = utc_text()
     with archive.transaction() as conn:
         conn.execute("INSERT INTO users (name, display_name, department, roles, clearance, active, created,"
                      " created_by, updated, os_account, may_act_as) VALUES (?,?,?,?,?,1,?,?,?,?,?)",
@@ -258,7 +262,7 @@ def set_user(archive, name: str, *, display_name: str | None = None, department:
     new = User(old.name, old.display_name if display_name is None else display_name,
                old.department if department is None else (department or None), frozenset(roles),
                old.clearance if clearance is None else normalise_secrecy(clearance),
-               old.active if active is None else active, old.created, old.created_by, now(),
+               old.active if active is None else active, old.created, old.created_by, utc_text(),
                old.os_account if os_account is None else _accounts([os_account])[0],
                frozenset((set(old.may_act_as) | set(_accounts(add_act_as))) - set(_accounts(remove_act_as))))
     if old.name in _active_admins(archive) and not ("admin" in new.roles and new.active) \

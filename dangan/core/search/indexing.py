@@ -9,6 +9,13 @@ deleted only after the index has committed them, so a crash repeats work but
 never loses it.  ``reindex`` rebuilds the index from the store alone; an index
 too damaged to open is moved aside (``index/.damaged-<time>/``), never deleted.
 
+The engine is ``[index] engine`` in ``dangan.toml``: ``"tantivy"`` (default,
+files in ``index/tantivy/``) or ``"whoosh"`` (files in ``index/``, where the
+previous release kept them).  When the configured engine has no current index
+-- an archive made by the previous release, or the engine was switched -- the
+first command that needs the index rebuilds it from the store (saying so) and
+removes the other engine's files, which are derived data.
+
 Errors the search engine raises while writing (a truncated segment gives
 EOFError, a garbled one struct or pickle errors) become one
 ``IntegrityError`` telling the user to run ``dangan reindex``.
@@ -16,6 +23,7 @@ EOFError, a garbled one struct or pickle errors) become one
 from __future__ import annotations
 
 import json
+import logging
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Callable, Iterator
@@ -23,6 +31,7 @@ from typing import Callable, Iterator
 from dangan.errors import DanganError, IntegrityError, LockTimeout
 from dangan.model import Record
 from dangan.repository.fsutil import flocked
+from dangan.core.kernel.clock import utc_now
 from dangan.repository.ocfl import vnum
 from dangan.core.store.layout import METADATA_PATH, parse_metadata, text_path
 
@@ -30,9 +39,69 @@ BATCH = 500              # outbox rows applied per commit
 REINDEX_BATCH = 5000     # records per commit when rebuilding: fewer segments to merge later
 
 
-def open_search_index(archive, *, create: bool = True):
+ENGINES = ("tantivy", "whoosh")
+_log = logging.getLogger("dangan.index")
+
+
+def engine_of(archive) -> str:
+    """The configured engine (``[index] engine``), tantivy unless whoosh is chosen."""
+    return (archive.config.raw.get("index") or {}).get("engine", "tantivy")
+
+
+def engine_dir(archive, engine: str | None = None) -> Path:
+    engine = engine or engine_of(archive)
+    return index_dir(archive) / "tantivy" if engine == "tantivy" else index_dir(archive)
+
+
+def _current(archive, engine: str) -> bool:
+    """Whether ``engine``'s index exists in this release's schema (damage is found when it is opened)."""
+    from dangan.index.common import read_marker
+    path = engine_dir(archive, engine)
+    try:
+        marker = read_marker(path)
+    except IntegrityError:
+        return True          # present but damaged: opening it reports that
+    if marker is None:
+        return False
+    if engine == "tantivy":
+        from dangan.index.tantivy_index import SCHEMA_VERSION
+    else:
+        from dangan.index.whoosh_index import SCHEMA_VERSION
+    return marker.get("engine", "whoosh") == engine and marker.get("schema") == SCHEMA_VERSION
+
+
+def _present(archive, engine: str) -> bool:
+    """Whether any index of ``engine`` (of any schema) is on disk."""
+    path = engine_dir(archive, engine)
+    if engine == "tantivy":
+        return (path / "meta.json").exists()
+    return path.is_dir() and any(p.suffix == ".toc" for p in path.iterdir())
+
+
+def open_search_index(archive, *, create: bool = True, notice: Callable[[str], None] | None = None):
+    """The configured engine's index; built from the store first when it has none yet (see the module doc)."""
+    engine = engine_of(archive)
+    if create and not _current(archive, engine):
+        with _drain_lock(archive, True):
+            if not _current(archive, engine):
+                _migrate(archive, engine, notice)
     from dangan.index import open_index
-    return open_index(archive.root / "index", create=create)
+    return open_index(engine_dir(archive, engine), engine=engine, create=create)
+
+
+def _migrate(archive, engine: str, notice: Callable[[str], None] | None) -> None:
+    """Build ``engine``'s index from the store (the drain lock is held); say so when records exist."""
+    n = archive.conn.execute("SELECT count(*) FROM records WHERE status != 'destroyed'").fetchone()[0]
+    queued = archive.conn.execute("SELECT count(DISTINCT record_id) FROM index_outbox").fetchone()[0]
+    earlier = any(_present(archive, e) for e in ENGINES)
+    if not n or (not earlier and queued >= n):   # a new archive: an empty index, the outbox fills it
+        from dangan.index import open_index
+        _remove_engine_files(engine_dir(archive, engine), engine)
+        open_index(engine_dir(archive, engine), engine=engine, create=True).close()
+        return
+    _say(notice, f"the search index is being rebuilt for the {engine} engine from {n} record(s) in the "
+                 "store (first use after an upgrade or an engine change); this happens once")
+    _rebuild(archive, None, notice)
 
 
 def document_for(archive, rec: Record, names: dict[str, str] | None = None, *, sealed: bool = False):
@@ -98,7 +167,12 @@ def drain(archive, *, blocking: bool = True, limit: int | None = None) -> int:
                                             (BATCH,)).fetchall()
                 if not rows:
                     break
-                index = index or open_search_index(archive)
+                if index is None:
+                    engine = engine_of(archive)
+                    if not _current(archive, engine):
+                        _migrate(archive, engine, None)     # the drain lock is held already
+                    from dangan.index import open_index
+                    index = open_index(engine_dir(archive, engine), engine=engine)
                 last: dict[str, str] = {}
                 for r in rows:
                     last[r["record_id"]] = r["op"]
@@ -131,69 +205,115 @@ def reindex(archive, progress: Callable[[int, int], None] | None = None,
 
     ``notice`` hears about a damaged index that was set aside.
     """
+    with _drain_lock(archive, True):
+        return _rebuild(archive, progress, notice)
+
+
+def _say(notice: Callable[[str], None] | None, message: str) -> None:
+    if notice is not None:
+        notice(message)
+    else:
+        _log.warning("dangan: %s", message)
+
+
+def _rebuild(archive, progress, notice) -> int:
+    """``reindex`` with the drain lock held: the configured engine's index, then the other engine's files go."""
     from dangan.index import open_index
     store = archive.store
-    with _drain_lock(archive, True):
-        top = archive.conn.execute("SELECT max(seq) FROM index_outbox").fetchone()[0] or 0
-        roots = list(store.iter_object_roots())
-        index = None
-        try:
-            with _engine_errors(archive):
-                index = open_index(index_dir(archive), create=True)
-                index.clear()
-        except IntegrityError as exc:
-            # Too damaged to open or clear: set it aside (kept, not deleted) and start afresh.
-            if index is not None:
-                try:
-                    index.close()
-                except Exception:  # noqa: BLE001 - it is being replaced
-                    pass
-            aside = _set_aside(index_dir(archive))
-            if notice:
-                notice(f"the damaged index ({exc.message}) was moved to {aside}; delete it when no longer needed")
-            index = open_index(index_dir(archive), create=True)
-        try:
-            batch, n = [], 0
-            for i, root in enumerate(roots):
-                inv = json.loads((root / "inventory.json").read_bytes())
-                rid, head = inv["id"], vnum(inv["head"])
-                rec, names, cat = parse_metadata(store.read_bytes(rid, METADATA_PATH, head), rid)
-                rec.version = head
-                if rec.status == "destroyed":
-                    continue
-                batch.append(document_for(archive, rec, names, sealed=bool(cat.get("sealed"))))
-                if len(batch) >= REINDEX_BATCH:
-                    with _engine_errors(archive):
-                        n += index.add(batch) or len(batch)
-                    batch = []
-                if progress:
-                    progress(i + 1, len(roots))
-            if batch:
+    engine = engine_of(archive)
+    path = engine_dir(archive, engine)
+    top = archive.conn.execute("SELECT max(seq) FROM index_outbox").fetchone()[0] or 0
+    roots = list(store.iter_object_roots())
+    if not _current(archive, engine):
+        _remove_engine_files(path, engine)          # a previous release's schema: derived data, rebuilt now
+    index = None
+    try:
+        with _engine_errors(archive):
+            index = open_index(path, engine=engine, create=True)
+            index.clear()
+    except IntegrityError as exc:
+        # Too damaged to open or clear: set it aside (kept, not deleted) and start afresh.
+        if index is not None:
+            try:
+                index.close()
+            except Exception:  # noqa: BLE001 - it is being replaced
+                pass
+        aside = _set_aside(path)
+        if notice:
+            notice(f"the damaged index ({exc.message}) was moved to {aside}; delete it when no longer needed")
+        index = open_index(path, engine=engine, create=True)
+    try:
+        batch, n = [], 0
+        for i, root in enumerate(roots):
+            inv = json.loads((root / "inventory.json").read_bytes())
+            rid, head = inv["id"], vnum(inv["head"])
+            rec, names, cat = parse_metadata(store.read_bytes(rid, METADATA_PATH, head), rid)
+            rec.version = head
+            if rec.status == "destroyed":
+                continue
+            batch.append(document_for(archive, rec, names, sealed=bool(cat.get("sealed"))))
+            if len(batch) >= REINDEX_BATCH:
                 with _engine_errors(archive):
                     n += index.add(batch) or len(batch)
-        finally:
-            index.close()
-        with archive.transaction() as conn:
-            conn.execute("DELETE FROM index_outbox WHERE seq <= ?", (top,))
-            archive.audit(conn, "index.rebuild", details={"records": n})
+                batch = []
+            if progress:
+                progress(i + 1, len(roots))
+        if batch:
+            with _engine_errors(archive):
+                n += index.add(batch) or len(batch)
+    finally:
+        index.close()
+    with archive.transaction() as conn:
+        conn.execute("DELETE FROM index_outbox WHERE seq <= ?", (top,))
+        archive.audit(conn, "index.rebuild", details={"records": n, "engine": engine})
+    for other in ENGINES:
+        if other != engine:
+            _remove_engine_files(engine_dir(archive, other), other)
     return n
+
+
+def _remove_engine_files(path: Path, engine: str) -> None:
+    """Delete an index of ``engine`` at ``path`` (files only: ``index/`` also holds volume indexes and locks)."""
+    import shutil
+    if not path.is_dir():
+        return
+    if engine == "tantivy":
+        for p in path.iterdir():
+            if p.is_dir() and p.name.startswith(".damaged-"):
+                continue
+            shutil.rmtree(p) if p.is_dir() else p.unlink()
+        try:
+            path.rmdir()
+        except OSError:
+            pass            # a damaged index set aside is kept
+        return
+    for p in path.iterdir():
+        if p.is_file() and not p.name.startswith(".") and (
+                p.suffix in (".toc", ".seg", ".pst", ".trm", ".dci", ".dcz", ".fln", ".vps", ".lengths")
+                or p.name == "dangan-index.json" or p.name.startswith(("MAIN_", "_MAIN_"))):
+            p.unlink()
 
 
 def _set_aside(path: Path) -> Path:
     """Move a damaged index's files into ``path/.damaged-<time>/`` (lock files stay where they are)."""
-    import datetime as dt
     import os
-    stamp = dt.datetime.now(dt.timezone.utc).strftime("%Y%m%dT%H%M%S%f")
+    stamp = utc_now().strftime("%Y%m%dT%H%M%S%f")
     aside = path / f".damaged-{stamp}"
     aside.mkdir()
     for p in path.iterdir():
-        if not p.name.startswith("."):
+        if not p.name.startswith(".") and p.is_file():
             os.replace(p, aside / p.name)
     return aside
 
 
-def ensure_fresh(archive) -> None:
-    """Before a search: apply pending updates unless another process is doing so right now."""
+def ensure_fresh(archive, notice: Callable[[str], None] | None = None) -> None:
+    """Before a search: build the configured engine's index if it has none (see the module doc), then apply
+    pending updates unless another process is doing so right now."""
+    engine = engine_of(archive)
+    if not _current(archive, engine):
+        with _drain_lock(archive, True):
+            if not _current(archive, engine):
+                _migrate(archive, engine, notice)
     try:
         if pending(archive):
             drain(archive, blocking=False)
@@ -221,14 +341,29 @@ def search_filter(archive, text: str = ""):
     """
     from dangan.core.policy.access import visibility
     visible = visibility(archive, search_purpose(text))
-    if visible is None:
+    by_catalogue = _catalogue_filters(text)
+    if visible is None and by_catalogue is None:
         return None
     from dangan.core.catalogue import records as rows
+    sql, params = by_catalogue or ("1=1", [])
 
     def allowed(fields: dict) -> bool:
-        row = archive.conn.execute("SELECT * FROM records WHERE id = ?", (fields["record_id"],)).fetchone()
-        return row is not None and visible(rows.row_to_record(archive.conn, row, with_files=False))
+        row = archive.conn.execute(f"SELECT * FROM records WHERE id = ? AND {sql}",
+                                   (fields["record_id"], *params)).fetchone()
+        return row is not None and (visible is None or visible(rows.row_to_record(archive.conn, row, with_files=False)))
     return allowed
+
+
+def _catalogue_filters(text: str):
+    """(SQL, params) of the query's filters the index cannot answer (``format:``), or None when it has none."""
+    from dangan.errors import UsageError
+    from dangan.index.query import CATALOGUE_FIELDS, filters_to_sql, parse_query
+    try:
+        q = parse_query(text)
+    except UsageError:
+        return None                     # the search itself reports the query's mistake
+    mine = [f for f in q.filters if f.field in CATALOGUE_FIELDS]
+    return filters_to_sql(mine) if mine else None
 
 
 def index_dir(archive) -> Path:

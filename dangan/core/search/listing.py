@@ -6,8 +6,14 @@ from dangan.core.catalogue import records
 
 
 def list_filtered(archive, query: str = "", *, department=None, category=None, year=None, secrecy=None,
-                  volume=None, sort: str = "created", limit: int | None = None) -> list[Record]:
+                  volume=None, puid: str | None = None, sort: str = "created",
+                  limit: int | None = None) -> list[Record]:
     where, params = [], []
+    if puid:
+        from dangan.index.query import Filter, filters_to_sql
+        sql, p = filters_to_sql([Filter("puid", "=", puid.strip())])
+        where.append(sql)
+        params.extend(p)
     for col, val in (("department", department), ("category", category), ("year", year), ("volume", volume)):
         if val is not None:
             where.append(f"{col} = ?")

@@ -185,21 +185,27 @@ def _snippet(text: str, query, width: int = 60) -> str:
     return text[:2 * width].replace("\n", " ")
 
 
-def merged_search(archive, index, text: str, *, sort: str, limit: int, page: int, allowed, count_only: bool = False):
-    """Main-index results with hits from unlocked confidential volumes merged in (volume hits first)."""
+def merged_search(archive, index, text: str, *, sort: str, limit: int, page: int, allowed, count_only: bool = False,
+                  within=None, filters=()):
+    """Main-index results with hits from unlocked confidential volumes merged in (volume hits first).
+
+    ``within``: access filtering the engine applies (``search_access``); ``filters``: more
+    :class:`~dangan.index.query.Filter` s ANDed to the query's own (``search --dept`` ...).
+    """
     from dangan.index import Hit, SearchResults, parse_query
     from dangan.core.policy.access import visibility
     q = parse_query(text)
+    q.filters.extend(filters)
     has_unlocked = archive.conn.execute("SELECT 1 FROM volumes WHERE confidential = 1 LIMIT 1").fetchone()
     from dangan.core.search.indexing import search_purpose
     vhits = search(archive, q, visibility(archive, search_purpose(text))) if has_unlocked else []
     if not vhits:
         if count_only:
-            return SearchResults(total=index.count(q, allowed=allowed), hits=[])
-        return index.search(q, sort=sort, limit=limit, page=page, allowed=allowed)
+            return SearchResults(total=index.count(q, allowed=allowed, within=within), hits=[])
+        return index.search(q, sort=sort, limit=limit, page=page, allowed=allowed, within=within)
     if count_only:
-        return SearchResults(total=index.count(q, allowed=allowed) + len(vhits), hits=[])
-    main = index.search(q, sort=sort, limit=min(1000, page * limit), page=1, allowed=allowed)
+        return SearchResults(total=index.count(q, allowed=allowed, within=within) + len(vhits), hits=[])
+    main = index.search(q, sort=sort, limit=min(1000, page * limit), page=1, allowed=allowed, within=within)
     mine = {h.record_id for h in vhits}
     combined = [Hit(record_id=h.record_id, score=h.score, title=h.title, snippet=h.snippet,
                     snippet_text=h.snippet.replace("[[", "").replace("]]", ""), **h.fields) for h in vhits]

@@ -12,13 +12,17 @@ if TYPE_CHECKING:
 
 
 def log(archive: Archive, *, ref: str | None = None, action: str | None = None,
-        limit: int | None = None) -> list[AuditEvent]:
+        limit: int | None = None, actor: str | None = None, outcome: str | None = None,
+        since: str | None = None, until: str | None = None) -> list[AuditEvent]:
     """Audit events, oldest first: all of them to auditors and admins; to others, the events about the records
-    they may see and their own (``ref``: one record's; ``limit``: the last N)."""
+    they may see and their own (``ref``: one record's; ``limit``: the last N; ``actor``, ``outcome``, and the
+    days ``since``..``until``, both included, filter them)."""
+    from dangan.core.catalogue.fields import parse_date
     from dangan.core.policy.disclosure import readable_events
     acting_user(archive, action="read the audit trail")
     obj = archive.resolve(ref) if ref else None
-    return readable_events(archive, obj=obj, action=action, limit=limit)
+    return readable_events(archive, obj=obj, action=action, limit=limit, actor=actor, outcome=outcome,
+                           since=parse_date(since) if since else None, until=parse_date(until) if until else None)
 
 
 def verify(archive: Archive, repository: Any = None) -> Report:

@@ -17,6 +17,7 @@ if TYPE_CHECKING:
     from dangan.core.catalogue.fields import RecordFields
     from dangan.core.kernel.progress import Progress
     from dangan.core.store.ingest import IngestOutcome
+    from dangan.core.store.integrity import Problem
     from dangan.model import Record
 
 #: Secrecy levels whose records may be sealed in a confidential volume (their fields shown once unlocked).
@@ -73,23 +74,34 @@ def show(archive: Archive, ref: str, version: int | None = None) -> RecordView:
 
 
 def versions(archive: Archive, ref: str) -> list[dict[str, Any]]:
-    """A record's versions (their messages kept sealed while a confidential volume is locked)."""
+    """A record's versions (their messages kept sealed while a confidential volume is locked), each with the
+    field changes it made (``changes``: field → before and after, read from the store)."""
     from dangan.core.confidential.sealing import versions_shown
     from dangan.core.policy.access import require
+    from dangan.core.store.revision import version_changes
+    from dangan.errors import DanganError
     acting_user(archive, action="view", obj=ref)
-    require(archive, "view", archive.record(ref))
-    return versions_shown(archive, ref)
+    rec = archive.record(ref)
+    require(archive, "view", rec)
+    rows = versions_shown(archive, ref)
+    try:
+        changes = version_changes(archive, rec.id, [r["version"] for r in rows])
+    except (DanganError, OSError):
+        changes = {}                    # a destroyed record's versions are gone from the store
+    for r in rows:
+        r["changes"] = changes.get(r["version"], {})
+    return rows
 
 
 def ls(archive: Archive, filters: str = "", *, department: str | None = None, category: str | None = None,
        year: int | None = None, secrecy: str | None = None, volume: str | None = None, sort: str = "created",
-       limit: int | None = None) -> list[Record]:
+       limit: int | None = None, puid: str | None = None) -> list[Record]:
     """The records the acting user may see, filtered by field (``dept:BGS year:2019..2021``), sealed fields
     restored where their volume is unlocked."""
     from dangan.core.search.listing import list_filtered
     acting_user(archive, action="list records")
     recs = list_filtered(archive, filters, department=department, category=category, year=year, secrecy=secrecy,
-                         volume=volume, sort=sort, limit=limit)
+                         volume=volume, puid=puid, sort=sort, limit=limit)
     return [archive.opened(r)[0] if r.secrecy in SEALED_LEVELS else r for r in recs]
 
 
@@ -103,4 +115,30 @@ def get(archive: Archive, ref: str, out_dir: Path, *, version: int | None = None
                      overwrite=overwrite)
 
 
-__all__ = ["RecordView", "ingest", "revise", "show", "versions", "ls", "get"]
+def approve(archive: Archive, ref: str, note: str = "") -> Record:
+    """A record pending approval becomes active (and visible) in a new version, if the plugins let the acting
+    user approve it."""
+    from dangan.core.management.approvals import approve as run
+    acting_user(archive, action="approve records", obj=ref)
+    return run(archive, ref, note)
+
+
+def check(archive: Archive, ref: str | None = None, *, digests: bool = True, decrypt: bool = False,
+          progress: Callable[[int, int], None] | None = None) -> list[Problem]:
+    """Verify every digest (or one record's) and compare store and catalogue; the problems found."""
+    from dangan.core.catalogue.health import check_pages
+    from dangan.core.store.integrity import check as run
+    if ref is None:               # damage on pages no listing reads: said first, before the users table is read
+        check_pages(archive.conn, archive.catalogue_path)
+    acting_user(archive, action="check")
+    return run(archive, ref, digests=digests, decrypt=decrypt, progress=progress)
+
+
+
+def id_width(archive: Archive) -> int:
+    """How many characters of a record id are unique in this archive (listings cut ids to it)."""
+    from dangan.core.catalogue.records import short_id_length
+    return short_id_length(archive.conn)
+
+
+__all__ = ["RecordView", "ingest", "revise", "show", "versions", "ls", "id_width", "get", "approve", "check"]

@@ -15,31 +15,31 @@ if TYPE_CHECKING:
     from dangan.core.policy.users import User
 
 
-def loans(archive: Archive, *, action: str = "list loans", **filters: Any) -> list[dict]:
+def loans(archive: Archive, *, action: str = "list loans", **filters: Any) -> list[dict[str, Any]]:
     from dangan.core.management.lending import list_loans
     acting_user(archive, action=action)
     return list_loans(archive, **filters)
 
 
-def holds(archive: Archive, *, include_released: bool = False, record: str | None = None) -> list[dict]:
+def holds(archive: Archive, *, include_released: bool = False, record: str | None = None) -> list[dict[str, Any]]:
     from dangan.core.management.holds import list_holds
     acting_user(archive, action="list holds")
     return list_holds(archive, include_released=include_released, record=record)
 
 
-def inspections(archive: Archive, *, record: str | None = None, volume: str | None = None) -> list[dict]:
+def inspections(archive: Archive, *, record: str | None = None, volume: str | None = None) -> list[dict[str, Any]]:
     from dangan.core.management.inspection import list_inspections
     acting_user(archive, action="list inspections")
     return list_inspections(archive, record=record, volume=volume)
 
 
-def destruction_list(archive: Archive, list_id: str) -> dict:
+def destruction_list(archive: Archive, list_id: str) -> dict[str, Any]:
     from dangan.core.management.disposition import get_list
     acting_user(archive, action="read destruction lists")
     return get_list(archive, list_id)
 
 
-def destruction_lists(archive: Archive) -> list[dict]:
+def destruction_lists(archive: Archive) -> list[dict[str, Any]]:
     from dangan.core.management.disposition import list_lists
     acting_user(archive, action="read destruction lists")
     return list_lists(archive)
@@ -52,7 +52,7 @@ def users(archive: Archive) -> list[User]:
     return list_users(archive)
 
 
-def grants(archive: Archive, *, active_only: bool = True) -> list[dict]:
+def grants(archive: Archive, *, active_only: bool = True) -> list[dict[str, Any]]:
     from dangan.core.policy.access import list_grants
     acting_user(archive, action="list approvals")
     return list_grants(archive, active_only=active_only)

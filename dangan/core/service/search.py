@@ -11,18 +11,27 @@ if TYPE_CHECKING:
 
 
 def search(archive: Archive, text: str, *, sort: str = "relevance", limit: int = 20, page: int = 1,
-           count_only: bool = False) -> SearchResults:
+           count_only: bool = False, options: dict | None = None,
+           notice: Callable[[str], None] | None = None) -> SearchResults:
     """Catalogue and full text (words, "phrases", AND/OR/NOT, -word, dept: year:2019..2021 ...): the hits the
-    acting user may see, unlocked confidential volumes merged in; the index is brought up to date first."""
-    from dangan.core.search.indexing import ensure_fresh, open_search_index, search_filter
+    acting user may see, unlocked confidential volumes merged in; the index is brought up to date first.
+
+    ``options``: the ``ls`` options (department, category, year, secrecy, volume), ANDed as filters;
+    ``notice`` hears that the index is being rebuilt (an archive of the previous release, a new engine).
+    Clearance is applied inside the engine query (``search_access``); plugin rules per hit.
+    """
+    from dangan.core.search.indexing import ensure_fresh, open_search_index
+    from dangan.core.search.search_access import search_access
     from dangan.core.search.volume_search import merged_search
+    from dangan.index.query import option_filters
     acting_user(archive, action="search")
-    ensure_fresh(archive)
-    allowed = search_filter(archive, text)
-    index = open_search_index(archive)
+    filters = option_filters(**(options or {}))
+    ensure_fresh(archive, notice=notice)
+    access = search_access(archive, text)
+    index = open_search_index(archive, notice=notice)
     try:
-        return merged_search(archive, index, text, sort=sort, limit=limit, page=page, allowed=allowed,
-                             count_only=count_only)
+        return merged_search(archive, index, text, sort=sort, limit=limit, page=page, allowed=access.allowed,
+                             within=access.within, filters=filters, count_only=count_only)
     finally:
         index.close()
 

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Callable, Iterable, Iterator
 
-from dangan.errors import DanganError, DuplicateRecord, StorageFull
+from dangan.errors import DanganError, DuplicateRecord, Infected, StorageFull
 from dangan.core.catalogue.fields import RecordFields
 from dangan.core.store.ingest import IngestOutcome, Ingestor
 from dangan.core.store.source_files import shown_name
@@ -61,9 +61,11 @@ def ingest_batch(archive, paths: Iterable[Path], fields: RecordFields, *, attach
                  allow_duplicate: bool = False, on_outcome: Callable[[IngestOutcome], None] | None = None,
                  progress: Progress | None = None, index: bool = True, jobs: int | None = None,
                  on_warning: Callable[[str], None] | None = None, create_volume: bool = True,
-                 follow_symlinks: bool = False) -> list[IngestOutcome]:
+                 follow_symlinks: bool = False,
+                 fields_for: Callable[[Path], RecordFields] | None = None) -> list[IngestOutcome]:
     """Ingest files; ``jobs`` files are staged, hashed and extracted at once (default ``[ingest] jobs``,
-    else 2), but committed strictly in the given order, so archival codes follow the input order."""
+    else 2), but committed strictly in the given order, so archival codes follow the input order.
+    ``fields_for`` gives each file its own fields (a manifest's row) instead of ``fields``."""
     from dangan.core.policy.users import acting_user
     from dangan.core.store.recovery import recover_interrupted
     acting_user(archive, action="ingest")      # once users are registered, only they may archive
@@ -98,7 +100,8 @@ def ingest_batch(archive, paths: Iterable[Path], fields: RecordFields, *, attach
                 return None
             if source.refusal:
                 return IngestOutcome(shown_name(source.path), "refused", message=source.refusal)
-            return _one(ingestor(), source, fields, attachments, gate=lambda: turns.turn(k))
+            return _one(ingestor(), source, fields_for(source.path) if fields_for else fields, attachments,
+                        gate=lambda: turns.turn(k))
         finally:
             turns.done(k)
 
@@ -117,6 +120,8 @@ def ingest_batch(archive, paths: Iterable[Path], fields: RecordFields, *, attach
                 bar.before_output()
             if on_outcome:
                 on_outcome(outcome)
+                for part in outcome.parts:    # a batch scan's documents, each on its own line
+                    on_outcome(part)
             if bar:
                 bar.advance(1)
             if outcome.status == "failed" and outcome.message.startswith("disk full"):
@@ -129,7 +134,7 @@ def ingest_batch(archive, paths: Iterable[Path], fields: RecordFields, *, attach
         for a in workers:
             if a is not archive:
                 a.close()
-    done = [o for o in outcomes if o is not None]
+    done = [x for o in outcomes if o is not None for x in (o, *o.parts)]
     if index and any(o.status == "archived" for o in done):
         from dangan.core.search.indexing import drain
         try:
@@ -166,14 +171,21 @@ class _Turns:
 
 def _one(ingestor: Ingestor, source: Source, fields: RecordFields, attachments: tuple[Path, ...],
          gate=None) -> IngestOutcome:
+    from dangan.core.store.scan_batch import ingest_scan
     path, shown = source.path, shown_name(source.path)
     try:
-        rec = ingestor.ingest(path, fields, attachments, gate=gate, follow_symlinks=source.follow,
-                              beneath=source.beneath)
+        scan = ingest_scan(ingestor, path, fields, attachments, gate=gate, follow_symlinks=source.follow,
+                           beneath=source.beneath)
+        rec = scan.record
     except DuplicateRecord as exc:
         return IngestOutcome(shown, "duplicate", exc.existing_id, message=exc.message, exit_code=exc.exit_code)
     except StorageFull as exc:
         return IngestOutcome(shown, "failed", message=exc.message, exit_code=exc.exit_code)
+    except Infected as exc:                  # moved out of the user's way, beside its reason; never archived
+        from dangan.core.store.antivirus import quarantine
+        where = quarantine(ingestor.archive.root, exc.path or path, exc.message)
+        note = f" (moved to {shown_name(where)})" if where else " (it could not be moved to quarantine/: remove it)"
+        return IngestOutcome(shown, "refused", message=exc.message + note, exit_code=exc.exit_code)
     except DanganError as exc:
         return IngestOutcome(shown, "refused", message=exc.message if shown in exc.message
                              else f"{shown}: {exc.message}", exit_code=exc.exit_code)
@@ -185,4 +197,17 @@ def _one(ingestor: Ingestor, source: Source, fields: RecordFields, attachments: 
     if rec.status == "pending":
         from dangan.core.management.approvals import pending_note
         note = pending_note(ingestor.archive, rec)
-    return IngestOutcome(shown, "archived", rec.id, rec.archival_code, message=note)
+    if scan.note:
+        note = "; ".join(filter(None, [note, scan.note]))
+    outcome = IngestOutcome(shown, "archived", rec.id, rec.archival_code, message=note)
+    for p in scan.parts:
+        label = f"{shown} [part {p.number}/{len(scan.parts)}, pages {p.part.page_range()}]"
+        if p.record is not None:
+            outcome.parts.append(IngestOutcome(label, "archived", p.record.id, p.record.archival_code))
+        elif p.error is not None:
+            outcome.parts.append(IngestOutcome(label, "refused", message=f"{label}: {p.error.message}; its pages "
+                                               f"stay in the batch record {rec.id}", exit_code=p.error.exit_code))
+    if scan.parts:
+        outcome.message = "; ".join(filter(None, [outcome.message, f"a batch scan: split into {len(scan.parts)} "
+                                                  f"record(s) at its separator sheets"]))
+    return outcome

@@ -12,18 +12,17 @@ are ciphertext and their plaintext must never touch disk, so they are
 extracted at archive time from the source file (``watch_ingest`` chooses the
 extracting pipeline for them).
 
-Crash safety: a derivative version is written like a revision (intent row,
-then publish + catalogue rows + audit event + index-outbox row + queue row
-removal in one transaction); ``recover_interrupted`` settles an interrupted
-one.  A queue row is removed only in the transaction that records the
+Crash safety: a derivative version is written by the new-version protocol
+(``new_version.commit_version``, as ingest and revision are: intent row, then
+publish + catalogue rows + audit event + index-outbox row + queue row removal
+in one transaction); ``recover_interrupted`` settles an interrupted one.  A queue row is removed only in the transaction that records the
 extraction, so a kill repeats the work but never loses it; a record whose
 head version already carries an extraction result is simply dequeued.
 """
 from __future__ import annotations
 
+import sqlite3
 import logging
-import os
-import socket
 import threading
 import time
 from dataclasses import replace
@@ -31,9 +30,10 @@ from dataclasses import replace
 from dangan.errors import DanganError, LockTimeout, StorageFull
 from dangan.model import Record
 from dangan.core.catalogue import records
-from dangan.core.store.ingest import MAX_TEXT_CHARS, _now
-from dangan.core.store.revision import _keep
-from dangan.core.store.layout import METADATA_PATH, metadata_document, stored_original_names, text_path
+from dangan.core.kernel.clock import utc_text
+from dangan.core.store.layout import (metadata_document, recorded_extraction, stored_original_names, text_path,
+                                      thumbnail_path)
+from dangan.core.store.new_version import carry_over, commit_version
 
 log = logging.getLogger("dangan.watch")
 
@@ -46,7 +46,7 @@ INTENT_SOURCE = "(deferred extraction)"
 # -- the queue ------------------------------------------------------------------
 def enqueue(conn, record_id: str) -> None:
     """Queue a record for background extraction (inside the caller's transaction; idempotent)."""
-    conn.execute("INSERT OR IGNORE INTO extraction_queue (record_id, queued) VALUES (?, ?)", (record_id, _now()))
+    conn.execute("INSERT OR IGNORE INTO extraction_queue (record_id, queued) VALUES (?, ?)", (record_id, utc_text()))
 
 
 def pending(archive) -> int:
@@ -78,17 +78,18 @@ def extract_queued(archive, record_id: str) -> str:
     rec = archive.record_from_store(record_id)
     main = rec.main_file
     stored = {f.logical_path: f for f in archive.store.files(record_id)}[main.path]
-    result = archive.extractor(archive.store.object_path(record_id) / stored.content_path, main.mime)
-    meta = dict(result.metadata or {})
-    info = {"status": result.status, "message": result.message, "ocr": result.ocr,
-            "extractor": result.extractor, "seconds": meta.pop("seconds", None)}
-    add_derivative_text(archive, record_id, (result.text or "")[:MAX_TEXT_CHARS], info,
-                        {f"x.{k}": str(v) for k, v in meta.items()}, expect_version=rec.version)
+    from dangan.core.store.pdfa import pdfa_path, searchable_copy
+    result, copy = searchable_copy(archive, archive.store.object_path(record_id) / stored.content_path, main.mime,
+                                   sealed=False, extractor=archive.extractor)
+    info, meta, text = recorded_extraction(result)
+    add_derivative_text(archive, record_id, text, info, meta, expect_version=rec.version,
+                        thumbnail=result.thumbnail, derivatives={pdfa_path(main.path): copy} if copy else None)
     return "extracted"
 
 
 def add_derivative_text(archive, record_id: str, text: str, extraction: dict, metadata: dict[str, str] | None = None,
-                        *, expect_version: int | None = None, message: str = "text extracted") -> Record:
+                        *, expect_version: int | None = None, message: str = "text extracted",
+                        thumbnail: bytes = b"", derivatives: dict[str, bytes] | None = None) -> Record:
     """A new version of a plain record carrying the extracted text of its main file as a derivative.
 
     Every file of the head version is kept as it is (no copy); the text goes to
@@ -97,13 +98,13 @@ def add_derivative_text(archive, record_id: str, text: str, extraction: dict, me
     an audit event (``record.extract``) and an index-outbox row are written in the
     transaction that publishes the version, and the record leaves the queue.
     """
-    from dangan.core.store.recovery import settle_intent
+    from dangan.core.catalogue.tombstones import assert_alive_in
     old = archive.record_from_store(record_id)
     if expect_version is not None and old.version != expect_version:
         raise LockTimeout(f"record {record_id} changed while extracting its text: try again")
     if archive.conn.execute("SELECT sealed FROM records WHERE id = ?", (record_id,)).fetchone()["sealed"]:
         raise DanganError(f"record {record_id} is sealed: its text is extracted when it is archived, never later")
-    now = _now()
+    now = utc_text()
     version = old.version + 1
     meta = dict(old.metadata)
     for k, v in (metadata or {}).items():
@@ -118,48 +119,47 @@ def add_derivative_text(archive, record_id: str, text: str, extraction: dict, me
             if f is main and text:
                 draft.keep(f.path, inv_files[f.path].digest)       # its old text (if any) is replaced
             else:
-                _keep(draft, inv_files, f)
+                carry_over(draft, inv_files, f)
         if text:
             draft.add_bytes(text_path(main.path), text.encode("utf-8"))
-        _write_intent(archive, record_id)
-        try:
-            with archive.transaction() as conn:
-                row = conn.execute("SELECT piece_class, piece, version FROM records WHERE id = ?",
-                                   (record_id,)).fetchone()
-                from dangan.core.catalogue.tombstones import assert_alive_in
-                assert_alive_in(conn, record_id, "given extracted text")     # its destruction may have begun
-                if row["version"] != old.version:
-                    raise LockTimeout(f"record {record_id} changed while extracting its text: try again")
-                catalogue = {"piece_class": row["piece_class"], "piece": row["piece"], "sealed": None}
-                draft.add_bytes(METADATA_PATH, metadata_document(rec, names, catalogue))
-                draft.publish(message=message, user_name=archive.actor.name, created=now)
-                records.update_record(conn, rec, actor=archive.actor.name, message=message, original_names=names)
-                archive.audit(conn, "record.extract", record_id,
-                              details={"version": version, "status": extraction.get("status"),
-                                       "ocr": extraction.get("ocr"), "chars": len(text)})
-                conn.execute("INSERT INTO index_outbox (record_id, op, queued) VALUES (?, 'upsert', ?)",
-                             (record_id, now))
-                conn.execute("DELETE FROM extraction_queue WHERE record_id = ?", (record_id,))
-                conn.execute("DELETE FROM ingest_intents WHERE object_id = ?", (record_id,))
-        except BaseException:
-            try:
-                settle_intent(archive, record_id)
-            except DanganError:
-                pass          # left for recovery at the next run; the intent row stays
-            raise
+        thumb = thumbnail_path(main.path)
+        if thumb in inv_files:
+            if text:                                    # the main file was kept without its derivatives
+                draft.keep(thumb, inv_files[thumb].digest)
+        elif thumbnail:
+            draft.add_bytes(thumb, thumbnail)
+        from dangan.core.store.pdfa import pdfa_path
+        copy_path = pdfa_path(main.path)
+        if text and copy_path in inv_files and copy_path not in (derivatives or {}):
+            draft.keep(copy_path, inv_files[copy_path].digest)
+        for path, data in (derivatives or {}).items():        # a scan's PDF/A copy (store.pdfa)
+            draft.add_bytes(path, data)
+
+        def before_publish(conn: sqlite3.Connection) -> bytes:
+            row = conn.execute("SELECT piece_class, piece, version FROM records WHERE id = ?",
+                               (record_id,)).fetchone()
+            assert_alive_in(conn, record_id, "given extracted text")     # its destruction may have begun
+            if row["version"] != old.version:
+                raise LockTimeout(f"record {record_id} changed while extracting its text: try again")
+            catalogue = {"piece_class": row["piece_class"], "piece": row["piece"], "sealed": None}
+            return metadata_document(rec, names, catalogue)
+
+        def after_publish(conn: sqlite3.Connection) -> None:
+            records.update_record(conn, rec, actor=archive.actor.name, message=message, original_names=names)
+            archive.audit(conn, "record.extract", record_id,
+                          details={"version": version, "status": extraction.get("status"),
+                                   "ocr": extraction.get("ocr"), "chars": len(text)})
+            conn.execute("DELETE FROM extraction_queue WHERE record_id = ?", (record_id,))
+
+        commit_version(archive, draft, record_id, source=INTENT_SOURCE, message=message, created=now,
+                       before_publish=before_publish, after_publish=after_publish)
     return rec
-
-
-def _write_intent(archive, rid: str) -> None:
-    with archive.transaction() as conn:
-        conn.execute("INSERT OR REPLACE INTO ingest_intents (object_id, pid, host, source, started)"
-                     " VALUES (?, ?, ?, ?, ?)", (rid, os.getpid(), socket.gethostname(), INTENT_SOURCE, _now()))
 
 
 def _note_failure(archive, record_id: str, reason: str) -> None:
     with archive.transaction() as conn:
         conn.execute("UPDATE extraction_queue SET attempts = attempts + 1, last_error = ?, last_attempt = ?"
-                     " WHERE record_id = ?", (reason[:500], _now(), record_id))
+                     " WHERE record_id = ?", (reason[:500], utc_text(), record_id))
 
 
 def run_batch(archive, limit: int = 50, *, yield_to=None) -> int:

@@ -5,36 +5,41 @@ file → MIME by content → staged copy with streaming sha512 → duplicate che
 transaction: archival code, ``metadata.json``, atomic OCFL publish, record
 rows, audit event, index-outbox row.
 
-An *intent* row is committed before anything is published; if the process
+The commit is the new-version protocol (``new_version.commit_version``, shared with revision
+and deferred extraction): an *intent* row is committed before anything is published; if the process
 dies between publishing and committing, ``recovery.recover_interrupted``
 adopts the published object into the catalogue (or forgets an unpublished
 one), so every file ends archived exactly once or not at all.
 """
 from __future__ import annotations
 
+import sqlite3
 import datetime as dt
-import os
 import logging
-import socket
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from contextlib import nullcontext
 from pathlib import Path
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any, Callable
 
-from dangan.errors import DanganError, DuplicateRecord, FileRefused, IntegrityError
+from dangan.errors import DuplicateRecord, FileRefused, IntegrityError
 from dangan.model import Extraction, Record
 from dangan.repository.fsutil import translate_oserror
 from dangan.core.store import mime as mimes
+from dangan.core.store import pronom
 from dangan.core.catalogue import records
 from dangan.core.policy.departments import check_department
 from dangan.core.catalogue.fields import RecordFields
 from dangan.core.store.source_files import max_file_bytes, open_source, shown_name, title_from_name
-from dangan.core.store.layout import METADATA_PATH, file_entry, metadata_document
+from dangan.core.store.layout import file_entry, metadata_document, recorded_extraction
+from dangan.core.store.new_version import commit_version
+from dangan.core.kernel.clock import utc_text
 from dangan.core.catalogue.volumes import ensure_plain_volume
 
-MAX_TEXT_CHARS = 20 * 1024 * 1024
 #: How much of a sealed record's file libmagic sees (its staged copy is ciphertext).
 MAGIC_BYTES = 1024 * 1024
+if TYPE_CHECKING:
+    from dangan.core.store.antivirus import Antivirus
+
 log = logging.getLogger("dangan.ingest")
 
 
@@ -46,14 +51,12 @@ class IngestOutcome:
     archival_code: str | None = None
     message: str = ""
     exit_code: int = 0              # the refusal's stable exit code (dangan.errors), 0 when archived
+    parts: list["IngestOutcome"] = field(default_factory=list)     # a batch scan's documents (scan_batch)
 
     def to_dict(self) -> dict:
-        return dict(self.__dict__)
-
-
-def open_regular(path: Path, *, follow_symlinks: bool = True, max_bytes: int | None = None):
-    """Open a regular file for reading without blocking on FIFOs or devices (``source_files.open_source``)."""
-    return open_source(path, follow_symlinks=follow_symlinks, max_bytes=max_bytes).fh
+        out = dict(self.__dict__)
+        out["parts"] = [p.record_id for p in self.parts]        # each part is its own outcome too
+        return out
 
 
 class Ingestor:
@@ -69,6 +72,7 @@ class Ingestor:
         self.create_volume = create_volume      # False: a --volume that does not exist is refused
         self.extractor = extractor
         self.classifier = classifier     # plugins facade adapter: classify, validate, code
+        self._antivirus: Antivirus | None = None     # [antivirus], read at the first file
 
     # -- one record ---------------------------------------------------------
     def ingest(self, path: Path, fields: RecordFields, attachments: tuple[Path, ...] = (), *,
@@ -92,6 +96,9 @@ class Ingestor:
                 warning = sf.sparse_warning()
                 if warning:
                     (self.on_warning or log.warning)(warning)
+            checked = self._virus_check(opened)
+            if checked:
+                fields = replace(fields, metadata={**fields.metadata, "x.virus_check": checked})
             return self._ingest(path, fields, [(role, sf) for (role, _), sf in zip(sources, opened)], gate)
         finally:
             for sf in opened:
@@ -105,7 +112,7 @@ class Ingestor:
             from dangan.core.catalogue.volumes import require_named_volume
             require_named_volume(archive, fields.volume)
         rid = records.new_record_id()
-        now = _now()
+        now = utc_text()
         rec = Record(
             id=rid, fonds=archive.config.fonds, title=fields.title or title_from_name(path.name),
             department=fields.department, category=fields.category,
@@ -116,6 +123,7 @@ class Ingestor:
             self.classifier.prepare(rec, fields.secrecy)   # scheme defaults, filing, validation (may refuse)
         volume, implicit_volume = self._volume_for(rec)
         prot = protection_for(archive, volume, rid)
+        identify = pronom.identify_enabled(archive.config)
         with archive.store.stage(rid) as draft:
             taken: set[str] = set()
             names: dict[str, str] = {}
@@ -132,6 +140,8 @@ class Ingestor:
                 ext_mime = mimes.by_extension(sf.name)
                 rec.files.append(file_entry(name, role, size, digest, content_mime, ext_mime,
                                             mimes.mismatch(content_mime, ext_mime)))
+                if identify and not prot.confidential:      # a sealed record's format stays sealed with it
+                    pronom.identify_entry(rec.files[-1], draft.content / name, sf.name)
                 names[name] = sf.name
                 plain[name] = (psize, pdigest)
             main = rec.files[0]
@@ -150,38 +160,33 @@ class Ingestor:
 
     def _commit(self, draft, rec: Record, stored: Record, stored_names: dict, names: dict, prot,
                 implicit_volume: bool, path: Path, now: str) -> None:
-        """Intent, then one transaction: archival code, metadata.json, publish, rows, audit, outbox."""
+        """Version 1 by the new-version protocol: archival code and metadata.json, publish, rows, audit."""
         archive = self.archive
         rid, main = rec.id, rec.files[0]
-        self._write_intent(rid, "(confidential)" if prot.confidential else shown_name(path))
-        try:
-            with archive.transaction() as conn:
-                archive.audit_ready(conn)            # a broken audit trail is refused before publishing
-                if not self.allow_duplicate and not prot.confidential:
-                    self._refuse_duplicate(main.sha512, path)
-                if implicit_volume and rec.volume is not None:
-                    ensure_plain_volume(conn, archive, rec.volume, rec)
-                piece_class, piece = self._assign_code(conn, rec)
-                stored.archival_code = rec.archival_code      # plain: on the allow-list
-                catalogue = {"piece_class": piece_class, "piece": piece, "sealed": prot.sealed}
-                draft.add_bytes(METADATA_PATH, metadata_document(stored, stored_names, catalogue))
-                message = "ingest" if prot.confidential else f"ingest {names[main.path]}"
-                draft.publish(message=message, user_name=archive.actor.name, created=now)
-                _test_exit_hook("DANGAN_TEST_EXIT_AFTER_PUBLISH")
-                records.insert_record(conn, stored, actor=archive.actor.name, message=message,
-                                      original_names=stored_names, piece_class=piece_class, piece=piece,
-                                      sealed=prot.sealed)
-                details = {"sha512": main.sha512, "size": main.size, "files": len(rec.files),
-                           "archival_code": rec.archival_code, "volume": rec.volume}
-                if not prot.confidential:
-                    details.update(source=shown_name(path), mime=main.mime)
-                archive.audit(conn, "record.ingest", rid, details=details)
-                conn.execute("INSERT INTO index_outbox (record_id, op, queued) VALUES (?, 'upsert', ?)",
-                             (rid, now))
-                conn.execute("DELETE FROM ingest_intents WHERE object_id = ?", (rid,))
-        except BaseException:
-            self._after_failure(rid)
-            raise
+        message = "ingest" if prot.confidential else f"ingest {names[main.path]}"
+        code: dict[str, Any] = {}
+
+        def before_publish(conn: sqlite3.Connection) -> bytes:
+            if not self.allow_duplicate and not prot.confidential:
+                self._refuse_duplicate(main.sha512, path)
+            if implicit_volume and rec.volume is not None:
+                ensure_plain_volume(conn, archive, rec.volume, rec)
+            code["piece_class"], code["piece"] = self._assign_code(conn, rec)
+            stored.archival_code = rec.archival_code      # plain: on the allow-list
+            return metadata_document(stored, stored_names, {**code, "sealed": prot.sealed})
+
+        def after_publish(conn: sqlite3.Connection) -> None:
+            records.insert_record(conn, stored, actor=archive.actor.name, message=message,
+                                  original_names=stored_names, piece_class=code["piece_class"], piece=code["piece"],
+                                  sealed=prot.sealed)
+            details: dict[str, Any] = {"sha512": main.sha512, "size": main.size, "files": len(rec.files),
+                       "archival_code": rec.archival_code, "volume": rec.volume}
+            if not prot.confidential:
+                details.update(source=shown_name(path), mime=main.mime)
+            archive.audit(conn, "record.ingest", rid, details=details)
+
+        commit_version(archive, draft, rid, source="(confidential)" if prot.confidential else shown_name(path),
+                       message=message, created=now, before_publish=before_publish, after_publish=after_publish)
 
     def revise(self, ref: str, path: Path | None, fields: RecordFields | None = None, message: str = "",
                *, status: str | None = None, action: str = "record.revise") -> Record:
@@ -189,6 +194,21 @@ class Ingestor:
         return revise(self, ref, path, fields, message, status=status, action=action)
 
     # -- steps ----------------------------------------------------------------
+    def _virus_check(self, opened: list) -> str:
+        """Every file through the virus check (``antivirus``); raises Infected / VirusCheckFailed."""
+        from dangan.core.store.antivirus import Antivirus
+        if self._antivirus is None:
+            self._antivirus = Antivirus.of(self.archive.config, self.archive.root)
+        from dangan.errors import Infected
+        notes = []
+        for sf in opened:
+            try:
+                notes.append(self._antivirus.check(sf.fh, shown_name(sf.path)))
+            except Infected as exc:
+                exc.path = sf.path           # which file to quarantine (the main file or an attachment)
+                raise
+        return notes[0].note() if notes and notes[0] is not None else ""
+
     def _volume_for(self, rec: Record):
         """The record's volume (None if it has none), and whether it must be made as a plain volume."""
         from dangan.core.catalogue.volumes import file_into, get_volume
@@ -205,14 +225,20 @@ class Ingestor:
         if self.extractor is None:
             return {}
         main = next(f for f in rec.files if f.path == logical_path)
-        result = self.extractor(source or (draft.content / logical_path), main.mime)
-        meta = dict(result.metadata or {})
-        info = {"status": result.status, "message": result.message, "ocr": result.ocr,
-                "extractor": result.extractor, "seconds": meta.pop("seconds", None)}
-        if result.text:
-            prot.add_text(draft, logical_path, result.text[:MAX_TEXT_CHARS], rec.version)
+        from dangan.core.store.pdfa import searchable_copy
+        result, copy = searchable_copy(self.archive, source or (draft.content / logical_path), main.mime,
+                                       sealed=prot.confidential, extractor=self.extractor)
+        if copy is not None:
+            from dangan.core.store.pdfa import pdfa_path
+            prot.add_derivative(draft, pdfa_path(logical_path), copy, rec.version)
+        info, meta, text = recorded_extraction(result)
+        if text:
+            prot.add_text(draft, logical_path, text, rec.version)
+        if result.thumbnail and not prot.confidential:     # made in memory; a sealed record keeps none
+            from dangan.core.store.layout import thumbnail_path
+            draft.add_bytes(thumbnail_path(logical_path), result.thumbnail)
         for k, v in meta.items():
-            rec.metadata.setdefault(f"x.{k}", str(v))
+            rec.metadata.setdefault(k, v)
         return info
 
     def _refuse_duplicate(self, digest: str, path: Path) -> None:
@@ -237,19 +263,6 @@ class Ingestor:
                                  f"archived; run `dangan check`")
         return piece_class, piece
 
-    def _write_intent(self, rid: str, source: str) -> None:
-        with self.archive.transaction() as conn:
-            conn.execute("INSERT OR REPLACE INTO ingest_intents (object_id, pid, host, source, started)"
-                         " VALUES (?, ?, ?, ?, ?)", (rid, os.getpid(), socket.gethostname(), source, _now()))
-
-    def _after_failure(self, rid: str) -> None:
-        """The transaction failed: adopt what was published, or forget the intent."""
-        from dangan.core.store.recovery import settle_intent
-        try:
-            settle_intent(self.archive, rid)
-        except DanganError:
-            pass   # left for recovery at the next run; the intent row stays
-
 
 def protection_for(archive, volume, rid: str):
     from dangan.core.confidential.sealing import PlainProtection, SealedProtection
@@ -264,14 +277,3 @@ def _refuse_or_translate(exc: OSError, src: Path) -> Exception:
     if out is exc:
         return FileRefused(f"{shown_name(src)}: cannot read ({exc.strerror})")
     return out
-
-
-def _now() -> str:
-    return dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds").replace("+00:00", "Z")
-
-
-def _test_exit_hook(name: str) -> None:
-    """Tests only: with ``$NAME`` set, die here as kill -9 would (exit 137, no cleanup): a deterministic crash
-    window between publishing an object and committing its catalogue rows (tests/catalogue/test_piece_counters.py)."""
-    if os.environ.get(name):
-        os._exit(137)

@@ -12,13 +12,22 @@ import json
 from typing import Any
 
 from dangan.errors import IntegrityError
-from dangan.model import Record, RecordFile
+from dangan.model import Extraction, Record, RecordFile
 from dangan.repository.paths import safe_name, unique_name
 from dangan.core.store.source_files import NAME_MAX, fit_name, shown_name
 
 METADATA_PATH = "metadata.json"
 DERIVATIVE_PREFIX = ".dangan/"
 FORMAT = "dangan-record/1"
+
+
+THUMBNAILS_PREFIX = DERIVATIVE_PREFIX + "thumbnails/"
+
+
+def thumbnail_path(logical_path: str) -> str:
+    """Where a file's thumbnail is kept: ``.dangan/thumbnails/<name>.png`` (plain records only)."""
+    folder, _, name = logical_path.rpartition("/")
+    return f"{THUMBNAILS_PREFIX}{folder + '/' if folder else ''}{fit_name(name + '.png')}"
 
 
 def text_path(logical_path: str) -> str:
@@ -90,3 +99,17 @@ def stored_original_names(store, record_id: str, version: int | None = None) -> 
     """Logical path → the file's original name, from the version's metadata.json."""
     _rec, names, _cat = parse_metadata(store.read_bytes(record_id, METADATA_PATH, version), record_id)
     return names
+
+
+#: The most text of one file a record keeps (its derivative is cut there).
+MAX_TEXT_CHARS = 20 * 1024 * 1024
+
+
+def recorded_extraction(result: Extraction) -> tuple[dict[str, Any], dict[str, str], str]:
+    """How an extractor's result goes into a record, at ingest or later: the extraction info (status, message,
+    ocr, extractor, seconds), the technical metadata as ``x.`` keys (never overriding a user's: the caller
+    ``setdefault``s them) and the text for the derivative, cut to :data:`MAX_TEXT_CHARS`."""
+    meta = dict(result.metadata or {})
+    info = {"status": result.status, "message": result.message, "ocr": result.ocr,
+            "extractor": result.extractor, "seconds": meta.pop("seconds", None)}
+    return info, {f"x.{k}": str(v) for k, v in meta.items()}, (result.text or "")[:MAX_TEXT_CHARS]

@@ -1,7 +1,12 @@
-"""MIME types by content (libmagic), compared with what the extension claims."""
+"""MIME types by content (libmagic), compared with what the extension claims.
+
+libmagic calls an OFD file (GB/T 33190) ``application/zip``; a ZIP whose root holds ``OFD.xml`` is
+reported as ``application/ofd`` instead, and ``.ofd`` names map to it.
+"""
 from __future__ import annotations
 
 import mimetypes
+import zipfile
 from functools import lru_cache
 from pathlib import Path
 
@@ -19,6 +24,10 @@ _EQUIVALENT = {
 }
 
 
+OFD = "application/ofd"
+mimetypes.add_type(OFD, ".ofd", strict=False)
+
+
 @lru_cache(maxsize=1)
 def _magic():
     import magic
@@ -27,9 +36,19 @@ def _magic():
 
 def by_content(path: Path) -> str:
     try:
-        return _magic().from_file(str(path)) or "application/octet-stream"
+        found = _magic().from_file(str(path)) or "application/octet-stream"
     except Exception:  # libmagic refuses some files; content type is then unknown, not an error
         return "application/octet-stream"
+    return OFD if found == "application/zip" and _is_ofd(path) else found
+
+
+def _is_ofd(path: Path) -> bool:
+    """A ZIP with ``OFD.xml`` at its root (only the central directory is read)."""
+    try:
+        with zipfile.ZipFile(path) as zf:
+            return any(n.lstrip("/").lower() == "ofd.xml" for n in zf.namelist())
+    except (zipfile.BadZipFile, OSError, ValueError):
+        return False
 
 
 def by_bytes(data: bytes) -> str:

@@ -14,8 +14,9 @@ from typing import TYPE_CHECKING
 from dangan.errors import IntegrityError
 from dangan.repository.ocfl import vnum
 from dangan.core.catalogue import records
+from dangan.core.catalogue.outbox import queue_index
 from dangan.core.store.layout import METADATA_PATH, parse_metadata
-from dangan.repository.fsutil import pid_alive as _alive
+from dangan.repository.fsutil import pid_alive
 
 if TYPE_CHECKING:
     from dangan.core.archive import Archive
@@ -83,8 +84,7 @@ def settle_intent(archive: Archive, rid: str) -> str:
                 if conflicts:
                     details["conflict"] = conflicts[0]
                 archive.audit(conn, "record.recover", rid, details=details)
-                conn.execute("INSERT INTO index_outbox (record_id, op, queued) VALUES (?, 'upsert', datetime('now'))",
-                             (rid,))
+                queue_index(conn, rid)
                 outcome = "adopted"
             else:
                 outcome = "current"
@@ -98,7 +98,7 @@ def recover_interrupted(archive: Archive) -> dict[str, int]:
     counts = {"adopted": 0, "forgotten": 0, "current": 0}
     rows = archive.conn.execute("SELECT object_id, pid, host FROM ingest_intents").fetchall()
     for r in rows:
-        if r["host"] != host or _alive(r["pid"]):
+        if r["host"] != host or pid_alive(r["pid"]):
             continue
         counts[settle_intent(archive, r["object_id"])] += 1
     archive.store.sweep_staging()
@@ -131,8 +131,7 @@ def rebuild(archive: Archive, progress=None, conflicts: list[str] | None = None)
             if progress:
                 progress(i + 1, len(ids))
         conn.execute("DELETE FROM index_outbox")
-        conn.executemany("INSERT INTO index_outbox (record_id, op, queued) VALUES (?, 'upsert', datetime('now'))",
-                         [(rid,) for rid in ids])
+        queue_index(conn, ids)
         archive.audit(conn, "catalogue.rebuild", details={"records": len(ids), **({"code_conflicts": conflicts[:20]} if conflicts else {})})
     return len(ids)
 

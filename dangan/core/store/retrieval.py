@@ -11,7 +11,7 @@ from dangan.errors import CryptoError, IntegrityError, NotFound, UsageError
 from dangan.repository.fsutil import translate_oserror
 from dangan.core.confidential.sealing import PLAINTEXT_DIGEST
 from dangan.core.store.source_files import restored_name, shown_name
-from dangan.core.store.layout import DERIVATIVE_PREFIX, METADATA_PATH, stored_original_names
+from dangan.core.store.layout import DERIVATIVE_PREFIX, METADATA_PATH, THUMBNAILS_PREFIX, stored_original_names
 
 if TYPE_CHECKING:
     from dangan.core.archive import Archive
@@ -64,7 +64,8 @@ def get_files(archive: Archive, ref: str, out_dir: Path, *, version: int | None 
         _agrees_with_catalogue(archive, rec.id, v, stored_files, None if sealed else names)
         for stored in stored_files:
             lp = stored.logical_path
-            if lp == METADATA_PATH or (lp.startswith(DERIVATIVE_PREFIX) and not include_derivatives):
+            if lp == METADATA_PATH or (lp.startswith(DERIVATIVE_PREFIX) and not include_derivatives) \
+                    or lp.startswith(THUMBNAILS_PREFIX):         # thumbnails are the faces' previews, not text
                 continue
             name = names.get(lp, lp)
             from dangan.repository.paths import safe_name

@@ -1,6 +1,7 @@
 """A new version of a record: a new main file and/or changed fields; everything else carries over."""
 from __future__ import annotations
 
+import sqlite3
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -8,11 +9,13 @@ from typing import Any
 from dangan.errors import LockTimeout
 from dangan.model import Record
 from dangan.core.store import mime as mimes
+from dangan.core.store import pronom
 from dangan.core.catalogue import records
 from dangan.core.catalogue.fields import RecordFields
-from dangan.core.store.ingest import _now, open_regular
-from dangan.core.store.layout import METADATA_PATH, file_entry, metadata_document, stored_original_names, text_path
-from dangan.core.store.source_files import shown_name
+from dangan.core.kernel.clock import utc_text
+from dangan.core.store.layout import file_entry, metadata_document, stored_original_names
+from dangan.core.store.new_version import carry_over, commit_version
+from dangan.core.store.source_files import open_source, shown_name
 
 
 def revise(ingestor, ref: str, path: Path | None, fields: RecordFields | None = None, message: str = "",
@@ -26,7 +29,7 @@ def revise(ingestor, ref: str, path: Path | None, fields: RecordFields | None = 
     assert_not_held(archive, old.id, "revised")        # a held record cannot be changed
     require(archive, "edit", old)
     rid = old.id
-    now = _now()
+    now = utc_text()
     sealed_old = _sealed(archive, rid)
     prot, old, sealed_names, sealed_plain = _protection(archive, old, sealed_old)
     base = RecordFields(old.title, old.department, old.category, old.year, old.date, old.retention,
@@ -50,24 +53,28 @@ def revise(ingestor, ref: str, path: Path | None, fields: RecordFields | None = 
         extraction = old.extraction
         if path is not None:
             path = Path(path)
-            with open_regular(path) as fh:
+            with open_source(path, follow_symlinks=True).fh as fh:
+                from dangan.core.store.antivirus import Antivirus
+                Antivirus.of(archive.config, archive.root).check(fh, shown_name(path))   # a new version too
                 name = prot.name(path.name, taken, len(old.files) + version)
                 size, digest, psize, pdigest = prot.add_file(draft, name, fh, version)
             content_mime = mimes.by_content(path if prot.confidential else draft.content / name)
             ext_mime = mimes.by_extension(path.name)
             files.append(file_entry(name, "main", size, digest, content_mime, ext_mime,
                                     mimes.mismatch(content_mime, ext_mime)))
+            if not prot.confidential and pronom.identify_enabled(archive.config):
+                pronom.identify_entry(files[-1], draft.content / name, path.name)
             names[name] = shown_name(path.name)          # undecodable bytes escaped
             plain[name] = (psize, pdigest)
             probe = Record(id=rid, fonds=old.fonds, files=list(files), version=version)
             extraction = ingestor._extract(draft, prot, probe, name, path if prot.confidential else None)
         else:
             files.append(carried[main_old.path])
-            _keep(draft, inv_files, main_old)
+            carry_over(draft, inv_files, main_old)
         for f in old.files:
             if f.role == "attachment":
                 files.append(carried[f.path])
-                _keep(draft, inv_files, f)
+                carry_over(draft, inv_files, f)
         rec = Record(
             id=rid, fonds=old.fonds, title=new_fields.title or old.title, department=new_fields.department,
             category=new_fields.category, year=new_fields.year, date=new_fields.date,
@@ -79,40 +86,66 @@ def revise(ingestor, ref: str, path: Path | None, fields: RecordFields | None = 
         check_lowering(archive, old, rec, action)          # lowering secrecy needs an approved declassification
         stored, stored_names = prot.stored(rec, names, plain, message=message or "revise")
         message = prot.version_message(message or "revise")      # sealed: kept in the sealed block only
-        ingestor._write_intent(rid, "(revision)")
-        try:
-            with archive.transaction() as conn:
-                archive.audit_ready(conn)            # a broken audit trail is refused before publishing
-                row = conn.execute("SELECT piece_class, piece, version FROM records WHERE id = ?", (rid,)).fetchone()
-                assert_alive_in(conn, rid, "revised")  # a destruction may have begun meanwhile
-                if row["version"] != old.version:
-                    raise LockTimeout(f"record {rid} changed while revising it: try again")
-                catalogue = {"piece_class": row["piece_class"], "piece": row["piece"], "sealed": prot.sealed}
-                draft.add_bytes(METADATA_PATH, metadata_document(stored, stored_names, catalogue))
-                draft.publish(message=message, user_name=archive.actor.name, created=now)
-                records.update_record(conn, stored, actor=archive.actor.name, message=message,
-                                      original_names=stored_names, sealed=prot.sealed)
-                details: dict[str, Any] = {"version": rec.version, "message": message if not prot.confidential else None,
-                           "status": rec.status if rec.status != old.status else None}
-                if rec.secrecy != old.secrecy:
-                    details["secrecy"] = {"from": old.secrecy, "to": rec.secrecy}
-                if path is not None and not prot.confidential:
-                    details["source"] = shown_name(path)
-                archive.audit(conn, action, rid, details=details)
-                conn.execute("INSERT INTO index_outbox (record_id, op, queued) VALUES (?, 'upsert', ?)", (rid, now))
-                conn.execute("DELETE FROM ingest_intents WHERE object_id = ?", (rid,))
-        except BaseException:
-            ingestor._after_failure(rid)
-            raise
+
+        def before_publish(conn: sqlite3.Connection) -> bytes:
+            row = conn.execute("SELECT piece_class, piece, version FROM records WHERE id = ?", (rid,)).fetchone()
+            assert_alive_in(conn, rid, "revised")  # a destruction may have begun meanwhile
+            if row["version"] != old.version:
+                raise LockTimeout(f"record {rid} changed while revising it: try again")
+            catalogue = {"piece_class": row["piece_class"], "piece": row["piece"], "sealed": prot.sealed}
+            return metadata_document(stored, stored_names, catalogue)
+
+        def after_publish(conn: sqlite3.Connection) -> None:
+            records.update_record(conn, stored, actor=archive.actor.name, message=message,
+                                  original_names=stored_names, sealed=prot.sealed)
+            details: dict[str, Any] = {"version": rec.version, "message": message if not prot.confidential else None,
+                       "status": rec.status if rec.status != old.status else None}
+            if rec.secrecy != old.secrecy:
+                details["secrecy"] = {"from": old.secrecy, "to": rec.secrecy}
+            changes = field_changes(old, rec)
+            if changes:       # a sealed record's values stay out of the trail: only which fields changed
+                details["changes"] = {k: ({"sealed": True} if prot.confidential else v)
+                                      for k, v in changes.items()}
+            if path is not None and not prot.confidential:
+                details["source"] = shown_name(path)
+            archive.audit(conn, action, rid, details=details)
+
+        commit_version(archive, draft, rid, source="(revision)", message=message, created=now,
+                       before_publish=before_publish, after_publish=after_publish)
     return rec
 
 
-def _keep(draft, inv_files, f) -> None:
-    stored = inv_files[f.path]
-    draft.keep(f.path, stored.digest)
-    tp = text_path(f.path)
-    if tp in inv_files:
-        draft.keep(tp, inv_files[tp].digest)
+#: The catalogue fields a cataloguing edit (著录) changes, as they are compared and shown.
+EDITED_FIELDS = ("title", "department", "category", "year", "date", "retention", "secrecy", "volume", "tags")
+
+
+def field_changes(old: Record, new: Record) -> dict[str, dict]:
+    """Each changed field with its value before and after (``metadata.KEY`` for metadata fields; fields
+    the extraction sets, ``x.*``, are not an edit)."""
+    out: dict[str, dict] = {}
+    for name in EDITED_FIELDS:
+        a, b = getattr(old, name), getattr(new, name)
+        if (sorted(a) if name == "tags" else a) != (sorted(b) if name == "tags" else b):
+            out[name] = {"from": a, "to": b}
+    for key in sorted(set(old.metadata) | set(new.metadata)):
+        if key.startswith("x."):
+            continue
+        a, b = old.metadata.get(key), new.metadata.get(key)
+        if a != b:
+            out[f"metadata.{key}"] = {"from": a, "to": b}
+    return out
+
+
+def version_changes(archive, rid: str, versions: list[int]) -> dict[int, dict[str, dict]]:
+    """The field changes each version made, read from the store (the truth: a rebuilt catalogue keeps them).
+    A sealed record's versions are compared as the store holds them in the clear (its sealed fields not)."""
+    out: dict[int, dict[str, dict]] = {}
+    prev = None
+    for v in sorted(versions):
+        cur = archive.record_from_store(rid, v)
+        out[v] = field_changes(prev, cur) if prev is not None else {}
+        prev = cur
+    return out
 
 
 def _sealed(archive, rid: str) -> str | None:

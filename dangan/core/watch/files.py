@@ -7,7 +7,6 @@ file is renamed next to it.
 """
 from __future__ import annotations
 
-import datetime as dt
 import errno
 import hashlib
 import os
@@ -18,6 +17,7 @@ from typing import Iterator
 from dangan.repository.fsutil import fsync_dir, makedirs_durable, write_durable
 from dangan.core.store.source_files import NAME_MAX, fit_name, open_folder_beneath, open_source, shown_name
 from dangan.core.watch.config import DropFolder
+from dangan.core.kernel.clock import utc_text
 
 CHUNK = 1024 * 1024
 
@@ -116,7 +116,7 @@ def to_quarantine(folder: DropFolder, path: Path, reason: str) -> Path:
     target = folder.quarantine / folder.relative(path)
     makedirs_durable(target.parent, folder.path)
     target = _free_name(target)
-    when = dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
+    when = utc_text()
     text = f"{reason}\n\nfile: {shown_name(folder.relative(path))}\nquarantined: {when}\nby: dangan watch\n"
     write_durable(note_path(target), text.encode("utf-8", "backslashreplace"))
     return _move(path, target, folder.path, folder.path)

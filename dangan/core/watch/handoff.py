@@ -39,7 +39,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from dangan.core.kernel.actor import Actor
-from dangan.core.store.ingest import _now
+from dangan.core.kernel.clock import utc_text
 from dangan.core.store.source_files import shown_name
 
 OPEN_STATES = ("pending", "archived", "duplicate", "refused")
@@ -101,7 +101,7 @@ def begin(archive, folder, path: Path, st: os.stat_result, sha512: str | None) -
             " started, state) VALUES (?,?,?,?,?,?,?,?,?,?, 'pending')",
             (shown_name(folder.path), "" if folder.confidential else shown_name(path), path_key(archive, path),
              None if folder.confidential else sha512, st.st_size, st.st_mtime_ns, os.getpid(),
-             socket.gethostname(), seq, _now()))
+             socket.gethostname(), seq, utc_text()))
         return cur.lastrowid
 
 
@@ -127,7 +127,7 @@ def finish(archive, hid: int, outcome: str, *, record_id: str | None = None, rea
     from dangan.core.store.deferred import enqueue
     with archive.transaction() as conn:
         conn.execute("UPDATE watch_handoffs SET state = 'done', outcome = ?, record_id = ?, reason = ?, finished = ?"
-                     " WHERE id = ?", (outcome, record_id, reason, _now(), hid))
+                     " WHERE id = ?", (outcome, record_id, reason, utc_text(), hid))
         if extract and record_id:
             enqueue(conn, record_id)
 
@@ -136,7 +136,7 @@ def close(archive, hid: int, outcome: str | None = None) -> None:
     """The file has left the drop folder (or was found gone): the hand-off is done."""
     with archive.transaction() as conn:
         conn.execute("UPDATE watch_handoffs SET state = 'done', outcome = coalesce(?, outcome), finished = ?"
-                     " WHERE id = ?", (outcome, _now(), hid))
+                     " WHERE id = ?", (outcome, utc_text(), hid))
 
 
 def open_handoffs(archive) -> list[Handoff]:
@@ -245,7 +245,7 @@ def note_failure(archive, hid: int, reason: str) -> None:
     """A transient failure (disk full, busy): the file stays in the drop folder and is tried again."""
     with archive.transaction() as conn:
         conn.execute("UPDATE watch_handoffs SET state = 'done', outcome = 'failed', reason = ?, finished = ?"
-                     " WHERE id = ?", (reason[:500], _now(), hid))
+                     " WHERE id = ?", (reason[:500], utc_text(), hid))
 
 
 def safe_reason(message: str, path: Path, folder) -> str:

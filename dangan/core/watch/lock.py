@@ -9,15 +9,16 @@ Names of files are never written there, only folders and counts.
 """
 from __future__ import annotations
 
-import fcntl
 import json
 import os
 import socket
 import time
+from contextlib import ExitStack
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
 from dangan.errors import LockTimeout
+from dangan.repository.fsutil import flocked, lock_held as fs_lock_held
 
 LOCK_NAME = "watch.lock"
 STATE_NAME = "watch.json"
@@ -26,22 +27,20 @@ STATE_NAME = "watch.json"
 class WatcherLock:
     def __init__(self, root: Path) -> None:
         self.dir = Path(root) / ".work"
-        self._fh: IO[str] | None = None
+        self._hold: ExitStack | None = None
         self.started = time.time()
         self._last: dict[str, Any] = {}
         self.previous: dict[str, Any] | None = None
 
     def acquire(self) -> "WatcherLock":
         self.dir.mkdir(exist_ok=True)
-        fh = open(self.dir / LOCK_NAME, "a+")
-        try:
-            fcntl.flock(fh.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            fh.close()
+        hold = ExitStack()
+        if not hold.enter_context(flocked(self.dir / LOCK_NAME, wait=False)):
+            hold.close()
             state = read_state(self.dir.parent) or {}
             raise LockTimeout(f"a watcher is already running on this archive (pid {state.get('pid', '?')} "
                               f"on {state.get('host', '?')})") from None
-        self._fh = fh
+        self._hold = hold
         self.previous = read_state(self.dir.parent)      # the last watcher's state (it is dead: we hold the lock)
         return self
 
@@ -54,15 +53,14 @@ class WatcherLock:
         os.replace(tmp, self.dir / STATE_NAME)
 
     def release(self) -> None:
-        if self._fh is None:
+        if self._hold is None:
             return
         try:
             self.write_state(stopped=time.time())
         except OSError:
             pass
-        fcntl.flock(self._fh.fileno(), fcntl.LOCK_UN)
-        self._fh.close()
-        self._fh = None
+        self._hold.close()
+        self._hold = None
 
     def __enter__(self) -> "WatcherLock":
         return self.acquire()
@@ -80,13 +78,4 @@ def read_state(root: Path) -> dict[str, Any] | None:
 
 def lock_held(root: Path) -> bool:
     """Whether a live process holds the watcher lock (on this machine's view of the file)."""
-    path = Path(root) / ".work" / LOCK_NAME
-    if not path.exists():
-        return False
-    with open(path, "a+") as fh:
-        try:
-            fcntl.flock(fh.fileno(), fcntl.LOCK_SH | fcntl.LOCK_NB)
-        except BlockingIOError:
-            return True
-        fcntl.flock(fh.fileno(), fcntl.LOCK_UN)
-        return False
+    return fs_lock_held(Path(root) / ".work" / LOCK_NAME)

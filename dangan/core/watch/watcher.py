@@ -261,8 +261,11 @@ class Watcher:
     def _archive_one(self, folder: DropFolder, path: Path, st, sha: str | None, name: str) -> None:
         hid = handoffs.begin(self.archive, folder, path, st, sha)
         self.archive.actor = handoffs.HandoffActor.of(self.base_actor, hid)
+        from dangan.core.store.scan_batch import ingest_scan
         try:
-            rec = self._ingestor(folder).ingest(path, folder.fields_for(path), beneath=folder.path)
+            scan = ingest_scan(self._ingestor(folder), path, folder.fields_for(path), beneath=folder.path,
+                               sealed=folder.confidential)
+            rec = scan.record
         except DuplicateRecord as exc:
             if folder.duplicates == "skip":
                 self._leave(folder, path, "duplicate", "", exc.existing_id, hid)
@@ -287,7 +290,10 @@ class Watcher:
             self.archive.actor = self.base_actor
         sealed = folder.confidential and self.archive.conn.execute(
             "SELECT sealed FROM records WHERE id = ?", (rec.id,)).fetchone()["sealed"] is not None
-        self._leave(folder, path, "archived", "", rec.id, hid, extract=not sealed and not rec.extraction)
+        if scan.parts:
+            self._split_noted(folder, scan, name)
+        self._leave(folder, path, "archived", "", rec.id, hid,
+                    extract=not sealed and not rec.extraction and not scan.parts)
         if self.deferred is not None:
             self.deferred.wake()             # extraction, or at least its index-outbox row
         self.counts.archived += 1
@@ -295,6 +301,25 @@ class Watcher:
             log.info("archived a file as record %s", rec.id)
         else:
             log.info("archived %s as record %s%s", name, rec.id, f" {rec.archival_code}" if rec.archival_code else "")
+
+    def _split_noted(self, folder: DropFolder, scan, name: str) -> None:
+        """A batch scan was split: its documents are queued for extraction, each part's outcome logged."""
+        from dangan.core.store.deferred import enqueue
+        done = [p.record for p in scan.parts if p.record is not None and not p.record.extraction]
+        with self.archive.transaction() as conn:
+            for r in done:
+                enqueue(conn, r.id)
+        log.info("%s is a batch scan: %d document(s) at its separator sheets, batch record %s", name,
+                 len(scan.parts), scan.record.id)
+        for p in scan.parts:
+            if p.record is not None:
+                self.counts.archived += 1
+                log.info("  part %d (pages %s) archived as record %s", p.number, p.part.page_range(), p.record.id)
+            else:
+                self.counts.failed += 1
+                log.warning("  part %d (pages %s) not archived: %s; its pages stay in record %s", p.number,
+                            p.part.page_range(), escape_text(p.error.message) if not folder.confidential else "refused",
+                            scan.record.id)
 
     def _refuse(self, folder: DropFolder, path: Path, hid: int, reason: str, safe: str, name: str) -> None:
         self._leave(folder, path, "refused", reason, None, hid, safe_reason=safe)

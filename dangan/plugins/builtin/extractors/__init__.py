@@ -1,4 +1,4 @@
-"""Built-in text extractors, one module per family (pdf, ocr, text, mail, office, media).
+"""Built-in text extractors, one module per family (pdf, ocr, text, mail, office, ofd, media).
 
 Public API: ``ExtractOptions``, ``extract(path, mime, options) -> Extraction``
 (in-process) and ``EXTRACTORS`` (the ordered functions ``extract`` walks).

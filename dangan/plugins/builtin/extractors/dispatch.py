@@ -4,7 +4,8 @@ Each extractor is a plain function ``extract_xxx(path, mime, options) ->
 Extraction | None`` (None: "not mine"), the shape of the future pluggy hook
 ``dangan_extract`` (firstresult).  Order matters only where MIME types
 overlap: e-mail before text (libmagic calls most .eml files text/plain),
-text last (it also sniffs application/octet-stream).
+OFD before office and text (libmagic calls an OFD application/zip), text last (it also
+sniffs application/octet-stream).
 """
 from __future__ import annotations
 
@@ -14,13 +15,15 @@ from dangan.model import Extraction
 
 from .mail import extract_email
 from .media import extract_media
+from .ofd import extract_ofd
 from .ocr import extract_image
 from .office import extract_office
 from .options import ExtractOptions
 from .pdf import extract_pdf
 from .text import extract_text
+from .thumbnail import make_thumbnail
 
-EXTRACTORS = (extract_pdf, extract_image, extract_email, extract_office, extract_media, extract_text)
+EXTRACTORS = (extract_pdf, extract_image, extract_email, extract_ofd, extract_office, extract_media, extract_text)
 _EMPTY_MIMES = {"inode/x-empty", "application/x-empty"}
 
 
@@ -46,6 +49,8 @@ def extract(path: Path, mime: str, options: ExtractOptions | None = None) -> Ext
             if result is not None:
                 if not result.extractor:
                     result.extractor = _name(fn)
+                if options.thumbnail_px and result.status not in ("failed", "encrypted"):
+                    result.thumbnail = make_thumbnail(path, mime, options)
                 return result
     except MemoryError:
         return Extraction(status="failed", message="extraction failed: out of memory", extractor="dispatch")

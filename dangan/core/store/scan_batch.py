@@ -1,0 +1,155 @@
+"""Archiving a batch scan: the original batch file as its own record, then one record per document.
+
+The batch file is archived first, untouched, tagged ``batch-scan`` and without text extraction
+(its documents carry the text), with ``scan.parts`` and ``scan.separators`` in its metadata.
+Each document cut out at the separator sheets (:mod:`separators`) is then archived as a record
+of its own, tagged ``scan-part``, with ``scan.batch`` (the batch record's id), ``scan.pages``
+(its pages in the batch) and ``scan.part`` (``2/5``), plus whatever fields its barcodes set.
+So nothing scanned is ever lost: should a part be refused (a barcode naming a volume that cannot
+be used, a duplicate, a kill mid-batch), every page is still in the batch record.
+
+The parts exist only for the time of their ingest, in a memory-backed folder (``/dev/shm``):
+a part of a record that may be sealed never touches disk.  Without such a folder, a batch that
+may be confidential is archived whole (not split), and the outcome says so.
+"""
+from __future__ import annotations
+
+import copy
+import os
+import tempfile
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Callable
+
+from dangan.errors import DanganError
+from dangan.model import Record, is_confidential
+from dangan.core.catalogue.fields import RecordFields
+from dangan.core.store import mime as mimes
+from dangan.core.store.separators import Part, Settings, Split, find_parts, write_part
+from dangan.core.store.source_files import open_source, title_from_name
+
+BATCH_TAG = "batch-scan"
+PART_TAG = "scan-part"
+DEFAULT_MEMORY_DIR = "/dev/shm"
+
+
+@dataclass
+class PartResult:
+    part: Part
+    number: int
+    record: Record | None = None
+    error: DanganError | None = None
+
+
+@dataclass
+class ScanResult:
+    record: Record                                   # the batch record (or the one record, unsplit)
+    parts: list[PartResult] = field(default_factory=list)
+    note: str = ""
+
+
+def memory_dir() -> Path | None:
+    """A memory-backed folder for transient plaintext (``$DANGAN_MEMORY_TMP``, default /dev/shm), or None."""
+    where = Path(os.environ.get("DANGAN_MEMORY_TMP", DEFAULT_MEMORY_DIR))
+    try:
+        if where.is_dir() and os.access(where, os.W_OK | os.X_OK):
+            return where
+    except OSError:
+        pass
+    return None
+
+
+def may_be_sealed(archive, fields: RecordFields) -> bool:
+    if fields.secrecy and is_confidential(fields.secrecy):
+        return True
+    if fields.volume:
+        from dangan.core.catalogue.volumes import get_volume
+        vol = get_volume(archive, fields.volume)
+        return bool(vol and vol.confidential)
+    return archive.conn.execute("SELECT 1 FROM volumes WHERE confidential = 1").fetchone() is not None
+
+
+def ingest_scan(ingestor, path: Path, fields: RecordFields, attachments: tuple[Path, ...] = (), *,
+                gate: Callable | None = None, follow_symlinks: bool = False, beneath: Path | None = None,
+                sealed: bool | None = None, split: Split | None = None) -> ScanResult:
+    """Archive ``path``: split at its separator sheets when it is a batch scan, else as one record."""
+    path = Path(path)
+    settings = Settings.of(ingestor.archive.config)
+    if not attachments and settings.enabled and split is None:
+        split = _split_of(ingestor, path, settings, follow_symlinks, beneath)
+    if attachments or split is None:
+        return ScanResult(ingestor.ingest(path, fields, attachments, gate=gate, follow_symlinks=follow_symlinks,
+                                          beneath=beneath))
+    sealed = may_be_sealed(ingestor.archive, fields) if sealed is None else sealed
+    where = memory_dir()
+    if where is None and sealed:
+        rec = ingestor.ingest(path, fields, gate=gate, follow_symlinks=follow_symlinks, beneath=beneath)
+        return ScanResult(rec, note="a batch scan that may be confidential is archived whole, not split: "
+                                    "no memory-backed folder (/dev/shm) to cut it in")
+    whole = copy.copy(ingestor)
+    whole.extractor = None                           # the parts carry the text
+    meta = dict(fields.metadata, **{"scan.parts": str(len(split.parts)),
+                                    "scan.separators": ",".join(str(i + 1) for i in split.separators)})
+    if split.unreadable:
+        meta["scan.unreadable_pages"] = ",".join(str(i + 1) for i in split.unreadable)
+    batch_fields = replace(fields, tags=sorted(set(fields.tags) | {BATCH_TAG}), metadata=meta)
+    batch = whole.ingest(path, batch_fields, gate=gate, follow_symlinks=follow_symlinks, beneath=beneath)
+    result = ScanResult(batch)
+    mime = batch.files[0].mime
+    stem, ext = Path(path.name).stem, Path(path.name).suffix or (".pdf" if mime == "application/pdf" else ".tif")
+    with tempfile.TemporaryDirectory(prefix="dangan-parts-", dir=where) as tmp:
+        source = open_source(path, follow_symlinks=follow_symlinks, beneath=beneath)
+        try:
+            for n, part in enumerate(split.parts, 1):
+                pr = PartResult(part, n)
+                result.parts.append(pr)
+                target = Path(tmp) / f"{stem}-{n:02d}{ext}"
+                try:
+                    target.write_bytes(write_part(source.proc_path, mime, part))
+                    pr.record = ingestor.ingest(target, part_fields(fields, batch, part, n, len(split.parts),
+                                                                    title_from_name(path.name)), gate=gate)
+                except DanganError as exc:
+                    pr.error = exc
+                except Exception as exc:  # noqa: BLE001 - a part that cannot be cut stays in the batch record
+                    pr.error = DanganError(f"part {n} (pages {part.page_range()}) not archived: "
+                                           f"{type(exc).__name__}; its pages are in record {batch.id}")
+                finally:
+                    target.unlink(missing_ok=True)
+        finally:
+            source.close()
+    return result
+
+
+def _split_of(ingestor, path: Path, settings: Settings, follow_symlinks: bool, beneath: Path | None) -> Split | None:
+    try:
+        source = open_source(path, follow_symlinks=follow_symlinks, beneath=beneath)
+    except DanganError:
+        return None                                   # the ingest below refuses it with the reason
+    try:
+        mime = mimes.by_bytes(source.head(1024 * 1024))
+        if mime not in ("application/pdf", "image/tiff"):
+            return None
+        return find_parts(source.proc_path, mime, settings)
+    finally:
+        source.close()
+
+
+def part_fields(fields: RecordFields, batch: Record, part: Part, n: int, total: int, title: str) -> RecordFields:
+    meta = dict(fields.metadata)
+    tags = set(fields.tags) | {PART_TAG}
+    out = replace(fields, tags=[], metadata={})
+    for name, value in part.values:
+        if name == "meta":
+            key, eq, val = value.partition("=")
+            if eq and key.strip():
+                meta[key.strip()] = val.strip()
+        elif name == "tag":
+            tags.add(value)
+        else:
+            setattr(out, name, value)
+    meta.update({"scan.batch": batch.id, "scan.pages": part.page_range(), "scan.part": f"{n}/{total}"})
+    out.metadata = meta
+    out.tags = sorted(tags)
+    if not out.title:
+        out.title = f"{fields.title or title} ({n}/{total})"
+    return out

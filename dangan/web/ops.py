@@ -1,0 +1,270 @@
+"""Every core call the web face makes, in one place (pages and API call these, never core directly).
+
+Each function takes the per-request ``Archive`` (its actor is the signed-in user) and calls the
+``core.service`` function (search, records, lending, registers, reports, audit) — the same calls the CLI
+makes; the two without one yet (streaming a file, reading a loan) call the core function that asks the
+policy point and audits inside core.  No policy check lives here: a refusal comes
+from core as ``AccessDenied`` (audited there) and the face renders it.  When ``core.service`` grows a
+function for an operation, it is switched here and nowhere else.
+"""
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from dangan.errors import AccessDenied
+from dangan.model import Record
+
+
+
+def me(archive):
+    from dangan.core.policy.users import acting_user
+    return acting_user(archive, action="use the web face")
+
+
+# -- search -----------------------------------------------------------------------------------
+
+def search(archive, text: str, *, sort: str = "relevance", limit: int = 20, page: int = 1):
+    """As ``dangan search``: the index made fresh, hits filtered by the actor's view rights."""
+    from dangan.core.service.search import search as run
+    return run(archive, text, sort=sort, limit=max(1, min(limit, 100)), page=max(1, page))
+
+
+def close(archive) -> None:
+    """Nothing kept per archive object yet (the service opens and closes the index per search)."""
+
+
+def facets(archive, hits) -> dict[str, dict[str, int]]:
+    out: dict[str, dict[str, int]] = {}
+    for h in hits:
+        for name in ("department", "year", "category", "secrecy", "volume", "mime"):
+            v = getattr(h, name, None)
+            if v not in (None, ""):
+                out.setdefault(name, {}).setdefault(str(v), 0)
+                out[name][str(v)] += 1
+    return out
+
+
+# -- records ------------------------------------------------------------------------------------
+
+@dataclass
+class Shown:
+    """A record as the actor may see it: ``denied`` → only id and secrecy mark are known."""
+    record: Record | None
+    id: str
+    secrecy: str
+    denied: str | None = None
+    locked: bool = False
+    versions: list[dict] | None = None
+
+
+def record(archive, ref: str, version: int | None = None) -> Shown:
+    """As ``dangan show``: ``view`` asked at the policy point (refusals audited there); a refusal leaves only
+    the id and the secrecy marking known."""
+    from dangan.core.service.records import show
+    try:
+        view = show(archive, ref, version)
+    except AccessDenied as exc:
+        rec = archive.record(ref, version)
+        return Shown(None, rec.id, rec.secrecy or "public", denied=exc.message)
+    rec = view.record
+    return Shown(rec, rec.id, rec.secrecy or "public", locked=view.locked, versions=view.versions)
+
+
+def open_file(archive, ref: str, n: int, *, version: int | None = None, byte_range: str | None = None,
+              via: str = "web"):
+    from dangan.core.store.retrieval_stream import open_file as run
+    me(archive)
+    return run(archive, ref, n, version=version, byte_range=byte_range, via=via)
+
+
+def ingest(archive, path: Path, fields: dict[str, Any]) -> Record:
+    """As ``dangan ingest FILE``: the registered-user check, the plugins' validation, the pipeline; a refusal
+    is raised as the error its exit code names (422 for a validation rule, 409 for a duplicate…)."""
+    from dangan.core.catalogue.fields import RecordFields
+    from dangan.core.service.records import ingest as run
+    outcome = run(archive, [path], RecordFields(**fields), create_volume=False)[0]
+    if outcome.status != "archived":
+        message = outcome.message
+        for prefix in (f"{path}: ", f"{outcome.source}: "):       # the spool's path is no business of the user
+            message = message.removeprefix(prefix)
+        raise _error_for(outcome.exit_code)(message.replace(str(path), path.name))
+    return archive.record(outcome.record_id)
+
+
+def _error_for(code: int):
+    from dangan import errors
+    for cls in (errors.ValidationFailed, errors.DuplicateRecord, errors.AccessDenied, errors.NotFound,
+                errors.FileRefused, errors.CryptoError, errors.StorageFull, errors.LockTimeout, errors.UsageError):
+        if cls.exit_code == code:
+            return cls
+    return errors.DanganError
+
+
+def category(archive, code: str | None):
+    if not code:
+        return None
+    return archive.plugins.schemes().get(code)
+
+
+def categories(archive) -> list:
+    return [r.category for r in archive.plugins.schemes()]
+
+
+# -- lending -------------------------------------------------------------------------------------
+
+def loans(archive, **filters):
+    from dangan.core.service.registers import loans as run
+    return run(archive, **filters)
+
+
+def lend_request(archive, refs: list[str], purpose: str, days: int | None) -> dict:
+    from dangan.core.service.lending import request
+    return request(archive, refs, purpose=purpose, days=days)
+
+
+def lend_approve(archive, lid: str, note: str = "") -> dict:
+    from dangan.core.service.lending import approve
+    return approve(archive, lid, note)
+
+
+def lend_refuse(archive, lid: str, reason: str) -> dict:
+    from dangan.core.service.lending import refuse
+    return refuse(archive, lid, reason)
+
+
+def lend_issue(archive, lid: str, refs: list[str]) -> dict:
+    from dangan.core.service.lending import issue
+    return issue(archive, lid, refs)
+
+
+def lend_return(archive, lid: str, refs: list[str], condition: str = "intact") -> dict:
+    from dangan.core.service.lending import return_items
+    return return_items(archive, lid, refs, condition=condition)
+
+
+# -- registers, audit, statistics -------------------------------------------------------------------
+
+def holds(archive):
+    from dangan.core.service.registers import holds as run
+    return run(archive)
+
+
+def stats(archive, by: str = "department,year"):
+    from dangan.core.service.reports import run_stats
+    return run_stats(archive, by)
+
+
+def audit_events(archive, *, actor: str = "", action: str = "", record: str = "", since: str = "",
+                 until: str = "", limit: int = 200) -> list:
+    """As ``dangan audit log``: the whole trail to auditors and admins, to others the events they may see;
+    newest first, filtered by actor, action, record and date."""
+    from dangan.core.service.audit import log
+    evs = log(archive, ref=record or None, action=action or None)
+    evs = [e for e in evs if (not actor or e.actor == actor) and (not since or e.time[:10] >= since)
+           and (not until or e.time[:10] <= until)]
+    return list(reversed(evs))[:max(1, min(limit, 1000))]
+
+
+# -- disposition and alerts -------------------------------------------------------------------------
+
+def disposition_due(archive):
+    from dangan.core.service.disposition import due
+    return due(archive)
+
+
+def destruction_lists(archive):
+    from dangan.core.service.registers import destruction_lists as run
+    return run(archive)
+
+
+def destruction_list(archive, lid: str):
+    from dangan.core.service.registers import destruction_list as run
+    return run(archive, lid)
+
+
+def destruction_propose(archive, refs: list[str], reason: str):
+    from dangan.core.service.disposition import propose
+    return propose(archive, refs, reason=reason)
+
+
+def destruction_decide(archive, lid: str, verdict: str, note: str):
+    from dangan.core.service import disposition
+    return disposition.approve(archive, lid, note) if verdict == "approve" else disposition.reject(archive, lid, note)
+
+
+def destruction_plan(archive, lid: str):
+    from dangan.core.service.disposition import plan
+    return plan(archive, lid)
+
+
+def destruction_execute(archive, lid: str):
+    from dangan.core.service.disposition import execute
+    return execute(archive, lid)
+
+
+def alerts(archive, user) -> list[dict]:
+    """Open alerts addressed to this user (by name or by one of their roles), as ``dangan alerts`` lists them."""
+    from dangan.core.management.alerts import list_alerts
+    me(archive)
+    return [a for a in list_alerts(archive) if a["recipient"] in (user.name, *user.roles)]
+
+
+def acknowledge_alert(archive, user, alert_id: str) -> dict:
+    from dangan.core.management.alerts import acknowledge, get_alert
+    from dangan.core.policy.users import deny
+    a = get_alert(archive, alert_id)
+    if a["recipient"] not in (user.name, *user.roles):
+        raise deny(archive, "acknowledge alerts", a["record_id"], f"alert {a['id']} is addressed to {a['recipient']}")
+    return acknowledge(archive, alert_id)
+
+
+# -- volumes and users ---------------------------------------------------------------------------------
+
+def volumes(archive) -> list[dict]:
+    """As ``dangan volume list``: volumes within the user's clearance, counting only records within it."""
+    from dangan.core.policy.disclosure import volume_list
+    me(archive)
+    return volume_list(archive)
+
+
+def volume_contents(archive, name: str) -> list[Record]:
+    from dangan.core.service.records import ls
+    return ls(archive, volume=name, sort="code")
+
+
+def volume_report(archive, report: str, name: str):
+    """A plugin's volume report (``contents_list``, ``reference_sheet``), or None when no plugin offers it."""
+    if report not in archive.plugins.reports():
+        return None
+    from dangan.core.service.reports import run_report
+    return run_report(archive, report, {"volume": name})
+
+
+def unlock_volume(archive, name: str, passphrase: str, minutes: float | None) -> float:
+    """As ``dangan volume unlock``: for the signed-in user (unlocks are per user and volume), if cleared."""
+    from dangan.core.catalogue.volumes import check_unlock, unlock
+    check_unlock(archive, name)                    # an uncleared user is refused before the passphrase is used
+    return unlock(archive, name, passphrase=passphrase.encode("utf-8"), minutes=minutes)
+
+
+def lock_volume(archive, name: str) -> list[str]:
+    from dangan.core.catalogue.volumes import lock
+    me(archive)
+    return lock(archive, name)
+
+
+def users(archive):
+    from dangan.core.service.registers import users as run
+    return run(archive)
+
+
+def set_password(archive, name: str, password: str) -> None:
+    from dangan.core.policy.credentials import set_password as run
+    run(archive, name, password)
+
+
+def today() -> str:
+    return dt.date.today().isoformat()

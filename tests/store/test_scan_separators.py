@@ -1,0 +1,129 @@
+"""Issue 18.1: batch scans split at separator sheets (QR / Code 128 DANGAN-SEP, PATCH-T), by
+`dangan ingest` and by the watched drop folder; the batch file itself is archived untouched."""
+from __future__ import annotations
+
+import io
+import json
+
+from pypdf import PdfReader
+
+from scan_helpers import scanned_pdf, scanned_tiff, three_documents
+from watch_helpers import folder, query, settled, sha512, wait_for, watching
+
+FIELDS = ("--category", "WS", "--dept", "BGS", "--retention", "permanent", "--date", "2021-03-04")
+
+
+def _show(cli, rid):
+    return json.loads(cli("show", rid, "--json").output)
+
+
+def _hits(cli, word):
+    return {h["record_id"] for h in (json.loads(x) for x in cli("search", word, "--json").output.splitlines())
+            if "record_id" in h}
+
+
+def _pdfa_off(root):
+    with open(root / "dangan.toml", "a", encoding="utf-8") as f:
+        f.write('\n[pdfa]\nenabled = "off"\n')          # these tests are about splitting: spare the PDF/A runs
+
+
+def _content(cli, tmp_path, rid):
+    out = tmp_path / "got" / rid
+    cli("get", rid, "-o", str(out))
+    (f,) = [p for p in out.rglob("*") if p.is_file()]
+    return f.read_bytes()
+
+
+def test_a_batch_pdf_becomes_one_record_per_document_and_the_batch_is_kept(archive_root, cli, tmp_path):
+    batch = scanned_pdf(three_documents(), tmp_path / "batch-0301.pdf")
+    out = cli("ingest", str(batch), *FIELDS, "--json").output
+    lines = [json.loads(x) for x in out.splitlines()]
+    head, parts = lines[0], lines[1:]
+    assert head["status"] == "archived" and "split into 3 record(s)" in head["message"]
+    assert [p["status"] for p in parts] == ["archived"] * 3 and head["parts"] == [p["record_id"] for p in parts]
+    rec = _show(cli, head["record_id"])
+    assert "batch-scan" in rec["tags"] and rec["files"][0]["sha512"] == sha512(batch)
+    assert rec["metadata"]["scan.separators"] == "3,5" and rec["metadata"]["scan.parts"] == "3"
+    pages = []
+    for n, p in enumerate(parts, 1):
+        shown = _show(cli, p["record_id"])
+        assert shown["metadata"]["scan.batch"] == head["record_id"] and shown["metadata"]["scan.part"] == f"{n}/3"
+        assert "scan-part" in shown["tags"] and shown["category"] == "WS" and shown["archival_code"]
+        assert shown["extraction"]["status"] == "ok", shown["extraction"]
+        assert shown["metadata"]["x.pdfa"] == "PDF/A-2B"          # each document has its searchable PDF/A copy
+        pages.append(shown["metadata"]["scan.pages"])
+    assert pages == ["1-2", "4", "6-7"]                # the separator pages 3 and 5 are dropped
+    assert _show(cli, parts[2]["record_id"])["metadata"]["batchno"] == "B-17"     # a META: barcode
+    assert _hits(cli, "BRAVO") == {parts[1]["record_id"]}         # each document found by its own text
+    assert _hits(cli, "CHARLIE") == {parts[2]["record_id"]}
+    assert _hits(cli, "ALPHA") == {parts[0]["record_id"]}
+    counts = [len(PdfReader(io.BytesIO(_content(cli, tmp_path, p["record_id"]))).pages) for p in parts]
+    assert counts == [2, 1, 2]
+    cli("check")
+
+
+def test_a_tiff_batch_with_a_patch_t_sheet_and_a_damaged_page_is_split_all_the_same(archive_root, cli, tmp_path):
+    _pdfa_off(archive_root)
+    pages = three_documents() + [("qr", "PATCHT", "PATCH T"), ("text", ["DELTA MEMO", "fourth"])]
+    batch = scanned_tiff(pages, tmp_path / "feeder.tif", damaged={1})
+    lines = [json.loads(x) for x in cli("ingest", str(batch), *FIELDS, "--json").output.splitlines()]
+    assert [x["status"] for x in lines] == ["archived"] * 5
+    shown = [_show(cli, x["record_id"]) for x in lines[1:]]
+    assert [s["metadata"]["scan.pages"] for s in shown] == ["1-2", "4", "6-7", "9"]
+    from PIL import Image
+    frames = [Image.open(io.BytesIO(_content(cli, tmp_path, x["record_id"]))).n_frames for x in lines[1:]]
+    assert frames == [2, 1, 2, 1]                       # the noise-only page 2 stays in part 1
+    assert _hits(cli, "DELTA") == {lines[4]["record_id"]}
+
+
+def test_a_dh_barcode_files_the_document_into_that_volume(archive_root, cli, tmp_path):
+    _pdfa_off(archive_root)
+    cli("volume", "create", "Z109-WS·2021-Y-BGS-V7", "--secrecy", "public")
+    pages = [("text", ["FIRST LETTER"]), ("qr", "DANGAN-SEP"), ("qr", "DH:Z109-WS·2021-Y-BGS-V7"),
+             ("text", ["SECOND LETTER"])]
+    lines = [json.loads(x) for x in cli("ingest", str(scanned_pdf(pages, tmp_path / "b.pdf")), *FIELDS,
+                                        "--json").output.splitlines()]
+    assert len(lines) == 3
+    assert _show(cli, lines[1]["record_id"]).get("volume") != "Z109-WS·2021-Y-BGS-V7"
+    assert _show(cli, lines[2]["record_id"])["volume"] == "Z109-WS·2021-Y-BGS-V7"
+
+
+def test_a_scan_without_separators_stays_one_record(archive_root, cli, tmp_path):
+    _pdfa_off(archive_root)
+    pages = [("text", ["PLAIN ONE"]), ("text", ["PLAIN TWO"])]
+    lines = [json.loads(x) for x in cli("ingest", str(scanned_pdf(pages, tmp_path / "p.pdf")), *FIELDS,
+                                        "--json").output.splitlines()]
+    assert len(lines) == 1 and lines[0]["parts"] == []
+    assert "batch-scan" not in _show(cli, lines[0]["record_id"])["tags"]
+
+
+def test_a_batch_dropped_into_a_watched_folder_is_split_and_searchable(archive_root, cli, tmp_path):
+    drop = tmp_path / "drop"
+    drop.mkdir()
+    staged = scanned_pdf(three_documents(), tmp_path / "stack.pdf")
+    digest = sha512(staged)
+    with watching(archive_root, folder(drop, category="WS", department="BGS", retention="permanent",
+                                       settle_seconds=0.3)) as w:
+        staged.rename(drop / "stack.pdf")
+        wait_for(lambda: (drop / "done" / "stack.pdf").exists(), what="the batch in done/")
+        wait_for(lambda: settled(w), timeout=240, what="extraction and indexing of the parts")
+        assert w.counts.archived == 4
+    rows = query(archive_root, "SELECT id, main_sha512 FROM records ORDER BY rowid")
+    assert len(rows) == 4 and rows[0][1] == digest
+    batch_id = rows[0][0]
+    parts = [r[0] for r in rows[1:]]
+    assert all(_show(cli, p)["metadata"]["scan.batch"] == batch_id for p in parts)
+    assert all(_show(cli, p)["metadata"]["x.pdfa"] == "PDF/A-2B" for p in parts)     # made by the deferred extractor
+    assert _hits(cli, "BRAVO") == {parts[1]}
+    assert query(archive_root, "SELECT outcome, record_id FROM watch_handoffs") == [("archived", batch_id)]
+
+
+def test_paperless_ngx_patch_t_sample_is_split_at_its_separator_page(archive_root, cli, tmp_path):
+    """The corpus's barcode-fax-image.pdf (paperless-ngx's own test sample): page 2 is a PATCH-T sheet."""
+    from conftest import CORPUS
+    _pdfa_off(archive_root)
+    lines = [json.loads(x) for x in cli("ingest", str(CORPUS / "pdf-scanned" / "barcode-fax-image.pdf"), *FIELDS,
+                                        "--json").output.splitlines()]
+    assert len(lines) == 3 and lines[0]["parts"] == [lines[1]["record_id"], lines[2]["record_id"]]
+    assert [_show(cli, x["record_id"])["metadata"]["scan.pages"] for x in lines[1:]] == ["1", "3"]
+    assert _show(cli, lines[0]["record_id"])["metadata"]["scan.separators"] == "2"

@@ -1,0 +1,88 @@
+"""Volumes (contents list, printable), users and passwords (admin), the dashboard, holds, the audit trail's
+filters, English: the pages beyond search and lending."""
+from __future__ import annotations
+
+from cli_helpers import audit
+from serve_helpers import SECRET_TITLE, client, csrf_of, sign_in
+
+
+def test_volumes_show_their_contents_within_clearance(office, archive_root):
+    with client(archive_root) as c:
+        sign_in(c, "clerk")
+        page = c.get("/volumes").text
+        assert "WS·2021·BGS" in page and ">V<" not in page                 # the secret volume is above clearance
+        r = c.get("/volumes/WS·2021·BGS")
+        assert r.status_code == 200 and "档案管理会议纪要" in r.text and 'id="contents-list"' in r.text
+        assert c.get("/volumes/V").status_code == 404 and SECRET_TITLE not in c.get("/volumes/V").text
+        assert 'media="print"' in r.text and c.get("/static/print.css").status_code == 200
+
+
+def test_an_admin_sets_passwords_and_no_one_else(cli, office, archive_root):
+    with client(archive_root) as c:
+        sign_in(c, "clerk")
+        r = c.post("/users/head/password", data={"csrf": csrf_of(c), "password": "taken over by clerk"})
+        assert r.status_code == 403
+    with client(archive_root) as c:
+        sign_in(c, "boss")
+        r = c.post("/users/head/password", data={"csrf": csrf_of(c, "/users"), "password": "a brand new password"})
+        assert r.status_code == 200 and "密码已设置" in r.text
+    with client(archive_root) as c:
+        assert sign_in(c, "head", "a brand new password").status_code == 303
+    assert [e["outcome"] for e in audit(cli, "access.denied") if e["object"] == "user:head"] == ["denied"]
+
+
+def test_dashboard_holds_audit_filters_and_english(cli, office, archive_root):
+    cli("hold", "add", office["other"], "--reason", "诉讼保全", "--authority", "法院通知", user="boss")
+    with client(archive_root) as c:
+        sign_in(c, "aud")
+        r = c.get("/dashboard")
+        assert r.status_code == 200 and "BGS" in r.text and "<meter" in r.text
+        assert "诉讼保全" in c.get("/holds").text
+        rows = c.get("/audit", params={"action": "auth.signin"}).text.split('id="events"')[1]
+        assert "user:aud" in rows and "record.ingest" not in rows
+        rows = c.get("/audit", params={"actor": "arch", "since": "2000-01-01"}).text.split('id="events"')[1]
+        assert "record.ingest" in rows and "auth.signin" not in rows
+        c.get("/lang", params={"lang": "en", "next": "/search"})
+        assert "Search" in c.get("/search").text and "Sign out" in c.get("/search").text
+
+
+def test_a_cleared_user_unlocks_a_sealed_volume_for_themself(cli, office, archive_root):
+    from serve_helpers import PASS
+    with client(archive_root) as c:
+        sign_in(c, "clerk")
+        r = c.post("/volumes/V/unlock", data={"csrf": csrf_of(c), "passphrase": PASS, "minutes": "5"})
+        assert r.status_code in (403, 404) and SECRET_TITLE not in r.text            # not cleared: refused
+    with client(archive_root) as c:
+        sign_in(c, "mgr")
+        page = c.get(f"/records/{office['secret']}").text
+        assert SECRET_TITLE not in page and "已封存" in page                         # sealed while locked
+        r = c.post("/volumes/V/unlock", data={"csrf": csrf_of(c, "/volumes/V"), "passphrase": "wrong one",
+                                              "minutes": "5"})
+        assert r.status_code == 409
+        c.post("/volumes/V/unlock", data={"csrf": csrf_of(c, "/volumes/V"), "passphrase": PASS, "minutes": "5"})
+        try:
+            assert SECRET_TITLE in c.get(f"/records/{office['secret']}").text        # unlocked for mgr
+        finally:
+            c.post("/volumes/V/lock", data={"csrf": csrf_of(c, "/volumes/V")})
+        assert SECRET_TITLE not in c.get(f"/records/{office['secret']}").text
+    assert [e["outcome"] for e in audit(cli, "volume.unlock")] == ["failure", "success"]
+
+
+def test_one_users_unlock_does_not_open_a_volume_for_the_next_request(office, archive_root):
+    """The worker thread's archive serves user after user: what mgr unlocked stays mgr's."""
+    from serve_helpers import PASS
+    from dangan.web import ops
+    from dangan.web.context import Archives
+    archives = Archives(archive_root)
+    try:
+        with archives.acting("mgr") as a:
+            ops.unlock_volume(a, "V", PASS, 5)
+            assert ops.record(a, office["secret"]).record.title == SECRET_TITLE
+        with archives.acting("boss") as a:                                    # cleared, but has not unlocked
+            shown = ops.record(a, office["secret"])
+            assert shown.locked and shown.record.title != SECRET_TITLE
+        with archives.acting("mgr") as a:
+            ops.lock_volume(a, "V")
+            assert ops.record(a, office["secret"]).locked
+    finally:
+        archives.close()
