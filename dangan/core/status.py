@@ -91,7 +91,7 @@ def backup_section(archive: Archive) -> Section:
     return Section("backup", st, [line] if line else [])
 
 
-def antivirus_section(archive) -> Section:
+def antivirus_section(archive: Archive) -> Section:
     """Whether intake files are checked for viruses, by what, with which signatures (issue 18.7)."""
     from dangan.core.store.antivirus import Antivirus
     data = Antivirus.of(archive.config, archive.root).status()

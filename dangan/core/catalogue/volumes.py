@@ -16,10 +16,14 @@ import sqlite3
 import unicodedata
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from dangan.errors import CryptoError, NotFound, UsageError
 from dangan.model import is_confidential, normalise_secrecy, secrecy_rank
 from dangan.core.kernel.clock import utc_text
+
+if TYPE_CHECKING:
+    from dangan.core.archive import Archive
 
 
 @dataclass(frozen=True)
@@ -43,7 +47,7 @@ class Volume:
                    r["year"], r["category"], r["retention"], r["created"])
 
 
-def keystore_path(archive) -> Path:
+def keystore_path(archive: Archive) -> Path:
     cfg = archive.config.raw.get("keystore", {})
     if cfg.get("path"):
         return Path(cfg["path"]).expanduser()
@@ -53,35 +57,35 @@ def keystore_path(archive) -> Path:
     return base / "dangan" / "keystores" / f"{archive.config.archive_id}.json"
 
 
-def unlock_seconds(archive) -> float:
+def unlock_seconds(archive: Archive) -> float:
     return float(archive.config.raw.get("keystore", {}).get("unlock_minutes", 30)) * 60
 
 
-def _require_archive_id(archive) -> str:
+def _require_archive_id(archive: Archive) -> str:
     if not archive.config.archive_id:
         raise UsageError("this archive's dangan.toml has no [archive] id; add one (any UUID) before creating "
                          "confidential volumes")
     return archive.config.archive_id
 
 
-def open_keystore(archive):
+def open_keystore(archive: Archive):
     from dangan.repository.keystore import Keystore
     return Keystore.open(keystore_path(archive), _require_archive_id(archive))
 
 
-def get_volume(archive, name: str) -> Volume | None:
+def get_volume(archive: Archive, name: str) -> Volume | None:
     r = archive.conn.execute("SELECT * FROM volumes WHERE name = ? OR id = ?", (name, name)).fetchone()
     return Volume.from_row(r) if r else None
 
 
-def require_volume(archive, name: str) -> Volume:
+def require_volume(archive: Archive, name: str) -> Volume:
     v = get_volume(archive, name)
     if v is None:
         raise NotFound(f"no volume {name!r} (create it with `dangan volume create {name} --secrecy LEVEL`)")
     return v
 
 
-def require_named_volume(archive, name: str) -> Volume:
+def require_named_volume(archive: Archive, name: str) -> Volume:
     """The volume a user named (``ingest --volume``): a typo is refused with the nearest names rather
     than filed into a new volume; ``--create-volume`` makes a new one on purpose."""
     from difflib import get_close_matches
@@ -94,7 +98,7 @@ def require_named_volume(archive, name: str) -> Volume:
     return v
 
 
-def list_volumes(archive) -> list[dict]:
+def list_volumes(archive: Archive) -> list[dict]:
     rows = archive.conn.execute(
         "SELECT v.*, (SELECT count(*) FROM records r WHERE r.volume = v.name AND r.status != 'destroyed') AS records"
         " FROM volumes v ORDER BY v.name").fetchall()
@@ -117,7 +121,7 @@ def _check_name(name: str) -> str:
     return n
 
 
-def create_volume(archive, name: str, secrecy: str, *, title: str = "", department: str | None = None,
+def create_volume(archive: Archive, name: str, secrecy: str, *, title: str = "", department: str | None = None,
                   year: int | None = None, category: str | None = None, retention: str | None = None,
                   passphrase: bytes | None = None, keyfile: Path | None = None) -> Volume:
     name = _check_name(name)
@@ -154,7 +158,7 @@ def create_volume(archive, name: str, secrecy: str, *, title: str = "", departme
     return require_volume(archive, name)
 
 
-def ensure_plain_volume(conn, archive, name: str, rec) -> None:
+def ensure_plain_volume(conn, archive: Archive, name: str, rec) -> None:
     """A volume named by a filing rule or --volume that does not exist yet is made, as a plain volume."""
     if conn.execute("SELECT 1 FROM volumes WHERE name = ?", (name,)).fetchone():
         return
@@ -165,7 +169,7 @@ def ensure_plain_volume(conn, archive, name: str, rec) -> None:
     archive.audit(conn, "volume.create", name, details={"implicit": True})
 
 
-def closed_at(archive, name: str | None) -> str | None:
+def closed_at(archive: Archive, name: str | None) -> str | None:
     """When the volume was closed (封卷), or None while it is open (or does not exist)."""
     if not name:
         return None
@@ -173,7 +177,7 @@ def closed_at(archive, name: str | None) -> str | None:
     return row["closed_at"] if row else None
 
 
-def refuse_if_closed(archive, name: str | None, what: str) -> None:
+def refuse_if_closed(archive: Archive, name: str | None, what: str) -> None:
     when = closed_at(archive, name)
     if when:
         from dangan.errors import WrongState
@@ -181,7 +185,7 @@ def refuse_if_closed(archive, name: str | None, what: str) -> None:
                          f"(`dangan volume reopen {name} --reason ...`, audited)")
 
 
-def file_into(archive, rec, volume: Volume | None) -> None:
+def file_into(archive: Archive, rec, volume: Volume | None) -> None:
     """Apply the volume rules to a record before it is archived (may refuse)."""
     if volume is not None:
         refuse_if_closed(archive, volume.name, "no record is filed into")
@@ -203,7 +207,7 @@ def file_into(archive, rec, volume: Volume | None) -> None:
     rec.volume = volume.name
 
 
-def check_refiling(archive, rec, volume: str | None, secrecy: str, *, sealed: bool) -> None:
+def check_refiling(archive: Archive, rec, volume: str | None, secrecy: str, *, sealed: bool) -> None:
     """May a revision give ``rec`` this volume and secrecy?  (Policy of issue 11.3.)
 
     A confidential volume holds only sealed records, and a record's earlier versions stay in the store
@@ -230,14 +234,14 @@ def check_refiling(archive, rec, volume: str | None, secrecy: str, *, sealed: bo
 
 
 # -- unlocking ------------------------------------------------------------------
-def _agent(archive):
+def _agent(archive: Archive):
     """The agent as the acting dangan user sees it: unlocks are per (user, volume)."""
     from dangan.core.confidential.agent import AgentClient
     from dangan.core.policy.users import acting_user
     return AgentClient(_require_archive_id(archive), acting_user(archive).name)
 
 
-def require_cleared(archive, vol: Volume) -> None:
+def require_cleared(archive: Archive, vol: Volume) -> None:
     """Only a user cleared for the volume's secrecy may unlock it (refusal audited)."""
     from dangan.core.policy.users import acting_user, clearance_rank, deny, register_in_use
     u = acting_user(archive, action="unlock", obj=vol.name)
@@ -246,7 +250,7 @@ def require_cleared(archive, vol: Volume) -> None:
                    f"{vol.secrecy} volume {vol.name!r} and may not unlock it")
 
 
-def check_unlock(archive, name: str) -> Volume:
+def check_unlock(archive: Archive, name: str) -> Volume:
     """The volume, if the actor may unlock it (asked before any passphrase is read)."""
     vol = require_volume(archive, name)
     if not vol.confidential:
@@ -255,11 +259,11 @@ def check_unlock(archive, name: str) -> Volume:
     return vol
 
 
-def agent_status(archive) -> dict[str, float]:
+def agent_status(archive: Archive) -> dict[str, float]:
     return _agent(archive).status()
 
 
-def unlock(archive, name: str, *, passphrase: bytes | None = None, keyfile: Path | None = None,
+def unlock(archive: Archive, name: str, *, passphrase: bytes | None = None, keyfile: Path | None = None,
            minutes: float | None = None) -> float:
     from dangan.core.confidential.agent import harden_process
     vol = check_unlock(archive, name)
@@ -277,7 +281,7 @@ def unlock(archive, name: str, *, passphrase: bytes | None = None, keyfile: Path
     return ttl
 
 
-def lock(archive, name: str | None) -> list[str]:
+def lock(archive: Archive, name: str | None) -> list[str]:
     names = [require_volume(archive, name)] if name else [Volume.from_row(r) for r in archive.conn.execute(
         "SELECT * FROM volumes WHERE confidential = 1")]
     agent = _agent(archive)
@@ -287,7 +291,7 @@ def lock(archive, name: str | None) -> list[str]:
     return [v.name for v in names]
 
 
-def private_key(archive, vol: Volume) -> bytes:
+def private_key(archive: Archive, vol: Volume) -> bytes:
     """The volume's private key as the acting user unlocked it (each user unlocks for themselves)."""
     key = _agent(archive).get(vol.id)
     if key is None:
@@ -297,11 +301,11 @@ def private_key(archive, vol: Volume) -> bytes:
     return key
 
 
-def is_unlocked(archive, vol: Volume) -> bool:
+def is_unlocked(archive: Archive, vol: Volume) -> bool:
     return vol.confidential and _agent(archive).get(vol.id) is not None
 
 
-def rotate(archive, name: str, *, passphrase: bytes | None = None, keyfile: Path | None = None) -> None:
+def rotate(archive: Archive, name: str, *, passphrase: bytes | None = None, keyfile: Path | None = None) -> None:
     vol = require_volume(archive, name)
     if not vol.confidential:
         raise UsageError(f"volume {name!r} is not confidential: it has no key")
@@ -318,7 +322,7 @@ def rotate(archive, name: str, *, passphrase: bytes | None = None, keyfile: Path
         agent.put(vol.id, ks.volume_private_key(vol.id, kek), unlock_seconds(archive))
 
 
-def export_keys(archive, names: list[str], dest: Path, *, passphrase: bytes | None, keyfile: Path | None,
+def export_keys(archive: Archive, names: list[str], dest: Path, *, passphrase: bytes | None, keyfile: Path | None,
                 export_passphrase: bytes) -> None:
     ks = open_keystore(archive)
     kek = ks.unlock_kek(passphrase=passphrase, keyfile=keyfile)

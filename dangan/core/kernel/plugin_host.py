@@ -6,13 +6,16 @@ Core talks to plugins only through ``dangan.plugins.manager.Plugins``.
 from __future__ import annotations
 
 import datetime as dt
-from typing import Iterable
+from typing import TYPE_CHECKING, Iterable
 
 from dangan.model import Record
 from dangan.core.catalogue import records as record_rows
 
+if TYPE_CHECKING:
+    from dangan.core.archive import Archive
 
-def load_plugins(archive):
+
+def load_plugins(archive: Archive):
     """The plugin facade for ``archive`` (built-ins, enabled departments, entry points, ARCHIVE/plugins)."""
     from dangan.plugins.manager import Plugins
     cfg = archive.config
@@ -23,7 +26,7 @@ def load_plugins(archive):
 class ArchiveContext:
     """``ReportContext`` / ``RecordContext`` over the catalogue, as of a date."""
 
-    def __init__(self, archive, as_of: dt.date | None = None, visible=None) -> None:
+    def __init__(self, archive: Archive, as_of: dt.date | None = None, visible=None) -> None:
         self.archive = archive
         self.as_of = as_of or dt.date.today()
         self._visible = visible          # callable(record) -> bool: the actor's clearance filter
@@ -58,7 +61,7 @@ class ArchiveContext:
 class Classifier:
     """What ingest asks of the plugins: classify, validate, archival code, after-archive alerts."""
 
-    def __init__(self, archive, plugins) -> None:
+    def __init__(self, archive: Archive, plugins) -> None:
         self.archive = archive
         self.plugins = plugins
         self._classes: dict[str, str] = {}
@@ -96,7 +99,7 @@ class Classifier:
         return alerts
 
 
-def access_rules_possible(archive) -> bool:
+def access_rules_possible(archive: Archive) -> bool:
     """Could any plugin have an access rule?  Answered without loading plugins when it can be.
 
     Commands that only read the catalogue (`show`, `ls`) must start fast; loading pluggy and every

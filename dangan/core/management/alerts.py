@@ -12,13 +12,16 @@ import json
 import os
 import shlex
 import subprocess
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from dangan.errors import NotFound, UsageError
 from dangan.core.kernel.clock import utc_text
 
+if TYPE_CHECKING:
+    from dangan.core.archive import Archive
 
-def store_alerts(archive, alerts) -> list[str]:
+
+def store_alerts(archive: Archive, alerts) -> list[str]:
     """Store new alerts (idempotent by id), audit them, then notify; returns the new ids."""
     new = []
     now = utc_text()
@@ -38,7 +41,7 @@ def store_alerts(archive, alerts) -> list[str]:
     return new
 
 
-def notify(archive, alert_id: str) -> str:
+def notify(archive: Archive, alert_id: str) -> str:
     cmd = archive.config.raw.get("alerts", {}).get("notify_command")
     alert = get_alert(archive, alert_id)
     if not cmd:
@@ -61,14 +64,14 @@ def notify(archive, alert_id: str) -> str:
     return result
 
 
-def get_alert(archive, alert_id: str) -> dict[str, Any]:
+def get_alert(archive: Archive, alert_id: str) -> dict[str, Any]:
     rows = archive.conn.execute("SELECT * FROM alerts WHERE id = ? OR id LIKE ?", (alert_id, alert_id + "%")).fetchall()
     if len(rows) != 1:
         raise NotFound(f"no alert {alert_id!r}") if not rows else UsageError(f"alert id {alert_id!r} is ambiguous")
     return dict(rows[0])
 
 
-def list_alerts(archive, *, include_acknowledged: bool = False, now: dt.datetime | None = None) -> list[dict]:
+def list_alerts(archive: Archive, *, include_acknowledged: bool = False, now: dt.datetime | None = None) -> list[dict]:
     now_s = utc_text(now)
     sql = "SELECT * FROM alerts" + ("" if include_acknowledged else " WHERE acknowledged_at IS NULL") + " ORDER BY due_at"
     out = []
@@ -79,7 +82,7 @@ def list_alerts(archive, *, include_acknowledged: bool = False, now: dt.datetime
     return out
 
 
-def acknowledge(archive, alert_id: str) -> dict:
+def acknowledge(archive: Archive, alert_id: str) -> dict:
     alert = get_alert(archive, alert_id)
     if alert["acknowledged_at"]:
         raise UsageError(f"alert {alert['id']} was acknowledged already by {alert['acknowledged_by']}")

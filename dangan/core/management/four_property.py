@@ -28,9 +28,13 @@ Needs ``archivist``, ``admin`` or ``auditor``; only records the actor may see ar
 from __future__ import annotations
 
 import json
+from typing import TYPE_CHECKING
 
 from dangan.errors import UsageError
 from dangan.repository.ocfl import vnum
+
+if TYPE_CHECKING:
+    from dangan.core.archive import Archive
 
 ITEMS = {
     "authenticity": ("audit-chain", "ingest-event", "metadata-agrees"),
@@ -41,7 +45,7 @@ ITEMS = {
 ROLES = ("archivist", "admin", "auditor")
 
 
-def _targets(archive, refs, volume):
+def _targets(archive: Archive, refs, volume):
     from dangan.core.policy.access import visibility
     from dangan.core.search.listing import list_filtered
     if bool(refs) == bool(volume):
@@ -61,7 +65,7 @@ def _targets(archive, refs, volume):
     return [r for r in recs if r.status not in ("destroyed", "transferred") and (visible is None or visible(r))]
 
 
-def check_record(archive, rec, chain_problems: list[str]) -> list[dict]:
+def check_record(archive: Archive, rec, chain_problems: list[str]) -> list[dict]:
     from dangan.model import is_confidential
     from dangan.repository.validate import validate_object
     from dangan.core.management.inspection import readable
@@ -128,7 +132,7 @@ def check_record(archive, rec, chain_problems: list[str]) -> list[dict]:
              "result": out[item][0], "detail": out[item][1]} for prop, items in ITEMS.items() for item in items]
 
 
-def _preservation(archive, originals, sealed) -> tuple[str, str]:
+def _preservation(archive: Archive, originals, sealed) -> tuple[str, str]:
     """The DA/T 70 format test: each original in a preservation format of the archive's policy."""
     from dangan.core.store.pronom import at_risk, preservation_puids
     if sealed:
@@ -143,7 +147,7 @@ def _preservation(archive, originals, sealed) -> tuple[str, str]:
     return "pass", ", ".join(sorted({f"{f.puid} {f.format_name}" for f in originals}))
 
 
-def _keystore(archive, rid: str) -> tuple[str, str]:
+def _keystore(archive: Archive, rid: str) -> tuple[str, str]:
     from dangan.errors import DanganError
     from dangan.core.catalogue.volumes import open_keystore
     try:
@@ -156,7 +160,7 @@ def _keystore(archive, rid: str) -> tuple[str, str]:
         return "fail", f"no key in the keystore ({getattr(exc, 'message', exc)})"
 
 
-def four_property(archive, refs=(), *, volume: str | None = None) -> dict:
+def four_property(archive: Archive, refs=(), *, volume: str | None = None) -> dict:
     """Run every check item on the records named (or a volume's); returns ``{"records", "rows", "summary"}``."""
     from dangan.core.catalogue.audit import verify
     from dangan.core.policy.users import require_role

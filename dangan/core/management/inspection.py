@@ -16,19 +16,22 @@ the as-of date.
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from dangan.core.catalogue.rowid import inserted_id
 from dangan.errors import UsageError
 from dangan.core.policy.users import require_role
 from dangan.core.kernel.clock import utc_text
 
+if TYPE_CHECKING:
+    from dangan.core.archive import Archive
+
 CONDITIONS = ("good", "fair", "poor")
 FADING = ("none", "slight", "severe")
 INSPECTOR_ROLES = ("archivist", "admin")
 
 
-def months(archive) -> int:
+def months(archive: Archive) -> int:
     m = archive.config.raw.get("inspection", {}).get("months", 6)
     if not isinstance(m, int) or m < 1:
         raise UsageError("dangan.toml: [inspection] months must be a positive number")
@@ -45,7 +48,7 @@ def add_months(d: dt.date, n: int) -> dt.date:
     raise AssertionError("unreachable")
 
 
-def record_inspection(archive, refs=(), *, volume: str | None = None, condition: str, fading: str = "none",
+def record_inspection(archive: Archive, refs=(), *, volume: str | None = None, condition: str, fading: str = "none",
                       damage: str = "", environment: str = "", notes: str = "") -> list[int]:
     if bool(refs) == bool(volume):
         raise UsageError("inspect record ids, or a --volume (one of them)")
@@ -89,7 +92,7 @@ def record_inspection(archive, refs=(), *, volume: str | None = None, condition:
     return ids
 
 
-def list_inspections(archive, *, record: str | None = None, volume: str | None = None) -> list[dict]:
+def list_inspections(archive: Archive, *, record: str | None = None, volume: str | None = None) -> list[dict]:
     where, params = [], []
     if record:
         rid = archive.resolve(record)
@@ -102,7 +105,7 @@ def list_inspections(archive, *, record: str | None = None, volume: str | None =
     return [dict(r) for r in archive.conn.execute(sql, params)]
 
 
-def due(archive, as_of: dt.date | None = None) -> list[dict]:
+def due(archive: Archive, as_of: dt.date | None = None) -> list[dict]:
     """Records (the actor may see) whose inspection is due on or before ``as_of``."""
     from dangan.core.search.listing import list_filtered
     as_of = as_of or dt.date.today()
@@ -127,7 +130,7 @@ def due(archive, as_of: dt.date | None = None) -> list[dict]:
 
 # -- the six-monthly inspection report ---------------------------------------------------------------------
 
-def open_stored(archive, rid: str, stored) -> str:
+def open_stored(archive: Archive, rid: str, stored) -> str:
     """Re-open one stored file: read it through (its sha512 checked) and, for PDF and text, parse it.
     Returns "" when it opens, else why not."""
     import io
@@ -153,7 +156,7 @@ def open_stored(archive, rid: str, stored) -> str:
     return ""
 
 
-def readable(archive, rec) -> tuple[str, str]:
+def readable(archive: Archive, rec) -> tuple[str, str]:
     """(``ok`` | ``failed`` | ``sealed``, detail): every original file of the record's head re-opened."""
     from dangan.core.store.layout import DERIVATIVE_PREFIX, METADATA_PATH
     if archive.conn.execute("SELECT sealed FROM records WHERE id = ?", (rec.id,)).fetchone()["sealed"]:
@@ -167,14 +170,14 @@ def readable(archive, rec) -> tuple[str, str]:
 EXTRACTION_PROBLEMS = ("failed", "not-ocred", "encrypted", "unknown")
 
 
-def head_bytes(archive) -> dict[str, int]:
+def head_bytes(archive: Archive) -> dict[str, int]:
     """Bytes of each record's current files (originals and attachments; derivatives not counted)."""
     return {r["record_id"]: r["bytes"] for r in archive.conn.execute(
         "SELECT f.record_id, sum(f.size) AS bytes FROM files f JOIN records r ON r.id = f.record_id"
         " AND f.version = r.version WHERE f.role != 'derivative' GROUP BY f.record_id")}
 
 
-def formats_at_risk(archive, held: set[str]) -> dict:
+def formats_at_risk(archive: Archive, held: set[str]) -> dict:
     """Current original files by PRONOM format, and those not in a preservation format (``[formats]``)."""
     from collections import Counter
     from dangan.core.store.pronom import at_risk, preservation_puids
@@ -203,7 +206,7 @@ def formats_at_risk(archive, held: set[str]) -> dict:
             "at_risk": risky, "not_identified": unidentified}
 
 
-def _locations(archive) -> dict:
+def _locations(archive: Archive) -> dict:
     """The paper archive: boxes, records placed in them, and paper originals out on loan (with their box)."""
     conn = archive.conn
     out = [dict(r) for r in conn.execute(
@@ -215,7 +218,7 @@ def _locations(archive) -> dict:
             "out_on_loan": out}
 
 
-def inspection_report(archive, *, sample: int | None = None, as_of: dt.date | None = None) -> dict:
+def inspection_report(archive: Archive, *, sample: int | None = None, as_of: dt.date | None = None) -> dict:
     """Fixity of every object, readability, catalogue ↔ store, counts and bytes by department, year and
     category, holds, overdue loans, disposition due, inspections due and the last backup.  Recorded as an
     ``inspection.report`` event (PREMIS: validation).

@@ -7,10 +7,13 @@ audited (``location.add``, ``box.fill``, ``box.move``).
 """
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from dangan.errors import NotFound, UsageError
 from dangan.core.kernel.clock import utc_text
+
+if TYPE_CHECKING:
+    from dangan.core.archive import Archive
 
 KINDS = ("room", "shelf", "level", "box")
 LABELS = {"room": "库房", "shelf": "架", "level": "层", "box": "盒"}
@@ -18,14 +21,14 @@ LABELS = {"room": "库房", "shelf": "架", "level": "层", "box": "盒"}
 PARENT_KIND = {"room": None, "shelf": "room", "level": "shelf", "box": "level"}
 
 
-def get(archive, ref: str) -> dict[str, Any]:
+def get(archive: Archive, ref: str) -> dict[str, Any]:
     row = archive.conn.execute("SELECT * FROM locations WHERE id = ? OR barcode = ?", (ref, ref)).fetchone()
     if row is None:
         raise NotFound(f"no location or box {ref!r} (see `dangan box list`)")
     return dict(row)
 
 
-def add(archive, kind: str, name: str, parent: str | None = None) -> dict[str, Any]:
+def add(archive: Archive, kind: str, name: str, parent: str | None = None) -> dict[str, Any]:
     if kind not in KINDS:
         raise UsageError(f"unknown location kind {kind!r}: use one of {', '.join(KINDS)}")
     name = name.strip()
@@ -56,7 +59,7 @@ def add(archive, kind: str, name: str, parent: str | None = None) -> dict[str, A
     return get(archive, lid)
 
 
-def fill(archive, box: str, record_ids: list[str]) -> list[str]:
+def fill(archive: Archive, box: str, record_ids: list[str]) -> list[str]:
     """Put the paper originals of these records into ``box`` (from wherever they were)."""
     b = get(archive, box)
     if b["kind"] != "box":
@@ -72,7 +75,7 @@ def fill(archive, box: str, record_ids: list[str]) -> list[str]:
     return record_ids
 
 
-def move(archive, box: str, to: str | None) -> dict[str, Any]:
+def move(archive: Archive, box: str, to: str | None) -> dict[str, Any]:
     """Put ``box`` on another level (None: off the shelves); it keeps its barcode and its records."""
     b = get(archive, box)
     if b["kind"] != "box":
@@ -91,13 +94,13 @@ def move(archive, box: str, to: str | None) -> dict[str, Any]:
     return get(archive, new_id)
 
 
-def list_locations(archive) -> list[dict[str, Any]]:
+def list_locations(archive: Archive) -> list[dict[str, Any]]:
     return [dict(r) for r in archive.conn.execute(
         "SELECT l.*, (SELECT count(*) FROM record_locations p WHERE p.box = l.id) AS records"
         " FROM locations l ORDER BY l.id")]
 
 
-def where(archive, rid: str) -> dict[str, Any] | None:
+def where(archive: Archive, rid: str) -> dict[str, Any] | None:
     """The box a record's paper original is in, with the path up to its room; None if it has no place."""
     row = archive.conn.execute("SELECT * FROM record_locations WHERE record_id = ?", (rid,)).fetchone()
     if row is None:

@@ -6,15 +6,18 @@ rename changes is the title (案卷题名), with the old and new title in the au
 """
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from dangan.core.catalogue.volumes import require_named_volume
 from dangan.errors import UsageError, WrongState
 
+if TYPE_CHECKING:
+    from dangan.core.archive import Archive
+
 STATUSES = ("open", "closed")
 
 
-def _row(archive, name: str) -> dict[str, Any]:
+def _row(archive: Archive, name: str) -> dict[str, Any]:
     require_named_volume(archive, name)
     row = dict(archive.conn.execute("SELECT * FROM volumes WHERE name = ?", (name,)).fetchone())
     row.pop("public_key", None)
@@ -29,7 +32,7 @@ def page_count(rec) -> str:
     return given or str(rec.metadata.get("x.pages", "")).strip()
 
 
-def summary(archive, name: str, records: list) -> dict[str, Any]:
+def summary(archive: Archive, name: str, records: list) -> dict[str, Any]:
     """The volume's fields with the counts of ``records`` (those the reader may see, in volume order):
     documents, pages (and how many have none), date range, and status."""
     v = _row(archive, name)
@@ -47,7 +50,7 @@ def summary(archive, name: str, records: list) -> dict[str, Any]:
     return v
 
 
-def set_title(archive, name: str, title: str) -> dict[str, Any]:
+def set_title(archive: Archive, name: str, title: str) -> dict[str, Any]:
     v = _row(archive, name)
     title = title.strip()
     if not title or len(title) > 500 or not title.isprintable():
@@ -58,7 +61,7 @@ def set_title(archive, name: str, title: str) -> dict[str, Any]:
     return _row(archive, name)
 
 
-def close(archive, name: str, *, checker: str, filer: str | None = None, notes: str | None = None) -> dict[str, Any]:
+def close(archive: Archive, name: str, *, checker: str, filer: str | None = None, notes: str | None = None) -> dict[str, Any]:
     """Close (封卷) the volume, recording its checker and filer; the checker is not the filer."""
     from dangan.core.policy.users import register_in_use, require_user
     v = _row(archive, name)
@@ -83,7 +86,7 @@ def close(archive, name: str, *, checker: str, filer: str | None = None, notes: 
     return _row(archive, name)
 
 
-def reopen(archive, name: str, *, reason: str) -> dict[str, Any]:
+def reopen(archive: Archive, name: str, *, reason: str) -> dict[str, Any]:
     """Re-open a closed volume; the reason is kept in the audit event (the checker's check no longer holds)."""
     v = _row(archive, name)
     if not v["closed_at"]:

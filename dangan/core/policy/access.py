@@ -19,7 +19,7 @@ Every refusal by ``require`` is audited (``access.<action>`` denied).
 from __future__ import annotations
 
 import datetime as dt
-from typing import Callable
+from typing import TYPE_CHECKING, Callable
 
 from dangan.errors import AccessDenied, NotFound, UsageError
 from dangan.core.catalogue.rowid import inserted_id
@@ -27,13 +27,16 @@ from dangan.model import Record, secrecy_rank
 from dangan.core.policy.users import acting_user, clearance_rank, deny, register_in_use, require_user
 from dangan.core.kernel.clock import utc_now, utc_text
 
+if TYPE_CHECKING:
+    from dangan.core.archive import Archive
+
 WRITE_ACTIONS = ("edit", "destroy", "approve", "lend", "export", "copy")
 MARKS = {"public": "公开", "internal": "内部", "secret": "秘密", "confidential": "机密", "top-secret": "绝密"}
 #: Roles that may grant an approval (``dangan access grant``); a department head only for their department.
 GRANT_ROLES = ("manager", "admin")
 
 
-def plugin_actor(archive):
+def plugin_actor(archive: Archive):
     """The actor as plugins see it: name, roles, clearance, department."""
     from dangan.plugins.access_types import Actor
     u = acting_user(archive)
@@ -44,7 +47,7 @@ def cleared(actor, rec: Record) -> bool:
     return clearance_rank(actor.clearance) >= secrecy_rank(rec.secrecy or "public")
 
 
-def _grants_of(archive, name: str) -> dict[str, set[str]]:
+def _grants_of(archive: Archive, name: str) -> dict[str, set[str]]:
     """The approvals on file for ``name``; one granted by the identity acting now does not count (four eyes)."""
     out: dict[str, set[str]] = {}
     for r in archive.conn.execute("SELECT record_id, action FROM grants WHERE grantee = ? AND revoked_at IS NULL"
@@ -54,14 +57,14 @@ def _grants_of(archive, name: str) -> dict[str, set[str]]:
     return out
 
 
-def approvals_for(archive, name: str, record_id: str) -> frozenset[str]:
+def approvals_for(archive: Archive, name: str, record_id: str) -> frozenset[str]:
     """Grants on file, and ``loan`` while ``name`` holds an issued loan of the record (``core.loan_policy``)."""
     from dangan.core.policy.loan_policy import issued_loan
     loan = {"loan"} if issued_loan(archive, name, record_id) else set()
     return frozenset(_grants_of(archive, name).get(record_id, ())) | loan
 
 
-def core_refusal(archive, actor, action: str, rec: Record) -> str | None:
+def core_refusal(archive: Archive, actor, action: str, rec: Record) -> str | None:
     """Why core refuses (rules 2 and 3), or None."""
     if register_in_use(archive) and not cleared(actor, rec):
         return (f"record {rec.id} is marked {MARKS.get(rec.secrecy, rec.secrecy)} ({rec.secrecy}), above the "
@@ -71,7 +74,7 @@ def core_refusal(archive, actor, action: str, rec: Record) -> str | None:
     return None
 
 
-def visibility(archive, purpose: str = "") -> Callable[[Record], bool] | None:
+def visibility(archive: Archive, purpose: str = "") -> Callable[[Record], bool] | None:
     """A filter for listings and search, or None when no rule restricts viewing (``purpose``: told to plugins,
     e.g. ``SEARCH_BY_ID_NUMBER``)."""
     from dangan.core.kernel.plugin_host import access_rules_possible
@@ -94,7 +97,7 @@ def visibility(archive, purpose: str = "") -> Callable[[Record], bool] | None:
     return visible
 
 
-def view_restriction(archive) -> tuple[dict[str, list[str]] | None, bool]:
+def view_restriction(archive: Archive) -> tuple[dict[str, list[str]] | None, bool]:
     """``visibility`` split for engines that filter by field: (field -> the values a visible record may have, or
     None; whether plugin rules must still be asked per record).  The same rules, so the same records."""
     from dangan.core.kernel.plugin_host import access_rules_possible
@@ -108,7 +111,7 @@ def view_restriction(archive) -> tuple[dict[str, list[str]] | None, bool]:
     return fields, by_plugins
 
 
-def require(archive, action: str, rec: Record, approvals: frozenset[str] = frozenset(), *,
+def require(archive: Archive, action: str, rec: Record, approvals: frozenset[str] = frozenset(), *,
             as_user: str | None = None, purpose: str = "") -> None:
     """Refuse (AccessDenied, audited) unless ``action`` on ``rec`` is allowed for the actor (or ``as_user``)."""
     from dangan.plugins.access_types import AccessContext, Actor
@@ -135,7 +138,7 @@ def require(archive, action: str, rec: Record, approvals: frozenset[str] = froze
                           + "".join(f": {r}" for r in reasons), *decision.denied_by)
 
 
-def deny_record(archive, action: str, rec: Record, message: str, *denied_by: str) -> AccessDenied:
+def deny_record(archive: Archive, action: str, rec: Record, message: str, *denied_by: str) -> AccessDenied:
     with archive.transaction() as conn:
         archive.audit(conn, f"access.{action}", rec.id, "denied", details={"denied_by": list(denied_by),
                                                                            "reason": message})
@@ -144,7 +147,7 @@ def deny_record(archive, action: str, rec: Record, message: str, *denied_by: str
 
 # -- approvals on file (grants) ----------------------------------------------------
 
-def grant(archive, action: str, refs: list[str], grantee: str, *, days: int = 7, reason: str) -> list[int]:
+def grant(archive: Archive, action: str, refs: list[str], grantee: str, *, days: int = 7, reason: str) -> list[int]:
     """Record an approval: ``grantee`` may ``action`` these records for ``days`` days.
 
     The grantor holds ``manager`` or ``admin`` (or is ``department-head`` of the
@@ -192,7 +195,7 @@ def grant(archive, action: str, refs: list[str], grantee: str, *, days: int = 7,
     return ids
 
 
-def revoke(archive, grant_id: int, reason: str = "") -> None:
+def revoke(archive: Archive, grant_id: int, reason: str = "") -> None:
     me = acting_user(archive, action="revoke")
     row = archive.conn.execute("SELECT * FROM grants WHERE id = ?", (grant_id,)).fetchone()
     if row is None:
@@ -206,6 +209,6 @@ def revoke(archive, grant_id: int, reason: str = "") -> None:
         archive.audit(conn, "access.revoke", row["record_id"], details={"grant": grant_id, "reason": reason or None})
 
 
-def list_grants(archive, *, active_only: bool = True) -> list[dict]:
+def list_grants(archive: Archive, *, active_only: bool = True) -> list[dict]:
     sql = "SELECT * FROM grants" + (" WHERE revoked_at IS NULL AND expires_at > ?" if active_only else "") + " ORDER BY id"
     return [dict(r) for r in archive.conn.execute(sql, (utc_text(),) if active_only else ())]

@@ -27,10 +27,14 @@ import hmac
 import json
 import secrets
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from dangan.errors import AccessDenied, NotFound, UsageError
 from dangan.core.kernel.clock import utc_now, utc_text
 from dangan.core.policy.users import acting_user, deny, get_user, require_user
+
+if TYPE_CHECKING:
+    from dangan.core.archive import Archive
 
 SCOPES = ("read", "ingest", "lend", "admin")
 TOKEN_PREFIX = "dgn_"
@@ -40,7 +44,7 @@ def _digest(secret: str) -> str:
     return hashlib.sha256(secret.encode("utf-8")).hexdigest()
 
 
-def _serve_cfg(archive, key: str, default: int) -> int:
+def _serve_cfg(archive: Archive, key: str, default: int) -> int:
     v = archive.config.raw.get("serve", {}).get(key, default)
     if not isinstance(v, int) or isinstance(v, bool) or v < 1:
         raise UsageError(f"dangan.toml: [serve] {key} must be a positive whole number")
@@ -54,7 +58,7 @@ def _hasher():
 
 # -- passwords ------------------------------------------------------------------------------
 
-def set_password(archive, name: str, password: str) -> None:
+def set_password(archive: Archive, name: str, password: str) -> None:
     """Set ``name``'s web password: an admin for anyone, a user for themself; audited without the password."""
     me = acting_user(archive, action="set password", obj=f"user:{name}")
     target = require_user(archive, name)
@@ -87,14 +91,14 @@ class Session:
     expires: str
 
 
-def _failures(archive, name: str) -> int:
+def _failures(archive: Archive, name: str) -> int:
     window = _serve_cfg(archive, "signin_window_minutes", 15)
     since = utc_text(utc_now() - dt.timedelta(minutes=window))
     return archive.conn.execute("SELECT count(*) FROM signin_failures WHERE user = ? AND at > ?",
                                 (name, since)).fetchone()[0]
 
 
-def sign_in(archive, name: str, password: str, *, client: str = "") -> Session:
+def sign_in(archive: Archive, name: str, password: str, *, client: str = "") -> Session:
     """Check a password and open a session; every outcome audited (``auth.signin``).  ``archive.actor`` is
     the anonymous web actor; events name the user tried in ``details``."""
     name = (name or "").strip()[:64]
@@ -137,7 +141,7 @@ def _dummy_hash() -> str:
     return _hasher().hash(secrets.token_urlsafe(16))
 
 
-def session_of(archive, token: str | None) -> Session | None:
+def session_of(archive: Archive, token: str | None) -> Session | None:
     """The live session a cookie names, or None (unknown, ended, expired, or its user disabled)."""
     if not token or len(token) > 100:
         return None
@@ -148,7 +152,7 @@ def session_of(archive, token: str | None) -> Session | None:
     return Session(token, r["user"], r["csrf"], r["expires"])
 
 
-def sign_out(archive, token: str) -> None:
+def sign_out(archive: Archive, token: str) -> None:
     s = session_of(archive, token)
     if s is None:
         return
@@ -179,7 +183,7 @@ def parse_scopes(text: str) -> list[str]:
     return scopes
 
 
-def create_token(archive, user: str, scopes: list[str], *, days: int = 90) -> tuple[str, dict]:
+def create_token(archive: Archive, user: str, scopes: list[str], *, days: int = 90) -> tuple[str, dict]:
     """An admin creates a token for ``user``; returns (the token, shown once; its row without the hash)."""
     me = acting_user(archive, action="create tokens")
     if "admin" not in me.roles:
@@ -200,7 +204,7 @@ def create_token(archive, user: str, scopes: list[str], *, days: int = 90) -> tu
     return f"{TOKEN_PREFIX}{tid}_{secret}", _token_row(archive, tid)
 
 
-def _token_row(archive, tid: str) -> dict:
+def _token_row(archive: Archive, tid: str) -> dict:
     r = archive.conn.execute("SELECT id, user, scopes, created, created_by, expires, revoked_at, last_used"
                              " FROM api_tokens WHERE id = ?", (tid,)).fetchone()
     if r is None:
@@ -210,14 +214,14 @@ def _token_row(archive, tid: str) -> dict:
     return d
 
 
-def list_tokens(archive) -> list[dict]:
+def list_tokens(archive: Archive) -> list[dict]:
     me = acting_user(archive, action="list tokens")
     rows = archive.conn.execute("SELECT id FROM api_tokens" + ("" if "admin" in me.roles else " WHERE user = ?")
                                 + " ORDER BY created, id", () if "admin" in me.roles else (me.name,))
     return [_token_row(archive, r["id"]) for r in rows.fetchall()]
 
 
-def revoke_token(archive, tid: str) -> dict:
+def revoke_token(archive: Archive, tid: str) -> dict:
     me = acting_user(archive, action="revoke tokens")
     row = _token_row(archive, tid)
     if "admin" not in me.roles and row["user"] != me.name:
@@ -230,7 +234,7 @@ def revoke_token(archive, tid: str) -> dict:
     return _token_row(archive, tid)
 
 
-def token_of(archive, bearer: str | None) -> Token | None:
+def token_of(archive: Archive, bearer: str | None) -> Token | None:
     """The live token a bearer string is, or None (malformed, unknown, revoked, expired, user disabled)."""
     if not bearer or not bearer.startswith(TOKEN_PREFIX) or len(bearer) > 120:
         return None
@@ -250,7 +254,7 @@ class InProgress(UsageError):
     """A request with this Idempotency-Key is being served right now."""
 
 
-def claim_idempotency(archive, user: str, key: str, request_digest: str) -> str | None:
+def claim_idempotency(archive: Archive, user: str, key: str, request_digest: str) -> str | None:
     """Claim ``key`` for this request: None (first time: go on, then ``settle_idempotency``), or the record an
     earlier request with this key filed.  The same key for a different request, or while the first is still
     running, is refused: a key names one request, served once."""
@@ -270,7 +274,7 @@ def claim_idempotency(archive, user: str, key: str, request_digest: str) -> str 
     return r["record_id"]
 
 
-def settle_idempotency(archive, user: str, key: str, record_id: str | None) -> None:
+def settle_idempotency(archive: Archive, user: str, key: str, record_id: str | None) -> None:
     """Record what the claimed request filed; None (it failed) releases the key for a retry."""
     with archive.transaction() as conn:
         if record_id is None:

@@ -16,7 +16,7 @@ An open archive (no user registered yet) shows everything, as before.
 """
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from dangan.errors import NotFound
 from dangan.model import SECRECY_LEVELS
@@ -24,14 +24,17 @@ from dangan.core.catalogue import audit as audit_log
 from dangan.core.policy.access import visibility
 from dangan.core.policy.users import acting_user, clearance_rank, register_in_use
 
+if TYPE_CHECKING:
+    from dangan.core.archive import Archive
+
 AUDIT_READERS = ("auditor", "admin")
 
 
-def reads_full_trail(archive) -> bool:
+def reads_full_trail(archive: Archive) -> bool:
     return not register_in_use(archive) or acting_user(archive, action="read the audit trail").has_any(AUDIT_READERS)
 
 
-def readable_events(archive, *, obj: str | None = None, action: str | None = None,
+def readable_events(archive: Archive, *, obj: str | None = None, action: str | None = None,
                     limit: int | None = None, **filters: Any) -> list[audit_log.AuditEvent]:
     """The audit events this reader may see, oldest first (the last ``limit`` of them); ``filters``:
     ``actor``, ``outcome``, ``since`` and ``until`` (days, included) as ``audit.events`` takes them."""
@@ -55,7 +58,7 @@ def readable_events(archive, *, obj: str | None = None, action: str | None = Non
     return out[-limit:] if limit else out
 
 
-def volume_list(archive) -> list[dict]:
+def volume_list(archive: Archive) -> list[dict]:
     """``volumes.list_volumes`` as this reader may see it: volumes within their clearance, counting only the
     records within it."""
     from dangan.core.catalogue.volumes import list_volumes

@@ -32,11 +32,15 @@ import json
 import re
 import unicodedata
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from dangan.errors import AccessDenied, NotFound, UsageError
 from dangan.model import SECRECY_LEVELS, normalise_secrecy
 from dangan.core.kernel.actor import is_account
 from dangan.core.kernel.clock import utc_text
+
+if TYPE_CHECKING:
+    from dangan.core.archive import Archive
 
 #: Roles core knows.  Plugins give meaning to others (``project-manager``...: their ``ROLES``);
 #: any other role is refused (core/policy/departments.py).
@@ -111,37 +115,37 @@ def _accounts(accounts) -> list[str]:
     return sorted(out)
 
 
-def register_in_use(archive) -> bool:
+def register_in_use(archive: Archive) -> bool:
     """True once any user exists: from then on the register decides who may act."""
     return archive.conn.execute("SELECT 1 FROM users LIMIT 1").fetchone() is not None
 
 
-def get_user(archive, name: str) -> User | None:
+def get_user(archive: Archive, name: str) -> User | None:
     r = archive.conn.execute("SELECT * FROM users WHERE name = ?", (unicodedata.normalize("NFC", name),)).fetchone()
     return _from_row(r) if r else None
 
 
-def require_user(archive, name: str) -> User:
+def require_user(archive: Archive, name: str) -> User:
     u = get_user(archive, name)
     if u is None:
         raise NotFound(f"no user {name!r} in this archive's register (see `dangan user list`)")
     return u
 
 
-def list_users(archive, include_inactive: bool = True) -> list[User]:
+def list_users(archive: Archive, include_inactive: bool = True) -> list[User]:
     rows = archive.conn.execute("SELECT * FROM users" + ("" if include_inactive else " WHERE active = 1")
                                 + " ORDER BY name")
     return [_from_row(r) for r in rows]
 
 
-def deny(archive, action: str, obj: str, message: str, **details) -> AccessDenied:
+def deny(archive: Archive, action: str, obj: str, message: str, **details) -> AccessDenied:
     """Audit a refusal and return the error to raise."""
     with archive.transaction() as conn:
         archive.audit(conn, "access.denied", obj, "denied", details={"action": action, "reason": message, **details})
     return AccessDenied(message)
 
 
-def configured_user(archive, name: str) -> User:
+def configured_user(archive: Archive, name: str) -> User:
     """The actor as ``[users."NAME"]`` in dangan.toml describes it (the open archive, before any user exists)."""
     u = archive.config.raw.get("users", {}).get(name, {})
     if not isinstance(u, dict):
@@ -151,12 +155,12 @@ def configured_user(archive, name: str) -> User:
                 frozenset(normalise_role(r) for r in u.get("roles", [])), normalise_secrecy(clearance))
 
 
-def _bound_to(archive, actor) -> list[User]:
+def _bound_to(archive: Archive, actor) -> list[User]:
     """Active users bound to the OS account ``actor`` really runs as (by name or uid, see ``actor.is_account``)."""
     return [u for u in list_users(archive, include_inactive=False) if is_account(actor, u.os_account)]
 
 
-def may_act_as(archive, u: User, actor) -> bool:
+def may_act_as(archive: Archive, u: User, actor) -> bool:
     """May the OS account ``actor`` runs as act as ``u``?  Bound to it, listed in its ``may_act_as``, unbound
     (registered before binding existed), or the OS account is bound to an active admin."""
     if u.os_account is None or is_account(actor, u.os_account) or any(is_account(actor, a) for a in u.may_act_as):
@@ -164,7 +168,7 @@ def may_act_as(archive, u: User, actor) -> bool:
     return any("admin" in b.roles for b in _bound_to(archive, actor))
 
 
-def acting_user(archive, *, action: str = "act", obj: str = "") -> User:
+def acting_user(archive: Archive, *, action: str = "act", obj: str = "") -> User:
     """The actor's user: from the register once it is in use (unknown, disabled or not allowed for this OS
     account → AccessDenied, audited), else from ``dangan.toml``.
 
@@ -205,7 +209,7 @@ def acting_user(archive, *, action: str = "act", obj: str = "") -> User:
     return u
 
 
-def require_role(archive, roles, what: str, *, obj: str = "") -> User:
+def require_role(archive: Archive, roles, what: str, *, obj: str = "") -> User:
     """The acting user if they hold one of ``roles``; otherwise AccessDenied (audited)."""
     u = acting_user(archive, action=what, obj=obj)
     if not u.has_any(roles):
@@ -217,7 +221,7 @@ def _roles(roles) -> list[str]:
     return sorted({normalise_role(r) for r in roles})
 
 
-def add_user(archive, name: str, *, display_name: str = "", department: str | None = None,
+def add_user(archive: Archive, name: str, *, display_name: str = "", department: str | None = None,
              roles=(), clearance: str = "internal", os_account: str | None = None, may_act_as=()) -> User:
     from dangan.core.policy.departments import check_department, check_roles
     name = check_name(name)
@@ -246,11 +250,11 @@ def add_user(archive, name: str, *, display_name: str = "", department: str | No
     return require_user(archive, name)
 
 
-def _active_admins(archive) -> set[str]:
+def _active_admins(archive: Archive) -> set[str]:
     return {u.name for u in list_users(archive, include_inactive=False) if "admin" in u.roles}
 
 
-def set_user(archive, name: str, *, display_name: str | None = None, department: str | None = None,
+def set_user(archive: Archive, name: str, *, display_name: str | None = None, department: str | None = None,
              add_roles=(), remove_roles=(), clearance: str | None = None, active: bool | None = None,
              reason: str = "", os_account: str | None = None, add_act_as=(), remove_act_as=()) -> User:
     old = require_user(archive, check_name(name))

@@ -26,7 +26,7 @@ import json
 import logging
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Callable, Iterator
+from typing import TYPE_CHECKING, Callable, Iterator
 
 from dangan.errors import DanganError, IntegrityError, LockTimeout
 from dangan.model import Record
@@ -34,6 +34,9 @@ from dangan.repository.fsutil import flocked
 from dangan.core.kernel.clock import utc_now
 from dangan.repository.ocfl import vnum
 from dangan.core.store.layout import METADATA_PATH, parse_metadata, text_path
+
+if TYPE_CHECKING:
+    from dangan.core.archive import Archive
 
 BATCH = 500              # outbox rows applied per commit
 REINDEX_BATCH = 5000     # records per commit when rebuilding: fewer segments to merge later
@@ -43,17 +46,17 @@ ENGINES = ("tantivy", "whoosh")
 _log = logging.getLogger("dangan.index")
 
 
-def engine_of(archive) -> str:
+def engine_of(archive: Archive) -> str:
     """The configured engine (``[index] engine``), tantivy unless whoosh is chosen."""
     return (archive.config.raw.get("index") or {}).get("engine", "tantivy")
 
 
-def engine_dir(archive, engine: str | None = None) -> Path:
+def engine_dir(archive: Archive, engine: str | None = None) -> Path:
     engine = engine or engine_of(archive)
     return index_dir(archive) / "tantivy" if engine == "tantivy" else index_dir(archive)
 
 
-def _current(archive, engine: str) -> bool:
+def _current(archive: Archive, engine: str) -> bool:
     """Whether ``engine``'s index exists in this release's schema (damage is found when it is opened)."""
     from dangan.index.common import read_marker
     path = engine_dir(archive, engine)
@@ -70,7 +73,7 @@ def _current(archive, engine: str) -> bool:
     return marker.get("engine", "whoosh") == engine and marker.get("schema") == SCHEMA_VERSION
 
 
-def _present(archive, engine: str) -> bool:
+def _present(archive: Archive, engine: str) -> bool:
     """Whether any index of ``engine`` (of any schema) is on disk."""
     path = engine_dir(archive, engine)
     if engine == "tantivy":
@@ -78,7 +81,7 @@ def _present(archive, engine: str) -> bool:
     return path.is_dir() and any(p.suffix == ".toc" for p in path.iterdir())
 
 
-def open_search_index(archive, *, create: bool = True, notice: Callable[[str], None] | None = None):
+def open_search_index(archive: Archive, *, create: bool = True, notice: Callable[[str], None] | None = None):
     """The configured engine's index; built from the store first when it has none yet (see the module doc)."""
     engine = engine_of(archive)
     if create and not _current(archive, engine):
@@ -89,7 +92,7 @@ def open_search_index(archive, *, create: bool = True, notice: Callable[[str], N
     return open_index(engine_dir(archive, engine), engine=engine, create=create)
 
 
-def _migrate(archive, engine: str, notice: Callable[[str], None] | None) -> None:
+def _migrate(archive: Archive, engine: str, notice: Callable[[str], None] | None) -> None:
     """Build ``engine``'s index from the store (the drain lock is held); say so when records exist."""
     n = archive.conn.execute("SELECT count(*) FROM records WHERE status != 'destroyed'").fetchone()[0]
     queued = archive.conn.execute("SELECT count(DISTINCT record_id) FROM index_outbox").fetchone()[0]
@@ -104,7 +107,7 @@ def _migrate(archive, engine: str, notice: Callable[[str], None] | None) -> None
     _rebuild(archive, None, notice)
 
 
-def document_for(archive, rec: Record, names: dict[str, str] | None = None, *, sealed: bool = False):
+def document_for(archive: Archive, rec: Record, names: dict[str, str] | None = None, *, sealed: bool = False):
     """The index document of a record's head version: catalogue fields and extracted text.
 
     A sealed (confidential) record goes into the main index as ``locked``:
@@ -131,14 +134,14 @@ def document_for(archive, rec: Record, names: dict[str, str] | None = None, *, s
         status=rec.status)
 
 
-def _drain_lock(archive, blocking: bool):
+def _drain_lock(archive: Archive, blocking: bool):
     path = archive.root / "index" / ".drain.lock"
     path.parent.mkdir(exist_ok=True)
     return flocked(path, wait=blocking)
 
 
 @contextmanager
-def _engine_errors(archive) -> Iterator[None]:
+def _engine_errors(archive: Archive) -> Iterator[None]:
     """Engine failures while writing the index -> IntegrityError (disk errors and domain errors pass)."""
     try:
         yield
@@ -149,11 +152,11 @@ def _engine_errors(archive) -> Iterator[None]:
                              + "; run `dangan reindex` to rebuild it") from exc
 
 
-def pending(archive) -> int:
+def pending(archive: Archive) -> int:
     return archive.conn.execute("SELECT count(*) FROM index_outbox").fetchone()[0]
 
 
-def drain(archive, *, blocking: bool = True, limit: int | None = None) -> int:
+def drain(archive: Archive, *, blocking: bool = True, limit: int | None = None) -> int:
     """Apply queued index updates; returns how many records were (re)indexed or removed."""
     from dangan.core.store.layout import read_metadata, stored_original_names
     done = 0
@@ -199,7 +202,7 @@ def drain(archive, *, blocking: bool = True, limit: int | None = None) -> int:
     return done
 
 
-def reindex(archive, progress: Callable[[int, int], None] | None = None,
+def reindex(archive: Archive, progress: Callable[[int, int], None] | None = None,
             notice: Callable[[str], None] | None = None) -> int:
     """Rebuild the index from the store alone (metadata.json and stored text derivatives).
 
@@ -216,7 +219,7 @@ def _say(notice: Callable[[str], None] | None, message: str) -> None:
         _log.warning("dangan: %s", message)
 
 
-def _rebuild(archive, progress, notice) -> int:
+def _rebuild(archive: Archive, progress, notice) -> int:
     """``reindex`` with the drain lock held: the configured engine's index, then the other engine's files go."""
     from dangan.index import open_index
     store = archive.store
@@ -306,7 +309,7 @@ def _set_aside(path: Path) -> Path:
     return aside
 
 
-def ensure_fresh(archive, notice: Callable[[str], None] | None = None) -> None:
+def ensure_fresh(archive: Archive, notice: Callable[[str], None] | None = None) -> None:
     """Before a search: build the configured engine's index if it has none (see the module doc), then apply
     pending updates unless another process is doing so right now."""
     engine = engine_of(archive)
@@ -332,7 +335,7 @@ def search_purpose(text: str) -> str:
     return SEARCH_BY_ID_NUMBER if found else ""
 
 
-def search_filter(archive, text: str = ""):
+def search_filter(archive: Archive, text: str = ""):
     """The ``allowed`` hook for search hits: the actor's view rights over the hit's catalogue fields.
 
     Access rules see the record as the catalogue holds it (fields stored in
@@ -366,5 +369,5 @@ def _catalogue_filters(text: str):
     return filters_to_sql(mine) if mine else None
 
 
-def index_dir(archive) -> Path:
+def index_dir(archive: Archive) -> Path:
     return archive.root / "index"

@@ -1,11 +1,16 @@
 """Listing records from the catalogue with filters (no store access)."""
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from dangan.model import Record, normalise_secrecy
 from dangan.core.catalogue import records
 
+if TYPE_CHECKING:
+    from dangan.core.archive import Archive
 
-def list_filtered(archive, query: str = "", *, department=None, category=None, year=None, secrecy=None,
+
+def list_filtered(archive: Archive, query: str = "", *, department=None, category=None, year=None, secrecy=None,
                   volume=None, puid: str | None = None, sort: str = "created",
                   limit: int | None = None) -> list[Record]:
     where, params = [], []

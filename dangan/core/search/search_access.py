@@ -9,7 +9,10 @@ record as the catalogue holds it, as before).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Callable
+from typing import TYPE_CHECKING, Callable
+
+if TYPE_CHECKING:
+    from dangan.core.archive import Archive
 
 
 @dataclass
@@ -18,7 +21,7 @@ class SearchAccess:
     allowed: Callable[[dict], bool] | None     # the per-hit check of plugin rules, or None
 
 
-def search_access(archive, text: str = "") -> SearchAccess:
+def search_access(archive: Archive, text: str = "") -> SearchAccess:
     """What the acting user may see among search hits (``text`` is the query: plugins hear its purpose)."""
     from dangan.core.policy.access import view_restriction
     within, by_plugins = view_restriction(archive)

@@ -16,9 +16,13 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from dangan.errors import CryptoError
 from dangan.model import Record
+
+if TYPE_CHECKING:
+    from dangan.core.archive import Archive
 
 INDEX_LABEL = b"dangan-volume-index/1"
 
@@ -38,7 +42,7 @@ def _index_key(private_key: bytes) -> bytes:
     return HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=INDEX_LABEL).derive(private_key)
 
 
-def _path(archive, vol):
+def _path(archive: Archive, vol):
     return archive.root / "index" / "volumes" / f"{vol.id}.enc"
 
 
@@ -47,7 +51,7 @@ def _binding(vol):
     return Binding(vol.id, "volume-index", 1, "volume-index")
 
 
-def _load(archive, vol, key: bytes) -> dict:
+def _load(archive: Archive, vol, key: bytes) -> dict:
     from dangan.repository.crypto import decrypt_bytes
     p = _path(archive, vol)
     if not p.exists():
@@ -58,7 +62,7 @@ def _load(archive, vol, key: bytes) -> dict:
         return {}          # made under a rotated key, or damaged: rebuilt from the records below
 
 
-def _save(archive, vol, key: bytes, entries: dict) -> None:
+def _save(archive: Archive, vol, key: bytes, entries: dict) -> None:
     from dangan.repository.crypto import encrypt_bytes
     from dangan.repository.fsutil import replace_durable
     p = _path(archive, vol)
@@ -66,7 +70,7 @@ def _save(archive, vol, key: bytes, entries: dict) -> None:
     replace_durable(p, encrypt_bytes(json.dumps(entries, ensure_ascii=False).encode("utf-8"), key, _binding(vol)))
 
 
-def refresh(archive, vol, private_key: bytes) -> dict:
+def refresh(archive: Archive, vol, private_key: bytes) -> dict:
     """The volume index brought up to date with the catalogue (new versions added, gone records dropped)."""
     from dangan.core.confidential.sealing import decrypt_chunks, opened, record_key
     from dangan.core.store.layout import text_path
@@ -99,7 +103,7 @@ def refresh(archive, vol, private_key: bytes) -> dict:
     return entries
 
 
-def search(archive, query, visible=None) -> list[VolumeHit]:
+def search(archive: Archive, query, visible=None) -> list[VolumeHit]:
     """Hits in every confidential volume that is unlocked for this user; [] when none is."""
     from dangan.core.catalogue.volumes import Volume, is_unlocked, private_key
     hits: list[VolumeHit] = []
@@ -122,7 +126,7 @@ def search(archive, query, visible=None) -> list[VolumeHit]:
     return sorted(hits, key=lambda h: -h.score)
 
 
-def _allowed(archive, vol, filters, visible) -> dict[str, dict]:
+def _allowed(archive: Archive, vol, filters, visible) -> dict[str, dict]:
     from dangan.index.query import filters_to_sql
     from dangan.index.text_v1 import fold
     from dangan.core.catalogue import records as rows
@@ -185,7 +189,7 @@ def _snippet(text: str, query, width: int = 60) -> str:
     return text[:2 * width].replace("\n", " ")
 
 
-def merged_search(archive, index, text: str, *, sort: str, limit: int, page: int, allowed, count_only: bool = False,
+def merged_search(archive: Archive, index, text: str, *, sort: str, limit: int, page: int, allowed, count_only: bool = False,
                   within=None, filters=()):
     """Main-index results with hits from unlocked confidential volumes merged in (volume hits first).
 

@@ -16,6 +16,7 @@ from dangan.core.store.source_files import shown_name
 
 if TYPE_CHECKING:
     from dangan.core.kernel.progress import Progress
+    from dangan.core.archive import Archive
 
 log = logging.getLogger("dangan.ingest")
 
@@ -57,7 +58,7 @@ def expand(paths: Iterable[Path], *, follow_symlinks: bool = False) -> Iterator[
 
 
 
-def ingest_batch(archive, paths: Iterable[Path], fields: RecordFields, *, attachments: tuple[Path, ...] = (),
+def ingest_batch(archive: Archive, paths: Iterable[Path], fields: RecordFields, *, attachments: tuple[Path, ...] = (),
                  allow_duplicate: bool = False, on_outcome: Callable[[IngestOutcome], None] | None = None,
                  progress: Progress | None = None, index: bool = True, jobs: int | None = None,
                  on_warning: Callable[[str], None] | None = None, create_volume: bool = True,

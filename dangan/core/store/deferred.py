@@ -26,14 +26,18 @@ import logging
 import threading
 import time
 from dataclasses import replace
+from typing import TYPE_CHECKING
 
-from dangan.errors import DanganError, LockTimeout, StorageFull
+from dangan.errors import DanganError, IntegrityError, LockTimeout, StorageFull
 from dangan.model import Record
 from dangan.core.catalogue import records
 from dangan.core.kernel.clock import utc_text
 from dangan.core.store.layout import (metadata_document, recorded_extraction, stored_original_names, text_path,
                                       thumbnail_path)
 from dangan.core.store.new_version import carry_over, commit_version
+
+if TYPE_CHECKING:
+    from dangan.core.archive import Archive
 
 log = logging.getLogger("dangan.watch")
 
@@ -49,25 +53,25 @@ def enqueue(conn, record_id: str) -> None:
     conn.execute("INSERT OR IGNORE INTO extraction_queue (record_id, queued) VALUES (?, ?)", (record_id, utc_text()))
 
 
-def pending(archive) -> int:
+def pending(archive: Archive) -> int:
     return archive.conn.execute("SELECT count(*) FROM extraction_queue WHERE attempts < ?",
                                 (MAX_ATTEMPTS,)).fetchone()[0]
 
 
-def next_batch(archive, limit: int = 50) -> list[str]:
+def next_batch(archive: Archive, limit: int = 50) -> list[str]:
     rows = archive.conn.execute("SELECT record_id FROM extraction_queue WHERE attempts < ? ORDER BY queued, rowid"
                                 " LIMIT ?", (MAX_ATTEMPTS, limit)).fetchall()
     return [r["record_id"] for r in rows]
 
 
-def failures(archive, limit: int = 5) -> list[dict]:
+def failures(archive: Archive, limit: int = 5) -> list[dict]:
     rows = archive.conn.execute("SELECT record_id, attempts, last_error, last_attempt FROM extraction_queue"
                                 " WHERE last_error IS NOT NULL ORDER BY last_attempt DESC LIMIT ?", (limit,))
     return [dict(r) for r in rows]
 
 
 # -- one record -------------------------------------------------------------------
-def extract_queued(archive, record_id: str) -> str:
+def extract_queued(archive: Archive, record_id: str) -> str:
     """Extract one queued record and record the result; returns 'extracted', 'skipped' or 'gone'."""
     row = archive.conn.execute("SELECT version, sealed, status, extraction_status FROM records WHERE id = ?",
                                (record_id,)).fetchone()
@@ -77,6 +81,8 @@ def extract_queued(archive, record_id: str) -> str:
         return "gone" if row is None else "skipped"
     rec = archive.record_from_store(record_id)
     main = rec.main_file
+    if main is None:
+        raise IntegrityError(f"record {record_id}: its metadata.json names no main file")
     stored = {f.logical_path: f for f in archive.store.files(record_id)}[main.path]
     from dangan.core.store.pdfa import pdfa_path, searchable_copy
     result, copy = searchable_copy(archive, archive.store.object_path(record_id) / stored.content_path, main.mime,
@@ -87,7 +93,7 @@ def extract_queued(archive, record_id: str) -> str:
     return "extracted"
 
 
-def add_derivative_text(archive, record_id: str, text: str, extraction: dict, metadata: dict[str, str] | None = None,
+def add_derivative_text(archive: Archive, record_id: str, text: str, extraction: dict, metadata: dict[str, str] | None = None,
                         *, expect_version: int | None = None, message: str = "text extracted",
                         thumbnail: bytes = b"", derivatives: dict[str, bytes] | None = None) -> Record:
     """A new version of a plain record carrying the extracted text of its main file as a derivative.
@@ -115,6 +121,8 @@ def add_derivative_text(archive, record_id: str, text: str, extraction: dict, me
     with archive.store.stage(record_id) as draft:
         inv_files = {f.logical_path: f for f in archive.store.files(record_id, old.version)}
         main = old.main_file
+        if main is None:
+            raise IntegrityError(f"record {record_id}: its metadata.json names no main file")
         for f in old.files:
             if f is main and text:
                 draft.keep(f.path, inv_files[f.path].digest)       # its old text (if any) is replaced
@@ -156,13 +164,13 @@ def add_derivative_text(archive, record_id: str, text: str, extraction: dict, me
     return rec
 
 
-def _note_failure(archive, record_id: str, reason: str) -> None:
+def _note_failure(archive: Archive, record_id: str, reason: str) -> None:
     with archive.transaction() as conn:
         conn.execute("UPDATE extraction_queue SET attempts = attempts + 1, last_error = ?, last_attempt = ?"
                      " WHERE record_id = ?", (reason[:500], utc_text(), record_id))
 
 
-def run_batch(archive, limit: int = 50, *, yield_to=None) -> int:
+def run_batch(archive: Archive, limit: int = 50, *, yield_to=None) -> int:
     """Extract up to ``limit`` queued records, then drain the index; returns how many were handled.
     ``yield_to()`` true between records: stop early (the rest waits for the next batch)."""
     from dangan.core.search.indexing import drain

@@ -13,6 +13,7 @@ from __future__ import annotations
 from dataclasses import replace
 
 import sqlite3
+from typing import TYPE_CHECKING
 
 from dangan.errors import LockTimeout
 from dangan.core.catalogue import records
@@ -21,10 +22,13 @@ from dangan.core.store import pronom
 from dangan.core.store.layout import METADATA_PATH, metadata_document, stored_original_names
 from dangan.core.store.new_version import commit_version
 
+if TYPE_CHECKING:
+    from dangan.core.archive import Archive
+
 ROLES = ("archivist", "admin")
 
 
-def needing_identification(archive) -> list[str]:
+def needing_identification(archive: Archive) -> list[str]:
     """Plain, held records with a current original or attachment never identified."""
     return [r["id"] for r in archive.conn.execute(
         "SELECT DISTINCT r.id FROM records r JOIN files f ON f.record_id = r.id AND f.version = r.version"
@@ -32,7 +36,7 @@ def needing_identification(archive) -> list[str]:
         " AND r.status NOT IN ('destroyed', 'transferred') ORDER BY r.id")]
 
 
-def identify_record(archive, record_id: str) -> dict:
+def identify_record(archive: Archive, record_id: str) -> dict:
     """Identify one record's files in a new version; ``{"record_id", "status", "version", "files"}``."""
     row = archive.conn.execute("SELECT version, sealed, status FROM records WHERE id = ?", (record_id,)).fetchone()
     if row is None or row["sealed"] or row["status"] in ("destroyed", "transferred"):
@@ -79,7 +83,7 @@ def identify_record(archive, record_id: str) -> dict:
             "files": {f.path: f.puid for f in files if f.role != "derivative"}}
 
 
-def identify_formats(archive, refs=(), *, every: bool = False) -> list[dict]:
+def identify_formats(archive: Archive, refs=(), *, every: bool = False) -> list[dict]:
     """Identify the named records (or, with ``every``, all that need it); archivists and admins only."""
     from dangan.core.policy.users import require_role
     from dangan.errors import UsageError

@@ -39,6 +39,7 @@ from dangan.core.catalogue.volumes import ensure_plain_volume
 MAGIC_BYTES = 1024 * 1024
 if TYPE_CHECKING:
     from dangan.core.store.antivirus import Antivirus
+    from dangan.core.archive import Archive
 
 log = logging.getLogger("dangan.ingest")
 
@@ -62,7 +63,7 @@ class IngestOutcome:
 class Ingestor:
     """Ingests into one archive; extraction and classification (plugins) are injected."""
 
-    def __init__(self, archive, *, allow_duplicate: bool = False,
+    def __init__(self, archive: Archive, *, allow_duplicate: bool = False,
                  extractor: Callable[[Path, str], Extraction] | None = None,
                  classifier=None, on_warning: Callable[[str], None] | None = None,
                  create_volume: bool = True) -> None:
@@ -264,7 +265,7 @@ class Ingestor:
         return piece_class, piece
 
 
-def protection_for(archive, volume, rid: str):
+def protection_for(archive: Archive, volume, rid: str):
     from dangan.core.confidential.sealing import PlainProtection, SealedProtection
     if volume is None or not volume.confidential:
         return PlainProtection()

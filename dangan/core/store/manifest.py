@@ -14,10 +14,13 @@ import datetime as dt
 import io
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from dangan.core.catalogue.fields import RecordFields
 from dangan.errors import DanganError, UsageError, ValidationFailed
+
+if TYPE_CHECKING:
+    from dangan.core.archive import Archive
 
 #: Header → field.  The file column is ``file`` (文件); ``tags`` are separated by ``;`` or ``；``.
 HEADERS = {
@@ -109,7 +112,7 @@ def _field(header: str) -> str | None:
     return HEADERS.get(header) or HEADERS.get(header.lower())
 
 
-def validate(archive, folder: Path, manifest: Path, base: RecordFields, *, create_volume: bool = False,
+def validate(archive: Archive, folder: Path, manifest: Path, base: RecordFields, *, create_volume: bool = False,
              skip: tuple[Path, ...] = ()) -> list[ManifestRow]:
     """Every row checked; the rows to ingest, or ValidationFailed naming every bad row and column."""
     from dangan.core.catalogue.volumes import require_named_volume

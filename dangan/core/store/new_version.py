@@ -39,8 +39,11 @@ EXIT_AFTER_PUBLISH = "DANGAN_TEST_EXIT_AFTER_PUBLISH"
 class VersionWriter(Protocol):
     """What the protocol needs of an opened archive (``dangan.core.archive.Archive`` is one)."""
 
-    store: OcflStore
-    actor: Actor
+    @property
+    def store(self) -> OcflStore: ...
+
+    @property
+    def actor(self) -> Actor: ...
 
     def transaction(self) -> ContextManager[sqlite3.Connection]: ...
 

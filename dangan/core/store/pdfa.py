@@ -33,8 +33,12 @@ import sys
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from dangan.model import Extraction
+
+if TYPE_CHECKING:
+    from dangan.core.archive import Archive
 
 IMAGE_MIMES = {"image/jpeg", "image/png", "image/tiff", "image/bmp", "image/x-ms-bmp", "image/gif"}
 DERIVATIVE_FOLDER = ".dangan/pdfa/"
@@ -174,7 +178,7 @@ def _run(cmd: list[str], env: dict, cwd: str, timeout: float) -> tuple[bytes, by
     return out, err, proc.returncode
 
 
-def searchable_copy(archive, path: Path, mime: str, *, sealed: bool, extractor) -> tuple[Extraction, bytes | None]:
+def searchable_copy(archive: Archive, path: Path, mime: str, *, sealed: bool, extractor) -> tuple[Extraction, bytes | None]:
     """Extraction for ingest and the deferred extractor: a scan's PDF/A copy and its text from the same
     OCR run, or (no copy wanted, or OCRmyPDF failed) the ordinary extractor's result."""
     copy = make(path, mime, Settings.of(archive.config), sealed=sealed)

@@ -16,10 +16,13 @@ a sealed file is decrypted from the start, every chunk authenticated.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Callable, Iterator
+from typing import TYPE_CHECKING, Callable, Iterator
 
 from dangan.errors import NotFound, RecordGone, UsageError
 from dangan.core.store.layout import DERIVATIVE_PREFIX
+
+if TYPE_CHECKING:
+    from dangan.core.archive import Archive
 
 CHUNK = 256 * 1024
 
@@ -93,7 +96,7 @@ def _plain_range(path, start: int, end: int) -> Iterator[bytes]:
             yield c
 
 
-def open_file(archive, ref: str, n: int = 1, *, version: int | None = None, via: str = "web",
+def open_file(archive: Archive, ref: str, n: int = 1, *, version: int | None = None, via: str = "web",
               byte_range: str | None = None) -> FileStream:
     """The ``n``-th file of a record (1 = the main file, then attachments in order), checked and audited."""
     from dangan.core.policy.access import require

@@ -4,7 +4,7 @@ from __future__ import annotations
 import sqlite3
 from dataclasses import replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from dangan.errors import LockTimeout
 from dangan.model import Record
@@ -16,6 +16,9 @@ from dangan.core.kernel.clock import utc_text
 from dangan.core.store.layout import file_entry, metadata_document, stored_original_names
 from dangan.core.store.new_version import carry_over, commit_version
 from dangan.core.store.source_files import open_source, shown_name
+
+if TYPE_CHECKING:
+    from dangan.core.archive import Archive
 
 
 def revise(ingestor, ref: str, path: Path | None, fields: RecordFields | None = None, message: str = "",
@@ -136,7 +139,7 @@ def field_changes(old: Record, new: Record) -> dict[str, dict]:
     return out
 
 
-def version_changes(archive, rid: str, versions: list[int]) -> dict[int, dict[str, dict]]:
+def version_changes(archive: Archive, rid: str, versions: list[int]) -> dict[int, dict[str, dict]]:
     """The field changes each version made, read from the store (the truth: a rebuilt catalogue keeps them).
     A sealed record's versions are compared as the store holds them in the clear (its sealed fields not)."""
     out: dict[int, dict[str, dict]] = {}
@@ -148,12 +151,12 @@ def version_changes(archive, rid: str, versions: list[int]) -> dict[int, dict[st
     return out
 
 
-def _sealed(archive, rid: str) -> str | None:
+def _sealed(archive: Archive, rid: str) -> str | None:
     row = archive.conn.execute("SELECT sealed FROM records WHERE id = ?", (rid,)).fetchone()
     return row["sealed"] if row else None
 
 
-def _protection(archive, old: Record, sealed: str | None):
+def _protection(archive: Archive, old: Record, sealed: str | None):
     """The protection of the record, the record with its sealed fields opened, sealed original names and
     sealed plaintext (size, digest) by path."""
     from dangan.core.confidential.sealing import (PLAINTEXT_DIGEST, PlainProtection, SealedProtection, opened,

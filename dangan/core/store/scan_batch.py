@@ -19,7 +19,7 @@ import os
 import tempfile
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Callable
+from typing import TYPE_CHECKING, Callable
 
 from dangan.errors import DanganError
 from dangan.model import Record, is_confidential
@@ -27,6 +27,9 @@ from dangan.core.catalogue.fields import RecordFields
 from dangan.core.store import mime as mimes
 from dangan.core.store.separators import Part, Settings, Split, find_parts, write_part
 from dangan.core.store.source_files import open_source, title_from_name
+
+if TYPE_CHECKING:
+    from dangan.core.archive import Archive
 
 BATCH_TAG = "batch-scan"
 PART_TAG = "scan-part"
@@ -59,7 +62,7 @@ def memory_dir() -> Path | None:
     return None
 
 
-def may_be_sealed(archive, fields: RecordFields) -> bool:
+def may_be_sealed(archive: Archive, fields: RecordFields) -> bool:
     if fields.secrecy and is_confidential(fields.secrecy):
         return True
     if fields.volume:

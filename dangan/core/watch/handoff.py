@@ -37,10 +37,15 @@ import os
 import socket
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from dangan.core.kernel.actor import Actor
+from dangan.core.catalogue.rowid import inserted_id
 from dangan.core.kernel.clock import utc_text
 from dangan.core.store.source_files import shown_name
+
+if TYPE_CHECKING:
+    from dangan.core.archive import Archive
 
 OPEN_STATES = ("pending", "archived", "duplicate", "refused")
 
@@ -87,12 +92,12 @@ class Handoff:
         return st.st_size == self.size and st.st_mtime_ns == self.mtime_ns
 
 
-def path_key(archive, path: Path) -> str:
+def path_key(archive: Archive, path: Path) -> str:
     key = (archive.config.archive_id or archive.config.fonds).encode("utf-8")
     return hmac.new(key, str(path).encode("utf-8", "surrogateescape"), hashlib.sha256).hexdigest()
 
 
-def begin(archive, folder, path: Path, st: os.stat_result, sha512: str | None) -> int:
+def begin(archive: Archive, folder, path: Path, st: os.stat_result, sha512: str | None) -> int:
     """Commit a pending hand-off for ``path``; returns its id."""
     with archive.transaction() as conn:
         seq = conn.execute("SELECT coalesce(max(seq), 0) FROM audit").fetchone()[0]
@@ -102,10 +107,10 @@ def begin(archive, folder, path: Path, st: os.stat_result, sha512: str | None) -
             (shown_name(folder.path), "" if folder.confidential else shown_name(path), path_key(archive, path),
              None if folder.confidential else sha512, st.st_size, st.st_mtime_ns, os.getpid(),
              socket.gethostname(), seq, utc_text()))
-        return cur.lastrowid
+        return inserted_id(cur)
 
 
-def decide(archive, hid: int, state: str, *, record_id: str | None = None, reason: str | None = None,
+def decide(archive: Archive, hid: int, state: str, *, record_id: str | None = None, reason: str | None = None,
            extract: bool = False) -> None:
     """Record what became of the file (still in its folder); queue the record for extraction if asked."""
     from dangan.core.store.deferred import enqueue
@@ -116,7 +121,7 @@ def decide(archive, hid: int, state: str, *, record_id: str | None = None, reaso
             enqueue(conn, record_id)
 
 
-def finish(archive, hid: int, outcome: str, *, record_id: str | None = None, reason: str | None = None,
+def finish(archive: Archive, hid: int, outcome: str, *, record_id: str | None = None, reason: str | None = None,
            extract: bool = False) -> None:
     """The file has left the drop folder: record the outcome and close the hand-off in one transaction.
 
@@ -132,19 +137,19 @@ def finish(archive, hid: int, outcome: str, *, record_id: str | None = None, rea
             enqueue(conn, record_id)
 
 
-def close(archive, hid: int, outcome: str | None = None) -> None:
+def close(archive: Archive, hid: int, outcome: str | None = None) -> None:
     """The file has left the drop folder (or was found gone): the hand-off is done."""
     with archive.transaction() as conn:
         conn.execute("UPDATE watch_handoffs SET state = 'done', outcome = coalesce(?, outcome), finished = ?"
                      " WHERE id = ?", (outcome, utc_text(), hid))
 
 
-def open_handoffs(archive) -> list[Handoff]:
+def open_handoffs(archive: Archive) -> list[Handoff]:
     rows = archive.conn.execute("SELECT * FROM watch_handoffs WHERE state != 'done' ORDER BY id").fetchall()
     return [Handoff.from_row(r) for r in rows]
 
 
-def resolve_pending(archive, h: Handoff) -> tuple[str, str | None, str | None]:
+def resolve_pending(archive: Archive, h: Handoff) -> tuple[str, str | None, str | None]:
     """What became of a dead watcher's pending hand-off: (state, record id, reason).
 
     state is 'archived', 'retry' (never archived: take the file again) or
@@ -178,7 +183,7 @@ def resolve_pending(archive, h: Handoff) -> tuple[str, str | None, str | None]:
                              f"record {' or '.join(candidates)}: check, and drop it again if it is not")
 
 
-def settle_previous(archive, keys: dict[str, Path]) -> list[tuple[Handoff, Path]]:
+def settle_previous(archive: Archive, keys: dict[str, Path]) -> list[tuple[Handoff, Path]]:
     """Resolve the open hand-offs of earlier watchers on this host; returns (decided hand-off, its file still there).
 
     Call it holding the watcher lock and before this watcher begins any hand-off:
@@ -213,7 +218,7 @@ def settle_previous(archive, keys: dict[str, Path]) -> list[tuple[Handoff, Path]
     return out
 
 
-def settle_dead_watcher(archive, previous: dict | None) -> int:
+def settle_dead_watcher(archive: Archive, previous: dict | None) -> int:
     """Settle the remaining intents of the previous watcher (its state file names it; the lock proves it dead).
 
     ``recover_interrupted`` skips intents whose pid is alive, and the dead
@@ -229,19 +234,19 @@ def settle_dead_watcher(archive, previous: dict | None) -> int:
     return len(rows)
 
 
-def _needs_extraction(archive, rid: str | None) -> bool:
+def _needs_extraction(archive: Archive, rid: str | None) -> bool:
     row = archive.conn.execute("SELECT sealed, extraction_status FROM records WHERE id = ?", (rid,)).fetchone()
     return row is not None and not row["sealed"] and row["extraction_status"] is None
 
 
-def last_errors(archive, limit: int = 5) -> list[dict]:
+def last_errors(archive: Archive, limit: int = 5) -> list[dict]:
     rows = archive.conn.execute("SELECT id, folder, path, outcome, reason, record_id, coalesce(finished, started) AS at"
                                 " FROM watch_handoffs WHERE outcome IN ('refused', 'failed') ORDER BY id DESC LIMIT ?",
                                 (limit,)).fetchall()
     return [dict(r) for r in rows]
 
 
-def note_failure(archive, hid: int, reason: str) -> None:
+def note_failure(archive: Archive, hid: int, reason: str) -> None:
     """A transient failure (disk full, busy): the file stays in the drop folder and is tried again."""
     with archive.transaction() as conn:
         conn.execute("UPDATE watch_handoffs SET state = 'done', outcome = 'failed', reason = ?, finished = ?"
