@@ -27,6 +27,7 @@ def serve(ctx, host, port, workers, forwarded):
     if not 1 <= workers <= 64:
         raise UsageError("--workers must be 1 to 64")
     os.environ["DANGAN_SERVE_ROOT"] = root
+    os.environ["DANGAN_SERVE_WORKERS"] = str(workers)     # a volume unlocked for the server needs one process
     line(f"dangan serve: {root} on http://{host}:{port}/ (sign in at /login)")
     uvicorn.run("dangan.web.asgi:app", host=host, port=port, workers=workers, proxy_headers=True,
                 forwarded_allow_ips=forwarded, log_level="warning", access_log=False, server_header=False)

@@ -177,6 +177,8 @@ def create_app(root: Path, *, settings: Settings | None = None) -> Starlette:
     from dangan.web import api, forms, pages
     settings = settings or settings_from_config(root)
     web = Web(settings)
+    from dangan.web import ops
+    ops.serve_here(settings.workers)
 
     async def home(request: Request) -> Response:
         return RedirectResponse("/search", status_code=303)
@@ -194,6 +196,7 @@ def create_app(root: Path, *, settings: Settings | None = None) -> Starlette:
     @asynccontextmanager
     async def lifespan(app):
         yield
+        ops.forget_server_keys()
         web.archives.close()
 
     app = Starlette(routes=routes, exception_handlers={404: not_found, 405: not_found}, lifespan=lifespan)
@@ -205,5 +208,8 @@ def settings_from_config(root: Path) -> Settings:
     from dangan.core.kernel.config import Config
     raw = Config.load(Path(root)).raw.get("serve", {})
     mib = raw.get("max_upload_mb", 100)
+    import os
+    workers = os.environ.get("DANGAN_SERVE_WORKERS", "1")
     return Settings(root=Path(root), max_upload_bytes=int(mib) * 1024 * 1024,
-                    secure_cookies=bool(raw.get("secure_cookies", False)))
+                    secure_cookies=bool(raw.get("secure_cookies", False)),
+                    workers=int(workers) if workers.isdigit() else 1)

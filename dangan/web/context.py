@@ -26,6 +26,8 @@ class Settings:
     max_upload_bytes: int = 100 * 1024 * 1024
     secure_cookies: bool = False
     session_cookie: str = "dangan_session"
+    #: uvicorn worker processes (``dangan serve --workers``): a server unlock needs one, holding the key
+    workers: int = 1
 
 
 def web_actor(user: str | None) -> Actor:

@@ -245,15 +245,38 @@ def volume_report(archive, report: str, name: str):
 
 def unlock_volume(archive, name: str, passphrase: str, minutes: float | None) -> float:
     """As ``dangan volume unlock``: for the signed-in user (unlocks are per user and volume), if cleared."""
-    from dangan.core.catalogue.volumes import check_unlock, unlock
+    from dangan.core.service.volumes import check_unlock, unlock
     check_unlock(archive, name)                    # an uncleared user is refused before the passphrase is used
     return unlock(archive, name, passphrase=passphrase.encode("utf-8"), minutes=minutes)
 
 
 def lock_volume(archive, name: str) -> list[str]:
-    from dangan.core.catalogue.volumes import lock
-    me(archive)
+    from dangan.core.service.volumes import lock
     return lock(archive, name)
+
+
+def serve_here(workers: int) -> None:
+    """This process is the server: volumes a security officer unlocks for the server are held in its memory."""
+    from dangan.core.service.volumes import serve_here as run
+    run(workers)
+
+
+def unlock_for_server(archive, name: str, passphrase: str, minutes: float | None) -> float:
+    """As ``unlock_volume``, by a security officer, for every user of this server cleared for the volume."""
+    from dangan.core.service.volumes import check_unlock, unlock_for_server as run
+    check_unlock(archive, name)                    # an uncleared user is refused before the passphrase is used
+    return run(archive, name, passphrase=passphrase.encode("utf-8"), minutes=minutes)
+
+
+def lock_for_server(archive, name: str) -> bool:
+    from dangan.core.service.volumes import lock_for_server as run
+    return run(archive, name)
+
+
+def forget_server_keys() -> None:
+    """At shutdown: every volume unlocked for the server is locked (the keys leave memory)."""
+    from dangan.core.confidential.server_keys import clear
+    clear()
 
 
 def users(archive):

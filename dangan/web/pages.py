@@ -200,9 +200,13 @@ def routes(web) -> list[Route]:
     def volume_key(action):
         def handler(archive, request, form, sess):
             name = request.path_params["name"]
+            minutes = _int(form.get("minutes"), 0, 0, 24 * 60) or None
             if action == "unlock":
-                minutes = _int(form.get("minutes"), 0, 0, 24 * 60) or None
                 ops.unlock_volume(archive, name, str(form.get("passphrase") or ""), minutes)
+            elif action == "server-unlock":
+                ops.unlock_for_server(archive, name, str(form.get("passphrase") or ""), minutes)
+            elif action == "server-lock":
+                ops.lock_for_server(archive, name)
             else:
                 ops.lock_volume(archive, name)
             return RedirectResponse(f"/volumes/{name}", status_code=303)
@@ -224,6 +228,8 @@ def routes(web) -> list[Route]:
         Route("/volumes/{name}", page(web, volume)),
         Route("/volumes/{name}/unlock", page(web, volume_key("unlock")), methods=["POST"]),
         Route("/volumes/{name}/lock", page(web, volume_key("lock")), methods=["POST"]),
+        Route("/volumes/{name}/server-unlock", page(web, volume_key("server-unlock")), methods=["POST"]),
+        Route("/volumes/{name}/server-lock", page(web, volume_key("server-lock")), methods=["POST"]),
         Route("/users", page(web, users), methods=["GET"]),
         Route("/users/{name}/password", page(web, user_password), methods=["POST"]),
         Route("/disposition", page(web, disposition), methods=["GET"]),

@@ -103,6 +103,8 @@ def list_volumes(archive: Archive) -> list[dict]:
         "SELECT v.*, (SELECT count(*) FROM records r WHERE r.volume = v.name AND r.status != 'destroyed') AS records"
         " FROM volumes v ORDER BY v.name").fetchall()
     unlocked = agent_status(archive) if any(r["confidential"] for r in rows) else {}
+    from dangan.core.confidential import server_keys
+    for_server = server_keys.status()
     out = []
     for r in rows:
         d = {k: r[k] for k in ("name", "id", "title", "secrecy", "department", "year", "category", "retention",
@@ -110,6 +112,10 @@ def list_volumes(archive: Archive) -> list[dict]:
         d["confidential"] = bool(r["confidential"])
         d["unlocked_until"] = (dt.datetime.fromtimestamp(unlocked[r["id"]], dt.timezone.utc).isoformat(timespec="seconds")
                                if r["id"] in unlocked else None)
+        if r["id"] in for_server:             # unlocked for the server by a security officer (dangan serve)
+            until, by = for_server[r["id"]]
+            d["server_unlocked_until"] = dt.datetime.fromtimestamp(until, dt.timezone.utc).isoformat(timespec="seconds")
+            d["server_unlocked_by"] = by
         out.append(d)
     return out
 
@@ -291,9 +297,23 @@ def lock(archive: Archive, name: str | None) -> list[str]:
     return [v.name for v in names]
 
 
+def server_key(archive: Archive, vol: Volume) -> bytes | None:
+    """The volume's key if a security officer unlocked it for this server process and the acting user is
+    cleared for its secrecy (``confidential.server_keys``); None otherwise."""
+    from dangan.core.confidential import server_keys
+    from dangan.core.policy.users import acting_user, clearance_rank, register_in_use
+    key = server_keys.get(vol.id)
+    if key is None:
+        return None
+    if register_in_use(archive) and clearance_rank(acting_user(archive).clearance) < secrecy_rank(vol.secrecy):
+        return None
+    return key
+
+
 def private_key(archive: Archive, vol: Volume) -> bytes:
-    """The volume's private key as the acting user unlocked it (each user unlocks for themselves)."""
-    key = _agent(archive).get(vol.id)
+    """The volume's private key as the acting user unlocked it (each user unlocks for themselves), or as a
+    security officer unlocked it for the server, to a user cleared for it."""
+    key = server_key(archive, vol) or _agent(archive).get(vol.id)
     if key is None:
         raise CryptoError(f"volume {vol.name!r} is locked: run `dangan volume unlock {vol.name}`")
     from dangan.core.confidential.agent import harden_process
@@ -302,7 +322,7 @@ def private_key(archive: Archive, vol: Volume) -> bytes:
 
 
 def is_unlocked(archive: Archive, vol: Volume) -> bool:
-    return vol.confidential and _agent(archive).get(vol.id) is not None
+    return vol.confidential and (server_key(archive, vol) is not None or _agent(archive).get(vol.id) is not None)
 
 
 def rotate(archive: Archive, name: str, *, passphrase: bytes | None = None, keyfile: Path | None = None) -> None:

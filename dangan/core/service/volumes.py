@@ -51,6 +51,71 @@ def unlock(archive: Archive, name: str, *, passphrase: bytes | None = None, keyf
     return run(archive, name, passphrase=passphrase, keyfile=keyfile, minutes=minutes)
 
 
+#: Who unlocks a volume for the whole server (``users.ROLES``: "keys of confidential volumes").
+SERVER_UNLOCKERS = ("security-officer",)
+
+
+def serve_here(workers: int = 1) -> None:
+    """Called once by a server face at start: this process may hold volumes unlocked for the server."""
+    from dangan.core.confidential import server_keys
+    server_keys.enable(workers)
+
+
+def unlock_for_server(archive: Archive, name: str, *, passphrase: bytes | None = None, keyfile: Path | None = None,
+                      minutes: float | None = None) -> float:
+    """A security officer cleared for the volume unlocks it for this server process: its sealed records are then
+    open to every user cleared for the volume, until ``minutes`` pass (``[keystore] unlock_minutes`` without)
+    or the officer locks it.  The key stays in this process's memory (``confidential.server_keys``).  Audited
+    as ``volume.unlock`` with ``for: server``; the relock at expiry as ``volume.lock`` with ``reason: expired``.
+    The seconds it stays unlocked."""
+    import datetime as dt
+
+    from dangan.core.catalogue.volumes import check_unlock, open_keystore, unlock_seconds
+    from dangan.core.confidential import server_keys
+    from dangan.core.confidential.agent import harden_process
+    from dangan.errors import CryptoError, UsageError
+    officer = require_role(archive, SERVER_UNLOCKERS, "unlock volumes for the server", obj=name)
+    vol = check_unlock(archive, name)              # confidential, and the officer cleared for it (refusal audited)
+    why = server_keys.refusal()
+    if why:
+        raise UsageError(why)
+    harden_process()
+    ks = open_keystore(archive)
+    try:
+        private = ks.volume_private_key(vol.id, ks.unlock_kek(passphrase=passphrase, keyfile=keyfile))
+    except CryptoError as exc:
+        archive.record_event("volume.unlock", vol.name, "failure", details={"for": "server", "reason": exc.message})
+        raise
+    seconds = minutes * 60 if minutes is not None else unlock_seconds(archive)
+    until = server_keys.put(vol.id, private, seconds, by=officer.name,
+                            on_expiry=_audit_expiry(archive.root, archive.actor, vol.name))
+    archive.record_event("volume.unlock", vol.name, details={
+        "for": "server", "seconds": seconds,
+        "until": dt.datetime.fromtimestamp(until, dt.timezone.utc).isoformat(timespec="seconds")})
+    return seconds
+
+
+def lock_for_server(archive: Archive, name: str) -> bool:
+    """A security officer locks a volume unlocked for the server (audited); True if it was unlocked."""
+    from dangan.core.catalogue.volumes import require_volume
+    from dangan.core.confidential import server_keys
+    require_role(archive, SERVER_UNLOCKERS, "lock volumes for the server", obj=name)
+    vol = require_volume(archive, name)
+    held = server_keys.drop(vol.id)
+    archive.record_event("volume.lock", vol.name, details={"for": "server", "was_unlocked": held})
+    return held
+
+
+def _audit_expiry(root: Path, actor, name: str):
+    """The relock at expiry, audited in the officer's name from an archive of its own (the timer's thread
+    has no request, and a request's archive is another thread's)."""
+    def report() -> None:
+        from dangan.core.archive import Archive
+        with Archive(root, actor) as archive:
+            archive.record_event("volume.lock", name, details={"for": "server", "reason": "expired"})
+    return report
+
+
 def lock(archive: Archive, name: str | None = None) -> list[str]:
     """Lock a volume the acting user unlocked (all of theirs without ``name``); the names locked."""
     from dangan.core.catalogue.volumes import lock as run
@@ -150,5 +215,6 @@ def move(archive: Archive, ref: str, volume: str, message: str = ""):
                   message or f"moved from volume {rec.volume or '(none)'} to {target.name}")
 
 
-__all__ = ["needs_new_keystore", "create", "listing", "check_unlock", "unlock", "lock", "rotate_key", "export_keys",
+__all__ = ["needs_new_keystore", "create", "listing", "check_unlock", "unlock", "lock", "serve_here",
+           "unlock_for_server", "lock_for_server", "rotate_key", "export_keys",
            "show", "rename", "close", "reopen", "move"]
