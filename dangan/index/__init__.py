@@ -124,6 +124,11 @@ class SearchIndex(Protocol):
               within: Mapping[str, Collection[str]] | None = None) -> int:
         """How many documents match."""
 
+    def facets(self, query: Query | str, *, allowed: Callable[[dict[str, Any]], bool] | None = None,
+               within: Mapping[str, Collection[str]] | None = None) -> dict[str, dict[str, int]]:
+        """Field → value → count over every match (after ``allowed``): department, year, category, secrecy,
+        volume, mime."""
+
     def doc_count(self) -> int:
         """How many documents the index holds."""
 

@@ -10,7 +10,7 @@ import json
 import os
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any, Callable, Iterable, Iterator
 
 from ..errors import IntegrityError, LockTimeout, UsageError
 from ..model import normalise_retention, normalise_secrecy
@@ -61,6 +61,22 @@ def canon(fn: Callable[[str], str], value: str) -> str:
         return fn(value).lower()
     except UsageError:
         return key(value)
+
+
+#: The catalogue fields a search's facets count (``mime`` is the format; a locked record has none).
+FACET_FIELDS = ("department", "year", "category", "secrecy", "volume", "mime")
+
+
+def count_facets(metas: Iterable[dict[str, Any]]) -> dict[str, dict[str, int]]:
+    """Field → value → how many of ``metas`` (stored catalogue fields) have it; empty values left out."""
+    out: dict[str, dict[str, int]] = {}
+    for meta in metas:
+        for name in FACET_FIELDS:
+            v = meta.get(name)
+            if v not in (None, ""):
+                counts = out.setdefault(name, {})
+                counts[str(v)] = counts.get(str(v), 0) + 1
+    return out
 
 
 def stored_meta(d: IndexDocument) -> dict[str, Any]:

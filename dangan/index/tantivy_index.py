@@ -218,6 +218,21 @@ class TantivyIndex:
         except (ValueError, OSError) as e:
             raise c.damaged(self.path, e) from e
 
+    def facets(self, query: Query | str, *, allowed: Callable[[dict[str, Any]], bool] | None = None,
+               within: Mapping[str, Collection[str]] | None = None) -> dict[str, dict[str, int]]:
+        """Counts of ``common.FACET_FIELDS`` values over every match (after ``allowed``), from stored fields."""
+        q = parse_query(query) if isinstance(query, str) else query
+        tq = Translator(self._schema).query(q, within)
+        s = self._searcher()
+        try:
+            res = s.search(tq, limit=max(1, s.num_docs), count=False)
+            metas = (json.loads(s.doc(addr)["meta"][0]) for _, addr in res.hits)
+            return c.count_facets(m for m in metas if allowed is None or allowed(m))
+        except DanganError:
+            raise
+        except (ValueError, OSError) as e:
+            raise c.damaged(self.path, e) from e
+
     @staticmethod
     def _allowed_hits(s, tq, allowed, **kw) -> list[tuple[Any, Any, dict[str, Any]]]:
         """Every match (in the engine's order) that ``allowed`` accepts, with its stored document."""

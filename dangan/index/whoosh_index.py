@@ -188,6 +188,20 @@ class WhooshIndex:
             except Exception as e:  # noqa: BLE001 - a broken segment
                 raise c.damaged(self.path, e) from e
 
+    def facets(self, query: Query | str, *, allowed: Callable[[dict[str, Any]], bool] | None = None,
+               within: Mapping[str, Collection[str]] | None = None) -> dict[str, dict[str, int]]:
+        """Counts of ``common.FACET_FIELDS`` values over every match (after ``allowed``), from stored fields."""
+        q = parse_query(query) if isinstance(query, str) else query
+        wquery = self._tr.query(q, within)
+        with self._searcher() as s:
+            try:
+                docs = self._docs(s, wquery, allowed)
+                return c.count_facets(dict(s.stored_fields(d)["meta"]) for d in docs)
+            except DanganError:
+                raise
+            except Exception as e:  # noqa: BLE001 - a broken segment
+                raise c.damaged(self.path, e) from e
+
     @staticmethod
     def _docs(s, wquery, allowed: Callable[[dict[str, Any]], bool] | None) -> set[int]:
         """The exact set of matching documents, after ``allowed``."""

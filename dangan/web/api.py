@@ -105,8 +105,10 @@ def routes(web) -> list[Route]:
         sort = p.get("sort", "relevance")
         res = ops.search(archive, q, sort=sort if sort in ("relevance", "date", "code") else "relevance",
                          limit=limit, page=page)
-        return JSONResponse({"total": res.total, "page": res.page, "limit": res.limit,
-                             "hits": [_hit(h) for h in res.hits]})
+        out = {"total": res.total, "page": res.page, "limit": res.limit, "hits": [_hit(h) for h in res.hits]}
+        if p.get("facets") in ("1", "true"):             # counts over all hits, every page
+            out["facets"] = ops.facets(archive, q)
+        return JSONResponse(out)
 
     def record(archive, request, form, token):
         return JSONResponse(_record(ops.record(archive, request.path_params["rid"])))

@@ -31,7 +31,9 @@ def document() -> dict[str, Any]:
           "description": "the query language of `dangan search`"},
          {"name": "limit", "in": "query", "schema": {"type": "integer", "default": 20, "maximum": 100}},
          {"name": "page", "in": "query", "schema": {"type": "integer", "default": 1}},
-         {"name": "sort", "in": "query", "schema": {"enum": ["relevance", "date", "code"]}}]
+         {"name": "sort", "in": "query", "schema": {"enum": ["relevance", "date", "code"]}},
+         {"name": "facets", "in": "query", "schema": {"type": "integer", "enum": [0, 1]},
+          "description": "1: add `facets`, counts by department, year, category, secrecy, volume and mime over all hits"}]
     ingest = {"post": {
         "summary": "File a record (as `dangan ingest FILE`)",
         "parameters": [{"name": "Idempotency-Key", "in": "header", "schema": {"type": "string", "maxLength": 200},

@@ -36,15 +36,10 @@ def close(archive) -> None:
     """Nothing kept per archive object yet (the service opens and closes the index per search)."""
 
 
-def facets(archive, hits) -> dict[str, dict[str, int]]:
-    out: dict[str, dict[str, int]] = {}
-    for h in hits:
-        for name in ("department", "year", "category", "secrecy", "volume", "mime"):
-            v = getattr(h, name, None)
-            if v not in (None, ""):
-                out.setdefault(name, {}).setdefault(str(v), 0)
-                out[name][str(v)] += 1
-    return out
+def facets(archive, text: str) -> dict[str, dict[str, int]]:
+    """Counts by department, year, category, secrecy, volume and format over all the search's hits."""
+    from dangan.core.service.search import facets as run
+    return run(archive, text)
 
 
 # -- records ------------------------------------------------------------------------------------

@@ -30,7 +30,7 @@ def routes(web) -> list[Route]:
         if q:
             try:
                 results = ops.search(archive, q, sort=sort, limit=20, page=_int(request.query_params.get("page"), 1))
-                facets = ops.facets(archive, results.hits)
+                facets = ops.facets(archive, q)
             except UsageError as exc:
                 error = exc.message
         return web.render(request, "search.html", q=q, sort=sort, results=results, facets=facets, error=error)

@@ -47,6 +47,7 @@ WORDS: dict[str, tuple[str, str]] = {
     "roles": ("角色", "Roles"), "clearance": ("涉密等级", "Clearance"), "set_password": ("设置密码", "Set password"),
     "encrypted": ("加密", "Encrypted"), "unlock": ("解锁", "Unlock"), "lock": ("加锁", "Lock"),
     "passphrase": ("口令", "Passphrase"), "minutes": ("分钟", "Minutes"), "unlocked_until": ("已解锁至", "Unlocked until"),
+    "mime": ("格式", "Format"),
     "server_unlock": ("为全体授权用户解锁", "Unlock for the server"), "server_lock": ("解除服务器解锁", "Lock for the server"),
     "server_unlocked_until": ("服务器已解锁至", "Unlocked for the server until"),
     "disposition": ("处置", "Disposition"), "due_records": ("到期档案", "Records due"),

@@ -87,3 +87,25 @@ def test_one_users_unlock_does_not_open_a_volume_for_the_next_request(office, ar
             assert ops.record(a, office["secret"]).locked
     finally:
         archives.close()
+
+
+def test_facets_count_all_hits_of_a_search_within_clearance(cli, office, archive_root):
+    """Page 2 of a search with fewer hits than a page still shows the counts of all of them; a user not cleared
+    for the secret record is not told of it by a count; the API gives the same counts."""
+    import re
+    from serve_helpers import token
+    with client(archive_root) as c:
+        sign_in(c, "mgr")                                                 # cleared for 秘密: the locked record counts
+        page = c.get("/search", params={"q": "dept:BGS", "page": "2"}).text
+        facets = page.split('class="facets"')[1].split("</aside>")[0]
+        assert re.search(r"★秘密</a> <span class=\"n\">1</span>", facets)
+        assert re.search(r">WS</a> <span class=\"n\">4</span>", facets) and 'id="hits"' in page
+        sign_in(c, "clerk")
+        facets = c.get("/search", params={"q": "dept:BGS", "page": "2"}).text.split('class="facets"')[1]
+        assert "★秘密" not in facets.split("</aside>")[0] and re.search(r">WS</a> <span class=\"n\">3</span>", facets)
+        r = c.get("/api/v1/search", params={"q": "dept:BGS", "limit": "1", "facets": "1"},
+                  headers={"Authorization": "Bearer " + token(cli, "clerk", "read")})
+        body = r.json()
+        assert body["total"] == 3 and len(body["hits"]) == 1
+        assert body["facets"]["category"] == {"WS": 3} and body["facets"]["year"] == {"2021": 3}
+        assert "secret" not in body["facets"]["secrecy"]

@@ -216,3 +216,23 @@ def merged_search(archive: Archive, index, text: str, *, sort: str, limit: int, 
     combined += [h for h in main.hits if h.record_id not in mine]
     return SearchResults(total=main.total + len(vhits), hits=combined[(page - 1) * limit: page * limit],
                          page=page, limit=limit)
+
+
+def merged_facets(archive: Archive, index, text: str, *, allowed, within=None, filters=()) -> dict[str, dict[str, int]]:
+    """Facet counts over every hit ``merged_search`` would give (all pages): the main index's matches and the
+    hits of confidential volumes unlocked for this user (their catalogue fields; counted as its total is)."""
+    from dangan.core.policy.access import visibility
+    from dangan.core.search.indexing import search_purpose
+    from dangan.index import parse_query
+    from dangan.index.common import FACET_FIELDS
+    q = parse_query(text)
+    q.filters.extend(filters)
+    out = index.facets(q, allowed=allowed, within=within)
+    if archive.conn.execute("SELECT 1 FROM volumes WHERE confidential = 1 LIMIT 1").fetchone():
+        for h in search(archive, q, visibility(archive, search_purpose(text))):
+            for name in FACET_FIELDS:
+                v = h.fields.get(name)
+                if v not in (None, ""):
+                    counts = out.setdefault(name, {})
+                    counts[str(v)] = counts.get(str(v), 0) + 1
+    return out

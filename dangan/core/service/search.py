@@ -36,6 +36,24 @@ def search(archive: Archive, text: str, *, sort: str = "relevance", limit: int =
         index.close()
 
 
+def facets(archive: Archive, text: str, *, options: dict | None = None) -> dict[str, dict[str, int]]:
+    """Counts by department, year, category, secrecy, volume and format (``mime``) over ALL the hits ``search``
+    gives this user for ``text`` (every page, the same access filtering), not only one page's."""
+    from dangan.core.search.indexing import ensure_fresh, open_search_index
+    from dangan.core.search.search_access import search_access
+    from dangan.core.search.volume_search import merged_facets
+    from dangan.index.query import option_filters
+    acting_user(archive, action="search")
+    filters = option_filters(**(options or {}))
+    ensure_fresh(archive)
+    access = search_access(archive, text)
+    index = open_search_index(archive)
+    try:
+        return merged_facets(archive, index, text, allowed=access.allowed, within=access.within, filters=filters)
+    finally:
+        index.close()
+
+
 def reindex(archive: Archive, progress: Callable[[int, int], None] | None = None,
             notice: Callable[[str], None] | None = None) -> int:
     """Rebuild the full-text index from the store alone; the number of records indexed."""
@@ -44,4 +62,4 @@ def reindex(archive: Archive, progress: Callable[[int, int], None] | None = None
     return run(archive, progress, notice=notice)
 
 
-__all__ = ["search", "reindex"]
+__all__ = ["search", "facets", "reindex"]
