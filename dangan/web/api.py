@@ -128,6 +128,10 @@ def routes(web) -> list[Route]:
         return file_response(archive, request, request.path_params["rid"], request.path_params["n"],
                              download=True, via="api")
 
+    def thumbnail(archive, request, form, token):
+        from dangan.web.pages import thumbnail_response
+        return thumbnail_response(archive, request.path_params["rid"])
+
     def ingest(archive, request, form, token):
         from dangan.core.policy.credentials import claim_idempotency, settle_idempotency
         from dangan.web.pages import ingest_form
@@ -204,6 +208,7 @@ def routes(web) -> list[Route]:
         Route("/records/{rid}/versions", endpoint(web, versions, "read")),
         Route("/records/{rid}/files", endpoint(web, files, "read")),
         Route("/records/{rid}/files/{n:int}", endpoint(web, file, "read")),
+        Route("/records/{rid}/thumbnail", endpoint(web, thumbnail, "read")),
         Route("/loans", endpoint(web, loans, "read"), methods=["GET"]),
         Route("/loans", endpoint(web, loan_request, "lend", body=True), methods=["POST"]),
         Route("/dispositions", endpoint(web, dispositions, "read")),

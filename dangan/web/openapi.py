@@ -66,6 +66,9 @@ def document() -> dict[str, Any]:
                 "parameters": [RID, {"name": "n", "in": "path", "required": True, "schema": {"type": "integer"}}],
                 "responses": {"200": {"description": "the file"}, "206": {"description": "a byte range"},
                               "416": {"description": "range not satisfiable"}, **ERRORS}}},
+            "/api/v1/records/{rid}/thumbnail": {"get": {
+                "summary": "The PNG thumbnail of the main file (images, PDF, OFD; none for sealed records)",
+                "parameters": [RID], "responses": {"200": {"description": "image/png"}, **ERRORS}}},
             "/api/v1/loans": {**_get("The lending register", [
                 {"name": "overdue", "in": "query", "schema": {"enum": ["1"]}},
                 {"name": "status", "in": "query", "schema": {"type": "string"}}]),

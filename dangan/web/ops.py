@@ -75,6 +75,21 @@ def open_file(archive, ref: str, n: int, *, version: int | None = None, byte_ran
     return run(archive, ref, n, version=version, byte_range=byte_range, via=via)
 
 
+def thumbnail(archive, ref: str) -> bytes | None:
+    """The PNG thumbnail of a record's main file, if the actor may view the record (refusals audited in core)."""
+    from dangan.core.service.records import thumbnail as run
+    return run(archive, ref)
+
+
+#: Main-file formats the extraction worker draws a thumbnail of (``extractors/thumbnail.py``).
+THUMBNAIL_MIMES = ("application/pdf", "application/ofd")
+
+
+def has_thumbnail_kind(mime: str | None, locked: bool = False) -> bool:
+    """Whether a page should ask for a thumbnail (a sealed record keeps none; a failed drawing answers 404)."""
+    return bool(mime) and not locked and (str(mime).startswith("image/") or mime in THUMBNAIL_MIMES)
+
+
 def ingest(archive, path: Path, fields: dict[str, Any]) -> Record:
     """As ``dangan ingest FILE``: the registered-user check, the plugins' validation, the pipeline; a refusal
     is raised as the error its exit code names (422 for a validation rule, 409 for a duplicate…)."""

@@ -33,7 +33,8 @@ def routes(web) -> list[Route]:
                 facets = ops.facets(archive, q)
             except UsageError as exc:
                 error = exc.message
-        return web.render(request, "search.html", q=q, sort=sort, results=results, facets=facets, error=error)
+        return web.render(request, "search.html", q=q, sort=sort, results=results, facets=facets, error=error,
+                          thumb=ops.has_thumbnail_kind)
 
     def record(archive, request, form, sess):
         rid = request.path_params["rid"]
@@ -49,7 +50,11 @@ def routes(web) -> list[Route]:
                 if kind:
                     preview = {"kind": kind, "url": f"/records/{shown.id}/files/1"}
         status = 403 if shown.denied else 200
-        return web.render(request, "record.html", status, shown=shown, files=files, preview=preview)
+        thumb = bool(files) and ops.has_thumbnail_kind(files[0].mime) and f"/records/{shown.id}/thumbnail"
+        return web.render(request, "record.html", status, shown=shown, files=files, preview=preview, thumb=thumb)
+
+    def thumbnail(archive, request, form, sess):
+        return thumbnail_response(archive, request.path_params["rid"])
 
     def file(archive, request, form, sess):
         return file_response(archive, request, request.path_params["rid"], _int(request.path_params["n"], 1),
@@ -242,6 +247,7 @@ def routes(web) -> list[Route]:
         Route("/search", page(web, search)),
         Route("/records/{rid}", page(web, record)),
         Route("/records/{rid}/files/{n:int}", page(web, file)),
+        Route("/records/{rid}/thumbnail", page(web, thumbnail)),
         Route("/loans", page(web, loans), methods=["GET"]),
         Route("/loans", page(web, loan_request), methods=["POST"]),
         *[Route(f"/loans/{{lid}}/{a}", page(web, loan_action(a)), methods=["POST"])
@@ -251,6 +257,16 @@ def routes(web) -> list[Route]:
         Route("/dashboard", page(web, dashboard)),
         Route("/audit", page(web, audit)),
     ]
+
+
+def thumbnail_response(archive, rid: str) -> Response:
+    """A record's thumbnail (PNG), policy-checked in core as a view; 404 when it has none."""
+    png = ops.thumbnail(archive, rid)
+    if not png:
+        raise NotFound(f"record {rid} has no thumbnail")
+    return Response(png, media_type="image/png", headers={"Cache-Control": "private, no-store",
+                                                          "Content-Security-Policy": FILE_CSP,
+                                                          "X-Frame-Options": "SAMEORIGIN"})
 
 
 def file_response(archive, request, rid: str, n: int, *, download: bool, via: str) -> Response:

@@ -5,6 +5,11 @@ document.addEventListener("DOMContentLoaded", function () {
   if (sel && sel.form) {
     sel.addEventListener("change", function () { sel.form.submit(); });
   }
+  // a thumbnail the record turned out not to have (a drawing failed) leaves no broken image
+  document.querySelectorAll("img.thumb").forEach(function (img) {
+    img.addEventListener("error", function () { img.remove(); });
+    if (img.complete && img.naturalWidth === 0) { img.remove(); }
+  });
   // refusals ask for a confirmation before they are sent
   document.querySelectorAll("button.refuse").forEach(function (b) {
     b.addEventListener("click", function (e) { if (!window.confirm(b.textContent + "?")) { e.preventDefault(); } });
