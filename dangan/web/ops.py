@@ -1,11 +1,11 @@
 """Every core call the web face makes, in one place (pages and API call these, never core directly).
 
 Each function takes the per-request ``Archive`` (its actor is the signed-in user) and calls the
-``core.service`` function (search, records, lending, registers, reports, audit) — the same calls the CLI
-makes; the two without one yet (streaming a file, reading a loan) call the core function that asks the
-policy point and audits inside core.  No policy check lives here: a refusal comes
-from core as ``AccessDenied`` (audited there) and the face renders it.  When ``core.service`` grows a
-function for an operation, it is switched here and nowhere else.
+``core.service`` function (search and facets, records with files and thumbnails, lending, registers, reports,
+audit, alerts, volumes and their unlocks, users) — the same calls the CLI makes.  Sign-in, sessions, tokens
+and web passwords are ``core.policy.credentials``'s (no service layer above them yet).  No policy check lives
+here: a refusal comes from core as ``AccessDenied`` (audited there) and the face renders it.  When
+``core.service`` grows a function for an operation, it is switched here and nowhere else.
 """
 from __future__ import annotations
 
@@ -20,8 +20,9 @@ from dangan.model import Record
 
 
 def me(archive):
-    from dangan.core.policy.users import acting_user
-    return acting_user(archive, action="use the web face")
+    """The signed-in user as core resolves them (unknown or disabled: refused there, audited)."""
+    from dangan.core.service.users import current
+    return current(archive, action="use the web face")
 
 
 # -- search -----------------------------------------------------------------------------------
@@ -70,8 +71,8 @@ def record(archive, ref: str, version: int | None = None) -> Shown:
 
 def open_file(archive, ref: str, n: int, *, version: int | None = None, byte_range: str | None = None,
               via: str = "web"):
-    from dangan.core.store.retrieval_stream import open_file as run
-    me(archive)
+    """As ``dangan get``: policy ``read`` and the loan policy in core, one ``record.retrieve`` event."""
+    from dangan.core.service.records import open_file as run
     return run(archive, ref, n, version=version, byte_range=byte_range, via=via)
 
 
@@ -215,29 +216,24 @@ def destruction_execute(archive, lid: str):
     return execute(archive, lid)
 
 
-def alerts(archive, user) -> list[dict]:
-    """Open alerts addressed to this user (by name or by one of their roles), as ``dangan alerts`` lists them."""
-    from dangan.core.management.alerts import list_alerts
-    me(archive)
-    return [a for a in list_alerts(archive) if a["recipient"] in (user.name, *user.roles)]
+def alerts(archive) -> list[dict]:
+    """Open alerts addressed to the signed-in user (by name or by one of their roles)."""
+    from dangan.core.service.alerts import addressed
+    return addressed(archive)
 
 
-def acknowledge_alert(archive, user, alert_id: str) -> dict:
-    from dangan.core.management.alerts import acknowledge, get_alert
-    from dangan.core.policy.users import deny
-    a = get_alert(archive, alert_id)
-    if a["recipient"] not in (user.name, *user.roles):
-        raise deny(archive, "acknowledge alerts", a["record_id"], f"alert {a['id']} is addressed to {a['recipient']}")
-    return acknowledge(archive, alert_id)
+def acknowledge_alert(archive, alert_id: str) -> dict:
+    """Acknowledge an alert addressed to the signed-in user (anyone else is refused in core, audited)."""
+    from dangan.core.service.alerts import acknowledge_addressed
+    return acknowledge_addressed(archive, alert_id)
 
 
 # -- volumes and users ---------------------------------------------------------------------------------
 
 def volumes(archive) -> list[dict]:
     """As ``dangan volume list``: volumes within the user's clearance, counting only records within it."""
-    from dangan.core.policy.disclosure import volume_list
-    me(archive)
-    return volume_list(archive)
+    from dangan.core.service.volumes import listing
+    return listing(archive)
 
 
 def volume_contents(archive, name: str) -> list[Record]:

@@ -182,10 +182,10 @@ def routes(web) -> list[Route]:
 
     # -- alerts -------------------------------------------------------------------------------------
     def alerts(archive, request, form, sess):
-        return web.render(request, "alerts.html", alerts=ops.alerts(archive, request.state.user))
+        return web.render(request, "alerts.html", alerts=ops.alerts(archive))
 
     def alert_ack(archive, request, form, sess):
-        ops.acknowledge_alert(archive, request.state.user, request.path_params["aid"])
+        ops.acknowledge_alert(archive, request.path_params["aid"])
         return RedirectResponse("/alerts", status_code=303)
 
     # -- volumes, users -----------------------------------------------------------------------------

@@ -23,4 +23,22 @@ def acknowledge(archive: Archive, alert_id: str) -> dict[str, Any]:
     return run(archive, alert_id)
 
 
-__all__ = ["listing", "acknowledge"]
+def addressed(archive: Archive) -> list[dict[str, Any]]:
+    """The open alerts addressed to the acting user, by name or by one of their roles (the web face's list)."""
+    from dangan.core.management.alerts import list_alerts
+    u = acting_user(archive, action="list alerts")
+    return [a for a in list_alerts(archive) if a["recipient"] in (u.name, *u.roles)]
+
+
+def acknowledge_addressed(archive: Archive, alert_id: str) -> dict[str, Any]:
+    """Acknowledge an alert addressed to the acting user; anyone else is refused (audited)."""
+    from dangan.core.management.alerts import acknowledge as run, get_alert
+    from dangan.core.policy.users import deny
+    u = acting_user(archive, action="acknowledge alerts", obj=alert_id)
+    a = get_alert(archive, alert_id)
+    if a["recipient"] not in (u.name, *u.roles):
+        raise deny(archive, "acknowledge alerts", a["record_id"], f"alert {a['id']} is addressed to {a['recipient']}")
+    return run(archive, alert_id)
+
+
+__all__ = ["listing", "acknowledge", "addressed", "acknowledge_addressed"]

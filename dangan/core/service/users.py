@@ -13,6 +13,12 @@ if TYPE_CHECKING:
     from dangan.core.policy.users import User
 
 
+def current(archive: Archive, action: str = "act") -> User:
+    """The acting user (unknown or disabled: refused, audited) — who a face shows as signed in."""
+    from dangan.core.policy.users import acting_user
+    return acting_user(archive, action=action)
+
+
 def add(archive: Archive, name: str, *, display_name: str = "", department: str | None = None,
         roles: Iterable[str] = (), clearance: str = "internal", os_account: str | None = None,
         may_act_as: Iterable[str] = ()) -> User:
@@ -57,4 +63,4 @@ def revoke(archive: Archive, grant_id: int, reason: str = "") -> None:
     run(archive, grant_id, reason)
 
 
-__all__ = ["add", "change", "disable", "enable", "grant", "revoke"]
+__all__ = ["current", "add", "change", "disable", "enable", "grant", "revoke"]

@@ -35,6 +35,7 @@ def create(archive: Archive, name: str, secrecy: str, *, title: str = "", depart
 def listing(archive: Archive) -> list[dict[str, Any]]:
     """Volumes within the acting user's clearance, with record counts and whether they are unlocked."""
     from dangan.core.policy.disclosure import volume_list
+    acting_user(archive, action="list volumes")
     return volume_list(archive)
 
 
