@@ -168,6 +168,13 @@ def stats(archive, by: str = "department,year"):
     return run_stats(archive, by)
 
 
+def backup_status(archive) -> dict:
+    """As ``dangan status``'s backup section: the age of the last good backup, overdue past the interval."""
+    from dangan.core.service.backup import status
+    me(archive)
+    return status(archive)
+
+
 def audit_events(archive, *, actor: str = "", action: str = "", record: str = "", since: str = "",
                  until: str = "", limit: int = 200) -> list:
     """As ``dangan audit log``: the whole trail to auditors and admins, to others the events they may see;

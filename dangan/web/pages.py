@@ -136,7 +136,8 @@ def routes(web) -> list[Route]:
         rows = out["rows"]
         top = max([r.get("count", 0) for r in rows] or [1])
         overdue = len(ops.loans(archive, overdue=True))
-        return web.render(request, "dashboard.html", columns=columns, rows=rows, top=top, overdue=overdue)
+        return web.render(request, "dashboard.html", columns=columns, rows=rows, top=top, overdue=overdue,
+                          backup=ops.backup_status(archive))
 
     def audit(archive, request, form, sess):
         p = request.query_params

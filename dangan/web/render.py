@@ -48,6 +48,8 @@ WORDS: dict[str, tuple[str, str]] = {
     "encrypted": ("加密", "Encrypted"), "unlock": ("解锁", "Unlock"), "lock": ("加锁", "Lock"),
     "passphrase": ("口令", "Passphrase"), "minutes": ("分钟", "Minutes"), "unlocked_until": ("已解锁至", "Unlocked until"),
     "mime": ("格式", "Format"),
+    "backup_age": ("最近备份", "Last backup"), "hours_ago": ("小时前", "hours ago"), "no_backup": ("尚无备份", "No backup yet"),
+    "backup_overdue": ("备份已超过间隔", "Older than the backup interval"), "backup_failed": ("最近一次备份失败", "The last attempt failed"),
     "server_unlock": ("为全体授权用户解锁", "Unlock for the server"), "server_lock": ("解除服务器解锁", "Lock for the server"),
     "server_unlocked_until": ("服务器已解锁至", "Unlocked for the server until"),
     "disposition": ("处置", "Disposition"), "due_records": ("到期档案", "Records due"),

@@ -109,3 +109,27 @@ def test_facets_count_all_hits_of_a_search_within_clearance(cli, office, archive
         assert body["total"] == 3 and len(body["hits"]) == 1
         assert body["facets"]["category"] == {"WS": 3} and body["facets"]["year"] == {"2021": 3}
         assert "secret" not in body["facets"]["secrecy"]
+
+
+def test_the_dashboard_shows_the_backup_age(cli, office, archive_root, tmp_path, monkeypatch):
+    """No backup yet, then a real `dangan backup create`: the tile shows its age and snapshot; a backup older
+    than [backup] interval_hours is marked overdue."""
+    monkeypatch.setenv("DANGAN_BACKUP_PASSPHRASE", "backup passphrase for the dashboard")
+    with client(archive_root) as c:
+        sign_in(c, "aud")
+        tile = c.get("/dashboard").text.split('id="backup-age"')[1].split("</section>")[0]
+        assert 'id="backup-none"' in tile and "尚无备份" in tile
+    repo = tmp_path / "repo"
+    cli("backup", "init", "--repo", repo, user="boss")
+    cli("backup", "create", "--repo", repo, user="boss")
+    with client(archive_root) as c:
+        sign_in(c, "aud")
+        tile = c.get("/dashboard").text.split('id="backup-age"')[1].split("</section>")[0]
+        assert 'id="backup-hours">0.0 小时前' in tile and 'id="backup-overdue"' not in tile
+    import sqlite3
+    with sqlite3.connect(archive_root / "catalogue.sqlite") as db:      # the same run, made long ago
+        db.execute("UPDATE backup_runs SET finished = '2000-01-01T00:00:00Z' WHERE op = 'create'")
+    with client(archive_root) as c:
+        sign_in(c, "aud")
+        tile = c.get("/dashboard").text.split('id="backup-age"')[1].split("</section>")[0]
+        assert 'id="backup-overdue"' in tile and "备份已超过间隔" in tile
