@@ -83,6 +83,8 @@ def test_the_server_unlock_expires_and_the_relock_is_audited(cli, office, office
         page = c.get(f"/records/{office['secret']}").text
         assert SECRET_TITLE not in page and "已封存" in page
     assert server_keys.status() == {}
+    from watch_helpers import wait_for
+    wait_for(lambda: audit(cli, "volume.lock") != [], what="the relock audited (from a thread of its own)")
     locks = audit(cli, "volume.lock")
     assert [(e["actor"], e["details"]["reason"]) for e in locks] == [("so", "expired")]
 

@@ -36,6 +36,7 @@ class _Held:
 
 _lock = threading.Lock()
 _held: dict[str, _Held] = {}
+_expired: list[_Held] = []          # dropped by a read, their expiry not reported yet
 _state = {"enabled": False, "workers": 1}
 
 
@@ -76,7 +77,10 @@ def get(volume_id: str) -> bytes | None:
             return None
         if monotonic() < held.deadline:
             return held.key
-    _expire(volume_id)
+        _expired.append(_held.pop(volume_id))
+    # dropped now; the expiry is reported from a thread of its own: this read may be inside a transaction of
+    # the caller's, and the report writes an audit event through another connection
+    threading.Thread(target=_expire, args=(volume_id,), daemon=True, name="dangan-server-key-expiry").start()
     return None
 
 
@@ -107,15 +111,21 @@ def clear() -> None:
 
 
 def _expire(volume_id: str) -> None:
+    """Drop an expired key (the timer's call) or report one a read dropped; each expiry is reported once."""
     with _lock:
         held = _held.get(volume_id)
-        if held is None or monotonic() < held.deadline:
-            return                              # locked already, or unlocked again since this timer was set
-        del _held[volume_id]
-    if held.timer is not None:
-        held.timer.cancel()
-    if held.on_expiry is not None:
-        try:
-            held.on_expiry()
-        except Exception:                       # the key is gone either way; a failed audit must not break a read
-            pass
+        if held is not None and monotonic() >= held.deadline:
+            del _held[volume_id]
+            due = [held]
+        else:
+            due = []                            # locked already, or unlocked again since this timer was set
+        due += [h for h in _expired if h not in due]
+        _expired.clear()
+    for h in due:
+        if h.timer is not None:
+            h.timer.cancel()
+        if h.on_expiry is not None:
+            try:
+                h.on_expiry()
+            except Exception:  # noqa: BLE001 - the key is gone either way; a failed audit must not break a read
+                pass
