@@ -73,12 +73,17 @@ def test_admin_account_may_not_act_as_the_auditor_under_separation(cli, archive_
     cli("ls", user="staff1")                                                      # an ordinary user still may
 
 
-def test_off_by_default_the_admin_reads_everything_and_may_hold_two_roles(cli, tmp_path):
+def test_off_by_default_the_admin_reads_everything_and_may_hold_two_roles(cli, archive_root):
     cli("user", "add", "boss", "--role", "auditor", user="boss")
     cli("user", "add", "sec", "--role", "security-officer", user="boss")
     cli("user", "set", "sec", "--add-role", "auditor", user="boss")
     assert "user:sec" in {e["object"] for e in _events(cli, "boss")}
     assert {"boss"} <= {e["actor"] for e in _events(cli, "boss")}
+    assert "warning" not in cli("user", "list", user="boss").output
+    _separate(archive_root)                     # switched on later: the doubled roles are named, not trusted
+    listed = cli("user", "list", user="boss").output
+    assert "三员分立 is on but boss holds admin, auditor" in listed and "sec holds auditor, security-officer" in listed
+    assert not {e["actor"] for e in _events(cli, "boss")} & {"boss", "sec"}   # boss is no sole auditor
 
 
 def test_core_service_calls_keep_the_three_apart(archive_root):

@@ -22,7 +22,8 @@ Rules while the option is on:
 * **An admin's OS account no longer lets them act as the auditor or the security officer**
   (``users.may_act_as``): acting as them needs their own binding or ``may_act_as``.
 * A user who holds two of the roles from before the option was set keeps them, but is not
-  the auditor for the trail (it reads as a non-auditor) until an admin removes one role.
+  the auditor for the trail (it reads as a non-auditor) until an admin removes one role;
+  ``dangan user list`` warns of each such user (:func:`conflicts`).
 
 Off (the default), nothing here applies: admins read the whole trail as before.
 """
@@ -65,6 +66,14 @@ def check_roles(archive: Archive, name: str, roles, *, action: str) -> None:
         raise deny(archive, action, f"user:{name}",
                    f"三员分立: {name} may hold only one of {', '.join(SEPARATED_ROLES[r] for r in both)}"
                    f" ([security] separation_of_duties is on): remove one role first", roles=both)
+
+
+def conflicts(archive: Archive) -> dict[str, list[str]]:
+    """Active users holding two or more of the separated roles (from before the option was set)."""
+    from dangan.core.policy.users import list_users
+    if not separation_on(archive):
+        return {}
+    return {u.name: held(u.roles) for u in list_users(archive, include_inactive=False) if len(held(u.roles)) > 1}
 
 
 def is_sole_auditor(user: User) -> bool:
