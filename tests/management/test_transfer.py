@@ -95,7 +95,7 @@ def test_hand_over_register_lists_every_record_with_lines_for_both_sides(package
     assert "移交清单.pdf" in bagit.Bag(str(bag)).tagfile_entries()          # the tag manifest binds it
     text = pdf_text(register)
     for word in ("档案移交清单", "移交单位", "接收单位", "某市档案馆", "测试公司", "移交人", "接收人",
-                 "移交单位负责人", "接收单位负责人", "以上档案共3件", out["manifest_sha512"][:20], out["payload_oxum"]):
+                 "移交单位负责人", "接收单位负责人", "以上档案共3件", "件数3", "文件数4", "长期", "内部", out["manifest_sha512"][:20], out["payload_oxum"]):
         assert word in text, word
     for rid in ids:
         assert json.loads(cli("show", rid, "--json", user="arch").output)["archival_code"] in text

@@ -91,6 +91,8 @@ def _check(archive: Archive, rid: str, approvals: frozenset = frozenset()):
 
 
 REGISTER = "移交清单.pdf"
+SECRECY_ZH = {"public": "公开", "internal": "内部", "secret": "秘密", "confidential": "机密", "top-secret": "绝密"}
+RETENTION_ZH = {"permanent": "永久", "long-term": "长期", "short-term": "短期"}
 
 
 def _register_pdf(archive: Archive, recs: list, info: dict, receiver: str) -> bytes:
@@ -98,7 +100,8 @@ def _register_pdf(archive: Archive, recs: list, info: dict, receiver: str) -> by
     from dangan.core.management.forms import render_form
     from dangan.core.management.forms.transfer_register import transfer_register_form
     rows = [{"序号": n, "档号": r.archival_code or r.id, "题名": r.title, "日期": r.date or "",
-             "保管期限": r.retention or "", "密级": r.secrecy or "", "文件数": len(r.files),
+             "保管期限": RETENTION_ZH.get(r.retention or "", r.retention or ""),
+             "密级": SECRECY_ZH.get(r.secrecy or "", r.secrecy or ""), "文件数": len(r.files),
              "字节数": sum(f.size for f in r.files)}
             for n, r in enumerate(sorted(recs, key=lambda r: (r.archival_code or "", r.id)), 1)]
     name = archive.config.name or archive.config.fonds
@@ -147,7 +150,8 @@ def export_bag(archive: Archive, ids: list[str], dest: Path, *, approvals: froze
             info.append(("Receiving-Organization", receiver))
         (work / "bag-info.txt").write_text("".join(f"{k}: {v}\n" for k, v in info), encoding="utf-8")
         (work / REGISTER).write_bytes(_register_pdf(archive, recs, {
-            "date": dt.date.today().isoformat(), "records": len(recs), "files": count, "bytes": total,
+            "date": dt.date.today().isoformat(), "records": len(recs), "files": sum(len(r.files) for r in recs),
+            "bytes": total,
             "payload_oxum": f"{total}.{count}", "manifest_sha512": _sha512(work / "manifest-sha512.txt")}, receiver))
         tags = [f"{_sha512(work / n)}  {n}\n" for n in ("bagit.txt", "bag-info.txt", "manifest-sha512.txt", REGISTER)]
         (work / "tagmanifest-sha512.txt").write_text("".join(tags), encoding="utf-8")
