@@ -121,6 +121,8 @@ def test_import_bag_reads_the_xml_alone_into_a_fresh_archive(package, tmp_path):
         assert {k: old[k] for k in KEYS} == {k: now[k] for k in KEYS}           # fields and the archival code
         assert sorted((f["path"], f["role"], f["sha512"], f["size"]) for f in old["files"]) == \
             sorted((f["path"], f["role"], f["sha512"], f["size"]) for f in now["files"])   # fixity
+    hits = fresh("search", "甲乙双方", "--json", user="arch").output              # indexed once, after the bag
+    assert new[ids[0]] in hits and new[ids[1]] not in hits
     imports = [json.loads(x) for x in fresh("audit", "log", "--json", "--action", "record.import",
                                             user="arch").output.splitlines()]
     by_source = {e["details"]["source_id"]: e["details"] for e in imports}

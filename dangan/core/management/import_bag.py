@@ -102,7 +102,7 @@ def import_bag(archive: Archive, path: Path, *, allow_duplicate: bool = False, o
     for plan in plans:
         try:
             rec = archive.ingest(plan["main"], attachments=tuple(plan["attachments"]),
-                                 allow_duplicate=allow_duplicate, **plan["fields"])
+                                 allow_duplicate=allow_duplicate, index=False, **plan["fields"])
             o = {"status": "archived", "source": plan["source"], "record_id": rec.id,
                  "archival_code": rec.archival_code, "source_archival_code": plan["source_code"]}
             archive.record_event("record.import", rec.id, details={
@@ -115,6 +115,8 @@ def import_bag(archive: Archive, path: Path, *, allow_duplicate: bool = False, o
         out.append(o)
         if on_outcome:
             on_outcome(o)
+    from dangan.core.search.indexing import drain
+    drain(archive)              # once for the bag: the outbox (index_outbox) holds what a crash would leave
     archive.record_event("import.bagit", details={"bag": str(path), "records": len(plans),
                                                   "archived": sum(o["status"] == "archived" for o in out)})
     return out
