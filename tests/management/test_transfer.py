@@ -153,3 +153,37 @@ def test_xml_that_disagrees_with_the_files_or_is_hostile_imports_nothing(package
     assert r.exit_code == 2 and "not a DA/T 48 metadata.xml" in r.output
     assert fresh("ls", "--json", user="arch").output.strip() == ""
     assert_store_valid(tmp_path / "fresh" / "store")
+
+
+def test_kill_9_mid_import_then_rerun_files_each_record_once_with_its_provenance(package, tmp_path):
+    import signal
+    from destruction_helpers import run
+    cli, ids, bag, _ = package
+    cli("init", tmp_path / "fresh", "--fonds", "Z109", user="arch")
+    fresh_root = tmp_path / "fresh"
+    fresh = Cli(fresh_root)
+    n, crashed = 1, 0
+    while True:
+        r = run(fresh_root, "import-bag", bag, crash=n)
+        if r.returncode not in (0, 5):
+            assert r.returncode == -signal.SIGKILL, r.stdout + r.stderr
+            crashed += 1
+            assert run(fresh_root, "ls").returncode == 0                 # the next command recovers
+            n += 1
+            assert n < 60, "import-bag never finished"
+            continue
+        break
+    assert crashed >= 3
+    listed = [json.loads(x) for x in fresh("ls", "--json", user="arch").output.splitlines()]
+    assert len(listed) == 3
+    imports = [json.loads(x) for x in fresh("audit", "log", "--json", "--action", "record.import",
+                                            user="arch").output.splitlines()]
+    assert sorted(e["details"]["source_id"] for e in imports) == sorted(ids)      # each once, none lost
+    new = {e["details"]["source_id"]: e["object"] for e in imports}
+    for rid in ids:
+        old = json.loads(cli("show", rid, "--json", user="arch").output)
+        now = json.loads(fresh("show", new[rid], "--json", user="arch").output)
+        assert {k: old[k] for k in KEYS} == {k: now[k] for k in KEYS}
+    fresh("check", user="arch")
+    fresh("audit", "verify", user="arch")
+    assert_store_valid(fresh_root / "store")

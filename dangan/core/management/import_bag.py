@@ -15,7 +15,10 @@ into a fresh archive of the same fonds gets the same codes.  Duplicates are
 handled like ingest: a file already archived is reported ``duplicate`` and
 skipped unless ``allow_duplicate``.  Each imported record gets a
 ``record.import`` event naming the bag, the source id and archival code, and
-(from metadata.xml) the source archive's event history of the record.
+(from metadata.xml) the source archive's event history of the record.  A
+re-run after a kill resumes: a record this bag's import filed but died before
+recording is given its ``record.import`` event (``resumed``), not called a
+duplicate; the rest are filed.
 """
 from __future__ import annotations
 
@@ -93,6 +96,21 @@ def read_bag(path: Path) -> tuple[dict, list[dict]]:
     return dict(bag.info), plans
 
 
+def _interrupted_here(archive: Archive, rid: str, main: Path) -> bool:
+    """Was ``rid`` (whose main file is this one of the bag: the duplicate check matched it) filed by an import
+    that died before its ``record.import`` event — ingested from this very path, or completed by recovery
+    (``record.recover``, no ingest event) after a kill mid-write?  Then the re-run writes the event instead
+    of calling it a duplicate."""
+    from dangan.core.catalogue import audit as audit_log
+    from dangan.core.store.source_files import shown_name
+    if any(True for _ in audit_log.events(archive.conn, obj=rid, action="record.import")):
+        return False
+    ingests = list(audit_log.events(archive.conn, obj=rid, action="record.ingest"))
+    if not ingests:
+        return any(True for _ in audit_log.events(archive.conn, obj=rid, action="record.recover"))
+    return any(e.details.get("source") == shown_name(main) for e in ingests)
+
+
 def import_bag(archive: Archive, path: Path, *, allow_duplicate: bool = False, on_outcome=None) -> list[dict]:
     """Import every record of a valid bag; returns one outcome per record (archived or duplicate)."""
     from dangan.core.policy.users import acting_user
@@ -100,18 +118,26 @@ def import_bag(archive: Archive, path: Path, *, allow_duplicate: bool = False, o
     info, plans = read_bag(path)
     out = []
     for plan in plans:
+        def provenance(rid: str) -> None:
+            archive.record_event("record.import", rid, details={
+                "bag": str(path), "source_id": plan["source"], "source_archival_code": plan["source_code"],
+                "source_organization": info.get("Source-Organization"), "payload_oxum": info.get("Payload-Oxum"),
+                "source_events": plan["events"]})
         try:
             rec = archive.ingest(plan["main"], attachments=tuple(plan["attachments"]),
                                  allow_duplicate=allow_duplicate, index=False, **plan["fields"])
             o = {"status": "archived", "source": plan["source"], "record_id": rec.id,
                  "archival_code": rec.archival_code, "source_archival_code": plan["source_code"]}
-            archive.record_event("record.import", rec.id, details={
-                "bag": str(path), "source_id": plan["source"], "source_archival_code": plan["source_code"],
-                "source_organization": info.get("Source-Organization"), "payload_oxum": info.get("Payload-Oxum"),
-                "source_events": plan["events"]})
+            provenance(rec.id)
         except DuplicateRecord as exc:
-            o = {"status": "duplicate", "source": plan["source"], "record_id": exc.existing_id,
-                 "message": exc.message}
+            if exc.existing_id and _interrupted_here(archive, exc.existing_id, plan["main"]):
+                rec = archive.record(exc.existing_id)      # filed by this bag's import, killed before its event
+                provenance(rec.id)
+                o = {"status": "archived", "source": plan["source"], "record_id": rec.id, "resumed": True,
+                     "archival_code": rec.archival_code, "source_archival_code": plan["source_code"]}
+            else:
+                o = {"status": "duplicate", "source": plan["source"], "record_id": exc.existing_id,
+                     "message": exc.message}
         out.append(o)
         if on_outcome:
             on_outcome(o)
