@@ -5,6 +5,8 @@ from __future__ import annotations
 import io
 import json
 
+import pytest
+
 from pypdf import PdfReader
 
 from scan_helpers import scanned_pdf, scanned_tiff, three_documents
@@ -129,22 +131,64 @@ def test_paperless_ngx_patch_t_sample_is_split_at_its_separator_page(archive_roo
     assert _show(cli, lines[0]["record_id"])["metadata"]["scan.separators"] == "2"
 
 
-def test_a_kill_while_a_batch_is_archived_loses_no_page(archive_root, cli, tmp_path):
-    """kill -9 right after the batch record is published (before its catalogue rows): the next command adopts
-    it, so every page of the scan is archived; its documents can be cut again from it later."""
+def _parts_by_page(cli, archive_root, batch_sha):
+    """The batch record's id and, for each of its parts, (scan.part, scan.pages)."""
+    rows = query(archive_root, "SELECT id, main_sha512 FROM records ORDER BY rowid")
+    (batch,) = [rid for rid, d in rows if d == batch_sha]
+    parts = []
+    for rid, _ in rows:
+        meta = _show(cli, rid)["metadata"]
+        if rid != batch:
+            assert meta["scan.batch"] == batch
+            parts.append((meta["scan.part"], meta["scan.pages"]))
+    return batch, sorted(parts)
+
+
+@pytest.mark.parametrize("crash", ["exit-after-publish", "rename:3", "rename:4", "rename:6"])
+def test_a_kill_mid_batch_is_finished_by_recovery_each_page_in_exactly_one_part(archive_root, cli, tmp_path,
+                                                                                  crash):
+    """kill -9 after the batch record is published (before its catalogue rows), or while a part is published,
+    or between two parts: the next command's recovery adopts what was published and makes the missing parts,
+    once — every page of the scan ends in exactly one part record, and a second recovery makes nothing more."""
     import os
     import subprocess
     import sys
     _pdfa_off(archive_root)
     batch = scanned_pdf(three_documents(), tmp_path / "stack.pdf")
     env = {k: v for k, v in os.environ.items() if not k.startswith("DANGAN_")}
-    env["DANGAN_TEST_EXIT_AFTER_PUBLISH"] = "1"
+    if crash == "exit-after-publish":
+        env["DANGAN_TEST_EXIT_AFTER_PUBLISH"] = "1"
+    else:
+        env["DANGAN_TEST_CRASH_AFTER"] = crash
     r = subprocess.run([sys.executable, "-m", "dangan", "--archive", str(archive_root), "--as", "tester", "ingest",
                         str(batch), *FIELDS], env=env, capture_output=True, timeout=600)
-    assert r.returncode == 137
-    cli("check")                                               # recovery adopts the published batch record
-    rows = query(archive_root, "SELECT id, main_sha512 FROM records")
-    assert [d for _, d in rows] == [sha512(batch)]
-    assert "batch-scan" in _show(cli, rows[0][0])["tags"]
+    assert r.returncode in (137, -9), r.stderr
+    before = query(archive_root, "SELECT count(*) FROM records")[0][0]
+    assert before < 4                                          # the crash left parts unmade
+    cli("check")                                               # recovery: adopt, then make the missing parts
+    batch_id, parts = _parts_by_page(cli, archive_root, sha512(batch))
+    assert parts == [("1/3", "1-2"), ("2/3", "4"), ("3/3", "6-7")]       # each page once; separators dropped
+    assert "batch-scan" in _show(cli, batch_id)["tags"]
+    assert query(archive_root, "SELECT count(*) FROM scan_splits") == [(0,)]
+    cli("check")
+    assert query(archive_root, "SELECT count(*) FROM records") == [(4,)]      # a second recovery adds nothing
+    assert _hits(cli, "BRAVO") == {rid for (rid,) in query(
+        archive_root, "SELECT id FROM records WHERE json_extract(metadata, '$.\"scan.part\"') = '2/3'")}
     r = cli("ingest", str(batch), *FIELDS, ok=False)
     assert r.exit_code == 5                                    # the same scan again: a duplicate, not lost
+
+
+def test_a_split_under_way_in_a_live_process_is_left_to_it(archive_root, cli, tmp_path):
+    """Recovery resumes only the splits of dead processes: a live one's row (here: this process) is left alone."""
+    import os
+    import socket
+    _pdfa_off(archive_root)
+    import sqlite3
+    db = sqlite3.connect(archive_root / "catalogue.sqlite")
+    with db:
+        db.execute("INSERT INTO scan_splits (token, batch_id, source_name, fields, pid, host, started)"
+                   " VALUES ('t1', NULL, 'x.pdf', '{}', ?, ?, '2026-01-01T00:00:00Z')",
+                   (os.getpid(), socket.gethostname()))
+    db.close()
+    cli("check")
+    assert query(archive_root, "SELECT token FROM scan_splits") == [("t1",)]
