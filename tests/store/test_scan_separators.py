@@ -138,7 +138,7 @@ def _parts_by_page(cli, archive_root, batch_sha):
     parts = []
     for rid, _ in rows:
         meta = _show(cli, rid)["metadata"]
-        if rid != batch:
+        if "scan.part" in meta:
             assert meta["scan.batch"] == batch
             parts.append((meta["scan.part"], meta["scan.pages"]))
     return batch, sorted(parts)
@@ -176,6 +176,39 @@ def test_a_kill_mid_batch_is_finished_by_recovery_each_page_in_exactly_one_part(
         archive_root, "SELECT id FROM records WHERE json_extract(metadata, '$.\"scan.part\"') = '2/3'")}
     r = cli("ingest", str(batch), *FIELDS, ok=False)
     assert r.exit_code == 5                                    # the same scan again: a duplicate, not lost
+
+
+def test_a_batch_that_may_be_sealed_is_resumed_by_the_next_ingest_from_its_own_fields(archive_root, cli, tmp_path,
+                                                                                      monkeypatch):
+    """With a confidential volume in the archive a batch may be sealed: its split row keeps neither its name nor
+    its fields; the next `dangan ingest` (of another file) resumes it with the batch record's own fields."""
+    import os
+    import subprocess
+    import sys
+    _pdfa_off(archive_root)
+    monkeypatch.setenv("DANGAN_PASSPHRASE", "correct horse battery staple")
+    monkeypatch.setenv("XDG_RUNTIME_DIR", str(tmp_path / "run"))
+    cli("volume", "create", "SEALED", "--secrecy", "秘密")
+    batch = scanned_pdf(three_documents(), tmp_path / "机密批次.pdf")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("DANGAN_")}
+    env["DANGAN_TEST_CRASH_AFTER"] = "rename:4"                # the batch and part 1 published, part 1 not committed
+    r = subprocess.run([sys.executable, "-m", "dangan", "--archive", str(archive_root), "--as", "tester", "ingest",
+                        str(batch), *FIELDS, "--tag", "批次"], env=env, capture_output=True, timeout=600)
+    assert r.returncode in (137, -9), r.stderr
+    assert query(archive_root, "SELECT source_name, fields FROM scan_splits") == [("batch.pdf", "null")]
+    other = tmp_path / "note.txt"
+    other.write_text("an unrelated note", encoding="utf-8")
+    cli("ingest", str(other), *FIELDS)                         # the next ingest run recovers first
+    batch_id, parts = _parts_by_page(cli, archive_root, sha512(batch))
+    assert parts == [("1/3", "1-2"), ("2/3", "4"), ("3/3", "6-7")]
+    for rid, in query(archive_root, "SELECT id FROM records WHERE json_extract(metadata, '$.\"scan.batch\"') = ?",
+                      batch_id):
+        shown = _show(cli, rid)
+        assert shown["category"] == "WS" and shown["department"] == "BGS" and shown["retention"] == "permanent"
+        assert {"scan-part", "批次"} <= set(shown["tags"]) and "batch-scan" not in shown["tags"]
+        assert not any(k.startswith("scan.") and k not in ("scan.batch", "scan.pages", "scan.part")
+                       for k in shown["metadata"])
+    assert query(archive_root, "SELECT count(*) FROM scan_splits") == [(0,)]
 
 
 def test_a_split_under_way_in_a_live_process_is_left_to_it(archive_root, cli, tmp_path):

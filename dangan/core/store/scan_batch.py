@@ -93,7 +93,7 @@ def ingest_scan(ingestor, path: Path, fields: RecordFields, attachments: tuple[P
     whole = copy.copy(ingestor)
     whole.extractor = None                           # the parts carry the text
     from dangan.core.store import scan_resume
-    token = scan_resume.begin(ingestor.archive, path.name, fields)    # recovery finishes a split a crash cut short
+    token = scan_resume.begin(ingestor.archive, path.name, fields, sealed=sealed)    # recovery finishes a split a crash cut short
     meta = dict(fields.metadata, **{"scan.parts": str(len(split.parts)), scan_resume.TOKEN_KEY: token,
                                     "scan.separators": ",".join(str(i + 1) for i in split.separators)})
     if split.unreadable:

@@ -14,7 +14,9 @@ published but not committed is adopted first), takes each row of a dead process 
 
 So every page of the scan ends in exactly one part record (or, for a refused part, in the batch record
 only), however often recovery runs.  Two recovering processes cannot both resume a row: each claims it
-by replacing the dead pid with its own, and only one update matches.  The batch file is read from the
+by replacing the dead pid with its own, and only one update matches.  A batch that may be sealed
+leaves neither its file name nor its fields in the row (the catalogue keeps those sealed): recovery
+takes the parts' fields from the batch record (:func:`fields_of_batch`).  The batch file is read from the
 store into the memory-backed folder (``scan_batch.memory_dir``); a sealed batch record is not split
 again (its plaintext would need the volume's key): its pages stay in the batch record, and an
 audit event says so.  Recovery runs in ``dangan ingest``, the watcher and ``dangan check``.
@@ -42,15 +44,29 @@ log = logging.getLogger("dangan.ingest")
 TOKEN_KEY = "scan.split"
 
 
-def begin(archive: Archive, source_name: str, fields: RecordFields) -> str:
-    """Commit the split's row before its batch record is archived; returns the token the batch carries."""
+def begin(archive: Archive, source_name: str, fields: RecordFields, *, sealed: bool = False) -> str:
+    """Commit the split's row before its batch record is archived; returns the token the batch carries.
+
+    A batch that may be sealed leaves neither its file name nor its fields in the row (they are confidential:
+    the catalogue keeps them sealed); recovery takes them from the batch record itself."""
     token = uuid.uuid4().hex
+    shown = "batch" + Path(source_name).suffix if sealed else source_name
+    kept = "null" if sealed else json.dumps(dataclasses.asdict(fields), ensure_ascii=False)
     with archive.transaction() as conn:
         conn.execute("INSERT INTO scan_splits (token, batch_id, source_name, fields, pid, host, started)"
                      " VALUES (?, NULL, ?, ?, ?, ?, ?)",
-                     (token, source_name, json.dumps(dataclasses.asdict(fields), ensure_ascii=False),
-                      os.getpid(), socket.gethostname(), utc_text()))
+                     (token, shown, kept, os.getpid(), socket.gethostname(), utc_text()))
     return token
+
+
+def fields_of_batch(batch) -> RecordFields:
+    """The fields the batch was given (for its parts): the batch record's, less what marks it as a batch."""
+    from dangan.core.store.scan_batch import BATCH_TAG
+    return RecordFields(title=batch.title, department=batch.department, category=batch.category, year=batch.year,
+                        date=batch.date, retention=batch.retention, secrecy=batch.secrecy, volume=batch.volume,
+                        tags=[t for t in batch.tags if t != BATCH_TAG],
+                        metadata={k: v for k, v in batch.metadata.items()
+                                  if not k.startswith("scan.") and not k.startswith("x.")})
 
 
 def batch_archived(archive: Archive, token: str, batch_id: str) -> None:
@@ -117,7 +133,8 @@ def _resume(archive: Archive, row) -> int:
         finish(archive, token)
         return 0
     batch = archive.record(batch_id)
-    fields = RecordFields(**json.loads(row["fields"]))
+    kept = json.loads(row["fields"])
+    fields = RecordFields(**kept) if kept is not None else fields_of_batch(batch)
     main = next(f for f in batch.files if f.role == "main")
     have = parts_made(archive, batch_id)
     where = memory_dir()
