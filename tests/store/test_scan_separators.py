@@ -211,6 +211,37 @@ def test_a_batch_that_may_be_sealed_is_resumed_by_the_next_ingest_from_its_own_f
     assert query(archive_root, "SELECT count(*) FROM scan_splits") == [(0,)]
 
 
+def test_a_sealed_batch_cut_short_by_a_kill_keeps_every_page_in_its_batch_record(archive_root, cli, tmp_path,
+                                                                                  monkeypatch):
+    """A sealed batch is not split again by recovery (its parts' links are sealed too): recovery settles the
+    split all the same, says so in the audit trail, and the batch record holds every page."""
+    import os
+    import subprocess
+    import sys
+    _pdfa_off(archive_root)
+    monkeypatch.setenv("DANGAN_PASSPHRASE", "correct horse battery staple")
+    monkeypatch.setenv("XDG_RUNTIME_DIR", str(tmp_path / "run"))
+    cli("volume", "create", "SEALED", "--secrecy", "秘密")
+    batch = scanned_pdf(three_documents(), tmp_path / "secret-stack.pdf")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("DANGAN_")}
+    env["DANGAN_TEST_CRASH_AFTER"] = "rename:4"
+    r = subprocess.run([sys.executable, "-m", "dangan", "--archive", str(archive_root), "--as", "tester", "ingest",
+                        str(batch), *FIELDS, "--volume", "SEALED"], env=env, capture_output=True, timeout=600)
+    assert r.returncode in (137, -9), r.stderr
+    cli("check")
+    assert query(archive_root, "SELECT count(*) FROM scan_splits") == [(0,)]
+    events = query(archive_root, "SELECT object, outcome, details FROM audit WHERE action = 'scan.split.resume'")
+    assert len(events) == 1 and events[0][1] == "failure" and "sealed" in events[0][2]
+    cli("volume", "unlock", "SEALED")
+    try:
+        out = tmp_path / "got"
+        cli("get", events[0][0], "-o", str(out))
+        (got,) = [p for p in out.rglob("*") if p.is_file()]
+        assert got.read_bytes() == batch.read_bytes()          # every page, in the batch record
+    finally:
+        cli("volume", "lock")
+
+
 def test_a_split_under_way_in_a_live_process_is_left_to_it(archive_root, cli, tmp_path):
     """Recovery resumes only the splits of dead processes: a live one's row (here: this process) is left alone."""
     import os

@@ -129,7 +129,8 @@ def _resume(archive: Archive, row) -> int:
         return 0
     if sealed_of(archive, batch_id):
         archive.record_event("scan.split.resume", batch_id, "failure", details={
-            "problem": "a sealed batch scan is not split again by recovery: its pages stay in this record"})
+            "problem": "a sealed batch scan is not split again by recovery: the pages of parts a crash left"
+                   " unmade are in this record only (cut them with `dangan revise` or ingest them again)"})
         finish(archive, token)
         return 0
     batch = archive.record(batch_id)
