@@ -242,6 +242,35 @@ def test_a_sealed_batch_cut_short_by_a_kill_keeps_every_page_in_its_batch_record
         cli("volume", "lock")
 
 
+@pytest.mark.parametrize("crash", ["rename:2", "rename:5"])
+def test_a_watcher_killed_mid_batch_finishes_it_when_it_runs_again(archive_root, cli, tmp_path, crash):
+    """`dangan watch --once` killed while the batch (rename:2) or its second part (rename:5) is written: the next
+    watcher run adopts what was published, makes the missing parts once and moves the batch to done/."""
+    import os
+    import subprocess
+    from watch_helpers import dangan
+    _pdfa_off(archive_root)
+    drop = tmp_path / "drop"
+    drop.mkdir()
+    batch = scanned_pdf(three_documents(), drop / "stack.pdf")
+    digest = sha512(batch)
+    run = dangan(archive_root, "watch", str(drop), "--once", "--category", "WS", "--dept", "BGS",
+                 "--retention", "permanent", "--settle", "0.2")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("DANGAN_")}
+    r = subprocess.run(run, env={**env, "DANGAN_TEST_CRASH_AFTER": crash}, capture_output=True, timeout=600)
+    assert r.returncode in (137, -9), r.stderr
+    assert query(archive_root, "SELECT count(*) FROM records")[0][0] < 4 and batch.exists()
+    r = subprocess.run(run, env=env, capture_output=True, timeout=600)
+    assert r.returncode == 0, r.stderr
+    batch_id, parts = _parts_by_page(cli, archive_root, digest)
+    assert parts == [("1/3", "1-2"), ("2/3", "4"), ("3/3", "6-7")]
+    assert query(archive_root, "SELECT count(*) FROM records") == [(4,)]
+    assert (drop / "done" / "stack.pdf").exists() and not batch.exists()
+    assert "batch-scan" in _show(cli, batch_id)["tags"]        # not extracted: its parts carry the text
+    assert _hits(cli, "CHARLIE") == {rid for (rid,) in query(
+        archive_root, "SELECT id FROM records WHERE json_extract(metadata, '$.\"scan.part\"') = '3/3'")}
+
+
 def test_a_split_under_way_in_a_live_process_is_left_to_it(archive_root, cli, tmp_path):
     """Recovery resumes only the splits of dead processes: a live one's row (here: this process) is left alone."""
     import os
