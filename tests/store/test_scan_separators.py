@@ -285,3 +285,24 @@ def test_a_split_under_way_in_a_live_process_is_left_to_it(archive_root, cli, tm
     db.close()
     cli("check")
     assert query(archive_root, "SELECT token FROM scan_splits") == [("t1",)]
+
+
+def test_a_batch_whose_ingest_failed_after_it_was_archived_is_left_to_recovery(archive_root, cli, tmp_path):
+    """The batch's ingest raised, yet its record exists (a commit that failed after publishing was adopted): the
+    split row is handed to recovery (pid 0), not forgotten; a batch that was never archived leaves no row."""
+    from dangan.core.archive import Archive
+    from dangan.core.catalogue.fields import RecordFields
+    from dangan.core.kernel.actor import Actor
+    from dangan.core.store import scan_resume
+    a = Archive(archive_root, Actor("tester", "tester"))
+    try:
+        kept = scan_resume.begin(a, "x.pdf", RecordFields())
+        gone = scan_resume.begin(a, "y.pdf", RecordFields())
+        note = tmp_path / "note.txt"
+        note.write_text("stands in for the adopted batch record", encoding="utf-8")
+        cli("ingest", str(note), *FIELDS, "--meta", f"scan.split={kept}")
+        scan_resume.batch_failed(a, kept)
+        scan_resume.batch_failed(a, gone)
+    finally:
+        a.close()
+    assert query(archive_root, "SELECT token, pid FROM scan_splits") == [(kept, 0)]

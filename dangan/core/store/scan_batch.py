@@ -102,7 +102,7 @@ def ingest_scan(ingestor, path: Path, fields: RecordFields, attachments: tuple[P
     try:
         batch = whole.ingest(path, batch_fields, gate=gate, follow_symlinks=follow_symlinks, beneath=beneath)
     except BaseException:
-        scan_resume.finish(ingestor.archive, token)  # not archived: no parts to make (an adopted one has the token)
+        scan_resume.batch_failed(ingestor.archive, token)   # not archived: no parts to make (else left to recovery)
         raise
     scan_resume.batch_archived(ingestor.archive, token, batch.id)
     result = ScanResult(batch)

@@ -28,11 +28,13 @@ import json
 import logging
 import os
 import socket
+import sqlite3
 import tempfile
 import uuid
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from dangan.errors import DanganError
 from dangan.core.catalogue.fields import RecordFields
 from dangan.core.kernel.clock import utc_text
 from dangan.repository.fsutil import pid_alive
@@ -78,6 +80,20 @@ def finish(archive: Archive, token: str) -> None:
     """Every part has been tried (archived or refused): the split needs no recovery."""
     with archive.transaction() as conn:
         conn.execute("DELETE FROM scan_splits WHERE token = ?", (token,))
+
+
+def batch_failed(archive: Archive, token: str) -> None:
+    """The batch's ingest raised.  Had it been published and adopted all the same (a commit that failed after
+    publishing), the row is handed to the next recovery (pid 0: no live process); else it is forgotten."""
+    try:
+        row = archive.conn.execute("SELECT token, batch_id FROM scan_splits WHERE token = ?", (token,)).fetchone()
+        if row is not None and _batch_of(archive, row) is not None:
+            with archive.transaction() as conn:
+                conn.execute("UPDATE scan_splits SET pid = 0 WHERE token = ?", (token,))
+        else:
+            finish(archive, token)
+    except (DanganError, sqlite3.Error):
+        pass                          # the row stays; recovery settles it once this process is gone
 
 
 def pending(archive: Archive) -> bool:
