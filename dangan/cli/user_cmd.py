@@ -49,6 +49,9 @@ def user_list(ctx, as_json):
     from ..core.service import registers
     archive = ctx.archive()
     users = registers.users(archive)
+    for name, roles in registers.separation_conflicts(archive).items():
+        click.echo(f"warning: 三员分立 is on but {name} holds {', '.join(roles)}: remove all but one "
+                   f"(`dangan user set {name} --remove-role ...`)", err=True)
     if as_json:
         json_lines(u.to_dict() for u in users)
         return

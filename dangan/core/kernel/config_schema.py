@@ -240,6 +240,7 @@ SCHEMA: dict[str, Spec] = {
         "loan_required_categories": Free(),         # category code (or prefix) → secrecy level
         "declassify_approver_roles": Either((Str(nonempty=True), StrList())),
     }),
+    "security": Table({"separation_of_duties": Bool()}),   # 三员分立 (core/policy/separation.py)
     "audit": Table({"key_path": Str(nonempty=True), "notarise_command": Str()}),
     "backup": Table({"repo": Str(nonempty=True), "interval_hours": Number(minimum=0, exclusive=True, unit="hours")}),
     "lending": Table({"max_days": POSITIVE_DAYS, "default_days": POSITIVE_DAYS}),

@@ -8,6 +8,8 @@
       data/<record id>/files/<original names>   byte-identical, verified while read
       data/<record id>/metadata.json            the catalogue fields (opened for sealed records)
       data/<record id>/premis-events.json       the record's audit events with PREMIS event types
+      data/<record id>/metadata.xml             the same as DA/T 48-style XML (``transfer_xml``)
+      移交清单.pdf                               the hand-over register (a tag file), signed by both sides
 
 Every record is checked before anything is written: ``export`` must be
 allowed (``core.access.require``: clearance, then plugins with the approvals
@@ -88,9 +90,29 @@ def _check(archive: Archive, rid: str, approvals: frozenset = frozenset()):
     return rec
 
 
+REGISTER = "移交清单.pdf"
+SECRECY_ZH = {"public": "公开", "internal": "内部", "secret": "秘密", "confidential": "机密", "top-secret": "绝密"}
+RETENTION_ZH = {"permanent": "永久", "long-term": "长期", "short-term": "短期"}
+
+
+def _register_pdf(archive: Archive, recs: list, info: dict, receiver: str) -> bytes:
+    """The 移交清单 of the bag: one line per record in archival-code order, the bag's fixity, signatures."""
+    from dangan.core.management.forms import render_form
+    from dangan.core.management.forms.transfer_register import transfer_register_form
+    rows = [{"序号": n, "档号": r.archival_code or r.id, "题名": r.title, "日期": r.date or "",
+             "保管期限": RETENTION_ZH.get(r.retention or "", r.retention or ""),
+             "密级": SECRECY_ZH.get(r.secrecy or "", r.secrecy or ""), "文件数": len(r.files),
+             "字节数": sum(f.size for f in r.files)}
+            for n, r in enumerate(sorted(recs, key=lambda r: (r.archival_code or "", r.id)), 1)]
+    name = archive.config.name or archive.config.fonds
+    return render_form(transfer_register_form({**info, "from": name, "to": receiver, "fonds": archive.config.fonds},
+                                              rows, archive_name=name))
+
+
 def export_bag(archive: Archive, ids: list[str], dest: Path, *, approvals: frozenset = frozenset(),
-               info_extra: tuple = ()) -> dict:
+               info_extra: tuple = (), receiver: str = "") -> dict:
     from dangan.core.catalogue.audit import PREMIS, events
+    from dangan.core.management.transfer_xml import record_xml
     from dangan.core.store.retrieval import get_files
     dest = Path(dest)
     if dest.exists() and (not dest.is_dir() or any(dest.iterdir())):
@@ -104,8 +126,11 @@ def export_bag(archive: Archive, ids: list[str], dest: Path, *, approvals: froze
             get_files(archive, rec.id, base / "files", approvals=frozenset({"export"}))
             (base / "metadata.json").write_text(json.dumps(rec.to_dict(), ensure_ascii=False, indent=1,
                                                            sort_keys=True) + "\n", encoding="utf-8")
-            evs = [{**e.to_dict(), "premis_type": PREMIS.get(e.action) or e.action}
-                   for e in events(archive.conn, obj=rec.id)]
+            history = list(events(archive.conn, obj=rec.id))
+            evs = [{**e.to_dict(), "premis_type": PREMIS.get(e.action) or e.action} for e in history]
+            (base / "metadata.xml").write_bytes(record_xml(
+                rec, history, organisation=archive.config.name or archive.config.fonds, fonds=archive.config.fonds,
+                created=dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")))
             (base / "premis-events.json").write_text(json.dumps(evs, ensure_ascii=False, indent=1) + "\n",
                                                      encoding="utf-8")
         manifest, total, count = [], 0, 0
@@ -121,8 +146,14 @@ def export_bag(archive: Archive, ids: list[str], dest: Path, *, approvals: froze
                 ("Payload-Oxum", f"{total}.{count}"), ("Fonds", archive.config.fonds),
                 ("External-Description", f"{len(recs)} record(s) exported by {archive.actor.name}")]
         info += [("Archival-Code", f"{r.archival_code or '-'} {r.id}") for r in recs] + list(info_extra)
+        if receiver:
+            info.append(("Receiving-Organization", receiver))
         (work / "bag-info.txt").write_text("".join(f"{k}: {v}\n" for k, v in info), encoding="utf-8")
-        tags = [f"{_sha512(work / n)}  {n}\n" for n in ("bagit.txt", "bag-info.txt", "manifest-sha512.txt")]
+        (work / REGISTER).write_bytes(_register_pdf(archive, recs, {
+            "date": dt.date.today().isoformat(), "records": len(recs), "files": sum(len(r.files) for r in recs),
+            "bytes": total,
+            "payload_oxum": f"{total}.{count}", "manifest_sha512": _sha512(work / "manifest-sha512.txt")}, receiver))
+        tags = [f"{_sha512(work / n)}  {n}\n" for n in ("bagit.txt", "bag-info.txt", "manifest-sha512.txt", REGISTER)]
         (work / "tagmanifest-sha512.txt").write_text("".join(tags), encoding="utf-8")
         if dest.exists():
             dest.rmdir()
@@ -134,6 +165,7 @@ def export_bag(archive: Archive, ids: list[str], dest: Path, *, approvals: froze
         for rec in recs:
             archive.audit(conn, "record.export", rec.id, details={"format": "bagit", "to": str(dest)})
         archive.audit(conn, "export.bagit", details={"to": str(dest), "records": [r.id for r in recs],
-                                                     "files": count, "bytes": total})
+                                                     "files": count, "bytes": total, "receiver": receiver or None})
     return {"bag": str(dest), "records": [r.id for r in recs], "files": count, "bytes": total,
+            "register": str(dest / REGISTER),
             "payload_oxum": f"{total}.{count}", "manifest_sha512": _sha512(dest / "manifest-sha512.txt")}

@@ -2,7 +2,9 @@
 
 The bag is validated with bagit-python first (every manifest digest, the
 Payload-Oxum, required tag files); an invalid bag is refused and nothing is
-written.  Each ``data/<id>/`` with a ``metadata.json`` becomes a record:
+written.  Each ``data/<id>/`` with a ``metadata.xml`` (DA/T 48-style, read
+first: ``transfer_xml``; its 数字摘要 must name exactly the files beside it)
+or a ``metadata.json`` becomes a record:
 its files (``files/<original names>``) are ingested through the ordinary
 pipeline — the main file with its attachments, matched by the sha512 the
 metadata names — with the catalogue fields the metadata carries (title,
@@ -12,7 +14,11 @@ imported in the order of their source archival codes, so a bag imported
 into a fresh archive of the same fonds gets the same codes.  Duplicates are
 handled like ingest: a file already archived is reported ``duplicate`` and
 skipped unless ``allow_duplicate``.  Each imported record gets a
-``record.import`` event naming the bag, the source id and archival code.
+``record.import`` event naming the bag, the source id and archival code, and
+(from metadata.xml) the source archive's event history of the record.  A
+re-run after a kill resumes: a record this bag's import filed but died before
+recording is given its ``record.import`` event (``resumed``), not called a
+duplicate; the rest are filed.
 """
 from __future__ import annotations
 
@@ -37,6 +43,23 @@ def _sha512(p: Path) -> str:
     return h.hexdigest()
 
 
+def _metadata(d: Path) -> dict | None:
+    """A record's metadata in the bag: ``metadata.xml`` (DA/T 48-style, ``transfer_xml``) where there is one,
+    else dangan's ``metadata.json``; None for a folder that is neither."""
+    from dangan.core.management.transfer_xml import read_record_xml
+    xml, js = d / "metadata.xml", d / "metadata.json"
+    if xml.is_file():
+        return {**read_record_xml(xml.read_bytes(), str(xml)), "from_xml": True}
+    if not js.is_file():
+        return None
+    try:
+        meta = json.loads(js.read_text(encoding="utf-8"))
+    except ValueError as exc:
+        raise UsageError(f"{js}: not a dangan metadata.json ({exc})") from None
+    return {"id": meta.get("id"), "archival_code": meta.get("archival_code"), "files": meta.get("files", []),
+            "fields": {k: meta.get(k) for k in FIELDS}, "events": [], "from_xml": False}
+
+
 def read_bag(path: Path) -> tuple[dict, list[dict]]:
     """Validate the bag and plan its records (nothing written): (bag-info, [{source, main, attachments, fields}])."""
     import bagit
@@ -50,26 +73,42 @@ def read_bag(path: Path) -> tuple[dict, list[dict]]:
         raise UsageError(f"{path} is not a valid BagIt bag, nothing imported: {exc}") from None
     plans = []
     for d in sorted(p for p in (path / "data").iterdir() if p.is_dir()):
-        meta_path = d / "metadata.json"
-        if not meta_path.is_file():
+        meta = _metadata(d)
+        if meta is None:
             continue
-        try:
-            meta = json.loads(meta_path.read_text(encoding="utf-8"))
-        except ValueError as exc:
-            raise UsageError(f"{meta_path}: not a dangan metadata.json ({exc})") from None
         files = [p for p in sorted((d / "files").rglob("*")) if p.is_file()] if (d / "files").is_dir() else []
         if not files:
             raise UsageError(f"{d.name}: the bag holds no files for this record")
-        role = {f["sha512"]: f["role"] for f in meta.get("files", [])}
         digests = {p: _sha512(p) for p in files}
+        listed = {f["sha512"] for f in meta["files"] if f.get("sha512")}
+        if meta["from_xml"] and listed != set(digests.values()):
+            raise UsageError(f"{d.name}: the files do not match the 数字摘要 (sha512) of metadata.xml, nothing "
+                             f"imported")
+        role = {f["sha512"]: f["role"] for f in meta["files"]}
         mains = [p for p in files if role.get(digests[p]) == "main"] or files[:1]
-        plans.append({"source": meta.get("id", d.name), "source_code": meta.get("archival_code"),
+        plans.append({"source": meta["id"] or d.name, "source_code": meta["archival_code"],
                       "main": mains[0], "attachments": [p for p in files if p != mains[0]],
-                      "fields": {k: meta[k] for k in FIELDS if meta.get(k) not in (None, "", [], {})}})
+                      "events": meta["events"],
+                      "fields": {k: v for k, v in meta["fields"].items() if k in FIELDS and v not in (None, "", [], {})}})
     if not plans:
         raise UsageError(f"{path}: no dangan records in this bag (data/<id>/metadata.json)")
     plans.sort(key=lambda p: (p["source_code"] is None, p["source_code"] or "", p["source"]))
     return dict(bag.info), plans
+
+
+def _interrupted_here(archive: Archive, rid: str, main: Path) -> bool:
+    """Was ``rid`` (whose main file is this one of the bag: the duplicate check matched it) filed by an import
+    that died before its ``record.import`` event — ingested from this very path, or completed by recovery
+    (``record.recover``, no ingest event) after a kill mid-write?  Then the re-run writes the event instead
+    of calling it a duplicate."""
+    from dangan.core.catalogue import audit as audit_log
+    from dangan.core.store.source_files import shown_name
+    if any(True for _ in audit_log.events(archive.conn, obj=rid, action="record.import")):
+        return False
+    ingests = list(audit_log.events(archive.conn, obj=rid, action="record.ingest"))
+    if not ingests:
+        return any(True for _ in audit_log.events(archive.conn, obj=rid, action="record.recover"))
+    return any(e.details.get("source") == shown_name(main) for e in ingests)
 
 
 def import_bag(archive: Archive, path: Path, *, allow_duplicate: bool = False, on_outcome=None) -> list[dict]:
@@ -79,20 +118,31 @@ def import_bag(archive: Archive, path: Path, *, allow_duplicate: bool = False, o
     info, plans = read_bag(path)
     out = []
     for plan in plans:
+        def provenance(rid: str) -> None:
+            archive.record_event("record.import", rid, details={
+                "bag": str(path), "source_id": plan["source"], "source_archival_code": plan["source_code"],
+                "source_organization": info.get("Source-Organization"), "payload_oxum": info.get("Payload-Oxum"),
+                "source_events": plan["events"]})
         try:
             rec = archive.ingest(plan["main"], attachments=tuple(plan["attachments"]),
-                                 allow_duplicate=allow_duplicate, **plan["fields"])
+                                 allow_duplicate=allow_duplicate, index=False, **plan["fields"])
             o = {"status": "archived", "source": plan["source"], "record_id": rec.id,
                  "archival_code": rec.archival_code, "source_archival_code": plan["source_code"]}
-            archive.record_event("record.import", rec.id, details={
-                "bag": str(path), "source_id": plan["source"], "source_archival_code": plan["source_code"],
-                "source_organization": info.get("Source-Organization"), "payload_oxum": info.get("Payload-Oxum")})
+            provenance(rec.id)
         except DuplicateRecord as exc:
-            o = {"status": "duplicate", "source": plan["source"], "record_id": exc.existing_id,
-                 "message": exc.message}
+            if exc.existing_id and _interrupted_here(archive, exc.existing_id, plan["main"]):
+                rec = archive.record(exc.existing_id)      # filed by this bag's import, killed before its event
+                provenance(rec.id)
+                o = {"status": "archived", "source": plan["source"], "record_id": rec.id, "resumed": True,
+                     "archival_code": rec.archival_code, "source_archival_code": plan["source_code"]}
+            else:
+                o = {"status": "duplicate", "source": plan["source"], "record_id": exc.existing_id,
+                     "message": exc.message}
         out.append(o)
         if on_outcome:
             on_outcome(o)
+    from dangan.core.search.indexing import drain
+    drain(archive)              # once for the bag: the outbox (index_outbox) holds what a crash would leave
     archive.record_event("import.bagit", details={"bag": str(path), "records": len(plans),
                                                   "archived": sum(o["status"] == "archived" for o in out)})
     return out

@@ -12,6 +12,9 @@ filtered by who reads them, once the users register is in use:
 * **Volume list**: a volume above the reader's clearance is left out, and
   the counts are of the records within the reader's clearance.
 
+With ``[security] separation_of_duties`` on (三员分立, ``policy.separation``) the auditor alone reads the
+full trail and the events of admins and security officers; the admin reads as anyone else does.
+
 An open archive (no user registered yet) shows everything, as before.
 """
 from __future__ import annotations
@@ -22,6 +25,7 @@ from dangan.errors import NotFound
 from dangan.model import SECRECY_LEVELS
 from dangan.core.catalogue import audit as audit_log
 from dangan.core.policy.access import visibility
+from dangan.core.policy.separation import is_sole_auditor, separation_on, watched_actors
 from dangan.core.policy.users import acting_user, clearance_rank, register_in_use
 
 if TYPE_CHECKING:
@@ -31,7 +35,12 @@ AUDIT_READERS = ("auditor", "admin")
 
 
 def reads_full_trail(archive: Archive) -> bool:
-    return not register_in_use(archive) or acting_user(archive, action="read the audit trail").has_any(AUDIT_READERS)
+    if not register_in_use(archive):
+        return True
+    me = acting_user(archive, action="read the audit trail")
+    if separation_on(archive):                 # 三员分立: the auditor alone (core/policy/separation.py)
+        return is_sole_auditor(me)
+    return me.has_any(AUDIT_READERS)
 
 
 def readable_events(archive: Archive, *, obj: str | None = None, action: str | None = None,
@@ -53,8 +62,9 @@ def readable_events(archive: Archive, *, obj: str | None = None, action: str | N
             seen[o] = rec is not None and (visible is None or visible(rec))
         return seen[o]
 
+    hidden = watched_actors(archive) if separation_on(archive) else set()
     out = [e for e in audit_log.events(archive.conn, obj=obj, action=action, **filters)
-           if e.actor == me or e.object == f"user:{me}" or about_visible_record(e.object)]
+           if e.actor not in hidden and (e.actor == me or e.object == f"user:{me}" or about_visible_record(e.object))]
     return out[-limit:] if limit else out
 
 

@@ -165,6 +165,9 @@ def may_act_as(archive: Archive, u: User, actor) -> bool:
     (registered before binding existed), or the OS account is bound to an active admin."""
     if u.os_account is None or is_account(actor, u.os_account) or any(is_account(actor, a) for a in u.may_act_as):
         return True
+    from dangan.core.policy.separation import blocks_acting_as
+    if blocks_acting_as(archive, u):         # 三员分立: an admin may not act as the auditor or security officer
+        return False
     return any("admin" in b.roles for b in _bound_to(archive, actor))
 
 
@@ -234,10 +237,14 @@ def add_user(archive: Archive, name: str, *, display_name: str = "", department:
     others = _accounts(may_act_as)
     if not first:
         require_role(archive, {"admin"}, "add users", obj=f"user:{name}")
-    elif "admin" not in roles:
+    else:
+        from dangan.core.policy.separation import refuse_first_user_roles
+        refuse_first_user_roles(archive, roles)
         roles = sorted({*roles, "admin"})        # the first user administers the register
     if get_user(archive, name):
         raise UsageError(f"user {name!r} exists already (change it with `dangan user set`)")
+    from dangan.core.policy.separation import check_roles as check_separation
+    check_separation(archive, name, roles, action="add users")
     t = utc_text()
     with archive.transaction() as conn:
         conn.execute("INSERT INTO users (name, display_name, department, roles, clearance, active, created,"
@@ -279,6 +286,9 @@ def set_user(archive: Archive, name: str, *, display_name: str | None = None, de
         ("may_act_as", sorted(old.may_act_as), sorted(new.may_act_as))) if a != b}
     if not changes:
         raise UsageError(f"nothing to change for user {old.name}")
+    if "roles" in changes:
+        from dangan.core.policy.separation import check_roles as check_separation
+        check_separation(archive, new.name, new.roles, action="grant roles")
     action = "user.disable" if changes.get("active") == [True, False] else \
         "user.enable" if changes.get("active") == [False, True] else "user.set"
     with archive.transaction() as conn:

@@ -193,6 +193,16 @@ def drain(archive: Archive, *, blocking: bool = True, limit: int | None = None) 
                         index.add(docs)
                     if gone:
                         index.delete(gone)
+                destroyed = gone and engine_of(archive) == "tantivy" and archive.conn.execute(
+                    f"SELECT 1 FROM records WHERE status = 'destroyed' AND id IN ({','.join('?' * len(gone))})",
+                    gone).fetchone() is not None
+                if destroyed:
+                    # tantivy deletes by marking: a destroyed record's text stays in its segment's files until
+                    # that segment is rewritten, and tantivy-py has no merge call. A rebuild drops every old
+                    # segment (clear, then each live record again), so destruction leaves none of its text.
+                    index.close()
+                    index = None
+                    _rebuild(archive, None, None)
                 with archive.transaction() as conn:
                     conn.execute("DELETE FROM index_outbox WHERE seq <= ?", (rows[-1]["seq"],))
                 done += len(last)

@@ -11,11 +11,13 @@ if TYPE_CHECKING:
 
 
 def export(archive: Archive, refs: Iterable[str] = (), *, volume: str | None = None, query: str | None = None,
-           dest: Path) -> dict[str, Any]:
-    """Write the named records (or a volume's, or a query's) as a bag in ``dest``; audited per record."""
+           dest: Path, receiver: str = "") -> dict[str, Any]:
+    """Write the named records (or a volume's, or a query's) as a bag in ``dest`` — a transfer package (移交):
+    DA/T 48-style XML per record and the 移交清单 naming ``receiver`` — audited per record."""
     from dangan.core.management.export_bagit import export_bag, select
     acting_user(archive, action="export")
-    return export_bag(archive, select(archive, list(refs), volume=volume, query=query), Path(dest))
+    return export_bag(archive, select(archive, list(refs), volume=volume, query=query), Path(dest),
+                      receiver=receiver)
 
 
 def import_bag(archive: Archive, bag: Path, *, allow_duplicate: bool = False,

@@ -52,10 +52,17 @@ def users(archive: Archive) -> list[User]:
     return list_users(archive)
 
 
+def separation_conflicts(archive: Archive) -> dict[str, list[str]]:
+    """With 三员分立 on: active users holding more than one of admin, security-officer and auditor (granted
+    before the option was set) → those roles; empty when the option is off."""
+    from dangan.core.policy.separation import conflicts
+    return conflicts(archive)
+
+
 def grants(archive: Archive, *, active_only: bool = True) -> list[dict[str, Any]]:
     from dangan.core.policy.access import list_grants
     acting_user(archive, action="list approvals")
     return list_grants(archive, active_only=active_only)
 
 
-__all__ = ["loans", "holds", "inspections", "destruction_list", "destruction_lists", "users", "grants"]
+__all__ = ["loans", "holds", "inspections", "destruction_list", "destruction_lists", "users", "separation_conflicts", "grants"]

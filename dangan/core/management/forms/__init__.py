@@ -13,6 +13,7 @@ the printing and returns the PDF bytes.  The CJK font is subset-embedded (``font
     destruction_list    销毁清册              destruction_certificate  销毁证明 with 监销人 lines
     inspection_report   the six-monthly inspection report
     report_table        any report's table (a plugin report, statistics)
+    transfer_register   移交清单 of a transfer package, signed by both sides
 """
 from __future__ import annotations
 
