@@ -153,3 +153,37 @@ def test_a_sealed_scan_gets_an_encrypted_copy_made_in_memory(archive_root, cli, 
         assert hits(cli, "KILO") == {rid}
     finally:
         cli("volume", "lock")
+
+
+def test_revising_a_record_with_an_image_only_scan_makes_its_pdfa_copy_in_the_new_version(archive_root, cli,
+                                                                                         tmp_path):
+    """`dangan revise ID NEWSCAN`: the new version gets the scan's PDF/A copy and its OCR text, as ingest does;
+    the first version (a born-digital text) keeps what it had."""
+    from dangan.core.store.pdfa import verify
+    first = tmp_path / "memo.txt"
+    first.write_text("first draft of the memo", encoding="utf-8")
+    rid = ingest(cli, first)
+    scan = scanned_pdf([("text", ["REVISED HOTEL", "the signed memo"])], tmp_path / "memo-signed.pdf")
+    cli("revise", rid, str(scan), "-m", "the signed paper copy")
+    rec, files = stored(archive_root, rid)
+    assert rec.version == 2
+    copies = [p for p in files if p.startswith(".dangan/pdfa/")]
+    assert copies == [".dangan/pdfa/memo-signed.pdfa.pdf"], sorted(files)
+    check = verify(files[copies[0]])
+    assert check["ok"], check["problems"]
+    shown = json.loads(cli("show", rid, "--json").output)
+    assert shown["metadata"]["x.pdfa"] == "PDF/A-2B" and rec.extraction["extractor"] == "ocrmypdf"
+    assert hits(cli, "HOTEL") == {rid}                         # the new version's OCR text is searched
+    _, v1 = stored_version(archive_root, rid, 1)
+    assert not any(p.startswith(".dangan/pdfa/") for p in v1)
+    cli("check")
+
+
+def stored_version(archive_root, rid, version):
+    from dangan.core.kernel.actor import Actor
+    from dangan.core.archive import Archive
+    a = Archive(archive_root, Actor("tester", "tester"))
+    try:
+        return None, {f.logical_path: f for f in a.store.files(rid, version)}
+    finally:
+        a.close()

@@ -5,6 +5,8 @@ from __future__ import annotations
 import io
 import json
 
+import pytest
+
 from pypdf import PdfReader
 
 from scan_helpers import scanned_pdf, scanned_tiff, three_documents
@@ -129,22 +131,178 @@ def test_paperless_ngx_patch_t_sample_is_split_at_its_separator_page(archive_roo
     assert _show(cli, lines[0]["record_id"])["metadata"]["scan.separators"] == "2"
 
 
-def test_a_kill_while_a_batch_is_archived_loses_no_page(archive_root, cli, tmp_path):
-    """kill -9 right after the batch record is published (before its catalogue rows): the next command adopts
-    it, so every page of the scan is archived; its documents can be cut again from it later."""
+def _parts_by_page(cli, archive_root, batch_sha):
+    """The batch record's id and, for each of its parts, (scan.part, scan.pages)."""
+    rows = query(archive_root, "SELECT id, main_sha512 FROM records ORDER BY rowid")
+    (batch,) = [rid for rid, d in rows if d == batch_sha]
+    parts = []
+    for rid, _ in rows:
+        meta = _show(cli, rid)["metadata"]
+        if "scan.part" in meta:
+            assert meta["scan.batch"] == batch
+            parts.append((meta["scan.part"], meta["scan.pages"]))
+    return batch, sorted(parts)
+
+
+@pytest.mark.parametrize("crash", ["exit-after-publish", "rename:3", "rename:4", "rename:6"])
+def test_a_kill_mid_batch_is_finished_by_recovery_each_page_in_exactly_one_part(archive_root, cli, tmp_path,
+                                                                                  crash):
+    """kill -9 after the batch record is published (before its catalogue rows), or while a part is published,
+    or between two parts: the next command's recovery adopts what was published and makes the missing parts,
+    once — every page of the scan ends in exactly one part record, and a second recovery makes nothing more."""
     import os
     import subprocess
     import sys
     _pdfa_off(archive_root)
     batch = scanned_pdf(three_documents(), tmp_path / "stack.pdf")
     env = {k: v for k, v in os.environ.items() if not k.startswith("DANGAN_")}
-    env["DANGAN_TEST_EXIT_AFTER_PUBLISH"] = "1"
+    if crash == "exit-after-publish":
+        env["DANGAN_TEST_EXIT_AFTER_PUBLISH"] = "1"
+    else:
+        env["DANGAN_TEST_CRASH_AFTER"] = crash
     r = subprocess.run([sys.executable, "-m", "dangan", "--archive", str(archive_root), "--as", "tester", "ingest",
                         str(batch), *FIELDS], env=env, capture_output=True, timeout=600)
-    assert r.returncode == 137
-    cli("check")                                               # recovery adopts the published batch record
-    rows = query(archive_root, "SELECT id, main_sha512 FROM records")
-    assert [d for _, d in rows] == [sha512(batch)]
-    assert "batch-scan" in _show(cli, rows[0][0])["tags"]
+    assert r.returncode in (137, -9), r.stderr
+    before = query(archive_root, "SELECT count(*) FROM records")[0][0]
+    assert before < 4                                          # the crash left parts unmade
+    cli("check")                                               # recovery: adopt, then make the missing parts
+    batch_id, parts = _parts_by_page(cli, archive_root, sha512(batch))
+    assert parts == [("1/3", "1-2"), ("2/3", "4"), ("3/3", "6-7")]       # each page once; separators dropped
+    assert "batch-scan" in _show(cli, batch_id)["tags"]
+    assert query(archive_root, "SELECT count(*) FROM scan_splits") == [(0,)]
+    cli("check")
+    assert query(archive_root, "SELECT count(*) FROM records") == [(4,)]      # a second recovery adds nothing
+    assert _hits(cli, "BRAVO") == {rid for (rid,) in query(
+        archive_root, "SELECT id FROM records WHERE json_extract(metadata, '$.\"scan.part\"') = '2/3'")}
     r = cli("ingest", str(batch), *FIELDS, ok=False)
     assert r.exit_code == 5                                    # the same scan again: a duplicate, not lost
+
+
+def test_a_batch_that_may_be_sealed_is_resumed_by_the_next_ingest_from_its_own_fields(archive_root, cli, tmp_path,
+                                                                                      monkeypatch):
+    """With a confidential volume in the archive a batch may be sealed: its split row keeps neither its name nor
+    its fields; the next `dangan ingest` (of another file) resumes it with the batch record's own fields."""
+    import os
+    import subprocess
+    import sys
+    _pdfa_off(archive_root)
+    monkeypatch.setenv("DANGAN_PASSPHRASE", "correct horse battery staple")
+    monkeypatch.setenv("XDG_RUNTIME_DIR", str(tmp_path / "run"))
+    cli("volume", "create", "SEALED", "--secrecy", "秘密")
+    batch = scanned_pdf(three_documents(), tmp_path / "机密批次.pdf")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("DANGAN_")}
+    env["DANGAN_TEST_CRASH_AFTER"] = "rename:4"                # the batch and part 1 published, part 1 not committed
+    r = subprocess.run([sys.executable, "-m", "dangan", "--archive", str(archive_root), "--as", "tester", "ingest",
+                        str(batch), *FIELDS, "--tag", "批次"], env=env, capture_output=True, timeout=600)
+    assert r.returncode in (137, -9), r.stderr
+    assert query(archive_root, "SELECT source_name, fields FROM scan_splits") == [("batch.pdf", "null")]
+    other = tmp_path / "note.txt"
+    other.write_text("an unrelated note", encoding="utf-8")
+    cli("ingest", str(other), *FIELDS)                         # the next ingest run recovers first
+    batch_id, parts = _parts_by_page(cli, archive_root, sha512(batch))
+    assert parts == [("1/3", "1-2"), ("2/3", "4"), ("3/3", "6-7")]
+    for rid, in query(archive_root, "SELECT id FROM records WHERE json_extract(metadata, '$.\"scan.batch\"') = ?",
+                      batch_id):
+        shown = _show(cli, rid)
+        assert shown["category"] == "WS" and shown["department"] == "BGS" and shown["retention"] == "permanent"
+        assert {"scan-part", "批次"} <= set(shown["tags"]) and "batch-scan" not in shown["tags"]
+        assert not any(k.startswith("scan.") and k not in ("scan.batch", "scan.pages", "scan.part")
+                       for k in shown["metadata"])
+    assert query(archive_root, "SELECT count(*) FROM scan_splits") == [(0,)]
+
+
+def test_a_sealed_batch_cut_short_by_a_kill_keeps_every_page_in_its_batch_record(archive_root, cli, tmp_path,
+                                                                                  monkeypatch):
+    """A sealed batch is not split again by recovery (its parts' links are sealed too): recovery settles the
+    split all the same, says so in the audit trail, and the batch record holds every page."""
+    import os
+    import subprocess
+    import sys
+    _pdfa_off(archive_root)
+    monkeypatch.setenv("DANGAN_PASSPHRASE", "correct horse battery staple")
+    monkeypatch.setenv("XDG_RUNTIME_DIR", str(tmp_path / "run"))
+    cli("volume", "create", "SEALED", "--secrecy", "秘密")
+    batch = scanned_pdf(three_documents(), tmp_path / "secret-stack.pdf")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("DANGAN_")}
+    env["DANGAN_TEST_CRASH_AFTER"] = "rename:4"
+    r = subprocess.run([sys.executable, "-m", "dangan", "--archive", str(archive_root), "--as", "tester", "ingest",
+                        str(batch), *FIELDS, "--volume", "SEALED"], env=env, capture_output=True, timeout=600)
+    assert r.returncode in (137, -9), r.stderr
+    cli("check")
+    assert query(archive_root, "SELECT count(*) FROM scan_splits") == [(0,)]
+    events = query(archive_root, "SELECT object, outcome, details FROM audit WHERE action = 'scan.split.resume'")
+    assert len(events) == 1 and events[0][1] == "failure" and "sealed" in events[0][2]
+    cli("volume", "unlock", "SEALED")
+    try:
+        out = tmp_path / "got"
+        cli("get", events[0][0], "-o", str(out))
+        (got,) = [p for p in out.rglob("*") if p.is_file()]
+        assert got.read_bytes() == batch.read_bytes()          # every page, in the batch record
+    finally:
+        cli("volume", "lock")
+
+
+@pytest.mark.parametrize("crash", ["rename:2", "rename:5"])
+def test_a_watcher_killed_mid_batch_finishes_it_when_it_runs_again(archive_root, cli, tmp_path, crash):
+    """`dangan watch --once` killed while the batch (rename:2) or its second part (rename:5) is written: the next
+    watcher run adopts what was published, makes the missing parts once and moves the batch to done/."""
+    import os
+    import subprocess
+    from watch_helpers import dangan
+    _pdfa_off(archive_root)
+    drop = tmp_path / "drop"
+    drop.mkdir()
+    batch = scanned_pdf(three_documents(), drop / "stack.pdf")
+    digest = sha512(batch)
+    run = dangan(archive_root, "watch", str(drop), "--once", "--category", "WS", "--dept", "BGS",
+                 "--retention", "permanent", "--settle", "0.2")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("DANGAN_")}
+    r = subprocess.run(run, env={**env, "DANGAN_TEST_CRASH_AFTER": crash}, capture_output=True, timeout=600)
+    assert r.returncode in (137, -9), r.stderr
+    assert query(archive_root, "SELECT count(*) FROM records")[0][0] < 4 and batch.exists()
+    r = subprocess.run(run, env=env, capture_output=True, timeout=600)
+    assert r.returncode == 0, r.stderr
+    batch_id, parts = _parts_by_page(cli, archive_root, digest)
+    assert parts == [("1/3", "1-2"), ("2/3", "4"), ("3/3", "6-7")]
+    assert query(archive_root, "SELECT count(*) FROM records") == [(4,)]
+    assert (drop / "done" / "stack.pdf").exists() and not batch.exists()
+    assert "batch-scan" in _show(cli, batch_id)["tags"]        # not extracted: its parts carry the text
+    assert _hits(cli, "CHARLIE") == {rid for (rid,) in query(
+        archive_root, "SELECT id FROM records WHERE json_extract(metadata, '$.\"scan.part\"') = '3/3'")}
+
+
+def test_a_split_under_way_in_a_live_process_is_left_to_it(archive_root, cli, tmp_path):
+    """Recovery resumes only the splits of dead processes: a live one's row (here: this process) is left alone."""
+    import os
+    import socket
+    _pdfa_off(archive_root)
+    import sqlite3
+    db = sqlite3.connect(archive_root / "catalogue.sqlite")
+    with db:
+        db.execute("INSERT INTO scan_splits (token, batch_id, source_name, fields, pid, host, started)"
+                   " VALUES ('t1', NULL, 'x.pdf', '{}', ?, ?, '2026-01-01T00:00:00Z')",
+                   (os.getpid(), socket.gethostname()))
+    db.close()
+    cli("check")
+    assert query(archive_root, "SELECT token FROM scan_splits") == [("t1",)]
+
+
+def test_a_batch_whose_ingest_failed_after_it_was_archived_is_left_to_recovery(archive_root, cli, tmp_path):
+    """The batch's ingest raised, yet its record exists (a commit that failed after publishing was adopted): the
+    split row is handed to recovery (pid 0), not forgotten; a batch that was never archived leaves no row."""
+    from dangan.core.archive import Archive
+    from dangan.core.catalogue.fields import RecordFields
+    from dangan.core.kernel.actor import Actor
+    from dangan.core.store import scan_resume
+    a = Archive(archive_root, Actor("tester", "tester"))
+    try:
+        kept = scan_resume.begin(a, "x.pdf", RecordFields())
+        gone = scan_resume.begin(a, "y.pdf", RecordFields())
+        note = tmp_path / "note.txt"
+        note.write_text("stands in for the adopted batch record", encoding="utf-8")
+        cli("ingest", str(note), *FIELDS, "--meta", f"scan.split={kept}")
+        scan_resume.batch_failed(a, kept)
+        scan_resume.batch_failed(a, gone)
+    finally:
+        a.close()
+    assert query(archive_root, "SELECT token, pid FROM scan_splits") == [(kept, 0)]

@@ -1,9 +1,12 @@
-"""Thumbnails as derivatives: images, PDF first pages (pdftoppm to a pipe), OFD first pages (drawn), none for
-video or sealed records; `[extraction] thumbnail_px` sets the size (0: none)."""
+"""Thumbnails as derivatives: images, PDF first pages (pdftoppm to a pipe), OFD first pages (drawn), video
+poster frames (ffmpeg to a pipe, a tenth into the video), none for sealed records; `[extraction] thumbnail_px`
+sets the size (0: none)."""
 from __future__ import annotations
 
 import io
 import json
+
+import shutil
 
 import pytest
 from PIL import Image
@@ -43,7 +46,7 @@ def test_ofd_preview_draws_text_and_lines():
     assert brown > 500 and black > 100
 
 
-@pytest.mark.parametrize("path,mime", [("video/sample.mp4", "video/mp4"), ("pdf-encrypted/encrypted.pdf",
+@pytest.mark.parametrize("path,mime", [("video/mp4-with-audio.mp4", "video/mp4"), ("pdf-encrypted/encrypted.pdf",
                                                                            "application/pdf"),
                                        ("odd/decompression_bomb.gif", "image/gif"), ("text/test.txt", "text/plain")])
 def test_no_thumbnail_where_none_can_be_made(path, mime):
@@ -110,3 +113,69 @@ def test_a_drop_folder_scan_gets_its_thumbnail_in_the_deferred_version(archive_r
     assert version == 2
     assert query(archive_root, "SELECT puid FROM files WHERE record_id = ? AND version = 2", rid) == [("fmt/19",)]
     assert max(_png(_stored(archive_root, rid)[thumbnail_path("扫描.pdf")]).size) == 256
+
+
+needs_ffmpeg = pytest.mark.skipif(shutil.which("ffmpeg") is None, reason="ffmpeg (video poster frames) is not installed")
+
+
+@needs_ffmpeg
+@pytest.mark.parametrize("path", ["video/sample.mp4", "video/sample.mkv", "video/sample.avi", "video/png.mov",
+                                  "video/big_buck_bunny_432_433.webm"])
+def test_a_video_gets_a_poster_frame_that_fits_the_size(path):
+    f = CORPUS / path
+    result = extract(f, mimes.by_content(f), ExtractOptions(thumbnail_px=128, ocr=False))
+    im = _png(result.thumbnail).convert("L")
+    assert max(im.size) == 128 and min(im.size) > 10
+    lo, hi = im.getextrema()
+    assert hi - lo > 30                                         # a picture, not a blank frame
+
+
+@needs_ffmpeg
+@pytest.mark.parametrize("path", ["video/issue55.flv", "video/mp4-with-audio.mp4"])
+def test_a_video_file_without_a_video_track_gets_no_poster_frame(path):
+    f = CORPUS / path
+    assert extract(f, mimes.by_content(f), ExtractOptions(thumbnail_px=128, ocr=False)).thumbnail == b""
+
+
+def _red_then_green(out):
+    """Ten seconds of video: red for the first half second, then green."""
+    import subprocess
+    subprocess.run(["ffmpeg", "-nostdin", "-loglevel", "error", "-f", "lavfi", "-i",
+                    "color=c=red:s=160x120:r=10:d=10", "-vf", "drawbox=c=green:t=fill:enable='gte(t,0.5)'",
+                    "-c:v", "mpeg4", "-q:v", "2", str(out)], check=True, timeout=120)
+    return out
+
+
+@needs_ffmpeg
+def test_the_poster_frame_is_taken_a_tenth_into_the_video_not_its_first_frame(tmp_path):
+    from dangan.plugins.builtin.extractors.thumbnail import poster_seconds
+    f = _red_then_green(tmp_path / "lead-in.mkv")
+    result = extract(f, mimes.by_content(f), ExtractOptions(thumbnail_px=64, ocr=False))
+    assert poster_seconds(result.metadata["duration"]) == pytest.approx(1.0, abs=0.05)
+    r, g, b = _png(result.thumbnail).convert("RGB").resize((1, 1)).getpixel((0, 0))
+    assert g > 100 and r < 60                                   # the green part, past the red lead-in
+
+
+@needs_ffmpeg
+def test_a_damaged_video_gets_no_poster_frame_and_is_still_characterised(tmp_path):
+    data = (CORPUS / "video/sample.mkv").read_bytes()
+    f = tmp_path / "cut.mkv"
+    f.write_bytes(data[:600])                                   # the header only: no frame to decode
+    result = extract(f, "video/x-matroska", ExtractOptions(thumbnail_px=64, ocr=False))
+    assert result.thumbnail == b"" and result.status != "failed"
+
+
+@needs_ffmpeg
+def test_ingest_stores_a_video_poster_frame_but_a_sealed_video_keeps_none(cli, archive_root, tmp_path, monkeypatch):
+    out = json.loads(cli("ingest", CORPUS / "video/sample.mkv", "--json").output.splitlines()[0])
+    files = _stored(archive_root, out["record_id"])
+    assert max(_png(files[thumbnail_path("sample.mkv")]).size) == 256
+    monkeypatch.setenv("DANGAN_PASSPHRASE", "correct horse battery staple")
+    monkeypatch.setenv("XDG_RUNTIME_DIR", str(tmp_path / "run"))
+    cli("volume", "create", "SEALED", "--secrecy", "秘密")
+    video = tmp_path / "会议录像.mp4"
+    shutil.copyfile(CORPUS / "video/sample.mp4", video)
+    sealed = json.loads(cli("ingest", video, "--volume", "SEALED", "--json").output.splitlines()[0])["record_id"]
+    stored = _stored(archive_root, sealed)
+    assert not any(p.startswith(".dangan/thumbnails/") for p in stored), sorted(stored)
+    assert all(b"\x89PNG" not in data for data in stored.values())    # no poster frame under another name either

@@ -341,6 +341,14 @@ MIGRATIONS: list[str] = [
     );
     CREATE INDEX record_locations_box ON record_locations(box);
     """,
+    # 16: a batch scan's split survives a crash (issue 18.1): the split under way, until its last part is
+    #     archived; recovery makes the parts a dead process did not (core/store/scan_resume.py)
+    """
+    CREATE TABLE scan_splits (
+        token TEXT PRIMARY KEY, batch_id TEXT, source_name TEXT NOT NULL, fields TEXT NOT NULL,
+        pid INTEGER NOT NULL, host TEXT NOT NULL, started TEXT NOT NULL
+    );
+    """,
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)

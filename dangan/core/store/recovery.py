@@ -104,6 +104,8 @@ def recover_interrupted(archive: Archive) -> dict[str, int]:
     archive.store.sweep_staging()
     from dangan.core.management.destruction_intent import recover_pending
     recover_pending(archive)            # destructions roll forward (their set-aside objects are not in staging)
+    from dangan.core.store.scan_resume import resume_splits
+    resume_splits(archive)              # a batch scan's parts a crash left unmade (after its parts' writes settled)
     return counts
 
 

@@ -71,6 +71,9 @@ def revise(ingestor, ref: str, path: Path | None, fields: RecordFields | None = 
             plain[name] = (psize, pdigest)
             probe = Record(id=rid, fonds=old.fonds, files=list(files), version=version)
             extraction = ingestor._extract(draft, prot, probe, name, path if prot.confidential else None)
+            # what the extraction found (x.*: the PDF/A copy, pages OCR'd…) describes the new file, not the old one
+            new_fields.metadata = {**{k: v for k, v in new_fields.metadata.items() if not k.startswith("x.")},
+                                   **{k: v for k, v in probe.metadata.items() if k.startswith("x.")}}
         else:
             files.append(carried[main_old.path])
             carry_over(draft, inv_files, main_old)

@@ -6,7 +6,8 @@ Each document cut out at the separator sheets (:mod:`separators`) is then archiv
 of its own, tagged ``scan-part``, with ``scan.batch`` (the batch record's id), ``scan.pages``
 (its pages in the batch) and ``scan.part`` (``2/5``), plus whatever fields its barcodes set.
 So nothing scanned is ever lost: should a part be refused (a barcode naming a volume that cannot
-be used, a duplicate, a kill mid-batch), every page is still in the batch record.
+be used, a duplicate), every page is still in the batch record; should the process die mid-batch,
+recovery makes the parts it did not (:mod:`scan_resume`).
 
 The parts exist only for the time of their ingest, in a memory-backed folder (``/dev/shm``):
 a part of a record that may be sealed never touches disk.  Without such a folder, a batch that
@@ -91,36 +92,57 @@ def ingest_scan(ingestor, path: Path, fields: RecordFields, attachments: tuple[P
                                     "no memory-backed folder (/dev/shm) to cut it in")
     whole = copy.copy(ingestor)
     whole.extractor = None                           # the parts carry the text
-    meta = dict(fields.metadata, **{"scan.parts": str(len(split.parts)),
+    from dangan.core.store import scan_resume
+    token = scan_resume.begin(ingestor.archive, path.name, fields, sealed=sealed)    # recovery finishes a split a crash cut short
+    meta = dict(fields.metadata, **{"scan.parts": str(len(split.parts)), scan_resume.TOKEN_KEY: token,
                                     "scan.separators": ",".join(str(i + 1) for i in split.separators)})
     if split.unreadable:
         meta["scan.unreadable_pages"] = ",".join(str(i + 1) for i in split.unreadable)
     batch_fields = replace(fields, tags=sorted(set(fields.tags) | {BATCH_TAG}), metadata=meta)
-    batch = whole.ingest(path, batch_fields, gate=gate, follow_symlinks=follow_symlinks, beneath=beneath)
+    try:
+        batch = whole.ingest(path, batch_fields, gate=gate, follow_symlinks=follow_symlinks, beneath=beneath)
+    except BaseException:
+        scan_resume.batch_failed(ingestor.archive, token)   # not archived: no parts to make (else left to recovery)
+        raise
+    scan_resume.batch_archived(ingestor.archive, token, batch.id)
     result = ScanResult(batch)
     mime = batch.files[0].mime
-    stem, ext = Path(path.name).stem, Path(path.name).suffix or (".pdf" if mime == "application/pdf" else ".tif")
     with tempfile.TemporaryDirectory(prefix="dangan-parts-", dir=where) as tmp:
         source = open_source(path, follow_symlinks=follow_symlinks, beneath=beneath)
         try:
-            for n, part in enumerate(split.parts, 1):
-                pr = PartResult(part, n)
-                result.parts.append(pr)
-                target = Path(tmp) / f"{stem}-{n:02d}{ext}"
-                try:
-                    target.write_bytes(write_part(source.proc_path, mime, part))
-                    pr.record = ingestor.ingest(target, part_fields(fields, batch, part, n, len(split.parts),
-                                                                    title_from_name(path.name)), gate=gate)
-                except DanganError as exc:
-                    pr.error = exc
-                except Exception as exc:  # noqa: BLE001 - a part that cannot be cut stays in the batch record
-                    pr.error = DanganError(f"part {n} (pages {part.page_range()}) not archived: "
-                                           f"{type(exc).__name__}; its pages are in record {batch.id}")
-                finally:
-                    target.unlink(missing_ok=True)
+            result.parts = cut_parts(ingestor, source.proc_path, mime, split, fields, batch, path.name, Path(tmp),
+                                     gate=gate)
         finally:
             source.close()
+    scan_resume.finish(ingestor.archive, token)
     return result
+
+
+def cut_parts(ingestor, batch_file: Path, mime: str, split: Split, fields: RecordFields, batch: Record,
+              source_name: str, tmp: Path, *, gate: Callable | None = None,
+              skip: frozenset[int] | set[int] = frozenset()) -> list[PartResult]:
+    """Archive each part of ``split`` but those numbered in ``skip`` (made already), cut from ``batch_file``."""
+    results = []
+    stem = Path(source_name).stem
+    ext = Path(source_name).suffix or (".pdf" if mime == "application/pdf" else ".tif")
+    for n, part in enumerate(split.parts, 1):
+        if n in skip:
+            continue
+        pr = PartResult(part, n)
+        results.append(pr)
+        target = tmp / f"{stem}-{n:02d}{ext}"
+        try:
+            target.write_bytes(write_part(batch_file, mime, part))
+            pr.record = ingestor.ingest(target, part_fields(fields, batch, part, n, len(split.parts),
+                                                            title_from_name(source_name)), gate=gate)
+        except DanganError as exc:
+            pr.error = exc
+        except Exception as exc:  # noqa: BLE001 - a part that cannot be cut stays in the batch record
+            pr.error = DanganError(f"part {n} (pages {part.page_range()}) not archived: "
+                                   f"{type(exc).__name__}; its pages are in record {batch.id}")
+        finally:
+            target.unlink(missing_ok=True)
+    return results
 
 
 def _split_of(ingestor, path: Path, settings: Settings, follow_symlinks: bool, beneath: Path | None) -> Split | None:

@@ -235,8 +235,12 @@ def settle_dead_watcher(archive: Archive, previous: dict | None) -> int:
 
 
 def _needs_extraction(archive: Archive, rid: str | None) -> bool:
-    row = archive.conn.execute("SELECT sealed, extraction_status FROM records WHERE id = ?", (rid,)).fetchone()
-    return row is not None and not row["sealed"] and row["extraction_status"] is None
+    """A plain record archived without its text; not a batch scan (its documents, the parts, carry the text)."""
+    import json
+    from dangan.core.store.scan_batch import BATCH_TAG
+    row = archive.conn.execute("SELECT sealed, extraction_status, tags FROM records WHERE id = ?", (rid,)).fetchone()
+    return (row is not None and not row["sealed"] and row["extraction_status"] is None
+            and BATCH_TAG not in json.loads(row["tags"] or "[]"))
 
 
 def last_errors(archive: Archive, limit: int = 5) -> list[dict]:

@@ -50,7 +50,7 @@ def extract(path: Path, mime: str, options: ExtractOptions | None = None) -> Ext
                 if not result.extractor:
                     result.extractor = _name(fn)
                 if options.thumbnail_px and result.status not in ("failed", "encrypted"):
-                    result.thumbnail = make_thumbnail(path, mime, options)
+                    result.thumbnail = make_thumbnail(path, mime, options, result.metadata)
                 return result
     except MemoryError:
         return Extraction(status="failed", message="extraction failed: out of memory", extractor="dispatch")
