@@ -19,7 +19,18 @@ def wait_for(predicate, timeout: float = TIMEOUT, what: str = "condition") -> No
         if predicate():
             return
         time.sleep(0.05)
-    raise AssertionError(f"timed out after {timeout} s waiting for {what}")
+    raise AssertionError(f"timed out after {timeout} s waiting for {what}\n{_thread_stacks()}")
+
+
+def _thread_stacks() -> str:
+    """Every thread's stack, so that a stall says where it is stuck."""
+    import traceback
+    names = {t.ident: t.name for t in threading.enumerate()}
+    out = []
+    for ident, frame in sys._current_frames().items():
+        out.append(f"--- thread {names.get(ident, ident)}")
+        out.extend(line.rstrip() for line in traceback.format_stack(frame)[-8:])
+    return "\n".join(out)
 
 
 def query(root: Path, sql: str, *args):
