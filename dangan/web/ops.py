@@ -168,6 +168,10 @@ def holds(archive, *, include_released: bool = False):
     return run(archive, include_released=include_released)
 
 
+#: Who places and releases holds (the roles core's ``management.holds`` asks for), to show the forms.
+HOLD_ROLES = ("legal", "archivist", "admin")
+
+
 def hold_place(archive, refs: list[str], *, volume: str | None, query: str | None, reason: str,
                authority: str) -> dict:
     """As ``dangan hold add``: records, a volume or a query's records (legal, archivist, admin)."""
