@@ -117,6 +117,11 @@ def test_holds_through_the_api(cli, office, archive_root):
         assert r.status_code == 422 and "released already" in r.json()["error"]
         assert [h["id"] for h in c.get("/api/v1/holds", headers=arch).json()] == [vid]
         assert {h["id"] for h in c.get("/api/v1/holds?all=1", headers=arch).json()} == {hid, vid}
+        paths = c.get("/api/v1/openapi.json").json()["paths"]
+        for path in ("/api/v1/loans", "/api/v1/loans/{lid}/approve", "/api/v1/loans/{lid}/refuse",
+                     "/api/v1/loans/{lid}/issue", "/api/v1/loans/{lid}/return", "/api/v1/holds",
+                     "/api/v1/holds/{hid}/release"):
+            assert {"422", "403", "404"} <= set(paths[path]["post"]["responses"]), path
     r = cli("revise", office["secret"], "--title", "x", user="boss", ok=False)       # the hold binds the CLI too
     assert r.exit_code != 0
     held = [e for e in audit(cli, "hold.add")]
