@@ -62,6 +62,7 @@ class Archives:
         archive = getattr(self._local, "archive", None)
         if archive is None:
             archive = Archive(self.root, web_actor(None))
+            archive.plugins            # loaded once per thread: a request then never scans for entry points
             self._local.archive = archive
             with self._lock:
                 self._all.append(archive)
