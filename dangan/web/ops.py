@@ -34,7 +34,9 @@ def search(archive, text: str, *, sort: str = "relevance", limit: int = 20, page
 
 
 def close(archive) -> None:
-    """Nothing kept per archive object yet (the service opens and closes the index per search)."""
+    """At shutdown: the search index a thread's archive kept open between searches is closed."""
+    from dangan.core.service.search import release_index
+    release_index(archive)
 
 
 def facets(archive, text: str) -> dict[str, dict[str, int]]:
