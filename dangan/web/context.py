@@ -63,7 +63,7 @@ class Archives:
         if archive is None:
             archive = Archive(self.root, web_actor(None))
             archive.plugins            # loaded once per thread: a request then never scans for entry points
-            archive.keep_search_index = True     # opened once per thread (core.search.held_index)
+            archive.keep_search_index = True     # one open index for all threads (core.search.held_index)
             self._local.archive = archive
             with self._lock:
                 self._all.append(archive)

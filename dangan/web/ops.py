@@ -34,9 +34,9 @@ def search(archive, text: str, *, sort: str = "relevance", limit: int = 20, page
 
 
 def close(archive) -> None:
-    """At shutdown: the search index a thread's archive kept open between searches is closed."""
-    from dangan.core.service.search import release_index
-    release_index(archive)
+    """At shutdown: the search indexes kept open between searches are dropped."""
+    from dangan.core.service.search import release_indexes
+    release_indexes()
 
 
 def facets(archive, text: str) -> dict[str, dict[str, int]]:

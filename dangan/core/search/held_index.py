@@ -1,24 +1,27 @@
-"""The search index one search uses: opened and closed, or kept open on a server thread's archive.
+"""The search index one search uses: opened and closed, or kept open for a server's archives.
 
-A command searches once, so it opens the index and closes it.  A server thread's ``Archive`` serves search
-after search; opening a tantivy index (reading its meta and segment files) and closing it cost a few
-milliseconds each, a fair share of an API search.  An archive with ``keep_search_index`` set (the web face
-sets it on each worker thread's archive) keeps the index it opened, and uses it while the index folder's
-marker file is the same file: a rebuild (``dangan reindex``, a schema or engine change) writes a new marker
-(a new inode), so the next search closes the kept index and opens the new one.  Between those, new commits
-are seen as ever (each search reloads the reader).  ``release`` closes the kept index (the server's
-shutdown).
+A command searches once, so it opens the index and closes it.  A server's archives (one per worker thread)
+serve search after search; opening a tantivy index (reading its meta and segment files) and closing it cost
+a few milliseconds each, a fair share of an API search.  Archives with ``keep_search_index`` set (the web
+face sets it on each worker thread's archive) share one open index per index folder in this process (the
+index is thread-safe; one per thread would map its files and fill its caches once per thread), used while
+the folder's marker file is the same file: a rebuild from scratch (a schema or engine change, a damaged
+index set aside) writes a new marker (a new inode), so the next search opens the new index.  The old one is
+dropped, not closed, since another thread may be searching it.  Between rebuilds new commits are seen as
+ever (each search reloads the reader).  ``release_all`` drops the kept indexes (the server's shutdown).
 """
 from __future__ import annotations
 
 import os
+import threading
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Callable, Iterator
 
 if TYPE_CHECKING:
     from dangan.core.archive import Archive
 
-_KEPT = "_kept_search_index"
+_KEPT: dict[str, tuple[tuple, object]] = {}       # index folder -> (marker identity, open index)
+_LOCK = threading.Lock()
 
 
 def _identity(archive: Archive) -> tuple | None:
@@ -43,22 +46,30 @@ def search_index(archive: Archive, notice: Callable[[str], None] | None = None) 
         finally:
             index.close()
         return
-    kept = archive.__dict__.get(_KEPT)
+    from dangan.core.search.indexing import engine_dir, engine_of
+    folder = str(engine_dir(archive, engine_of(archive)))
     ident = _identity(archive)
+    kept = _KEPT.get(folder)
     if kept is not None and ident is not None and kept[0] == ident:
         yield kept[1]
         return
-    release(archive)
     index = open_search_index(archive, notice=notice)
-    archive.__dict__[_KEPT] = (_identity(archive), index)
+    with _LOCK:
+        _KEPT[folder] = (_identity(archive), index)     # a replaced index is dropped: another thread may use it
     yield index
 
 
-def release(archive: Archive) -> None:
-    """Close the index an archive keeps, if any."""
-    kept = archive.__dict__.pop(_KEPT, None)
-    if kept is not None:
-        kept[1].close()
+def release_all() -> None:
+    """Drop every kept index (the server's shutdown)."""
+    with _LOCK:
+        _KEPT.clear()
 
 
-__all__ = ["search_index", "release"]
+def kept_index(archive: Archive):
+    """The index kept for this archive's index folder, or None."""
+    from dangan.core.search.indexing import engine_dir, engine_of
+    kept = _KEPT.get(str(engine_dir(archive, engine_of(archive))))
+    return kept[1] if kept else None
+
+
+__all__ = ["search_index", "release_all", "kept_index"]

@@ -50,10 +50,10 @@ def facets(archive: Archive, text: str, *, options: dict | None = None) -> dict[
         return merged_facets(archive, index, text, allowed=access.allowed, within=access.within, filters=filters)
 
 
-def release_index(archive: Archive) -> None:
-    """Close the search index an archive kept open between searches (``keep_search_index``: a server's)."""
-    from dangan.core.search.held_index import release
-    release(archive)
+def release_indexes() -> None:
+    """Drop the search indexes this process kept open between searches (``keep_search_index``: a server's)."""
+    from dangan.core.search.held_index import release_all
+    release_all()
 
 
 def reindex(archive: Archive, progress: Callable[[int, int], None] | None = None,
@@ -64,4 +64,4 @@ def reindex(archive: Archive, progress: Callable[[int, int], None] | None = None
     return run(archive, progress, notice=notice)
 
 
-__all__ = ["search", "facets", "reindex", "release_index"]
+__all__ = ["search", "facets", "reindex", "release_indexes"]
