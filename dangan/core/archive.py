@@ -35,6 +35,8 @@ if TYPE_CHECKING:                         # types only: start-up imports none of
 class Archive:
     #: the checkpoint of the write transaction in progress (set by ``transaction``; absent outside one)
     _audit_pending: Pending | None
+    #: keep the search index open between searches (a server thread's archive: ``core.search.held_index``)
+    keep_search_index: bool = False
 
     def __init__(self, root: Path, actor: Actor | None = None, *,
                  extra_plugins: tuple[tuple[str, object], ...] = ()) -> None:
