@@ -68,6 +68,8 @@ def lend_issue(ctx, loan_id, refs, out, as_json):
     for i in loan["items"]:
         if i["issued_at"]:
             where = f"copy in {i['copy_to']}" if i["issue_mode"] == "copy" else "in place"
+            if i.get("paper_out"):
+                where += ": the paper original leaves its box (借出)"
             line(f"{i['record_id']}  {i['archival_code'] or '':<28} issued {where}")
     line(f"loan {loan['id']} issued: due back {loan['due']}")
 

@@ -360,6 +360,11 @@ MIGRATIONS: list[str] = [
     );
     CREATE INDEX volume_moves_record ON volume_moves(record_id, status);
     """,
+    # 18: lending a paper original out of the room (issue 19.3): an item issued in place whose record has a
+    #     paper original in a box takes the paper out (借出) until it is returned
+    """
+    ALTER TABLE loan_items ADD COLUMN paper_out INTEGER NOT NULL DEFAULT 0;
+    """,
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)
