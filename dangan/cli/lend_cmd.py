@@ -139,7 +139,7 @@ def lend_overdue(click_ctx, as_of, as_json):
 @lend.command("register")
 @click.option("--from", "since")
 @click.option("--to", "until")
-@tabular_options("table", "csv", "json", "xlsx")
+@tabular_options("table", "csv", "json", "xlsx", "pdf")
 @pass_ctx
 def lend_register(ctx, since, until, fmt, dest):
     """The lending register (借阅登记簿): one line per item lent, requested between --from and --to
@@ -148,7 +148,12 @@ def lend_register(ctx, since, until, fmt, dest):
     archive = ctx.archive()
     rows = lending.register(archive, since=as_of_date(since), until=as_of_date(until))
     cols = lending.REGISTER_COLUMNS
-    if fmt == "json":
+    if fmt == "pdf":
+        from ..core.service.forms import lending_register
+        from .export_formats import write_bytes
+        write_bytes(lending_register(archive, since=as_of_date(since), until=as_of_date(until)), dest,
+                    "lending register (借阅登记簿)")
+    elif fmt == "json":
         json_lines(rows)
     elif fmt == "xlsx" or (fmt == "csv" and dest is not None):
         emit_table(archive, "lending register", fmt, dest, cols, rows)

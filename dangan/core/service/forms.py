@@ -167,6 +167,37 @@ def destruction_list(archive: Archive, list_id: str) -> bytes:
     return pdf
 
 
+def destruction_list_sheet(archive: Archive, list_id: str):
+    """The 销毁清册 as a form (``render.Form``) for a face to lay out itself: the web's print page."""
+    from dangan.core.management.forms.destruction_list import destruction_list_form
+    from dangan.core.service import registers
+    lst = registers.destruction_list(archive, list_id)
+    _audit(archive, "destruction-list", list_id, format="html")
+    return destruction_list_form(lst, archive_name=archive.config.name)
+
+
+def lending_register_sheet(archive: Archive, *, since=None, until=None):
+    """The 借阅登记簿 (the loans the user may read, requested between the dates) as a form."""
+    from dangan.core.management.forms.lending_register import lending_register_form
+    from dangan.core.service.lending import register
+    rows = register(archive, since=since, until=until)
+    _audit(archive, "lending-register", "lending", format="html", rows=len(rows))
+    return lending_register_form(rows, since=since and since.isoformat(), until=until and until.isoformat(),
+                                 archive_name=archive.config.name)
+
+
+def lending_register(archive: Archive, *, since=None, until=None) -> bytes:
+    """The 借阅登记簿 as a PDF (``dangan lend register --format pdf``)."""
+    from dangan.core.management.forms import render_form
+    from dangan.core.management.forms.lending_register import lending_register_form
+    from dangan.core.service.lending import register
+    rows = register(archive, since=since, until=until)
+    pdf = render_form(lending_register_form(rows, since=since and since.isoformat(),
+                                            until=until and until.isoformat(), archive_name=archive.config.name))
+    _audit(archive, "lending-register", "lending", rows=len(rows))
+    return pdf
+
+
 def destruction_certificate(archive: Archive, list_id: str) -> bytes:
     """The 销毁证明 of an executed list, with lines for the approver, the destroyer and two witnesses."""
     from dangan.core.management.forms import render_form
@@ -196,4 +227,5 @@ def report_table(archive: Archive, title: str, columns: Sequence[str], rows: Seq
 
 
 __all__ = ["VOLUME_FORMS", "volume_form", "record_labels", "archival_stamps", "lending_slip", "destruction_list",
-           "destruction_certificate", "inspection_report", "report_table", "volume_contents", "contents_rows"]
+           "destruction_certificate", "inspection_report", "report_table", "volume_contents", "contents_rows",
+           "destruction_list_sheet", "lending_register_sheet", "lending_register"]
