@@ -189,6 +189,10 @@ def _commit(archive: Archive, intent: dict, *, recovered: bool = False) -> None:
         queue_index(conn, rid)
         conn.execute("DELETE FROM extraction_queue WHERE record_id = ?", (rid,))
         archive.audit(conn, "record.move", rid, details=details)
+        if intent["direction"] == SEAL:       # every backup repository owes a purge of the plaintext object
+            conn.execute("INSERT INTO backup_purges (repo_id, record_id, queued, certificate_sha256) SELECT repo_id,"
+                         " ?, ?, ? FROM backup_repos WHERE 1 ON CONFLICT(repo_id, record_id) DO NOTHING",
+                         (rid, utc_text(), details["replaced"]["inventory_sha512"]))
 
 
 def _committed(archive: Archive, intent: dict) -> bool:

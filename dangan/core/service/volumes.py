@@ -215,7 +215,10 @@ def move(archive: Archive, ref: str, volume: str, message: str = "", *, reason: 
     if volume_move.is_sealed(archive, rec.id):
         return volume_move.request_out(archive, rec.id, target, reason)
     if target.confidential:
-        return volume_move.seal_into(archive, rec.id, target, message)
+        sealed = volume_move.seal_into(archive, rec.id, target, message)
+        from dangan.core.backup import api as backup
+        backup.purge_after_destruction(archive)    # the plaintext object leaves the backups now where the key is
+        return sealed
     file_into(archive, replace(rec, tags=list(rec.tags), metadata=dict(rec.metadata)), target)
     return revise(archive, rec.id, None, RecordFields(volume=target.name),
                   message or f"moved from volume {rec.volume or '(none)'} to {target.name}")
