@@ -165,3 +165,17 @@ def test_kill_9_mid_move_leaves_the_record_whole(cli, office, archive_root, wind
     assert not (archive_root / ".work" / "moving").exists() or not any((archive_root / ".work" / "moving").iterdir())
     cli("check", user="boss")
     cli("audit", "verify", user="boss")
+
+
+def test_a_held_record_or_one_on_loan_is_not_moved(cli, office):
+    rid = office["rid"]
+    hold = json.loads(cli("hold", "add", rid, "--reason", "诉讼", "--authority", "法院", "--json", user="boss").output)
+    r = cli("mv", rid, "--volume", "V", user="arch", ok=False)
+    assert r.exit_code != 0 and "hold" in r.output.lower()
+    cli("hold", "release", hold["id"], "--reason", "结案", user="boss")
+    loan = json.loads(cli("lend", "request", rid, "--purpose", "查阅", "--json", user="arch").output)["loan"]
+    r = cli("mv", rid, "--volume", "V", user="arch", ok=False)
+    assert r.exit_code == 2 and f"on loan {loan}" in r.output
+    shown = _show(cli, rid)
+    assert shown["volume"] == "P" and shown["title"] == TITLE and shown["version"] == 2
+    assert _events(cli, "record.move") == []
