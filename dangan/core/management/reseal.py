@@ -177,13 +177,21 @@ def _set_aside(archive: Archive, rid: str, dest: Path) -> None:
 
 def _commit(archive: Archive, intent: dict, *, recovered: bool = False) -> None:
     """Step 5: the catalogue rewritten from the new object, with the ``record.move`` event."""
-    from dangan.core.catalogue.outbox import queue_index
-    from dangan.core.store.recovery import adopt
     rid = intent["record_id"]
     details = dict(intent["details"])
     if recovered:
         details["recovered_by"] = archive.actor.name
+    before = archive.conn.execute("PRAGMA secure_delete").fetchone()[0]
     archive.conn.execute("PRAGMA secure_delete = ON")      # the old rows' bytes are zeroed, not freed
+    try:
+        _rewrite(archive, rid, intent, details)
+    finally:
+        archive.conn.execute(f"PRAGMA secure_delete = {int(before)}")
+
+
+def _rewrite(archive: Archive, rid: str, intent: dict, details: dict) -> None:
+    from dangan.core.catalogue.outbox import queue_index
+    from dangan.core.store.recovery import adopt
     with archive.transaction() as conn:
         adopt(archive, conn, rid)
         queue_index(conn, rid)
