@@ -11,6 +11,9 @@ and as print pages — the same :class:`Form` the PDF is drawn from, laid out in
 
     /loans/register/print?from=&to=   借阅登记簿
     /disposition/{lid}/print          销毁清册
+    /disposition/{lid}/certificate    销毁证明
+    /loans/{lid}/slip                 借阅单
+    /volumes/{name}/sheet/{form}      contents-list, reference-sheet, cover (labels and stamps: PDF only)
 """
 from __future__ import annotations
 
@@ -36,8 +39,9 @@ def sheet(form) -> dict:
     blocks = []
     for b in form.blocks:
         if isinstance(b, Heading):
+            size = "xlarge" if b.size >= 18 else "large" if b.size >= 12 else "small" if b.size < 9 else "normal"
             blocks.append({"kind": "heading", "text": b.text, "align": "centre" if b.align == "centre" else "left",
-                           "size": "large" if b.size >= 12 else "small" if b.size < 9 else "normal"})
+                           "size": size})
         elif isinstance(b, Fields):
             pairs = [("" if k is None else str(k), "" if v is None else str(v)) for k, v in b.pairs]
             pairs += [("", "")] * (-len(pairs) % b.columns)
@@ -98,9 +102,29 @@ def routes(web) -> list[Route]:
         return web.render(request, "sheet.html", sheet=sheet(forms.destruction_list_sheet(archive, lid)),
                           pdf=f"/disposition/{lid}/list.pdf")
 
+    def certificate_page(archive, request, form, sess):
+        lid = request.path_params["lid"]
+        return web.render(request, "sheet.html", sheet=sheet(forms.destruction_certificate_sheet(archive, lid)),
+                          pdf=f"/disposition/{lid}/certificate.pdf")
+
+    def slip_page(archive, request, form, sess):
+        lid = request.path_params["lid"]
+        return web.render(request, "sheet.html", sheet=sheet(forms.lending_slip_sheet(archive, lid)),
+                          pdf=f"/loans/{lid}/slip.pdf")
+
+    def volume_page(archive, request, form, sess):
+        name, kind = request.path_params["name"], request.path_params["form"]
+        if kind not in forms.VOLUME_FORMS:
+            raise NotFound(f"no print page {kind!r}: one of {', '.join(forms.VOLUME_FORMS)}")
+        return web.render(request, "sheet.html", sheet=sheet(forms.volume_sheet(archive, name, kind)),
+                          pdf=f"/volumes/{name}/print/{kind}")
+
     return [
         Route("/loans/register/print", page(web, register_page)),
         Route("/disposition/{lid}/print", page(web, destruction_page)),
+        Route("/disposition/{lid}/certificate", page(web, certificate_page)),
+        Route("/loans/{lid}/slip", page(web, slip_page)),
+        Route("/volumes/{name}/sheet/{form}", page(web, volume_page)),
         Route("/volumes/{name}/print/{form}", page(web, volume_form)),
         Route("/loans/{lid}/slip.pdf", page(web, slip)),
         Route("/disposition/{lid}/list.pdf", page(web, destruction("list"))),

@@ -106,3 +106,27 @@ def test_a_browser_prints_the_destruction_list_as_the_form(browser, server, regi
     assert w > h and abs(w - 841.9) < 3                                             # A4 landscape, as the PDF form
     p.go("/loans/register/print")
     assert registers["loan"] in p.css("#sheet").text
+
+
+def test_the_other_forms_have_print_pages_too(cli, registers, office, archive_root):
+    from dangan.core.management.forms.contents_list import COLUMNS as CONTENTS_COLUMNS
+    with client(archive_root) as c:
+        sign_in(c, "clerk")
+        r = c.get("/volumes/WS·2021·BGS/sheet/contents-list")
+        assert r.status_code == 200 and "卷内文件目录" in r.text and "档案管理会议纪要" in r.text
+        grid = r.text[r.text.index('class="sheet-grid"'):]
+        assert cells(grid[:grid.index("</thead>")], "th") == list(CONTENTS_COLUMNS)
+        assert "卷内备考表" in c.get("/volumes/WS·2021·BGS/sheet/reference-sheet").text
+        assert c.get("/volumes/WS·2021·BGS/sheet/cover").status_code == 200
+        assert c.get("/volumes/WS·2021·BGS/sheet/labels").status_code == 404
+        assert 'href="/volumes/WS%C2%B72021%C2%B7BGS/sheet/contents-list"' in c.get("/volumes/WS·2021·BGS").text
+        r = c.get("/volumes/V/sheet/contents-list")                            # above the clerk's clearance
+        assert r.status_code == 403 and "sheet-grid" not in r.text
+        r = c.get(f"/loans/{registers['loan']}/slip")
+        assert r.status_code == 200 and registers["loan"] in r.text and "借阅" in r.text
+    with client(archive_root) as c:
+        sign_in(c, "arch")
+        r = c.get(f"/disposition/{registers['list']}/certificate")                 # not executed yet
+        assert r.status_code != 200 and "once executed" in r.text and "sheet-grid" not in r.text
+    forms = {e["details"]["form"] for e in audit(cli, "form.print") if e["details"].get("format") == "html"}
+    assert forms >= {"contents-list", "reference-sheet", "cover", "lending-slip"}
