@@ -179,3 +179,22 @@ def test_a_held_record_or_one_on_loan_is_not_moved(cli, office):
     shown = _show(cli, rid)
     assert shown["volume"] == "P" and shown["title"] == TITLE and shown["version"] == 2
     assert _events(cli, "record.move") == []
+
+
+def test_kill_9_while_unsealing_leaves_no_plaintext_in_staging(cli, office, archive_root):
+    rid = office["rid"]
+    cli("mv", rid, "--volume", "V", user="arch")
+    req = json.loads(cli("mv", rid, "--volume", "P", "--reason", "已解密", "--json", user="arch").output)["id"]
+    cli("volume", "unlock", "V", user="so")
+    r = run(archive_root, "mv", "--approve", req, user="so", crash="move-staged:1")
+    assert r.returncode == -9, r.stderr
+    assert grep(MARK_ASCII, [archive_root / ".work" / "staging"]), "the killed approval had staged the plaintext"
+    shown = _show(cli, rid)                    # the next command deletes what the dead process staged
+    assert shown["volume"] == "V" and shown["title"] == "" and shown["locked"]
+    _assert_no_plaintext(archive_root, office["tmpdir"])
+    again = run(archive_root, "mv", "--approve", req, "--json", user="so")    # the same person applies it again
+    assert again.returncode == 0, again.stderr
+    done = json.loads(again.stdout)
+    cli("volume", "lock", user="so")
+    assert done["status"] == "applied" and _show(cli, rid)["title"] == TITLE
+    cli("check", user="boss")

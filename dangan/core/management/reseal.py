@@ -10,12 +10,15 @@ out of the storage root, deleted once the catalogue was rewritten from the new o
 ``record.move`` audit event links both objects (the sha512 of each inventory, the old versions'
 stored digests).  Thumbnails are not carried into a sealed object (a sealed record keeps none).
 
-**Order**, holding the record's destruction lock (a destruction and a move exclude each other):
+**Order**, holding the record's destruction lock from the start (a destruction and a move exclude
+each other, and recovery never touches a live move):
 
-1. the new object is staged in full (ciphertext only when sealing: the plaintext streams from the
-   store through the encryption, never to a file);
-2. the intent is written to ``.work/moving/<h>/intent.json`` (fsynced): the record, the direction,
-   the digest of the new ``metadata.json`` and the audit details;
+1. a first intent names the staging folder (``.work/moving/<h>/intent.json``, phase ``staging``), then
+   the new object is staged in full (ciphertext only when sealing: the plaintext streams from the
+   store through the encryption, never to a file; plaintext when unsealing, which is why its folder
+   is named first);
+2. the intent is rewritten (phase ``ready``, fsynced): the record, the direction, the digest of the
+   new ``metadata.json`` and the audit details;
 3. the old object is renamed to ``.work/moving/<h>/object``;
 4. the new object is published under the same id (one rename in);
 5. one transaction rewrites the catalogue from the new object (``recovery.adopt``) with SQLite's
@@ -24,9 +27,10 @@ stored digests).  Thumbnails are not carried into a sealed object (a sealed reco
    full-text index (a deleted document's text stays in an engine's segments until they merge);
    an unsealing shreds the old record key.
 
-:func:`recover` (run with the destruction recovery by every command) finishes a move whose process
-died: before 3 it forgets the intent, between 3 and 4 it puts the old object back (nothing was
-moved), after 4 it rolls forward from 5.
+:func:`recover` (run on every opening, ``service.session.complete_moves``) settles a move whose process
+died: during 1–2 it deletes the staged folder and the intent, between 3 and 4 it puts the old object
+back (nothing was moved; a failed ``record.move`` is audited), after 4 it rolls forward from 5.  A
+publish that fails in the process (a full disk) puts the old object back at once.
 """
 from __future__ import annotations
 
@@ -39,7 +43,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Iterable, Iterator
 
 from dangan.errors import DanganError, IntegrityError
-from dangan.repository.fsutil import crash_point, fsync_dir, rename, write_durable
+from dangan.repository.fsutil import crash_point, fsync_dir, rename
 from dangan.core.kernel.clock import utc_text
 from dangan.core.store.layout import METADATA_PATH, metadata_document, stored_original_names, text_path
 
@@ -94,62 +98,93 @@ def replace_object(archive: Archive, old: Record, new: Record, names: dict[str, 
     record as stored (a sealed one without its sealed fields)."""
     from dangan.core.management.destruction_intent import pending as destruction_pending
     from dangan.core.management.destruction_intent import record_lock
-    from dangan.core.store.pdfa import pdfa_path
     store = archive.store
     rid = old.id
-    inv = store.inventory(rid)
-    head = int(inv["head"][1:])
-    stored_files = {s.logical_path: s for s in store.files(rid, head, inv)}
-    row = archive.conn.execute("SELECT piece_class, piece FROM records WHERE id = ?", (rid,)).fetchone()
-    with store.stage(rid) as draft:
-        taken: set[str] = set()
-        files, new_names, plain = [], {}, {}
-        for i, f in enumerate(old.files, 1):
-            original = names.get(f.path, f.path)
-            lp = target_prot.name(original, taken, i)
-            taken.add(lp)
-            size, digest, psize, pdigest = target_prot.add_file(
-                draft, lp, _ChunkReader(source_prot.read(stored_files[f.path])), 1)
-            files.append(replace(f, path=lp, size=size, sha512=digest))
-            new_names[lp], plain[lp] = original, (psize, pdigest)
-            text = stored_files.get(text_path(f.path))
-            if text is not None:
-                target_prot.add_text(draft, lp, b"".join(source_prot.read(text)).decode("utf-8"), 1)
-            pdfa = stored_files.get(pdfa_path(f.path))
-            if pdfa is not None:
-                target_prot.add_derivative(draft, pdfa_path(lp), b"".join(source_prot.read(pdfa)), 1)
-        rec = replace(new, files=files, version=1)
-        if not target_prot.confidential:
-            _identify(archive, draft, rec, new_names)
-        stored, stored_names = target_prot.stored(rec, new_names, plain, message=message)
-        meta = metadata_document(stored, stored_names, {"piece_class": row["piece_class"], "piece": row["piece"],
-                                                        "sealed": target_prot.sealed})
-        draft.add_bytes(METADATA_PATH, meta)
-        old_inventory = (store.object_path(rid) / "inventory.json").read_bytes()
-        details = {**details, "replaced": {
-            "versions": head, "inventory_sha512": hashlib.sha512(old_inventory).hexdigest(),
-            "stored_digests": sorted({s.digest for v in range(1, head + 1) for s in store.files(rid, v, inv)})}}
-        intent = {"record_id": rid, "direction": direction, "actor": archive.actor.name, "created": utc_text(),
-                  "metadata_sha512": hashlib.sha512(meta).hexdigest(), "sealed": target_prot.sealed,
-                  "old_head": head, "details": details, "message": target_prot.version_message(message)}
-        with record_lock(archive, rid):
-            fresh = archive.conn.execute("SELECT version FROM records WHERE id = ?", (rid,)).fetchone()
-            if fresh is None or fresh["version"] != head or destruction_pending(archive.conn, rid):
-                from dangan.errors import LockTimeout
-                raise LockTimeout(f"record {rid} changed while moving it: nothing was moved, try again")
-            d = _moving_dir(archive, rid)
-            if d.exists():
-                raise IntegrityError(f"record {rid} has an interrupted move ({d}): run `dangan check` first")
+    with record_lock(archive, rid):             # held from before staging: recovery never takes a live move's
+        inv = store.inventory(rid)
+        head = int(inv["head"][1:])
+        fresh = archive.conn.execute("SELECT version FROM records WHERE id = ?", (rid,)).fetchone()
+        if fresh is None or fresh["version"] != head or fresh["version"] != old.version \
+                or destruction_pending(archive.conn, rid):
+            from dangan.errors import LockTimeout
+            raise LockTimeout(f"record {rid} changed while moving it: nothing was moved, try again")
+        d = _moving_dir(archive, rid)
+        if d.exists():
+            raise IntegrityError(f"record {rid} has an interrupted move ({d}): run any dangan command to settle it")
+        with store.stage(rid) as draft:
             d.mkdir(parents=True)
-            write_durable(d / "intent.json", json.dumps(intent, ensure_ascii=False, sort_keys=True).encode())
-            fsync_dir(d.parent)
+            # an unsealing stages plaintext: the intent names the staging folder first, so a kill before the
+            # swap has the next command delete it (not only the next sweep of the staging folders)
+            _write_intent(d, {"record_id": rid, "direction": direction, "phase": "staging",
+                              "staging": str(draft.dir)})
+            try:
+                intent = _stage(archive, draft, old, new, names, source_prot, target_prot, direction, details,
+                                message, inv, head)
+                crash_point("move-staged")     # test hook: a kill with the new object staged, nothing swapped
+                _write_intent(d, intent)
+            except BaseException:
+                shutil.rmtree(d, ignore_errors=True)
+                raise
             _set_aside(archive, rid, d / "object")
-            crash_point("move-aside")          # test hook: a kill with the old object set aside, the new not in
-            draft.publish(message=intent["message"], user_name=archive.actor.name, created=intent["created"])
+            try:
+                crash_point("move-aside")      # test hook: a kill with the old object set aside, the new not in
+                draft.publish(message=intent["message"], user_name=archive.actor.name, created=intent["created"])
+            except BaseException:
+                if not _is_new(archive, intent):
+                    _put_back(archive, d, intent, "the new object could not be published")
+                raise
             crash_point("move-publish")        # test hook: a kill with the new object in, the catalogue not yet
             _commit(archive, intent)
             _finish(archive, intent)
-    return stored
+    return intent["stored"]
+
+
+def _write_intent(d: Path, intent: dict) -> None:
+    from dangan.repository.fsutil import replace_durable
+    data = json.dumps({k: v for k, v in intent.items() if k != "stored"}, ensure_ascii=False, sort_keys=True)
+    replace_durable(d / "intent.json", data.encode("utf-8"))
+    fsync_dir(d.parent)
+
+
+def _stage(archive: Archive, draft, old: Record, new: Record, names: dict[str, str], source_prot, target_prot,
+           direction: str, details: dict[str, Any], message: str, inv: dict, head: int) -> dict:
+    """Step 1: the new object's version 1 staged in ``draft``; returns the intent (with ``stored``)."""
+    from dangan.core.store.pdfa import pdfa_path
+    store = archive.store
+    rid = old.id
+    stored_files = {s.logical_path: s for s in store.files(rid, head, inv)}
+    row = archive.conn.execute("SELECT piece_class, piece FROM records WHERE id = ?", (rid,)).fetchone()
+    taken: set[str] = set()
+    files, new_names, plain = [], {}, {}
+    for i, f in enumerate(old.files, 1):
+        original = names.get(f.path, f.path)
+        lp = target_prot.name(original, taken, i)
+        taken.add(lp)
+        size, digest, psize, pdigest = target_prot.add_file(
+            draft, lp, _ChunkReader(source_prot.read(stored_files[f.path])), 1)
+        files.append(replace(f, path=lp, size=size, sha512=digest))
+        new_names[lp], plain[lp] = original, (psize, pdigest)
+        text = stored_files.get(text_path(f.path))
+        if text is not None:
+            target_prot.add_text(draft, lp, b"".join(source_prot.read(text)).decode("utf-8"), 1)
+        pdfa = stored_files.get(pdfa_path(f.path))
+        if pdfa is not None:
+            target_prot.add_derivative(draft, pdfa_path(lp), b"".join(source_prot.read(pdfa)), 1)
+    rec = replace(new, files=files, version=1)
+    if not target_prot.confidential:
+        _identify(archive, draft, rec, new_names)
+    stored, stored_names = target_prot.stored(rec, new_names, plain, message=message)
+    meta = metadata_document(stored, stored_names, {"piece_class": row["piece_class"], "piece": row["piece"],
+                                                    "sealed": target_prot.sealed})
+    draft.add_bytes(METADATA_PATH, meta)
+    old_inventory = (store.object_path(rid) / "inventory.json").read_bytes()
+    details = {**details, "replaced": {
+        "versions": head, "inventory_sha512": hashlib.sha512(old_inventory).hexdigest(),
+        "stored_digests": sorted({s.digest for v in range(1, head + 1) for s in store.files(rid, v, inv)})}}
+    return {"record_id": rid, "direction": direction, "phase": "ready", "staging": str(draft.dir),
+            "actor": archive.actor.name, "created": utc_text(), "metadata_sha512": hashlib.sha512(meta).hexdigest(),
+            "sealed": target_prot.sealed, "old_head": head, "details": details,
+            "message": target_prot.version_message(message), "stored": stored}
 
 
 def _identify(archive: Archive, draft, rec: Record, names: dict[str, str]) -> None:
@@ -260,13 +295,26 @@ def recover(archive: Archive) -> int:
 
 
 def _settle(archive: Archive, d: Path, intent: dict) -> int:
-    rid = intent["record_id"]
-    aside = d / "object"
+    staging = Path(intent.get("staging") or "")
+    if intent.get("phase") == "staging" or not _is_new(archive, intent):
+        if intent.get("staging") and staging.resolve().parent == archive.store.staging.resolve():
+            shutil.rmtree(staging, ignore_errors=True)     # what the dead process staged (plaintext when unsealing)
+    if intent.get("phase") == "staging":              # killed while staging: nothing was swapped
+        shutil.rmtree(d, ignore_errors=True)
+        return 1
     if _is_new(archive, intent):
         if not _committed(archive, intent):
             _commit(archive, intent, recovered=True)
         _finish(archive, intent)
         return 1
+    _put_back(archive, d, intent, "interrupted before the new object was published")
+    return 1
+
+
+def _put_back(archive: Archive, d: Path, intent: dict, why: str) -> None:
+    """Undo steps 2–3: the old object back in the storage root, the intent gone (audited as a failed move)."""
+    rid = intent["record_id"]
+    aside = d / "object"
     if aside.exists():
         store = archive.store
         if store.exists(rid):
@@ -275,10 +323,8 @@ def _settle(archive: Archive, d: Path, intent: dict) -> int:
             rename(aside, store.object_path(rid))
             fsync_dir(store.object_path(rid).parent)
         archive.record_event("record.move", rid, "failure", details={
-            "reason": "interrupted before the new object was published: the record stays as it was",
-            "direction": intent["direction"]})
+            "reason": f"{why}: the record stays as it was", "direction": intent["direction"]})
     shutil.rmtree(d, ignore_errors=True)
-    return 1
 
 
 class StoreReader:

@@ -139,7 +139,8 @@ def _decide(archive: Archive, req: str, verdict: str):
     d = get_request(archive, req)
     me = require_role(archive, approver_roles(archive), f"{verdict} moves out of confidential volumes",
                       obj=d["record_id"])
-    if d["status"] != "requested":
+    resuming = verdict == "approve" and d["status"] == "approved" and d["decided_identity"] == archive.actor.identity
+    if d["status"] != "requested" and not resuming:      # (an approval whose move was interrupted is applied again)
         raise UsageError(f"move request {req} is {d['status']}, not awaiting a decision")
     if me.name == d["requested_by"]:
         raise deny(archive, f"record.move.{verdict}", d["record_id"],
@@ -166,13 +167,14 @@ def approve_out(archive: Archive, req: str, note: str = "") -> dict[str, Any]:
     key = record_key(archive, rec)              # the approver has the volume unlocked (else: a clear CryptoError)
     full, files = opened(archive, rec, sealed_of(archive, rec.id), key)
     names = {p: f.get("original_name", p) for p, f in files.items()}
-    with archive.transaction() as conn:
-        cur = conn.execute("UPDATE volume_moves SET status = 'approved', decided_by = ?, decided_identity = ?,"
-                           " decided_at = ?, decision_note = ? WHERE id = ? AND status = 'requested'",
-                           (me.name, mine, utc_text(), note, req))
-        if cur.rowcount != 1:
-            raise UsageError(f"move request {req} changed meanwhile: look again")
-        archive.audit(conn, "record.move.approve", rec.id, details={"request": req, "note": note or None})
+    if d["status"] == "requested":
+        with archive.transaction() as conn:
+            cur = conn.execute("UPDATE volume_moves SET status = 'approved', decided_by = ?, decided_identity = ?,"
+                               " decided_at = ?, decision_note = ? WHERE id = ? AND status = 'requested'",
+                               (me.name, mine, utc_text(), note, req))
+            if cur.rowcount != 1:
+                raise UsageError(f"move request {req} changed meanwhile: look again")
+            archive.audit(conn, "record.move.approve", rec.id, details={"request": req, "note": note or None})
     details = {"from": rec.volume, "to": target.name, "sealed": False, "request": req,
                "approved_by": me.name, "requested_by": d["requested_by"],
                "secrecy": {"from": rec.secrecy, "to": d["to_secrecy"]}}
