@@ -56,12 +56,15 @@ def lend_approve(ctx, loan_id, note):
 @click.argument("refs", nargs=-1)
 @click.option("-o", "--output", "out", type=click.Path(path_type=Path),
               help="Issue recorded, watermarked copies into this folder (default: in-place access).")
+@click.option("--digital", is_flag=True, help="In place, the electronic record only: a paper original stays in "
+              "its box (default: a boxed record's paper original is handed out, 借出).")
 @click.option("--json", "as_json", is_flag=True)
 @pass_ctx
-def lend_issue(ctx, loan_id, refs, out, as_json):
-    """Issue an approved loan (all items not yet issued, or the ones named): in place, or copies with -o."""
+def lend_issue(ctx, loan_id, refs, out, digital, as_json):
+    """Issue an approved loan (all items not yet issued, or the ones named): in place, or copies with -o.
+    Issued in place, a record whose paper original is in a box is handed out on paper (借出) unless --digital."""
     from ..core.service import lending
-    loan = lending.issue(ctx.archive(), loan_id, refs, copy_to=out)
+    loan = lending.issue(ctx.archive(), loan_id, refs, copy_to=out, paper=not digital)
     if as_json:
         json_line(loan)
         return

@@ -96,6 +96,11 @@ def test_a_paper_original_lent_leaves_its_box_and_comes_back_item_by_item(cli, o
     # a copy takes no paper out of the room
     cli("lend", "issue", loan, office[1], "-o", tmp_path / "copies", user="arch")
     assert json.loads(cli("where", office[1], "--json", user="clerk").output)["status"] == "在库"
+    cli("lend", "return", loan, office[1], user="arch")
+    other = json.loads(cli("lend", "request", office[1], "--purpose", "阅览电子件", "--json", user="clerk").output)["loan"]
+    cli("lend", "approve", other, user="head")
+    cli("lend", "issue", other, "--digital", user="arch")              # nor does the electronic record alone
+    assert json.loads(cli("where", office[1], "--json", user="clerk").output)["status"] == "在库"
     report = json.loads(cli("inspect", "report", "--format", "json", user="arch").output)
     assert [o["record_id"] for o in report["locations"]["out_on_loan"]] == [office[0]]
     text = cli("inspect", "report", user="arch").output

@@ -236,9 +236,11 @@ def _borrower_user(loan: dict) -> str:
     return loan["borrower"] if not loan["external_unit"] else loan["requested_by"]
 
 
-def issue(archive: Archive, lid: str, refs=(), *, copy_to: Path | None = None) -> dict:
+def issue(archive: Archive, lid: str, refs=(), *, copy_to: Path | None = None, paper: bool = True) -> dict:
     """Hand out an approved loan's items (all not yet issued, or ``refs``): in place, or as watermarked copies
-    under ``copy_to/<record id>/``.  Everything is checked before anything is written."""
+    under ``copy_to/<record id>/``.  In place, a record with a paper original in a box hands the paper out
+    (``paper_out``; ``paper=False``: the electronic record only).  Everything is checked before anything is
+    written."""
     import shutil
     from dangan.core.policy.access import require
     require_role(archive, RECEIVER_ROLES, "issue loans", obj=lid)
@@ -289,7 +291,7 @@ def issue(archive: Archive, lid: str, refs=(), *, copy_to: Path | None = None) -
         for rec in recs:
             c = copies.get(rec.id)
             # issued in place, a record with a paper original in a box hands the paper out (借出); a copy leaves it
-            box = None if copy_to else paper_box(conn, rec.id)
+            box = None if copy_to or not paper else paper_box(conn, rec.id)
             cur = conn.execute("UPDATE loan_items SET issued_at = ?, issued_by = ?, issue_mode = ?, copy_to = ?,"
                                " copy_files = ?, issued_identity = ?, paper_out = ? WHERE loan_id = ? AND"
                                " record_id = ? AND issued_at IS NULL",
