@@ -122,10 +122,10 @@ def replace_object(archive: Archive, old: Record, new: Record, names: dict[str, 
                                 message, inv, head)
                 crash_point("move-staged")     # test hook: a kill with the new object staged, nothing swapped
                 _write_intent(d, intent)
+                _set_aside(archive, rid, d / "object", head)
             except BaseException:
                 shutil.rmtree(d, ignore_errors=True)
                 raise
-            _set_aside(archive, rid, d / "object")
             try:
                 crash_point("move-aside")      # test hook: a kill with the old object set aside, the new not in
                 draft.publish(message=intent["message"], user_name=archive.actor.name, created=intent["created"])
@@ -201,9 +201,14 @@ def _identify(archive: Archive, draft, rec: Record, names: dict[str, str]) -> No
             pronom.identify_entry(f, path, names.get(f.path, f.path))
 
 
-def _set_aside(archive: Archive, rid: str, dest: Path) -> None:
+def _set_aside(archive: Archive, rid: str, dest: Path, head: int) -> None:
+    """Step 3, under the object's lock: refused (nothing moved) if a version was published meanwhile."""
     store = archive.store
     with store.object_lock(rid):
+        if int(store.inventory(rid)["head"][1:]) != head:
+            from dangan.errors import LockTimeout
+            raise LockTimeout(f"record {rid} got a new version while it was being moved: nothing was moved, "
+                              "try again")
         root = store.object_path(rid)
         rename(root, dest)
         fsync_dir(root.parent)
