@@ -60,6 +60,8 @@ def identifier():
     instance.dangan_container_file = os.path.join(fido_mod.CONFIG_DIR, versions.pronom_container_signature)
     instance.dangan_containers = {}
     instance.dangan_pronom_version = versions.pronom_version
+    from dangan.core.store.pronom_match import CompiledSignatures
+    instance.dangan_compiled = CompiledSignatures(instance)      # fido's matching without its per-file XML walk
     return instance
 
 
@@ -117,7 +119,7 @@ def identify(path: Path, name: str | None = None) -> FormatId:
             if size == 0:
                 return FormatId(None, basis="none", note="empty file")
             bof, eof, _ = fido.get_buffers(fh, size, seekable=True)
-            matches = fido.match_formats(bof, eof)
+            matches = fido.dangan_compiled.match_formats(bof, eof)
             kind = fido.container_type(matches)
             note = ""
             if kind == "zip" and _is_ofd(path):
@@ -136,7 +138,7 @@ def identify(path: Path, name: str | None = None) -> FormatId:
                 found = _describe(fido, matches, "signature")
                 found.note = note
                 return found
-            by_name = fido.match_extensions(name)
+            by_name = fido.dangan_compiled.match_extensions(name)
             if by_name:
                 return _describe(fido, by_name, "extension")
             return FormatId(None, basis="none", note="no PRONOM signature matched")
