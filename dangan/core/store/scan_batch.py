@@ -84,6 +84,8 @@ def ingest_scan(ingestor, path: Path, fields: RecordFields, attachments: tuple[P
     if attachments or split is None:
         return ScanResult(ingestor.ingest(path, fields, attachments, gate=gate, follow_symlinks=follow_symlinks,
                                           beneath=beneath))
+    ingestor = copy.copy(ingestor)
+    ingestor.grouping = False                        # a batch scan and its parts commit one by one
     sealed = may_be_sealed(ingestor.archive, fields) if sealed is None else sealed
     where = memory_dir()
     if where is None and sealed:
