@@ -44,6 +44,21 @@ class CompiledSignatures:
                 self.by_extension.setdefault(ext.text, [])
                 if element not in self.by_extension[ext.text]:
                     self.by_extension[ext.text].append(element)
+        # Most signatures start with a BOF pattern that begins with literal bytes: a file whose first bytes
+        # differ fails that pattern at once, as fido finds after running it.  ``_candidates`` lists, by the
+        # file's first byte, the formats that could match at all (in fido's order); the others are skipped.
+        anyway: set[int] = set()
+        by_byte: dict[int, set[int]] = {}
+        self._prefix: list[list[bytes]] = []
+        for i, (_e, _puid, _p, sigs) in enumerate(self.formats):
+            self._prefix.append([_literal_prefix(pats[0]) if pats else b"" for _name, pats in sigs])
+            for prefix in self._prefix[-1]:
+                if prefix:
+                    by_byte.setdefault(prefix[0], set()).add(i)
+                else:
+                    anyway.add(i)
+        self._anyway = sorted(anyway)
+        self._by_byte = {b: sorted(anyway | found) for b, found in by_byte.items()}
         self._priority = {id(e): p for e, _puid, p, _s in self.formats}
         self._puid = {id(e): puid for e, puid, _p, _s in self.formats}
         self._order = {id(e): i for i, (e, _puid, _p, _s) in enumerate(self.formats)}
@@ -57,11 +72,16 @@ class CompiledSignatures:
     def match_formats(self, bof: bytes, eof: bytes) -> list[tuple[Any, str]]:
         """``Fido.match_formats(bof, eof)``: (format element, signature name) of every best match."""
         result: list[tuple[Any, str]] = []
-        for element, puid, _prio, sigs in self.formats:
+        order = self._by_byte.get(bof[0], self._anyway) if bof else range(len(self.formats))
+        for i in order:
+            element, puid, _prio, sigs = self.formats[i]
             if result and not self._as_good_as_any(element, puid, result):
                 continue
             broken = False
-            for name, pats in sigs:
+            prefixes = self._prefix[i]
+            for k, (name, pats) in enumerate(sigs):
+                if prefixes[k] and not bof.startswith(prefixes[k]):
+                    continue                        # its first pattern fails: fido breaks there too
                 success = True
                 for pos, rx in pats:
                     if rx is None:
@@ -93,3 +113,24 @@ class CompiledSignatures:
         found = sorted(self.by_extension.get(ext, ()), key=lambda e: self._order[id(e)])
         result = [(e, name) for e in found]
         return [m for m in result if self._as_good_as_any(m[0], self._puid[id(m[0])], result)]
+
+
+def _literal_prefix(pattern: tuple[str, Any]) -> bytes:
+    """The bytes a BOF pattern's regex must start with (empty when it is not BOF or starts otherwise)."""
+    pos, rx = pattern
+    if pos != "BOF" or rx is None or rx.flags & re.IGNORECASE:
+        return b""
+    from re import _constants as c, _parser  # type: ignore[attr-defined]
+    out = bytearray()
+    try:
+        items = list(_parser.parse(rx.pattern, rx.flags))
+    except Exception:  # noqa: BLE001 - no prefix: the pattern is simply run
+        return b""
+    for op, arg in items:
+        if op is c.AT and arg is c.AT_BEGINNING_STRING and not out:
+            continue
+        if op is c.LITERAL:
+            out.append(arg)
+            continue
+        break
+    return bytes(out)
