@@ -23,6 +23,7 @@ import contextlib
 import io
 import os
 import threading
+import types
 import zipfile
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -51,8 +52,16 @@ class FormatId:
 @lru_cache(maxsize=1)
 def identifier():
     """The process's fido, signatures loaded once (PRONOM and fido's extensions, container signatures)."""
-    from fido import fido as fido_mod
-    from fido.versions import get_local_versions
+    import sys
+    stand_in = None
+    if "requests" not in sys.modules:     # fido.versions imports it for signature updates, never asked for here
+        stand_in = sys.modules["requests"] = _OnDemand("requests")
+    try:
+        from fido import fido as fido_mod
+        from fido.versions import get_local_versions
+    finally:
+        if stand_in is not None and sys.modules.get("requests") is stand_in:
+            del sys.modules["requests"]
 
     versions = get_local_versions()
     files = [versions.pronom_signature, versions.fido_extension_signature]
@@ -63,6 +72,14 @@ def identifier():
     from dangan.core.store.pronom_match import CompiledSignatures
     instance.dangan_compiled = CompiledSignatures(instance)      # fido's matching without its per-file XML walk
     return instance
+
+
+class _OnDemand(types.ModuleType):
+    """Stands in for a module while fido is imported; the real module is imported if an attribute is used."""
+
+    def __getattr__(self, attr: str):
+        import importlib
+        return getattr(importlib.import_module(self.__name__), attr)
 
 
 def _container_signatures(fido, kind: str) -> dict:

@@ -24,34 +24,31 @@ class CompiledSignatures:
 
     def __init__(self, instance: Any) -> None:
         self.fido = instance
+        #: (element, puid, has_priority_over, [(signature name, [(position, regex text)])]) in fido's order;
+        #: a format's regexes are compiled the first time a file could match it (``_signatures``).
         self.formats: list[tuple[Any, str, frozenset[str], list[tuple[str, list[tuple[str, Any]]]]]] = []
+        self._compiled: list[bool] = []
         self.by_extension: dict[str, list[Any]] = {}
         priority = instance.puid_has_priority_over_map
         for element in instance.formats:
             puid = instance.get_puid(element)
-            sigs = []
-            for sig in element.findall("signature"):
-                pats: list[tuple[str, Any]] = []
-                for pat in sig.findall("pattern"):
-                    try:
-                        rx: Any = re.compile(pat.find("regex").text.encode("utf8"))
-                    except Exception:  # noqa: BLE001 - fido skips the rest of such a format; so do we
-                        rx = None
-                    pats.append((pat.find("position").text, rx))
-                sigs.append((sig.findtext("name"), pats))
+            sigs = [(sig.findtext("name"), [(pat.find("position").text, pat.find("regex").text)
+                                            for pat in sig.findall("pattern")])
+                    for sig in element.findall("signature")]
             self.formats.append((element, puid, priority.get(puid, frozenset()), sigs))
+            self._compiled.append(False)
             for ext in element.findall("extension"):
                 self.by_extension.setdefault(ext.text, [])
                 if element not in self.by_extension[ext.text]:
                     self.by_extension[ext.text].append(element)
         # Most signatures start with a BOF pattern that begins with literal bytes: a file whose first bytes
-        # differ fails that pattern at once, as fido finds after running it.  ``_candidates`` lists, by the
+        # differ fails that pattern at once, as fido finds after running it.  ``_by_byte`` lists, by the
         # file's first byte, the formats that could match at all (in fido's order); the others are skipped.
         anyway: set[int] = set()
         by_byte: dict[int, set[int]] = {}
         self._prefix: list[list[bytes]] = []
         for i, (_e, _puid, _p, sigs) in enumerate(self.formats):
-            self._prefix.append([_literal_prefix(pats[0]) if pats else b"" for _name, pats in sigs])
+            self._prefix.append([literal_prefix(*pats[0]) if pats else b"" for _name, pats in sigs])
             for prefix in self._prefix[-1]:
                 if prefix:
                     by_byte.setdefault(prefix[0], set()).add(i)
@@ -62,6 +59,24 @@ class CompiledSignatures:
         self._priority = {id(e): p for e, _puid, p, _s in self.formats}
         self._puid = {id(e): puid for e, puid, _p, _s in self.formats}
         self._order = {id(e): i for i, (e, _puid, _p, _s) in enumerate(self.formats)}
+
+    def _signatures(self, i: int) -> list[tuple[str, list[tuple[str, Any]]]]:
+        """Format ``i``'s signatures with compiled patterns (None: a regex that does not compile)."""
+        element, puid, prio, sigs = self.formats[i]
+        if not self._compiled[i]:
+            done = []
+            for name, pats in sigs:
+                out: list[tuple[str, Any]] = []
+                for pos, text in pats:
+                    try:
+                        rx: Any = re.compile(text.encode("utf8"))
+                    except Exception:  # noqa: BLE001 - fido skips the rest of such a format; so do we
+                        rx = None
+                    out.append((pos, rx))
+                done.append((name, out))
+            self.formats[i] = (element, puid, prio, done)
+            self._compiled[i] = True
+        return self.formats[i][3]
 
     def _as_good_as_any(self, element: Any, puid: str, result: list) -> bool:
         for other, _ in result:
@@ -74,9 +89,10 @@ class CompiledSignatures:
         result: list[tuple[Any, str]] = []
         order = self._by_byte.get(bof[0], self._anyway) if bof else range(len(self.formats))
         for i in order:
-            element, puid, _prio, sigs = self.formats[i]
+            element, puid, _prio, _sigs = self.formats[i]
             if result and not self._as_good_as_any(element, puid, result):
                 continue
+            sigs = self._signatures(i)
             broken = False
             prefixes = self._prefix[i]
             for k, (name, pats) in enumerate(sigs):
@@ -115,22 +131,49 @@ class CompiledSignatures:
         return [m for m in result if self._as_good_as_any(m[0], self._puid[id(m[0])], result)]
 
 
-def _literal_prefix(pattern: tuple[str, Any]) -> bytes:
-    """The bytes a BOF pattern's regex must start with (empty when it is not BOF or starts otherwise)."""
-    pos, rx = pattern
-    if pos != "BOF" or rx is None or rx.flags & re.IGNORECASE:
+#: What may follow a backslash and stand for itself, and the escapes of control characters.
+_ESCAPED = set(b"\\.^$*+?{}[]()|/-_ :;,'\"#%&=<>!@~`")
+_CONTROL = {ord("n"): 10, ord("t"): 9, ord("r"): 13, ord("f"): 12, ord("v"): 11}
+
+
+def literal_prefix(pos: str, regex: str | None) -> bytes:
+    """The bytes a BOF pattern's regex must start with (empty when it is not BOF or starts otherwise).
+
+    Read from the regex text, conservatively: after ``(?s)`` and ``\\A``, plain characters, ``\\xHH`` and
+    escaped punctuation, up to the first other construct; a literal a quantifier applies to is left
+    out.  (``tests/store/test_pronom_match.py`` checks each prefix against ``re``'s own parse.)"""
+    if pos != "BOF" or not regex:
         return b""
-    from re import _constants as c, _parser  # type: ignore[attr-defined]
+    text = regex.encode("utf8")
+    k = 0
+    if text.startswith(b"(?s)"):
+        k = 4
+    elif text.startswith(b"(?"):
+        return b""                          # other flags (case-insensitive…): no literal prefix
+    if text.startswith(b"\\A", k):
+        k += 2
     out = bytearray()
-    try:
-        items = list(_parser.parse(rx.pattern, rx.flags))
-    except Exception:  # noqa: BLE001 - no prefix: the pattern is simply run
-        return b""
-    for op, arg in items:
-        if op is c.AT and arg is c.AT_BEGINNING_STRING and not out:
-            continue
-        if op is c.LITERAL:
-            out.append(arg)
-            continue
-        break
+    while k < len(text):
+        ch = text[k]
+        if ch == 0x5C:                      # backslash
+            nxt = text[k + 1:k + 2]
+            if nxt == b"x" and len(text) >= k + 4:
+                try:
+                    byte, step = int(text[k + 2:k + 4], 16), 4
+                except ValueError:
+                    break
+            elif nxt and nxt[0] in _ESCAPED:
+                byte, step = nxt[0], 2
+            elif nxt and nxt[0] in _CONTROL:
+                byte, step = _CONTROL[nxt[0]], 2
+            else:
+                break
+        elif ch in b".^$*+?{}[]()|":
+            break
+        else:
+            byte, step = ch, 1
+        if text[k + step:k + step + 1] in (b"*", b"+", b"?", b"{"):
+            break                           # quantified: not a fixed byte
+        out.append(byte)
+        k += step
     return bytes(out)
