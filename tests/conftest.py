@@ -105,3 +105,32 @@ def engine(request) -> str:
 
 def pytest_configure(config):
     config.addinivalue_line("markers", "store_damaged: the test damages the store on purpose (no ocfl-py teardown check)")
+
+
+# -- the catalogue on PostgreSQL (issue 17) ------------------------------------------------------------------
+
+@pytest.fixture(scope="session")
+def pg_server():
+    """The throw-away PostgreSQL of this run: scripts/pg-test-server's (``make test``), else one started here."""
+    import pg_service
+    server = pg_service.from_env()
+    if server is None:
+        server = pg_service.start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def pg_url(pg_server) -> str:
+    """A new, empty PostgreSQL database (dropped afterwards)."""
+    url = pg_server.new_database()
+    yield url
+    pg_server.drop_database(url)
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def catalogue_url(request) -> str | None:
+    """Each catalogue test runs on both engines: None (the embedded catalogue.sqlite) and a PostgreSQL URL."""
+    if request.param == "sqlite":
+        return None
+    return request.getfixturevalue("pg_url")
