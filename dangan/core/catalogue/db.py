@@ -6,7 +6,7 @@ written, on the ``sqlite3.Connection`` itself (nothing in between).  On PostgreS
 :class:`PgConnection`, which offers the subset of the ``sqlite3.Connection`` API the code uses and rewrites
 each statement once (cached) for PostgreSQL:
 
-* ``?`` → ``%s`` (a literal ``%`` is doubled); ints are sent untyped so the server infers their type from the
+* ``?`` → ``%s``, ``:name`` → ``%(name)s`` (a literal ``%`` is doubled); ints are sent untyped so the server infers their type from the
   column, as SQLite's type affinity does; ``bool`` is sent as 0/1 (the schema's flags are integers);
 * ``INSERT OR IGNORE`` → ``ON CONFLICT DO NOTHING``; ``INSERT OR REPLACE`` → ``ON CONFLICT (key) DO UPDATE``;
 * ``LIKE`` → ``ILIKE`` (SQLite's LIKE ignores ASCII case); ``rowid`` → ``ctid`` (insertion order);
@@ -72,6 +72,7 @@ def _outside_quotes(sql: str, fn) -> str:
 
 def _rewrite_plain(text: str) -> str:
     text = text.replace("?", "%s")
+    text = re.sub(r"(?<![:\w]):([A-Za-z_]\w*)", r"%(\1)s", text)          # named parameters (``:name``)
     text = re.sub(r"\buser\b", '"user"', text)
     text = re.sub(r"\browid\b", "ctid", text)
     text = re.sub(r"\bLIKE\b", "ILIKE", text)
@@ -187,11 +188,11 @@ def _row_factory(cursor):
     return lambda values: cls(_value(v) for v in values)
 
 
-def _params(params: Sequence[Any] | None) -> tuple:
+def _params(params: Any) -> Any:
     if params is None:
         return ()
     if isinstance(params, dict):
-        raise sqlite3.ProgrammingError("named parameters are not used by the catalogue")
+        return {k: int(v) if isinstance(v, bool) else v for k, v in params.items()}
     return tuple(int(p) if isinstance(p, bool) else p for p in params)
 
 
@@ -299,7 +300,7 @@ class PgConnection:
             self._run("ROLLBACK", ())
             raise
 
-    def _run(self, stmt: str, params: tuple) -> PgCursor:
+    def _run(self, stmt: str, params: Any) -> PgCursor:
         import psycopg
         guarded = self.in_transaction and stmt not in ("BEGIN", "COMMIT", "ROLLBACK")
         try:

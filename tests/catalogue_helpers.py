@@ -1,0 +1,22 @@
+"""A test's own connection to an archive's catalogue, whichever engine it is on (SQLite or PostgreSQL)."""
+from __future__ import annotations
+
+import sqlite3
+import tomllib
+from pathlib import Path
+
+
+def catalogue_url(root: Path) -> str | None:
+    """``[catalogue] url`` of the archive at ``root``, None for the embedded catalogue.sqlite."""
+    raw = tomllib.loads((Path(root) / "dangan.toml").read_text(encoding="utf-8"))
+    return raw.get("catalogue", {}).get("url")
+
+
+def raw_catalogue(root: Path):
+    """A plain connection (no migration, no dangan transaction) to read or tamper with the catalogue as an
+    attacker or a crash would; the same SQL (``?`` parameters) runs on both engines."""
+    url = catalogue_url(root)
+    if url:
+        from dangan.core.catalogue.db import PgConnection
+        return PgConnection(url)
+    return sqlite3.connect(Path(root) / "catalogue.sqlite")
