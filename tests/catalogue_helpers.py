@@ -20,3 +20,17 @@ def raw_catalogue(root: Path):
         from dangan.core.catalogue.db import PgConnection
         return PgConnection(url)
     return sqlite3.connect(Path(root) / "catalogue.sqlite")
+
+
+def collected_again(relative: str, *, leave_out: tuple[str, ...] = ()) -> dict:
+    """The tests and fixtures of another test module (``management/test_mgmt_lend.py``), to be collected again
+    in a module whose ``pytestmark`` runs them on PostgreSQL (``globals().update(collected_again(...))``)."""
+    import importlib.util
+    path = Path(__file__).parent / relative
+    spec = importlib.util.spec_from_file_location("reused_" + path.stem, path)
+    assert spec and spec.loader
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return {k: v for k, v in vars(module).items() if k not in leave_out and (
+            k.startswith("test_") or hasattr(v, "_fixture_function_marker") or hasattr(v, "_pytestfixturefunction")
+            or type(v).__name__ == "FixtureFunctionDefinition")}

@@ -1,14 +1,18 @@
 """tests/catalogue runs on both catalogue engines: every test that uses ``archive_root`` runs once on the
 embedded catalogue.sqlite and once on PostgreSQL (the throw-away server of ``pg_server``), except the tests
-marked ``sqlite_only`` (they damage the SQLite file or its WAL themselves)."""
+marked ``sqlite_only`` (they damage the SQLite file or its WAL themselves).  Modules marked
+``postgresql_only`` collect tests of other folders again (``catalogue_helpers.tests_of``) to run them on
+PostgreSQL only (they run on SQLite where they live)."""
 from __future__ import annotations
 
 import pytest
 
 
 def pytest_generate_tests(metafunc):
-    if "archive_root" in metafunc.fixturenames and metafunc.definition.get_closest_marker("sqlite_only") is None:
-        metafunc.parametrize("catalogue_backend", ["sqlite", "postgresql"])
+    if "archive_root" not in metafunc.fixturenames or metafunc.definition.get_closest_marker("sqlite_only"):
+        return
+    only_pg = metafunc.definition.get_closest_marker("postgresql_only") is not None
+    metafunc.parametrize("catalogue_backend", ["postgresql"] if only_pg else ["sqlite", "postgresql"])
 
 
 @pytest.fixture
