@@ -32,32 +32,6 @@ if TYPE_CHECKING:                         # types only: start-up imports none of
     from dangan.core.store.extraction import ExtractionWorker
 
 
-def _refuse_used_catalogue(url: str) -> None:
-    """A new archive gets an empty database: one that holds a catalogue already belongs to an archive."""
-    from dangan.core.catalogue import db
-    try:
-        conn = db.PgConnection(url)
-    except Exception as exc:
-        raise UsageError(str(exc)) from None
-    try:
-        if conn.execute_raw("SELECT 1 FROM information_schema.tables WHERE table_schema = current_schema()"
-                            " AND table_name IN ('dangan_schema', 'records')").fetchone():
-            raise UsageError(f"{db.redact(url)} already holds a catalogue: another machine of that archive copies"
-                             " its dangan.toml instead; a new archive needs an empty database")
-    finally:
-        conn.close()
-
-
-def _catalogue_section(url: str | None) -> str:
-    if not url:
-        return ""
-    q = '"' + url.replace("\\", "\\\\").replace('"', '\\"') + '"'
-    return f"""
-[catalogue]
-url = {q}   # the catalogue and audit trail on PostgreSQL (credentials: libpq's PGPASSFILE / ~/.pgpass)
-"""
-
-
 class Archive:
     #: the checkpoint of the write transaction in progress (set by ``transaction``; absent outside one)
     _audit_pending: Pending | None
@@ -102,14 +76,8 @@ class Archive:
             raise UsageError(f"{root} exists and is not empty: choose a new or empty folder")
         check_new_archive_folder(root)
         if catalogue_url is not None:
-            from dangan.core.catalogue import db
-            if not db.is_postgres(catalogue_url):
-                raise UsageError(f"--catalogue {catalogue_url!r}: give a postgresql:// URL"
-                                 " (the embedded catalogue is the default, no option needed)")
-            if db.redact(catalogue_url) != catalogue_url or "password=" in catalogue_url:
-                raise UsageError("--catalogue: no password in the URL (it would sit in dangan.toml and on the"
-                                 " command line): put it in ~/.pgpass (or PGPASSFILE) and give the URL without it")
-            _refuse_used_catalogue(catalogue_url)
+            from dangan.core.catalogue.location import check_new_url
+            check_new_url(catalogue_url, "--catalogue")
         try:
             permissions.make_root(root, group)
             OcflStore.create(root / "store", root / ".work")
@@ -118,9 +86,10 @@ class Archive:
             conn = catalogue.connect(catalogue_url or root / "catalogue.sqlite", create=True)
             import uuid
             from dangan.core.catalogue.audit_anchor import config_section
+            from dangan.core.catalogue.location import config_section as catalogue_config_section
             archive_id = str(uuid.uuid4())
             (root / CONFIG_NAME).write_text(initial_config(fonds, name, archive_id) + config_section(archive_id)
-                                            + _catalogue_section(catalogue_url), encoding="utf-8")
+                                            + catalogue_config_section(catalogue_url), encoding="utf-8")
         except OSError as exc:
             raise translate_oserror(exc, f"creating the archive at {root}") from exc
         conn.close()
