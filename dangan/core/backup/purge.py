@@ -45,7 +45,8 @@ def _tombstone_entry(archive: Archive, rid: str, uploads: _Uploads) -> dict | No
 
 
 def _columns(conn: sqlite3.Connection, table: str) -> list[str]:
-    return [r[1] for r in conn.execute(f"PRAGMA table_info({table})")]
+    from dangan.core.catalogue.db import columns
+    return columns(conn, table)
 
 
 def rewrite_catalogue(data: bytes, live: sqlite3.Connection, rids: list[str]) -> bytes:

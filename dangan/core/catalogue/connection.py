@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any, Callable, Iterator, Union
 
 from dangan.errors import LockTimeout
-from dangan.core.catalogue import db, folded
+from dangan.core.catalogue import db
 
 BUSY_TIMEOUT_MS = 60_000
 
@@ -358,10 +358,28 @@ MIGRATIONS: list[Migration] = [
     """,
     # 17: folded columns (issue 17): each record row carries the fields the search filters compare, folded as the
     #     index folds them (NFKC, case, Traditional -> Simplified), so no Python function is called from SQL
-    folded.DDL,
-    # 18: fill them for the records filed before 17 (Python computes the fold)
-    folded.fill,
+    """
+    ALTER TABLE records ADD COLUMN title_fold TEXT;
+    ALTER TABLE records ADD COLUMN department_fold TEXT;
+    ALTER TABLE records ADD COLUMN category_fold TEXT;
+    ALTER TABLE records ADD COLUMN year_fold TEXT;
+    ALTER TABLE records ADD COLUMN date_fold TEXT;
+    ALTER TABLE records ADD COLUMN retention_fold TEXT;
+    ALTER TABLE records ADD COLUMN secrecy_fold TEXT;
+    ALTER TABLE records ADD COLUMN volume_fold TEXT;
+    ALTER TABLE records ADD COLUMN archival_code_fold TEXT;
+    ALTER TABLE records ADD COLUMN status_fold TEXT;
+    ALTER TABLE records ADD COLUMN tags_fold TEXT;
+    ALTER TABLE records ADD COLUMN metadata_fold TEXT;
+    """,
+    # 18: fill them for the records filed before 17 (Python computes the fold: core/catalogue/folded.py)
+    lambda conn: _fill_folded(conn),
 ]
+
+
+def _fill_folded(conn: Any) -> None:
+    from dangan.core.catalogue import folded
+    folded.fill(conn)
 
 SCHEMA_VERSION = len(MIGRATIONS)
 
@@ -447,7 +465,7 @@ def schema_version(conn: Any) -> int:
 
 def migrate(conn: Any) -> None:
     pg = isinstance(conn, db.PgConnection)
-    if pg:
+    if pg and conn.execute_raw("SELECT to_regclass('dangan_schema')").fetchone()[0] is None:
         conn.begin_immediate()                  # bootstrap under the write lock: two first openers, one schema
         try:
             for stmt in PG_BOOTSTRAP:

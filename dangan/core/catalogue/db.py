@@ -56,6 +56,15 @@ def dialect(conn: Any) -> str:
     return "postgresql" if isinstance(conn, PgConnection) else "sqlite"
 
 
+def columns(conn: Any, table: str) -> list[str]:
+    """A table's column names in order, on either engine."""
+    if isinstance(conn, PgConnection):
+        return [r[0] for r in conn.execute_raw(
+            "SELECT column_name FROM information_schema.columns WHERE table_schema = current_schema()"
+            " AND table_name = %s ORDER BY ordinal_position", (table,))]
+    return [r[1] for r in conn.execute(f"PRAGMA table_info({table})")]
+
+
 def redact(url: str) -> str:
     """The URL without a password (for messages and logs)."""
     return re.sub(r"(://[^:/@]*):[^@]*@", r"\1:***@", url)

@@ -11,14 +11,11 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from dangan.index.text_v1 import fold
-
 #: the records column → its folded column (``archival_code`` is ``code`` in queries)
 COLUMNS = ("title", "department", "category", "year", "date", "retention", "secrecy", "volume", "archival_code",
            "status")
 FOLDED = tuple(f"{c}_fold" for c in COLUMNS) + ("tags_fold", "metadata_fold")
 
-DDL = "\n".join(f"ALTER TABLE records ADD COLUMN {c} TEXT;" for c in FOLDED)
 
 
 def _json_text(value: Any) -> str | None:
@@ -34,6 +31,7 @@ def _json_text(value: Any) -> str | None:
 
 def values(fields: dict[str, Any], tags: list[str], metadata: dict[str, Any]) -> tuple:
     """The folded columns of a row, in :data:`FOLDED` order."""
+    from dangan.index.text_v1 import fold           # here, not at import: start-up does not load the analysis
     out: list[Any] = [fold(fields.get(c)) for c in COLUMNS]
     out.append(json.dumps([fold(t) for t in tags], ensure_ascii=False))
     out.append(json.dumps({k: fold(_json_text(v)) for k, v in metadata.items()}, ensure_ascii=False,

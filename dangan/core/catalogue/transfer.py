@@ -161,3 +161,26 @@ def _fsync_dir(path: Path) -> None:
         os.fsync(fd)
     finally:
         os.close(fd)
+
+
+def snapshot_to_sqlite(conn: db.PgConnection) -> sqlite3.Connection:
+    """An in-memory SQLite copy of a catalogue on PostgreSQL, read in one consistent snapshot (REPEATABLE READ):
+    what a backup keeps of the catalogue, in the same format whichever engine the archive runs on."""
+    from dangan.core.catalogue import connection
+    mem = sqlite3.connect(":memory:", isolation_level=None)
+    mem.row_factory = sqlite3.Row
+    connection.migrate(mem)
+    conn.execute_raw("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
+    try:
+        mem.execute("BEGIN")
+        for table in _tables(mem):
+            cols = _columns(mem, table)
+            names = ", ".join(map(_quoted, cols))
+            rows = conn.execute_raw(f"SELECT {names} FROM {table}").fetchall()
+            mem.execute(f"DELETE FROM {table}")                  # rows the migrations made (none today)
+            mem.executemany(f"INSERT INTO {table} ({names}) VALUES ({', '.join('?' * len(cols))})",
+                            [tuple(_norm(v) for v in r) for r in rows])
+        mem.execute("COMMIT")
+    finally:
+        conn.execute_raw("COMMIT")
+    return mem
