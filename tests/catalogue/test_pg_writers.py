@@ -95,3 +95,38 @@ def test_a_writer_killed_holding_the_lock_leaves_nothing_held_and_nothing_half_w
     finally:
         conn.close()
     assert "intact" in cli("audit", "verify").output
+
+
+@pytest.fixture
+def own_server():
+    """A PostgreSQL of this test alone (it is restarted: the session's server stays up for the others)."""
+    import pg_service
+    server = pg_service.start()                  # in /tmp: the postgres account cannot enter tmp_path
+    yield server
+    server.stop()
+
+
+def test_a_postgresql_restart_mid_transaction_loses_nothing_committed_and_writes_nothing_half(own_server, tmp_path):
+    from dangan.core.archive import Archive
+    from dangan.core.kernel.actor import Actor
+    from dangan.core.catalogue import audit
+    from dangan.errors import LockTimeout
+    root = tmp_path / "archive"
+    Archive.init(root, fonds="Z109", actor=Actor("tester", "tester"), catalogue_url=own_server.new_database()).close()
+    code = dict(category="WS", department="BGS", retention="Y", date="2021-03-01")
+    with Archive(root, Actor("tester", "tester")) as a:
+        first = tmp_path / "1.txt"
+        first.write_text("重启之前", encoding="utf-8")
+        assert a.ingest(first, **code).archival_code == PREFIX + "0001"
+        with pytest.raises(LockTimeout, match="unavailable"):
+            with a.transaction() as conn:
+                conn.execute("INSERT INTO piece_counters (class_key, last) VALUES ('HALF', 7)")
+                own_server.restart()                      # the server goes away mid-transaction, and comes back
+                conn.execute("INSERT INTO piece_counters (class_key, last) VALUES ('HALF2', 8)")
+        second = tmp_path / "2.txt"
+        second.write_text("重启之后", encoding="utf-8")
+        assert a.ingest(second, **code).archival_code == PREFIX + "0002"     # the same process goes on
+        assert a.conn.execute("SELECT count(*) FROM piece_counters WHERE class_key LIKE 'HALF%'").fetchone()[0] == 0
+        assert audit.verify(a.conn) == []
+        from ocfl_helpers import assert_store_valid
+        assert_store_valid(root / "store")

@@ -520,7 +520,9 @@ def transaction(conn: Any) -> Iterator[Any]:
     except sqlite3.OperationalError as exc:
         if "locked" in str(exc) or "busy" in str(exc):
             raise LockTimeout("the catalogue is busy (another dangan is writing); try again") from None
-        raise _translate(exc) from exc
+        if isinstance(exc, db.ConnectionLost):
+            raise _translate(exc) from exc
+        raise
     try:
         yield conn
         conn.execute("COMMIT")
@@ -533,6 +535,8 @@ def transaction(conn: Any) -> Iterator[Any]:
 
 
 def _translate(exc: sqlite3.OperationalError) -> Exception:
+    if isinstance(exc, db.ConnectionLost):
+        return LockTimeout(f"the catalogue is unavailable: {exc}")
     text = str(exc)
     if "full" in text:
         from dangan.errors import StorageFull

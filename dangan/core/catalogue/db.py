@@ -242,10 +242,24 @@ class PgCursor:
         self._rows = []
 
 
+class ConnectionLost(sqlite3.OperationalError):
+    """The server went away (restarted, fail-over, network): a transaction in progress was rolled back by it."""
+
+
 class PgConnection:
-    """A catalogue connection to PostgreSQL with the ``sqlite3.Connection`` API the catalogue code uses."""
+    """A catalogue connection to PostgreSQL with the ``sqlite3.Connection`` API the catalogue code uses.
+
+    A connection lost outside a transaction is opened again by the next statement (a long-running server or
+    watcher outlives a PostgreSQL restart); lost inside one, the statement raises :class:`ConnectionLost` and
+    the server has rolled the transaction back: nothing of it was written."""
 
     def __init__(self, url: str) -> None:
+        self.url = url
+        self.row_factory = None               # accepted and ignored: rows are always :class:`Row`
+        self._tx = False                      # inside BEGIN … COMMIT/ROLLBACK
+        self._connect()
+
+    def _connect(self) -> None:
         import psycopg
         from psycopg.adapt import Dumper
 
@@ -255,21 +269,21 @@ class PgConnection:
             def dump(self, obj):
                 return str(obj).encode()
 
-        self.url = url
         try:
-            self._conn = psycopg.connect(url, autocommit=True, row_factory=_row_factory)
+            self._conn = psycopg.connect(self.url, autocommit=True, row_factory=_row_factory)
         except psycopg.Error as exc:
-            raise sqlite3.OperationalError(f"cannot connect to the catalogue at {redact(url)}: "
-                                           f"{str(exc).strip()}") from None
+            raise ConnectionLost(f"cannot connect to the catalogue at {redact(self.url)}: "
+                                 f"{str(exc).strip()}") from None
         self._conn.adapters.register_dumper(int, UntypedInt)
-        self.row_factory = None               # accepted and ignored: rows are always :class:`Row`
-        self._savepoints = 0
+        self._tx = False
+
+    def _lost(self) -> bool:
+        return self._conn.closed or self._conn.broken
 
     # the sqlite3.Connection surface ---------------------------------------------------------------------
     @property
     def in_transaction(self) -> bool:
-        from psycopg.pq import TransactionStatus
-        return self._conn.info.transaction_status != TransactionStatus.IDLE
+        return self._tx and not self._lost()
 
     def execute(self, sql: str, params: Sequence[Any] | None = None) -> PgCursor:
         return self._run(translate(sql), _params(params))
@@ -306,12 +320,22 @@ class PgConnection:
         try:
             self._run("SELECT pg_advisory_xact_lock(%s)", (WRITE_LOCK_KEY,))
         except BaseException:
-            self._run("ROLLBACK", ())
+            if self.in_transaction:
+                self._run("ROLLBACK", ())
             raise
 
     def _run(self, stmt: str, params: Any) -> PgCursor:
         import psycopg
-        guarded = self.in_transaction and stmt not in ("BEGIN", "COMMIT", "ROLLBACK")
+        if self._lost():
+            if self._tx:
+                self._tx = False
+                raise ConnectionLost("the connection to the catalogue server was lost: the transaction was rolled"
+                                     " back; try again")
+            self._connect()
+        if stmt in ("BEGIN", "COMMIT", "ROLLBACK") or stmt.startswith("BEGIN "):
+            return self._control(stmt)
+        # a write that fails undoes only itself, as on SQLite (callers catch IntegrityError and go on)
+        guarded = self._tx and stmt.lstrip()[:6].upper() in ("INSERT", "UPDATE", "DELETE")
         try:
             if guarded:
                 self._conn.execute("SAVEPOINT dangan_stmt")
@@ -320,7 +344,11 @@ class PgConnection:
             if guarded:
                 self._conn.execute("RELEASE SAVEPOINT dangan_stmt")
         except psycopg.Error as exc:
-            if guarded and not self._conn.closed:
+            if self._lost():
+                self._tx = False
+                raise ConnectionLost(f"the connection to the catalogue server was lost ({str(exc).strip()}): the"
+                                     " transaction was rolled back; try again") from exc
+            if guarded:
                 try:
                     self._conn.execute("ROLLBACK TO SAVEPOINT dangan_stmt")
                     self._conn.execute("RELEASE SAVEPOINT dangan_stmt")
@@ -331,3 +359,21 @@ class PgConnection:
         if stmt.startswith("INSERT") and " RETURNING " in stmt and rows:
             lastrowid, rows = rows[-1][0], []
         return PgCursor(rows, cur.description, cur.rowcount, lastrowid)
+
+    def _control(self, stmt: str) -> PgCursor:
+        import psycopg
+        try:
+            self._conn.execute(stmt)
+        except psycopg.Error as exc:
+            lost = self._lost()
+            self._tx = False if lost or not stmt.startswith("BEGIN") else self._tx
+            if lost and stmt == "COMMIT":        # the server may have committed before the line dropped
+                raise ConnectionLost(f"the connection to the catalogue server was lost during COMMIT "
+                                     f"({str(exc).strip()}): the change may or may not be there; the next writer "
+                                     "settles it (the intent row)") from exc
+            if lost:
+                raise ConnectionLost(f"the connection to the catalogue server was lost ({str(exc).strip()}): the"
+                                     " transaction was rolled back; try again") from exc
+            raise _translate_error(exc) from exc
+        self._tx = stmt.startswith("BEGIN")
+        return PgCursor([], None, -1, None)
