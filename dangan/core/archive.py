@@ -58,8 +58,11 @@ class Archive:
 
     @classmethod
     def init(cls, path: str | Path, *, fonds: str, name: str = "", actor: Actor | None = None,
-             group: str | None = None) -> "Archive":
-        """Create an archive: private to its creator (0700/0600), or readable by ``group`` (2750/0640)."""
+             group: str | None = None, catalogue_url: str | None = None) -> "Archive":
+        """Create an archive: private to its creator (0700/0600), or readable by ``group`` (2750/0640).
+
+        ``catalogue_url`` (``postgresql://…``) puts the catalogue in that (empty) database instead of
+        ``catalogue.sqlite``; ``dangan.toml`` then names it under ``[catalogue] url``."""
         from dangan.repository.ocfl import OcflStore
         from dangan.repository.fsutil import translate_oserror
         from dangan.core.kernel import permissions
@@ -74,17 +77,21 @@ class Archive:
         if root.exists() and any(root.iterdir()):
             raise UsageError(f"{root} exists and is not empty: choose a new or empty folder")
         check_new_archive_folder(root)
+        if catalogue_url is not None:
+            from dangan.core.catalogue.location import check_new_url
+            check_new_url(catalogue_url, "--catalogue")
         try:
             permissions.make_root(root, group)
             OcflStore.create(root / "store", root / ".work")
             (root / "plugins").mkdir()
             (root / "index").mkdir()
-            conn = catalogue.connect(root / "catalogue.sqlite", create=True)
+            conn = catalogue.connect(catalogue_url or root / "catalogue.sqlite", create=True)
             import uuid
             from dangan.core.catalogue.audit_anchor import config_section
+            from dangan.core.catalogue.location import config_section as catalogue_config_section
             archive_id = str(uuid.uuid4())
-            (root / CONFIG_NAME).write_text(initial_config(fonds, name, archive_id) + config_section(archive_id),
-                                            encoding="utf-8")
+            (root / CONFIG_NAME).write_text(initial_config(fonds, name, archive_id) + config_section(archive_id)
+                                            + catalogue_config_section(catalogue_url), encoding="utf-8")
         except OSError as exc:
             raise translate_oserror(exc, f"creating the archive at {root}") from exc
         conn.close()
@@ -95,7 +102,14 @@ class Archive:
     # -- resources ----------------------------------------------------------
     @cached_property
     def conn(self) -> sqlite3.Connection:
-        return catalogue.connect(self.catalogue_path)
+        """The catalogue: ``catalogue.sqlite``, or the database ``[catalogue] url`` names (``db.PgConnection``,
+        which offers the same API; typed as the SQLite connection the code is written against)."""
+        return catalogue.connect(self.catalogue_url or self.catalogue_path)
+
+    @property
+    def catalogue_url(self) -> str | None:
+        """``[catalogue] url`` (a PostgreSQL catalogue), or None: the embedded ``catalogue.sqlite``."""
+        return self.config.raw.get("catalogue", {}).get("url") or None
 
     @property
     def catalogue_path(self) -> Path:

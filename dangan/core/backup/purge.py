@@ -60,7 +60,8 @@ def replaced_digests(archive: Archive, rid: str) -> set[str]:
 
 
 def _columns(conn: sqlite3.Connection, table: str) -> list[str]:
-    return [r[1] for r in conn.execute(f"PRAGMA table_info({table})")]
+    from dangan.core.catalogue.db import columns
+    return columns(conn, table)
 
 
 def _copy_volume(mem: sqlite3.Connection, live: sqlite3.Connection, rid: str) -> None:
