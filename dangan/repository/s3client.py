@@ -1,0 +1,251 @@
+"""The S3 client the store and the backup target share: addresses, credentials, errors, streaming.
+
+``s3://bucket/prefix`` names a place in a bucket; ``endpoint_url`` an S3-compatible service (SeaweedFS,
+MinIO, Ceph RGW, a cloud).  Credentials come from boto3's usual chain (``AWS_ACCESS_KEY_ID`` /
+``AWS_SECRET_ACCESS_KEY``, ``AWS_PROFILE``, ``~/.aws/credentials``, an instance role) — never from
+dangan's configuration, argv or logs.  Every botocore failure becomes a :class:`StoreUnavailable` (or
+``NotFound``/``AccessDenied``) naming what was being done, never a traceback.
+
+Large files are streamed: :func:`upload_file` uses boto3's managed transfer (multipart above
+``MULTIPART_THRESHOLD``, parts of ``PART_SIZE``, at most ``CONCURRENCY`` parts in memory), so memory is
+bounded whatever the file's size.
+"""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, BinaryIO, Iterator
+
+from ..errors import AccessDenied, NotFound, StoreUnavailable, UsageError
+from .fsutil import crash_point
+
+if TYPE_CHECKING:
+    from pathlib import Path
+
+PART_SIZE = 8 * 1024 * 1024
+MULTIPART_THRESHOLD = 16 * 1024 * 1024
+CONCURRENCY = 4
+READ_CHUNK = 1024 * 1024
+#: attempts per request (botocore's standard retry mode: backoff, connection errors retried)
+ATTEMPTS = int(os.environ.get("DANGAN_S3_ATTEMPTS", "4"))
+
+
+def is_s3_url(url: str | os.PathLike | None) -> bool:
+    return isinstance(url, str) and url.startswith("s3://")
+
+
+@dataclass(frozen=True)
+class S3Place:
+    """A bucket and a key prefix (no leading or trailing slash; may be empty)."""
+
+    bucket: str
+    prefix: str
+
+    @classmethod
+    def parse(cls, url: str) -> "S3Place":
+        if not is_s3_url(url):
+            raise UsageError(f"{url!r} is not an s3:// address (s3://bucket/prefix)")
+        bucket, _, prefix = url[len("s3://"):].partition("/")
+        if not bucket or any(c in bucket for c in " \t\n?#"):
+            raise UsageError(f"{url!r}: no valid bucket name (s3://bucket/prefix)")
+        prefix = prefix.strip("/")
+        if any(part in ("", ".", "..") for part in prefix.split("/")) and prefix:
+            raise UsageError(f"{url!r}: the prefix may not hold empty, '.' or '..' parts")
+        return cls(bucket, prefix)
+
+    @property
+    def url(self) -> str:
+        return f"s3://{self.bucket}/{self.prefix}" if self.prefix else f"s3://{self.bucket}"
+
+    def key(self, rel: str) -> str:
+        return f"{self.prefix}/{rel}" if self.prefix else rel
+
+
+def _translate(exc: BaseException, what: str) -> Exception:
+    from botocore.exceptions import BotoCoreError, ClientError
+    if isinstance(exc, ClientError):
+        code = str(exc.response.get("Error", {}).get("Code", ""))
+        msg = exc.response.get("Error", {}).get("Message", "") or code
+        if code in ("NoSuchKey", "404", "NotFound", "NoSuchBucket"):
+            return NotFound(f"{what}: {msg}")
+        if code in ("AccessDenied", "403", "InvalidAccessKeyId", "SignatureDoesNotMatch"):
+            return AccessDenied(f"{what}: the S3 service refused the credentials ({msg}); set AWS_ACCESS_KEY_ID/"
+                                "AWS_SECRET_ACCESS_KEY or AWS_PROFILE")
+        return StoreUnavailable(f"{what}: the S3 service answered {code}: {msg}")
+    if isinstance(exc, BotoCoreError):
+        text = str(exc)
+        if "credentials" in text.lower():
+            return AccessDenied(f"{what}: no S3 credentials found (set AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY or "
+                                "AWS_PROFILE)")
+        return StoreUnavailable(f"{what}: the S3 service cannot be reached ({type(exc).__name__}): try again when it"
+                                " is back; nothing half-written is trusted")
+    return StoreUnavailable(f"{what}: {exc}")
+
+
+class S3:
+    """One bucket place and its client (made lazily; one per process and place)."""
+
+    def __init__(self, url: str, endpoint_url: str | None = None) -> None:
+        self.place = S3Place.parse(url)
+        self.endpoint_url = endpoint_url or os.environ.get("AWS_ENDPOINT_URL_S3") or None
+        self._client: Any = None
+
+    @property
+    def client(self) -> Any:
+        if self._client is None:
+            import boto3
+            from botocore.config import Config
+            session = boto3.session.Session()
+            self._client = session.client(
+                "s3", endpoint_url=self.endpoint_url,
+                region_name=session.region_name or os.environ.get("AWS_DEFAULT_REGION") or "us-east-1",
+                config=Config(retries={"max_attempts": ATTEMPTS, "mode": "standard"}, connect_timeout=5,
+                              read_timeout=60, s3={"addressing_style": "path"},
+                              request_checksum_calculation="when_required",
+                              response_checksum_validation="when_required"))
+        return self._client
+
+    def _call(self, what: str, method: str, **kw) -> Any:
+        try:
+            return getattr(self.client, method)(Bucket=self.place.bucket, **kw)
+        except Exception as exc:  # noqa: BLE001 - translated, never a traceback
+            from botocore.exceptions import BotoCoreError, ClientError
+            if isinstance(exc, (BotoCoreError, ClientError)):
+                raise _translate(exc, what) from None
+            raise
+
+    # -- reading ------------------------------------------------------------
+    def get(self, rel: str, *, missing_ok: bool = False) -> bytes | None:
+        try:
+            return self._call(f"reading {rel}", "get_object", Key=self.place.key(rel))["Body"].read()
+        except NotFound:
+            if missing_ok:
+                return None
+            raise
+
+    def exists(self, rel: str) -> bool:
+        try:
+            self._call(f"looking up {rel}", "head_object", Key=self.place.key(rel))
+            return True
+        except NotFound:
+            return False
+
+    def size(self, rel: str) -> int:
+        try:
+            return int(self._call(f"looking up {rel}", "head_object", Key=self.place.key(rel))["ContentLength"])
+        except NotFound:
+            return -1
+
+    def chunks(self, rel: str, start: int = 0, end: int | None = None) -> Iterator[bytes]:
+        """The object's bytes (``start``..``end`` inclusive), streamed in ``READ_CHUNK`` pieces."""
+        kw: dict[str, Any] = {}
+        if start or end is not None:
+            kw["Range"] = f"bytes={start}-{'' if end is None else end}"
+        body = self._call(f"reading {rel}", "get_object", Key=self.place.key(rel), **kw)["Body"]
+        try:
+            while True:
+                try:
+                    chunk = body.read(READ_CHUNK)
+                except Exception as exc:  # noqa: BLE001
+                    from botocore.exceptions import BotoCoreError
+                    if isinstance(exc, BotoCoreError):
+                        raise _translate(exc, f"reading {rel}") from None
+                    raise
+                if not chunk:
+                    return
+                yield chunk
+        finally:
+            body.close()
+
+    def list(self, rel_prefix: str = "") -> Iterator[str]:
+        """Every key under ``rel_prefix``, relative to the place's prefix."""
+        base = self.place.key(rel_prefix) if rel_prefix else (self.place.prefix + "/" if self.place.prefix else "")
+        cut = len(self.place.prefix) + 1 if self.place.prefix else 0
+        token = None
+        while True:
+            kw: dict[str, Any] = {"Prefix": base}
+            if token:
+                kw["ContinuationToken"] = token
+            page = self._call(f"listing {rel_prefix or self.place.url}", "list_objects_v2", **kw)
+            for item in page.get("Contents", []):
+                yield item["Key"][cut:]
+            if not page.get("IsTruncated"):
+                return
+            token = page["NextContinuationToken"]
+
+    def children(self, rel_prefix: str) -> list[str]:
+        """The names one level below ``rel_prefix`` (a folder-like listing, with ``/`` as delimiter)."""
+        base = self.place.key(rel_prefix.rstrip("/")) + "/" if rel_prefix else (
+            self.place.prefix + "/" if self.place.prefix else "")
+        out: list[str] = []
+        token = None
+        while True:
+            kw: dict[str, Any] = {"Prefix": base, "Delimiter": "/"}
+            if token:
+                kw["ContinuationToken"] = token
+            page = self._call(f"listing {rel_prefix}", "list_objects_v2", **kw)
+            out += [p["Prefix"][len(base):].rstrip("/") for p in page.get("CommonPrefixes", [])]
+            out += [c["Key"][len(base):] for c in page.get("Contents", [])]
+            if not page.get("IsTruncated"):
+                return sorted(set(out))
+            token = page["NextContinuationToken"]
+
+    # -- writing ------------------------------------------------------------
+    def put(self, rel: str, data: bytes) -> None:
+        self._call(f"writing {rel}", "put_object", Key=self.place.key(rel), Body=data)
+        crash_point("s3put")
+
+    def upload_file(self, rel: str, path: Path) -> None:
+        """Stream a local file to ``rel`` (multipart above the threshold; memory bounded by the part size)."""
+        from boto3.s3.transfer import TransferConfig
+        cfg = TransferConfig(multipart_threshold=MULTIPART_THRESHOLD, multipart_chunksize=PART_SIZE,
+                             max_concurrency=CONCURRENCY, use_threads=True)
+        try:
+            self.client.upload_file(str(path), self.place.bucket, self.place.key(rel), Config=cfg)
+        except Exception as exc:  # noqa: BLE001
+            from boto3.exceptions import S3UploadFailedError
+            from botocore.exceptions import BotoCoreError, ClientError
+            if isinstance(exc, (BotoCoreError, ClientError)):
+                raise _translate(exc, f"uploading {rel}") from None
+            if isinstance(exc, S3UploadFailedError):
+                raise StoreUnavailable(f"uploading {rel}: {exc}") from None
+            raise
+        crash_point("s3put")
+
+    def upload_stream(self, rel: str, fh: BinaryIO) -> None:
+        """Stream a readable file object to ``rel`` (boto3's managed multipart upload)."""
+        from boto3.s3.transfer import TransferConfig
+        cfg = TransferConfig(multipart_threshold=MULTIPART_THRESHOLD, multipart_chunksize=PART_SIZE,
+                             max_concurrency=CONCURRENCY, use_threads=True)
+        try:
+            self.client.upload_fileobj(fh, self.place.bucket, self.place.key(rel), Config=cfg)
+        except Exception as exc:  # noqa: BLE001
+            from boto3.exceptions import S3UploadFailedError
+            from botocore.exceptions import BotoCoreError, ClientError
+            if isinstance(exc, (BotoCoreError, ClientError)):
+                raise _translate(exc, f"uploading {rel}") from None
+            if isinstance(exc, S3UploadFailedError):
+                raise StoreUnavailable(f"uploading {rel}: {exc}") from None
+            raise
+        crash_point("s3put")
+
+    def delete(self, rels: list[str]) -> None:
+        """Delete keys (1,000 a request); a key already gone is fine."""
+        for i in range(0, len(rels), 1000):
+            batch = [{"Key": self.place.key(r)} for r in rels[i:i + 1000]]
+            if batch:
+                self._call("deleting keys", "delete_objects", Delete={"Objects": batch, "Quiet": True})
+
+    def abort_uploads(self, rel_prefix: str) -> int:
+        """Abort multipart uploads a dead writer left under ``rel_prefix`` (their parts cost storage)."""
+        n = 0
+        page = self._call("listing unfinished uploads", "list_multipart_uploads", Prefix=self.place.key(rel_prefix))
+        for up in page.get("Uploads", []):
+            self._call("aborting an unfinished upload", "abort_multipart_upload", Key=up["Key"],
+                       UploadId=up["UploadId"])
+            n += 1
+        return n
+
+    def ensure_bucket(self) -> None:
+        """Fail clearly now if the bucket cannot be reached (it is never created here: that is the operator's)."""
+        self._call(f"opening bucket {self.place.bucket}", "head_bucket")
