@@ -12,7 +12,15 @@ def assert_bucket_store_valid(svc, bucket: str, prefix: str) -> int:
     sr = ocfl.StorageRoot(root=f"s3://{bucket}/{prefix}?endpoint_url={svc.endpoint}")
     ok = sr.validate(validate_objects=True, check_digests=True)
     assert ok, f"ocfl-py rejects s3://{bucket}/{prefix}: {sr.log}"
-    assert sr.num_objects == sr.good_objects
+    if sr.num_objects != sr.good_objects:
+        from ocfl.validator import Validator
+        bad = []
+        for _path, _id in sr.list_objects():
+            v = Validator(check_digests=True, log_warnings=False)
+            url = f"s3://{bucket}/{prefix}/{_path}?endpoint_url={svc.endpoint}"
+            if not v.validate_object(url):
+                bad.append(f"{_path}: {v.status_str()}")
+        raise AssertionError(f"ocfl-py rejects objects in s3://{bucket}/{prefix}: {bad}")
     return sr.num_objects
 
 

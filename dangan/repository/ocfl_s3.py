@@ -197,13 +197,12 @@ class S3OcflStore(OcflStore):
                 break
         doomed = [k for v, ks in by_version.items() if complete is None or vnum(v) > vnum(complete[0]) for k in ks]
         if complete is None:                      # a new object whose first version never completed
-            s3.delete([f"{rel}/{SIDE}"])
-            s3.delete([f"{rel}/{INV}"])
-            s3.delete([k for k in keys if k not in (f"{rel}/{SIDE}", f"{rel}/{INV}")])
+            _delete_object(s3, rel, keys)
             return True
         repaired = aborted > 0
         if doomed:
-            s3.delete(doomed)
+            for v in {k[len(rel) + 1:].split("/", 1)[0] for k in doomed}:
+                s3.delete([k for k in doomed if k.startswith(f"{rel}/{v}/")], folders_under=f"{rel}/{v}")
             repaired = True
         v, inv, side = complete
         if s3.get(f"{rel}/{INV}", missing_ok=True) != inv:
@@ -221,9 +220,7 @@ class S3OcflStore(OcflStore):
             keys = list(self.s3.list(rel + "/"))
             if not keys:
                 return False
-            self.s3.delete([f"{rel}/{SIDE}"])
-            self.s3.delete([f"{rel}/{INV}"])
-            self.s3.delete([k for k in keys if k not in (f"{rel}/{SIDE}", f"{rel}/{INV}")])
+            _delete_object(self.s3, rel, keys)
             self.s3.abort_uploads(rel + "/")
             return True
 
@@ -286,6 +283,14 @@ class S3VersionDraft(VersionDraft):
         s3.put(f"{rel}/{INV}", data)                     # 3. the root inventory
         s3.put(f"{rel}/{SIDE}", side)                    # 4. the sidecar: published
         return PublishedVersion(self.object_id, n, inv)
+
+
+def _delete_object(s3: S3, rel: str, keys: list[str]) -> None:
+    """Delete an object's keys: the sidecar first (from then on nothing of it is trusted), then the root
+    inventory, then the rest and the folders they leave."""
+    s3.delete([f"{rel}/{SIDE}"])
+    s3.delete([f"{rel}/{INV}"])
+    s3.delete([k for k in keys if k not in (f"{rel}/{SIDE}", f"{rel}/{INV}")], folders_under=rel)
 
 
 def _is_vname(name: str) -> bool:

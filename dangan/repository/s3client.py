@@ -229,8 +229,26 @@ class S3:
             raise
         crash_point("s3put")
 
-    def delete(self, rels: list[str]) -> None:
-        """Delete keys (1,000 a request); a key already gone is fine."""
+    def delete(self, rels: list[str], *, folders_under: str | None = None) -> None:
+        """Delete keys (1,000 a request); a key already gone is fine.
+
+        ``folders_under``: also delete the folder entries (``a/b/``) of the deleted keys at and below that
+        prefix, deepest first.  Services built on a file system (SeaweedFS's filer) keep a folder after its
+        last key is deleted, and an empty folder in an OCFL object is invalid (E024); on AWS S3 these
+        deletes are of keys that never existed, which S3 accepts."""
+        self._delete_keys(rels)
+        if folders_under is not None:
+            scope = folders_under.rstrip("/")
+            folders: set[str] = set()
+            for r in rels:
+                parts = r.split("/")[:-1]
+                for i in range(len(parts), 0, -1):
+                    f = "/".join(parts[:i])
+                    if f == scope or f.startswith(scope + "/"):
+                        folders.add(f + "/")
+            self._delete_keys(sorted(folders, key=lambda f: (-f.count("/"), f)))
+
+    def _delete_keys(self, rels: list[str]) -> None:
         for i in range(0, len(rels), 1000):
             batch = [{"Key": self.place.key(r)} for r in rels[i:i + 1000]]
             if batch:
