@@ -287,10 +287,11 @@ class S3VersionDraft(VersionDraft):
 
 def _delete_object(s3: S3, rel: str, keys: list[str]) -> None:
     """Delete an object's keys: the sidecar first (from then on nothing of it is trusted), then the root
-    inventory, then the rest and the folders they leave."""
+    inventory, then the rest and the folders they leave (tuple folders too: a folder that still holds
+    another object's keys is not deleted)."""
     s3.delete([f"{rel}/{SIDE}"])
     s3.delete([f"{rel}/{INV}"])
-    s3.delete([k for k in keys if k not in (f"{rel}/{SIDE}", f"{rel}/{INV}")], folders_under=rel)
+    s3.delete([k for k in keys if k not in (f"{rel}/{SIDE}", f"{rel}/{INV}")], folders_under="")
 
 
 def _is_vname(name: str) -> bool:

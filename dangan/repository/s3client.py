@@ -28,6 +28,30 @@ CONCURRENCY = 4
 READ_CHUNK = 1024 * 1024
 #: attempts per request (botocore's standard retry mode: backoff, connection errors retried)
 ATTEMPTS = int(os.environ.get("DANGAN_S3_ATTEMPTS", "4"))
+#: Tests only: a folder; the first multipart upload of the process, once a part is sent, writes ``held`` there
+#: and waits for ``go`` (the test stops the S3 server in between: tests/s3/test_s3_faults.py)
+HOLD_ENV = "DANGAN_TEST_S3_HOLD"
+_held = False
+
+
+def _hold_callback():
+    """The upload progress callback of the test hold (None unless ``$DANGAN_TEST_S3_HOLD`` is set)."""
+    folder = os.environ.get(HOLD_ENV)
+    if not folder or _held:
+        return None
+    sent = [0]
+
+    def progress(n: int) -> None:
+        global _held
+        sent[0] += n
+        if sent[0] >= PART_SIZE and not _held:
+            import time
+            from pathlib import Path
+            _held = True
+            Path(folder, "held").write_text(str(os.getpid()))
+            while not Path(folder, "go").exists():
+                time.sleep(0.05)
+    return progress
 
 
 def is_s3_url(url: str | os.PathLike | None) -> bool:
@@ -201,7 +225,8 @@ class S3:
         cfg = TransferConfig(multipart_threshold=MULTIPART_THRESHOLD, multipart_chunksize=PART_SIZE,
                              max_concurrency=CONCURRENCY, use_threads=True)
         try:
-            self.client.upload_file(str(path), self.place.bucket, self.place.key(rel), Config=cfg)
+            self.client.upload_file(str(path), self.place.bucket, self.place.key(rel), Config=cfg,
+                                    Callback=_hold_callback())
         except Exception as exc:  # noqa: BLE001
             from boto3.exceptions import S3UploadFailedError
             from botocore.exceptions import BotoCoreError, ClientError
@@ -234,8 +259,9 @@ class S3:
 
         ``folders_under``: also delete the folder entries (``a/b/``) of the deleted keys at and below that
         prefix, deepest first.  Services built on a file system (SeaweedFS's filer) keep a folder after its
-        last key is deleted, and an empty folder in an OCFL object is invalid (E024); on AWS S3 these
-        deletes are of keys that never existed, which S3 accepts."""
+        last key is deleted, and an empty folder in an OCFL object is invalid (E024, E073 in the storage
+        root); SeaweedFS leaves a folder that still holds keys alone, and on AWS S3 these deletes are of
+        keys that never existed, which S3 accepts.  ``""``: every folder up to the place's prefix."""
         self._delete_keys(rels)
         if folders_under is not None:
             scope = folders_under.rstrip("/")
@@ -244,7 +270,7 @@ class S3:
                 parts = r.split("/")[:-1]
                 for i in range(len(parts), 0, -1):
                     f = "/".join(parts[:i])
-                    if f == scope or f.startswith(scope + "/"):
+                    if not scope or f == scope or f.startswith(scope + "/"):
                         folders.add(f + "/")
             self._delete_keys(sorted(folders, key=lambda f: (-f.count("/"), f)))
 
