@@ -64,7 +64,7 @@ class S3OcflStore(OcflStore):
         store = cls(url, work, endpoint_url)
         s3 = store.s3
         s3.ensure_bucket()
-        if s3.exists(ROOT_DECLARATION) or next(iter(s3.list("")), None) is not None:
+        if s3.exists(ROOT_DECLARATION) or next(iter(s3.keys("")), None) is not None:
             raise UsageError(f"{store.url} is not empty: give a new prefix for a new archive's store")
         s3.put("ocfl_layout.json", json.dumps({
             "extension": "0004-hashed-n-tuple-storage-layout",
@@ -89,7 +89,7 @@ class S3OcflStore(OcflStore):
 
     def object_ids(self) -> Iterator[str]:
         """The id of every published object (one with a root sidecar), in key order."""
-        for key in self.s3.list(""):
+        for key in self.s3.keys(""):
             parts = key.split("/")
             if len(parts) == 5 and parts[4] == SIDE and len(parts[3]) == 64:
                 try:
@@ -162,7 +162,7 @@ class S3OcflStore(OcflStore):
         try:
             dest = tmp / rel.rsplit("/", 1)[-1]
             dest.mkdir(mode=0o700)
-            for key in self.s3.list(rel + "/"):
+            for key in self.s3.keys(rel + "/"):
                 target = dest / key[len(rel) + 1:]
                 target.parent.mkdir(parents=True, exist_ok=True)
                 with open(target, "xb") as out:
@@ -179,7 +179,7 @@ class S3OcflStore(OcflStore):
     def _recover_locked(self, object_id: str) -> bool:
         """Roll a complete unpublished version forward; delete what a dead writer left of an incomplete one."""
         s3, rel = self.s3, self.object_rel(object_id)
-        keys = list(s3.list(rel + "/"))
+        keys = list(s3.keys(rel + "/"))
         aborted = s3.abort_uploads(rel + "/")
         if not keys:
             return aborted > 0
@@ -217,7 +217,7 @@ class S3OcflStore(OcflStore):
     def set_aside(self, object_id: str) -> bool:
         with self.object_lock(object_id):
             rel = self.object_rel(object_id)
-            keys = list(self.s3.list(rel + "/"))
+            keys = list(self.s3.keys(rel + "/"))
             if not keys:
                 return False
             _delete_object(self.s3, rel, keys)

@@ -181,7 +181,7 @@ class S3:
         finally:
             body.close()
 
-    def list(self, rel_prefix: str = "") -> Iterator[str]:
+    def keys(self, rel_prefix: str = "") -> Iterator[str]:
         """Every key under ``rel_prefix``, relative to the place's prefix."""
         base = self.place.key(rel_prefix) if rel_prefix else (self.place.prefix + "/" if self.place.prefix else "")
         cut = len(self.place.prefix) + 1 if self.place.prefix else 0
