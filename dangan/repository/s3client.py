@@ -85,6 +85,17 @@ class S3Place:
         return f"{self.prefix}/{rel}" if self.prefix else rel
 
 
+def _read_full(src: BinaryIO, n: int) -> bytes:
+    """``n`` bytes from ``src`` (fewer only at its end), whatever its reads return."""
+    out = bytearray()
+    while len(out) < n:
+        chunk = src.read(n - len(out))
+        if not chunk:
+            break
+        out += chunk
+    return bytes(out)
+
+
 def _translate(exc: BaseException, what: str) -> Exception:
     from botocore.exceptions import BotoCoreError, ClientError
     if isinstance(exc, ClientError):
@@ -183,6 +194,12 @@ class S3:
 
     def keys(self, rel_prefix: str = "") -> Iterator[str]:
         """Every key under ``rel_prefix``, relative to the place's prefix."""
+        for key, _size in self.sized_keys(rel_prefix):
+            yield key
+
+    def sized_keys(self, rel_prefix: str = "") -> Iterator[tuple[str, int]]:
+        """(key, size) of every key under ``rel_prefix``, relative to the place's prefix (folder entries that
+        some services list, ending in ``/``, left out)."""
         base = self.place.key(rel_prefix) if rel_prefix else (self.place.prefix + "/" if self.place.prefix else "")
         cut = len(self.place.prefix) + 1 if self.place.prefix else 0
         token = None
@@ -192,7 +209,8 @@ class S3:
                 kw["ContinuationToken"] = token
             page = self._call(f"listing {rel_prefix or self.place.url}", "list_objects_v2", **kw)
             for item in page.get("Contents", []):
-                yield item["Key"][cut:]
+                if not item["Key"].endswith("/"):
+                    yield item["Key"][cut:], int(item.get("Size", 0))
             if not page.get("IsTruncated"):
                 return
             token = page["NextContinuationToken"]
@@ -237,22 +255,38 @@ class S3:
             raise
         crash_point("s3put")
 
-    def upload_stream(self, rel: str, fh: BinaryIO) -> None:
-        """Stream a readable file object to ``rel`` (boto3's managed multipart upload)."""
-        from boto3.s3.transfer import TransferConfig
-        cfg = TransferConfig(multipart_threshold=MULTIPART_THRESHOLD, multipart_chunksize=PART_SIZE,
-                             max_concurrency=CONCURRENCY, use_threads=True)
+    def upload_stream(self, rel: str, src: BinaryIO) -> int:
+        """Stream what ``src.read(n)`` gives until b"" to ``rel``; returns the size.
+
+        One part of ``PART_SIZE`` at a time is in memory: a stream that fits in one part is one PUT, a
+        longer one a multipart upload, completed only after its last part (so a reader never sees a part
+        of it) and aborted if the source or the service fails — nothing is stored under ``rel`` then.
+        (Not boto3's ``upload_fileobj``: it takes a short read for the end of the stream.)"""
+        key = self.place.key(rel)
+        first = _read_full(src, PART_SIZE)
+        if len(first) < PART_SIZE:
+            self.put(rel, first)
+            return len(first)
+        up = self._call(f"uploading {rel}", "create_multipart_upload", Key=key)["UploadId"]
+        parts, size, chunk, n = [], 0, first, 1
         try:
-            self.client.upload_fileobj(fh, self.place.bucket, self.place.key(rel), Config=cfg)
-        except Exception as exc:  # noqa: BLE001
-            from boto3.exceptions import S3UploadFailedError
-            from botocore.exceptions import BotoCoreError, ClientError
-            if isinstance(exc, (BotoCoreError, ClientError)):
-                raise _translate(exc, f"uploading {rel}") from None
-            if isinstance(exc, S3UploadFailedError):
-                raise StoreUnavailable(f"uploading {rel}: {exc}") from None
+            while chunk:
+                etag = self._call(f"uploading {rel}", "upload_part", Key=key, UploadId=up, PartNumber=n,
+                                  Body=chunk)["ETag"]
+                parts.append({"ETag": etag, "PartNumber": n})
+                size += len(chunk)
+                n += 1
+                chunk = _read_full(src, PART_SIZE)
+            self._call(f"uploading {rel}", "complete_multipart_upload", Key=key, UploadId=up,
+                       MultipartUpload={"Parts": parts})
+        except BaseException:
+            try:
+                self._call(f"uploading {rel}", "abort_multipart_upload", Key=key, UploadId=up)
+            except Exception:  # noqa: BLE001 - the service is gone: recovery aborts it later (abort_uploads)
+                pass
             raise
         crash_point("s3put")
+        return size
 
     def delete(self, rels: list[str], *, folders_under: str | None = None) -> None:
         """Delete keys (1,000 a request); a key already gone is fine.

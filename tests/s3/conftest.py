@@ -48,8 +48,18 @@ def archive_root(tmp_path, bucket, s3_env, request):
     from dangan.core.kernel.actor import Actor
     from s3_helpers import assert_bucket_store_valid
     root = tmp_path / "archive"
+    folder = request.node.get_closest_marker("folder_store") is not None     # S3 for the backups only
     Archive.init(root, fonds="Z109", name="测试公司", actor=Actor("tester", "tester"),
-                 store_url=f"s3://{bucket}/fonds-z109", store_endpoint=s3_env.endpoint).close()
+                 **({} if folder else {"store_url": f"s3://{bucket}/fonds-z109", "store_endpoint": s3_env.endpoint})
+                 ).close()
     yield root
     if request.node.get_closest_marker("store_damaged") is None:
-        assert_bucket_store_valid(s3_env, bucket, "fonds-z109")
+        if folder:
+            from ocfl_helpers import assert_store_valid
+            assert_store_valid(root / "store")
+        else:
+            assert_bucket_store_valid(s3_env, bucket, "fonds-z109")
+
+
+def pytest_configure(config):
+    config.addinivalue_line("markers", "folder_store: this S3 test's archive keeps its store in its folder")

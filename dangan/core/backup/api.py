@@ -53,7 +53,8 @@ def target_for(archive: Archive | None, spec: str | None) -> BackupTarget:
     spec = configured_repo(archive)
     if not spec or archive is None:
         raise UsageError("which backup repository? give --repo TARGET or set [backup] repo = \"...\" in dangan.toml")
-    return open_target(str(spec), base=archive.root)          # from dangan.toml: relative to the archive
+    return open_target(str(spec), base=archive.root,          # from dangan.toml: relative to the archive
+                       endpoint_url=(archive.config.raw.get("backup") or {}).get("endpoint_url"))
 
 
 def register(archive: Archive, repo: Repository) -> None:
