@@ -24,8 +24,8 @@ from dangan.repository.s3client import S3
 def split_location(spec: str) -> tuple[str, str | None]:
     """``s3://b/p?endpoint_url=URL`` → (``s3://b/p``, URL)."""
     url, _, query = spec.partition("?")
-    endpoint = (parse_qs(query).get("endpoint_url") or [None])[0] if query else None
-    return url, endpoint
+    found = parse_qs(query).get("endpoint_url") if query else None
+    return url, (found[0] if found else None)
 
 
 class S3Target(BackupTarget):
