@@ -144,6 +144,11 @@ class OcflStore:
         """The object's folder, for tools that read files (``ocfl_s3``: a private local copy)."""
         yield self.object_path(object_id)
 
+    @contextmanager
+    def local_file(self, object_id: str, stored: "StoredFile") -> Iterator[Path]:
+        """One stored file as a local path, for tools that read files (``ocfl_s3``: a private temporary copy)."""
+        yield self.object_path(object_id) / stored.content_path
+
     def read_range(self, object_id: str, stored: "StoredFile", start: int, end: int) -> Iterator[bytes]:
         """Bytes ``start``..``end`` (inclusive) of a stored file, unverified (a range has no digest)."""
         with open(self.object_path(object_id) / stored.content_path, "rb") as fh:

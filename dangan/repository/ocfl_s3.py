@@ -172,6 +172,20 @@ class S3OcflStore(OcflStore):
         finally:
             shutil.rmtree(tmp, ignore_errors=True)
 
+    @contextmanager
+    def local_file(self, object_id: str, stored: StoredFile) -> Iterator[Path]:
+        """One stored file (its stored bytes, digest-checked) in a private temporary folder."""
+        self.work.mkdir(parents=True, exist_ok=True)
+        tmp = Path(tempfile.mkdtemp(prefix="mirror-", dir=self.work))
+        try:
+            target = tmp / Path(stored.content_path).name
+            with open(target, "xb") as out:
+                for chunk in self.read_chunks(object_id, stored):
+                    out.write(chunk)
+            yield target
+        finally:
+            shutil.rmtree(tmp, ignore_errors=True)
+
     # -- writing --------------------------------------------------------------
     def stage(self, object_id: str) -> "S3VersionDraft":
         return S3VersionDraft(self, object_id)
