@@ -86,3 +86,11 @@ def test_the_s3_target_primitives(s3_env, bucket):
     t.delete("data/cd/ok")
     t.delete("data/cd/ok")                                      # already gone: fine
     assert list(t.list("data/")) == []
+
+
+def test_snapshots_of_a_bucket_store_are_refused_clearly(archive_root, cli, s3_env, bucket, monkeypatch, tmp_path):
+    """Not built yet: a clear refusal, never a traceback or a half snapshot."""
+    monkeypatch.setenv("DANGAN_BACKUP_PASSPHRASE", PASS)
+    r = cli("backup", "init", "--repo", tmp_path / "repo", ok=False)
+    assert r.exit_code == 2 and "bucket" in r.output and "Traceback" not in r.output
+    assert not (tmp_path / "repo").exists()
