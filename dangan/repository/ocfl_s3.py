@@ -194,9 +194,9 @@ class S3OcflStore(OcflStore):
         """Roll a complete unpublished version forward; delete what a dead writer left of an incomplete one."""
         s3, rel = self.s3, self.object_rel(object_id)
         keys = list(s3.keys(rel + "/"))
+        if not keys:            # (a writer puts the object's declaration before any upload: nothing was begun)
+            return False
         aborted = s3.abort_uploads(rel + "/")
-        if not keys:
-            return aborted > 0
         by_version: dict[str, list[str]] = {}
         for k in keys:
             first = k[len(rel) + 1:].split("/", 1)[0]

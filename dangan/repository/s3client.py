@@ -239,6 +239,11 @@ class S3:
 
     def upload_file(self, rel: str, path: Path) -> None:
         """Stream a local file to ``rel`` (multipart above the threshold; memory bounded by the part size)."""
+        if path.stat().st_size < MULTIPART_THRESHOLD and not os.environ.get(HOLD_ENV):
+            with open(path, "rb") as fh:                  # one PUT, streamed from the file (no transfer threads)
+                self._call(f"uploading {rel}", "put_object", Key=self.place.key(rel), Body=fh)
+            crash_point("s3put")
+            return
         from boto3.s3.transfer import TransferConfig
         cfg = TransferConfig(multipart_threshold=MULTIPART_THRESHOLD, multipart_chunksize=PART_SIZE,
                              max_concurrency=CONCURRENCY, use_threads=True)
