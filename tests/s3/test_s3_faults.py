@@ -136,3 +136,55 @@ def test_kill_9_at_every_put_of_a_publish_then_recovery(archive_root, s3_env, bu
     assert {json.loads(line)["status"] for line in r.stdout.splitlines()} <= {"archived", "duplicate"}, r.stdout
     assert records_by_digest(archive_root) == {d: 1 for d in digests}
     assert not any((archive_root / ".work" / "staging").iterdir()), "staging folders were left behind"
+
+
+def test_kill_9_at_every_put_of_a_revision_keeps_the_old_version_trusted(archive_root, cli, s3_env, bucket, tmp_path):
+    """A revision killed after its N-th S3 write: readers see v1 until the sidecar names v2 (between the root
+    inventory and the sidecar the sidecar still names v1); recovery rolls a complete v2 forward or deletes a
+    partial one; exactly one revision lands for each rerun."""
+    src = tmp_path / "纪要.txt"
+    src.write_text("第一版 first version", encoding="utf-8")
+    rid = json.loads(cli("ingest", src, "--json").output.splitlines()[0])["record_id"]
+    expected_version = 1
+    crashed = 0
+    for n in range(1, 8):
+        new = tmp_path / f"v{n}.txt"
+        new.write_text(f"修订 {n} revision {n}", encoding="utf-8")
+        env = {**os.environ, "DANGAN_TEST_CRASH_AFTER": f"s3put:{n}"}
+        r = subprocess.run(dangan(archive_root, "revise", rid, new, "-m", f"revision {n}"), env=env,
+                           capture_output=True, text=True)
+        crashed += r.returncode == -9
+        assert r.returncode in (0, -9), r.stderr
+        c = subprocess.run(dangan(archive_root, "check", "--json"), capture_output=True, text=True)
+        assert c.returncode == 0 and c.stdout.strip() == "", f"after a kill at put {n}: {c.stdout}{c.stderr}"
+        assert_nothing_untrusted(s3_env, bucket)
+        shown = json.loads(subprocess.run(dangan(archive_root, "show", rid, "--json"), capture_output=True,
+                                          text=True).stdout)
+        assert shown["version"] in (expected_version, expected_version + 1)
+        expected_version = shown["version"]
+        out = tmp_path / f"out{n}"
+        g = subprocess.run(dangan(archive_root, "get", rid, "-o", out), capture_output=True, text=True)
+        assert g.returncode == 0, g.stderr
+    assert crashed >= 4, "the kills did not land inside the publish"
+    assert_bucket_store_valid(s3_env, bucket, PREFIX)
+
+
+def test_init_on_s3_refuses_clearly(tmp_path, s3_env, bucket, monkeypatch):
+    """A missing bucket, a prefix that holds something, wrong credentials: a clear message, no archive left."""
+    def init(name, *extra, **env):
+        e = {**os.environ, **env}
+        return subprocess.run([sys.executable, "-m", "dangan", "init", str(tmp_path / name), "--fonds", "Z109",
+                               *extra], capture_output=True, text=True, env=e)
+    r = init("a1", "--store", "s3://no-such-bucket-here/x", "--store-endpoint", s3_env.endpoint)
+    assert r.returncode != 0 and "no-such-bucket-here" in r.stderr and "Traceback" not in r.stderr, r.stderr
+    assert not (tmp_path / "a1" / "dangan.toml").exists()
+    s3_env.client().put_object(Bucket=bucket, Key="used/something", Body=b"x")
+    r = init("a2", "--store", f"s3://{bucket}/used", "--store-endpoint", s3_env.endpoint)
+    assert r.returncode == 2 and "not empty" in r.stderr, r.stderr
+    r = init("a3", "--store", f"s3://{bucket}/fresh", "--store-endpoint", s3_env.endpoint,
+             AWS_SECRET_ACCESS_KEY="wrong-secret")
+    assert r.returncode == 7 and "credentials" in r.stderr and "wrong-secret" not in r.stderr, r.stderr
+    r = init("a4", "--store", "/not/a/url")
+    assert r.returncode == 2 and "s3://" in r.stderr
+    r = init("a5", "--store-endpoint", s3_env.endpoint)
+    assert r.returncode == 2 and "--store" in r.stderr
