@@ -78,6 +78,31 @@ def new_archive(base: Path, name: str, env: dict[str, str], store: str | None, e
     return root
 
 
+def count_requests(base: Path, svc) -> dict[str, int]:
+    """S3 requests of ingesting one small text file, by operation (in this process, the Python API)."""
+    from collections import Counter
+    from dangan.core.archive import Archive
+    from dangan.core.kernel.actor import Actor
+    from dangan.core.service.records import ingest
+    from dangan.core.catalogue.fields import RecordFields
+    for k, v in svc.env.items():
+        if k.startswith("AWS_"):
+            os.environ[k] = v
+    bucket = f"count-{uuid.uuid4().hex[:8]}"
+    svc.client().create_bucket(Bucket=bucket)
+    actor = Actor("bench", "bench")
+    Archive.init(base / "count", fonds="Z109", actor=actor, store_url=f"s3://{bucket}/p",
+                 store_endpoint=svc.endpoint).close()
+    a = Archive(base / "count", actor)
+    calls: Counter = Counter()
+    a.store.s3.client.meta.events.register("before-call.s3.*", lambda model, **kw: calls.update([model.name]))
+    f = base / "one.txt"
+    f.write_text("一个文件 one file " * 50, encoding="utf-8")
+    ingest(a, [f], RecordFields())
+    a.close()
+    return dict(calls)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--quick", action="store_true", help="smaller sets, for a smoke run")
@@ -111,6 +136,7 @@ def main() -> None:
                     shutil.rmtree(root, ignore_errors=True)
             best = {k: max(v) for k, v in rates.items()}
             rows.append((label, unit, best["folder"], best["s3"], best["s3"] / best["folder"], rates))
+        requests = count_requests(base, svc)
     finally:
         svc.stop()
         shutil.rmtree(base, ignore_errors=True)
@@ -123,6 +149,8 @@ def main() -> None:
         what = f"{n_small} small text files" if label == "small" else f"{n_big} × {big // MB} MB random"
         rounds = "; ".join(", ".join(f"{x:.1f}" for x in rates[k]) for k in ("folder", "s3"))
         print(f"| {what} | {f:.1f} {unit} | {s:.1f} {unit} | {ratio:.2f} | {rounds} |")
+    print(f"\nS3 requests to ingest one small text file: {sum(requests.values())} "
+          f"({', '.join(f'{k} {v}' for k, v in sorted(requests.items()))})")
 
 
 if __name__ == "__main__":

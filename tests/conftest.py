@@ -105,3 +105,4 @@ def engine(request) -> str:
 
 def pytest_configure(config):
     config.addinivalue_line("markers", "store_damaged: the test damages the store on purpose (no ocfl-py teardown check)")
+    config.addinivalue_line("markers", "folder_store: an S3 test (tests/s3) whose archive keeps its store in its folder")

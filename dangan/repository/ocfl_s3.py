@@ -97,6 +97,29 @@ class S3OcflStore(OcflStore):
                 except NotFound:
                     continue
 
+    def root_files(self) -> list[tuple[str, bytes]]:
+        """The storage root's own small files: its declaration, ``ocfl_layout.json``, ``extensions/…``."""
+        out = []
+        for key in [ROOT_DECLARATION, "ocfl_layout.json", *self.s3.keys("extensions/")]:
+            data = self.s3.get(key, missing_ok=True)
+            if data is not None:
+                out.append((key, data))
+        return sorted(out)
+
+    def object_rels(self) -> Iterator[str]:
+        """The place of every object that has a root sidecar (a published one), in key order."""
+        for key in self.s3.keys(""):
+            parts = key.split("/")
+            if len(parts) == 5 and parts[4] == SIDE and len(parts[3]) == 64:
+                yield "/".join(parts[:4])
+
+    def object_file(self, rel: str, name: str) -> bytes:
+        """One file of the object at ``rel`` (FileNotFoundError if it is not there, as on a folder)."""
+        data = self.s3.get(f"{rel}/{name}", missing_ok=True)
+        if data is None:
+            raise FileNotFoundError(f"{rel}/{name}")
+        return data
+
     # -- reading --------------------------------------------------------------
     def inventory(self, object_id: str) -> dict:
         return self.inventory_at(self.object_rel(object_id), object_id)
@@ -129,10 +152,11 @@ class S3OcflStore(OcflStore):
         if vname not in inv["versions"]:
             raise NotFound(f"object {object_id} has no version {vname}")
         rel = self.object_rel(object_id)
+        sizes = dict(self.s3.sized_keys(rel + "/"))          # one listing, not a HEAD per file
         out = []
         for digest, paths in inv["versions"][vname]["state"].items():
             content = inv["manifest"][digest][0]
-            size = self.s3.size(f"{rel}/{content}")
+            size = sizes.get(f"{rel}/{content}", -1)
             for lp in paths:
                 out.append(StoredFile(lp, digest, content, size))
         return sorted(out, key=lambda f: f.logical_path)
@@ -152,16 +176,19 @@ class S3OcflStore(OcflStore):
     def read_range(self, object_id: str, stored: StoredFile, start: int, end: int) -> Iterator[bytes]:
         return self.s3.chunks(f"{self.object_rel(object_id)}/{stored.content_path}", start, end)
 
+    def local_object(self, object_id: str):
+        return self.local_object_at(self.object_rel(object_id))
+
     @contextmanager
-    def local_object(self, object_id: str) -> Iterator[Path]:
+    def local_object_at(self, rel: str) -> Iterator[Path]:
         """A private local copy of the object's published keys (stored bytes: sealed files stay ciphertext),
-        for the folder validator; deleted afterwards."""
-        rel = self.object_rel(object_id)
+        for the folder validator and snapshots; deleted afterwards.  The copy sits at its place below a
+        private root (``copy.parents[3]`` is that root, as a folder store's root is)."""
         self.work.mkdir(parents=True, exist_ok=True)
         tmp = Path(tempfile.mkdtemp(prefix="mirror-", dir=self.work))
         try:
-            dest = tmp / rel.rsplit("/", 1)[-1]
-            dest.mkdir(mode=0o700)
+            dest = tmp / rel
+            dest.mkdir(mode=0o700, parents=True)
             for key in self.s3.keys(rel + "/"):
                 target = dest / key[len(rel) + 1:]
                 target.parent.mkdir(parents=True, exist_ok=True)

@@ -10,6 +10,7 @@ import pytest
 
 from ocfl_helpers import assert_store_valid
 from s3_helpers import keys
+from s3_fixtures import archive_root, bucket, s3_env, s3_server  # noqa: F401  (fixtures: S3, archive on S3)
 
 PASS = "backup passphrase for the S3 test"
 
@@ -88,9 +89,40 @@ def test_the_s3_target_primitives(s3_env, bucket):
     assert list(t.list("data/")) == []
 
 
-def test_snapshots_of_a_bucket_store_are_refused_clearly(archive_root, cli, s3_env, bucket, monkeypatch, tmp_path):
-    """Not built yet: a clear refusal, never a traceback or a half snapshot."""
+def test_snapshots_of_a_bucket_store(archive_root, cli, s3_env, bucket, monkeypatch, tmp_path, samples):
+    """An archive whose store is in the bucket, backed up to the same S3 service: create (incremental), a
+    destruction purges the snapshot, verify, restore --to DIR gives a folder archive (never the live bucket)."""
     monkeypatch.setenv("DANGAN_BACKUP_PASSPHRASE", PASS)
-    r = cli("backup", "init", "--repo", tmp_path / "repo", ok=False)
+    repo = f"s3://{bucket}/backup?endpoint_url={s3_env.endpoint}"
+    out = cli("ingest", *sorted(samples.iterdir()), "--json").output
+    rids = [json.loads(line)["record_id"] for line in out.splitlines()]
+    cli("backup", "init", "--repo", repo)
+    cli("backup", "create", "--repo", repo)
+    doomed = tmp_path / "expired.txt"
+    doomed.write_text("过期 EXPIREDMARKER-3141", encoding="utf-8")
+    gone = json.loads(cli("ingest", doomed, "--category", "WS", "--dept", "BGS", "--retention", "D10", "--date",
+                          "2010-01-01", "--json").output)["record_id"]
+    cli("backup", "create", "--repo", repo)                         # incremental: unchanged objects reused
+    from dangan.core.archive import Archive
+    from dangan.core.management.destruction import destroy_record
+    a = Archive(archive_root)
+    destroy_record(a, gone, reason="retention D10 expired", approved_by="总经理")
+    a.close()
+    cli("backup", "create", "--repo", repo)                         # owed purges first, then the snapshot
+    c = s3_env.client()
+    for k in keys(s3_env, bucket):
+        assert b"EXPIREDMARKER" not in c.get_object(Bucket=bucket, Key=k)["Body"].read(), k
+    cli("backup", "verify", "--repo", repo, "--read-data")
+    dest = tmp_path / "restored"
+    cli("backup", "restore", "latest", "--to", dest, "--repo", repo)
+    assert "[store]" not in (dest / "dangan.toml").read_text(encoding="utf-8")      # a private folder copy
+    stored = {k[len("fonds-z109/"):]: hashlib.sha512(c.get_object(Bucket=bucket, Key=k)["Body"].read()).hexdigest()
+              for k in keys(s3_env, bucket, "fonds-z109/")}
+    assert tree(dest / "store") == stored, "the bucket's store comes back byte for byte, as a folder"
+    assert assert_store_valid(dest / "store") == len(rids) + 1
+    restored = type(cli)(dest)
+    restored("check")
+    restored("audit", "verify")
+    assert json.loads(restored("show", gone, "--json").output)["status"] == "destroyed"
+    r = cli("backup", "restore", "latest", "--record", rids[0], "--repo", repo, ok=False)
     assert r.exit_code == 2 and "bucket" in r.output and "Traceback" not in r.output
-    assert not (tmp_path / "repo").exists()

@@ -18,6 +18,7 @@ import pytest
 
 import s3_service
 from s3_helpers import assert_bucket_store_valid, keys
+from s3_fixtures import archive_root, bucket, s3_env, s3_server  # noqa: F401  (fixtures: S3, archive on S3)
 
 PREFIX = "fonds-z109"
 

@@ -6,6 +6,7 @@ import json
 import pytest
 
 from s3_helpers import keys
+from s3_fixtures import archive_root, bucket, s3_env, s3_server  # noqa: F401  (fixtures: S3, archive on S3)
 
 
 def test_ingest_get_revise_check_on_s3(archive_root, cli, s3_env, bucket, samples, tmp_path):

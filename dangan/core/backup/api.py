@@ -68,8 +68,6 @@ def register(archive: Archive, repo: Repository) -> None:
 
 
 def init(archive: Archive | None, spec: str | None, passphrase: bytes) -> Repository:
-    if archive is not None:
-        _local_store_only(archive, "backup init")
     repo = init_repository(target_for(archive, spec), passphrase)
     if archive is not None:
         register(archive, repo)
@@ -112,17 +110,17 @@ def _settle_purges(archive: Archive | None, repo: Repository) -> dict | None:
 
 # -- operations --------------------------------------------------------------------------
 def _local_store_only(archive: Archive, what: str) -> None:
-    """Snapshots read and restore a folder store; a store in a bucket is refused clearly (not yet built)."""
+    """Restoring one record into the live store needs a folder store; a bucket's is refused clearly (not built:
+    restore the snapshot with ``--to DIR`` and take the record from there)."""
     if archive.store.remote:
-        raise UsageError(f"{what}: this archive's store is in a bucket ({archive.store.location}); dangan's "
-                         "snapshots of a bucket store are not built yet — keep the bucket versioned and "
-                         "replicated (docs/deployment.md); backups *to* S3 of a folder store work")
+        raise UsageError(f"{what}: this archive's store is in a bucket ({archive.store.location}); restoring one "
+                         "record into a bucket is not built yet: restore the snapshot with --to DIR (a folder "
+                         "archive) and take the record from there")
 
 
 def create(archive: Archive, repo: Repository) -> dict:
     """Carry out owed purges, then take a snapshot; returns the manifest (with ``purge`` if any ran)."""
     from dangan.core.store.recovery import recover_interrupted
-    _local_store_only(archive, "backup create")
     recover_interrupted(archive)
     with _run(archive, repo, "create") as info:
         purged = _settle_purges(archive, repo)

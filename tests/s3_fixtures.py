@@ -1,5 +1,9 @@
-"""The S3 suite (``archive_root``, hence ``archive`` and ``cli``, on S3): one SeaweedFS for the session (or the one ``scripts/s3-test-server`` started for
-``make test``, named by ``$DANGAN_TEST_S3_ENDPOINT``), a fresh bucket for every test."""
+"""Fixtures of the S3 suite (tests/s3 modules import them by name): ``archive_root`` — hence
+``archive`` and ``cli`` — on S3; one SeaweedFS per module (or the one ``scripts/s3-test-server`` started
+for ``make test``, named by ``$DANGAN_TEST_S3_ENDPOINT``); a fresh bucket for every test.
+
+Not a tests/s3/conftest.py: a second module named ``conftest`` would shadow tests/conftest.py for the
+``from conftest import …`` of the rest of the suite."""
 from __future__ import annotations
 
 import os
@@ -10,7 +14,7 @@ import pytest
 import s3_service
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def s3_server():
     endpoint = os.environ.get("DANGAN_TEST_S3_ENDPOINT")
     if endpoint:                                      # started outside (make test): credentials are the test ones
@@ -60,6 +64,3 @@ def archive_root(tmp_path, bucket, s3_env, request):
         else:
             assert_bucket_store_valid(s3_env, bucket, "fonds-z109")
 
-
-def pytest_configure(config):
-    config.addinivalue_line("markers", "folder_store: this S3 test's archive keeps its store in its folder")
