@@ -201,7 +201,7 @@ def drain(archive: Archive, *, blocking: bool = True, limit: int | None = None) 
                     if set(gone) - set(destroyed):
                         index.delete([rid for rid in gone if rid not in set(destroyed)])
                     if destroyed:
-                        index.purge(destroyed, lambda ids: _documents(archive, ids))
+                        getattr(index, "purge")(destroyed, lambda ids: _documents(archive, ids))
                 with archive.transaction() as conn:
                     conn.execute("DELETE FROM index_outbox WHERE seq <= ?", (rows[-1]["seq"],))
                 done += len(last)
