@@ -154,6 +154,7 @@ COMMAND_MODULES: dict[str, tuple[str, ...]] = {
     "report_cmd": ("report",),
     "volume_cmd": ("volume",),
     "watch_cmd": ("watch",),
+    "worker_cmd": ("worker",),
     "status_cmd": ("status",),
     "backup_cmd": ("backup",),
     "declassify_cmd": ("declassify",),

@@ -390,6 +390,12 @@ MIGRATIONS: list[Migration] = [
     """,
     # 20: fill them for the records filed before 19 (Python computes the fold: core/catalogue/folded.py)
     lambda conn: _fill_folded(conn),
+    # 21: leases on the extraction queue (issue 17.5): a `dangan worker` on any machine claims a job
+    #     (claimed_by = host:pid:uuid) until lease_until (Unix seconds); a dead worker's job is taken again after it
+    """
+    ALTER TABLE extraction_queue ADD COLUMN claimed_by TEXT;
+    ALTER TABLE extraction_queue ADD COLUMN lease_until INTEGER;
+    """,
 ]
 
 

@@ -59,8 +59,9 @@ def pending(archive: Archive) -> int:
 
 
 def next_batch(archive: Archive, limit: int = 50) -> list[str]:
-    rows = archive.conn.execute("SELECT record_id FROM extraction_queue WHERE attempts < ? ORDER BY queued, rowid"
-                                " LIMIT ?", (MAX_ATTEMPTS, limit)).fetchall()
+    rows = archive.conn.execute("SELECT record_id FROM extraction_queue WHERE attempts < ? AND (lease_until IS NULL"
+                                " OR lease_until <= ?) ORDER BY queued, rowid LIMIT ?",   # not one a worker holds
+                                (MAX_ATTEMPTS, int(time.time()), limit)).fetchall()
     return [r["record_id"] for r in rows]
 
 

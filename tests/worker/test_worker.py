@@ -1,0 +1,152 @@
+"""``dangan worker`` (issue 17.5): extraction jobs shared by worker processes through leases in the catalogue.
+
+Real processes on one archive (catalogue.sqlite, and PostgreSQL): two workers share 40 queued jobs and each job
+is done by exactly one of them, once; a worker killed (SIGKILL) while it holds a lease, or right after
+publishing a version it had not committed, has its job taken over by another after the lease, and the job's
+effect (one new version with the text) happens once.  The stores are validated by ocfl-py (conftest).
+"""
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+from dangan.core.archive import Archive
+from dangan.core.catalogue.fields import RecordFields
+from dangan.core.kernel.actor import Actor
+from dangan.core.store.deferred import enqueue
+from dangan.core.store.ingest import Ingestor
+
+
+def dangan(root: Path, *args: object) -> list[str]:
+    return [sys.executable, "-m", "dangan", "--archive", str(root), "--as", "tester", *map(str, args)]
+
+
+def queue_jobs(root: Path, tmp_path: Path, n: int) -> dict[str, str]:
+    """``n`` records archived without extraction and queued, as the watcher leaves them; id → its unique word."""
+    src = tmp_path / "drop"
+    src.mkdir()
+    words = {}
+    a = Archive(root, Actor("tester", "tester"))
+    try:
+        ing = Ingestor(a)                           # no extractor: archived first, extracted later
+        for i in range(n):
+            word = f"工单{i:02d}号 jobword{i:02d}x"
+            p = src / f"job-{i:02d}.txt"
+            p.write_text(f"第{i}件 {word}", encoding="utf-8")
+            rec = ing.ingest(p, RecordFields(title=f"job {i}"))
+            words[rec.id] = f"jobword{i:02d}x"
+        with a.transaction() as conn:
+            for rid in words:
+                enqueue(conn, rid)
+    finally:
+        a.close()
+    return words
+
+
+def catalogue(root: Path, sql: str, *args) -> list[tuple]:
+    a = Archive(root, Actor("tester", "tester"))
+    try:
+        return [tuple(r) for r in a.conn.execute(sql, args).fetchall()]
+    finally:
+        a.close()
+
+
+def extracted_by(stderr: str) -> list[str]:
+    return re.findall(r"record (\S+): extracted", stderr)
+
+
+def summary_of(stdout: str) -> dict:
+    return json.loads(stdout.strip().splitlines()[-1])
+
+
+def assert_each_done_once(root: Path, ids) -> None:
+    """Every job's effect exactly once: version 2 with its text, one extraction (or recovery) event, none queued."""
+    rows = catalogue(root, "SELECT id, version, extraction_status FROM records")
+    assert sorted(r[0] for r in rows) == sorted(ids)
+    assert {(r[1], r[2]) for r in rows} == {(2, "ok")}
+    events = catalogue(root, "SELECT object, action FROM audit WHERE action IN ('record.extract', 'record.recover')")
+    assert sorted(e[0] for e in events) == sorted(ids)
+    assert catalogue(root, "SELECT count(*) FROM extraction_queue") == [(0,)]
+    assert catalogue(root, "SELECT count(*) FROM ingest_intents") == [(0,)]
+
+
+def test_two_workers_share_forty_jobs_each_done_exactly_once(archive_root, tmp_path, cli):
+    words = queue_jobs(archive_root, tmp_path, 40)
+    workers = [subprocess.Popen(dangan(archive_root, "worker", "--once", "--json", "--idle", "0.2"),
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for _ in range(2)]
+    results = [w.communicate(timeout=600) for w in workers]
+    for w, (out, err) in zip(workers, results):
+        assert w.returncode == 0, err
+        assert "Traceback" not in err
+    summaries = [summary_of(out) for out, _ in results]
+    done = [extracted_by(err) for _, err in results]
+    assert sum(s["extracted"] for s in summaries) == 40
+    assert [len(d) for d in done] == [s["extracted"] for s in summaries]
+    assert not set(done[0]) & set(done[1])                  # no job done by both
+    assert sorted(done[0] + done[1]) == sorted(words)
+    assert summaries[0]["worker"] != summaries[1]["worker"] and all(s["failed"] == 0 for s in summaries)
+    assert_each_done_once(archive_root, words)
+    assert catalogue(archive_root, "SELECT count(*) FROM index_outbox") == [(0,)]
+    rid, word = next(iter(words.items()))
+    hits = [json.loads(line) for line in cli("search", word, "--json").output.splitlines()]
+    assert [h["record_id"] for h in hits if "record_id" in h] == [rid]     # its text (only there): indexed by a worker
+
+
+def _killed_holding_a_lease(archive_root, env_var: str) -> str:
+    """A worker that dies (SIGKILL, or _exit right after publishing) with a lease of 2 s on its first job."""
+    env = {**os.environ, env_var: "1"}
+    dead = subprocess.run(dangan(archive_root, "worker", "--once", "--json", "--lease", "2"), env=env,
+                          capture_output=True, text=True, timeout=300)
+    assert dead.returncode in (-9, 137), dead.stderr
+    held = catalogue(archive_root, "SELECT record_id, claimed_by FROM extraction_queue WHERE claimed_by IS NOT NULL")
+    assert len(held) == 1 and held[0][1].split(":")[1].isdigit()
+    return held[0][0]
+
+
+def test_a_killed_workers_job_is_taken_over_after_its_lease_and_done_once(archive_root, tmp_path):
+    from dangan.core.store.leased_jobs import KILL_AFTER_CLAIM
+    words = queue_jobs(archive_root, tmp_path, 3)
+    held = _killed_holding_a_lease(archive_root, KILL_AFTER_CLAIM)
+    other = subprocess.run(dangan(archive_root, "worker", "--once", "--json", "--lease", "2", "--idle", "0.2"),
+                           capture_output=True, text=True, timeout=300)
+    assert other.returncode == 0, other.stderr
+    s = summary_of(other.stdout)
+    assert s["extracted"] == 3 and s["taken_over"] == 1 and s["failed"] == 0
+    assert f"record {held}: the lease of worker" in other.stderr
+    assert_each_done_once(archive_root, words)
+
+
+def test_a_version_published_by_a_killed_worker_is_settled_not_written_again(archive_root, tmp_path):
+    from dangan.core.store.new_version import EXIT_AFTER_PUBLISH
+    words = queue_jobs(archive_root, tmp_path, 3)
+    held = _killed_holding_a_lease(archive_root, EXIT_AFTER_PUBLISH)     # its v2 is in the store, not the catalogue
+    other = subprocess.run(dangan(archive_root, "worker", "--once", "--json", "--lease", "2", "--idle", "0.2"),
+                           capture_output=True, text=True, timeout=300)
+    assert other.returncode == 0, other.stderr
+    s = summary_of(other.stdout)
+    assert s["extracted"] == 2 and s["failed"] == 0
+    assert held not in extracted_by(other.stderr)                      # settled from the store, not extracted again
+    assert catalogue(archive_root, "SELECT action FROM audit WHERE object = ? AND action IN"
+                                   " ('record.extract', 'record.recover')", held) == [("record.recover",)]
+    assert_each_done_once(archive_root, words)
+
+
+def test_worker_help_and_bad_jobs(cli):
+    out = cli("worker", "-h").output
+    assert "--once" in out and "--jobs" in out and "--lease" in out and "--json" in out
+    bad = cli("worker", "--jobs", "extract,ocr-everything", ok=False)
+    assert bad.exit_code == 2 and "choose from extract, index" in bad.output
+
+
+def test_index_only_worker_drains_the_outbox(archive_root, tmp_path, cli):
+    words = queue_jobs(archive_root, tmp_path, 2)          # ingest queued their index-outbox rows too
+    out = cli("worker", "--once", "--json", "--jobs", "index").output
+    s = json.loads(out.strip().splitlines()[-1])
+    assert s["extracted"] == 0 and s["indexed"] >= 2
+    assert catalogue(archive_root, "SELECT count(*) FROM index_outbox") == [(0,)]
+    assert catalogue(archive_root, "SELECT count(*) FROM extraction_queue") == [(2,)]   # not its job
+    assert len(words) == 2
