@@ -19,7 +19,8 @@ new upward edge; the few that exist today are listed there by file, as debts to 
                    index a server thread keeps open between searches)
     store/         layout (a record in its OCFL object), mime, source_files, new_version (the
                    crash-safe new-version protocol), ingest, revision, batch, retrieval, integrity,
-                   recovery, extraction (the worker), deferred, antivirus (ClamAV at intake),
+                   recovery, extraction (the worker), deferred, leased_jobs (``dangan worker``: jobs
+                   claimed with leases), antivirus (ClamAV at intake),
                    separators + scan_batch (batch scans split at separator sheets), pdfa +
                    ocrmypdf_child (searchable PDF/A copies of scans)
     management/    lending, loan_copy, disposition, disposition_plan, disposition_execute,
@@ -32,7 +33,7 @@ new upward edge; the few that exist today are listed there by file, as debts to 
     service/       what faces call: each operation resolves the acting user, asks the policy
                    point, does the work and audits, inside core (records, search, lending, holds,
                    disposition, inspection, export, audit, reports, registers, users, volumes,
-                   declassification, alerts, backup, watch, catalogue)
+                   declassification, alerts, backup, watch, worker, catalogue)
 
 Below core: ``dangan.repository`` (OCFL, keystore, crypto, the backup repository format in
 ``repository/backup``), ``dangan.index`` (the search engine and dangan's analysis) and

@@ -115,7 +115,7 @@ def test_a_killed_workers_job_is_taken_over_after_its_lease_and_done_once(archiv
                            capture_output=True, text=True, timeout=300)
     assert other.returncode == 0, other.stderr
     s = summary_of(other.stdout)
-    assert s["extracted"] == 3 and s["taken_over"] == 1 and s["failed"] == 0
+    assert (s["extracted"], s["taken_over"], s["failed"]) == (3, 1, 0), (s, other.stderr)
     assert f"record {held}: the lease of worker" in other.stderr
     assert_each_done_once(archive_root, words)
 
@@ -150,3 +150,25 @@ def test_index_only_worker_drains_the_outbox(archive_root, tmp_path, cli):
     assert catalogue(archive_root, "SELECT count(*) FROM index_outbox") == [(0,)]
     assert catalogue(archive_root, "SELECT count(*) FROM extraction_queue") == [(2,)]   # not its job
     assert len(words) == 2
+
+
+def test_a_live_workers_lease_is_renewed_so_its_job_is_not_taken_over(archive_root, tmp_path):
+    """While a job runs (an OCR may outlast any lease), its lease is renewed from a connection of its own."""
+    import time
+    from dangan.core.store import leased_jobs
+    queue_jobs(archive_root, tmp_path, 1)
+    a = Archive(archive_root, Actor("tester", "tester"))
+    try:
+        job = leased_jobs.claim(a, "host:1:first", lease_seconds=6)
+        assert job is not None and job.previous is None
+        first = catalogue(archive_root, "SELECT lease_until FROM extraction_queue")[0][0]
+        with leased_jobs.LeaseKeeper(a, job.record_id, "host:1:first", 6) as keeper:
+            deadline = time.monotonic() + 120
+            while keeper.renewals < 2 and time.monotonic() < deadline:
+                time.sleep(0.1)
+            assert keeper.renewals >= 2
+            assert leased_jobs.claim(a, "host:2:second", lease_seconds=6) is None    # still held: renewed
+        assert catalogue(archive_root, "SELECT claimed_by FROM extraction_queue") == [("host:1:first",)]
+        assert catalogue(archive_root, "SELECT lease_until FROM extraction_queue")[0][0] > first
+    finally:
+        a.close()

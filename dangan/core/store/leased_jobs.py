@@ -18,7 +18,8 @@ Taking over a job counts as an attempt, so a file that kills every worker that t
 
 Between jobs a worker drains the index outbox into this machine's index (:func:`..search.indexing.drain`,
 serialised locally by the drain lock).  The watcher's in-process :class:`.deferred.DeferredExtractor` is
-unchanged; it leaves a job leased by a worker alone.
+unchanged; it leaves a job leased by a worker alone.  While a job runs, its lease is renewed
+(:class:`LeaseKeeper`), so only a dead (or cut-off) worker's job is ever taken over.
 """
 from __future__ import annotations
 
@@ -26,6 +27,7 @@ import logging
 import os
 import signal
 import socket
+import sqlite3
 import threading
 import time
 import uuid
@@ -134,15 +136,10 @@ def release(archive: Archive, record_id: str, worker: str, failure: str | None =
                      " WHERE record_id = ? AND claimed_by = ?", (record_id, worker))
 
 
-def leased_elsewhere(archive: Archive, worker: str) -> int:
-    """Jobs another worker holds now (they come back if its lease ends)."""
-    return archive.conn.execute("SELECT count(*) FROM extraction_queue WHERE attempts < ? AND lease_until > ?"
-                                " AND claimed_by <> ?", (MAX_ATTEMPTS, int(time.time()), worker)).fetchone()[0]
-
-
-def claimable(archive: Archive) -> int:
-    return archive.conn.execute("SELECT count(*) FROM extraction_queue WHERE attempts < ? AND (lease_until IS NULL"
-                                " OR lease_until <= ?)", (MAX_ATTEMPTS, int(time.time()))).fetchone()[0]
+def waiting(archive: Archive) -> int:
+    """Jobs still to be done: free, or held by a worker (they come back if its lease ends)."""
+    return archive.conn.execute("SELECT count(*) FROM extraction_queue WHERE attempts < ?",
+                                (MAX_ATTEMPTS,)).fetchone()[0]
 
 
 def settle_dead_holder(archive: Archive, record_id: str) -> bool:
@@ -162,7 +159,46 @@ def settle_dead_holder(archive: Archive, record_id: str) -> bool:
     return True
 
 
-def work_one(archive: Archive, job: Claim, worker: str, summary: Summary) -> None:
+class LeaseKeeper:
+    """Renews a held job's lease every third of it, from a catalogue connection of its own, while the work runs
+    (an OCR of a long scan outlasts any fixed lease; a live worker's job is never taken over, so recovery never
+    touches what a live writer is publishing).  A renewal that fails is logged and tried again."""
+
+    def __init__(self, archive: Archive, record_id: str, worker: str, lease_seconds: float) -> None:
+        self.url = archive.catalogue_url or archive.catalogue_path
+        self.record_id, self.worker, self.lease_seconds = record_id, worker, max(lease_seconds, 1)
+        self.renewals = 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="dangan-lease", daemon=True)
+
+    def __enter__(self) -> "LeaseKeeper":
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._stop.set()
+        self._thread.join()
+
+    def _run(self) -> None:
+        from dangan.core.catalogue import connection
+        conn = None
+        try:
+            while not self._stop.wait(self.lease_seconds / 3):
+                try:
+                    conn = conn or connection.connect(self.url)
+                    with _claim_transaction(conn) as c:
+                        c.execute("UPDATE extraction_queue SET lease_until = ? WHERE record_id = ? AND claimed_by = ?",
+                                  (int(time.time() + self.lease_seconds), self.record_id, self.worker))
+                    self.renewals += 1
+                except (DanganError, OSError, sqlite3.Error) as exc:
+                    log.warning("record %s: renewing the lease failed (%s); trying again", self.record_id, exc)
+        finally:
+            if conn is not None:
+                conn.close()
+
+
+def work_one(archive: Archive, job: Claim, worker: str, summary: Summary,
+             lease_seconds: float = LEASE_SECONDS) -> None:
     """Do one claimed job; its row leaves the queue in the transaction that records the extraction."""
     if job.previous:
         summary.taken_over += 1
@@ -170,7 +206,8 @@ def work_one(archive: Archive, job: Claim, worker: str, summary: Summary) -> Non
         if settle_dead_holder(archive, job.record_id):
             summary.settled += 1
     try:
-        outcome = extract_queued(archive, job.record_id)
+        with LeaseKeeper(archive, job.record_id, worker, lease_seconds):
+            outcome = extract_queued(archive, job.record_id)
     except (LockTimeout, StorageFull) as exc:
         log.warning("extraction of record %s postponed: %s", job.record_id, exc.message)
         summary.postponed += 1
@@ -207,7 +244,7 @@ def run(archive: Archive, *, jobs: tuple[str, ...] = JOBS, once: bool = False, l
         if job is not None:
             if os.environ.get(KILL_AFTER_CLAIM):
                 os.kill(os.getpid(), signal.SIGKILL)        # tests: a worker killed while it holds a lease
-            work_one(archive, job, summary.worker, summary)
+            work_one(archive, job, summary.worker, summary, lease_seconds)
             since_drain += 1
             if "index" in jobs and since_drain >= DRAIN_EVERY:
                 _drain(archive, summary)
@@ -216,7 +253,7 @@ def run(archive: Archive, *, jobs: tuple[str, ...] = JOBS, once: bool = False, l
         if "index" in jobs:
             _drain(archive, summary)
             since_drain = 0
-        if once and ("extract" not in jobs or not leased_elsewhere(archive, summary.worker)):
+        if once and ("extract" not in jobs or not waiting(archive)):
             if "index" not in jobs or not archive.conn.execute("SELECT 1 FROM index_outbox LIMIT 1").fetchone():
                 break
         stop.wait(min(idle_seconds, 0.5) if once else idle_seconds)
