@@ -131,10 +131,10 @@ def purge_records(archive: Archive, repo: Repository, rids: set[str]) -> dict:
         new_cat = rewrite_catalogue(repo.blob_bytes(cat["digest"]), live, doomed, frozenset(moved))
         digest, size = repo.put_blob_bytes(new_cat)
         manifest["catalogue"] = {"digest": digest, "size": size}
-        statuses = [e["status"] for e in manifest["objects"].values()]
+        kinds = [e["status"] for e in manifest["objects"].values()]
         manifest["counts"].update({"objects": len(manifest["objects"]),
-                                   "records": sum(s != "destroyed" for s in statuses),
-                                   "destroyed": statuses.count("destroyed"),
+                                   "records": sum(s != "destroyed" for s in kinds),
+                                   "destroyed": kinds.count("destroyed"),
                                    "files": len({d for e in manifest["objects"].values() for _r, d, _s in e["files"]})})
         manifest.setdefault("purged", []).extend({"record_id": rid, "time": utcnow()} for rid in doomed)
         repo.save_snapshot(manifest)

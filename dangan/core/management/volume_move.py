@@ -19,7 +19,7 @@ import secrets
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
-from dangan.errors import NotFound, UsageError
+from dangan.errors import IntegrityError, NotFound, UsageError
 from dangan.core.kernel.clock import utc_text
 
 if TYPE_CHECKING:
@@ -165,7 +165,10 @@ def approve_out(archive: Archive, req: str, note: str = "") -> dict[str, Any]:
     target = require_named_volume(archive, d["to_volume"])
     _check_movable(archive, rec, target, "moved")
     key = record_key(archive, rec)              # the approver has the volume unlocked (else: a clear CryptoError)
-    full, files = opened(archive, rec, sealed_of(archive, rec.id), key)
+    sealed = sealed_of(archive, rec.id)
+    if sealed is None:
+        raise IntegrityError(f"record {rec.id} is in a confidential volume but has no sealed fields")
+    full, files = opened(archive, rec, sealed, key)
     names = {p: f.get("original_name", p) for p, f in files.items()}
     if d["status"] == "requested":
         with archive.transaction() as conn:
