@@ -221,12 +221,20 @@ def _commit(archive: Archive, intent: dict, *, recovered: bool = False) -> None:
     details = dict(intent["details"])
     if recovered:
         details["recovered_by"] = archive.actor.name
+    if not _on_sqlite(archive):         # PostgreSQL: the old row versions go when (auto)vacuum reclaims them
+        _rewrite(archive, rid, intent, details)
+        return
     before = archive.conn.execute("PRAGMA secure_delete").fetchone()[0]
     archive.conn.execute("PRAGMA secure_delete = ON")      # the old rows' bytes are zeroed, not freed
     try:
         _rewrite(archive, rid, intent, details)
     finally:
         archive.conn.execute(f"PRAGMA secure_delete = {int(before)}")
+
+
+def _on_sqlite(archive: Archive) -> bool:
+    import sqlite3
+    return isinstance(archive.conn, sqlite3.Connection)
 
 
 def _rewrite(archive: Archive, rid: str, intent: dict, details: dict) -> None:
@@ -239,7 +247,7 @@ def _rewrite(archive: Archive, rid: str, intent: dict, details: dict) -> None:
         archive.audit(conn, "record.move", rid, details=details)
         if intent["direction"] == SEAL:       # every backup repository owes a purge of the plaintext object
             conn.execute("INSERT INTO backup_purges (repo_id, record_id, queued, certificate_sha256) SELECT repo_id,"
-                         " ?, ?, ? FROM backup_repos WHERE 1 ON CONFLICT(repo_id, record_id) DO NOTHING",
+                         " ?, ?, ? FROM backup_repos WHERE 1 = 1 ON CONFLICT(repo_id, record_id) DO NOTHING",
                          (rid, utc_text(), details["replaced"]["inventory_sha512"]))
 
 
@@ -255,7 +263,8 @@ def _finish(archive: Archive, intent: dict) -> None:
         from dangan.core.catalogue.volumes import open_keystore
         open_keystore(archive).shred_record(rid)       # the sealed object is gone: so is its key
         archive.__dict__.get("_record_keys", {}).pop(rid, None)
-    archive.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    if _on_sqlite(archive):
+        archive.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")      # no page image of the old rows stays in the WAL
     from dangan.core.search.indexing import drain, reindex
     if intent["direction"] == SEAL:
         reindex(archive)          # a fresh index: the plaintext document must leave the engine's segments too
