@@ -85,6 +85,16 @@ def _moving_dir(archive: Archive, rid: str) -> Path:
     return moving_root(archive) / hashlib.sha256(rid.encode()).hexdigest()[:32]
 
 
+def check_supported(archive: Archive) -> None:
+    """The protocol renames the old object aside, so it can be put back: a store in a bucket has no rename (its
+    ``set_aside`` deletes), so a move there is refused rather than risk the record."""
+    if getattr(archive.store, "remote", False):
+        from dangan.errors import UsageError
+        raise UsageError("moving a record across a confidential volume's border is not supported on a store in a "
+                         "bucket yet (the old object could not be put back after a crash): re-file it instead "
+                         "(ingest its files into the volume, then a destruction list for this record)")
+
+
 def pending(archive: Archive) -> bool:
     """True if a move was interrupted (the cheap look every command takes)."""
     root = moving_root(archive)
@@ -98,6 +108,7 @@ def replace_object(archive: Archive, old: Record, new: Record, names: dict[str, 
     record as stored (a sealed one without its sealed fields)."""
     from dangan.core.management.destruction_intent import pending as destruction_pending
     from dangan.core.management.destruction_intent import record_lock
+    check_supported(archive)
     store = archive.store
     rid = old.id
     with record_lock(archive, rid):             # held from before staging: recovery never takes a live move's
