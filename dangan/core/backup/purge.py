@@ -42,11 +42,19 @@ def _tombstone_entry(archive: Archive, rid: str, uploads: _Uploads, status: str 
     store = archive.store
     if not store.exists(rid):
         return None
-    root = store.object_path(rid)
+    if store.remote:                               # a bucket's tombstone: read from a private local copy
+        with store.local_object(rid) as root:
+            entry = _tombstone_at(root.parents[3], root, uploads, status)
+            uploads.flush()
+            return entry
+    return _tombstone_at(store.root, store.object_path(rid), uploads, status)
+
+
+def _tombstone_at(store_root, root, uploads: _Uploads, status: str = "destroyed") -> dict:
     inv_bytes = (root / "inventory.json").read_bytes()
     side = (root / "inventory.json.sha512").read_bytes()
     version = int(json.loads(inv_bytes)["head"][1:])
-    return object_entry(store.root, root, inv_bytes, side, version, status, uploads)
+    return object_entry(store_root, root, inv_bytes, side, version, status, uploads)
 
 
 def replaced_digests(archive: Archive, rid: str) -> set[str]:
@@ -60,7 +68,8 @@ def replaced_digests(archive: Archive, rid: str) -> set[str]:
 
 
 def _columns(conn: sqlite3.Connection, table: str) -> list[str]:
-    return [r[1] for r in conn.execute(f"PRAGMA table_info({table})")]
+    from dangan.core.catalogue.db import columns
+    return columns(conn, table)
 
 
 def _copy_volume(mem: sqlite3.Connection, live: sqlite3.Connection, rid: str) -> None:
