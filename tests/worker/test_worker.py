@@ -172,3 +172,20 @@ def test_a_live_workers_lease_is_renewed_so_its_job_is_not_taken_over(archive_ro
         assert catalogue(archive_root, "SELECT lease_until FROM extraction_queue")[0][0] > first
     finally:
         a.close()
+
+
+def test_the_watchers_extractor_leaves_a_job_a_worker_holds(archive_root, tmp_path):
+    from dangan.core.store import deferred, leased_jobs
+    ids = list(queue_jobs(archive_root, tmp_path, 2))
+    a = Archive(archive_root, Actor("tester", "tester"))
+    try:
+        job = leased_jobs.claim(a, "elsewhere:7:abc", lease_seconds=600)
+        assert job is not None
+        assert deferred.next_batch(a) == [rid for rid in ids if rid != job.record_id]
+        assert deferred.run_batch(a) == 1                         # the free one only
+        assert catalogue(archive_root, "SELECT record_id, claimed_by FROM extraction_queue") == \
+            [(job.record_id, "elsewhere:7:abc")]
+        leased_jobs.release(a, job.record_id, "elsewhere:7:abc")  # given back: anyone's again
+        assert deferred.next_batch(a) == [job.record_id]
+    finally:
+        a.close()
