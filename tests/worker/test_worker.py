@@ -189,3 +189,22 @@ def test_the_watchers_extractor_leaves_a_job_a_worker_holds(archive_root, tmp_pa
         assert deferred.next_batch(a) == [job.record_id]
     finally:
         a.close()
+
+
+def test_a_running_worker_stops_cleanly_on_sigterm(archive_root, tmp_path):
+    import signal
+    import time
+    ids = queue_jobs(archive_root, tmp_path, 3)
+    w = subprocess.Popen(dangan(archive_root, "worker", "--json", "--idle", "0.2"), stdout=subprocess.PIPE,
+                         stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 300
+        while catalogue(archive_root, "SELECT count(*) FROM extraction_queue") != [(0,)] and time.monotonic() < deadline:
+            assert w.poll() is None, w.stderr.read() if w.stderr else ""
+            time.sleep(0.2)
+    finally:
+        w.send_signal(signal.SIGTERM)
+        out, err = w.communicate(timeout=120)
+    assert w.returncode == 0, err
+    assert summary_of(out)["extracted"] == 3
+    assert_each_done_once(archive_root, ids)
