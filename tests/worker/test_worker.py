@@ -14,11 +14,15 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from dangan.core.archive import Archive
 from dangan.core.catalogue.fields import RecordFields
 from dangan.core.kernel.actor import Actor
 from dangan.core.store.deferred import enqueue
 from dangan.core.store.ingest import Ingestor
+
+CORPUS = Path(__file__).resolve().parent.parent / "data" / "corpus"
 
 
 def dangan(root: Path, *args: object) -> list[str]:
@@ -208,3 +212,24 @@ def test_a_running_worker_stops_cleanly_on_sigterm(archive_root, tmp_path):
     assert w.returncode == 0, err
     assert summary_of(out)["extracted"] == 3
     assert_each_done_once(archive_root, ids)
+
+
+@pytest.mark.parametrize("catalogue_backend", ["sqlite"])
+def test_an_ocr_job_is_done_by_a_worker(archive_root, cli):
+    """A scanned image queued as the watcher leaves it: the worker's job runs Tesseract and files its text."""
+    a = Archive(archive_root, Actor("tester", "tester"))
+    try:
+        rid = Ingestor(a).ingest(CORPUS / "images" / "multi-line_cn1.png", RecordFields(title="scan")).id
+        with a.transaction() as conn:
+            enqueue(conn, rid)
+    finally:
+        a.close()
+    done = subprocess.run(dangan(archive_root, "worker", "--once", "--json"), capture_output=True, text=True,
+                          timeout=600)
+    assert done.returncode == 0, done.stderr
+    assert summary_of(done.stdout)["extracted"] == 1
+    shown = json.loads(cli("show", rid, "--json").output)
+    assert shown["version"] == 2 and shown["extraction"]["status"] == "ok", shown["extraction"]
+    details = json.loads(catalogue(archive_root, "SELECT details FROM audit WHERE action = 'record.extract'")[0][0])
+    assert details["ocr"] and details["chars"] > 10                 # Tesseract read the scan's text
+    assert_each_done_once(archive_root, [rid])
