@@ -171,6 +171,50 @@ class TantivyIndex:
             return there
         return self._commit(work)
 
+    def purge(self, record_ids: Iterable[str], documents: Callable[[list[str]], list[IndexDocument]]) -> int:
+        """Remove records so that nothing of them stays in the index files; returns how many were there.
+
+        tantivy deletes by marking: a deleted document's terms and stored text stay in its segment's
+        files until that segment is merged, and tantivy-py offers no merge call.  So every segment that
+        held one of ``record_ids`` is emptied -- its other records are deleted and added again, as
+        ``documents(ids)`` gives them (from the store) -- and tantivy drops an emptied segment and its
+        files at the commit.  The cost is the size of those segments, not of the index.  Done inside
+        the writer lock, so no other writer changes those segments meanwhile."""
+        gone = list(dict.fromkeys(record_ids))
+        if not gone:
+            return 0
+
+        def work(w) -> int:
+            self._ix.reload()
+            s = self._ix.searcher()
+            found = s.search(tv.Query.term_set_query(self._schema, "id", gone), limit=len(gone), count=False).hits
+            segments = {addr.segment_ord for _, addr in found}
+            if not segments:
+                return 0
+            drop = set(gone)
+            every = s.search(tv.Query.all_query(), limit=max(1, s.num_docs), count=False).hits
+            keep = [rid for rid in (s.doc(addr).get_first("id") for _, addr in every if addr.segment_ord in segments)
+                    if rid not in drop]
+            again = documents(keep)
+            for rid in gone + keep:
+                w.delete_documents_by_term("id", rid)
+            for d in again:
+                w.add_document(self._document(d))
+            self.rewritten = len(keep)
+            return len(found)
+        n = self._commit(work)
+        self._collect_garbage()
+        return n
+
+    def _collect_garbage(self) -> None:
+        """Delete the files no segment uses any more (an emptied segment's)."""
+        with self._tlock, c.flock(self.path / c.LOCKFILE, self._lock_timeout):
+            w = self._ix.writer(heap_size=HEAP, num_threads=1)
+            try:
+                w.garbage_collect_files()
+            finally:
+                w.rollback()
+
     def clear(self) -> None:
         self._commit(lambda w: w.delete_all_documents() or 0)
 

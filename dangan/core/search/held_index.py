@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Callable, Iterator
 if TYPE_CHECKING:
     from dangan.core.archive import Archive
 
-_KEPT: dict[str, tuple[tuple, object]] = {}       # index folder -> (marker identity, open index)
+_KEPT: dict[str, tuple[tuple | None, object]] = {}       # index folder -> (marker identity, open index)
 _LOCK = threading.Lock()
 
 
