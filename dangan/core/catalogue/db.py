@@ -161,7 +161,7 @@ class Row(tuple):
     _index: dict[str, int] = {}
     _names: tuple[str, ...] = ()
 
-    def __getitem__(self, key):  # type: ignore[override]
+    def __getitem__(self, key):
         if isinstance(key, str):
             try:
                 return tuple.__getitem__(self, self._index[key.lower()])

@@ -22,6 +22,7 @@ import sqlite3
 from typing import TYPE_CHECKING, Callable, ContextManager, Mapping, Protocol
 
 from dangan.errors import DanganError
+from dangan.core.catalogue import leases
 from dangan.core.catalogue.outbox import queue_index
 from dangan.core.kernel.actor import Actor
 from dangan.core.kernel.clock import utc_text
@@ -45,6 +46,9 @@ class VersionWriter(Protocol):
     @property
     def actor(self) -> Actor: ...
 
+    @property
+    def conn(self) -> sqlite3.Connection: ...
+
     def transaction(self) -> ContextManager[sqlite3.Connection]: ...
 
     def audit_ready(self, conn: sqlite3.Connection) -> None: ...
@@ -53,6 +57,8 @@ class VersionWriter(Protocol):
 def write_intent(archive: VersionWriter, object_id: str, source: str) -> None:
     """Commit the intent row for ``object_id``: who (pid, host) is writing what (``source``), since when."""
     with archive.transaction() as conn:
+        if leases.applies(conn):
+            leases.hold(conn, object_id)           # the lease other machines' recovery respects (PostgreSQL)
         conn.execute("INSERT OR REPLACE INTO ingest_intents (object_id, pid, host, source, started)"
                      " VALUES (?, ?, ?, ?, ?)", (object_id, os.getpid(), socket.gethostname(), source, utc_text()))
 
@@ -89,6 +95,19 @@ def commit_version(archive: VersionWriter, draft: VersionDraft, object_id: str, 
     ``source`` is what the intent row names (a file name, or a placeholder such as ``(revision)``).
     """
     write_intent(archive, object_id, source)
+    try:
+        _write_version(archive, object_id, draft, message, created, before_publish, after_publish)
+    finally:
+        conn = archive.conn
+        if leases.applies(conn):
+            try:
+                leases.release(conn, object_id)    # the intent row is gone (or recovery's now): so is the lease
+            except Exception:
+                pass                               # a lost connection released it already
+
+
+def _write_version(archive: VersionWriter, object_id: str, draft, message: str, created: str,
+                   before_publish, after_publish) -> None:
     try:
         with archive.transaction() as conn:
             archive.audit_ready(conn)            # a broken audit trail is refused before publishing
