@@ -109,6 +109,7 @@ def pytest_configure(config):
     config.addinivalue_line("markers", "store_damaged: the test damages the store on purpose (no ocfl-py teardown check)")
     config.addinivalue_line("markers", "sqlite_only: the test is about the SQLite file (not run on PostgreSQL)")
     config.addinivalue_line("markers", "postgresql_only: tests of another folder run again on PostgreSQL")
+    config.addinivalue_line("markers", "folder_store: an S3 test (tests/s3) whose archive keeps its store in its folder")
 
 
 # -- the catalogue on PostgreSQL (issue 17) ------------------------------------------------------------------

@@ -15,7 +15,8 @@ new upward edge; the few that exist today are listed there by file, as debts to 
     policy/        users, departments, access (the one policy point: ``require``/``visibility``),
                    loan_policy, disclosure, four_eyes
     confidential/  agent (the key agent), sealing (how a record is protected in the store)
-    search/        indexing (the index outbox and its drain), listing, volume_search
+    search/        indexing (the index outbox and its drain), listing, volume_search, held_index (the
+                   index a server thread keeps open between searches)
     store/         layout (a record in its OCFL object), mime, source_files, new_version (the
                    crash-safe new-version protocol), ingest, revision, batch, retrieval, integrity,
                    recovery, extraction (the worker), deferred, antivirus (ClamAV at intake),

@@ -356,7 +356,23 @@ MIGRATIONS: list[Migration] = [
         pid INTEGER NOT NULL, host TEXT NOT NULL, started TEXT NOT NULL
     );
     """,
-    # 17: folded columns (issue 17): each record row carries the fields the search filters compare, folded as the
+    # 17: moving a sealed record out of its confidential volume (issue 19.1) waits for a security officer's
+    #     approval: the request, the decision (four eyes: identities kept) and when it was applied
+    """
+    CREATE TABLE volume_moves (
+        id TEXT PRIMARY KEY, record_id TEXT NOT NULL, from_volume TEXT NOT NULL, to_volume TEXT NOT NULL,
+        to_secrecy TEXT NOT NULL, reason TEXT NOT NULL, status TEXT NOT NULL,
+        requested_by TEXT NOT NULL, requested_identity TEXT, requested_at TEXT NOT NULL,
+        decided_by TEXT, decided_identity TEXT, decided_at TEXT, decision_note TEXT, applied_at TEXT
+    );
+    CREATE INDEX volume_moves_record ON volume_moves(record_id, status);
+    """,
+    # 18: lending a paper original out of the room (issue 19.3): an item issued in place whose record has a
+    #     paper original in a box takes the paper out (借出) until it is returned
+    """
+    ALTER TABLE loan_items ADD COLUMN paper_out INTEGER NOT NULL DEFAULT 0;
+    """,
+    # 19: folded columns (issue 17): each record row carries the fields the search filters compare, folded as the
     #     index folds them (NFKC, case, Traditional -> Simplified), so no Python function is called from SQL
     """
     ALTER TABLE records ADD COLUMN title_fold TEXT;
@@ -372,7 +388,7 @@ MIGRATIONS: list[Migration] = [
     ALTER TABLE records ADD COLUMN tags_fold TEXT;
     ALTER TABLE records ADD COLUMN metadata_fold TEXT;
     """,
-    # 18: fill them for the records filed before 17 (Python computes the fold: core/catalogue/folded.py)
+    # 20: fill them for the records filed before 19 (Python computes the fold: core/catalogue/folded.py)
     lambda conn: _fill_folded(conn),
 ]
 

@@ -189,21 +189,19 @@ def drain(archive: Archive, *, blocking: bool = True, limit: int | None = None) 
                     rec = read_metadata(archive.store, rid)
                     docs.append(document_for(archive, rec, stored_original_names(archive.store, rid),
                                              sealed=bool(row["sealed"])))
+                # tantivy deletes by marking: a destroyed record's text would stay in its segment's files until
+                # that segment is merged.  purge empties the segments that held it (their other records are
+                # added again), so destruction leaves none of its text in the index.
+                destroyed = [r["id"] for r in archive.conn.execute(
+                    f"SELECT id FROM records WHERE status = 'destroyed' AND id IN ({','.join('?' * len(gone))})",
+                    gone)] if gone and hasattr(index, "purge") else []
                 with _engine_errors(archive):
                     if docs:
                         index.add(docs)
-                    if gone:
-                        index.delete(gone)
-                destroyed = gone and engine_of(archive) == "tantivy" and archive.conn.execute(
-                    f"SELECT 1 FROM records WHERE status = 'destroyed' AND id IN ({','.join('?' * len(gone))})",
-                    gone).fetchone() is not None
-                if destroyed:
-                    # tantivy deletes by marking: a destroyed record's text stays in its segment's files until
-                    # that segment is rewritten, and tantivy-py has no merge call. A rebuild drops every old
-                    # segment (clear, then each live record again), so destruction leaves none of its text.
-                    index.close()
-                    index = None
-                    _rebuild(archive, None, None)
+                    if set(gone) - set(destroyed):
+                        index.delete([rid for rid in gone if rid not in set(destroyed)])
+                    if destroyed:
+                        getattr(index, "purge")(destroyed, lambda ids: _documents(archive, ids))
                 with archive.transaction() as conn:
                     conn.execute("DELETE FROM index_outbox WHERE seq <= ?", (rows[-1]["seq"],))
                 done += len(last)
@@ -211,6 +209,19 @@ def drain(archive: Archive, *, blocking: bool = True, limit: int | None = None) 
             if index is not None:
                 index.close()
     return done
+
+
+def _documents(archive: Archive, ids: list[str]) -> list:
+    """The index documents of the live records among ``ids``, from the store."""
+    from dangan.core.store.layout import read_metadata, stored_original_names
+    out = []
+    for rid in ids:
+        row = archive.conn.execute("SELECT status, sealed FROM records WHERE id = ?", (rid,)).fetchone()
+        if row is None or row["status"] == "destroyed":
+            continue
+        rec = read_metadata(archive.store, rid)
+        out.append(document_for(archive, rec, stored_original_names(archive.store, rid), sealed=bool(row["sealed"])))
+    return out
 
 
 def reindex(archive: Archive, progress: Callable[[int, int], None] | None = None,

@@ -129,13 +129,10 @@ def rebuild(archive: Archive, progress=None, conflicts: list[str] | None = None)
     store = archive.store
     from dangan.core.management.destruction_intent import recover_pending
     recover_pending(archive)            # an interrupted destruction first becomes its tombstone
-    ids = []
-    for obj_root in store.iter_object_roots():
-        import json
-        try:
-            ids.append(json.loads((obj_root / "inventory.json").read_bytes())["id"])
-        except (OSError, ValueError, KeyError) as exc:
-            raise IntegrityError(f"cannot read the inventory of {obj_root}: {exc}") from None
+    try:
+        ids = list(store.object_ids())          # a folder's object roots, or a bucket's published objects
+    except KeyError as exc:
+        raise IntegrityError(f"an inventory without an id: {exc}") from None
     from dangan.core.catalogue.audit_verify import restart_if_new
     restart_if_new(archive, "catalogue rebuilt from the store: the audit trail before it is lost")
     with archive.transaction() as conn:
