@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Callable, Iterable, Iterator
 
-from dangan.errors import DanganError, DuplicateRecord, Infected, StorageFull
+from dangan.errors import DanganError, DuplicateRecord, Infected, StorageFull, StoreUnavailable
 from dangan.core.catalogue.fields import RecordFields
 from dangan.core.store.ingest import IngestOutcome, Ingestor
 from dangan.core.store.source_files import shown_name
@@ -125,8 +125,9 @@ def ingest_batch(archive: Archive, paths: Iterable[Path], fields: RecordFields, 
                     on_outcome(part)
             if bar:
                 bar.advance(1)
-            if outcome.status == "failed" and outcome.message.startswith("disk full"):
-                stop.set()       # nothing more can be archived; the rest stay where they are
+            if outcome.status == "failed" and (outcome.message.startswith("disk full")
+                                               or outcome.exit_code == StoreUnavailable.exit_code):
+                stop.set()       # nothing more can be archived (full disk, S3 out of reach); the rest stay where they are
     finally:
         if jobs > 1 and len(files) >= 2:
             pool.shutdown(wait=True)
@@ -182,6 +183,9 @@ def _one(ingestor: Ingestor, source: Source, fields: RecordFields, attachments: 
         return IngestOutcome(shown, "duplicate", exc.existing_id, message=exc.message, exit_code=exc.exit_code)
     except StorageFull as exc:
         return IngestOutcome(shown, "failed", message=exc.message, exit_code=exc.exit_code)
+    except StoreUnavailable as exc:          # the S3 service out of reach: the file stays where it was
+        return IngestOutcome(shown, "failed", message=exc.message if shown in exc.message
+                             else f"{shown}: {exc.message}", exit_code=exc.exit_code)
     except Infected as exc:                  # moved out of the user's way, beside its reason; never archived
         from dangan.core.store.antivirus import quarantine
         where = quarantine(ingestor.archive.root, exc.path or path, exc.message)
