@@ -40,6 +40,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Iterator
 
 from dangan.index import IndexDocument, open_index
 
@@ -83,12 +84,12 @@ def vocabulary(rnd: random.Random, size: int = 5000) -> tuple[list[str], list[fl
     return words, list(itertools.accumulate(1 / (rank + 1) for rank in range(len(words))))
 
 
-def make_docs(n: int, seed: int = 1) -> list[IndexDocument]:
+def iter_docs(n: int, seed: int = 1) -> Iterator[IndexDocument]:
+    """The benchmark's records, one at a time: the first k of any run are the same records (10k, 100k, 1M)."""
     rnd = random.Random(seed)
     sents = sentences()
     words, cum = vocabulary(rnd)
     depts = list(DEPTS)
-    docs = []
     for i in range(n):
         parts, size, target = [], 0, rnd.randint(1000, 2000)
         while size < target:
@@ -99,13 +100,16 @@ def make_docs(n: int, seed: int = 1) -> list[IndexDocument]:
             parts.append(s)
             size += len(s)
         year = 2000 + i % 25
-        docs.append(IndexDocument(
+        yield IndexDocument(
             record_id=f"r{i:06d}", title=rnd.choice(sents)[:12],
             archival_code=f"Z109-WS·{year}-Y-BGS-{i:06d}", department=depts[i % len(depts)],
             category="WS", year=year, date=f"{year}-{1 + i % 12:02d}-{1 + i % 28:02d}",
             retention="permanent", secrecy="public", mime="application/pdf",
-            content="".join(parts)[:2000]))
-    return docs
+            content="".join(parts)[:2000])
+
+
+def make_docs(n: int, seed: int = 1) -> list[IndexDocument]:
+    return list(iter_docs(n, seed))
 
 
 def percentile(xs: list[float], p: float) -> float:

@@ -35,6 +35,8 @@ if TYPE_CHECKING:                         # types only: start-up imports none of
 class Archive:
     #: the checkpoint of the write transaction in progress (set by ``transaction``; absent outside one)
     _audit_pending: Pending | None
+    #: keep the search index open between searches (a server thread's archive: ``core.search.held_index``)
+    keep_search_index: bool = False
 
     def __init__(self, root: Path, actor: Actor | None = None, *,
                  extra_plugins: tuple[tuple[str, object], ...] = ()) -> None:
@@ -56,12 +58,14 @@ class Archive:
 
     @classmethod
     def init(cls, path: str | Path, *, fonds: str, name: str = "", actor: Actor | None = None,
-             group: str | None = None, store_url: str | None = None,
+             group: str | None = None, catalogue_url: str | None = None, store_url: str | None = None,
              store_endpoint: str | None = None) -> "Archive":
         """Create an archive: private to its creator (0700/0600), or readable by ``group`` (2750/0640).
 
-        ``store_url`` (``s3://bucket/prefix``) puts the OCFL store in a bucket (``store_endpoint``: an
-        S3-compatible service's address); the bucket must exist and the prefix be empty."""
+        ``catalogue_url`` (``postgresql://…``) puts the catalogue in that (empty) database instead of
+        ``catalogue.sqlite``; ``dangan.toml`` then names it under ``[catalogue] url``.  ``store_url``
+        (``s3://bucket/prefix``) puts the OCFL store in a bucket (``store_endpoint``: an S3-compatible
+        service's address); the bucket must exist and the prefix be empty."""
         from dangan.repository.ocfl import OcflStore
         from dangan.repository.fsutil import translate_oserror
         from dangan.core.kernel import permissions
@@ -76,6 +80,9 @@ class Archive:
         if root.exists() and any(root.iterdir()):
             raise UsageError(f"{root} exists and is not empty: choose a new or empty folder")
         check_new_archive_folder(root)
+        if catalogue_url is not None:
+            from dangan.core.catalogue.location import check_new_url
+            check_new_url(catalogue_url, "--catalogue")
         try:
             if store_url is not None:
                 from dangan.repository.s3client import is_s3_url
@@ -96,12 +103,14 @@ class Archive:
                     raise
             (root / "plugins").mkdir()
             (root / "index").mkdir()
-            conn = catalogue.connect(root / "catalogue.sqlite", create=True)
+            conn = catalogue.connect(catalogue_url or root / "catalogue.sqlite", create=True)
             import uuid
             from dangan.core.catalogue.audit_anchor import config_section
+            from dangan.core.catalogue.location import config_section as catalogue_config_section
             archive_id = str(uuid.uuid4())
             from dangan.core.kernel.config import store_section
             (root / CONFIG_NAME).write_text(initial_config(fonds, name, archive_id) + config_section(archive_id)
+                                            + catalogue_config_section(catalogue_url)
                                             + store_section(store_url, store_endpoint), encoding="utf-8")
         except OSError as exc:
             raise translate_oserror(exc, f"creating the archive at {root}") from exc
@@ -113,7 +122,14 @@ class Archive:
     # -- resources ----------------------------------------------------------
     @cached_property
     def conn(self) -> sqlite3.Connection:
-        return catalogue.connect(self.catalogue_path)
+        """The catalogue: ``catalogue.sqlite``, or the database ``[catalogue] url`` names (``db.PgConnection``,
+        which offers the same API; typed as the SQLite connection the code is written against)."""
+        return catalogue.connect(self.catalogue_url or self.catalogue_path)
+
+    @property
+    def catalogue_url(self) -> str | None:
+        """``[catalogue] url`` (a PostgreSQL catalogue), or None: the embedded ``catalogue.sqlite``."""
+        return self.config.raw.get("catalogue", {}).get("url") or None
 
     @property
     def catalogue_path(self) -> Path:

@@ -92,7 +92,7 @@ def translate_oserror(exc: OSError, what: str) -> Exception:
     return exc
 
 
-def rename_in(staged_root: Path, root: Path, rel: Path) -> None:
+def rename_in(staged_root: Path, root: Path, rel: Path, *, durable: bool = True) -> None:
     """Move ``staged_root/rel`` to ``root/rel`` with one rename, never leaving an empty folder.
 
     The highest missing folder of ``rel`` is renamed in whole (tuple folders and
@@ -110,9 +110,36 @@ def rename_in(staged_root: Path, root: Path, rel: Path) -> None:
             if exc.errno in (errno.EEXIST, errno.ENOTEMPTY):
                 continue
             raise
-        fsync_dir(dst.parent)
+        if durable:
+            fsync_dir(dst.parent)
         return
     raise IntegrityError(f"object folder {rel} already exists")
+
+
+def sync_filesystem(path: Path) -> None:
+    """Make everything written to the filesystem holding ``path`` durable: ``syncfs(2)`` (Linux), else
+    ``sync(2)``.  One call stands for the fsyncs of many files and folders (group commit)."""
+    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        if _syncfs is not None and _syncfs(fd) == 0:
+            return
+    finally:
+        os.close(fd)
+    os.sync()
+
+
+def _load_syncfs():
+    try:
+        import ctypes
+        libc = ctypes.CDLL(None, use_errno=True)
+        fn = libc.syncfs
+        fn.argtypes = [ctypes.c_int]
+        return fn
+    except (OSError, AttributeError):
+        return None
+
+
+_syncfs = _load_syncfs()
 
 
 def subdirs(path: Path) -> Iterator[Path]:

@@ -234,8 +234,10 @@ class OcflStore:
         raise NotFound(f"object {object_id} has no file {logical_path!r}")
 
     # -- writing ------------------------------------------------------------
-    def stage(self, object_id: str) -> "VersionDraft":
-        return VersionDraft(self, object_id)
+    def stage(self, object_id: str, *, durable: bool = True) -> "VersionDraft":
+        """A draft of ``object_id``'s next version.  ``durable`` False: its files are not fsynced one by one;
+        only ``ocfl_group.publish_new_objects`` may publish it (one filesystem sync for the whole group)."""
+        return VersionDraft(self, object_id, durable=durable)
 
     def recover(self, object_id: str) -> bool:
         """Roll a half-published version forward; True if anything was repaired."""
@@ -311,11 +313,12 @@ class OcflStore:
 class VersionDraft:
     """A version being staged; ``publish`` makes it the object's new head."""
 
-    def __init__(self, store: OcflStore, object_id: str) -> None:
+    def __init__(self, store: OcflStore, object_id: str, *, durable: bool = True) -> None:
         if not object_id:
             raise UsageError("an object needs an id")
         self.store = store
         self.object_id = object_id
+        self.durable = durable
         self.dir = store.staging / f"{os.getpid()}-{uuid.uuid4().hex}"
         self.content = self.dir / "ver" / "content"
         self.state: dict[str, str] = {}          # logical path -> digest
@@ -351,7 +354,8 @@ class VersionDraft:
             with open(target, "xb") as out:
                 size, digest = copy_hashed(src, out)
                 out.flush()
-                os.fsync(out.fileno())
+                if self.durable:
+                    os.fsync(out.fileno())
         except OSError as exc:
             raise translate_oserror(exc, f"staging {logical_path}") from exc
         self.state[logical_path] = digest
@@ -374,6 +378,8 @@ class VersionDraft:
 
     def publish(self, *, message: str, user_name: str, user_address: str | None = None,
                 created: str | None = None) -> PublishedVersion:
+        if not self.durable:
+            raise UsageError("a draft staged without fsyncs is published only with ocfl_group.publish_new_objects")
         check_no_conflicts(list(self.state))
         store = self.store
         try:
@@ -389,6 +395,40 @@ class VersionDraft:
         store = self.store
         obj = store.object_path(self.object_id)
         new_object = not (obj / "inventory.json").exists()
+        inv, data, side, n = self._version_inventory(new_object, message, user_name, user_address, created)
+        ver_dir = self.dir / "ver"
+        vname = f"v{n}"
+        fsync_tree(ver_dir)
+        if new_object:
+            rel = self._stage_object_tree(vname, data, side)
+            fsync_tree(self.dir / "tree")
+            rename_in(self.dir / "tree", store.root, rel)
+        else:
+            rename(ver_dir, obj / vname)
+            fsync_dir(obj)
+            replace_durable(obj / "inventory.json", data)
+            replace_durable(obj / "inventory.json.sha512", side)
+        return PublishedVersion(self.object_id, n, inv)
+
+    def _stage_object_tree(self, vname: str, data: bytes, side: bytes) -> Path:
+        """A new object, whole, in ``staging/…/tree`` (declaration, ``vN``, root inventory); returns its path
+        below the storage root."""
+        obj = self.store.object_path(self.object_id)
+        rel = obj.relative_to(self.store.root)
+        staged_obj = self.dir / "tree" / rel
+        staged_obj.mkdir(parents=True)
+        _write(staged_obj / OBJECT_DECLARATION, b"ocfl_object_1.1\n", self.durable)
+        rename(self.dir / "ver", staged_obj / vname)
+        _write(staged_obj / "inventory.json", data, self.durable)
+        _write(staged_obj / "inventory.json.sha512", side, self.durable)
+        return rel
+
+    def _version_inventory(self, new_object: bool, message: str, user_name: str, user_address: str | None,
+                           created: str) -> tuple[dict, bytes, bytes, int]:
+        """The next version's inventory (and its sidecar) written into the staged ``ver``; content already in
+        the object deduplicated."""
+        store = self.store
+        obj = store.object_path(self.object_id)
         if new_object:
             inv: dict[str, Any] = {"id": self.object_id, "type": INVENTORY_TYPE, "digestAlgorithm": "sha512",
                    "head": "v0", "manifest": {}, "versions": {}}
@@ -418,22 +458,13 @@ class VersionDraft:
         inv["head"] = vname
         data = inventory_bytes(inv)
         side = sidecar_bytes(data)
-        write_durable(ver_dir / "inventory.json", data)
-        write_durable(ver_dir / "inventory.json.sha512", side)
-        fsync_tree(ver_dir)
-        if new_object:
-            rel = obj.relative_to(store.root)
-            staged_obj = self.dir / "tree" / rel
-            staged_obj.mkdir(parents=True)
-            write_durable(staged_obj / OBJECT_DECLARATION, b"ocfl_object_1.1\n")
-            rename(ver_dir, staged_obj / vname)
-            write_durable(staged_obj / "inventory.json", data)
-            write_durable(staged_obj / "inventory.json.sha512", side)
-            fsync_tree(self.dir / "tree")
-            rename_in(self.dir / "tree", store.root, rel)
-        else:
-            rename(ver_dir, obj / vname)
-            fsync_dir(obj)
-            replace_durable(obj / "inventory.json", data)
-            replace_durable(obj / "inventory.json.sha512", side)
-        return PublishedVersion(self.object_id, n, inv)
+        _write(ver_dir / "inventory.json", data, self.durable)
+        _write(ver_dir / "inventory.json.sha512", side, self.durable)
+        return inv, data, side, n
+
+
+def _write(path: Path, data: bytes, durable: bool) -> None:
+    if durable:
+        write_durable(path, data)
+    else:
+        path.write_bytes(data)

@@ -232,7 +232,11 @@ class S3OcflStore(OcflStore):
             shutil.rmtree(tmp, ignore_errors=True)
 
     # -- writing --------------------------------------------------------------
-    def stage(self, object_id: str) -> "S3VersionDraft":
+    def stage(self, object_id: str, *, durable: bool = True) -> "S3VersionDraft":
+        """A draft of the next version; every upload is durable once acknowledged (``durable`` is the folder
+        store's: a bucket has no group publish, see ``store.batch``)."""
+        if not durable:
+            raise ValueError("a bucket store publishes each version by itself (durable=False is the folder's)")
         return S3VersionDraft(self, object_id)
 
     def _recover_locked(self, object_id: str) -> bool:

@@ -47,9 +47,14 @@ WORKERS = max(1, min(4, os.cpu_count() or 1))
 # -- the catalogue ----------------------------------------------------------------
 def catalogue_copy(conn: sqlite3.Connection) -> tuple[sqlite3.Connection, dict]:
     """An in-memory copy of the live catalogue (online backup API) and what it says about the records."""
-    mem = sqlite3.connect(":memory:", isolation_level=None)
-    mem.row_factory = sqlite3.Row
-    conn.backup(mem)
+    from dangan.core.catalogue import db
+    if db.dialect(conn) == "postgresql":                  # the same SQLite image, read from PostgreSQL
+        from dangan.core.catalogue.transfer import snapshot_to_sqlite
+        mem = snapshot_to_sqlite(conn)                     # type: ignore[arg-type]
+    else:
+        mem = sqlite3.connect(":memory:", isolation_level=None)
+        mem.row_factory = sqlite3.Row
+        conn.backup(mem)
     for table in LOCAL_TABLES:
         if mem.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?", (table,)).fetchone():
             mem.execute(f"DELETE FROM {table}")

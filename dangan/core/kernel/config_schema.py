@@ -234,6 +234,7 @@ SCHEMA: dict[str, Spec] = {
     "plugins": Table({"enabled": StrList(), "disabled": StrList()}),
     "ingest": Table({"jobs": Int(minimum=1), "max_file_mb": Number(unit="MiB")}),    # max_file_mb ≤ 0: no limit
     "index": Table({"engine": Choice(("tantivy", "whoosh"))}),       # the search engine (core.search.indexing)
+    "catalogue": Table({"url": Str(nonempty=True)}),  # postgresql://… (core/catalogue/db.py); absent: catalogue.sqlite       # the search engine (core.search.indexing)
     "departments": Free(),                          # department code → its name (declares the departments)
     "policy": Table({
         "loan_required_from": Str(nonempty=True),   # a secrecy level, or "none"

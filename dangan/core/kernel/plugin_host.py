@@ -91,11 +91,12 @@ class Classifier:
     def archival_code(self, rec: Record, piece: int) -> str:
         return self.plugins.archival_code(rec, piece)
 
-    def after_archive(self, rec: Record) -> list:
+    def after_archive(self, rec: Record, archive: Archive | None = None) -> list:
+        """The plugins' alerts for a newly archived record, stored through ``archive`` (default: this one's)."""
         from dangan.core.management.alerts import store_alerts
         alerts = self.plugins.after_archive(rec)
         if alerts:
-            store_alerts(self.archive, alerts)
+            store_alerts(archive or self.archive, alerts)
         return alerts
 
 

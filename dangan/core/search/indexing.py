@@ -31,6 +31,7 @@ from dangan.errors import DanganError, IntegrityError, LockTimeout
 from dangan.model import Record
 from dangan.repository.fsutil import flocked
 from dangan.core.kernel.clock import utc_now
+from dangan.core.catalogue import db as catalogue_db
 from dangan.repository.ocfl import vnum
 from dangan.core.store.layout import METADATA_PATH, parse_metadata, text_path
 
@@ -187,21 +188,19 @@ def drain(archive: Archive, *, blocking: bool = True, limit: int | None = None) 
                     rec = read_metadata(archive.store, rid)
                     docs.append(document_for(archive, rec, stored_original_names(archive.store, rid),
                                              sealed=bool(row["sealed"])))
+                # tantivy deletes by marking: a destroyed record's text would stay in its segment's files until
+                # that segment is merged.  purge empties the segments that held it (their other records are
+                # added again), so destruction leaves none of its text in the index.
+                destroyed = [r["id"] for r in archive.conn.execute(
+                    f"SELECT id FROM records WHERE status = 'destroyed' AND id IN ({','.join('?' * len(gone))})",
+                    gone)] if gone and hasattr(index, "purge") else []
                 with _engine_errors(archive):
                     if docs:
                         index.add(docs)
-                    if gone:
-                        index.delete(gone)
-                destroyed = gone and engine_of(archive) == "tantivy" and archive.conn.execute(
-                    f"SELECT 1 FROM records WHERE status = 'destroyed' AND id IN ({','.join('?' * len(gone))})",
-                    gone).fetchone() is not None
-                if destroyed:
-                    # tantivy deletes by marking: a destroyed record's text stays in its segment's files until
-                    # that segment is rewritten, and tantivy-py has no merge call. A rebuild drops every old
-                    # segment (clear, then each live record again), so destruction leaves none of its text.
-                    index.close()
-                    index = None
-                    _rebuild(archive, None, None)
+                    if set(gone) - set(destroyed):
+                        index.delete([rid for rid in gone if rid not in set(destroyed)])
+                    if destroyed:
+                        getattr(index, "purge")(destroyed, lambda ids: _documents(archive, ids))
                 with archive.transaction() as conn:
                     conn.execute("DELETE FROM index_outbox WHERE seq <= ?", (rows[-1]["seq"],))
                 done += len(last)
@@ -209,6 +208,19 @@ def drain(archive: Archive, *, blocking: bool = True, limit: int | None = None) 
             if index is not None:
                 index.close()
     return done
+
+
+def _documents(archive: Archive, ids: list[str]) -> list:
+    """The index documents of the live records among ``ids``, from the store."""
+    from dangan.core.store.layout import read_metadata, stored_original_names
+    out = []
+    for rid in ids:
+        row = archive.conn.execute("SELECT status, sealed FROM records WHERE id = ?", (rid,)).fetchone()
+        if row is None or row["status"] == "destroyed":
+            continue
+        rec = read_metadata(archive.store, rid)
+        out.append(document_for(archive, rec, stored_original_names(archive.store, rid), sealed=bool(row["sealed"])))
+    return out
 
 
 def reindex(archive: Archive, progress: Callable[[int, int], None] | None = None,
@@ -352,7 +364,7 @@ def search_filter(archive: Archive, text: str = ""):
     """
     from dangan.core.policy.access import visibility
     visible = visibility(archive, search_purpose(text))
-    by_catalogue = _catalogue_filters(text)
+    by_catalogue = _catalogue_filters(text, catalogue_db.dialect(archive.conn))
     if visible is None and by_catalogue is None:
         return None
     from dangan.core.catalogue import records as rows
@@ -365,7 +377,7 @@ def search_filter(archive: Archive, text: str = ""):
     return allowed
 
 
-def _catalogue_filters(text: str):
+def _catalogue_filters(text: str, dialect: str = "sqlite"):
     """(SQL, params) of the query's filters the index cannot answer (``format:``), or None when it has none."""
     from dangan.errors import UsageError
     from dangan.index.query import CATALOGUE_FIELDS, filters_to_sql, parse_query
@@ -374,7 +386,7 @@ def _catalogue_filters(text: str):
     except UsageError:
         return None                     # the search itself reports the query's mistake
     mine = [f for f in q.filters if f.field in CATALOGUE_FIELDS]
-    return filters_to_sql(mine) if mine else None
+    return filters_to_sql(mine, dialect=dialect) if mine else None
 
 
 def index_dir(archive: Archive) -> Path:

@@ -4,6 +4,7 @@ from __future__ import annotations
 import logging
 import os
 import threading
+from collections import deque
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -15,6 +16,7 @@ from dangan.core.store.ingest import IngestOutcome, Ingestor
 from dangan.core.store.source_files import shown_name
 
 if TYPE_CHECKING:
+    from dangan.core.store.group_commit import Settled
     from dangan.core.kernel.progress import Progress
     from dangan.core.archive import Archive
 
@@ -77,6 +79,12 @@ def ingest_batch(archive: Archive, paths: Iterable[Path], fields: RecordFields, 
     files = list(expand(paths, follow_symlinks=follow_symlinks))
     jobs = max(1, int(jobs or archive.config.raw.get("ingest", {}).get("jobs", 2)))
     outcomes: list[IngestOutcome | None] = [None] * len(files)
+    reported = [0]
+    group = None
+    if len(files) > 1 and not archive.store.remote:   # group commit (store/group_commit): many files, few
+        # syncs; a bucket has no rename to group: each record publishes by itself there
+        from dangan.core.store.group_commit import CommitGroup
+        group = CommitGroup(archive)
     bar = progress if len(files) > 1 else None
     if bar:
         bar.start(len(files))
@@ -92,45 +100,67 @@ def ingest_batch(archive: Archive, paths: Iterable[Path], fields: RecordFields, 
             a = archive if not workers else Archive(archive.root, archive.actor, extra_plugins=archive.extra_plugins)
             workers.append(a)
             local.ingestor = Ingestor(a, allow_duplicate=allow_duplicate, on_warning=on_warning,
-                                      create_volume=create_volume, **pipeline_for(a))
+                                      create_volume=create_volume, group=group, **pipeline_for(a))
         return local.ingestor
 
-    def run(k: int, source: Source) -> IngestOutcome | None:
+    def run(k: int, source: Source) -> tuple[IngestOutcome, Settled | None, Ingestor | None] | None:
         try:
             if stop.is_set():
                 return None
             if source.refusal:
-                return IngestOutcome(shown_name(source.path), "refused", message=source.refusal)
-            return _one(ingestor(), source, fields_for(source.path) if fields_for else fields, attachments,
-                        gate=lambda: turns.turn(k))
+                return IngestOutcome(shown_name(source.path), "refused", message=source.refusal), None, None
+            one = ingestor()
+            outcome = _one(one, source, fields_for(source.path) if fields_for else fields, attachments,
+                           gate=lambda: turns.turn(k))
+            return outcome, (group.take(outcome.record_id) if group and outcome.record_id else None), one
         finally:
             turns.done(k)
+            if group is not None and k == len(files) - 1:
+                group.flush()                 # every earlier file has had its turn: the last group commits
+
+    def report(outcome: IngestOutcome, waiting: Settled | None, one: Ingestor | None) -> None:
+        if waiting is not None and waiting.error is not None and one is not None:
+            outcome = _failure(one, Path(outcome.source), outcome.source, waiting.error)
+        elif waiting is not None and waiting.record is not None:
+            outcome.archival_code = waiting.record.archival_code      # given when its group was committed
+        outcomes[reported[0]] = outcome
+        reported[0] += 1
+        if bar:                           # the bar is cleared, the file's line printed, the bar redrawn below
+            bar.before_output()
+        if on_outcome:
+            on_outcome(outcome)
+            for part in outcome.parts:    # a batch scan's documents, each on its own line
+                on_outcome(part)
+        if bar:
+            bar.advance(1)
+        if outcome.status == "failed" and (outcome.message.startswith("disk full")
+                                           or outcome.exit_code == StoreUnavailable.exit_code):
+            stop.set()       # nothing more can be archived (full disk, S3 out of reach); the rest stay where they are
 
     try:
         if jobs == 1 or len(files) < 2:
-            results: Iterator[IngestOutcome | None] = (run(k, p) for k, p in enumerate(files))
+            results: Iterator[tuple[IngestOutcome, Settled | None, Ingestor | None] | None] = (
+                run(k, p) for k, p in enumerate(files))
         else:
             from concurrent.futures import ThreadPoolExecutor
             pool = ThreadPoolExecutor(max_workers=jobs, thread_name_prefix="dangan-ingest")
             results = pool.map(run, range(len(files)), files)
-        for k, outcome in enumerate(results):
-            if outcome is None:
+        queue: deque[tuple[IngestOutcome, Settled | None, Ingestor | None]] = deque()
+        for result in results:
+            if result is None:
                 continue
-            outcomes[k] = outcome
-            if bar:                           # the bar is cleared, the file's line printed, the bar redrawn below
-                bar.before_output()
-            if on_outcome:
-                on_outcome(outcome)
-                for part in outcome.parts:    # a batch scan's documents, each on its own line
-                    on_outcome(part)
-            if bar:
-                bar.advance(1)
-            if outcome.status == "failed" and (outcome.message.startswith("disk full")
-                                               or outcome.exit_code == StoreUnavailable.exit_code):
-                stop.set()       # nothing more can be archived (full disk, S3 out of reach); the rest stay where they are
+            queue.append(result)
+            while queue and (queue[0][1] is None or queue[0][1].done.is_set()):   # in input order, once committed
+                report(*queue.popleft())
+        if group is not None:
+            group.flush()
+        while queue:
+            report(*queue.popleft())
     finally:
         if jobs > 1 and len(files) >= 2:
             pool.shutdown(wait=True)
+        if group is not None:
+            group.close()
         if bar:
             bar.finish()
         for a in workers:
@@ -179,25 +209,8 @@ def _one(ingestor: Ingestor, source: Source, fields: RecordFields, attachments: 
         scan = ingest_scan(ingestor, path, fields, attachments, gate=gate, follow_symlinks=source.follow,
                            beneath=source.beneath)
         rec = scan.record
-    except DuplicateRecord as exc:
-        return IngestOutcome(shown, "duplicate", exc.existing_id, message=exc.message, exit_code=exc.exit_code)
-    except StorageFull as exc:
-        return IngestOutcome(shown, "failed", message=exc.message, exit_code=exc.exit_code)
-    except StoreUnavailable as exc:          # the S3 service out of reach: the file stays where it was
-        return IngestOutcome(shown, "failed", message=exc.message if shown in exc.message
-                             else f"{shown}: {exc.message}", exit_code=exc.exit_code)
-    except Infected as exc:                  # moved out of the user's way, beside its reason; never archived
-        from dangan.core.store.antivirus import quarantine
-        where = quarantine(ingestor.archive.root, exc.path or path, exc.message)
-        note = f" (moved to {shown_name(where)})" if where else " (it could not be moved to quarantine/: remove it)"
-        return IngestOutcome(shown, "refused", message=exc.message + note, exit_code=exc.exit_code)
-    except DanganError as exc:
-        return IngestOutcome(shown, "refused", message=exc.message if shown in exc.message
-                             else f"{shown}: {exc.message}", exit_code=exc.exit_code)
     except Exception as exc:  # noqa: BLE001 - a bug met by one file must not stop the batch (invariant 9)
-        log.error("%s: unexpected error", shown, exc_info=True)
-        return IngestOutcome(shown, "failed", message=f"{shown}: not archived: unexpected error "
-                             f"({type(exc).__name__}: {shown_name(str(exc))})")
+        return _failure(ingestor, path, shown, exc)
     note = ""
     if rec.status == "pending":
         from dangan.core.management.approvals import pending_note
@@ -216,3 +229,26 @@ def _one(ingestor: Ingestor, source: Source, fields: RecordFields, attachments: 
         outcome.message = "; ".join(filter(None, [outcome.message, f"a batch scan: split into {len(scan.parts)} "
                                                   f"record(s) at its separator sheets"]))
     return outcome
+
+
+def _failure(ingestor: Ingestor, path: Path, shown: str, exc: BaseException) -> IngestOutcome:
+    """The outcome of a file that was not archived, from what refused or failed it (while staging it, or
+    when its group was committed)."""
+    if isinstance(exc, DuplicateRecord):
+        return IngestOutcome(shown, "duplicate", exc.existing_id, message=exc.message, exit_code=exc.exit_code)
+    if isinstance(exc, StorageFull):
+        return IngestOutcome(shown, "failed", message=exc.message, exit_code=exc.exit_code)
+    if isinstance(exc, StoreUnavailable):     # the S3 service out of reach: the file stays where it was
+        return IngestOutcome(shown, "failed", message=exc.message if shown in exc.message
+                             else f"{shown}: {exc.message}", exit_code=exc.exit_code)
+    if isinstance(exc, Infected):            # moved out of the user's way, beside its reason; never archived
+        from dangan.core.store.antivirus import quarantine
+        where = quarantine(ingestor.archive.root, exc.path or path, exc.message)
+        note = f" (moved to {shown_name(where)})" if where else " (it could not be moved to quarantine/: remove it)"
+        return IngestOutcome(shown, "refused", message=exc.message + note, exit_code=exc.exit_code)
+    if isinstance(exc, DanganError):
+        return IngestOutcome(shown, "refused", message=exc.message if shown in exc.message
+                             else f"{shown}: {exc.message}", exit_code=exc.exit_code)
+    log.error("%s: unexpected error", shown, exc_info=exc)
+    return IngestOutcome(shown, "failed", message=f"{shown}: not archived: unexpected error "
+                         f"({type(exc).__name__}: {shown_name(str(exc))})")

@@ -31,7 +31,7 @@ from dangan.core.policy.departments import check_department
 from dangan.core.catalogue.fields import RecordFields
 from dangan.core.store.source_files import max_file_bytes, open_source, shown_name, title_from_name
 from dangan.core.store.layout import file_entry, metadata_document, recorded_extraction
-from dangan.core.store.new_version import commit_version
+from dangan.core.store.new_version import PendingVersion, commit_version
 from dangan.core.kernel.clock import utc_text
 from dangan.core.catalogue.volumes import ensure_plain_volume
 
@@ -40,6 +40,7 @@ MAGIC_BYTES = 1024 * 1024
 if TYPE_CHECKING:
     from dangan.core.store.antivirus import Antivirus
     from dangan.core.archive import Archive
+    from dangan.core.store.group_commit import CommitGroup
 
 log = logging.getLogger("dangan.ingest")
 
@@ -66,8 +67,10 @@ class Ingestor:
     def __init__(self, archive: Archive, *, allow_duplicate: bool = False,
                  extractor: Callable[[Path, str], Extraction] | None = None,
                  classifier=None, on_warning: Callable[[str], None] | None = None,
-                 create_volume: bool = True) -> None:
+                 create_volume: bool = True, group: CommitGroup | None = None) -> None:
         self.archive = archive
+        self.group = group               # a batch's group commit (``group_commit``), or None: one at a time
+        self.grouping = True             # False: this file commits alone (a batch scan), after the group
         self.on_warning = on_warning     # sparse files and the like: archived, but worth a word
         self.allow_duplicate = allow_duplicate
         self.create_volume = create_volume      # False: a --volume that does not exist is refused
@@ -125,7 +128,10 @@ class Ingestor:
         volume, implicit_volume = self._volume_for(rec)
         prot = protection_for(archive, volume, rid)
         identify = pronom.identify_enabled(archive.config)
-        with archive.store.stage(rid) as draft:
+        grouped = self.group is not None and self.grouping and gate is not None and not prot.confidential
+        draft = archive.store.stage(rid, durable=not grouped)
+        handed = False
+        try:
             taken: set[str] = set()
             names: dict[str, str] = {}
             plain: dict[str, tuple[int, str]] = {}
@@ -153,30 +159,44 @@ class Ingestor:
             rec.extraction = self._extract(draft, prot, rec, main.path,
                                            sources[0][1].proc_path if prot.confidential else None)
             stored, stored_names = prot.stored(rec, names, plain)
+            pending = self._version(draft, rec, stored, stored_names, names, prot, implicit_volume, path, now)
             with (gate() if gate else nullcontext()):
-                self._commit(draft, rec, stored, stored_names, names, prot, implicit_volume, path, now)
-        if self.classifier is not None:
+                if grouped:
+                    classifier = self.classifier
+                    self.group.add(pending, None if classifier is None else    # type: ignore[union-attr]
+                                   lambda a: classifier.after_archive(rec, archive=a), record=rec)
+                    handed = True
+                else:
+                    if self.group is not None:
+                        self.group.flush()            # the files before this one first: codes follow the input
+                    commit_version(archive, draft, rid, source=pending.source, message=pending.message,
+                                   created=now, before_publish=lambda conn: pending.before_publish(archive, conn),
+                                   after_publish=lambda conn: pending.after_publish(archive, conn))
+        finally:
+            if not handed:
+                draft.discard()
+        if self.classifier is not None and not grouped:
             self.classifier.after_archive(rec)
         return rec
 
-    def _commit(self, draft, rec: Record, stored: Record, stored_names: dict, names: dict, prot,
-                implicit_volume: bool, path: Path, now: str) -> None:
-        """Version 1 by the new-version protocol: archival code and metadata.json, publish, rows, audit."""
-        archive = self.archive
+    def _version(self, draft, rec: Record, stored: Record, stored_names: dict, names: dict, prot,
+                 implicit_volume: bool, path: Path, now: str) -> PendingVersion:
+        """Version 1 by the new-version protocol: archival code and metadata.json, publish, rows, audit.
+        The callbacks get the archive whose transaction commits it (a batch's group has its own)."""
         rid, main = rec.id, rec.files[0]
         message = "ingest" if prot.confidential else f"ingest {names[main.path]}"
         code: dict[str, Any] = {}
 
-        def before_publish(conn: sqlite3.Connection) -> bytes:
+        def before_publish(archive, conn: sqlite3.Connection) -> bytes:
             if not self.allow_duplicate and not prot.confidential:
-                self._refuse_duplicate(main.sha512, path)
+                self._refuse_duplicate(main.sha512, path, conn)   # in the transaction: its group's earlier files too
             if implicit_volume and rec.volume is not None:
                 ensure_plain_volume(conn, archive, rec.volume, rec)
             code["piece_class"], code["piece"] = self._assign_code(conn, rec)
             stored.archival_code = rec.archival_code      # plain: on the allow-list
             return metadata_document(stored, stored_names, {**code, "sealed": prot.sealed})
 
-        def after_publish(conn: sqlite3.Connection) -> None:
+        def after_publish(archive, conn: sqlite3.Connection) -> None:
             records.insert_record(conn, stored, actor=archive.actor.name, message=message,
                                   original_names=stored_names, piece_class=code["piece_class"], piece=code["piece"],
                                   sealed=prot.sealed)
@@ -186,8 +206,8 @@ class Ingestor:
                 details.update(source=shown_name(path), mime=main.mime)
             archive.audit(conn, "record.ingest", rid, details=details)
 
-        commit_version(archive, draft, rid, source="(confidential)" if prot.confidential else shown_name(path),
-                       message=message, created=now, before_publish=before_publish, after_publish=after_publish)
+        return PendingVersion(draft, rid, "(confidential)" if prot.confidential else shown_name(path), message, now,
+                              before_publish, after_publish)
 
     def revise(self, ref: str, path: Path | None, fields: RecordFields | None = None, message: str = "",
                *, status: str | None = None, action: str = "record.revise") -> Record:
@@ -242,8 +262,8 @@ class Ingestor:
             rec.metadata.setdefault(k, v)
         return info
 
-    def _refuse_duplicate(self, digest: str, path: Path) -> None:
-        existing = records.find_by_digest(self.archive.conn, digest)
+    def _refuse_duplicate(self, digest: str, path: Path, conn: sqlite3.Connection | None = None) -> None:
+        existing = records.find_by_digest(conn or self.archive.conn, digest)
         if existing:
             raise DuplicateRecord(f"{shown_name(path)}: already archived as record {existing} (use --allow-duplicate to archive "
                                   f"it again)", existing)

@@ -85,7 +85,7 @@ def _piece_counters(conn) -> list[Problem]:
     out = []
     for r in conn.execute("SELECT r.piece_class AS cls, max(r.piece) AS top, c.last AS last FROM records r"
                           " LEFT JOIN piece_counters c ON c.class_key = r.piece_class"
-                          " WHERE r.piece_class IS NOT NULL AND r.piece IS NOT NULL GROUP BY r.piece_class"):
+                          " WHERE r.piece_class IS NOT NULL AND r.piece IS NOT NULL GROUP BY r.piece_class, c.last"):
         if r["last"] is None or r["last"] < r["top"]:
             out.append(Problem("piece_counters", f"the piece counter of {r['cls']} is at {r['last'] or 0} but its "
                                                  f"records go up to piece {r['top']} (new pieces are numbered after "

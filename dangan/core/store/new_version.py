@@ -13,12 +13,19 @@ Ingest (version 1), revision and the derivative-text version of deferred extract
    intent row stays and ``recover_interrupted`` settles it at the next run.
 
 A kill -9 anywhere therefore leaves each version written exactly once or not at all.
+
+:func:`commit_versions` is the same protocol for a group of new records (group commit, ``dangan ingest``
+of many files): one transaction commits every intent row; then ONE catalogue transaction runs each
+version's checks and rows (each inside a savepoint, so a refused file leaves the others untouched), the
+whole group is published with two filesystem syncs (``repository/ocfl_group``), and the transaction
+commits.  A failure or a kill -9 anywhere leaves intent rows that settle each version as above.
 """
 from __future__ import annotations
 
 import os
 import socket
 import sqlite3
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Callable, ContextManager, Mapping, Protocol
 
 from dangan.errors import DanganError
@@ -52,9 +59,15 @@ class VersionWriter(Protocol):
 
 def write_intent(archive: VersionWriter, object_id: str, source: str) -> None:
     """Commit the intent row for ``object_id``: who (pid, host) is writing what (``source``), since when."""
+    write_intents(archive, [(object_id, source)])
+
+
+def write_intents(archive: VersionWriter, items: list[tuple[str, str]]) -> None:
+    """Commit the intent rows of (object id, source) pairs in one transaction."""
+    pid, host, now = os.getpid(), socket.gethostname(), utc_text()
     with archive.transaction() as conn:
-        conn.execute("INSERT OR REPLACE INTO ingest_intents (object_id, pid, host, source, started)"
-                     " VALUES (?, ?, ?, ?, ?)", (object_id, os.getpid(), socket.gethostname(), source, utc_text()))
+        conn.executemany("INSERT OR REPLACE INTO ingest_intents (object_id, pid, host, source, started)"
+                         " VALUES (?, ?, ?, ?, ?)", [(oid, pid, host, source, now) for oid, source in items])
 
 
 def settle_after_failure(archive: VersionWriter, object_id: str) -> None:
@@ -102,3 +115,72 @@ def commit_version(archive: VersionWriter, draft: VersionDraft, object_id: str, 
     except BaseException:
         settle_after_failure(archive, object_id)
         raise
+
+
+@dataclass
+class PendingVersion:
+    """Version 1 of a new record, staged (``draft``, made with ``durable=False``) and waiting for its group's
+    commit.  The callbacks are :func:`commit_version`'s, given the archive that commits the group."""
+
+    draft: VersionDraft
+    object_id: str
+    source: str
+    message: str
+    created: str
+    before_publish: Callable[[VersionWriter, sqlite3.Connection], bytes]
+    after_publish: Callable[[VersionWriter, sqlite3.Connection], None]
+
+
+def commit_versions(archive: VersionWriter, group: list[PendingVersion]) -> list[BaseException | None]:
+    """Commit a group of new records by the protocol (this module's docstring); one answer per version, in
+    order: None (committed) or the exception that refused or failed it.  A refusal by ``before_publish``
+    or ``after_publish`` (a duplicate, a taken archival code) leaves that one out; a failure of the whole
+    group (disk full while publishing, a broken audit trail) settles every intent and is every answer.
+    A version adopted from the store by that settling (published before the failure) counts as committed."""
+    from dangan.repository.ocfl_group import publish_new_objects
+    answers: list[BaseException | None] = [None] * len(group)
+    if not group:
+        return answers
+    write_intents(archive, [(p.object_id, p.source) for p in group])
+    chosen: list[int] = []
+    try:
+        with archive.transaction() as conn:
+            archive.audit_ready(conn)
+            checkpoint = getattr(archive, "audit_checkpoint", lambda: None)()
+            for i, p in enumerate(group):
+                conn.execute("SAVEPOINT one_version")
+                sealed = (checkpoint.seq, checkpoint.hash) if checkpoint is not None else None
+                try:
+                    p.draft.add_bytes(METADATA_PATH, p.before_publish(archive, conn))
+                    p.after_publish(archive, conn)
+                    queue_index(conn, p.object_id, queued=p.created)
+                    conn.execute("DELETE FROM ingest_intents WHERE object_id = ?", (p.object_id,))
+                    conn.execute("RELEASE one_version")
+                    chosen.append(i)
+                except Exception as exc:  # noqa: BLE001 - this file is refused; the others go on
+                    conn.execute("ROLLBACK TO one_version")
+                    conn.execute("RELEASE one_version")
+                    if sealed is not None and checkpoint is not None:   # its audit event, if any, went with the savepoint
+                        checkpoint.seq, checkpoint.hash = sealed
+                    conn.execute("DELETE FROM ingest_intents WHERE object_id = ?", (p.object_id,))
+                    p.draft.discard()
+                    answers[i] = exc
+            publish_new_objects(archive.store, [(group[i].draft, group[i].message, archive.actor.name,
+                                                 group[i].created) for i in chosen])
+            if os.environ.get(EXIT_AFTER_PUBLISH):
+                os._exit(137)                    # tests: the crash window between publish and commit
+    except BaseException as exc:
+        for i, p in enumerate(group):
+            p.draft.discard()
+            if answers[i] is None:
+                settle_after_failure(archive, p.object_id)
+                if not _committed(archive, p.object_id):
+                    answers[i] = exc
+        if not isinstance(exc, Exception):
+            raise                                # KeyboardInterrupt and the like: after settling
+    return answers
+
+
+def _committed(archive: VersionWriter, object_id: str) -> bool:
+    conn = getattr(archive, "conn", None)
+    return conn is not None and conn.execute("SELECT 1 FROM records WHERE id = ?", (object_id,)).fetchone() is not None

@@ -23,6 +23,7 @@ import contextlib
 import io
 import os
 import threading
+import types
 import zipfile
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -51,8 +52,16 @@ class FormatId:
 @lru_cache(maxsize=1)
 def identifier():
     """The process's fido, signatures loaded once (PRONOM and fido's extensions, container signatures)."""
-    from fido import fido as fido_mod
-    from fido.versions import get_local_versions
+    import sys
+    stand_in = None
+    if "requests" not in sys.modules:     # fido.versions imports it for signature updates, never asked for here
+        stand_in = sys.modules["requests"] = _OnDemand("requests")
+    try:
+        from fido import fido as fido_mod
+        from fido.versions import get_local_versions
+    finally:
+        if stand_in is not None and sys.modules.get("requests") is stand_in:
+            del sys.modules["requests"]
 
     versions = get_local_versions()
     files = [versions.pronom_signature, versions.fido_extension_signature]
@@ -60,7 +69,17 @@ def identifier():
     instance.dangan_container_file = os.path.join(fido_mod.CONFIG_DIR, versions.pronom_container_signature)
     instance.dangan_containers = {}
     instance.dangan_pronom_version = versions.pronom_version
+    from dangan.core.store.pronom_match import CompiledSignatures
+    instance.dangan_compiled = CompiledSignatures(instance)      # fido's matching without its per-file XML walk
     return instance
+
+
+class _OnDemand(types.ModuleType):
+    """Stands in for a module while fido is imported; the real module is imported if an attribute is used."""
+
+    def __getattr__(self, attr: str):
+        import importlib
+        return getattr(importlib.import_module(self.__name__), attr)
 
 
 def _container_signatures(fido, kind: str) -> dict:
@@ -117,7 +136,7 @@ def identify(path: Path, name: str | None = None) -> FormatId:
             if size == 0:
                 return FormatId(None, basis="none", note="empty file")
             bof, eof, _ = fido.get_buffers(fh, size, seekable=True)
-            matches = fido.match_formats(bof, eof)
+            matches = fido.dangan_compiled.match_formats(bof, eof)
             kind = fido.container_type(matches)
             note = ""
             if kind == "zip" and _is_ofd(path):
@@ -136,7 +155,7 @@ def identify(path: Path, name: str | None = None) -> FormatId:
                 found = _describe(fido, matches, "signature")
                 found.note = note
                 return found
-            by_name = fido.match_extensions(name)
+            by_name = fido.dangan_compiled.match_extensions(name)
             if by_name:
                 return _describe(fido, by_name, "extension")
             return FormatId(None, basis="none", note="no PRONOM signature matched")

@@ -62,7 +62,8 @@ def adopt(archive: Archive, conn: sqlite3.Connection, rid: str, conflicts: list[
         conn.execute("UPDATE records SET piece_class = ?, piece = ? WHERE id = ?",
                      (cat["piece_class"], cat["piece"], rid))
         conn.execute("INSERT INTO piece_counters (class_key, last) VALUES (?, ?) ON CONFLICT(class_key)"
-                     " DO UPDATE SET last = max(last, excluded.last)", (cat["piece_class"], cat["piece"]))
+                     " DO UPDATE SET last = CASE WHEN excluded.last > piece_counters.last THEN excluded.last"
+                     " ELSE piece_counters.last END", (cat["piece_class"], cat["piece"]))
     return head
 
 

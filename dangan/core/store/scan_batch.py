@@ -84,6 +84,8 @@ def ingest_scan(ingestor, path: Path, fields: RecordFields, attachments: tuple[P
     if attachments or split is None:
         return ScanResult(ingestor.ingest(path, fields, attachments, gate=gate, follow_symlinks=follow_symlinks,
                                           beneath=beneath))
+    ingestor = copy.copy(ingestor)
+    ingestor.grouping = False                        # a batch scan and its parts commit one by one
     sealed = may_be_sealed(ingestor.archive, fields) if sealed is None else sealed
     where = memory_dir()
     if where is None and sealed:
@@ -151,12 +153,24 @@ def _split_of(ingestor, path: Path, settings: Settings, follow_symlinks: bool, b
     except DanganError:
         return None                                   # the ingest below refuses it with the reason
     try:
-        mime = mimes.by_bytes(source.head(1024 * 1024))
+        head = source.head(1024 * 1024)
+        if not _may_be_scan(head):
+            return None                               # libmagic is asked only about what could be a PDF or TIFF
+        mime = mimes.by_bytes(head)
         if mime not in ("application/pdf", "image/tiff"):
             return None
         return find_parts(source.proc_path, mime, settings)
     finally:
         source.close()
+
+
+#: The first bytes of a TIFF (little-, big-endian; BigTIFF): libmagic's image/tiff starts with one of them.
+_TIFF_MAGIC = (b"II*\x00", b"MM\x00*", b"II+\x00", b"MM\x00+")
+
+
+def _may_be_scan(head: bytes) -> bool:
+    """Whether libmagic could call ``head`` a PDF or a TIFF: a PDF header in its first KiB, or a TIFF's magic."""
+    return b"%PDF" in head[:1024] or head.startswith(_TIFF_MAGIC)
 
 
 def part_fields(fields: RecordFields, batch: Record, part: Part, n: int, total: int, title: str) -> RecordFields:
