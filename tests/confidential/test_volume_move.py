@@ -198,3 +198,13 @@ def test_kill_9_while_unsealing_leaves_no_plaintext_in_staging(cli, office, arch
     cli("volume", "lock", user="so")
     assert done["status"] == "applied" and _show(cli, rid)["title"] == TITLE
     cli("check", user="boss")
+
+
+def test_a_store_without_rename_refuses_the_move_and_keeps_the_record(cli, office, monkeypatch):
+    from dangan.repository.ocfl import OcflStore
+    with monkeypatch.context() as m:
+        m.setattr(OcflStore, "remote", True, raising=False)            # as a store in a bucket says of itself
+        r = cli("mv", office["rid"], "--volume", "V", user="arch", ok=False)
+    assert r.exit_code == 2 and "bucket" in r.output
+    shown = _show(cli, office["rid"])
+    assert shown["volume"] == "P" and shown["title"] == TITLE and shown["version"] == 2

@@ -85,6 +85,16 @@ def _moving_dir(archive: Archive, rid: str) -> Path:
     return moving_root(archive) / hashlib.sha256(rid.encode()).hexdigest()[:32]
 
 
+def check_supported(archive: Archive) -> None:
+    """The protocol renames the old object aside, so it can be put back: a store in a bucket has no rename (its
+    ``set_aside`` deletes), so a move there is refused rather than risk the record."""
+    if getattr(archive.store, "remote", False):
+        from dangan.errors import UsageError
+        raise UsageError("moving a record across a confidential volume's border is not supported on a store in a "
+                         "bucket yet (the old object could not be put back after a crash): re-file it instead "
+                         "(ingest its files into the volume, then a destruction list for this record)")
+
+
 def pending(archive: Archive) -> bool:
     """True if a move was interrupted (the cheap look every command takes)."""
     root = moving_root(archive)
@@ -98,6 +108,7 @@ def replace_object(archive: Archive, old: Record, new: Record, names: dict[str, 
     record as stored (a sealed one without its sealed fields)."""
     from dangan.core.management.destruction_intent import pending as destruction_pending
     from dangan.core.management.destruction_intent import record_lock
+    check_supported(archive)
     store = archive.store
     rid = old.id
     with record_lock(archive, rid):             # held from before staging: recovery never takes a live move's
@@ -221,12 +232,20 @@ def _commit(archive: Archive, intent: dict, *, recovered: bool = False) -> None:
     details = dict(intent["details"])
     if recovered:
         details["recovered_by"] = archive.actor.name
+    if not _on_sqlite(archive):         # PostgreSQL: the old row versions go when (auto)vacuum reclaims them
+        _rewrite(archive, rid, intent, details)
+        return
     before = archive.conn.execute("PRAGMA secure_delete").fetchone()[0]
     archive.conn.execute("PRAGMA secure_delete = ON")      # the old rows' bytes are zeroed, not freed
     try:
         _rewrite(archive, rid, intent, details)
     finally:
         archive.conn.execute(f"PRAGMA secure_delete = {int(before)}")
+
+
+def _on_sqlite(archive: Archive) -> bool:
+    import sqlite3
+    return isinstance(archive.conn, sqlite3.Connection)
 
 
 def _rewrite(archive: Archive, rid: str, intent: dict, details: dict) -> None:
@@ -239,7 +258,7 @@ def _rewrite(archive: Archive, rid: str, intent: dict, details: dict) -> None:
         archive.audit(conn, "record.move", rid, details=details)
         if intent["direction"] == SEAL:       # every backup repository owes a purge of the plaintext object
             conn.execute("INSERT INTO backup_purges (repo_id, record_id, queued, certificate_sha256) SELECT repo_id,"
-                         " ?, ?, ? FROM backup_repos WHERE 1 ON CONFLICT(repo_id, record_id) DO NOTHING",
+                         " ?, ?, ? FROM backup_repos WHERE 1 = 1 ON CONFLICT(repo_id, record_id) DO NOTHING",
                          (rid, utc_text(), details["replaced"]["inventory_sha512"]))
 
 
@@ -255,7 +274,8 @@ def _finish(archive: Archive, intent: dict) -> None:
         from dangan.core.catalogue.volumes import open_keystore
         open_keystore(archive).shred_record(rid)       # the sealed object is gone: so is its key
         archive.__dict__.get("_record_keys", {}).pop(rid, None)
-    archive.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    if _on_sqlite(archive):
+        archive.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")      # no page image of the old rows stays in the WAL
     from dangan.core.search.indexing import drain, reindex
     if intent["direction"] == SEAL:
         reindex(archive)          # a fresh index: the plaintext document must leave the engine's segments too

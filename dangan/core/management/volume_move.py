@@ -56,8 +56,10 @@ def seal_into(archive: Archive, ref: str, target: Volume, message: str = "") -> 
     from dangan.core.confidential.sealing import SealedProtection
     from dangan.core.management import reseal
     from dangan.core.policy.access import require
+    from dangan.core.management.reseal import check_supported
     rec = archive.record(ref)
     require(archive, "edit", rec)
+    check_supported(archive)
     _check_movable(archive, rec, target, "moved")
     probe = replace(rec, tags=list(rec.tags), metadata=dict(rec.metadata))
     file_into(archive, probe, target)                 # the secrecy rules; the record takes the volume's level
@@ -107,8 +109,10 @@ def request_out(archive: Archive, ref: str, target: Volume, reason: str) -> dict
     if not reason.strip():
         raise UsageError("moving a record out of a confidential volume needs --reason (a security officer "
                          "approves it)")
+    from dangan.core.management.reseal import check_supported
     rec = archive.record(ref)
     require(archive, "edit", rec)
+    check_supported(archive)
     if target.confidential:
         raise UsageError(f"record {rec.id} is sealed in {rec.volume!r}: it moves between confidential volumes "
                          "only by leaving one (an approved move into a plain volume) and entering the other")
