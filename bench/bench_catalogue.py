@@ -26,6 +26,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests"))
 import pg_service  # noqa: E402
+sys.path.insert(0, str(ROOT / "bench"))
+from installed import compile_ahead, installed_env  # noqa: E402
 
 DANGAN = [sys.executable, "-m", "dangan"]
 CODE = ["--category", "WS", "--dept", "BGS", "--retention", "Y", "--date", "2021-03-01"]
@@ -90,7 +92,8 @@ def main() -> None:
     try:
         with tempfile.TemporaryDirectory() as d:
             tmp = Path(d)
-            env = {**os.environ, "HOME": str(tmp / "home")}
+            env = installed_env(tmp, {"HOME": str(tmp / "home")})
+            compile_ahead(env)              # timed children run as an installed copy does: from .pyc files
             sqlite = measure(tmp, "sq", None, args.files, args.reads, env)
             pg = measure(tmp, "pg", (server.new_database(), server.new_database()), args.files, args.reads, env)
     finally:
