@@ -21,12 +21,14 @@ demo: system $(STAMP)
 	./scripts/demo
 
 # --durations=20: every run ends with its twenty slowest tests (the suite must stay under 10 min on a fresh machine).
+# The catalogue-on-PostgreSQL tests use a throw-away server that scripts/pg-test-server starts and stops.
+# The suite runs inside scripts/s3-test-server (a throw-away SeaweedFS on loopback for tests/s3, stopped after).
 # The watcher tests run in a process of their own: after the rest of the suite in one process, a watcher
 # thread now and then waits over a minute for a plain text file (cause not found yet; alone they pass).
 test: system $(STAMP)
 	$(BIN)/ruff check dangan tests bench
 	$(BIN)/mypy dangan/core dangan/repository
-	$(BIN)/python -m pytest -q --durations=20 --ignore=tests/watch
+	./scripts/pg-test-server $(BIN)/python scripts/s3-test-server run -- $(BIN)/python -m pytest -q --durations=20 --ignore=tests/watch
 	$(BIN)/python -m pytest -q tests/watch
 
 test-slow: system $(STAMP)

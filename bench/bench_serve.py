@@ -152,9 +152,10 @@ def sign_in(port: int) -> str:
     return re.search(r"dangan_session=([^;]+)", r.getheader("set-cookie")).group(1)
 
 
-def rss_kb(pid: int) -> tuple[int, int]:
+def rss_kb(pid: int) -> tuple[int, int, int]:
+    """VmRSS, VmHWM (peak) and RssAnon (the process's own memory; the rest is mapped files) in KiB."""
     text = Path(f"/proc/{pid}/status").read_text()
-    return (int(re.search(r"VmRSS:\s+(\d+)", text).group(1)), int(re.search(r"VmHWM:\s+(\d+)", text).group(1)))
+    return tuple(int(re.search(rf"{k}:\s+(\d+)", text).group(1)) for k in ("VmRSS", "VmHWM", "RssAnon"))
 
 
 def main() -> None:
@@ -244,7 +245,7 @@ def main() -> None:
         procs = [server.pid] + [int(p) for p in subprocess.run(["pgrep", "-P", str(server.pid)], capture_output=True,
                                                                    text=True).stdout.split()]
         mem = [rss_kb(p) for p in procs]
-        rss, hwm = max(m[0] for m in mem), max(m[1] for m in mem)
+        rss, hwm, anon = max(m[0] for m in mem), max(m[1] for m in mem), max(m[2] for m in mem)
     finally:
         server.send_signal(signal.SIGTERM)
         server.wait(60)
@@ -263,7 +264,8 @@ def main() -> None:
           f"p95 {pct(page_walls, 95) * 1000:.0f} ms")
     print(f"Load: {args.clients} clients × {elapsed:.0f} s (search, record, download): {len(lat)} requests "
           f"({len(lat) / elapsed:.0f}/s), {errors[0]} errors, p50 {statistics.median(lat) * 1000:.0f} ms, "
-          f"p95 {pct(lat, 95) * 1000:.0f} ms; RSS of the largest server process {rss // 1024} MiB (peak {hwm // 1024} MiB)")
+          f"p95 {pct(lat, 95) * 1000:.0f} ms; RSS of the largest server process {rss // 1024} MiB (peak {hwm // 1024} MiB, "
+          f"anonymous {anon // 1024} MiB)")
 
 
 if __name__ == "__main__":

@@ -116,3 +116,9 @@ class VirusCheckFailed(FileRefused):
     """The virus check could not run (no engine, no signatures, a scan error): refused, never passed."""
 
     exit_code = 17
+
+
+class StoreUnavailable(DanganError):
+    """The object storage (S3) cannot be reached or refused a request: nothing was trusted half-written."""
+
+    exit_code = 18

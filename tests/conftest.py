@@ -27,16 +27,18 @@ def _isolated_env(monkeypatch, tmp_path):
 
 
 @pytest.fixture
-def archive_root(tmp_path, request):
+def archive_root(tmp_path, request, catalogue_backend):
     """A new archive folder; at teardown its store is validated with ocfl-py.
 
-    Tests that damage the store on purpose mark themselves ``store_damaged``.
+    Tests that damage the store on purpose mark themselves ``store_damaged``.  Its catalogue is
+    catalogue.sqlite, or on PostgreSQL where ``catalogue_backend`` says so (tests/catalogue: both).
     """
     from dangan.core.kernel.actor import Actor
     from dangan.core.archive import Archive
 
+    url = request.getfixturevalue("pg_url") if catalogue_backend == "postgresql" else None
     root = tmp_path / "archive"
-    Archive.init(root, fonds="Z109", name="测试公司", actor=Actor("tester", "tester")).close()
+    Archive.init(root, fonds="Z109", name="测试公司", actor=Actor("tester", "tester"), catalogue_url=url).close()
     yield root
     if request.node.get_closest_marker("store_damaged") is None:
         assert_store_valid(root / "store")
@@ -105,3 +107,49 @@ def engine(request) -> str:
 
 def pytest_configure(config):
     config.addinivalue_line("markers", "store_damaged: the test damages the store on purpose (no ocfl-py teardown check)")
+    config.addinivalue_line("markers", "sqlite_only: the test is about the SQLite file (not run on PostgreSQL)")
+    config.addinivalue_line("markers", "postgresql_only: tests of another folder run again on PostgreSQL")
+    config.addinivalue_line("markers", "folder_store: an S3 test (tests/s3) whose archive keeps its store in its folder")
+
+
+# -- the catalogue on PostgreSQL (issue 17) ------------------------------------------------------------------
+
+@pytest.fixture(scope="session")
+def pg_server():
+    """The throw-away PostgreSQL of this run: scripts/pg-test-server's (``make test``), else one started here."""
+    import pg_service
+    server = pg_service.from_env()
+    if server is None:
+        server = pg_service.start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def pg_url(pg_server) -> str:
+    """A new, empty PostgreSQL database (dropped afterwards)."""
+    url = pg_server.new_database()
+    yield url
+    pg_server.drop_database(url)
+
+
+@pytest.fixture
+def catalogue_backend() -> str:
+    """The engine of ``archive_root``'s catalogue: "sqlite" (the default) or "postgresql"."""
+    return "sqlite"
+
+
+CATALOGUE_TESTS = Path(__file__).parent / "catalogue"
+
+
+def pytest_generate_tests(metafunc):
+    """tests/catalogue runs on both catalogue engines: each test that uses ``archive_root`` runs once on the
+    embedded catalogue.sqlite and once on PostgreSQL, except those marked ``sqlite_only`` (they damage the
+    SQLite file itself).  Its modules marked ``postgresql_only`` collect tests of other folders again
+    (``catalogue_helpers.collected_again``) to run them on PostgreSQL only (they run on SQLite where they live)."""
+    if "archive_root" not in metafunc.fixturenames or metafunc.definition.get_closest_marker("sqlite_only"):
+        return
+    if not Path(str(metafunc.definition.path)).is_relative_to(CATALOGUE_TESTS):
+        return
+    only_pg = metafunc.definition.get_closest_marker("postgresql_only") is not None
+    metafunc.parametrize("catalogue_backend", ["postgresql"] if only_pg else ["sqlite", "postgresql"])

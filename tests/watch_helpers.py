@@ -19,7 +19,33 @@ def wait_for(predicate, timeout: float = TIMEOUT, what: str = "condition") -> No
         if predicate():
             return
         time.sleep(0.05)
-    raise AssertionError(f"timed out after {timeout} s waiting for {what}")
+    try:
+        report = _thread_stacks()
+    except Exception as exc:  # noqa: BLE001 - the report must never hide the timeout itself
+        report = f"(no stall report: {exc!r})"
+    raise AssertionError(f"timed out after {timeout} s waiting for {what}\n{report}")
+
+
+def _thread_stacks() -> str:
+    """Every thread's stack, so that a stall says where it is stuck."""
+    import traceback
+    names = {t.ident: t.name for t in threading.enumerate()}
+    out = []
+    for ident, frame in sys._current_frames().items():
+        out.append(f"--- thread {names.get(ident, ident)}")
+        out.extend(line.rstrip() for line in traceback.format_stack(frame)[-8:])
+    for w in _WATCHERS:
+        now = time.monotonic()
+        t = w.tracker
+        out.append(f"--- tracker: opens={ {p.name: n for p, n in t.opens.items()} } dirs={sorted(map(str, t.dirs))}")
+        for p, e in list(t.entries.items()):
+            out.append(f"    {p.name}: size={e.size} still={now - e.last_change:.1f}s moved_in={e.moved_in} "
+                       f"not_before={e.not_before - now:.1f}s")
+        out.append(f"--- counts {w.counts.as_dict()} deferred_error={getattr(w.deferred, 'error', None)!r}")
+    return "\n".join(out)
+
+
+_WATCHERS: list = []           # the watchers running now, for the stall report
 
 
 def query(root: Path, sql: str, *args):
@@ -64,12 +90,14 @@ def watching(root: Path, *folders, rescan_seconds: float = 60.0):
             errors.append(exc)
 
     t = threading.Thread(target=run, daemon=True)
+    _WATCHERS.append(w)
     t.start()
     wait_for(lambda: lock_held(root) and w.deferred is not None or errors, what="the watcher to start")
     time.sleep(0.2)                       # the observers are scheduled right after the lock is taken
     try:
         yield w
     finally:
+        _WATCHERS.remove(w)
         w.stop()
         t.join(120)
         archive.close()

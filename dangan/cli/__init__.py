@@ -133,6 +133,7 @@ COMMAND_MODULES: dict[str, tuple[str, ...]] = {
     "init_cmd": ("init",),
     "check_cmd": ("check",),
     "rebuild_catalogue_cmd": ("rebuild-catalogue",),
+    "catalogue_cmd": ("catalogue",),
     "audit_cmd": ("audit",),
     "ingest_cmd": ("ingest",),
     "revise_cmd": ("revise",),

@@ -97,8 +97,14 @@ def where(ctx, ref, as_json):
         json_line(w)
         return
     line(" → ".join(f"{p['label']} {p['name']}" for p in w["path"]) + f"  (barcode {w['barcode']})")
-    if w["on_loan"]:
-        line(f"out on loan {w['on_loan']}")
+    out = w.get("out")
+    if out:
+        who = out["borrower"] + (f" ({out['external_unit']})" if out.get("external_unit") else "")
+        line(f"借出 (out on loan {out['loan']}) to {who}, due {out['due']}")
+    elif w["on_loan"]:
+        line(f"在库 (on loan {w['on_loan']}, not yet handed out)")
+    else:
+        line("在库 (in its box)")
 
 
 COMMANDS = [box, where]

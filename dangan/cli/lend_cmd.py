@@ -56,18 +56,23 @@ def lend_approve(ctx, loan_id, note):
 @click.argument("refs", nargs=-1)
 @click.option("-o", "--output", "out", type=click.Path(path_type=Path),
               help="Issue recorded, watermarked copies into this folder (default: in-place access).")
+@click.option("--digital", is_flag=True, help="In place, the electronic record only: a paper original stays in "
+              "its box (default: a boxed record's paper original is handed out, 借出).")
 @click.option("--json", "as_json", is_flag=True)
 @pass_ctx
-def lend_issue(ctx, loan_id, refs, out, as_json):
-    """Issue an approved loan (all items not yet issued, or the ones named): in place, or copies with -o."""
+def lend_issue(ctx, loan_id, refs, out, digital, as_json):
+    """Issue an approved loan (all items not yet issued, or the ones named): in place, or copies with -o.
+    Issued in place, a record whose paper original is in a box is handed out on paper (借出) unless --digital."""
     from ..core.service import lending
-    loan = lending.issue(ctx.archive(), loan_id, refs, copy_to=out)
+    loan = lending.issue(ctx.archive(), loan_id, refs, copy_to=out, paper=not digital)
     if as_json:
         json_line(loan)
         return
     for i in loan["items"]:
         if i["issued_at"]:
             where = f"copy in {i['copy_to']}" if i["issue_mode"] == "copy" else "in place"
+            if i.get("paper_out"):
+                where += ": the paper original leaves its box (借出)"
             line(f"{i['record_id']}  {i['archival_code'] or '':<28} issued {where}")
     line(f"loan {loan['id']} issued: due back {loan['due']}")
 
@@ -137,7 +142,7 @@ def lend_overdue(click_ctx, as_of, as_json):
 @lend.command("register")
 @click.option("--from", "since")
 @click.option("--to", "until")
-@tabular_options("table", "csv", "json", "xlsx")
+@tabular_options("table", "csv", "json", "xlsx", "pdf")
 @pass_ctx
 def lend_register(ctx, since, until, fmt, dest):
     """The lending register (借阅登记簿): one line per item lent, requested between --from and --to
@@ -146,7 +151,12 @@ def lend_register(ctx, since, until, fmt, dest):
     archive = ctx.archive()
     rows = lending.register(archive, since=as_of_date(since), until=as_of_date(until))
     cols = lending.REGISTER_COLUMNS
-    if fmt == "json":
+    if fmt == "pdf":
+        from ..core.service.forms import lending_register
+        from .export_formats import write_bytes
+        write_bytes(lending_register(archive, since=as_of_date(since), until=as_of_date(until)), dest,
+                    "lending register (借阅登记簿)")
+    elif fmt == "json":
         json_lines(rows)
     elif fmt == "xlsx" or (fmt == "csv" and dest is not None):
         emit_table(archive, "lending register", fmt, dest, cols, rows)

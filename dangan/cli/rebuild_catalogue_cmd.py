@@ -24,15 +24,17 @@ def rebuild_catalogue(ctx, yes):
     root = find_archive(ctx.archive_path)
     check_archive(root)
     apply_umask(root)
+    from ..core.kernel.config import Config
+    url = Config.load(root).raw.get("catalogue", {}).get("url")     # on PostgreSQL: no file to set aside
     path = root / "catalogue.sqlite"
-    problem = catalogue_health.needs_setting_aside(path)
+    problem = None if url else catalogue_health.needs_setting_aside(path)
     if not yes and sys.stdin.isatty():
         click.confirm("Set the damaged catalogue aside and rebuild it from the store?" if problem else
                       "Replace the catalogue's record tables with what the store holds?", abort=True)
     if problem:
         aside = catalogue_health.set_aside(path)
         click.echo(f"the catalogue {problem}: set aside as {aside.name}", err=True)
-    catalogue.connect(path, create=True).close()
+    catalogue.connect(url or path, create=not url).close()
     archive = Archive(root, ctx.actor())
     conflicts: list[str] = []
     n = rebuild(archive, conflicts=conflicts)

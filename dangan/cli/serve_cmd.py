@@ -40,7 +40,7 @@ def token():
 
 @token.command("create")
 @click.argument("user")
-@click.option("--scope", "scope", required=True, metavar="SCOPES", help="Comma-separated: read, ingest, lend, admin.")
+@click.option("--scope", "scope", required=True, metavar="SCOPES", help="Comma-separated: read, ingest, lend, hold, admin.")
 @click.option("--days", type=int, default=90, show_default=True, help="Days until it expires.")
 @click.option("--json", "as_json", is_flag=True)
 @pass_ctx

@@ -7,13 +7,16 @@ new upward edge; the few that exist today are listed there by file, as debts to 
     kernel/        config, config_schema, actor (who is acting), clock (UTC now, the catalogue's time
                    text), plugin_host, pipeline, progress,
                    archive_trust (whose archive this is), permissions (0700/0600)
-    catalogue/     connection (SQLite, migrations), health, records, fields, audit, audit_anchor,
+    catalogue/     connection (SQLite or PostgreSQL, migrations), db (the one dialect on both engines),
+                   location (where the catalogue is), folded (folded columns), transfer (the move to
+                   PostgreSQL), health, records, fields, audit, audit_anchor,
                    audit_verify, volumes, tombstones, outbox (the index-outbox row), rowid (the id an
                    INSERT made)
     policy/        users, departments, access (the one policy point: ``require``/``visibility``),
                    loan_policy, disclosure, four_eyes
     confidential/  agent (the key agent), sealing (how a record is protected in the store)
-    search/        indexing (the index outbox and its drain), listing, volume_search
+    search/        indexing (the index outbox and its drain), listing, volume_search, held_index (the
+                   index a server thread keeps open between searches)
     store/         layout (a record in its OCFL object), mime, source_files, new_version (the
                    crash-safe new-version protocol), ingest, revision, batch, retrieval, integrity,
                    recovery, extraction (the worker), deferred, antivirus (ClamAV at intake),
@@ -29,7 +32,7 @@ new upward edge; the few that exist today are listed there by file, as debts to 
     service/       what faces call: each operation resolves the acting user, asks the policy
                    point, does the work and audits, inside core (records, search, lending, holds,
                    disposition, inspection, export, audit, reports, registers, users, volumes,
-                   declassification, alerts, backup, watch)
+                   declassification, alerts, backup, watch, catalogue)
 
 Below core: ``dangan.repository`` (OCFL, keystore, crypto, the backup repository format in
 ``repository/backup``), ``dangan.index`` (the search engine and dangan's analysis) and

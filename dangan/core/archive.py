@@ -35,6 +35,8 @@ if TYPE_CHECKING:                         # types only: start-up imports none of
 class Archive:
     #: the checkpoint of the write transaction in progress (set by ``transaction``; absent outside one)
     _audit_pending: Pending | None
+    #: keep the search index open between searches (a server thread's archive: ``core.search.held_index``)
+    keep_search_index: bool = False
 
     def __init__(self, root: Path, actor: Actor | None = None, *,
                  extra_plugins: tuple[tuple[str, object], ...] = ()) -> None:
@@ -56,8 +58,14 @@ class Archive:
 
     @classmethod
     def init(cls, path: str | Path, *, fonds: str, name: str = "", actor: Actor | None = None,
-             group: str | None = None) -> "Archive":
-        """Create an archive: private to its creator (0700/0600), or readable by ``group`` (2750/0640)."""
+             group: str | None = None, catalogue_url: str | None = None, store_url: str | None = None,
+             store_endpoint: str | None = None) -> "Archive":
+        """Create an archive: private to its creator (0700/0600), or readable by ``group`` (2750/0640).
+
+        ``catalogue_url`` (``postgresql://…``) puts the catalogue in that (empty) database instead of
+        ``catalogue.sqlite``; ``dangan.toml`` then names it under ``[catalogue] url``.  ``store_url``
+        (``s3://bucket/prefix``) puts the OCFL store in a bucket (``store_endpoint``: an S3-compatible
+        service's address); the bucket must exist and the prefix be empty."""
         from dangan.repository.ocfl import OcflStore
         from dangan.repository.fsutil import translate_oserror
         from dangan.core.kernel import permissions
@@ -72,17 +80,38 @@ class Archive:
         if root.exists() and any(root.iterdir()):
             raise UsageError(f"{root} exists and is not empty: choose a new or empty folder")
         check_new_archive_folder(root)
+        if catalogue_url is not None:
+            from dangan.core.catalogue.location import check_new_url
+            check_new_url(catalogue_url, "--catalogue")
         try:
+            if store_url is not None:
+                from dangan.repository.s3client import is_s3_url
+                if not is_s3_url(store_url):
+                    raise UsageError(f"--store {store_url!r}: give an s3://bucket/prefix address")
+            elif store_endpoint:
+                raise UsageError("--store-endpoint needs --store s3://bucket/prefix")
             permissions.make_root(root, group)
-            OcflStore.create(root / "store", root / ".work")
+            if store_url is None:
+                OcflStore.create(root / "store", root / ".work")
+            else:
+                from dangan.repository.ocfl_s3 import S3OcflStore
+                try:
+                    S3OcflStore.create_s3(store_url, root / ".work", store_endpoint)
+                except BaseException:
+                    import shutil
+                    shutil.rmtree(root / ".work", ignore_errors=True)     # the folder is as empty as it was
+                    raise
             (root / "plugins").mkdir()
             (root / "index").mkdir()
-            conn = catalogue.connect(root / "catalogue.sqlite", create=True)
+            conn = catalogue.connect(catalogue_url or root / "catalogue.sqlite", create=True)
             import uuid
             from dangan.core.catalogue.audit_anchor import config_section
+            from dangan.core.catalogue.location import config_section as catalogue_config_section
             archive_id = str(uuid.uuid4())
-            (root / CONFIG_NAME).write_text(initial_config(fonds, name, archive_id) + config_section(archive_id),
-                                            encoding="utf-8")
+            from dangan.core.kernel.config import store_section
+            (root / CONFIG_NAME).write_text(initial_config(fonds, name, archive_id) + config_section(archive_id)
+                                            + catalogue_config_section(catalogue_url)
+                                            + store_section(store_url, store_endpoint), encoding="utf-8")
         except OSError as exc:
             raise translate_oserror(exc, f"creating the archive at {root}") from exc
         conn.close()
@@ -93,7 +122,14 @@ class Archive:
     # -- resources ----------------------------------------------------------
     @cached_property
     def conn(self) -> sqlite3.Connection:
-        return catalogue.connect(self.catalogue_path)
+        """The catalogue: ``catalogue.sqlite``, or the database ``[catalogue] url`` names (``db.PgConnection``,
+        which offers the same API; typed as the SQLite connection the code is written against)."""
+        return catalogue.connect(self.catalogue_url or self.catalogue_path)
+
+    @property
+    def catalogue_url(self) -> str | None:
+        """``[catalogue] url`` (a PostgreSQL catalogue), or None: the embedded ``catalogue.sqlite``."""
+        return self.config.raw.get("catalogue", {}).get("url") or None
 
     @property
     def catalogue_path(self) -> Path:
@@ -101,6 +137,11 @@ class Archive:
 
     @cached_property
     def store(self) -> OcflStore:
+        """The OCFL storage root: ``store/`` here, or the bucket ``[store] url`` names (``ocfl_s3``)."""
+        section = self.config.raw.get("store") or {}
+        if section.get("url"):
+            from dangan.repository.ocfl_s3 import S3OcflStore
+            return S3OcflStore(section["url"], self.root / ".work", section.get("endpoint_url"))
         from dangan.repository.ocfl import OcflStore
         return OcflStore(self.root / "store", self.root / ".work")
 

@@ -372,26 +372,47 @@ def _like(prefix: str) -> str:
     return prefix.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
 
 
-def filters_to_sql(filters: list[Filter], *, table: str = "", fold: str | None = None
-                   ) -> tuple[str, list[object]]:
+def filters_to_sql(filters: list[Filter], *, table: str = "", fold: str | None = None, folded: bool = False,
+                   dialect: str = "sqlite") -> tuple[str, list[object]]:
     """Render filters as an SQL condition (never empty: ``1=1`` for none) and its params.
 
     Columns: department category year date retention secrecy mime volume
     archival_code status title, ``tags`` holding a JSON list and ``metadata`` a JSON object.  ``table`` prefixes
     column names (``"r"`` -> ``r.department``).  Text is compared exactly,
-    ignoring ASCII case; pass ``fold="dangan_fold"`` after registering
+    ignoring ASCII case.  To compare as the index does (NFKC, case, T->S): ``folded=True`` compares the
+    folded columns (``title_fold`` …, ``tags_fold``, ``metadata_fold``: the catalogue stores them, see
+    ``core/catalogue/folded.py``) with the value folded; or pass ``fold="dangan_fold"`` after registering
     ``conn.create_function("dangan_fold", 1, text_v1.fold,
-    deterministic=True)`` to compare as the index does (NFKC, case, T->S).
+    deterministic=True)``.  ``dialect="postgresql"`` renders for PostgreSQL (no ``COLLATE NOCASE``, no
+    ``json_each``).
     """
     col = (lambda c: f"{table}.{c}") if table else (lambda c: c)
     parts: list[str] = []
     params: list[object] = []
+    pg = dialect == "postgresql"
+    normalising = bool(fold) or folded
 
     def text_expr(c: str) -> str:
+        if folded:
+            return f"lower({c})"          # a column without a folded twin (none of the fields below)
         return f"{fold}({c})" if fold else c
 
+    def fcol(name: str) -> str:           # the column compared: its folded twin when folding
+        return col(f"{name}_fold") if folded else text_expr(col(name))
+
+    def nocase_eq(expr: str) -> str:      # folded values are lower case already
+        if normalising and folded:
+            return f"{expr} = ?"
+        return f"lower({expr}) = lower(?)" if pg else f"{expr} = ? COLLATE NOCASE"
+
+    def tag_values() -> tuple[str, str]:  # (FROM …, the value's expression)
+        src = col("tags_fold") if folded else col("tags")
+        if pg:
+            return f"jsonb_array_elements_text({src}::jsonb) AS t(value)", "t.value"
+        return f"json_each({src})", ("json_each.value" if folded else text_expr("json_each.value"))
+
     def text_param(v: object) -> object:
-        if fold and isinstance(v, str):
+        if normalising and isinstance(v, str):
             from .text_v1 import normalise
             return normalise(v)
         return v
@@ -399,8 +420,9 @@ def filters_to_sql(filters: list[Filter], *, table: str = "", fold: str | None =
     for f in filters:
         if f.field == "puid":
             # the PUID of a current original or attachment, or words of its format name
+            puid_eq = "lower(f.puid) = lower(?)" if pg else "f.puid = ? COLLATE NOCASE"
             match = "f.puid LIKE ? ESCAPE '\\'" if f.op == "prefix" else \
-                "(f.puid = ? COLLATE NOCASE OR f.format_name LIKE ? ESCAPE '\\')"
+                f"({puid_eq} OR f.format_name LIKE ? ESCAPE '\\')"
             cond = (f"{col('id')} IN (SELECT f.record_id FROM files f JOIN records r ON r.id = f.record_id AND "
                     f"r.version = f.version WHERE f.role != 'derivative' AND {match})")
             params.extend([_like(str(f.value))] if f.op == "prefix" else [f.value, "%" + _like(str(f.value))])
@@ -408,30 +430,32 @@ def filters_to_sql(filters: list[Filter], *, table: str = "", fold: str | None =
             continue
         if f.field in ("title", "meta"):
             if f.field == "title":
-                expr, value = text_expr(col("title")), str(f.value)
+                expr, value = fcol("title"), str(f.value)
             else:
                 name, value = f.value  # type: ignore[misc]
-                expr = text_expr(f"json_extract({col('metadata')}, ?)")
+                source = col("metadata_fold") if folded else col("metadata")
+                expr = f"json_extract({source}, ?)" if folded else text_expr(f"json_extract({source}, ?)")
                 params.append("$." + '"' + str(name).replace('"', '') + '"')
             if f.field == "title":
                 cond = f"{expr} LIKE ? ESCAPE '\\'"
                 params.append("%" + _like(str(text_param(value))))
             else:
-                cond = f"{expr} = ? COLLATE NOCASE"
+                cond = nocase_eq(expr)
                 params.append(text_param(value))
-            parts.append(f"NOT COALESCE(({cond}), 0)" if f.negate else cond)   # no such key: not equal
+            false = "FALSE" if pg else "0"
+            parts.append(f"NOT COALESCE(({cond}), {false})" if f.negate else cond)   # no such key: not equal
             continue
         if f.field == "tag":
+            source, value_expr = tag_values()
             if f.op == "prefix":
-                cond = (f"EXISTS (SELECT 1 FROM json_each({col('tags')}) "
-                        f"WHERE {text_expr('json_each.value')} LIKE ? ESCAPE '\\')")
+                cond = f"EXISTS (SELECT 1 FROM {source} WHERE {value_expr} LIKE ? ESCAPE '\\')"
                 params.append(_like(str(text_param(f.value))))
             else:
-                cond = (f"EXISTS (SELECT 1 FROM json_each({col('tags')}) "
-                        f"WHERE {text_expr('json_each.value')} = ? COLLATE NOCASE)")
+                cond = f"EXISTS (SELECT 1 FROM {source} WHERE {nocase_eq(value_expr)})"
                 params.append(text_param(f.value))
         else:
-            c = col(_SQL_COLUMNS[f.field])
+            name = _SQL_COLUMNS[f.field]
+            c = col(name)
             if f.op == "range":
                 cond = f"{c} BETWEEN ? AND ?"
                 params.extend(f.value)  # type: ignore[arg-type]
@@ -439,13 +463,13 @@ def filters_to_sql(filters: list[Filter], *, table: str = "", fold: str | None =
                 cond = f"{c} {f.op} ?"
                 params.append(f.value)
             elif f.op == "prefix":
-                cond = f"{text_expr(c)} LIKE ? ESCAPE '\\'"
+                cond = f"{fcol(name)} LIKE ? ESCAPE '\\'"
                 params.append(_like(str(text_param(f.value))))
             elif f.field == "year":
                 cond = f"{c} = ?"
                 params.append(f.value)
             else:
-                cond = f"{text_expr(c)} = ? COLLATE NOCASE"
+                cond = nocase_eq(fcol(name))
                 params.append(text_param(f.value))
             if f.negate:
                 cond = f"({c} IS NULL OR NOT ({cond}))"

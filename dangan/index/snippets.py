@@ -8,11 +8,13 @@ Chinese and Latin sentence breaks (。！？!? and line breaks).
 from __future__ import annotations
 
 import re
+from bisect import bisect_left
 from typing import Callable
 
 __all__ = ["make_snippet", "mark"]
 
 _BREAKS = "。！？!?\n；;"
+_BREAK = re.compile("[" + re.escape(_BREAKS) + "]")
 _SPACE = re.compile(r"\s+")
 _LATIN = "0-9a-z\u00c0-\u024f"
 MAX_MATCHES = 2000
@@ -59,15 +61,16 @@ def make_snippet(text: str, needles: list[str], normalise_with_map: Callable, *,
         return _collapse(frag, []) [0] + ("…" if len(text) > 2 * width else ""), []
     # One candidate fragment per hit, bounded by sentence breaks and width.
     cands: list[tuple[int, int]] = []
+    breaks = [m.start() for m in _BREAK.finditer(text)]      # once: each candidate bisects them
     for s, e in spans:
         if cands and s < cands[-1][1]:
             continue
         lo = max(0, s - width)
-        b = max(text.rfind(c, lo, s) for c in _BREAKS)
-        start = b + 1 if b >= 0 else lo
+        i = bisect_left(breaks, s) - 1                         # the last break in [lo, s)
+        start = breaks[i] + 1 if i >= 0 and breaks[i] >= lo else lo
         hi = min(len(text), e + width)
-        ends = [i for i in (text.find(c, e, hi) for c in _BREAKS) if i >= 0]
-        end = min(ends) + 1 if ends else hi
+        j = bisect_left(breaks, e)                             # the first break in [e, hi)
+        end = breaks[j] + 1 if j < len(breaks) and breaks[j] < hi else hi
         cands.append((start, end))
     scored = []
     for idx, (fs, fe) in enumerate(cands):

@@ -16,6 +16,10 @@ Fields:
                normalised keys (raw) for filters and access filtering
 ``year`` / ``day`` (yyyymmdd) integers, fast: ranges and the date sort
 ``code_sort``  raw, fast: the archival-code sort
+``facet_department facet_category facet_secrecy facet_volume facet_mime``
+               raw, fast: the catalogue values as shown (not normalised), for facet counts by
+               aggregation over the matches' columns (``year`` is counted from its own column), so
+               counting facets reads no stored document
 ``meta``       stored catalogue fields (JSON); ``body`` stored text for snippets and
                ``norm`` its normalised form (when of the same length), so a snippet costs no
                normalising: snippets are made for the shown page only, from a bounded window
@@ -42,11 +46,16 @@ from .query import CATALOGUE_FIELDS, And, Filter, Node, Not, Or, Phrase, Query, 
 from .text_v1 import is_cjk, normalise, query_tokens, split_trailing, token_string, token_string_and_chars
 
 ENGINE = "tantivy"
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2          # 2: the facet_* fast fields
 TITLE_BOOST = 2.0
 HEAP = 64_000_000
 _KEYWORDS = ("dept", "category", "retention", "secrecy", "volume", "mime", "code", "status", "tags",
              "meta_kv")
+#: ``common.FACET_FIELDS`` → the fast column counted (the stored value as the user sees it).
+FACET_COLUMNS = {name: ("year" if name == "year" else f"facet_{name}") for name in c.FACET_FIELDS}
+#: Distinct values counted per facet field; past it a field's rarest values are left out (tantivy's terms
+#: aggregation returns the most frequent ``size`` values).
+FACET_SIZE = 10_000
 
 
 def make_schema() -> tv.Schema:
@@ -60,6 +69,9 @@ def make_schema() -> tv.Schema:
     sb.add_integer_field("year", indexed=True, fast=True)
     sb.add_integer_field("day", indexed=True, fast=True)
     sb.add_text_field("code_sort", tokenizer_name="raw", fast=True, index_option="basic")
+    for column in FACET_COLUMNS.values():
+        if column != "year":
+            sb.add_text_field(column, tokenizer_name="raw", fast=True, index_option="basic")
     sb.add_bytes_field("meta", stored=True, indexed=False)
     sb.add_bytes_field("body", stored=True, indexed=False)
     sb.add_bytes_field("norm", stored=True, indexed=False)
@@ -217,7 +229,11 @@ class TantivyIndex:
         if d.date:
             doc.add_integer("day", c.date_number(d.date))
         doc.add_text("code_sort", (d.archival_code or "\uffff") if not d.locked else "\uffff")
-        doc.add_bytes("meta", json.dumps(c.stored_meta(d), ensure_ascii=False).encode("utf-8"))
+        meta = c.stored_meta(d)
+        doc.add_bytes("meta", json.dumps(meta, ensure_ascii=False).encode("utf-8"))
+        for name, column in FACET_COLUMNS.items():
+            if column != "year" and meta.get(name) not in (None, ""):
+                doc.add_text(column, str(meta[name]))
         if d.locked:
             return doc
         body = c.body_text(d)
@@ -264,18 +280,38 @@ class TantivyIndex:
 
     def facets(self, query: Query | str, *, allowed: Callable[[dict[str, Any]], bool] | None = None,
                within: Mapping[str, Collection[str]] | None = None) -> dict[str, dict[str, int]]:
-        """Counts of ``common.FACET_FIELDS`` values over every match (after ``allowed``), from stored fields."""
+        """Counts of ``common.FACET_FIELDS`` values over every match (after ``allowed``).  Without a per-hit
+        check (``allowed`` None, the usual case: clearance is inside the query) one terms aggregation over the
+        fast ``facet_*`` columns counts them, reading no stored document; with one, each match's stored
+        fields are read and checked, as the search itself does."""
         q = parse_query(query) if isinstance(query, str) else query
         tq = Translator(self._schema).query(q, within)
         s = self._searcher()
         try:
+            if allowed is None:
+                return self._aggregated_facets(s, tq)
             res = s.search(tq, limit=max(1, s.num_docs), count=False)
             metas = (json.loads(s.doc(addr)["meta"][0]) for _, addr in res.hits)
-            return c.count_facets(m for m in metas if allowed is None or allowed(m))
+            return c.count_facets(m for m in metas if allowed(m))
         except DanganError:
             raise
         except (ValueError, OSError) as e:
             raise c.damaged(self.path, e) from e
+
+    @staticmethod
+    def _aggregated_facets(s, tq) -> dict[str, dict[str, int]]:
+        spec = {name: {"terms": {"field": column, "size": FACET_SIZE}} for name, column in FACET_COLUMNS.items()}
+        res = s.aggregate(tq, spec)
+        out: dict[str, dict[str, int]] = {}
+        for name in c.FACET_FIELDS:
+            buckets = (res.get(name) or {}).get("buckets") or []
+            counts = {}
+            for b in buckets:
+                k = b["key"]
+                counts[str(int(k)) if isinstance(k, float) and k.is_integer() else str(k)] = int(b["doc_count"])
+            if counts:
+                out[name] = counts
+        return out
 
     @staticmethod
     def _allowed_hits(s, tq, allowed, **kw) -> list[tuple[Any, Any, dict[str, Any]]]:

@@ -80,10 +80,13 @@ class StoredFile:
 
 
 class OcflStore:
-    """The OCFL storage root at ``root``; ``work`` holds staging and lock files."""
+    """The OCFL storage root at ``root``; ``work`` holds staging and lock files (``ocfl_s3``: in a bucket)."""
+
+    remote = False       # True for a storage root in a bucket (no folders to hand to a tool)
 
     def __init__(self, root: Path, work: Path) -> None:
         self.root = Path(root)
+        self.location = str(self.root)
         self.work = Path(work)
         self.staging = self.work / "staging"
         self.locks = self.work / "locks"
@@ -113,8 +116,47 @@ class OcflStore:
         d = hashlib.sha256(object_id.encode("utf-8")).hexdigest()
         return self.root / d[0:3] / d[3:6] / d[6:9] / d
 
+    @staticmethod
+    def object_rel(object_id: str) -> str:
+        """The object's place below the storage root (its folder, or its keys' prefix in a bucket)."""
+        d = hashlib.sha256(object_id.encode("utf-8")).hexdigest()
+        return f"{d[0:3]}/{d[3:6]}/{d[6:9]}/{d}"
+
     def exists(self, object_id: str) -> bool:
         return (self.object_path(object_id) / "inventory.json").is_file()
+
+    def is_storage_root(self) -> bool:
+        return self.root.is_dir()
+
+    def object_ids(self) -> Iterator[str]:
+        """The id of every object (read from its inventory)."""
+        for obj in self.iter_object_roots():
+            yield self.inventory_at_root(obj)["id"]
+
+    def inventory_at_root(self, obj: Path) -> dict:
+        try:
+            return json.loads((obj / "inventory.json").read_bytes())
+        except (OSError, ValueError) as exc:
+            raise IntegrityError(f"cannot read the inventory of {obj}: {exc}") from None
+
+    @contextmanager
+    def local_object(self, object_id: str) -> Iterator[Path]:
+        """The object's folder, for tools that read files (``ocfl_s3``: a private local copy)."""
+        yield self.object_path(object_id)
+
+    @contextmanager
+    def local_file(self, object_id: str, stored: "StoredFile") -> Iterator[Path]:
+        """One stored file as a local path, for tools that read files (``ocfl_s3``: a private temporary copy)."""
+        yield self.object_path(object_id) / stored.content_path
+
+    def read_range(self, object_id: str, stored: "StoredFile", start: int, end: int) -> Iterator[bytes]:
+        """Bytes ``start``..``end`` (inclusive) of a stored file, unverified (a range has no digest)."""
+        with open(self.object_path(object_id) / stored.content_path, "rb") as fh:
+            fh.seek(start)
+            left = end - start + 1
+            while left > 0 and (chunk := fh.read(min(CHUNK, left))):
+                left -= len(chunk)
+                yield chunk
 
     def iter_object_roots(self) -> Iterator[Path]:
         """Every object root in the storage root (walks the 3-level tuple tree)."""

@@ -1,7 +1,8 @@
 """The REST API, ``/api/v1``: JSON over the same core calls as the pages and the CLI.
 
 ``Authorization: Bearer TOKEN`` (``dangan token create USER --scope read,ingest``) on every route but the
-OpenAPI document; GET routes need the ``read`` scope, ``POST /records`` needs ``ingest``.  Refusals: 401
+OpenAPI document; GET routes need the ``read`` scope, ``POST /records`` needs ``ingest``, the writes on
+loans ``lend`` and on holds ``hold`` (``web.api_writes``).  Refusals: 401
 without a live token, 403 for a missing scope or a policy refusal (the core's message: a secret record's
 id and marking, never its title, names or text), 404 for what does not exist, 422 for a validation
 refusal with the plugin's message.  ``POST /records`` takes an ``Idempotency-Key``: a retry with the
@@ -10,7 +11,6 @@ same key and body answers the record filed the first time (200, ``Idempotent-Rep
 from __future__ import annotations
 
 import hashlib
-import json
 
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
@@ -26,7 +26,9 @@ def _err(status: int, message: str) -> JSONResponse:
     return JSONResponse({"error": message}, status_code=status)
 
 
-def endpoint(web, handler, scope: str, *, multipart: bool = False, body: bool = False):
+def endpoint(web, handler, scope: str, *, multipart: bool = False, body: bool = False, refusals: bool = False):
+    """A route: the bearer token first (401), its scope (403), then the body (bounded), then ``handler`` in a
+    worker thread.  ``refusals``: a write whose body the rules refuse (core's ``UsageError``) answers 422."""
     async def run_endpoint(request: Request) -> Response:
         auth = request.headers.get("authorization", "")
         bearer = auth[7:].strip() if auth[:7].lower() == "bearer " else None
@@ -63,8 +65,16 @@ def endpoint(web, handler, scope: str, *, multipart: bool = False, body: bool = 
             try:
                 return handler(archive, request, form, token)
             except DanganError as exc:
-                return _err(status_of(exc), exc.message)
+                return _err(refusal_status(exc) if refusals else status_of(exc), exc.message)
     return run_endpoint
+
+
+def refusal_status(exc: DanganError) -> int:
+    """A write's status: a rule refusing the request's content (``UsageError``) is 422, not 400; a body that is
+    no JSON object (``api_writes.BadBody``) stays 400."""
+    from dangan.web.api_writes import BadBody
+    code = status_of(exc)
+    return 422 if code == 400 and not isinstance(exc, BadBody) else code
 
 
 def _hit(h) -> dict:
@@ -93,6 +103,7 @@ def _filed(shown) -> dict:
 
 
 def routes(web) -> list[Route]:
+    from dangan.web import api_writes
     def search(archive, request, form, token):
         p = request.query_params
         q = p.get("q", "").strip()
@@ -171,20 +182,8 @@ def routes(web) -> list[Route]:
     def disposition_list(archive, request, form, token):
         return JSONResponse(ops.destruction_list(archive, request.path_params["lid"]))
 
-    def loan_request(archive, request, form, token):
-        try:
-            body = json.loads(form or b"{}")
-        except ValueError:
-            return _err(400, "a JSON body is expected: {\"records\": [...], \"purpose\": \"...\", \"days\": N}")
-        if not isinstance(body, dict) or not isinstance(body.get("records"), list):
-            return _err(400, "records: a list of record ids or archival codes")
-        days = body.get("days")
-        loan = ops.lend_request(archive, [str(r) for r in body["records"]], str(body.get("purpose") or ""),
-                                int(days) if isinstance(days, int) else None)
-        return JSONResponse(loan, status_code=201)
-
     def holds(archive, request, form, token):
-        return JSONResponse(ops.holds(archive))
+        return JSONResponse(ops.holds(archive, include_released=request.query_params.get("all") == "1"))
 
     def stats(archive, request, form, token):
         return JSONResponse(ops.stats(archive, request.query_params.get("by", "department,year")))
@@ -210,7 +209,7 @@ def routes(web) -> list[Route]:
         Route("/records/{rid}/files/{n:int}", endpoint(web, file, "read")),
         Route("/records/{rid}/thumbnail", endpoint(web, thumbnail, "read")),
         Route("/loans", endpoint(web, loans, "read"), methods=["GET"]),
-        Route("/loans", endpoint(web, loan_request, "lend", body=True), methods=["POST"]),
+        *api_writes.routes(web),
         Route("/dispositions", endpoint(web, dispositions, "read")),
         Route("/dispositions/{lid}", endpoint(web, disposition_list, "read")),
         Route("/holds", endpoint(web, holds, "read")),

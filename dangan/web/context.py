@@ -62,6 +62,8 @@ class Archives:
         archive = getattr(self._local, "archive", None)
         if archive is None:
             archive = Archive(self.root, web_actor(None))
+            archive.plugins            # loaded once per thread: a request then never scans for entry points
+            archive.keep_search_index = True     # one open index for all threads (core.search.held_index)
             self._local.archive = archive
             with self._lock:
                 self._all.append(archive)

@@ -26,6 +26,56 @@ HIT = {"type": "object", "properties": {k: {"type": "string"} for k in
                                          "snippet")}}
 
 
+WRITE_ERRORS = {**ERRORS, "400": {"description": "the body is not the JSON object described"},
+                "403": {"description": "the token lacks the scope, or the policy point or a role rule refused"
+                                       " (the core's message; never a secret record's title)"},
+                "404": {"description": "no such loan, hold or record"},
+                "409": {"description": "the loan is not in the state this step needs"},
+                "422": {"description": "refused by a rule on the request's content (the core's message)"}}
+
+
+def _json_body(required: list[str], props: dict[str, Any]) -> dict:
+    return {"required": True, "content": {"application/json": {"schema": {
+        "type": "object", "required": required, "properties": props}}}}
+
+
+def _post(summary: str, scope: str, required: list[str], props: dict[str, Any], ok: str = "200",
+          params: list[dict] | None = None) -> dict:
+    return {"post": {"summary": f"{summary} (scope {scope})", "parameters": params or [],
+                     "requestBody": _json_body(required, props),
+                     "responses": {ok: _ok(summary), **WRITE_ERRORS}}}
+
+
+REFS = {"type": "array", "items": {"type": "string"}, "description": "record ids, unique id prefixes or archival codes"}
+STR = {"type": "string"}
+LID = {"name": "lid", "in": "path", "required": True, "schema": STR, "description": "loan id (B…)"}
+HID = {"name": "hid", "in": "path", "required": True, "schema": STR, "description": "hold id (h…)"}
+LENDING_PATHS: dict[str, Any] = {
+    "/api/v1/loans": {**_get("The lending register", [
+        {"name": "overdue", "in": "query", "schema": {"enum": ["1"]}},
+        {"name": "status", "in": "query", "schema": {"enum": ["requested", "approved", "issued", "returned", "refused"]}}]),
+        **_post("Request a loan for the token's user, as `dangan lend request`", "lend", ["records", "purpose"],
+                {"records": REFS, "purpose": STR, "days": {"type": "integer", "minimum": 1}}, ok="201")},
+    "/api/v1/loans/{lid}": _get("One loan with its items", [LID]),
+    "/api/v1/loans/{lid}/approve": _post("Approve a loan (the borrower's head; a manager for secret files)", "lend",
+                                         [], {"note": STR}, params=[LID]),
+    "/api/v1/loans/{lid}/refuse": _post("Refuse a loan request", "lend", ["reason"], {"reason": STR}, params=[LID]),
+    "/api/v1/loans/{lid}/issue": _post("Issue an approved loan's items in place (archivist): the records named, or"
+                                       " every item not yet issued", "lend", [], {"records": REFS}, params=[LID]),
+    "/api/v1/loans/{lid}/return": _post("Take back items, checked one by one (archivist)", "lend", [],
+                                        {"records": REFS, "all": {"type": "boolean"}, "condition": STR},
+                                        params=[LID]),
+    "/api/v1/holds": {**_get("Legal holds in force (`all=1`: released ones too)",
+                             [{"name": "all", "in": "query", "schema": {"enum": ["1"]}}]),
+                      **_post("Place a legal hold on records, a volume or a query's records, as `dangan hold add`",
+                              "hold", ["reason", "authority"],
+                              {"records": REFS, "volume": STR, "query": STR, "reason": STR, "authority": STR},
+                              ok="201")},
+    "/api/v1/holds/{hid}/release": _post("Release a hold (other holds on the same records stay)", "hold",
+                                         ["reason"], {"reason": STR}, params=[HID]),
+}
+
+
 def document() -> dict[str, Any]:
     q = [{"name": "q", "in": "query", "required": True, "schema": {"type": "string"},
           "description": "the query language of `dangan search`"},
@@ -69,16 +119,7 @@ def document() -> dict[str, Any]:
             "/api/v1/records/{rid}/thumbnail": {"get": {
                 "summary": "The PNG thumbnail of the main file (images, PDF, OFD; none for sealed records)",
                 "parameters": [RID], "responses": {"200": {"description": "image/png"}, **ERRORS}}},
-            "/api/v1/loans": {**_get("The lending register", [
-                {"name": "overdue", "in": "query", "schema": {"enum": ["1"]}},
-                {"name": "status", "in": "query", "schema": {"type": "string"}}]),
-                "post": {"summary": "Request a loan for the token's user (scope lend)", "requestBody": {
-                    "required": True, "content": {"application/json": {"schema": {
-                        "type": "object", "required": ["records", "purpose"],
-                        "properties": {"records": {"type": "array", "items": {"type": "string"}},
-                                       "purpose": {"type": "string"}, "days": {"type": "integer"}}}}}},
-                    "responses": {"201": _ok("the loan, awaiting approval"), **ERRORS}}},
-            "/api/v1/holds": _get("Legal holds"),
+            **LENDING_PATHS,
             "/api/v1/dispositions": _get("Records due for disposition and the destruction lists"),
             "/api/v1/dispositions/{lid}": _get("One destruction list with its items and certificate",
                                                [{"name": "lid", "in": "path", "required": True,

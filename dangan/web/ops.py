@@ -34,7 +34,9 @@ def search(archive, text: str, *, sort: str = "relevance", limit: int = 20, page
 
 
 def close(archive) -> None:
-    """Nothing kept per archive object yet (the service opens and closes the index per search)."""
+    """At shutdown: the search indexes kept open between searches are dropped."""
+    from dangan.core.service.search import release_indexes
+    release_indexes()
 
 
 def facets(archive, text: str) -> dict[str, dict[str, int]]:
@@ -131,6 +133,11 @@ def loans(archive, **filters):
     return run(archive, **filters)
 
 
+def loan(archive, lid: str) -> dict:
+    from dangan.core.service.registers import loan as run
+    return run(archive, lid)
+
+
 def lend_request(archive, refs: list[str], purpose: str, days: int | None) -> dict:
     from dangan.core.service.lending import request
     return request(archive, refs, purpose=purpose, days=days)
@@ -151,16 +158,32 @@ def lend_issue(archive, lid: str, refs: list[str]) -> dict:
     return issue(archive, lid, refs)
 
 
-def lend_return(archive, lid: str, refs: list[str], condition: str = "intact") -> dict:
+def lend_return(archive, lid: str, refs: list[str], condition: str = "intact", *, everything: bool = False) -> dict:
     from dangan.core.service.lending import return_items
-    return return_items(archive, lid, refs, condition=condition)
+    return return_items(archive, lid, refs, condition=condition, everything=everything)
 
 
 # -- registers, audit, statistics -------------------------------------------------------------------
 
-def holds(archive):
+def holds(archive, *, include_released: bool = False):
     from dangan.core.service.registers import holds as run
-    return run(archive)
+    return run(archive, include_released=include_released)
+
+
+#: Who places and releases holds (the roles core's ``management.holds`` asks for), to show the forms.
+HOLD_ROLES = ("legal", "archivist", "admin")
+
+
+def hold_place(archive, refs: list[str], *, volume: str | None, query: str | None, reason: str,
+               authority: str) -> dict:
+    """As ``dangan hold add``: records, a volume or a query's records (legal, archivist, admin)."""
+    from dangan.core.service.holds import add
+    return add(archive, refs, volume=volume, query=query, reason=reason, authority=authority)
+
+
+def hold_release(archive, hid: str, reason: str) -> dict:
+    from dangan.core.service.holds import release
+    return release(archive, hid, reason)
 
 
 def stats(archive, by: str = "department,year"):

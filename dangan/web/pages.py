@@ -127,8 +127,26 @@ def routes(web) -> list[Route]:
         return web.render(request, "upload.html", 201, **ctx)
 
     # -- registers --------------------------------------------------------------------------------
-    def holds(archive, request, form, sess):
-        return web.render(request, "holds.html", holds=ops.holds(archive))
+    def holds(archive, request, form, sess, message=None, status=200, values=None):
+        return web.render(request, "holds.html", status, holds=ops.holds(archive, include_released=True),
+                          can_hold=ops.me(archive).has_any(ops.HOLD_ROLES), message=message, values=values or {})
+
+    def hold_place(archive, request, form, sess):
+        values = {k: str(form.get(k) or "").strip() for k in ("records", "volume", "query", "reason", "authority")}
+        try:
+            h = ops.hold_place(archive, values["records"].split(), volume=values["volume"] or None,
+                               query=values["query"] or None, reason=values["reason"], authority=values["authority"])
+        except DanganError as exc:
+            return holds(archive, request, form, sess, message=exc.message, status=status_of(exc), values=values)
+        return holds(archive, request, form, sess, message=f"{h['id']}: 已保全 {len(h['records'])} 件 (hold placed)",
+                     status=201)
+
+    def hold_release(archive, request, form, sess):
+        try:
+            ops.hold_release(archive, request.path_params["hid"], str(form.get("reason") or ""))
+        except DanganError as exc:
+            return holds(archive, request, form, sess, message=exc.message, status=status_of(exc))
+        return RedirectResponse("/holds", status_code=303)
 
     def dashboard(archive, request, form, sess):
         out = ops.stats(archive, "department,year")
@@ -254,7 +272,9 @@ def routes(web) -> list[Route]:
         *[Route(f"/loans/{{lid}}/{a}", page(web, loan_action(a)), methods=["POST"])
           for a in ("approve", "refuse", "issue", "return")],
         Route("/upload", page(web, upload, multipart=True), methods=["GET", "POST"]),
-        Route("/holds", page(web, holds)),
+        Route("/holds", page(web, holds), methods=["GET"]),
+        Route("/holds", page(web, hold_place), methods=["POST"]),
+        Route("/holds/{hid}/release", page(web, hold_release), methods=["POST"]),
         Route("/dashboard", page(web, dashboard)),
         Route("/audit", page(web, audit)),
     ]

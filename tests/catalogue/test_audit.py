@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import json
-import sqlite3
+from catalogue_helpers import raw_catalogue
 
 import pytest
 
@@ -38,7 +38,7 @@ def test_state_changes_are_events_with_actor_and_outcome(cli, busy):
 
 
 def tamper(root, sql, params=()):
-    conn = sqlite3.connect(root / "catalogue.sqlite")
+    conn = raw_catalogue(root)
     conn.execute(sql, params)
     conn.commit()
     conn.close()
@@ -71,7 +71,7 @@ def test_a_deleted_last_event_is_detected(cli, busy, archive_root):
 
 
 def test_an_inserted_event_is_detected(cli, busy, archive_root):
-    conn = sqlite3.connect(archive_root / "catalogue.sqlite")
+    conn = raw_catalogue(archive_root)
     row = conn.execute("SELECT * FROM audit WHERE seq = 3").fetchone()
     conn.execute("UPDATE audit SET seq = seq + 100 WHERE seq >= 4")
     conn.execute("INSERT INTO audit VALUES (4, ?, 'mallory', 'record.ingest', 'dfake', 'success', '{}', ?, ?)",
@@ -83,7 +83,7 @@ def test_an_inserted_event_is_detected(cli, busy, archive_root):
 
 
 def test_reordered_events_are_detected(cli, busy, archive_root):
-    conn = sqlite3.connect(archive_root / "catalogue.sqlite")
+    conn = raw_catalogue(archive_root)
     a = conn.execute("SELECT time, actor, action, object, outcome, details, prev_hash, hash FROM audit WHERE seq=2").fetchone()
     b = conn.execute("SELECT time, actor, action, object, outcome, details, prev_hash, hash FROM audit WHERE seq=3").fetchone()
     cols = "time=?, actor=?, action=?, object=?, outcome=?, details=?, prev_hash=?, hash=?"

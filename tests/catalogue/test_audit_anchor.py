@@ -15,6 +15,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from catalogue_helpers import raw_catalogue
 
 LOG = "audit-checkpoints.log"
 
@@ -33,7 +34,7 @@ def busy(cli, samples, tmp_path):
 
 
 def sql(root: Path, *statements: tuple) -> None:
-    conn = sqlite3.connect(root / "catalogue.sqlite")
+    conn = raw_catalogue(root)
     for st in statements:
         conn.execute(*st) if isinstance(st, tuple) else conn.execute(st)
     conn.commit()
@@ -90,7 +91,7 @@ def test_the_deleted_last_event_with_its_head_rolled_back_is_detected(cli, busy,
 
 def test_an_edited_event_with_the_chain_rehashed_is_detected(cli, busy, archive_root, tmp_path):
     from dangan.core.catalogue.audit import event_hash
-    conn = sqlite3.connect(archive_root / "catalogue.sqlite")
+    conn = raw_catalogue(archive_root)
     conn.execute("UPDATE audit SET actor = 'mallory' WHERE seq = 2")
     prev = conn.execute("SELECT hash FROM audit WHERE seq = 1").fetchone()[0]
     for seq, time, actor, action, obj, outcome, details in conn.execute(
@@ -103,7 +104,7 @@ def test_an_edited_event_with_the_chain_rehashed_is_detected(cli, busy, archive_
     conn.commit()
     conn.close()
     from dangan.core.catalogue.audit import verify
-    c = sqlite3.connect(archive_root / "catalogue.sqlite")
+    c = raw_catalogue(archive_root)
     c.row_factory = sqlite3.Row
     assert verify(c) == []                              # the chain alone is fooled
     c.close()
@@ -126,6 +127,7 @@ os.kill(os.getpid(), signal.SIGKILL)  # dies holding the read: no checkpoint, th
 """
 
 
+@pytest.mark.sqlite_only                  # the SQLite file itself is damaged or replaced
 def test_a_truncated_wal_that_lost_committed_records_is_detected(cli, archive_root, samples, tmp_path):
     db = archive_root / "catalogue.sqlite"
     holder = subprocess.Popen([sys.executable, "-c", HOLD_WAL, str(db)], stdin=subprocess.PIPE,
@@ -247,6 +249,7 @@ def test_the_notarise_command_gets_every_checkpoint(cli, archive_root, samples, 
     assert got[-1]["seq"] == 4 and all(x["mac"] for x in got)
 
 
+@pytest.mark.sqlite_only                  # the SQLite file itself is damaged or replaced
 def test_rebuilding_a_lost_catalogue_starts_a_new_acknowledged_chain(cli, busy, archive_root):
     for suffix in ("", "-wal", "-shm"):
         (archive_root / f"catalogue.sqlite{suffix}").unlink(missing_ok=True)
@@ -257,6 +260,7 @@ def test_rebuilding_a_lost_catalogue_starts_a_new_acknowledged_chain(cli, busy, 
     cli("check")
 
 
+@pytest.mark.sqlite_only                  # the SQLite file itself is damaged or replaced
 def test_backups_keep_a_checkpoint_that_verify_compares(cli, busy, archive_root, tmp_path, monkeypatch):
     """A rollback of catalogue and checkpoint log together is invisible inside the archive; the backup
     taken before it is not."""

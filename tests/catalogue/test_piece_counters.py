@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 import os
-import sqlite3
+from catalogue_helpers import raw_catalogue
 import subprocess
 import sys
 from pathlib import Path
@@ -30,7 +30,7 @@ def ingest(cli, path: Path, ok: bool = True):
 
 
 def sql(root: Path, statement: str, *params) -> list:
-    conn = sqlite3.connect(root / "catalogue.sqlite")
+    conn = raw_catalogue(root)
     try:
         rows = conn.execute(statement, params).fetchall()
         conn.commit()

@@ -65,7 +65,50 @@ def test_where_says_when_the_paper_original_is_out_on_loan(cli, office):
     assert w["on_loan"] == loan["loan"]
     report = json.loads(cli("inspect", "report", "--format", "json", user="arch").output)
     assert report["locations"]["boxes"] == 1 and report["locations"]["placed"] == 1
-    assert report["locations"]["out_on_loan"] == [{"record_id": office[0], "box": "散盒", "loan": loan["loan"]}]
+    assert report["locations"]["out_on_loan"] == [{"record_id": office[0], "box": "散盒", "loan": loan["loan"],
+                                                   "borrower": "clerk", "due": w["out"]["due"]}]
     assert "paper out on loan" in cli("inspect", "report", user="arch").output
     cli("lend", "return", loan["loan"], "--all", user="arch")
     assert json.loads(cli("where", office[0], "--json", user="clerk").output)["on_loan"] is None
+
+
+def test_a_paper_original_lent_leaves_its_box_and_comes_back_item_by_item(cli, office, tmp_path):
+    cli("box", "create", "盒0002", user="arch")
+    cli("box", "fill", "盒0002", office[0], office[1], user="arch")
+    loan = json.loads(cli("lend", "request", office[0], office[1], office[2], "--purpose", "查阅原件", "--json",
+                          user="clerk").output)["loan"]
+    cli("lend", "approve", loan, user="head")
+    out = cli("lend", "issue", loan, office[0], office[2], user="arch").output
+    assert f"{office[0]}" in out and "借出" in out.splitlines()[0] + out.splitlines()[1]
+    w = json.loads(cli("where", office[0], "--json", user="clerk").output)
+    assert w["status"] == "借出" and w["out"]["loan"] == loan and w["out"]["borrower"] == "clerk"
+    assert w["box"] == "盒0002" and w["out"]["due"]                  # its box is kept for its return
+    shown = cli("where", office[0], user="clerk").output
+    assert "借出" in shown and "clerk" in shown and w["out"]["due"] in shown
+    still = json.loads(cli("where", office[1], "--json", user="clerk").output)
+    assert still["status"] == "在库" and still["on_loan"] == loan      # approved, not yet handed out
+    assert "在库" in cli("where", office[1], user="clerk").output
+    cli("box", "create", "散盒", user="arch")
+    r = cli("box", "fill", "散盒", office[0], user="arch", ok=False)     # what is out cannot be re-boxed
+    assert r.exit_code == 2 and "借出" in r.output
+    listed = {r["id"]: r for r in map(json.loads, cli("box", "list", "--json", user="clerk").output.splitlines())}
+    assert listed["盒0002"]["records"] == 2 and listed["盒0002"]["out_on_loan"] == 1
+    # a copy takes no paper out of the room
+    cli("lend", "issue", loan, office[1], "-o", tmp_path / "copies", user="arch")
+    assert json.loads(cli("where", office[1], "--json", user="clerk").output)["status"] == "在库"
+    cli("lend", "return", loan, office[1], user="arch")
+    other = json.loads(cli("lend", "request", office[1], "--purpose", "阅览电子件", "--json", user="clerk").output)["loan"]
+    cli("lend", "approve", other, user="head")
+    cli("lend", "issue", other, "--digital", user="arch")              # nor does the electronic record alone
+    assert json.loads(cli("where", office[1], "--json", user="clerk").output)["status"] == "在库"
+    report = json.loads(cli("inspect", "report", "--format", "json", user="arch").output)
+    assert [o["record_id"] for o in report["locations"]["out_on_loan"]] == [office[0]]
+    text = cli("inspect", "report", user="arch").output
+    assert "借出" in text and office[0] in text
+    cli("lend", "return", loan, office[0], user="arch")                # item by item: back in its box
+    back = json.loads(cli("where", office[0], "--json", user="clerk").output)
+    assert back["status"] == "在库" and back["out"] is None and back["box"] == "盒0002"
+    assert audit(cli, "lend.return")[-1]["details"]["paper_back_in"] == "盒0002"
+    assert audit(cli, "record.lend")[0]["details"]["paper_out_of"] == "盒0002"
+    report = json.loads(cli("inspect", "report", "--format", "json", user="arch").output)
+    assert report["locations"]["out_on_loan"] == []

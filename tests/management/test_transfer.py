@@ -187,3 +187,95 @@ def test_kill_9_mid_import_then_rerun_files_each_record_once_with_its_provenance
     fresh("check", user="arch")
     fresh("audit", "verify", user="arch")
     assert_store_valid(fresh_root / "store")
+
+
+def _sig(xml_path):
+    root = ET.parse(xml_path).getroot()
+    return root, root.find("e:电子签名块/e:电子签名", NS)
+
+
+def _resave(bag):
+    bagit.Bag(str(bag)).save(manifests=True)          # a valid bag again: only the signature can tell
+
+
+def test_each_metadata_xml_is_signed_with_the_archives_key_named_on_the_register(package, tmp_path):
+    cli, ids, bag, out = package
+    from dangan.core.management.transfer_sign import signed_digest
+    fp = out["signing_key"]
+    assert fp and len(fp.replace("-", "")) == 32
+    for rid in ids:
+        root, sig = _sig(bag / "data" / rid / "metadata.xml")
+        assert sig is not None and sig.find("e:签名算法标识", NS).text == "Ed25519"
+        assert sig.find("e:摘要", NS).text == signed_digest(root, "x")
+        assert sig.find("e:证书块/e:证书引证", NS).text == fp
+        assert sig.find("e:签名人", NS).text.startswith("arch") and sig.find("e:签名时间", NS).text
+        assert sig.find("e:签名结果", NS).text
+    assert f"Transfer-Signing-Key: {fp}" in (bag / "bag-info.txt").read_text(encoding="utf-8")
+    assert fp in pdf_text(bag / "移交清单.pdf")
+    cli("init", tmp_path / "fresh", "--fonds", "Z109", user="arch")
+    fresh = Cli(tmp_path / "fresh")
+    got = [json.loads(x) for x in fresh("import-bag", bag, "--signer-key", fp, "--require-signature", "--json",
+                                        user="arch").output.splitlines()]
+    assert [o["signed_by_key"] for o in got] == [fp] * 3
+    ev = json.loads(fresh("audit", "log", "--json", "--action", "record.import", "--limit", "1",
+                          user="arch").output)
+    assert ev["details"]["signature"]["signed"] is True and ev["details"]["signature"]["key"] == fp
+
+
+def test_a_package_changed_after_signing_is_refused_and_imports_nothing(package, tmp_path):
+    cli, ids, bag, out = package
+    import base64
+
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+    from dangan.core.management.transfer_sign import fingerprint, public_bytes, signed_digest
+    cli("init", tmp_path / "fresh", "--fonds", "Z109", user="arch")
+    fresh = Cli(tmp_path / "fresh")
+
+    def tampered(name):
+        d = tmp_path / name
+        shutil.copytree(bag, d)
+        xml = d / "data" / ids[1] / "metadata.xml"
+        xml.write_text(xml.read_text(encoding="utf-8").replace("关于购置办公设备的请示", "关于购置车辆的请示"),
+                       encoding="utf-8")
+        return d, xml
+
+    changed, _ = tampered("changed")                    # the title changed, the manifests made valid again
+    _resave(changed)
+    r = fresh("import-bag", changed, user="arch", ok=False)
+    assert r.exit_code == 2 and "changed after it was signed" in r.output
+    forged, xml = tampered("forged")                    # ... and the digest recomputed: the signature fails
+    root = ET.parse(xml).getroot()
+    text = xml.read_text(encoding="utf-8")
+    old = _sig(xml)[1].find("e:摘要", NS).text
+    xml.write_text(text.replace(old, signed_digest(root, "x")), encoding="utf-8")
+    _resave(forged)
+    r = fresh("import-bag", forged, user="arch", ok=False)
+    assert r.exit_code == 2 and "does not verify" in r.output
+    resigned, xml = tampered("resigned")                # ... re-signed with another key: only a pinned key tells
+    root = ET.parse(xml).getroot()
+    digest = signed_digest(root, "x")
+    other = Ed25519PrivateKey.generate()
+    sig = _sig(xml)[1]
+    text = xml.read_text(encoding="utf-8")
+    for tag, new in (("e:摘要", digest), ("e:签名结果", base64.b64encode(other.sign(digest.encode())).decode()),
+                     ("e:证书块/e:证书", base64.b64encode(public_bytes(other)).decode()),
+                     ("e:证书块/e:证书引证", fingerprint(public_bytes(other)))):
+        text = text.replace(sig.find(tag, NS).text, new)
+    xml.write_text(text, encoding="utf-8")
+    _resave(resigned)
+    r = fresh("import-bag", resigned, "--signer-key", out["signing_key"], user="arch", ok=False)
+    assert r.exit_code == 2 and f"not by {out['signing_key']}" in r.output
+    unsigned = tmp_path / "unsigned"                    # the signature block removed: refused when required
+    shutil.copytree(bag, unsigned)
+    for rid in ids:
+        xml = unsigned / "data" / rid / "metadata.xml"
+        text = xml.read_text(encoding="utf-8")
+        xml.write_text(text[:text.index(" <电子签名块>")] + "</电子文件封装包>\n", encoding="utf-8")
+    _resave(unsigned)
+    r = fresh("import-bag", unsigned, "--require-signature", user="arch", ok=False)
+    assert r.exit_code == 2 and "no 电子签名块" in r.output
+    assert fresh("ls", "--json", user="arch").output.strip() == ""
+    got = [json.loads(x) for x in fresh("import-bag", unsigned, "--json", user="arch").output.splitlines()]
+    assert [o["status"] for o in got] == ["archived"] * 3 and not any(o["signed_by_key"] for o in got)
+    assert_store_valid(tmp_path / "fresh" / "store")

@@ -192,3 +192,17 @@ def test_chinese_vocabulary_values_are_indexed_canonically(tmp_path: Path, engin
     assert ids(ix, "secrecy:confidential") == ["z"]
     assert ids(ix, "retention:Y") == ["z"]
     assert ids(ix, "dept:办公室") == ["z"]
+
+
+def test_a_hit_as_a_dict_is_its_fields_copied() -> None:
+    """``Hit.to_dict`` (by hand, for speed) gives what ``dataclasses.asdict`` gives, and shares no list."""
+    import dataclasses
+
+    from dangan.index import Hit
+    h = Hit(record_id="r1", score=1.5, title="档案", tags=["甲"], snippet="[[档案]]", snippet_text="档案",
+            snippet_spans=[(0, 2)])
+    d = h.to_dict()
+    assert d == dataclasses.asdict(h)
+    d["tags"].append("乙")
+    d["snippet_spans"].append((3, 4))
+    assert h.tags == ["甲"] and h.snippet_spans == [(0, 2)]

@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from ocfl_helpers import assert_store_valid
+from dangan.core.watch.lock import lock_held
 from watch_helpers import dangan, digests, folder, query, settled, sha512, wait_for, watching, write
 
 DEAD_PID = 999_999_999
@@ -69,10 +70,18 @@ def run_kills(tmp_path: Path, root: Path, n_files: int, runs: int, seed: int) ->
     killed = 0
     for run in range(runs):
         proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        # the kill's moment is counted from the watcher's start, not the process's: on a loaded machine the
+        # interpreter and its imports alone can take longer than the whole random window
+        wait_for(lambda: lock_held(root) or proc.poll() is not None, what="the watcher to take its lock")
         if run == 0:
             time.sleep(0.8)
             make(n_files // 2, n_files)          # the rest of the burst arrives while it runs
-        time.sleep(rng.uniform(0.5, 3.5))
+        if run == runs - 1 and not digests(root):
+            # every earlier kill came before the first file was archived: this one must land in the work
+            wait_for(lambda: digests(root) or proc.poll() is not None, what="the first file archived")
+            time.sleep(rng.uniform(0.0, 0.5))
+        else:
+            time.sleep(rng.uniform(0.5, 3.5))
         if proc.poll() is None:
             os.kill(proc.pid, signal.SIGKILL)
             killed += 1

@@ -184,3 +184,30 @@ def test_office_work_in_a_real_browser(browser, server, office, tmp_path):
     assert p.css("#archived").text.startswith("已归档")
     if os.environ.get("DANGAN_SCREENSHOTS") is None:
         shutil.rmtree(shots, ignore_errors=True)
+
+
+def test_holds_placed_and_released_in_a_real_browser(browser, server, office, tmp_path):
+    """An archivist places a hold on a record by the holds page's form and releases it; staff see the
+    register without the forms."""
+    shots = Path(os.environ.get("DANGAN_SCREENSHOTS") or tmp_path / "shots")
+    shots.mkdir(parents=True, exist_ok=True)
+    p = Page(browser, server, shots)
+    p.sign_in("arch")
+    p.go("/holds")
+    p.css('#place-hold input[name="records"]').send_keys(office["plain"])
+    p.css('#place-hold input[name="reason"]').send_keys("诉讼保全")
+    p.css('#place-hold input[name="authority"]').send_keys("区人民法院")
+    p.click("#place")
+    assert "已保全 1 件" in p.css("#notice").text
+    row = p.css("#holds tr.hold")
+    hid = row.get_attribute("data-hold")
+    assert "保全中" in row.text and "区人民法院" in row.text
+    p.shot("holds")
+    p.css(f'#holds tr[data-hold="{hid}"] input[name="reason"]').send_keys("结案")
+    p.click(f'#holds tr[data-hold="{hid}"] button.release')
+    row = p.css(f'#holds tr[data-hold="{hid}"]')
+    assert "解除" in row.text and not p.all(f'#holds tr[data-hold="{hid}"] button.release')
+    p.sign_out()
+    p.sign_in("clerk")
+    p.go("/holds")
+    assert not p.all("#place-hold") and p.css(f'#holds tr[data-hold="{hid}"]')

@@ -133,3 +133,30 @@ def test_the_dashboard_shows_the_backup_age(cli, office, archive_root, tmp_path,
         sign_in(c, "aud")
         tile = c.get("/dashboard").text.split('id="backup-age"')[1].split("</section>")[0]
         assert 'id="backup-overdue"' in tile and "备份已超过间隔" in tile
+
+
+def test_an_archivist_places_and_releases_a_hold_on_the_page(cli, office, archive_root):
+    import re
+    with client(archive_root) as c:
+        sign_in(c, "clerk")
+        page = c.get("/holds").text
+        assert 'id="place-hold"' not in page                                    # staff: no form
+        r = c.post("/holds", data={"csrf": csrf_of(c, "/holds"), "records": office["plain"], "reason": "x",
+                                   "authority": "y"})
+        assert r.status_code == 403
+    with client(archive_root) as c:
+        sign_in(c, "arch")
+        assert 'id="place-hold"' in c.get("/holds").text
+        r = c.post("/holds", data={"csrf": csrf_of(c, "/holds"), "records": office["plain"], "reason": "诉讼"})
+        assert r.status_code == 400 and "authority" in r.text and 'value="诉讼"' in r.text   # kept in the form
+        r = c.post("/holds", data={"csrf": csrf_of(c, "/holds"), "records": office["plain"], "reason": "诉讼",
+                                   "authority": "区法院"})
+        assert r.status_code == 201 and "已保全 1 件" in r.text
+        hid = re.search(r'data-hold="(h[0-9a-f]+)"', r.text).group(1)
+        assert "保全中" in r.text and f'/holds/{hid}/release' in r.text
+        r = c.post(f"/holds/{hid}/release", data={"csrf": csrf_of(c, "/holds"), "reason": "结案"},
+                   follow_redirects=True)
+        assert r.status_code == 200 and f'/holds/{hid}/release' not in r.text and "解除保全" not in r.text.split(
+            f'data-hold="{hid}"')[1].split("</tr>")[0]
+    assert [(e["object"], e["actor"]) for e in audit(cli, "hold.release")] == [(hid, "arch")]
+    assert audit(cli, "hold.add")[-1]["details"]["session"] == "web:arch"

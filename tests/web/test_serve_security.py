@@ -34,7 +34,7 @@ def _routes(app):
 
 def _fill(path: str, ids: dict, lid: str) -> str:
     return (path.replace("{rid}", ids["secret"]).replace("{n:int}", "1").replace("{lid}", lid).replace("{aid}", "A1")
-            .replace("{name}", "V"))
+            .replace("{name}", "V").replace("{hid}", "h0"))
 
 
 def test_every_route_as_anonymous_staff_and_auditor(cli, office, archive_root, caplog):

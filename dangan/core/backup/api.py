@@ -53,7 +53,8 @@ def target_for(archive: Archive | None, spec: str | None) -> BackupTarget:
     spec = configured_repo(archive)
     if not spec or archive is None:
         raise UsageError("which backup repository? give --repo TARGET or set [backup] repo = \"...\" in dangan.toml")
-    return open_target(str(spec), base=archive.root)          # from dangan.toml: relative to the archive
+    return open_target(str(spec), base=archive.root,          # from dangan.toml: relative to the archive
+                       endpoint_url=(archive.config.raw.get("backup") or {}).get("endpoint_url"))
 
 
 def register(archive: Archive, repo: Repository) -> None:
@@ -108,6 +109,15 @@ def _settle_purges(archive: Archive | None, repo: Repository) -> dict | None:
 
 
 # -- operations --------------------------------------------------------------------------
+def _local_store_only(archive: Archive, what: str) -> None:
+    """Restoring one record into the live store needs a folder store; a bucket's is refused clearly (not built:
+    restore the snapshot with ``--to DIR`` and take the record from there)."""
+    if archive.store.remote:
+        raise UsageError(f"{what}: this archive's store is in a bucket ({archive.store.location}); restoring one "
+                         "record into a bucket is not built yet: restore the snapshot with --to DIR (a folder "
+                         "archive) and take the record from there")
+
+
 def create(archive: Archive, repo: Repository) -> dict:
     """Carry out owed purges, then take a snapshot; returns the manifest (with ``purge`` if any ran)."""
     from dangan.core.store.recovery import recover_interrupted
@@ -153,6 +163,7 @@ def _refuse_unpurged(archive: Archive, repo: Repository, snapshot: str) -> None:
 
 
 def restore_record(archive: Archive, repo: Repository, snapshot: str, ref: str) -> dict:
+    _local_store_only(archive, "backup restore --record")
     with _run(archive, repo, "restore-record") as info:
         _settle_purges(archive, repo)
         sid = repo.resolve_snapshot(snapshot)

@@ -29,7 +29,8 @@ import sqlite3
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable
+from contextlib import nullcontext
+from typing import TYPE_CHECKING, Any, Callable, Iterator
 
 from dangan.errors import LockTimeout
 from dangan.repository.ocfl import vnum
@@ -46,9 +47,14 @@ WORKERS = max(1, min(4, os.cpu_count() or 1))
 # -- the catalogue ----------------------------------------------------------------
 def catalogue_copy(conn: sqlite3.Connection) -> tuple[sqlite3.Connection, dict]:
     """An in-memory copy of the live catalogue (online backup API) and what it says about the records."""
-    mem = sqlite3.connect(":memory:", isolation_level=None)
-    mem.row_factory = sqlite3.Row
-    conn.backup(mem)
+    from dangan.core.catalogue import db
+    if db.dialect(conn) == "postgresql":                  # the same SQLite image, read from PostgreSQL
+        from dangan.core.catalogue.transfer import snapshot_to_sqlite
+        mem = snapshot_to_sqlite(conn)                     # type: ignore[arg-type]
+    else:
+        mem = sqlite3.connect(":memory:", isolation_level=None)
+        mem.row_factory = sqlite3.Row
+        conn.backup(mem)
     for table in LOCAL_TABLES:
         if mem.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?", (table,)).fetchone():
             mem.execute(f"DELETE FROM {table}")
@@ -158,10 +164,9 @@ def walk_store(archive: Archive, info: dict, prev: dict | None, uploads: _Upload
     prev_by_path = {e["path"]: (rid, e) for rid, e in (prev or {}).get("objects", {}).items()}
     records = info["records"]
     objects: dict[str, dict] = {}
-    for obj_root in store.iter_object_roots():
-        rel = obj_root.relative_to(store.root).as_posix()
+    for rel, read, local in _store_objects(store):
         try:
-            side = (obj_root / "inventory.json.sha512").read_bytes()
+            side = read("inventory.json.sha512")
         except FileNotFoundError:
             raise _Inconsistent(rel) from None
         old = prev_by_path.get(rel)
@@ -172,7 +177,7 @@ def walk_store(archive: Archive, info: dict, prev: dict | None, uploads: _Upload
                                                                                       entry["status"]):
                 objects[rid] = entry                      # unchanged: costs nothing
                 continue
-        inv_bytes = (obj_root / "inventory.json").read_bytes()
+        inv_bytes = read("inventory.json")
         if hashlib.sha512(inv_bytes).hexdigest() != _sidecar_digest(side):
             raise _Inconsistent(rel)                      # caught between inventory and sidecar: look again
         inv = json.loads(inv_bytes)
@@ -182,25 +187,50 @@ def walk_store(archive: Archive, info: dict, prev: dict | None, uploads: _Upload
             if rid in info["intents"]:
                 continue                                  # being ingested: not in this snapshot
             warnings.append(f"object {rid} is in the store but not in the catalogue")
-            objects[rid] = object_entry(store.root, obj_root, inv_bytes, side, head, "unknown", uploads)
+            objects[rid] = _entry(store, local, inv_bytes, side, head, "unknown", uploads)
             continue
         version, status = cat
         if version > head or (status == "destroyed") != _is_tombstone(inv):
             raise _Inconsistent(rid)                      # the catalogue copy is ahead of the store
         if version < head:                                # a newer version not committed yet: cut back
-            vdir = obj_root / f"v{version}"
-            inv_bytes = (vdir / "inventory.json").read_bytes()
-            side_v = (vdir / "inventory.json.sha512").read_bytes()
-            entry = object_entry(store.root, obj_root, inv_bytes, side_v, version, status, uploads)
+            inv_bytes = read(f"v{version}/inventory.json")
+            side_v = read(f"v{version}/inventory.json.sha512")
+            entry = _entry(store, local, inv_bytes, side_v, version, status, uploads)
             entry["inv"] = _sidecar_digest(side)
         else:
-            entry = object_entry(store.root, obj_root, inv_bytes, side, version, status, uploads)
+            entry = _entry(store, local, inv_bytes, side, version, status, uploads)
         objects[rid] = entry
     missing = [rid for rid, (v, status) in records.items() if rid not in objects and status != "destroyed"
                and rid not in info["intents"]]
     if missing:
         raise _Inconsistent(missing[0])
     return objects
+
+
+def _store_objects(store) -> Iterator[tuple[str, Callable[[str], bytes], Callable[[], Any]]]:
+    """(place, read one of its files, a local view of it) for every object of a folder or a bucket store."""
+    from functools import partial
+    if store.remote:
+        for rel in store.object_rels():
+            yield rel, partial(store.object_file, rel), partial(store.local_object_at, rel)
+        return
+    for obj_root in store.iter_object_roots():
+        yield obj_root.relative_to(store.root).as_posix(), partial(_read_in, obj_root), partial(nullcontext, obj_root)
+
+
+def _read_in(folder: Path, name: str) -> bytes:
+    return (folder / name).read_bytes()
+
+
+def _entry(store, local, inv_bytes: bytes, side: bytes, version: int, status: str, uploads: _Uploads) -> dict:
+    """``object_entry`` of one object, read in place (a folder) or from a private local copy (a bucket: its
+    blobs are sent before the copy is deleted)."""
+    with local() as obj_root:
+        root = store.root if not store.remote else obj_root.parents[3]
+        entry = object_entry(root, obj_root, inv_bytes, side, version, status, uploads)
+        if store.remote:
+            uploads.flush()
+    return entry
 
 
 def _is_tombstone(inv: dict) -> bool:
@@ -276,7 +306,10 @@ def create_snapshot(archive: Archive, repo: Repository, *, retries: int = 8,
     mem.close()
     cat_digest = hashlib.sha512(cat_bytes).hexdigest()
     small: dict[str, list[list[Any]]] = {}
-    for kind, pairs in (("store_files", store_root_files(archive.store.root)),
+    from dangan.repository.ocfl_s3 import S3OcflStore
+    store = archive.store
+    root_files = store.root_files() if isinstance(store, S3OcflStore) else store_root_files(store.root)
+    for kind, pairs in (("store_files", root_files),
                         ("archive_files", archive_files(archive.root) + checkpoint_log(archive, info["audit"]))):
         small[kind] = []
         for rel, data in pairs:

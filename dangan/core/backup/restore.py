@@ -77,6 +77,7 @@ def restore_to(repo: Repository, snap_id: str, dest: Path, *, actor=None) -> dic
         for entry in manifest["objects"].values():
             jobs += [(d, work / "store" / entry["path"] / rel) for rel, d, _s in entry["files"]]
         size = _write_many(repo, jobs)
+        was_in = _store_into_folder(work)
         mem = sqlite3.connect(":memory:")
         mem.deserialize(repo.blob_bytes(manifest["catalogue"]["digest"]))
         disk = sqlite3.connect(work / "catalogue.sqlite")
@@ -97,6 +98,8 @@ def restore_to(repo: Repository, snap_id: str, dest: Path, *, actor=None) -> dic
     restored = Archive(dest, actor)
     details = {"snapshot": snap_id, "repository": repo.id, "snapshot_time": manifest["time"],
                "audit_seq": manifest["audit"]["seq"], "audit_hash": manifest["audit"]["hash"]}
+    if was_in:
+        details["store_was"] = was_in          # the copy keeps its store in its folder, never the live bucket
     try:
         try:
             restored.record_event("archive.restore", details=details)
@@ -108,6 +111,24 @@ def restore_to(repo: Repository, snap_id: str, dest: Path, *, actor=None) -> dic
         restored.close()
     return {"snapshot": snap_id, "to": str(dest), "objects": len(manifest["objects"]), "files": len(jobs),
             "bytes": size, "purged": [p["record_id"] for p in manifest.get("purged", [])]}
+
+
+def _store_into_folder(work: Path) -> str | None:
+    """A restored archive is a private copy: its store is the restored ``store/`` folder, so a ``[store]`` section
+    naming the live bucket is taken out of its dangan.toml (returns the url it named, if any)."""
+    import re
+    import tomllib
+    from dangan.core.kernel.config import CONFIG_NAME
+    path = work / CONFIG_NAME
+    if not path.is_file():
+        return None
+    text = path.read_text(encoding="utf-8")
+    url = (tomllib.loads(text).get("store") or {}).get("url")
+    if not url:
+        return None
+    kept = re.sub(r"(?ms)^\[store\][^\n]*\n.*?(?=^\[|\Z)", "", text)
+    path.write_text(kept + f"\n# restored from a snapshot of an archive whose store was {url}\n", encoding="utf-8")
+    return url
 
 
 # -- one record -------------------------------------------------------------------------

@@ -108,7 +108,7 @@ def events(conn: sqlite3.Connection, *, obj: str | None = None, action: str | No
         sql += " WHERE " + " AND ".join(where)
     sql += " ORDER BY seq"
     if limit:
-        sql = f"SELECT * FROM ({sql.replace('ORDER BY seq', 'ORDER BY seq DESC')} LIMIT {int(limit)}) ORDER BY seq"
+        sql = f"SELECT * FROM ({sql.replace('ORDER BY seq', 'ORDER BY seq DESC')} LIMIT {int(limit)}) AS last_events ORDER BY seq"
     for r in conn.execute(sql, params):
         yield AuditEvent(r["seq"], r["time"], r["actor"], r["action"], r["object"], r["outcome"],
                          json.loads(r["details"]), r["prev_hash"], r["hash"])
@@ -123,7 +123,7 @@ def verify_detailed(conn: sqlite3.Connection) -> list[tuple[int | None, str]]:
     """The chain's problems, each with the sequence number of the event it is about (None: the head)."""
     problems: list[tuple[int | None, str]] = []
     prev_seq, prev_hash = 0, GENESIS
-    rows = conn.execute("SELECT rowid AS rid, * FROM audit ORDER BY rowid")
+    rows = conn.execute("SELECT * FROM audit ORDER BY seq")      # seq is the rowid (INTEGER PRIMARY KEY)
     for r in rows:
         seq = r["seq"]
         if seq != prev_seq + 1:

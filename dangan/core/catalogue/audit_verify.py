@@ -45,7 +45,7 @@ def trail_digest(conn, before_seq: int) -> str:
     """sha256 over every event numbered below ``before_seq``, in storage order."""
     h = hashlib.sha256()
     for r in conn.execute("SELECT seq, time, actor, action, object, outcome, details, prev_hash, hash FROM audit"
-                          " WHERE seq < ? ORDER BY rowid", (before_seq,)):
+                          " WHERE seq < ? ORDER BY seq", (before_seq,)):
         h.update(json.dumps(list(r), ensure_ascii=False, separators=(",", ":")).encode("utf-8") + b"\n")
     return h.hexdigest()
 

@@ -1,22 +1,29 @@
-"""The catalogue: SQLite in WAL mode, schema versioned by migrations.
+"""The catalogue: SQLite in WAL mode (or PostgreSQL, :mod:`.db`), schema versioned by migrations.
 
 Every write runs in ``BEGIN IMMEDIATE`` (the write lock is taken up front, so
 two writers never deadlock on an upgrade), with a busy timeout, and with
 ``synchronous=FULL`` because a lost commit could lose an acknowledged ingest.
+On PostgreSQL the same write lock is a transaction-level advisory lock (:mod:`.db`); the migrations are
+the same list, their DDL rewritten by :func:`.db.translate_ddl`, the schema version kept in ``dangan_schema``.
+A migration is SQL text, or a Python function of the connection for data only Python can compute (the
+folded columns: no Python function is ever called from SQL).
 """
 from __future__ import annotations
 
 import sqlite3
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Iterator
+from typing import Any, Callable, Iterator, Union
 
 from dangan.errors import LockTimeout
+from dangan.core.catalogue import db
 
 BUSY_TIMEOUT_MS = 60_000
 
 # Each migration moves the schema from version i to i+1; never edit a shipped one.
-MIGRATIONS: list[str] = [
+Migration = Union[str, Callable[[Any], None]]
+
+MIGRATIONS: list[Migration] = [
     # 1: records, versions, files, volumes, piece counters, audit, outbox, intents
     """
     CREATE TABLE records (
@@ -349,17 +356,60 @@ MIGRATIONS: list[str] = [
         pid INTEGER NOT NULL, host TEXT NOT NULL, started TEXT NOT NULL
     );
     """,
+    # 17: moving a sealed record out of its confidential volume (issue 19.1) waits for a security officer's
+    #     approval: the request, the decision (four eyes: identities kept) and when it was applied
+    """
+    CREATE TABLE volume_moves (
+        id TEXT PRIMARY KEY, record_id TEXT NOT NULL, from_volume TEXT NOT NULL, to_volume TEXT NOT NULL,
+        to_secrecy TEXT NOT NULL, reason TEXT NOT NULL, status TEXT NOT NULL,
+        requested_by TEXT NOT NULL, requested_identity TEXT, requested_at TEXT NOT NULL,
+        decided_by TEXT, decided_identity TEXT, decided_at TEXT, decision_note TEXT, applied_at TEXT
+    );
+    CREATE INDEX volume_moves_record ON volume_moves(record_id, status);
+    """,
+    # 18: lending a paper original out of the room (issue 19.3): an item issued in place whose record has a
+    #     paper original in a box takes the paper out (借出) until it is returned
+    """
+    ALTER TABLE loan_items ADD COLUMN paper_out INTEGER NOT NULL DEFAULT 0;
+    """,
+    # 19: folded columns (issue 17): each record row carries the fields the search filters compare, folded as the
+    #     index folds them (NFKC, case, Traditional -> Simplified), so no Python function is called from SQL
+    """
+    ALTER TABLE records ADD COLUMN title_fold TEXT;
+    ALTER TABLE records ADD COLUMN department_fold TEXT;
+    ALTER TABLE records ADD COLUMN category_fold TEXT;
+    ALTER TABLE records ADD COLUMN year_fold TEXT;
+    ALTER TABLE records ADD COLUMN date_fold TEXT;
+    ALTER TABLE records ADD COLUMN retention_fold TEXT;
+    ALTER TABLE records ADD COLUMN secrecy_fold TEXT;
+    ALTER TABLE records ADD COLUMN volume_fold TEXT;
+    ALTER TABLE records ADD COLUMN archival_code_fold TEXT;
+    ALTER TABLE records ADD COLUMN status_fold TEXT;
+    ALTER TABLE records ADD COLUMN tags_fold TEXT;
+    ALTER TABLE records ADD COLUMN metadata_fold TEXT;
+    """,
+    # 20: fill them for the records filed before 19 (Python computes the fold: core/catalogue/folded.py)
+    lambda conn: _fill_folded(conn),
 ]
+
+
+def _fill_folded(conn: Any) -> None:
+    from dangan.core.catalogue import folded
+    folded.fill(conn)
 
 SCHEMA_VERSION = len(MIGRATIONS)
 
 
-def connect(path: Path, *, create: bool = False) -> sqlite3.Connection:
+def connect(path: Path | str, *, create: bool = False) -> Any:
     """Open the catalogue, migrating it to the current schema.
 
-    Only ``create=True`` may make a new one, and only where no file is: an existing file that is
-    empty, schemaless or damaged is refused (see :mod:`.catalogue_health`), never taken for new.
+    ``path`` is the SQLite file, or a ``postgresql://`` URL (:mod:`.db`).  Only ``create=True`` may make a new
+    SQLite file, and only where no file is: an existing file that is empty, schemaless or damaged is refused
+    (see :mod:`.catalogue_health`), never taken for new.
     """
+    if db.is_postgres(str(path)):
+        return connect_postgres(str(path), create=create)
+    path = Path(path)
     from dangan.core.catalogue import health
     problem = health.problem_before_open(path)
     if problem and not (create and problem == "is missing"):
@@ -389,19 +439,80 @@ def connect(path: Path, *, create: bool = False) -> sqlite3.Connection:
     return conn
 
 
-def migrate(conn: sqlite3.Connection) -> None:
-    current = conn.execute("PRAGMA user_version").fetchone()[0]
+#: PostgreSQL only: the schema version (SQLite keeps it in ``PRAGMA user_version``) and ``json_extract`` as
+#: SQLite's, an SQL function (``$.key`` and ``$."dotted.key"`` are SQL/JSON paths too)
+PG_BOOTSTRAP = (
+    "CREATE TABLE IF NOT EXISTS dangan_schema (id INTEGER PRIMARY KEY CHECK (id = 1), version INTEGER NOT NULL)",
+    "CREATE OR REPLACE FUNCTION json_extract(doc text, path text) RETURNS text LANGUAGE sql IMMUTABLE AS "
+    "$$ SELECT jsonb_path_query_first(doc::jsonb, path::jsonpath) #>> '{}' $$",
+)
+
+
+def connect_postgres(url: str, *, create: bool = False) -> db.PgConnection:
+    """The catalogue in a PostgreSQL database; ``create`` makes its schema in an empty database."""
+    from dangan.errors import IntegrityError, UsageError
+    try:
+        conn = db.PgConnection(url)
+    except sqlite3.OperationalError as exc:
+        raise UsageError(str(exc)) from None
+    try:
+        tables = {r[0] for r in conn.execute_raw(
+            "SELECT table_name FROM information_schema.tables WHERE table_schema = current_schema()")}
+        if "dangan_schema" not in tables:
+            if tables - {"dangan_schema"} and "records" in tables:
+                raise IntegrityError(f"the catalogue at {db.redact(url)} has tables but no dangan_schema: not"
+                                     " a dangan catalogue (or damaged); refused")
+            if not create:
+                raise IntegrityError(f"the catalogue at {db.redact(url)} is empty (no dangan schema): refused;"
+                                     " a new archive is made with `dangan init --catalogue URL`")
+        migrate(conn)
+    except BaseException:
+        conn.close()
+        raise
+    return conn
+
+
+def schema_version(conn: Any) -> int:
+    if isinstance(conn, db.PgConnection):
+        row = conn.execute_raw("SELECT version FROM dangan_schema WHERE id = 1").fetchone()
+        return row[0] if row else 0
+    return conn.execute("PRAGMA user_version").fetchone()[0]
+
+
+def migrate(conn: Any) -> None:
+    pg = isinstance(conn, db.PgConnection)
+    if pg and conn.execute_raw("SELECT to_regclass('dangan_schema')").fetchone()[0] is None:
+        conn.begin_immediate()                  # bootstrap under the write lock: two first openers, one schema
+        try:
+            for stmt in PG_BOOTSTRAP:
+                conn.execute_raw(stmt)
+            conn.commit()
+        except BaseException:
+            conn.rollback()
+            raise
+    current = schema_version(conn)
     if current == SCHEMA_VERSION:
         return
     if current > SCHEMA_VERSION:
         from dangan.errors import UsageError
         raise UsageError(f"the catalogue has schema {current}, newer than this dangan ({SCHEMA_VERSION}): upgrade dangan")
     with transaction(conn):
-        current = conn.execute("PRAGMA user_version").fetchone()[0]
+        current = schema_version(conn)
         for i in range(current, SCHEMA_VERSION):
-            for stmt in _statements(MIGRATIONS[i]):
-                conn.execute(stmt)
-            conn.execute(f"PRAGMA user_version = {i + 1}")
+            step = MIGRATIONS[i]
+            if callable(step):
+                step(conn)
+            else:
+                for stmt in _statements(step):
+                    if pg:
+                        conn.execute_raw(db.translate_ddl(stmt))
+                    else:
+                        conn.execute(stmt)
+            if pg:
+                conn.execute_raw("INSERT INTO dangan_schema (id, version) VALUES (1, %s) ON CONFLICT (id) DO UPDATE"
+                                 " SET version = excluded.version", (i + 1,))
+            else:
+                conn.execute(f"PRAGMA user_version = {i + 1}")
 
 
 def _statements(script: str) -> Iterator[str]:
@@ -415,13 +526,18 @@ def _statements(script: str) -> Iterator[str]:
 
 
 @contextmanager
-def transaction(conn: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
-    """A write transaction taken with BEGIN IMMEDIATE; commits or rolls back."""
+def transaction(conn: Any) -> Iterator[Any]:
+    """A write transaction taken with BEGIN IMMEDIATE (PostgreSQL: BEGIN + the write lock); commits or rolls back."""
     try:
-        conn.execute("BEGIN IMMEDIATE")
+        if isinstance(conn, db.PgConnection):
+            conn.begin_immediate()
+        else:
+            conn.execute("BEGIN IMMEDIATE")
     except sqlite3.OperationalError as exc:
         if "locked" in str(exc) or "busy" in str(exc):
             raise LockTimeout("the catalogue is busy (another dangan is writing); try again") from None
+        if isinstance(exc, db.ConnectionLost):
+            raise _translate(exc) from exc
         raise
     try:
         yield conn
@@ -435,6 +551,8 @@ def transaction(conn: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
 
 
 def _translate(exc: sqlite3.OperationalError) -> Exception:
+    if isinstance(exc, db.ConnectionLost):
+        return LockTimeout(f"the catalogue is unavailable: {exc}")
     text = str(exc)
     if "full" in text:
         from dangan.errors import StorageFull

@@ -94,7 +94,12 @@ def needs_setting_aside(path: Path) -> str | None:
 
 
 def check_pages(conn: sqlite3.Connection, path: Path) -> None:
-    """``PRAGMA quick_check`` (every page, as ``dangan check`` reads every object); raise if damaged."""
+    """``PRAGMA quick_check`` (every page, as ``dangan check`` reads every object); raise if damaged.
+
+    A catalogue on PostgreSQL is the server's to check (data checksums, ``pg_amcheck``): nothing here."""
+    from dangan.core.catalogue import db
+    if db.dialect(conn) == "postgresql":
+        return
     try:
         row = conn.execute("PRAGMA quick_check(1)").fetchone()
     except sqlite3.DatabaseError as exc:

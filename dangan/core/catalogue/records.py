@@ -8,6 +8,7 @@ from typing import Any, Iterable
 
 from dangan.errors import NotFound, UsageError
 from dangan.model import Record, RecordFile
+from dangan.core.catalogue import folded
 
 _ALPHABET = "0123456789abcdefghjkmnpqrstvwxyz"   # Crockford base32, lower case
 ID_LENGTH = 13
@@ -42,10 +43,9 @@ def resolve_id(conn: sqlite3.Connection, ref: str) -> str:
 def next_piece(conn: sqlite3.Connection, piece_class: str) -> int:
     """The next piece number (件号) of a class: above both its counter and every record's piece, so a counter
     left behind (edited, or restored from an older copy) never hands out a number already taken."""
-    row = conn.execute("SELECT max(coalesce((SELECT last FROM piece_counters WHERE class_key = ?), 0),"
-                       " coalesce((SELECT max(piece) FROM records WHERE piece_class = ?), 0)) AS top",
-                       (piece_class, piece_class)).fetchone()
-    return row["top"] + 1
+    counter = conn.execute("SELECT last FROM piece_counters WHERE class_key = ?", (piece_class,)).fetchone()
+    used = conn.execute("SELECT max(piece) AS top FROM records WHERE piece_class = ?", (piece_class,)).fetchone()
+    return max(counter["last"] if counter else 0, used["top"] or 0) + 1
 
 
 def code_holder(conn: sqlite3.Connection, archival_code: str | None, *, other_than: str = "") -> str | None:
@@ -74,13 +74,13 @@ def insert_record(conn: sqlite3.Connection, rec: Record, *, actor: str, message:
     conn.execute(
         "INSERT INTO records (id, fonds, archival_code, piece_class, piece, title, department, category, year, date,"
         " retention, secrecy, volume, tags, metadata, status, version, created, updated, main_sha512, main_mime,"
-        " main_name, extraction_status, extraction_message, sealed)"
-        " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+        " main_name, extraction_status, extraction_message, sealed, " + ", ".join(folded.FOLDED) + ")"
+        " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?" + ",?" * len(folded.FOLDED) + ")",
         (rec.id, rec.fonds, rec.archival_code, piece_class, piece, rec.title, rec.department, rec.category,
          rec.year, rec.date, rec.retention, rec.secrecy, rec.volume, json.dumps(sorted(rec.tags), ensure_ascii=False),
          json.dumps(rec.metadata, ensure_ascii=False, sort_keys=True), rec.status, rec.version, rec.created, rec.updated,
          main.sha512 if main else None, main.mime if main else None, main.path if main else None,
-         rec.extraction.get("status"), rec.extraction.get("message"), sealed))
+         rec.extraction.get("status"), rec.extraction.get("message"), sealed, *_folded(rec)))
     insert_version(conn, rec, actor=actor, message=message, original_names=original_names)
 
 
@@ -90,13 +90,18 @@ def update_record(conn: sqlite3.Connection, rec: Record, *, actor: str, message:
     conn.execute(
         "UPDATE records SET archival_code=?, title=?, department=?, category=?, year=?, date=?, retention=?,"
         " secrecy=?, volume=?, tags=?, metadata=?, status=?, version=?, updated=?, main_sha512=?, main_mime=?,"
-        " main_name=?, extraction_status=?, extraction_message=?, sealed=? WHERE id=?",
+        " main_name=?, extraction_status=?, extraction_message=?, sealed=?, "
+        + ", ".join(f"{c}=?" for c in folded.FOLDED) + " WHERE id=?",
         (rec.archival_code, rec.title, rec.department, rec.category, rec.year, rec.date, rec.retention,
          rec.secrecy, rec.volume, json.dumps(sorted(rec.tags), ensure_ascii=False),
          json.dumps(rec.metadata, ensure_ascii=False, sort_keys=True), rec.status, rec.version, rec.updated,
          main.sha512 if main else None, main.mime if main else None, main.path if main else None,
-         rec.extraction.get("status"), rec.extraction.get("message"), sealed, rec.id))
+         rec.extraction.get("status"), rec.extraction.get("message"), sealed, *_folded(rec), rec.id))
     insert_version(conn, rec, actor=actor, message=message, original_names=original_names)
+
+
+def _folded(rec: Record) -> tuple:
+    return folded.values({c: getattr(rec, c) for c in folded.COLUMNS}, sorted(rec.tags), rec.metadata)
 
 
 def insert_version(conn: sqlite3.Connection, rec: Record, *, actor: str, message: str,
@@ -147,7 +152,7 @@ def find_by_digest(conn: sqlite3.Connection, sha512: str) -> str | None:
 
 
 #: Records as the filter language sees them (``mime`` is the main file's type).
-LISTING_SOURCE = "SELECT * FROM (SELECT *, main_mime AS mime FROM records)"
+LISTING_SOURCE = "SELECT * FROM (SELECT *, main_mime AS mime, lower(main_mime) AS mime_fold FROM records) AS listing"
 
 SORTS = {"created": "created, id", "date": "date, id", "code": "archival_code, id", "title": "title, id",
          "id": "id"}

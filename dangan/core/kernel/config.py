@@ -116,6 +116,18 @@ memory_mb = 1024
 """
 
 
+def store_section(url: str | None, endpoint: str | None) -> str:
+    """The ``[store]`` section of a new archive whose store is in a bucket ("" for the folder default)."""
+    if not url:
+        return ""
+    def q(s: str) -> str:
+        return '"' + s.replace("\\", "\\\\").replace('"', '\\"') + '"'
+    lines = ["", "[store]", f"url = {q(url)}   # the OCFL storage root (credentials: the usual AWS variables and files)"]
+    if endpoint:
+        lines.append(f"endpoint_url = {q(endpoint)}")
+    return "\n".join(lines) + "\n"
+
+
 def _check_enabled(root: Path, names) -> None:
     """``[plugins] enabled`` names only plugins that exist: a typo would leave a department without its
     rules (cheap: the shipped modules' names and ARCHIVE/plugins are looked at; entry points only then)."""

@@ -234,6 +234,7 @@ SCHEMA: dict[str, Spec] = {
     "plugins": Table({"enabled": StrList(), "disabled": StrList()}),
     "ingest": Table({"jobs": Int(minimum=1), "max_file_mb": Number(unit="MiB")}),    # max_file_mb ≤ 0: no limit
     "index": Table({"engine": Choice(("tantivy", "whoosh"))}),       # the search engine (core.search.indexing)
+    "catalogue": Table({"url": Str(nonempty=True)}),  # postgresql://… (core/catalogue/db.py); absent: catalogue.sqlite       # the search engine (core.search.indexing)
     "departments": Free(),                          # department code → its name (declares the departments)
     "policy": Table({
         "loan_required_from": Str(nonempty=True),   # a secrecy level, or "none"
@@ -242,7 +243,8 @@ SCHEMA: dict[str, Spec] = {
     }),
     "security": Table({"separation_of_duties": Bool()}),   # 三员分立 (core/policy/separation.py)
     "audit": Table({"key_path": Str(nonempty=True), "notarise_command": Str()}),
-    "backup": Table({"repo": Str(nonempty=True), "interval_hours": Number(minimum=0, exclusive=True, unit="hours")}),
+    "store": Table({"url": Str(nonempty=True), "endpoint_url": Str(nonempty=True)}),   # S3 (repository/ocfl_s3)
+    "backup": Table({"repo": Str(nonempty=True), "endpoint_url": Str(nonempty=True), "interval_hours": Number(minimum=0, exclusive=True, unit="hours")}),
     "lending": Table({"max_days": POSITIVE_DAYS, "default_days": POSITIVE_DAYS}),
     "disposition": Table({"approver_roles": Either((Str(nonempty=True), StrList()))}),
     "inspection": Table({"months": Int(minimum=1)}),

@@ -112,12 +112,15 @@ def _register_pdf(archive: Archive, recs: list, info: dict, receiver: str) -> by
 def export_bag(archive: Archive, ids: list[str], dest: Path, *, approvals: frozenset = frozenset(),
                info_extra: tuple = (), receiver: str = "") -> dict:
     from dangan.core.catalogue.audit import PREMIS, events
+    from dangan.core.management.transfer_sign import fingerprint, public_bytes, sign, signing_key
     from dangan.core.management.transfer_xml import record_xml
     from dangan.core.store.retrieval import get_files
     dest = Path(dest)
     if dest.exists() and (not dest.is_dir() or any(dest.iterdir())):
         raise UsageError(f"{dest} exists and is not an empty folder: choose a new one")
     recs = [_check(archive, rid, frozenset(approvals)) for rid in ids]            # every refusal before anything is written
+    private = signing_key(archive)          # the archive's key signs each metadata.xml (DA/T 48 电子签名块)
+    key_fp = fingerprint(public_bytes(private)) if private is not None else None
     work = dest.parent / f".{dest.name}.partial-{uuid.uuid4().hex[:8]}"
     work.mkdir(parents=True)
     try:
@@ -128,9 +131,11 @@ def export_bag(archive: Archive, ids: list[str], dest: Path, *, approvals: froze
                                                            sort_keys=True) + "\n", encoding="utf-8")
             history = list(events(archive.conn, obj=rec.id))
             evs = [{**e.to_dict(), "premis_type": PREMIS.get(e.action) or e.action} for e in history]
-            (base / "metadata.xml").write_bytes(record_xml(
-                rec, history, organisation=archive.config.name or archive.config.fonds, fonds=archive.config.fonds,
-                created=dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")))
+            now = dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
+            organisation = archive.config.name or archive.config.fonds
+            (base / "metadata.xml").write_bytes(sign(record_xml(
+                rec, history, organisation=organisation, fonds=archive.config.fonds, created=now),
+                private=private, signer=archive.actor.name, organisation=organisation, time=now))
             (base / "premis-events.json").write_text(json.dumps(evs, ensure_ascii=False, indent=1) + "\n",
                                                      encoding="utf-8")
         manifest, total, count = [], 0, 0
@@ -148,11 +153,14 @@ def export_bag(archive: Archive, ids: list[str], dest: Path, *, approvals: froze
         info += [("Archival-Code", f"{r.archival_code or '-'} {r.id}") for r in recs] + list(info_extra)
         if receiver:
             info.append(("Receiving-Organization", receiver))
+        if key_fp:
+            info.append(("Transfer-Signing-Key", key_fp))
         (work / "bag-info.txt").write_text("".join(f"{k}: {v}\n" for k, v in info), encoding="utf-8")
         (work / REGISTER).write_bytes(_register_pdf(archive, recs, {
             "date": dt.date.today().isoformat(), "records": len(recs), "files": sum(len(r.files) for r in recs),
             "bytes": total,
-            "payload_oxum": f"{total}.{count}", "manifest_sha512": _sha512(work / "manifest-sha512.txt")}, receiver))
+            "payload_oxum": f"{total}.{count}", "manifest_sha512": _sha512(work / "manifest-sha512.txt"),
+            "signing_key": key_fp}, receiver))
         tags = [f"{_sha512(work / n)}  {n}\n" for n in ("bagit.txt", "bag-info.txt", "manifest-sha512.txt", REGISTER)]
         (work / "tagmanifest-sha512.txt").write_text("".join(tags), encoding="utf-8")
         if dest.exists():
@@ -166,6 +174,6 @@ def export_bag(archive: Archive, ids: list[str], dest: Path, *, approvals: froze
             archive.audit(conn, "record.export", rec.id, details={"format": "bagit", "to": str(dest)})
         archive.audit(conn, "export.bagit", details={"to": str(dest), "records": [r.id for r in recs],
                                                      "files": count, "bytes": total, "receiver": receiver or None})
-    return {"bag": str(dest), "records": [r.id for r in recs], "files": count, "bytes": total,
+    return {"bag": str(dest), "records": [r.id for r in recs], "files": count, "bytes": total, "signing_key": key_fp,
             "register": str(dest / REGISTER),
             "payload_oxum": f"{total}.{count}", "manifest_sha512": _sha512(dest / "manifest-sha512.txt")}

@@ -66,6 +66,14 @@ def _targets(archive: Archive, refs, volume):
 
 
 def check_record(archive: Archive, rec, chain_problems: list[str]) -> list[dict]:
+    store = archive.store
+    if not store.exists(rec.id):
+        return _check_record(archive, rec, chain_problems, None)
+    with store.local_object(rec.id) as root:        # a bucket's object: checked in a private local copy
+        return _check_record(archive, rec, chain_problems, root)
+
+
+def _check_record(archive: Archive, rec, chain_problems: list[str], root) -> list[dict]:
     from dangan.model import is_confidential
     from dangan.repository.validate import validate_object
     from dangan.core.management.inspection import readable
@@ -79,8 +87,7 @@ def check_record(archive: Archive, rec, chain_problems: list[str]) -> list[dict]
     ingest = conn.execute("SELECT seq FROM audit WHERE object = ? AND action IN ('record.ingest', 'record.recover')"
                           " LIMIT 1", (rid,)).fetchone()
     out["ingest-event"] = ("pass", f"event {ingest['seq']}") if ingest else ("fail", "no ingest event names it")
-    root = store.object_path(rid)
-    report = validate_object(root, expected_id=rid, check_digests=True) if root.exists() else None
+    report = validate_object(root, expected_id=rid, check_digests=True) if root is not None else None
     if report is None:
         out["digests"] = ("fail", "the object is missing from the store")
     else:

@@ -60,8 +60,12 @@ def _metadata(d: Path) -> dict | None:
             "fields": {k: meta.get(k) for k in FIELDS}, "events": [], "from_xml": False}
 
 
-def read_bag(path: Path) -> tuple[dict, list[dict]]:
-    """Validate the bag and plan its records (nothing written): (bag-info, [{source, main, attachments, fields}])."""
+def read_bag(path: Path, *, require_signature: bool = False,
+             signer_key: str | None = None) -> tuple[dict, list[dict]]:
+    """Validate the bag and plan its records (nothing written): (bag-info, [{source, main, attachments, fields}]).
+    Each metadata.xml's signature block is checked (``transfer_sign.verify``): a changed or falsely signed
+    package is refused; ``require_signature`` refuses an unsigned one, ``signer_key`` one signed by another key."""
+    from dangan.core.management.transfer_sign import verify
     import bagit
     path = Path(path)
     if not path.is_dir():
@@ -84,11 +88,18 @@ def read_bag(path: Path) -> tuple[dict, list[dict]]:
         if meta["from_xml"] and listed != set(digests.values()):
             raise UsageError(f"{d.name}: the files do not match the 数字摘要 (sha512) of metadata.xml, nothing "
                              f"imported")
+        if meta["from_xml"]:
+            signature = verify(meta["root"], f"{d.name}/metadata.xml", require_signature=require_signature,
+                               signer_key=signer_key)
+        elif require_signature or signer_key:
+            raise UsageError(f"{d.name}: no signed metadata.xml (DA/T 48) for this record, nothing imported")
+        else:
+            signature = {"signed": False, "key": None}
         role = {f["sha512"]: f["role"] for f in meta["files"]}
         mains = [p for p in files if role.get(digests[p]) == "main"] or files[:1]
         plans.append({"source": meta["id"] or d.name, "source_code": meta["archival_code"],
                       "main": mains[0], "attachments": [p for p in files if p != mains[0]],
-                      "events": meta["events"],
+                      "events": meta["events"], "signature": signature,
                       "fields": {k: v for k, v in meta["fields"].items() if k in FIELDS and v not in (None, "", [], {})}})
     if not plans:
         raise UsageError(f"{path}: no dangan records in this bag (data/<id>/metadata.json)")
@@ -111,23 +122,26 @@ def _interrupted_here(archive: Archive, rid: str, main: Path) -> bool:
     return any(e.details.get("source") == shown_name(main) for e in ingests)
 
 
-def import_bag(archive: Archive, path: Path, *, allow_duplicate: bool = False, on_outcome=None) -> list[dict]:
+def import_bag(archive: Archive, path: Path, *, allow_duplicate: bool = False, on_outcome=None,
+               require_signature: bool = False, signer_key: str | None = None) -> list[dict]:
     """Import every record of a valid bag; returns one outcome per record (archived or duplicate)."""
     from dangan.core.policy.users import acting_user
     acting_user(archive, action="import")           # once users are registered, only they may archive
-    info, plans = read_bag(path)
+    info, plans = read_bag(path, require_signature=require_signature, signer_key=signer_key)
     out = []
     for plan in plans:
         def provenance(rid: str) -> None:
             archive.record_event("record.import", rid, details={
                 "bag": str(path), "source_id": plan["source"], "source_archival_code": plan["source_code"],
                 "source_organization": info.get("Source-Organization"), "payload_oxum": info.get("Payload-Oxum"),
+                "signature": {k: plan["signature"].get(k) for k in ("signed", "key", "signer", "time")},
                 "source_events": plan["events"]})
         try:
             rec = archive.ingest(plan["main"], attachments=tuple(plan["attachments"]),
                                  allow_duplicate=allow_duplicate, index=False, **plan["fields"])
             o = {"status": "archived", "source": plan["source"], "record_id": rec.id,
-                 "archival_code": rec.archival_code, "source_archival_code": plan["source_code"]}
+                 "archival_code": rec.archival_code, "source_archival_code": plan["source_code"],
+                 "signed_by_key": plan["signature"].get("key")}
             provenance(rec.id)
         except DuplicateRecord as exc:
             if exc.existing_id and _interrupted_here(archive, exc.existing_id, plan["main"]):

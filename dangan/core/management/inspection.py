@@ -210,8 +210,8 @@ def _locations(archive: Archive) -> dict:
     """The paper archive: boxes, records placed in them, and paper originals out on loan (with their box)."""
     conn = archive.conn
     out = [dict(r) for r in conn.execute(
-        "SELECT p.record_id, p.box, i.loan_id AS loan FROM record_locations p JOIN loan_items i"
-        " ON i.record_id = p.record_id AND i.issued_at IS NOT NULL AND i.returned_at IS NULL"
+        "SELECT p.record_id, p.box, i.loan_id AS loan, l.borrower, l.due FROM record_locations p JOIN loan_items i"
+        " ON i.record_id = p.record_id AND i.paper_out = 1 AND i.issued_at IS NOT NULL AND i.returned_at IS NULL"
         " JOIN loans l ON l.id = i.loan_id AND l.status NOT IN ('refused', 'closed') ORDER BY p.box, p.record_id")]
     return {"boxes": conn.execute("SELECT count(*) FROM locations WHERE kind = 'box'").fetchone()[0],
             "placed": conn.execute("SELECT count(*) FROM record_locations").fetchone()[0],

@@ -78,6 +78,20 @@ def on_loan(archive: Archive, rid: str) -> str | None:
     return r["id"] if r else None
 
 
+def paper_box(conn, rid: str) -> str | None:
+    """The box the record's paper original belongs in, or None if it has no paper original on the shelves."""
+    row = conn.execute("SELECT box FROM record_locations WHERE record_id = ?", (rid,)).fetchone()
+    return row["box"] if row else None
+
+
+def paper_out(conn, rid: str) -> dict | None:
+    """The loan the record's paper original is out on (借出): loan, borrower, due, issued; else None."""
+    row = conn.execute("SELECT l.id AS loan, l.borrower, l.external_unit, l.due, i.issued_at AS since"
+                       " FROM loan_items i JOIN loans l ON l.id = i.loan_id WHERE i.record_id = ? AND i.paper_out = 1"
+                       " AND i.issued_at IS NOT NULL AND i.returned_at IS NULL", (rid,)).fetchone()
+    return dict(row) if row else None
+
+
 def limit_for(archive: Archive, recs, actor) -> tuple[int, str]:
     """The longest loan allowed for these records (shortest limit wins) and which rule set it."""
     limit, why = _cfg(archive, "max_days", 30), "[lending] max_days"
@@ -222,9 +236,11 @@ def _borrower_user(loan: dict) -> str:
     return loan["borrower"] if not loan["external_unit"] else loan["requested_by"]
 
 
-def issue(archive: Archive, lid: str, refs=(), *, copy_to: Path | None = None) -> dict:
+def issue(archive: Archive, lid: str, refs=(), *, copy_to: Path | None = None, paper: bool = True) -> dict:
     """Hand out an approved loan's items (all not yet issued, or ``refs``): in place, or as watermarked copies
-    under ``copy_to/<record id>/``.  Everything is checked before anything is written."""
+    under ``copy_to/<record id>/``.  In place, a record with a paper original in a box hands the paper out
+    (``paper_out``; ``paper=False``: the electronic record only).  Everything is checked before anything is
+    written."""
     import shutil
     from dangan.core.policy.access import require
     require_role(archive, RECEIVER_ROLES, "issue loans", obj=lid)
@@ -274,14 +290,18 @@ def issue(archive: Archive, lid: str, refs=(), *, copy_to: Path | None = None) -
     with archive.transaction() as conn:
         for rec in recs:
             c = copies.get(rec.id)
+            # issued in place, a record with a paper original in a box hands the paper out (借出); a copy leaves it
+            box = None if copy_to or not paper else paper_box(conn, rec.id)
             cur = conn.execute("UPDATE loan_items SET issued_at = ?, issued_by = ?, issue_mode = ?, copy_to = ?,"
-                               " copy_files = ?, issued_identity = ? WHERE loan_id = ? AND record_id = ?"
-                               " AND issued_at IS NULL", (t, archive.actor.name, mode, c and c["to"],
-                                                          c and json.dumps(c["files"]), mine, lid, rec.id))
+                               " copy_files = ?, issued_identity = ?, paper_out = ? WHERE loan_id = ? AND"
+                               " record_id = ? AND issued_at IS NULL",
+                               (t, archive.actor.name, mode, c and c["to"], c and json.dumps(c["files"]), mine,
+                                int(box is not None), lid, rec.id))
             if cur.rowcount != 1:
                 raise UsageError(f"loan {lid} changed meanwhile: look again")
             archive.audit(conn, "record.lend", rec.id, details={"loan": lid, "borrower": loan["borrower"],
-                                                                "due": due, "mode": mode, "copy": c})
+                                                                "due": due, "mode": mode, "copy": c,
+                                                                **({"paper_out_of": box} if box else {})})
         if loan["status"] == "approved":
             conn.execute("UPDATE loans SET status = 'issued', due = ? WHERE id = ?", (due, lid))
         archive.audit(conn, "lend.issue", lid, details={"records": [r.id for r in recs], "mode": mode,
@@ -343,7 +363,9 @@ def return_items(archive: Archive, lid: str, refs, *, condition: str = "intact")
         for rid in ids:
             conn.execute("UPDATE loan_items SET returned_at = ?, received_by = ?, condition = ? WHERE loan_id = ?"
                          " AND record_id = ?", (t, archive.actor.name, condition, lid, rid))
-            archive.audit(conn, "lend.return", rid, details={"loan": lid, "condition": condition})
+            back = paper_box(conn, rid) if items[rid]["paper_out"] else None     # the paper goes back to its box
+            archive.audit(conn, "lend.return", rid, details={"loan": lid, "condition": condition,
+                                                             **({"paper_back_in": back} if back else {})})
         left = conn.execute("SELECT count(*) FROM loan_items WHERE loan_id = ? AND returned_at IS NULL",
                             (lid,)).fetchone()[0]
         if not left:

@@ -61,9 +61,15 @@ def add(archive: Archive, kind: str, name: str, parent: str | None = None) -> di
 
 def fill(archive: Archive, box: str, record_ids: list[str]) -> list[str]:
     """Put the paper originals of these records into ``box`` (from wherever they were)."""
+    from dangan.core.management.lending import paper_out
     b = get(archive, box)
     if b["kind"] != "box":
         raise UsageError(f"{b['id']} is a {b['kind']}, not a box")
+    for r in record_ids:
+        out = paper_out(archive.conn, r)
+        if out:
+            raise UsageError(f"the paper original of record {r} is out on loan {out['loan']} (借出, due {out['due']}):"
+                             " it goes back into its box when returned (`dangan lend return`)")
     t = utc_text()
     with archive.transaction() as conn:
         moved = {r: row["box"] for r in record_ids
@@ -96,7 +102,9 @@ def move(archive: Archive, box: str, to: str | None) -> dict[str, Any]:
 
 def list_locations(archive: Archive) -> list[dict[str, Any]]:
     return [dict(r) for r in archive.conn.execute(
-        "SELECT l.*, (SELECT count(*) FROM record_locations p WHERE p.box = l.id) AS records"
+        "SELECT l.*, (SELECT count(*) FROM record_locations p WHERE p.box = l.id) AS records,"
+        " (SELECT count(*) FROM record_locations p JOIN loan_items i ON i.record_id = p.record_id AND i.paper_out = 1"
+        "  AND i.issued_at IS NOT NULL AND i.returned_at IS NULL WHERE p.box = l.id) AS out_on_loan"
         " FROM locations l ORDER BY l.id")]
 
 
@@ -111,5 +119,8 @@ def where(archive: Archive, rid: str) -> dict[str, Any] | None:
     while cur is not None:
         path.insert(0, {"kind": cur["kind"], "label": LABELS[cur["kind"]], "name": cur["name"]})
         cur = get(archive, cur["parent"]) if cur["parent"] else None
+    from dangan.core.management.lending import paper_out
+    out = paper_out(archive.conn, rid)
     return {"record_id": rid, "box": box["id"], "barcode": box["barcode"], "path": path,
-            "placed": row["placed"], "placed_by": row["placed_by"]}
+            "placed": row["placed"], "placed_by": row["placed_by"],
+            "status": "借出" if out else "在库", "out": out}

@@ -138,4 +138,5 @@ def read_record_xml(data: bytes, where: str) -> dict[str, Any]:
                "actor": _text(b, "e:行为人"), "outcome": _text(b, "e:行为结果"), "hash": _text(b, "e:事件摘要")}
               for b in ent.findall("e:业务实体块/e:业务实体", {"e": NS})]
     return {"id": _text(ent, "e:电子文件号"), "fonds": _text(ent, "e:来源/e:全宗号"),
-            "archival_code": _text(ent, "e:档号/e:档号全文"), "fields": fields, "files": files, "events": events}
+            "archival_code": _text(ent, "e:档号/e:档号全文"), "fields": fields, "files": files, "events": events,
+            "root": root}

@@ -36,7 +36,7 @@ from dangan.core.policy.users import acting_user, deny, get_user, require_user
 if TYPE_CHECKING:
     from dangan.core.archive import Archive
 
-SCOPES = ("read", "ingest", "lend", "admin")
+SCOPES = ("read", "ingest", "lend", "hold", "admin")
 TOKEN_PREFIX = "dgn_"
 
 

@@ -32,6 +32,7 @@ from dangan.errors import DanganError, IntegrityError, LockTimeout
 from dangan.model import Record
 from dangan.repository.fsutil import flocked
 from dangan.core.kernel.clock import utc_now
+from dangan.core.catalogue import db as catalogue_db
 from dangan.repository.ocfl import vnum
 from dangan.core.store.layout import METADATA_PATH, parse_metadata, text_path
 
@@ -200,7 +201,7 @@ def drain(archive: Archive, *, blocking: bool = True, limit: int | None = None) 
                     if set(gone) - set(destroyed):
                         index.delete([rid for rid in gone if rid not in set(destroyed)])
                     if destroyed:
-                        index.purge(destroyed, lambda ids: _documents(archive, ids))
+                        getattr(index, "purge")(destroyed, lambda ids: _documents(archive, ids))
                 with archive.transaction() as conn:
                     conn.execute("DELETE FROM index_outbox WHERE seq <= ?", (rows[-1]["seq"],))
                 done += len(last)
@@ -365,7 +366,7 @@ def search_filter(archive: Archive, text: str = ""):
     """
     from dangan.core.policy.access import visibility
     visible = visibility(archive, search_purpose(text))
-    by_catalogue = _catalogue_filters(text)
+    by_catalogue = _catalogue_filters(text, catalogue_db.dialect(archive.conn))
     if visible is None and by_catalogue is None:
         return None
     from dangan.core.catalogue import records as rows
@@ -378,7 +379,7 @@ def search_filter(archive: Archive, text: str = ""):
     return allowed
 
 
-def _catalogue_filters(text: str):
+def _catalogue_filters(text: str, dialect: str = "sqlite"):
     """(SQL, params) of the query's filters the index cannot answer (``format:``), or None when it has none."""
     from dangan.errors import UsageError
     from dangan.index.query import CATALOGUE_FIELDS, filters_to_sql, parse_query
@@ -387,7 +388,7 @@ def _catalogue_filters(text: str):
     except UsageError:
         return None                     # the search itself reports the query's mistake
     mine = [f for f in q.filters if f.field in CATALOGUE_FIELDS]
-    return filters_to_sql(mine) if mine else None
+    return filters_to_sql(mine, dialect=dialect) if mine else None
 
 
 def index_dir(archive: Archive) -> Path:

@@ -5,6 +5,7 @@ from typing import TYPE_CHECKING
 
 from dangan.model import Record, normalise_secrecy
 from dangan.core.catalogue import records
+from dangan.core.catalogue.db import dialect
 
 if TYPE_CHECKING:
     from dangan.core.archive import Archive
@@ -16,7 +17,7 @@ def list_filtered(archive: Archive, query: str = "", *, department=None, categor
     where, params = [], []
     if puid:
         from dangan.index.query import Filter, filters_to_sql
-        sql, p = filters_to_sql([Filter("puid", "=", puid.strip())])
+        sql, p = filters_to_sql([Filter("puid", "=", puid.strip())], dialect=dialect(archive.conn))
         where.append(sql)
         params.extend(p)
     for col, val in (("department", department), ("category", category), ("year", year), ("volume", volume)):
@@ -32,9 +33,7 @@ def list_filtered(archive: Archive, query: str = "", *, department=None, categor
         from dangan.errors import UsageError
         if q.terms is not None:
             raise UsageError("`dangan ls` takes field filters only (dept:, year:, ...); use `dangan search` for words")
-        from dangan.index.text_v1 import fold
-        archive.conn.create_function("dangan_fold", 1, fold, deterministic=True)
-        sql, p = filters_to_sql(q.filters, fold="dangan_fold")
+        sql, p = filters_to_sql(q.filters, folded=True, dialect=dialect(archive.conn))
         if sql:
             where.append(sql)
             params.extend(p)

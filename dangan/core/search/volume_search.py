@@ -128,10 +128,9 @@ def search(archive: Archive, query, visible=None) -> list[VolumeHit]:
 
 def _allowed(archive: Archive, vol, filters, visible) -> dict[str, dict]:
     from dangan.index.query import filters_to_sql
-    from dangan.index.text_v1 import fold
     from dangan.core.catalogue import records as rows
-    archive.conn.create_function("dangan_fold", 1, fold, deterministic=True)
-    sql, params = filters_to_sql(filters, fold="dangan_fold")
+    from dangan.core.catalogue.db import dialect
+    sql, params = filters_to_sql(filters, folded=True, dialect=dialect(archive.conn))
     out = {}
     for r in archive.conn.execute(f"SELECT * FROM records WHERE volume = ? AND status != 'destroyed' AND {sql}",
                                   [vol.name, *params]):

@@ -21,10 +21,13 @@ def export(archive: Archive, refs: Iterable[str] = (), *, volume: str | None = N
 
 
 def import_bag(archive: Archive, bag: Path, *, allow_duplicate: bool = False,
-               on_outcome: Callable[[dict[str, Any]], None] | None = None) -> list[dict[str, Any]]:
-    """Archive every record of a bag made by ``export`` (validated first); one outcome per record."""
+               on_outcome: Callable[[dict[str, Any]], None] | None = None, require_signature: bool = False,
+               signer_key: str | None = None) -> list[dict[str, Any]]:
+    """Archive every record of a bag made by ``export`` (validated first, its DA/T 48 signatures checked);
+    one outcome per record."""
     from dangan.core.management.import_bag import import_bag as run
-    return run(archive, Path(bag), allow_duplicate=allow_duplicate, on_outcome=on_outcome)
+    return run(archive, Path(bag), allow_duplicate=allow_duplicate, on_outcome=on_outcome,
+               require_signature=require_signature, signer_key=signer_key)
 
 
 __all__ = ["export", "import_bag"]

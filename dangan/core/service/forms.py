@@ -60,6 +60,20 @@ def contents_rows(records: Sequence[Record]) -> list[dict[str, Any]]:
 def volume_form(archive: Archive, name: str, form: str) -> bytes:
     """A volume's 卷内文件目录 (``contents-list``), 卷内备考表 (``reference-sheet``) or 案卷封面 (``cover``)."""
     from dangan.core.management.forms import render_form
+    shown, count = _volume_form(archive, name, form)
+    pdf = render_form(shown)
+    _audit(archive, form, name, records=count)
+    return pdf
+
+
+def volume_sheet(archive: Archive, name: str, form: str):
+    """The same form as :func:`volume_form`, as a ``render.Form`` for a face to lay out (the web's print page)."""
+    shown, count = _volume_form(archive, name, form)
+    _audit(archive, form, name, records=count, format="html")
+    return shown
+
+
+def _volume_form(archive: Archive, name: str, form: str):
     from dangan.core.management.forms.contents_list import contents_list_form
     from dangan.core.management.forms.reference_sheet import reference_sheet_form
     from dangan.core.management.forms.volume_cover import volume_cover_form
@@ -71,13 +85,12 @@ def volume_form(archive: Archive, name: str, form: str) -> bytes:
     volume, records, summary = volume_contents(archive, name)
     cfg = archive.config
     if form == "contents-list":
-        pdf = render_form(contents_list_form(volume, contents_rows(records), archive_name=cfg.name))
+        shown = contents_list_form(volume, contents_rows(records), archive_name=cfg.name)
     elif form == "reference-sheet":
-        pdf = render_form(reference_sheet_form(volume, summary, archive_name=cfg.name))
+        shown = reference_sheet_form(volume, summary, archive_name=cfg.name)
     else:
-        pdf = render_form(volume_cover_form(volume, summary, archive_name=cfg.name, fonds=cfg.fonds))
-    _audit(archive, form, name, records=len(records))
-    return pdf
+        shown = volume_cover_form(volume, summary, archive_name=cfg.name, fonds=cfg.fonds)
+    return shown, len(records)
 
 
 def _records(archive: Archive, refs: Sequence[str], volume: str | None) -> list[Record]:
@@ -138,6 +151,19 @@ def archival_stamps(archive: Archive, refs: Sequence[str] = (), *, volume: str |
 def lending_slip(archive: Archive, loan_id: str) -> bytes:
     """The loan's 借阅单, with the titles of the items the user may see."""
     from dangan.core.management.forms import render_form
+    pdf = render_form(_lending_slip(archive, loan_id))
+    _audit(archive, "lending-slip", loan_id)
+    return pdf
+
+
+def lending_slip_sheet(archive: Archive, loan_id: str):
+    """The 借阅单 as a form, for the web's print page."""
+    shown = _lending_slip(archive, loan_id)
+    _audit(archive, "lending-slip", loan_id, format="html")
+    return shown
+
+
+def _lending_slip(archive: Archive, loan_id: str):
     from dangan.core.management.forms.lending_slip import lending_slip_form
     acting_user(archive, action="print a lending slip", obj=loan_id)
     from dangan.core.management.lending import get_loan
@@ -151,9 +177,7 @@ def lending_slip(archive: Archive, loan_id: str) -> bytes:
         except NotFound:
             continue
         titles[rec.id] = rec.title if visible is None or visible(rec) else "（无权查看）"
-    pdf = render_form(lending_slip_form(loan, titles, archive_name=archive.config.name))
-    _audit(archive, "lending-slip", loan_id)
-    return pdf
+    return lending_slip_form(loan, titles, archive_name=archive.config.name)
 
 
 def destruction_list(archive: Archive, list_id: str) -> bytes:
@@ -167,17 +191,59 @@ def destruction_list(archive: Archive, list_id: str) -> bytes:
     return pdf
 
 
+def destruction_list_sheet(archive: Archive, list_id: str):
+    """The 销毁清册 as a form (``render.Form``) for a face to lay out itself: the web's print page."""
+    from dangan.core.management.forms.destruction_list import destruction_list_form
+    from dangan.core.service import registers
+    lst = registers.destruction_list(archive, list_id)
+    _audit(archive, "destruction-list", list_id, format="html")
+    return destruction_list_form(lst, archive_name=archive.config.name)
+
+
+def lending_register_sheet(archive: Archive, *, since=None, until=None):
+    """The 借阅登记簿 (the loans the user may read, requested between the dates) as a form."""
+    from dangan.core.management.forms.lending_register import lending_register_form
+    from dangan.core.service.lending import register
+    rows = register(archive, since=since, until=until)
+    _audit(archive, "lending-register", "lending", format="html", rows=len(rows))
+    return lending_register_form(rows, since=since and since.isoformat(), until=until and until.isoformat(),
+                                 archive_name=archive.config.name)
+
+
+def lending_register(archive: Archive, *, since=None, until=None) -> bytes:
+    """The 借阅登记簿 as a PDF (``dangan lend register --format pdf``)."""
+    from dangan.core.management.forms import render_form
+    from dangan.core.management.forms.lending_register import lending_register_form
+    from dangan.core.service.lending import register
+    rows = register(archive, since=since, until=until)
+    pdf = render_form(lending_register_form(rows, since=since and since.isoformat(),
+                                            until=until and until.isoformat(), archive_name=archive.config.name))
+    _audit(archive, "lending-register", "lending", rows=len(rows))
+    return pdf
+
+
 def destruction_certificate(archive: Archive, list_id: str) -> bytes:
     """The 销毁证明 of an executed list, with lines for the approver, the destroyer and two witnesses."""
     from dangan.core.management.forms import render_form
+    pdf = render_form(_certificate(archive, list_id))
+    _audit(archive, "destruction-certificate", list_id)
+    return pdf
+
+
+def destruction_certificate_sheet(archive: Archive, list_id: str):
+    """The 销毁证明 as a form, for the web's print page."""
+    shown = _certificate(archive, list_id)
+    _audit(archive, "destruction-certificate", list_id, format="html")
+    return shown
+
+
+def _certificate(archive: Archive, list_id: str):
     from dangan.core.management.forms.destruction_certificate import destruction_certificate_form
     from dangan.core.service import registers
     lst = registers.destruction_list(archive, list_id)
     if not lst["certificate"]:
         raise UsageError(f"destruction list {list_id} is {lst['status']}: it has a certificate once executed")
-    pdf = render_form(destruction_certificate_form(lst["certificate"], archive_name=archive.config.name))
-    _audit(archive, "destruction-certificate", list_id)
-    return pdf
+    return destruction_certificate_form(lst["certificate"], archive_name=archive.config.name)
 
 
 def inspection_report(report: dict[str, Any]) -> bytes:
@@ -196,4 +262,6 @@ def report_table(archive: Archive, title: str, columns: Sequence[str], rows: Seq
 
 
 __all__ = ["VOLUME_FORMS", "volume_form", "record_labels", "archival_stamps", "lending_slip", "destruction_list",
-           "destruction_certificate", "inspection_report", "report_table", "volume_contents", "contents_rows"]
+           "destruction_certificate", "inspection_report", "report_table", "volume_contents", "contents_rows",
+           "destruction_list_sheet", "lending_register_sheet", "lending_register", "volume_sheet",
+           "lending_slip_sheet", "destruction_certificate_sheet"]

@@ -43,11 +43,13 @@ def refuse(archive: Archive, loan_id: str, reason: str) -> dict[str, Any]:
     return run(archive, loan_id, reason)
 
 
-def issue(archive: Archive, loan_id: str, refs: Iterable[str] = (), *, copy_to: Path | None = None) -> dict[str, Any]:
-    """Issue an approved loan's items (all not yet issued, or ``refs``): in place, or watermarked copies."""
+def issue(archive: Archive, loan_id: str, refs: Iterable[str] = (), *, copy_to: Path | None = None,
+          paper: bool = True) -> dict[str, Any]:
+    """Issue an approved loan's items (all not yet issued, or ``refs``): in place (a boxed record's paper
+    original handed out unless ``paper`` is False), or watermarked copies."""
     from dangan.core.management.lending import issue as run
     acting_user(archive, action="issue loans", obj=loan_id)
-    return run(archive, loan_id, list(refs), copy_to=copy_to)
+    return run(archive, loan_id, list(refs), copy_to=copy_to, paper=paper)
 
 
 def return_items(archive: Archive, loan_id: str, refs: Iterable[str] = (), *, everything: bool = False,

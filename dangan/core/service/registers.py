@@ -21,6 +21,13 @@ def loans(archive: Archive, *, action: str = "list loans", **filters: Any) -> li
     return list_loans(archive, **filters)
 
 
+def loan(archive: Archive, loan_id: str) -> dict[str, Any]:
+    """One loan with its items (as a line of ``loans``)."""
+    from dangan.core.management.lending import get_loan
+    acting_user(archive, action="list loans", obj=loan_id)
+    return get_loan(archive, loan_id)
+
+
 def holds(archive: Archive, *, include_released: bool = False, record: str | None = None) -> list[dict[str, Any]]:
     from dangan.core.management.holds import list_holds
     acting_user(archive, action="list holds")

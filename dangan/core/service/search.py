@@ -20,7 +20,8 @@ def search(archive: Archive, text: str, *, sort: str = "relevance", limit: int =
     ``notice`` hears that the index is being rebuilt (an archive of the previous release, a new engine).
     Clearance is applied inside the engine query (``search_access``); plugin rules per hit.
     """
-    from dangan.core.search.indexing import ensure_fresh, open_search_index
+    from dangan.core.search.held_index import search_index
+    from dangan.core.search.indexing import ensure_fresh
     from dangan.core.search.search_access import search_access
     from dangan.core.search.volume_search import merged_search
     from dangan.index.query import option_filters
@@ -28,18 +29,16 @@ def search(archive: Archive, text: str, *, sort: str = "relevance", limit: int =
     filters = option_filters(**(options or {}))
     ensure_fresh(archive, notice=notice)
     access = search_access(archive, text)
-    index = open_search_index(archive, notice=notice)
-    try:
+    with search_index(archive, notice=notice) as index:
         return merged_search(archive, index, text, sort=sort, limit=limit, page=page, allowed=access.allowed,
                              within=access.within, filters=filters, count_only=count_only)
-    finally:
-        index.close()
 
 
 def facets(archive: Archive, text: str, *, options: dict | None = None) -> dict[str, dict[str, int]]:
     """Counts by department, year, category, secrecy, volume and format (``mime``) over ALL the hits ``search``
     gives this user for ``text`` (every page, the same access filtering), not only one page's."""
-    from dangan.core.search.indexing import ensure_fresh, open_search_index
+    from dangan.core.search.held_index import search_index
+    from dangan.core.search.indexing import ensure_fresh
     from dangan.core.search.search_access import search_access
     from dangan.core.search.volume_search import merged_facets
     from dangan.index.query import option_filters
@@ -47,11 +46,14 @@ def facets(archive: Archive, text: str, *, options: dict | None = None) -> dict[
     filters = option_filters(**(options or {}))
     ensure_fresh(archive)
     access = search_access(archive, text)
-    index = open_search_index(archive)
-    try:
+    with search_index(archive) as index:
         return merged_facets(archive, index, text, allowed=access.allowed, within=access.within, filters=filters)
-    finally:
-        index.close()
+
+
+def release_indexes() -> None:
+    """Drop the search indexes this process kept open between searches (``keep_search_index``: a server's)."""
+    from dangan.core.search.held_index import release_all
+    release_all()
 
 
 def reindex(archive: Archive, progress: Callable[[int, int], None] | None = None,
@@ -62,4 +64,4 @@ def reindex(archive: Archive, progress: Callable[[int, int], None] | None = None
     return run(archive, progress, notice=notice)
 
 
-__all__ = ["search", "facets", "reindex"]
+__all__ = ["search", "facets", "reindex", "release_indexes"]

@@ -42,6 +42,26 @@ def complete_destructions(archive: Archive, on_warning: Callable[[str], None] | 
     except DanganError as exc:
         if on_warning:
             on_warning(f"an interrupted destruction is not completed yet: {exc.message}")
+    complete_moves(archive, on_warning)
 
 
-__all__ = ["open_archive", "complete_destructions"]
+def complete_moves(archive: Archive, on_warning: Callable[[str], None] | None = None) -> None:
+    """Finish (or undo) a move into or out of a confidential volume that a crash interrupted (one look at
+    ``.work/moving`` when none was)."""
+    import sqlite3
+
+    from dangan.errors import DanganError, IntegrityError
+    moving = archive.store.work / "moving"
+    if not (moving.is_dir() and any(moving.iterdir())):
+        return
+    from dangan.core.management.reseal import recover
+    try:
+        recover(archive)
+    except (sqlite3.DatabaseError, IntegrityError):
+        pass
+    except DanganError as exc:
+        if on_warning:
+            on_warning(f"an interrupted move is not completed yet: {exc.message}")
+
+
+__all__ = ["open_archive", "complete_destructions", "complete_moves"]

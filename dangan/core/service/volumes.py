@@ -194,15 +194,17 @@ def reopen(archive: Archive, name: str, *, reason: str) -> dict[str, Any]:
     return run(archive, name, reason=reason)
 
 
-def move(archive: Archive, ref: str, volume: str, message: str = ""):
-    """Move a record into another volume (a new version whose ``changes`` say from and to) under the filing
-    rules: the volume exists, is open, and may hold the record's secrecy; neither volume is closed.
-    A move into or out of a confidential volume is refused (``check_refiling``): its records are sealed at
-    filing, and a plaintext record's earlier versions would stay behind."""
+def move(archive: Archive, ref: str, volume: str, message: str = "", *, reason: str = ""):
+    """Move a record into another volume under the filing rules: the volume exists, is open, and may hold the
+    record's secrecy; neither volume is closed.  Between plain volumes: a new version whose ``changes`` say
+    from and to.  Into a confidential volume: the record is sealed as if filed there (``volume_move.seal_into``:
+    a new sealed object, the plaintext one purged).  Out of one: a request a security officer approves
+    (``volume_move.request_out``; the request is returned, a dict, instead of the record)."""
     from dataclasses import replace
 
     from dangan.core.catalogue.fields import RecordFields
     from dangan.core.catalogue.volumes import file_into, require_named_volume
+    from dangan.core.management import volume_move
     from dangan.core.service.records import revise
     acting_user(archive, action="move records", obj=ref)
     rec = archive.record(ref)
@@ -210,12 +212,49 @@ def move(archive: Archive, ref: str, volume: str, message: str = ""):
     if rec.volume == target.name:
         from dangan.errors import UsageError
         raise UsageError(f"record {rec.id} is in volume {target.name!r} already")
-    if not target.confidential:
-        file_into(archive, replace(rec, tags=list(rec.tags), metadata=dict(rec.metadata)), target)
+    if volume_move.is_sealed(archive, rec.id):
+        return volume_move.request_out(archive, rec.id, target, reason)
+    if target.confidential:
+        sealed = volume_move.seal_into(archive, rec.id, target, message)
+        from dangan.core.backup import api as backup
+        backup.purge_after_destruction(archive)    # the plaintext object leaves the backups now where the key is
+        return sealed
+    file_into(archive, replace(rec, tags=list(rec.tags), metadata=dict(rec.metadata)), target)
     return revise(archive, rec.id, None, RecordFields(volume=target.name),
                   message or f"moved from volume {rec.volume or '(none)'} to {target.name}")
 
 
+def approve_move(archive: Archive, request: str, note: str = "") -> dict[str, Any]:
+    """A security officer approves a move out of a confidential volume, which applies it."""
+    from dangan.core.management.volume_move import approve_out
+    acting_user(archive, action="approve moves", obj=request)
+    return approve_out(archive, request, note)
+
+
+def refuse_move(archive: Archive, request: str, reason: str) -> dict[str, Any]:
+    from dangan.core.management.volume_move import refuse_out
+    acting_user(archive, action="refuse moves", obj=request)
+    return refuse_out(archive, request, reason)
+
+
+def pending_moves(archive: Archive) -> list[dict[str, Any]]:
+    """Moves out of confidential volumes awaiting a decision (to users cleared for the source volume)."""
+    from dangan.core.management.volume_move import pending_requests
+    from dangan.core.policy.users import clearance_rank
+    from dangan.model import secrecy_rank
+    u = acting_user(archive, action="list move requests")
+    rows = pending_requests(archive)
+    if not register_in_use(archive):
+        return rows
+    from dangan.core.catalogue.volumes import get_volume
+    out = []
+    for r in rows:
+        vol = get_volume(archive, r["from_volume"])
+        if vol is None or clearance_rank(u.clearance) >= secrecy_rank(vol.secrecy):
+            out.append(r)
+    return out
+
+
 __all__ = ["needs_new_keystore", "create", "listing", "check_unlock", "unlock", "lock", "serve_here",
            "unlock_for_server", "lock_for_server", "rotate_key", "export_keys",
-           "show", "rename", "close", "reopen", "move"]
+           "show", "rename", "close", "reopen", "move", "approve_move", "refuse_move", "pending_moves"]

@@ -81,7 +81,8 @@ def ingest_batch(archive: Archive, paths: Iterable[Path], fields: RecordFields, 
     outcomes: list[IngestOutcome | None] = [None] * len(files)
     reported = [0]
     group = None
-    if len(files) > 1:                        # group commit (store/group_commit): many files, few syncs
+    if len(files) > 1 and not archive.store.remote:   # group commit (store/group_commit): many files, few
+        # syncs; a bucket has no rename to group: each record publishes by itself there
         from dangan.core.store.group_commit import CommitGroup
         group = CommitGroup(archive)
     bar = progress if len(files) > 1 else None
@@ -137,7 +138,8 @@ def ingest_batch(archive: Archive, paths: Iterable[Path], fields: RecordFields, 
 
     try:
         if jobs == 1 or len(files) < 2:
-            results: Iterator[IngestOutcome | None] = (run(k, p) for k, p in enumerate(files))
+            results: Iterator[tuple[IngestOutcome, Settled | None, Ingestor | None] | None] = (
+                run(k, p) for k, p in enumerate(files))
         else:
             from concurrent.futures import ThreadPoolExecutor
             pool = ThreadPoolExecutor(max_workers=jobs, thread_name_prefix="dangan-ingest")

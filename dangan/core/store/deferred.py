@@ -85,8 +85,8 @@ def extract_queued(archive: Archive, record_id: str) -> str:
         raise IntegrityError(f"record {record_id}: its metadata.json names no main file")
     stored = {f.logical_path: f for f in archive.store.files(record_id)}[main.path]
     from dangan.core.store.pdfa import pdfa_path, searchable_copy
-    result, copy = searchable_copy(archive, archive.store.object_path(record_id) / stored.content_path, main.mime,
-                                   sealed=False, extractor=archive.extractor)
+    with archive.store.local_file(record_id, stored) as source:       # (a bucket's file: a temporary copy)
+        result, copy = searchable_copy(archive, source, main.mime, sealed=False, extractor=archive.extractor)
     info, meta, text = recorded_extraction(result)
     add_derivative_text(archive, record_id, text, info, meta, expect_version=rec.version,
                         thumbnail=result.thumbnail, derivatives={pdfa_path(main.path): copy} if copy else None)

@@ -46,12 +46,12 @@ def identify_record(archive: Archive, record_id: str) -> dict:
         return {"record_id": record_id, "status": "skipped", "reason": "already identified"}
     names = stored_original_names(archive.store, record_id, old.version)
     inv_files = {f.logical_path: f for f in archive.store.files(record_id, old.version)}
-    root = archive.store.object_path(record_id)
     files = []
     for f in old.files:
         if f.role != "derivative" and f.format_basis is None:
             f = replace(f)
-            pronom.identify_entry(f, root / inv_files[f.path].content_path, names.get(f.path, f.path))
+            with archive.store.local_file(record_id, inv_files[f.path]) as path:    # (S3: a temporary copy)
+                pronom.identify_entry(f, path, names.get(f.path, f.path))
         files.append(f)
     now, version = utc_text(), old.version + 1
     rec = replace(old, version=version, updated=now, files=files)

@@ -43,8 +43,9 @@ class Settled:
 
 class CommitGroup:
     def __init__(self, archive: Archive, size: int = GROUP_SIZE) -> None:
-        from dangan.core.archive import Archive
-        self.archive = Archive(archive.root, archive.actor, extra_plugins=archive.extra_plugins)
+        # an archive object of its own (own catalogue connection), of the caller's own kind: store sits below
+        # core.archive in the layer order and does not import it
+        self.archive = type(archive)(archive.root, archive.actor, extra_plugins=archive.extra_plugins)
         self.size = max(1, size)
         self._waiting: list[tuple[PendingVersion, Settled]] = []
         self._settled: dict[str, Settled] = {}

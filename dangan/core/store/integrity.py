@@ -48,7 +48,7 @@ def check(archive: Archive, ref: str | None = None, *, digests: bool = True, dec
                                 f" {row['host']} is not completed (under way there, or blocked: see the warnings)"))
     if ref is not None:
         rid = archive.resolve(ref)
-        targets = [(rid, store.object_path(rid))]
+        targets = [(rid, None if store.remote else store.object_path(rid))]
     else:
         targets = list(_store_objects(store, problems))
         in_store = {rid for rid, _ in targets}
@@ -60,10 +60,11 @@ def check(archive: Archive, ref: str | None = None, *, digests: bool = True, dec
     for i, (rid, root) in enumerate(targets):
         if progress:
             progress(i + 1, len(targets))
-        if not root.exists():
+        if not (store.exists(rid) if root is None else root.exists()):
             problems.append(Problem(rid, "in the catalogue but missing from the store"))
             continue
-        report = validate_object(root, expected_id=rid, check_digests=digests)
+        with store.local_object(rid) as local:         # a bucket's object: checked in a private local copy
+            report = validate_object(local, expected_id=rid, check_digests=digests)
         for p in report.errors:
             problems.append(Problem(rid, f"{p.code} {p.message}"))
         if report.errors:
@@ -84,7 +85,7 @@ def _piece_counters(conn) -> list[Problem]:
     out = []
     for r in conn.execute("SELECT r.piece_class AS cls, max(r.piece) AS top, c.last AS last FROM records r"
                           " LEFT JOIN piece_counters c ON c.class_key = r.piece_class"
-                          " WHERE r.piece_class IS NOT NULL AND r.piece IS NOT NULL GROUP BY r.piece_class"):
+                          " WHERE r.piece_class IS NOT NULL AND r.piece IS NOT NULL GROUP BY r.piece_class, c.last"):
         if r["last"] is None or r["last"] < r["top"]:
             out.append(Problem("piece_counters", f"the piece counter of {r['cls']} is at {r['last'] or 0} but its "
                                                  f"records go up to piece {r['top']} (new pieces are numbered after "
@@ -122,7 +123,11 @@ def _record_keys(archive: Archive) -> list[Problem]:
     return out
 
 
-def _store_objects(store, problems: list[Problem]) -> Iterator[tuple[str, Path]]:
+def _store_objects(store, problems: list[Problem]) -> Iterator[tuple[str, Path | None]]:
+    if store.remote:                        # in a bucket: keys are made from the id, so each is where it belongs
+        for rid in store.object_ids():
+            yield rid, None
+        return
     for root in store.iter_object_roots():
         try:
             rid = json.loads((root / "inventory.json").read_bytes())["id"]

@@ -160,7 +160,7 @@ def commit_versions(archive: VersionWriter, group: list[PendingVersion]) -> list
                 except Exception as exc:  # noqa: BLE001 - this file is refused; the others go on
                     conn.execute("ROLLBACK TO one_version")
                     conn.execute("RELEASE one_version")
-                    if sealed is not None:          # its audit event, if any, went with the savepoint
+                    if sealed is not None and checkpoint is not None:   # its audit event, if any, went with the savepoint
                         checkpoint.seq, checkpoint.hash = sealed
                     conn.execute("DELETE FROM ingest_intents WHERE object_id = ?", (p.object_id,))
                     p.draft.discard()

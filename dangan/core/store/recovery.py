@@ -62,7 +62,8 @@ def adopt(archive: Archive, conn: sqlite3.Connection, rid: str, conflicts: list[
         conn.execute("UPDATE records SET piece_class = ?, piece = ? WHERE id = ?",
                      (cat["piece_class"], cat["piece"], rid))
         conn.execute("INSERT INTO piece_counters (class_key, last) VALUES (?, ?) ON CONFLICT(class_key)"
-                     " DO UPDATE SET last = max(last, excluded.last)", (cat["piece_class"], cat["piece"]))
+                     " DO UPDATE SET last = CASE WHEN excluded.last > piece_counters.last THEN excluded.last"
+                     " ELSE piece_counters.last END", (cat["piece_class"], cat["piece"]))
     return head
 
 
@@ -116,13 +117,10 @@ def rebuild(archive: Archive, progress=None, conflicts: list[str] | None = None)
     store = archive.store
     from dangan.core.management.destruction_intent import recover_pending
     recover_pending(archive)            # an interrupted destruction first becomes its tombstone
-    ids = []
-    for obj_root in store.iter_object_roots():
-        import json
-        try:
-            ids.append(json.loads((obj_root / "inventory.json").read_bytes())["id"])
-        except (OSError, ValueError, KeyError) as exc:
-            raise IntegrityError(f"cannot read the inventory of {obj_root}: {exc}") from None
+    try:
+        ids = list(store.object_ids())          # a folder's object roots, or a bucket's published objects
+    except KeyError as exc:
+        raise IntegrityError(f"an inventory without an id: {exc}") from None
     from dangan.core.catalogue.audit_verify import restart_if_new
     restart_if_new(archive, "catalogue rebuilt from the store: the audit trail before it is lost")
     with archive.transaction() as conn:

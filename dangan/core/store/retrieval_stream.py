@@ -87,15 +87,6 @@ def _sliced(chunks: Iterator[bytes], start: int, end: int | None) -> Iterator[by
             return
 
 
-def _plain_range(path, start: int, end: int) -> Iterator[bytes]:
-    with open(path, "rb") as fh:
-        fh.seek(start)
-        left = end - start + 1
-        while left > 0 and (c := fh.read(min(CHUNK, left))):
-            left -= len(c)
-            yield c
-
-
 def open_file(archive: Archive, ref: str, n: int = 1, *, version: int | None = None, via: str = "web",
               byte_range: str | None = None) -> FileStream:
     """The ``n``-th file of a record (1 = the main file, then attachments in order), checked and audited."""
@@ -151,7 +142,6 @@ def open_file(archive: Archive, ref: str, n: int = 1, *, version: int | None = N
             return _sliced(body, start, end)
         if start == 0 and end is None:
             return archive.store.read_chunks(rec.id, stored)
-        return _plain_range(archive.store.object_path(rec.id) / stored.content_path, start,
-                            size - 1 if end is None else end)
+        return archive.store.read_range(rec.id, stored, start, size - 1 if end is None else end)
 
     return FileStream(rec.id, v, name, mime, size, bool(sealed), chunks)

@@ -2,8 +2,8 @@
 
 A target is a flat key/value store of named files (``data/ab/abcd…``,
 ``snapshots/…``, ``config``, ``locks/repo``).  The backup code only ever
-calls the methods of :class:`BackupTarget`, so an S3-compatible target can
-be added later as one more class:
+calls the methods of :class:`BackupTarget`, so the S3-compatible target is
+one more class (``target_s3.S3Target``):
 
 * ``put`` / ``put_stream`` are **atomic**: a reader sees the whole new file
   or nothing (directory: temp file + rename; S3: a single PUT).
@@ -235,16 +235,21 @@ def _libc_syncfs(fd: int) -> int:
         return -1
 
 
-def open_target(spec: str, *, base: Path | None = None) -> BackupTarget:
-    """The target named by ``spec``: a folder path (relative to ``base``) or ``file://PATH``."""
+def open_target(spec: str, *, base: Path | None = None, endpoint_url: str | None = None) -> BackupTarget:
+    """The target named by ``spec``: a folder path (relative to ``base``), ``file://PATH``, or
+    ``s3://bucket/prefix`` (``target_s3``; ``endpoint_url`` or ``?endpoint_url=`` names the S3 service)."""
     spec = spec.strip()
     if not spec:
         raise UsageError("no backup repository given: use --repo TARGET or set [backup] repo in dangan.toml")
     scheme = spec.split("://", 1)[0] if "://" in spec else ""
     if scheme == "file":
         spec = spec[len("file://"):]
+    elif scheme == "s3":
+        from dangan.repository.backup.target_s3 import S3Target, split_location
+        url, endpoint = split_location(spec)
+        return S3Target(url, endpoint or endpoint_url)
     elif scheme:
-        raise UsageError(f"backup repositories of kind {scheme}:// are not supported yet (only folders)")
+        raise UsageError(f"backup repositories of kind {scheme}:// are not supported (folders and s3://)")
     path = Path(spec).expanduser()
     if not path.is_absolute() and base is not None:
         path = base / path

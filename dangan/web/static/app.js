@@ -10,6 +10,10 @@ document.addEventListener("DOMContentLoaded", function () {
     img.addEventListener("error", function () { img.remove(); });
     if (img.complete && img.naturalWidth === 0) { img.remove(); }
   });
+  // the print pages' button opens the browser's print dialog (the layout is sheet.css's)
+  document.querySelectorAll("[data-print]").forEach(function (b) {
+    b.addEventListener("click", function () { window.print(); });
+  });
   // refusals ask for a confirmation before they are sent
   document.querySelectorAll("button.refuse").forEach(function (b) {
     b.addEventListener("click", function (e) { if (!window.confirm(b.textContent + "?")) { e.preventDefault(); } });

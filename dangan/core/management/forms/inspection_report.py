@@ -34,7 +34,8 @@ def report_rows(r: dict[str, Any]) -> list[tuple[Any, Any, Any]]:
     loc = r.get("locations") or {}
     if loc:
         rows += [("locations", "boxes", loc["boxes"]), ("locations", "records placed", loc["placed"])]
-        rows += [("paper out on loan", o["record_id"], f"loan {o['loan']}, from box {o['box']}")
+        rows += [("paper out on loan", o["record_id"],
+                  f"借出 loan {o['loan']} to {o['borrower']}, due {o['due']}, from box {o['box']}")
                  for o in loc["out_on_loan"]]
     fm = r.get("formats") or {}
     if fm:

@@ -1,0 +1,343 @@
+"""The OCFL 1.1 storage root in an S3 bucket (``[store] url = "s3://bucket/prefix"``).
+
+The same storage root as :mod:`.ocfl` writes to a folder, key for key (``prefix/0=ocfl_1.1``,
+``prefix/abc/def/ghi/<sha256>/v1/content/…``), so ocfl-py validates it through fsspec/s3fs and a
+``aws s3 sync`` of the prefix is a valid folder storage root.
+
+S3 has no rename, so a version is published in an order a reader can trust at every step:
+
+1. the content files of ``vN`` (each streamed from the local staging folder, multipart when large);
+2. ``vN/inventory.json``, then ``vN/inventory.json.sha512``;
+3. the root ``inventory.json``;
+4. last, the root ``inventory.json.sha512`` — the *sidecar* is the commit point.
+
+Readers trust the sidecar: :meth:`S3OcflStore.inventory` returns the inventory whose sha512 the root
+sidecar names (the root inventory, or — if a writer died between 3 and 4 — the version inventory the
+sidecar still names).  An object without a root sidecar does not exist.  Recovery (run under the
+object's lock before every publish, and by ``settle_intent``) rolls a complete ``vN`` (2 done) forward
+and deletes what a dead writer left of an incomplete one (content without its version inventory and
+sidecar, unfinished multipart uploads).  Nothing trusted is ever overwritten: the only keys put twice
+are the root inventory and its sidecar, as in the folder store's atomic replace.
+
+Staging, the per-object lock and the extraction of a staged file are the folder store's (``.work`` on
+local disk), so ingest, revise and sealing run unchanged: confidential files are already encrypted
+when they are staged (``core.confidential.sealing``), so only ciphertext leaves the process.  The lock
+serialises writers of one object on one machine; several machines writing one object need the shared
+catalogue's leases (issue 17, the PostgreSQL part).
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import shutil
+import tempfile
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, Iterator
+
+from ..errors import IntegrityError, NotFound, UsageError
+from .ocfl import (INVENTORY_TYPE, LAYOUT, OBJECT_DECLARATION, ROOT_DECLARATION, OcflStore, PublishedVersion,
+                   StoredFile, VersionDraft, inventory_bytes, sidecar_bytes, vnum)
+from .paths import check_no_conflicts
+from .s3client import S3
+
+INV, SIDE = "inventory.json", "inventory.json.sha512"
+
+
+def _side_digest(side: bytes) -> str:
+    return side.decode("ascii", "replace").split()[0] if side.strip() else ""
+
+
+class S3OcflStore(OcflStore):
+    """An OCFL storage root at ``url`` (``s3://bucket/prefix``); ``work`` is the local staging/lock folder."""
+
+    remote = True
+
+    def __init__(self, url: str, work: Path, endpoint_url: str | None = None) -> None:
+        super().__init__(Path(work) / "s3-root-unused", work)
+        self.s3 = S3(url, endpoint_url)
+        self.url = self.s3.place.url
+        self.location = self.url
+
+    @classmethod
+    def create_s3(cls, url: str, work: Path, endpoint_url: str | None = None) -> "S3OcflStore":
+        store = cls(url, work, endpoint_url)
+        s3 = store.s3
+        s3.ensure_bucket()
+        if s3.exists(ROOT_DECLARATION) or next(iter(s3.keys("")), None) is not None:
+            raise UsageError(f"{store.url} is not empty: give a new prefix for a new archive's store")
+        s3.put("ocfl_layout.json", json.dumps({
+            "extension": "0004-hashed-n-tuple-storage-layout",
+            "description": "Hashed Truncated N-tuple Trees with Object ID Encapsulating Directory",
+        }, indent=1).encode() + b"\n")
+        s3.put("extensions/0004-hashed-n-tuple-storage-layout/config.json",
+               json.dumps(LAYOUT, indent=1).encode() + b"\n")
+        s3.put(ROOT_DECLARATION, b"ocfl_1.1\n")           # last: the storage root exists from here
+        store.staging.mkdir(parents=True, exist_ok=True)
+        store.locks.mkdir(parents=True, exist_ok=True)
+        return store
+
+    # -- addresses ------------------------------------------------------------
+    def object_path(self, object_id: str) -> Path:
+        raise UsageError("this store is in a bucket (S3): its objects have keys, not folders")
+
+    def exists(self, object_id: str) -> bool:
+        return self.s3.exists(f"{self.object_rel(object_id)}/{SIDE}")
+
+    def is_storage_root(self) -> bool:
+        return self.s3.exists(ROOT_DECLARATION)
+
+    def object_ids(self) -> Iterator[str]:
+        """The id of every published object (one with a root sidecar), in key order."""
+        for key in self.s3.keys(""):
+            parts = key.split("/")
+            if len(parts) == 5 and parts[4] == SIDE and len(parts[3]) == 64:
+                try:
+                    yield self.inventory_at("/".join(parts[:4]))["id"]
+                except NotFound:
+                    continue
+
+    def root_files(self) -> list[tuple[str, bytes]]:
+        """The storage root's own small files: its declaration, ``ocfl_layout.json``, ``extensions/…``."""
+        out = []
+        for key in [ROOT_DECLARATION, "ocfl_layout.json", *self.s3.keys("extensions/")]:
+            data = self.s3.get(key, missing_ok=True)
+            if data is not None:
+                out.append((key, data))
+        return sorted(out)
+
+    def object_rels(self) -> Iterator[str]:
+        """The place of every object that has a root sidecar (a published one), in key order."""
+        for key in self.s3.keys(""):
+            parts = key.split("/")
+            if len(parts) == 5 and parts[4] == SIDE and len(parts[3]) == 64:
+                yield "/".join(parts[:4])
+
+    def object_file(self, rel: str, name: str) -> bytes:
+        """One file of the object at ``rel`` (FileNotFoundError if it is not there, as on a folder)."""
+        data = self.s3.get(f"{rel}/{name}", missing_ok=True)
+        if data is None:
+            raise FileNotFoundError(f"{rel}/{name}")
+        return data
+
+    # -- reading --------------------------------------------------------------
+    def inventory(self, object_id: str) -> dict:
+        return self.inventory_at(self.object_rel(object_id), object_id)
+
+    def inventory_at(self, rel: str, object_id: str | None = None) -> dict:
+        """The trusted inventory of the object at ``rel``: the one whose digest the root sidecar names."""
+        what = repr(object_id) if object_id else rel
+        side = self.s3.get(f"{rel}/{SIDE}", missing_ok=True)
+        if side is None:
+            raise NotFound(f"no object {what} in the store")
+        want = _side_digest(side)
+        data = self.s3.get(f"{rel}/{INV}", missing_ok=True) or b""
+        if hashlib.sha512(data).hexdigest() != want:
+            data = b""
+            for v in sorted((c for c in self.s3.children(rel) if _is_vname(c)), key=vnum, reverse=True):
+                cand = self.s3.get(f"{rel}/{v}/{INV}", missing_ok=True) or b""
+                if hashlib.sha512(cand).hexdigest() == want:
+                    data = cand
+                    break
+            if not data:
+                raise IntegrityError(f"object {what}: no inventory matches its sidecar {rel}/{SIDE}")
+        try:
+            return json.loads(data)
+        except ValueError as exc:
+            raise IntegrityError(f"object {what}: inventory.json is not valid JSON ({exc})") from None
+
+    def files(self, object_id: str, version: int | None = None, inventory: dict | None = None) -> list[StoredFile]:
+        inv = inventory or self.inventory(object_id)
+        vname = inv["head"] if version is None else f"v{version}"
+        if vname not in inv["versions"]:
+            raise NotFound(f"object {object_id} has no version {vname}")
+        rel = self.object_rel(object_id)
+        sizes = dict(self.s3.sized_keys(rel + "/"))          # one listing, not a HEAD per file
+        out = []
+        for digest, paths in inv["versions"][vname]["state"].items():
+            content = inv["manifest"][digest][0]
+            size = sizes.get(f"{rel}/{content}", -1)
+            for lp in paths:
+                out.append(StoredFile(lp, digest, content, size))
+        return sorted(out, key=lambda f: f.logical_path)
+
+    def read_chunks(self, object_id: str, stored: StoredFile) -> Iterator[bytes]:
+        h = hashlib.sha512()
+        try:
+            for chunk in self.s3.chunks(f"{self.object_rel(object_id)}/{stored.content_path}"):
+                h.update(chunk)
+                yield chunk
+        except NotFound:
+            raise IntegrityError(f"object {object_id}: content file {stored.content_path} is missing") from None
+        if h.hexdigest() != stored.digest:
+            raise IntegrityError(
+                f"object {object_id}: {stored.logical_path} fails its sha512 check (content {stored.content_path})")
+
+    def read_range(self, object_id: str, stored: StoredFile, start: int, end: int) -> Iterator[bytes]:
+        return self.s3.chunks(f"{self.object_rel(object_id)}/{stored.content_path}", start, end)
+
+    def local_object(self, object_id: str):
+        return self.local_object_at(self.object_rel(object_id))
+
+    @contextmanager
+    def local_object_at(self, rel: str) -> Iterator[Path]:
+        """A private local copy of the object's published keys (stored bytes: sealed files stay ciphertext),
+        for the folder validator and snapshots; deleted afterwards.  The copy sits at its place below a
+        private root (``copy.parents[3]`` is that root, as a folder store's root is)."""
+        self.work.mkdir(parents=True, exist_ok=True)
+        tmp = Path(tempfile.mkdtemp(prefix="mirror-", dir=self.work))
+        try:
+            dest = tmp / rel
+            dest.mkdir(mode=0o700, parents=True)
+            for key in self.s3.keys(rel + "/"):
+                target = dest / key[len(rel) + 1:]
+                target.parent.mkdir(parents=True, exist_ok=True)
+                with open(target, "xb") as out:
+                    for chunk in self.s3.chunks(key):
+                        out.write(chunk)
+            yield dest
+        finally:
+            shutil.rmtree(tmp, ignore_errors=True)
+
+    @contextmanager
+    def local_file(self, object_id: str, stored: StoredFile) -> Iterator[Path]:
+        """One stored file (its stored bytes, digest-checked) in a private temporary folder."""
+        self.work.mkdir(parents=True, exist_ok=True)
+        tmp = Path(tempfile.mkdtemp(prefix="mirror-", dir=self.work))
+        try:
+            target = tmp / Path(stored.content_path).name
+            with open(target, "xb") as out:
+                for chunk in self.read_chunks(object_id, stored):
+                    out.write(chunk)
+            yield target
+        finally:
+            shutil.rmtree(tmp, ignore_errors=True)
+
+    # -- writing --------------------------------------------------------------
+    def stage(self, object_id: str, *, durable: bool = True) -> "S3VersionDraft":
+        """A draft of the next version; every upload is durable once acknowledged (``durable`` is the folder
+        store's: a bucket has no group publish, see ``store.batch``)."""
+        if not durable:
+            raise ValueError("a bucket store publishes each version by itself (durable=False is the folder's)")
+        return S3VersionDraft(self, object_id)
+
+    def _recover_locked(self, object_id: str) -> bool:
+        """Roll a complete unpublished version forward; delete what a dead writer left of an incomplete one."""
+        s3, rel = self.s3, self.object_rel(object_id)
+        keys = list(s3.keys(rel + "/"))
+        if not keys:            # (a writer puts the object's declaration before any upload: nothing was begun)
+            return False
+        aborted = s3.abort_uploads(rel + "/")
+        by_version: dict[str, list[str]] = {}
+        for k in keys:
+            first = k[len(rel) + 1:].split("/", 1)[0]
+            if _is_vname(first):
+                by_version.setdefault(first, []).append(k)
+        complete = None
+        for v in sorted(by_version, key=vnum, reverse=True):
+            inv = s3.get(f"{rel}/{v}/{INV}", missing_ok=True)
+            side = s3.get(f"{rel}/{v}/{SIDE}", missing_ok=True)
+            if inv is not None and side is not None and hashlib.sha512(inv).hexdigest() == _side_digest(side):
+                complete = (v, inv, side)
+                break
+        doomed = [k for v, ks in by_version.items() if complete is None or vnum(v) > vnum(complete[0]) for k in ks]
+        if complete is None:                      # a new object whose first version never completed
+            _delete_object(s3, rel, keys)
+            return True
+        repaired = aborted > 0
+        if doomed:
+            for v in {k[len(rel) + 1:].split("/", 1)[0] for k in doomed}:
+                s3.delete([k for k in doomed if k.startswith(f"{rel}/{v}/")], folders_under=f"{rel}/{v}")
+            repaired = True
+        v, inv, side = complete
+        if s3.get(f"{rel}/{INV}", missing_ok=True) != inv:
+            s3.put(f"{rel}/{INV}", inv)
+            repaired = True
+        if s3.get(f"{rel}/{SIDE}", missing_ok=True) != sidecar_bytes(inv):
+            s3.put(f"{rel}/{SIDE}", sidecar_bytes(inv))
+            repaired = True
+        return repaired
+
+    # -- destruction: the object's keys are deleted (the sidecar first, so nothing half-deleted is trusted) --
+    def set_aside(self, object_id: str) -> bool:
+        with self.object_lock(object_id):
+            rel = self.object_rel(object_id)
+            keys = list(self.s3.keys(rel + "/"))
+            if not keys:
+                return False
+            _delete_object(self.s3, rel, keys)
+            self.s3.abort_uploads(rel + "/")
+            return True
+
+
+class S3VersionDraft(VersionDraft):
+    """A version staged locally (as on a folder), published to the bucket in the trusted order."""
+
+    store: S3OcflStore
+
+    def publish(self, *, message: str, user_name: str, user_address: str | None = None,
+                created: str | None = None) -> PublishedVersion:
+        from .ocfl import now_rfc3339
+        check_no_conflicts(list(self.state))
+        store = self.store
+        try:
+            with store.object_lock(self.object_id):
+                store._recover_locked(self.object_id)
+                return self._publish_s3(message, user_name, user_address, created or now_rfc3339())
+        finally:
+            self.discard()
+
+    def _publish_s3(self, message: str, user_name: str, user_address: str | None, created: str) -> PublishedVersion:
+        store, s3 = self.store, self.store.s3
+        rel = store.object_rel(self.object_id)
+        new_object = not store.exists(self.object_id)
+        inv: dict[str, Any]
+        if new_object:
+            inv = {"id": self.object_id, "type": INVENTORY_TYPE, "digestAlgorithm": "sha512", "head": "v0",
+                   "manifest": {}, "versions": {}}
+        else:
+            inv = store.inventory(self.object_id)
+            if inv.get("id") != self.object_id:
+                raise IntegrityError(f"object at {rel} holds id {inv.get('id')!r}, not {self.object_id!r}")
+        n = vnum(inv["head"]) + 1
+        vname = f"v{n}"
+        state: dict[str, list[str]] = {}
+        uploads: list[tuple[str, Path]] = []
+        for lp, digest in sorted(self.state.items()):
+            state.setdefault(digest, []).append(lp)
+            staged = self._staged.get(lp)
+            if digest in inv["manifest"]:
+                continue                                  # already stored: deduplicated
+            if staged is None:
+                raise IntegrityError(f"cannot keep {lp!r}: digest not in object {self.object_id}")
+            inv["manifest"][digest] = [f"{vname}/content/{lp}"]
+            uploads.append((f"{rel}/{vname}/content/{lp}", staged))
+        user = {"name": user_name}
+        if user_address:
+            user["address"] = user_address
+        inv["versions"][vname] = {"created": created, "message": message, "user": user, "state": state}
+        inv["head"] = vname
+        data = inventory_bytes(inv)
+        side = sidecar_bytes(data)
+        if new_object:
+            s3.put(f"{rel}/{OBJECT_DECLARATION}", b"ocfl_object_1.1\n")
+        for key, path in uploads:                         # 1. the content, streamed
+            s3.upload_file(key, path)
+        s3.put(f"{rel}/{vname}/{INV}", data)             # 2. the version's inventory and sidecar
+        s3.put(f"{rel}/{vname}/{SIDE}", side)
+        s3.put(f"{rel}/{INV}", data)                     # 3. the root inventory
+        s3.put(f"{rel}/{SIDE}", side)                    # 4. the sidecar: published
+        return PublishedVersion(self.object_id, n, inv)
+
+
+def _delete_object(s3: S3, rel: str, keys: list[str]) -> None:
+    """Delete an object's keys: the sidecar first (from then on nothing of it is trusted), then the root
+    inventory, then the rest and the folders they leave (tuple folders too: a folder that still holds
+    another object's keys is not deleted)."""
+    s3.delete([f"{rel}/{SIDE}"])
+    s3.delete([f"{rel}/{INV}"])
+    s3.delete([k for k in keys if k not in (f"{rel}/{SIDE}", f"{rel}/{INV}")], folders_under="")
+
+
+def _is_vname(name: str) -> bool:
+    return len(name) > 1 and name[0] == "v" and name[1:].isdigit()
