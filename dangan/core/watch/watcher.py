@@ -192,7 +192,11 @@ class Watcher:
             if dirs:
                 self._rescan(dirs)
             if not once and now >= next_rescan:
-                self._rescan()
+                try:
+                    self._rescan()
+                except (DanganError, OSError) as exc:   # a busy lock, a full disk: the next rescan tries again
+                    why = exc.message if isinstance(exc, DanganError) else str(exc.strerror or exc)
+                    log.warning("periodic rescan postponed: %s", escape_text(why))
                 next_rescan = now + self.rescan_seconds
             ready = self.tracker.ready()
             for path, folder in ready:
