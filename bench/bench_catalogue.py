@@ -26,6 +26,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests"))
 import pg_service  # noqa: E402
+sys.path.insert(0, str(ROOT / "bench"))
+from installed import compile_ahead, installed_env  # noqa: E402
 
 DANGAN = [sys.executable, "-m", "dangan"]
 CODE = ["--category", "WS", "--dept", "BGS", "--retention", "Y", "--date", "2021-03-01"]
@@ -55,11 +57,12 @@ def files(base: Path, n: int, tag: str) -> list[Path]:
     return out
 
 
-def measure(tmp: Path, label: str, url: str | None, n: int, reads: int, env) -> dict[str, float]:
+def measure(tmp: Path, label: str, urls: tuple[str, str] | None, n: int, reads: int, env) -> dict[str, float]:
+    """``urls``: the PostgreSQL databases of the one-process and two-process archives (None: embedded)."""
     one, two = tmp / f"{label}-one", tmp / f"{label}-two"
     out: dict[str, float] = {}
-    for root, key in ((one, "ingest"), (two, "ingest2")):
-        extra = ["--catalogue", url if key == "ingest" else url2[label]] if url else []
+    for i, root in enumerate((one, two)):
+        extra = ["--catalogue", urls[i]] if urls else []
         subprocess.run([*DANGAN, "init", str(root), "--fonds", "Z109", *extra], check=True, capture_output=True,
                        env=env)
     batch = files(tmp / f"{label}-files", n, label)
@@ -80,9 +83,6 @@ def measure(tmp: Path, label: str, url: str | None, n: int, reads: int, env) -> 
     return out
 
 
-url2: dict[str, str] = {}
-
-
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--files", type=int, default=200)
@@ -92,10 +92,10 @@ def main() -> None:
     try:
         with tempfile.TemporaryDirectory() as d:
             tmp = Path(d)
-            env = {**os.environ, "HOME": str(tmp / "home")}
-            url2["pg"] = server.new_database()
+            env = installed_env(tmp, {"HOME": str(tmp / "home")})
+            compile_ahead(env)              # timed children run as an installed copy does: from .pyc files
             sqlite = measure(tmp, "sq", None, args.files, args.reads, env)
-            pg = measure(tmp, "pg", server.new_database(), args.files, args.reads, env)
+            pg = measure(tmp, "pg", (server.new_database(), server.new_database()), args.files, args.reads, env)
     finally:
         server.stop()
     rows = [("ingest", f"`dangan ingest` {args.files} small files, one process"),

@@ -26,6 +26,8 @@ def main() -> None:
     ap.add_argument("b", help="the second dangan console script")
     ap.add_argument("archive", help="an archive to run the commands on (bench_ingest.py --keep builds one)")
     ap.add_argument("--runs", type=int, default=25)
+    ap.add_argument("--command", action="append", default=[],
+                    help='another command to time, e.g. --command "search 借阅 --limit 20" (repeatable)')
     args = ap.parse_args()
     cache = tempfile.mkdtemp(prefix="dangan-startup-ab-")
 
@@ -46,7 +48,9 @@ def main() -> None:
                            capture_output=True, text=True).stdout
     rid = json.loads(first.splitlines()[0])["id"]
     installs = [args.a, args.b]
-    for label, cmd in (("show ID", ["show", rid]), ("ls --limit 20", ["ls", "--limit", "20"])):
+    commands = [("show ID", ["show", rid]), ("ls --limit 20", ["ls", "--limit", "20"])]
+    commands += [(c, c.split()) for c in args.command]
+    for label, cmd in commands:
         got: list[list[tuple[float, float]]] = [[], []]
         for k, exe in enumerate(installs):
             one(k, exe, cmd)

@@ -18,12 +18,24 @@ def wait_for(predicate, timeout: float = TIMEOUT, what: str = "condition") -> No
     while time.monotonic() < deadline:
         if predicate():
             return
+        _fail_if_a_watcher_stopped(what)
         time.sleep(0.05)
     try:
         report = _thread_stacks()
     except Exception as exc:  # noqa: BLE001 - the report must never hide the timeout itself
         report = f"(no stall report: {exc!r})"
     raise AssertionError(f"timed out after {timeout} s waiting for {what}\n{report}")
+
+
+def _fail_if_a_watcher_stopped(what: str) -> None:
+    """A watcher thread that died (its exception is kept, not printed) fails the wait at once, with its traceback."""
+    import traceback
+    for w, errors, thread in list(_WATCHERS):
+        if errors:
+            tb = "".join(traceback.format_exception(errors[0]))
+            raise AssertionError(f"the watcher stopped while waiting for {what}:\n{tb}") from errors[0]
+        if not thread.is_alive() and not w._stop.is_set():
+            raise AssertionError(f"the watcher returned on its own while waiting for {what}")
 
 
 def _thread_stacks() -> str:
@@ -34,7 +46,7 @@ def _thread_stacks() -> str:
     for ident, frame in sys._current_frames().items():
         out.append(f"--- thread {names.get(ident, ident)}")
         out.extend(line.rstrip() for line in traceback.format_stack(frame)[-8:])
-    for w in _WATCHERS:
+    for w, _errors, _thread in _WATCHERS:
         now = time.monotonic()
         t = w.tracker
         out.append(f"--- tracker: opens={ {p.name: n for p, n in t.opens.items()} } dirs={sorted(map(str, t.dirs))}")
@@ -45,7 +57,7 @@ def _thread_stacks() -> str:
     return "\n".join(out)
 
 
-_WATCHERS: list = []           # the watchers running now, for the stall report
+_WATCHERS: list = []           # (watcher, its thread's errors, its thread) running now, for the stall report
 
 
 def query(root: Path, sql: str, *args):
@@ -90,14 +102,15 @@ def watching(root: Path, *folders, rescan_seconds: float = 60.0):
             errors.append(exc)
 
     t = threading.Thread(target=run, daemon=True)
-    _WATCHERS.append(w)
+    entry = (w, errors, t)
+    _WATCHERS.append(entry)
     t.start()
     wait_for(lambda: lock_held(root) and w.deferred is not None or errors, what="the watcher to start")
     time.sleep(0.2)                       # the observers are scheduled right after the lock is taken
     try:
         yield w
     finally:
-        _WATCHERS.remove(w)
+        _WATCHERS.remove(entry)
         w.stop()
         t.join(120)
         archive.close()

@@ -128,6 +128,9 @@ class OcflStore:
     def is_storage_root(self) -> bool:
         return self.root.is_dir()
 
+    def count_objects(self) -> int:
+        return sum(1 for _ in self.iter_object_roots())
+
     def object_ids(self) -> Iterator[str]:
         """The id of every object (read from its inventory)."""
         for obj in self.iter_object_roots():

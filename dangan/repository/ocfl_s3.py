@@ -58,6 +58,8 @@ class S3OcflStore(OcflStore):
         self.s3 = S3(url, endpoint_url)
         self.url = self.s3.place.url
         self.location = self.url
+        #: trusted inventories by their sha512 (the sidecar is read every time; the bytes it names never change)
+        self._inventories: dict[str, bytes] = {}
 
     @classmethod
     def create_s3(cls, url: str, work: Path, endpoint_url: str | None = None) -> "S3OcflStore":
@@ -80,6 +82,12 @@ class S3OcflStore(OcflStore):
     # -- addresses ------------------------------------------------------------
     def object_path(self, object_id: str) -> Path:
         raise UsageError("this store is in a bucket (S3): its objects have keys, not folders")
+
+    def iter_object_roots(self) -> Iterator[Path]:
+        raise UsageError("this store is in a bucket (S3): walk it with object_ids/object_rels, not folders")
+
+    def count_objects(self) -> int:
+        return sum(1 for _ in self.object_rels())
 
     def exists(self, object_id: str) -> bool:
         return self.s3.exists(f"{self.object_rel(object_id)}/{SIDE}")
@@ -131,6 +139,9 @@ class S3OcflStore(OcflStore):
         if side is None:
             raise NotFound(f"no object {what} in the store")
         want = _side_digest(side)
+        cached = self._inventories.get(want)        # content-addressed: the same digest is the same bytes
+        if cached is not None:
+            return json.loads(cached)
         data = self.s3.get(f"{rel}/{INV}", missing_ok=True) or b""
         if hashlib.sha512(data).hexdigest() != want:
             data = b""
@@ -142,9 +153,16 @@ class S3OcflStore(OcflStore):
             if not data:
                 raise IntegrityError(f"object {what}: no inventory matches its sidecar {rel}/{SIDE}")
         try:
-            return json.loads(data)
+            inv = json.loads(data)
         except ValueError as exc:
             raise IntegrityError(f"object {what}: inventory.json is not valid JSON ({exc})") from None
+        self._remember(want, data)
+        return inv
+
+    def _remember(self, digest: str, data: bytes) -> None:
+        if len(self._inventories) >= 256:
+            self._inventories.pop(next(iter(self._inventories)))
+        self._inventories[digest] = data
 
     def files(self, object_id: str, version: int | None = None, inventory: dict | None = None) -> list[StoredFile]:
         inv = inventory or self.inventory(object_id)
@@ -321,12 +339,19 @@ class S3VersionDraft(VersionDraft):
         side = sidecar_bytes(data)
         if new_object:
             s3.put(f"{rel}/{OBJECT_DECLARATION}", b"ocfl_object_1.1\n")
-        for key, path in uploads:                         # 1. the content, streamed
-            s3.upload_file(key, path)
+        if len(uploads) > 1:                              # 1. the content, streamed (a few at a time)
+            from concurrent.futures import ThreadPoolExecutor
+            with ThreadPoolExecutor(min(4, len(uploads))) as pool:
+                for _ in pool.map(lambda u: s3.upload_file(*u), uploads):
+                    pass
+        else:
+            for key, path in uploads:
+                s3.upload_file(key, path)
         s3.put(f"{rel}/{vname}/{INV}", data)             # 2. the version's inventory and sidecar
         s3.put(f"{rel}/{vname}/{SIDE}", side)
         s3.put(f"{rel}/{INV}", data)                     # 3. the root inventory
         s3.put(f"{rel}/{SIDE}", side)                    # 4. the sidecar: published
+        store._remember(hashlib.sha512(data).hexdigest(), data)
         return PublishedVersion(self.object_id, n, inv)
 
 

@@ -161,7 +161,7 @@ def login_routes(web: Web) -> list[Route]:
         def run():
             with web.archives.acting(None) as anon:
                 anon.conn.execute("SELECT 1 FROM records LIMIT 1").fetchall()
-                return anon.store.root.is_dir()
+                return anon.store.is_storage_root()       # a folder, or a bucket's storage root (S3)
         try:
             ok = await run_in_threadpool(run)
         except Exception:

@@ -130,3 +130,39 @@ def test_a_postgresql_restart_mid_transaction_loses_nothing_committed_and_writes
         assert audit.verify(a.conn) == []
         from ocfl_helpers import assert_store_valid
         assert_store_valid(root / "store")
+
+
+OTHER_MACHINE = """
+import sys
+from dangan.core.catalogue import leases
+from dangan.core.catalogue.db import PgConnection
+conn = PgConnection(sys.argv[1])
+conn.begin_immediate()
+leases.hold(conn, "dzzzzzzzzzzzz")
+conn.execute("INSERT INTO ingest_intents (object_id, pid, host, source, started)"
+             " VALUES ('dzzzzzzzzzzzz', 4242, 'another-machine', 'scan.pdf', '2026-12-03T00:00:00Z')")
+conn.execute("COMMIT")
+print("writing", flush=True)
+sys.stdin.readline()
+"""
+
+
+def test_an_intent_from_another_machine_is_settled_only_when_its_writer_is_gone(archive, archive_root):
+    """No pid of another machine means anything here: its lease (a session advisory lock) does."""
+    from catalogue_helpers import catalogue_url
+    from dangan.core.store.recovery import recover_interrupted
+    writer = subprocess.Popen([sys.executable, "-c", OTHER_MACHINE, catalogue_url(archive_root)],
+                              stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    try:
+        assert writer.stdout.readline().strip() == "writing"
+        assert recover_interrupted(archive)["forgotten"] == 0                # alive: left alone
+        left = archive.conn.execute("SELECT count(*) FROM ingest_intents").fetchone()[0]
+        assert left == 1
+        writer.kill()                                                      # the other machine dies
+        writer.wait()
+    finally:
+        if writer.poll() is None:
+            writer.kill()
+    assert recover_interrupted(archive)["forgotten"] == 1                  # settled here, once
+    assert archive.conn.execute("SELECT count(*) FROM ingest_intents").fetchone()[0] == 0
+    assert recover_interrupted(archive)["forgotten"] == 0

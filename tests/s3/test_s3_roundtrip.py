@@ -33,6 +33,10 @@ def test_ingest_get_revise_check_on_s3(archive_root, cli, s3_env, bucket, sample
     items = {(r["property"], r["item"]): r["result"] for r in rows}            # 四性检测 on the bucket's object
     assert items[("integrity", "digests")] == "pass" and items[("integrity", "files-present")] == "pass"
     assert items[("usability", "readable")] == "pass"
+    rep = json.loads(cli("inspect", "report", "--format", "json", user="arch").output)
+    assert rep["fixity"]["objects"] == 1 and rep["fixity"]["problems"] == []
+    cli("reindex", user="boss")                                 # the index rebuilt from the bucket alone
+    assert cli("search", "修订后", "--count", user="boss").output.strip() == "1"
     with open(got / "会议纪要.txt", "rb") as fh:                  # a byte range, read with an S3 range request
         whole = fh.read()
     from dangan.core.archive import Archive

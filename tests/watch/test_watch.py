@@ -165,6 +165,27 @@ def test_a_periodic_rescan_finds_files_whose_events_were_missed(archive_root, dr
     assert len(digests(archive_root)) == 1
 
 
+def test_a_periodic_rescan_that_meets_a_busy_lock_does_not_stop_the_watcher(archive_root, drop, monkeypatch, caplog):
+    import logging
+    from dangan.core.store import recovery
+    from dangan.errors import LockTimeout
+    real, calls = recovery.recover_interrupted, []
+
+    def busy(archive):
+        calls.append(1)
+        if len(calls) > 1:                       # the catch-up's recovery runs; every periodic one meets a busy lock
+            raise LockTimeout("the catalogue is busy (test)")
+        return real(archive)
+    monkeypatch.setattr(recovery, "recover_interrupted", busy)
+    caplog.set_level(logging.WARNING, logger="dangan.watch")
+    with watching(archive_root, folder(drop, settle_seconds=0.2), rescan_seconds=0.3):
+        wait_for(lambda: len(calls) >= 4, what="a few periodic rescans")
+        write(drop / "after.txt", "filed after the rescans failed")
+        wait_for(lambda: (drop / "done" / "after.txt").exists(), what="the file archived")
+    assert len(digests(archive_root)) == 1
+    assert "periodic rescan postponed" in caplog.text
+
+
 def test_once_processes_what_is_waiting_and_exits(archive_root, drop, cli):
     for i in range(5):
         write(drop / f"f{i}.txt", f"once file {i} ONCEMARK")

@@ -267,7 +267,7 @@ def inspection_report(archive: Archive, *, sample: int | None = None, as_of: dt.
     report: dict[str, Any] = {
         "as_of": as_of.isoformat(), "archive": archive.config.name, "fonds": archive.config.fonds,
         "inspector": archive.actor.name,
-        "fixity": {"objects": len(list(archive.store.iter_object_roots())) - tombstones, "tombstones": tombstones,
+        "fixity": {"objects": archive.store.count_objects() - tombstones, "tombstones": tombstones,
                    "problems": [p.to_dict() for p in problems]},
         "readability": {"checked": len(chosen), "of": len(recs), "sample": sample, **dict(reads),
                         "unreadable": unreadable, "extraction": dict(extraction),

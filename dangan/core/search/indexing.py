@@ -22,7 +22,6 @@ EOFError, a garbled one struct or pickle errors) become one
 """
 from __future__ import annotations
 
-import json
 import logging
 from contextlib import contextmanager
 from pathlib import Path
@@ -248,7 +247,7 @@ def _rebuild(archive: Archive, progress, notice) -> int:
     engine = engine_of(archive)
     path = engine_dir(archive, engine)
     top = archive.conn.execute("SELECT max(seq) FROM index_outbox").fetchone()[0] or 0
-    roots = list(store.iter_object_roots())
+    ids = list(store.object_ids())              # a folder's object roots, or a bucket's published objects
     if not _current(archive, engine):
         _remove_engine_files(path, engine)          # a previous release's schema: derived data, rebuilt now
     index = None
@@ -269,9 +268,8 @@ def _rebuild(archive: Archive, progress, notice) -> int:
         index = open_index(path, engine=engine, create=True)
     try:
         batch, n = [], 0
-        for i, root in enumerate(roots):
-            inv = json.loads((root / "inventory.json").read_bytes())
-            rid, head = inv["id"], vnum(inv["head"])
+        for i, rid in enumerate(ids):
+            head = vnum(store.inventory(rid)["head"])
             rec, names, cat = parse_metadata(store.read_bytes(rid, METADATA_PATH, head), rid)
             rec.version = head
             if rec.status == "destroyed":
@@ -282,7 +280,7 @@ def _rebuild(archive: Archive, progress, notice) -> int:
                     n += index.add(batch) or len(batch)
                 batch = []
             if progress:
-                progress(i + 1, len(roots))
+                progress(i + 1, len(ids))
         if batch:
             with _engine_errors(archive):
                 n += index.add(batch) or len(batch)

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Callable, Iterable, Iterator
 
-from dangan.errors import DanganError, DuplicateRecord, Infected, StorageFull
+from dangan.errors import DanganError, DuplicateRecord, Infected, StorageFull, StoreUnavailable
 from dangan.core.catalogue.fields import RecordFields
 from dangan.core.store.ingest import IngestOutcome, Ingestor
 from dangan.core.store.source_files import shown_name
@@ -133,8 +133,9 @@ def ingest_batch(archive: Archive, paths: Iterable[Path], fields: RecordFields, 
                 on_outcome(part)
         if bar:
             bar.advance(1)
-        if outcome.status == "failed" and outcome.message.startswith("disk full"):
-            stop.set()       # nothing more can be archived; the rest stay where they are
+        if outcome.status == "failed" and (outcome.message.startswith("disk full")
+                                           or outcome.exit_code == StoreUnavailable.exit_code):
+            stop.set()       # nothing more can be archived (full disk, S3 out of reach); the rest stay where they are
 
     try:
         if jobs == 1 or len(files) < 2:
@@ -237,6 +238,9 @@ def _failure(ingestor: Ingestor, path: Path, shown: str, exc: BaseException) -> 
         return IngestOutcome(shown, "duplicate", exc.existing_id, message=exc.message, exit_code=exc.exit_code)
     if isinstance(exc, StorageFull):
         return IngestOutcome(shown, "failed", message=exc.message, exit_code=exc.exit_code)
+    if isinstance(exc, StoreUnavailable):     # the S3 service out of reach: the file stays where it was
+        return IngestOutcome(shown, "failed", message=exc.message if shown in exc.message
+                             else f"{shown}: {exc.message}", exit_code=exc.exit_code)
     if isinstance(exc, Infected):            # moved out of the user's way, beside its reason; never archived
         from dangan.core.store.antivirus import quarantine
         where = quarantine(ingestor.archive.root, exc.path or path, exc.message)

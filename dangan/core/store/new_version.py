@@ -29,6 +29,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Callable, ContextManager, Mapping, Protocol
 
 from dangan.errors import DanganError
+from dangan.core.catalogue import leases
 from dangan.core.catalogue.outbox import queue_index
 from dangan.core.kernel.actor import Actor
 from dangan.core.kernel.clock import utc_text
@@ -52,6 +53,9 @@ class VersionWriter(Protocol):
     @property
     def actor(self) -> Actor: ...
 
+    @property
+    def conn(self) -> sqlite3.Connection: ...
+
     def transaction(self) -> ContextManager[sqlite3.Connection]: ...
 
     def audit_ready(self, conn: sqlite3.Connection) -> None: ...
@@ -66,6 +70,9 @@ def write_intents(archive: VersionWriter, items: list[tuple[str, str]]) -> None:
     """Commit the intent rows of (object id, source) pairs in one transaction."""
     pid, host, now = os.getpid(), socket.gethostname(), utc_text()
     with archive.transaction() as conn:
+        if leases.applies(conn):
+            for oid, _source in items:               # the leases other machines' recovery respects (PostgreSQL)
+                leases.hold(conn, oid)
         conn.executemany("INSERT OR REPLACE INTO ingest_intents (object_id, pid, host, source, started)"
                          " VALUES (?, ?, ?, ?, ?)", [(oid, pid, host, source, now) for oid, source in items])
 
@@ -103,6 +110,24 @@ def commit_version(archive: VersionWriter, draft: VersionDraft, object_id: str, 
     """
     write_intent(archive, object_id, source)
     try:
+        _write_version(archive, object_id, draft, message, created, before_publish, after_publish)
+    finally:
+        _release_lease(archive, object_id)
+
+
+def _release_lease(archive: VersionWriter, object_id: str) -> None:
+    """The intent row is gone (or recovery's now): so is the writer's lease (PostgreSQL)."""
+    conn = getattr(archive, "conn", None)
+    if conn is not None and leases.applies(conn):
+        try:
+            leases.release(conn, object_id)
+        except Exception:  # noqa: BLE001 - a lost connection released it already
+            pass
+
+
+def _write_version(archive: VersionWriter, object_id: str, draft, message: str, created: str,
+                   before_publish, after_publish) -> None:
+    try:
         with archive.transaction() as conn:
             archive.audit_ready(conn)            # a broken audit trail is refused before publishing
             draft.add_bytes(METADATA_PATH, before_publish(conn))
@@ -137,11 +162,20 @@ def commit_versions(archive: VersionWriter, group: list[PendingVersion]) -> list
     or ``after_publish`` (a duplicate, a taken archival code) leaves that one out; a failure of the whole
     group (disk full while publishing, a broken audit trail) settles every intent and is every answer.
     A version adopted from the store by that settling (published before the failure) counts as committed."""
-    from dangan.repository.ocfl_group import publish_new_objects
     answers: list[BaseException | None] = [None] * len(group)
     if not group:
         return answers
     write_intents(archive, [(p.object_id, p.source) for p in group])
+    try:
+        return _commit_group(archive, group, answers)
+    finally:
+        for p in group:
+            _release_lease(archive, p.object_id)
+
+
+def _commit_group(archive: VersionWriter, group: list[PendingVersion],
+                  answers: list[BaseException | None]) -> list[BaseException | None]:
+    from dangan.repository.ocfl_group import publish_new_objects
     chosen: list[int] = []
     try:
         with archive.transaction() as conn:

@@ -120,7 +120,7 @@ def make(path: Path, mime: str, settings: Settings, *, sealed: bool) -> Copy | N
     """The PDF/A copy of ``path`` and its text, or None when none is wanted (then extract as usual).
 
     ``sealed``: the record may be confidential; OCRmyPDF then works only in memory (or not at all)."""
-    if mime != "application/pdf" or not settings.available() or not wanted(path, mime):
+    if (mime != "application/pdf" and mime not in IMAGE_MIMES) or not settings.available() or not wanted(path, mime):
         return None
     from dangan.core.store.scan_batch import memory_dir
     where = memory_dir() if sealed else None

@@ -7,6 +7,7 @@ the record tables anew from the store alone.
 """
 from __future__ import annotations
 
+import os
 import socket
 import sqlite3
 from typing import TYPE_CHECKING
@@ -94,11 +95,22 @@ def settle_intent(archive: Archive, rid: str) -> str:
 
 
 def recover_interrupted(archive: Archive) -> dict[str, int]:
-    """Settle the intents of processes that died on this host; sweep their staging folders."""
+    """Settle the intents of writers that died (on SQLite: dead pids on this host; on PostgreSQL: intents whose
+    lease no session holds, whichever machine wrote them); sweep their staging folders."""
+    from dangan.core.catalogue import leases
     host = socket.gethostname()
     counts = {"adopted": 0, "forgotten": 0, "current": 0}
-    rows = archive.conn.execute("SELECT object_id, pid, host FROM ingest_intents").fetchall()
+    conn = archive.conn
+    rows = conn.execute("SELECT object_id, pid, host FROM ingest_intents").fetchall()
     for r in rows:
+        if leases.applies(conn):
+            if (r["host"], r["pid"]) == (host, os.getpid()) or not leases.holder_gone(conn, r["object_id"]):
+                continue                              # this process's own write, or a live writer's anywhere
+            try:
+                counts[settle_intent(archive, r["object_id"])] += 1
+            finally:
+                leases.release(conn, r["object_id"])
+            continue
         if r["host"] != host or pid_alive(r["pid"]):
             continue
         counts[settle_intent(archive, r["object_id"])] += 1

@@ -171,7 +171,7 @@ def resolve_pending(archive: Archive, h: Handoff) -> tuple[str, str | None, str 
     candidates = []          # new records adopted meanwhile by another process's recovery
     for r in conn.execute("SELECT DISTINCT a.object, rec.main_sha512, rec.sealed FROM audit a JOIN records rec"
                           " ON rec.id = a.object WHERE a.seq > ? AND a.action = 'record.recover'"
-                          " AND json_extract(a.details, '$.version') = 1 AND rec.status != 'destroyed'",
+                          " AND CAST(json_extract(a.details, '$.version') AS INTEGER) = 1 AND rec.status != 'destroyed'",
                           (h.audit_seq,)):
         if (r["main_sha512"] == h.sha512 and not r["sealed"]) if h.sha512 else r["sealed"]:
             candidates.append(r["object"])

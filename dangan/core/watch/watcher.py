@@ -26,7 +26,8 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from dangan.errors import DanganError, DuplicateRecord, FileRefused, LockTimeout, StorageFull, SymlinkedFolder
+from dangan.errors import (DanganError, DuplicateRecord, FileRefused, LockTimeout, StorageFull, StoreUnavailable,
+                           SymlinkedFolder)
 from dangan.core.watch import files
 from dangan.core.watch import handoff as handoffs
 from dangan.core.store.source_files import escape_text, max_file_bytes, shown_name
@@ -191,7 +192,11 @@ class Watcher:
             if dirs:
                 self._rescan(dirs)
             if not once and now >= next_rescan:
-                self._rescan()
+                try:
+                    self._rescan()
+                except (DanganError, OSError) as exc:   # a busy lock, a full disk: the next rescan tries again
+                    why = exc.message if isinstance(exc, DanganError) else str(exc.strerror or exc)
+                    log.warning("periodic rescan postponed: %s", escape_text(why))
                 next_rescan = now + self.rescan_seconds
             ready = self.tracker.ready()
             for path, folder in ready:
@@ -276,7 +281,7 @@ class Watcher:
             reason = f"duplicate: the same content is already archived as record {exc.existing_id}"
             self._refuse(folder, path, hid, reason, reason, name)
             return
-        except (StorageFull, LockTimeout) as exc:
+        except (StorageFull, LockTimeout, StoreUnavailable) as exc:     # transient: the file waits, never quarantined
             handoffs.note_failure(self.archive, hid, handoffs.safe_reason(exc.message, path, folder))
             log.warning("%s stays in its drop folder for now: %s", name,
                         handoffs.safe_reason(exc.message, path, folder))
