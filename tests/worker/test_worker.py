@@ -25,6 +25,13 @@ from dangan.core.store.ingest import Ingestor
 CORPUS = Path(__file__).resolve().parent.parent / "data" / "corpus"
 
 
+@pytest.fixture(params=["sqlite", "postgresql"])
+def catalogue_backend(request) -> str:
+    """Every test here runs on the embedded catalogue.sqlite and on PostgreSQL (the pg_url fixture).  Defined in
+    the module, not a tests/worker/conftest.py: a second conftest module would shadow tests/conftest.py's name."""
+    return request.param
+
+
 def dangan(root: Path, *args: object) -> list[str]:
     return [sys.executable, "-m", "dangan", "--archive", str(root), "--as", "tester", *map(str, args)]
 
