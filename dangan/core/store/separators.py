@@ -26,6 +26,7 @@ from __future__ import annotations
 import io
 import logging
 from dataclasses import dataclass, field
+import threading
 from pathlib import Path
 
 log = logging.getLogger("dangan.ingest")
@@ -87,27 +88,36 @@ def barcodes_on(image) -> list[str]:
     return [b.text for b in found if b.valid and b.text]
 
 
+#: PDFium is not thread-safe (pypdfium2 says so): ``ingest`` runs files in threads, so every call into it,
+#: including the closing of its documents, is made under this one lock.  Without it two batch scans split at
+#: once crashed the process (a segmentation fault in ``get_page``).
+_PDFIUM = threading.Lock()
+
+
 def _pdf_pages(path: Path, settings: Settings):
     """Yield (index, PIL image or None) for each page of a PDF, rendered in memory."""
     import pypdfium2 as pdfium
-    doc = pdfium.PdfDocument(str(path))
+    with _PDFIUM:
+        doc = pdfium.PdfDocument(str(path))
     try:
-        n = min(len(doc), settings.max_pages)
+        with _PDFIUM:
+            n = min(len(doc), settings.max_pages)
         yield n
         for i in range(n):
             try:
-                page = doc[i]
-                try:
-                    if not _has_image(page):
-                        yield i, NOT_SCANNED       # born-digital: no scanned sheet, nothing to render
-                        continue
-                    yield i, page.render(scale=settings.dpi / 72, grayscale=True).to_pil()
-                finally:
-                    page.close()
+                with _PDFIUM:
+                    page = doc[i]
+                    try:
+                        image = page.render(scale=settings.dpi / 72, grayscale=True).to_pil() \
+                            if _has_image(page) else NOT_SCANNED    # born-digital: nothing to render
+                    finally:
+                        page.close()
             except Exception:  # noqa: BLE001 - pdfium raises PdfiumError and others on a damaged page
-                yield i, None
+                image = None
+            yield i, image
     finally:
-        doc.close()
+        with _PDFIUM:
+            doc.close()
 
 
 def _has_image(page) -> bool:
