@@ -25,8 +25,8 @@ from __future__ import annotations
 
 import io
 import logging
-from dataclasses import dataclass, field
 import threading
+from dataclasses import dataclass, field
 from pathlib import Path
 
 log = logging.getLogger("dangan.ingest")
@@ -108,8 +108,7 @@ def _pdf_pages(path: Path, settings: Settings):
                 with _PDFIUM:
                     page = doc[i]
                     try:
-                        image = page.render(scale=settings.dpi / 72, grayscale=True).to_pil() \
-                            if _has_image(page) else NOT_SCANNED    # born-digital: nothing to render
+                        image = _render(page, settings) if _has_image(page) else NOT_SCANNED   # born-digital
                     finally:
                         page.close()
             except Exception:  # noqa: BLE001 - pdfium raises PdfiumError and others on a damaged page
@@ -118,6 +117,16 @@ def _pdf_pages(path: Path, settings: Settings):
     finally:
         with _PDFIUM:
             doc.close()
+
+
+def _render(page, settings: Settings):
+    """The page as a PIL image of its own (copied out of PDFium's bitmap, which is freed here, under the lock,
+    not later by the garbage collector in whichever thread it runs)."""
+    bitmap = page.render(scale=settings.dpi / 72, grayscale=True)
+    try:
+        return bitmap.to_pil().copy()
+    finally:
+        bitmap.close()
 
 
 def _has_image(page) -> bool:
