@@ -310,6 +310,31 @@ class OcflStore:
                 shutil.rmtree(d, ignore_errors=True)     # (recovery may be deleting it too)
 
 
+
+def base_inventory(store, object_id: str, new_object: bool, where: object) -> tuple[dict[str, Any], str]:
+    """The inventory the next version of ``object_id`` starts from (a new object's empty one, or the head's,
+    whose id must match) and that version's name; ``where`` names the object in the error."""
+    if new_object:
+        inv: dict[str, Any] = {"id": object_id, "type": INVENTORY_TYPE, "digestAlgorithm": "sha512", "head": "v0",
+                               "manifest": {}, "versions": {}}
+    else:
+        inv = store.inventory(object_id)
+        if inv.get("id") != object_id:
+            raise IntegrityError(f"object at {where} holds id {inv.get('id')!r}, not {object_id!r}")
+    return inv, f"v{vnum(inv['head']) + 1}"
+
+
+def head_version(inv: dict[str, Any], vname: str, state: dict[str, list[str]], message: str, user_name: str,
+                 user_address: str | None, created: str) -> tuple[bytes, bytes]:
+    """Add version ``vname`` with ``state`` to ``inv`` as its head; the inventory's bytes and its sidecar's."""
+    user = {"name": user_name}
+    if user_address:
+        user["address"] = user_address
+    inv["versions"][vname] = {"created": created, "message": message, "user": user, "state": state}
+    inv["head"] = vname
+    data = inventory_bytes(inv)
+    return data, sidecar_bytes(data)
+
 class VersionDraft:
     """A version being staged; ``publish`` makes it the object's new head."""
 
@@ -428,16 +453,8 @@ class VersionDraft:
         """The next version's inventory (and its sidecar) written into the staged ``ver``; content already in
         the object deduplicated."""
         store = self.store
-        obj = store.object_path(self.object_id)
-        if new_object:
-            inv: dict[str, Any] = {"id": self.object_id, "type": INVENTORY_TYPE, "digestAlgorithm": "sha512",
-                   "head": "v0", "manifest": {}, "versions": {}}
-        else:
-            inv = store.inventory(self.object_id)
-            if inv.get("id") != self.object_id:
-                raise IntegrityError(f"object at {obj} holds id {inv.get('id')!r}, not {self.object_id!r}")
-        n = vnum(inv["head"]) + 1
-        vname = f"v{n}"
+        inv, vname = base_inventory(store, self.object_id, new_object, store.object_path(self.object_id))
+        n = vnum(vname)
         ver_dir = self.dir / "ver"
         state: dict[str, list[str]] = {}
         for lp, digest in sorted(self.state.items()):
@@ -451,13 +468,7 @@ class VersionDraft:
             else:
                 raise IntegrityError(f"cannot keep {lp!r}: digest not in object {self.object_id}")
         prune_empty(self.content)
-        user = {"name": user_name}
-        if user_address:
-            user["address"] = user_address
-        inv["versions"][vname] = {"created": created, "message": message, "user": user, "state": state}
-        inv["head"] = vname
-        data = inventory_bytes(inv)
-        side = sidecar_bytes(data)
+        data, side = head_version(inv, vname, state, message, user_name, user_address, created)
         _write(ver_dir / "inventory.json", data, self.durable)
         _write(ver_dir / "inventory.json.sha512", side, self.durable)
         return inv, data, side, n

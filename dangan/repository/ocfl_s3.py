@@ -33,11 +33,11 @@ import shutil
 import tempfile
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Iterator
 
 from ..errors import IntegrityError, NotFound, UsageError
-from .ocfl import (INVENTORY_TYPE, LAYOUT, OBJECT_DECLARATION, ROOT_DECLARATION, OcflStore, PublishedVersion,
-                   StoredFile, VersionDraft, inventory_bytes, sidecar_bytes, vnum)
+from .ocfl import (LAYOUT, OBJECT_DECLARATION, ROOT_DECLARATION, OcflStore, PublishedVersion,
+                   StoredFile, VersionDraft, base_inventory, head_version, sidecar_bytes, vnum)
 from .paths import check_no_conflicts
 from .s3client import S3
 
@@ -309,16 +309,8 @@ class S3VersionDraft(VersionDraft):
         store, s3 = self.store, self.store.s3
         rel = store.object_rel(self.object_id)
         new_object = not store.exists(self.object_id)
-        inv: dict[str, Any]
-        if new_object:
-            inv = {"id": self.object_id, "type": INVENTORY_TYPE, "digestAlgorithm": "sha512", "head": "v0",
-                   "manifest": {}, "versions": {}}
-        else:
-            inv = store.inventory(self.object_id)
-            if inv.get("id") != self.object_id:
-                raise IntegrityError(f"object at {rel} holds id {inv.get('id')!r}, not {self.object_id!r}")
-        n = vnum(inv["head"]) + 1
-        vname = f"v{n}"
+        inv, vname = base_inventory(store, self.object_id, new_object, rel)
+        n = vnum(vname)
         state: dict[str, list[str]] = {}
         uploads: list[tuple[str, Path]] = []
         for lp, digest in sorted(self.state.items()):
@@ -330,13 +322,7 @@ class S3VersionDraft(VersionDraft):
                 raise IntegrityError(f"cannot keep {lp!r}: digest not in object {self.object_id}")
             inv["manifest"][digest] = [f"{vname}/content/{lp}"]
             uploads.append((f"{rel}/{vname}/content/{lp}", staged))
-        user = {"name": user_name}
-        if user_address:
-            user["address"] = user_address
-        inv["versions"][vname] = {"created": created, "message": message, "user": user, "state": state}
-        inv["head"] = vname
-        data = inventory_bytes(inv)
-        side = sidecar_bytes(data)
+        data, side = head_version(inv, vname, state, message, user_name, user_address, created)
         if new_object:
             s3.put(f"{rel}/{OBJECT_DECLARATION}", b"ocfl_object_1.1\n")
         if len(uploads) > 1:                              # 1. the content, streamed (a few at a time)
