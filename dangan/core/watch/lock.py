@@ -24,6 +24,10 @@ LOCK_NAME = "watch.lock"
 STATE_NAME = "watch.json"
 
 
+#: How long a starting watcher retries the lock before it says another watcher runs (a probe's instant, amply).
+PROBE_SECONDS = 2.0
+
+
 class WatcherLock:
     def __init__(self, root: Path) -> None:
         self.dir = Path(root) / ".work"
@@ -35,7 +39,9 @@ class WatcherLock:
     def acquire(self) -> "WatcherLock":
         self.dir.mkdir(exist_ok=True)
         hold = ExitStack()
-        if not hold.enter_context(flocked(self.dir / LOCK_NAME, wait=False)):
+        # a probe (``lock_held``: `dangan status`, the dashboard) holds a shared lock for an instant; a watcher
+        # starting at that instant must not take it for another watcher, so it tries for a moment
+        if not hold.enter_context(flocked(self.dir / LOCK_NAME, timeout=PROBE_SECONDS)):
             hold.close()
             state = read_state(self.dir.parent) or {}
             raise LockTimeout(f"a watcher is already running on this archive (pid {state.get('pid', '?')} "
