@@ -95,7 +95,7 @@ class RecordFile:
     """One file in a record version, under its logical path."""
 
     path: str                 # logical path inside the version, e.g. "合同.pdf"
-    role: str                 # "main", "attachment" or "derivative" (extracted text)
+    role: str                 # "main", "attachment" or "derivative" (a PDF/A copy, text, thumbnail: Record.derivatives)
     size: int
     sha512: str
     mime: str = "application/octet-stream"      # by content (libmagic)
@@ -136,6 +136,9 @@ class Record:
     updated: str = ""
     status: str = "active"           # active, pending, destroyed
     extraction: dict[str, Any] = field(default_factory=dict)
+    #: The stored files dangan made from the originals (``.dangan/pdfa/…``, ``text/…``, ``thumbnails/…``), each
+    #: with its PRONOM format like an original (``store.derivative_formats``); none for a sealed record.
+    derivatives: list[RecordFile] = field(default_factory=list)
 
     @property
     def main_file(self) -> RecordFile | None:
@@ -146,17 +149,21 @@ class Record:
 
     def to_dict(self) -> dict[str, Any]:
         # by hand: dataclasses.asdict deep-copies recursively and dominated `ls --json` at 10,000 records
-        return {"id": self.id, "fonds": self.fonds, "title": self.title, "department": self.department,
-                "category": self.category, "year": self.year, "date": self.date, "retention": self.retention,
-                "secrecy": self.secrecy, "volume": self.volume, "archival_code": self.archival_code,
-                "tags": list(self.tags), "metadata": dict(self.metadata),
-                "files": [f.to_dict() for f in self.files], "version": self.version, "created": self.created,
-                "updated": self.updated, "status": self.status, "extraction": dict(self.extraction)}
+        d = {"id": self.id, "fonds": self.fonds, "title": self.title, "department": self.department,
+             "category": self.category, "year": self.year, "date": self.date, "retention": self.retention,
+             "secrecy": self.secrecy, "volume": self.volume, "archival_code": self.archival_code,
+             "tags": list(self.tags), "metadata": dict(self.metadata),
+             "files": [f.to_dict() for f in self.files], "version": self.version, "created": self.created,
+             "updated": self.updated, "status": self.status, "extraction": dict(self.extraction)}
+        if self.derivatives:              # records written before derivatives were described keep their form
+            d["derivatives"] = [f.to_dict() for f in self.derivatives]
+        return d
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> "Record":
         d = dict(d)
         d["files"] = [RecordFile(**f) for f in d.get("files", [])]
+        d["derivatives"] = [RecordFile(**f) for f in d.get("derivatives", [])]
         known = {f for f in cls.__dataclass_fields__}
         return cls(**{k: v for k, v in d.items() if k in known})
 

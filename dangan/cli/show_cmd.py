@@ -38,7 +38,7 @@ def show(ctx, ref, version, as_json):
     for k, v in shown:
         line(f"{k}{' ' * (column - width(k))}{v}")
     line("files:")
-    for f in rec.files:
+    for f in rec.files + rec.derivatives:       # derivatives: the PDF/A copy, text and thumbnail dangan made
         flag = "  (extension says " + str(f.mime_by_extension) + ")" if f.mime_mismatch else ""
         line(f"  {f.role:<11}{f.path}  {f.size} bytes  {f.mime}{flag}")
         if f.format_basis is not None:

@@ -396,6 +396,10 @@ class VersionDraft:
         import io
         return self.add_stream(logical_path, io.BytesIO(data))
 
+    def staged_file(self, logical_path: str) -> Path | None:
+        """The staged copy of a file added to this draft (None for one kept from the previous version)."""
+        return self._staged.get(logical_path)
+
     def keep(self, logical_path: str, digest: str) -> None:
         """Carry a file of the previous version over unchanged (no copy)."""
         check_logical_path(logical_path)

@@ -188,7 +188,9 @@ def test_identify_backfills_records_archived_without_it(cli, archive_root):
     new = _ingest(cli, CORPUS / "images/phototest.tif")
     cli("user", "add", "tester", "--role", "archivist", "--clearance", "top-secret", user="x")
     done = [json.loads(x) for x in cli("identify", "--all", "--json").output.splitlines()]
-    assert done == [{"record_id": old, "status": "identified", "version": 2, "files": {"crazyones-pdfa.pdf": "fmt/354"}}]
+    assert done == [{"record_id": old, "status": "identified", "version": 2, "files": {"crazyones-pdfa.pdf": "fmt/354"},
+                     "derivatives": {".dangan/text/crazyones-pdfa.pdf.txt": "x-fmt/111",
+                                     ".dangan/thumbnails/crazyones-pdfa.pdf.png": "fmt/11"}}]
     f = json.loads(cli("show", old, "--json").output)["files"][0]
     assert (f["puid"], f["format_basis"]) == ("fmt/354", "signature")
     from dangan.core.archive import Archive

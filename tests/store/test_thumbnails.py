@@ -111,7 +111,9 @@ def test_a_drop_folder_scan_gets_its_thumbnail_in_the_deferred_version(archive_r
                  == 1 and settled(w), what="archived and extracted")
     (rid, version), = query(archive_root, "SELECT id, version FROM records")
     assert version == 2
-    assert query(archive_root, "SELECT puid FROM files WHERE record_id = ? AND version = 2", rid) == [("fmt/19",)]
+    assert query(archive_root, "SELECT path, puid FROM files WHERE record_id = ? AND version = 2 ORDER BY path", rid) \
+        == [(".dangan/text/扫描.pdf.txt", "x-fmt/111"), (".dangan/thumbnails/扫描.pdf.png", "fmt/11"),
+            ("扫描.pdf", "fmt/19")]      # the derivatives of the deferred version identified when made
     assert max(_png(_stored(archive_root, rid)[thumbnail_path("扫描.pdf")]).size) == 256
 
 

@@ -112,7 +112,8 @@ def insert_version(conn: sqlite3.Connection, rec: Record, *, actor: str, message
         "INSERT INTO files (record_id, version, path, role, size, sha512, mime, mime_by_extension, mime_mismatch,"
         " original_name, puid, format_name, format_basis) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
         [(rec.id, rec.version, f.path, f.role, f.size, f.sha512, f.mime, f.mime_by_extension, int(f.mime_mismatch),
-          original_names.get(f.path, f.path), f.puid, f.format_name, f.format_basis) for f in rec.files])
+          original_names.get(f.path, f.path), f.puid, f.format_name, f.format_basis)
+         for f in rec.files + rec.derivatives])
 
 
 def row_to_record(conn: sqlite3.Connection, row: sqlite3.Row, *, with_files: bool = True) -> Record:
@@ -126,13 +127,18 @@ def row_to_record(conn: sqlite3.Connection, row: sqlite3.Row, *, with_files: boo
                                       ("message", row["extraction_message"])) if v is not None},
     )
     if with_files:
-        rec.files = files_of(conn, rec.id, rec.version)
+        every = files_of(conn, rec.id, rec.version, with_derivatives=True)
+        rec.files = [f for f in every if f.role != "derivative"]
+        rec.derivatives = [f for f in every if f.role == "derivative"]
     return rec
 
 
-def files_of(conn: sqlite3.Connection, record_id: str, version: int) -> list[RecordFile]:
-    rows = conn.execute("SELECT * FROM files WHERE record_id = ? AND version = ? ORDER BY role != 'main', path",
-                        (record_id, version))
+def files_of(conn: sqlite3.Connection, record_id: str, version: int, *,
+             with_derivatives: bool = False) -> list[RecordFile]:
+    """A version's original files (main first, then attachments); ``with_derivatives``: its derivatives too."""
+    rows = conn.execute("SELECT * FROM files WHERE record_id = ? AND version = ?"
+                        + ("" if with_derivatives else " AND role != 'derivative'")
+                        + " ORDER BY role != 'main', path", (record_id, version))
     return [RecordFile(path=r["path"], role=r["role"], size=r["size"], sha512=r["sha512"], mime=r["mime"],
                        mime_by_extension=r["mime_by_extension"], mime_mismatch=bool(r["mime_mismatch"]),
                        puid=r["puid"], format_name=r["format_name"], format_basis=r["format_basis"])

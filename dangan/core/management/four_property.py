@@ -15,7 +15,9 @@ usability (可用性)
   ``extraction``         the catalogue's extraction status is ok or empty (text extracted or none to get)
   ``readable``           each original file re-opens (read through; PDF and text parsed)
   ``preservation-format`` every original file's PRONOM format (fido, at ingest) is one of ``[formats]
-                         preservation`` (``store.pronom``); ``n/a`` for a sealed record or one never identified
+                         preservation`` (``store.pronom``), or the original has a checked PDF/A copy in one
+                         (its preservation rendition, ``store.derivative_formats``: "kept as PDF/A copy");
+                         ``n/a`` for a sealed record or one never identified
 security (安全性)
   ``secrecy-marked``     the record carries a secrecy marking
   ``sealed-if-confidential``  a record marked secret or above is sealed in a confidential volume
@@ -113,11 +115,14 @@ def _check_record(archive: Archive, rec, chain_problems: list[str], root) -> lis
             ("fail", f"store {nums}, catalogue {cat}, head {row['version']}")
         state_, why = readable(archive, rec)
         out["readable"] = ("pass", "") if state_ == "ok" else ("n/a", why) if state_ == "sealed" else ("fail", why)
-    originals = [f for f in rec.files if f.role != "derivative"]
+    from dangan.core.catalogue.records import files_of
+    every = files_of(conn, rid, row["version"], with_derivatives=True)    # (a volume's listing carries no files)
+    originals = [f for f in every if f.role != "derivative"]
     unknown = [f.path for f in originals if not f.mime or f.mime == "application/octet-stream"]
     out["mime-known"] = ("fail", "unknown: " + ", ".join(unknown)) if unknown else \
         ("pass", ", ".join(sorted({f.mime for f in originals})))
-    out["preservation-format"] = _preservation(archive, originals, sealed)
+    out["preservation-format"] = _preservation(archive, originals, [f for f in every if f.role == "derivative"],
+                                               sealed)
     status = row["extraction_status"]
     out["extraction"] = ("pass", status) if status in ("ok", "empty") else \
         ("fail", f"{status}: {row['extraction_message'] or ''}".strip(": "))
@@ -139,19 +144,29 @@ def _check_record(archive: Archive, rec, chain_problems: list[str], root) -> lis
              "result": out[item][0], "detail": out[item][1]} for prop, items in ITEMS.items() for item in items]
 
 
-def _preservation(archive: Archive, originals, sealed) -> tuple[str, str]:
-    """The DA/T 70 format test: each original in a preservation format of the archive's policy."""
+def _preservation(archive: Archive, originals, derivatives, sealed) -> tuple[str, str]:
+    """The DA/T 70 format test: each original in a preservation format of the archive's policy, or kept as a
+    checked PDF/A copy in one."""
+    from dangan.core.store.derivative_formats import rendition_for
     from dangan.core.store.pronom import at_risk, preservation_puids
     if sealed:
         return "n/a", "sealed: the format is sealed with the content"
     if not originals or all(f.format_basis is None for f in originals):
         return "n/a", "not identified (archived before identification, or [formats] identify = false)"
     keep = preservation_puids(archive.config)
-    risky = [f"{f.path}: {f.puid or '?'} {f.format_name or ''} ({at_risk(f.puid, keep)})".replace("  ", " ")
-             for f in originals if at_risk(f.puid, keep)]
+    risky, shown = [], set()
+    for f in originals:
+        why = at_risk(f.puid, keep)
+        copy = rendition_for(f, derivatives, keep) if why else None
+        if copy is not None:
+            shown.add(f"{f.path}: {f.puid or '?'} kept as PDF/A copy ({copy.puid} {copy.format_name or ''})".strip())
+        elif why:
+            risky.append(f"{f.path}: {f.puid or '?'} {f.format_name or ''} ({why})".replace("  ", " "))
+        else:
+            shown.add(f"{f.puid} {f.format_name}")
     if risky:
         return "fail", "; ".join(risky)
-    return "pass", ", ".join(sorted({f"{f.puid} {f.format_name}" for f in originals}))
+    return "pass", ", ".join(sorted(shown))
 
 
 def _keystore(archive: Archive, rid: str) -> tuple[str, str]:

@@ -178,13 +178,18 @@ def head_bytes(archive: Archive) -> dict[str, int]:
 
 
 def formats_at_risk(archive: Archive, held: set[str]) -> dict:
-    """Current original files by PRONOM format, and those not in a preservation format (``[formats]``)."""
+    """Current original files by PRONOM format, and those not in a preservation format (``[formats]``) and
+    not kept as a checked PDF/A copy in one either (those are listed apart, ``kept_as_copy``)."""
     from collections import Counter
+    from dangan.core.store.pdfa import pdfa_path
     from dangan.core.store.pronom import at_risk, preservation_puids
     keep = preservation_puids(archive.config)
+    copies = {(r["record_id"], r["path"]): r["puid"] for r in archive.conn.execute(
+        "SELECT f.record_id, f.path, f.puid FROM files f JOIN records r ON r.id = f.record_id AND r.version = f.version"
+        " WHERE f.role = 'derivative' AND f.path LIKE '.dangan/pdfa/%' AND r.sealed IS NULL")}
     by_puid: Counter = Counter()
     names: dict[str, str] = {}
-    risky, unidentified = [], 0
+    risky, kept, unidentified = [], [], 0
     for f in archive.conn.execute(
             "SELECT f.record_id, f.path, f.puid, f.format_name, f.format_basis, r.archival_code, r.sealed FROM files f"
             " JOIN records r ON r.id = f.record_id AND r.version = f.version WHERE f.role != 'derivative'"
@@ -198,12 +203,18 @@ def formats_at_risk(archive: Archive, held: set[str]) -> dict:
         by_puid[key] += 1
         names.setdefault(key, f["format_name"] or "")
         why = at_risk(f["puid"], keep)
-        if why:
-            risky.append({"record_id": f["record_id"], "archival_code": f["archival_code"], "path": f["path"],
-                          "puid": f["puid"], "format_name": f["format_name"], "reason": why})
+        if not why:
+            continue
+        entry = {"record_id": f["record_id"], "archival_code": f["archival_code"], "path": f["path"],
+                 "puid": f["puid"], "format_name": f["format_name"], "reason": why}
+        copy = pdfa_path(f["path"])
+        if copies.get((f["record_id"], copy)) in keep:
+            kept.append({**entry, "reason": "kept as PDF/A copy", "copy": copy, "copy_puid": copies[(f["record_id"], copy)]})
+        else:
+            risky.append(entry)
     return {"by_puid": [{"puid": p, "format_name": names[p], "files": n, "preservation": p in keep}
                         for p, n in sorted(by_puid.items())],
-            "at_risk": risky, "not_identified": unidentified}
+            "at_risk": risky, "kept_as_copy": kept, "not_identified": unidentified}
 
 
 def _locations(archive: Archive) -> dict:

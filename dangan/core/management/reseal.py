@@ -181,9 +181,11 @@ def _stage(archive: Archive, draft, old: Record, new: Record, names: dict[str, s
         pdfa = stored_files.get(pdfa_path(f.path))
         if pdfa is not None:
             target_prot.add_derivative(draft, pdfa_path(lp), b"".join(source_prot.read(pdfa)), 1)
-    rec = replace(new, files=files, version=1)
+    rec = replace(new, files=files, version=1, derivatives=[])
     if not target_prot.confidential:
         _identify(archive, draft, rec, new_names)
+        from dangan.core.store import derivative_formats, pronom
+        rec.derivatives = derivative_formats.describe(draft, [], identify=pronom.identify_enabled(archive.config))
     stored, stored_names = target_prot.stored(rec, new_names, plain, message=message)
     meta = metadata_document(stored, stored_names, {"piece_class": row["piece_class"], "piece": row["piece"],
                                                     "sealed": target_prot.sealed})

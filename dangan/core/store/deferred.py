@@ -34,6 +34,8 @@ from dangan.core.catalogue import records
 from dangan.core.kernel.clock import utc_text
 from dangan.core.store.layout import (metadata_document, recorded_extraction, stored_original_names, text_path,
                                       thumbnail_path)
+from dangan.core.store import pronom
+from dangan.core.store.derivative_formats import describe
 from dangan.core.store.new_version import carry_over, commit_version
 
 if TYPE_CHECKING:
@@ -143,6 +145,9 @@ def add_derivative_text(archive: Archive, record_id: str, text: str, extraction:
             draft.keep(copy_path, inv_files[copy_path].digest)
         for path, data in (derivatives or {}).items():        # a scan's PDF/A copy (store.pdfa)
             draft.add_bytes(path, data)
+        rec.derivatives = describe(draft, old.derivatives, identify=pronom.identify_enabled(archive.config),
+                                   sizes={lp: s.size for lp, s in inv_files.items()},
+                                   read_kept=lambda lp: archive.store.local_file(record_id, inv_files[lp]))
 
         def before_publish(conn: sqlite3.Connection) -> bytes:
             row = conn.execute("SELECT piece_class, piece, version FROM records WHERE id = ?",

@@ -31,6 +31,7 @@ from dangan.core.policy.departments import check_department
 from dangan.core.catalogue.fields import RecordFields
 from dangan.core.store.source_files import max_file_bytes, open_source, shown_name, title_from_name
 from dangan.core.store.layout import file_entry, metadata_document, recorded_extraction
+from dangan.core.store.derivative_formats import describe
 from dangan.core.store.new_version import PendingVersion, commit_version
 from dangan.core.kernel.clock import utc_text
 from dangan.core.catalogue.volumes import ensure_plain_volume
@@ -158,6 +159,8 @@ class Ingestor:
             # the open descriptor, so a file swapped in under the same name is never read
             rec.extraction = self._extract(draft, prot, rec, main.path,
                                            sources[0][1].proc_path if prot.confidential else None)
+            if not prot.confidential:          # the PDF/A copy, text and thumbnail, identified as they are made
+                rec.derivatives = describe(draft, [], identify=identify)
             stored, stored_names = prot.stored(rec, names, plain)
             pending = self._version(draft, rec, stored, stored_names, names, prot, implicit_volume, path, now)
             with (gate() if gate else nullcontext()):

@@ -81,7 +81,7 @@ def read_metadata(store, record_id: str, version: int | None = None) -> Record:
     data = store.read_bytes(record_id, METADATA_PATH, v)
     rec, _names, _cat = parse_metadata(data, record_id)
     stored = {f.logical_path: f for f in store.files(record_id, v, inv)}
-    for f in rec.files:
+    for f in rec.files + rec.derivatives:
         s = stored.get(f.path)
         if s is None or s.digest != f.sha512:
             raise IntegrityError(f"object {record_id} v{v}: {f.path} in metadata.json disagrees with the inventory")

@@ -110,7 +110,8 @@ def _agrees_with_catalogue(archive: Archive, rid: str, v: int, stored_files, nam
     rewritten consistently (content, both inventories, sidecars, metadata.json); the catalogue is a second,
     independent witness."""
     cat = {r["path"]: r for r in archive.conn.execute(
-        "SELECT path, sha512, original_name FROM files WHERE record_id = ? AND version = ?", (rid, v))}
+        "SELECT path, sha512, original_name FROM files WHERE record_id = ? AND version = ? AND role != 'derivative'",
+        (rid, v))}
     held = {f.logical_path: f.digest for f in stored_files
             if f.logical_path != METADATA_PATH and not f.logical_path.startswith(DERIVATIVE_PREFIX)}
     if set(held) != set(cat):

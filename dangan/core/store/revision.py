@@ -14,6 +14,7 @@ from dangan.core.catalogue import records
 from dangan.core.catalogue.fields import RecordFields
 from dangan.core.kernel.clock import utc_text
 from dangan.core.store.layout import file_entry, metadata_document, stored_original_names
+from dangan.core.store.derivative_formats import describe
 from dangan.core.store.new_version import carry_over, commit_version
 from dangan.core.store.source_files import open_source, shown_name
 
@@ -81,13 +82,18 @@ def revise(ingestor, ref: str, path: Path | None, fields: RecordFields | None = 
             if f.role == "attachment":
                 files.append(carried[f.path])
                 carry_over(draft, inv_files, f)
+        # derivatives carried keep their entry, new ones are identified now; a sealed record describes none
+        derivatives = [] if prot.confidential else describe(
+            draft, old.derivatives, identify=pronom.identify_enabled(archive.config),
+            sizes={lp: s.size for lp, s in inv_files.items()},
+            read_kept=lambda lp: archive.store.local_file(rid, inv_files[lp]))
         rec = Record(
             id=rid, fonds=old.fonds, title=new_fields.title or old.title, department=new_fields.department,
             category=new_fields.category, year=new_fields.year, date=new_fields.date,
             retention=new_fields.retention, secrecy=new_fields.secrecy or old.secrecy,
             volume=new_fields.volume, archival_code=old.archival_code, tags=new_fields.tags,
             metadata=new_fields.metadata, files=files, version=version, created=old.created,
-            updated=now, status=status or old.status, extraction=extraction)
+            updated=now, status=status or old.status, extraction=extraction, derivatives=derivatives)
         from dangan.core.management.declassification import check_lowering
         check_lowering(archive, old, rec, action)          # lowering secrecy needs an approved declassification
         stored, stored_names = prot.stored(rec, names, plain, message=message or "revise")

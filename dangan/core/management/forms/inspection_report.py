@@ -39,10 +39,15 @@ def report_rows(r: dict[str, Any]) -> list[tuple[Any, Any, Any]]:
                  for o in loc["out_on_loan"]]
     fm = r.get("formats") or {}
     if fm:
-        rows += [("format", f["puid"], f"{f['files']} files, {f['format_name']}" + ("" if f["preservation"] else " AT RISK"))
-                 for f in fm["by_puid"]]
+        kept = {a["puid"] for a in fm.get("kept_as_copy", [])}
+        at_risk = {a["puid"] for a in fm["at_risk"]}
+        rows += [("format", f["puid"], f"{f['files']} files, {f['format_name']}" + (
+                  "" if f["preservation"] else " AT RISK" if f["puid"] in at_risk or f["puid"] not in kept
+                  else " (kept as PDF/A copies)")) for f in fm["by_puid"]]
         rows += [("format at risk", a["archival_code"] or a["record_id"], f"{a['path']}: {a['puid'] or '?'} "
                   f"{a['format_name'] or ''} ({a['reason']})") for a in fm["at_risk"]]
+        rows += [("kept as PDF/A copy", a["archival_code"] or a["record_id"], f"{a['path']}: {a['puid'] or '?'} "
+                  f"{a['format_name'] or ''}, copy {a['copy']} ({a['copy_puid']})") for a in fm.get("kept_as_copy", [])]
         if fm["not_identified"]:
             rows += [("format", "not identified", f"{fm['not_identified']} files (archived before identification)")]
     return rows
