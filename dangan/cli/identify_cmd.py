@@ -1,4 +1,4 @@
-"""`dangan identify`: PRONOM formats for records archived before identification."""
+"""`dangan identify`: PRONOM formats for records archived before identification (``service.records.identify``)."""
 from __future__ import annotations
 
 import click
@@ -13,9 +13,9 @@ from .output import json_lines, line
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per record.")
 @pass_ctx
 def identify(ctx, refs, every, as_json):
-    """Identify the PRONOM format of records' files (a new version; archivists and admins)."""
-    from ..core.store.format_backfill import identify_formats
-    done = identify_formats(ctx.archive(), list(refs), every=every)
+    """Identify the PRONOM format of records' files and derivatives (a new version; archivists and admins)."""
+    from ..core.service import records
+    done = records.identify(ctx.archive(), list(refs), every=every)
     if as_json:
         json_lines(done)
         return

@@ -173,6 +173,7 @@ def _operations(rid: str, out: Path):
          lambda a: inspection.record(a, [rid], condition="good")),
         ("export", ["export", rid, "--bagit", out / "bag"], lambda a: export.export(a, [rid], dest=out / "bag")),
         ("audit log", ["audit", "log", "--json", "--record", rid], lambda a: audit.log(a, ref=rid)),
+        ("identify", ["identify", rid, "--json"], lambda a: records.identify(a, [rid])),
     ]
 
 

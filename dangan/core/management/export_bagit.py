@@ -33,6 +33,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from dangan.errors import CryptoError, UsageError
+from dangan.core.kernel.clock import utc_text
 
 if TYPE_CHECKING:
     from dangan.core.archive import Archive
@@ -131,7 +132,7 @@ def export_bag(archive: Archive, ids: list[str], dest: Path, *, approvals: froze
                                                            sort_keys=True) + "\n", encoding="utf-8")
             history = list(events(archive.conn, obj=rec.id))
             evs = [{**e.to_dict(), "premis_type": PREMIS.get(e.action) or e.action} for e in history]
-            now = dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
+            now = utc_text()                  # the catalogue's UTC text (…Z), as every time core writes
             organisation = archive.config.name or archive.config.fonds
             (base / "metadata.xml").write_bytes(sign(record_xml(
                 rec, history, organisation=organisation, fonds=archive.config.fonds, created=now),

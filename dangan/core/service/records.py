@@ -1,4 +1,4 @@
-"""Records as a user works on them: ingest, revise, show, versions, ls, get.
+"""Records as a user works on them: ingest, revise, show, versions, ls, get, check, identify.
 
 Each call resolves the acting user first (``acting_user``: registered users only once any exist; a refusal
 is audited as ``access.denied``), then asks the policy point and does the work, which audits in the same
@@ -145,6 +145,14 @@ def check(archive: Archive, ref: str | None = None, *, digests: bool = True, dec
     return run(archive, ref, digests=digests, decrypt=decrypt, progress=progress)
 
 
+def identify(archive: Archive, refs: Iterable[str] = (), *, every: bool = False) -> list[dict[str, Any]]:
+    """PRONOM formats for the named records' files and derivatives (or, with ``every``, all that need them),
+    each in a new version audited ``record.identify``; archivists and admins only."""
+    from dangan.core.store.format_backfill import identify_formats
+    acting_user(archive, action="identify formats")
+    return identify_formats(archive, list(refs), every=every)
+
+
 
 def id_width(archive: Archive) -> int:
     """How many characters of a record id are unique in this archive (listings cut ids to it)."""
@@ -170,4 +178,4 @@ def thumbnail(archive: Archive, ref: str) -> bytes | None:
 
 
 __all__ = ["RecordView", "ingest", "revise", "show", "versions", "ls", "id_width", "get", "open_file", "approve",
-           "check", "thumbnail"]
+           "check", "identify", "thumbnail"]
