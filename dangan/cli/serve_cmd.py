@@ -46,8 +46,8 @@ def token():
 @pass_ctx
 def token_create(ctx, user, scope, days, as_json):
     """Create a token for USER; it is printed once and cannot be shown again."""
-    from ..core.policy.credentials import create_token, parse_scopes
-    secret, row = create_token(ctx.archive(), user, parse_scopes(scope), days=days)
+    from ..core.service import users
+    secret, row = users.create_token(ctx.archive(), user, scope, days=days)
     if as_json:
         json_line({**row, "token": secret})
         return
@@ -61,8 +61,8 @@ def token_create(ctx, user, scope, days, as_json):
 @pass_ctx
 def token_list(ctx, as_json):
     """Tokens (never their secrets): an admin sees all, a user their own."""
-    from ..core.policy.credentials import list_tokens
-    rows = list_tokens(ctx.archive())
+    from ..core.service import users
+    rows = users.tokens(ctx.archive())
     if as_json:
         json_lines(rows)
         return
@@ -75,8 +75,8 @@ def token_list(ctx, as_json):
 @pass_ctx
 def token_revoke(ctx, token_id):
     """Revoke a token by its id (`dangan token list`)."""
-    from ..core.policy.credentials import revoke_token
-    row = revoke_token(ctx.archive(), token_id)
+    from ..core.service import users
+    row = users.revoke_token(ctx.archive(), token_id)
     line(f"token {row['id']} of {row['user']} revoked")
 
 

@@ -12,8 +12,8 @@ from .output import json_line, line
 @pass_ctx
 def status(ctx, as_json):
     """Is the watcher running; what waits to be archived, extracted, indexed; recent errors."""
-    from ..core.status import collect
-    sections = collect(ctx.archive())
+    from ..core.service import watch
+    sections = watch.status(ctx.archive())
     if as_json:
         json_line({s.name: s.data for s in sections})
         return

@@ -104,10 +104,10 @@ def user_enable(ctx, name):
 def user_passwd(ctx, name):
     """Set NAME's password for `dangan serve` (asked twice at a prompt, or one line on stdin); an admin sets
     anyone's, a user their own.  Never given on the command line."""
-    from ..core.policy.credentials import set_password
+    from ..core.service import users
     from .passphrase import read_secret_line
     archive = ctx.archive()
-    set_password(archive, name, read_secret_line(f"new password for {name}", confirm=True))
+    users.set_password(archive, name, read_secret_line(f"new password for {name}", confirm=True))
     line(f"password of {name} set")
 
 

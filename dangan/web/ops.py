@@ -321,7 +321,7 @@ def users(archive):
 
 
 def set_password(archive, name: str, password: str) -> None:
-    from dangan.core.policy.credentials import set_password as run
+    from dangan.core.service.users import set_password as run
     run(archive, name, password)
 
 

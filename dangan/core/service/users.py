@@ -63,4 +63,30 @@ def revoke(archive: Archive, grant_id: int, reason: str = "") -> None:
     run(archive, grant_id, reason)
 
 
-__all__ = ["current", "add", "change", "disable", "enable", "grant", "revoke"]
+def set_password(archive: Archive, name: str, password: str) -> None:
+    """``name``'s password for ``dangan serve``: an admin sets anyone's, a user their own (audited, never the
+    password)."""
+    from dangan.core.policy.credentials import set_password as run
+    run(archive, name, password)
+
+
+def create_token(archive: Archive, user: str, scopes: str, *, days: int = 90) -> tuple[str, dict]:
+    """An admin makes an API token for ``user`` (``scopes`` comma-separated); (the secret, shown once; its row)."""
+    from dangan.core.policy.credentials import create_token as run, parse_scopes
+    return run(archive, user, parse_scopes(scopes), days=days)
+
+
+def tokens(archive: Archive) -> list[dict]:
+    """API tokens, never their secrets: an admin sees all, a user their own."""
+    from dangan.core.policy.credentials import list_tokens
+    return list_tokens(archive)
+
+
+def revoke_token(archive: Archive, token_id: str) -> dict:
+    """Revoke a token (an admin any, a user their own); audited ``token.revoke``."""
+    from dangan.core.policy.credentials import revoke_token as run
+    return run(archive, token_id)
+
+
+__all__ = ["current", "add", "change", "disable", "enable", "grant", "revoke", "set_password", "create_token",
+           "tokens", "revoke_token"]

@@ -11,6 +11,7 @@ from dangan.core.policy.users import acting_user
 
 if TYPE_CHECKING:
     from dangan.core.archive import Archive
+    from dangan.core.status import Section
     from dangan.core.watch.config import DropFolder
     from dangan.core.watch.watcher import Watcher
 
@@ -24,4 +25,12 @@ def watcher(archive: Archive, folders: list[DropFolder], *, rescan_seconds: floa
     return Watcher(archive, folders, rescan_seconds=rescan_seconds or watch_settings(archive.config)["rescan_seconds"])
 
 
-__all__ = ["watcher"]
+def status(archive: Archive) -> list[Section]:
+    """``dangan status``: the watcher, the queues (to archive, extract, index), recent errors — for a registered
+    user (once any exist), as every other call: the sections name files."""
+    from dangan.core.status import collect
+    acting_user(archive, action="status")
+    return collect(archive)
+
+
+__all__ = ["watcher", "status"]
