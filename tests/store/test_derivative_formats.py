@@ -102,6 +102,11 @@ def test_a_revision_keeps_the_entries_of_derivatives_it_carries(cli, tmp_path):
     cli("revise", rid, "--title", "a new title", "-m", "fields only")
     after = {d["path"]: d for d in json.loads(cli("show", rid, "--json").output)["derivatives"]}
     assert after == before
+    # the store is the truth: a catalogue rebuilt from it has the derivatives' formats again
+    cli("rebuild-catalogue", "--yes")
+    rebuilt = {d["path"]: d for d in json.loads(cli("show", rid, "--json").output)["derivatives"]}
+    assert rebuilt == before
+    assert cli("check", "--json", ok=False).exit_code == 0
 
 
 def test_identify_backfills_derivatives_of_a_record_archived_before_they_were_described(cli, archive_root,

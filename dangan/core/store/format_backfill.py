@@ -4,10 +4,11 @@ A plain record whose current files carry no format (``format_basis`` unset: arch
 migration 12, or with ``[formats] identify = false``), or whose derivatives (PDF/A copy, text,
 thumbnail: ``store.derivative_formats``) are not described yet, gets a new version in which every
 file is kept as it is (no copy) and ``metadata.json`` names each original's and each derivative's
-PUID, format name and basis — the store stays the truth the catalogue is rebuilt from.  The version is written like any other
-(``store.new_version.commit_version``: the one crash-safe protocol, with the audit event
-``record.identify``, PREMIS "format identification").  Sealed records are left alone (their
-format is sealed with them); records whose files all have a format are skipped.
+PUID, format name and basis — the store stays the truth the catalogue is rebuilt from.  The
+version is written like any other (``store.new_version.commit_version``: the one crash-safe
+protocol, with the audit event ``record.identify``, PREMIS "format identification").  Sealed
+records are left alone (their format is sealed with them); records whose files and derivatives
+all have a format are skipped.
 """
 from __future__ import annotations
 
