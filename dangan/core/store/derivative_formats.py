@@ -20,7 +20,7 @@ record has no derivative entries: its derivatives are ciphertext and their forma
 """
 from __future__ import annotations
 
-from contextlib import AbstractContextManager
+from contextlib import AbstractContextManager, nullcontext
 from pathlib import Path
 from typing import TYPE_CHECKING, Callable, Iterable
 
@@ -70,27 +70,28 @@ def describe(draft: VersionDraft, previous: Iterable[RecordFile], *, identify: b
         staged = draft.staged_file(lp)
         if staged is not None:
             entry.size = draft.sizes[lp]
-            _identify(entry, staged, identify)
-        elif old is not None and old.sha512 == digest and read_kept is None:
-            out.append(old)                   # kept, not identified now: the entry as it was
-            continue
+            _characterise(entry, nullcontext(staged), identify)
         elif read_kept is not None and sizes is not None and lp in sizes:
             entry.size = sizes[lp]
-            with read_kept(lp) as path:
-                _identify(entry, path, identify)
-        else:
+            _characterise(entry, read_kept(lp), identify)
+        elif old is not None and old.sha512 == digest:
+            out.append(old)                   # kept, and no way to read it now: the entry as it was
             continue
-        if not entry.mime:
-            from dangan.core.store import mime as mimes
-            entry.mime = mimes.by_content(staged) if staged is not None else "application/octet-stream"
+        else:
+            continue                          # kept from a version that did not describe it: left for identify
         out.append(entry)
     return out
 
 
-def _identify(entry: RecordFile, path: Path, identify: bool) -> None:
-    if identify:
-        from dangan.core.store import pronom
-        pronom.identify_entry(entry, path, Path(entry.path).name)
+def _characterise(entry: RecordFile, opened: AbstractContextManager[Path], identify: bool) -> None:
+    """The entry's PRONOM format (when ``identify``) and, for a kind of unknown type, its MIME by content."""
+    from dangan.core.store import mime as mimes
+    from dangan.core.store import pronom
+    with opened as path:
+        if identify:
+            pronom.identify_entry(entry, path, Path(entry.path).name)
+        if not entry.mime:
+            entry.mime = mimes.by_content(path)
 
 
 def rendition_for(original: RecordFile, derivatives: Iterable[RecordFile], preservation: frozenset[str]) \
