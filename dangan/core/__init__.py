@@ -6,7 +6,8 @@ new upward edge; the few that exist today are listed there by file, as debts to 
 
     kernel/        config, config_schema, actor (who is acting), clock (UTC now, the catalogue's
                    time text), plugin_host, pipeline, progress (the callback long work reports to),
-                   archive_trust (whose archive this is), permissions (0700/0600)
+                   archive_trust (whose archive this is), permissions (0700/0600), memory_tmp
+                   (transient plaintext folders, swept after a crash)
     catalogue/     connection (SQLite or PostgreSQL, migrations), db (the one SQL dialect on both
                    engines), location (where the catalogue is), leases (a write's lease, alive
                    across machines), folded (folded columns), transfer (the move to PostgreSQL),
