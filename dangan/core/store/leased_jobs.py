@@ -145,14 +145,24 @@ def waiting(archive: Archive) -> int:
 def settle_dead_holder(archive: Archive, record_id: str) -> bool:
     """A taken-over job: settle the version its dead holder may have left between publish and commit.
 
-    Only an intent of deferred extraction is settled (the lease says its writer is gone); on this host a live
-    pid is left alone (a watcher's own extractor)."""
+    Only an intent of deferred extraction is settled (the job's lease says its worker is gone).  On SQLite a
+    live pid on this host is left alone (a watcher's own extractor); on PostgreSQL the intent's own lease is
+    taken over first (:mod:`..catalogue.leases`): a writer that still renews it, on any machine, is left alone."""
+    from dangan.core.catalogue import leases
     from dangan.core.store.recovery import settle_intent
     from dangan.repository.fsutil import pid_alive
-    row = archive.conn.execute("SELECT pid, host, source FROM ingest_intents WHERE object_id = ?",
-                               (record_id,)).fetchone()
+    conn = archive.conn
+    row = conn.execute("SELECT pid, host, source FROM ingest_intents WHERE object_id = ?", (record_id,)).fetchone()
     if row is None or row["source"] != INTENT_SOURCE:
         return False
+    if leases.applies(conn):
+        if not leases.take_over(conn, "ingest", record_id):
+            return False
+        try:
+            settle_intent(archive, record_id)
+        finally:
+            leases.release(conn, "ingest", record_id)
+        return True
     if row["host"] == socket.gethostname() and pid_alive(row["pid"]):
         return False
     settle_intent(archive, record_id)

@@ -96,7 +96,8 @@ def settle_intent(archive: Archive, rid: str) -> str:
 
 def recover_interrupted(archive: Archive) -> dict[str, int]:
     """Settle the intents of writers that died (on SQLite: dead pids on this host; on PostgreSQL: intents whose
-    lease no session holds, whichever machine wrote them); sweep their staging folders."""
+    lease has ended and no session holds, whichever machine wrote them: :mod:`..catalogue.leases`); sweep their
+    staging folders."""
     from dangan.core.catalogue import leases
     host = socket.gethostname()
     counts = {"adopted": 0, "forgotten": 0, "current": 0}
@@ -104,12 +105,12 @@ def recover_interrupted(archive: Archive) -> dict[str, int]:
     rows = conn.execute("SELECT object_id, pid, host FROM ingest_intents").fetchall()
     for r in rows:
         if leases.applies(conn):
-            if (r["host"], r["pid"]) == (host, os.getpid()) or not leases.holder_gone(conn, r["object_id"]):
+            if (r["host"], r["pid"]) == (host, os.getpid()) or not leases.take_over(conn, "ingest", r["object_id"]):
                 continue                              # this process's own write, or a live writer's anywhere
             try:
                 counts[settle_intent(archive, r["object_id"])] += 1
             finally:
-                leases.release(conn, r["object_id"])
+                leases.release(conn, "ingest", r["object_id"])
             continue
         if r["host"] != host or pid_alive(r["pid"]):
             continue

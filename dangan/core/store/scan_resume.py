@@ -35,6 +35,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from dangan.errors import DanganError
+from dangan.core.catalogue import leases
 from dangan.core.catalogue.fields import RecordFields
 from dangan.core.kernel.clock import utc_text
 from dangan.repository.fsutil import pid_alive
@@ -55,6 +56,8 @@ def begin(archive: Archive, source_name: str, fields: RecordFields, *, sealed: b
     shown = "batch" + Path(source_name).suffix if sealed else source_name
     kept = "null" if sealed else json.dumps(dataclasses.asdict(fields), ensure_ascii=False)
     with archive.transaction() as conn:
+        if leases.applies(conn):
+            leases.hold(conn, "scan", token)       # renewed while this process lives; other machines respect it
         conn.execute("INSERT INTO scan_splits (token, batch_id, source_name, fields, pid, host, started)"
                      " VALUES (?, NULL, ?, ?, ?, ?, ?)",
                      (token, shown, kept, os.getpid(), socket.gethostname(), utc_text()))
@@ -80,6 +83,15 @@ def finish(archive: Archive, token: str) -> None:
     """Every part has been tried (archived or refused): the split needs no recovery."""
     with archive.transaction() as conn:
         conn.execute("DELETE FROM scan_splits WHERE token = ?", (token,))
+    _release(archive, token)
+
+
+def _release(archive: Archive, token: str) -> None:
+    if leases.applies(archive.conn):
+        try:
+            leases.release(archive.conn, "scan", token)
+        except (DanganError, sqlite3.Error):
+            pass                      # a lost session released its lock; the lease row ends by itself
 
 
 def batch_failed(archive: Archive, token: str) -> None:
@@ -90,6 +102,7 @@ def batch_failed(archive: Archive, token: str) -> None:
         if row is not None and _batch_of(archive, row) is not None:
             with archive.transaction() as conn:
                 conn.execute("UPDATE scan_splits SET pid = 0 WHERE token = ?", (token,))
+            _release(archive, token)          # and on PostgreSQL no lease: the next recovery anywhere takes it
         else:
             finish(archive, token)
     except (DanganError, sqlite3.Error):
@@ -109,13 +122,27 @@ def parts_made(archive: Archive, batch_id: str) -> set[int]:
 
 
 def resume_splits(archive: Archive) -> int:
-    """Make the missing parts of the splits dead processes on this host left; returns how many were made."""
+    """Make the missing parts of the splits dead processes left (on SQLite: dead pids on this host; on PostgreSQL:
+    splits whose lease has ended, whichever machine began them); returns how many were made."""
     if not pending(archive):
         return 0
     host = socket.gethostname()
     made = 0
     rows = archive.conn.execute("SELECT * FROM scan_splits ORDER BY started").fetchall()
+    shared = leases.applies(archive.conn)
     for row in rows:
+        if shared:
+            if (row["host"], row["pid"]) == (host, os.getpid()) or not leases.take_over(archive.conn, "scan",
+                                                                                          row["token"]):
+                continue                 # this process's own split, or a live splitter's on any machine
+            try:
+                with archive.transaction() as conn:
+                    conn.execute("UPDATE scan_splits SET pid = ?, host = ? WHERE token = ?",
+                                 (os.getpid(), host, row["token"]))
+                made += _resume(archive, row)
+            finally:
+                _release(archive, row["token"])
+            continue
         if row["host"] != host or pid_alive(row["pid"]):
             continue
         with archive.transaction() as conn:          # claim it: one recovering process only

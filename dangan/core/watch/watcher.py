@@ -154,7 +154,8 @@ class Watcher:
         from dangan.core.store.recovery import recover_interrupted
         found = [p for f in self.folders for p in files.scan(f)]
         keys = {handoffs.path_key(self.archive, p): p for p in found}
-        for h, path in handoffs.settle_previous(self.archive, keys):
+        busy: set[str] = set()            # PostgreSQL: files of hand-offs a live watcher elsewhere keeps
+        for h, path in handoffs.settle_previous(self.archive, keys, {shown_name(f.path) for f in self.folders}, busy):
             folder = self.tracker.folder_of(path)
             if folder is None:
                 continue
@@ -162,7 +163,8 @@ class Watcher:
         handoffs.settle_dead_watcher(self.archive, self._lock.previous)
         recover_interrupted(self.archive)
         for p in found:
-            self.tracker.add(p)
+            if not busy or handoffs.path_key(self.archive, p) not in busy:
+                self.tracker.add(p)
         if self.deferred:
             self.deferred.wake()        # records queued by an earlier run
         n = len(self.tracker)
