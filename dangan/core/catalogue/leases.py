@@ -4,7 +4,8 @@ On SQLite (one machine) an intent row names its writer's pid and host, and recov
 dead pids on this host.  A catalogue on PostgreSQL is shared by machines that cannot see each other's pids, so
 there every intent — an ingest's or revision's (``ingest``: ``ingest_intents``), a batch scan's split
 (``scan``: ``scan_splits``), a destruction (``destroy``: ``destruction_intents``), a watcher's hand-off
-(``handoff``: ``watch_handoffs``) — also has a *lease*, taken by :func:`hold` in the transaction that writes
+(``handoff``: ``watch_handoffs``), an API request's claim of its Idempotency-Key (``idempotency``:
+``idempotency_keys``) — also has a *lease*, taken by :func:`hold` in the transaction that writes
 the row and given up by :func:`release` when the row is gone (or settled):
 
 * a row of ``intent_leases`` (kind, key, holder ``host:pid:uuid``, ``until`` in the *server's* Unix seconds,
@@ -34,7 +35,8 @@ from dangan.core.catalogue import db
 log = logging.getLogger("dangan.leases")
 
 #: the first keys of the two-key advisory locks, one per kind of intent; the second is hashtext(key)
-CLASSES = {"ingest": 0x696E746E, "scan": 0x7363616E, "destroy": 0x64657374, "handoff": 0x68616E64}
+CLASSES = {"ingest": 0x696E746E, "scan": 0x7363616E, "destroy": 0x64657374, "handoff": 0x68616E64,
+           "idempotency": 0x6964656D}
 #: kept for callers of the first version (ingest intents only)
 INTENT_CLASS = CLASSES["ingest"]
 #: how long a lease lasts unless renewed; a writer dead longer than this has its intents settled by another
@@ -123,6 +125,18 @@ def live(conn: Any, kind: str, key: str) -> bool:
     row = conn.execute_raw(f"SELECT until > {_NOW} AS live FROM intent_leases WHERE kind = %s AND key = %s",
                            (kind, str(key))).fetchone()
     return bool(row is not None and row["live"])
+
+
+def holder_of(conn: Any, kind: str, key: str) -> str | None:
+    """Who holds (or last held) the lease on ``key``."""
+    row = conn.execute_raw("SELECT holder FROM intent_leases WHERE kind = %s AND key = %s", (kind, str(key))).fetchone()
+    return row["holder"] if row is not None else None
+
+
+def holder_live(conn: Any, name: str) -> bool:
+    """Some lease of process ``name`` has not ended: it may be alive (and writing)."""
+    return conn.execute_raw(f"SELECT 1 FROM intent_leases WHERE holder = %s AND until > {_NOW} LIMIT 1",
+                            (name,)).fetchone() is not None
 
 
 class _Renewer:
