@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import logging
 import os
+import sqlite3
 import threading
 import time
 from dataclasses import dataclass, field, replace
@@ -196,8 +197,9 @@ class Watcher:
             if not once and now >= next_rescan:
                 try:
                     self._rescan()
-                except (DanganError, OSError) as exc:   # a busy lock, a full disk: the next rescan tries again
-                    why = exc.message if isinstance(exc, DanganError) else str(exc.strerror or exc)
+                except (DanganError, OSError, sqlite3.OperationalError) as exc:   # a busy lock, a full disk, the
+                    # catalogue's server restarting (ConnectionLost): the next rescan tries again
+                    why = exc.message if isinstance(exc, DanganError) else str(getattr(exc, "strerror", None) or exc)
                     log.warning("periodic rescan postponed: %s", escape_text(why))
                 next_rescan = now + self.rescan_seconds
             ready = self.tracker.ready()
