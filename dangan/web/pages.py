@@ -4,6 +4,10 @@ Each handler runs in a worker thread with the request's archive (``app.page``) a
 """
 from __future__ import annotations
 
+import functools
+import os
+from pathlib import Path
+
 from starlette.responses import RedirectResponse, Response, StreamingResponse
 from starlette.routing import Route
 
@@ -346,7 +350,7 @@ def ingest_form(archive, form, settings):
     data = upload.file
     data.seek(0)
     spool = memory_folder()
-    with tempfile.TemporaryDirectory(prefix="dangan-upload-", dir=spool) as tmp:
+    with tempfile.TemporaryDirectory(prefix=f"{SPOOL_PREFIX}{os.getpid()}-", dir=spool) as tmp:
         path = Path(tmp) / name
         with open(path, "wb") as out:
             while chunk := data.read(1024 * 1024):
@@ -354,14 +358,34 @@ def ingest_form(archive, form, settings):
         return ops.ingest(archive, path, fields)
 
 
+#: an upload's spool folder is ``/dev/shm/dangan-upload-<pid>-<random>``: the pid says whose it is
+SPOOL_PREFIX = "dangan-upload-"
+
+
 def memory_folder() -> str:
     """Where an upload is handed to ingest: a memory filesystem (``/dev/shm``), never a disk; refused without
-    one (a confidential upload's plaintext must not touch a disk)."""
-    import os
+    one (a confidential upload's plaintext must not touch a disk).  The first call of a process removes the
+    spools of servers that died (kill -9) in the middle of an upload: they held its plaintext."""
     for d in ("/dev/shm", "/run/shm"):
         if os.path.isdir(d) and os.access(d, os.W_OK):
+            _sweep_dead_spools(d)
             return d
     raise UsageError("no memory filesystem (/dev/shm) to hold an upload: uploads are refused on this machine")
+
+
+@functools.lru_cache(maxsize=None)
+def _sweep_dead_spools(folder: str) -> None:
+    import shutil
+    from dangan.repository.fsutil import pid_alive
+    for p in Path(folder).glob(SPOOL_PREFIX + "*"):
+        pid = p.name[len(SPOOL_PREFIX):].partition("-")[0]
+        if pid.isdigit() and int(pid) != os.getpid() and not pid_alive(int(pid)) and p.owner() == _me():
+            shutil.rmtree(p, ignore_errors=True)
+
+
+def _me() -> str:
+    import pwd
+    return pwd.getpwuid(os.getuid()).pw_name
 
 
 def field_errors(message: str, cat, values: dict) -> dict[str, str]:

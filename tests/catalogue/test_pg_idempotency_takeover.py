@@ -86,6 +86,8 @@ def test_a_retry_after_its_server_died_mid_request_gets_the_record_the_dead_one_
             time.sleep(1)
             first, doc = upload(url2, token, "order-7", body)
         assert first == 200, doc                                     # the dead server's record, adopted
+        from pathlib import Path
+        assert not list(Path("/dev/shm").glob(f"dangan-upload-{dying.pid}-*"))   # its spool (plaintext) swept
         again, doc2 = upload(url2, token, "order-7", body)
         assert (again, doc2["id"]) == (200, doc["id"])               # and from now on a plain replay
     finally:
