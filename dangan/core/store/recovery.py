@@ -43,6 +43,7 @@ def adopt(archive: Archive, conn: sqlite3.Connection, rid: str, conflicts: list[
         vinfo = inv["versions"][f"v{v}"]
         rec.version = v
         holder = records.code_holder(conn, rec.archival_code, other_than=rid)
+        conflict = ""                 # the head version's code decides (a renumbered record's v1 held a taken one)
         if holder is not None:
             conflict = f"archival code {rec.archival_code} is already used by record {holder}"
             rec.archival_code = None
@@ -69,7 +70,17 @@ def adopt(archive: Archive, conn: sqlite3.Connection, rid: str, conflicts: list[
 
 
 def settle_intent(archive: Archive, rid: str) -> str:
-    """Finish or forget one interrupted write; returns 'adopted', 'forgotten' or 'current'."""
+    """Finish or forget one interrupted write; returns 'adopted', 'forgotten' or 'current'.  A version adopted
+    without its archival code (its piece number was taken meanwhile) is then given the next one (:mod:`.renumber`)."""
+    conflicts: list[str] = []
+    outcome = _settle(archive, rid, conflicts)
+    if outcome == "adopted" and conflicts:
+        from dangan.core.store.renumber import renumber
+        renumber(archive, rid, conflicts[0])
+    return outcome
+
+
+def _settle(archive: Archive, rid: str, conflicts: list[str]) -> str:
     store = archive.store
     store.recover(rid)
     with archive.transaction() as conn:
@@ -80,7 +91,6 @@ def settle_intent(archive: Archive, rid: str) -> str:
             head = vnum(store.inventory(rid)["head"])
             row = conn.execute("SELECT version FROM records WHERE id = ?", (rid,)).fetchone()
             if row is None or row["version"] < head:
-                conflicts: list[str] = []
                 adopt(archive, conn, rid, conflicts)
                 details = {"version": head, "reason": "interrupted write completed"}
                 if conflicts:

@@ -14,7 +14,9 @@ published but not committed is adopted first), takes each row of a dead process 
 
 So every page of the scan ends in exactly one part record (or, for a refused part, in the batch record
 only), however often recovery runs.  Two recovering processes cannot both resume a row: each claims it
-by replacing the dead pid with its own, and only one update matches.  A batch that may be sealed
+by replacing the dead pid with its own, and only one update matches.  On PostgreSQL (a catalogue machines
+share) the splitter holds a lease on the row instead (:mod:`..catalogue.leases`, kind ``scan``): any
+machine resumes it once the lease has ended, never while the splitter lives.  A batch that may be sealed
 leaves neither its file name nor its fields in the row (the catalogue keeps those sealed): recovery
 takes the parts' fields from the batch record (:func:`fields_of_batch`).  The batch file is read from the
 store into the memory-backed folder (``scan_batch.memory_dir``); a sealed batch record is not split

@@ -28,6 +28,10 @@ if that cannot be told apart (two candidates, or a sealed record), the file is
 quarantined with the reason rather than risk a second copy.  A decided
 hand-off just finishes its move.  Confidential folders store no path or
 digest: ``path_key`` (an HMAC of the path under the archive id) finds the file.
+
+On PostgreSQL (node folders on several machines share the catalogue) a hand-off also has a lease
+(:mod:`..catalogue.leases`, kind ``handoff``), renewed while its watcher lives: the watcher of the drop folder
+it names settles it once the lease has ended, whichever host began it.
 """
 from __future__ import annotations
 
