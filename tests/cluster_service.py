@@ -227,8 +227,8 @@ class Cluster:
     def stop(self, *, keep_services: bool = False) -> None:
         for p in self.processes():
             p.stop(30)
-        from dangan.web.pages import _sweep_dead_spools
-        _sweep_dead_spools.__wrapped__("/dev/shm")      # the upload spools of the servers killed mid-upload
+        from dangan.core.kernel.memory_tmp import sweep_dead
+        sweep_dead()                                    # the upload spools of the servers killed mid-upload
         if keep_services:
             return
         if self.s3 is not None and self.owns_s3:

@@ -4,10 +4,6 @@ Each handler runs in a worker thread with the request's archive (``app.page``) a
 """
 from __future__ import annotations
 
-import functools
-import os
-from pathlib import Path
-
 from starlette.responses import RedirectResponse, Response, StreamingResponse
 from starlette.routing import Route
 
@@ -325,7 +321,6 @@ FIELDS = ("title", "department", "category", "date", "secrecy", "retention", "vo
 
 def ingest_form(archive, form, settings):
     """File the uploaded ``file`` with the form's fields (as ``dangan ingest FILE --title …  --meta K=V``)."""
-    import tempfile
     from pathlib import Path
     upload = form.get("file")
     if upload is None or isinstance(upload, str) or not getattr(upload, "filename", None):
@@ -350,7 +345,8 @@ def ingest_form(archive, form, settings):
     data = upload.file
     data.seek(0)
     spool = memory_folder()
-    with tempfile.TemporaryDirectory(prefix=f"{SPOOL_PREFIX}{os.getpid()}-", dir=spool) as tmp:
+    from dangan.core.kernel import memory_tmp
+    with memory_tmp.folder("upload", spool) as tmp:
         path = Path(tmp) / name
         with open(path, "wb") as out:
             while chunk := data.read(1024 * 1024):
@@ -358,34 +354,14 @@ def ingest_form(archive, form, settings):
         return ops.ingest(archive, path, fields)
 
 
-#: an upload's spool folder is ``/dev/shm/dangan-upload-<pid>-<random>``: the pid says whose it is
-SPOOL_PREFIX = "dangan-upload-"
-
-
 def memory_folder() -> str:
     """Where an upload is handed to ingest: a memory filesystem (``/dev/shm``), never a disk; refused without
-    one (a confidential upload's plaintext must not touch a disk).  The first call of a process removes the
-    spools of servers that died (kill -9) in the middle of an upload: they held its plaintext."""
+    one (a confidential upload's plaintext must not touch a disk)."""
+    import os
     for d in ("/dev/shm", "/run/shm"):
         if os.path.isdir(d) and os.access(d, os.W_OK):
-            _sweep_dead_spools(d)
             return d
     raise UsageError("no memory filesystem (/dev/shm) to hold an upload: uploads are refused on this machine")
-
-
-@functools.lru_cache(maxsize=None)
-def _sweep_dead_spools(folder: str) -> None:
-    import shutil
-    from dangan.repository.fsutil import pid_alive
-    for p in Path(folder).glob(SPOOL_PREFIX + "*"):
-        pid = p.name[len(SPOOL_PREFIX):].partition("-")[0]
-        if pid.isdigit() and int(pid) != os.getpid() and not pid_alive(int(pid)) and p.owner() == _me():
-            shutil.rmtree(p, ignore_errors=True)
-
-
-def _me() -> str:
-    import pwd
-    return pwd.getpwuid(os.getuid()).pw_name
 
 
 def field_errors(message: str, cat, values: dict) -> dict[str, str]:
