@@ -55,6 +55,8 @@ def _after_the_burst(c: Cluster, b) -> None:
     with checks.catalogue(c) as conn:
         assert conn.execute("SELECT count(*) FROM piece_counters WHERE class_key = 'HALF-WRITTEN'").fetchone()[0] == 0
     checks.assert_check_and_audit_verify_pass(c)
+    with checks.catalogue(c) as conn:             # check's recovery tidied the leases dead processes left
+        assert conn.execute("SELECT count(*) FROM intent_leases").fetchone()[0] == 0
     assert checks.assert_bucket_valid(c) == len(b.digests)
 
 

@@ -127,6 +127,12 @@ def live(conn: Any, kind: str, key: str) -> bool:
     return bool(row is not None and row["live"])
 
 
+def forget_ended(conn: Any) -> int:
+    """Remove the leases that have ended (their writers died; an ended lease and none at all mean the same to
+    :func:`take_over`, so this is only tidying); returns how many."""
+    return max(conn.execute_raw(f"DELETE FROM intent_leases WHERE until <= {_NOW}").rowcount, 0)
+
+
 def holder_of(conn: Any, kind: str, key: str) -> str | None:
     """Who holds (or last held) the lease on ``key``."""
     row = conn.execute_raw("SELECT holder FROM intent_leases WHERE kind = %s AND key = %s", (kind, str(key))).fetchone()

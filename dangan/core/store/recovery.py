@@ -125,6 +125,8 @@ def recover_interrupted(archive: Archive) -> dict[str, int]:
         if r["host"] != host or pid_alive(r["pid"]):
             continue
         counts[settle_intent(archive, r["object_id"])] += 1
+    if leases.applies(conn):
+        leases.forget_ended(conn)           # what dead writers' leases left, their intents settled above
     archive.store.sweep_staging()
     from dangan.core.management.destruction_intent import recover_pending
     recover_pending(archive)            # destructions roll forward (their set-aside objects are not in staging)
