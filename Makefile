@@ -10,7 +10,7 @@ $(STAMP): pyproject.toml
 	$(BIN)/pip install -q -e '.[test]'
 	touch $(STAMP)
 
-.PHONY: venv system demo test test-slow bench
+.PHONY: venv system demo cluster-demo test test-slow bench
 venv: $(STAMP)
 
 # Tesseract (OCR) and poppler come from apt; skipped quietly where we are not root.
@@ -19,6 +19,12 @@ system:
 
 demo: system $(STAMP)
 	./scripts/demo
+
+# The same beyond one machine (issue 17): a throw-away PostgreSQL and SeaweedFS, two node folders of one archive,
+# two `dangan serve`, two `dangan worker` and a watcher; the samples filed through them.  KEEP=1 leaves it running
+# (`scripts/cluster-demo stop` ends it).
+cluster-demo: system $(STAMP)
+	$(BIN)/python scripts/cluster-demo $(if $(KEEP),--keep)
 
 # --durations=20: every run ends with its twenty slowest tests (the suite must stay under 10 min on a fresh machine).
 # The catalogue-on-PostgreSQL tests use a throw-away server that scripts/pg-test-server starts and stops.

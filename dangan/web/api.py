@@ -144,7 +144,9 @@ def routes(web) -> list[Route]:
         return thumbnail_response(archive, request.path_params["rid"])
 
     def ingest(archive, request, form, token):
-        from dangan.core.policy.credentials import claim_idempotency, settle_idempotency
+        from dangan.core.policy.credentials import settle_idempotency
+        from dangan.core.service.idempotency import claim
+        from dangan.errors import DuplicateRecord
         from dangan.web.pages import ingest_form
         key = request.headers.get("idempotency-key")
         digest = None
@@ -158,13 +160,22 @@ def routes(web) -> list[Route]:
                 h.update(hashlib.sha256(up.file.read()).digest())
                 up.file.seek(0)
             digest = h.hexdigest()
-            earlier = claim_idempotency(archive, token.user, key, digest)
+            earlier, taken_over = claim(archive, token.user, key, digest)
             if earlier:
                 d = _filed(ops.record(archive, earlier))
                 return JSONResponse(d, status_code=200, headers={"Idempotent-Replay": "true"})
+        else:
+            taken_over = False
         rid = None
         try:
-            rec = ingest_form(archive, form, web.settings)
+            try:
+                rec = ingest_form(archive, form, web.settings)
+            except DuplicateRecord as exc:
+                if not (taken_over and exc.existing_id):
+                    raise
+                rid = exc.existing_id           # a server killed mid-request had filed it: this is its answer
+                d = _filed(ops.record(archive, rid))
+                return JSONResponse(d, status_code=200, headers={"Idempotent-Replay": "true"})
             rid = rec.id
         finally:
             if key:

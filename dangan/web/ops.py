@@ -103,7 +103,11 @@ def ingest(archive, path: Path, fields: dict[str, Any]) -> Record:
         message = outcome.message
         for prefix in (f"{path}: ", f"{outcome.source}: "):       # the spool's path is no business of the user
             message = message.removeprefix(prefix)
-        raise _error_for(outcome.exit_code)(message.replace(str(path), path.name))
+        message = message.replace(str(path), path.name)
+        if outcome.status == "duplicate" and outcome.record_id:
+            from dangan.errors import DuplicateRecord
+            raise DuplicateRecord(message, outcome.record_id)      # which record holds it (an API retry's answer)
+        raise _error_for(outcome.exit_code)(message)
     return archive.record(outcome.record_id)
 
 

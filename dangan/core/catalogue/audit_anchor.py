@@ -12,7 +12,8 @@ catch that:
   committed transaction that appended events gets a *checkpoint number* n, and
   ``audit_head`` keeps ``mac = HMAC(key, n, seq, hash)``: a head rewritten
   without the key does not carry its seal;
-* **the checkpoint log** ``ARCHIVE/audit-checkpoints.log``: one JSON line per
+* **the checkpoint log** ``ARCHIVE/audit-checkpoints.log`` (``[audit] checkpoint_log`` elsewhere: the one
+  file every node folder of a shared catalogue names): one JSON line per
   such transaction (n, seq, hash, time, key id, HMAC of the line), opened
   ``O_APPEND``, fsynced, written right after the commit.  A catalogue behind
   its log lost committed events (a truncated WAL, a rollback); a log behind the
@@ -163,6 +164,13 @@ def line_ok(key: bytes, line: dict) -> bool:
 
 
 def log_path(archive: Archive) -> Path:
+    """``ARCHIVE/audit-checkpoints.log``, or ``[audit] checkpoint_log``: node folders of one archive (a catalogue
+    shared on PostgreSQL, issue 17) must all name the same log, or each would find the others' checkpoints
+    missing from its own and refuse to write."""
+    named = archive.config.raw.get("audit", {}).get("checkpoint_log")
+    if named:
+        p = Path(str(named)).expanduser()
+        return p if p.is_absolute() else archive.root / p
     return archive.root / LOG_NAME
 
 

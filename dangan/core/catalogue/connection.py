@@ -396,6 +396,15 @@ MIGRATIONS: list[Migration] = [
     ALTER TABLE extraction_queue ADD COLUMN claimed_by TEXT;
     ALTER TABLE extraction_queue ADD COLUMN lease_until INTEGER;
     """,
+    # 22: leases of intents on a shared catalogue (issue 17.2): ingest intents, batch-scan splits, destructions and
+    #     watcher hand-offs are settled by another machine once their writer stops renewing (core/catalogue/leases.py)
+    """
+    CREATE TABLE intent_leases (
+        kind TEXT NOT NULL, key TEXT NOT NULL, holder TEXT NOT NULL, until INTEGER NOT NULL,
+        PRIMARY KEY (kind, key)
+    );
+    CREATE INDEX intent_leases_holder ON intent_leases(holder);
+    """,
 ]
 
 

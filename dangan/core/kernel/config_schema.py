@@ -242,7 +242,7 @@ SCHEMA: dict[str, Spec] = {
         "declassify_approver_roles": Either((Str(nonempty=True), StrList())),
     }),
     "security": Table({"separation_of_duties": Bool()}),   # 三员分立 (core/policy/separation.py)
-    "audit": Table({"key_path": Str(nonempty=True), "notarise_command": Str()}),
+    "audit": Table({"key_path": Str(nonempty=True), "checkpoint_log": Str(nonempty=True), "notarise_command": Str()}),
     "store": Table({"url": Str(nonempty=True), "endpoint_url": Str(nonempty=True)}),   # S3 (repository/ocfl_s3)
     "backup": Table({"repo": Str(nonempty=True), "endpoint_url": Str(nonempty=True), "interval_hours": Number(minimum=0, exclusive=True, unit="hours")}),
     "lending": Table({"max_days": POSITIVE_DAYS, "default_days": POSITIVE_DAYS}),

@@ -130,7 +130,10 @@ def _remove(archive: Archive, ref: str, status: str, *, reason: str, approved_by
             started = intent.begin(archive, rid=rec.id, status=status, list_id=list_id, tombstone=tombstone,
                                    certificate=certificate, event=event, sealed=bool(sealed), created=now,
                                    guard=guard)
-            return intent.roll_forward(archive, started)
+            try:
+                return intent.roll_forward(archive, started)
+            finally:
+                intent.release_lease(archive, rec.id)     # done, or left to recovery (any machine, PostgreSQL)
 
     plugins = archive.plugins
     from dangan.core.policy.access import plugin_actor

@@ -41,6 +41,7 @@ from typing import TYPE_CHECKING
 from dangan.errors import DanganError, IntegrityError
 from dangan.repository.fsutil import crash_point, flocked
 from dangan.core.catalogue import audit as audit_log
+from dangan.core.catalogue import leases
 from dangan.core.catalogue.outbox import queue_index
 from dangan.core.store.layout import METADATA_PATH
 
@@ -76,6 +77,20 @@ def begin(archive: Archive, *, rid: str, status: str, list_id: str | None, tombs
 
     ``guard()`` runs inside the transaction and may raise: the refusals (a hold, a loan) checked once more
     where nobody can add one before the intent is committed."""
+    try:
+        _commit_intent(archive, rid=rid, status=status, list_id=list_id, tombstone=tombstone,
+                       certificate=certificate, event=event, sealed=sealed, created=created, guard=guard)
+    except BaseException:
+        release_lease(archive, rid)           # nothing was committed: no lease either
+        raise
+    row = _row(archive.conn, rid)
+    if row is None:
+        raise IntegrityError(f"the destruction intent of record {rid} was committed but cannot be read back")
+    return row
+
+
+def _commit_intent(archive: Archive, *, rid: str, status: str, list_id: str | None, tombstone: bytes,
+                   certificate: dict, event: dict, sealed: bool, created: str, guard=None) -> None:
     from dangan.errors import UsageError
     with archive.transaction() as conn:
         if guard is not None:
@@ -83,15 +98,22 @@ def begin(archive: Archive, *, rid: str, status: str, list_id: str | None, tombs
         if pending(conn, rid):
             raise UsageError(f"record {rid} is being destroyed already (an interrupted destruction is completed"
                              " by the next command)")
+        if leases.applies(conn):
+            leases.hold(conn, "destroy", rid)     # other machines' recovery waits for it to end (PostgreSQL)
         conn.execute("INSERT INTO destruction_intents (record_id, status, list_id, tombstone, certificate, event,"
                      " sealed, actor, created, pid, host) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
                      (rid, status, list_id, tombstone, json.dumps(certificate, ensure_ascii=False, sort_keys=True),
                       json.dumps(event, ensure_ascii=False, sort_keys=True), int(sealed), archive.actor.name,
                       created, os.getpid(), socket.gethostname()))
-    row = _row(archive.conn, rid)
-    if row is None:
-        raise IntegrityError(f"the destruction intent of record {rid} was committed but cannot be read back")
-    return row
+
+
+def release_lease(archive: Archive, rid: str) -> None:
+    """The destruction is committed, or its process gives it up to recovery: so is its lease (PostgreSQL)."""
+    if leases.applies(archive.conn):
+        try:
+            leases.release(archive.conn, "destroy", rid)
+        except Exception:  # noqa: BLE001 - a lost session released its lock; the lease row ends by itself
+            pass
 
 
 def _row(conn, rid: str) -> dict | None:
@@ -151,22 +173,31 @@ def roll_forward(archive: Archive, intent: dict, *, recovered: bool = False) -> 
 
 
 def recover(archive: Archive) -> int:
-    """Roll forward every destruction whose process is gone; certify settled lists; returns how many."""
+    """Roll forward every destruction whose process is gone (on SQLite: this host's, whose lock nobody holds; on
+    PostgreSQL: any machine's whose lease has ended); certify settled lists; returns how many."""
     conn = archive.conn
     host = socket.gethostname()
+    shared = leases.applies(conn)
     done = 0
-    for row in conn.execute("SELECT record_id, host FROM destruction_intents").fetchall():
-        if row["host"] != host:
-            continue            # another machine's: its lease is not ours to judge
-        with record_lock(archive, row["record_id"], wait=False) as got:
-            intent = _row(conn, row["record_id"]) if got else None
-            if intent is None:
-                continue
+    for row in conn.execute("SELECT record_id, host, pid FROM destruction_intents").fetchall():
+        rid = row["record_id"]
+        if not shared and row["host"] != host:
+            continue            # another machine's (embedded catalogue on a shared folder): not ours to judge
+        with record_lock(archive, rid, wait=False) as got:
+            if not got or (shared and ((row["host"], row["pid"]) == (host, os.getpid())
+                                       or not leases.take_over(conn, "destroy", rid))):
+                continue        # its process is at work (here, or renewing its lease on any machine)
             try:
+                intent = _row(conn, rid)
+                if intent is None:
+                    continue
                 roll_forward(archive, intent, recovered=True)
                 done += 1
             except DanganError as exc:      # a keystore copy out of reach, a full disk: tried again next time
-                log.warning("the destruction of record %s is not completed yet: %s", row["record_id"], exc.message)
+                log.warning("the destruction of record %s is not completed yet: %s", rid, exc.message)
+            finally:
+                if shared:
+                    release_lease(archive, rid)
     live = {archive.store.doomed_path(r["record_id"]).name
             for r in conn.execute("SELECT record_id FROM destruction_intents")}
     if archive.store.doomed.is_dir():

@@ -29,7 +29,8 @@ import secrets
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from dangan.errors import AccessDenied, NotFound, UsageError
+from dangan.errors import AccessDenied, NotFound, UsageError, WrongState
+from dangan.core.catalogue import leases
 from dangan.core.kernel.clock import utc_now, utc_text
 from dangan.core.policy.users import acting_user, deny, get_user, require_user
 
@@ -250,8 +251,8 @@ def token_of(archive: Archive, bearer: str | None) -> Token | None:
 
 # -- idempotency keys -------------------------------------------------------------------------
 
-class InProgress(UsageError):
-    """A request with this Idempotency-Key is being served right now."""
+class InProgress(WrongState):
+    """A request with this Idempotency-Key is being served right now (HTTP 409: retry later)."""
 
 
 def claim_idempotency(archive: Archive, user: str, key: str, request_digest: str) -> str | None:
@@ -260,13 +261,19 @@ def claim_idempotency(archive: Archive, user: str, key: str, request_digest: str
     running, is refused: a key names one request, served once."""
     if not key or len(key) > 200:
         raise UsageError("an Idempotency-Key is 1 to 200 characters")
-    with archive.transaction() as conn:
-        r = conn.execute("SELECT request_digest, record_id FROM idempotency_keys WHERE user = ? AND key = ?",
-                         (user, key)).fetchone()
-        if r is None:
-            conn.execute("INSERT INTO idempotency_keys (user, key, request_digest, record_id, created)"
-                         " VALUES (?,?,?,NULL,?)", (user, key, request_digest, utc_text()))
-            return None
+    try:
+        with archive.transaction() as conn:
+            r = conn.execute("SELECT request_digest, record_id FROM idempotency_keys WHERE user = ? AND key = ?",
+                             (user, key)).fetchone()
+            if r is None:
+                if leases.applies(conn):      # a claim of a server killed mid-request ends with its lease
+                    leases.hold(conn, "idempotency", _lease_key(user, key))
+                conn.execute("INSERT INTO idempotency_keys (user, key, request_digest, record_id, created)"
+                             " VALUES (?,?,?,NULL,?)", (user, key, request_digest, utc_text()))
+                return None
+    except BaseException:
+        _release(archive, user, key)
+        raise
     if r["request_digest"] != request_digest:
         raise UsageError("this Idempotency-Key was used for a different request")
     if r["record_id"] is None:
@@ -274,10 +281,56 @@ def claim_idempotency(archive: Archive, user: str, key: str, request_digest: str
     return r["record_id"]
 
 
+def _lease_key(user: str, key: str) -> str:
+    return f"{user}\n{key}"
+
+
+def _release(archive: Archive, user: str, key: str) -> None:
+    if leases.applies(archive.conn):
+        try:
+            leases.release(archive.conn, "idempotency", _lease_key(user, key))
+        except Exception:  # noqa: BLE001 - a lost session released its lock; the lease row ends by itself
+            pass
+
+
+def dead_claimer(archive: Archive, user: str, key: str) -> tuple[str, int] | None:
+    """PostgreSQL: the (host, pid) of the process that claimed ``key`` and died (every lease it held has ended),
+    the claim's lease now this process's; None if the claimer may be alive (or on SQLite)."""
+    conn = archive.conn
+    if not leases.applies(conn):
+        return None
+    lk = _lease_key(user, key)
+    holder = leases.holder_of(conn, "idempotency", lk)
+    if holder is not None and leases.holder_live(conn, holder):
+        return None
+    if not leases.take_over(conn, "idempotency", lk):
+        return None
+    host, _, rest = (holder or "?:0:").partition(":")
+    pid = rest.partition(":")[0]
+    return host, int(pid) if pid.isdigit() else 0
+
+
+def take_over_claim(archive: Archive, user: str, key: str, request_digest: str) -> None:
+    """The dead claimer's request is settled (its interrupted writes): the claim is this request's now."""
+    with archive.transaction() as conn:
+        conn.execute("UPDATE idempotency_keys SET created = ? WHERE user = ? AND key = ? AND record_id IS NULL"
+                     " AND request_digest = ?", (utc_text(), user, key, request_digest))
+
+
+def give_up_claim(archive: Archive, user: str, key: str) -> None:
+    """A take-over that cannot go on yet (the dead claimer's writes not all settled): the claim's lease goes."""
+    _release(archive, user, key)
+
+
 def settle_idempotency(archive: Archive, user: str, key: str, record_id: str | None) -> None:
     """Record what the claimed request filed; None (it failed) releases the key for a retry."""
-    with archive.transaction() as conn:
-        if record_id is None:
-            conn.execute("DELETE FROM idempotency_keys WHERE user = ? AND key = ? AND record_id IS NULL", (user, key))
-        else:
-            conn.execute("UPDATE idempotency_keys SET record_id = ? WHERE user = ? AND key = ?", (record_id, user, key))
+    try:
+        with archive.transaction() as conn:
+            if record_id is None:
+                conn.execute("DELETE FROM idempotency_keys WHERE user = ? AND key = ? AND record_id IS NULL",
+                             (user, key))
+            else:
+                conn.execute("UPDATE idempotency_keys SET record_id = ? WHERE user = ? AND key = ?",
+                             (record_id, user, key))
+    finally:
+        _release(archive, user, key)

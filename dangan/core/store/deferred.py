@@ -28,7 +28,7 @@ import time
 from dataclasses import replace
 from typing import TYPE_CHECKING
 
-from dangan.errors import DanganError, IntegrityError, LockTimeout, StorageFull
+from dangan.errors import DanganError, IntegrityError, LockTimeout, StorageFull, StoreUnavailable
 from dangan.model import Record
 from dangan.core.catalogue import records
 from dangan.core.kernel.clock import utc_text
@@ -186,9 +186,9 @@ def run_batch(archive: Archive, limit: int = 50, *, yield_to=None) -> int:
             return done
         try:
             outcome = extract_queued(archive, rid)
-        except (LockTimeout, StorageFull) as exc:
+        except (LockTimeout, StorageFull, StoreUnavailable) as exc:
             log.warning("extraction of record %s postponed: %s", rid, exc.message)
-            break                                   # transient: the row stays, tried again later
+            break                                   # transient (the store away too): the row stays, tried later
         except DanganError as exc:
             log.error("extraction of record %s failed: %s", rid, exc.message)
             _note_failure(archive, rid, exc.message)
@@ -258,8 +258,11 @@ class DeferredExtractor:
                 yielding_since = None
                 try:
                     n = run_batch(archive, yield_to=yield_to)
-                except (LockTimeout, StorageFull) as exc:
+                except (LockTimeout, StorageFull, StoreUnavailable) as exc:
                     log.warning("background extraction postponed: %s", exc.message)
+                    n = 0
+                except sqlite3.OperationalError as exc:     # the catalogue's server restarting (ConnectionLost)
+                    log.warning("background extraction postponed: %s", exc)
                     n = 0
                 except DanganError as exc:
                     log.error("background extraction: %s", exc.message)

@@ -35,7 +35,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Iterator
 
-from dangan.errors import DanganError, LockTimeout, StorageFull
+from dangan.errors import DanganError, LockTimeout, StorageFull, StoreUnavailable
 from dangan.core.catalogue import db
 from dangan.core.catalogue.connection import transaction
 from dangan.core.kernel.clock import utc_text
@@ -51,6 +51,8 @@ JOBS = ("extract", "index")
 LEASE_SECONDS = 600
 #: the index outbox is drained after this many jobs, and whenever there is no job to take
 DRAIN_EVERY = 20
+#: a worker settles what dead processes left (recovery) this often, on any machine (leases say who is dead)
+RECOVER_SECONDS = 10.0
 #: Tests only: the worker kills itself (SIGKILL, as kill -9 would) right after claiming a job.
 KILL_AFTER_CLAIM = "DANGAN_TEST_KILL_AFTER_CLAIM"
 
@@ -78,6 +80,7 @@ class Summary:
     settled: int = 0
     indexed: int = 0
     errors: list[str] = field(default_factory=list)
+    since_drain: int = 0             # jobs done since the index outbox was last drained
 
     def as_dict(self) -> dict:
         return {k: getattr(self, k) for k in ("worker", "extracted", "skipped", "gone", "failed", "postponed",
@@ -145,14 +148,24 @@ def waiting(archive: Archive) -> int:
 def settle_dead_holder(archive: Archive, record_id: str) -> bool:
     """A taken-over job: settle the version its dead holder may have left between publish and commit.
 
-    Only an intent of deferred extraction is settled (the lease says its writer is gone); on this host a live
-    pid is left alone (a watcher's own extractor)."""
+    Only an intent of deferred extraction is settled (the job's lease says its worker is gone).  On SQLite a
+    live pid on this host is left alone (a watcher's own extractor); on PostgreSQL the intent's own lease is
+    taken over first (:mod:`..catalogue.leases`): a writer that still renews it, on any machine, is left alone."""
+    from dangan.core.catalogue import leases
     from dangan.core.store.recovery import settle_intent
     from dangan.repository.fsutil import pid_alive
-    row = archive.conn.execute("SELECT pid, host, source FROM ingest_intents WHERE object_id = ?",
-                               (record_id,)).fetchone()
+    conn = archive.conn
+    row = conn.execute("SELECT pid, host, source FROM ingest_intents WHERE object_id = ?", (record_id,)).fetchone()
     if row is None or row["source"] != INTENT_SOURCE:
         return False
+    if leases.applies(conn):
+        if not leases.take_over(conn, "ingest", record_id):
+            return False
+        try:
+            settle_intent(archive, record_id)
+        finally:
+            leases.release(conn, "ingest", record_id)
+        return True
     if row["host"] == socket.gethostname() and pid_alive(row["pid"]):
         return False
     settle_intent(archive, record_id)
@@ -208,7 +221,7 @@ def work_one(archive: Archive, job: Claim, worker: str, summary: Summary,
     try:
         with LeaseKeeper(archive, job.record_id, worker, lease_seconds):
             outcome = extract_queued(archive, job.record_id)
-    except (LockTimeout, StorageFull) as exc:
+    except (LockTimeout, StorageFull, StoreUnavailable) as exc:     # the catalogue or the store away: not its fault
         log.warning("extraction of record %s postponed: %s", job.record_id, exc.message)
         summary.postponed += 1
         release(archive, job.record_id, worker)
@@ -238,23 +251,45 @@ def run(archive: Archive, *, jobs: tuple[str, ...] = JOBS, once: bool = False, l
         raise DanganError(f"unknown job kind(s) {', '.join(sorted(unknown)) or '(none)'}: choose from {', '.join(JOBS)}")
     stop = stop or threading.Event()
     summary = Summary(worker or worker_name())
-    since_drain = 0
+    next_recovery = 0.0
     while not stop.is_set():
-        job = claim(archive, summary.worker, lease_seconds) if "extract" in jobs else None
-        if job is not None:
-            if os.environ.get(KILL_AFTER_CLAIM):
-                os.kill(os.getpid(), signal.SIGKILL)        # tests: a worker killed while it holds a lease
-            work_one(archive, job, summary.worker, summary, lease_seconds)
-            since_drain += 1
-            if "index" in jobs and since_drain >= DRAIN_EVERY:
-                _drain(archive, summary)
-                since_drain = 0
-            continue
-        if "index" in jobs:
-            _drain(archive, summary)
-            since_drain = 0
-        if once and ("extract" not in jobs or not waiting(archive)):
-            if "index" not in jobs or not archive.conn.execute("SELECT 1 FROM index_outbox LIMIT 1").fetchone():
+        try:
+            if time.monotonic() >= next_recovery:
+                _recover(archive)
+                next_recovery = time.monotonic() + RECOVER_SECONDS
+            if _one_round(archive, jobs, once, lease_seconds, idle_seconds, stop, summary):
                 break
-        stop.wait(min(idle_seconds, 0.5) if once else idle_seconds)
+        except (LockTimeout, StoreUnavailable, sqlite3.OperationalError) as exc:
+            why = exc.message if isinstance(exc, DanganError) else str(exc)
+            log.warning("the catalogue or the store is away (%s); trying again", why)   # a restart, a failover
+            stop.wait(idle_seconds)
     return summary
+
+
+def _recover(archive: Archive) -> None:
+    """Settle what dead processes left (on a shared catalogue: any machine's, once its lease has ended)."""
+    from dangan.core.store.recovery import recover_interrupted
+    recover_interrupted(archive)
+
+
+def _one_round(archive: Archive, jobs: tuple[str, ...], once: bool, lease_seconds: float, idle_seconds: float,
+               stop: threading.Event, summary: Summary) -> bool:
+    """One job (and now and then a drain), or a drain and a wait; True when ``once`` and nothing is left."""
+    job = claim(archive, summary.worker, lease_seconds) if "extract" in jobs else None
+    if job is not None:
+        if os.environ.get(KILL_AFTER_CLAIM):
+            os.kill(os.getpid(), signal.SIGKILL)        # tests: a worker killed while it holds a lease
+        work_one(archive, job, summary.worker, summary, lease_seconds)
+        summary.since_drain += 1
+        if "index" in jobs and summary.since_drain >= DRAIN_EVERY:
+            _drain(archive, summary)
+            summary.since_drain = 0
+        return False
+    if "index" in jobs:
+        _drain(archive, summary)
+        summary.since_drain = 0
+    if once and ("extract" not in jobs or not waiting(archive)):
+        if "index" not in jobs or not archive.conn.execute("SELECT 1 FROM index_outbox LIMIT 1").fetchone():
+            return True
+    stop.wait(min(idle_seconds, 0.5) if once else idle_seconds)
+    return False

@@ -69,12 +69,17 @@ def write_intent(archive: VersionWriter, object_id: str, source: str) -> None:
 def write_intents(archive: VersionWriter, items: list[tuple[str, str]]) -> None:
     """Commit the intent rows of (object id, source) pairs in one transaction."""
     pid, host, now = os.getpid(), socket.gethostname(), utc_text()
-    with archive.transaction() as conn:
-        if leases.applies(conn):
-            for oid, _source in items:               # the leases other machines' recovery respects (PostgreSQL)
-                leases.hold(conn, oid)
-        conn.executemany("INSERT OR REPLACE INTO ingest_intents (object_id, pid, host, source, started)"
-                         " VALUES (?, ?, ?, ?, ?)", [(oid, pid, host, source, now) for oid, source in items])
+    try:
+        with archive.transaction() as conn:
+            if leases.applies(conn):
+                for oid, _source in items:           # the leases other machines' recovery respects (PostgreSQL)
+                    leases.hold(conn, "ingest", oid)
+            conn.executemany("INSERT OR REPLACE INTO ingest_intents (object_id, pid, host, source, started)"
+                             " VALUES (?, ?, ?, ?, ?)", [(oid, pid, host, source, now) for oid, source in items])
+    except BaseException:
+        for oid, _source in items:                   # no intent committed: no lease held either
+            _release_lease(archive, oid)
+        raise
 
 
 def settle_after_failure(archive: VersionWriter, object_id: str) -> None:
@@ -120,7 +125,7 @@ def _release_lease(archive: VersionWriter, object_id: str) -> None:
     conn = getattr(archive, "conn", None)
     if conn is not None and leases.applies(conn):
         try:
-            leases.release(conn, object_id)
+            leases.release(conn, "ingest", object_id)
         except Exception:  # noqa: BLE001 - a lost connection released it already
             pass
 

@@ -43,6 +43,7 @@ def adopt(archive: Archive, conn: sqlite3.Connection, rid: str, conflicts: list[
         vinfo = inv["versions"][f"v{v}"]
         rec.version = v
         holder = records.code_holder(conn, rec.archival_code, other_than=rid)
+        conflict = ""                 # the head version's code decides (a renumbered record's v1 held a taken one)
         if holder is not None:
             conflict = f"archival code {rec.archival_code} is already used by record {holder}"
             rec.archival_code = None
@@ -69,7 +70,17 @@ def adopt(archive: Archive, conn: sqlite3.Connection, rid: str, conflicts: list[
 
 
 def settle_intent(archive: Archive, rid: str) -> str:
-    """Finish or forget one interrupted write; returns 'adopted', 'forgotten' or 'current'."""
+    """Finish or forget one interrupted write; returns 'adopted', 'forgotten' or 'current'.  A version adopted
+    without its archival code (its piece number was taken meanwhile) is then given the next one (:mod:`.renumber`)."""
+    conflicts: list[str] = []
+    outcome = _settle(archive, rid, conflicts)
+    if outcome == "adopted" and conflicts:
+        from dangan.core.store.renumber import renumber
+        renumber(archive, rid, conflicts[0])
+    return outcome
+
+
+def _settle(archive: Archive, rid: str, conflicts: list[str]) -> str:
     store = archive.store
     store.recover(rid)
     with archive.transaction() as conn:
@@ -80,7 +91,6 @@ def settle_intent(archive: Archive, rid: str) -> str:
             head = vnum(store.inventory(rid)["head"])
             row = conn.execute("SELECT version FROM records WHERE id = ?", (rid,)).fetchone()
             if row is None or row["version"] < head:
-                conflicts: list[str] = []
                 adopt(archive, conn, rid, conflicts)
                 details = {"version": head, "reason": "interrupted write completed"}
                 if conflicts:
@@ -96,7 +106,8 @@ def settle_intent(archive: Archive, rid: str) -> str:
 
 def recover_interrupted(archive: Archive) -> dict[str, int]:
     """Settle the intents of writers that died (on SQLite: dead pids on this host; on PostgreSQL: intents whose
-    lease no session holds, whichever machine wrote them); sweep their staging folders."""
+    lease has ended and no session holds, whichever machine wrote them: :mod:`..catalogue.leases`); sweep their
+    staging folders."""
     from dangan.core.catalogue import leases
     host = socket.gethostname()
     counts = {"adopted": 0, "forgotten": 0, "current": 0}
@@ -104,16 +115,18 @@ def recover_interrupted(archive: Archive) -> dict[str, int]:
     rows = conn.execute("SELECT object_id, pid, host FROM ingest_intents").fetchall()
     for r in rows:
         if leases.applies(conn):
-            if (r["host"], r["pid"]) == (host, os.getpid()) or not leases.holder_gone(conn, r["object_id"]):
+            if (r["host"], r["pid"]) == (host, os.getpid()) or not leases.take_over(conn, "ingest", r["object_id"]):
                 continue                              # this process's own write, or a live writer's anywhere
             try:
                 counts[settle_intent(archive, r["object_id"])] += 1
             finally:
-                leases.release(conn, r["object_id"])
+                leases.release(conn, "ingest", r["object_id"])
             continue
         if r["host"] != host or pid_alive(r["pid"]):
             continue
         counts[settle_intent(archive, r["object_id"])] += 1
+    if leases.applies(conn):
+        leases.forget_ended(conn)           # what dead writers' leases left, their intents settled above
     archive.store.sweep_staging()
     from dangan.core.management.destruction_intent import recover_pending
     recover_pending(archive)            # destructions roll forward (their set-aside objects are not in staging)

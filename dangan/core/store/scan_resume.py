@@ -14,7 +14,9 @@ published but not committed is adopted first), takes each row of a dead process 
 
 So every page of the scan ends in exactly one part record (or, for a refused part, in the batch record
 only), however often recovery runs.  Two recovering processes cannot both resume a row: each claims it
-by replacing the dead pid with its own, and only one update matches.  A batch that may be sealed
+by replacing the dead pid with its own, and only one update matches.  On PostgreSQL (a catalogue machines
+share) the splitter holds a lease on the row instead (:mod:`..catalogue.leases`, kind ``scan``): any
+machine resumes it once the lease has ended, never while the splitter lives.  A batch that may be sealed
 leaves neither its file name nor its fields in the row (the catalogue keeps those sealed): recovery
 takes the parts' fields from the batch record (:func:`fields_of_batch`).  The batch file is read from the
 store into the memory-backed folder (``kernel.memory_tmp.memory_dir``); a sealed batch record is not split
@@ -34,6 +36,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from dangan.errors import DanganError
+from dangan.core.catalogue import leases
 from dangan.core.catalogue.fields import RecordFields
 from dangan.core.kernel.clock import utc_text
 from dangan.repository.fsutil import pid_alive
@@ -54,6 +57,8 @@ def begin(archive: Archive, source_name: str, fields: RecordFields, *, sealed: b
     shown = "batch" + Path(source_name).suffix if sealed else source_name
     kept = "null" if sealed else json.dumps(dataclasses.asdict(fields), ensure_ascii=False)
     with archive.transaction() as conn:
+        if leases.applies(conn):
+            leases.hold(conn, "scan", token)       # renewed while this process lives; other machines respect it
         conn.execute("INSERT INTO scan_splits (token, batch_id, source_name, fields, pid, host, started)"
                      " VALUES (?, NULL, ?, ?, ?, ?, ?)",
                      (token, shown, kept, os.getpid(), socket.gethostname(), utc_text()))
@@ -79,6 +84,15 @@ def finish(archive: Archive, token: str) -> None:
     """Every part has been tried (archived or refused): the split needs no recovery."""
     with archive.transaction() as conn:
         conn.execute("DELETE FROM scan_splits WHERE token = ?", (token,))
+    _release(archive, token)
+
+
+def _release(archive: Archive, token: str) -> None:
+    if leases.applies(archive.conn):
+        try:
+            leases.release(archive.conn, "scan", token)
+        except (DanganError, sqlite3.Error):
+            pass                      # a lost session released its lock; the lease row ends by itself
 
 
 def batch_failed(archive: Archive, token: str) -> None:
@@ -89,6 +103,7 @@ def batch_failed(archive: Archive, token: str) -> None:
         if row is not None and _batch_of(archive, row) is not None:
             with archive.transaction() as conn:
                 conn.execute("UPDATE scan_splits SET pid = 0 WHERE token = ?", (token,))
+            _release(archive, token)          # and on PostgreSQL no lease: the next recovery anywhere takes it
         else:
             finish(archive, token)
     except (DanganError, sqlite3.Error):
@@ -108,13 +123,27 @@ def parts_made(archive: Archive, batch_id: str) -> set[int]:
 
 
 def resume_splits(archive: Archive) -> int:
-    """Make the missing parts of the splits dead processes on this host left; returns how many were made."""
+    """Make the missing parts of the splits dead processes left (on SQLite: dead pids on this host; on PostgreSQL:
+    splits whose lease has ended, whichever machine began them); returns how many were made."""
     if not pending(archive):
         return 0
     host = socket.gethostname()
     made = 0
     rows = archive.conn.execute("SELECT * FROM scan_splits ORDER BY started").fetchall()
+    shared = leases.applies(archive.conn)
     for row in rows:
+        if shared:
+            if (row["host"], row["pid"]) == (host, os.getpid()) or not leases.take_over(archive.conn, "scan",
+                                                                                          row["token"]):
+                continue                 # this process's own split, or a live splitter's on any machine
+            try:
+                with archive.transaction() as conn:
+                    conn.execute("UPDATE scan_splits SET pid = ?, host = ? WHERE token = ?",
+                                 (os.getpid(), host, row["token"]))
+                made += _resume(archive, row)
+            finally:
+                _release(archive, row["token"])
+            continue
         if row["host"] != host or pid_alive(row["pid"]):
             continue
         with archive.transaction() as conn:          # claim it: one recovering process only

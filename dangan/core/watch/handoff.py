@@ -28,6 +28,10 @@ if that cannot be told apart (two candidates, or a sealed record), the file is
 quarantined with the reason rather than risk a second copy.  A decided
 hand-off just finishes its move.  Confidential folders store no path or
 digest: ``path_key`` (an HMAC of the path under the archive id) finds the file.
+
+On PostgreSQL (node folders on several machines share the catalogue) a hand-off also has a lease
+(:mod:`..catalogue.leases`, kind ``handoff``), renewed while its watcher lives: the watcher of the drop folder
+it names settles it once the lease has ended, whichever host began it.
 """
 from __future__ import annotations
 
@@ -35,10 +39,12 @@ import hashlib
 import hmac
 import os
 import socket
+import time
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from dangan.core.catalogue import leases
 from dangan.core.kernel.actor import Actor
 from dangan.core.catalogue.rowid import inserted_id
 from dangan.core.kernel.clock import utc_text
@@ -107,7 +113,31 @@ def begin(archive: Archive, folder, path: Path, st: os.stat_result, sha512: str 
             (shown_name(folder.path), "" if folder.confidential else shown_name(path), path_key(archive, path),
              None if folder.confidential else sha512, st.st_size, st.st_mtime_ns, os.getpid(),
              socket.gethostname(), seq, utc_text()))
-        return inserted_id(cur)
+        hid = inserted_id(cur)
+        if leases.applies(conn):
+            leases.hold(conn, "handoff", str(hid))     # renewed while this watcher lives (PostgreSQL)
+        return hid
+
+
+def _release(archive: Archive, hid: int) -> None:
+    """The hand-off is done: so is its lease (PostgreSQL)."""
+    if leases.applies(archive.conn):
+        try:
+            leases.release(archive.conn, "handoff", str(hid))
+        except Exception:  # noqa: BLE001 - a lost session released its lock; the lease row ends by itself
+            pass
+
+
+def take_over_waiting(archive: Archive, kind: str, key: str) -> bool:
+    """PostgreSQL: take over the lease of a dead writer's intent, waiting for it to end (a watcher restarted at
+    once after a kill -9 finds its predecessor's leases still running); False if a live writer keeps it."""
+    deadline = time.monotonic() + leases.lease_seconds() + 5
+    while True:
+        if leases.take_over(archive.conn, kind, key):
+            return True
+        if time.monotonic() >= deadline:
+            return False
+        time.sleep(0.5)
 
 
 def decide(archive: Archive, hid: int, state: str, *, record_id: str | None = None, reason: str | None = None,
@@ -135,6 +165,7 @@ def finish(archive: Archive, hid: int, outcome: str, *, record_id: str | None = 
                      " WHERE id = ?", (outcome, record_id, reason, utc_text(), hid))
         if extract and record_id:
             enqueue(conn, record_id)
+    _release(archive, hid)
 
 
 def close(archive: Archive, hid: int, outcome: str | None = None) -> None:
@@ -142,6 +173,7 @@ def close(archive: Archive, hid: int, outcome: str | None = None) -> None:
     with archive.transaction() as conn:
         conn.execute("UPDATE watch_handoffs SET state = 'done', outcome = coalesce(?, outcome), finished = ?"
                      " WHERE id = ?", (outcome, utc_text(), hid))
+    _release(archive, hid)
 
 
 def open_handoffs(archive: Archive) -> list[Handoff]:
@@ -164,8 +196,15 @@ def resolve_pending(archive: Archive, h: Handoff) -> tuple[str, str | None, str 
         return "archived", row["object"], None
     intents = conn.execute("SELECT object_id FROM ingest_intents WHERE pid = ? AND host = ? AND source != ?",
                            (h.pid, h.host, INTENT_SOURCE)).fetchall()
+    shared = leases.applies(conn)
     for it in intents:
-        outcome = settle_intent(archive, it["object_id"])
+        if shared and not take_over_waiting(archive, "ingest", it["object_id"]):
+            continue                  # settled by nobody yet but kept by a live writer: cannot be (a dead pid's)
+        try:
+            outcome = settle_intent(archive, it["object_id"])
+        finally:
+            if shared:
+                leases.release(conn, "ingest", it["object_id"])
         if outcome == "adopted":
             return "archived", it["object_id"], None
     candidates = []          # new records adopted meanwhile by another process's recovery
@@ -183,7 +222,8 @@ def resolve_pending(archive: Archive, h: Handoff) -> tuple[str, str | None, str 
                              f"record {' or '.join(candidates)}: check, and drop it again if it is not")
 
 
-def settle_previous(archive: Archive, keys: dict[str, Path]) -> list[tuple[Handoff, Path]]:
+def settle_previous(archive: Archive, keys: dict[str, Path], folders: set[str] | None = None,
+                    busy: set[str] | None = None) -> list[tuple[Handoff, Path]]:
     """Resolve the open hand-offs of earlier watchers on this host; returns (decided hand-off, its file still there).
 
     Call it holding the watcher lock and before this watcher begins any hand-off:
@@ -192,30 +232,57 @@ def settle_previous(archive: Archive, keys: dict[str, Path]) -> list[tuple[Hando
 
     ``keys`` maps ``path_key`` to the files now in the drop folders.  Hand-offs
     whose file is gone or was replaced are closed here; the caller moves the rest.
+
+    On PostgreSQL (a catalogue other machines and node folders share) the hand-offs settled are those of this
+    watcher's drop ``folders`` (their shown names), whichever machine began them, once their lease has ended
+    (waited for: a watcher restarted at once after a kill -9); one a live watcher keeps has its ``path_key`` put
+    in ``busy`` (the caller leaves that file alone).
     """
     host = socket.gethostname()
+    shared = leases.applies(archive.conn)
     out = []
     for h in open_handoffs(archive):          # the caller holds the watcher lock: none is a live watcher's
+        if shared:
+            if folders is not None and h.folder not in folders:
+                continue                      # another node's drop folder: its watcher settles it
+            if not take_over_waiting(archive, "handoff", str(h.id)):
+                if busy is not None:
+                    busy.add(h.path_key)
+                continue
+            try:
+                found = _settle_one(archive, h, keys)
+            except BaseException:
+                _release(archive, h.id)
+                raise
+            if found is not None:
+                out.append(found)             # its lease is released when the caller finishes the hand-off
+            continue
         if h.host != host:
             continue
-        if h.state == "pending":
-            state, rid, reason = resolve_pending(archive, h)
-            if state == "retry":
-                close(archive, h.id, "interrupted")
-                continue
-            decide(archive, h.id, state, record_id=rid, reason=reason,
-                   extract=state == "archived" and _needs_extraction(archive, rid))
-            h = replace(h, state=state, outcome=state, record_id=rid, reason=reason)
-        path = keys.get(h.path_key)
-        try:
-            st = path.lstat() if path is not None else None
-        except OSError:
-            st = None
-        if path is None or st is None or not h.matches(st):
-            close(archive, h.id)            # already moved, or a new file under the same name
-            continue
-        out.append((h, path))
+        found = _settle_one(archive, h, keys)
+        if found is not None:
+            out.append(found)
     return out
+
+
+def _settle_one(archive: Archive, h: Handoff, keys: dict[str, Path]) -> tuple[Handoff, Path] | None:
+    if h.state == "pending":
+        state, rid, reason = resolve_pending(archive, h)
+        if state == "retry":
+            close(archive, h.id, "interrupted")
+            return None
+        decide(archive, h.id, state, record_id=rid, reason=reason,
+               extract=state == "archived" and _needs_extraction(archive, rid))
+        h = replace(h, state=state, outcome=state, record_id=rid, reason=reason)
+    path = keys.get(h.path_key)
+    try:
+        st = path.lstat() if path is not None else None
+    except OSError:
+        st = None
+    if path is None or st is None or not h.matches(st):
+        close(archive, h.id)            # already moved, or a new file under the same name
+        return None
+    return h, path
 
 
 def settle_dead_watcher(archive: Archive, previous: dict | None) -> int:
@@ -229,8 +296,15 @@ def settle_dead_watcher(archive: Archive, previous: dict | None) -> int:
         return 0
     rows = archive.conn.execute("SELECT object_id FROM ingest_intents WHERE pid = ? AND host = ?",
                                 (previous["pid"], previous["host"])).fetchall()
+    shared = leases.applies(archive.conn)
     for r in rows:
-        settle_intent(archive, r["object_id"])
+        if shared and not leases.take_over(archive.conn, "ingest", r["object_id"]):
+            continue                    # its lease runs yet: recover_interrupted settles it once it ends
+        try:
+            settle_intent(archive, r["object_id"])
+        finally:
+            if shared:
+                leases.release(archive.conn, "ingest", r["object_id"])
     return len(rows)
 
 
@@ -255,6 +329,7 @@ def note_failure(archive: Archive, hid: int, reason: str) -> None:
     with archive.transaction() as conn:
         conn.execute("UPDATE watch_handoffs SET state = 'done', outcome = 'failed', reason = ?, finished = ?"
                      " WHERE id = ?", (reason[:500], utc_text(), hid))
+    _release(archive, hid)
 
 
 def safe_reason(message: str, path: Path, folder) -> str:

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import logging
 import os
+import sqlite3
 import threading
 import time
 from dataclasses import dataclass, field, replace
@@ -154,7 +155,8 @@ class Watcher:
         from dangan.core.store.recovery import recover_interrupted
         found = [p for f in self.folders for p in files.scan(f)]
         keys = {handoffs.path_key(self.archive, p): p for p in found}
-        for h, path in handoffs.settle_previous(self.archive, keys):
+        busy: set[str] = set()            # PostgreSQL: files of hand-offs a live watcher elsewhere keeps
+        for h, path in handoffs.settle_previous(self.archive, keys, {shown_name(f.path) for f in self.folders}, busy):
             folder = self.tracker.folder_of(path)
             if folder is None:
                 continue
@@ -162,7 +164,8 @@ class Watcher:
         handoffs.settle_dead_watcher(self.archive, self._lock.previous)
         recover_interrupted(self.archive)
         for p in found:
-            self.tracker.add(p)
+            if not busy or handoffs.path_key(self.archive, p) not in busy:
+                self.tracker.add(p)
         if self.deferred:
             self.deferred.wake()        # records queued by an earlier run
         n = len(self.tracker)
@@ -194,8 +197,9 @@ class Watcher:
             if not once and now >= next_rescan:
                 try:
                     self._rescan()
-                except (DanganError, OSError) as exc:   # a busy lock, a full disk: the next rescan tries again
-                    why = exc.message if isinstance(exc, DanganError) else str(exc.strerror or exc)
+                except (DanganError, OSError, sqlite3.OperationalError) as exc:   # a busy lock, a full disk, the
+                    # catalogue's server restarting (ConnectionLost): the next rescan tries again
+                    why = exc.message if isinstance(exc, DanganError) else str(getattr(exc, "strerror", None) or exc)
                     log.warning("periodic rescan postponed: %s", escape_text(why))
                 next_rescan = now + self.rescan_seconds
             ready = self.tracker.ready()
