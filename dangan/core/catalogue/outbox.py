@@ -60,7 +60,10 @@ def changes_after(conn: sqlite3.Connection, applied: int, limit: int) -> list:
 def forget_all(conn: sqlite3.Connection) -> int:
     """Prune the whole log (the catalogue was rebuilt from the store: every node's index is out of date);
     inside the caller's write transaction.  Returns the change id pruned through."""
-    top = conn.execute("SELECT max(seq) FROM index_outbox").fetchone()[0] or 0
+    from dangan.core.catalogue.rowid import inserted_id
+    # a change of its own, so the horizon passes every cursor, even that of a node which had applied everything
+    top = inserted_id(conn.execute("INSERT INTO index_outbox (record_id, op, queued) VALUES ('', 'delete', ?)",
+                                   (utc_text(),)))
     conn.execute("DELETE FROM index_outbox")
     _raise_pruned(conn, top)
     return top

@@ -35,15 +35,23 @@ REBUILDING = ".rebuilding"       # present while a rebuild from the store runs: 
 _log = logging.getLogger("dangan.index")
 
 
+def existing_node_id(archive: Archive) -> str | None:
+    """This folder's node id, or None when it has none yet (a reader's check writes nothing)."""
+    from dangan.core.search.indexing import index_dir
+    try:
+        return json.loads((index_dir(archive) / NODE_FILE).read_text(encoding="utf-8"))["node"]
+    except FileNotFoundError:
+        return None
+
+
 def node_id(archive: Archive) -> str:
     """This folder's node id (``index/node.json``), made on first use (two first users agree: a link, not a write)."""
     from dangan.core.search.indexing import index_dir
+    known = existing_node_id(archive)
+    if known is not None:
+        return known
     folder = index_dir(archive)
     path = folder / NODE_FILE
-    try:
-        return json.loads(path.read_text(encoding="utf-8"))["node"]
-    except FileNotFoundError:
-        pass
     folder.mkdir(exist_ok=True)
     tmp = folder / f".node-{uuid.uuid4().hex}.tmp"
     tmp.write_text(json.dumps({"node": str(uuid.uuid4())}) + "\n", encoding="utf-8")
@@ -69,7 +77,10 @@ def _rebuilding(archive: Archive) -> bool:
 def behind(archive: Archive) -> int:
     """How many changes this node has not applied yet (cheap: one query, no lock); 1 for a node the catalogue
     does not know yet or whose rebuild was interrupted (it has work to do)."""
-    top, applied = outbox.backlog(archive.conn, node_id(archive))
+    node = existing_node_id(archive)
+    if node is None:
+        return 1
+    top, applied = outbox.backlog(archive.conn, node)
     if applied is None or _rebuilding(archive):
         return 1
     return max(0, top - applied)
@@ -77,7 +88,8 @@ def behind(archive: Archive) -> int:
 
 def pending(archive: Archive) -> int:
     """The number of changes after this node's cursor (``dangan status``' "to index")."""
-    applied = outbox.cursor(archive.conn, node_id(archive))
+    node = existing_node_id(archive)
+    applied = outbox.cursor(archive.conn, node) if node else None
     return archive.conn.execute("SELECT count(*) FROM index_outbox WHERE seq > ?", (applied or 0,)).fetchone()[0]
 
 
