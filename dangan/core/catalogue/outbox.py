@@ -30,6 +30,10 @@ def queue_index(conn: sqlite3.Connection, record_ids: str | Iterable[str], op: I
                 queued: str | None = None) -> None:
     """Append ``op`` on the index for one record id or several to the change log, inside the caller's write
     transaction (``queued``: when, as catalogue text; default now)."""
+    from dangan.core.catalogue import db
+    if isinstance(conn, db.PgConnection) and not conn.in_transaction:
+        # outside the write lock, ids could commit out of order and a node's cursor step over one
+        raise RuntimeError("queue_index outside a write transaction")
     ids = [record_ids] if isinstance(record_ids, str) else list(record_ids)
     when = queued or utc_text()
     conn.executemany("INSERT INTO index_outbox (record_id, op, queued) VALUES (?, ?, ?)",
