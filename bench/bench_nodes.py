@@ -146,7 +146,8 @@ def main() -> None:
             rid = post_record(ca, token, word)
             t1 = time.perf_counter()
             filing.append(t1 - t0)
-            seq = db.execute("SELECT max(seq) FROM index_outbox WHERE record_id = %s", (rid,)).fetchone()[0]
+            seq = db.execute("SELECT greatest((SELECT max(seq) FROM index_outbox),"        # the log may be pruned
+                             " (SELECT pruned_through FROM change_log_pruned))").fetchone()[0]   # already: ≥ its change
             if i % 2 == 0:      # the follower alone: no request to B until its cursor has the change
                 while True:
                     row = db.execute("SELECT applied FROM search_nodes WHERE node_id = %s", (node_b,)).fetchone()

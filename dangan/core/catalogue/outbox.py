@@ -70,7 +70,7 @@ def forget_all(conn: sqlite3.Connection) -> int:
                                    (utc_text(),)))
     conn.execute("DELETE FROM index_outbox")
     _raise_pruned(conn, top)
-    return top
+    return pruned_through(conn)
 
 
 def _raise_pruned(conn: sqlite3.Connection, seq: int) -> None:
