@@ -10,12 +10,13 @@ new upward edge; the few that exist today are listed there by file, as debts to 
     catalogue/     connection (SQLite or PostgreSQL, migrations), db (the one dialect on both engines),
                    location (where the catalogue is), folded (folded columns), transfer (the move to
                    PostgreSQL), health, records, fields, audit, audit_anchor,
-                   audit_verify, volumes, tombstones, outbox (the index-outbox row), rowid (the id an
-                   INSERT made)
+                   audit_verify, volumes, tombstones, outbox (the index outbox: the change log, nodes'
+                   cursors, pruning), rowid (the id an INSERT made)
     policy/        users, departments, access (the one policy point: ``require``/``visibility``),
                    loan_policy, disclosure, four_eyes
     confidential/  agent (the key agent), sealing (how a record is protected in the store)
-    search/        indexing (the index outbox and its drain), listing, volume_search, held_index (the
+    search/        indexing (the drain, reindex), nodes (search nodes: a folder's index follows the
+                   catalogue's change log by its own cursor), listing, volume_search, held_index (the
                    index a server thread keeps open between searches)
     store/         layout (a record in its OCFL object), mime, source_files, new_version (the
                    crash-safe new-version protocol), ingest, revision, batch, retrieval, integrity,

@@ -170,19 +170,17 @@ def _apply_log(archive: Archive, applied: int, limit: int | None) -> int:
 def apply_changes(archive: Archive, index, rows: list) -> int:
     """Apply one batch of changes to ``index`` (committed when this returns); how many records it touched."""
     from dangan.core.search import indexing
-    from dangan.core.store.layout import read_metadata, stored_original_names
     last: dict[str, str] = {}
     for r in rows:
         last[r["record_id"]] = r["op"]
-    docs, gone = [], []
+    live, gone = [], []
     for rid, op in last.items():
-        row = archive.conn.execute("SELECT status, sealed FROM records WHERE id = ?", (rid,)).fetchone()
+        row = archive.conn.execute("SELECT status FROM records WHERE id = ?", (rid,)).fetchone()
         if op == "delete" or row is None or row["status"] == "destroyed":
             gone.append(rid)
-            continue
-        rec = read_metadata(archive.store, rid)
-        docs.append(indexing.document_for(archive, rec, stored_original_names(archive.store, rid),
-                                          sealed=bool(row["sealed"])))
+        else:
+            live.append(rid)
+    docs = indexing._documents(archive, live)          # each head version's document, from the store
     # tantivy deletes by marking: a destroyed record's text would stay in its segment's files until that segment
     # is merged.  purge empties the segments that held it (their other records are added again), so destruction
     # leaves none of its text in the index.
