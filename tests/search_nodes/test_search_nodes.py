@@ -253,3 +253,62 @@ def test_change_ids_commit_in_order_with_writers_on_several_connections(archive_
     assert all(w.returncode == 0 for w in writers)
     mine = [s for s in seen if s in set(every)]
     assert len(every) == 80 and mine == every              # nothing stepped over, nothing seen twice
+
+
+def test_two_servers_a_record_filed_through_one_api_is_applied_by_the_others_follower(archive_root, node_b, tmp_path,
+                                                                                      cli):
+    """Two real ``dangan serve`` processes: a POST to A's API reaches B's index with no request to B."""
+    import socket
+    import urllib.parse
+    import urllib.request
+    import uuid
+    from serve_helpers import token
+    cli("user", "add", "boss", "--role", "admin", "--clearance", "top-secret", user="x")
+    cli("user", "add", "clerk", "--role", "archivist", "--dept", "BGS", user="boss")
+    bearer = token(cli, "clerk", "read,ingest")
+
+    def port() -> int:
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            return s.getsockname()[1]
+
+    def call(base: str, path: str, body: bytes | None = None, ctype: str = "") -> dict:
+        req = urllib.request.Request(base + path, data=body, headers={"Authorization": "Bearer " + bearer,
+                                                                       **({"Content-Type": ctype} if ctype else {})})
+        with urllib.request.urlopen(req, timeout=30) as r:
+            return json.loads(r.read().decode())
+
+    servers, bases = [], []
+    for root in (archive_root, node_b):
+        p = port()
+        servers.append(subprocess.Popen([sys.executable, "-m", "dangan", "--archive", str(root), "serve", "--port",
+                                         str(p)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True))
+        bases.append(f"http://127.0.0.1:{p}")
+    try:
+        for base, server in zip(bases, servers):
+            deadline = time.monotonic() + 120
+            while True:
+                assert server.poll() is None, server.stderr.read()
+                try:
+                    call(base, "/api/v1/search?q=x")
+                    break
+                except OSError:
+                    assert time.monotonic() < deadline, "a server never answered"
+                    time.sleep(0.2)
+        b = "b" + uuid.uuid4().hex
+        body = (f"--{b}\r\nContent-Disposition: form-data; name=\"title\"\r\n\r\n两台服务器\r\n--{b}\r\n"
+                "Content-Disposition: form-data; name=\"file\"; filename=\"n.txt\"\r\nContent-Type: text/plain\r\n\r\n"
+                "经节点甲 APIFOLLOWMARK 归档\r\n" f"--{b}--\r\n").encode()
+        rid = call(bases[0], "/api/v1/records", body, f"multipart/form-data; boundary={b}")["id"]
+        deadline = time.monotonic() + 30
+        while cursor_of(node_b) != last_change(archive_root):      # no request to B meanwhile
+            assert time.monotonic() < deadline, "B's follower never applied the change"
+            time.sleep(0.1)
+        assert index_hits(node_b, "APIFOLLOWMARK") == [rid]
+        hits = call(bases[1], "/api/v1/search?" + urllib.parse.urlencode({"q": "APIFOLLOWMARK"}))["hits"]
+        assert [h["id"] for h in hits] == [rid]
+    finally:
+        for server in servers:
+            server.send_signal(signal.SIGTERM)
+        errs = [server.communicate(timeout=60)[1] for server in servers]
+    assert all("Traceback" not in e for e in errs), errs
