@@ -86,10 +86,12 @@ def cursor(conn: sqlite3.Connection, node_id: str) -> int | None:
 
 
 def backlog(conn: sqlite3.Connection, node_id: str) -> tuple[int, int | None]:
-    """(newest change id, the node's cursor or None) in one round trip: the check before every search."""
+    """(newest change id, or the prune horizon if higher; the node's cursor or None) in one round trip: the check
+    before every search."""
     row = conn.execute("SELECT (SELECT max(seq) FROM index_outbox),"
+                       " (SELECT pruned_through FROM change_log_pruned WHERE id = 1),"
                        " (SELECT applied FROM search_nodes WHERE node_id = ?)", (node_id,)).fetchone()
-    return row[0] or 0, row[1]
+    return max(row[0] or 0, row[1] or 0), row[2]      # a log pruned past the cursor is work too: a rebuild
 
 
 def register(conn: sqlite3.Connection, node_id: str, applied: int, *, host: str, folder: str) -> None:

@@ -113,6 +113,14 @@ def settle(archive: Archive, applied: int) -> None:
         outbox.prune(conn, keep_hours=keep, forget_days=forget)
 
 
+def touch(archive: Archive) -> None:
+    """Say this node is alive (``seen``), so ``[index] node_forget_days`` never forgets a running idle node."""
+    node = existing_node_id(archive)
+    if node is not None and outbox.cursor(archive.conn, node) is not None:
+        with archive.transaction() as conn:
+            outbox.advance(conn, node, 0)
+
+
 def catch_up(archive: Archive, *, blocking: bool = True, limit: int | None = None,
              notice: Callable[[str], None] | None = None) -> int:
     """Apply to this node's index every change after its cursor; returns how many records were (re)indexed

@@ -72,11 +72,17 @@ def follow(archive: Archive, stop: threading.Event, interval: float = 1.0) -> No
     """Keep this node's index following the catalogue's change log until ``stop`` is set: every ``interval``
     seconds, apply what other nodes (and this one) changed (``search.nodes``).  What ``dangan serve`` runs in a
     thread of its own, with an archive of its own; a failure is logged and tried again, never ends the loop."""
-    from dangan.core.search.nodes import behind, catch_up
+    import time
+
+    from dangan.core.search.nodes import behind, catch_up, touch
+    touched = 0.0
     while not stop.is_set():
         try:
             if behind(archive):
                 catch_up(archive, blocking=False)
+            if time.monotonic() - touched > 3600:      # an idle node is still a node: the log waits for it
+                touch(archive)
+                touched = time.monotonic()
         except Exception as exc:  # noqa: BLE001 - a background loop: the catalogue away, a damaged index ...
             _log.warning("dangan: the search index could not follow the change log (tried again): %s", exc)
         stop.wait(interval)
