@@ -12,13 +12,15 @@ new upward edge; the few that exist today are listed there by file, as debts to 
                    engines), location (where the catalogue is), leases (a write's lease, alive
                    across machines), folded (folded columns), transfer (the move to PostgreSQL),
                    health, records, fields, audit, audit_anchor, audit_verify, volumes, tombstones,
-                   outbox (the index-outbox row), rowid (the id an INSERT made)
+                   outbox (the index outbox: the change log search
+                   nodes follow, their cursors, pruning), rowid (the id an INSERT made)
     policy/        users, departments, access (the one policy point: require/visibility),
                    loan_policy, disclosure, four_eyes, separation (three administrators kept apart),
                    credentials (the web face's passwords, sessions, API tokens)
     confidential/  agent (the key agent), sealing (how a record is protected in the store),
                    server_keys (volume keys a server process holds in memory)
-    search/        indexing (the index outbox and its drain, reindex), listing, volume_search,
+    search/        indexing (the index outbox and its drain, reindex), nodes (a folder's index
+                   follows the change log by its own cursor), listing, volume_search,
                    search_access (access filtering inside the engine's query), held_index (the index
                    a server keeps open between searches)
     store/         layout (a record in its OCFL object), mime, source_files, new_version (the

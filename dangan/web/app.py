@@ -195,7 +195,10 @@ def create_app(root: Path, *, settings: Settings | None = None) -> Starlette:
 
     @asynccontextmanager
     async def lifespan(app):
+        follower = ops.follow_changes(settings.root, settings.follow_seconds) if settings.follow_seconds > 0 else None
         yield
+        if follower is not None:
+            follower.stop()
         ops.forget_server_keys()
         web.archives.close()
 
@@ -212,4 +215,5 @@ def settings_from_config(root: Path) -> Settings:
     workers = os.environ.get("DANGAN_SERVE_WORKERS", "1")
     return Settings(root=Path(root), max_upload_bytes=int(mib) * 1024 * 1024,
                     secure_cookies=bool(raw.get("secure_cookies", False)),
+                    follow_seconds=float(raw.get("follow_changes_seconds", 1.0)),
                     workers=int(workers) if workers.isdigit() else 1)

@@ -28,6 +28,9 @@ class Settings:
     session_cookie: str = "dangan_session"
     #: uvicorn worker processes (``dangan serve --workers``): a server unlock needs one, holding the key
     workers: int = 1
+    #: how often the server's search index applies the catalogue's change log (``[serve] follow_changes_seconds``;
+    #: 0: only before each search)
+    follow_seconds: float = 1.0
 
 
 def web_actor(user: str | None) -> Actor:

@@ -39,6 +39,29 @@ def close(archive) -> None:
     release_indexes()
 
 
+def follow_changes(root: Path, interval: float):
+    """A thread keeping this server's search index following the catalogue's change log (changes filed through
+    other nodes become searchable here within ``interval`` seconds); stop it with ``.stop()``."""
+    import threading
+
+    from dangan.core.service.search import follow
+    from dangan.web.context import web_actor
+    stop = threading.Event()
+
+    def run() -> None:
+        from dangan.core.archive import Archive
+        archive = Archive(root, web_actor(None))
+        try:
+            follow(archive, stop, interval)
+        finally:
+            archive.close()
+
+    thread = threading.Thread(target=run, name="dangan-follow-changes", daemon=True)
+    thread.stop = lambda: (stop.set(), thread.join(10))   # type: ignore[attr-defined]
+    thread.start()
+    return thread
+
+
 def facets(archive, text: str) -> dict[str, dict[str, int]]:
     """Counts by department, year, category, secrecy, volume and format over all the search's hits."""
     from dangan.core.service.search import facets as run

@@ -60,6 +60,10 @@ def test_round_trip_is_byte_identical_and_a_working_archive(cli, archive_root, r
     for q in ("档案", "contract", "会议"):
         assert search_ids(restored, q) == search_ids(cli, q)
     assert search_ids(cli, "档案"), "the queries find something"
+    later = tmp_path / "after-restore.txt"
+    later.write_text("恢复之后 restoredlater", encoding="utf-8")
+    restored("ingest", later)
+    assert len(search_ids(restored, "restoredlater")) == 1, "the restored change log numbers on past its horizon"
     assert not list(tmp_path.glob(".restored.restoring-*")), "no work folder is left behind"
 
 

@@ -54,6 +54,8 @@ def test_the_catalogue_moves_to_postgresql_whole_and_the_archive_goes_on_there(c
     nxt = json.loads(cli("ingest", p, *CODE).output.splitlines()[0])
     assert nxt["archival_code"] == codes[-1][:-4] + "0004"                # the piece counter came along
     assert "intact" in cli("audit", "verify").output                       # server-made keys continue past copied
+    hits = [json.loads(x)["record_id"] for x in cli("search", "迁移之后", "--json").output.splitlines()]
+    assert hits == [nxt["record_id"]]          # the change log's ids go on past the node's cursor (none reused)
 
 
 def test_a_database_in_use_is_refused_and_nothing_changes(cli, archive_root, tmp_path, pg_url):

@@ -39,8 +39,9 @@ from dangan.repository.backup.repo import SNAPSHOT_FORMAT, Repository, blob_refs
 if TYPE_CHECKING:
     from dangan.core.archive import Archive
 
-#: tables of the catalogue that describe backups of *this* copy; left out of the copy (they change every run)
-LOCAL_TABLES = ("backup_runs",)
+#: tables of the catalogue that describe backups of *this* copy (they change every run) or the search nodes
+#: following it (a restored archive has no index yet: its node is new); left out of the copy
+LOCAL_TABLES = ("backup_runs", "search_nodes")
 WORKERS = max(1, min(4, os.cpu_count() or 1))
 
 

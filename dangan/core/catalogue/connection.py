@@ -405,6 +405,18 @@ MIGRATIONS: list[Migration] = [
     );
     CREATE INDEX intent_leases_holder ON intent_leases(holder);
     """,
+    # 23: search nodes (issue 17.4): the index outbox is the change log every node's index follows.  A node (an
+    #     archive folder with its own index; index/node.json names it) records the last change it applied; the
+    #     log is pruned only below every known node's cursor, and change_log_pruned keeps the highest change
+    #     removed, so a node left behind by a prune knows it must rebuild its index
+    """
+    CREATE TABLE search_nodes (
+        node_id TEXT PRIMARY KEY, applied INTEGER NOT NULL, host TEXT NOT NULL, folder TEXT NOT NULL,
+        registered TEXT NOT NULL, seen TEXT NOT NULL
+    );
+    CREATE TABLE change_log_pruned (id INTEGER PRIMARY KEY CHECK (id = 1), pruned_through INTEGER NOT NULL);
+    INSERT INTO change_log_pruned (id, pruned_through) SELECT 1, coalesce(min(seq) - 1, 0) FROM index_outbox;
+    """,
 ]
 
 

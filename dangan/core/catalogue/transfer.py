@@ -93,17 +93,23 @@ def _copy(src: sqlite3.Connection, target: db.PgConnection, report: MoveReport) 
         if table not in known:
             raise IntegrityError(f"table {table} of catalogue.sqlite has no counterpart in the new schema")
         cols = _columns(src, table)
+        target.execute_raw(f"DELETE FROM {table}")     # the new schema's own first rows (change_log_pruned's)
         insert = f"INSERT INTO {table} ({', '.join(map(_quoted, cols))}) VALUES ({', '.join(['%s'] * len(cols))})"
         n = 0
         for row in src.execute(f"SELECT * FROM {table}"):
             target.execute_raw(insert, tuple(row))
             n += 1
         report.tables[table] = n
+    # an identity goes on from SQLite's AUTOINCREMENT counter, not only from the largest row left: the change log
+    # (index_outbox) is pruned, and a number handed out again would sit below the search nodes' cursors
+    handed_out = {r[0]: r[1] for r in src.execute("SELECT name, seq FROM sqlite_sequence")} \
+        if src.execute("SELECT 1 FROM sqlite_master WHERE name = 'sqlite_sequence'").fetchone() else {}
     for table, col in target.execute_raw(
             "SELECT table_name, column_name FROM information_schema.columns"
             " WHERE table_schema = current_schema() AND is_identity = 'YES'").fetchall():
         target.execute_raw(f"SELECT setval(pg_get_serial_sequence('{table}', '{col}'),"
-                           f" GREATEST((SELECT max({_quoted(col)}) FROM {table}), 1))")
+                           f" GREATEST((SELECT max({_quoted(col)}) FROM {table}), %s, 1))",
+                           (int(handed_out.get(table, 0)),))
 
 
 def _check(src: sqlite3.Connection, target: db.PgConnection, report: MoveReport) -> None:
@@ -180,6 +186,12 @@ def snapshot_to_sqlite(conn: db.PgConnection) -> sqlite3.Connection:
             mem.execute(f"DELETE FROM {table}")                  # rows the migrations made (none today)
             mem.executemany(f"INSERT INTO {table} ({names}) VALUES ({', '.join('?' * len(cols))})",
                             [tuple(_norm(v) for v in r) for r in rows])
+        # the change log's AUTOINCREMENT counter goes on past what was pruned (a restored archive's next change
+        # must be numbered above the horizon, or its node would take it as applied)
+        top = mem.execute("SELECT max(coalesce((SELECT max(seq) FROM index_outbox), 0),"
+                          " coalesce((SELECT pruned_through FROM change_log_pruned), 0))").fetchone()[0]
+        mem.execute("DELETE FROM sqlite_sequence WHERE name = 'index_outbox'")
+        mem.execute("INSERT INTO sqlite_sequence (name, seq) VALUES ('index_outbox', ?)", (top,))
         mem.execute("COMMIT")
     finally:
         conn.execute_raw("COMMIT")

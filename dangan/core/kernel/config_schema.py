@@ -233,7 +233,11 @@ SCHEMA: dict[str, Spec] = {
     }),
     "plugins": Table({"enabled": StrList(), "disabled": StrList()}),
     "ingest": Table({"jobs": Int(minimum=1), "max_file_mb": Number(unit="MiB")}),    # max_file_mb ≤ 0: no limit
-    "index": Table({"engine": Choice(("tantivy", "whoosh"))}),       # the search engine (core.search.indexing)
+    "index": Table({"engine": Choice(("tantivy", "whoosh")),        # the search engine (core.search.indexing)
+                    # the change log's retention (core.catalogue.outbox): kept this long after every node applied it;
+                    # a node unseen this long no longer holds it back (it rebuilds its index when it returns)
+                    "change_log_keep_hours": Number(minimum=0, unit="hours"),
+                    "node_forget_days": Number(minimum=0, exclusive=True, unit="days")}),
     "catalogue": Table({"url": Str(nonempty=True)}),  # postgresql://… (core/catalogue/db.py); absent: catalogue.sqlite       # the search engine (core.search.indexing)
     "departments": Free(),                          # department code → its name (declares the departments)
     "policy": Table({
@@ -253,6 +257,7 @@ SCHEMA: dict[str, Spec] = {
     "serve": Table({                                # dangan serve (issue 16; core/policy/credentials.py)
         "session_hours": Int(minimum=1), "signin_failures": Int(minimum=1), "signin_window_minutes": Int(minimum=1),
         "max_upload_mb": Int(minimum=1), "secure_cookies": Bool(),
+        "follow_changes_seconds": Number(minimum=0, unit="seconds"),    # the index follows the change log (0: off)
     }),
     "watch": Table({
         "settle_seconds": Number(minimum=0, unit="seconds"),

@@ -1,13 +1,13 @@
-"""Keeping the full-text index in step with the store: one writer, fed by an outbox.
+"""Keeping the full-text index in step with the store: one writer per folder, fed by the change log.
 
-Every change that affects search adds a row to ``index_outbox`` in the same
-catalogue transaction as the change.  ``drain`` turns outbox rows into index
-updates: it holds ``index/.drain.lock`` for the whole drain, so only one
-process feeds the index at a time and an older document can never overwrite
-a newer one; the index's own writer lock serialises the commit.  Rows are
-deleted only after the index has committed them, so a crash repeats work but
-never loses it.  ``reindex`` rebuilds the index from the store alone; an index
-too damaged to open is moved aside (``index/.damaged-<time>/``), never deleted.
+Every change that affects search appends a row to ``index_outbox`` (the change log,
+:mod:`dangan.core.catalogue.outbox`) in the same catalogue transaction as the change.  ``drain`` applies the
+rows after this folder's cursor (``search.nodes``: each folder with its own index is a search node): it holds
+``index/.drain.lock`` for the whole drain, so only one process feeds the index at a time and an older document
+can never overwrite a newer one; the index's own writer lock serialises the commit.  The cursor advances only
+after the index has committed the rows, and rows are pruned only once every node has applied them, so a crash
+repeats work but never loses it.  ``reindex`` rebuilds the index from the store alone; an index too damaged to
+open is moved aside (``index/.damaged-<time>/``), never deleted.
 
 The engine is ``[index] engine`` in ``dangan.toml``: ``"tantivy"`` (default,
 files in ``index/tantivy/``) or ``"whoosh"`` (files in ``index/``, where the
@@ -93,14 +93,21 @@ def open_search_index(archive: Archive, *, create: bool = True, notice: Callable
 
 
 def _migrate(archive: Archive, engine: str, notice: Callable[[str], None] | None) -> None:
-    """Build ``engine``'s index from the store (the drain lock is held); say so when records exist."""
+    """Build ``engine``'s index from the store (the drain lock is held); say so when records exist.  An empty
+    index suffices when no record is live, or when the change log still holds every change (a new archive):
+    the node's cursor is set to match (``search.nodes``)."""
+    from dangan.core.catalogue import outbox
+    from dangan.core.search import nodes
+    top = outbox.last_change(archive.conn)      # first: a change made meanwhile is after it, applied next
     n = archive.conn.execute("SELECT count(*) FROM records WHERE status != 'destroyed'").fetchone()[0]
     queued = archive.conn.execute("SELECT count(DISTINCT record_id) FROM index_outbox").fetchone()[0]
+    whole_log = outbox.pruned_through(archive.conn) == 0
     earlier = any(_present(archive, e) for e in ENGINES)
-    if not n or (not earlier and queued >= n):   # a new archive: an empty index, the outbox fills it
+    if not n or (not earlier and whole_log and queued >= n):   # a new archive: an empty index, the log fills it
         from dangan.index import open_index
         _remove_engine_files(engine_dir(archive, engine), engine)
         open_index(engine_dir(archive, engine), engine=engine, create=True).close()
+        nodes.register(archive, 0 if n else top, reset=True)
         return
     _say(notice, f"the search index is being rebuilt for the {engine} engine from {n} record(s) in the "
                  "store (first use after an upgrade or an engine change); this happens once")
@@ -153,61 +160,17 @@ def _engine_errors(archive: Archive) -> Iterator[None]:
 
 
 def pending(archive: Archive) -> int:
-    return archive.conn.execute("SELECT count(*) FROM index_outbox").fetchone()[0]
+    """Changes this node's index has not applied yet (``search.nodes``)."""
+    from dangan.core.search.nodes import pending as node_pending
+    return node_pending(archive)
 
 
-def drain(archive: Archive, *, blocking: bool = True, limit: int | None = None) -> int:
-    """Apply queued index updates; returns how many records were (re)indexed or removed."""
-    from dangan.core.store.layout import read_metadata, stored_original_names
-    done = 0
-    with _drain_lock(archive, blocking) as held:
-        if not held:
-            return 0
-        index = None
-        try:
-            while limit is None or done < limit:
-                rows = archive.conn.execute("SELECT seq, record_id, op FROM index_outbox ORDER BY seq LIMIT ?",
-                                            (BATCH,)).fetchall()
-                if not rows:
-                    break
-                if index is None:
-                    engine = engine_of(archive)
-                    if not _current(archive, engine):
-                        _migrate(archive, engine, None)     # the drain lock is held already
-                    from dangan.index import open_index
-                    index = open_index(engine_dir(archive, engine), engine=engine)
-                last: dict[str, str] = {}
-                for r in rows:
-                    last[r["record_id"]] = r["op"]
-                docs, gone = [], []
-                for rid, op in last.items():
-                    row = archive.conn.execute("SELECT status, sealed FROM records WHERE id = ?", (rid,)).fetchone()
-                    if op == "delete" or row is None or row["status"] == "destroyed":
-                        gone.append(rid)
-                        continue
-                    rec = read_metadata(archive.store, rid)
-                    docs.append(document_for(archive, rec, stored_original_names(archive.store, rid),
-                                             sealed=bool(row["sealed"])))
-                # tantivy deletes by marking: a destroyed record's text would stay in its segment's files until
-                # that segment is merged.  purge empties the segments that held it (their other records are
-                # added again), so destruction leaves none of its text in the index.
-                destroyed = [r["id"] for r in archive.conn.execute(
-                    f"SELECT id FROM records WHERE status = 'destroyed' AND id IN ({','.join('?' * len(gone))})",
-                    gone)] if gone and hasattr(index, "purge") else []
-                with _engine_errors(archive):
-                    if docs:
-                        index.add(docs)
-                    if set(gone) - set(destroyed):
-                        index.delete([rid for rid in gone if rid not in set(destroyed)])
-                    if destroyed:
-                        getattr(index, "purge")(destroyed, lambda ids: _documents(archive, ids))
-                with archive.transaction() as conn:
-                    conn.execute("DELETE FROM index_outbox WHERE seq <= ?", (rows[-1]["seq"],))
-                done += len(last)
-        finally:
-            if index is not None:
-                index.close()
-    return done
+def drain(archive: Archive, *, blocking: bool = True, limit: int | None = None,
+          notice: Callable[[str], None] | None = None) -> int:
+    """Apply the changes this node has not applied yet; returns how many records were (re)indexed or removed
+    (``search.nodes.catch_up``)."""
+    from dangan.core.search.nodes import catch_up
+    return catch_up(archive, blocking=blocking, limit=limit, notice=notice)
 
 
 def _documents(archive: Archive, ids: list[str]) -> list:
@@ -246,7 +209,11 @@ def _rebuild(archive: Archive, progress, notice) -> int:
     store = archive.store
     engine = engine_of(archive)
     path = engine_dir(archive, engine)
-    top = archive.conn.execute("SELECT max(seq) FROM index_outbox").fetchone()[0] or 0
+    from dangan.core.catalogue import outbox
+    from dangan.core.search import nodes
+    top = outbox.last_change(archive.conn)      # first: what changes after it is applied after the rebuild
+    nodes.register(archive, outbox.pruned_through(archive.conn), reset=False)   # holds the log from here on
+    nodes.mark_rebuilding(archive, True)
     ids = list(store.object_ids())              # a folder's object roots, or a bucket's published objects
     if not _current(archive, engine):
         _remove_engine_files(path, engine)          # a previous release's schema: derived data, rebuilt now
@@ -287,8 +254,9 @@ def _rebuild(archive: Archive, progress, notice) -> int:
     finally:
         index.close()
     with archive.transaction() as conn:
-        conn.execute("DELETE FROM index_outbox WHERE seq <= ?", (top,))
         archive.audit(conn, "index.rebuild", details={"records": n, "engine": engine})
+    nodes.settle(archive, top)
+    nodes.mark_rebuilding(archive, False)
     for other in ENGINES:
         if other != engine:
             _remove_engine_files(engine_dir(archive, other), other)
@@ -331,15 +299,16 @@ def _set_aside(path: Path) -> Path:
 
 def ensure_fresh(archive: Archive, notice: Callable[[str], None] | None = None) -> None:
     """Before a search: build the configured engine's index if it has none (see the module doc), then apply
-    pending updates unless another process is doing so right now."""
+    the changes this node is behind by (one query to know) unless another process of this folder is doing so."""
     engine = engine_of(archive)
     if not _current(archive, engine):
         with _drain_lock(archive, True):
             if not _current(archive, engine):
                 _migrate(archive, engine, notice)
+    from dangan.core.search.nodes import behind
     try:
-        if pending(archive):
-            drain(archive, blocking=False)
+        if behind(archive):
+            drain(archive, blocking=False, notice=notice)
     except LockTimeout:
         pass
 

@@ -1,6 +1,8 @@
 """Full-text search and reindexing as a user runs them."""
 from __future__ import annotations
 
+import logging
+import threading
 from typing import TYPE_CHECKING, Callable
 
 from dangan.core.policy.users import acting_user
@@ -8,6 +10,8 @@ from dangan.core.policy.users import acting_user
 if TYPE_CHECKING:
     from dangan.core.archive import Archive
     from dangan.index import SearchResults
+
+_log = logging.getLogger("dangan.index")
 
 
 def search(archive: Archive, text: str, *, sort: str = "relevance", limit: int = 20, page: int = 1,
@@ -64,4 +68,24 @@ def reindex(archive: Archive, progress: Callable[[int, int], None] | None = None
     return run(archive, progress, notice=notice)
 
 
-__all__ = ["search", "facets", "reindex", "release_indexes"]
+def follow(archive: Archive, stop: threading.Event, interval: float = 1.0) -> None:
+    """Keep this node's index following the catalogue's change log until ``stop`` is set: every ``interval``
+    seconds, apply what other nodes (and this one) changed (``search.nodes``).  What ``dangan serve`` runs in a
+    thread of its own, with an archive of its own; a failure is logged and tried again, never ends the loop."""
+    import time
+
+    from dangan.core.search.nodes import behind, catch_up, touch
+    touched = 0.0
+    while not stop.is_set():
+        try:
+            if behind(archive):
+                catch_up(archive, blocking=False)
+            if time.monotonic() - touched > 3600:      # an idle node is still a node: the log waits for it
+                touch(archive)
+                touched = time.monotonic()
+        except Exception as exc:  # noqa: BLE001 - a background loop: the catalogue away, a damaged index ...
+            _log.warning("dangan: the search index could not follow the change log (tried again): %s", exc)
+        stop.wait(interval)
+
+
+__all__ = ["search", "facets", "reindex", "release_indexes", "follow"]

@@ -195,7 +195,8 @@ def run_batch(archive: Archive, limit: int = 50, *, yield_to=None) -> int:
             continue
         done += 1
         log.debug("record %s: %s", rid, outcome)
-    if done or archive.conn.execute("SELECT 1 FROM index_outbox LIMIT 1").fetchone():
+    from dangan.core.search.nodes import behind
+    if done or behind(archive):
         drain(archive)
     return done
 

@@ -238,7 +238,8 @@ def work_one(archive: Archive, job: Claim, worker: str, summary: Summary,
 
 def _drain(archive: Archive, summary: Summary) -> None:
     from dangan.core.search.indexing import drain
-    if archive.conn.execute("SELECT 1 FROM index_outbox LIMIT 1").fetchone():
+    from dangan.core.search.nodes import behind
+    if behind(archive):
         summary.indexed += drain(archive, blocking=False)
 
 
@@ -289,7 +290,8 @@ def _one_round(archive: Archive, jobs: tuple[str, ...], once: bool, lease_second
         _drain(archive, summary)
         summary.since_drain = 0
     if once and ("extract" not in jobs or not waiting(archive)):
-        if "index" not in jobs or not archive.conn.execute("SELECT 1 FROM index_outbox LIMIT 1").fetchone():
+        from dangan.core.search.nodes import behind
+        if "index" not in jobs or not behind(archive):
             return True
     stop.wait(min(idle_seconds, 0.5) if once else idle_seconds)
     return False

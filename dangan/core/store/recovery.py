@@ -157,7 +157,11 @@ def rebuild(archive: Archive, progress=None, conflicts: list[str] | None = None)
             adopt(archive, conn, rid, conflicts)
             if progress:
                 progress(i + 1, len(ids))
-        conn.execute("DELETE FROM index_outbox")
+        # every node's index is out of date: the log is pruned, so the other nodes rebuild theirs from the store;
+        # this one is brought up to date by the changes queued here (as before there were nodes)
+        from dangan.core.catalogue.outbox import forget_all
+        from dangan.core.search.nodes import hold_at
+        hold_at(archive, conn, forget_all(conn))
         queue_index(conn, ids)
         archive.audit(conn, "catalogue.rebuild", details={"records": len(ids), **({"code_conflicts": conflicts[:20]} if conflicts else {})})
     return len(ids)
