@@ -18,6 +18,8 @@ Fields:
                bigrams whose positions must be checked in every candidate -- the same records
                (a substring of a run is exactly what the bigram phrase matches) at the cost of
                one posting list, and its total is that list's length
+``pairs``      the content's pairs of words at consecutive positions (``annual_report``, with
+               frequencies, no positions): a phrase of two words is one term here, for the same reason
 ``dept category retention secrecy volume mime code status tags meta_kv``
                normalised keys (raw) for filters and access filtering
 ``year`` / ``day`` (yyyymmdd) integers, fast: ranges and the date sort
@@ -50,10 +52,10 @@ from . import IndexDocument, SearchResults
 from . import common as c
 from .query import CATALOGUE_FIELDS, And, Filter, Node, Not, Or, Phrase, Query, Word, parse_query
 from .text_v1 import (cjk_run_of, is_cjk, normalise, query_tokens, split_trailing, token_string,
-                      token_string_and_chars, token_string_and_runs)
+                      token_string_and_chars, token_string_and_runs, word_pair_of)
 
 ENGINE = "tantivy"
-SCHEMA_VERSION = 3          # 2: the facet_* fast fields; 3: the grams field
+SCHEMA_VERSION = 3          # 2: the facet_* fast fields; 3: the grams and pairs fields
 GRAM_MIN, GRAM_MAX = 3, 5
 GRAM_TOKENIZER = "dangan_cjk_grams"
 TITLE_BOOST = 2.0
@@ -74,6 +76,7 @@ def make_schema() -> tv.Schema:
     sb.add_text_field("content", tokenizer_name="whitespace", index_option="position")
     sb.add_text_field("uni", tokenizer_name="whitespace", index_option="basic")
     sb.add_text_field("grams", tokenizer_name=GRAM_TOKENIZER, index_option="freq")
+    sb.add_text_field("pairs", tokenizer_name="whitespace", index_option="freq")
     for name in _KEYWORDS:
         sb.add_text_field(name, tokenizer_name="raw", index_option="basic")
     sb.add_integer_field("year", indexed=True, fast=True)
@@ -259,8 +262,10 @@ class TantivyIndex:
             doc.add_text("title", toks)
         if body:
             norm = normalise(body)
-            toks, runs = token_string_and_runs(norm)
+            toks, runs, pairs = token_string_and_runs(norm)
             doc.add_text("content", toks)
+            if pairs:
+                doc.add_text("pairs", " ".join(pairs))
             chars.update(*runs)
             for run in runs:                 # one value per run: no n-gram spans two runs
                 if len(run) >= GRAM_MIN:
@@ -411,12 +416,11 @@ class Translator:
             per = [tv.Query.boost_query(q, b) if b != 1.0 else q for q, (_, b) in zip(per, fields)]
             return _or(per)
         words, trailing = split_trailing(toks)
-        run = cjk_run_of(words) if len(words) > 1 else None
-        gram = run if run is not None and GRAM_MIN <= len(run) <= GRAM_MAX else None
+        one = one_term(words)
         per = []
         for fname, boost in fields:
-            if gram is not None and fname == "content":
-                q = self.term("grams", gram)         # the same records as the phrase, one posting list
+            if one is not None and fname == "content":
+                q = self.term(*one)                  # the same records as the phrase, one posting list
             elif len(words) == 1:
                 q = self.term(fname, words[0])
             else:
@@ -492,6 +496,18 @@ class Translator:
         if not parts:
             return tv.Query.empty_query()
         return _resolve(_and(parts))
+
+
+def one_term(words: list[str]) -> tuple[str, str] | None:
+    """(field, term) that matches exactly the records the content phrase ``words`` matches, when there is
+    one: a CJK run of ``GRAM_MIN``..``GRAM_MAX`` characters (``grams``) or two words (``pairs``)."""
+    if len(words) < 2:
+        return None
+    run = cjk_run_of(words)
+    if run is not None:
+        return ("grams", run) if GRAM_MIN <= len(run) <= GRAM_MAX else None
+    pair = word_pair_of(words)
+    return None if pair is None else ("pairs", pair)
 
 
 def _rx(text: str) -> str:

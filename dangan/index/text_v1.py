@@ -13,7 +13,7 @@ from typing import Iterator
 __all__ = [
     "normalise", "fold", "normalise_with_map", "tokens", "query_tokens", "split_trailing",
     "cjk_chars", "is_cjk", "term_positions", "token_string",
-    "token_string_and_chars", "token_string_and_runs", "cjk_run_of",
+    "token_string_and_chars", "token_string_and_runs", "cjk_run_of", "word_pair_of",
 ]
 
 
@@ -124,14 +124,19 @@ def token_string(norm: str) -> str:
 
 def token_string_and_chars(norm: str) -> tuple[str, set[str]]:
     """(:func:`token_string`, :func:`cjk_chars`) in one pass over the text."""
-    toks, runs = token_string_and_runs(norm)
+    toks, runs, _pairs = token_string_and_runs(norm)
     return toks, set("".join(runs))
 
 
-def token_string_and_runs(norm: str) -> tuple[str, list[str]]:
-    """(:func:`token_string`, the text's CJK runs in order) in one pass over the text."""
+def token_string_and_runs(norm: str) -> tuple[str, list[str], list[str]]:
+    """(:func:`token_string`, the text's CJK runs in order, its word pairs) in one pass over the text.
+
+    A word pair is two words at consecutive positions joined by ``_`` (``annual_report``; a word never
+    holds ``_``): they are consecutive only inside one stretch between CJK runs, since a run between
+    them has tokens of its own."""
     out: list[str] = []
     runs: list[str] = []
+    pairs: list[str] = []
     extend = out.extend
     for i, piece in enumerate(_CJK_RUN.split(norm)):
         if i % 2:  # a CJK run: bigrams, then the run's last character
@@ -139,8 +144,19 @@ def token_string_and_runs(norm: str) -> tuple[str, list[str]]:
             out.append(piece[-1])
             runs.append(piece)
         elif piece:
-            extend(_WORD.findall(piece))
-    return " ".join(out), runs
+            words = _WORD.findall(piece)
+            extend(words)
+            if len(words) > 1:
+                pairs.extend(map("_".join, zip(words, words[1:])))
+    return " ".join(out), runs, pairs
+
+
+def word_pair_of(toks: list[str]) -> str | None:
+    """The word pair (``annual_report``) a phrase of two words is, else None: the phrase matches exactly
+    where :func:`token_string_and_runs` gives that pair."""
+    if len(toks) == 2 and all(t and not is_cjk(t[0]) for t in toks):
+        return "_".join(toks)
+    return None
 
 
 def query_tokens(text: str) -> list[str]:

@@ -36,7 +36,8 @@ if TYPE_CHECKING:
     from dangan.core.archive import Archive
 
 BATCH = 500              # outbox rows applied per commit
-REINDEX_BATCH = 5000     # records per commit when rebuilding: fewer segments to merge later
+REINDEX_BATCH = 2500     # records per commit when rebuilding: tantivy merges 8 equal segments, so this bounds the
+                         # largest merge of a 1M rebuild (8 segments of 20,000) and the segment pages it maps
 
 
 ENGINES = ("tantivy", "whoosh")
