@@ -12,7 +12,6 @@ from __future__ import annotations
 import functools
 import json
 import re
-import shutil
 import unicodedata
 from typing import Any, Iterable, Sequence
 
@@ -82,6 +81,7 @@ def table_lines(rows: Sequence[Sequence[Any]], headers: Sequence[str], max_width
     for i, m in (max_widths or {}).items():
         widths[i] = min(widths[i], m)
     if fill is not None:
+        import shutil
         rest = shutil.get_terminal_size((80, 24)).columns - 1 - sum(w + 2 for i, w in enumerate(widths) if i != fill)
         widths[fill] = min(widths[fill], max(rest, 12, width(headers[fill])))
     lines = ["  ".join(fit(printable(h), widths[i]) for i, h in enumerate(headers)).rstrip()]

@@ -135,6 +135,12 @@ class Archive:
     def catalogue_path(self) -> Path:
         return self.root / "catalogue.sqlite"
 
+    @property
+    def work(self) -> Path:
+        """``.work/``, the store's work folder (staging, locks, what an interrupted operation left), known
+        without opening the store: the cheap looks every command takes first need no more."""
+        return self.root / ".work"
+
     @cached_property
     def store(self) -> OcflStore:
         """The OCFL storage root: ``store/`` here, or the bucket ``[store] url`` names (``ocfl_s3``)."""

@@ -12,6 +12,14 @@ Fields:
 ``title``      positional text_v1 tokens, boosted at query time
 ``content``    positional text_v1 tokens: content, file names, metadata values and tags
 ``uni``        distinct CJK characters of title + content (one-character queries)
+``grams``      the content's CJK runs, cut by tantivy's n-gram tokenizer into every substring of
+               ``GRAM_MIN``..``GRAM_MAX`` characters (with frequencies, no positions): a phrase that
+               is one CJK run of that length (``"客戶服務部"``) is one term here, not a phrase of
+               bigrams whose positions must be checked in every candidate -- the same records
+               (a substring of a run is exactly what the bigram phrase matches) at the cost of
+               one posting list, and its total is that list's length
+``pairs``      the content's pairs of words at consecutive positions (``annual_report``, with
+               frequencies, no positions): a phrase of two words is one term here, for the same reason
 ``dept category retention secrecy volume mime code status tags meta_kv``
                normalised keys (raw) for filters and access filtering
 ``year`` / ``day`` (yyyymmdd) integers, fast: ranges and the date sort
@@ -43,10 +51,13 @@ from ..errors import DanganError, IntegrityError
 from . import IndexDocument, SearchResults
 from . import common as c
 from .query import CATALOGUE_FIELDS, And, Filter, Node, Not, Or, Phrase, Query, Word, parse_query
-from .text_v1 import is_cjk, normalise, query_tokens, split_trailing, token_string, token_string_and_chars
+from .text_v1 import (cjk_run_of, is_cjk, normalise, query_tokens, split_trailing, token_string,
+                      token_string_and_chars, token_string_and_runs, word_pair_of)
 
 ENGINE = "tantivy"
-SCHEMA_VERSION = 2          # 2: the facet_* fast fields
+SCHEMA_VERSION = 3          # 2: the facet_* fast fields; 3: the grams and pairs fields
+GRAM_MIN, GRAM_MAX = 3, 5
+GRAM_TOKENIZER = "dangan_cjk_grams"
 TITLE_BOOST = 2.0
 HEAP = 64_000_000
 _KEYWORDS = ("dept", "category", "retention", "secrecy", "volume", "mime", "code", "status", "tags",
@@ -64,6 +75,8 @@ def make_schema() -> tv.Schema:
     sb.add_text_field("title", tokenizer_name="whitespace", index_option="position")
     sb.add_text_field("content", tokenizer_name="whitespace", index_option="position")
     sb.add_text_field("uni", tokenizer_name="whitespace", index_option="basic")
+    sb.add_text_field("grams", tokenizer_name=GRAM_TOKENIZER, index_option="freq")
+    sb.add_text_field("pairs", tokenizer_name="whitespace", index_option="freq")
     for name in _KEYWORDS:
         sb.add_text_field(name, tokenizer_name="raw", index_option="basic")
     sb.add_integer_field("year", indexed=True, fast=True)
@@ -76,6 +89,11 @@ def make_schema() -> tv.Schema:
     sb.add_bytes_field("body", stored=True, indexed=False)
     sb.add_bytes_field("norm", stored=True, indexed=False)
     return sb.build()
+
+
+def _register_tokenizers(ix: tv.Index) -> None:
+    """The analyzers the schema names beside tantivy's built-in ones (tantivy keeps none in the index)."""
+    ix.register_tokenizer(GRAM_TOKENIZER, tv.TextAnalyzerBuilder(tv.Tokenizer.ngram(GRAM_MIN, GRAM_MAX)).build())
 
 
 def token_text(text: str, norm: str | None = None) -> str:
@@ -115,6 +133,7 @@ class TantivyIndex:
         c.check_marker(path, ENGINE, SCHEMA_VERSION)
         try:
             ix = tv.Index.open(str(path))
+            _register_tokenizers(ix)
         except (ValueError, OSError) as e:
             raise c.damaged(path, e) from e
         return cls(path, ix, lock_timeout)
@@ -243,9 +262,14 @@ class TantivyIndex:
             doc.add_text("title", toks)
         if body:
             norm = normalise(body)
-            toks, more = token_string_and_chars(norm)
+            toks, runs, pairs = token_string_and_runs(norm)
             doc.add_text("content", toks)
-            chars |= more
+            if pairs:
+                doc.add_text("pairs", " ".join(pairs))
+            chars.update(*runs)
+            for run in runs:                 # one value per run: no n-gram spans two runs
+                if len(run) >= GRAM_MIN:
+                    doc.add_text("grams", run)
             doc.add_bytes("body", body.encode("utf-8"))
             if len(norm) == len(body):       # snippets then need no normalising per hit
                 doc.add_bytes("norm", norm.encode("utf-8"))
@@ -392,10 +416,15 @@ class Translator:
             per = [tv.Query.boost_query(q, b) if b != 1.0 else q for q, (_, b) in zip(per, fields)]
             return _or(per)
         words, trailing = split_trailing(toks)
+        one = one_term(words)
         per = []
         for fname, boost in fields:
-            q = self.term(fname, words[0]) if len(words) == 1 else \
-                tv.Query.phrase_query(self.s, fname, words)
+            if one is not None and fname == "content":
+                q = self.term(*one)                  # the same records as the phrase, one posting list
+            elif len(words) == 1:
+                q = self.term(fname, words[0])
+            else:
+                q = tv.Query.phrase_query(self.s, fname, words)
             per.append(tv.Query.boost_query(q, boost) if boost != 1.0 else q)
         q = _or(per)
         if trailing:
@@ -467,6 +496,18 @@ class Translator:
         if not parts:
             return tv.Query.empty_query()
         return _resolve(_and(parts))
+
+
+def one_term(words: list[str]) -> tuple[str, str] | None:
+    """(field, term) that matches exactly the records the content phrase ``words`` matches, when there is
+    one: a CJK run of ``GRAM_MIN``..``GRAM_MAX`` characters (``grams``) or two words (``pairs``)."""
+    if len(words) < 2:
+        return None
+    run = cjk_run_of(words)
+    if run is not None:
+        return ("grams", run) if GRAM_MIN <= len(run) <= GRAM_MAX else None
+    pair = word_pair_of(words)
+    return None if pair is None else ("pairs", pair)
 
 
 def _rx(text: str) -> str:

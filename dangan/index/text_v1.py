@@ -13,7 +13,7 @@ from typing import Iterator
 __all__ = [
     "normalise", "fold", "normalise_with_map", "tokens", "query_tokens", "split_trailing",
     "cjk_chars", "is_cjk", "term_positions", "token_string",
-    "token_string_and_chars",
+    "token_string_and_chars", "token_string_and_runs", "cjk_run_of", "word_pair_of",
 ]
 
 
@@ -23,32 +23,22 @@ _CJK = (
     "\uf900-\ufaff\U00020000-\U0003134f"
 )
 _CJK_RUN = re.compile(f"([{_CJK}]+)")
-_CJK_CHAR = re.compile(f"[{_CJK}]")
 _WORD = re.compile(r"[^\W_]+")
 
-_T2S: dict[int, str] | None = None
+_T2S: dict[int, int] | None = None
 
 
-def _t2s_table() -> dict[int, str]:
-    """Load OpenCC's t2s character table (vendored in ``data/``, see its NOTICE) once, on first use."""
+def _t2s_table() -> dict[int, int]:
+    """OpenCC's t2s character table (vendored in ``data/``, see its NOTICE; as strings in ``t2s_v1``), once."""
     global _T2S
     if _T2S is None:
-        from importlib import resources
-
-        table: dict[int, str] = {}
-        data = resources.files("dangan.index").joinpath("data", "TSCharacters.txt")
-        with data.open(encoding="utf-8") as fh:
-            for line in fh:
-                key, _, values = line.rstrip("\n").partition("\t")
-                first = values.split(" ")[0]
-                if len(key) == 1 and len(first) == 1:
-                    table[ord(key)] = first
-        _T2S = table
+        from .t2s_v1 import SIMPLIFIED, TRADITIONAL
+        _T2S = str.maketrans(TRADITIONAL, SIMPLIFIED)
     return _T2S
 
 
 def is_cjk(ch: str) -> bool:
-    return bool(_CJK_CHAR.match(ch))
+    return bool(_CJK_RUN.match(ch))
 
 
 def normalise(text: str) -> str:
@@ -134,8 +124,19 @@ def token_string(norm: str) -> str:
 
 def token_string_and_chars(norm: str) -> tuple[str, set[str]]:
     """(:func:`token_string`, :func:`cjk_chars`) in one pass over the text."""
+    toks, runs, _pairs = token_string_and_runs(norm)
+    return toks, set("".join(runs))
+
+
+def token_string_and_runs(norm: str) -> tuple[str, list[str], list[str]]:
+    """(:func:`token_string`, the text's CJK runs in order, its word pairs) in one pass over the text.
+
+    A word pair is two words at consecutive positions joined by ``_`` (``annual_report``; a word never
+    holds ``_``): they are consecutive only inside one stretch between CJK runs, since a run between
+    them has tokens of its own."""
     out: list[str] = []
     runs: list[str] = []
+    pairs: list[str] = []
     extend = out.extend
     for i, piece in enumerate(_CJK_RUN.split(norm)):
         if i % 2:  # a CJK run: bigrams, then the run's last character
@@ -143,8 +144,19 @@ def token_string_and_chars(norm: str) -> tuple[str, set[str]]:
             out.append(piece[-1])
             runs.append(piece)
         elif piece:
-            extend(_WORD.findall(piece))
-    return " ".join(out), set("".join(runs))
+            words = _WORD.findall(piece)
+            extend(words)
+            if len(words) > 1:
+                pairs.extend(map("_".join, zip(words, words[1:])))
+    return " ".join(out), runs, pairs
+
+
+def word_pair_of(toks: list[str]) -> str | None:
+    """The word pair (``annual_report``) a phrase of two words is, else None: the phrase matches exactly
+    where :func:`token_string_and_runs` gives that pair."""
+    if len(toks) == 2 and all(t and not is_cjk(t[0]) for t in toks):
+        return "_".join(toks)
+    return None
 
 
 def query_tokens(text: str) -> list[str]:
@@ -173,6 +185,21 @@ def split_trailing(toks: list[str]) -> tuple[list[str], str | None]:
     if len(toks) >= 2 and len(toks[-1]) == 1 and is_cjk(toks[-1]):
         return toks[:-1], toks[-1]
     return toks, None
+
+
+def cjk_run_of(toks: list[str]) -> str | None:
+    """The CJK run a phrase of :func:`query_tokens` spells when it is one run's consecutive bigrams
+    (``["客户", "户服", "服务"]`` -> ``"客户服务"``), else None.
+
+    Such a phrase matches exactly where that run is a substring of one of the text's CJK runs: a
+    bigram is followed at the next position by the next bigram of its run, or by the run's last
+    character, never by a bigram of another run.
+    """
+    if not toks or any(len(t) != 2 or not is_cjk(t[0]) or not is_cjk(t[1]) for t in toks):
+        return None
+    if any(a[1] != b[0] for a, b in zip(toks, toks[1:])):
+        return None
+    return toks[0] + "".join(t[1] for t in toks[1:])
 
 
 def cjk_chars(norm: str) -> set[str]:

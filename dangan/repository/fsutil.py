@@ -10,6 +10,7 @@ process SIGKILL it the moment the rename returned (tests/test_destruction_crash*
 from __future__ import annotations
 
 import errno
+import functools
 import fcntl
 import os
 import signal
@@ -121,14 +122,17 @@ def sync_filesystem(path: Path) -> None:
     ``sync(2)``.  One call stands for the fsyncs of many files and folders (group commit)."""
     fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
     try:
-        if _syncfs is not None and _syncfs(fd) == 0:
+        syncfs = _syncfs()
+        if syncfs is not None and syncfs(fd) == 0:
             return
     finally:
         os.close(fd)
     os.sync()
 
 
-def _load_syncfs():
+@functools.lru_cache(maxsize=1)
+def _syncfs():
+    """libc's ``syncfs``, or None (loaded on first use: ctypes is no import every command should pay)."""
     try:
         import ctypes
         libc = ctypes.CDLL(None, use_errno=True)
@@ -138,8 +142,6 @@ def _load_syncfs():
     except (OSError, AttributeError):
         return None
 
-
-_syncfs = _load_syncfs()
 
 
 def subdirs(path: Path) -> Iterator[Path]:

@@ -69,3 +69,12 @@ def test_the_vendored_table_ships_with_its_licence_and_notice():
         "package-data"]["dangan"]
     for name in ("TSCharacters.txt", "NOTICE", "LICENSE-OpenCC.txt"):
         assert any(fnmatch.fnmatch(f"index/data/{name}", p) for p in patterns), name
+
+
+def test_the_table_as_python_is_the_vendored_file():
+    from dangan.index import t2s_v1
+    from dangan.index.text_v1 import _t2s_table
+    table = t2s_v1.from_file()
+    assert len(table) > 4000
+    assert _t2s_table() == {k: ord(v) for k, v in table.items()}      # what normalise translates with
+    assert t2s_v1._source() == (DATA.parent / "t2s_v1.py").read_text(encoding="utf-8")   # regenerated, unchanged

@@ -138,3 +138,78 @@ def test_sorting_by_date_and_code_agree(both) -> None:
             orders[name] = key
         assert orders["tantivy"] == orders["whoosh"], sort
         assert orders["tantivy"] == sorted(orders["tantivy"], reverse=sort == "date")
+
+
+# --- phrases that are one CJK run: one term of tantivy's ``grams`` field (issue 15, third pass) -----------
+
+_RUN = re.compile(r"[\u3400-\u9fff]+")
+
+
+def _run_phrases(docs: dict[str, IndexDocument]) -> list[str]:
+    """Phrases cut from the corpus: substrings of one CJK run of 3 to 7 characters (3..5 are one ``grams``
+    term, 6 and 7 the positional phrase), and the same lengths across punctuation (``檔案，管理`` asked as
+    ``檔案管理``: no record has it inside one run unless it also occurs unbroken)."""
+    rnd = random.Random(3)
+    out: list[str] = []
+    texts = [_text(d) for d in docs.values() if d.record_id.startswith("art")]
+    for norm in rnd.sample(texts, 12):
+        runs = [r for r in _RUN.findall(norm) if len(r) >= 7]
+        for n in (3, 4, 5, 6, 7):
+            r = rnd.choice(runs)
+            k = rnd.randrange(len(r) - n + 1)
+            out.append(r[k:k + n])
+        joined = re.findall(r"([\u3400-\u9fff]{2,3})[，、。；：]([\u3400-\u9fff]{2,3})", norm)
+        out += [a + b for a, b in joined[:2]]
+    english = [t for t in (_text(d) for d in docs.values() if d.record_id.startswith("udhr"))
+               if len(re.findall(r"[a-z]+", t)) >= 20]
+    for norm in rnd.sample(english, min(8, len(english))):       # two words (one ``pairs`` term), three
+        words = re.findall(r"[a-z]+", norm)
+        for n in (2, 2, 3):
+            k = rnd.randrange(len(words) - n)
+            out.append(" ".join(words[k:k + n]))
+        out += [f"{a} {b}" for a, b in re.findall(r"([a-z]+)[.,;:] ([a-z]+)", norm)[:1]]   # across punctuation
+    return list(dict.fromkeys(out))
+
+
+def test_run_phrases_and_word_pairs_find_what_the_phrase_and_grep_find(both) -> None:
+    engines, docs = both
+    phrases = _run_phrases(docs)
+    assert len(phrases) >= 70 and any(len(p) == 5 for p in phrases) and any(len(p) >= 6 for p in phrases)
+    assert sum(p.count(" ") == 1 for p in phrases) >= 10
+    misses = []
+    for p in phrases:
+        for q in (f'"{p}"', p, f"{p} -human", f'"{p}" OR human'):
+            want = {rid for rid, d in docs.items() if _grep(parse_query(q).terms, _text(d))}
+            got = {name: {h.record_id for h in ix.search(q, limit=1000).hits} for name, ix in engines.items()}
+            if not (got["tantivy"] == got["whoosh"] == want and engines["tantivy"].count(q) == len(want)):
+                misses.append((q, len(want), len(got["tantivy"]), len(got["whoosh"])))
+    assert not misses, misses[:5]
+
+
+def test_a_run_phrase_or_word_pair_is_one_term_and_longer_ones_stay_phrases(both) -> None:
+    from dangan.index.tantivy_index import GRAM_MAX, GRAM_MIN, Translator
+    engines, _ = both
+    t = Translator(engines["tantivy"]._schema)
+    for text, run in (('"检索档案"', "检索档案"), ('"客戶服務部"', "客户服务部"), ("档案馆", "档案馆"),
+                      ('"档案管理制度"', None), ('"PDF档案"', None), ('"借阅 档案"', None),
+                      ('"Annual Report"', "annual_report"), ('"annual report budget"', None)):
+        r = repr(t.query(parse_query(text)))
+        whole = normalise(text.strip('"')).replace(" ", "_" if text.isascii() else "")
+        assert (f'"{whole}"))' in r) is (run is not None), (text, r)          # the run itself is the term
+        assert ("PhraseQuery" in r) is True                                      # the title keeps its phrase
+    assert (GRAM_MIN, GRAM_MAX) == (3, 5)
+
+
+def test_one_term_phrases_do_not_reach_across_a_run_or_punctuation(tmp_path) -> None:
+    docs = [IndexDocument(record_id="split-run", content="客户服务，部门 annual 档案 report"),
+            IndexDocument(record_id="whole", content="客戶服務部 annual. Report"),
+            IndexDocument(record_id="inside", content="总客户服务部门 the annual report budget")]
+    want = {'"客户服务部"': {"whole", "inside"}, '"annual report"': {"whole", "inside"}, '"服务部门"': {"inside"},
+            '"户服务"': {"split-run", "whole", "inside"}, '"annual 档案"': {"split-run"}, '"report budget"': {"inside"},
+            '"总客户服务部门"': {"inside"}, '"务，部"': {"split-run"}}
+    for engine in ("tantivy", "whoosh"):
+        with open_index(tmp_path / engine, engine=engine) as ix:
+            ix.add(docs)
+            got = {q: {h.record_id for h in ix.search(q, limit=10).hits} for q in want}
+            assert got == want, engine
+            assert {q: ix.count(q) for q in want} == {q: len(v) for q, v in want.items()}, engine

@@ -9,7 +9,6 @@ Actions are named ``noun.verb``; ``PREMIS`` maps them to PREMIS event types.
 """
 from __future__ import annotations
 
-import hashlib
 import json
 import sqlite3
 from dataclasses import dataclass
@@ -51,6 +50,7 @@ def canonical(details: dict[str, Any] | None) -> str:
 def event_hash(seq: int, time: str, actor: str, action: str, obj: str, outcome: str, details: str, prev: str) -> str:
     payload = json.dumps([seq, time, actor, action, obj, outcome, details, prev], ensure_ascii=False,
                          separators=(",", ":"))
+    import hashlib
     return hashlib.sha256(payload.encode("utf-8")).hexdigest()
 
 

@@ -31,7 +31,6 @@ from __future__ import annotations
 
 import re
 import sqlite3
-from decimal import Decimal
 from functools import lru_cache
 from typing import Any, Iterable, Iterator, Sequence
 
@@ -181,8 +180,8 @@ def _row_class(names: tuple[str, ...]) -> type[Row]:
     return type("Row", (Row,), {"_index": index, "_names": names, "__slots__": ()})
 
 
-def _value(v: Any) -> Any:
-    if isinstance(v, Decimal):                   # sum() over BIGINT is NUMERIC on PostgreSQL
+def _value(v: Any, decimal: Any) -> Any:
+    if isinstance(v, decimal):                   # sum() over BIGINT is NUMERIC on PostgreSQL
         return int(v) if v == v.to_integral_value() else float(v)
     if isinstance(v, memoryview):
         return bytes(v)
@@ -193,8 +192,9 @@ def _row_factory(cursor):
     desc = cursor.description
     if desc is None:
         return lambda values: values
+    from decimal import Decimal                  # PostgreSQL rows only (psycopg has imported it): not at start-up
     cls = _row_class(tuple(d.name for d in desc))
-    return lambda values: cls(_value(v) for v in values)
+    return lambda values: cls(_value(v, Decimal) for v in values)
 
 
 def _params(params: Any) -> Any:

@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import json
-import secrets
 import sqlite3
 from typing import Any, Iterable
 
@@ -16,6 +15,7 @@ ID_LENGTH = 13
 
 def new_record_id() -> str:
     """A stable, random record id (60 bits): 'd' + 12 base32 characters."""
+    import secrets
     n = secrets.randbits(60)
     chars = []
     for _ in range(12):

@@ -19,7 +19,6 @@ names the user chooses, ``[users."NAME"]``), :class:`ArrayOf` (``[[watch.folders
 """
 from __future__ import annotations
 
-import difflib
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -290,6 +289,7 @@ class Findings:
         self.errors.append(f"{self.source}: {where} is missing")
 
     def unknown(self, where: str, name: str, known: dict) -> None:
+        import difflib
         close = difflib.get_close_matches(name, list(known), n=1, cutoff=0.6)
         hint = f" (did you mean {close[0]}?)" if close else ""
         self.warnings.append(f"{self.source}: unknown key {name} in {where}{hint}; it is ignored")
@@ -313,6 +313,7 @@ def validate(raw: dict[str, Any], source: str = "dangan.toml") -> list[str]:
     for section, value in raw.items():
         spec = SCHEMA.get(section)
         if spec is None:
+            import difflib
             close = difflib.get_close_matches(section, list(SCHEMA), n=1, cutoff=0.6)
             hint = f" (did you mean [{close[0]}]?)" if close else ""
             out.warnings.append(f"{source}: unknown section [{section}]{hint}; it is ignored")

@@ -19,5 +19,5 @@ def destruction_pending(archive: Archive) -> bool:
         return True
     if conn.execute("SELECT 1 FROM disposal_lists WHERE status = 'executing' LIMIT 1").fetchone() is not None:
         return True
-    doomed = archive.store.doomed
+    doomed = archive.work / "doomed"             # the store's ``doomed`` folder, without opening the store
     return doomed.is_dir() and any(doomed.iterdir())

@@ -22,7 +22,6 @@ EOFError, a garbled one struct or pickle errors) become one
 """
 from __future__ import annotations
 
-import logging
 from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Callable, Iterator
@@ -32,18 +31,16 @@ from dangan.model import Record
 from dangan.repository.fsutil import flocked
 from dangan.core.kernel.clock import utc_now
 from dangan.core.catalogue import db as catalogue_db
-from dangan.repository.ocfl import vnum
-from dangan.core.store.layout import METADATA_PATH, parse_metadata, text_path
 
 if TYPE_CHECKING:
     from dangan.core.archive import Archive
 
 BATCH = 500              # outbox rows applied per commit
-REINDEX_BATCH = 5000     # records per commit when rebuilding: fewer segments to merge later
+REINDEX_BATCH = 2500     # records per commit when rebuilding: tantivy merges 8 equal segments, so this bounds the
+                         # largest merge of a 1M rebuild (8 segments of 20,000) and the segment pages it maps
 
 
 ENGINES = ("tantivy", "whoosh")
-_log = logging.getLogger("dangan.index")
 
 
 def engine_of(archive: Archive) -> str:
@@ -120,6 +117,7 @@ def document_for(archive: Archive, rec: Record, names: dict[str, str] | None = N
     A sealed (confidential) record goes into the main index as ``locked``:
     the plain allow-list fields only, never its title, text or file names.
     """
+    from dangan.core.store.layout import text_path
     from dangan.index import IndexDocument
     if sealed:
         return IndexDocument(record_id=rec.id, archival_code=rec.archival_code, department=rec.department,
@@ -200,12 +198,15 @@ def _say(notice: Callable[[str], None] | None, message: str) -> None:
     if notice is not None:
         notice(message)
     else:
-        _log.warning("dangan: %s", message)
+        import logging
+        logging.getLogger("dangan.index").warning("dangan: %s", message)
 
 
 def _rebuild(archive: Archive, progress, notice) -> int:
     """``reindex`` with the drain lock held: the configured engine's index, then the other engine's files go."""
+    from dangan.core.store.layout import METADATA_PATH, parse_metadata
     from dangan.index import open_index
+    from dangan.repository.ocfl import vnum
     store = archive.store
     engine = engine_of(archive)
     path = engine_dir(archive, engine)

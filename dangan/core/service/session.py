@@ -51,7 +51,7 @@ def complete_moves(archive: Archive, on_warning: Callable[[str], None] | None = 
     import sqlite3
 
     from dangan.errors import DanganError, IntegrityError
-    moving = archive.store.work / "moving"
+    moving = archive.work / "moving"
     if not (moving.is_dir() and any(moving.iterdir())):
         return
     from dangan.core.management.reseal import recover

@@ -25,7 +25,6 @@ characters.
 from __future__ import annotations
 
 import errno
-import hashlib
 import os
 import re
 import stat
@@ -94,6 +93,7 @@ def fit_name(name: str, limit: int = NAME_MAX) -> str:
     """``name`` shortened (stem cut, a hash added, extension kept) so that it takes at most ``limit`` bytes."""
     if len(os.fsencode(name)) <= limit:
         return name
+    import hashlib
     digest = hashlib.sha256(os.fsencode(name)).hexdigest()[:12]
     stem, dot, ext = name.rpartition(".")
     if not dot or not stem or len(ext.encode("utf-8", "surrogateescape")) > 32:
