@@ -39,13 +39,15 @@ def test_a_batch_puts_every_key_once_and_reads_back(archive_root, s3_env, bucket
 
     def counted(self):                       # every client of the process (the group has an archive of its own)
         client = make(self)
-        client.meta.events.register("before-call.s3.PutObject", lambda params, **kw: puts.update([params["Key"]]))
+        client.meta.events.register("before-parameter-build.s3.PutObject",
+                                    lambda params, **kw: puts.update([params["Key"]]))
         return client
     monkeypatch.setattr(s3client.S3, "_make_client", counted)
     digests = _drop(tmp_path / "drop", 12, "会议")
     a = Archive(archive_root, Actor("tester", "tester"))
     try:
-        outcomes = ingest(a, [tmp_path / "drop"], RecordFields(title="会议通知"))
+        outcomes = ingest(a, [tmp_path / "drop"], RecordFields(title="会议通知", category="WS", department="BGS",
+                                                          retention="Y", date="2021-03-01"))
         assert [o.status for o in outcomes] == ["archived"] * 12
         codes = [o.archival_code for o in outcomes]
         assert codes == sorted(codes) and len(set(codes)) == 12         # in input order, gap-free
