@@ -1,6 +1,7 @@
 """Benchmark issue 17's speed rows at the issue's sizes: embedded beside PostgreSQL + SeaweedFS.
 
-    .venv/bin/python bench/bench_cluster.py [--small 10000] [--big 10] [--big-mb 100] [--runs 20] [--quick]
+    .venv/bin/python bench/bench_cluster.py [--small 10000] [--two-small N] [--big 10] [--big-mb 100] [--runs 20]
+                                            [--quick]
 
 Two kinds of archive, each made fresh by ``dangan init`` for every timed ingest:
 
@@ -145,6 +146,8 @@ def cli_latency(root: Path, env: dict[str, str]) -> dict[str, float]:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--small", type=int, default=10000)
+    ap.add_argument("--two-small", type=int, default=None,
+                    help="small files of the two-process run (default: --small; the first N of them)")
     ap.add_argument("--big", type=int, default=10)
     ap.add_argument("--big-mb", type=int, default=100)
     ap.add_argument("--runs", type=int, default=20, help="API requests per figure")
@@ -165,24 +168,32 @@ def main() -> None:
         half = args.small // 2
         small_files(base / "small" / "a", half)
         small_files(base / "small" / "b", args.small - half)
+        two = args.two_small or args.small
+        if two != args.small:                         # the two-process run on fewer files: their first halves
+            for part in ("a", "b"):
+                (base / "small2" / part).mkdir(parents=True)
+                for f in sorted((base / "small" / part).iterdir())[:two // 2]:
+                    shutil.copy2(f, base / "small2" / part / f.name)
         big_files(base / "big" / "a", args.big // 2, args.big_mb * MB)
         big_files(base / "big" / "b", args.big - args.big // 2, args.big_mb * MB)
         kinds = Kinds(base, env, pg, s3)
         kept: dict[str, Path] = {}
         for label, unit, amount in (("small", "files/s", args.small), ("big", "MB/s", args.big * args.big_mb)):
-            a, b = base / label / "a", base / label / "b"
             for procs in (1, 2):
+                folder = "small2" if label == "small" and procs == 2 and two != args.small else label
+                a, b = base / folder / "a", base / folder / "b"
+                count = two if folder == "small2" else amount
                 rate: dict[str, float] = {}
                 before = load()
                 for kind in ("embedded", "cluster"):
                     root = kinds.new(kind, f"{label}-{procs}")
                     cmds = [ingest_cmd(root, a, b)] if procs == 1 else [ingest_cmd(root, a), ingest_cmd(root, b)]
-                    rate[kind] = amount / timed(cmds, env)
+                    rate[kind] = count / timed(cmds, env)
                     if label == "small" and procs == 1:
                         kept[kind] = root
                     else:
                         shutil.rmtree(root, ignore_errors=True)
-                what = (f"{args.small:,} small text files" if label == "small"
+                what = (f"{count:,} small text files" if label == "small"
                         else f"{args.big} × {args.big_mb} MB random")
                 rows.append(f"| {what} | {procs} | {rate['embedded']:.1f} {unit} | {rate['cluster']:.1f} {unit} | "
                             f"{rate['cluster'] / rate['embedded']:.2f} | {before} → {load()} |")
