@@ -78,8 +78,9 @@ def new_archive(base: Path, name: str, env: dict[str, str], store: str | None, e
     return root
 
 
-def count_requests(base: Path, svc) -> dict[str, int]:
-    """S3 requests of ingesting one small text file, by operation (in this process, the Python API)."""
+def count_requests(base: Path, svc, n: int = 1) -> dict[str, int]:
+    """S3 requests of ingesting ``n`` small text files in one batch, by operation (in this process, the Python
+    API; every client of the process is counted: a batch's group commit has an archive of its own)."""
     from collections import Counter
     from dangan.core.archive import Archive
     from dangan.core.kernel.actor import Actor
@@ -91,15 +92,27 @@ def count_requests(base: Path, svc) -> dict[str, int]:
     bucket = f"count-{uuid.uuid4().hex[:8]}"
     svc.client().create_bucket(Bucket=bucket)
     actor = Actor("bench", "bench")
-    Archive.init(base / "count", fonds="Z109", actor=actor, store_url=f"s3://{bucket}/p",
-                 store_endpoint=svc.endpoint).close()
-    a = Archive(base / "count", actor)
+    root = base / f"count-archive-{n}"
+    Archive.init(root, fonds="Z109", actor=actor, store_url=f"s3://{bucket}/p", store_endpoint=svc.endpoint).close()
+    from dangan.repository import s3client
     calls: Counter = Counter()
-    a.store.s3.client.meta.events.register("before-call.s3.*", lambda model, **kw: calls.update([model.name]))
-    f = base / "one.txt"
-    f.write_text("一个文件 one file " * 50, encoding="utf-8")
-    ingest(a, [f], RecordFields())
-    a.close()
+    make = s3client.S3._make_client
+
+    def counted(self):
+        client = make(self)
+        client.meta.events.register("before-call.s3.*", lambda model, **kw: calls.update([model.name]))
+        return client
+    s3client.S3._make_client = counted  # type: ignore[method-assign]
+    a = Archive(root, actor)
+    drop = base / f"count-{n}"
+    drop.mkdir()
+    for i in range(n):
+        (drop / f"f{i}.txt").write_text(f"一个文件 {i} {uuid.uuid4()} one file " * 50, encoding="utf-8")
+    try:
+        ingest(a, [drop] if n > 1 else [drop / "f0.txt"], RecordFields())
+    finally:
+        a.close()
+        s3client.S3._make_client = make  # type: ignore[method-assign]
     return dict(calls)
 
 
@@ -137,6 +150,7 @@ def main() -> None:
             best = {k: max(v) for k, v in rates.items()}
             rows.append((label, unit, best["folder"], best["s3"], best["s3"] / best["folder"], rates))
         requests = count_requests(base, svc)
+        batch = count_requests(base, svc, 50)
     finally:
         svc.stop()
         shutil.rmtree(base, ignore_errors=True)
@@ -150,7 +164,8 @@ def main() -> None:
         rounds = "; ".join(", ".join(f"{x:.1f}" for x in rates[k]) for k in ("folder", "s3"))
         print(f"| {what} | {f:.1f} {unit} | {s:.1f} {unit} | {ratio:.2f} | {rounds} |")
     print(f"\nS3 requests to ingest one small text file: {sum(requests.values())} "
-          f"({', '.join(f'{k} {v}' for k, v in sorted(requests.items()))})")
+          f"({', '.join(f'{k} {v}' for k, v in sorted(requests.items()))}); in a batch of 50, per file: "
+          f"{sum(batch.values()) / 50:.1f} ({', '.join(f'{k} {v / 50:.1f}' for k, v in sorted(batch.items()))})")
 
 
 if __name__ == "__main__":

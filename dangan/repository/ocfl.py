@@ -182,6 +182,12 @@ class OcflStore:
             yield
 
     # -- reading ------------------------------------------------------------
+    @contextmanager
+    def reading(self) -> Iterator[None]:
+        """A moment's consistent view for several reads of the same objects (a bucket store reads each
+        object's inventory and small files once inside it); on a folder every read is local: nothing to keep."""
+        yield
+
     def inventory(self, object_id: str) -> dict:
         path = self.object_path(object_id) / "inventory.json"
         try:

@@ -27,6 +27,9 @@ def publish_new_objects(store: OcflStore, drafts: list[tuple[VersionDraft, str, 
     second sync makes the renames durable.  A crash before that second sync leaves some objects in the
     store whole and the others absent: the caller's intent rows settle each (adopted or forgotten).
     Raises ``UsageError`` if an object exists already (only new objects are published this way)."""
+    if store.remote:                   # a bucket: no rename to group, the requests are overlapped instead
+        from .ocfl_s3_group import publish_new_objects_s3
+        return publish_new_objects_s3(store, drafts)  # type: ignore[arg-type]
     out = []
     staged: list[tuple[VersionDraft, Path, int, dict]] = []
     try:

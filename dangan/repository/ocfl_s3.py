@@ -31,6 +31,7 @@ import hashlib
 import json
 import shutil
 import tempfile
+import threading
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterator
@@ -42,6 +43,12 @@ from .paths import check_no_conflicts
 from .s3client import S3
 
 INV, SIDE = "inventory.json", "inventory.json.sha512"
+#: the largest file a reading() view keeps once read (metadata.json, extracted text)
+MEMO_FILE_BYTES = 1024 * 1024
+#: trusted inventories by their sha512, shared by the process's stores (a batch's group commit has an archive
+#: of its own): the sidecar is read every time, and the bytes it names never change
+_INVENTORIES: dict[str, bytes] = {}
+_INVENTORIES_LOCK = threading.Lock()
 
 
 def _side_digest(side: bytes) -> str:
@@ -58,8 +65,8 @@ class S3OcflStore(OcflStore):
         self.s3 = S3(url, endpoint_url)
         self.url = self.s3.place.url
         self.location = self.url
-        #: trusted inventories by their sha512 (the sidecar is read every time; the bytes it names never change)
-        self._inventories: dict[str, bytes] = {}
+        self._inventories = _INVENTORIES
+        self._scope = threading.local()           # reading(): this thread's memo of one consistent view
 
     @classmethod
     def create_s3(cls, url: str, work: Path, endpoint_url: str | None = None) -> "S3OcflStore":
@@ -129,13 +136,37 @@ class S3OcflStore(OcflStore):
         return data
 
     # -- reading --------------------------------------------------------------
+    @contextmanager
+    def reading(self) -> Iterator[None]:
+        """A moment's consistent view, for this thread: inside it each object's sidecar is read once, its keys
+        listed once and each of its small files fetched once (the indexer reads a record's inventory, metadata
+        and text four times over).  Outside it every read goes to the bucket, as a reader that must see the
+        latest version (``check``, ``get``, a revision) needs."""
+        if getattr(self._scope, "memo", None) is not None:
+            yield
+            return
+        self._scope.memo = {}
+        try:
+            yield
+        finally:
+            self._scope.memo = None
+
+    def _memo(self) -> dict | None:
+        return getattr(self._scope, "memo", None)
+
     def inventory(self, object_id: str) -> dict:
         return self.inventory_at(self.object_rel(object_id), object_id)
 
     def inventory_at(self, rel: str, object_id: str | None = None) -> dict:
         """The trusted inventory of the object at ``rel``: the one whose digest the root sidecar names."""
         what = repr(object_id) if object_id else rel
-        side = self.s3.get(f"{rel}/{SIDE}", missing_ok=True)
+        memo = self._memo()
+        if memo is not None and ("side", rel) in memo:
+            side = memo["side", rel]
+        else:
+            side = self.s3.get(f"{rel}/{SIDE}", missing_ok=True)
+            if memo is not None:
+                memo["side", rel] = side
         if side is None:
             raise NotFound(f"no object {what} in the store")
         want = _side_digest(side)
@@ -160,9 +191,10 @@ class S3OcflStore(OcflStore):
         return inv
 
     def _remember(self, digest: str, data: bytes) -> None:
-        if len(self._inventories) >= 256:
-            self._inventories.pop(next(iter(self._inventories)))
-        self._inventories[digest] = data
+        with _INVENTORIES_LOCK:                      # publish and the indexer's readers run in threads
+            if len(self._inventories) >= 1024:
+                self._inventories.pop(next(iter(self._inventories)))
+            self._inventories[digest] = data
 
     def files(self, object_id: str, version: int | None = None, inventory: dict | None = None) -> list[StoredFile]:
         inv = inventory or self.inventory(object_id)
@@ -170,7 +202,12 @@ class S3OcflStore(OcflStore):
         if vname not in inv["versions"]:
             raise NotFound(f"object {object_id} has no version {vname}")
         rel = self.object_rel(object_id)
-        sizes = dict(self.s3.sized_keys(rel + "/"))          # one listing, not a HEAD per file
+        memo = self._memo()
+        sizes = memo.get(("sizes", rel)) if memo is not None else None
+        if sizes is None:
+            sizes = dict(self.s3.sized_keys(rel + "/"))      # one listing, not a HEAD per file
+            if memo is not None:
+                memo["sizes", rel] = sizes
         out = []
         for digest, paths in inv["versions"][vname]["state"].items():
             content = inv["manifest"][digest][0]
@@ -180,16 +217,27 @@ class S3OcflStore(OcflStore):
         return sorted(out, key=lambda f: f.logical_path)
 
     def read_chunks(self, object_id: str, stored: StoredFile) -> Iterator[bytes]:
+        key = f"{self.object_rel(object_id)}/{stored.content_path}"
+        memo = self._memo()
+        kept = memo is not None and 0 <= stored.size <= MEMO_FILE_BYTES
+        if kept and memo is not None and ("file", key) in memo:     # read and checked once in this view
+            yield memo["file", key]
+            return
         h = hashlib.sha512()
+        got = bytearray()
         try:
-            for chunk in self.s3.chunks(f"{self.object_rel(object_id)}/{stored.content_path}"):
+            for chunk in self.s3.chunks(key):
                 h.update(chunk)
+                if kept:
+                    got += chunk
                 yield chunk
         except NotFound:
             raise IntegrityError(f"object {object_id}: content file {stored.content_path} is missing") from None
         if h.hexdigest() != stored.digest:
             raise IntegrityError(
                 f"object {object_id}: {stored.logical_path} fails its sha512 check (content {stored.content_path})")
+        if kept and memo is not None:
+            memo["file", key] = bytes(got)
 
     def read_range(self, object_id: str, stored: StoredFile, start: int, end: int) -> Iterator[bytes]:
         return self.s3.chunks(f"{self.object_rel(object_id)}/{stored.content_path}", start, end)
@@ -233,11 +281,12 @@ class S3OcflStore(OcflStore):
 
     # -- writing --------------------------------------------------------------
     def stage(self, object_id: str, *, durable: bool = True) -> "S3VersionDraft":
-        """A draft of the next version; every upload is durable once acknowledged (``durable`` is the folder
-        store's: a bucket has no group publish, see ``store.batch``)."""
-        if not durable:
-            raise ValueError("a bucket store publishes each version by itself (durable=False is the folder's)")
-        return S3VersionDraft(self, object_id)
+        """A draft of the next version.  Its staged files are never fsynced: they are a scratch copy, and each
+        upload is durable once acknowledged.  ``durable`` False (a batch's group commit) publishes it with
+        :func:`~.ocfl_s3_group.publish_new_objects_s3`; True with :meth:`S3VersionDraft.publish`."""
+        draft = S3VersionDraft(self, object_id, durable=False)
+        draft.grouped = not durable
+        return draft
 
     def _recover_locked(self, object_id: str) -> bool:
         """Roll a complete unpublished version forward; delete what a dead writer left of an incomplete one."""
@@ -292,10 +341,13 @@ class S3VersionDraft(VersionDraft):
     """A version staged locally (as on a folder), published to the bucket in the trusted order."""
 
     store: S3OcflStore
+    grouped = False
 
     def publish(self, *, message: str, user_name: str, user_address: str | None = None,
                 created: str | None = None) -> PublishedVersion:
         from .ocfl import now_rfc3339
+        if self.grouped:
+            raise UsageError("a draft staged for a group commit is published only with ocfl_group.publish_new_objects")
         check_no_conflicts(list(self.state))
         store = self.store
         try:

@@ -13,6 +13,7 @@ bounded whatever the file's size.
 from __future__ import annotations
 
 import os
+import threading
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, BinaryIO, Iterator
 
@@ -25,6 +26,10 @@ if TYPE_CHECKING:
 PART_SIZE = 8 * 1024 * 1024
 MULTIPART_THRESHOLD = 16 * 1024 * 1024
 CONCURRENCY = 4
+#: S3 requests one process overlaps at most (a group commit's PUTs, the indexer's reads): round trips, not
+#: bytes, bound small files, so a few in flight hide the latency; botocore's pool holds this many connections
+#: plus the parts of one multipart upload
+REQUEST_CONCURRENCY = int(os.environ.get("DANGAN_S3_CONCURRENCY", "8"))
 READ_CHUNK = 1024 * 1024
 #: attempts per request (botocore's standard retry mode: backoff, connection errors retried)
 ATTEMPTS = int(os.environ.get("DANGAN_S3_ATTEMPTS", "4"))
@@ -32,6 +37,7 @@ ATTEMPTS = int(os.environ.get("DANGAN_S3_ATTEMPTS", "4"))
 #: and waits for ``go`` (the test stops the S3 server in between: tests/s3/test_s3_faults.py)
 HOLD_ENV = "DANGAN_TEST_S3_HOLD"
 _held = False
+_client_lock = threading.Lock()
 
 
 def _hold_callback():
@@ -134,17 +140,23 @@ class S3:
     @property
     def client(self) -> Any:
         if self._client is None:
-            import boto3
-            from botocore.config import Config
-            session = boto3.session.Session()
-            self._client = session.client(
-                "s3", endpoint_url=self.endpoint_url,
-                region_name=session.region_name or os.environ.get("AWS_DEFAULT_REGION") or "us-east-1",
-                config=Config(retries={"max_attempts": ATTEMPTS, "mode": "standard"}, connect_timeout=5,
-                              read_timeout=60, s3={"addressing_style": "path"},
-                              request_checksum_calculation="when_required",
-                              response_checksum_validation="when_required"))
+            with _client_lock:                   # made once, even when the first requests come from a pool
+                if self._client is None:
+                    self._client = self._make_client()
         return self._client
+
+    def _make_client(self) -> Any:
+        import boto3
+        from botocore.config import Config
+        session = boto3.session.Session()
+        return session.client(
+            "s3", endpoint_url=self.endpoint_url,
+            region_name=session.region_name or os.environ.get("AWS_DEFAULT_REGION") or "us-east-1",
+            config=Config(retries={"max_attempts": ATTEMPTS, "mode": "standard"}, connect_timeout=5,
+                          max_pool_connections=REQUEST_CONCURRENCY + CONCURRENCY,
+                          read_timeout=60, s3={"addressing_style": "path"},
+                          request_checksum_calculation="when_required",
+                          response_checksum_validation="when_required"))
 
     def _call(self, what: str, method: str, **kw) -> Any:
         try:

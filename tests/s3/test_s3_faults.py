@@ -192,10 +192,13 @@ def test_init_on_s3_refuses_clearly(tmp_path, s3_env, bucket, monkeypatch):
 
 
 def test_a_batch_stops_at_an_unreachable_s3_and_leaves_every_file_in_place(own_server, tmp_path):
-    """The service is down for the whole batch: the first file fails (exit 18), the batch stops instead of
-    failing every file in turn, every file stays in its folder; with the service back a rerun files each once."""
+    """The service is down for the whole batch: the first group of files fails (exit 18), the batch stops
+    instead of failing every group in turn, every file stays in its folder; with the service back a rerun files
+    each once."""
     from dangan.core.archive import Archive
     from dangan.core.kernel.actor import Actor
+    from dangan.core.store.group_commit import GROUP_SIZE
+    n = 2 * GROUP_SIZE + 8                   # more than two groups (a batch commits GROUP_SIZE files at once)
     svc = own_server
     bucket = svc.make_bucket(f"b-{uuid.uuid4().hex[:16]}")
     root = tmp_path / "archive"
@@ -203,20 +206,20 @@ def test_a_batch_stops_at_an_unreachable_s3_and_leaves_every_file_in_place(own_s
                  store_endpoint=svc.endpoint).close()
     drop = tmp_path / "drop"
     drop.mkdir()
-    for i in range(5):
+    for i in range(n):
         (drop / f"函-{i}.txt").write_text(f"第{i}封函 letter {i}", encoding="utf-8")
     svc.pause()
     env = {**os.environ, "DANGAN_S3_ATTEMPTS": "1"}
     r = subprocess.run(dangan(root, "ingest", drop, "--json"), env=env, capture_output=True, text=True)
     outcomes = [json.loads(line) for line in r.stdout.splitlines()]
     assert r.returncode == 18, r.stdout + r.stderr
-    assert 1 <= len(outcomes) < 5, outcomes                    # the files in flight fail; no more are tried
+    assert 1 <= len(outcomes) < n, len(outcomes)              # the files in flight fail; no more are tried
     assert {o["status"] for o in outcomes} == {"failed"} and all("S3" in o["message"] for o in outcomes)
-    assert len(list(drop.iterdir())) == 5                     # every file where it was
+    assert len(list(drop.iterdir())) == n                     # every file where it was
     svc.resume()
     r = subprocess.run(dangan(root, "ingest", drop, "--json"), capture_output=True, text=True)
     assert r.returncode == 0, r.stdout + r.stderr
-    assert len(records_by_digest(root)) == 5 and set(records_by_digest(root).values()) == {1}
+    assert len(records_by_digest(root)) == n and set(records_by_digest(root).values()) == {1}
     c = subprocess.run(dangan(root, "check", "--json"), capture_output=True, text=True)
     assert c.returncode == 0 and c.stdout.strip() == "", c.stdout + c.stderr
     assert_nothing_untrusted(svc, bucket)

@@ -483,6 +483,8 @@ def connect_postgres(url: str, *, create: bool = False) -> db.PgConnection:
     except sqlite3.OperationalError as exc:
         raise UsageError(str(exc)) from None
     try:
+        if _schema_current(conn):            # the common case, every open of a made catalogue: one round trip
+            return conn
         tables = {r[0] for r in conn.execute_raw(
             "SELECT table_name FROM information_schema.tables WHERE table_schema = current_schema()")}
         if "dangan_schema" not in tables:
@@ -497,6 +499,16 @@ def connect_postgres(url: str, *, create: bool = False) -> db.PgConnection:
         conn.close()
         raise
     return conn
+
+
+def _schema_current(conn: db.PgConnection) -> bool:
+    """True if the database holds this dangan's schema (no migration due), asked in one statement; False
+    for anything else (no ``dangan_schema`` table yet, an older or newer schema): the full check decides."""
+    try:
+        row = conn.execute_raw("SELECT version FROM dangan_schema WHERE id = 1").fetchone()
+    except sqlite3.OperationalError:         # no such table (an empty database): not an error here
+        return False
+    return bool(row) and row[0] == SCHEMA_VERSION
 
 
 def schema_version(conn: Any) -> int:

@@ -260,7 +260,8 @@ class PgConnection:
         self._connect()
 
     def _connect(self) -> None:
-        import psycopg
+        from .pg_driver import psycopg as driver
+        psycopg = driver()
         from psycopg.adapt import Dumper
 
         class UntypedInt(Dumper):        # let the server infer an int's type from its column (SQLite affinity)

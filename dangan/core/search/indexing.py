@@ -173,15 +173,34 @@ def drain(archive: Archive, *, blocking: bool = True, limit: int | None = None,
 
 def _documents(archive: Archive, ids: list[str]) -> list:
     """The index documents of the live records among ``ids``, from the store."""
-    from dangan.core.store.layout import read_metadata, stored_original_names
-    out = []
+    live = []
     for rid in ids:
         row = archive.conn.execute("SELECT status, sealed FROM records WHERE id = ?", (rid,)).fetchone()
         if row is None or row["status"] == "destroyed":
             continue
-        rec = read_metadata(archive.store, rid)
-        out.append(document_for(archive, rec, stored_original_names(archive.store, rid), sealed=bool(row["sealed"])))
-    return out
+        live.append((rid, bool(row["sealed"])))
+    return _read_documents(archive, live)
+
+
+def _read_documents(archive: Archive, live: list[tuple[str, bool]]) -> list:
+    """The index documents of (record id, sealed) pairs, from the store, in order.  Each record's inventory,
+    metadata and text are read in one ``store.reading()`` view; from a bucket, several records at once (the
+    requests' round trips overlap; the store's client is shared by the threads)."""
+    from dangan.core.store.layout import read_metadata, stored_original_names
+    store = archive.store
+
+    def one(item: tuple[str, bool]):
+        rid, sealed = item
+        with store.reading():
+            rec = read_metadata(store, rid)
+            return document_for(archive, rec, stored_original_names(store, rid), sealed=sealed)
+
+    if not store.remote or len(live) < 2:
+        return [one(item) for item in live]
+    from concurrent.futures import ThreadPoolExecutor
+    from dangan.repository.s3client import REQUEST_CONCURRENCY
+    with ThreadPoolExecutor(min(REQUEST_CONCURRENCY, len(live)), thread_name_prefix="dangan-index-read") as pool:
+        return list(pool.map(one, live))
 
 
 def reindex(archive: Archive, progress: Callable[[int, int], None] | None = None,

@@ -81,8 +81,8 @@ def ingest_batch(archive: Archive, paths: Iterable[Path], fields: RecordFields, 
     outcomes: list[IngestOutcome | None] = [None] * len(files)
     reported = [0]
     group = None
-    if len(files) > 1 and not archive.store.remote:   # group commit (store/group_commit): many files, few
-        # syncs; a bucket has no rename to group: each record publishes by itself there
+    if len(files) > 1:       # group commit (store/group_commit): many files, few syncs (on a bucket: their
+        # requests overlapped, repository/ocfl_s3_group)
         from dangan.core.store.group_commit import CommitGroup
         group = CommitGroup(archive)
     bar = progress if len(files) > 1 else None

@@ -28,6 +28,9 @@ if TYPE_CHECKING:
 #: Records per group: 64 small files commit in one transaction; a batch's outcomes are reported as each
 #: group commits (and at the end).
 GROUP_SIZE = 64
+#: ... and at most this many staged bytes: large files commit a few at a time, so the staging folder holds
+#: little more than this and a bucket store's uploads of one group overlap the staging of the next
+GROUP_BYTES = 256 * 1024 * 1024
 
 
 @dataclass
@@ -48,6 +51,7 @@ class CommitGroup:
         self.archive = type(archive)(archive.root, archive.actor, extra_plugins=archive.extra_plugins)
         self.size = max(1, size)
         self._waiting: list[tuple[PendingVersion, Settled]] = []
+        self._bytes = 0
         self._settled: dict[str, Settled] = {}
         self._lock = threading.Lock()
 
@@ -58,7 +62,8 @@ class CommitGroup:
         with self._lock:
             self._waiting.append((pending, item))
             self._settled[pending.object_id] = item
-            full = len(self._waiting) >= self.size
+            self._bytes += sum(getattr(pending.draft, "sizes", {}).values())
+            full = len(self._waiting) >= self.size or self._bytes >= GROUP_BYTES
         if full:
             self.flush()
         return item
@@ -71,7 +76,7 @@ class CommitGroup:
     def flush(self) -> None:
         """Commit every queued record now."""
         with self._lock:
-            batch, self._waiting = self._waiting, []
+            batch, self._waiting, self._bytes = self._waiting, [], 0
         if not batch:
             return
         answers: list[BaseException | None] = []
