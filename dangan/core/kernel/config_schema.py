@@ -232,7 +232,7 @@ SCHEMA: dict[str, Spec] = {
         "thumbnail_px": Int(minimum=0),             # longer side of PNG thumbnails (derivatives); 0: none
     }),
     "plugins": Table({"enabled": StrList(), "disabled": StrList()}),
-    "ingest": Table({"jobs": Int(minimum=1), "max_file_mb": Number(unit="MiB")}),    # max_file_mb ≤ 0: no limit
+    "ingest": Table({"jobs": Int(minimum=1), "workers": Int(minimum=0), "max_file_mb": Number(unit="MiB")}),    # max_file_mb ≤ 0: no limit
     "index": Table({"engine": Choice(("tantivy", "whoosh"))}),       # the search engine (core.search.indexing)
     "catalogue": Table({"url": Str(nonempty=True)}),  # postgresql://… (core/catalogue/db.py); absent: catalogue.sqlite       # the search engine (core.search.indexing)
     "departments": Free(),                          # department code → its name (declares the departments)

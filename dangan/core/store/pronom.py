@@ -236,7 +236,11 @@ def preservation_puids(config) -> frozenset[str]:
 
 def identify_entry(entry, path: Path, name: str) -> None:
     """Set a :class:`~dangan.model.RecordFile`'s ``puid``, ``format_name`` and ``format_basis`` from ``path``."""
-    found = identify(path, name)
+    set_entry(entry, identify(path, name))
+
+
+def set_entry(entry, found: FormatId) -> None:
+    """Set a :class:`~dangan.model.RecordFile`'s format fields from an identification."""
     entry.puid, entry.format_name, entry.format_basis = found.puid, found.name or None, found.basis
 
 
