@@ -9,8 +9,8 @@ and commit, so a batch uses both cores.  The answers are the ones the parent wou
 "archived exactly once or not at all" is the parent's business as before), and a worker that dies is
 no error: that file and the rest are analysed in the parent.
 
-Workers die with dangan (their own process group, ``lifeline.die_with``) and have the extraction
-worker's memory limit.  Sealed records are never handed over: their staged copies are ciphertext.
+Workers are spawned (fresh interpreters, dangan's own children), die with dangan (their own process
+group, ``lifeline.die_with``) and have the extraction worker's memory limit.  Sealed records are never handed over: their staged copies are ciphertext.
 """
 from __future__ import annotations
 
@@ -67,11 +67,13 @@ class Analyser:
     """A pool of ``workers`` analysis processes; call it from any thread, one file at a time per thread."""
 
     def __init__(self, workers: int, *, extractor: Any = None, options: Any = None, memory_mb: int = 1024) -> None:
-        from dangan.core.store.extraction import _context
+        import multiprocessing
         self.extractor = extractor          # a picklable PluginExtractor (the archive's), or None: no text here
         self.options = options
         self._pool: ProcessPoolExecutor | None = ProcessPoolExecutor(
-            max_workers=max(1, workers), mp_context=_context(), initializer=_start_worker,
+            # spawn, not the forkserver: the workers are dangan's own children, reaped by it, so their CPU
+            # time is counted with dangan's (``time dangan ingest``), and a fresh interpreter holds no locks
+            max_workers=max(1, workers), mp_context=multiprocessing.get_context("spawn"), initializer=_start_worker,
             initargs=(os.getpid(), memory_mb))
 
     def __call__(self, path: Path, name: str, identify: bool) -> Analysis | None:
