@@ -326,6 +326,27 @@ def bench_big(base: Path, n: int, size: int, rounds: int, rows: list[Row], notes
     shutil.rmtree(src, ignore_errors=True)
 
 
+def bench_one(base: Path, arch: Path, runs: int, rows: list[Row]) -> None:
+    """One new file at a time into an existing archive: wall and CPU of each fresh `dangan ingest FILE`."""
+    import sqlite3
+    conn = sqlite3.connect(arch / "catalogue.sqlite")
+    n = f"{conn.execute('SELECT count(*) FROM records').fetchone()[0]:,}"
+    conn.close()
+    walls, cpus = [], []
+    for i in range(runs + 1):
+        one = base / f"one-{os.getpid()}-{i}.txt"
+        one.write_text(f"一份后来的文件：借阅登记 {time.time_ns()}。A late file {i}.", encoding="utf-8")
+        cmd = [DANGAN, "--archive", str(arch), "ingest", str(one)]
+        wall, cpu = timed_cpu(cmd)
+        if i:                                  # the first run is the warm-up (bytecode, page cache)
+            walls.append(wall)
+            cpus.append(cpu)
+        print(f"[one] {wall:.3f} s wall, {cpu:.3f} s CPU (load {os.getloadavg()[0]:.1f})")
+    rows.append(Row(f"ingest one file into an existing archive ({n} records), {runs} runs",
+                    f"median {statistics.median(walls):.3f} s wall (min {min(walls):.3f}, max {max(walls):.3f}), "
+                    f"median {statistics.median(cpus):.3f} s CPU", show_cmd(cmd, base), "<= 0.3 s wall"))
+
+
 def build_catalogue(base: Path, n: int) -> tuple[Path, float]:
     """An archive of n records, built in one process with the Python API."""
     arch = base / "arch-10k"
@@ -420,8 +441,12 @@ def main() -> None:
     ap.add_argument("--keep", action="store_true", help="keep the 10,000-record archive in --out")
     ap.add_argument("--archive", type=Path, help="time the commands on this existing archive (one kept by --keep: "
                     "10,000 records, departments BGS, CWB, ...) instead of building one")
-    ap.add_argument("--only", choices=["small", "big", "commands"], action="append",
-                    help="run only these parts (repeatable)")
+    ap.add_argument("--only", choices=["small", "big", "commands", "one"], action="append",
+                    help="run only these parts (repeatable; 'one' needs --one-into)")
+    ap.add_argument("--small-files", type=int, help="how many small files part 'small' ingests (default 1,000)")
+    ap.add_argument("--one-into", type=Path, help="part 'one': time `dangan ingest FILE` of one new file into this "
+                    "existing archive (e.g. 100,000 records), --runs times, each a fresh process")
+    ap.add_argument("--runs", type=int, default=7, help="runs of part 'one' (default 7)")
     args = ap.parse_args()
     base = (args.out or Path(tempfile.mkdtemp(prefix="dangan-bench-ingest-"))).resolve()
     base.mkdir(parents=True, exist_ok=True)
@@ -436,6 +461,13 @@ def main() -> None:
     rows: list[Row] = []
     notes: list[str] = []
     loads = [f"start {os.getloadavg()[0]:.2f}"]
+    if args.small_files:
+        n_small = args.small_files
+    if "one" in parts:
+        if not args.one_into:
+            sys.exit("--only one needs --one-into ARCHIVE")
+        bench_one(base, args.one_into.resolve(), args.runs, rows)
+        loads.append(f"after one-at-a-time {os.getloadavg()[0]:.2f}")
     if "small" in parts:
         bench_small(base, n_small, rows)
         loads.append(f"after small files {os.getloadavg()[0]:.2f}")

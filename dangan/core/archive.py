@@ -25,8 +25,9 @@ from dangan.core.kernel.actor import Actor, current_actor
 from dangan.core.kernel.config import CONFIG_NAME, Config, find_archive, initial_config
 
 if TYPE_CHECKING:                         # types only: start-up imports none of these
-    from dangan.model import Extraction
+    from dangan.model import ExtractOptions, Extraction
     from dangan.plugins.manager import Plugins
+    from dangan.core.store.analysis import Analyser
     from dangan.repository.ocfl import OcflStore
     from dangan.core.catalogue.audit_anchor import Pending
     from dangan.core.store.extraction import ExtractionWorker
@@ -166,10 +167,22 @@ class Archive:
 
     def extractor(self, path: Path, mime: str) -> Extraction:
         """Extract text and metadata from one file, in the worker process, with the configured limits."""
+        return self._worker.extract(path, mime, self.extraction_options())
+
+    def extraction_options(self) -> ExtractOptions:
+        """The ``ExtractOptions`` of this archive's configuration (what :meth:`extractor` passes)."""
         from dangan.model import ExtractOptions
         px = self.config.raw.get("extraction", {}).get("thumbnail_px", 256)
-        return self._worker.extract(path, mime, ExtractOptions(ocr_languages=self.config.ocr_languages,
-                                                               tesseract_cmd=self.config.tesseract, thumbnail_px=px))
+        return ExtractOptions(ocr_languages=self.config.ocr_languages, tesseract_cmd=self.config.tesseract,
+                              thumbnail_px=px)
+
+    def analyser(self, workers: int) -> Analyser:
+        """Worker processes for staged files' content analysis (``store/analysis``), extracting plain text
+        as :meth:`extractor` would in-process."""
+        from dangan.core.store.analysis import Analyser
+        cfg = self.config
+        return Analyser(workers, extractor=self._worker.extractor, options=self.extraction_options(),
+                        memory_mb=cfg.extraction_memory_mb)
 
     def close(self) -> None:
         if "_worker" in self.__dict__:

@@ -93,12 +93,12 @@ def translate_oserror(exc: OSError, what: str) -> Exception:
     return exc
 
 
-def rename_in(staged_root: Path, root: Path, rel: Path, *, durable: bool = True) -> None:
+def rename_in(staged_root: Path, root: Path, rel: Path, *, durable: bool = True) -> int:
     """Move ``staged_root/rel`` to ``root/rel`` with one rename, never leaving an empty folder.
 
     The highest missing folder of ``rel`` is renamed in whole (tuple folders and
     object together); if a concurrent writer creates it first, the next level
-    down is tried.
+    down is tried.  Returns how many folders of ``rel`` stay behind in ``staged_root`` (empty).
     """
     parts = rel.parts
     for i in range(len(parts)):
@@ -113,7 +113,7 @@ def rename_in(staged_root: Path, root: Path, rel: Path, *, durable: bool = True)
             raise
         if durable:
             fsync_dir(dst.parent)
-        return
+        return i
     raise IntegrityError(f"object folder {rel} already exists")
 
 

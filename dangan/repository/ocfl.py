@@ -351,12 +351,24 @@ class VersionDraft:
         self.object_id = object_id
         self.durable = durable
         self.dir = store.staging / f"{os.getpid()}-{uuid.uuid4().hex}"
-        self.content = self.dir / "ver" / "content"
+        # A draft for group publishing (``ocfl_group``: always a new object's v1) is staged in its object's
+        # tree from the start (``tree/<tuples>/<object>/v1``, with its declaration), so the group's commit
+        # only writes the inventories and renames; a durable draft stages ``ver`` and moves it at publish.
+        self._tree_obj: Path | None = None if durable else (
+            self.dir / "tree" / store.object_path(object_id).relative_to(store.root))
+        self.ver_dir = self.dir / "ver" if self._tree_obj is None else self._tree_obj / "v1"
+        self.content = self.ver_dir / "content"
         self.state: dict[str, str] = {}          # logical path -> digest
         self.sizes: dict[str, int] = {}
         self._staged: dict[str, Path] = {}       # logical path -> staged file
+        self._alias: set[str] = set()            # logical paths whose bytes are another path's staged file
+        self._left: list[Path] = []              # empty folders a group publish leaves (removed by discard)
         try:
-            self.content.mkdir(parents=True)
+            for d in reversed(self.content.relative_to(store.staging).parents[:-1]):   # top down, no failed tries
+                os.mkdir(store.staging / d)
+            os.mkdir(self.content)
+            if self._tree_obj is not None:
+                _write(self._tree_obj / OBJECT_DECLARATION, b"ocfl_object_1.1\n", False)
         except OSError as exc:
             raise translate_oserror(exc, "staging a new version") from exc
 
@@ -367,6 +379,15 @@ class VersionDraft:
         self.discard()
 
     def discard(self) -> None:
+        if self._left:          # published in a group: only the staged tree's empty folders are left
+            try:
+                for d in self._left:
+                    os.rmdir(d)
+                return
+            except OSError:
+                pass
+            finally:
+                self._left = []
         shutil.rmtree(self.dir, ignore_errors=True)
 
     def _target(self, logical_path: str) -> Path:
@@ -399,8 +420,22 @@ class VersionDraft:
             return self.add_stream(logical_path, src)
 
     def add_bytes(self, logical_path: str, data: bytes) -> tuple[int, str]:
-        import io
-        return self.add_stream(logical_path, io.BytesIO(data))
+        """Add ``data``; bytes already staged in this draft (a text file's extracted text) are not written twice:
+        the new path shares the staged file, as OCFL's manifest shares one content path among logical ones."""
+        digest = hashlib.sha512(data).hexdigest()
+        same = next((lp for lp, d in self.state.items() if d == digest and lp in self._staged
+                     and lp not in self._alias), None)
+        if same is None:
+            import io
+            return self.add_stream(logical_path, io.BytesIO(data))
+        check_logical_path(logical_path)
+        if logical_path in self.state:
+            raise UsageError(f"logical path {logical_path!r} given twice")
+        self.state[logical_path] = digest
+        self.sizes[logical_path] = len(data)
+        self._staged[logical_path] = self._staged[same]
+        self._alias.add(logical_path)
+        return len(data), digest
 
     def staged_file(self, logical_path: str) -> Path | None:
         """The staged copy of a file added to this draft (None for one kept from the previous version)."""
@@ -431,7 +466,7 @@ class VersionDraft:
         obj = store.object_path(self.object_id)
         new_object = not (obj / "inventory.json").exists()
         inv, data, side, n = self._version_inventory(new_object, message, user_name, user_address, created)
-        ver_dir = self.dir / "ver"
+        ver_dir = self.ver_dir
         vname = f"v{n}"
         fsync_tree(ver_dir)
         if new_object:
@@ -450,8 +485,17 @@ class VersionDraft:
         below the storage root."""
         obj = self.store.object_path(self.object_id)
         rel = obj.relative_to(self.store.root)
-        staged_obj = self.dir / "tree" / rel
-        staged_obj.mkdir(parents=True)
+        if self._tree_obj is not None:          # staged in its tree from the start (a group's draft)
+            if vname != "v1":
+                raise UsageError(f"object {self.object_id} exists: only new objects are published in a group")
+            _write(self._tree_obj / "inventory.json", data, self.durable)
+            _write(self._tree_obj / "inventory.json.sha512", side, self.durable)
+            return rel
+        staged_obj = self.dir / "tree"
+        os.mkdir(staged_obj)
+        for part in rel.parts:                  # one mkdir a level, no failed tries
+            staged_obj = staged_obj / part
+            os.mkdir(staged_obj)
         _write(staged_obj / OBJECT_DECLARATION, b"ocfl_object_1.1\n", self.durable)
         rename(self.dir / "ver", staged_obj / vname)
         _write(staged_obj / "inventory.json", data, self.durable)
@@ -465,19 +509,25 @@ class VersionDraft:
         store = self.store
         inv, vname = base_inventory(store, self.object_id, new_object, store.object_path(self.object_id))
         n = vnum(vname)
-        ver_dir = self.dir / "ver"
+        ver_dir = self.ver_dir
         state: dict[str, list[str]] = {}
+        unlinked = False
         for lp, digest in sorted(self.state.items()):
             state.setdefault(digest, []).append(lp)
+        for lp, digest in sorted(self.state.items()):
             staged = self._staged.get(lp)
+            if lp in self._alias:
+                continue                     # its bytes are another logical path's staged file
             if digest in inv["manifest"]:
                 if staged is not None:
                     staged.unlink()          # already stored: deduplicate
+                    unlinked = True
             elif staged is not None:
                 inv["manifest"][digest] = [f"{vname}/content/{lp}"]
             else:
                 raise IntegrityError(f"cannot keep {lp!r}: digest not in object {self.object_id}")
-        prune_empty(self.content)
+        if unlinked or not self._staged:
+            prune_empty(self.content)
         data, side = head_version(inv, vname, state, message, user_name, user_address, created)
         _write(ver_dir / "inventory.json", data, self.durable)
         _write(ver_dir / "inventory.json.sha512", side, self.durable)

@@ -17,7 +17,8 @@ from .ocfl import OcflStore, PublishedVersion, VersionDraft, now_rfc3339
 from .paths import check_no_conflicts
 
 
-def publish_new_objects(store: OcflStore, drafts: list[tuple[VersionDraft, str, str, str]]) -> list[PublishedVersion]:
+def publish_new_objects(store: OcflStore, drafts: list[tuple[VersionDraft, str, str, str]], *,
+                        keep_published: bool = False) -> list[PublishedVersion]:
     """Publish version 1 of several new objects with two filesystem syncs in all (group commit).
 
     ``drafts``: (draft, message, user name, created) each.  Every object is made whole in staging
@@ -26,7 +27,9 @@ def publish_new_objects(store: OcflStore, drafts: list[tuple[VersionDraft, str, 
     into the storage root in one rename (as :meth:`VersionDraft.publish` does for a new object), and a
     second sync makes the renames durable.  A crash before that second sync leaves some objects in the
     store whole and the others absent: the caller's intent rows settle each (adopted or forgotten).
-    Raises ``UsageError`` if an object exists already (only new objects are published this way)."""
+    Raises ``UsageError`` if an object exists already (only new objects are published this way).
+    ``keep_published``: the drafts of published objects are left for the caller to discard (their staging
+    folders are empty by then: a later ``discard`` removes them with a few ``rmdir``)."""
     if store.remote:                   # a bucket: no rename to group, the requests are overlapped instead
         from .ocfl_s3_group import publish_new_objects_s3
         return publish_new_objects_s3(store, drafts)  # type: ignore[arg-type]
@@ -44,12 +47,16 @@ def publish_new_objects(store: OcflStore, drafts: list[tuple[VersionDraft, str, 
                 staged.append((draft, draft._stage_object_tree(f"v{n}", data, side), n, inv))
             sync_filesystem(store.root)
             for draft, rel, n, inv in staged:
-                rename_in(draft.dir / "tree", store.root, rel, durable=False)
+                tree = draft.dir / "tree"
+                left = rename_in(tree, store.root, rel, durable=False)
+                # what stays in staging is known: its empty folders go with one rmdir each, not a tree walk
+                draft._left = [tree.joinpath(*rel.parts[:j]) for j in range(left, 0, -1)] + [tree, draft.dir]
                 out.append(PublishedVersion(draft.object_id, n, inv))
             sync_filesystem(store.root)
     except OSError as exc:
         raise translate_oserror(exc, "publishing a version") from exc
     finally:
         for draft, *_ in drafts:
-            draft.discard()
+            if not (keep_published and draft._left):
+                draft.discard()
     return out

@@ -46,9 +46,9 @@ def objects(root: Path) -> int:
 
 def test_kill_9_while_a_group_is_renamed_into_the_store(tmp_path, archive_root):
     digests = make_files(tmp_path / "drop", 40)        # one group (GROUP_SIZE is 64)
-    # 40 renames stage the objects' trees, then one rename each moves an object into the store: the 60th
-    # rename is the 20th object's, halfway through the group.
-    r = dangan(archive_root, "ingest", str(tmp_path / "drop"), env={"DANGAN_TEST_CRASH_AFTER": "rename:60"})
+    # Each object is staged in its own tree from the start (no rename while staging), so the N-th rename is
+    # the N-th object's move into the store: the 20th is halfway through the group.
+    r = dangan(archive_root, "ingest", str(tmp_path / "drop"), env={"DANGAN_TEST_CRASH_AFTER": "rename:20"})
     assert r.returncode == -9, r.stdout + r.stderr
     published = objects(archive_root)
     assert 0 < published < 40, "the kill did not land inside the group's publishing"

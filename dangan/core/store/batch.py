@@ -78,6 +78,9 @@ def ingest_batch(archive: Archive, paths: Iterable[Path], fields: RecordFields, 
     recover_interrupted(archive)
     files = list(expand(paths, follow_symlinks=follow_symlinks))
     jobs = max(1, int(jobs or archive.config.raw.get("ingest", {}).get("jobs", 2)))
+    analyser = _analyser(archive, len(files), jobs)
+    if analyser is not None:
+        jobs += analyser_workers(archive)     # threads waiting on the workers: enough to keep them busy
     outcomes: list[IngestOutcome | None] = [None] * len(files)
     reported = [0]
     group = None
@@ -101,6 +104,7 @@ def ingest_batch(archive: Archive, paths: Iterable[Path], fields: RecordFields, 
             workers.append(a)
             local.ingestor = Ingestor(a, allow_duplicate=allow_duplicate, on_warning=on_warning,
                                       create_volume=create_volume, group=group, **pipeline_for(a))
+            local.ingestor.analyser = analyser
         return local.ingestor
 
     def run(k: int, source: Source) -> tuple[IngestOutcome, Settled | None, Ingestor | None] | None:
@@ -161,6 +165,8 @@ def ingest_batch(archive: Archive, paths: Iterable[Path], fields: RecordFields, 
             pool.shutdown(wait=True)
         if group is not None:
             group.close()
+        if analyser is not None:
+            analyser.close()
         if bar:
             bar.finish()
         for a in workers:
@@ -175,6 +181,22 @@ def ingest_batch(archive: Archive, paths: Iterable[Path], fields: RecordFields, 
             if on_warning:
                 on_warning(f"archived, but not yet searchable: {exc.message}")
     return done
+
+
+def analyser_workers(archive: Archive) -> int:
+    """``[ingest] workers``: content-analysis processes for a large batch (default: one a core; 0: none)."""
+    n = archive.config.raw.get("ingest", {}).get("workers")
+    return max(0, int(n)) if n is not None else (os.cpu_count() or 1)
+
+
+def _analyser(archive: Archive, n_files: int, jobs: int):
+    """Worker processes for the staged files' MIME type, PRONOM format and plain text (``store/analysis``),
+    for a batch large enough to pay for starting them; None to analyse in the staging threads."""
+    from dangan.core.store.analysis import MIN_FILES
+    workers = analyser_workers(archive)
+    if workers < 1 or jobs < 2 or n_files < MIN_FILES:
+        return None
+    return archive.analyser(workers)
 
 
 class _Turns:

@@ -42,6 +42,7 @@ if TYPE_CHECKING:
     from dangan.core.store.antivirus import Antivirus
     from dangan.core.archive import Archive
     from dangan.core.store.group_commit import CommitGroup
+    from dangan.core.store.analysis import Analysis
 
 log = logging.getLogger("dangan.ingest")
 
@@ -78,6 +79,7 @@ class Ingestor:
         self.extractor = extractor
         self.classifier = classifier     # plugins facade adapter: classify, validate, code
         self._antivirus: Antivirus | None = None     # [antivirus], read at the first file
+        self.analyser: Callable[[Path, str, bool], Analysis | None] | None = None   # worker processes (a batch)
 
     # -- one record ---------------------------------------------------------
     def ingest(self, path: Path, fields: RecordFields, attachments: tuple[Path, ...] = (), *,
@@ -136,6 +138,7 @@ class Ingestor:
             taken: set[str] = set()
             names: dict[str, str] = {}
             plain: dict[str, tuple[int, str]] = {}
+            pre: Extraction | None = None           # the main file's text, extracted by the analysis workers
             for i, (role, sf) in enumerate(sources, 1):
                 name = prot.name(sf.path.name, taken, i)      # escaped by logical_name
                 taken.add(name)
@@ -143,13 +146,20 @@ class Ingestor:
                     size, digest, psize, pdigest = prot.add_file(draft, name, sf.fh, 1)
                 except OSError as exc:
                     raise _refuse_or_translate(exc, sf.path) from exc
+                analysis = (None if prot.confidential or self.analyser is None
+                            else self.analyser(draft.content / name, sf.name, identify))
                 content_mime = (mimes.by_bytes(sf.head(MAGIC_BYTES)) if prot.confidential
-                                else mimes.by_content(draft.content / name))
+                                else analysis.mime if analysis is not None else mimes.by_content(draft.content / name))
                 ext_mime = mimes.by_extension(sf.name)
                 rec.files.append(file_entry(name, role, size, digest, content_mime, ext_mime,
                                             mimes.mismatch(content_mime, ext_mime)))
                 if identify and not prot.confidential:      # a sealed record's format stays sealed with it
-                    pronom.identify_entry(rec.files[-1], draft.content / name, sf.name)
+                    if analysis is not None and analysis.found is not None:
+                        pronom.set_entry(rec.files[-1], analysis.found)
+                    else:
+                        pronom.identify_entry(rec.files[-1], draft.content / name, sf.name)
+                if i == 1 and analysis is not None:
+                    pre = analysis.extraction
                 names[name] = sf.name
                 plain[name] = (psize, pdigest)
             main = rec.files[0]
@@ -158,7 +168,7 @@ class Ingestor:
             # a sealed record is extracted from the source (its staged copy is ciphertext): through
             # the open descriptor, so a file swapped in under the same name is never read
             rec.extraction = self._extract(draft, prot, rec, main.path,
-                                           sources[0][1].proc_path if prot.confidential else None)
+                                           sources[0][1].proc_path if prot.confidential else None, pre)
             if not prot.confidential:          # the PDF/A copy, text and thumbnail, identified as they are made
                 rec.derivatives = describe(draft, [], identify=identify)
             stored, stored_names = prot.stored(rec, names, plain)
@@ -243,15 +253,20 @@ class Ingestor:
         file_into(self.archive, rec, vol)
         return vol, vol is None
 
-    def _extract(self, draft, prot, rec: Record, logical_path: str, source: Path | None) -> dict:
+    def _extract(self, draft, prot, rec: Record, logical_path: str, source: Path | None,
+                 pre: Extraction | None = None) -> dict:
         """Run the extractor on the file (the staged copy, or the source of a sealed record: the
-        staged copy is ciphertext); store the text as a derivative; return the extraction info."""
+        staged copy is ciphertext); store the text as a derivative; return the extraction info.
+        ``pre``: the plain text the analysis workers extracted already (``store/analysis``)."""
         if self.extractor is None:
             return {}
         main = next(f for f in rec.files if f.path == logical_path)
         from dangan.core.store.pdfa import searchable_copy
-        result, copy = searchable_copy(self.archive, source or (draft.content / logical_path), main.mime,
-                                       sealed=prot.confidential, extractor=self.extractor)
+        if pre is not None:
+            result, copy = pre, None
+        else:
+            result, copy = searchable_copy(self.archive, source or (draft.content / logical_path), main.mime,
+                                           sealed=prot.confidential, extractor=self.extractor)
         if copy is not None:
             from dangan.core.store.pdfa import pdfa_path
             prot.add_derivative(draft, pdfa_path(logical_path), copy, rec.version)

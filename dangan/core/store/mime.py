@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import mimetypes
 import zipfile
+from contextlib import contextmanager
 from functools import lru_cache
 from pathlib import Path
 
@@ -30,8 +31,35 @@ mimetypes.add_type(OFD, ".ofd", strict=False)
 
 @lru_cache(maxsize=1)
 def _magic():
-    import magic
+    with _libmagic_by_soname():
+        import magic
     return magic.Magic(mime=True)
+
+
+@contextmanager
+def _libmagic_by_soname():
+    """python-magic finds libmagic with ``ctypes.util.find_library``, which runs ``ldconfig -p`` (twice: its
+    module and its compat module): two processes started by every ``dangan ingest``.  While it is
+    imported, the lookup of ``magic`` answers libmagic's soname when that loads; anything else (or no
+    such library) is looked up as usual."""
+    import ctypes
+    import ctypes.util
+    original = ctypes.util.find_library
+
+    def find(name: str):
+        if name == "magic":
+            try:
+                ctypes.CDLL("libmagic.so.1")
+                return "libmagic.so.1"
+            except OSError:
+                pass
+        return original(name)
+
+    ctypes.util.find_library = find
+    try:
+        yield
+    finally:
+        ctypes.util.find_library = original
 
 
 def by_content(path: Path) -> str:

@@ -161,25 +161,28 @@ class PendingVersion:
     after_publish: Callable[[VersionWriter, sqlite3.Connection], None]
 
 
-def commit_versions(archive: VersionWriter, group: list[PendingVersion]) -> list[BaseException | None]:
+def commit_versions(archive: VersionWriter, group: list[PendingVersion], *,
+                    cleanup: Callable[[VersionDraft], None] | None = None) -> list[BaseException | None]:
     """Commit a group of new records by the protocol (this module's docstring); one answer per version, in
     order: None (committed) or the exception that refused or failed it.  A refusal by ``before_publish``
     or ``after_publish`` (a duplicate, a taken archival code) leaves that one out; a failure of the whole
     group (disk full while publishing, a broken audit trail) settles every intent and is every answer.
-    A version adopted from the store by that settling (published before the failure) counts as committed."""
+    A version adopted from the store by that settling (published before the failure) counts as committed.
+    ``cleanup`` gets each committed version's draft (its staging folders, empty by then) to discard later,
+    off the committing path; without it they are discarded at once."""
     answers: list[BaseException | None] = [None] * len(group)
     if not group:
         return answers
     write_intents(archive, [(p.object_id, p.source) for p in group])
     try:
-        return _commit_group(archive, group, answers)
+        return _commit_group(archive, group, answers, cleanup)
     finally:
         for p in group:
             _release_lease(archive, p.object_id)
 
 
-def _commit_group(archive: VersionWriter, group: list[PendingVersion],
-                  answers: list[BaseException | None]) -> list[BaseException | None]:
+def _commit_group(archive: VersionWriter, group: list[PendingVersion], answers: list[BaseException | None],
+                  cleanup: Callable[[VersionDraft], None] | None = None) -> list[BaseException | None]:
     from dangan.repository.ocfl_group import publish_new_objects
     chosen: list[int] = []
     try:
@@ -205,7 +208,7 @@ def _commit_group(archive: VersionWriter, group: list[PendingVersion],
                     p.draft.discard()
                     answers[i] = exc
             publish_new_objects(archive.store, [(group[i].draft, group[i].message, archive.actor.name,
-                                                 group[i].created) for i in chosen])
+                                                 group[i].created) for i in chosen], keep_published=True)
             if os.environ.get(EXIT_AFTER_PUBLISH):
                 os._exit(137)                    # tests: the crash window between publish and commit
     except BaseException as exc:
@@ -217,7 +220,14 @@ def _commit_group(archive: VersionWriter, group: list[PendingVersion],
                     answers[i] = exc
         if not isinstance(exc, Exception):
             raise                                # KeyboardInterrupt and the like: after settling
+        return answers
+    for i in chosen:                             # committed: their staging folders (empty) go
+        (cleanup or _discard)(group[i].draft)
     return answers
+
+
+def _discard(draft: VersionDraft) -> None:
+    draft.discard()
 
 
 def _committed(archive: VersionWriter, object_id: str) -> bool:

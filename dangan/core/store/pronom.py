@@ -49,9 +49,8 @@ class FormatId:
         return dict(self.__dict__)
 
 
-@lru_cache(maxsize=1)
-def identifier():
-    """The process's fido, signatures loaded once (PRONOM and fido's extensions, container signatures)."""
+def fido_modules():
+    """fido's ``fido`` module and its ``get_local_versions`` (imported without ``requests``)."""
     import sys
     stand_in = None
     if "requests" not in sys.modules:     # fido.versions imports it for signature updates, never asked for here
@@ -62,7 +61,13 @@ def identifier():
     finally:
         if stand_in is not None and sys.modules.get("requests") is stand_in:
             del sys.modules["requests"]
+    return fido_mod, get_local_versions
 
+
+@lru_cache(maxsize=1)
+def identifier():
+    """The process's fido, signatures loaded once (PRONOM and fido's extensions, container signatures)."""
+    fido_mod, get_local_versions = fido_modules()
     versions = get_local_versions()
     files = [versions.pronom_signature, versions.fido_extension_signature]
     instance = fido_mod.Fido(quiet=True, format_files=files, handle_matches=lambda *a, **k: None)
@@ -123,11 +128,49 @@ def _is_ofd(path: Path) -> bool:
 
 
 def identify(path: Path, name: str | None = None) -> FormatId:
-    """The PRONOM format of the file at ``path`` (``name``: its original name, for the extension fallback)."""
-    from fido.package import OlePackage, ZipPackage
+    """The PRONOM format of the file at ``path`` (``name``: its original name, for the extension fallback).
 
+    Matched against the cached signature table (``pronom_table``: fido's XML is not parsed); a ZIP or
+    OLE2 container, whose parts fido reads, is identified by fido itself (:func:`_identify_with_fido`)."""
     path = Path(path)
     name = name or path.name
+    try:
+        from dangan.core.store.pronom_table import signature_table
+        table = signature_table()
+        with open(path, "rb") as fh:
+            size = os.fstat(fh.fileno()).st_size
+            if size == 0:
+                return FormatId(None, basis="none", note="empty file")
+            bof = fh.read(table.bufsize)                  # fido's get_buffers: head and tail, seekable
+            if size <= len(bof):
+                eof = bof
+            elif size - len(bof) < table.bufsize:
+                eof = bof[size - len(bof):] + fh.read(size - len(bof))
+            else:
+                fh.seek(size - table.bufsize)
+                eof = fh.read(table.bufsize)
+        matches = table.match_formats(bof, eof)
+        if table.container_type(matches) in ("zip", "ole"):
+            return _identify_with_fido(path, name)
+        if matches:
+            return _describe_rows(matches, "signature")
+        by_name = table.match_extensions(name)
+        if by_name:
+            return _describe_rows(by_name, "extension")
+        return FormatId(None, basis="none", note="no PRONOM signature matched")
+    except Exception as exc:  # noqa: BLE001 - identification is advisory: a file it cannot read is reported, not fatal
+        return FormatId(None, basis="none", note=f"identification failed: {type(exc).__name__}: {exc}"[:200])
+
+
+def _describe_rows(matches: list, basis: str) -> FormatId:
+    first = matches[0][0]
+    return FormatId(puid=first.puid, name=first.name, basis=basis, version=first.version, mime=first.mime,
+                    alternatives=[row.puid for row, _ in matches[1:6]])
+
+
+def _identify_with_fido(path: Path, name: str) -> FormatId:
+    """:func:`identify` by fido loaded in full (its ElementTree, container signatures): ZIP and OLE2 files."""
+    from fido.package import OlePackage, ZipPackage
     try:
         fido = identifier()
         with _LOCK, contextlib.redirect_stderr(io.StringIO()), open(path, "rb") as fh:
@@ -193,7 +236,11 @@ def preservation_puids(config) -> frozenset[str]:
 
 def identify_entry(entry, path: Path, name: str) -> None:
     """Set a :class:`~dangan.model.RecordFile`'s ``puid``, ``format_name`` and ``format_basis`` from ``path``."""
-    found = identify(path, name)
+    set_entry(entry, identify(path, name))
+
+
+def set_entry(entry, found: FormatId) -> None:
+    """Set a :class:`~dangan.model.RecordFile`'s format fields from an identification."""
     entry.puid, entry.format_name, entry.format_basis = found.puid, found.name or None, found.basis
 
 

@@ -22,33 +22,37 @@ _POSITIONS = ("BOF", "EOF", "VAR", "IFB")
 class CompiledSignatures:
     """fido ``instance``'s formats, their signatures and patterns, compiled; answers as fido's methods do."""
 
-    def __init__(self, instance: Any) -> None:
+    def __init__(self, instance: Any = None, *, rows: dict | None = None) -> None:
+        """From a loaded fido ``instance`` (matches are its XML elements), or from ``rows``, the table of
+        ``pronom_table`` (matches are :class:`~dangan.core.store.pronom_table.FormatRow` s)."""
         self.fido = instance
         #: (element, puid, has_priority_over, [(signature name, [(position, regex text)])]) in fido's order;
         #: a format's regexes are compiled the first time a file could match it (``_signatures``).
         self.formats: list[tuple[Any, str, frozenset[str], list[tuple[str, list[tuple[str, Any]]]]]] = []
         self._compiled: list[bool] = []
         self.by_extension: dict[str, list[Any]] = {}
-        priority = instance.puid_has_priority_over_map
-        for element in instance.formats:
-            puid = instance.get_puid(element)
-            sigs = [(sig.findtext("name"), [(pat.find("position").text, pat.find("regex").text)
-                                            for pat in sig.findall("pattern")])
-                    for sig in element.findall("signature")]
-            self.formats.append((element, puid, priority.get(puid, frozenset()), sigs))
+        self.bufsize: int = instance.bufsize if instance is not None else (rows or {}).get("bufsize", 131072)
+        self.external_name: str = (instance.externalsig.findtext("name") if instance is not None
+                                   else (rows or {}).get("external", "External"))
+        prefixes: list[list[bytes]] = []
+        for element, puid, prio, sigs, extensions, known in (self._of_fido(instance) if instance is not None
+                                                             else self._of_rows(rows or {})):
+            self.formats.append((element, puid, prio, sigs))
+            prefixes.append(known if known is not None else
+                            [literal_prefix(*pats[0]) if pats else b"" for _name, pats in sigs])
             self._compiled.append(False)
-            for ext in element.findall("extension"):
-                self.by_extension.setdefault(ext.text, [])
-                if element not in self.by_extension[ext.text]:
-                    self.by_extension[ext.text].append(element)
+            for ext in extensions:
+                self.by_extension.setdefault(ext, [])
+                if element not in self.by_extension[ext]:
+                    self.by_extension[ext].append(element)
         # Most signatures start with a BOF pattern that begins with literal bytes: a file whose first bytes
         # differ fails that pattern at once, as fido finds after running it.  ``_by_byte`` lists, by the
         # file's first byte, the formats that could match at all (in fido's order); the others are skipped.
         anyway: set[int] = set()
         by_byte: dict[int, set[int]] = {}
         self._prefix: list[list[bytes]] = []
-        for i, (_e, _puid, _p, sigs) in enumerate(self.formats):
-            self._prefix.append([literal_prefix(*pats[0]) if pats else b"" for _name, pats in sigs])
+        for i in range(len(self.formats)):
+            self._prefix.append(prefixes[i])
             for prefix in self._prefix[-1]:
                 if prefix:
                     by_byte.setdefault(prefix[0], set()).add(i)
@@ -59,6 +63,35 @@ class CompiledSignatures:
         self._priority = {id(e): p for e, _puid, p, _s in self.formats}
         self._puid = {id(e): puid for e, puid, _p, _s in self.formats}
         self._order = {id(e): i for i, (e, _puid, _p, _s) in enumerate(self.formats)}
+
+    @classmethod
+    def from_rows(cls, rows: dict) -> "CompiledSignatures":
+        return cls(rows=rows)
+
+    @staticmethod
+    def _of_fido(instance: Any):
+        priority = instance.puid_has_priority_over_map
+        for element in instance.formats:
+            puid = instance.get_puid(element)
+            sigs = [(sig.findtext("name"), [(pat.find("position").text, pat.find("regex").text)
+                                            for pat in sig.findall("pattern")])
+                    for sig in element.findall("signature")]
+            yield (element, puid, priority.get(puid, frozenset()), sigs, [e.text for e in element.findall("extension")],
+                   None)
+
+    @staticmethod
+    def _of_rows(rows: dict):
+        from dangan.core.store.pronom_table import row_of
+        for fmt in rows["formats"]:
+            sigs = [(name, [(pos, text) for pos, text in pats]) for name, pats in fmt[6]]
+            yield row_of(fmt), fmt[0], frozenset(fmt[5]), sigs, fmt[7], [bytes.fromhex(h) for h in fmt[8]]
+
+    def container_type(self, matches: list[tuple[Any, str]]) -> str | bool | None:
+        """``Fido.container_type`` over table rows: the first match's container kind (zip, ole), else False."""
+        for row, _ in matches:
+            if row.container is not None:
+                return row.container or None
+        return False
 
     def _signatures(self, i: int) -> list[tuple[str, list[tuple[str, Any]]]]:
         """Format ``i``'s signatures with compiled patterns (None: a regex that does not compile)."""
@@ -125,7 +158,7 @@ class CompiledSignatures:
         ext = os.path.splitext(filename)[1].lower().lstrip(".")
         if not ext:
             return []
-        name = self.fido.externalsig.findtext("name")
+        name = self.external_name
         found = sorted(self.by_extension.get(ext, ()), key=lambda e: self._order[id(e)])
         result = [(e, name) for e in found]
         return [m for m in result if self._as_good_as_any(m[0], self._puid[id(m[0])], result)]
