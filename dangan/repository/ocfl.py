@@ -353,8 +353,9 @@ class VersionDraft:
         self.dir = store.staging / f"{os.getpid()}-{uuid.uuid4().hex}"
         # A draft for group publishing (``ocfl_group``: always a new object's v1) is staged in its object's
         # tree from the start (``tree/<tuples>/<object>/v1``, with its declaration), so the group's commit
-        # only writes the inventories and renames; a durable draft stages ``ver`` and moves it at publish.
-        self._tree_obj: Path | None = None if durable else (
+        # only writes the inventories and renames; a durable draft stages ``ver`` and moves it at publish.  A
+        # bucket's drafts (not durable either: the upload is the durable write) have no tree to be renamed into.
+        self._tree_obj: Path | None = None if durable or store.remote else (
             self.dir / "tree" / store.object_path(object_id).relative_to(store.root))
         self.ver_dir = self.dir / "ver" if self._tree_obj is None else self._tree_obj / "v1"
         self.content = self.ver_dir / "content"
