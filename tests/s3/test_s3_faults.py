@@ -197,8 +197,10 @@ def test_a_batch_stops_at_an_unreachable_s3_and_leaves_every_file_in_place(own_s
     each once."""
     from dangan.core.archive import Archive
     from dangan.core.kernel.actor import Actor
-    from dangan.core.store.group_commit import GROUP_SIZE
-    n = 2 * GROUP_SIZE + 8                   # more than two groups (a batch commits GROUP_SIZE files at once)
+    from dangan.core.store.group_commit import GROUP_SIZE, IN_FLIGHT
+    # more groups than can be in flight (a batch commits GROUP_SIZE files at once, in a committing thread of its
+    # own, with IN_FLIGHT groups staged and waiting behind the one it commits)
+    n = (IN_FLIGHT + 3) * GROUP_SIZE + 8
     svc = own_server
     bucket = svc.make_bucket(f"b-{uuid.uuid4().hex[:16]}")
     root = tmp_path / "archive"

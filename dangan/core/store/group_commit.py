@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Callable
 
 from dangan.core.store.new_version import PendingVersion, commit_versions
+from dangan.errors import StorageFull, StoreUnavailable
 
 if TYPE_CHECKING:
     from dangan.core.archive import Archive
@@ -69,6 +70,7 @@ class CommitGroup:
         self._lock = threading.Lock()
         self._groups: queue.Queue[list[tuple[PendingVersion, Settled]] | None] = queue.Queue(maxsize=IN_FLIGHT)
         self._failure: BaseException | None = None      # what stopped a group's commit; raised by flush
+        self._stopper: BaseException | None = None      # a failure no later group can get past
         self._committer: threading.Thread | None = None
         # committed records' staging folders (empty by then) are removed by a thread of their own: an rmdir
         # costs a journal write, and the next group need not wait for them
@@ -141,7 +143,13 @@ class CommitGroup:
     def _commit(self, batch: list[tuple[PendingVersion, Settled]]) -> None:
         answers: list[BaseException | None] = []
         try:
+            if self._stopper is not None:         # the store out of reach, the disk full: the groups queued behind
+                for p, _ in batch:                # the one that met it are not tried (no intent was written yet)
+                    p.draft.discard()
+                answers = [self._stopper] * len(batch)
+                return
             answers = commit_versions(self.archive, [p for p, _ in batch], cleanup=self._leftovers.put)
+            self._stopper = next((a for a in answers if isinstance(a, (StoreUnavailable, StorageFull))), None)
         except BaseException as exc:            # KeyboardInterrupt: every record told, then it goes on
             answers = [exc] * len(batch)
             raise
