@@ -6,7 +6,7 @@
 ``build`` makes an archive (``dangan init DIR/archive``) and streams the records of
 ``bench_search.iter_docs`` -- the same generator as the 10k and 100k sets, so the first 10,000
 records are the 10k set -- into its tantivy index through ``SearchIndex.add`` in batches of
-``REINDEX_BATCH`` (5,000), which is what ``dangan reindex`` does once it has read each record's
+``REINDEX_BATCH`` (2,500), which is what ``dangan reindex`` does once it has read each record's
 metadata from the store.  Nothing is held beyond one batch, so peak RSS (``/usr/bin/time -v``)
 is the index writer's heap plus one batch.  It prints progress and writes ``DIR/build.json``
 after every commit: a build stopped early leaves an index of the records committed so far, and
