@@ -24,7 +24,8 @@ new upward edge; the few that exist today are listed there by file, as debts to 
                    separators + scan_batch (batch scans split at separator sheets), pdfa +
                    ocrmypdf_child (searchable PDF/A copies of scans), group_commit (a batch's groups and
                    their committing thread), analysis (MIME, PRONOM and plain text of a batch's staged
-                   files in worker processes), pronom + pronom_match + pronom_table (identification)
+                   files in worker processes), batch_indexing (a large batch's index kept up while it goes on),
+                   pronom + pronom_match + pronom_table (identification)
     management/    lending, loan_copy, disposition, disposition_plan, disposition_execute,
                    destruction, destruction_intent, destruction_pending, holds, approvals, inspection, four_property,
                    export_bagit, import_bag, statistics, alerts, declassification
