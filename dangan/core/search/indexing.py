@@ -29,7 +29,7 @@ from typing import TYPE_CHECKING, Callable, Iterator
 
 from dangan.errors import DanganError, IntegrityError, LockTimeout
 from dangan.model import Record
-from dangan.repository.fsutil import flocked
+from dangan.repository.fsutil import crash_point, flocked
 from dangan.core.kernel.clock import utc_now
 from dangan.core.catalogue import db as catalogue_db
 from dangan.repository.ocfl import vnum
@@ -203,6 +203,7 @@ def drain(archive: Archive, *, blocking: bool = True, limit: int | None = None) 
                         getattr(index, "purge")(destroyed, lambda ids: _documents(archive, ids))
                 with archive.transaction() as conn:
                     conn.execute("DELETE FROM index_outbox WHERE seq <= ?", (rows[-1]["seq"],))
+                crash_point("index")             # tests: DANGAN_TEST_CRASH_AFTER=index:N kills after N applied batches
                 done += len(last)
         finally:
             if index is not None:

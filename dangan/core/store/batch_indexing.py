@@ -40,17 +40,19 @@ class BackgroundDrain:
         while True:
             self._wake.wait()
             self._wake.clear()
-            if self._stop:
-                return
+            closing = self._stop                # closing: the full batches waiting still go, the rest is the caller's
             try:
-                while not self._stop and pending(self.archive) >= BATCH:
+                while pending(self.archive) >= BATCH:
                     if not drain(self.archive, blocking=False, limit=BATCH):
                         break                    # another process holds the drain lock: it applies them
             except DanganError as exc:          # the end of the batch drains again, and says so if it fails
                 log.warning("index updates during the batch stopped: %s", exc.message)
                 return
+            if closing:
+                return
 
     def close(self) -> None:
+        """Stop once the full batches already waiting are applied (the caller drains the rest)."""
         self._stop = True
         self._wake.set()
         self._thread.join()
