@@ -27,12 +27,13 @@ new upward edge; the few that exist today are listed there by file, as debts to 
     store/         layout (a record in its OCFL object), mime, source_files, new_version (the
                    crash-safe new-version protocol), group_commit (a batch's records committed
                    together), ingest, manifest (ingest with a CSV or xlsx sheet), revision, batch,
-                   retrieval, retrieval_stream (one file streamed to a face), integrity, recovery,
-                   renumber (a record whose piece number another took while its write was
-                   interrupted), extraction (the worker), deferred, leased_jobs (dangan worker: jobs
-                   claimed with leases), antivirus (ClamAV at intake), analysis (a staged file's
-                   MIME type, format and text found in worker processes), pronom + pronom_match +
-                   pronom_table (PRONOM identification with fido, its signatures cached as a table),
+                   batch_indexing (a large batch's index kept up while it goes on), retrieval,
+                   retrieval_stream (one file streamed to a face), integrity, recovery, renumber (a
+                   record whose piece number another took while its write was interrupted),
+                   extraction (the worker), deferred, leased_jobs (dangan worker: jobs claimed with
+                   leases), antivirus (ClamAV at intake), analysis (a staged file's MIME type,
+                   format and text found in worker processes), pronom + pronom_match + pronom_table
+                   (PRONOM identification with fido, its signatures cached as a table),
                    derivative_formats (the PDF/A copy, text and thumbnail described and identified),
                    format_backfill (dangan identify), separators + scan_batch + scan_resume (batch
                    scans split at separator sheets, finished after a crash), pdfa + ocrmypdf_child

@@ -5,7 +5,8 @@ that a test can crash the process deterministically right after the N-th of
 them: ``DANGAN_TEST_CRASH_AFTER=rename:N`` makes the N-th rename of the
 process SIGKILL it the moment the rename returned (tests/test_destruction_crash*.py).
 ``commit:N`` does the same after the N-th destruction commit (core calls
-``crash_point("commit")``).  Unset, the hook costs one environment lookup.
+``crash_point("commit")``), ``index:N`` after the N-th batch of index updates is applied
+(``search.indexing.drain``).  Unset, the hook costs one environment lookup.
 """
 from __future__ import annotations
 

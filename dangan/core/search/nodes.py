@@ -169,6 +169,8 @@ def _apply_log(archive: Archive, applied: int, limit: int | None) -> int:
             done += apply_changes(archive, index, rows)
             applied = rows[-1]["seq"]
             settle(archive, applied)
+            from dangan.repository.fsutil import crash_point
+            crash_point("index")             # tests: DANGAN_TEST_CRASH_AFTER=index:N kills after N applied batches
     finally:
         if index is not None:
             index.close()

@@ -22,6 +22,9 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("dangan.ingest")
 
+#: From this many files a batch applies its index updates while it goes on (``batch_indexing``).
+BACKGROUND_DRAIN_FILES = 1000
+
 
 @dataclass(frozen=True)
 class Source:
@@ -88,6 +91,10 @@ def ingest_batch(archive: Archive, paths: Iterable[Path], fields: RecordFields, 
         # requests overlapped, repository/ocfl_s3_group)
         from dangan.core.store.group_commit import CommitGroup
         group = CommitGroup(archive)
+    background = None
+    if index and group is not None and len(files) >= BACKGROUND_DRAIN_FILES:
+        from dangan.core.store.batch_indexing import BackgroundDrain
+        background = BackgroundDrain(archive)     # the index kept up while the batch goes on
     bar = progress if len(files) > 1 else None
     if bar:
         bar.start(len(files))
@@ -137,6 +144,8 @@ def ingest_batch(archive: Archive, paths: Iterable[Path], fields: RecordFields, 
                 on_outcome(part)
         if bar:
             bar.advance(1)
+        if background is not None and reported[0] % 64 == 0:
+            background.poke()
         if outcome.status == "failed" and (outcome.message.startswith("disk full")
                                            or outcome.exit_code == StoreUnavailable.exit_code):
             stop.set()       # nothing more can be archived (full disk, S3 out of reach); the rest stay where they are
@@ -167,6 +176,8 @@ def ingest_batch(archive: Archive, paths: Iterable[Path], fields: RecordFields, 
             group.close()
         if analyser is not None:
             analyser.close()
+        if background is not None:
+            background.close()
         if bar:
             bar.finish()
         for a in workers:
