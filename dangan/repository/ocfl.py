@@ -365,8 +365,13 @@ class VersionDraft:
         self._alias: set[str] = set()            # logical paths whose bytes are another path's staged file
         self._left: list[Path] = []              # empty folders a group publish leaves (removed by discard)
         try:
-            for d in reversed(self.content.relative_to(store.staging).parents[:-1]):   # top down, no failed tries
-                os.mkdir(store.staging / d)
+            levels = [store.staging / d for d in reversed(self.content.relative_to(store.staging).parents[:-1])]
+            try:                                 # top down, one mkdir a level, no failed tries
+                os.mkdir(levels[0])
+            except FileNotFoundError:            # no staging folder yet (a node folder that never wrote)
+                os.makedirs(levels[0])
+            for d in levels[1:]:
+                os.mkdir(d)
             os.mkdir(self.content)
             if self._tree_obj is not None:
                 _write(self._tree_obj / OBJECT_DECLARATION, b"ocfl_object_1.1\n", False)
