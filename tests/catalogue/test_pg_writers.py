@@ -170,3 +170,21 @@ def test_an_intent_from_another_machine_is_settled_only_when_its_writer_is_gone(
     assert wait_for(lambda: recover_interrupted(archive)["forgotten"] == 1, timeout=30)   # once its lease ended
     assert archive.conn.execute("SELECT count(*) FROM ingest_intents").fetchone()[0] == 0
     assert recover_interrupted(archive)["forgotten"] == 0
+
+
+def test_a_read_after_a_postgresql_restart_is_asked_again_and_a_write_is_refused(own_server):
+    """A server thread's connection outlives a PostgreSQL restart: its next read (a token look-up, the search
+    nodes' cursor check) is asked again on a new session, not answered with a 500; a write outside a transaction
+    is not repeated (it might have been done) but refused, and the one after it works."""
+    from dangan.core.catalogue.db import ConnectionLost, PgConnection
+    conn = PgConnection(own_server.new_database())
+    conn.execute("CREATE TABLE t (x INTEGER)")
+    conn.execute("INSERT INTO t (x) VALUES (1)")
+    own_server.restart()
+    assert conn.execute("SELECT count(*) FROM t").fetchone()[0] == 1      # the read, on a new session
+    own_server.restart()
+    with pytest.raises(ConnectionLost):
+        conn.execute("INSERT INTO t (x) VALUES (2)")
+    conn.execute("INSERT INTO t (x) VALUES (3)")
+    assert [r[0] for r in conn.execute("SELECT x FROM t ORDER BY x").fetchall()] == [1, 3]
+    conn.close()

@@ -325,7 +325,7 @@ class PgConnection:
                 self._run("ROLLBACK", ())
             raise
 
-    def _run(self, stmt: str, params: Any) -> PgCursor:
+    def _run(self, stmt: str, params: Any, retry: bool = False) -> PgCursor:
         import psycopg
         if self._lost():
             if self._tx:
@@ -346,7 +346,13 @@ class PgConnection:
                 self._conn.execute("RELEASE SAVEPOINT dangan_stmt")
         except psycopg.Error as exc:
             if self._lost():
-                self._tx = False
+                was_tx, self._tx = self._tx, False
+                if not was_tx and not retry and stmt.lstrip().upper().startswith("SELECT"):
+                    # a read outside a transaction on a session the server ended (a restart, a failover): a read
+                    # changes nothing, so it is asked again on a new session (a server thread's first question
+                    # after a restart would otherwise fail, and every later one with it)
+                    self._connect()
+                    return self._run(stmt, params, retry=True)
                 raise ConnectionLost(f"the connection to the catalogue server was lost ({str(exc).strip()}): the"
                                      " transaction was rolled back; try again") from exc
             if guarded:
