@@ -11,6 +11,9 @@ S3 has no rename, so a version is published in an order a reader can trust at ev
 3. the root ``inventory.json``;
 4. last, the root ``inventory.json.sha512`` — the *sidecar* is the commit point.
 
+A version is published by :class:`~.ocfl_s3_draft.S3VersionDraft`; a batch's new objects together, their
+requests overlapped, by :mod:`.ocfl_s3_group` (the same order per object).
+
 Readers trust the sidecar: :meth:`S3OcflStore.inventory` returns the inventory whose sha512 the root
 sidecar names (the root inventory, or — if a writer died between 3 and 4 — the version inventory the
 sidecar still names).  An object without a root sidecar does not exist.  Recovery (run under the
