@@ -1,7 +1,7 @@
 """Benchmark issue 17's speed rows at the issue's sizes: embedded beside PostgreSQL + SeaweedFS.
 
     .venv/bin/python bench/bench_cluster.py [--small 10000] [--two-small N] [--big 10] [--big-mb 100] [--runs 20]
-                                            [--quick]
+                                            [--only small1,small2,big1,big2,latency] [--quick]
 
 Two kinds of archive, each made fresh by ``dangan init`` for every timed ingest:
 
@@ -19,8 +19,9 @@ Timed, each command a fresh child process from a bytecode cache as a user types 
    ``GET /api/v1/records/ID`` (``show``), ``GET /api/v1/search?q=dept:BGS`` (a catalogue filter, the API's
    ``ls``) and ``GET /api/v1/search?q=档案管理`` (full text): p50/p95 of ``--runs`` requests after a warm-up.
 
-Prints markdown tables (rates, ratio cluster / embedded: the issue's target is >= 0.7) with the machine, the
-load average before and after each row, and the date.
+Prints markdown tables (rates, ratio cluster / embedded: the issue's target is >= 0.7; the CPU each side
+spent per file or MB: dangan's processes, and for the cluster the PostgreSQL server's and SeaweedFS's) with
+the machine, the load average before and after each row, and the date.
 """
 from __future__ import annotations
 
@@ -61,6 +62,38 @@ def run(cmd: list[str], env: dict[str, str]) -> subprocess.CompletedProcess:
     if r.returncode != 0:
         sys.exit(f"{' '.join(cmd)} failed ({r.returncode}):\n{r.stdout[-2000:]}\n{r.stderr[-2000:]}")
     return r
+
+
+def _proc_cpu(pid: int, children: bool = False) -> float:
+    """CPU seconds of process ``pid`` (with ``children``: also its reaped children's and its live children's)."""
+    tick = os.sysconf("SC_CLK_TCK")
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    total = int(fields[11]) + int(fields[12]) + ((int(fields[13]) + int(fields[14])) if children else 0)
+    if children:
+        for d in Path("/proc").iterdir():
+            if d.name.isdigit():
+                try:
+                    f = (d / "stat").read_text().rsplit(")", 1)[1].split()
+                except OSError:
+                    continue
+                if int(f[1]) == pid:
+                    total += int(f[11]) + int(f[12])
+    return total / tick
+
+
+def cpu_now(pg, s3) -> dict[str, float]:
+    """CPU seconds so far of dangan's children (reaped), the PostgreSQL server and SeaweedFS."""
+    import resource
+    ru = resource.getrusage(resource.RUSAGE_CHILDREN)
+    try:
+        postmaster = int((pg.base / "data" / "postmaster.pid").read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        postmaster = 0
+    return {"dangan": ru.ru_utime + ru.ru_stime, "pg": _proc_cpu(postmaster, True) if postmaster else 0.0,
+            "s3": _proc_cpu(s3.proc.pid) if s3.proc is not None else 0.0}
 
 
 def timed(cmds: list[list[str]], env: dict[str, str]) -> float:
@@ -152,7 +185,12 @@ def main() -> None:
     ap.add_argument("--big-mb", type=int, default=100)
     ap.add_argument("--runs", type=int, default=20, help="API requests per figure")
     ap.add_argument("--quick", action="store_true", help="200 small, 2 x 20 MB: a smoke run")
+    ap.add_argument("--only", default="small1,small2,big1,big2,latency",
+                    help="the rows to run (comma-separated: small1 small2 big1 big2 latency)")
     args = ap.parse_args()
+    wanted: set = {(r[:-1], int(r[-1])) if r[-1].isdigit() else r for r in args.only.split(",")}
+    if "latency" in wanted:
+        wanted.add(("small", 1))
     if args.quick:
         args.small, args.big, args.big_mb = 200, 2, 20
     base = Path(tempfile.mkdtemp(prefix="dangan-bench-cluster-"))
@@ -174,8 +212,9 @@ def main() -> None:
                 (base / "small2" / part).mkdir(parents=True)
                 for f in sorted((base / "small" / part).iterdir())[:two // 2]:
                     shutil.copy2(f, base / "small2" / part / f.name)
-        big_files(base / "big" / "a", args.big // 2, args.big_mb * MB)
-        big_files(base / "big" / "b", args.big - args.big // 2, args.big_mb * MB)
+        if {("big", 1), ("big", 2)} & wanted:
+            big_files(base / "big" / "a", args.big // 2, args.big_mb * MB)
+            big_files(base / "big" / "b", args.big - args.big // 2, args.big_mb * MB)
         kinds = Kinds(base, env, pg, s3)
         kept: dict[str, Path] = {}
         for label, unit, amount in (("small", "files/s", args.small), ("big", "MB/s", args.big * args.big_mb)):
@@ -183,22 +222,31 @@ def main() -> None:
                 folder = "small2" if label == "small" and procs == 2 and two != args.small else label
                 a, b = base / folder / "a", base / folder / "b"
                 count = two if folder == "small2" else amount
+                if (label, procs) not in wanted:
+                    continue
                 rate: dict[str, float] = {}
+                cpu: dict[str, dict[str, float]] = {}
                 before = load()
                 for kind in ("embedded", "cluster"):
                     root = kinds.new(kind, f"{label}-{procs}")
                     cmds = [ingest_cmd(root, a, b)] if procs == 1 else [ingest_cmd(root, a), ingest_cmd(root, b)]
+                    c0 = cpu_now(pg, s3)
                     rate[kind] = count / timed(cmds, env)
+                    c1 = cpu_now(pg, s3)
+                    cpu[kind] = {k: (c1[k] - c0[k]) * 1000 / count for k in c0}
                     if label == "small" and procs == 1:
                         kept[kind] = root
                     else:
                         shutil.rmtree(root, ignore_errors=True)
                 what = (f"{count:,} small text files" if label == "small"
                         else f"{args.big} × {args.big_mb} MB random")
+                per = "file" if label == "small" else "MB"
                 rows.append(f"| {what} | {procs} | {rate['embedded']:.1f} {unit} | {rate['cluster']:.1f} {unit} | "
-                            f"{rate['cluster'] / rate['embedded']:.2f} | {before} → {load()} |")
+                            f"{rate['cluster'] / rate['embedded']:.2f} | {cpu['embedded']['dangan']:.1f} | "
+                            f"{cpu['cluster']['dangan']:.1f} / {cpu['cluster']['pg']:.1f} / {cpu['cluster']['s3']:.1f}"
+                            f" ms per {per} | {before} → {load()} |")
                 print(rows[-1], flush=True)
-        for kind in ("embedded", "cluster"):
+        for kind in ("embedded", "cluster") if "latency" in wanted else ():
             before = load()
             cli = cli_latency(kept[kind], env)
             api = api_latency(kept[kind], env, args.runs)
@@ -212,8 +260,9 @@ def main() -> None:
         shutil.rmtree(base, ignore_errors=True)
     print(f"\n{dt.datetime.now(dt.timezone.utc):%Y-%m-%d %H:%M} UTC, {platform.node()}, {os.cpu_count()} cores, "
           f"Python {platform.python_version()}\n")
-    print("| ingest | processes | embedded | PostgreSQL + SeaweedFS | ratio | load (1 min) |")
-    print("|---|---|---|---|---|---|")
+    print("| ingest | processes | embedded | PostgreSQL + SeaweedFS | ratio | CPU embedded | CPU cluster: dangan /"
+          " PostgreSQL / SeaweedFS | load (1 min) |")
+    print("|---|---|---|---|---|---|---|---|")
     print("\n".join(rows))
     print("\n| archive | CLI `show` (median of 5) | CLI `ls --limit 20` | API show p50 / p95 | API ls (dept:BGS) | "
           "API search | load (1 min) |")

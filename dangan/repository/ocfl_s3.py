@@ -11,6 +11,9 @@ S3 has no rename, so a version is published in an order a reader can trust at ev
 3. the root ``inventory.json``;
 4. last, the root ``inventory.json.sha512`` — the *sidecar* is the commit point.
 
+A version is published by :class:`~.ocfl_s3_draft.S3VersionDraft`; a batch's new objects together, their
+requests overlapped, by :mod:`.ocfl_s3_group` (the same order per object).
+
 Readers trust the sidecar: :meth:`S3OcflStore.inventory` returns the inventory whose sha512 the root
 sidecar names (the root inventory, or — if a writer died between 3 and 4 — the version inventory the
 sidecar still names).  An object without a root sidecar does not exist.  Recovery (run under the
@@ -37,9 +40,8 @@ from pathlib import Path
 from typing import Iterator
 
 from ..errors import IntegrityError, NotFound, UsageError
-from .ocfl import (LAYOUT, OBJECT_DECLARATION, ROOT_DECLARATION, OcflStore, PublishedVersion,
-                   StoredFile, VersionDraft, base_inventory, head_version, sidecar_bytes, vnum)
-from .paths import check_no_conflicts
+from .ocfl import (LAYOUT, ROOT_DECLARATION, OcflStore, StoredFile, VersionDraft, sidecar_bytes, vnum)
+from . import s3_published
 from .s3client import S3
 
 INV, SIDE = "inventory.json", "inventory.json.sha512"
@@ -204,6 +206,10 @@ class S3OcflStore(OcflStore):
         rel = self.object_rel(object_id)
         memo = self._memo()
         sizes = memo.get(("sizes", rel)) if memo is not None else None
+        if sizes is None and memo is not None:           # all published by this process: no listing needed
+            mine = {f"{rel}/{c[0]}": s3_published.get(self.url, f"{rel}/{c[0]}") for c in inv["manifest"].values()}
+            if all(v is not None for v in mine.values()):
+                sizes = {k: len(v) for k, v in mine.items() if v is not None}
         if sizes is None:
             sizes = dict(self.s3.sized_keys(rel + "/"))      # one listing, not a HEAD per file
             if memo is not None:
@@ -222,6 +228,10 @@ class S3OcflStore(OcflStore):
         kept = memo is not None and 0 <= stored.size <= MEMO_FILE_BYTES
         if kept and memo is not None and ("file", key) in memo:     # read and checked once in this view
             yield memo["file", key]
+            return
+        mine = s3_published.get(self.url, key) if memo is not None else None
+        if mine is not None and hashlib.sha512(mine).hexdigest() == stored.digest:
+            yield mine                                   # published by this process a moment ago (s3_published)
             return
         h = hashlib.sha512()
         got = bytearray()
@@ -280,10 +290,11 @@ class S3OcflStore(OcflStore):
             shutil.rmtree(tmp, ignore_errors=True)
 
     # -- writing --------------------------------------------------------------
-    def stage(self, object_id: str, *, durable: bool = True) -> "S3VersionDraft":
+    def stage(self, object_id: str, *, durable: bool = True) -> VersionDraft:
         """A draft of the next version.  Its staged files are never fsynced: they are a scratch copy, and each
         upload is durable once acknowledged.  ``durable`` False (a batch's group commit) publishes it with
-        :func:`~.ocfl_s3_group.publish_new_objects_s3`; True with :meth:`S3VersionDraft.publish`."""
+        :func:`~.ocfl_s3_group.publish_new_objects_s3`; True with :meth:`.ocfl_s3_draft.S3VersionDraft.publish`."""
+        from .ocfl_s3_draft import S3VersionDraft
         draft = S3VersionDraft(self, object_id, durable=False)
         draft.grouped = not durable
         return draft
@@ -335,62 +346,6 @@ class S3OcflStore(OcflStore):
             _delete_object(self.s3, rel, keys)
             self.s3.abort_uploads(rel + "/")
             return True
-
-
-class S3VersionDraft(VersionDraft):
-    """A version staged locally (as on a folder), published to the bucket in the trusted order."""
-
-    store: S3OcflStore
-    grouped = False
-
-    def publish(self, *, message: str, user_name: str, user_address: str | None = None,
-                created: str | None = None) -> PublishedVersion:
-        from .ocfl import now_rfc3339
-        if self.grouped:
-            raise UsageError("a draft staged for a group commit is published only with ocfl_group.publish_new_objects")
-        check_no_conflicts(list(self.state))
-        store = self.store
-        try:
-            with store.object_lock(self.object_id):
-                store._recover_locked(self.object_id)
-                return self._publish_s3(message, user_name, user_address, created or now_rfc3339())
-        finally:
-            self.discard()
-
-    def _publish_s3(self, message: str, user_name: str, user_address: str | None, created: str) -> PublishedVersion:
-        store, s3 = self.store, self.store.s3
-        rel = store.object_rel(self.object_id)
-        new_object = not store.exists(self.object_id)
-        inv, vname = base_inventory(store, self.object_id, new_object, rel)
-        n = vnum(vname)
-        state: dict[str, list[str]] = {}
-        uploads: list[tuple[str, Path]] = []
-        for lp, digest in sorted(self.state.items()):
-            state.setdefault(digest, []).append(lp)
-            staged = self._staged.get(lp)
-            if digest in inv["manifest"]:
-                continue                                  # already stored: deduplicated
-            if staged is None:
-                raise IntegrityError(f"cannot keep {lp!r}: digest not in object {self.object_id}")
-            inv["manifest"][digest] = [f"{vname}/content/{lp}"]
-            uploads.append((f"{rel}/{vname}/content/{lp}", staged))
-        data, side = head_version(inv, vname, state, message, user_name, user_address, created)
-        if new_object:
-            s3.put(f"{rel}/{OBJECT_DECLARATION}", b"ocfl_object_1.1\n")
-        if len(uploads) > 1:                              # 1. the content, streamed (a few at a time)
-            from concurrent.futures import ThreadPoolExecutor
-            with ThreadPoolExecutor(min(4, len(uploads))) as pool:
-                for _ in pool.map(lambda u: s3.upload_file(*u), uploads):
-                    pass
-        else:
-            for key, path in uploads:
-                s3.upload_file(key, path)
-        s3.put(f"{rel}/{vname}/{INV}", data)             # 2. the version's inventory and sidecar
-        s3.put(f"{rel}/{vname}/{SIDE}", side)
-        s3.put(f"{rel}/{INV}", data)                     # 3. the root inventory
-        s3.put(f"{rel}/{SIDE}", side)                    # 4. the sidecar: published
-        store._remember(hashlib.sha512(data).hexdigest(), data)
-        return PublishedVersion(self.object_id, n, inv)
 
 
 def _delete_object(s3: S3, rel: str, keys: list[str]) -> None:

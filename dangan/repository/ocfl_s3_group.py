@@ -15,7 +15,7 @@ version is seven PUTs (declaration, content, ``v1`` inventory and sidecar, root 
    ``v1/inventory.json``, its sidecar, the root ``inventory.json``, the root sidecar last.
 
 No object's inventory is put before all of its content is acknowledged, and each object is published by its
-own sidecar, exactly as :class:`~.ocfl_s3.S3VersionDraft` publishes one: a reader, recovery and the crash
+own sidecar, exactly as :class:`~.ocfl_s3_draft.S3VersionDraft` publishes one: a reader, recovery and the crash
 tests see the same states.  A kill -9 or a lost service part-way leaves some objects published and the
 others incomplete; the caller's intent rows settle each (adopted, or its keys deleted by recovery).
 """
@@ -29,6 +29,7 @@ from typing import TYPE_CHECKING
 
 from ..errors import IntegrityError, UsageError
 from .ocfl import OBJECT_DECLARATION, PublishedVersion, base_inventory, head_version, now_rfc3339, vnum
+from . import s3_published
 from .paths import check_no_conflicts
 from .s3client import MULTIPART_THRESHOLD, REQUEST_CONCURRENCY
 
@@ -69,6 +70,8 @@ class _Plan:
         s3.put(f"{rel}/{INV}", self.data)
         s3.put(f"{rel}/{SIDE}", self.side)
         store._remember(hashlib.sha512(self.data).hexdigest(), self.data)
+        for key, path, size in self.uploads:          # published: its small files serve this process's reads
+            s3_published.keep(store.url, key, path, size)
 
 
 def _is_new(store: S3OcflStore, plan: _Plan) -> bool:

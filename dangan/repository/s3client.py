@@ -31,6 +31,8 @@ CONCURRENCY = 4
 #: plus the parts of one multipart upload
 REQUEST_CONCURRENCY = int(os.environ.get("DANGAN_S3_CONCURRENCY", "8"))
 READ_CHUNK = 1024 * 1024
+#: files up to this size are sent from memory in one PUT (a metadata.json, a letter's text)
+SMALL_PUT = 1024 * 1024
 #: attempts per request (botocore's standard retry mode: backoff, connection errors retried)
 ATTEMPTS = int(os.environ.get("DANGAN_S3_ATTEMPTS", "4"))
 #: Tests only: a folder; the first multipart upload of the process, once a part is sent, writes ``held`` there
@@ -257,7 +259,11 @@ class S3:
 
     def upload_file(self, rel: str, path: Path) -> None:
         """Stream a local file to ``rel`` (multipart above the threshold; memory bounded by the part size)."""
-        if path.stat().st_size < MULTIPART_THRESHOLD and not os.environ.get(HOLD_ENV):
+        size = path.stat().st_size
+        if size <= SMALL_PUT:                             # bytes: botocore sends a file with "Expect: 100-continue",
+            self.put(rel, path.read_bytes())              # one more round trip before the body
+            return
+        if size < MULTIPART_THRESHOLD and not os.environ.get(HOLD_ENV):
             with open(path, "rb") as fh:                  # one PUT, streamed from the file (no transfer threads)
                 self._call(f"uploading {rel}", "put_object", Key=self.place.key(rel), Body=fh)
             crash_point("s3put")
