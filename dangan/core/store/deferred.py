@@ -198,7 +198,7 @@ def run_batch(archive: Archive, limit: int = 50, *, yield_to=None) -> int:
 def _pending_or_away(archive: Archive) -> bool:
     """:func:`pending`, or True while the catalogue's server is away (a restart): not idle yet."""
     try:
-        return pending(archive)
+        return pending(archive) > 0
     except sqlite3.OperationalError:
         return True
 
