@@ -177,6 +177,11 @@ class _Renewer:
         while not stop.wait(lease_seconds() / 3):
             with self._mutex:
                 urls = set(self._held.values())
+            for url in set(conns) - urls:           # no lease held there any more: let the connection go
+                try:
+                    conns.pop(url).close()
+                except Exception:  # noqa: BLE001 - already broken
+                    pass
             for url in urls:
                 try:
                     conn = conns.get(url) or db.PgConnection(url)

@@ -201,6 +201,14 @@ def run_batch(archive: Archive, limit: int = 50, *, yield_to=None) -> int:
     return done
 
 
+def _pending_or_away(archive: Archive) -> bool:
+    """:func:`pending`, or True while the catalogue's server is away (a restart): not idle yet."""
+    try:
+        return pending(archive) > 0
+    except sqlite3.OperationalError:
+        return True
+
+
 class DeferredExtractor:
     """A worker thread with its own ``Archive`` (own catalogue connection and extraction worker).
 
@@ -270,7 +278,7 @@ class DeferredExtractor:
                     n = 0
                 if n == 0 and yield_to is not None and yield_to():
                     continue                    # it yielded before the first record: pickup first
-                if n == 0 and not pending(archive):
+                if n == 0 and not _pending_or_away(archive):
                     self._idle.set()
                 if n == 0:
                     self._wake.wait(self.idle_seconds)
