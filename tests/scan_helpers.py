@@ -96,3 +96,20 @@ def three_documents() -> list[tuple]:
         ("qr", "META:batchno=B-17"),
         ("text", ["MINUTES CHARLIE", "third document"]),
     ]
+
+
+def dead_transient_folders() -> list[str]:
+    """dangan's transient plaintext folders (``kernel.memory_tmp``) whose process is gone, in /dev/shm and $TMPDIR."""
+    import os
+    import tempfile
+    from pathlib import Path
+
+    from dangan.core.kernel import memory_tmp
+    from dangan.repository.fsutil import pid_alive
+    found = []
+    for place in {p for p in (memory_tmp.memory_dir(), Path(tempfile.gettempdir())) if p is not None}:
+        for entry in place.iterdir():
+            m = memory_tmp._NAME.match(entry.name)
+            if m and entry.stat().st_uid == os.geteuid() and not pid_alive(int(m.group(1)), m.group(2)):
+                found.append(str(entry))
+    return found

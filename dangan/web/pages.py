@@ -321,7 +321,6 @@ FIELDS = ("title", "department", "category", "date", "secrecy", "retention", "vo
 
 def ingest_form(archive, form, settings):
     """File the uploaded ``file`` with the form's fields (as ``dangan ingest FILE --title …  --meta K=V``)."""
-    import tempfile
     from pathlib import Path
     upload = form.get("file")
     if upload is None or isinstance(upload, str) or not getattr(upload, "filename", None):
@@ -346,7 +345,8 @@ def ingest_form(archive, form, settings):
     data = upload.file
     data.seek(0)
     spool = memory_folder()
-    with tempfile.TemporaryDirectory(prefix="dangan-upload-", dir=spool) as tmp:
+    from dangan.core.kernel import memory_tmp
+    with memory_tmp.folder("upload", spool) as tmp:
         path = Path(tmp) / name
         with open(path, "wb") as out:
             while chunk := data.read(1024 * 1024):

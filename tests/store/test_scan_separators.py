@@ -9,7 +9,7 @@ import pytest
 
 from pypdf import PdfReader
 
-from scan_helpers import scanned_pdf, scanned_tiff, three_documents
+from scan_helpers import dead_transient_folders, scanned_pdf, scanned_tiff, three_documents
 from watch_helpers import folder, query, settled, sha512, wait_for, watching
 
 FIELDS = ("--category", "WS", "--dept", "BGS", "--retention", "permanent", "--date", "2021-03-04")
@@ -166,6 +166,7 @@ def test_a_kill_mid_batch_is_finished_by_recovery_each_page_in_exactly_one_part(
     before = query(archive_root, "SELECT count(*) FROM records")[0][0]
     assert before < 4                                          # the crash left parts unmade
     cli("check")                                               # recovery: adopt, then make the missing parts
+    assert dead_transient_folders() == []                      # the killed process's parts folder in /dev/shm is gone
     batch_id, parts = _parts_by_page(cli, archive_root, sha512(batch))
     assert parts == [("1/3", "1-2"), ("2/3", "4"), ("3/3", "6-7")]       # each page once; separators dropped
     assert "batch-scan" in _show(cli, batch_id)["tags"]

@@ -155,7 +155,8 @@ def test_a_confidential_upload_leaves_no_plaintext_on_disk(cli, office, archive_
         assert r.status_code == 201, r.text
         rid = r.json()["id"]
         assert r.json() == {"id": rid, "secrecy": "secret", "visible": False}     # above arch's own clearance
-    spools = list(Path("/dev/shm").glob("dangan-upload-*"))
+    from dangan.core.kernel import memory_tmp
+    spools = list(Path("/dev/shm").glob(memory_tmp.prefix("upload") + "*"))    # this process's (other runs may share /dev/shm)
     assert not spools
     roots = [archive_root, Path(tempfile.gettempdir()) / "dangan-upload-never"]
     assert grep(marker, roots) == [] and grep("绝密上传题名QX", [archive_root]) == []

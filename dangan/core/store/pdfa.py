@@ -9,7 +9,7 @@ extractor is skipped for these files).
 
 OCRmyPDF runs as a child process (``python -m ocrmypdf``) so that it has a time limit, dies with
 dangan and keeps its temporary images where it is told: for a record that may be sealed, only in
-a memory-backed folder (``/dev/shm``, :func:`scan_batch.memory_dir`), its output on a pipe, so
+a memory-backed folder (``/dev/shm``, :func:`kernel.memory_tmp.memory_dir`), its output on a pipe, so
 the confidential plaintext never touches disk; without such a folder a sealed record gets no
 PDF/A copy and its extraction says so.  Every copy made is checked before it is kept: the PDF/A
 identification in its XMP (``pdfaid:part`` 2, conformance B), every font embedded, and the text
@@ -30,7 +30,6 @@ import os
 import shutil
 import subprocess
 import sys
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -122,14 +121,15 @@ def make(path: Path, mime: str, settings: Settings, *, sealed: bool) -> Copy | N
     ``sealed``: the record may be confidential; OCRmyPDF then works only in memory (or not at all)."""
     if (mime != "application/pdf" and mime not in IMAGE_MIMES) or not settings.available() or not wanted(path, mime):
         return None
-    from dangan.core.store.scan_batch import memory_dir
+    from dangan.core.kernel import memory_tmp
+    from dangan.core.kernel.memory_tmp import memory_dir
     where = memory_dir() if sealed else None
     if sealed and settings.sealed == "off":
         return _failed("not made for sealed records ([pdfa] sealed = \"off\")")
     if sealed and where is None:               # the ordinary extractor OCRs it through pipes instead
         return _failed("a sealed record gets none without a memory-backed folder (/dev/shm): OCRmyPDF's "
                        "temporary images would touch disk")
-    with tempfile.TemporaryDirectory(prefix="dangan-pdfa-", dir=where) as tmp:
+    with memory_tmp.folder("pdfa", where) as tmp:
         sidecar = Path(tmp) / "text.txt"
         cmd = [sys.executable, "-m", "dangan.core.store.ocrmypdf_child", str(os.getpid()),
                "--output-type", "pdfa-2", "--deskew", "--rotate-pages",

@@ -119,6 +119,8 @@ def recover_interrupted(archive: Archive) -> dict[str, int]:
     recover_pending(archive)            # destructions roll forward (their set-aside objects are not in staging)
     from dangan.core.store.scan_resume import resume_splits
     resume_splits(archive)              # a batch scan's parts a crash left unmade (after its parts' writes settled)
+    from dangan.core.kernel.memory_tmp import sweep_dead
+    sweep_dead()                        # the plaintext folders (/dev/shm) of processes killed mid-write
     return counts
 
 

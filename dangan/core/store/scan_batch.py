@@ -16,8 +16,6 @@ may be confidential is archived whole (not split), and the outcome says so.
 from __future__ import annotations
 
 import copy
-import os
-import tempfile
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Callable
@@ -25,6 +23,8 @@ from typing import TYPE_CHECKING, Callable
 from dangan.errors import DanganError
 from dangan.model import Record, is_confidential
 from dangan.core.catalogue.fields import RecordFields
+from dangan.core.kernel import memory_tmp
+from dangan.core.kernel.memory_tmp import memory_dir
 from dangan.core.store import mime as mimes
 from dangan.core.store.separators import Part, Settings, Split, find_parts, write_part
 from dangan.core.store.source_files import open_source, title_from_name
@@ -34,7 +34,6 @@ if TYPE_CHECKING:
 
 BATCH_TAG = "batch-scan"
 PART_TAG = "scan-part"
-DEFAULT_MEMORY_DIR = "/dev/shm"
 
 
 @dataclass
@@ -50,17 +49,6 @@ class ScanResult:
     record: Record                                   # the batch record (or the one record, unsplit)
     parts: list[PartResult] = field(default_factory=list)
     note: str = ""
-
-
-def memory_dir() -> Path | None:
-    """A memory-backed folder for transient plaintext (``$DANGAN_MEMORY_TMP``, default /dev/shm), or None."""
-    where = Path(os.environ.get("DANGAN_MEMORY_TMP", DEFAULT_MEMORY_DIR))
-    try:
-        if where.is_dir() and os.access(where, os.W_OK | os.X_OK):
-            return where
-    except OSError:
-        pass
-    return None
 
 
 def may_be_sealed(archive: Archive, fields: RecordFields) -> bool:
@@ -109,7 +97,7 @@ def ingest_scan(ingestor, path: Path, fields: RecordFields, attachments: tuple[P
     scan_resume.batch_archived(ingestor.archive, token, batch.id)
     result = ScanResult(batch)
     mime = batch.files[0].mime
-    with tempfile.TemporaryDirectory(prefix="dangan-parts-", dir=where) as tmp:
+    with memory_tmp.folder("parts", where) as tmp:
         source = open_source(path, follow_symlinks=follow_symlinks, beneath=beneath)
         try:
             result.parts = cut_parts(ingestor, source.proc_path, mime, split, fields, batch, path.name, Path(tmp),

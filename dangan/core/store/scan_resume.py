@@ -17,7 +17,7 @@ only), however often recovery runs.  Two recovering processes cannot both resume
 by replacing the dead pid with its own, and only one update matches.  A batch that may be sealed
 leaves neither its file name nor its fields in the row (the catalogue keeps those sealed): recovery
 takes the parts' fields from the batch record (:func:`fields_of_batch`).  The batch file is read from the
-store into the memory-backed folder (``scan_batch.memory_dir``); a sealed batch record is not split
+store into the memory-backed folder (``kernel.memory_tmp.memory_dir``); a sealed batch record is not split
 again (its plaintext would need the volume's key): its pages stay in the batch record, and an
 audit event says so.  Recovery runs in ``dangan ingest``, the watcher and ``dangan check``.
 """
@@ -29,7 +29,6 @@ import logging
 import os
 import socket
 import sqlite3
-import tempfile
 import uuid
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -136,6 +135,7 @@ def _batch_of(archive: Archive, row) -> str | None:
 
 def _resume(archive: Archive, row) -> int:
     from dangan.core.confidential.sealing import sealed_of
+    from dangan.core.kernel import memory_tmp
     from dangan.core.store.scan_batch import cut_parts, memory_dir
     from dangan.core.store.separators import Settings, find_parts
     token = row["token"]
@@ -156,7 +156,7 @@ def _resume(archive: Archive, row) -> int:
     have = parts_made(archive, batch_id)
     where = memory_dir()
     made = 0
-    with tempfile.TemporaryDirectory(prefix="dangan-resume-", dir=where) as tmp:
+    with memory_tmp.folder("resume", where) as tmp:
         copy = Path(tmp) / ("batch" + (Path(row["source_name"]).suffix or ".bin"))
         copy.write_bytes(archive.store.read_bytes(batch_id, main.path))
         split = find_parts(copy, main.mime, Settings.of(archive.config))
