@@ -143,3 +143,31 @@ def test_kill_9_with_analysis_workers_loses_nothing_and_leaves_no_worker(tmp_pat
     assert {d for d, _ in rows} == set(digests) and all(n == 1 for _, n in rows)   # each exactly once
     assert subprocess.run(cmd[:5] + ["check"], capture_output=True).returncode == 0
     assert not any((archive_root / ".work" / "staging").iterdir())
+
+
+def test_one_file_ingest_loads_no_process_pool(tmp_path, archive_root):
+    """A one-file ``dangan ingest`` is below MIN_FILES and its text is extracted in-process: it must not pay
+    for importing concurrent.futures.process and multiprocessing (issue 15's one-file start-up), and the
+    record is still archived with its text."""
+    one = tmp_path / "一份后来的文件.txt"
+    one.write_text("一份后来的文件：借阅登记。A late file.", encoding="utf-8")
+    probe = ("import runpy, sys\n"
+             "sys.argv = ['dangan', '--archive', sys.argv[1], '--as', 'tester', 'ingest', sys.argv[2], '--json']\n"
+             "try:\n    runpy.run_module('dangan', run_name='__main__')\n"
+             "except SystemExit as e:\n    assert not e.code, e.code\n"
+             "print('MODULES', ' '.join(sorted(sys.modules)))\n")
+    r = subprocess.run([sys.executable, "-c", probe, str(archive_root), str(one)], capture_output=True, text=True)
+    assert r.returncode == 0, r.stdout + r.stderr
+    lines = r.stdout.splitlines()
+    assert json.loads(lines[0])["status"] == "archived"
+    loaded = set(lines[-1].split()[1:])
+    assert "dangan.core.store.ingest" in loaded                 # the probe saw the ingest path itself
+    assert not loaded & {"concurrent.futures.process", "multiprocessing"}, loaded & {
+        "concurrent.futures.process", "multiprocessing"}
+    from dangan.core.archive import Archive
+    a = Archive.open(archive_root)
+    try:
+        (info, text), = texts(a).values()
+    finally:
+        a.close()
+    assert "借阅登记" in text.decode("utf-8"), info             # extracted in-process, stored as before

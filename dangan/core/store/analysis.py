@@ -17,13 +17,14 @@ from __future__ import annotations
 import logging
 import os
 import resource
-from concurrent.futures import ProcessPoolExecutor
-from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from dangan.model import Extraction
+
+if TYPE_CHECKING:
+    from concurrent.futures import ProcessPoolExecutor
 
 log = logging.getLogger("dangan.ingest")
 
@@ -67,7 +68,10 @@ class Analyser:
     """A pool of ``workers`` analysis processes; call it from any thread, one file at a time per thread."""
 
     def __init__(self, workers: int, *, extractor: Any = None, options: Any = None, memory_mb: int = 1024) -> None:
+        # imported here, not at the top: a batch smaller than MIN_FILES (a one-file ``dangan ingest``) reads
+        # MIN_FILES and never starts a pool, so it need not load concurrent.futures.process and multiprocessing
         import multiprocessing
+        from concurrent.futures import ProcessPoolExecutor
         self.extractor = extractor          # a picklable PluginExtractor (the archive's), or None: no text here
         self.options = options
         self._pool: ProcessPoolExecutor | None = ProcessPoolExecutor(
@@ -78,6 +82,7 @@ class Analyser:
 
     def __call__(self, path: Path, name: str, identify: bool) -> Analysis | None:
         """The staged file's analysis, or None when the pool is gone (the caller analyses it itself)."""
+        from concurrent.futures.process import BrokenProcessPool   # loaded by __init__ already
         pool = self._pool
         if pool is None:
             return None

@@ -27,7 +27,6 @@ small text files cost no process round trips.
 """
 from __future__ import annotations
 
-import multiprocessing
 import os
 import resource
 import signal
@@ -116,6 +115,7 @@ def _child(conn, memory_mb: int, extractor: Extractor | None, owner_pid: int = 0
 
 
 def _context():
+    import multiprocessing    # here, not at the top: plain text is extracted in-process, without a worker
     methods = multiprocessing.get_all_start_methods()
     return multiprocessing.get_context("forkserver" if "forkserver" in methods else "spawn")
 
