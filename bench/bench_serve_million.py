@@ -45,11 +45,14 @@ def main() -> None:
     ap.add_argument("--runs", type=int, default=10)
     args = ap.parse_args()
     arch = args.dir / "archive"
+    from installed import compile_ahead, installed_env
+    env = installed_env(args.dir)
+    compile_ahead(env)                  # the server starts from a bytecode cache, as an installed dangan does
     token = subprocess.run([sys.executable, "-c", TOKEN, str(arch)], check=True, capture_output=True,
-                           text=True).stdout.strip().splitlines()[-1]
+                           text=True, env=env).stdout.strip().splitlines()[-1]
     port = free_port()
     server = subprocess.Popen([sys.executable, "-m", "dangan", "--archive", str(arch), "serve", "--port", str(port)],
-                              stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+                              stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env)
     try:
         for _ in range(600):
             try:

@@ -18,7 +18,6 @@ so -- what ``dangan reindex`` does; so does a node whose rebuild was interrupted
 from __future__ import annotations
 
 import json
-import logging
 import os
 import socket
 import uuid
@@ -32,7 +31,6 @@ if TYPE_CHECKING:
 
 NODE_FILE = "node.json"
 REBUILDING = ".rebuilding"       # present while a rebuild from the store runs: an interrupted one is done again
-_log = logging.getLogger("dangan.index")
 
 
 def existing_node_id(archive: Archive) -> str | None:

@@ -1,7 +1,6 @@
 """Full-text search and reindexing as a user runs them."""
 from __future__ import annotations
 
-import logging
 import threading
 from typing import TYPE_CHECKING, Callable
 
@@ -10,8 +9,6 @@ from dangan.core.policy.users import acting_user
 if TYPE_CHECKING:
     from dangan.core.archive import Archive
     from dangan.index import SearchResults
-
-_log = logging.getLogger("dangan.index")
 
 
 def search(archive: Archive, text: str, *, sort: str = "relevance", limit: int = 20, page: int = 1,
@@ -84,7 +81,9 @@ def follow(archive: Archive, stop: threading.Event, interval: float = 1.0) -> No
                 touch(archive)
                 touched = time.monotonic()
         except Exception as exc:  # noqa: BLE001 - a background loop: the catalogue away, a damaged index ...
-            _log.warning("dangan: the search index could not follow the change log (tried again): %s", exc)
+            import logging                  # only on this path: a search imports no logging (start-up)
+            logging.getLogger("dangan.index").warning(
+                "dangan: the search index could not follow the change log (tried again): %s", exc)
         stop.wait(interval)
 
 
