@@ -111,6 +111,18 @@ def records_id(root: Path) -> str:
         conn.close()
 
 
+def ingest_killed_at_put(root: Path, paths: list[Path], n: int) -> bool:
+    """``dangan ingest PATHS`` killed with -9 after its ``n``-th S3 PUT (or finishing first); then ``dangan check``
+    must pass (recovery settled what the kill left).  True when the kill landed."""
+    env = {**os.environ, "DANGAN_TEST_CRASH_AFTER": f"s3put:{n}"}
+    r = subprocess.run(dangan(root, "ingest", *paths, "--json"), env=env, capture_output=True, text=True)
+    if r.returncode != -9:
+        assert r.returncode == 0, r.stderr
+    c = subprocess.run(dangan(root, "check", "--json"), capture_output=True, text=True)
+    assert c.returncode == 0 and c.stdout.strip() == "", f"after a kill at put {n}: {c.stdout}{c.stderr}"
+    return r.returncode == -9
+
+
 def test_kill_9_at_every_put_of_a_publish_then_recovery(archive_root, s3_env, bucket, tmp_path):
     """The writer is killed right after its N-th S3 request that writes (N = 1, 2, …): after recovery every
     file is archived once or not at all, and a rerun archives each exactly once."""
@@ -122,14 +134,7 @@ def test_kill_9_at_every_put_of_a_publish_then_recovery(archive_root, s3_env, bu
         f = drop / f"纪要-{n:02d}.txt"
         f.write_text(f"第{n}次会议纪要 meeting {n}", encoding="utf-8")
         digests[hashlib.sha512(f.read_bytes()).hexdigest()] = f
-        env = {**os.environ, "DANGAN_TEST_CRASH_AFTER": f"s3put:{n}"}
-        r = subprocess.run(dangan(archive_root, "ingest", f, "--json"), env=env, capture_output=True, text=True)
-        if r.returncode == -9:
-            crashed += 1
-        else:
-            assert r.returncode == 0, r.stderr
-        c = subprocess.run(dangan(archive_root, "check", "--json"), capture_output=True, text=True)
-        assert c.returncode == 0 and c.stdout.strip() == "", f"after a kill at put {n}: {c.stdout}{c.stderr}"
+        crashed += ingest_killed_at_put(archive_root, [f], n)
         assert all(v == 1 for v in records_by_digest(archive_root).values())
         assert_nothing_untrusted(s3_env, bucket)
     assert crashed >= 6, "the kills did not land inside the publish"

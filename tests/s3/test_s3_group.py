@@ -8,13 +8,12 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import subprocess
 from collections import Counter
 from pathlib import Path
 
 from s3_fixtures import archive_root, bucket, s3_env, s3_server  # noqa: F401  (fixtures: S3, archive on S3)
-from test_s3_faults import assert_nothing_untrusted, dangan, records_by_digest
+from test_s3_faults import assert_nothing_untrusted, dangan, ingest_killed_at_put, records_by_digest
 
 
 def _drop(folder: Path, n: int, tag: str) -> dict[str, Path]:
@@ -74,14 +73,7 @@ def test_kill_9_after_any_put_of_a_group_then_a_rerun_files_each_once(archive_ro
         drop = tmp_path / f"drop-{k}"
         wanted.update(_drop(drop, 4, f"批{k}"))
         drops.append(drop)
-        env = {**os.environ, "DANGAN_TEST_CRASH_AFTER": f"s3put:{n}"}
-        r = subprocess.run(dangan(archive_root, "ingest", drop, "--json"), env=env, capture_output=True, text=True)
-        if r.returncode == -9:
-            crashed += 1
-        else:
-            assert r.returncode == 0, r.stderr
-        c = subprocess.run(dangan(archive_root, "check", "--json"), capture_output=True, text=True)
-        assert c.returncode == 0 and c.stdout.strip() == "", f"after a kill at put {n}: {c.stdout}{c.stderr}"
+        crashed += ingest_killed_at_put(archive_root, [drop], n)
         assert set(records_by_digest(archive_root).values()) <= {1}
         assert_nothing_untrusted(s3_env, bucket)
     assert crashed >= 7, "the kills did not land inside the group's publish"
