@@ -98,3 +98,19 @@ def test_kill_9_after_the_index_was_kept_up_loses_and_doubles_nothing(tmp_path, 
     with Archive(archive_root, Actor("tester", "tester")) as a:
         ids = index_ids(a)
     assert len(ids) == n and len(set(ids)) == n                          # searchable, each once
+
+
+def test_a_rerun_of_only_duplicates_applies_the_index_updates_a_killed_run_left(tmp_path, archive):
+    # what a kill -9 between the commit and the drain leaves: records archived, their index updates queued
+    from dangan.core.catalogue.fields import RecordFields
+    from dangan.core.store.batch import ingest_batch
+    make_folder(tmp_path / "drop", 40)
+    first = ingest_batch(archive, [tmp_path / "drop"], RecordFields(), index=False)
+    assert [o.status for o in first] == ["archived"] * 40
+    assert archive.conn.execute("SELECT count(*) FROM index_outbox").fetchone()[0] == 40
+
+    again = ingest_batch(archive, [tmp_path / "drop"], RecordFields())
+    assert [o.status for o in again] == ["duplicate"] * 40
+    assert archive.conn.execute("SELECT count(*) FROM index_outbox").fetchone()[0] == 0
+    assert sorted(index_ids(archive)) == sorted(o.record_id for o in first)
+    assert_store_valid(archive.root / "store")

@@ -184,14 +184,21 @@ def ingest_batch(archive: Archive, paths: Iterable[Path], fields: RecordFields, 
             if a is not archive:
                 a.close()
     done = [x for o in outcomes if o is not None for x in (o, *o.parts)]
-    if index and any(o.status == "archived" for o in done):
-        from dangan.core.search.indexing import drain
+    if index:
+        _drain_at_end(archive, done, on_warning)
+    return done
+
+
+def _drain_at_end(archive: Archive, done: list[IngestOutcome], on_warning: Callable[[str], None] | None) -> None:
+    """Searchable when the command returns; a killed run's updates, still queued when every file comes back
+    as a duplicate, are applied too."""
+    from dangan.core.search.indexing import drain, pending
+    if any(o.status == "archived" for o in done) or pending(archive):
         try:
             drain(archive)          # searchable when the command returns
         except DanganError as exc:  # archived all the same; the updates stay queued for the next drain
             if on_warning:
                 on_warning(f"archived, but not yet searchable: {exc.message}")
-    return done
 
 
 def analyser_workers(archive: Archive) -> int:
