@@ -101,8 +101,24 @@ def antivirus_section(archive: Archive) -> Section:
                    problem=problem)
 
 
+def search_nodes_section(archive: Archive) -> Section:
+    """Every search node of the archive (a folder with its own index, ``search.nodes``): where it is, how many
+    changes of the catalogue's change log it has yet to apply, when it was last seen (issue 17)."""
+    from dangan.core.catalogue import outbox
+    from dangan.core.search.nodes import existing_node_id
+    here = existing_node_id(archive)
+    top = archive.conn.execute("SELECT max(seq) FROM index_outbox").fetchone()[0] or 0
+    rows = []
+    for n in outbox.nodes(archive.conn):
+        rows.append({"node": n["node_id"], "host": n["host"], "folder": n["folder"], "applied": n["applied"],
+                     "behind": max(0, top - n["applied"]), "seen": n["seen"], "this": n["node_id"] == here})
+    lines = [f"search node {r['node'][:8]} on {r['host']} ({r['folder']}){' (this one)' if r['this'] else ''}:"
+             f" {r['behind']} changes to apply, seen {r['seen']}" for r in rows]
+    return Section("search_nodes", {"nodes": rows, "newest_change": top}, lines)
+
+
 SECTIONS: list[Callable[[Any], Section]] = [watcher_section, queues_section, errors_section, backup_section,
-                                            antivirus_section]
+                                            antivirus_section, search_nodes_section]
 
 
 def collect(archive: Archive) -> list[Section]:

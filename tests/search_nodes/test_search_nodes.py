@@ -314,3 +314,21 @@ def test_two_servers_a_record_filed_through_one_api_is_applied_by_the_others_fol
             server.send_signal(signal.SIGTERM)
         errs = [server.communicate(timeout=60)[1] for server in servers]
     assert all("Traceback" not in e for e in errs), errs
+
+
+def test_status_lists_every_node_and_how_far_behind_it_is(archive_root, node_b, tmp_path):
+    b = Cli(node_b)
+    assert search_ids(b, "anything") == []                       # B known at cursor 0 ... then down
+    file_records(archive_root, tmp_path, 5, "statusword")
+    a = Cli(archive_root)
+    a("search", "statusword")                                    # A applies its own five
+    nodes = json.loads(a("status", "--json").output)["search_nodes"]["nodes"]
+    by_folder = {Path(n["folder"]).resolve(): n for n in nodes}
+    assert set(by_folder) == {archive_root.resolve(), node_b.resolve()}
+    assert by_folder[archive_root.resolve()]["behind"] == 0 and by_folder[archive_root.resolve()]["this"]
+    assert by_folder[node_b.resolve()]["behind"] >= 5 and not by_folder[node_b.resolve()]["this"]
+    text = a("status").output
+    assert text.count("search node ") == 2 and "(this one): 0 changes to apply" in text
+    search_ids(b, "statusword")                                  # B catches up
+    after = {Path(n["folder"]).resolve(): n["behind"] for n in json.loads(b("status", "--json").output)["search_nodes"]["nodes"]}
+    assert after == {archive_root.resolve(): 0, node_b.resolve(): 0}
