@@ -71,7 +71,7 @@ def test_a_retry_after_its_server_died_mid_request_gets_the_record_the_dead_one_
     cli("user", "add", "boss", "--clearance", "top-secret", user="x")
     cli("user", "add", "arch", "--role", "archivist", "--dept", "BGS", user="boss")
     token = cli("token", "create", "arch", "--scope", "read,ingest", user="boss").output.splitlines()[0].strip()
-    env = {**os.environ, "DANGAN_LEASE_SECONDS": "3"}
+    env = {**os.environ, "DANGAN_LEASE_SECONDS": "10"}     # longer than a second server takes to start under load
     body = "服务器在提交前被杀 TAKEOVERWORD".encode()
     dying, url = serve(archive_root, {**env, EXIT_AFTER_PUBLISH: "1"})
     other = None

@@ -12,7 +12,10 @@ the row and given up by :func:`release` when the row is gone (or settled):
   so the machines' clocks do not matter), renewed every third of :func:`lease_seconds` by one thread of the
   holding process (:class:`_Renewer`, a connection of its own) for as long as the process lives;
 * a *session* advisory lock on (kind, key), held by the writer's catalogue connection: two recovering
-  machines never settle one intent at once, and a settler never runs beside a live writer's session.
+  machines never settle one intent at once, and a settler never runs beside a live writer's session.  It is
+  only ever *tried*: a writer finding it held (another machine revising the same record) is refused at once
+  ("try again", exit 9) instead of waiting inside its write transaction for a holder that waits for that
+  transaction's write lock.
 
 :func:`take_over` — what any machine's recovery asks — succeeds only if no session holds the advisory lock
 *and* the lease has ended (or was never written: an intent older than the leases).  A writer killed (kill -9,
@@ -37,6 +40,9 @@ log = logging.getLogger("dangan.leases")
 #: the first keys of the two-key advisory locks, one per kind of intent; the second is hashtext(key)
 CLASSES = {"ingest": 0x696E746E, "scan": 0x7363616E, "destroy": 0x64657374, "handoff": 0x68616E64,
            "idempotency": 0x6964656D}
+#: what each kind's key names, for the refusal when another live writer holds it
+_WHAT = {"ingest": "record", "scan": "batch scan", "destroy": "the destruction of record", "handoff": "drop-folder file",
+         "idempotency": "the request with Idempotency-Key"}
 #: kept for callers of the first version (ingest intents only)
 INTENT_CLASS = CLASSES["ingest"]
 #: how long a lease lasts unless renewed; a writer dead longer than this has its intents settled by another
@@ -79,7 +85,11 @@ def hold(conn: Any, kind: str | None, key: str | None = None) -> None:
     ``hold(conn, object_id)`` (one argument) is an ingest intent's, as in the first version."""
     kind, key = ("ingest", kind) if key is None else (kind, key)
     assert kind is not None and key is not None
-    conn.execute_raw("SELECT pg_advisory_lock(%s, hashtext(%s))", _lock_args(kind, key))
+    # never waited for: the caller holds the catalogue's write lock, and the holder of this one may be waiting
+    # for it (two machines revising one record: a deadlock PostgreSQL ends after a second, said as "busy")
+    if not conn.execute_raw("SELECT pg_try_advisory_lock(%s, hashtext(%s))", _lock_args(kind, key)).fetchone()[0]:
+        from dangan.errors import LockTimeout
+        raise LockTimeout(f"{_WHAT[kind]} {key} is being written by another dangan right now: try again")
     _write(conn, kind, key)
 
 
