@@ -6,7 +6,6 @@ every node.
 from __future__ import annotations
 
 import hashlib
-import importlib.util
 import os
 from collections import defaultdict
 from contextlib import contextmanager
@@ -112,11 +111,6 @@ def assert_nothing_half_done(c: Cluster) -> None:
         assert left == [], f"left in the drop folder (or quarantined): {left}"
 
 
-def cross_node_search() -> bool:
-    """Whether search nodes follow the catalogue's change log (helper `nodes`' change, issue 17.4)."""
-    return importlib.util.find_spec("dangan.core.search.nodes") is not None
-
-
 def found_on(c: Cluster, words: dict[str, str]) -> dict[str, set[str]]:
     """For each node: the words (word → the record it must find) its API search finds in that record."""
     out: dict[str, set[str]] = {}
@@ -126,29 +120,15 @@ def found_on(c: Cluster, words: dict[str, str]) -> dict[str, set[str]]:
 
 
 def assert_every_record_searchable_on_every_node(c: Cluster, words: dict[str, str], timeout: float = 60) -> str:
-    """Every record found by its own word through every node's API (within ``timeout``: a node catches up).
-
-    Until the search nodes change (branch `nodes`) is in, one index outbox feeds whichever node drains it, so only
-    "found on some node" can hold: that is asserted, and "pending" returned (said in the report)."""
+    """Every record found by its own word through every node's API (within ``timeout``: a node catches up by
+    following the catalogue's change log, ``core/search/nodes``)."""
     import time
     deadline = time.monotonic() + timeout
     while True:
         found = found_on(c, words)
-        everywhere = all(f == set(words) for f in found.values())
-        somewhere = set().union(*found.values()) == set(words)
-        if (everywhere if cross_node_search() else somewhere) or time.monotonic() > deadline:
+        if all(f == set(words) for f in found.values()) or time.monotonic() > deadline:
             break
         time.sleep(1)
-    if cross_node_search():
-        missing = {n: sorted(set(words) - f) for n, f in found.items() if f != set(words)}
-        assert not missing, f"not found on every node: {missing}"
-        return "every node"
-    missing_all = sorted(set(words) - set().union(*found.values()))
-    for w in list(missing_all):          # a server's held index may not have reopened yet: ask a fresh process
-        for node in c.nodes:
-            out = c.run(node, "search", w, "--json", check=False).stdout
-            if words[w] in out:
-                missing_all.remove(w)
-                break
-    assert not missing_all, f"not found on any node: {missing_all}"
-    return "pending: some node (search nodes not merged yet)"
+    missing = {n: sorted(set(words) - f) for n, f in found.items() if f != set(words)}
+    assert not missing, f"not found on every node: {missing}"
+    return "every node"

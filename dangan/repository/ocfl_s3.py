@@ -25,8 +25,8 @@ are the root inventory and its sidecar, as in the folder store's atomic replace.
 Staging, the per-object lock and the extraction of a staged file are the folder store's (``.work`` on
 local disk), so ingest, revise and sealing run unchanged: confidential files are already encrypted
 when they are staged (``core.confidential.sealing``), so only ciphertext leaves the process.  The lock
-serialises writers of one object on one machine; several machines writing one object need the shared
-catalogue's leases (issue 17, the PostgreSQL part).
+serialises writers of one object on one machine; writers on several machines are serialised by the shared
+catalogue's intent lease on the object (``core.catalogue.leases``: a try-lock, the second told to try again).
 """
 from __future__ import annotations
 
