@@ -1,7 +1,7 @@
 """Benchmark issue 17's speed rows at the issue's sizes: embedded beside PostgreSQL + SeaweedFS.
 
     .venv/bin/python bench/bench_cluster.py [--small 10000] [--two-small N] [--big 10] [--big-mb 100] [--runs 20]
-                                            [--only small1,small2,big1,big2,latency] [--quick]
+                                            [--only small1,small2,big1,big2,latency,nodes] [--quick]
 
 Two kinds of archive, each made fresh by ``dangan init`` for every timed ingest:
 
@@ -185,8 +185,9 @@ def main() -> None:
     ap.add_argument("--big-mb", type=int, default=100)
     ap.add_argument("--runs", type=int, default=20, help="API requests per figure")
     ap.add_argument("--quick", action="store_true", help="200 small, 2 x 20 MB: a smoke run")
-    ap.add_argument("--only", default="small1,small2,big1,big2,latency",
-                    help="the rows to run (comma-separated: small1 small2 big1 big2 latency)")
+    ap.add_argument("--only", default="small1,small2,big1,big2,latency,nodes",
+                    help="the rows to run (comma-separated: small1 small2 big1 big2 latency nodes)")
+    ap.add_argument("--node-records", type=int, default=40, help="records filed on A for the nodes row")
     args = ap.parse_args()
     wanted: set = {(r[:-1], int(r[-1])) if r[-1].isdigit() else r for r in args.only.split(",")}
     if "latency" in wanted:
@@ -268,6 +269,10 @@ def main() -> None:
           "API search | load (1 min) |")
     print("|---|---|---|---|---|---|---|")
     print("\n".join(lat_rows))
+    if "nodes" in wanted:                     # after the servers above are stopped: bench_nodes starts its own
+        print(f"\nFiled on node A, found on node B (bench_nodes.py --s3 --records {args.node_records}):", flush=True)
+        subprocess.run([sys.executable, str(HERE / "bench_nodes.py"), "--s3", "--records", str(args.node_records)],
+                       check=True)
 
 
 if __name__ == "__main__":
