@@ -63,6 +63,9 @@ def ingest(ctx, paths, create_volume, attach, allow_duplicate, as_json, follow_s
                  " code (档号): give --category (see `dangan schemes`), or add one later with"
                  " `dangan revise ID --category CODE`", err=True)
         line(", ".join(f"{n} {s}" for s, n in sorted(counts.items())) or "nothing to archive", err=True)
+        queued = sum(1 for o in outcomes if o.extraction_queued)      # (a batch scan's parts are outcomes too)
+        if queued:                # [ingest] extraction = "workers" (with --json: "extraction_queued": true)
+            line(f"text extraction of {queued} record(s) queued for `dangan worker`", err=True)
     failed = {o.exit_code or 1 for o in outcomes if o.status in ("refused", "failed")}
     if failed:
         sys.exit(failed.pop() if len(failed) == 1 else 1)   # one kind of refusal: its code; mixed: 1

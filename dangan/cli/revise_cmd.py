@@ -19,8 +19,10 @@ from .output import line
 def revise(ctx, ref, path, message, **kw):
     """Add a new version of a record: a new main FILE and/or changed fields."""
     from ..core.service import records
-    rec = records.revise(ctx.archive(), ref, path, fields_from(kw), message)
-    line(f"{rec.id} is now at version {rec.version}")
+    archive = ctx.archive()
+    rec = records.revise(archive, ref, path, fields_from(kw), message)
+    queued = path is not None and records.extraction_queued(archive, rec.id)     # [ingest] extraction = "workers"
+    line(f"{rec.id} is now at version {rec.version}" + ("; text extraction queued for `dangan worker`" if queued else ""))
 
 
 COMMANDS = [revise]

@@ -176,12 +176,13 @@ class Archive:
         return ExtractOptions(ocr_languages=self.config.ocr_languages, tesseract_cmd=self.config.tesseract,
                               thumbnail_px=px)
 
-    def analyser(self, workers: int) -> Analyser:
+    def analyser(self, workers: int, *, text: bool = True) -> Analyser:
         """Worker processes for staged files' content analysis (``store/analysis``), extracting plain text
-        as :meth:`extractor` would in-process."""
+        as :meth:`extractor` would in-process (not with ``text=False``: ``dangan worker`` extracts it)."""
         from dangan.core.store.analysis import Analyser
         cfg = self.config
-        return Analyser(workers, extractor=self._worker.extractor, options=self.extraction_options(),
+        return Analyser(workers, extractor=self._worker.extractor if text else None,
+                        options=self.extraction_options(),
                         memory_mb=cfg.extraction_memory_mb)
 
     def close(self) -> None:

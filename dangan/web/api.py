@@ -180,8 +180,10 @@ def routes(web) -> list[Route]:
         finally:
             if key:
                 settle_idempotency(archive, token.user, key, rid)
-        return JSONResponse(_filed(ops.record(archive, rec.id)), status_code=201,
-                            headers={"Location": f"/api/v1/records/{rec.id}"})
+        d = _filed(ops.record(archive, rec.id))
+        if d.get("visible", True) and ops.extraction_queued(archive, rec.id):
+            d["extraction_queued"] = True      # [ingest] extraction = "workers": its text is a worker's job
+        return JSONResponse(d, status_code=201, headers={"Location": f"/api/v1/records/{rec.id}"})
 
     def loans(archive, request, form, token):
         p = request.query_params

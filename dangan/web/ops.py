@@ -134,6 +134,12 @@ def ingest(archive, path: Path, fields: dict[str, Any]) -> Record:
     return archive.record(outcome.record_id)
 
 
+def extraction_queued(archive, rid: str) -> bool:
+    """Its text is extracted later by ``dangan worker`` (``[ingest] extraction = "workers"``)."""
+    from dangan.core.service.records import extraction_queued as run
+    return run(archive, rid)
+
+
 def _error_for(code: int):
     from dangan import errors
     for cls in (errors.ValidationFailed, errors.DuplicateRecord, errors.AccessDenied, errors.NotFound,

@@ -124,6 +124,7 @@ def routes(web) -> list[Route]:
             ctx["field_errors"] = field_errors(exc.message, cat, ctx["values"])
             return web.render(request, "upload.html", 422 if isinstance(exc, ValidationFailed) else status_of(exc), **ctx)
         ctx["archived"], ctx["values"] = rec, {}
+        ctx["extraction_queued"] = ops.extraction_queued(archive, rec.id)
         return web.render(request, "upload.html", 201, **ctx)
 
     # -- registers --------------------------------------------------------------------------------

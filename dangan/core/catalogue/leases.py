@@ -57,6 +57,16 @@ def applies(conn: Any) -> bool:
     return db.dialect(conn) == "postgresql"
 
 
+def server_now(conn: Any) -> int:
+    """Now in Unix seconds by the clock every machine of the archive shares: the PostgreSQL server's (a lease
+    written or compared by a machine's own clock would be taken early, or kept alive, by one whose clock is
+    off); on SQLite (one machine) this machine's."""
+    if not applies(conn):
+        import time
+        return int(time.time())
+    return int(conn.execute_raw(f"SELECT {_NOW} AS now").fetchone()["now"])
+
+
 def lease_seconds() -> int:
     try:
         return max(1, int(float(os.environ.get(LEASE_ENV) or LEASE_SECONDS)))

@@ -231,7 +231,9 @@ SCHEMA: dict[str, Spec] = {
         "thumbnail_px": Int(minimum=0),             # longer side of PNG thumbnails (derivatives); 0: none
     }),
     "plugins": Table({"enabled": StrList(), "disabled": StrList()}),
-    "ingest": Table({"jobs": Int(minimum=1), "workers": Int(minimum=0), "max_file_mb": Number(unit="MiB")}),    # max_file_mb ≤ 0: no limit
+    "ingest": Table({"jobs": Int(minimum=1), "workers": Int(minimum=0), "max_file_mb": Number(unit="MiB"),    # max_file_mb ≤ 0: no limit
+                     # "workers": archive now, extract later (`dangan worker`; kernel/pipeline.extraction_mode)
+                     "extraction": Choice(("inline", "workers"))}),
     "index": Table({"engine": Choice(("tantivy", "whoosh")),        # the search engine (core.search.indexing)
                     # the change log's retention (core.catalogue.outbox): kept this long after every node applied it;
                     # a node unseen this long no longer holds it back (it rebuilds its index when it returns)

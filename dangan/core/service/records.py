@@ -64,6 +64,13 @@ def revise(archive: Archive, ref: str, path: Path | None = None, fields: RecordF
     return Ingestor(archive, **pipeline_for(archive)).revise(ref, path, fields, message)
 
 
+def extraction_queued(archive: Archive, rid: str) -> bool:
+    """The record's text is still to be extracted by ``dangan worker`` (``[ingest] extraction = "workers"``,
+    or the drop-folder watcher's archive-first path): its job waits in the catalogue's queue."""
+    from dangan.core.store.deferred import queued
+    return queued(archive.conn, rid)
+
+
 def show(archive: Archive, ref: str, version: int | None = None) -> RecordView:
     """One record as the acting user may view it (a record above their clearance: refused, audited)."""
     from dangan.core.policy.access import require

@@ -214,7 +214,8 @@ def _analyser(archive: Archive, n_files: int, jobs: int):
     workers = analyser_workers(archive)
     if workers < 1 or jobs < 2 or n_files < MIN_FILES:
         return None
-    return archive.analyser(workers)
+    from dangan.core.kernel.pipeline import extraction_mode
+    return archive.analyser(workers, text=extraction_mode(archive.config) != "workers")
 
 
 class _Turns:
@@ -257,11 +258,13 @@ def _one(ingestor: Ingestor, source: Source, fields: RecordFields, attachments: 
         note = pending_note(ingestor.archive, rec)
     if scan.note:
         note = "; ".join(filter(None, [note, scan.note]))
-    outcome = IngestOutcome(shown, "archived", rec.id, rec.archival_code, message=note)
+    outcome = IngestOutcome(shown, "archived", rec.id, rec.archival_code, message=note,
+                            extraction_queued=rec.id in ingestor.queued)
     for p in scan.parts:
         label = f"{shown} [part {p.number}/{len(scan.parts)}, pages {p.part.page_range()}]"
         if p.record is not None:
-            outcome.parts.append(IngestOutcome(label, "archived", p.record.id, p.record.archival_code))
+            outcome.parts.append(IngestOutcome(label, "archived", p.record.id, p.record.archival_code,
+                                               extraction_queued=p.record.id in ingestor.queued))
         elif p.error is not None:
             outcome.parts.append(IngestOutcome(label, "refused", message=f"{label}: {p.error.message}; its pages "
                                                f"stay in the batch record {rec.id}", exit_code=p.error.exit_code))

@@ -55,15 +55,29 @@ def enqueue(conn, record_id: str) -> None:
     conn.execute("INSERT OR IGNORE INTO extraction_queue (record_id, queued) VALUES (?, ?)", (record_id, utc_text()))
 
 
+def requeue(conn, record_id: str) -> None:
+    """Queue a record whose main file is new (a revision): a job given up on an earlier file starts afresh;
+    a worker's claim on it is left as it is (its result for the old head is refused when it commits)."""
+    conn.execute("INSERT INTO extraction_queue (record_id, queued) VALUES (?, ?) ON CONFLICT (record_id)"
+                 " DO UPDATE SET attempts = 0, last_error = NULL", (record_id, utc_text()))
+
+
+def queued(conn, record_id: str) -> bool:
+    """The record's extraction job is waiting (or held by a worker), not given up."""
+    return conn.execute("SELECT 1 FROM extraction_queue WHERE record_id = ? AND attempts < ?",
+                        (record_id, MAX_ATTEMPTS)).fetchone() is not None
+
+
 def pending(archive: Archive) -> int:
     return archive.conn.execute("SELECT count(*) FROM extraction_queue WHERE attempts < ?",
                                 (MAX_ATTEMPTS,)).fetchone()[0]
 
 
 def next_batch(archive: Archive, limit: int = 50) -> list[str]:
+    from dangan.core.catalogue.leases import server_now      # a worker's lease, by the catalogue's clock
     rows = archive.conn.execute("SELECT record_id FROM extraction_queue WHERE attempts < ? AND (lease_until IS NULL"
                                 " OR lease_until <= ?) ORDER BY queued, rowid LIMIT ?",   # not one a worker holds
-                                (MAX_ATTEMPTS, int(time.time()), limit)).fetchall()
+                                (MAX_ATTEMPTS, server_now(archive.conn), limit)).fetchall()
     return [r["record_id"] for r in rows]
 
 

@@ -56,10 +56,13 @@ class IngestOutcome:
     message: str = ""
     exit_code: int = 0              # the refusal's stable exit code (dangan.errors), 0 when archived
     parts: list["IngestOutcome"] = field(default_factory=list)     # a batch scan's documents (scan_batch)
+    extraction_queued: bool = False      # its text is extracted by `dangan worker` ([ingest] extraction)
 
     def to_dict(self) -> dict:
         out = dict(self.__dict__)
         out["parts"] = [p.record_id for p in self.parts]        # each part is its own outcome too
+        if not self.extraction_queued:
+            del out["extraction_queued"]                         # (said only when it is)
         return out
 
 
@@ -69,7 +72,8 @@ class Ingestor:
     def __init__(self, archive: Archive, *, allow_duplicate: bool = False,
                  extractor: Callable[[Path, str], Extraction] | None = None,
                  classifier=None, on_warning: Callable[[str], None] | None = None,
-                 create_volume: bool = True, group: CommitGroup | None = None) -> None:
+                 create_volume: bool = True, group: CommitGroup | None = None,
+                 defer_extraction: bool = False) -> None:
         self.archive = archive
         self.group = group               # a batch's group commit (``group_commit``), or None: one at a time
         self.grouping = True             # False: this file commits alone (a batch scan), after the group
@@ -77,6 +81,10 @@ class Ingestor:
         self.allow_duplicate = allow_duplicate
         self.create_volume = create_volume      # False: a --volume that does not exist is refused
         self.extractor = extractor
+        # ``[ingest] extraction = "workers"``: a plain record is archived without extraction and its job queued
+        # in the transaction that files it (``dangan worker`` extracts it); a sealed one is extracted here
+        self.defer_extraction = defer_extraction
+        self.queued: set[str] = set()    # the records whose extraction this ingestor queued
         self.classifier = classifier     # plugins facade adapter: classify, validate, code
         self._antivirus: Antivirus | None = None     # [antivirus], read at the first file
         self.analyser: Callable[[Path, str, bool], Analysis | None] | None = None   # worker processes (a batch)
@@ -167,12 +175,14 @@ class Ingestor:
                 self._refuse_duplicate(main.sha512, path)
             # a sealed record is extracted from the source (its staged copy is ciphertext): through
             # the open descriptor, so a file swapped in under the same name is never read
-            rec.extraction = self._extract(draft, prot, rec, main.path,
-                                           sources[0][1].proc_path if prot.confidential else None, pre)
+            queue = self.defers(prot)
+            rec.extraction = {} if queue else self._extract(draft, prot, rec, main.path,
+                                                            sources[0][1].proc_path if prot.confidential else None, pre)
             if not prot.confidential:          # the PDF/A copy, text and thumbnail, identified as they are made
                 rec.derivatives = describe(draft, [], identify=identify)
             stored, stored_names = prot.stored(rec, names, plain)
-            pending = self._version(draft, rec, stored, stored_names, names, prot, implicit_volume, path, now)
+            pending = self._version(draft, rec, stored, stored_names, names, prot, implicit_volume, path, now,
+                                    queue=queue)
             with (gate() if gate else nullcontext()):
                 if grouped:
                     classifier = self.classifier
@@ -190,10 +200,17 @@ class Ingestor:
                 draft.discard()
         if self.classifier is not None and not grouped:
             self.classifier.after_archive(rec)
+        if queue:
+            self.queued.add(rid)
         return rec
 
+    def defers(self, prot) -> bool:
+        """This record's extraction is left to ``dangan worker`` (``[ingest] extraction = "workers"``): plain
+        records only, and only where this ingestor extracts at all."""
+        return self.defer_extraction and self.extractor is not None and not prot.confidential
+
     def _version(self, draft, rec: Record, stored: Record, stored_names: dict, names: dict, prot,
-                 implicit_volume: bool, path: Path, now: str) -> PendingVersion:
+                 implicit_volume: bool, path: Path, now: str, *, queue: bool = False) -> PendingVersion:
         """Version 1 by the new-version protocol: archival code and metadata.json, publish, rows, audit.
         The callbacks get the archive whose transaction commits it (a batch's group has its own)."""
         rid, main = rec.id, rec.files[0]
@@ -218,6 +235,9 @@ class Ingestor:
             if not prot.confidential:
                 details.update(source=shown_name(path), mime=main.mime)
             archive.audit(conn, "record.ingest", rid, details=details)
+            if queue:                             # its extraction job, committed with the record
+                from dangan.core.store.deferred import enqueue
+                enqueue(conn, rid)
 
         return PendingVersion(draft, rid, "(confidential)" if prot.confidential else shown_name(path), message, now,
                               before_publish, after_publish)

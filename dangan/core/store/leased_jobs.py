@@ -2,7 +2,8 @@
 
 The jobs are the rows of ``extraction_queue`` (the records the watcher archived without extraction,
 :mod:`.deferred`).  A worker *claims* one with a lease: ``claimed_by`` (``host:pid:uuid``) and ``lease_until``
-(Unix seconds), in a short transaction of its own — on PostgreSQL ``SELECT … FOR UPDATE SKIP LOCKED`` under
+(Unix seconds by the catalogue server's clock, :func:`..catalogue.leases.server_now`: a machine whose clock is
+off neither takes a live job nor keeps a dead one alive), in a short transaction of its own — on PostgreSQL ``SELECT … FOR UPDATE SKIP LOCKED`` under
 its row locks only (not the catalogue's write lock: claims on many machines do not queue behind each other), on
 SQLite inside ``BEGIN IMMEDIATE``.  The work itself runs outside any transaction; the job is released by the
 transaction that records its effect (the derivative version's, :func:`.deferred.add_derivative_text`, deletes
@@ -105,13 +106,14 @@ def _claim_transaction(conn) -> Iterator:
 
 def claim(archive: Archive, worker: str, lease_seconds: float = LEASE_SECONDS) -> Claim | None:
     """Claim the oldest job nobody holds (or whose holder's lease has ended); None when there is none."""
+    from dangan.core.catalogue.leases import server_now
     conn = archive.conn
-    now = int(time.time())
     sql = ("SELECT record_id, claimed_by, lease_until FROM extraction_queue WHERE attempts < ?"
            " AND (lease_until IS NULL OR lease_until <= ?) ORDER BY queued, record_id LIMIT 1")
     if db.dialect(conn) == "postgresql":
         sql += " FOR UPDATE SKIP LOCKED"
     with _claim_transaction(conn) as c:
+        now = server_now(c)
         row = c.execute(sql, (MAX_ATTEMPTS, now)).fetchone()
         if row is None:
             return None
@@ -194,6 +196,7 @@ class LeaseKeeper:
 
     def _run(self) -> None:
         from dangan.core.catalogue import connection
+        from dangan.core.catalogue.leases import server_now
         conn = None
         try:
             while not self._stop.wait(self.lease_seconds / 3):
@@ -201,7 +204,7 @@ class LeaseKeeper:
                     conn = conn or connection.connect(self.url)
                     with _claim_transaction(conn) as c:
                         c.execute("UPDATE extraction_queue SET lease_until = ? WHERE record_id = ? AND claimed_by = ?",
-                                  (int(time.time() + self.lease_seconds), self.record_id, self.worker))
+                                  (server_now(c) + int(self.lease_seconds), self.record_id, self.worker))
                     self.renewals += 1
                 except (DanganError, OSError, sqlite3.Error) as exc:
                     log.warning("record %s: renewing the lease failed (%s); trying again", self.record_id, exc)

@@ -55,6 +55,7 @@ def revise(ingestor, ref: str, path: Path | None, fields: RecordFields | None = 
         taken = {f.path for f in old.files if f.role == "attachment"}
         main_old = old.main_file
         extraction = old.extraction
+        queue = path is not None and ingestor.defers(prot)      # [ingest] extraction = "workers": a worker's job
         if path is not None:
             path = Path(path)
             with open_source(path, follow_symlinks=True).fh as fh:
@@ -71,7 +72,8 @@ def revise(ingestor, ref: str, path: Path | None, fields: RecordFields | None = 
             names[name] = shown_name(path.name)          # undecodable bytes escaped
             plain[name] = (psize, pdigest)
             probe = Record(id=rid, fonds=old.fonds, files=list(files), version=version)
-            extraction = ingestor._extract(draft, prot, probe, name, path if prot.confidential else None)
+            extraction = {} if queue else ingestor._extract(draft, prot, probe, name,
+                                                            path if prot.confidential else None)
             # what the extraction found (x.*: the PDF/A copy, pages OCR'd…) describes the new file, not the old one
             new_fields.metadata = {**{k: v for k, v in new_fields.metadata.items() if not k.startswith("x.")},
                                    **{k: v for k, v in probe.metadata.items() if k.startswith("x.")}}
@@ -121,9 +123,14 @@ def revise(ingestor, ref: str, path: Path | None, fields: RecordFields | None = 
             if path is not None and not prot.confidential:
                 details["source"] = shown_name(path)
             archive.audit(conn, action, rid, details=details)
+            if queue:                             # the new file's extraction job, committed with its version
+                from dangan.core.store.deferred import requeue
+                requeue(conn, rid)
 
         commit_version(archive, draft, rid, source="(revision)", message=message, created=now,
                        before_publish=before_publish, after_publish=after_publish)
+    if queue:
+        ingestor.queued.add(rid)
     return rec
 
 
