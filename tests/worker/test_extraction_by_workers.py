@@ -18,6 +18,7 @@ import pytest
 
 from s3_fixtures import bucket, s3_env, s3_server  # noqa: F401 - fixtures used by name
 from serve_helpers import client, csrf_of, password, sign_in, token
+from worker_helpers import catalogue
 
 
 @pytest.fixture
@@ -43,16 +44,6 @@ def archive_root(tmp_path, pg_url, bucket, s3_env, monkeypatch):  # noqa: F811
 def workers_mode(root: Path, value: str = "workers") -> None:
     cfg = root / "dangan.toml"
     cfg.write_text(cfg.read_text(encoding="utf-8") + f'\n[ingest]\nextraction = "{value}"\n', encoding="utf-8")
-
-
-def catalogue(root: Path, sql: str, *args) -> list[tuple]:
-    from dangan.core.archive import Archive
-    from dangan.core.kernel.actor import Actor
-    a = Archive(root, Actor("tester", "tester"))
-    try:
-        return [tuple(r) for r in a.conn.execute(sql, args).fetchall()]
-    finally:
-        a.close()
 
 
 def run_worker(root: Path, user: str = "tester") -> dict:

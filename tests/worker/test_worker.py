@@ -21,6 +21,7 @@ from dangan.core.catalogue.fields import RecordFields
 from dangan.core.kernel.actor import Actor
 from dangan.core.store.deferred import enqueue
 from dangan.core.store.ingest import Ingestor
+from worker_helpers import catalogue, queue_jobs
 
 CORPUS = Path(__file__).resolve().parent.parent / "data" / "corpus"
 
@@ -34,36 +35,6 @@ def catalogue_backend(request) -> str:
 
 def dangan(root: Path, *args: object) -> list[str]:
     return [sys.executable, "-m", "dangan", "--archive", str(root), "--as", "tester", *map(str, args)]
-
-
-def queue_jobs(root: Path, tmp_path: Path, n: int) -> dict[str, str]:
-    """``n`` records archived without extraction and queued, as the watcher leaves them; id → its unique word."""
-    src = tmp_path / "drop"
-    src.mkdir()
-    words = {}
-    a = Archive(root, Actor("tester", "tester"))
-    try:
-        ing = Ingestor(a)                           # no extractor: archived first, extracted later
-        for i in range(n):
-            word = f"工单{i:02d}号 jobword{i:02d}x"
-            p = src / f"job-{i:02d}.txt"
-            p.write_text(f"第{i}件 {word}", encoding="utf-8")
-            rec = ing.ingest(p, RecordFields(title=f"job {i}"))
-            words[rec.id] = f"jobword{i:02d}x"
-        with a.transaction() as conn:
-            for rid in words:
-                enqueue(conn, rid)
-    finally:
-        a.close()
-    return words
-
-
-def catalogue(root: Path, sql: str, *args) -> list[tuple]:
-    a = Archive(root, Actor("tester", "tester"))
-    try:
-        return [tuple(r) for r in a.conn.execute(sql, args).fetchall()]
-    finally:
-        a.close()
 
 
 def extracted_by(stderr: str) -> list[str]:
