@@ -94,6 +94,23 @@ def test_cli_ingest_and_revise_queue_extraction_for_a_worker(archive_root, tmp_p
     cli("check")
 
 
+def test_a_sealed_record_is_still_extracted_when_it_is_archived(archive_root, tmp_path, cli, monkeypatch):
+    """Its plaintext is read once, from the source: never queued for a worker (which would have to decrypt it)."""
+    monkeypatch.setenv("DANGAN_PASSPHRASE", "correct horse battery staple")
+    cli("volume", "create", "V", "--secrecy", "秘密", "--title", "机要卷")
+    try:
+        src = tmp_path / "机密.txt"
+        src.write_text("机密正文 sealword5x", encoding="utf-8")
+        outcome = json.loads(cli("ingest", src, "--volume", "V", "--json").output.splitlines()[0])
+        assert outcome["status"] == "archived" and "extraction_queued" not in outcome
+        assert catalogue(archive_root, "SELECT count(*) FROM extraction_queue") == [(0,)]
+        cli("volume", "unlock", "V")
+        shown = json.loads(cli("show", outcome["record_id"], "--json").output)
+        assert shown["version"] == 1 and shown["extraction"]["status"] == "ok", shown["extraction"]
+    finally:
+        cli("volume", "lock")
+
+
 def _office(cli) -> None:
     cli("user", "add", "boss", "--clearance", "top-secret", user="x")
     cli("user", "add", "arch", "--role", "archivist", "--clearance", "internal", user="boss")
