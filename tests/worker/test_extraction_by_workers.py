@@ -111,6 +111,36 @@ def test_a_sealed_record_is_still_extracted_when_it_is_archived(archive_root, tm
         cli("volume", "lock")
 
 
+def test_an_ingest_killed_before_its_commit_is_adopted_with_its_job(archive_root, tmp_path, cli, monkeypatch):
+    """The queue row dies with the ingest's transaction; recovery adopts the published version and queues it."""
+    import time
+    from dangan.core.archive import Archive
+    from dangan.core.catalogue.leases import LEASE_ENV
+    from dangan.core.kernel.actor import Actor
+    from dangan.core.store.new_version import EXIT_AFTER_PUBLISH
+    from dangan.core.store.recovery import recover_interrupted
+    monkeypatch.setenv(LEASE_ENV, "2")                  # the dead writer's intent lease ends soon
+    src = tmp_path / "中断.txt"
+    src.write_text("写到一半的档案 otterword6x", encoding="utf-8")
+    dead = subprocess.run([sys.executable, "-m", "dangan", "--archive", str(archive_root), "--as", "tester", "ingest",
+                           str(src)], capture_output=True, text=True, timeout=300,
+                          env={**os.environ, EXIT_AFTER_PUBLISH: "1"})
+    assert dead.returncode == 137, dead.stderr
+    assert catalogue(archive_root, "SELECT count(*) FROM records") == [(0,)]
+    (rid,) = [r[0] for r in catalogue(archive_root, "SELECT object_id FROM ingest_intents")]
+    a = Archive(archive_root, Actor("tester", "tester"))
+    try:
+        deadline = time.monotonic() + 120                # any machine's recovery, once the writer's lease ends
+        while recover_interrupted(a)["adopted"] == 0 and time.monotonic() < deadline:
+            time.sleep(0.5)
+    finally:
+        a.close()
+    assert catalogue(archive_root, "SELECT id, version, extraction_status FROM records") == [(rid, 1, None)]
+    assert catalogue(archive_root, "SELECT record_id, attempts FROM extraction_queue") == [(rid, 0)]
+    assert run_worker(archive_root)["extracted"] == 1
+    assert found(cli, "otterword6x") == [rid]
+
+
 def _office(cli) -> None:
     cli("user", "add", "boss", "--clearance", "top-secret", user="x")
     cli("user", "add", "arch", "--role", "archivist", "--clearance", "internal", user="boss")

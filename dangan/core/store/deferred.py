@@ -62,6 +62,23 @@ def requeue(conn, record_id: str) -> None:
                  " DO UPDATE SET attempts = 0, last_error = NULL", (record_id, utc_text()))
 
 
+def queue_adopted(archive: Archive, conn, record_id: str) -> bool:
+    """Recovery adopted a version a writer died before committing (:mod:`.recovery`): with ``[ingest] extraction =
+    "workers"`` its queue row died with that transaction, so a plain head without text is queued again here, in
+    the adopting transaction (not a batch scan's whole record: its parts carry the text).  True if queued."""
+    import json
+    from dangan.core.kernel.pipeline import extraction_mode
+    if extraction_mode(archive.config) != "workers":
+        return False
+    row = conn.execute("SELECT extraction_status, sealed, metadata FROM records WHERE id = ?", (record_id,)).fetchone()
+    if row is None or row["extraction_status"] is not None or row["sealed"]:
+        return False
+    if "scan.parts" in json.loads(row["metadata"] or "{}"):
+        return False
+    requeue(conn, record_id)
+    return True
+
+
 def queued(conn, record_id: str) -> bool:
     """The record's extraction job is waiting (or held by a worker), not given up."""
     return conn.execute("SELECT 1 FROM extraction_queue WHERE record_id = ? AND attempts < ?",

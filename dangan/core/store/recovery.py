@@ -97,6 +97,8 @@ def _settle(archive: Archive, rid: str, conflicts: list[str]) -> str:
                     details["conflict"] = conflicts[0]
                 archive.audit(conn, "record.recover", rid, details=details)
                 queue_index(conn, rid)
+                from dangan.core.store.deferred import queue_adopted
+                queue_adopted(archive, conn, rid)      # [ingest] extraction = "workers": its job died with it
                 outcome = "adopted"
             else:
                 outcome = "current"
