@@ -102,6 +102,14 @@ def _filed(shown) -> dict:
     return {"id": shown.id, "secrecy": shown.secrecy, "visible": False} if shown.denied else _record(shown)
 
 
+def _filed_now(archive, rid: str) -> dict:
+    """:func:`_filed`, and whether its text is still a worker's job (``[ingest] extraction = "workers"``)."""
+    d = _filed(ops.record(archive, rid))
+    if d.get("visible", True) and ops.extraction_queued(archive, rid):
+        d["extraction_queued"] = True
+    return d
+
+
 def routes(web) -> list[Route]:
     from dangan.web import api_writes
     def search(archive, request, form, token):
@@ -162,7 +170,7 @@ def routes(web) -> list[Route]:
             digest = h.hexdigest()
             earlier, taken_over = claim(archive, token.user, key, digest)
             if earlier:
-                d = _filed(ops.record(archive, earlier))
+                d = _filed_now(archive, earlier)
                 return JSONResponse(d, status_code=200, headers={"Idempotent-Replay": "true"})
         else:
             taken_over = False
@@ -174,16 +182,13 @@ def routes(web) -> list[Route]:
                 if not (taken_over and exc.existing_id):
                     raise
                 rid = exc.existing_id           # a server killed mid-request had filed it: this is its answer
-                d = _filed(ops.record(archive, rid))
+                d = _filed_now(archive, rid)
                 return JSONResponse(d, status_code=200, headers={"Idempotent-Replay": "true"})
             rid = rec.id
         finally:
             if key:
                 settle_idempotency(archive, token.user, key, rid)
-        d = _filed(ops.record(archive, rec.id))
-        if d.get("visible", True) and ops.extraction_queued(archive, rec.id):
-            d["extraction_queued"] = True      # [ingest] extraction = "workers": its text is a worker's job
-        return JSONResponse(d, status_code=201, headers={"Location": f"/api/v1/records/{rec.id}"})
+        return JSONResponse(_filed_now(archive, rec.id), status_code=201, headers={"Location": f"/api/v1/records/{rec.id}"})
 
     def loans(archive, request, form, token):
         p = request.query_params
