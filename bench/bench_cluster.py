@@ -1,7 +1,7 @@
 """Benchmark issue 17's speed rows at the issue's sizes: embedded beside PostgreSQL + SeaweedFS.
 
     .venv/bin/python bench/bench_cluster.py [--small 10000] [--two-small N] [--big 10] [--big-mb 100] [--runs 20]
-                                            [--only small1,small2,big1,big2,latency,nodes] [--quick]
+                                            [--only small1,small2,big1,big2,latency,ocr1,ocr2,nodes] [--quick]
 
 Two kinds of archive, each made fresh by ``dangan init`` for every timed ingest:
 
@@ -176,6 +176,41 @@ def cli_latency(root: Path, env: dict[str, str]) -> dict[str, float]:
     return out
 
 
+#: the corpus's scanned images with text to OCR (Chinese and English): the jobs workers are for
+OCR_IMAGES = ("ch_en_num.jpg", "chi_sim_image.jpeg", "eurotext.tif", "fanti.jpg", "multi-line_cn1.png",
+              "phototest.tif")
+
+
+def ocr_by_workers(kinds: Kinds, env: dict[str, str], pg, s3, base: Path, counts: set[int]) -> list[str]:
+    """Rows: the images ingested on embedded (OCR inline) beside the cluster in workers mode, whose ingest
+    returns at once and whose ``n`` workers (``dangan worker --once``, started together) then OCR them."""
+    if not counts:
+        return []
+    src = base / "ocr"
+    src.mkdir(exist_ok=True)
+    for name in OCR_IMAGES:
+        shutil.copy2(HERE.parent / "tests" / "data" / "corpus" / "images" / name, src / name)
+    out = []
+    for n in sorted(counts):
+        before = load()
+        emb = kinds.new("embedded", f"ocr-{n}")
+        t_emb = timed([ingest_cmd(emb, src)], env)
+        root = kinds.new("cluster", f"ocr-{n}")
+        with (root / "dangan.toml").open("a", encoding="utf-8") as f:
+            f.write('\n[ingest]\nextraction = "workers"\n')
+        t_ingest = timed([ingest_cmd(root, src)], env)
+        t_work = timed([[DANGAN, "--archive", str(root), "worker", "--once"] for _ in range(n)], env)
+        found = {k: len(run([DANGAN, "--archive", str(r), "search", "the", "--json"], env).stdout.splitlines())
+                 for k, r in (("embedded", emb), ("cluster", root))}      # the OCR'd text is searchable on both
+        total = t_ingest + t_work
+        out.append(f"| {len(OCR_IMAGES)} images | {t_emb:.1f} s | {total:.1f} s ({t_ingest:.1f} + {t_work:.1f}) | {n} |"
+                   f" {t_emb / total:.2f} | {before} → {load()} |")
+        print(out[-1], f"(records found by 'the': {found})", flush=True)
+        shutil.rmtree(emb, ignore_errors=True)
+        shutil.rmtree(root, ignore_errors=True)
+    return out
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--small", type=int, default=10000)
@@ -185,8 +220,8 @@ def main() -> None:
     ap.add_argument("--big-mb", type=int, default=100)
     ap.add_argument("--runs", type=int, default=20, help="API requests per figure")
     ap.add_argument("--quick", action="store_true", help="200 small, 2 x 20 MB: a smoke run")
-    ap.add_argument("--only", default="small1,small2,big1,big2,latency,nodes",
-                    help="the rows to run (comma-separated: small1 small2 big1 big2 latency nodes)")
+    ap.add_argument("--only", default="small1,small2,big1,big2,latency,ocr1,ocr2,nodes",
+                    help="the rows to run (comma-separated: small1 small2 big1 big2 latency ocr1 ocr2 nodes)")
     ap.add_argument("--node-records", type=int, default=40, help="records filed on A for the nodes row")
     args = ap.parse_args()
     wanted: set = {(r[:-1], int(r[-1])) if r[-1].isdigit() else r for r in args.only.split(",")}
@@ -199,6 +234,7 @@ def main() -> None:
     s3 = s3_service.start(base / "weed")
     rows: list[str] = []
     lat_rows: list[str] = []
+    ocr_rows: list[str] = []
     try:
         os.environ.update({k: v for k, v in s3.env.items() if k.startswith("AWS_")})   # setup_users runs here
         env = installed_env(base, {**{k: v for k, v in s3.env.items() if k.startswith("AWS_")},
@@ -247,6 +283,9 @@ def main() -> None:
                             f"{cpu['cluster']['dangan']:.1f} / {cpu['cluster']['pg']:.1f} / {cpu['cluster']['s3']:.1f}"
                             f" ms per {per} | {before} → {load()} |")
                 print(rows[-1], flush=True)
+        ocr_rows += ocr_by_workers(kinds, env, pg, s3, base, {n for label, n in
+                                                              (w for w in wanted if isinstance(w, tuple))
+                                                              if label == "ocr"})
         for kind in ("embedded", "cluster") if "latency" in wanted else ():
             before = load()
             cli = cli_latency(kept[kind], env)
@@ -269,6 +308,10 @@ def main() -> None:
           "API search | load (1 min) |")
     print("|---|---|---|---|---|---|---|")
     print("\n".join(lat_rows))
+    if ocr_rows:
+        print("\n| scanned images (OCR) | embedded, inline | cluster: ingest + workers | workers | ratio | load |")
+        print("|---|---|---|---|---|---|")
+        print("\n".join(ocr_rows))
     if "nodes" in wanted:                     # after the servers above are stopped: bench_nodes starts its own
         print(f"\nFiled on node A, found on node B (bench_nodes.py --s3 --records {args.node_records}):", flush=True)
         subprocess.run([sys.executable, str(HERE / "bench_nodes.py"), "--s3", "--records", str(args.node_records)],
