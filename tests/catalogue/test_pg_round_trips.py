@@ -119,15 +119,19 @@ def test_an_ingest_waits_once_per_statement_never_for_a_savepoint(archive, tmp_p
     assert record.archival_code.endswith("-0001")
     groups = exchanges(messages)
     guarded = [g for g in groups if g[0] == GUARDS[0]]
+    in_tx = False
     for g in groups:
         if g[0] == "BEGIN":
             assert len(g) == 2 and g[1].startswith("SELECT pg_advisory_xact_lock("), g
+            in_tx = True
         elif g[0] == GUARDS[0]:                           # (SAVEPOINT, a write, RELEASE) × the rows of a batch
-            assert len(g) % 3 == 0 and all(g[i:i + 3][0] == GUARDS[0] and g[i + 2] == GUARDS[1]
-                                           and g[i + 1].lstrip().upper().startswith(WRITES)
-                                           for i in range(0, len(g), 3)), g
-        else:
-            assert len(g) == 1 and g[0] not in GUARDS, g   # a read, or a write outside a transaction
+            assert in_tx and len(g) % 3 == 0 and all(g[i] == GUARDS[0] and g[i + 2] == GUARDS[1]
+                                                     and g[i + 1].lstrip().upper().startswith(WRITES)
+                                                     for i in range(0, len(g), 3)), g
+        else:                                             # a read, COMMIT, or a write outside a transaction
+            assert len(g) == 1 and g[0] not in GUARDS, g
+            assert not (in_tx and g[0].lstrip().upper().startswith(WRITES)), g      # no write unguarded
+            in_tx = in_tx and g[0] not in ("COMMIT", "ROLLBACK")
     writes = sum(len(g) // 3 for g in guarded)
     sent = sum(len(g) for g in groups)
     assert any(g[0] == "BEGIN" for g in groups) and writes >= 5, groups  # the record row, its audit event, …
