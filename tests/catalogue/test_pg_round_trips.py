@@ -165,7 +165,11 @@ def _steps(conn, begin, commit) -> list[str]:
     return seen
 
 
-def test_a_failed_write_fails_at_itself_and_the_transaction_goes_on_as_on_sqlite(archive):
+@pytest.mark.parametrize("pipeline", ["pipeline", "no pipeline (libpq < 14)"])
+def test_a_failed_write_fails_at_itself_and_the_transaction_goes_on_as_on_sqlite(archive, pipeline, monkeypatch):
+    import psycopg
+    if pipeline != "pipeline":
+        monkeypatch.setattr(psycopg.Pipeline, "is_supported", classmethod(lambda cls: False))
     schema = "CREATE TABLE t (k TEXT PRIMARY KEY, v INTEGER NOT NULL)"
     lite = sqlite3.connect(":memory:", isolation_level=None)
     lite.execute(schema)

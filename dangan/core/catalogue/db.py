@@ -315,12 +315,17 @@ class PgConnection:
 
     def _pipelined(self, statements: list[tuple[str, Any]]) -> list[Any]:
         """The statements sent together, the client waiting once (for the Sync at the end): their cursors.
+        (Where libpq has no pipeline mode they are sent in turn, a round trip each, with the same results.)
 
         A statement that fails makes the server skip the rest up to the Sync; the error raised is that
         statement's own, not the "pipeline aborted" of those skipped."""
         import psycopg
-        first: psycopg.Error | None = None
         cursors: list[Any] = []
+        if not psycopg.Pipeline.is_supported():      # a libpq older than 14 (psycopg without its binary): in turn
+            for stmt, params in statements:
+                cursors.append(self._conn.execute(stmt, params) if params or "%" in stmt else self._conn.execute(stmt))
+            return cursors
+        first: psycopg.Error | None = None
         try:
             with self._conn.pipeline():
                 try:                          # caught inside: an error raised out of the block is logged by psycopg
