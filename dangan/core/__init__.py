@@ -9,12 +9,12 @@ new upward edge; the few that exist today are listed there by file, as debts to 
                    archive_trust (whose archive this is), permissions (0700/0600), memory_tmp
                    (transient plaintext folders, swept after a crash)
     catalogue/     connection (SQLite or PostgreSQL, migrations), db (the one SQL dialect on both
-                   engines), pg_driver (psycopg imported without the distribution scan), location
-                   (where the catalogue is), leases (a write's lease, alive across machines), folded
-                   (folded columns), transfer (the move to PostgreSQL), health, records, fields,
-                   audit, audit_anchor, audit_verify, volumes, tombstones, outbox (the index outbox:
-                   the change log search nodes follow, their cursors, pruning), rowid (the id an
-                   INSERT made)
+                   engines), pg_rows (PostgreSQL's rows and cursors as sqlite3 gives them), pg_driver
+                   (psycopg imported without the distribution scan), location (where the catalogue
+                   is), leases (a write's lease, alive across machines), folded (folded columns),
+                   transfer (the move to PostgreSQL), health, records, fields, audit, audit_anchor,
+                   audit_verify, volumes, tombstones, outbox (the index outbox: the change log search
+                   nodes follow, their cursors, pruning), rowid (the id an INSERT made)
     policy/        users, departments, access (the one policy point: require/visibility),
                    loan_policy, disclosure, four_eyes, separation (three administrators kept apart),
                    credentials (the web face's passwords, sessions, API tokens)

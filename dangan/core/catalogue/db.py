@@ -20,8 +20,10 @@ each statement once (cached) for PostgreSQL:
 A write transaction (``BEGIN IMMEDIATE`` on SQLite) is ``BEGIN`` plus a transaction-level advisory lock on
 PostgreSQL: writers are serialised exactly as SQLite serialises them, whatever machine they run on, so piece
 numbers (件号) stay gap-free and the audit chain stays one chain; the lock ends with the transaction, so a
-writer that dies (or whose machine does) never leaves it held.  Each statement inside a transaction runs under
-a savepoint, so a failed statement undoes only itself, as on SQLite (callers catch an IntegrityError and go on).
+writer that dies (or whose machine does) never leaves it held.  Each write inside a transaction runs under a
+savepoint, so a failed statement undoes only itself, as on SQLite (callers catch an IntegrityError and go on); the
+savepoint, the statement and its release are sent together in psycopg's pipeline mode, so a write costs one round
+trip, as a read does (BEGIN and the write lock are sent together too).
 Errors come out as the ``sqlite3`` module's DB-API classes (``sqlite3.IntegrityError``, ``OperationalError``),
 so callers catch one family whichever engine is below.  No Python function runs inside SQL on either engine:
 what the search filters compare is stored folded at write time (:mod:`.folded`); ``json_extract`` on
@@ -32,7 +34,9 @@ from __future__ import annotations
 import re
 import sqlite3
 from functools import lru_cache
-from typing import Any, Iterable, Iterator, Sequence
+from typing import Any, Iterable, Sequence
+
+from .pg_rows import PgCursor, _params, _row_factory
 
 POSTGRES_PREFIXES = ("postgresql://", "postgres://")
 
@@ -153,95 +157,6 @@ def _translate_error(exc: Exception) -> Exception:
     return sqlite3.DatabaseError(text)
 
 
-# --- rows and cursors ------------------------------------------------------------------------------------------
-
-class Row(tuple):
-    """A result row read by position or (case-insensitive) name, like ``sqlite3.Row``."""
-    _index: dict[str, int] = {}
-    _names: tuple[str, ...] = ()
-
-    def __getitem__(self, key):
-        if isinstance(key, str):
-            try:
-                return tuple.__getitem__(self, self._index[key.lower()])
-            except KeyError:
-                raise IndexError(f"No item with that key: {key!r}") from None
-        return tuple.__getitem__(self, key)
-
-    def keys(self) -> list[str]:
-        return list(self._names)
-
-
-@lru_cache(maxsize=1024)
-def _row_class(names: tuple[str, ...]) -> type[Row]:
-    index: dict[str, int] = {}
-    for i, n in enumerate(names):
-        index.setdefault(n.lower(), i)
-    return type("Row", (Row,), {"_index": index, "_names": names, "__slots__": ()})
-
-
-def _value(v: Any, decimal: Any) -> Any:
-    if isinstance(v, decimal):                   # sum() over BIGINT is NUMERIC on PostgreSQL
-        return int(v) if v == v.to_integral_value() else float(v)
-    if isinstance(v, memoryview):
-        return bytes(v)
-    return v
-
-
-def _row_factory(cursor):
-    desc = cursor.description
-    if desc is None:
-        return lambda values: values
-    from decimal import Decimal                  # PostgreSQL rows only (psycopg has imported it): not at start-up
-    cls = _row_class(tuple(d.name for d in desc))
-    return lambda values: cls(_value(v, Decimal) for v in values)
-
-
-def _params(params: Any) -> Any:
-    if params is None:
-        return ()
-    if isinstance(params, dict):
-        return {k: int(v) if isinstance(v, bool) else v for k, v in params.items()}
-    return tuple(int(p) if isinstance(p, bool) else p for p in params)
-
-
-class PgCursor:
-    """The result of one statement: rows fetched, ``lastrowid`` (the key an INSERT made), ``rowcount``."""
-
-    def __init__(self, rows: list, description, rowcount: int, lastrowid: int | None) -> None:
-        self._rows = rows
-        self._pos = 0
-        self.description = description
-        self.rowcount = rowcount
-        self.lastrowid = lastrowid
-
-    def fetchone(self):
-        if self._pos >= len(self._rows):
-            return None
-        self._pos += 1
-        return self._rows[self._pos - 1]
-
-    def fetchall(self) -> list:
-        out = self._rows[self._pos:]
-        self._pos = len(self._rows)
-        return out
-
-    def fetchmany(self, size: int = 1) -> list:
-        out = self._rows[self._pos:self._pos + size]
-        self._pos += len(out)
-        return out
-
-    def __iter__(self) -> Iterator:
-        while True:
-            row = self.fetchone()
-            if row is None:
-                return
-            yield row
-
-    def close(self) -> None:
-        self._rows = []
-
-
 class ConnectionLost(sqlite3.OperationalError):
     """The server went away (restarted, fail-over, network): a transaction in progress was rolled back by it."""
 
@@ -291,10 +206,8 @@ class PgConnection:
 
     def executemany(self, sql: str, seq: Iterable[Sequence[Any]]) -> PgCursor:
         stmt = translate(sql)
-        count = 0
-        for params in seq:
-            count += max(self._run(stmt, _params(params)).rowcount, 0)
-        return PgCursor([], None, count, None)
+        curs = self._run_batch(stmt, [_params(params) for params in seq])
+        return PgCursor([], None, sum(max(cur.rowcount, 0) for cur in curs), None)
 
     def execute_raw(self, stmt: str, params: Sequence[Any] = ()) -> PgCursor:
         """A statement already in PostgreSQL's dialect (the layer's own: migrations, locks)."""
@@ -316,16 +229,29 @@ class PgConnection:
 
     # transactions ----------------------------------------------------------------------------------------
     def begin_immediate(self) -> None:
-        """BEGIN and the catalogue's write lock (held to COMMIT/ROLLBACK; released if this session dies)."""
-        self._run("BEGIN", ())
+        """BEGIN and the catalogue's write lock (held to COMMIT/ROLLBACK; released if this session dies), sent
+        together: one round trip."""
+        import psycopg
+        if self._lost():
+            self._connect()
         try:
-            self._run("SELECT pg_advisory_xact_lock(%s)", (WRITE_LOCK_KEY,))
-        except BaseException:
-            if self.in_transaction:
-                self._run("ROLLBACK", ())
-            raise
+            self._pipelined([("BEGIN", ()), ("SELECT pg_advisory_xact_lock(%s)", (WRITE_LOCK_KEY,))])
+        except psycopg.Error as exc:
+            self._tx = False
+            if self._lost():
+                raise ConnectionLost(f"the connection to the catalogue server was lost ({str(exc).strip()}): the"
+                                     " transaction was rolled back; try again") from exc
+            if self._conn.info.transaction_status != psycopg.pq.TransactionStatus.IDLE:
+                self._control("ROLLBACK")
+            raise _translate_error(exc) from exc
+        self._tx = True
 
     def _run(self, stmt: str, params: Any, retry: bool = False) -> PgCursor:
+        return self._run_batch(stmt, [params], retry)[0]
+
+    def _run_batch(self, stmt: str, batch: list[Any], retry: bool = False) -> list[PgCursor]:
+        """One statement, once per parameter set in ``batch``; a batch of writes inside a transaction costs one
+        round trip (:meth:`_guarded`), anything else one per parameter set."""
         import psycopg
         if self._lost():
             if self._tx:
@@ -334,16 +260,16 @@ class PgConnection:
                                      " back; try again")
             self._connect()
         if stmt in ("BEGIN", "COMMIT", "ROLLBACK") or stmt.startswith("BEGIN "):
-            return self._control(stmt)
+            return [self._control(stmt)]
         # a write that fails undoes only itself, as on SQLite (callers catch IntegrityError and go on)
         guarded = self._tx and stmt.lstrip()[:6].upper() in ("INSERT", "UPDATE", "DELETE")
         try:
             if guarded:
-                self._conn.execute("SAVEPOINT dangan_stmt")
-            cur = self._conn.execute(stmt, params) if params or "%" in stmt else self._conn.execute(stmt)
-            rows = cur.fetchall() if cur.description is not None else []
-            if guarded:
-                self._conn.execute("RELEASE SAVEPOINT dangan_stmt")
+                curs = self._guarded([(stmt, params) for params in batch])
+            else:
+                curs = [self._conn.execute(stmt, params) if params or "%" in stmt else self._conn.execute(stmt)
+                        for params in batch]
+            return [self._result(stmt, cur) for cur in curs]
         except psycopg.Error as exc:
             if self._lost():
                 was_tx, self._tx = self._tx, False
@@ -352,20 +278,69 @@ class PgConnection:
                     # changes nothing, so it is asked again on a new session (a server thread's first question
                     # after a restart would otherwise fail, and every later one with it)
                     self._connect()
-                    return self._run(stmt, params, retry=True)
+                    return self._run_batch(stmt, batch, retry=True)
                 raise ConnectionLost(f"the connection to the catalogue server was lost ({str(exc).strip()}): the"
                                      " transaction was rolled back; try again") from exc
-            if guarded:
-                try:
-                    self._conn.execute("ROLLBACK TO SAVEPOINT dangan_stmt")
-                    self._conn.execute("RELEASE SAVEPOINT dangan_stmt")
-                except psycopg.Error:
-                    pass
             raise _translate_error(exc) from exc
+
+    @staticmethod
+    def _result(stmt: str, cur: Any) -> PgCursor:
+        rows = cur.fetchall() if cur.description is not None else []
         lastrowid = None
         if stmt.startswith("INSERT") and " RETURNING " in stmt and rows:
             lastrowid, rows = rows[-1][0], []
         return PgCursor(rows, cur.description, cur.rowcount, lastrowid)
+
+    def _guarded(self, statements: list[tuple[str, Any]]) -> list[Any]:
+        """Each write under a savepoint of its own, all sent in one round trip (psycopg's pipeline mode).
+
+        ``SAVEPOINT``, the statement and ``RELEASE`` of every statement go to the server together and the client
+        waits once, for the Sync that ends them.  A statement that fails aborts the rest up to that Sync (the
+        server skips them); its savepoint is then rolled back (one more round trip), so the statements before it
+        stand and the transaction goes on, as on SQLite.  The error raised is the failed statement's own (an
+        IntegrityError for a UNIQUE violation), not the "pipeline aborted" of the ones skipped after it."""
+        import psycopg
+        sent: list[tuple[str, Any]] = []
+        for stmt, params in statements:
+            sent += [("SAVEPOINT dangan_stmt", ()), (stmt, params), ("RELEASE SAVEPOINT dangan_stmt", ())]
+        try:
+            return self._pipelined(sent)[1::3]
+        except psycopg.Error:
+            if not self._lost():
+                try:
+                    self._pipelined([("ROLLBACK TO SAVEPOINT dangan_stmt", ()), ("RELEASE SAVEPOINT dangan_stmt", ())])
+                except psycopg.Error:
+                    pass
+            raise
+
+    def _pipelined(self, statements: list[tuple[str, Any]]) -> list[Any]:
+        """The statements sent together, the client waiting once (for the Sync at the end): their cursors.
+        (Where libpq has no pipeline mode they are sent in turn, a round trip each, with the same results.)
+
+        A statement that fails makes the server skip the rest up to the Sync; the error raised is that
+        statement's own, not the "pipeline aborted" of those skipped."""
+        import psycopg
+        cursors: list[Any] = []
+        if not psycopg.Pipeline.is_supported():      # a libpq older than 14 (psycopg without its binary): in turn
+            for stmt, params in statements:
+                cursors.append(self._conn.execute(stmt, params) if params or "%" in stmt else self._conn.execute(stmt))
+            return cursors
+        first: psycopg.Error | None = None
+        try:
+            with self._conn.pipeline():
+                try:                          # caught inside: an error raised out of the block is logged by psycopg
+                    for stmt, params in statements:
+                        cursors.append(self._conn.execute(stmt, params) if params or "%" in stmt
+                                       else self._conn.execute(stmt))
+                except psycopg.Error as exc:
+                    first = exc
+        except psycopg.Error as exc:
+            first = first or exc
+        if first is None:
+            return cursors
+        while isinstance(first, psycopg.errors.PipelineAborted) and isinstance(first.__context__, psycopg.Error):
+            first = first.__context__         # the statement that failed, not the ones the server skipped after it
+        raise first
 
     def _control(self, stmt: str) -> PgCursor:
         import psycopg

@@ -192,9 +192,12 @@ class Ingestor:
                 else:
                     if self.group is not None:
                         self.group.flush()            # the files before this one first: codes follow the input
-                    commit_version(archive, draft, rid, source=pending.source, message=pending.message,
-                                   created=now, before_publish=lambda conn: pending.before_publish(archive, conn),
-                                   after_publish=lambda conn: pending.after_publish(archive, conn))
+                    done = commit_version(archive, draft, rid, source=pending.source, message=pending.message,
+                                          created=now, before_publish=lambda conn: pending.before_publish(archive, conn),
+                                          after_publish=lambda conn: pending.after_publish(archive, conn))
+                    if done == "adopted":         # settled from the store: its code as adopted (renumbered if taken)
+                        row = archive.conn.execute("SELECT archival_code FROM records WHERE id = ?", (rid,)).fetchone()
+                        rec.archival_code = row[0] if row else rec.archival_code
         finally:
             if not handed:
                 draft.discard()

@@ -42,6 +42,23 @@ if TYPE_CHECKING:
 #: Tests only: with this variable set, the process dies (as kill -9 would) right after publishing
 #: (tests/catalogue/test_piece_counters.py).
 EXIT_AFTER_PUBLISH = "DANGAN_TEST_EXIT_AFTER_PUBLISH"
+#: Tests only: ``after-begin:FILE`` or ``after-publish:FILE`` makes the writer, at that point inside its catalogue
+#: transaction, create FILE and wait (at most a minute) until FILE is gone (tests/catalogue/test_pg_restart_in_ingest.py)
+PAUSE_IN_WRITE = "DANGAN_TEST_PAUSE_IN_WRITE"
+
+
+def _test_hooks(point: str) -> None:
+    """The tests' ways into the transaction around publishing (the variables above)."""
+    if point == "after-publish" and os.environ.get(EXIT_AFTER_PUBLISH):
+        os._exit(137)                            # as kill -9 would
+    where, _, hold = os.environ.get(PAUSE_IN_WRITE, "").partition(":")
+    if where == point and hold:
+        import time
+        with open(hold, "x") as fh:
+            fh.write(str(os.getpid()))
+        deadline = time.monotonic() + 60
+        while os.path.exists(hold) and time.monotonic() < deadline:
+            time.sleep(0.02)
 
 
 class VersionWriter(Protocol):
@@ -82,13 +99,20 @@ def write_intents(archive: VersionWriter, items: list[tuple[str, str]]) -> None:
         raise
 
 
-def settle_after_failure(archive: VersionWriter, object_id: str) -> None:
-    """The transaction failed: adopt what was published, or forget the intent (left for recovery if that fails)."""
+def settle_after_failure(archive: VersionWriter, object_id: str) -> str | None:
+    """The transaction failed: adopt what was published, or forget the intent (left for recovery if that fails).
+    Returns what settling did ("adopted", "forgotten", "current"), None if it could not."""
     from dangan.core.store.recovery import settle_intent
     try:
-        settle_intent(archive, object_id)  # type: ignore[arg-type]  # an Archive in practice
+        return settle_intent(archive, object_id)  # type: ignore[arg-type]  # an Archive in practice
     except DanganError:
-        pass   # left for recovery at the next run; the intent row stays
+        return None   # left for recovery at the next run; the intent row stays
+
+
+def _catalogue_lost(exc: BaseException) -> bool:
+    """``exc`` is the catalogue server gone in the middle of the transaction (a restart, a failover), not a refusal."""
+    from dangan.core.catalogue.db import ConnectionLost
+    return isinstance(exc, ConnectionLost) or isinstance(exc.__cause__, ConnectionLost)
 
 
 def carry_over(draft: VersionDraft, stored: Mapping[str, StoredFile], entry: RecordFile) -> None:
@@ -105,8 +129,10 @@ def carry_over(draft: VersionDraft, stored: Mapping[str, StoredFile], entry: Rec
 
 def commit_version(archive: VersionWriter, draft: VersionDraft, object_id: str, *, source: str, message: str,
                    created: str, before_publish: Callable[[sqlite3.Connection], bytes],
-                   after_publish: Callable[[sqlite3.Connection], None]) -> None:
-    """Write one new version of ``object_id`` by the protocol in this module's docstring.
+                   after_publish: Callable[[sqlite3.Connection], None]) -> str:
+    """Write one new version of ``object_id`` by the protocol in this module's docstring; returns "committed", or
+    "adopted": the catalogue server went away after the version was published and settling the intent at once
+    (on a new session) adopted it, so it is written all the same (as :func:`commit_versions` counts it).
 
     ``before_publish(conn)`` runs inside the transaction before anything is published: it makes the
     caller's checks (refusing by raising) and returns the version's ``metadata.json``.
@@ -115,7 +141,7 @@ def commit_version(archive: VersionWriter, draft: VersionDraft, object_id: str, 
     """
     write_intent(archive, object_id, source)
     try:
-        _write_version(archive, object_id, draft, message, created, before_publish, after_publish)
+        return _write_version(archive, object_id, draft, message, created, before_publish, after_publish)
     finally:
         _release_lease(archive, object_id)
 
@@ -131,20 +157,25 @@ def _release_lease(archive: VersionWriter, object_id: str) -> None:
 
 
 def _write_version(archive: VersionWriter, object_id: str, draft, message: str, created: str,
-                   before_publish, after_publish) -> None:
+                   before_publish, after_publish) -> str:
     try:
         with archive.transaction() as conn:
+            _test_hooks("after-begin")
             archive.audit_ready(conn)            # a broken audit trail is refused before publishing
             draft.add_bytes(METADATA_PATH, before_publish(conn))
             draft.publish(message=message, user_name=archive.actor.name, created=created)
-            if os.environ.get(EXIT_AFTER_PUBLISH):
-                os._exit(137)                    # tests: the crash window between publish and commit
+            _test_hooks("after-publish")         # tests: the crash window between publish and commit
             after_publish(conn)
             queue_index(conn, object_id, queued=created)
             conn.execute("DELETE FROM ingest_intents WHERE object_id = ?", (object_id,))
+    except Exception as exc:
+        if settle_after_failure(archive, object_id) == "adopted" and _catalogue_lost(exc):
+            return "adopted"
+        raise
     except BaseException:
         settle_after_failure(archive, object_id)
         raise
+    return "committed"
 
 
 @dataclass
@@ -187,6 +218,7 @@ def _commit_group(archive: VersionWriter, group: list[PendingVersion], answers: 
     chosen: list[int] = []
     try:
         with archive.transaction() as conn:
+            _test_hooks("after-begin")
             archive.audit_ready(conn)
             checkpoint = getattr(archive, "audit_checkpoint", lambda: None)()
             for i, p in enumerate(group):
@@ -209,8 +241,7 @@ def _commit_group(archive: VersionWriter, group: list[PendingVersion], answers: 
                     answers[i] = exc
             publish_new_objects(archive.store, [(group[i].draft, group[i].message, archive.actor.name,
                                                  group[i].created) for i in chosen], keep_published=True)
-            if os.environ.get(EXIT_AFTER_PUBLISH):
-                os._exit(137)                    # tests: the crash window between publish and commit
+            _test_hooks("after-publish")         # tests: the crash window between publish and commit
     except BaseException as exc:
         for i, p in enumerate(group):
             p.draft.discard()
