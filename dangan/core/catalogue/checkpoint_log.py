@@ -192,8 +192,11 @@ class BucketLog:
         self.s3 = store_s3.beside(BUCKET_SUFFIX)
         self.name = f"the checkpoint log {self.s3.place.url}/{FOLDER}"
 
+    def _names(self) -> list[str]:
+        return [k[len(FOLDER):] for k in self.s3.keys(FOLDER)]
+
     def _numbers(self) -> list[int]:
-        return sorted(n for n in (_number(k) for k in self.s3.keys(FOLDER)) if n is not None)
+        return sorted(n for n in (_number(k) for k in self._names()) if n is not None)
 
     def _get(self, n: int) -> dict:
         data = self.s3.get(FOLDER + object_name(n), missing_ok=True)
@@ -223,7 +226,7 @@ class BucketLog:
         return self.s3.put_new(FOLDER + object_name(line["n"]), (canonical(line) + "\n").encode("utf-8"))
 
     def read_all(self) -> tuple[list[dict], list[str]] | None:
-        names = list(self.s3.keys(FOLDER))
+        names = self._names()
         if not names:
             return None
         bad = [f"{self.s3.place.url}/{FOLDER}{k} is not a checkpoint object (the log was edited)"
