@@ -10,8 +10,9 @@
   ``prefix.audit/checkpoints/<n, 12 digits>.json`` — beside the OCFL storage root, not inside it, so neither
   ``dangan check`` nor ocfl-py sees it — holding the same canonical line (content and HMAC) as the file would.
   Every machine whose ``dangan.toml`` names the bucket reads and writes this one log, whatever its local
-  folders.  An object is created with a conditional PUT (``If-None-Match: *``; SeaweedFS enforces it, under
-  concurrent PUTs too, since 4.17): two machines never write one checkpoint twice, the second learns it was
+  folders.  An object is created with a conditional PUT (``If-None-Match: *``; SeaweedFS 4.48 enforces it
+  under concurrent PUTs too — fixed after 4.16, seaweedfs issue 8800 — and a test checks it): two machines
+  never write one checkpoint twice, the second learns it was
   written.  The newest checkpoint is found from the catalogue's own number in one bounded listing and one GET
   (constant cost, whatever the log's length); ``read_all`` lists and reads every object (``audit verify``).
 """
