@@ -231,6 +231,12 @@ class S3:
     def sized_keys(self, rel_prefix: str = "") -> Iterator[tuple[str, int]]:
         """(key, size) of every key under ``rel_prefix``, relative to the place's prefix (folder entries that
         some services list, ending in ``/``, left out)."""
+        for key, size, _etag in self.listed_keys(rel_prefix):
+            yield key, size
+
+    def listed_keys(self, rel_prefix: str = "") -> Iterator[tuple[str, int, str]]:
+        """(key, size, ETag) of every key under ``rel_prefix``, as :meth:`sized_keys` (the ETag changes whenever
+        the object is written again)."""
         base = self.place.key(rel_prefix) if rel_prefix else (self.place.prefix + "/" if self.place.prefix else "")
         cut = len(self.place.prefix) + 1 if self.place.prefix else 0
         token = None
@@ -241,7 +247,7 @@ class S3:
             page = self._call(f"listing {rel_prefix or self.place.url}", "list_objects_v2", **kw)
             for item in page.get("Contents", []):
                 if not item["Key"].endswith("/"):
-                    yield item["Key"][cut:], int(item.get("Size", 0))
+                    yield item["Key"][cut:], int(item.get("Size", 0)), str(item.get("ETag", ""))
             if not page.get("IsTruncated"):
                 return
             token = page["NextContinuationToken"]
@@ -269,7 +275,7 @@ class S3:
         kw: dict[str, Any] = {"Prefix": base, "MaxKeys": limit}
         if after:
             kw["StartAfter"] = base + after
-        page = self._call(f"listing {rel_prefix}", "list_objects_v2", **kw)
+        page = self._call(f"listing {self.place.url}/{rel_prefix}", "list_objects_v2", **kw)
         return [item["Key"][len(base):] for item in page.get("Contents", [])][:limit]
 
     # -- writing ------------------------------------------------------------

@@ -163,6 +163,24 @@ def test_a_deleted_checkpoint_object_is_caught_by_audit_verify(two_nodes, s3_env
         assert f"checkpoint {n + 1} follows checkpoint {n - 1}" in r.stdout + r.stderr, r.stdout + r.stderr
 
 
+def test_a_checkpoint_object_edited_after_a_verify_is_caught_by_the_next(two_nodes, s3_env, bucket, tmp_path):  # noqa: F811
+    """A node keeps what it has read of the log (``.work/``) by ETag: an object written again is read again."""
+    a_root, b_root = two_nodes
+    file_at_once(tmp_path, (a_root, b_root), rounds=1)
+    for root in (a_root, b_root):
+        assert dangan(root, "audit", "verify").returncode == 0
+    assert (a_root / ".work" / "audit-checkpoints.cache").is_file()
+    c = s3_env.client()
+    name = keys(s3_env, bucket, LOG_PREFIX)[2]
+    line = json.loads(c.get_object(Bucket=bucket, Key=name)["Body"].read())
+    line["time"] = "2020-01-01T00:00:00Z"                                 # edited without the key: its seal breaks
+    c.put_object(Bucket=bucket, Key=name, Body=(json.dumps(line) + "\n").encode())
+    for root in (a_root, b_root):
+        r = dangan(root, "audit", "verify")
+        assert r.returncode == 6, r.stdout + r.stderr
+        assert f"checkpoint {line['n']} in" in r.stdout and "does not carry the audit key's seal" in r.stdout, r.stdout
+
+
 def test_a_catalogue_rolled_back_behind_the_bucket_log_is_caught(two_nodes, pg_url, s3_env, bucket,
                                                                   tmp_path):  # noqa: F811
     """The catalogue is put back to an earlier state (its later events and the head they sealed gone, as a

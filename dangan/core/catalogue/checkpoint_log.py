@@ -14,7 +14,8 @@
   under concurrent PUTs too — fixed after 4.16, seaweedfs issue 8800 — and a test checks it): two machines
   never write one checkpoint twice, the second learns it was
   written.  The newest checkpoint is found from the catalogue's own number in one bounded listing and one GET
-  (constant cost, whatever the log's length); ``read_all`` lists and reads every object (``audit verify``).
+  (constant cost, whatever the log's length); ``read_all`` (``audit verify``) lists every object and reads
+  those this machine's cache does not hold with the same ETag.
 """
 from __future__ import annotations
 
@@ -34,6 +35,8 @@ LINE_FORMAT = "dangan-audit-checkpoint/1"
 #: the bucket log's place: beside the store's prefix
 BUCKET_SUFFIX = ".audit"
 FOLDER = "checkpoints/"
+#: the bucket log's local cache (a node folder's ``.work/``)
+CACHE_NAME = "audit-checkpoints.cache"
 DIGITS = 12
 
 
@@ -74,7 +77,7 @@ def of(archive: Archive) -> CheckpointLog:
     if found is None:
         store = archive.config.raw.get("store") or {}
         if store.get("url"):
-            found = BucketLog(archive.store.s3)            # type: ignore[attr-defined]
+            found = BucketLog(archive.store.s3, archive.work / CACHE_NAME)     # type: ignore[attr-defined]
         else:
             found = FileLog(file_path(archive))
         archive.__dict__["_checkpoint_log"] = found
@@ -187,11 +190,16 @@ def _number(name: str) -> int | None:
 
 
 class BucketLog:
-    """One object per checkpoint at ``<store prefix>.audit/checkpoints/``."""
+    """One object per checkpoint at ``<store prefix>.audit/checkpoints/``.
 
-    def __init__(self, store_s3: S3) -> None:
+    ``cache``: a local file of the checkpoints this machine has read (each with the ETag it had), so that
+    reading the whole log costs its listing and a GET of each checkpoint not seen before or written again
+    since, not a GET of every one (``audit verify`` runs in every ``dangan check``)."""
+
+    def __init__(self, store_s3: S3, cache: Path | None = None) -> None:
         self.s3 = store_s3.beside(BUCKET_SUFFIX)
         self.name = f"the checkpoint log {self.s3.place.url}/{FOLDER}"
+        self.cache = cache
 
     def _names(self) -> list[str]:
         return [k[len(FOLDER):] for k in self.s3.keys(FOLDER)]
@@ -227,12 +235,14 @@ class BucketLog:
         return self.s3.put_new(FOLDER + object_name(line["n"]), (canonical(line) + "\n").encode("utf-8"))
 
     def read_all(self) -> tuple[list[dict], list[str]] | None:
-        names = self._names()
-        if not names:
+        listed = [(k[len(FOLDER):], etag) for k, _size, etag in self.s3.listed_keys(FOLDER)]
+        if not listed:
             return None
         bad = [f"{self.s3.place.url}/{FOLDER}{k} is not a checkpoint object (the log was edited)"
-               for k in names if _number(k) is None]
-        numbers = sorted(n for n in (_number(k) for k in names) if n is not None)
+               for k, _e in listed if _number(k) is None]
+        etags = {_number(k): e for k, e in listed if _number(k) is not None}
+        seen = self._load_cache()
+        wanted = sorted(n for n, e in etags.items() if n is not None and (not e or (seen.get(n) or ("",))[0] != e))
         from dangan.repository.s3client import REQUEST_CONCURRENCY
 
         def one(n: int) -> dict | str:
@@ -241,8 +251,46 @@ class BucketLog:
             except ValueError:
                 return f"{self.s3.place.url}/{FOLDER}{object_name(n)} is not a checkpoint (the object was edited)"
         with ThreadPoolExecutor(REQUEST_CONCURRENCY) as pool:
-            got = list(pool.map(one, numbers))
-        return [g for g in got if isinstance(g, dict)], bad + [g for g in got if isinstance(g, str)]
+            got = dict(zip(wanted, pool.map(one, wanted)))
+        lines = []
+        for n in sorted(k for k in etags if k is not None):
+            found = got[n] if n in got else seen[n][1]
+            if isinstance(found, str):
+                bad.append(found)
+            else:
+                lines.append(found)
+        if any(isinstance(g, dict) for g in got.values()):
+            self._save_cache({n: (etags[n], line) for n, line in ((ln["n"], ln) for ln in lines)})
+        return lines, bad
+
+    def _load_cache(self) -> dict[int, tuple[str, dict]]:
+        out: dict[int, tuple[str, dict]] = {}
+        if self.cache is None:
+            return out
+        try:
+            data = self.cache.read_bytes()
+        except OSError:
+            return out
+        for raw in data.split(b"\n"):
+            try:
+                entry = json.loads(raw)
+                line = parse(json.dumps(entry["line"]).encode())
+                out[line["n"]] = (str(entry["etag"]), line)
+            except (ValueError, KeyError, TypeError):
+                continue                          # a damaged cache only costs GETs
+        return out
+
+    def _save_cache(self, entries: dict[int, tuple[str, dict]]) -> None:
+        if self.cache is None:
+            return
+        tmp = self.cache.with_name(f"{self.cache.name}.{os.getpid()}.tmp")
+        try:
+            self.cache.parent.mkdir(parents=True, exist_ok=True)
+            tmp.write_bytes(b"".join((json.dumps({"etag": e, "line": line}, ensure_ascii=False) + "\n").encode()
+                                     for _n, (e, line) in sorted(entries.items())))
+            os.replace(tmp, self.cache)
+        except OSError:
+            tmp.unlink(missing_ok=True)
 
     def lines_upto(self, n: int) -> bytes:
         read = self.read_all()
