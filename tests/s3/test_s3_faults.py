@@ -225,7 +225,6 @@ def test_a_batch_stops_at_an_unreachable_s3_and_leaves_every_file_in_place(own_s
     assert len(outcomes) < n, len(outcomes)
     assert {o["status"] for o in outcomes} <= {"failed"} and all("S3" in o["message"] for o in outcomes)
     assert outcomes or ("S3" in r.stderr and "Traceback" not in r.stderr), r.stderr
-    print(r.stderr)
     assert len(list(drop.iterdir())) == n                     # every file where it was
     svc.resume()
     r = subprocess.run(dangan(root, "ingest", drop, "--json"), capture_output=True, text=True)

@@ -12,10 +12,11 @@
   Every machine whose ``dangan.toml`` names the bucket reads and writes this one log, whatever its local
   folders.  An object is created with a conditional PUT (``If-None-Match: *``; SeaweedFS 4.48 enforces it
   under concurrent PUTs too — fixed after 4.16, seaweedfs issue 8800 — and a test checks it): two machines
-  never write one checkpoint twice, the second learns it was
-  written.  The newest checkpoint is found from the catalogue's own number in one bounded listing and one GET
-  (constant cost, whatever the log's length); ``read_all`` (``audit verify``) lists every object and reads
-  those this machine's cache does not hold with the same ETag.
+  never write one checkpoint twice, the second learns it was written.  The newest checkpoint is found from
+  the catalogue's own number in one bounded listing and one GET (none if this process wrote it): constant
+  cost, whatever the log's length.  ``read_all`` (``audit verify``) lists every object and reads those this
+  machine's cache does not hold with the same ETag.  Measured (SeaweedFS on loopback, load 11 on 2 cores):
+  a write transaction takes 18-25 ms median with the log in the bucket, 7-8 ms with the file.
 """
 from __future__ import annotations
 
@@ -200,6 +201,12 @@ class BucketLog:
         self.s3 = store_s3.beside(BUCKET_SUFFIX)
         self.name = f"the checkpoint log {self.s3.place.url}/{FOLDER}"
         self.cache = cache
+        self._known: dict[int, dict] = {}       # the last checkpoints this process wrote or read (immutable objects)
+
+    def _remember(self, line: dict) -> None:
+        self._known[line["n"]] = line
+        while len(self._known) > 4:
+            del self._known[min(self._known)]
 
     def _names(self) -> list[str]:
         return [k[len(FOLDER):] for k in self.s3.keys(FOLDER)]
@@ -214,11 +221,14 @@ class BucketLog:
         line = parse(data.rstrip(b"\n"))
         if line["n"] != n:
             raise ValueError(f"{object_name(n)} holds checkpoint {line['n']}")
+        self._remember(line)
         return line
 
     def tail(self, near: int = 0) -> tuple[bool, dict | None]:
-        """One listing of the few objects around ``near`` and one GET; a log that does not end at ``near`` or
-        ``near - 1`` (a problem ``audit_anchor.inspect`` names) is listed whole."""
+        """One listing of the few objects around ``near``, and a GET of the newest unless this process wrote or
+        read it already (a checkpoint object is never written twice; an edited one is ``audit verify``'s
+        finding); a log that does not end at ``near`` or ``near - 1`` (a problem ``audit_anchor.inspect`` names)
+        is listed whole."""
         window = {n for n in (_number(k) for k in self.s3.keys_after(
             FOLDER, object_name(near - 2) if near >= 2 else "", 4)) if n is not None}
         if any(n > near for n in window) or not window & {near, near - 1}:
@@ -228,11 +238,14 @@ class BucketLog:
             newest = numbers[-1]
         else:
             newest = near if near in window else near - 1
-        return True, self._get(newest)
+        return True, self._known.get(newest) or self._get(newest)
 
     def append(self, line: dict, *, after_gap: bool = False) -> bool:
         """A conditional PUT: False if checkpoint ``line["n"]`` is there already."""
-        return self.s3.put_new(FOLDER + object_name(line["n"]), (canonical(line) + "\n").encode("utf-8"))
+        if not self.s3.put_new(FOLDER + object_name(line["n"]), (canonical(line) + "\n").encode("utf-8")):
+            return False
+        self._remember(line)
+        return True
 
     def read_all(self) -> tuple[list[dict], list[str]] | None:
         listed = [(k[len(FOLDER):], etag) for k, _size, etag in self.s3.listed_keys(FOLDER)]
