@@ -202,3 +202,48 @@ def test_a_catalogue_rolled_back_behind_the_bucket_log_is_caught(two_nodes, pg_u
     late.write_text("after the rollback", encoding="utf-8")
     r = dangan(b_root, "ingest", late)
     assert r.returncode == 6 and "the audit trail is broken, nothing was changed" in r.stderr, r.stdout + r.stderr
+
+
+def _log_moved_back_to_a_file(svc, bucket: str, roots: tuple[Path, ...], shared: Path, upto: int | None = None) -> None:  # noqa: F811
+    """The state of an archive made before the log moved to the bucket: its lines in the one file every node
+    folder names (``[audit] checkpoint_log``), none in the bucket."""
+    lines = bucket_checkpoints(svc, bucket)
+    shared.write_text("".join(json.dumps(line, sort_keys=True, ensure_ascii=False, separators=(",", ":")) + "\n"
+                              for line in lines if upto is None or line["n"] <= upto), encoding="utf-8")
+    for k in keys(svc, bucket, LOG_PREFIX):
+        svc.client().delete_object(Bucket=bucket, Key=k)
+    for root in roots:
+        toml = root / "dangan.toml"
+        text = toml.read_text(encoding="utf-8")
+        toml.write_text(text.replace("[audit]\n", f"[audit]\ncheckpoint_log = {json.dumps(str(shared))}\n", 1),
+                        encoding="utf-8")
+        for cache in (root / ".work").glob("audit-checkpoints.cache"):
+            cache.unlink()
+
+
+def test_the_log_file_of_an_archive_made_before_is_moved_into_the_empty_bucket_once(two_nodes, pg_url, s3_env,
+                                                                                    bucket, tmp_path):  # noqa: F811
+    a_root, b_root = two_nodes
+    file_at_once(tmp_path, (a_root, b_root), rounds=1)
+    _log_moved_back_to_a_file(s3_env, bucket, (a_root, b_root), tmp_path / "shared.log")
+    assert keys(s3_env, bucket, LOG_PREFIX) == []
+    file_at_once(tmp_path, (a_root, b_root), rounds=1)                  # both nodes at once: each line put once
+    lines = bucket_checkpoints(s3_env, bucket)
+    ((head_n,),) = catalogue_rows(pg_url, "SELECT checkpoint FROM audit_head")
+    assert [line["n"] for line in lines] == list(range(head_n + 1))
+    for root in (a_root, b_root):
+        r = dangan(root, "audit", "verify")
+        assert r.returncode == 0, r.stdout + r.stderr
+
+
+def test_an_old_copy_of_the_log_file_does_not_pass_for_the_bucket_log(two_nodes, s3_env, bucket, tmp_path):  # noqa: F811
+    """The bucket's log deleted and an older file left to seed it: the log is behind the catalogue, refused."""
+    a_root, b_root = two_nodes
+    file_at_once(tmp_path, (a_root, b_root), rounds=2)
+    _log_moved_back_to_a_file(s3_env, bucket, (a_root, b_root), tmp_path / "shared.log", upto=2)
+    r = dangan(a_root, "audit", "verify")
+    assert r.returncode == 6 and "the checkpoint log was rolled back" in r.stdout, r.stdout + r.stderr
+    late = tmp_path / "late.txt"
+    late.write_text("after the log was replaced", encoding="utf-8")
+    r = dangan(b_root, "ingest", late)
+    assert r.returncode == 6 and "the audit trail is broken, nothing was changed" in r.stderr, r.stdout + r.stderr

@@ -78,7 +78,8 @@ def of(archive: Archive) -> CheckpointLog:
     if found is None:
         store = archive.config.raw.get("store") or {}
         if store.get("url"):
-            found = BucketLog(archive.store.s3, archive.work / CACHE_NAME)     # type: ignore[attr-defined]
+            found = BucketLog(archive.store.s3, archive.work / CACHE_NAME,   # type: ignore[attr-defined]
+                              seed=file_path(archive))
         else:
             found = FileLog(file_path(archive))
         archive.__dict__["_checkpoint_log"] = found
@@ -195,9 +196,15 @@ class BucketLog:
 
     ``cache``: a local file of the checkpoints this machine has read (each with the ETag it had), so that
     reading the whole log costs its listing and a GET of each checkpoint not seen before or written again
-    since, not a GET of every one (``audit verify`` runs in every ``dangan check``)."""
+    since, not a GET of every one (``audit verify`` runs in every ``dangan check``).
 
-    def __init__(self, store_s3: S3, cache: Path | None = None) -> None:
+    ``seed``: the file an archive made before the log moved to the bucket wrote (``[audit] checkpoint_log``,
+    else ``ARCHIVE/audit-checkpoints.log``): while the bucket holds no checkpoint its lines are put there, once
+    (each a conditional PUT, so two machines doing it at once write each checkpoint once); what they say is
+    checked as any checkpoint is."""
+
+    def __init__(self, store_s3: S3, cache: Path | None = None, seed: Path | None = None) -> None:
+        self.seed = seed
         self.s3 = store_s3.beside(BUCKET_SUFFIX)
         self.name = f"the checkpoint log {self.s3.place.url}/{FOLDER}"
         self.cache = cache
@@ -233,12 +240,24 @@ class BucketLog:
             FOLDER, object_name(near - 2) if near >= 2 else "", 4)) if n is not None}
         if any(n > near for n in window) or not window & {near, near - 1}:
             numbers = self._numbers()
+            if not numbers and self._seeded():
+                numbers = self._numbers()
             if not numbers:
                 return bool(window) or next(iter(self.s3.keys(FOLDER)), None) is not None, None
             newest = numbers[-1]
         else:
             newest = near if near in window else near - 1
         return True, self._known.get(newest) or self._get(newest)
+
+    def _seeded(self) -> bool:
+        """Put the seed file's lines into the empty bucket log; True if there were any."""
+        read = FileLog(self.seed).read_all() if self.seed is not None else None
+        if not read or not read[0]:
+            return False
+        from dangan.repository.s3client import REQUEST_CONCURRENCY
+        with ThreadPoolExecutor(REQUEST_CONCURRENCY) as pool:
+            list(pool.map(self.append, read[0]))
+        return True
 
     def append(self, line: dict, *, after_gap: bool = False) -> bool:
         """A conditional PUT: False if checkpoint ``line["n"]`` is there already."""
