@@ -3,7 +3,8 @@
 A node is a folder holding ``dangan.toml`` (naming the PostgreSQL catalogue, and the bucket when the store is on
 S3), ``plugins/``, ``index/`` and its local caches -- what a second machine holds.  A folder store is reached from
 the second folder by a symbolic link to the first folder's ``store/`` (one machine plays two; on two machines the
-store is a bucket or a shared mount); so is the audit checkpoint log, which both nodes append to.
+store is a bucket or a shared mount); so is the audit checkpoint log, which both nodes append to (with the store
+in a bucket, the log is in the bucket).
 """
 from __future__ import annotations
 
@@ -22,8 +23,9 @@ def second_node(first: Path, folder: Path) -> Path:
     (folder / "index").mkdir()
     if (first / "store").is_dir():
         (folder / "store").symlink_to(first / "store")
-    # one audit trail, one checkpoint log: the nodes append to the same file (on two machines, a shared path)
-    (folder / "audit-checkpoints.log").symlink_to(first / "audit-checkpoints.log")
+        # one audit trail, one checkpoint log: the nodes append to the same file (on two machines, a shared
+        # path); with the store in a bucket the log is there
+        (folder / "audit-checkpoints.log").symlink_to(first / "audit-checkpoints.log")
     return folder
 
 

@@ -13,6 +13,7 @@ new upward edge; the few that exist today are listed there by file, as debts to 
                    (psycopg imported without the distribution scan), location (where the catalogue
                    is), leases (a write's lease, alive across machines), folded (folded columns),
                    transfer (the move to PostgreSQL), health, records, fields, audit, audit_anchor,
+                   checkpoint_log (the audit checkpoints: a file, or one object each in the bucket),
                    audit_verify, volumes, tombstones, outbox (the index outbox: the change log search
                    nodes follow, their cursors, pruning), rowid (the id an INSERT made)
     policy/        users, departments, access (the one policy point: require/visibility),

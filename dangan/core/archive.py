@@ -89,6 +89,9 @@ class Archive:
                 from dangan.repository.s3client import is_s3_url
                 if not is_s3_url(store_url):
                     raise UsageError(f"--store {store_url!r}: give an s3://bucket/prefix address")
+                from dangan.repository.s3client import S3Place
+                if not S3Place.parse(store_url).prefix:       # the audit checkpoints are kept beside the prefix
+                    raise UsageError(f"--store {store_url!r}: give a prefix in the bucket (s3://bucket/prefix)")
             elif store_endpoint:
                 raise UsageError("--store-endpoint needs --store s3://bucket/prefix")
             permissions.make_root(root, group)

@@ -143,8 +143,9 @@ class OcflStore:
             raise IntegrityError(f"cannot read the inventory of {obj}: {exc}") from None
 
     @contextmanager
-    def local_object(self, object_id: str) -> Iterator[Path]:
-        """The object's folder, for tools that read files (``ocfl_s3``: a private local copy)."""
+    def local_object(self, object_id: str, *, trusted: bool = False) -> Iterator[Path]:
+        """The object's folder, for tools that read files (``ocfl_s3``: a private local copy; ``trusted``: of the
+        published state alone — a folder's version is published by a rename, so its folder is that already)."""
         yield self.object_path(object_id)
 
     @contextmanager

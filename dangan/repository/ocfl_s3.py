@@ -252,25 +252,44 @@ class S3OcflStore(OcflStore):
     def read_range(self, object_id: str, stored: StoredFile, start: int, end: int) -> Iterator[bytes]:
         return self.s3.chunks(f"{self.object_rel(object_id)}/{stored.content_path}", start, end)
 
-    def local_object(self, object_id: str):
-        return self.local_object_at(self.object_rel(object_id))
+    def local_object(self, object_id: str, *, trusted: bool = False):
+        return self.local_object_at(self.object_rel(object_id), trusted=trusted)
 
     @contextmanager
-    def local_object_at(self, rel: str) -> Iterator[Path]:
-        """A private local copy of the object's published keys (stored bytes: sealed files stay ciphertext),
-        for the folder validator and snapshots; deleted afterwards.  The copy sits at its place below a
-        private root (``copy.parents[3]`` is that root, as a folder store's root is)."""
+    def local_object_at(self, rel: str, *, trusted: bool = False) -> Iterator[Path]:
+        """A private local copy of the object's keys (stored bytes: sealed files stay ciphertext), for the folder
+        validator and snapshots; deleted afterwards.  The copy sits at its place below a private root
+        (``copy.parents[3]`` is that root, as a folder store's root is).
+
+        ``trusted``: only what the root sidecar publishes — the inventory it names as the root inventory, and
+        no version past that inventory's head — as a reader sees an object a live writer is publishing (its
+        next version's keys, and the root inventory put before the sidecar, are not the object yet)."""
         self.work.mkdir(parents=True, exist_ok=True)
         tmp = Path(tempfile.mkdtemp(prefix="mirror-", dir=self.work))
         try:
             dest = tmp / rel
             dest.mkdir(mode=0o700, parents=True)
+            root_files: dict[str, bytes] = {}
+            head = 0
+            if trusted:
+                side = self.s3.get(f"{rel}/{SIDE}")
+                assert side is not None
+                head = vnum(self.inventory_at(rel)["head"])
+                root_files = {SIDE: side, INV: self._inventories.get(_side_digest(side)) or b""}
+                if not root_files[INV]:
+                    raise IntegrityError(f"{rel}: no inventory matches its sidecar")
             for key in self.s3.keys(rel + "/"):
-                target = dest / key[len(rel) + 1:]
+                name = key[len(rel) + 1:]
+                first = name.split("/", 1)[0]
+                if trusted and (name in root_files or (_is_vname(first) and "/" in name and vnum(first) > head)):
+                    continue
+                target = dest / name
                 target.parent.mkdir(parents=True, exist_ok=True)
                 with open(target, "xb") as out:
                     for chunk in self.s3.chunks(key):
                         out.write(chunk)
+            for name, data in root_files.items():
+                (dest / name).write_bytes(data)
             yield dest
         finally:
             shutil.rmtree(tmp, ignore_errors=True)

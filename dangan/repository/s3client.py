@@ -138,9 +138,20 @@ class S3:
         self.place = S3Place.parse(url)
         self.endpoint_url = endpoint_url or os.environ.get("AWS_ENDPOINT_URL_S3") or None
         self._client: Any = None
+        self._shared: S3 | None = None
+
+    def beside(self, suffix: str) -> "S3":
+        """The place ``s3://bucket/<prefix><suffix>`` (beside this one, not inside it), on the same client."""
+        if not self.place.prefix:
+            raise UsageError(f"{self.place.url} has no prefix: nothing can be kept beside it in the bucket")
+        other = S3(f"{self.place.url}{suffix}", self.endpoint_url)
+        other._shared = self
+        return other
 
     @property
     def client(self) -> Any:
+        if self._client is None and self._shared is not None:
+            return self._shared.client
         if self._client is None:
             with _client_lock:                   # made once, even when the first requests come from a pool
                 if self._client is None:
@@ -220,6 +231,12 @@ class S3:
     def sized_keys(self, rel_prefix: str = "") -> Iterator[tuple[str, int]]:
         """(key, size) of every key under ``rel_prefix``, relative to the place's prefix (folder entries that
         some services list, ending in ``/``, left out)."""
+        for key, size, _etag in self.listed_keys(rel_prefix):
+            yield key, size
+
+    def listed_keys(self, rel_prefix: str = "") -> Iterator[tuple[str, int, str]]:
+        """(key, size, ETag) of every key under ``rel_prefix``, as :meth:`sized_keys` (the ETag changes whenever
+        the object is written again)."""
         base = self.place.key(rel_prefix) if rel_prefix else (self.place.prefix + "/" if self.place.prefix else "")
         cut = len(self.place.prefix) + 1 if self.place.prefix else 0
         token = None
@@ -230,7 +247,7 @@ class S3:
             page = self._call(f"listing {rel_prefix or self.place.url}", "list_objects_v2", **kw)
             for item in page.get("Contents", []):
                 if not item["Key"].endswith("/"):
-                    yield item["Key"][cut:], int(item.get("Size", 0))
+                    yield item["Key"][cut:], int(item.get("Size", 0)), str(item.get("ETag", ""))
             if not page.get("IsTruncated"):
                 return
             token = page["NextContinuationToken"]
@@ -252,7 +269,41 @@ class S3:
                 return sorted(set(out))
             token = page["NextContinuationToken"]
 
+    def keys_after(self, rel_prefix: str, after: str, limit: int) -> list[str]:
+        """At most ``limit`` keys under ``rel_prefix`` that sort after ``rel_prefix + after`` (one request)."""
+        base = self.place.key(rel_prefix)
+        kw: dict[str, Any] = {"Prefix": base, "MaxKeys": limit}
+        if after:
+            kw["StartAfter"] = base + after
+        page = self._call(f"listing {self.place.url}/{rel_prefix}", "list_objects_v2", **kw)
+        return [item["Key"][len(base):] for item in page.get("Contents", [])][:limit]
+
     # -- writing ------------------------------------------------------------
+    def put_new(self, rel: str, data: bytes) -> bool:
+        """Create ``rel`` only if no key of that name exists (a conditional PUT, ``If-None-Match: *``): False
+        if one does, whoever wrote it.  A conflict with a concurrent write of the same key (409) is asked
+        again once the other has settled."""
+        from botocore.exceptions import ClientError
+        for _attempt in range(3):
+            try:
+                self.client.put_object(Bucket=self.place.bucket, Key=self.place.key(rel), Body=data, IfNoneMatch="*")
+                return True
+            except ClientError as exc:
+                code = str(exc.response.get("Error", {}).get("Code", ""))
+                status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
+                if code == "PreconditionFailed" or status == 412:
+                    return False
+                if code != "ConditionalRequestConflict" and status != 409:
+                    raise _translate(exc, f"writing {rel}") from None
+            except Exception as exc:  # noqa: BLE001
+                from botocore.exceptions import BotoCoreError
+                if isinstance(exc, BotoCoreError):
+                    raise _translate(exc, f"writing {rel}") from None
+                raise
+        if self.exists(rel):
+            return False
+        raise StoreUnavailable(f"writing {rel}: the S3 service kept answering 409 (a conflicting write)")
+
     def put(self, rel: str, data: bytes) -> None:
         self._call(f"writing {rel}", "put_object", Key=self.place.key(rel), Body=data)
         crash_point("s3put")

@@ -12,10 +12,11 @@ catch that:
   committed transaction that appended events gets a *checkpoint number* n, and
   ``audit_head`` keeps ``mac = HMAC(key, n, seq, hash)``: a head rewritten
   without the key does not carry its seal;
-* **the checkpoint log** ``ARCHIVE/audit-checkpoints.log`` (``[audit] checkpoint_log`` elsewhere: the one
-  file every node folder of a shared catalogue names): one JSON line per
-  such transaction (n, seq, hash, time, key id, HMAC of the line), opened
-  ``O_APPEND``, fsynced, written right after the commit.  A catalogue behind
+* **the checkpoint log** ``ARCHIVE/audit-checkpoints.log`` (``[audit] checkpoint_log`` elsewhere), or, when
+  the store is a bucket, one object per checkpoint beside the store's prefix (``checkpoint_log``: the one log
+  of every machine of the archive): one JSON line per
+  such transaction (n, seq, hash, time, key id, HMAC of the line), fsynced
+  (or a conditional PUT), written right after the commit.  A catalogue behind
   its log lost committed events (a truncated WAL, a rollback); a log behind the
   catalogue was rolled back.  A crash between commit and log write leaves the
   log one line behind: the next writer restores that line from the sealed head;
@@ -31,7 +32,6 @@ the state as found, itself an audited event.  The full comparison is
 """
 from __future__ import annotations
 
-import fcntl
 import hashlib
 import hmac
 import json
@@ -43,14 +43,15 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from dangan.errors import IntegrityError
+from dangan.errors import DanganError, IntegrityError
+from dangan.core.catalogue import checkpoint_log
 from dangan.core.catalogue.audit import GENESIS, utcnow
+from dangan.core.catalogue.checkpoint_log import LINE_FORMAT, canonical
+from dangan.core.catalogue.checkpoint_log import LOG_NAME as LOG_NAME   # the name a backup keeps the log under
 
 if TYPE_CHECKING:
     from dangan.core.archive import Archive
 
-LOG_NAME = "audit-checkpoints.log"
-LINE_FORMAT = "dangan-audit-checkpoint/1"
 ACK_ACTION = "audit.acknowledge"
 HINT = ("run `dangan audit verify`; once the cause is known an administrator accepts the trail as it is with "
         "`dangan audit acknowledge --reason TEXT`")
@@ -147,10 +148,6 @@ def head_ok(key: bytes, n: int, seq: int, digest: str, mac: str) -> bool:
 
 
 # -- the checkpoint log ------------------------------------------------------------------------
-def canonical(line: dict) -> str:
-    return json.dumps(line, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
-
-
 def make_line(key: bytes, n: int, seq: int, digest: str, kind: str = "checkpoint") -> dict:
     line = {"format": LINE_FORMAT, "kind": kind, "n": n, "seq": seq, "hash": digest, "time": utcnow(),
             "key": key_id(key)}
@@ -163,93 +160,17 @@ def line_ok(key: bytes, line: dict) -> bool:
     return isinstance(line.get("mac"), str) and hmac.compare_digest(line["mac"], _mac(key, canonical(rest)))
 
 
-def log_path(archive: Archive) -> Path:
-    """``ARCHIVE/audit-checkpoints.log``, or ``[audit] checkpoint_log``: node folders of one archive (a catalogue
-    shared on PostgreSQL, issue 17) must all name the same log, or each would find the others' checkpoints
-    missing from its own and refuse to write."""
-    named = archive.config.raw.get("audit", {}).get("checkpoint_log")
-    if named:
-        p = Path(str(named)).expanduser()
-        return p if p.is_absolute() else archive.root / p
-    return archive.root / LOG_NAME
-
-
-def _parse(raw: bytes) -> dict:
-    line = json.loads(raw)
-    if not isinstance(line, dict) or line.get("format") != LINE_FORMAT or not isinstance(line.get("n"), int) \
-            or not isinstance(line.get("seq"), int) or not isinstance(line.get("hash"), str):
-        raise ValueError("not a checkpoint")
-    return line
-
-
-def read_log(path: Path) -> tuple[list[dict], list[str]] | None:
-    """Every complete line (a line still being written is left out) and the lines that do not parse."""
-    try:
-        data = path.read_bytes()
-    except FileNotFoundError:
-        return None
-    lines, bad = [], []
-    for i, raw in enumerate(data.split(b"\n")[:-1], 1):
-        try:
-            lines.append(_parse(raw))
-        except ValueError:
-            bad.append(f"line {i} of {LOG_NAME} is not a checkpoint (the file was edited)")
-    return lines, bad
-
-
-def _last_line(fd: int) -> dict | None:
-    """The last complete line of the open log (ValueError if it does not parse)."""
-    end = os.fstat(fd).st_size
-    size = 4096
-    while True:
-        start = max(0, end - size)
-        chunk = os.pread(fd, end - start, start)
-        complete = chunk[:chunk.rfind(b"\n") + 1] if b"\n" in chunk else b""
-        parts = complete.split(b"\n")[:-1]
-        if len(parts) >= 2 or start == 0:
-            return _parse(parts[-1]) if parts else None
-        size *= 4
-
-
-def tail(path: Path) -> tuple[bool, dict | None]:
-    """(the log exists, its last complete line or None)."""
-    try:
-        fd = os.open(path, os.O_RDONLY)
-    except FileNotFoundError:
-        return False, None
-    try:
-        return True, _last_line(fd)
-    finally:
-        os.close(fd)
+def log_of(archive: Archive) -> checkpoint_log.CheckpointLog:
+    """The archive's checkpoint log: the file, or the bucket's objects (``checkpoint_log``)."""
+    return checkpoint_log.of(archive)
 
 
 def append_line(archive: Archive, line: dict, *, after_gap: bool = False) -> bool:
-    """Append checkpoint ``line`` if it is the next one (under the log's lock); fsynced.  False if another
-    writer wrote it already, or the log does not end where it should (``guard`` reports that) — unless
-    ``after_gap`` (an acknowledgement, which continues after lines that are lost)."""
-    from dangan.repository.fsutil import fsync_dir
-    path = log_path(archive)
-    created = not path.exists()
-    fd = os.open(path, os.O_RDWR | os.O_APPEND | os.O_CREAT, 0o644)
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX)
-        try:
-            last = _last_line(fd)
-        except ValueError:
-            return False
-        want = (last["n"] + 1) if last is not None else line["n"]
-        if after_gap:
-            if last is not None and line["n"] < want:
-                return False
-        elif line["n"] != want or (last is None and line["n"] > 1):
-            return False
-        os.write(fd, (canonical(line) + "\n").encode("utf-8"))
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-    if created:
-        fsync_dir(path.parent)
-    return True
+    """Write checkpoint ``line`` if it is the next one (the file: under its lock, fsynced; the bucket: a
+    conditional PUT).  False if another writer wrote it already, or the file does not end where it should
+    (``guard`` reports that) — unless ``after_gap`` (an acknowledgement, which continues after lines that are
+    lost)."""
+    return log_of(archive).append(line, after_gap=after_gap)
 
 
 def notarise(archive: Archive, line: dict) -> None:
@@ -296,11 +217,12 @@ def inspect(archive: Archive, conn, *, write_allowed: bool) -> tuple[list[str], 
     if (tuple(last_ev) if last_ev else (0, GENESIS)) != (seq, digest):
         problems.append(f"the trail ends at event {last_ev[0] if last_ev else 0} but its head names event {seq} "
                         "(events at the end were deleted or the head was altered)")
-    path = log_path(archive)
+    clog = log_of(archive)
+    name = clog.name
     try:
-        exists, last = tail(path)
+        exists, last = clog.tail(n)
     except ValueError:
-        return problems + [f"the last line of {LOG_NAME} is not a checkpoint (the file was edited)"], None
+        return problems + [f"the newest checkpoint in {name} is not a checkpoint (the log was edited)"], None
     try:
         key = load_key(archive)
     except IntegrityError as exc:
@@ -308,14 +230,14 @@ def inspect(archive: Archive, conn, *, write_allowed: bool) -> tuple[list[str], 
     kpath = key_path(archive)
     if n == 0 and not mac:                       # not anchored yet: a new archive, or one made before anchoring
         if last is not None and last["n"] >= 1:
-            problems.append(f"the catalogue holds no checkpoint but {LOG_NAME} reaches checkpoint {last['n']}: "
+            problems.append(f"the catalogue holds no checkpoint but {name} reaches checkpoint {last['n']}: "
                             "the catalogue was replaced or rolled back")
         elif key is None and last is not None:
             problems.append(f"the audit key {kpath} is missing")
         elif key is not None and not exists:
-            problems.append(f"{LOG_NAME} is missing although the audit key {kpath} exists (the log was deleted)")
+            problems.append(f"{name} is missing although the audit key {kpath} exists (the log was deleted)")
         elif last is not None and key is not None and not line_ok(key, last):
-            problems.append(f"the first line of {LOG_NAME} does not carry the audit key's seal")
+            problems.append(f"the first line of {name} does not carry the audit key's seal")
         elif last is not None and (last["seq"], last["hash"]) != (seq, digest):
             problems.append("the trail grew since anchoring started but the catalogue holds no checkpoint "
                             "(its head was reset)")
@@ -329,16 +251,16 @@ def inspect(archive: Archive, conn, *, write_allowed: bool) -> tuple[list[str], 
         problems.append("the trail's head does not carry the audit key's seal: the trail was rewritten inside the "
                         "catalogue (an event edited and the chain re-hashed, or events removed)")
     if last is None:
-        problems.append(f"{LOG_NAME} is missing or empty, but the catalogue is at checkpoint {n}")
+        problems.append(f"{name} is missing or empty, but the catalogue is at checkpoint {n}")
         return problems, None
     if key is not None and last.get("key") == key_id(key) and not line_ok(key, last):
-        problems.append(f"checkpoint {last['n']} in {LOG_NAME} does not carry the audit key's seal (forged)")
+        problems.append(f"checkpoint {last['n']} in {name} does not carry the audit key's seal (forged)")
     if last["n"] > n:
-        problems.append(f"the catalogue is behind its checkpoints: {LOG_NAME} reaches checkpoint {last['n']} "
+        problems.append(f"the catalogue is behind its checkpoints: {name} reaches checkpoint {last['n']} "
                         f"(event {last['seq']}), the catalogue only {n} (event {seq}): committed events were lost "
                         "(a truncated WAL, or the catalogue rolled back)")
     elif last["n"] < n - 1:
-        problems.append(f"{LOG_NAME} ends at checkpoint {last['n']} but the catalogue is at checkpoint {n}: "
+        problems.append(f"{name} ends at checkpoint {last['n']} but the catalogue is at checkpoint {n}: "
                         "the checkpoint log was rolled back")
     elif last["n"] == n and (last["seq"], last["hash"]) != (seq, digest):
         problems.append(f"checkpoint {n} names event {last['seq']} {last['hash'][:12]}…, the trail's head is event "
@@ -387,23 +309,11 @@ def publish(archive: Archive, pending: Pending) -> None:
         return
     try:
         write(archive, make_line(key, pending.n, pending.seq, pending.hash), after_gap=pending.after_gap)
-    except OSError as exc:
+    except (OSError, DanganError) as exc:           # committed already: the bucket or the disk failed after it
         log.warning("warning: checkpoint %s not written to %s (%s): the next write restores it",
-                    pending.n, LOG_NAME, exc.strerror)
+                    pending.n, log_of(archive).name, getattr(exc, "strerror", None) or exc)
 
 
 def lines_upto(archive: Archive, n: int) -> bytes:
     """The log's lines up to checkpoint ``n`` (what a backup of a catalogue copy at ``n`` keeps)."""
-    try:
-        data = log_path(archive).read_bytes()
-    except FileNotFoundError:
-        return b""
-    keep = []
-    for raw in data.split(b"\n")[:-1]:
-        try:
-            if _parse(raw)["n"] > n:
-                break
-        except ValueError:
-            pass
-        keep.append(raw + b"\n")
-    return b"".join(keep)
+    return log_of(archive).lines_upto(n)

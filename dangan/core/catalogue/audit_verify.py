@@ -81,7 +81,7 @@ def verify(archive: Archive, repo=None) -> Report:
     chain_saw_head = any(seq is None for seq, _t in chain)
     problems.extend(p for p in head_found if not (chain_saw_head and p.startswith("the trail ends at event")))
     if heal is not None:
-        notes.append(f"checkpoint {heal['n']} is not in {anchor.LOG_NAME} yet (a crash between commit and log "
+        notes.append(f"checkpoint {heal['n']} is not in {anchor.log_of(archive).name} yet (a crash between commit and log "
                      "write): the next write restores it")
     _check_lines(archive, conn, ack_n, problems, notes)
     if repo is not None:
@@ -100,7 +100,9 @@ def _key(archive: Archive):
 
 
 def _check_lines(archive: Archive, conn, ack_n: int, problems: list[str], notes: list[str]) -> None:
-    read = anchor.read_log(anchor.log_path(archive))
+    clog = anchor.log_of(archive)
+    name = clog.name
+    read = clog.read_all()
     if read is None:
         return
     lines, bad = read
@@ -115,13 +117,13 @@ def _check_lines(archive: Archive, conn, ack_n: int, problems: list[str], notes:
         out = notes if acked else problems
         if prev is not None and n != prev + 1:
             (notes if ack_n and n <= ack_n else problems).append(
-                f"{anchor.LOG_NAME}: checkpoint {n} follows checkpoint {prev} (lines removed or reordered)")
+                f"{name}: checkpoint {n} follows checkpoint {prev} (lines removed or reordered)")
         prev = n
         if kid is not None and line.get("key") == kid:
             if not anchor.line_ok(key, line):
-                out.append(f"checkpoint {n} in {anchor.LOG_NAME} does not carry the audit key's seal (forged)")
+                out.append(f"checkpoint {n} in {name} does not carry the audit key's seal (forged)")
         elif kid is not None and not acked:
-            problems.append(f"checkpoint {n} in {anchor.LOG_NAME} was sealed by another audit key")
+            problems.append(f"checkpoint {n} in {name} was sealed by another audit key")
         if line["seq"] and not acked:
             wanted[line["seq"]] = (n, line["hash"])
     _compare_events(conn, wanted, "checkpoint {n}", problems)
@@ -182,7 +184,7 @@ def acknowledge(archive: Archive, reason: str, *, automatic: bool = False) -> di
             raise AccessDenied(f"{user.name} may not acknowledge the audit trail: needs the role admin")
     found = verify(archive)
     key, new_key = _key_for_ack(archive)
-    read = anchor.read_log(anchor.log_path(archive))
+    read = anchor.log_of(archive).read_all()
     log_n = max((line["n"] for line in read[0]), default=0) if read else 0
     with archive.transaction() as conn:
         _seq, _h, head_n, _mac = anchor.head_row(conn)

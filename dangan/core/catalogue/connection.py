@@ -425,6 +425,8 @@ def _fill_folded(conn: Any) -> None:
     folded.fill(conn)
 
 SCHEMA_VERSION = len(MIGRATIONS)
+#: the oldest PostgreSQL major version a catalogue may run on (issue 17: "any PostgreSQL ≥ 15")
+PG_MIN_VERSION = 15
 
 
 def connect(path: Path | str, *, create: bool = False) -> Any:
@@ -483,6 +485,7 @@ def connect_postgres(url: str, *, create: bool = False) -> db.PgConnection:
     except sqlite3.OperationalError as exc:
         raise UsageError(str(exc)) from None
     try:
+        check_server_version(conn, url)
         if _schema_current(conn):            # the common case, every open of a made catalogue: one round trip
             return conn
         tables = {r[0] for r in conn.execute_raw(
@@ -499,6 +502,24 @@ def connect_postgres(url: str, *, create: bool = False) -> db.PgConnection:
         conn.close()
         raise
     return conn
+
+
+def pg_version_text(version: int) -> str:
+    """libpq's number as people write it: 150004 → "15.4", 90624 → "9.6.24"."""
+    if version >= 100000:
+        return f"{version // 10000}.{version % 10000}"
+    return f"{version // 10000}.{version // 100 % 100}.{version % 100}"
+
+
+def check_server_version(conn: db.PgConnection, url: str) -> None:
+    """Refuse a server older than :data:`PG_MIN_VERSION`, the one docs/deployment.md promises and the suite runs
+    on (an older server is untested: refused with its version, not left to fail somewhere later).  Said at
+    connect, from what libpq learnt in the start-up: no round trip."""
+    from dangan.errors import UsageError
+    found = conn.server_version
+    if found < PG_MIN_VERSION * 10000:
+        raise UsageError(f"the catalogue at {db.redact(url)} is on PostgreSQL {pg_version_text(found)}; dangan needs "
+                         f"PostgreSQL {PG_MIN_VERSION} or later: upgrade the server (or use another one)")
 
 
 def _schema_current(conn: db.PgConnection) -> bool:

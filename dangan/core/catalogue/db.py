@@ -196,6 +196,12 @@ class PgConnection:
     def _lost(self) -> bool:
         return self._conn.closed or self._conn.broken
 
+    @property
+    def server_version(self) -> int:
+        """The server's version as libpq reports it from the connection's start-up (150004 for 15.4): no
+        round trip."""
+        return int(self._conn.info.server_version)
+
     # the sqlite3.Connection surface ---------------------------------------------------------------------
     @property
     def in_transaction(self) -> bool:

@@ -23,6 +23,8 @@ def check_new_url(url: str, option: str) -> None:
     except Exception as exc:
         raise UsageError(str(exc)) from None
     try:
+        from dangan.core.catalogue.connection import check_server_version
+        check_server_version(conn, url)          # before `dangan init` makes anything
         if conn.execute_raw("SELECT 1 FROM information_schema.tables WHERE table_schema = current_schema()"
                             " AND table_name IN ('dangan_schema', 'records')").fetchone():
             raise UsageError(f"{db.redact(url)} already holds a catalogue: another machine of that archive copies"
