@@ -184,7 +184,8 @@ class Ingestor:
                         self.group.flush()            # the files before this one first: codes follow the input
                     commit_version(archive, draft, rid, source=pending.source, message=pending.message,
                                    created=now, before_publish=lambda conn: pending.before_publish(archive, conn),
-                                   after_publish=lambda conn: pending.after_publish(archive, conn))
+                                   after_publish=lambda conn: pending.after_publish(archive, conn),
+                                   new_object=True)
         finally:
             if not handed:
                 draft.discard()
