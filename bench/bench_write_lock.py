@@ -7,8 +7,9 @@ wrapped) of N small text files and then of a few large random files into a fresh
 (tests/pg_service.py's PostgreSQL, tests/s3_service.py's SeaweedFS, as bench_cluster.py).  On PostgreSQL every
 write transaction takes the one advisory write lock first, so the time inside them is the time no other machine
 can write: ``wall ÷ locked`` bounds how many ingest machines could file at once before they queue for it.
-Prints one markdown row per kind of file: wall time, time under the lock (all write transactions, and the
-longest one), the share, and the load average before and after.
+Prints one markdown row per kind of file: wall time, time under the lock (all write transactions; of it the
+groups' bucket publish, ``ocfl_group.publish_new_objects``; the longest transaction), the share of the wall time
+under the lock, and the load average before and after.
 """
 from __future__ import annotations
 
@@ -57,6 +58,17 @@ def main() -> None:
         finally:
             held.append(time.perf_counter() - t)
     Archive.transaction = timed  # type: ignore[method-assign]
+    from dangan.repository import ocfl_group
+    published: list[float] = []          # the group publishes (inside the group's transaction)
+    publish = ocfl_group.publish_new_objects
+
+    def timed_publish(*a, **kw):
+        t = time.perf_counter()
+        try:
+            return publish(*a, **kw)
+        finally:
+            published.append(time.perf_counter() - t)
+    ocfl_group.publish_new_objects = timed_publish  # type: ignore[assignment]
 
     base = Path(tempfile.mkdtemp(prefix="dangan-bench-lock-"))
     pg = pg_service.start()
@@ -67,8 +79,9 @@ def main() -> None:
         big_files(base / "big", args.big, args.big_mb * MB)
         fields = RecordFields(category="WS", department="BGS", retention="Y", date="2021-03-01")
         print(f"{dt.datetime.now(dt.timezone.utc):%Y-%m-%d %H:%M} UTC, dangan from {Path(dangan.__file__).parent}\n")
-        print("| ingest (one process) | wall | under the write lock | longest transaction | share | load |")
-        print("|---|---|---|---|---|---|")
+        print("| ingest (one process) | wall | under the write lock | of it, bucket publish | longest transaction"
+              " | share | load |")
+        print("|---|---|---|---|---|---|---|")
         for what, folder, label in (("small", base / "small", f"{args.small:,} small text files"),
                                     ("big", base / "big", f"{args.big} × {args.big_mb} MB random")):
             root = base / f"archive-{what}"
@@ -79,6 +92,7 @@ def main() -> None:
             try:
                 before = load()
                 held.clear()
+                published.clear()
                 t = time.perf_counter()
                 outcomes = ingest(a, [folder], fields)
                 wall = time.perf_counter() - t
@@ -86,8 +100,9 @@ def main() -> None:
                 a.close()
             assert all(o.status == "archived" for o in outcomes), {o.status for o in outcomes}
             locked = sum(held)
-            print(f"| {label} | {wall:.1f} s | {locked:.1f} s in {len(held)} transactions | {max(held) * 1000:.0f} ms"
-                  f" | {locked / wall:.2f} | {before} → {load()} |", flush=True)
+            print(f"| {label} | {wall:.1f} s | {locked:.1f} s in {len(held)} transactions | {sum(published):.1f} s"
+                  f" in {len(published)} groups | {max(held) * 1000:.0f} ms | {locked / wall:.2f}"
+                  f" | {before} → {load()} |", flush=True)
     finally:
         s3.stop()
         pg.stop()
