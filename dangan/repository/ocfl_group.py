@@ -5,6 +5,9 @@ writes them (about twenty fsyncs for a small record).  For a batch of new record
 :func:`publish_new_objects` writes each object whole in staging without them, makes all of it durable
 with one ``syncfs``, renames each object into the storage root (one rename each, as ``publish`` does for
 a new object) and syncs once more.  The drafts must have been staged with ``durable=False``.
+
+On a bucket, the content goes ahead of the caller's catalogue transaction (:func:`upload_new_objects`) and
+only what was staged since (a record's metadata) and the inventories inside it (``ocfl_s3_group``).
 """
 from __future__ import annotations
 
@@ -15,6 +18,24 @@ from ..errors import UsageError
 from .fsutil import rename_in, sync_filesystem, translate_oserror
 from .ocfl import OcflStore, PublishedVersion, VersionDraft, now_rfc3339
 from .paths import check_no_conflicts
+
+
+def upload_new_objects(store: OcflStore, drafts: list[VersionDraft]) -> None:
+    """What of new objects' publishing can go before the caller's catalogue transaction: on a bucket, each
+    object's declaration and the content staged so far (:func:`.ocfl_s3_group.upload_new_objects_s3`; until
+    its sidecar is put nothing of it is trusted).  Nothing on a folder (there the publish is two syncs and a
+    rename, already cheap).  Raises ``UsageError`` if an object exists already."""
+    if store.remote:
+        from .ocfl_s3_group import upload_new_objects_s3
+        upload_new_objects_s3(store, drafts)  # type: ignore[arg-type]
+
+
+def withdraw_new_object(store: OcflStore, draft: VersionDraft) -> None:
+    """A draft refused after :func:`upload_new_objects`: what was uploaded of it is deleted (nothing on a
+    folder)."""
+    if store.remote:
+        from .ocfl_s3_group import withdraw_new_object_s3
+        withdraw_new_object_s3(store, draft)  # type: ignore[arg-type]
 
 
 def publish_new_objects(store: OcflStore, drafts: list[tuple[VersionDraft, str, str, str]], *,

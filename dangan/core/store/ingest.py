@@ -194,7 +194,8 @@ class Ingestor:
                         self.group.flush()            # the files before this one first: codes follow the input
                     done = commit_version(archive, draft, rid, source=pending.source, message=pending.message,
                                           created=now, before_publish=lambda conn: pending.before_publish(archive, conn),
-                                          after_publish=lambda conn: pending.after_publish(archive, conn))
+                                          after_publish=lambda conn: pending.after_publish(archive, conn),
+                                          new_object=True)
                     if done == "adopted":         # settled from the store: its code as adopted (renumbered if taken)
                         row = archive.conn.execute("SELECT archival_code FROM records WHERE id = ?", (rid,)).fetchone()
                         rec.archival_code = row[0] if row else rec.archival_code

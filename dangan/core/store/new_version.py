@@ -19,6 +19,13 @@ of many files): one transaction commits every intent row; then ONE catalogue tra
 version's checks and rows (each inside a savepoint, so a refused file leaves the others untouched), the
 whole group is published with two filesystem syncs (``repository/ocfl_group``), and the transaction
 commits.  A failure or a kill -9 anywhere leaves intent rows that settle each version as above.
+
+On a bucket, version 1 of a new record (a group's, or one record's with ``new_object``) has its declaration
+and content uploaded *between* 1 and 2 (``ocfl_group.upload_new_objects``), outside the catalogue's write
+lock: only ``metadata.json`` (it carries the archival code given in the transaction) and the inventories are
+put inside it.  Until its sidecar the object does not exist, so a crash there is settled as any other (its
+keys deleted by recovery); a record refused in the transaction has its uploaded keys deleted there
+(``ocfl_group.withdraw_new_object``), before its intent row goes.
 """
 from __future__ import annotations
 
@@ -59,6 +66,9 @@ def _test_hooks(point: str) -> None:
         deadline = time.monotonic() + 60
         while os.path.exists(hold) and time.monotonic() < deadline:
             time.sleep(0.02)
+#: Tests only: the process dies right after a new record's content is uploaded ahead of its transaction
+#: (tests/s3/test_s3_early_upload.py).
+EXIT_AFTER_UPLOAD = "DANGAN_TEST_EXIT_AFTER_UPLOAD"
 
 
 class VersionWriter(Protocol):
@@ -129,7 +139,7 @@ def carry_over(draft: VersionDraft, stored: Mapping[str, StoredFile], entry: Rec
 
 def commit_version(archive: VersionWriter, draft: VersionDraft, object_id: str, *, source: str, message: str,
                    created: str, before_publish: Callable[[sqlite3.Connection], bytes],
-                   after_publish: Callable[[sqlite3.Connection], None]) -> str:
+                   after_publish: Callable[[sqlite3.Connection], None], new_object: bool = False) -> str:
     """Write one new version of ``object_id`` by the protocol in this module's docstring; returns "committed", or
     "adopted": the catalogue server went away after the version was published and settling the intent at once
     (on a new session) adopted it, so it is written all the same (as :func:`commit_versions` counts it).
@@ -138,10 +148,12 @@ def commit_version(archive: VersionWriter, draft: VersionDraft, object_id: str, 
     caller's checks (refusing by raising) and returns the version's ``metadata.json``.
     ``after_publish(conn)`` writes the caller's catalogue rows and audit event in the same transaction.
     ``source`` is what the intent row names (a file name, or a placeholder such as ``(revision)``).
+    ``new_object``: version 1 of a new record (its content is uploaded to a bucket before the transaction).
     """
     write_intent(archive, object_id, source)
     try:
-        return _write_version(archive, object_id, draft, message, created, before_publish, after_publish)
+        return _write_version(archive, object_id, draft, message, created, before_publish, after_publish,
+                              new_object)
     finally:
         _release_lease(archive, object_id)
 
@@ -157,8 +169,10 @@ def _release_lease(archive: VersionWriter, object_id: str) -> None:
 
 
 def _write_version(archive: VersionWriter, object_id: str, draft, message: str, created: str,
-                   before_publish, after_publish) -> str:
+                   before_publish, after_publish, new_object: bool = False) -> str:
     try:
+        if new_object:
+            _upload_ahead(archive, [draft])
         with archive.transaction() as conn:
             _test_hooks("after-begin")
             archive.audit_ready(conn)            # a broken audit trail is refused before publishing
@@ -212,11 +226,20 @@ def commit_versions(archive: VersionWriter, group: list[PendingVersion], *,
             _release_lease(archive, p.object_id)
 
 
+def _upload_ahead(archive: VersionWriter, drafts: list[VersionDraft]) -> None:
+    """New objects' content to a bucket before the catalogue transaction (nothing on a folder)."""
+    from dangan.repository.ocfl_group import upload_new_objects
+    upload_new_objects(archive.store, drafts)
+    if os.environ.get(EXIT_AFTER_UPLOAD) and archive.store.remote:
+        os._exit(137)                            # tests: the crash window between the upload and the transaction
+
+
 def _commit_group(archive: VersionWriter, group: list[PendingVersion], answers: list[BaseException | None],
                   cleanup: Callable[[VersionDraft], None] | None = None) -> list[BaseException | None]:
-    from dangan.repository.ocfl_group import publish_new_objects
+    from dangan.repository.ocfl_group import publish_new_objects, withdraw_new_object
     chosen: list[int] = []
     try:
+        _upload_ahead(archive, [p.draft for p in group])
         with archive.transaction() as conn:
             _test_hooks("after-begin")
             archive.audit_ready(conn)
@@ -236,19 +259,19 @@ def _commit_group(archive: VersionWriter, group: list[PendingVersion], answers: 
                     conn.execute("RELEASE one_version")
                     if sealed is not None and checkpoint is not None:   # its audit event, if any, went with the savepoint
                         checkpoint.seq, checkpoint.hash = sealed
+                    answers[i] = exc
+                    withdraw_new_object(archive.store, p.draft)   # its uploaded keys, before its intent goes
                     conn.execute("DELETE FROM ingest_intents WHERE object_id = ?", (p.object_id,))
                     p.draft.discard()
-                    answers[i] = exc
             publish_new_objects(archive.store, [(group[i].draft, group[i].message, archive.actor.name,
                                                  group[i].created) for i in chosen], keep_published=True)
             _test_hooks("after-publish")         # tests: the crash window between publish and commit
     except BaseException as exc:
         for i, p in enumerate(group):
             p.draft.discard()
-            if answers[i] is None:
-                settle_after_failure(archive, p.object_id)
-                if not _committed(archive, p.object_id):
-                    answers[i] = exc
+            settle_after_failure(archive, p.object_id)   # a refused one's too: its intent row came back with
+            if answers[i] is None and not _committed(archive, p.object_id):   # the rollback, maybe its keys
+                answers[i] = exc
         if not isinstance(exc, Exception):
             raise                                # KeyboardInterrupt and the like: after settling
         return answers
