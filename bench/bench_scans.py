@@ -97,8 +97,12 @@ def main() -> None:
         for r in range(args.rounds):
             peer.append(run_ocrmypdf(files, work / f"ocrmypdf-{r}", env))
             ours.append(run_dangan(files, work / f"archive-{r}", env))
+            made = {"peer PDF/A": len(list((work / f"ocrmypdf-{r}").glob("*.pdf"))),
+                    "dangan PDF/A": len(list((work / f"archive-{r}" / "store").rglob("*.pdfa.pdf")))}
             print(f"round {r + 1}: ocrmypdf {peer[-1]:.1f} s, dangan ingest {ours[-1]:.1f} s "
-                  f"(load {os.getloadavg()[0]:.1f})", flush=True)
+                  f"(load {os.getloadavg()[0]:.1f}; copies made: {made})", flush=True)
+            if made["dangan PDF/A"] != len(files):      # the same work on both sides, or the figure means nothing
+                sys.exit(f"dangan made {made['dangan PDF/A']} PDF/A copies of {len(files)} scans")
         best_peer, best_ours = min(peer), min(ours)
         print("\n| | wall (best of rounds) | pages/min |\n|---|---|---|")
         print(f"| `ocrmypdf` per file (PDF/A-2b + sidecar) | {best_peer:.1f} s | {pages / best_peer * 60:.1f} |")
