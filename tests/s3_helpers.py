@@ -36,3 +36,15 @@ def keys(svc, bucket: str, prefix: str = "") -> list[str]:
         if not page.get("IsTruncated"):
             return sorted(out)
         token = page["NextContinuationToken"]
+
+
+def drop_texts(folder, n: int, tag: str, word: str = "报告 report", repeat: int = 4) -> dict:
+    """``n`` distinct small text files in a new ``folder``, by their sha512 (what each test then expects archived)."""
+    import hashlib
+    folder.mkdir()
+    out = {}
+    for i in range(n):
+        f = folder / f"{tag}-{i:02d}.txt"
+        f.write_text(f"{tag} 第{i}份{word} {i} " * (1 + i % repeat), encoding="utf-8")
+        out[hashlib.sha512(f.read_bytes()).hexdigest()] = f
+    return out

@@ -17,7 +17,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from s3_fixtures import archive_root, bucket, s3_env, s3_server  # noqa: F401  (fixtures: S3, archive on S3)
-from s3_helpers import keys
+from s3_helpers import drop_texts, keys
 from test_s3_faults import PREFIX, assert_nothing_untrusted, dangan, records_by_digest
 
 CODE = ["--category", "WS", "--dept", "BGS", "--retention", "Y", "--date", "2021-03-01"]
@@ -27,13 +27,7 @@ INSIDE = {"v1/content/metadata.json", "v1/inventory.json", "v1/inventory.json.sh
 
 
 def _drop(folder: Path, n: int, tag: str) -> dict[str, Path]:
-    folder.mkdir()
-    out = {}
-    for i in range(n):
-        f = folder / f"{tag}-{i:02d}.txt"
-        f.write_text(f"{tag} 第{i}份报告 report {i} " * (1 + i % 4), encoding="utf-8")
-        out[hashlib.sha512(f.read_bytes()).hexdigest()] = f
-    return out
+    return drop_texts(folder, n, tag, "报告 report", 4)
 
 
 def _objects(svc, bucket: str) -> dict[str, set[str]]:

@@ -13,17 +13,12 @@ from collections import Counter
 from pathlib import Path
 
 from s3_fixtures import archive_root, bucket, s3_env, s3_server  # noqa: F401  (fixtures: S3, archive on S3)
+from s3_helpers import drop_texts
 from test_s3_faults import assert_nothing_untrusted, dangan, ingest_killed_at_put, records_by_digest
 
 
 def _drop(folder: Path, n: int, tag: str) -> dict[str, Path]:
-    folder.mkdir()
-    out = {}
-    for i in range(n):
-        f = folder / f"{tag}-{i:02d}.txt"
-        f.write_text(f"{tag} 第{i}份通知 notice {i} " * (1 + i % 5), encoding="utf-8")
-        out[hashlib.sha512(f.read_bytes()).hexdigest()] = f
-    return out
+    return drop_texts(folder, n, tag, "通知 notice", 5)
 
 
 def test_a_batch_puts_every_key_once_and_reads_back(archive_root, s3_env, bucket, tmp_path, monkeypatch):
